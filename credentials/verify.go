@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -196,6 +197,7 @@ func Verify(sdjwt string, trust Trust, opts VerifyOptions) (*Verified, error) {
 			v.Disclosed = append(v.Disclosed, k)
 		}
 	}
+	slices.Sort(v.Disclosed)
 	v.Claims = payload
 	// RFC 9901 §7.1 step 5 and RFC 7519 §4.1.4, §4.1.5: validity.
 	if err := v.readValidity(payload, opts); err != nil {

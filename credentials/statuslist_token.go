@@ -1,0 +1,109 @@
+package credentials
+
+import (
+	"crypto"
+	"time"
+)
+
+// StatusListToken is a Status List Token in JWT form (Token Status List
+// §5.1 "Status List Token in JWT Format").
+type StatusListToken struct {
+	Issuer    string // iss
+	Subject   string // sub: the URI the referenced credentials carry in status.status_list.uri
+	IssuedAt  time.Time
+	ExpiresAt time.Time     // zero: no exp
+	TTL       time.Duration // how long a verifier may cache it (zero: no ttl)
+	List      *StatusList
+}
+
+type statusListClaims struct {
+	Iss        string `json:"iss,omitempty"`
+	Sub        string `json:"sub"`
+	Iat        int64  `json:"iat"`
+	Exp        int64  `json:"exp,omitzero"`
+	TTL        int64  `json:"ttl,omitzero"`
+	StatusList struct {
+		Bits int    `json:"bits"`
+		Lst  string `json:"lst"`
+	} `json:"status_list"`
+}
+
+// SignStatusList signs a Status List Token: typ statuslist+jwt, ES256, kid
+// (Token Status List §5.1).
+func SignStatusList(signer crypto.Signer, kid string, tok StatusListToken) (string, error) {
+	var c statusListClaims
+	c.Iss, c.Sub, c.Iat = tok.Issuer, tok.Subject, tok.IssuedAt.Unix()
+	if !tok.ExpiresAt.IsZero() {
+		c.Exp = tok.ExpiresAt.Unix()
+	}
+	c.TTL = int64(tok.TTL / time.Second)
+	lst, err := tok.List.Encode()
+	if err != nil {
+		return "", err
+	}
+	c.StatusList.Bits, c.StatusList.Lst = tok.List.Bits(), lst
+	body, err := marshal(c)
+	if err != nil {
+		return "", err
+	}
+	return signJWT(signer, TypStatusList, kid, body)
+}
+
+// VerifyStatusList checks a Status List Token against the trust store and
+// the URI the credential referenced (Token Status List §8.3 "Validation
+// Rules"): typ, ES256 by a trusted key of the issuer, sub equal to uri, iat
+// present, exp not passed. The list inflates to at most maxEntries entries
+// (< 1: DefaultMaxStatusEntries). Every failure is ReasonStatusInvalid, so a
+// caller can fail closed on one reason (SPEC §3.5).
+func VerifyStatusList(token string, trust Trust, uri string, now time.Time, maxEntries int) (*StatusListToken, error) {
+	invalid := func(err error) error { return fail(ReasonStatusInvalid, "%v", err) }
+	jw, err := parseJWS(token, TypStatusList)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	key, keyIss, ok := trust.IssuerKey(jw.header.Kid)
+	if !ok {
+		return nil, fail(ReasonStatusInvalid, "no trusted key for the status list's kid")
+	}
+	body, err := jw.verify(key)
+	if err != nil {
+		return nil, invalid(err)
+	}
+	var c statusListClaims
+	if err := unmarshalStrict(body, &c); err != nil {
+		return nil, invalid(err)
+	}
+	switch {
+	case keyIss != "" && c.Iss != keyIss:
+		return nil, fail(ReasonStatusInvalid, "status list signed by another issuer's key")
+	case c.Sub != uri:
+		return nil, fail(ReasonStatusInvalid, "status list sub is not the referenced uri")
+	case c.Iat == 0:
+		return nil, fail(ReasonStatusInvalid, "status list has no iat")
+	case c.Exp != 0 && !now.Before(time.Unix(c.Exp, 0)):
+		return nil, fail(ReasonStatusInvalid, "status list expired")
+	case c.TTL < 0:
+		return nil, fail(ReasonStatusInvalid, "negative ttl")
+	}
+	list, err := DecodeStatusList(c.StatusList.Bits, c.StatusList.Lst, maxEntries)
+	if err != nil {
+		return nil, err
+	}
+	tok := &StatusListToken{Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), TTL: time.Duration(c.TTL) * time.Second, List: list}
+	if c.Exp != 0 {
+		tok.ExpiresAt = time.Unix(c.Exp, 0)
+	}
+	return tok, nil
+}
+
+// CheckStatus looks up ref in a verified list and returns nil when the
+// credential is valid, ReasonRevoked, ReasonSuspended, or
+// ReasonStatusOutOfRange / ReasonStatusInvalid when no status can be
+// established (fail closed, SPEC §3.5).
+func CheckStatus(list *StatusList, ref StatusRef) error {
+	v, err := list.Get(ref.Index)
+	if err != nil {
+		return err
+	}
+	return StatusError(v)
+}
