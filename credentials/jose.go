@@ -30,22 +30,18 @@ const (
 // trailing bits, so every value has exactly one encoding.
 var b64 = base64.RawURLEncoding.Strict()
 
-// es256 is jwx's ES256 signature primitive. Verification goes through it
-// directly on the signing input we split ourselves, so each JWS is parsed
+// es256Verifier is jwx's ES256 signature check. Verification goes through
+// it directly on the signing input we split ourselves, so each JWS is parsed
 // once (by this package, with the strict header rules below) rather than
 // twice.
-var es256Signer, es256Verifier = mustES256()
+var es256Verifier = mustES256Verifier()
 
-func mustES256() (jws.Signer, jws.Verifier) {
-	s, err := jws.NewSigner(jwa.ES256)
-	if err != nil {
-		panic(err)
-	}
+func mustES256Verifier() jws.Verifier {
 	v, err := jws.NewVerifier(jwa.ES256)
 	if err != nil {
-		panic(err)
+		panic(err) // ES256 is built into jwx; this cannot fail
 	}
-	return s, v
+	return v
 }
 
 // header is the JOSE header of a JWT this package accepts. Members that
@@ -310,7 +306,8 @@ func ecPublicKey(k jwk.Key) (*ecdsa.PublicKey, error) {
 	if pub.Curve != elliptic.P256() {
 		return nil, errors.New("jwk is not on P-256")
 	}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+	// ECDH conversion validates the point (off-curve and infinity refused).
+	if _, err := pub.ECDH(); err != nil {
 		return nil, errors.New("jwk point is not on P-256")
 	}
 	return &pub, nil

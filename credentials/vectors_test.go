@@ -14,7 +14,7 @@ import (
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
-// rfcVector is ../shared/vectors/rfc9901-section5.json (RFC 9901 §5).
+// rfcVector is testdata/vectors/rfc9901-section5.json, copied from ../shared/vectors (RFC 9901 §5).
 type rfcVector struct {
 	IssuerJWK   jsontext.Value `json:"issuer_jwk"`
 	HolderJWK   jsontext.Value `json:"holder_jwk"`
@@ -30,7 +30,7 @@ type rfcVector struct {
 	VerifyAtUnix   int64          `json:"verify_at_unix"`
 }
 
-const vectorsDir = "../../shared/vectors/"
+const vectorsDir = "testdata/vectors/"
 
 func loadRFCVector(t testing.TB) (rfcVector, *ecdsa.PublicKey) {
 	t.Helper()

@@ -45,7 +45,7 @@ func writeFile(t *testing.T, name string, data []byte) string {
 // TestVerifyPresentationRFC9901 checks the RFC 9901 §5 presentation with
 // key binding through the command line, as a verifier would.
 func TestVerifyPresentationRFC9901(t *testing.T) {
-	raw, err := os.ReadFile("../../../shared/vectors/rfc9901-section5.json")
+	raw, err := os.ReadFile("../../credentials/testdata/vectors/rfc9901-section5.json")
 	if err != nil {
 		t.Fatal(err)
 	}
