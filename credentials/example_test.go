@@ -29,7 +29,7 @@ func ExampleIssuer_Issue() {
 			"birth_date": "1985-02-01", "insured_from": "2026-01-01",
 		},
 		IssuedAt: now, ExpiresAt: now.AddDate(1, 0, 0),
-		Status:   &credentials.StatusRef{Index: 1234, URI: "https://wallet.example/status-lists/vss/1"},
+		Status: &credentials.StatusRef{Index: 1234, URI: "https://wallet.example/status-lists/vss/1"},
 	})
 	if err != nil {
 		fmt.Println(err)

@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -13,84 +14,56 @@ import (
 // ending in "~" and ready for a KB-JWT (RFC 9901 §4, §5.2). Disclosures keep
 // their issued order. Each name must be disclosable in the credential.
 func Present(sdjwt string, claims []string) (string, error) {
-	p, err := split(sdjwt)
+	st, err := parseStored(sdjwt)
 	if err != nil {
 		return "", err
 	}
-	if p.kb != "" {
-		return "", errors.New("present: input already carries a key-binding jwt")
-	}
-	jw, err := parseJWS(p.jwt, "")
-	if err != nil {
-		return "", err
-	}
-	body, err := b64.DecodeString(jw.payload)
-	if err != nil {
-		return "", fail(ReasonMalformed, "jwt payload is not base64url")
-	}
-	var payload map[string]any
-	if err := unmarshalStrict(body, &payload); err != nil {
-		return "", err
-	}
-	byDigest := make(map[string]*disclosure, len(p.disclosures))
-	for _, raw := range p.disclosures {
-		d, err := decodeDisclosure(raw)
-		if err != nil {
-			return "", err
-		}
-		byDigest[digest(raw)] = d
-	}
-	byName := map[string]string{} // top-level claim name → digest
-	for _, x := range asSlice(payload[sdKey]) {
-		if dg, ok := x.(string); ok {
-			if d := byDigest[dg]; d != nil && !d.isArray {
-				byName[d.name] = dg
-			}
-		}
-	}
+	// Keep each chosen claim's disclosure and, walking its value, every
+	// disclosure nested inside it (RFC 9901 §4.2.6).
 	keep := map[string]bool{}
-	var mark func(v any)
-	mark = func(v any) {
-		// Walk the disclosed value for nested digests (RFC 9901 §4.2.6).
+	var take func(dg string)
+	var walk func(v any)
+	take = func(dg string) {
+		if d := st.byDigest[dg]; d != nil && !keep[dg] {
+			keep[dg] = true
+			walk(d.value)
+		}
+	}
+	walk = func(v any) {
 		switch x := v.(type) {
 		case map[string]any:
 			for k, el := range x {
-				if k == sdKey {
+				s, isString := el.(string)
+				switch {
+				case k == sdKey:
 					for _, dg := range asSlice(el) {
-						if s, ok := dg.(string); ok && byDigest[s] != nil && !keep[s] {
-							keep[s] = true
-							mark(byDigest[s].value)
+						if s, ok := dg.(string); ok {
+							take(s)
 						}
 					}
-					continue
+				case k == arrayKey && isString:
+					take(s)
+				default:
+					walk(el)
 				}
-				if s, ok := el.(string); ok && k == arrayKey && len(x) == 1 && byDigest[s] != nil && !keep[s] {
-					keep[s] = true
-					mark(byDigest[s].value)
-					continue
-				}
-				mark(el)
 			}
 		case []any:
 			for _, el := range x {
-				mark(el)
+				walk(el)
 			}
 		}
 	}
 	for _, name := range claims {
-		dg, ok := byName[name]
+		dg, ok := st.byName[name]
 		if !ok {
 			return "", &ClaimError{Claim: name, Problem: "not a disclosable claim of this credential"}
 		}
-		if !keep[dg] {
-			keep[dg] = true
-			mark(byDigest[dg].value)
-		}
+		take(dg)
 	}
 	var out strings.Builder
-	out.WriteString(p.jwt)
+	out.WriteString(st.jwt)
 	out.WriteByte('~')
-	for _, raw := range p.disclosures {
+	for _, raw := range st.disclosures {
 		if keep[digest(raw)] {
 			out.WriteString(raw)
 			out.WriteByte('~')
@@ -101,23 +74,66 @@ func Present(sdjwt string, claims []string) (string, error) {
 
 func asSlice(v any) []any { s, _ := v.([]any); return s }
 
-// Disclosable lists the top-level claim names a stored SD-JWT can disclose.
+// Disclosable lists, sorted, the top-level claim names a stored SD-JWT can
+// disclose: the names Present accepts.
 func Disclosable(sdjwt string) ([]string, error) {
+	st, err := parseStored(sdjwt)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(st.byName))
+	for n := range st.byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names, nil
+}
+
+// stored is an SD-JWT as its holder keeps it, indexed for presentation.
+type stored struct {
+	*parts
+	byDigest map[string]*disclosure
+	byName   map[string]string // top-level claim name → digest
+}
+
+// parseStored indexes a stored SD-JWT. Its signature is not checked: the
+// holder presents what the issuer gave, and the verifier checks it.
+func parseStored(sdjwt string) (*stored, error) {
 	p, err := split(sdjwt)
 	if err != nil {
 		return nil, err
 	}
-	var names []string
+	if p.kb != "" {
+		return nil, errors.New("present: input already carries a key-binding jwt")
+	}
+	jw, err := parseJWS(p.jwt, "")
+	if err != nil {
+		return nil, err
+	}
+	body, err := b64.DecodeString(jw.payload)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "jwt payload is not base64url")
+	}
+	var payload map[string]any
+	if err := unmarshalStrict(body, &payload); err != nil {
+		return nil, err
+	}
+	st := &stored{parts: p, byDigest: make(map[string]*disclosure, len(p.disclosures)), byName: map[string]string{}}
 	for _, raw := range p.disclosures {
 		d, err := decodeDisclosure(raw)
 		if err != nil {
 			return nil, err
 		}
-		if !d.isArray {
-			names = append(names, d.name)
+		st.byDigest[digest(raw)] = d
+	}
+	for _, x := range asSlice(payload[sdKey]) {
+		if dg, ok := x.(string); ok {
+			if d := st.byDigest[dg]; d != nil && !d.isArray {
+				st.byName[d.name] = dg
+			}
 		}
 	}
-	return names, nil
+	return st, nil
 }
 
 // SDHash is the sd_hash of a presentation (RFC 9901 §4.3.1): base64url

@@ -130,6 +130,8 @@ type processor struct {
 	// decoys included (THREATS T6).
 	seen     map[string]bool
 	reserved map[string]bool // names never to be disclosed at the top level
+	// disclosed lists the top-level claims that came from disclosures.
+	disclosed []string
 }
 
 func newProcessor(raws []string, reserved map[string]bool) (*processor, error) {
@@ -208,6 +210,9 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 			return nil, err
 		}
 		obj[d.name] = v
+		if top {
+			p.disclosed = append(p.disclosed, d.name)
+		}
 	}
 	return obj, nil
 }

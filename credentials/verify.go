@@ -2,6 +2,7 @@ package credentials
 
 import (
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"errors"
 	"math"
 	"slices"
@@ -182,21 +183,13 @@ func Verify(sdjwt string, trust Trust, opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, err
 	}
-	plain := make(map[string]bool, len(payload))
-	for k := range payload {
-		plain[k] = true
-	}
 	if payload, err = proc.object(payload, 1, true); err != nil {
 		return nil, err
 	}
 	if err := proc.finish(); err != nil {
 		return nil, err
 	}
-	for k := range payload {
-		if !plain[k] {
-			v.Disclosed = append(v.Disclosed, k)
-		}
-	}
+	v.Disclosed = proc.disclosed
 	slices.Sort(v.Disclosed)
 	v.Claims = payload
 	// RFC 9901 §7.1 step 5 and RFC 7519 §4.1.4, §4.1.5: validity.
@@ -365,20 +358,31 @@ func (v *Verified) readBinding(payload map[string]any, p *parts, opts VerifyOpti
 	return nil
 }
 
-// cnfKey reads cnf.jwk (RFC 7800 §3.2) as a P-256 public key.
+// cnfKey reads cnf.jwk (RFC 7800 §3.2) as a P-256 public key. This is on
+// every key-binding check, so the JWK members are read straight from the
+// decoded payload (RFC 7518 §6.2.1: x and y are 32 bytes for P-256) and the
+// point is decoded and validated by crypto/ecdsa.
 func cnfKey(cnf any) (*ecdsa.PublicKey, error) {
 	obj, _ := cnf.(map[string]any)
-	raw, ok := obj["jwk"].(map[string]any)
+	j, ok := obj["jwk"].(map[string]any)
 	if !ok {
 		return nil, fail(ReasonMissingHolderKey, "cnf has no jwk")
 	}
-	js, err := marshal(raw)
-	if err != nil {
-		return nil, fail(ReasonMissingHolderKey, "cnf.jwk cannot be encoded")
-	}
-	key, err := ParsePublicJWK(js)
-	if err != nil {
+	if _, private := j["d"]; private || j["kty"] != "EC" || j["crv"] != "P-256" {
 		return nil, fail(ReasonMissingHolderKey, "cnf.jwk is not a P-256 public key")
+	}
+	xs, _ := j["x"].(string)
+	ys, _ := j["y"].(string)
+	point := make([]byte, 1, 65)
+	point[0] = 4 // SEC 1 §2.3.3 uncompressed point
+	x, errX := b64.DecodeString(xs)
+	y, errY := b64.DecodeString(ys)
+	if errX != nil || errY != nil || len(x) != 32 || len(y) != 32 {
+		return nil, fail(ReasonMissingHolderKey, "cnf.jwk coordinates are not 32 bytes of base64url")
+	}
+	key, err := ecdsa.ParseUncompressedPublicKey(elliptic.P256(), append(append(point, x...), y...))
+	if err != nil {
+		return nil, fail(ReasonMissingHolderKey, "cnf.jwk is not a point on P-256")
 	}
 	return key, nil
 }
