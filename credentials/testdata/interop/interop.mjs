@@ -2,7 +2,7 @@
 // (@sd-jwt/sd-jwt-vc, @sd-jwt/crypto-nodejs, @sd-jwt/jwt-status-list) for
 // credentials/interop_test.go. It reads one JSON document on stdin,
 //
-//   {"requests": [{"op": "verify" | "issue" | "status_decode" | "status_issue", ...}, ...]}
+//   {"requests": [{"op": "verify" | "issue" | "present" | "status_decode" | "status_issue", ...}, ...]}
 //
 // and writes {"responses": [...]} on stdout, one response per request, in
 // order. A request that throws yields {"ok": false, "error": "..."}; only a
@@ -120,6 +120,9 @@ async function issue(req) {
     hasher,
     hashAlg: 'sha-256',
     saltGenerator: generateSalt,
+    // For the self-check only: an all-valid list from the same issuer.
+    statusListFetcher: async (uri) =>
+      (await statusIssue({ ...req, bits: 1, size: 1024, set: {}, sub: uri, exp: 0, ttl: 0 })).token,
   });
   const payload = {
     iss: req.iss,
@@ -140,6 +143,22 @@ async function issue(req) {
     presentation,
     claims: await sdjwt.getClaims(presentation),
   };
+}
+
+// present: {sdjwt, holder_jwk (private), presentation_frame, aud, nonce,
+// kb_iat}. The library acts as the holder's wallet on a credential someone
+// else issued: it selects disclosures and signs the KB-JWT.
+async function present(req) {
+  const sdjwt = new SDJwtVcInstance({
+    kbSigner: await ES256.getSigner(req.holder_jwk),
+    kbSignAlg: 'ES256',
+    hasher,
+    hashAlg: 'sha-256',
+  });
+  const presentation = await sdjwt.present(req.sdjwt, req.presentation_frame, {
+    kb: { payload: { iat: req.kb_iat, aud: req.aud, nonce: req.nonce } },
+  });
+  return { presentation, claims: await sdjwt.getClaims(presentation) };
 }
 
 // status_decode: {token, indices} → the statuses the library reads.
@@ -170,7 +189,7 @@ async function statusIssue(req) {
   return { token: `${input}.${sig}`, lst: payload.status_list.lst };
 }
 
-const ops = { verify, issue, status_decode: statusDecode, status_issue: statusIssue };
+const ops = { verify, issue, present, status_decode: statusDecode, status_issue: statusIssue };
 
 async function main() {
   const chunks = [];
@@ -183,7 +202,7 @@ async function main() {
       if (!op) throw new Error(`unknown op ${req.op}`);
       responses.push({ ok: true, ...(await op(req)) });
     } catch (err) {
-      responses.push({ ok: false, error: String(err?.message ?? err) });
+      responses.push({ ok: false, valid: false, error: String(err?.message ?? err) });
     }
   }
   process.stdout.write(JSON.stringify({ responses }));
