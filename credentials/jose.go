@@ -156,25 +156,46 @@ func SignJWT(signer crypto.Signer, typ, kid string, claims any) (string, error) 
 	return signJWT(signer, typ, kid, payload)
 }
 
-// VerifyJWT checks a compact JWS made by SignJWT: header rules as for
-// credentials (ES256 only, no embedded keys, no crit), the expected typ, the
-// signature with key, and then decodes the payload strictly into out. It
-// returns the header's kid. Time claims are the caller's to check.
-func VerifyJWT(token, typ string, key func(kid string) (*ecdsa.PublicKey, error), out any) (string, error) {
+// VerifyJWT checks a compact JWS made by SignJWT or by a client: header rules
+// as for credentials (ES256 only, no embedded keys, no crit), the expected
+// typ ("" accepts an absent typ or "JWT"), the signature with the key that
+// key returns for the header's kid and the payload's iss, and then decodes
+// the payload strictly into out. The iss is read before the signature is
+// checked only to choose the key (RFC 7523 §3: the issuer names whose key
+// signed); it is the caller's to compare again, with the time claims.
+func VerifyJWT(token, typ string, key func(kid, iss string) (*ecdsa.PublicKey, error), out any) error {
+	if len(token) > maxClientJWTBytes {
+		return fail(ReasonTooLarge, "jwt over %d bytes", maxClientJWTBytes)
+	}
 	jw, err := parseJWS(token, typ)
 	if err != nil {
-		return "", err
+		return err
 	}
-	pub, err := key(jw.header.Kid)
+	if typ == "" && jw.header.Typ != "" && jw.header.Typ != "JWT" {
+		return fail(ReasonInvalidTyp, "typ %q is not JWT", jw.header.Typ)
+	}
+	body, err := b64.DecodeString(jw.payload)
 	if err != nil {
-		return "", err
+		return fail(ReasonMalformed, "jwt payload is not base64url")
 	}
-	payload, err := jw.verify(pub)
+	var who struct {
+		Iss string `json:"iss"`
+	}
+	if err := unmarshalStrict(body, &who); err != nil {
+		return err
+	}
+	pub, err := key(jw.header.Kid, who.Iss)
 	if err != nil {
-		return "", err
+		return err
 	}
-	return jw.header.Kid, unmarshalStrict(payload, out)
+	if _, err := jw.verify(pub); err != nil {
+		return err
+	}
+	return unmarshalStrict(body, out)
 }
+
+// maxClientJWTBytes caps access tokens and device assertions.
+const maxClientJWTBytes = 8 << 10
 
 // unmarshalStrict decodes JSON rejecting duplicate member names (RFC 9901
 // §7.1 and RFC 7519 §4: a JWT with duplicate claim names is invalid) and

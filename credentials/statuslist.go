@@ -227,3 +227,12 @@ func statusListBytes(bits, entries int) int {
 	}
 	return min(n, math.MaxInt/4)
 }
+
+// StatusListFromBytes wraps a stored uncompressed byte array (as returned by
+// Bytes) of bits-bit entries. The bytes are copied.
+func StatusListFromBytes(bits int, raw []byte) (*StatusList, error) {
+	if !validStatusBits(bits) || len(raw) == 0 {
+		return nil, fail(ReasonStatusInvalid, "status list needs bits 1, 2, 4 or 8 and at least one byte")
+	}
+	return &StatusList{bits: bits, lst: bytes.Clone(raw)}, nil
+}

@@ -107,3 +107,11 @@ func CheckStatus(list *StatusList, ref StatusRef) error {
 	}
 	return StatusError(v)
 }
+
+// SignStatusList signs a Status List Token with the issuer's key.
+func (is *Issuer) SignStatusList(tok StatusListToken) (string, error) {
+	if tok.Issuer == "" {
+		tok.Issuer = is.iss
+	}
+	return SignStatusList(is.signer, is.kid, tok)
+}

@@ -1,0 +1,428 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"errors"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// require checks the caller's role (THREATS T19). The server checks it per
+// route too; the service does not rely on that.
+func (p *Principal) require(r Role) error {
+	if p == nil || p.Role != r {
+		return Errorf(CodeForbidden, "this operation is for the %s role", r)
+	}
+	return nil
+}
+
+var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
+
+// BootstrapAdmin makes the operator's admin key on the first start and
+// returns it; later starts return "" (the key is shown once).
+func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
+	var key string
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Meta("admin_bootstrapped"); err == nil {
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		k, err := s.putAPIKey(tx, RoleAdmin, "admin")
+		if err != nil {
+			return err
+		}
+		key = k.Key
+		return tx.PutMeta("admin_bootstrapped", []byte(s.now().UTC().Format(time.RFC3339)))
+	})
+	return key, s.storeErr(err, "bootstrap admin")
+}
+
+// putAPIKey makes and stores a new API key for owner.
+func (s *Service) putAPIKey(tx Tx, role Role, owner string) (*NewAPIKey, error) {
+	id, err := s.newID("key")
+	if err != nil {
+		return nil, err
+	}
+	secret, err := s.newSecret("ewk_")
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutAPIKey(&APIKey{ID: id, Hash: hashSecret(secret), Role: role, Owner: owner, Created: s.now().UTC()}); err != nil {
+		return nil, err
+	}
+	return &NewAPIKey{ID: id, Key: secret, Role: role, Owner: owner}, nil
+}
+
+// CreateIssuer registers an issuing authority with a fresh ES256 key.
+func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req CreateIssuerRequest) (*IssuerView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	if !slugPattern.MatchString(req.ID) {
+		return nil, Errorf(CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
+	}
+	if err := checkName(req.Name); err != nil {
+		return nil, err
+	}
+	if len(req.Types) == 0 {
+		return nil, Errorf(CodeInvalidRequest, "types: at least one credential type")
+	}
+	for _, t := range req.Types {
+		if _, ok := s.types.ByID(t); !ok {
+			return nil, Errorf(CodeInvalidRequest, "types: unknown credential type %q", t)
+		}
+	}
+	now := s.now().UTC()
+	is := &Issuer{ID: req.ID, Name: req.Name, Types: slices.Compact(slices.Sorted(slices.Values(req.Types))), Created: now, CurrentList: 1}
+	key, err := s.newIssuerKey(is.ID, now)
+	if err != nil {
+		return nil, err
+	}
+	is.Keys = []IssuerKey{*key}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Issuer(is.ID); err == nil {
+			return Errorf(CodeConflict, "issuer %s exists", is.ID)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := tx.PutStatusList(s.newStatusList(is.ID, 1, now)); err != nil {
+			return err
+		}
+		return tx.PutIssuer(is)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "create issuer")
+	}
+	s.log.Info("issuer created", "issuer_id", is.ID, "kid", key.Kid)
+	return s.issuerView(is), nil
+}
+
+func checkName(name string) error {
+	if strings.TrimSpace(name) == "" || len(name) > 200 {
+		return Errorf(CodeInvalidRequest, "name: 1 to 200 bytes")
+	}
+	return nil
+}
+
+func (s *Service) newStatusList(issuerID string, id int, now time.Time) *StatusList {
+	return &StatusList{IssuerID: issuerID, ID: id, Size: StatusListSize, Values: make([]byte, StatusListSize*2/8), Updated: now}
+}
+
+// newIssuerKey makes an active ES256 key, its private half sealed to the
+// issuer and kid (SPEC §6: private keys never leave the service unsealed).
+func (s *Service) newIssuerKey(issuerID string, now time.Time) (*IssuerKey, error) {
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
+	if err != nil {
+		return nil, err
+	}
+	kid, err := credentials.Thumbprint(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pub, err := credentials.PublicJWK(&priv.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	pubJSON, err := jsonMarshal(pub)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.sealBytes(der, "issuer-key", issuerID, kid)
+	if err != nil {
+		return nil, err
+	}
+	return &IssuerKey{Kid: kid, Public: pubJSON, Private: sealed, Created: now, Active: true}, nil
+}
+
+func (s *Service) issuerView(is *Issuer) *IssuerView {
+	v := &IssuerView{ID: is.ID, Name: is.Name, Types: is.Types, Iss: s.IssuerURL(is.ID),
+		JWKSURI: s.IssuerURL(is.ID) + "/jwks.json", Created: is.Created}
+	for _, k := range is.Keys {
+		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, Active: k.Active, Created: k.Created, Retired: k.Retired})
+	}
+	return v
+}
+
+// Issuers lists the issuers.
+func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*IssuerView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	var out []*IssuerView
+	err := s.store.View(ctx, func(tx Tx) error {
+		all, err := tx.Issuers()
+		for _, is := range all {
+			out = append(out, s.issuerView(is))
+		}
+		return err
+	})
+	return out, s.storeErr(err, "list issuers")
+}
+
+// RotateIssuerKey makes a new active key; older keys stay in the JWKS, so
+// credentials they signed keep verifying, until retired (THREATS T27).
+func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID string) (*IssuerView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	key, err := s.newIssuerKey(issuerID, now)
+	if err != nil {
+		return nil, err
+	}
+	var is *Issuer
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if is, err = tx.Issuer(issuerID); err != nil {
+			return err
+		}
+		for i := range is.Keys {
+			is.Keys[i].Active = false
+		}
+		is.Keys = append(is.Keys, *key)
+		return tx.PutIssuer(is)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "issuer")
+	}
+	s.dropStatusTokens(issuerID)
+	s.log.Info("issuer key rotated", "issuer_id", issuerID, "kid", key.Kid)
+	return s.issuerView(is), nil
+}
+
+// RetireIssuerKey takes an inactive key out of the JWKS: credentials it
+// signed stop verifying.
+func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, kid string) (*IssuerView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	var is *Issuer
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if is, err = tx.Issuer(issuerID); err != nil {
+			return err
+		}
+		i := slices.IndexFunc(is.Keys, func(k IssuerKey) bool { return k.Kid == kid })
+		switch {
+		case i < 0:
+			return errNotFound("key")
+		case is.Keys[i].Active:
+			return Errorf(CodeConflict, "the active key cannot be retired; rotate first")
+		case is.Keys[i].Retired == nil:
+			now := s.now().UTC()
+			is.Keys[i].Retired = &now
+		}
+		return tx.PutIssuer(is)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "issuer")
+	}
+	s.log.Info("issuer key retired", "issuer_id", issuerID, "kid", kid)
+	return s.issuerView(is), nil
+}
+
+// CreateIssuerAPIKey gives an issuer's system a new API key.
+func (s *Service) CreateIssuerAPIKey(ctx context.Context, p *Principal, issuerID string) (*NewAPIKey, error) {
+	return s.createOwnerKey(ctx, p, RoleIssuer, issuerID)
+}
+
+// CreateVerifierAPIKey gives a verifier's device or system a new API key.
+func (s *Service) CreateVerifierAPIKey(ctx context.Context, p *Principal, verifierID string) (*NewAPIKey, error) {
+	return s.createOwnerKey(ctx, p, RoleVerifier, verifierID)
+}
+
+func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role Role, owner string) (*NewAPIKey, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	var key *NewAPIKey
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if role == RoleIssuer {
+			_, err = tx.Issuer(owner)
+		} else {
+			_, err = tx.Verifier(owner)
+		}
+		if err != nil {
+			return err
+		}
+		key, err = s.putAPIKey(tx, role, owner)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, string(role))
+	}
+	s.log.Info("api key created", "key_id", key.ID, "role", role, "owner", owner)
+	return key, nil
+}
+
+// RevokeAPIKey revokes an API key at once.
+func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) error {
+	if err := p.require(RoleAdmin); err != nil {
+		return err
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		k, err := tx.APIKey(keyID)
+		if err != nil {
+			return err
+		}
+		if k.Revoked == nil {
+			now := s.now().UTC()
+			k.Revoked = &now
+		}
+		return tx.PutAPIKey(k)
+	})
+	if err == nil {
+		s.log.Info("api key revoked", "key_id", keyID)
+	}
+	return s.storeErr(err, "api key")
+}
+
+// CreateVerifier registers a relying party with the claims it may ask for,
+// and gives it a first API key.
+func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVerifierRequest) (*VerifierView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	if req.ID != "" && !slugPattern.MatchString(req.ID) {
+		return nil, Errorf(CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
+	}
+	if err := checkName(req.Name); err != nil {
+		return nil, err
+	}
+	if req.Category == "" || len(req.Category) > 64 {
+		return nil, Errorf(CodeInvalidRequest, "category: 1 to 64 bytes")
+	}
+	if err := s.checkClaimSet(req.Claims); err != nil {
+		return nil, err
+	}
+	v := &Verifier{ID: req.ID, Name: req.Name, Category: req.Category, Claims: req.Claims, Created: s.now().UTC()}
+	if v.ID == "" {
+		id, err := s.newID("vrf")
+		if err != nil {
+			return nil, err
+		}
+		v.ID = id
+	}
+	var key *NewAPIKey
+	err := s.store.Update(ctx, func(tx Tx) error {
+		if _, err := tx.Verifier(v.ID); err == nil {
+			return Errorf(CodeConflict, "verifier %s exists", v.ID)
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := tx.PutVerifier(v); err != nil {
+			return err
+		}
+		var err error
+		key, err = s.putAPIKey(tx, RoleVerifier, v.ID)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "create verifier")
+	}
+	s.log.Info("verifier created", "verifier_id", v.ID, "key_id", key.ID)
+	view := verifierView(v)
+	view.APIKey = key
+	return view, nil
+}
+
+// checkClaimSet checks type id → claim names against the registry.
+func (s *Service) checkClaimSet(set map[string][]string) error {
+	if len(set) == 0 {
+		return Errorf(CodeInvalidRequest, "claims: at least one credential type")
+	}
+	for typ, names := range set {
+		t, ok := s.types.ByID(typ)
+		if !ok {
+			return Errorf(CodeInvalidRequest, "claims: unknown credential type %q", typ)
+		}
+		if len(names) == 0 {
+			return Errorf(CodeInvalidRequest, "claims.%s: at least one claim", typ)
+		}
+		for _, n := range names {
+			if _, ok := t.Claim(n); !ok {
+				return Errorf(CodeInvalidRequest, "claims.%s: unknown claim %q", typ, n)
+			}
+		}
+	}
+	return nil
+}
+
+func verifierView(v *Verifier) *VerifierView {
+	return &VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created}
+}
+
+// Verifiers lists the verifiers.
+func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*VerifierView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	var out []*VerifierView
+	err := s.store.View(ctx, func(tx Tx) error {
+		all, err := tx.Verifiers()
+		for _, v := range all {
+			out = append(out, verifierView(v))
+		}
+		return err
+	})
+	return out, s.storeErr(err, "list verifiers")
+}
+
+var citizenPattern = regexp.MustCompile(`^[0-9]{12}$`)
+
+// CreateActivationCode makes a one-time enrolment code for a citizen, valid
+// 15 minutes, stored hashed (SPEC §3.1 step 1).
+func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req ActivationCodeRequest) (*ActivationCodeResponse, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	if !citizenPattern.MatchString(req.CitizenID) {
+		return nil, Errorf(CodeInvalidRequest, "citizen_id: 12 digits")
+	}
+	code, err := s.newSecret("")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	resp := &ActivationCodeResponse{Code: code, ExpiresAt: now.Add(ActivationCodeTTL)}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		h, err := s.holderFor(tx, req.CitizenID, now)
+		if err != nil {
+			return err
+		}
+		return tx.PutActivationCode(&ActivationCode{Hash: hashSecret(code), HolderID: h.ID, Expires: resp.ExpiresAt})
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "activation code")
+	}
+	return resp, nil
+}
+
+// holderFor finds the holder of a citizen number, creating it on first
+// contact (an activation code or an issued credential).
+func (s *Service) holderFor(tx Tx, citizenID string, now time.Time) (*Holder, error) {
+	ch := s.citizenHash(citizenID)
+	h, err := tx.HolderByCitizen(ch)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return h, err
+	}
+	id, err := s.newID("hld")
+	if err != nil {
+		return nil, err
+	}
+	h = &Holder{ID: id, CitizenHash: ch, Created: now}
+	return h, tx.PutHolder(h)
+}

@@ -1,0 +1,257 @@
+package wallet
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Requests and answers of the API (SPEC §3). The server decodes requests
+// into these types (unknown members refused) and encodes answers from them;
+// the client package uses the same types.
+
+// CreateIssuerRequest is POST /v1/admin/issuers.
+type CreateIssuerRequest struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Types []string `json:"types"`
+}
+
+// IssuerView is an issuer as the admin API shows it (no private keys).
+type IssuerView struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Types   []string  `json:"types"`
+	Iss     string    `json:"iss"` // the iss of its credentials
+	JWKSURI string    `json:"jwks_uri"`
+	Keys    []KeyView `json:"keys"`
+	Created time.Time `json:"created"`
+}
+
+// KeyView is one issuer key.
+type KeyView struct {
+	Kid     string     `json:"kid"`
+	Active  bool       `json:"active"`
+	Created time.Time  `json:"created"`
+	Retired *time.Time `json:"retired,omitempty"`
+}
+
+// CreateVerifierRequest is POST /v1/admin/verifiers.
+type CreateVerifierRequest struct {
+	ID       string              `json:"id,omitempty"` // optional slug; generated when empty
+	Name     string              `json:"name"`
+	Category string              `json:"category"`
+	Claims   map[string][]string `json:"claims"` // credential type id → claim names
+}
+
+// VerifierView is a verifier as the admin API shows it.
+type VerifierView struct {
+	ID       string              `json:"id"`
+	Name     string              `json:"name"`
+	Category string              `json:"category"`
+	Claims   map[string][]string `json:"claims"`
+	Created  time.Time           `json:"created"`
+	APIKey   *NewAPIKey          `json:"api_key,omitempty"` // only in the creation answer
+}
+
+// NewAPIKey is an API key, shown once: only its hash is kept.
+type NewAPIKey struct {
+	ID    string `json:"id"`
+	Key   string `json:"key"`
+	Role  Role   `json:"role"`
+	Owner string `json:"owner"`
+}
+
+// ActivationCodeRequest is POST /v1/admin/activation-codes.
+type ActivationCodeRequest struct {
+	CitizenID string `json:"citizen_id"`
+}
+
+// ActivationCodeResponse carries the one-time code (SPEC §3.1).
+type ActivationCodeResponse struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// EnrollRequest is POST /v1/enrollments.
+type EnrollRequest struct {
+	CitizenID      string          `json:"citizen_id"`
+	ActivationCode string          `json:"activation_code"`
+	DeviceKey      json.RawMessage `json:"device_key"` // public JWK
+	DeviceName     string          `json:"device_name"`
+}
+
+// EnrollResponse identifies the new device.
+type EnrollResponse struct {
+	HolderID string `json:"holder_id"`
+	DeviceID string `json:"device_id"`
+}
+
+// TokenResponse is the answer of POST /v1/token (RFC 6749 §5.1 shape).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// DeviceView is one of the holder's devices.
+type DeviceView struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+	Current bool       `json:"current"`
+}
+
+// IssueRequest is POST /v1/issuer/credentials and one line of the bulk form.
+type IssueRequest struct {
+	CitizenID  string         `json:"citizen_id"`
+	Type       string         `json:"type"`
+	Claims     map[string]any `json:"claims"`
+	ValidUntil time.Time      `json:"valid_until"`
+}
+
+// IssueResponse is the answer for one issued credential.
+type IssueResponse struct {
+	CredentialID string `json:"credential_id"`
+	StatusIndex  int    `json:"status_index"`
+	StatusList   string `json:"status_list"` // its URI
+}
+
+// BulkResult is one line of the bulk answer: the line number and either the
+// credential or the error.
+type BulkResult struct {
+	Line int `json:"line"`
+	*IssueResponse
+	Error            Code   `json:"error,omitempty"`
+	ErrorDescription string `json:"error_description,omitempty"`
+}
+
+// StatusRequest is POST /v1/issuer/credentials/{id}/status.
+type StatusRequest struct {
+	Status string `json:"status"` // valid, revoked, suspended
+	Reason string `json:"reason,omitempty"`
+}
+
+// StatusResponse is the credential's new status.
+type StatusResponse struct {
+	CredentialID string `json:"credential_id"`
+	Status       string `json:"status"`
+}
+
+// CredentialView is a credential as its holder sees it.
+type CredentialView struct {
+	ID         string         `json:"id"`
+	Type       string         `json:"type"`
+	TypeName   string         `json:"type_name"`
+	Issuer     Party          `json:"issuer"`
+	Status     string         `json:"status"`
+	IssuedAt   time.Time      `json:"issued_at"`
+	ValidUntil time.Time      `json:"valid_until"`
+	Claims     map[string]any `json:"claims"`
+}
+
+// Party names an issuer or a verifier.
+type Party struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// ShareRequest is POST /v1/me/shares.
+type ShareRequest struct {
+	Items      []ShareRequestItem `json:"items"`
+	TTLSeconds int                `json:"ttl_seconds,omitempty"` // default 60, at most 300
+	MaxUses    int                `json:"max_uses,omitempty"`    // default 1
+	VerifierID string             `json:"verifier_id,omitempty"`
+}
+
+// ShareRequestItem chooses claims of one credential.
+type ShareRequestItem struct {
+	CredentialID string   `json:"credential_id"`
+	Claims       []string `json:"claims"`
+}
+
+// ShareCreated is the answer to ShareRequest: what the device must sign.
+type ShareCreated struct {
+	ShareID string   `json:"share_id"`
+	Status  string   `json:"status"`
+	ToSign  []ToSign `json:"to_sign"`
+}
+
+// ToSign is one presentation awaiting the holder's KB-JWT.
+type ToSign struct {
+	CredentialID string `json:"credential_id"`
+	Presentation string `json:"presentation"`
+	Aud          string `json:"aud"`
+	Nonce        string `json:"nonce"`
+	SDHash       string `json:"sd_hash"`
+}
+
+// ApproveRequest is POST /v1/me/shares/{id}/approve: one KB-JWT per item.
+type ApproveRequest struct {
+	KBJWTs []string `json:"kb_jwts"`
+}
+
+// ShareView is a share as its holder sees it.
+type ShareView struct {
+	ShareID    string          `json:"share_id"`
+	Status     string          `json:"status"`
+	QRText     string          `json:"qr_text,omitempty"`
+	ExpiresAt  time.Time       `json:"expires_at"`
+	VerifierID string          `json:"verifier_id,omitempty"`
+	MaxUses    int             `json:"max_uses"`
+	Uses       int             `json:"uses"`
+	Items      []ShareViewItem `json:"items,omitempty"`
+	Created    time.Time       `json:"created"`
+}
+
+// ShareViewItem names what a share carries.
+type ShareViewItem struct {
+	CredentialID string   `json:"credential_id"`
+	Type         string   `json:"type"`
+	Claims       []string `json:"claims"`
+}
+
+// VerifyRequest is POST /v1/verify.
+type VerifyRequest struct {
+	QR string `json:"qr"`
+}
+
+// VerifyResponse is the verifier's answer (SPEC §3.3 step 4).
+type VerifyResponse struct {
+	Result     string     `json:"result"`
+	ShareID    string     `json:"share_id"`
+	VerifiedAt time.Time  `json:"verified_at"`
+	Verifier   Party      `json:"verifier"`
+	Documents  []Document `json:"documents"`
+}
+
+// Document is one verified credential in a VerifyResponse.
+type Document struct {
+	Type          string         `json:"type"`
+	Issuer        Party          `json:"issuer"`
+	IssuedAt      time.Time      `json:"issued_at"`
+	ExpiresAt     time.Time      `json:"expires_at"`
+	Status        string         `json:"status"`
+	HolderBinding string         `json:"holder_binding"`
+	KeyBinding    KeyBinding     `json:"key_binding"`
+	Claims        map[string]any `json:"claims"`
+	Presentation  string         `json:"presentation"`
+}
+
+// KeyBinding is the audience and nonce the holder's KB-JWT was bound to.
+type KeyBinding struct {
+	Aud   string `json:"aud"`
+	Nonce string `json:"nonce"`
+}
+
+// ActivityResponse is GET /v1/me/activity; with export, the whole chain
+// oldest first and the result of checking it.
+type ActivityResponse struct {
+	Entries    []*ActivityEntry `json:"entries"`
+	ChainValid *bool            `json:"chain_valid,omitempty"`
+}
+
+// VerificationsResponse is GET /v1/verifier/verifications.
+type VerificationsResponse struct {
+	Entries []*Verification `json:"entries"`
+}

@@ -1,0 +1,398 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// Enroll binds a new device to a citizen with a one-time activation code
+// (SPEC §3.1 step 2) and gives the device its own copy of every credential
+// already issued to the citizen.
+func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollResponse, error) {
+	if !citizenPattern.MatchString(req.CitizenID) || req.ActivationCode == "" {
+		return nil, Errorf(CodeInvalidRequest, "citizen_id (12 digits) and activation_code are required")
+	}
+	if req.DeviceName == "" || len(req.DeviceName) > 100 || !utf8.ValidString(req.DeviceName) {
+		return nil, Errorf(CodeInvalidRequest, "device_name: 1 to 100 bytes of UTF-8")
+	}
+	pub, err := credentials.ParsePublicJWK(req.DeviceKey)
+	if err != nil {
+		return nil, Errorf(CodeInvalidRequest, "device_key: a P-256 public JWK")
+	}
+	canonical, err := credentials.PublicJWK(pub)
+	if err != nil {
+		return nil, Errorf(CodeInvalidRequest, "device_key: a P-256 public JWK")
+	}
+	keyJSON, err := json.Marshal(canonical)
+	if err != nil {
+		return nil, err
+	}
+	deviceID, err := s.newID("dev")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	// One answer for every way a code can be wrong, so the endpoint tells
+	// nothing about which citizens exist (THREATS T20).
+	badCode := Errorf(CodeUnauthenticated, "the activation code is not valid")
+	var resp *EnrollResponse
+	rebound := 0
+	err = s.store.Update(ctx, func(tx Tx) error {
+		h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
+		if errors.Is(err, ErrNotFound) {
+			return badCode
+		} else if err != nil {
+			return err
+		}
+		code, err := tx.ActivationCode(hashSecret(req.ActivationCode))
+		if errors.Is(err, ErrNotFound) {
+			return badCode
+		} else if err != nil {
+			return err
+		}
+		if subtle.ConstantTimeCompare([]byte(code.HolderID), []byte(h.ID)) != 1 || code.Used || !now.Before(code.Expires) {
+			return badCode
+		}
+		code.Used = true
+		if err := tx.PutActivationCode(code); err != nil {
+			return err
+		}
+		d := &Device{ID: deviceID, HolderID: h.ID, Key: keyJSON, Name: req.DeviceName, Created: now}
+		if err := tx.PutDevice(d); err != nil {
+			return err
+		}
+		if rebound, err = s.bindHolderCredentials(tx, h.ID, d, now); err != nil {
+			return err
+		}
+		resp = &EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
+		return s.appendActivity(tx, &ActivityEntry{HolderID: h.ID, At: now, Event: EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "enrolment")
+	}
+	s.log.Info("device enrolled", "holder_id", resp.HolderID, "device_id", resp.DeviceID, "credentials_bound", rebound)
+	return resp, nil
+}
+
+// bindHolderCredentials re-issues each of a holder's credentials that is
+// not revoked, bound to device d (SPEC §2).
+func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) (int, error) {
+	creds, err := tx.Credentials(holderID)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range creds {
+		if c.Status == StatusRevoked {
+			continue
+		}
+		is, err := tx.Issuer(c.IssuerID)
+		if err != nil {
+			return n, err
+		}
+		signer, err := s.activeSigner(is)
+		if err != nil {
+			return n, err
+		}
+		t, ok := s.types.ByID(c.Type)
+		if !ok {
+			return n, errors.New("credential of an unknown type " + c.Type)
+		}
+		claims, err := s.credentialClaims(c)
+		if err != nil {
+			return n, err
+		}
+		if err := s.bindCopy(signer, c, t, claims, d, now); err != nil {
+			return n, err
+		}
+		if err := tx.PutCredential(c); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}
+
+// assertionClaims is the device's signed assertion (RFC 7523 §3).
+type assertionClaims struct {
+	Iss string   `json:"iss"`
+	Sub string   `json:"sub"`
+	Aud audience `json:"aud"`
+	Iat int64    `json:"iat"`
+	Exp int64    `json:"exp"`
+	Jti string   `json:"jti"`
+}
+
+// audience is a JWT aud: one string or an array (RFC 7519 §4.1.3).
+type audience []string
+
+func (a *audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return err
+	}
+	*a = many
+	return nil
+}
+
+// accessClaims is the service's access token (RFC 9068 shape, typ at+jwt).
+type accessClaims struct {
+	Iss      string `json:"iss"`
+	Sub      string `json:"sub"` // holder id
+	Aud      string `json:"aud"`
+	DeviceID string `json:"device_id"`
+	Iat      int64  `json:"iat"`
+	Exp      int64  `json:"exp"`
+	Jti      string `json:"jti"`
+}
+
+const typAccessToken = "at+jwt"
+
+// Token exchanges a device-signed assertion for an access token (SPEC §3.1
+// step 3): signature by the enrolled device key, aud the token endpoint,
+// exp at most 5 minutes after iat, jti accepted once.
+func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, error) {
+	unauth := func(msg string) error { return Errorf(CodeUnauthenticated, "assertion: %s", msg) }
+	var dev *Device
+	var c assertionClaims
+	err := credentials.VerifyJWT(assertion, "", func(_, iss string) (*ecdsa.PublicKey, error) {
+		var err error
+		if err = s.store.View(ctx, func(tx Tx) error {
+			dev, err = tx.Device(iss)
+			return err
+		}); err != nil {
+			return nil, err
+		}
+		return credentials.ParsePublicJWK(dev.Key)
+	}, &c)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) || credentials.ReasonOf(err) != "" {
+			return nil, unauth("not a valid assertion of an enrolled device")
+		}
+		return nil, s.storeErr(err, "device")
+	}
+	now := s.now()
+	iat, exp := time.Unix(c.Iat, 0), time.Unix(c.Exp, 0)
+	switch {
+	case dev.Revoked != nil:
+		return nil, unauth("the device is revoked")
+	case c.Sub != "" && c.Sub != c.Iss:
+		return nil, unauth("sub must be the device id")
+	case len(c.Aud) != 1 || c.Aud[0] != s.TokenEndpoint():
+		return nil, unauth("aud must be the token endpoint " + s.TokenEndpoint())
+	case c.Iat == 0 || c.Exp == 0 || c.Jti == "" || len(c.Jti) > 256:
+		return nil, unauth("iat, exp and jti are required")
+	case exp.Sub(iat) > MaxAssertionTTL || !exp.After(iat):
+		return nil, unauth("exp must be after iat and at most 5 minutes after it")
+	case !now.Before(exp.Add(clockSkew)) || now.Add(clockSkew).Before(iat):
+		return nil, unauth("expired or not yet valid")
+	}
+	jti, err := s.newID("at")
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		// A jti is accepted once (THREATS T11); the record lives as long as
+		// the assertion could otherwise be replayed.
+		if err := tx.UseOnce("jti|"+dev.ID+"|"+c.Jti, exp.Add(clockSkew), now); errors.Is(err, ErrExists) {
+			return Errorf(CodeReplay, "assertion jti already used")
+		} else if err != nil {
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "token")
+	}
+	token, err := credentials.SignJWT(s.serviceKey, typAccessToken, s.serviceKid, accessClaims{
+		Iss: s.url, Sub: dev.HolderID, Aud: s.url, DeviceID: dev.ID,
+		Iat: now.Unix(), Exp: now.Add(AccessTokenTTL).Unix(), Jti: jti,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int(AccessTokenTTL / time.Second)}, nil
+}
+
+// Authenticate turns a bearer credential into a principal: an access token
+// (holders) or an API key (issuers, verifiers, the operator). Every failure
+// is the same 401 (THREATS T20).
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+	unauth := Errorf(CodeUnauthenticated, "missing, invalid or expired credentials")
+	if bearer == "" || len(bearer) > 8<<10 {
+		return nil, unauth
+	}
+	if strings.Count(bearer, ".") == 2 {
+		var c accessClaims
+		err := credentials.VerifyJWT(bearer, typAccessToken, func(kid, _ string) (*ecdsa.PublicKey, error) {
+			if kid != s.serviceKid {
+				return nil, errors.New("unknown kid")
+			}
+			return &s.serviceKey.PublicKey, nil
+		}, &c)
+		now := s.now()
+		if err != nil || c.Iss != s.url || c.Aud != s.url || !now.Before(time.Unix(c.Exp, 0)) {
+			return nil, unauth
+		}
+		var dev *Device
+		err = s.store.View(ctx, func(tx Tx) error {
+			dev, err = tx.Device(c.DeviceID)
+			return err
+		})
+		if errors.Is(err, ErrNotFound) {
+			return nil, unauth
+		} else if err != nil {
+			return nil, s.storeErr(err, "device")
+		}
+		// Tokens die with their device (SPEC §2: revoking a device makes
+		// its copies unusable).
+		if dev.Revoked != nil || dev.HolderID != c.Sub {
+			return nil, unauth
+		}
+		return &Principal{Role: RoleHolder, Subject: c.Sub, DeviceID: dev.ID}, nil
+	}
+	var k *APIKey
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		k, err = tx.APIKeyByHash(hashSecret(bearer))
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return nil, unauth
+	} else if err != nil {
+		return nil, s.storeErr(err, "api key")
+	}
+	if k.Revoked != nil {
+		return nil, unauth
+	}
+	return &Principal{Role: k.Role, Subject: k.Owner, KeyID: k.ID}, nil
+}
+
+// Credentials lists the holder's credentials with their claims, the
+// derived ones computed for today.
+func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*CredentialView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	out := []*CredentialView{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		all, err := tx.Credentials(p.Subject)
+		if err != nil {
+			return err
+		}
+		for _, c := range all {
+			v, err := s.credentialView(tx, c)
+			if err != nil {
+				return err
+			}
+			out = append(out, v)
+		}
+		return nil
+	})
+	return out, s.storeErr(err, "credentials")
+}
+
+// Credential returns one of the holder's credentials; another holder's is
+// not found, with the same answer as an unknown id (THREATS T18).
+func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*CredentialView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	var out *CredentialView
+	err := s.store.View(ctx, func(tx Tx) error {
+		c, err := tx.Credential(id)
+		if err != nil || c.HolderID != p.Subject {
+			return errNotFound("credential")
+		}
+		out, err = s.credentialView(tx, c)
+		return err
+	})
+	return out, s.storeErr(err, "credential")
+}
+
+func (s *Service) credentialView(tx Tx, c *Credential) (*CredentialView, error) {
+	claims, err := s.credentialClaims(c)
+	if err != nil {
+		return nil, err
+	}
+	v := &CredentialView{ID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt, ValidUntil: c.ValidUntil, Claims: claims,
+		Issuer: Party{ID: c.IssuerID}}
+	if t, ok := s.types.ByID(c.Type); ok {
+		v.TypeName = t.Name
+		if derived, err := t.Derive(claims, s.now()); err == nil {
+			v.Claims = derived
+		}
+	}
+	if is, err := tx.Issuer(c.IssuerID); err == nil {
+		v.Issuer.Name = is.Name
+	}
+	return v, nil
+}
+
+// Devices lists the holder's devices.
+func (s *Service) Devices(ctx context.Context, p *Principal) ([]*DeviceView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	out := []*DeviceView{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		all, err := tx.Devices(p.Subject)
+		for _, d := range all {
+			out = append(out, &DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID})
+		}
+		return err
+	})
+	return out, s.storeErr(err, "devices")
+}
+
+// RevokeDevice revokes one of the holder's devices: its access tokens stop
+// working and its credential copies are deleted (SPEC §2).
+func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID string) error {
+	if err := p.require(RoleHolder); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		d, err := tx.Device(deviceID)
+		if err != nil || d.HolderID != p.Subject {
+			return errNotFound("device")
+		}
+		if d.Revoked != nil {
+			return nil
+		}
+		d.Revoked = &now
+		if err := tx.PutDevice(d); err != nil {
+			return err
+		}
+		creds, err := tx.Credentials(p.Subject)
+		if err != nil {
+			return err
+		}
+		for _, c := range creds {
+			if _, ok := c.Copies[deviceID]; ok {
+				delete(c.Copies, deviceID)
+				if err := tx.PutCredential(c); err != nil {
+					return err
+				}
+			}
+		}
+		return s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})
+	})
+	if err == nil {
+		s.log.Info("device revoked", "holder_id", p.Subject, "device_id", deviceID)
+	}
+	return s.storeErr(err, "device")
+}

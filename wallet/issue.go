@@ -1,0 +1,353 @@
+package wallet
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// MaxValidity bounds valid_until.
+const MaxValidity = 30 * 365 * 24 * time.Hour
+
+// IssueResult is the outcome of one credential of a batch.
+type IssueResult struct {
+	Response *IssueResponse
+	Err      error
+}
+
+// Issue issues one credential (SPEC §3.2).
+func (s *Service) Issue(ctx context.Context, p *Principal, req IssueRequest) (*IssueResponse, error) {
+	res, err := s.IssueBatch(ctx, p, []IssueRequest{req})
+	if err != nil {
+		return nil, err
+	}
+	return res[0].Response, res[0].Err
+}
+
+// pendingIssue is one credential on its way through IssueBatch.
+type pendingIssue struct {
+	req      IssueRequest
+	typ      *credentials.Type
+	err      error
+	holderID string
+	list     int
+	index    int
+	devices  []*Device
+	cred     *Credential
+}
+
+// IssueBatch issues credentials for the calling issuer. Each item is
+// validated on its own (a bad item fails alone); the good ones are
+// allocated their status indices in one transaction, signed in parallel
+// outside any transaction, and stored with their activity entries in a
+// second one, so a batch costs two commits whatever its size. An index
+// allocated to an item that then fails is never reused (SPEC §3.5).
+func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequest) ([]IssueResult, error) {
+	if err := p.require(RoleIssuer); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	items := make([]*pendingIssue, len(reqs))
+	var is *Issuer
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		is, err = tx.Issuer(p.Subject)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "issuer")
+	}
+	for i, req := range reqs {
+		items[i] = &pendingIssue{req: req}
+		items[i].typ, items[i].err = s.checkIssue(is, req, now)
+	}
+	signer, err := s.activeSigner(is)
+	if err != nil {
+		return nil, s.storeErr(err, "issuer key")
+	}
+	if err := s.store.Update(ctx, func(tx Tx) error { return s.allocate(tx, is.ID, items, now) }); err != nil {
+		return nil, s.storeErr(err, "allocate status")
+	}
+	s.signAll(signer, is.ID, items, now)
+	err = s.store.Update(ctx, func(tx Tx) error {
+		for _, it := range items {
+			if it.err != nil {
+				continue
+			}
+			if err := tx.PutCredential(it.cred); err != nil {
+				return err
+			}
+			if err := s.appendActivity(tx, &ActivityEntry{HolderID: it.holderID, At: now, Event: EventCredentialIssued,
+				Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "store credentials")
+	}
+	out := make([]IssueResult, len(items))
+	for i, it := range items {
+		if it.err != nil {
+			out[i].Err = it.err
+			continue
+		}
+		out[i].Response = &IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(is.ID, it.list)}
+		s.log.Info("credential issued", "issuer_id", is.ID, "credential_id", it.cred.ID, "type", it.cred.Type, "holder_id", it.holderID)
+	}
+	return out, nil
+}
+
+// checkIssue validates one request: the issuer's own type (SPEC §3.2: an
+// issuer may only issue its own types), the schema, the validity.
+func (s *Service) checkIssue(is *Issuer, req IssueRequest, now time.Time) (*credentials.Type, error) {
+	if !citizenPattern.MatchString(req.CitizenID) {
+		return nil, Errorf(CodeInvalidRequest, "citizen_id: 12 digits")
+	}
+	t, ok := s.types.ByID(req.Type)
+	if !ok {
+		return nil, Errorf(CodeInvalidRequest, "type: unknown credential type")
+	}
+	if !containsString(is.Types, req.Type) {
+		return nil, Errorf(CodeForbidden, "issuer %s may not issue %s", is.ID, req.Type)
+	}
+	if err := t.Validate(req.Claims); err != nil {
+		return nil, Errorf(CodeInvalidRequest, "%v", err)
+	}
+	if !req.ValidUntil.After(now) || req.ValidUntil.Sub(now) > MaxValidity {
+		return nil, Errorf(CodeInvalidRequest, "valid_until: in the future, at most 30 years ahead")
+	}
+	return t, nil
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// allocate finds each item's holder and devices and claims a random,
+// never-used status index for it (SPEC §3.5: herd privacy). A list is
+// filled to half before the next one opens, so a random probe rarely
+// collides.
+func (s *Service) allocate(tx Tx, issuerID string, items []*pendingIssue, now time.Time) error {
+	is, err := tx.Issuer(issuerID)
+	if err != nil {
+		return err
+	}
+	changed := false
+	for _, it := range items {
+		if it.err != nil {
+			continue
+		}
+		h, err := s.holderFor(tx, it.req.CitizenID, now)
+		if err != nil {
+			return err
+		}
+		it.holderID = h.ID
+		if it.devices, err = activeDevices(tx, h.ID); err != nil {
+			return err
+		}
+		if is.ListAllocated >= StatusListSize/2 {
+			is.CurrentList++
+			is.ListAllocated = 0
+			if err := tx.PutStatusList(s.newStatusList(is.ID, is.CurrentList, now)); err != nil {
+				return err
+			}
+		}
+		for attempt := 0; ; attempt++ {
+			idx, err := s.randomIndex(StatusListSize)
+			if err != nil {
+				return err
+			}
+			err = tx.AllocateStatusIndex(is.ID, is.CurrentList, idx)
+			if err == nil {
+				it.list, it.index = is.CurrentList, idx
+				break
+			}
+			if !errors.Is(err, ErrExists) || attempt == 64 {
+				return fmt.Errorf("allocate status index: %w", err)
+			}
+		}
+		is.ListAllocated++
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return tx.PutIssuer(is)
+}
+
+// randomIndex is uniform in [0, n) for n a power of two.
+func (s *Service) randomIndex(n int) (int, error) {
+	var b [4]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return 0, err
+	}
+	return int(binary.BigEndian.Uint32(b[:]) & uint32(n-1)), nil
+}
+
+func activeDevices(tx Tx, holderID string) ([]*Device, error) {
+	all, err := tx.Devices(holderID)
+	if err != nil {
+		return nil, err
+	}
+	out := all[:0]
+	for _, d := range all {
+		if d.Revoked == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+// signAll builds the sealed credential of every good item, one worker a
+// core: signing dominates issuance.
+func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*pendingIssue, now time.Time) {
+	work := make(chan *pendingIssue)
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range work {
+				it.cred, it.err = s.buildCredential(signer, issuerID, it, now)
+			}
+		}()
+	}
+	for _, it := range items {
+		if it.err == nil {
+			work <- it
+		}
+	}
+	close(work)
+	wg.Wait()
+}
+
+func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, it *pendingIssue, now time.Time) (*Credential, error) {
+	id, err := s.newID("crd")
+	if err != nil {
+		return nil, err
+	}
+	c := &Credential{
+		ID: id, HolderID: it.holderID, IssuerID: issuerID, Type: it.typ.ID,
+		StatusList: it.list, StatusIndex: it.index, Status: StatusValid,
+		IssuedAt: now, ValidUntil: it.req.ValidUntil.UTC(), Copies: map[string][]byte{},
+	}
+	claims, err := json.Marshal(it.req.Claims)
+	if err != nil {
+		return nil, fmt.Errorf("encode claims: %w", err)
+	}
+	if c.Claims, err = s.sealBytes(claims, "credential", c.ID, c.HolderID); err != nil {
+		return nil, err
+	}
+	for _, d := range it.devices {
+		if err := s.bindCopy(signer, c, it.typ, it.req.Claims, d, now); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// bindCopy signs the credential for one device key and seals it to the
+// credential and device (SPEC §2: each device holds its own copy).
+func (s *Service) bindCopy(signer *credentials.Issuer, c *Credential, t *credentials.Type, claims map[string]any, d *Device, now time.Time) error {
+	pub, err := credentials.ParsePublicJWK(d.Key)
+	if err != nil {
+		return fmt.Errorf("device %s key: %w", d.ID, err)
+	}
+	sdjwt, err := signer.Issue(credentials.IssueParams{
+		Type: t, Claims: claims, Holder: pub, IssuedAt: now, ExpiresAt: c.ValidUntil,
+		Status: &credentials.StatusRef{Index: c.StatusIndex, URI: s.StatusListURL(c.IssuerID, c.StatusList)},
+	})
+	if err != nil {
+		return fmt.Errorf("sign credential %s: %w", c.ID, err)
+	}
+	sealed, err := s.sealBytes([]byte(sdjwt), "credential-copy", c.ID, d.ID)
+	if err != nil {
+		return err
+	}
+	c.Copies[d.ID] = sealed
+	return nil
+}
+
+// credentialClaims unseals the issuer's claims of a credential.
+func (s *Service) credentialClaims(c *Credential) (map[string]any, error) {
+	raw, err := s.openBytes(c.Claims, "credential", c.ID, c.HolderID)
+	if err != nil {
+		return nil, err
+	}
+	var claims map[string]any
+	if err := json.Unmarshal(raw, &claims); err != nil {
+		return nil, fmt.Errorf("credential %s claims: %w", c.ID, err)
+	}
+	return claims, nil
+}
+
+// SetStatus revokes, suspends or reinstates a credential of the calling
+// issuer and updates its status list (SPEC §3.2).
+func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID string, req StatusRequest) (*StatusResponse, error) {
+	if err := p.require(RoleIssuer); err != nil {
+		return nil, err
+	}
+	v, ok := statusValue(req.Status)
+	if !ok {
+		return nil, Errorf(CodeInvalidRequest, "status: valid, revoked or suspended")
+	}
+	if len(req.Reason) > 200 {
+		return nil, Errorf(CodeInvalidRequest, "reason: at most 200 bytes")
+	}
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		c, err := tx.Credential(credentialID)
+		if err != nil {
+			return err
+		}
+		if c.IssuerID != p.Subject {
+			// THREATS T19: another issuer's credential is forbidden.
+			return Errorf(CodeForbidden, "this credential belongs to another issuer")
+		}
+		if c.Status == StatusRevoked && req.Status != StatusRevoked {
+			return Errorf(CodeConflict, "a revoked credential stays revoked")
+		}
+		sl, err := tx.StatusList(c.IssuerID, c.StatusList)
+		if err != nil {
+			return err
+		}
+		lst, err := credentials.StatusListFromBytes(2, sl.Values)
+		if err != nil {
+			return err
+		}
+		if err := lst.Set(c.StatusIndex, v); err != nil {
+			return err
+		}
+		sl.Values, sl.Updated = lst.Bytes(), now
+		c.Status = req.Status
+		if err := tx.PutStatusList(sl); err != nil {
+			return err
+		}
+		if err := tx.PutCredential(c); err != nil {
+			return err
+		}
+		return s.appendActivity(tx, &ActivityEntry{HolderID: c.HolderID, At: now, Event: EventCredentialStatus,
+			Outcome: req.Status, IssuerID: c.IssuerID, CredentialID: c.ID})
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "credential")
+	}
+	s.dropStatusTokens(p.Subject)
+	s.log.Info("credential status changed", "issuer_id", p.Subject, "credential_id", credentialID, "status", req.Status)
+	return &StatusResponse{CredentialID: credentialID, Status: req.Status}, nil
+}

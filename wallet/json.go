@@ -1,0 +1,5 @@
+package wallet
+
+import "encoding/json"
+
+func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }

@@ -1,0 +1,132 @@
+package wallet
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/eidwallet/eidwallet/qr"
+)
+
+// Verify redeems a scanned share for the calling verifier (SPEC §3.3 step
+// 4). The redemption is a check-and-set inside one transaction, durable
+// before the answer (THREATS T13, T15, T31); concurrent redemptions share
+// their commits. Each credential's status and validity are checked again at
+// that moment; the signatures were verified when the holder approved.
+func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (*VerifyResponse, error) {
+	if err := p.require(RoleVerifier); err != nil {
+		return nil, err
+	}
+	kind, token, err := qr.Parse(req.QR)
+	if err != nil || kind != qr.Share {
+		return nil, Errorf(CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+	}
+	hash := hashSecret(token)
+	now := s.now().UTC()
+	var (
+		sh       *Share
+		verifier *Verifier
+	)
+	err = s.store.Batch(ctx, func(tx Tx) error {
+		var err error
+		if sh, err = tx.ShareByToken(hash); err != nil {
+			return err
+		}
+		if err := redeemable(sh, p.Subject, now); err != nil {
+			return err
+		}
+		if verifier, err = tx.Verifier(p.Subject); err != nil {
+			return err
+		}
+		for _, it := range sh.Items {
+			c, err := tx.Credential(it.CredentialID)
+			if err != nil {
+				return err
+			}
+			if err := credentialUsable(c, now); err != nil {
+				return err
+			}
+		}
+		sh.Uses++
+		if sh.Uses >= sh.MaxUses {
+			sh.Status = ShareRedeemed
+		}
+		if err := tx.PutShare(sh); err != nil {
+			return err
+		}
+		names := shareClaimNames(sh)
+		if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRedeemed, Outcome: "ok",
+			ShareID: sh.ID, VerifierID: p.Subject, Claims: names}); err != nil {
+			return err
+		}
+		return s.appendVerification(tx, &Verification{VerifierID: p.Subject, At: now, ShareID: sh.ID, Result: "valid",
+			Types: shareTypes(sh), Claims: names})
+	})
+	if err != nil {
+		if sh != nil {
+			s.logFailedVerification(ctx, p.Subject, sh, err, now)
+		}
+		return nil, s.storeErr(err, "share")
+	}
+	resp := &VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: Party{ID: verifier.ID, Name: verifier.Name}}
+	for _, it := range sh.Items {
+		raw, err := s.openBytes(it.Document, "share-document", sh.ID, it.CredentialID)
+		if err != nil {
+			return nil, err
+		}
+		var doc Document
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, err
+		}
+		resp.Documents = append(resp.Documents, doc)
+	}
+	s.log.Info("share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
+	return resp, nil
+}
+
+// redeemable is the share state machine at redemption (THREATS T13, T14,
+// T16, T17). A share bound to another verifier is refused without being
+// consumed.
+func redeemable(sh *Share, verifierID string, now time.Time) error {
+	switch sh.Status {
+	case ShareCancelled:
+		return Errorf(CodeShareCancelled, "the share was cancelled")
+	case ShareRedeemed:
+		return Errorf(CodeAlreadyRedeemed, "the share was already used")
+	case ShareActive:
+	default:
+		return Errorf(CodeConflict, "the share is not approved")
+	}
+	if !now.Before(sh.ExpiresAt) {
+		return Errorf(CodeShareExpired, "the share has expired")
+	}
+	if sh.VerifierID != "" && sh.VerifierID != verifierID {
+		return &Error{Code: CodeForbidden, Reason: ReasonAudienceMismatch, Message: "the share is for another verifier"}
+	}
+	return nil
+}
+
+func shareTypes(sh *Share) []string {
+	var t []string
+	for _, it := range sh.Items {
+		t = append(t, it.Type)
+	}
+	return t
+}
+
+// logFailedVerification records a refused redemption in the verifier's own
+// log; failing to do so is logged, never turned into the answer.
+func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time) {
+	var e *Error
+	if !errors.As(cause, &e) {
+		return
+	}
+	err := s.store.Batch(ctx, func(tx Tx) error {
+		return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
+			Result: string(e.Code), Reason: e.Reason, Types: shareTypes(sh)})
+	})
+	if err != nil {
+		s.log.Warn("verification log", "verifier_id", verifierID, "err", err)
+	}
+}

@@ -1,0 +1,159 @@
+package wallet
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+)
+
+// Sealer encrypts records at rest (SPEC §6). The associated data binds each
+// ciphertext to its record and owner, so a ciphertext moved to another
+// record fails to open (THREATS T25).
+type Sealer interface {
+	Seal(plaintext, ad []byte) ([]byte, error)
+	Open(sealed, ad []byte) ([]byte, error)
+}
+
+// sealVersion prefixes every ciphertext so that a future key or algorithm
+// can sit beside this one.
+const sealVersion = 1
+
+// AESGCM is a Sealer with AES-256-GCM and random 96-bit nonces.
+type AESGCM struct {
+	aead cipher.AEAD
+	rand io.Reader
+}
+
+// NewAESGCM returns a sealer for a 32-byte key; rand supplies nonces.
+func NewAESGCM(key []byte, rand io.Reader) (*AESGCM, error) {
+	if len(key) != 32 {
+		return nil, errors.New("seal: key must be 32 bytes")
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return &AESGCM{aead: aead, rand: rand}, nil
+}
+
+// Seal returns version ‖ nonce ‖ ciphertext ‖ tag.
+func (s *AESGCM) Seal(plaintext, ad []byte) ([]byte, error) {
+	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
+	out[0] = sealVersion
+	if _, err := io.ReadFull(s.rand, out[1:]); err != nil {
+		return nil, fmt.Errorf("seal: nonce: %w", err)
+	}
+	return s.aead.Seal(out, out[1:], plaintext, ad), nil
+}
+
+// Open reverses Seal; any change to the ciphertext or the associated data
+// fails.
+func (s *AESGCM) Open(sealed, ad []byte) ([]byte, error) {
+	n := 1 + s.aead.NonceSize()
+	if len(sealed) < n+s.aead.Overhead() || sealed[0] != sealVersion {
+		return nil, errors.New("seal: not a sealed record")
+	}
+	pt, err := s.aead.Open(nil, sealed[1:n], sealed[n:], ad)
+	if err != nil {
+		return nil, errors.New("seal: record does not open (wrong key, record or owner)")
+	}
+	return pt, nil
+}
+
+// Keys are the service's secrets, all derived from one master key (RFC
+// 5869 HKDF with distinct labels), so one file is all an operator guards.
+type Keys struct {
+	Seal  []byte // AES-256-GCM key for records at rest
+	Index []byte // HMAC key: citizen numbers are indexed by keyed hash
+	Token []byte // HMAC key: share tokens are derived, only their hash stored
+}
+
+// DeriveKeys derives the service keys from the master key.
+func DeriveKeys(master []byte) (*Keys, error) {
+	if len(master) != 32 {
+		return nil, errors.New("master key must be 32 bytes")
+	}
+	var k Keys
+	for label, dst := range map[string]*[]byte{"eidwallet seal v1": &k.Seal, "eidwallet index v1": &k.Index, "eidwallet token v1": &k.Token} {
+		key, err := hkdf.Key(sha256.New, master, nil, label, 32)
+		if err != nil {
+			return nil, fmt.Errorf("derive %s: %w", label, err)
+		}
+		*dst = key
+	}
+	return &k, nil
+}
+
+// LoadOrCreateMasterKey reads the 32-byte master key at path, or makes one
+// from rand (mode 0600) when the file does not exist. A key file readable by
+// group or others is refused (THREATS T27): the operator must fix it.
+func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created bool, err error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err == nil {
+		key = make([]byte, 32)
+		if _, err := io.ReadFull(rand, key); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("master key: %w", err)
+		}
+		if _, err := f.Write(key); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("write master key %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, false, fmt.Errorf("sync master key %s: %w", path, err)
+		}
+		return key, true, f.Close()
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return nil, false, fmt.Errorf("create master key %s: %w", path, err)
+	}
+	if err := checkPrivate(path); err != nil {
+		return nil, false, err
+	}
+	key, err = os.ReadFile(path)
+	if err != nil {
+		return nil, false, fmt.Errorf("read master key %s: %w", path, err)
+	}
+	if len(key) != 32 {
+		return nil, false, fmt.Errorf("master key %s: want 32 bytes, found %d", path, len(key))
+	}
+	return key, false, nil
+}
+
+// checkPrivate refuses a secret file that group or others can read.
+func checkPrivate(path string) error {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", path, err)
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Errorf("%s is accessible to group or others (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path)
+	}
+	return nil
+}
+
+func parsePKCS8(der []byte) (*ecdsa.PrivateKey, error) {
+	k, err := x509.ParsePKCS8PrivateKey(der)
+	if err != nil {
+		return nil, fmt.Errorf("parse private key: %w", err)
+	}
+	key, ok := k.(*ecdsa.PrivateKey)
+	if !ok || key.Curve != elliptic.P256() {
+		return nil, errors.New("private key is not P-256")
+	}
+	return key, nil
+}

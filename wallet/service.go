@@ -1,0 +1,256 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/hmac"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base32"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// Config is everything a Service depends on.
+type Config struct {
+	Store     Store
+	Keys      *Keys                 // from DeriveKeys(master key)
+	PublicURL string                // e.g. https://wallet.example (no trailing slash)
+	Types     *credentials.Registry // credential types
+	Now       func() time.Time      // the clock (time.Now)
+	Rand      io.Reader             // crypto/rand.Reader
+	Logger    *slog.Logger
+	Sealer    Sealer // nil: AES-256-GCM with Keys.Seal
+}
+
+// Service runs the flows of SPEC §3. It is safe for concurrent use.
+type Service struct {
+	store Store
+	keys  *Keys
+	seal  Sealer
+	url   string
+	types *credentials.Registry
+	now   func() time.Time
+	rand  io.Reader
+	log   *slog.Logger
+
+	serviceKey *ecdsa.PrivateKey // signs access tokens
+	serviceKid string
+
+	mu         sync.Mutex
+	signers    map[string]*ecdsa.PrivateKey // issuer kid → unsealed key (kids are content-addressed, so entries never go stale)
+	statusJWTs map[string]cachedToken       // status list URI → signed token
+}
+
+type cachedToken struct {
+	token   string
+	expires time.Time
+}
+
+// Timing and size rules of SPEC §3 and §4.
+const (
+	ActivationCodeTTL = 15 * time.Minute
+	AccessTokenTTL    = 10 * time.Minute
+	MaxAssertionTTL   = 5 * time.Minute
+	DefaultShareTTL   = 60 * time.Second
+	MaxShareTTL       = 300 * time.Second
+	ApprovalWindow    = 5 * time.Minute // a share not approved by then expires
+	MaxShareUses      = 100
+	MaxShareItems     = 8
+	StatusListSize    = 1 << 20 // entries per status list
+	StatusListTTL     = 5 * time.Minute
+	clockSkew         = 60 * time.Second
+)
+
+// New returns a service over cfg, creating the service signing key on the
+// first start.
+func New(ctx context.Context, cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Keys == nil || cfg.Types == nil || cfg.Rand == nil || cfg.PublicURL == "" {
+		return nil, errors.New("wallet: store, keys, types, rand and public URL are required")
+	}
+	s := &Service{
+		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
+		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
+		signers: map[string]*ecdsa.PrivateKey{}, statusJWTs: map[string]cachedToken{},
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.seal == nil {
+		aes, err := NewAESGCM(cfg.Keys.Seal, cfg.Rand)
+		if err != nil {
+			return nil, err
+		}
+		s.seal = aes
+	}
+	if err := s.loadServiceKey(ctx); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// PublicURL is the base URL the service is reached at.
+func (s *Service) PublicURL() string { return s.url }
+
+// TokenEndpoint is the aud of device assertions (SPEC §3.1).
+func (s *Service) TokenEndpoint() string { return s.url + "/v1/token" }
+
+// VerifyEndpoint is the aud of shares made for any verifier (SPEC §3.3).
+func (s *Service) VerifyEndpoint() string { return s.url + "/v1/verify" }
+
+// IssuerURL is the iss of an issuer's credentials.
+func (s *Service) IssuerURL(id string) string { return s.url + "/issuers/" + id }
+
+// StatusListURL is the uri of an issuer's status list.
+func (s *Service) StatusListURL(issuerID string, list int) string {
+	return fmt.Sprintf("%s/status-lists/%s/%d", s.url, issuerID, list)
+}
+
+// Types returns the credential type registry.
+func (s *Service) Types() *credentials.Registry { return s.types }
+
+const metaServiceKey = "service_key"
+
+// loadServiceKey unseals the access-token signing key, or makes it.
+func (s *Service) loadServiceKey(ctx context.Context) error {
+	ad := []byte("meta|" + metaServiceKey)
+	return s.store.Update(ctx, func(tx Tx) error {
+		sealed, err := tx.Meta(metaServiceKey)
+		if errors.Is(err, ErrNotFound) {
+			key, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
+			if err != nil {
+				return fmt.Errorf("service key: %w", err)
+			}
+			der, err := x509.MarshalPKCS8PrivateKey(key)
+			if err != nil {
+				return fmt.Errorf("service key: %w", err)
+			}
+			if sealed, err = s.seal.Seal(der, ad); err != nil {
+				return err
+			}
+			if err := tx.PutMeta(metaServiceKey, sealed); err != nil {
+				return err
+			}
+		} else if err != nil {
+			return fmt.Errorf("read service key: %w", err)
+		}
+		key, err := s.unsealKey(sealed, ad)
+		if err != nil {
+			return fmt.Errorf("service key: %w", err)
+		}
+		kid, err := credentials.Thumbprint(&key.PublicKey)
+		if err != nil {
+			return err
+		}
+		s.serviceKey, s.serviceKid = key, kid
+		return nil
+	})
+}
+
+func (s *Service) unsealKey(sealed, ad []byte) (*ecdsa.PrivateKey, error) {
+	der, err := s.seal.Open(sealed, ad)
+	if err != nil {
+		return nil, err
+	}
+	return parsePKCS8(der)
+}
+
+// idEncoding writes random ids and secrets: lower-case base32, no padding.
+var idEncoding = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPadding(base32.NoPadding)
+
+// newID returns prefix_ followed by 128 random bits.
+func (s *Service) newID(prefix string) (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("random id: %w", err)
+	}
+	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
+}
+
+// newSecret returns 160 random bits for API keys and activation codes
+// (SPEC §6: 128+ bits from crypto/rand).
+func (s *Service) newSecret(prefix string) (string, error) {
+	var b [20]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("random secret: %w", err)
+	}
+	return prefix + idEncoding.EncodeToString(b[:]), nil
+}
+
+// newNonce returns 128 random bits, base64url (SPEC §3.3).
+func (s *Service) newNonce() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
+		return "", fmt.Errorf("random nonce: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
+// hashSecret is how tokens, keys and codes are stored: they carry 128+
+// random bits, so a plain SHA-256 cannot be reversed by search.
+func hashSecret(secret string) []byte {
+	h := sha256.Sum256([]byte(secret))
+	return h[:]
+}
+
+// citizenHash indexes a personal identification number by keyed hash, so
+// the store never holds the number itself (SPEC §6, THREATS T25).
+func (s *Service) citizenHash(citizenID string) []byte {
+	m := hmac.New(sha256.New, s.keys.Index)
+	m.Write([]byte("citizen|" + citizenID))
+	return m.Sum(nil)
+}
+
+// sealJSON and openJSON seal records with their associated data.
+func (s *Service) sealBytes(b []byte, ad ...string) ([]byte, error) {
+	return s.seal.Seal(b, []byte(strings.Join(ad, "|")))
+}
+
+func (s *Service) openBytes(sealed []byte, ad ...string) ([]byte, error) {
+	b, err := s.seal.Open(sealed, []byte(strings.Join(ad, "|")))
+	if err != nil {
+		// A record that does not open was tampered with or moved: fail
+		// closed and say so in the log, once (T25).
+		s.log.Error("sealed record does not open", "record", ad[0], "id", ad[1])
+		return nil, &Error{Code: CodeStorageUnavailable, Message: "a stored record could not be read"}
+	}
+	return b, nil
+}
+
+// storeErr maps a store failure to the client answer: not found stays not
+// found, anything else is logged and answered 503 (SPEC §5).
+func (s *Service) storeErr(err error, what string) error {
+	var e *Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &e):
+		return e
+	case errors.Is(err, ErrNotFound):
+		return errNotFound(what)
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return err
+	}
+	s.log.Error("store", "op", what, "err", err)
+	return &Error{Code: CodeStorageUnavailable, Message: "storage is unavailable"}
+}
+
+// Ready reports whether the service can serve (the store answers).
+func (s *Service) Ready(ctx context.Context) error {
+	if err := s.store.Ping(ctx); err != nil {
+		return s.storeErr(err, "ping")
+	}
+	return nil
+}

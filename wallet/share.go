@@ -1,0 +1,342 @@
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/qr"
+)
+
+// CreateShare prepares a share of chosen claims (SPEC §3.3 step 1): one
+// presentation per item with only those disclosures, a fresh nonce, and
+// the aud (the verifier's id, or the verify endpoint), for the device to
+// sign.
+func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareRequest) (*ShareCreated, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	if len(req.Items) == 0 || len(req.Items) > MaxShareItems {
+		return nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
+	}
+	ttl := DefaultShareTTL
+	if req.TTLSeconds != 0 {
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+	if ttl <= 0 || ttl > MaxShareTTL {
+		return nil, Errorf(CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxShareTTL/time.Second))
+	}
+	if req.MaxUses == 0 {
+		req.MaxUses = 1
+	}
+	if req.MaxUses < 0 || req.MaxUses > MaxShareUses {
+		return nil, Errorf(CodeInvalidRequest, "max_uses: 1 to %d", MaxShareUses)
+	}
+	id, err := s.newID("shr")
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	sh := &Share{ID: id, HolderID: p.Subject, DeviceID: p.DeviceID, Status: SharePending, VerifierID: req.VerifierID,
+		Aud: s.VerifyEndpoint(), Created: now, ExpiresAt: now.Add(ApprovalWindow), TTL: int(ttl / time.Second), MaxUses: req.MaxUses}
+	if req.VerifierID != "" {
+		sh.Aud = req.VerifierID
+	}
+	resp := &ShareCreated{ShareID: id, Status: SharePending}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if req.VerifierID != "" {
+			if _, err := tx.Verifier(req.VerifierID); err != nil {
+				return errNotFound("verifier")
+			}
+		}
+		seen := map[string]bool{}
+		for _, it := range req.Items {
+			if seen[it.CredentialID] {
+				return Errorf(CodeInvalidRequest, "items: a credential appears twice")
+			}
+			seen[it.CredentialID] = true
+			item, toSign, err := s.prepareItem(tx, p, sh, it, now)
+			if err != nil {
+				return err
+			}
+			sh.Items = append(sh.Items, *item)
+			resp.ToSign = append(resp.ToSign, *toSign)
+		}
+		return tx.PutShare(sh)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "share")
+	}
+	s.log.Info("share created", "holder_id", p.Subject, "share_id", id, "items", len(sh.Items))
+	return resp, nil
+}
+
+func (s *Service) prepareItem(tx Tx, p *Principal, sh *Share, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
+	c, err := tx.Credential(it.CredentialID)
+	if err != nil || c.HolderID != p.Subject {
+		return nil, nil, errNotFound("credential")
+	}
+	if err := credentialUsable(c, now); err != nil {
+		return nil, nil, err
+	}
+	sealed, ok := c.Copies[p.DeviceID]
+	if !ok {
+		return nil, nil, Errorf(CodeConflict, "this device holds no copy of the credential yet")
+	}
+	if len(it.Claims) == 0 {
+		return nil, nil, Errorf(CodeInvalidRequest, "items: choose at least one claim")
+	}
+	sdjwt, err := s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
+	if err != nil {
+		return nil, nil, err
+	}
+	claims := slices.Compact(slices.Sorted(slices.Values(it.Claims)))
+	pres, err := credentials.Present(string(sdjwt), claims)
+	if err != nil {
+		var ce *credentials.ClaimError
+		if errors.As(err, &ce) {
+			return nil, nil, Errorf(CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
+		}
+		return nil, nil, err
+	}
+	nonce, err := s.newNonce()
+	if err != nil {
+		return nil, nil, err
+	}
+	sealedPres, err := s.sealBytes([]byte(pres), "share-item", sh.ID, c.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, Nonce: nonce, SDHash: credentials.SDHash(pres)}
+	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: sh.Aud, Nonce: nonce, SDHash: item.SDHash}, nil
+}
+
+// credentialUsable refuses a credential that is revoked, suspended or
+// expired, with the SPEC §5 reason.
+func credentialUsable(c *Credential, now time.Time) error {
+	reason := ""
+	switch {
+	case c.Status == StatusRevoked:
+		reason = string(credentials.ReasonRevoked)
+	case c.Status == StatusSuspended:
+		reason = string(credentials.ReasonSuspended)
+	case !now.Before(c.ValidUntil):
+		reason = string(credentials.ReasonExpired)
+	default:
+		return nil
+	}
+	return &Error{Code: CodeVerificationFailed, Reason: reason, Message: "the credential is not valid: " + reason}
+}
+
+// ApproveShare checks the device's KB-JWTs, the citizen's signed consent
+// (SPEC §3.3 step 2), and activates the share with its one-time QR text.
+func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string, req ApproveRequest) (*ShareView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var view *ShareView
+	err := s.store.Update(ctx, func(tx Tx) error {
+		sh, err := tx.Share(shareID)
+		if err != nil || sh.HolderID != p.Subject {
+			return errNotFound("share")
+		}
+		if sh.Status != SharePending {
+			// The nonces of this share were consumed by its first approval.
+			return Errorf(CodeReplay, "the share was already approved or cancelled")
+		}
+		if !now.Before(sh.ExpiresAt) {
+			return Errorf(CodeShareExpired, "the share was not approved in time")
+		}
+		if len(req.KBJWTs) != len(sh.Items) {
+			return Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(sh.Items))
+		}
+		trust, err := s.trust(tx)
+		if err != nil {
+			return err
+		}
+		for i := range sh.Items {
+			if err := s.approveItem(tx, trust, sh, &sh.Items[i], req.KBJWTs[i], now); err != nil {
+				return err
+			}
+		}
+		token := s.shareToken(sh.ID)
+		sh.TokenHash = hashSecret(token)
+		sh.Status = ShareActive
+		sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
+		if err := tx.PutShare(sh); err != nil {
+			return err
+		}
+		view = s.shareView(sh, now)
+		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareApproved, Outcome: "ok",
+			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: shareClaimNames(sh)})
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "share")
+	}
+	s.log.Info("share approved", "holder_id", p.Subject, "share_id", shareID)
+	return view, nil
+}
+
+// approveItem verifies one KB-JWT over its presentation, RFC 9901 §7.3 in
+// full, and seals the verified document for redemption.
+func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *ShareItem, kb string, now time.Time) error {
+	c, err := tx.Credential(it.CredentialID)
+	if err != nil {
+		return err
+	}
+	if err := credentialUsable(c, now); err != nil {
+		return err
+	}
+	pres, err := s.openBytes(it.Presentation, "share-item", sh.ID, it.CredentialID)
+	if err != nil {
+		return err
+	}
+	full := string(pres) + kb
+	v, err := credentials.Verify(full, trust, credentials.VerifyOptions{
+		Now: now, RequireKB: true, Audience: sh.Aud, Nonce: it.Nonce,
+	})
+	if err != nil {
+		return verificationFailed(err)
+	}
+	disclosed := make(map[string]any, len(v.Disclosed))
+	for _, n := range v.Disclosed {
+		disclosed[n] = v.Claims[n]
+	}
+	doc := Document{Type: c.Type, Issuer: Party{ID: c.IssuerID}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
+		Status: StatusValid, HolderBinding: "verified", KeyBinding: KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
+		Claims: disclosed, Presentation: full}
+	if is, err := tx.Issuer(c.IssuerID); err == nil {
+		doc.Issuer.Name = is.Name
+	}
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	it.Document, err = s.sealBytes(raw, "share-document", sh.ID, it.CredentialID)
+	return err
+}
+
+// shareToken derives a share's QR token from the token key and its id: the
+// store keeps only the token's hash (SPEC §4), yet the owner can fetch the
+// QR again. Without the master key the token cannot be computed.
+func (s *Service) shareToken(shareID string) string {
+	m := hmac.New(sha256.New, s.keys.Token)
+	m.Write([]byte("share|" + shareID))
+	token, _ := qr.NewToken(bytes.NewReader(m.Sum(nil))) // 32 bytes always fill 16
+	return token
+}
+
+func shareClaimNames(sh *Share) []string {
+	var names []string
+	for _, it := range sh.Items {
+		for _, c := range it.Claims {
+			names = append(names, it.Type+"."+c)
+		}
+	}
+	return names
+}
+
+// shareView shows a share to its holder; the QR text only while it can be
+// redeemed.
+func (s *Service) shareView(sh *Share, now time.Time) *ShareView {
+	v := &ShareView{ShareID: sh.ID, Status: sh.Status, ExpiresAt: sh.ExpiresAt, VerifierID: sh.VerifierID,
+		MaxUses: sh.MaxUses, Uses: sh.Uses, Created: sh.Created}
+	if sh.Status == ShareActive && now.Before(sh.ExpiresAt) {
+		v.QRText = qr.Text(qr.Share, s.shareToken(sh.ID))
+	}
+	if (sh.Status == ShareActive || sh.Status == SharePending) && !now.Before(sh.ExpiresAt) {
+		v.Status = "expired"
+	}
+	for _, it := range sh.Items {
+		v.Items = append(v.Items, ShareViewItem{CredentialID: it.CredentialID, Type: it.Type, Claims: it.Claims})
+	}
+	return v
+}
+
+// Share returns one of the holder's shares (404 for anyone else's).
+func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*ShareView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	var v *ShareView
+	err := s.store.View(ctx, func(tx Tx) error {
+		sh, err := tx.Share(shareID)
+		if err != nil || sh.HolderID != p.Subject {
+			return errNotFound("share")
+		}
+		v = s.shareView(sh, s.now())
+		return nil
+	})
+	return v, s.storeErr(err, "share")
+}
+
+// Shares lists the holder's shares, newest first.
+func (s *Service) Shares(ctx context.Context, p *Principal) ([]*ShareView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	out := []*ShareView{}
+	now := s.now()
+	err := s.store.View(ctx, func(tx Tx) error {
+		all, err := tx.Shares(p.Subject)
+		for _, sh := range all {
+			out = append(out, s.shareView(sh, now))
+		}
+		return err
+	})
+	return out, s.storeErr(err, "shares")
+}
+
+// CancelShare cancels a share that has not been redeemed (SPEC §3.3 step 3).
+func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string) error {
+	if err := p.require(RoleHolder); err != nil {
+		return err
+	}
+	now := s.now().UTC()
+	err := s.store.Update(ctx, func(tx Tx) error {
+		sh, err := tx.Share(shareID)
+		if err != nil || sh.HolderID != p.Subject {
+			return errNotFound("share")
+		}
+		switch sh.Status {
+		case ShareCancelled:
+			return nil
+		case ShareRedeemed:
+			return Errorf(CodeConflict, "the share was already redeemed")
+		}
+		sh.Status = ShareCancelled
+		if err := tx.PutShare(sh); err != nil {
+			return err
+		}
+		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareCancelled, Outcome: "ok", ShareID: sh.ID})
+	})
+	return s.storeErr(err, "share")
+}
+
+// ShareQR returns the QR text of one of the holder's active shares, for the
+// PNG and SVG renderings; a share that can no longer be redeemed answers
+// as a redemption would.
+func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (string, error) {
+	v, err := s.Share(ctx, p, shareID)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case v.QRText != "":
+		return v.QRText, nil
+	case v.Status == ShareCancelled:
+		return "", Errorf(CodeShareCancelled, "the share was cancelled")
+	case v.Status == ShareRedeemed:
+		return "", Errorf(CodeAlreadyRedeemed, "the share was already used")
+	case v.Status == SharePending:
+		return "", Errorf(CodeConflict, "the share is not approved yet")
+	}
+	return "", Errorf(CodeShareExpired, "the share has expired")
+}

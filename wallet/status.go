@@ -1,0 +1,183 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// activeSigner returns the issuer's active key, unsealed (cached by kid).
+func (s *Service) activeSigner(is *Issuer) (*credentials.Issuer, error) {
+	for _, k := range is.Keys {
+		if !k.Active {
+			continue
+		}
+		s.mu.Lock()
+		priv, ok := s.signers[k.Kid]
+		s.mu.Unlock()
+		if !ok {
+			sealed, err := s.openBytes(k.Private, "issuer-key", is.ID, k.Kid)
+			if err != nil {
+				return nil, err
+			}
+			if priv, err = parsePKCS8(sealed); err != nil {
+				return nil, fmt.Errorf("issuer %s key %s: %w", is.ID, k.Kid, err)
+			}
+			s.mu.Lock()
+			s.signers[k.Kid] = priv
+			s.mu.Unlock()
+		}
+		return credentials.NewIssuer(s.IssuerURL(is.ID), priv, s.rand)
+	}
+	return nil, fmt.Errorf("issuer %s has no active key", is.ID)
+}
+
+// issuerKeys returns an issuer's keys still in its JWKS, by kid.
+func issuerKeys(is *Issuer) (map[string]*ecdsa.PublicKey, error) {
+	keys := map[string]*ecdsa.PublicKey{}
+	for _, k := range is.Keys {
+		if k.Retired != nil {
+			continue
+		}
+		pub, err := credentials.ParsePublicJWK(k.Public)
+		if err != nil {
+			return nil, fmt.Errorf("issuer %s key %s: %w", is.ID, k.Kid, err)
+		}
+		keys[k.Kid] = pub
+	}
+	return keys, nil
+}
+
+// trust builds the verifier's trust store from the hosted issuers: each
+// trusted for its own keys and its own types' vct (THREATS T3, T4).
+func (s *Service) trust(tx Tx) (*credentials.TrustStore, error) {
+	all, err := tx.Issuers()
+	if err != nil {
+		return nil, err
+	}
+	ts := credentials.NewTrustStore()
+	for _, is := range all {
+		keys, err := issuerKeys(is)
+		if err != nil {
+			return nil, err
+		}
+		var vcts []string
+		for _, t := range is.Types {
+			if ty, ok := s.types.ByID(t); ok {
+				vcts = append(vcts, ty.VCT)
+			}
+		}
+		if len(vcts) > 0 {
+			ts.AddIssuer(s.IssuerURL(is.ID), keys, vcts...)
+		}
+	}
+	return ts, nil
+}
+
+// JWKS returns an issuer's public keys (SPEC §3.5).
+func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
+	var out []byte
+	err := s.store.View(ctx, func(tx Tx) error {
+		is, err := tx.Issuer(issuerID)
+		if err != nil {
+			return err
+		}
+		keys, err := issuerKeys(is)
+		if err != nil {
+			return err
+		}
+		var pubs []*ecdsa.PublicKey
+		for _, k := range is.Keys { // keep the issuer's key order
+			if pub, ok := keys[k.Kid]; ok {
+				pubs = append(pubs, pub)
+			}
+		}
+		out, err = credentials.JWKS(pubs...)
+		return err
+	})
+	return out, s.storeErr(err, "issuer")
+}
+
+// IssuerMetadata is the SD-JWT VC issuer metadata (SD-JWT VC draft §5:
+// `issuer` and `jwks`), served under /.well-known/jwt-vc-issuer/issuers/{id}.
+func (s *Service) IssuerMetadata(ctx context.Context, issuerID string) ([]byte, error) {
+	jwks, err := s.JWKS(ctx, issuerID)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": json.RawMessage(jwks)})
+}
+
+// StatusListToken returns the signed Token Status List of an issuer's list,
+// cached until half its ttl has passed or a status in it changes.
+func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int) (string, time.Duration, error) {
+	uri := s.StatusListURL(issuerID, list)
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.statusJWTs[uri]
+	s.mu.Unlock()
+	if ok && now.Before(c.expires) {
+		return c.token, StatusListTTL, nil
+	}
+	var token string
+	err := s.store.View(ctx, func(tx Tx) error {
+		is, err := tx.Issuer(issuerID)
+		if err != nil {
+			return err
+		}
+		sl, err := tx.StatusList(issuerID, list)
+		if err != nil {
+			return err
+		}
+		lst, err := credentials.StatusListFromBytes(2, sl.Values)
+		if err != nil {
+			return err
+		}
+		signer, err := s.activeSigner(is)
+		if err != nil {
+			return err
+		}
+		token, err = signer.SignStatusList(credentials.StatusListToken{
+			Issuer: s.IssuerURL(issuerID), Subject: uri, IssuedAt: now,
+			ExpiresAt: now.Add(24 * time.Hour), TTL: StatusListTTL, List: lst,
+		})
+		return err
+	})
+	if err != nil {
+		return "", 0, s.storeErr(err, "status list")
+	}
+	s.mu.Lock()
+	s.statusJWTs[uri] = cachedToken{token: token, expires: now.Add(StatusListTTL / 2)}
+	s.mu.Unlock()
+	return token, StatusListTTL, nil
+}
+
+// dropStatusTokens forgets an issuer's cached status list tokens.
+func (s *Service) dropStatusTokens(issuerID string) {
+	prefix := s.url + "/status-lists/" + issuerID + "/"
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for uri := range s.statusJWTs {
+		if strings.HasPrefix(uri, prefix) {
+			delete(s.statusJWTs, uri)
+		}
+	}
+}
+
+// statusValue is the Token Status List value of an API status word.
+func statusValue(status string) (uint8, bool) {
+	switch status {
+	case StatusValid:
+		return credentials.StatusValid, true
+	case StatusRevoked:
+		return credentials.StatusInvalid, true
+	case StatusSuspended:
+		return credentials.StatusSuspended, true
+	}
+	return 0, false
+}

@@ -1,0 +1,197 @@
+// Package wallet is the domain of the e-ID wallet service: issuers,
+// verifiers, holders and their devices, credentials, shares and the activity
+// log, and the Service that runs the flows of SPEC §3 over a Store.
+package wallet
+
+import "time"
+
+// Role is who a caller is (SPEC §2): each route is for one role.
+type Role string
+
+const (
+	RoleAdmin    Role = "admin"
+	RoleIssuer   Role = "issuer"
+	RoleVerifier Role = "verifier"
+	RoleHolder   Role = "holder"
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	Role     Role
+	Subject  string // issuer id, verifier id, holder id, or "admin"
+	DeviceID string // holders only
+	KeyID    string // API key id, for logs and rate limits
+}
+
+// Issuer is an issuing authority hosted by the service.
+type Issuer struct {
+	ID      string      `json:"id"`
+	Name    string      `json:"name"`
+	Types   []string    `json:"types"` // credential type ids it may issue
+	Keys    []IssuerKey `json:"keys"`  // newest last; exactly one active
+	Created time.Time   `json:"created"`
+	// CurrentList is the status list new credentials are allocated in,
+	// ListAllocated how many of its indices are taken.
+	CurrentList   int `json:"current_list"`
+	ListAllocated int `json:"list_allocated"`
+}
+
+// IssuerKey is one ES256 signing key of an issuer.
+type IssuerKey struct {
+	Kid     string     `json:"kid"`     // RFC 7638 thumbprint
+	Public  []byte     `json:"public"`  // JWK
+	Private []byte     `json:"private"` // PKCS #8, sealed (SPEC §6)
+	Created time.Time  `json:"created"`
+	Active  bool       `json:"active"`
+	Retired *time.Time `json:"retired,omitempty"` // out of the JWKS from then on
+}
+
+// Verifier is a registered relying party.
+type Verifier struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Category string `json:"category"`
+	// Claims are the claims it may ask for, by credential type id.
+	Claims  map[string][]string `json:"claims"`
+	Created time.Time           `json:"created"`
+}
+
+// APIKey authenticates an issuer's, a verifier's or the operator's system.
+// Only a hash of the key is kept (SPEC §6).
+type APIKey struct {
+	ID      string     `json:"id"`
+	Hash    []byte     `json:"hash"`
+	Role    Role       `json:"role"`
+	Owner   string     `json:"owner"` // issuer or verifier id; "admin"
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+}
+
+// Holder is a citizen. The personal identification number is kept only as
+// a keyed hash, so the store holds no claim value in the clear.
+type Holder struct {
+	ID          string    `json:"id"`
+	CitizenHash []byte    `json:"citizen_hash"`
+	Created     time.Time `json:"created"`
+}
+
+// Device is a holder's phone, known by its P-256 public key.
+type Device struct {
+	ID       string     `json:"id"`
+	HolderID string     `json:"holder_id"`
+	Key      []byte     `json:"key"` // public JWK
+	Name     string     `json:"name"`
+	Created  time.Time  `json:"created"`
+	Revoked  *time.Time `json:"revoked,omitempty"`
+}
+
+// ActivationCode is a one-time enrolment code (SPEC §3.1), kept hashed.
+type ActivationCode struct {
+	Hash     []byte    `json:"hash"`
+	HolderID string    `json:"holder_id"`
+	Expires  time.Time `json:"expires"`
+	Used     bool      `json:"used"`
+}
+
+// Credential status values (the API's words for Token Status List 0, 1, 2).
+const (
+	StatusValid     = "valid"
+	StatusRevoked   = "revoked"
+	StatusSuspended = "suspended"
+)
+
+// Credential is one issued document. Claims and each device's SD-JWT are
+// sealed with their ids and owner as associated data.
+type Credential struct {
+	ID          string            `json:"id"`
+	HolderID    string            `json:"holder_id"`
+	IssuerID    string            `json:"issuer_id"`
+	Type        string            `json:"type"`
+	StatusList  int               `json:"status_list"`
+	StatusIndex int               `json:"status_index"`
+	Status      string            `json:"status"`
+	IssuedAt    time.Time         `json:"issued_at"`
+	ValidUntil  time.Time         `json:"valid_until"`
+	Claims      []byte            `json:"claims"` // sealed JSON of the issuer's claims
+	Copies      map[string][]byte `json:"copies"` // device id → sealed SD-JWT bound to it
+}
+
+// Share states (SPEC §3.3).
+const (
+	SharePending   = "pending_approval"
+	ShareActive    = "active"
+	ShareRedeemed  = "redeemed"
+	ShareCancelled = "cancelled"
+)
+
+// Share is what a citizen approved to show.
+type Share struct {
+	ID         string      `json:"id"`
+	HolderID   string      `json:"holder_id"`
+	DeviceID   string      `json:"device_id"`
+	TokenHash  []byte      `json:"token_hash,omitempty"` // set on approval
+	Status     string      `json:"status"`
+	VerifierID string      `json:"verifier_id,omitempty"`
+	Aud        string      `json:"aud"`
+	Items      []ShareItem `json:"items"`
+	Created    time.Time   `json:"created"`
+	ExpiresAt  time.Time   `json:"expires_at"`
+	TTL        int         `json:"ttl_seconds"` // lifetime once approved
+	MaxUses    int         `json:"max_uses"`
+	Uses       int         `json:"uses"`
+}
+
+// ShareItem is one credential in a share.
+type ShareItem struct {
+	CredentialID string   `json:"credential_id"`
+	Type         string   `json:"type"`
+	Claims       []string `json:"claims"`
+	// Presentation is sealed: the SD-JWT with the chosen disclosures,
+	// awaiting the holder's KB-JWT.
+	Presentation []byte `json:"presentation"`
+	Nonce        string `json:"nonce"`
+	SDHash       string `json:"sd_hash"`
+	// Document is sealed: the verified answer for this item (the Document
+	// of SPEC §3.3 step 4, presentation with KB-JWT included), made at
+	// approval so a redemption needs no signature check.
+	Document []byte `json:"document,omitempty"`
+}
+
+// ActivityEntry is one event in a holder's hash-chained log (SPEC §3.6).
+// It names claims, never their values.
+type ActivityEntry struct {
+	Seq          uint64    `json:"seq"`
+	HolderID     string    `json:"holder_id"`
+	At           time.Time `json:"at"`
+	Event        string    `json:"event"`
+	Outcome      string    `json:"outcome"`
+	VerifierID   string    `json:"verifier_id,omitempty"`
+	IssuerID     string    `json:"issuer_id,omitempty"`
+	CredentialID string    `json:"credential_id,omitempty"`
+	ShareID      string    `json:"share_id,omitempty"`
+	DeviceID     string    `json:"device_id,omitempty"`
+	Claims       []string  `json:"claims,omitempty"`
+	Prev         string    `json:"prev"` // hash of the previous entry ("" for the first)
+	Hash         string    `json:"hash"`
+}
+
+// Verification is one entry of a verifier's own log.
+type Verification struct {
+	Seq        uint64    `json:"seq"`
+	VerifierID string    `json:"verifier_id"`
+	At         time.Time `json:"at"`
+	ShareID    string    `json:"share_id,omitempty"`
+	Result     string    `json:"result"` // valid or the error code
+	Reason     string    `json:"reason,omitempty"`
+	Types      []string  `json:"types,omitempty"`
+	Claims     []string  `json:"claims,omitempty"`
+}
+
+// StatusList is one Token Status List of an issuer (2 bits an entry).
+type StatusList struct {
+	IssuerID string    `json:"issuer_id"`
+	ID       int       `json:"id"`
+	Size     int       `json:"size"`   // entries
+	Values   []byte    `json:"values"` // the raw list (credentials.StatusList bytes)
+	Updated  time.Time `json:"updated"`
+}
