@@ -11,9 +11,10 @@ INTEROP  := credentials/testdata/interop
 build:
 	$(GO) build -o $(BIN) ./cmd/eidwallet
 
-# The wallet service arrives with issue 3; until then serve says so.
+# run starts the service on the embedded store under ./data with demo data
+# (SPEC §8) and prints a live QR and the command that verifies it.
 run: build
-	./$(BIN) serve
+	./$(BIN) serve --demo --data-dir data --addr 127.0.0.1:8080 --log-format text
 
 # interop-deps installs the independent SD-JWT VC implementation the
 # interop tests compare against (skipped, with a note, without npm).

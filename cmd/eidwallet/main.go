@@ -27,8 +27,10 @@ const (
 const usage = `usage: eidwallet <command> [flags]
 
 commands:
+  serve                run the wallet service (see 'eidwallet serve -h')
+  admin                operator tasks: issuers, verifiers, API keys, activation codes
+  holder               the citizen's side: enrol a device, list documents, share by QR
   verify-presentation  verify an SD-JWT (VC) presentation read on stdin against a JWKS file
-  serve                run the wallet service (not built yet)
 
 Run 'eidwallet <command> -h' for a command's flags.
 `
@@ -44,8 +46,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "verify-presentation":
 		return verifyPresentation(args[1:], stdin, stdout, stderr)
 	case "serve":
-		fmt.Fprintln(stderr, "eidwallet serve: the wallet service is not built yet (issue 3); 'eidwallet verify-presentation' works today")
-		return exitUsage
+		return serve(ctx, args[1:], getenv, stdout, stderr)
+	case "admin":
+		return adminCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "holder":
+		return holderCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

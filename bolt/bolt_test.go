@@ -1,0 +1,177 @@
+package bolt_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/bolt"
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/wallet/storetest"
+)
+
+// open is the suite's Open: the store file lives in the suite's dir.
+func open(t *testing.T, dir string) wallet.Store {
+	t.Helper()
+	s, err := bolt.Open(filepath.Join(dir, "wallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestStore(t *testing.T) {
+	storetest.Run(t, open)
+}
+
+// The file holds sealed records and hashes: only its owner reads it
+// (THREATS T25).
+func TestFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode != 0o600 {
+		t.Errorf("store file mode %o, want 600", mode)
+	}
+}
+
+// A second opener of a file in use fails within its timeout with
+// ErrLocked, rather than hanging.
+func TestOpenLocked(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	start := time.Now()
+	s2, err := bolt.Open(path, bolt.WithTimeout(100*time.Millisecond))
+	took := time.Since(start)
+	if err == nil {
+		s2.Close()
+		t.Fatal("second Open of a file in use succeeded")
+	}
+	if !errors.Is(err, bolt.ErrLocked) {
+		t.Errorf("second Open: %v, want ErrLocked", err)
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("second Open: error %q does not name the file", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("second Open took %s with a 100ms timeout", took)
+	}
+
+	// Once the first is closed the file opens again.
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s3, err := bolt.Open(path, bolt.WithTimeout(100*time.Millisecond))
+	if err != nil {
+		t.Fatalf("Open after Close: %v", err)
+	}
+	s3.Close()
+}
+
+func TestOpenNotABoltFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	if err := os.WriteFile(path, []byte(strings.Repeat("not a database ", 1000)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := bolt.Open(path)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a file that is not a store succeeded")
+	}
+	if !strings.Contains(err.Error(), path) {
+		t.Errorf("Open: error %q does not name the file", err)
+	}
+}
+
+// Keys that cannot be stored are refused with an error, not a panic or a
+// silently broken index.
+func TestBadIDs(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "wallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	for name, put := range map[string]func(wallet.Tx) error{
+		"empty issuer id":       func(tx wallet.Tx) error { return tx.PutIssuer(&wallet.Issuer{}) },
+		"NUL in holder id":      func(tx wallet.Tx) error { return tx.PutDevice(&wallet.Device{ID: "d1", HolderID: "h\x00"}) },
+		"empty device holder":   func(tx wallet.Tx) error { return tx.PutDevice(&wallet.Device{ID: "d1"}) },
+		"empty api key hash":    func(tx wallet.Tx) error { return tx.PutAPIKey(&wallet.APIKey{ID: "k1"}) },
+		"empty citizen hash":    func(tx wallet.Tx) error { return tx.PutHolder(&wallet.Holder{ID: "h1"}) },
+		"nil credential":        func(tx wallet.Tx) error { return tx.PutCredential(nil) },
+		"negative status index": func(tx wallet.Tx) error { return tx.AllocateStatusIndex("mps", 0, -1) },
+		"empty once key":        func(tx wallet.Tx) error { return tx.UseOnce("", now, now) },
+		"long once key": func(tx wallet.Tx) error {
+			return tx.UseOnce(strings.Repeat("x", 5000), now, now)
+		},
+	} {
+		err := s.Update(t.Context(), put)
+		if err == nil {
+			t.Errorf("%s: accepted", name)
+		} else if errors.Is(err, wallet.ErrExists) || errors.Is(err, wallet.ErrNotFound) {
+			t.Errorf("%s: %v, want a plain error", name, err)
+		}
+	}
+}
+
+// Expired one-time keys are removed as new ones come in, so the replay
+// cache does not grow without bound. Checked through the file size: after
+// many rounds of short-lived keys it stays near the size of one round.
+func TestUseOncePrunes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	round := func(r int) {
+		now := base.Add(time.Duration(r) * time.Hour)
+		err := s.Update(t.Context(), func(tx wallet.Tx) error {
+			for i := range 2000 {
+				key := strings.Repeat("k", 200) + time.Duration(r*10000+i).String()
+				if err := tx.UseOnce(key, now.Add(time.Minute), now); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	size := func() int64 {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fi.Size()
+	}
+	for r := range 3 {
+		round(r)
+	}
+	early := size()
+	for r := 3; r < 30; r++ {
+		round(r)
+	}
+	// 27 more rounds of 2000 keys of ~200 bytes would add over 10 MB
+	// if nothing were pruned.
+	if late := size(); late > early+4<<20 {
+		t.Errorf("file grew from %d to %d bytes over rounds of expired keys", early, late)
+	}
+}

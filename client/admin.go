@@ -1,0 +1,108 @@
+package client
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// Admin is the operator's view of the API (bearer: the admin token the
+// service writes to its data dir on first start, SPEC §8).
+type Admin struct {
+	c     *Client
+	token string
+}
+
+// Admin returns the operator view authenticated by token.
+func (c *Client) Admin(token string) *Admin { return &Admin{c: c, token: token} }
+
+func (a *Admin) do(ctx context.Context, method, path string, in, out any) error {
+	return a.c.do(ctx, a.token, method, path, in, out)
+}
+
+// CreateIssuer registers an issuing authority with its first signing key.
+func (a *Admin) CreateIssuer(ctx context.Context, req wallet.CreateIssuerRequest) (*wallet.IssuerView, error) {
+	var out wallet.IssuerView
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Issuers lists the issuers.
+func (a *Admin) Issuers(ctx context.Context) ([]*wallet.IssuerView, error) {
+	var out []*wallet.IssuerView
+	return out, a.do(ctx, http.MethodGet, "/v1/admin/issuers", nil, &out)
+}
+
+// RotateIssuerKey makes a new active signing key for the issuer; older keys
+// stay published for verification until retired.
+func (a *Admin) RotateIssuerKey(ctx context.Context, issuerID string) (*wallet.IssuerView, error) {
+	var out wallet.IssuerView
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers/"+escape(issuerID)+"/keys", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RetireIssuerKey retires an inactive key: credentials signed with it no
+// longer verify.
+func (a *Admin) RetireIssuerKey(ctx context.Context, issuerID, kid string) (*wallet.IssuerView, error) {
+	var out wallet.IssuerView
+	if err := a.do(ctx, http.MethodDelete, "/v1/admin/issuers/"+escape(issuerID)+"/keys/"+escape(kid), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateIssuerAPIKey makes an API key for the issuer's systems. The key is
+// in the answer only: store it now.
+func (a *Admin) CreateIssuerAPIKey(ctx context.Context, issuerID string) (*wallet.NewAPIKey, error) {
+	var out wallet.NewAPIKey
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers/"+escape(issuerID)+"/api-keys", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CreateVerifier registers a relying party; the answer carries its first
+// API key (shown once).
+func (a *Admin) CreateVerifier(ctx context.Context, req wallet.CreateVerifierRequest) (*wallet.VerifierView, error) {
+	var out wallet.VerifierView
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/verifiers", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Verifiers lists the verifiers.
+func (a *Admin) Verifiers(ctx context.Context) ([]*wallet.VerifierView, error) {
+	var out []*wallet.VerifierView
+	return out, a.do(ctx, http.MethodGet, "/v1/admin/verifiers", nil, &out)
+}
+
+// CreateVerifierAPIKey makes another API key for a verifier (one per staff
+// device or system).
+func (a *Admin) CreateVerifierAPIKey(ctx context.Context, verifierID string) (*wallet.NewAPIKey, error) {
+	var out wallet.NewAPIKey
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/verifiers/"+escape(verifierID)+"/api-keys", nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RevokeAPIKey revokes an issuer or verifier API key by its id.
+func (a *Admin) RevokeAPIKey(ctx context.Context, keyID string) error {
+	return a.do(ctx, http.MethodDelete, "/v1/admin/api-keys/"+escape(keyID), nil, nil)
+}
+
+// CreateActivationCode makes the one-time code a citizen enrols a device
+// with (SPEC §3.1 step 1: valid 15 minutes, single use).
+func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*wallet.ActivationCodeResponse, error) {
+	var out wallet.ActivationCodeResponse
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/activation-codes", wallet.ActivationCodeRequest{CitizenID: citizenID}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

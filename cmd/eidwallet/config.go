@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// config is eidwallet serve's configuration: defaults, then EIDWALLET_*
+// variables, then flags (SPEC §8).
+type config struct {
+	Addr          string
+	DataDir       string
+	Store         string
+	PostgresDSN   string
+	PublicURL     string
+	MasterKeyFile string
+	LogFormat     string
+	TLSCert       string
+	TLSKey        string
+	Demo          bool
+}
+
+// parseServeConfig reads the configuration of eidwallet serve.
+func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	env := func(name, def string) string {
+		if v := getenv("EIDWALLET_" + name); v != "" {
+			return v
+		}
+		return def
+	}
+	c := &config{}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: eidwallet serve [flags]
+
+Runs the wallet service. Every flag can also be set by the EIDWALLET_ variable
+named after it (--data-dir → EIDWALLET_DATA_DIR); flags win.
+
+flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen `address`")
+	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "data `directory` (store, keys, admin token)")
+	fs.StringVar(&c.Store, "store", env("STORE", "bolt"), "store: bolt (embedded) or postgres")
+	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("POSTGRES_DSN", ""), "PostgreSQL `DSN` (store postgres)")
+	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "`URL` clients reach the service at (default http://<addr>)")
+	fs.StringVar(&c.MasterKeyFile, "master-key", env("MASTER_KEY", ""), "master key `file`, made on first start (default <data-dir>/master.key)")
+	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "log format: json or text")
+	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate `file` (with --tls-key)")
+	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key `file` (with --tls-cert)")
+	fs.BoolVar(&c.Demo, "demo", env("DEMO", "") == "1" || env("DEMO", "") == "true", "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() != 0 {
+		fs.Usage()
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if c.MasterKeyFile == "" {
+		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	return c, c.Validate()
+}
+
+// Validate fails fast on a configuration that cannot work.
+func (c *config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("--addr %q: %w", c.Addr, err))
+	}
+	switch c.Store {
+	case "bolt":
+	case "postgres":
+		errs = append(errs, errors.New("--store postgres: the PostgreSQL store is not built yet; use bolt"))
+	default:
+		errs = append(errs, fmt.Errorf("--store %q: want bolt or postgres", c.Store))
+	}
+	if c.LogFormat != "json" && c.LogFormat != "text" {
+		errs = append(errs, fmt.Errorf("--log-format %q: want json or text", c.LogFormat))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("--public-url %q: want an http or https URL", c.PublicURL))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// writeSecretFile writes a secret with mode 0600 (THREATS T27).
+func writeSecretFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}

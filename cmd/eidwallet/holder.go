@@ -1,0 +1,529 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/eidwallet/eidwallet/client"
+	"github.com/eidwallet/eidwallet/qr"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+const holderUsage = `usage: eidwallet holder [connection flags] <command> [flags] [args]
+
+The citizen's side, standing in for the companion app: a device key in a
+local file signs in and approves shares. Lists print as text; --json prints
+the API's JSON instead. Exit status: 0 done, 1 refused or failed, 2 usage.
+
+commands:
+  enrol --citizen ID --code CODE [--name NAME] [--force]
+                          make a device key, enrol it with a one-time activation
+                          code (--code - reads it from stdin) and write the device file
+  credentials [--json]    list your credentials and their claims
+  share --credential ID|TYPE --claims CLAIM[,CLAIM...] [--credential ... --claims ...]
+        [--ttl SECONDS] [--uses N] [--verifier ID] [--json]
+                          share chosen claims: approves with the device key and
+                          prints the QR code, its EID1: text and when it expires
+  shares [--json]         list your shares
+  cancel SHARE_ID         cancel a share that has not been used
+  activity [--export] [--json]
+                          your activity log; --export prints the whole hash chain
+                          as JSON and checks it (exit 1 if broken)
+  devices [--json]        list your devices
+  revoke-device DEVICE_ID revoke one of your devices
+
+connection flags (before or after the command):
+  --device FILE  device file (env EIDWALLET_DEVICE; default eidwallet-device.json);
+                 it holds the private key: mode 0600, never share it
+  --url URL      service URL (env EIDWALLET_URL; default: the one the device
+                 enrolled with, else http://127.0.0.1:8080)
+  --timeout D    give up after D (default 30s)
+
+examples:
+  eidwallet holder enrol --citizen 001090000001 --code K7Q2-... --name "My phone"
+  eidwallet holder credentials
+  eidwallet holder share --credential national_id --claims full_name,age_over_18
+  eidwallet holder share --credential cred_1 --claims full_name \
+      --credential cred_2 --claims card_number --ttl 120 --verifier pharmacy-1
+  eidwallet holder activity --export > activity.json
+`
+
+// defaultDeviceFile is where the device file goes without --device.
+const defaultDeviceFile = "eidwallet-device.json"
+
+// holderCommand runs "eidwallet holder ...".
+func holderCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &cmdEnv{name: "eidwallet holder", getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	var o connFlags
+	top := e.flagSet("eidwallet holder", holderUsage)
+	o.register(top, false, true)
+	if err := top.Parse(args); err != nil {
+		return e.parseExit(err)
+	}
+	args = top.Args()
+	if len(args) == 0 {
+		fmt.Fprint(stderr, holderUsage)
+		return exitUsage
+	}
+	name, args := args[0], args[1:]
+	if name == "enroll" {
+		name = "enrol"
+	}
+	h := &holderCmd{cmdEnv: e, o: &o}
+	leaf := e.flagSet("eidwallet holder "+name, holderUsage)
+	o.register(leaf, false, true)
+	var asJSON bool
+	if name != "enrol" && name != "cancel" && name != "revoke-device" {
+		leaf.BoolVar(&asJSON, "json", false, "print the API's JSON")
+	}
+	var run func(ctx context.Context, pos []string) int
+	nargs := 0
+	switch name {
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, holderUsage)
+		return exitOK
+	case "enrol":
+		var citizen, code, devName string
+		var force bool
+		leaf.StringVar(&citizen, "citizen", "", "your personal identification `number` (12 digits)")
+		leaf.StringVar(&code, "code", "", "one-time activation `code` from the identity authority (- reads stdin)")
+		leaf.StringVar(&devName, "name", "eidwallet CLI", "device `name` shown in your device list")
+		leaf.BoolVar(&force, "force", false, "replace an existing device file (that device stays enrolled until revoked)")
+		run = func(ctx context.Context, _ []string) int { return h.enrol(ctx, citizen, code, devName, force) }
+	case "credentials":
+		run = func(ctx context.Context, _ []string) int { return h.credentials(ctx, asJSON) }
+	case "share":
+		var req wallet.ShareRequest
+		var items []wallet.ShareRequestItem
+		leaf.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
+			if s = strings.TrimSpace(s); s == "" {
+				return errors.New("empty credential")
+			}
+			items = append(items, wallet.ShareRequestItem{CredentialID: s})
+			return nil
+		})
+		leaf.Func("claims", "`CLAIM,CLAIM` of the --credential before it", func(s string) error {
+			if len(items) == 0 {
+				return errors.New("--claims comes after the --credential it chooses from")
+			}
+			last := &items[len(items)-1]
+			last.Claims = append(last.Claims, splitList(s)...)
+			return nil
+		})
+		leaf.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
+		leaf.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
+		leaf.StringVar(&req.VerifierID, "verifier", "", "only this verifier `id` may redeem it")
+		run = func(ctx context.Context, _ []string) int {
+			if len(items) == 0 {
+				return e.usage("share needs --credential and --claims")
+			}
+			for _, it := range items {
+				if len(it.Claims) == 0 {
+					return e.usage("--credential %s has no --claims", it.CredentialID)
+				}
+			}
+			req.Items = items
+			return h.share(ctx, req, asJSON)
+		}
+	case "shares":
+		run = func(ctx context.Context, _ []string) int { return h.shares(ctx, asJSON) }
+	case "cancel":
+		nargs = 1
+		run = func(ctx context.Context, pos []string) int { return h.cancel(ctx, pos[0]) }
+	case "activity":
+		var export bool
+		leaf.BoolVar(&export, "export", false, "the whole hash chain, oldest first, checked here")
+		run = func(ctx context.Context, _ []string) int { return h.activity(ctx, export, asJSON) }
+	case "devices":
+		run = func(ctx context.Context, _ []string) int { return h.devices(ctx, asJSON) }
+	case "revoke-device":
+		nargs = 1
+		run = func(ctx context.Context, pos []string) int { return h.revokeDevice(ctx, pos[0]) }
+	default:
+		return e.usage("unknown command %q", name)
+	}
+	pos, err := parseInterspersed(leaf, args)
+	if err != nil {
+		return e.parseExit(err)
+	}
+	if len(pos) != nargs {
+		return e.usage("%s takes %d argument(s), got %d", name, nargs, len(pos))
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	return run(ctx, pos)
+}
+
+// holderCmd is one run of a holder command.
+type holderCmd struct {
+	*cmdEnv
+	o *connFlags
+	c *client.Client
+}
+
+func (h *holderCmd) devicePath() string {
+	if h.o.device != "" {
+		return h.o.device
+	}
+	if p := h.getenv("EIDWALLET_DEVICE"); p != "" {
+		return p
+	}
+	return defaultDeviceFile
+}
+
+// holder loads the device file and returns its client view; on failure it
+// has reported and returns the exit code.
+func (h *holderCmd) holder() (*client.Holder, int) {
+	path := h.devicePath()
+	dev, err := client.LoadDevice(path)
+	if err != nil {
+		fmt.Fprintf(h.stderr, "%s: %v\n", h.name, err)
+		if errors.Is(err, fs.ErrNotExist) {
+			fmt.Fprintf(h.stderr, "hint: enrol first with 'eidwallet holder enrol', or point --device / EIDWALLET_DEVICE at your device file\n")
+		}
+		return nil, exitUsage
+	}
+	if dev.ID == "" {
+		fmt.Fprintf(h.stderr, "%s: %s holds a key that was never enrolled; run 'eidwallet holder enrol --force'\n", h.name, path)
+		return nil, exitUsage
+	}
+	h.c = client.New(h.o.serviceURL(h.getenv, dev.URL))
+	return h.c.Holder(dev), exitOK
+}
+
+func (h *holderCmd) failed(err error) int { return h.fail(err, h.c.BaseURL()) }
+
+func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force bool) int {
+	if code == "-" {
+		line, err := bufio.NewReader(io.LimitReader(h.stdin, 1<<10)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			fmt.Fprintf(h.stderr, "%s: read the code from stdin: %v\n", h.name, err)
+			return exitUsage
+		}
+		code = strings.TrimSpace(line)
+	}
+	if citizen == "" || code == "" {
+		return h.usage("enrol needs --citizen and --code")
+	}
+	path := h.devicePath()
+	if _, err := os.Lstat(path); err == nil && !force {
+		fmt.Fprintf(h.stderr, "%s: %s exists; pass --force to replace it (that device stays enrolled until you revoke it)\n", h.name, path)
+		return exitInvalid
+	}
+	dev, err := client.NewDevice(name)
+	if err != nil {
+		fmt.Fprintf(h.stderr, "%s: %v\n", h.name, err)
+		return exitInvalid
+	}
+	// The key is on disk before the service knows it, so an enrolled
+	// device never loses its key; the pending file becomes the device file
+	// once enrolment succeeds.
+	pending := path + ".pending"
+	if err := dev.Save(pending); err != nil {
+		fmt.Fprintf(h.stderr, "%s: %v\n", h.name, err)
+		return exitInvalid
+	}
+	h.c = client.New(h.o.serviceURL(h.getenv, ""))
+	res, err := h.c.Holder(dev).Enroll(ctx, citizen, code)
+	if err != nil {
+		os.Remove(pending)
+		return h.failed(err)
+	}
+	if err := dev.Save(pending); err == nil {
+		err = os.Rename(pending, path)
+	}
+	if err != nil {
+		fmt.Fprintf(h.stderr, "%s: enrolled as device %s, but the device file could not be written: %v\n(the key is in %s)\n", h.name, res.DeviceID, err, pending)
+		return exitInvalid
+	}
+	h.note("enrolled device %s (%q) for holder %s; the device file %s holds its private key: keep it private", res.DeviceID, name, res.HolderID, path)
+	return h.printJSON(map[string]string{"holder_id": res.HolderID, "device_id": res.DeviceID, "device_file": path, "url": h.c.BaseURL()})
+}
+
+func (h *holderCmd) credentials(ctx context.Context, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	creds, err := hc.Credentials(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(creds)
+	}
+	if len(creds) == 0 {
+		h.note("no credentials yet")
+		return exitOK
+	}
+	for i, c := range creds {
+		if i > 0 {
+			fmt.Fprintln(h.stdout)
+		}
+		fmt.Fprintf(h.stdout, "%s  %s (%s) from %s, %s, valid until %s\n", c.ID, c.TypeName, c.Type, partyName(c.Issuer), c.Status, c.ValidUntil.Format(time.DateOnly))
+		names := slices.Sorted(func(yield func(string) bool) {
+			for k := range c.Claims {
+				if !yield(k) {
+					return
+				}
+			}
+		})
+		tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
+		for _, n := range names {
+			fmt.Fprintf(tw, "    %s\t%s\n", n, claimText(c.Claims[n]))
+		}
+		tw.Flush()
+	}
+	return exitOK
+}
+
+// claimText shows a claim value on one line: strings plain, data URIs
+// (portraits) shortened, anything else as JSON.
+func claimText(v any) string {
+	switch x := v.(type) {
+	case string:
+		if strings.HasPrefix(x, "data:") {
+			mt, _, _ := strings.Cut(strings.TrimPrefix(x, "data:"), ";")
+			return fmt.Sprintf("[%s, %d bytes]", mt, len(x))
+		}
+		return x
+	default:
+		b, err := jsonText(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return b
+	}
+}
+
+func partyName(p wallet.Party) string {
+	if p.Name != "" && p.ID != "" {
+		return p.Name + " (" + p.ID + ")"
+	}
+	return p.Name + p.ID
+}
+
+// resolveItems turns a type given as --credential into the id of the one
+// credential of that type the holder has.
+func (h *holderCmd) resolveItems(ctx context.Context, hc *client.Holder, items []wallet.ShareRequestItem) error {
+	creds, err := hc.Credentials(ctx)
+	if err != nil {
+		return err
+	}
+	for i := range items {
+		want := items[i].CredentialID
+		if slices.ContainsFunc(creds, func(c *wallet.CredentialView) bool { return c.ID == want }) {
+			continue
+		}
+		var ofType []string
+		for _, c := range creds {
+			if c.Type == want && c.Status == "valid" {
+				ofType = append(ofType, c.ID)
+			}
+		}
+		switch len(ofType) {
+		case 1:
+			items[i].CredentialID = ofType[0]
+		case 0:
+			return fmt.Errorf("--credential %s: you hold no credential with that id, nor a valid one of that type ('eidwallet holder credentials' lists them)", want)
+		default:
+			return fmt.Errorf("--credential %s: you hold several of that type; choose one of %s", want, strings.Join(ofType, ", "))
+		}
+	}
+	return nil
+}
+
+func (h *holderCmd) share(ctx context.Context, req wallet.ShareRequest, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	if err := h.resolveItems(ctx, hc, req.Items); err != nil {
+		return h.failed(err)
+	}
+	view, err := hc.ShareAndApprove(ctx, req)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(view)
+	}
+	art, err := qr.Terminal(view.QRText)
+	if err != nil {
+		// The text still works: a counter scanner or a verifier can type it.
+		h.note("the QR code could not be drawn: %v", err)
+	} else {
+		fmt.Fprint(h.stdout, art)
+	}
+	fmt.Fprintln(h.stdout, view.QRText)
+	left := time.Until(view.ExpiresAt).Round(time.Second)
+	fmt.Fprintf(h.stdout, "expires %s (in %s)\n", view.ExpiresAt.Local().Format(time.DateTime), left)
+	h.note("share %s is active: show the code to the verifier; 'eidwallet holder cancel %s' withdraws it", view.ShareID, view.ShareID)
+	return exitOK
+}
+
+func (h *holderCmd) shares(ctx context.Context, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	list, err := hc.Shares(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(list)
+	}
+	if len(list) == 0 {
+		h.note("no shares")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SHARE\tSTATUS\tUSES\tEXPIRES\tVERIFIER\tCLAIMS")
+	for _, s := range list {
+		var what []string
+		for _, it := range s.Items {
+			what = append(what, it.Type+":"+strings.Join(it.Claims, ","))
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%s\t%s\t%s\n", s.ShareID, s.Status, s.Uses, s.MaxUses,
+			s.ExpiresAt.Local().Format(time.DateTime), orDash(s.VerifierID), strings.Join(what, " "))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func (h *holderCmd) cancel(ctx context.Context, id string) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	if err := hc.CancelShare(ctx, id); err != nil {
+		return h.failed(err)
+	}
+	h.note("share %s cancelled", id)
+	return exitOK
+}
+
+func (h *holderCmd) activity(ctx context.Context, export, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	if export {
+		res, err := hc.ExportActivity(ctx)
+		if err != nil {
+			return h.failed(err)
+		}
+		// The point of the export: anyone can check the chain, so check it
+		// here too, not only take the service's word.
+		local := wallet.CheckChain(res.Entries)
+		service := res.ChainValid != nil && *res.ChainValid
+		if rc := h.printJSON(res); rc != exitOK {
+			return rc
+		}
+		if !local || !service {
+			h.note("activity chain BROKEN: checked here %s, by the service %s (%d entries)", okText(local), okText(service), len(res.Entries))
+			return exitInvalid
+		}
+		h.note("activity chain intact: %d entries, checked here and by the service", len(res.Entries))
+		return exitOK
+	}
+	res, err := hc.Activity(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(res)
+	}
+	if len(res.Entries) == 0 {
+		h.note("no activity")
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tEVENT\tOUTCOME\tWHO\tCLAIMS")
+	for _, a := range res.Entries {
+		who := a.VerifierID
+		if who == "" {
+			who = a.IssuerID
+		}
+		if who == "" {
+			who = a.DeviceID
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Local().Format(time.DateTime), a.Event, orDash(a.Outcome), orDash(who), orDash(strings.Join(a.Claims, ",")))
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func (h *holderCmd) devices(ctx context.Context, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	list, err := hc.Devices(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(list)
+	}
+	tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DEVICE\tNAME\tENROLLED\tSTATE")
+	for _, d := range list {
+		state := "active"
+		if d.Revoked != nil {
+			state = "revoked " + d.Revoked.Local().Format(time.DateTime)
+		}
+		if d.Current {
+			state += " (this device)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Created.Local().Format(time.DateTime), state)
+	}
+	tw.Flush()
+	return exitOK
+}
+
+func (h *holderCmd) revokeDevice(ctx context.Context, id string) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	if err := hc.RevokeDevice(ctx, id); err != nil {
+		return h.failed(err)
+	}
+	h.note("device %s revoked: its credential copies can no longer be shared", id)
+	if id == hc.Device().ID {
+		h.note("that was this device: %s no longer works", h.devicePath())
+	}
+	return exitOK
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func okText(ok bool) string {
+	if ok {
+		return "ok"
+	}
+	return "FAILED"
+}
+
+// jsonText is v as compact JSON.
+func jsonText(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}

@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/eidwallet/eidwallet/bolt"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// serve runs the wallet service until ctx is done, then shuts down
+// gracefully: in-flight requests finish, the store closes cleanly.
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cfg, err := parseServeConfig(args, getenv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "eidwallet serve: %v\n", err)
+		return exitUsage
+	}
+	log := newLogger(cfg.LogFormat, stderr)
+	if err := runServer(ctx, cfg, log, stdout); err != nil {
+		log.Error("serve", "err", err)
+		fmt.Fprintf(stderr, "eidwallet serve: %v\n", err)
+		return exitInvalid
+	}
+	return exitOK
+}
+
+func newLogger(format string, w io.Writer) *slog.Logger {
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, nil))
+	}
+	return slog.New(slog.NewJSONHandler(w, nil))
+}
+
+func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	master, created, err := wallet.LoadOrCreateMasterKey(cfg.MasterKeyFile, rand.Reader)
+	if err != nil {
+		return err
+	}
+	if created {
+		log.Info("master key created", "path", cfg.MasterKeyFile)
+	}
+	keys, err := wallet.DeriveKeys(master)
+	if err != nil {
+		return err
+	}
+	store, err := bolt.Open(filepath.Join(cfg.DataDir, "eidwallet.db"))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	localURL := scheme + "://" + ln.Addr().String()
+	publicURL := cfg.PublicURL
+	if publicURL == "" {
+		publicURL = localURL
+	}
+
+	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
+	if err != nil {
+		return err
+	}
+	svc, err := wallet.New(ctx, wallet.Config{
+		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
+		Now: time.Now, Rand: rand.Reader, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	adminToken, err := svc.BootstrapAdmin(ctx)
+	if err != nil {
+		return err
+	}
+	tokenPath := filepath.Join(cfg.DataDir, "admin-token")
+	if adminToken != "" {
+		if err := writeSecretFile(tokenPath, []byte(adminToken+"\n")); err != nil {
+			return fmt.Errorf("write admin token: %w", err)
+		}
+		fmt.Fprintf(stdout, "First start: the admin token is in %s (mode 0600).\n", tokenPath)
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg})
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // bulk issuance streams
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL, "store", cfg.Store)
+	fmt.Fprintf(stdout, "eidwallet is listening on %s\n", localURL)
+
+	if cfg.Demo {
+		if err := runDemo(ctx, localURL, cfg.DataDir, tokenPath, stdout); err != nil {
+			log.Error("demo data", "err", err)
+			fmt.Fprintf(stdout, "demo data could not be loaded: %v\n", err)
+		}
+	}
+
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+		return nil
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}

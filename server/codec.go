@@ -1,0 +1,128 @@
+package server
+
+import (
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// Requests are decoded with github.com/go-json-experiment/json (the
+// proposed encoding/json/v2), which the credentials package uses too: it
+// rejects duplicate member names, matches names case-sensitively and
+// refuses data after the value, so the server and any proxy or log reader
+// see the same request. encoding/json (v1) does none of these. Answers are
+// encoded with encoding/json, the package the wallet types' tags were
+// written for (omitempty means v1's omitempty).
+
+const (
+	mediaJSON   = "application/json"
+	mediaForm   = "application/x-www-form-urlencoded"
+	mediaNDJSON = "application/x-ndjson"
+)
+
+// writeJSON answers v as JSON.
+func writeJSON(c *gin.Context, status int, v any) {
+	b, err := stdjson.Marshal(v)
+	if err != nil {
+		// Only a programming error gets here: every answer type encodes.
+		b, _ = stdjson.Marshal(errorBody{Error: wallet.CodeInternal, Description: genericInternal})
+		status = http.StatusInternalServerError
+	}
+	c.Data(status, mediaJSON, append(b, '\n'))
+}
+
+// mediaType is the request's media type without parameters, lower case
+// ("" when absent or unparsable).
+func mediaType(c *gin.Context) string {
+	ct := c.GetHeader("Content-Type")
+	if ct == "" {
+		return ""
+	}
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil {
+		return ""
+	}
+	return mt
+}
+
+// readBody reads a whole request body of at most s.maxBody bytes. A larger
+// body is refused before it is read (Content-Length) or as soon as it goes
+// over (chunked), so nothing past the limit is buffered (SPEC §5, T22).
+func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
+	tooLarge := &wallet.Error{Code: wallet.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.maxBody)}
+	if c.Request.ContentLength > s.maxBody {
+		return nil, tooLarge
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge
+		}
+		return nil, &wallet.Error{Code: wallet.CodeInvalidRequest, Message: "the request body could not be read"}
+	}
+	return body, nil
+}
+
+// decode reads a JSON request body into v (see decodeJSON). On failure it
+// has answered and returns false.
+func (s *server) decode(c *gin.Context, v any) bool {
+	if we := s.decodeJSON(c, v); we != nil {
+		s.answerError(c, we)
+		return false
+	}
+	return true
+}
+
+// decodeJSON reads a JSON request body into v: Content-Type
+// application/json (else 415), at most s.maxBody bytes (else 413, before
+// any decoding), strictly decoded (unknown members, duplicate members and
+// trailing data are 400).
+func (s *server) decodeJSON(c *gin.Context, v any) *wallet.Error {
+	if mediaType(c) != mediaJSON {
+		return &wallet.Error{Code: wallet.CodeUnsupportedMedia, Message: "the request body must be " + mediaJSON}
+	}
+	body, we := s.readBody(c)
+	if we != nil {
+		return we
+	}
+	return unmarshalStrict(body, v)
+}
+
+// unmarshalStrict decodes one JSON value into v, strictly, and says what
+// was wrong in words safe to return: the JSON pointer of the offending
+// member, never its value, and no Go type names.
+func unmarshalStrict(data []byte, v any) *wallet.Error {
+	err := json.Unmarshal(data, v, json.RejectUnknownMembers(true))
+	if err == nil {
+		return nil
+	}
+	msg := "the request body is not valid JSON"
+	var se *json.SemanticError
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &se):
+		where := string(se.JSONPointer)
+		switch {
+		case errors.Is(se.Err, json.ErrUnknownName):
+			msg = fmt.Sprintf("unknown field %q", where)
+		case where != "":
+			msg = fmt.Sprintf("field %q: invalid value", where)
+		default:
+			msg = "the request body must be a JSON object of the documented shape"
+		}
+	case errors.As(err, &syn):
+		if errors.Is(syn.Err, jsontext.ErrDuplicateName) {
+			msg = fmt.Sprintf("duplicate field %q", string(syn.JSONPointer))
+		}
+	}
+	return &wallet.Error{Code: wallet.CodeInvalidRequest, Message: msg}
+}

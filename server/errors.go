@@ -1,0 +1,113 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+)
+
+// statusOf is the one table from error code to HTTP status (SPEC §5).
+// Every error answer goes through it.
+var statusOf = map[wallet.Code]int{
+	wallet.CodeInvalidRequest:     http.StatusBadRequest,
+	wallet.CodeUnauthenticated:    http.StatusUnauthorized,
+	wallet.CodeForbidden:          http.StatusForbidden,
+	wallet.CodeNotFound:           http.StatusNotFound,
+	wallet.CodeAlreadyRedeemed:    http.StatusConflict,
+	wallet.CodeReplay:             http.StatusConflict,
+	wallet.CodeConflict:           http.StatusConflict,
+	wallet.CodeShareExpired:       http.StatusGone,
+	wallet.CodeShareCancelled:     http.StatusGone,
+	wallet.CodeTooLarge:           http.StatusRequestEntityTooLarge,
+	wallet.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
+	wallet.CodeVerificationFailed: http.StatusUnprocessableEntity,
+	wallet.CodeRateLimited:        http.StatusTooManyRequests,
+	wallet.CodeStatusUnavailable:  http.StatusServiceUnavailable,
+	wallet.CodeStorageUnavailable: http.StatusServiceUnavailable,
+	wallet.CodeInternal:           http.StatusInternalServerError,
+}
+
+// HTTPStatus is the status SPEC §5 gives an error code; a code not in the
+// table is an internal error.
+func HTTPStatus(code wallet.Code) int {
+	if st, ok := statusOf[code]; ok {
+		return st
+	}
+	return http.StatusInternalServerError
+}
+
+// errorBody is the error answer (SPEC §5, the OAuth 2.0 shape of RFC 6749
+// §5.2 with the reason of a failed check).
+type errorBody struct {
+	Error       wallet.Code `json:"error"`
+	Description string      `json:"error_description"`
+	Reason      string      `json:"reason,omitempty"`
+}
+
+// bearerRealm is the challenge of every 401 (RFC 6750 §3).
+const bearerRealm = `Bearer realm="eidwallet"`
+
+// genericInternal is all a client learns of an internal error.
+const genericInternal = "the server could not complete the request"
+
+// fail answers err and stops the chain. A *wallet.Error is answered as it
+// is (its message is safe to show, and the service has logged what it had
+// to); anything else is logged here, once, with the request id, and
+// answered 500 server_error with a generic description.
+func (s *server) fail(c *gin.Context, err error) {
+	we := s.clientError(c, err)
+	s.answerError(c, we)
+}
+
+// clientError turns err into what the client may see, logging internal
+// errors once.
+func (s *server) clientError(c *gin.Context, err error) *wallet.Error {
+	var we *wallet.Error
+	switch {
+	case errors.As(err, &we):
+		return we
+	case errors.Is(err, context.DeadlineExceeded):
+		return &wallet.Error{Code: wallet.CodeStorageUnavailable, Message: "the service did not answer in time"}
+	case errors.Is(err, context.Canceled):
+		// The client went away; the request log line records it.
+		return &wallet.Error{Code: wallet.CodeStorageUnavailable, Message: "the request was cancelled"}
+	}
+	s.log.ErrorContext(c.Request.Context(), "internal error",
+		"request_id", requestIDOf(c), "route", routeOf(c), "err", err)
+	return &wallet.Error{Code: wallet.CodeInternal, Message: genericInternal}
+}
+
+// answerError writes an error answer and aborts the chain. Error answers
+// are never cached; every 401 carries a Bearer challenge.
+func (s *server) answerError(c *gin.Context, we *wallet.Error) {
+	status := HTTPStatus(we.Code)
+	h := c.Writer.Header()
+	h.Set("Cache-Control", "no-store")
+	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
+		h.Set("WWW-Authenticate", bearerRealm)
+	}
+	c.Abort()
+	writeJSON(c, status, errorBody{Error: we.Code, Description: we.Message, Reason: we.Reason})
+}
+
+// failCode answers a code the server decides on its own.
+func (s *server) failCode(c *gin.Context, code wallet.Code, format string, args ...any) {
+	s.answerError(c, &wallet.Error{Code: code, Message: fmt.Sprintf(format, args...)})
+}
+
+// rateLimited answers 429 with Retry-After in whole seconds, rounded up
+// (RFC 9110 §10.2.3, SPEC §5).
+func (s *server) rateLimited(c *gin.Context, wait time.Duration) {
+	secs := int((wait + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	c.Header("Retry-After", strconv.Itoa(secs))
+	s.failCode(c, wallet.CodeRateLimited, "too many requests; retry after %d s", secs)
+}

@@ -1,0 +1,62 @@
+package server_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// TestFlow drives SPEC §3 end to end through the API: enrolment and
+// token, issuance, share, approval, redemption, the logs of both sides.
+func TestFlow(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+
+	var creds []wallet.CredentialView
+	h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)
+	if len(creds) != 1 || creds[0].ID != w.credential.CredentialID || creds[0].Claims["full_name"] != testFullName {
+		t.Fatalf("credentials: %+v", creds)
+	}
+	var one wallet.CredentialView
+	h.call("GET", "/v1/me/credentials/"+w.credential.CredentialID, w.token, nil, 200, &one)
+
+	shareID, qrText := w.share(h, "full_name")
+	var vr wallet.VerifyResponse
+	resp, _ := h.call("POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}, 200, &vr)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("verify Cache-Control %q", cc)
+	}
+	if vr.Result != "valid" || vr.ShareID != shareID || len(vr.Documents) != 1 || vr.Documents[0].Claims["full_name"] != testFullName {
+		t.Fatalf("verify: %+v", vr)
+	}
+	if _, ok := vr.Documents[0].Claims["card_number"]; ok {
+		t.Errorf("undisclosed claim in the answer: %+v", vr.Documents[0].Claims)
+	}
+	// T13: a second redemption is refused.
+	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, wallet.VerifyRequest{QR: qrText})), 409, "share_already_redeemed")
+
+	var act wallet.ActivityResponse
+	h.call("GET", "/v1/me/activity?export=1", w.token, nil, 200, &act)
+	if act.ChainValid == nil || !*act.ChainValid || len(act.Entries) < 4 {
+		t.Fatalf("activity export: valid=%v entries=%d", act.ChainValid, len(act.Entries))
+	}
+	var vl wallet.VerificationsResponse
+	h.call("GET", "/v1/verifier/verifications?limit=10", w.verifierKey, nil, 200, &vl)
+	if len(vl.Entries) != 2 || vl.Entries[0].Result != string(wallet.CodeAlreadyRedeemed) || vl.Entries[1].Result != "valid" {
+		t.Fatalf("verifications: %+v", vl.Entries)
+	}
+	if m := h.metric("eidwallet_verifications_total"); !strings.Contains(m, `result="valid"`) || !strings.Contains(m, `result="share_already_redeemed"`) {
+		t.Errorf("verification metrics:\n%s", m)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

@@ -1,0 +1,299 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	stdjson "encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+)
+
+// Issuing-authority routes (issuer API key).
+
+// handleIssue issues one credential (SPEC §3.2).
+func (s *server) handleIssue() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.IssueRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.svc.Issue(c.Request.Context(), principalOf(c), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusCreated, resp)
+	}
+}
+
+// handleSetStatus revokes, suspends or reinstates one of the issuer's own
+// credentials (SPEC §3.2).
+func (s *server) handleSetStatus() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.StatusRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.svc.SetStatus(c.Request.Context(), principalOf(c), c.Param("id"), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, resp)
+	}
+}
+
+// bulkLine is one line of a bulk stream: decoded, refused on its own, or
+// the point where the stream broke.
+type bulkLine struct {
+	n       int // 1-based line number in the request body
+	req     wallet.IssueRequest
+	err     *wallet.Error // refused before issuance (too long, bad JSON)
+	readErr error         // the body could not be read past here
+}
+
+// handleIssueBulk is POST /v1/issuer/credentials:bulk (SPEC §3.2): an
+// application/x-ndjson body, one wallet.IssueRequest per line, answered by
+// an application/x-ndjson stream of one wallet.BulkResult per line.
+//
+// The whole-body limit does not apply; each line is capped at
+// s.maxLine bytes. A line over the cap, a line that is not a valid request,
+// or a request the service refuses gets an error result and the stream goes
+// on: a bad line fails alone, as in IssueBatch. Blank lines are skipped
+// without a result; results carry the line number they answer, counting
+// every line of the body, and come in line order.
+//
+// A reader goroutine decodes lines into a channel of batch size; the
+// handler takes what is ready (at least one line, at most a batch), issues
+// it with one IssueBatch call, writes and flushes its results, and goes
+// on. While a batch is being issued the next one fills, so a fast client
+// gets full batches and a slow one prompt answers; at most two batches are
+// held whatever the length of the stream (SPEC §7: memory flat).
+//
+// Clients must read results while they send: the answer is
+// flow-controlled like the request. If the body breaks off (the client
+// went away, or stalled past the idle timeout) the complete lines before
+// the break are issued and answered, then one last result with the next
+// line number and invalid_request says the stream ended early. If a batch
+// fails as a whole (storage unavailable), each of its lines gets that
+// error and the stream goes on; those lines were not issued and may be
+// sent again.
+func (s *server) handleIssueBulk() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if mediaType(c) != mediaNDJSON {
+			s.failCode(c, wallet.CodeUnsupportedMedia, "the request body must be %s, one issuance request a line", mediaNDJSON)
+			return
+		}
+		ctx := c.Request.Context()
+		rc := http.NewResponseController(c.Writer)
+		// HTTP/1.x servers stop reading a body once the answer begins,
+		// unless asked not to; HTTP/2 is full duplex already.
+		_ = rc.EnableFullDuplex()
+		s.extendDeadlines(rc)
+
+		lines := make(chan bulkLine, s.batchSize)
+		stop := make(chan struct{})
+		go s.readBulk(c.Request.Body, lines, stop)
+		defer func() {
+			// The body must not be touched after the handler returns:
+			// wait for the reader, discarding what it still sends.
+			close(stop)
+			for range lines {
+			}
+		}()
+
+		h := c.Writer.Header()
+		h.Set("Content-Type", mediaNDJSON)
+		h.Set("Cache-Control", "no-store")
+		c.Status(http.StatusOK)
+		c.Writer.WriteHeaderNow()
+		if err := rc.Flush(); err != nil {
+			return
+		}
+		enc := stdjson.NewEncoder(c.Writer)
+		batch := make([]bulkLine, 0, s.batchSize)
+		for {
+			first, ok := <-lines
+			if !ok {
+				return
+			}
+			batch = append(batch[:0], first)
+			batch = fill(batch, lines, s.batchSize)
+
+			var broken *bulkLine
+			for i := range batch {
+				if batch[i].readErr != nil {
+					broken = &bulkLine{n: batch[i].n, readErr: batch[i].readErr}
+					batch = batch[:i]
+					break
+				}
+			}
+			for _, r := range s.issueBulk(c, batch) {
+				if err := enc.Encode(r); err != nil {
+					return
+				}
+			}
+			if broken != nil {
+				s.log.InfoContext(ctx, "bulk stream ended early", "request_id", requestIDOf(c), "line", broken.n, "err", broken.readErr)
+				_ = enc.Encode(wallet.BulkResult{Line: broken.n, Error: wallet.CodeInvalidRequest,
+					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
+				_ = rc.Flush()
+				return
+			}
+			if err := rc.Flush(); err != nil || ctx.Err() != nil {
+				return
+			}
+			s.extendDeadlines(rc)
+		}
+	}
+}
+
+// fill appends to batch the lines already waiting, up to size, without
+// blocking.
+func fill(batch []bulkLine, lines <-chan bulkLine, size int) []bulkLine {
+	for len(batch) < size {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return batch
+			}
+			batch = append(batch, l)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+// extendDeadlines gives a bulk stream another idle period to read and
+// write (a no-op where the writer cannot set deadlines).
+func (s *server) extendDeadlines(rc *http.ResponseController) {
+	deadline := time.Now().Add(s.bulkIdle)
+	_ = rc.SetReadDeadline(deadline)
+	_ = rc.SetWriteDeadline(deadline)
+}
+
+// readBulk reads the body line by line into out until the body ends, breaks
+// or stop is closed; it closes out when done.
+func (s *server) readBulk(body io.Reader, out chan<- bulkLine, stop <-chan struct{}) {
+	defer close(out)
+	br := bufio.NewReaderSize(body, s.maxLine+2) // a line at the cap, "\r\n" included, fits
+	tooLong := &wallet.Error{Code: wallet.CodeTooLarge, Message: fmt.Sprintf("the line is over %d bytes", s.maxLine)}
+	for n := 1; ; n++ {
+		line, long, err := readLine(br, s.maxLine)
+		if errors.Is(err, io.EOF) {
+			return
+		}
+		l := bulkLine{n: n}
+		switch {
+		case err != nil:
+			l.readErr = err
+		case long:
+			l.err = tooLong
+		case len(bytes.TrimSpace(line)) == 0:
+			continue
+		default:
+			l.err = unmarshalStrict(line, &l.req)
+		}
+		select {
+		case out <- l:
+		case <-stop:
+			return
+		}
+		if l.readErr != nil {
+			return
+		}
+	}
+}
+
+// readLine returns the next line without its "\n" or "\r\n". A line over
+// max bytes is read to its end and dropped (long is true), so the cap holds
+// however long it is. The last line may lack its newline; io.EOF comes
+// after it. The line is valid until the next call.
+func readLine(br *bufio.Reader, max int) (line []byte, long bool, err error) {
+	for {
+		frag, err := br.ReadSlice('\n')
+		switch {
+		case errors.Is(err, bufio.ErrBufferFull):
+			long = true
+			continue
+		case errors.Is(err, io.EOF):
+			if len(frag) == 0 && !long {
+				return nil, false, io.EOF
+			}
+		case err != nil:
+			return nil, false, err
+		}
+		if long {
+			return nil, true, nil
+		}
+		line = bytes.TrimSuffix(bytes.TrimSuffix(frag, []byte("\n")), []byte("\r"))
+		if len(line) > max {
+			return nil, true, nil
+		}
+		return line, false, nil
+	}
+}
+
+// issueBulk issues the good lines of a batch with one IssueBatch call and
+// returns one result per line, in order.
+func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []wallet.BulkResult {
+	out := make([]wallet.BulkResult, len(batch))
+	reqs := make([]wallet.IssueRequest, 0, len(batch))
+	for _, l := range batch {
+		if l.err == nil {
+			reqs = append(reqs, l.req)
+		}
+	}
+	var (
+		results  []wallet.IssueResult
+		batchErr *wallet.Error
+	)
+	if len(reqs) > 0 {
+		res, err := s.svc.IssueBatch(c.Request.Context(), principalOf(c), reqs)
+		switch {
+		case err != nil:
+			batchErr = s.clientError(c, err)
+		case len(res) != len(reqs):
+			batchErr = s.clientError(c, fmt.Errorf("IssueBatch returned %d results for %d requests", len(res), len(reqs)))
+		default:
+			results = res
+		}
+	}
+	j := 0
+	for i, l := range batch {
+		out[i].Line = l.n
+		we := l.err
+		if we == nil {
+			switch r := indexOr(results, j); {
+			case batchErr != nil:
+				we = batchErr
+			case r.Err != nil:
+				we = s.clientError(c, r.Err)
+			default:
+				out[i].IssueResponse = r.Response
+			}
+			j++
+		}
+		if we != nil {
+			out[i].Error, out[i].ErrorDescription = we.Code, we.Message
+			s.metrics.bulkLines.WithLabelValues(string(we.Code)).Inc()
+		} else {
+			s.metrics.bulkLines.WithLabelValues("issued").Inc()
+		}
+	}
+	return out
+}
+
+func indexOr(results []wallet.IssueResult, i int) wallet.IssueResult {
+	if i < len(results) {
+		return results[i]
+	}
+	return wallet.IssueResult{}
+}

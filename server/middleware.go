@@ -1,0 +1,332 @@
+package server
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"regexp"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+)
+
+// Request-scoped values live in the gin context under unexported keys.
+type (
+	principalKey struct{}
+	requestIDKey struct{}
+)
+
+// principalOf returns the authenticated caller (nil on public routes).
+func principalOf(c *gin.Context) *wallet.Principal {
+	if v, ok := c.Get(principalKey{}); ok {
+		p, _ := v.(*wallet.Principal)
+		return p
+	}
+	return nil
+}
+
+func requestIDOf(c *gin.Context) string {
+	if v, ok := c.Get(requestIDKey{}); ok {
+		id, _ := v.(string)
+		return id
+	}
+	return ""
+}
+
+// routeOf is the route pattern for logs and metric labels: bounded, and
+// free of ids; unmatched paths share one label.
+func routeOf(c *gin.Context) string {
+	if r := c.FullPath(); r != "" {
+		return r
+	}
+	return "unmatched"
+}
+
+// methodLabel bounds the method label to the methods the API knows.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "other"
+}
+
+// incomingRequestID is what a proxy's X-Request-Id may look like to be
+// kept: short and plain, so it cannot forge log structure.
+var incomingRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID tags each request with an id, kept from a proxy's X-Request-Id
+// when it is plain enough, else 128 random bits; it is echoed in the
+// answer and in every log line of the request.
+func (s *server) requestID() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.GetHeader("X-Request-Id")
+		if !incomingRequestID.MatchString(id) {
+			id = rand.Text()
+		}
+		c.Set(requestIDKey{}, id)
+		c.Header("X-Request-Id", id)
+		c.Next()
+	}
+}
+
+// observe logs one line per request and records its metrics. The line has
+// the method, route pattern, path (never the query string, which could
+// carry a token), status, duration, request id and the caller's role and
+// ids; never bodies, tokens, keys, claim values or nonces (SPEC §6, T28).
+func (s *server) observe() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		start := time.Now()
+		c.Next()
+		elapsed := time.Since(start)
+		route, method, status := routeOf(c), methodLabel(c.Request.Method), c.Writer.Status()
+		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
+		s.metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+
+		path := c.Request.URL.Path
+		if len(path) > 256 {
+			path = path[:256]
+		}
+		attrs := []slog.Attr{
+			slog.String("request_id", requestIDOf(c)),
+			slog.String("method", method),
+			slog.String("route", route),
+			slog.String("path", path),
+			slog.Int("status", status),
+			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
+			slog.Int("bytes", max(c.Writer.Size(), 0)),
+		}
+		if p := principalOf(c); p != nil {
+			attrs = append(attrs, slog.String("role", string(p.Role)), slog.String("subject", p.Subject))
+			if p.DeviceID != "" {
+				attrs = append(attrs, slog.String("device_id", p.DeviceID))
+			}
+			if p.KeyID != "" {
+				attrs = append(attrs, slog.String("key_id", p.KeyID))
+			}
+		}
+		level := slog.LevelInfo
+		if status >= 500 {
+			level = slog.LevelWarn
+		}
+		s.log.LogAttrs(c.Request.Context(), level, "request", attrs...)
+	}
+}
+
+// recoverPanics turns a handler panic into a logged 500, instead of gin's
+// default recovery, which prints to stderr. http.ErrAbortHandler is passed
+// on: it is net/http's way to abort a response on purpose.
+func (s *server) recoverPanics() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
+				panic(v)
+			}
+			s.log.ErrorContext(c.Request.Context(), "panic", "request_id", requestIDOf(c), "route", routeOf(c),
+				"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
+			if c.Writer.Written() {
+				c.Abort() // the answer has begun; nothing sane can follow
+				return
+			}
+			s.failCode(c, wallet.CodeInternal, genericInternal)
+		}()
+		c.Next()
+	}
+}
+
+// securityHeaders sets what every answer carries: no MIME sniffing, a CSP
+// that lets an API answer load or run nothing, no framing, no referrer;
+// and no caching of anything under /v1/ unless a handler says otherwise.
+func (s *server) securityHeaders() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+			h.Set("Cache-Control", "no-store")
+		}
+		c.Next()
+	}
+}
+
+// authenticate requires a bearer credential of the given role (T19, T20):
+// none or an invalid one is 401 with a Bearer challenge (RFC 6750 §3), a
+// valid one of another role 403. The principal is kept for the handler
+// and the log line before the role is checked, so refused calls are
+// logged with who made them.
+func (s *server) authenticate(role wallet.Role) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, present, ok := bearerToken(c.Request.Header)
+		if !present {
+			c.Header("WWW-Authenticate", bearerRealm)
+			s.failCode(c, wallet.CodeUnauthenticated, "a bearer credential is required")
+			return
+		}
+		invalid := bearerRealm + `, error="invalid_token", error_description="the credential is missing, malformed, expired or revoked"`
+		if !ok {
+			c.Header("WWW-Authenticate", invalid)
+			s.failCode(c, wallet.CodeUnauthenticated, "the Authorization header must be: Bearer <credential>")
+			return
+		}
+		p, err := s.svc.Authenticate(c.Request.Context(), token)
+		if err != nil {
+			if wallet.ErrorCode(err) == wallet.CodeUnauthenticated {
+				c.Header("WWW-Authenticate", invalid)
+			}
+			s.fail(c, err)
+			return
+		}
+		c.Set(principalKey{}, p)
+		if p.Role != role {
+			c.Header("WWW-Authenticate", bearerRealm+`, error="insufficient_scope"`)
+			s.failCode(c, wallet.CodeForbidden, "this route is for the %s role", role)
+			return
+		}
+		c.Next()
+	}
+}
+
+// bearerToken reads "Authorization: Bearer <token>" (RFC 6750 §2.1; the
+// scheme is case-insensitive, RFC 9110 §11.1). present reports whether an
+// Authorization header was sent at all; ok whether it was one well-formed
+// bearer credential.
+func bearerToken(h http.Header) (token string, present, ok bool) {
+	vals := h.Values("Authorization")
+	if len(vals) == 0 {
+		return "", false, false
+	}
+	if len(vals) > 1 {
+		return "", true, false
+	}
+	scheme, tok, found := strings.Cut(vals[0], " ")
+	if !found || !strings.EqualFold(scheme, "Bearer") {
+		return "", true, false
+	}
+	tok = strings.TrimLeft(tok, " ")
+	if !isB64Token(tok) {
+		return "", true, false
+	}
+	return tok, true, true
+}
+
+// isB64Token reports whether t is an RFC 6750 §2.1 b64token of at most
+// 8 KiB: 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isB64Token(t string) bool {
+	if t == "" || len(t) > 8<<10 {
+		return false
+	}
+	body := strings.TrimRight(t, "=")
+	if body == "" {
+		return false
+	}
+	for i := 0; i < len(body); i++ {
+		ch := body[i]
+		switch {
+		case 'a' <= ch && ch <= 'z', 'A' <= ch && ch <= 'Z', '0' <= ch && ch <= '9':
+		case ch == '-', ch == '.', ch == '_', ch == '~', ch == '+', ch == '/':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// limitByAddr applies l per client address.
+func (s *server) limitByAddr(l *limiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if wait := l.allow(addrKey(s.clientAddr(c.Request)), s.now()); wait > 0 {
+			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
+			s.rateLimited(c, wait)
+			return
+		}
+		c.Next()
+	}
+}
+
+// limitByPrincipal applies l per API key, or per holder for access tokens
+// (which carry no key id). It runs after authenticate.
+func (s *server) limitByPrincipal(l *limiter) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principalOf(c)
+		if p == nil { // a wiring mistake: fail closed
+			s.failCode(c, wallet.CodeInternal, genericInternal)
+			return
+		}
+		key := p.KeyID
+		if key == "" {
+			key = string(p.Role) + ":" + p.Subject
+		}
+		if wait := l.allow(key, s.now()); wait > 0 {
+			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
+			s.rateLimited(c, wait)
+			return
+		}
+		c.Next()
+	}
+}
+
+// clientAddr is the client's IP address: the TCP peer, unless the peer is
+// a configured trusted proxy, in which case the right-most address of
+// X-Forwarded-For that is not itself a trusted proxy.
+func (s *server) clientAddr(r *http.Request) netip.Addr {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		// httptest and unix sockets may give a bare or odd address.
+		if a, err := netip.ParseAddr(r.RemoteAddr); err == nil {
+			return a.Unmap()
+		}
+		return netip.Addr{}
+	}
+	addr := peer.Addr().Unmap()
+	if !s.trusted(addr) {
+		return addr
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			return addr // a garbled hop: stop at what we know
+		}
+		a = a.Unmap()
+		if !s.trusted(a) {
+			return a
+		}
+	}
+	return addr
+}
+
+func (s *server) trusted(a netip.Addr) bool {
+	for _, p := range s.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// addrKey is the rate-limit key of an address: IPv6 clients are limited
+// per /64, the smallest block a subscriber is usually given, so one client
+// cannot mint fresh limiters from its own prefix.
+func addrKey(a netip.Addr) string {
+	if !a.IsValid() {
+		return "unknown"
+	}
+	if a.Is6() {
+		p, _ := a.Prefix(64)
+		return p.String()
+	}
+	return a.String()
+}

@@ -1,0 +1,153 @@
+package server
+
+import (
+	"container/list"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Limit is a token bucket: Rate events a second on average, Burst at once.
+// A zero Limit takes its default; Rate rate.Inf switches the limit off.
+type Limit struct {
+	Rate  rate.Limit
+	Burst int
+}
+
+// RateLimits are the limits of SPEC §6 and THREATS T23, T24. Each is kept
+// per key (an address, an API key, a holder) in a table of at most
+// MaxEntries keys; the least recently seen key is dropped first, so memory
+// is bounded whatever the number of clients.
+type RateLimits struct {
+	// VerifyPerKey and VerifyPerAddr limit POST /v1/verify per verifier API
+	// key and per client address (share-token guessing, T23).
+	VerifyPerKey  Limit
+	VerifyPerAddr Limit
+	// TokenPerAddr and EnrollPerAddr limit POST /v1/token and POST
+	// /v1/enrollments per client address; those callers have no API key
+	// yet.
+	TokenPerAddr  Limit
+	EnrollPerAddr Limit
+	// SharesPerHolder is the quota on POST /v1/me/shares (T24).
+	SharesPerHolder Limit
+	// MaxEntries bounds each table (0: DefaultMaxLimiterEntries).
+	MaxEntries int
+}
+
+// DefaultMaxLimiterEntries bounds each limiter table: about 250 bytes a
+// key, so some 8 MB a table when full.
+const DefaultMaxLimiterEntries = 1 << 15
+
+// DefaultRateLimits are sized for a city deployment. Many phones share an
+// address behind carrier-grade NAT, and a shop's scanners share one, so
+// the address limits are loose; they stop floods and token guessing, not
+// ordinary use. An access token lasts 10 minutes, so an app asks for one
+// rarely; enrolment happens once a device.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		VerifyPerKey:    Limit{Rate: 50, Burst: 100},
+		VerifyPerAddr:   Limit{Rate: 100, Burst: 200},
+		TokenPerAddr:    Limit{Rate: 20, Burst: 100},
+		EnrollPerAddr:   Limit{Rate: 1, Burst: 20},
+		SharesPerHolder: Limit{Rate: rate.Every(2 * time.Second), Burst: 10}, // 30 a minute sustained
+		MaxEntries:      DefaultMaxLimiterEntries,
+	}
+}
+
+func (rl RateLimits) withDefaults() RateLimits {
+	d := DefaultRateLimits()
+	pick := func(l, def Limit) Limit {
+		if l.Rate <= 0 || (l.Burst <= 0 && l.Rate != rate.Inf) {
+			return def
+		}
+		return l
+	}
+	rl.VerifyPerKey = pick(rl.VerifyPerKey, d.VerifyPerKey)
+	rl.VerifyPerAddr = pick(rl.VerifyPerAddr, d.VerifyPerAddr)
+	rl.TokenPerAddr = pick(rl.TokenPerAddr, d.TokenPerAddr)
+	rl.EnrollPerAddr = pick(rl.EnrollPerAddr, d.EnrollPerAddr)
+	rl.SharesPerHolder = pick(rl.SharesPerHolder, d.SharesPerHolder)
+	if rl.MaxEntries <= 0 {
+		rl.MaxEntries = d.MaxEntries
+	}
+	return rl
+}
+
+// limiters are the server's limiter tables.
+type limiters struct {
+	verifyKey, verifyAddr, tokenAddr, enrollAddr, shareHolder *limiter
+}
+
+func newLimiters(rl RateLimits) *limiters {
+	return &limiters{
+		verifyKey:   newLimiter("verify_key", rl.VerifyPerKey, rl.MaxEntries),
+		verifyAddr:  newLimiter("verify_addr", rl.VerifyPerAddr, rl.MaxEntries),
+		tokenAddr:   newLimiter("token_addr", rl.TokenPerAddr, rl.MaxEntries),
+		enrollAddr:  newLimiter("enroll_addr", rl.EnrollPerAddr, rl.MaxEntries),
+		shareHolder: newLimiter("share_holder", rl.SharesPerHolder, rl.MaxEntries),
+	}
+}
+
+// limiter is one table of token buckets by key, least recently used first
+// out. Dropping a bucket forgets its debt, so an evicted client starts
+// again with a full burst; with the table sized well above the number of
+// active keys only idle buckets (which are full anyway) are dropped.
+type limiter struct {
+	name  string
+	limit Limit
+	max   int
+
+	mu    sync.Mutex
+	order *list.List // of *bucket, most recently used at the front
+	byKey map[string]*list.Element
+}
+
+type bucket struct {
+	key string
+	lim *rate.Limiter
+}
+
+func newLimiter(name string, l Limit, maxEntries int) *limiter {
+	return &limiter{name: name, limit: l, max: maxEntries, order: list.New(), byKey: map[string]*list.Element{}}
+}
+
+// allow takes one event for key at now. It returns 0 when the event may go
+// ahead, else how long until it could.
+func (l *limiter) allow(key string, now time.Time) time.Duration {
+	if l.limit.Rate == rate.Inf {
+		return 0
+	}
+	l.mu.Lock()
+	e, ok := l.byKey[key]
+	if ok {
+		l.order.MoveToFront(e)
+	} else {
+		e = l.order.PushFront(&bucket{key: key, lim: rate.NewLimiter(l.limit.Rate, l.limit.Burst)})
+		l.byKey[key] = e
+		for l.order.Len() > l.max {
+			old := l.order.Back()
+			l.order.Remove(old)
+			delete(l.byKey, old.Value.(*bucket).key)
+		}
+	}
+	lim := e.Value.(*bucket).lim
+	l.mu.Unlock()
+
+	r := lim.ReserveN(now, 1)
+	if !r.OK() {
+		return time.Minute // burst < 1: never; say so plainly
+	}
+	if d := r.DelayFrom(now); d > 0 {
+		r.CancelAt(now) // a refused event must not consume the future
+		return d
+	}
+	return 0
+}
+
+// size is the number of keys held (for tests of the bound).
+func (l *limiter) size() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.order.Len()
+}

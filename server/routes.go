@@ -1,0 +1,69 @@
+package server
+
+import (
+	"github.com/eidwallet/eidwallet/qr"
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+)
+
+// routes lists every route of the API: the one place to see who may call
+// what (THREATS T19). docs/openapi.json describes the same set, and
+// TestOpenAPIMatchesRoutes holds the two together.
+//
+// Each group requires its role before any handler runs; the service checks
+// the role again on every call.
+func (s *server) routes(r *gin.Engine) {
+	// Public: probes, metrics, the API description, issuer keys and status
+	// lists (SPEC §3.5), and the two ways into the holder role (§3.1).
+	r.GET("/healthz", s.handleHealthz())
+	r.GET("/readyz", s.handleReadyz())
+	r.GET("/metrics", s.handleMetrics())
+	r.GET("/openapi.json", s.handleOpenAPI())
+	r.GET("/issuers/:id/jwks.json", s.handleJWKS())
+	r.GET("/.well-known/jwt-vc-issuer/issuers/:id", s.handleIssuerMetadata())
+	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
+	r.POST("/v1/enrollments", s.limitByAddr(s.limits.enrollAddr), s.handleEnroll())
+	r.POST("/v1/token", s.limitByAddr(s.limits.tokenAddr), s.handleToken())
+
+	// Operator (admin API key).
+	admin := r.Group("/v1/admin", s.authenticate(wallet.RoleAdmin))
+	admin.POST("/issuers", s.handleCreateIssuer())
+	admin.GET("/issuers", s.handleIssuers())
+	admin.POST("/issuers/:id/keys", s.handleRotateIssuerKey())
+	admin.DELETE("/issuers/:id/keys/:kid", s.handleRetireIssuerKey())
+	admin.POST("/issuers/:id/api-keys", s.handleCreateIssuerAPIKey())
+	admin.POST("/verifiers", s.handleCreateVerifier())
+	admin.GET("/verifiers", s.handleVerifiers())
+	admin.POST("/verifiers/:id/api-keys", s.handleCreateVerifierAPIKey())
+	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
+	admin.POST("/activation-codes", s.handleCreateActivationCode())
+
+	// Issuing authorities (issuer API key). The bulk route has a literal
+	// colon inside its last segment (AIP-136 custom-method style); gin
+	// takes `\:` as a plain ':' and matches it after its first request.
+	issuer := r.Group("/v1/issuer", s.authenticate(wallet.RoleIssuer))
+	issuer.POST("/credentials", s.handleIssue())
+	issuer.POST(`/credentials\:bulk`, s.handleIssueBulk())
+	issuer.POST("/credentials/:id/status", s.handleSetStatus())
+
+	// Citizens (access token of an enrolled device).
+	holder := r.Group("/v1/me", s.authenticate(wallet.RoleHolder))
+	holder.GET("/credentials", s.handleCredentials())
+	holder.GET("/credentials/:id", s.handleCredential())
+	holder.GET("/devices", s.handleDevices())
+	holder.DELETE("/devices/:id", s.handleRevokeDevice())
+	holder.POST("/shares", s.limitByPrincipal(s.limits.shareHolder), s.handleCreateShare())
+	holder.GET("/shares", s.handleShares())
+	holder.GET("/shares/:id", s.handleShare())
+	holder.POST("/shares/:id/approve", s.handleApproveShare())
+	holder.DELETE("/shares/:id", s.handleCancelShare())
+	holder.GET("/shares/:id/qr.png", s.handleShareQR("image/png", qr.PNG))
+	holder.GET("/shares/:id/qr.svg", s.handleShareQR("image/svg+xml", qr.SVG))
+	holder.GET("/activity", s.handleActivity())
+
+	// Relying parties (verifier API key). The address limit runs before
+	// authentication, so a flood costs no key lookups (THREATS T23).
+	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(wallet.RoleVerifier),
+		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
+	r.GET("/v1/verifier/verifications", s.authenticate(wallet.RoleVerifier), s.handleVerifications())
+}

@@ -1,0 +1,169 @@
+// Package server is the HTTP API of the wallet service (SPEC §3–§6): one
+// route table (routes.go), one error table (errors.go), and middleware for
+// authentication, body limits, rate limits, request logging, metrics and
+// security headers. It is the only importer of gin.
+//
+// New takes every dependency and returns an http.Handler; nothing here
+// reads the environment or keeps package-level state.
+package server
+
+import (
+	"bytes"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/eidwallet/eidwallet/docs"
+	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Defaults for the zero values of Config.
+const (
+	// DefaultMaxBodyBytes caps a JSON request body (SPEC §5: 64 KiB). It is
+	// checked before decoding: a larger body is 413 whatever it holds.
+	DefaultMaxBodyBytes = 64 << 10
+	// DefaultMaxLineBytes caps one line of the bulk issuance stream.
+	DefaultMaxLineBytes = 64 << 10
+	// DefaultBulkBatchSize is the most lines of a bulk stream issued by one
+	// wallet.Service.IssueBatch call (two store commits each).
+	DefaultBulkBatchSize = 256
+	// DefaultBulkIdleTimeout is how long a bulk stream may stall, reading
+	// or writing, before it is cut. The bulk route extends the connection's
+	// deadlines by this much after every batch, so a long stream is not cut
+	// by the http.Server's whole-request ReadTimeout or WriteTimeout.
+	DefaultBulkIdleTimeout = time.Minute
+)
+
+// Config is everything the HTTP API depends on.
+type Config struct {
+	// Service runs the flows; required.
+	Service *wallet.Service
+	// Logger gets one line per request and internal errors (nil: discard).
+	Logger *slog.Logger
+	// Registerer receives the server's metrics and Gatherer is what
+	// /metrics serves. Both nil: a private registry. One of them nil: the
+	// other is used for both when it is a *prometheus.Registry.
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+	// Now is the clock for rate limits (nil: time.Now).
+	Now func() time.Time
+
+	// MaxBodyBytes caps JSON request bodies (0: DefaultMaxBodyBytes).
+	MaxBodyBytes int64
+	// MaxLineBytes caps one bulk NDJSON line (0: DefaultMaxLineBytes).
+	MaxLineBytes int
+	// BulkBatchSize is the most lines per IssueBatch (0: DefaultBulkBatchSize).
+	BulkBatchSize int
+	// BulkIdleTimeout bounds a stalled bulk stream (0: DefaultBulkIdleTimeout).
+	BulkIdleTimeout time.Duration
+
+	// RateLimits are the limits of SPEC §6; zero fields take the defaults
+	// of DefaultRateLimits.
+	RateLimits RateLimits
+	// TrustedProxies are the peers whose X-Forwarded-For is believed when
+	// working out a client's address for rate limits. Empty: the TCP peer
+	// is the client, whatever the headers say.
+	TrustedProxies []netip.Prefix
+
+	// OpenAPI is served at /openapi.json (nil: docs.OpenAPI()).
+	OpenAPI []byte
+}
+
+// server holds the dependencies the handlers close over.
+type server struct {
+	svc       *wallet.Service
+	log       *slog.Logger
+	now       func() time.Time
+	maxBody   int64
+	maxLine   int
+	batchSize int
+	bulkIdle  time.Duration
+	limits    *limiters
+	proxies   []netip.Prefix
+	metrics   *metrics
+	gatherer  prometheus.Gatherer
+	openapi   []byte
+}
+
+// New returns the HTTP API over cfg.Service. It panics when cfg has no
+// Service: that is a wiring mistake, not a runtime condition.
+func New(cfg Config) http.Handler {
+	if cfg.Service == nil {
+		panic("server: Config.Service is required")
+	}
+	s := &server{
+		svc:       cfg.Service,
+		log:       cfg.Logger,
+		now:       cfg.Now,
+		maxBody:   cfg.MaxBodyBytes,
+		maxLine:   cfg.MaxLineBytes,
+		batchSize: cfg.BulkBatchSize,
+		bulkIdle:  cfg.BulkIdleTimeout,
+		proxies:   cfg.TrustedProxies,
+		openapi:   bytes.Clone(cfg.OpenAPI),
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = DefaultMaxBodyBytes
+	}
+	if s.maxLine <= 0 {
+		s.maxLine = DefaultMaxLineBytes
+	}
+	if s.batchSize <= 0 {
+		s.batchSize = DefaultBulkBatchSize
+	}
+	if s.bulkIdle <= 0 {
+		s.bulkIdle = DefaultBulkIdleTimeout
+	}
+	if s.openapi == nil {
+		s.openapi = docs.OpenAPI()
+	}
+	s.limits = newLimiters(cfg.RateLimits.withDefaults())
+
+	reg, gath := cfg.Registerer, cfg.Gatherer
+	switch {
+	case reg == nil && gath == nil:
+		r := prometheus.NewRegistry()
+		reg, gath = r, r
+	case gath == nil:
+		if g, ok := reg.(prometheus.Gatherer); ok {
+			gath = g
+		} else {
+			gath = prometheus.NewRegistry() // nothing to serve
+		}
+	case reg == nil:
+		if r, ok := gath.(prometheus.Registerer); ok {
+			reg = r
+		} else {
+			reg = prometheus.NewRegistry() // counted, not served
+		}
+	}
+	s.metrics = newMetrics(reg)
+	s.gatherer = gath
+
+	// Release mode keeps gin from printing routes and warnings to stdout;
+	// gin holds the mode in one atomic for the process.
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true // 405 with Allow (RFC 9110 §15.5.6)
+	e.RedirectTrailingSlash = false // an API answers the path it was asked
+	e.RedirectFixedPath = false
+	// Client addresses come from clientAddr, never from gin's header
+	// parsing, which trusts every proxy by default.
+	_ = e.SetTrustedProxies(nil)
+	e.ForwardedByClientIP = false
+
+	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())
+	e.NoRoute(s.handleNoRoute())
+	e.NoMethod(s.handleNoMethod())
+	s.routes(e)
+	return e
+}
