@@ -30,7 +30,11 @@ import (
 type stack struct {
 	url        string
 	adminToken string
+	skew       atomic.Int64 // added to the service's clock (and clients' that use st.now)
 }
+
+// now is the stack's clock: the wall clock moved by skew.
+func (st *stack) now() time.Time { return time.Now().Add(time.Duration(st.skew.Load())) }
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
@@ -54,20 +58,20 @@ func newStack(t *testing.T) *stack {
 	}
 	// The public URL must be known before the service is made: it is the
 	// aud of device assertions.
+	st := &stack{}
 	ts := httptest.NewUnstartedServer(nil)
-	url := "http://" + ts.Listener.Addr().String()
-	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: url, Types: types, Rand: rand.Reader})
+	st.url = "http://" + ts.Listener.Addr().String()
+	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: st.url, Types: types, Rand: rand.Reader, Now: st.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	token, err := svc.BootstrapAdmin(ctx)
-	if err != nil {
+	if st.adminToken, err = svc.BootstrapAdmin(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ts.Config.Handler = server.New(server.Config{Service: svc})
+	ts.Config.Handler = server.New(server.Config{Service: svc, Now: st.now})
 	ts.Start()
 	t.Cleanup(ts.Close)
-	return &stack{url: url, adminToken: token}
+	return st
 }
 
 const citizen = "001090000001"
@@ -504,12 +508,13 @@ func TestBulkIssuance(t *testing.T) {
 	}
 }
 
-// TestHolderConcurrentToken checks that concurrent calls share one token.
-func TestHolderConcurrentToken(t *testing.T) {
+// TestHolderToken checks that concurrent calls share one token and that
+// the token is renewed before it expires.
+func TestHolderToken(t *testing.T) {
 	st := newStack(t)
 	ctx := context.Background()
 	ct := &countingTransport{}
-	c := client.New(st.url, client.WithHTTPClient(&http.Client{Transport: ct}))
+	c := client.New(st.url, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(st.now))
 	code, err := c.Admin(st.adminToken).CreateActivationCode(ctx, citizen)
 	if err != nil {
 		t.Fatal(err)
@@ -531,13 +536,20 @@ func TestHolderConcurrentToken(t *testing.T) {
 	if n := ct.tokens.Load(); n != 1 {
 		t.Errorf("%d token requests for 8 concurrent calls, want 1", n)
 	}
-	// A clock past the token's life makes the client fetch a new one.
-	later := client.New(st.url, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(func() time.Time { return time.Now() }))
-	h2 := later.Holder(dev)
-	if _, err := h2.Devices(ctx); err != nil {
+	// Nine minutes on, the 10-minute token is still used...
+	st.skew.Store(int64(9 * time.Minute))
+	if _, err := h.Devices(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := ct.tokens.Load(); n != 1 {
+		t.Errorf("%d token requests at 9 minutes, want 1", n)
+	}
+	// ... and within its last 30 seconds it is renewed before use.
+	st.skew.Store(int64(9*time.Minute + 45*time.Second))
+	if _, err := h.Devices(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := ct.tokens.Load(); n != 2 {
-		t.Errorf("%d token requests after a second holder view, want 2", n)
+		t.Errorf("%d token requests at 9m45s, want 2", n)
 	}
 }

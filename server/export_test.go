@@ -16,3 +16,9 @@ func RouteInventory(h http.Handler) [][2]string {
 	}
 	return out
 }
+
+func httptestRequest(remote string) *http.Request {
+	r, _ := http.NewRequest("GET", "/", nil)
+	r.RemoteAddr = remote
+	return r
+}

@@ -3,14 +3,24 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	stdjson "encoding/json"
 	"flag"
 	"io"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/bolt"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // cliResult is one run of a client command.
@@ -155,5 +165,141 @@ func TestParseInterspersed(t *testing.T) {
 func TestSplitList(t *testing.T) {
 	if got := splitList(" full_name, ,age_over_18,"); !reflect.DeepEqual(got, []string{"full_name", "age_over_18"}) {
 		t.Errorf("splitList = %q", got)
+	}
+}
+
+// cliStack is the real service in-process for the client commands: bbolt in
+// a temp dir, the wallet service, the HTTP API on loopback, and the admin
+// token written where "eidwallet serve" writes it.
+type cliStack struct {
+	url     string
+	dataDir string
+	token   string
+}
+
+func newCLIStack(t *testing.T) *cliStack {
+	t.Helper()
+	ctx := context.Background()
+	st := &cliStack{dataDir: t.TempDir()}
+	store, err := bolt.Open(filepath.Join(st.dataDir, "eidwallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	master := make([]byte, 32)
+	if _, err := rand.Read(master); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := wallet.DeriveKeys(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	st.url = "http://" + ts.Listener.Addr().String()
+	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: st.url, Types: types, Rand: rand.Reader})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.token, err = svc.BootstrapAdmin(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(st.dataDir, "admin-token"), []byte(st.token+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ts.Config.Handler = server.New(server.Config{Service: svc})
+	ts.Start()
+	t.Cleanup(ts.Close)
+	return st
+}
+
+// adminJSON runs an admin command that must succeed and decodes its output.
+func adminJSON(t *testing.T, env map[string]string, out any, args ...string) {
+	t.Helper()
+	r := runCmd(t, adminCommand, env, "", args...)
+	if r.code != exitOK {
+		t.Fatalf("admin %q: exit %d\n%s", args, r.code, r.stderr)
+	}
+	if err := stdjson.Unmarshal([]byte(r.stdout), out); err != nil {
+		t.Fatalf("admin %q: output is not JSON: %v\n%s", args, err, r.stdout)
+	}
+}
+
+func TestAdminCommands(t *testing.T) {
+	st := newCLIStack(t)
+	// The token comes from <data dir>/admin-token, found through the env.
+	env := map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_DATA_DIR": st.dataDir}
+
+	var iss wallet.IssuerView
+	adminJSON(t, env, &iss, "issuers", "create", "--id", "mps", "--name", "Ministry of Public Security", "--types", "national_id")
+	if iss.ID != "mps" || !slices.Equal(iss.Types, []string{"national_id"}) || len(iss.Keys) != 1 {
+		t.Fatalf("issuer = %+v", iss)
+	}
+	var list []wallet.IssuerView
+	adminJSON(t, env, &list, "issuers", "list")
+	if len(list) != 1 {
+		t.Fatalf("issuers list = %+v", list)
+	}
+	// Flags after the positional argument, and --url overriding the env.
+	var rot wallet.IssuerView
+	adminJSON(t, map[string]string{"EIDWALLET_URL": "http://127.0.0.1:1"}, &rot, "issuers", "rotate-key", "mps", "--url", st.url, "--data-dir", st.dataDir)
+	if len(rot.Keys) != 2 {
+		t.Fatalf("after rotation: %+v", rot.Keys)
+	}
+	old := rot.Keys[slices.IndexFunc(rot.Keys, func(k wallet.KeyView) bool { return !k.Active })].Kid
+	var ret wallet.IssuerView
+	adminJSON(t, env, &ret, "issuers", "retire-key", "mps", old)
+
+	var ik wallet.NewAPIKey
+	r := runCmd(t, adminCommand, env, "", "issuers", "api-key", "mps")
+	if r.code != exitOK || !strings.Contains(r.stderr, "shown once") {
+		t.Fatalf("api-key: exit %d\n%s", r.code, r.stderr)
+	}
+	if err := stdjson.Unmarshal([]byte(r.stdout), &ik); err != nil || ik.Key == "" || ik.Owner != "mps" {
+		t.Fatalf("api key = %+v, %v", ik, err)
+	}
+	if strings.Contains(r.stderr, ik.Key) {
+		t.Error("the API key is repeated on stderr")
+	}
+
+	var ver wallet.VerifierView
+	adminJSON(t, env, &ver, "verifiers", "create", "--id", "pharmacy-1", "--name", "Corner Pharmacy", "--category", "pharmacy",
+		"--claims", "national_id:full_name,age_over_18", "--claims", "national_id:birth_date")
+	if ver.ID != "pharmacy-1" || ver.APIKey == nil || len(ver.Claims["national_id"]) != 3 {
+		t.Fatalf("verifier = %+v", ver)
+	}
+	var vs []wallet.VerifierView
+	adminJSON(t, env, &vs, "verifiers", "list")
+	var vk wallet.NewAPIKey
+	adminJSON(t, env, &vk, "verifiers", "api-key", "pharmacy-1")
+	if len(vs) != 1 || vk.Owner != "pharmacy-1" {
+		t.Fatalf("verifiers %+v, key %+v", vs, vk)
+	}
+	var revoked map[string]any
+	adminJSON(t, env, &revoked, "api-keys", "revoke", vk.ID)
+	var ac wallet.ActivationCodeResponse
+	adminJSON(t, env, &ac, "activation-code", "001090000001")
+	if ac.Code == "" || !ac.ExpiresAt.After(time.Now()) {
+		t.Fatalf("activation code = %+v", ac)
+	}
+
+	// Refusals: exit 1 with the service's words.
+	for _, tt := range []struct {
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_ADMIN_TOKEN": "wrong"}, []string{"issuers", "list"}, "did not accept the credentials"},
+		{env, []string{"issuers", "rotate-key", "nope"}, "404 not_found"},
+		{env, []string{"issuers", "create", "--id", "mps", "--name", "Again", "--types", "national_id"}, "409 conflict"},
+		{env, []string{"activation-code", "12"}, "400 invalid_request"},
+	} {
+		r := runCmd(t, adminCommand, tt.env, "", tt.args...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("admin %q: exit %d, stderr %q; want 1 and %q", tt.args, r.code, r.stderr, tt.want)
+		}
 	}
 }

@@ -239,7 +239,8 @@ func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force
 		os.Remove(pending)
 		return h.failed(err)
 	}
-	if err := dev.Save(pending); err == nil {
+	err = dev.Save(pending)
+	if err == nil {
 		err = os.Rename(pending, path)
 	}
 	if err != nil {

@@ -1,10 +1,16 @@
 package main
 
 import (
+	"context"
+	stdjson "encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/client"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 func TestHolderUsageErrors(t *testing.T) {
@@ -61,5 +67,140 @@ func TestHolderRefusesReadableDeviceFile(t *testing.T) {
 	r := runCmd(t, holderCommand, map[string]string{"EIDWALLET_DEVICE": path}, "", "credentials")
 	if r.code != exitUsage || !strings.Contains(r.stderr, "chmod 600") {
 		t.Errorf("exit %d, stderr %s; want 2 and a chmod hint", r.code, r.stderr)
+	}
+}
+
+// TestHolderCommands enrols a device through the CLI and shares with it,
+// a verifier redeeming the printed code through the client package.
+func TestHolderCommands(t *testing.T) {
+	st := newCLIStack(t)
+	ctx := context.Background()
+	adminEnv := map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_ADMIN_TOKEN": st.token}
+	const citizenID = "001090000001"
+	var iss wallet.IssuerView
+	adminJSON(t, adminEnv, &iss, "issuers", "create", "--id", "mps", "--name", "MPS", "--types", "national_id")
+	var ik wallet.NewAPIKey
+	adminJSON(t, adminEnv, &ik, "issuers", "api-key", "mps")
+	var ver wallet.VerifierView
+	adminJSON(t, adminEnv, &ver, "verifiers", "create", "--name", "Corner Pharmacy", "--category", "pharmacy", "--claims", "national_id:full_name,age_over_18")
+	var ac wallet.ActivationCodeResponse
+	adminJSON(t, adminEnv, &ac, "activation-code", citizenID)
+
+	c := client.New(st.url)
+	cred, err := c.Issuer(ik.Key).Issue(ctx, wallet.IssueRequest{
+		CitizenID: citizenID, Type: "national_id", ValidUntil: time.Now().AddDate(10, 0, 0),
+		Claims: map[string]any{"id_number": citizenID, "full_name": "Nguyen Van Demo", "birth_date": "1990-01-01", "sex": "M",
+			"nationality": "VNM", "issue_date": "2021-05-01", "expiry_date": "2036-01-01",
+			"portrait": "data:image/png;base64,iVBORw0KGgo="},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Enrol, the code read from stdin. The device file remembers the URL.
+	devFile := filepath.Join(t.TempDir(), "phone.json")
+	r := runCmd(t, holderCommand, map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_DEVICE": devFile}, ac.Code+"\n",
+		"enrol", "--citizen", citizenID, "--code", "-", "--name", "Test phone")
+	if r.code != exitOK {
+		t.Fatalf("enrol: exit %d\n%s", r.code, r.stderr)
+	}
+	var enr map[string]string
+	if err := stdjson.Unmarshal([]byte(r.stdout), &enr); err != nil || enr["device_id"] == "" || enr["device_file"] != devFile {
+		t.Fatalf("enrol output %q: %v", r.stdout, err)
+	}
+	if fi, err := os.Stat(devFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("device file: %v, %v", fi, err)
+	}
+	if _, err := os.Stat(devFile + ".pending"); !os.IsNotExist(err) {
+		t.Error("the pending key file is left behind")
+	}
+	env := map[string]string{"EIDWALLET_DEVICE": devFile} // no URL: the device file's
+
+	hold := func(args ...string) cliResult {
+		t.Helper()
+		r := runCmd(t, holderCommand, env, "", args...)
+		if r.code != exitOK {
+			t.Fatalf("holder %q: exit %d\n%s", args, r.code, r.stderr)
+		}
+		return r
+	}
+
+	r = hold("credentials")
+	for _, want := range []string{cred.CredentialID, "national_id", "full_name", "Nguyen Van Demo", "[image/png,"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("credentials output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	var creds []wallet.CredentialView
+	if err := stdjson.Unmarshal([]byte(hold("credentials", "--json").stdout), &creds); err != nil || len(creds) != 1 {
+		t.Fatalf("credentials --json: %v", err)
+	}
+
+	// Share by type name; the QR, then its text, then the expiry.
+	r = hold("share", "--credential", "national_id", "--claims", "full_name,age_over_18", "--ttl", "120")
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) < 15 || !strings.ContainsAny(r.stdout, "█▀▄") {
+		t.Fatalf("share output has no QR code:\n%s", r.stdout)
+	}
+	qrText := lines[len(lines)-2]
+	if !strings.HasPrefix(qrText, "EID1:") || !strings.HasPrefix(lines[len(lines)-1], "expires ") {
+		t.Fatalf("share output ends %q / %q", qrText, lines[len(lines)-1])
+	}
+	res, err := c.Verifier(ver.APIKey.Key).Verify(ctx, qrText)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Documents[0].Claims; len(got) != 2 || got["full_name"] != "Nguyen Van Demo" {
+		t.Errorf("verified claims = %v", got)
+	}
+
+	// A second share, as JSON, then cancelled.
+	var sv wallet.ShareView
+	if err := stdjson.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--verifier", ver.ID, "--json").stdout), &sv); err != nil || sv.Status != "active" {
+		t.Fatalf("share --json: %+v, %v", sv, err)
+	}
+	if r := hold("cancel", sv.ShareID); !strings.Contains(r.stderr, "cancelled") {
+		t.Errorf("cancel: %s", r.stderr)
+	}
+	r = hold("shares")
+	if !strings.Contains(r.stdout, sv.ShareID) || !strings.Contains(r.stdout, "cancelled") || !strings.Contains(r.stdout, "redeemed") {
+		t.Errorf("shares output:\n%s", r.stdout)
+	}
+
+	r = hold("activity")
+	if !strings.Contains(r.stdout, wallet.EventShareRedeemed) || !strings.Contains(r.stdout, ver.ID) {
+		t.Errorf("activity output:\n%s", r.stdout)
+	}
+	r = hold("activity", "--export")
+	var exp wallet.ActivityResponse
+	if err := stdjson.Unmarshal([]byte(r.stdout), &exp); err != nil || !wallet.CheckChain(exp.Entries) || !strings.Contains(r.stderr, "intact") {
+		t.Errorf("activity --export: %v\n%s", err, r.stderr)
+	}
+	r = hold("devices")
+	if !strings.Contains(r.stdout, "Test phone") || !strings.Contains(r.stdout, "(this device)") {
+		t.Errorf("devices output:\n%s", r.stdout)
+	}
+
+	// Refusals: unknown type, a claim the credential lacks, unknown share.
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"share", "--credential", "driver_licence", "--claims", "classes"}, "you hold no credential"},
+		{[]string{"share", "--credential", "national_id", "--claims", "shoe_size"}, "400 invalid_request"},
+		{[]string{"cancel", "shr_nope"}, "404 not_found"},
+	} {
+		r := runCmd(t, holderCommand, env, "", tt.args...)
+		if r.code != exitInvalid || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("holder %q: exit %d, stderr %q; want 1 and %q", tt.args, r.code, r.stderr, tt.want)
+		}
+	}
+
+	// Revoking this device ends its access.
+	if r := hold("revoke-device", enr["device_id"]); !strings.Contains(r.stderr, "no longer works") {
+		t.Errorf("revoke-device: %s", r.stderr)
+	}
+	if r := runCmd(t, holderCommand, env, "", "credentials"); r.code != exitInvalid || !strings.Contains(r.stderr, "401") {
+		t.Errorf("after revocation: exit %d\n%s", r.code, r.stderr)
 	}
 }

@@ -1,0 +1,178 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"runtime"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+func issueLine(t *testing.T, h *harness, citizen string) []byte {
+	t.Helper()
+	return mustJSON(t, wallet.IssueRequest{CitizenID: citizen, Type: credentials.HealthInsurance,
+		Claims: healthClaims("Bulk Person"), ValidUntil: h.clock.Now().AddDate(2, 0, 0)})
+}
+
+// TestBulk: one result per line, in order, numbered as the body counts
+// lines; a bad line fails alone and the stream goes on: malformed JSON, an
+// unknown member, a line over the cap, a request the service refuses.
+// Blank lines get no result.
+func TestBulk(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	var body bytes.Buffer
+	body.Write(issueLine(t, h, "100000000001"))
+	body.WriteString("\n{\"citizen_id\": \"100000000002\",\n") // line 2: cut short
+	body.Write(issueLine(t, h, "100000000003"))
+	body.WriteString("\r\n\n") // CRLF, then blank line 4
+	body.WriteString(`{"citizen_id":"100000000005","type":"health_insurance","claims":{},"valid_until":"2030-01-01T00:00:00Z","extra":1}` + "\n")
+	body.WriteString(`{"citizen_id":"100000000006","type":"national_id","claims":{},"valid_until":"2030-01-01T00:00:00Z"}` + "\n")
+	body.WriteString(`{"pad":"` + strings.Repeat("x", 70<<10) + "\"}\n") // line 7: over 64 KiB
+	body.Write(issueLine(t, h, "100000000008"))                          // last line, no newline
+
+	resp := h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/x-ndjson", body.Bytes())
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
+		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	var got []wallet.BulkResult
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var r wallet.BulkResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("result line %q: %v", sc.Text(), err)
+		}
+		got = append(got, r)
+	}
+	resp.Body.Close()
+	want := []struct {
+		line int
+		code wallet.Code
+	}{{1, ""}, {2, "invalid_request"}, {3, ""}, {5, "invalid_request"}, {6, "forbidden"}, {7, "payload_too_large"}, {8, ""}}
+	if len(got) != len(want) {
+		t.Fatalf("%d results, want %d: %+v", len(got), len(want), got)
+	}
+	for i, wnt := range want {
+		r := got[i]
+		if r.Line != wnt.line || r.Error != wnt.code {
+			t.Errorf("result %d: line %d error %q (%s), want line %d error %q", i, r.Line, r.Error, r.ErrorDescription, wnt.line, wnt.code)
+		}
+		if wnt.code == "" && (r.IssueResponse == nil || r.CredentialID == "" || r.StatusList == "") {
+			t.Errorf("line %d: no credential: %+v", r.Line, r)
+		}
+		if wnt.code != "" && (r.IssueResponse != nil || r.ErrorDescription == "") {
+			t.Errorf("line %d: %+v", r.Line, r)
+		}
+	}
+	if m := h.metric("eidwallet_bulk_issuance_lines_total"); !strings.Contains(m, `result="issued"} 3`) {
+		t.Errorf("bulk metrics:\n%s", m)
+	}
+}
+
+// TestBulkStreamsFlat sends 20,000 lines through a pipe and reads results
+// as they come. It shows the answer streams (the first results arrive
+// while most of the body is still unsent: the writer waits for them) and
+// that memory stays flat: the heap after the stream, and its peak during
+// it, stay near where they started, far below what 20,000 requests and
+// results held at once would take.
+func TestBulkStreamsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("20,000 issuances")
+	}
+	h := newHarness(t)
+	w := h.setup()
+	h.logs.Discard() // the service logs each issuance; the test keeps none of it
+	const lines = 20_000
+	line := issueLine(t, h, w.citizen) // enrolled: each credential is signed for its device
+
+	var ms runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	before := ms.HeapInuse
+
+	var results atomic.Int64
+	firstResult := make(chan struct{})
+	pr, pw := io.Pipe()
+	go func() {
+		for i := range lines {
+			if i == 2_000 {
+				select { // more than a few batches out: results must be flowing
+				case <-firstResult:
+				case <-time.After(20 * time.Second):
+					pw.CloseWithError(fmt.Errorf("no result after %d lines were sent", i))
+					return
+				}
+			}
+			if _, err := pw.Write(append(line, '\n')); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+
+	peak := before
+	stopSampling := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-time.After(50 * time.Millisecond):
+				runtime.ReadMemStats(&ms)
+				peak = max(peak, ms.HeapInuse)
+			}
+		}
+	}()
+
+	req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", pr)
+	req.Header.Set("Authorization", "Bearer "+w.issuerKey)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	next := 1
+	for sc.Scan() {
+		var r wallet.BulkResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.Line != next || r.Error != "" {
+			t.Fatalf("result %+v, want line %d issued", r, next)
+		}
+		next++
+		if results.Add(1) == 1 {
+			close(firstResult)
+		}
+	}
+	resp.Body.Close()
+	close(stopSampling)
+	<-sampled
+	if n := results.Load(); n != lines {
+		t.Fatalf("%d results for %d lines (scan: %v)", n, lines, sc.Err())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&ms)
+	after := ms.HeapInuse
+	const mib = 1 << 20
+	t.Logf("heap in use: before %.1f MiB, peak %.1f MiB, after %.1f MiB", float64(before)/mib, float64(peak)/mib, float64(after)/mib)
+	if after > before+16*mib {
+		t.Errorf("heap grew from %d to %d bytes over the stream", before, after)
+	}
+	if peak > before+32*mib {
+		t.Errorf("heap peaked at %d bytes (from %d)", peak, before)
+	}
+}

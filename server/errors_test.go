@@ -1,0 +1,285 @@
+package server_test
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// TestHTTPStatus holds the error table to SPEC §5, code by code.
+func TestHTTPStatus(t *testing.T) {
+	for code, want := range map[wallet.Code]int{
+		wallet.CodeInvalidRequest:     400,
+		wallet.CodeUnauthenticated:    401,
+		wallet.CodeForbidden:          403,
+		wallet.CodeNotFound:           404,
+		wallet.CodeAlreadyRedeemed:    409,
+		wallet.CodeReplay:             409,
+		wallet.CodeConflict:           409,
+		wallet.CodeShareExpired:       410,
+		wallet.CodeShareCancelled:     410,
+		wallet.CodeTooLarge:           413,
+		wallet.CodeUnsupportedMedia:   415,
+		wallet.CodeVerificationFailed: 422,
+		wallet.CodeRateLimited:        429,
+		wallet.CodeStatusUnavailable:  503,
+		wallet.CodeStorageUnavailable: 503,
+		wallet.CodeInternal:           500,
+		wallet.Code("no_such_code"):   500,
+	} {
+		if got := server.HTTPStatus(code); got != want {
+			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
+		}
+	}
+}
+
+// TestServiceErrorsThroughHandlers checks that what the service says
+// reaches the client through the table, for each class of error a
+// handler can meet, with the reason where SPEC §5 has one.
+func TestServiceErrorsThroughHandlers(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	verify := func(qr string) *http.Response {
+		return h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, wallet.VerifyRequest{QR: qr}))
+	}
+
+	// 400 from the service: a QR that is not an EID1 code.
+	wantError(t, verify("hello"), 400, "invalid_request")
+	// 404: an unknown share token (T23), and another holder's object (T18).
+	wantError(t, verify("EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"), 404, "not_found")
+	wantError(t, h.request("GET", "/v1/me/shares/shr_nosuch", w.token, "", nil), 404, "not_found")
+	// 410: a cancelled share.
+	id, qrText := w.share(h, "full_name")
+	h.call("DELETE", "/v1/me/shares/"+id, w.token, nil, 204, nil)
+	wantError(t, verify(qrText), 410, "share_cancelled")
+	wantError(t, h.request("GET", "/v1/me/shares/"+id+"/qr.png", w.token, "", nil), 410, "share_cancelled")
+	// 410: an expired share (T16).
+	_, qrText = w.share(h, "full_name")
+	h.clock.Advance(2 * wallet.DefaultShareTTL)
+	wantError(t, verify(qrText), 410, "share_expired")
+	// 409: the active key cannot be retired.
+	var iv wallet.IssuerView
+	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &[]wallet.IssuerView{})
+	h.call("POST", "/v1/admin/issuers/vss/keys", h.admin, nil, 201, &iv)
+	wantError(t, h.request("DELETE", "/v1/admin/issuers/vss/keys/"+iv.Keys[len(iv.Keys)-1].Kid, h.admin, "", nil), 409, "conflict")
+	// 422 with a reason: sharing a revoked credential.
+	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey,
+		wallet.StatusRequest{Status: "revoked"}, 200, nil)
+	e := wantError(t, h.request("POST", "/v1/me/shares", w.token, "application/json", mustJSON(t, wallet.ShareRequest{
+		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}})), 422, "verification_failed")
+	if e.Reason != string(credentials.ReasonRevoked) {
+		t.Errorf("reason %q, want %s", e.Reason, credentials.ReasonRevoked)
+	}
+	// 403 from the service: an issuer may only issue its own types (T19).
+	wantError(t, h.request("POST", "/v1/issuer/credentials", w.issuerKey, "application/json", mustJSON(t, wallet.IssueRequest{
+		CitizenID: w.citizen, Type: credentials.NationalID, Claims: map[string]any{}, ValidUntil: h.clock.Now().AddDate(1, 0, 0)})), 403, "forbidden")
+	// 409: an assertion jti is accepted once (T11).
+	a := w.assertion(h)
+	body := []byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + a)
+	if resp := h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body); resp.StatusCode != 200 {
+		t.Fatalf("token: %d", resp.StatusCode)
+	}
+	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body), 409, "replay_detected")
+}
+
+// TestUnauthenticated: no credential is 401 with a bare Bearer challenge;
+// a bad, malformed or revoked one is 401 with error="invalid_token"
+// (RFC 6750 §3, THREATS T20). Every 401 answer is the same body.
+func TestUnauthenticated(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+
+	resp := h.request("GET", "/v1/me/credentials", "", "", nil)
+	if got := resp.Header.Get("WWW-Authenticate"); got != `Bearer realm="eidwallet"` {
+		t.Errorf("challenge without credentials: %q", got)
+	}
+	wantError(t, resp, 401, "unauthenticated")
+
+	var key wallet.NewAPIKey
+	h.call("POST", "/v1/admin/verifiers/"+w.verifierID+"/api-keys", h.admin, nil, 201, &key)
+	h.call("DELETE", "/v1/admin/api-keys/"+key.ID, h.admin, nil, 204, nil)
+
+	invalidToken := regexp.MustCompile(`^Bearer realm="eidwallet", error="invalid_token"`)
+	for name, header := range map[string]string{
+		"unknown key":      "Bearer ewk_nosuchkey",
+		"revoked key":      "Bearer " + key.Key,
+		"tampered token":   "Bearer " + w.token[:len(w.token)-4] + "AAAA",
+		"other scheme":     "Basic dXNlcjpwYXNz",
+		"no token":         "Bearer ",
+		"not a b64token":   "Bearer a b",
+		"lower-case realm": "bearer ewk_nosuchkey",
+	} {
+		t.Run(name, func(t *testing.T) {
+			req, _ := http.NewRequest("GET", h.url+"/v1/verifier/verifications", nil)
+			req.Header.Set("Authorization", header)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); !invalidToken.MatchString(got) {
+				t.Errorf("challenge %q", got)
+			}
+			wantError(t, resp, 401, "unauthenticated")
+		})
+	}
+
+	// An expired access token (10 minutes).
+	h.clock.Advance(wallet.AccessTokenTTL + 1)
+	wantError(t, h.request("GET", "/v1/me/credentials", w.token, "", nil), 401, "unauthenticated")
+}
+
+// TestRoleMismatch calls every authenticated route of the inventory with
+// the credential of each other role (THREATS T19): 403 forbidden, before
+// any body is read or any id looked up; and with none: 401. The public
+// routes are listed here by name, so a new route is authenticated unless
+// someone adds it to this list on purpose.
+func TestRoleMismatch(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	creds := map[wallet.Role]string{
+		wallet.RoleAdmin:    h.admin,
+		wallet.RoleIssuer:   w.issuerKey,
+		wallet.RoleVerifier: w.verifierKey,
+		wallet.RoleHolder:   w.token,
+	}
+	public := map[string]bool{
+		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
+		"GET /issuers/:id/jwks.json": true, "GET /.well-known/jwt-vc-issuer/issuers/:id": true,
+		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
+	}
+	roleOf := func(path string) wallet.Role {
+		switch {
+		case strings.HasPrefix(path, "/v1/admin/"):
+			return wallet.RoleAdmin
+		case strings.HasPrefix(path, "/v1/issuer/"):
+			return wallet.RoleIssuer
+		case strings.HasPrefix(path, "/v1/me/"):
+			return wallet.RoleHolder
+		case path == "/v1/verify", strings.HasPrefix(path, "/v1/verifier/"):
+			return wallet.RoleVerifier
+		}
+		return ""
+	}
+	params := regexp.MustCompile(`/:[a-z]+`)
+	n := 0
+	for _, r := range server.RouteInventory(h.handler) {
+		method, pattern := r[0], r[1]
+		if public[method+" "+pattern] {
+			continue
+		}
+		role := roleOf(pattern)
+		if role == "" {
+			t.Errorf("%s %s is neither public nor in a role group", method, pattern)
+			continue
+		}
+		path := params.ReplaceAllString(pattern, "/x1")
+		wantError(t, h.request(method, path, "", "application/json", []byte("{}")), 401, "unauthenticated")
+		for other, cred := range creds {
+			if other == role {
+				continue
+			}
+			resp := h.request(method, path, cred, "application/json", []byte("{}"))
+			if resp.StatusCode != 403 {
+				t.Errorf("%s %s as %s: %d, want 403", method, path, other, resp.StatusCode)
+				resp.Body.Close()
+				continue
+			}
+			wantError(t, resp, 403, "forbidden")
+			n++
+		}
+	}
+	if n < 3*25 {
+		t.Errorf("only %d role checks ran", n)
+	}
+}
+
+// TestUnsupportedMediaType: JSON routes take application/json only; the
+// bulk route application/x-ndjson; the token route a form or JSON.
+func TestUnsupportedMediaType(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	body := mustJSON(t, wallet.CreateIssuerRequest{ID: "mot", Name: "Traffic", Types: []string{credentials.DriverLicence}})
+	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data"} {
+		wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, ct, body), 415, "unsupported_media_type")
+	}
+	// Parameters are fine.
+	h.request("POST", "/v1/admin/issuers", h.admin, "application/json; charset=utf-8", body).Body.Close()
+	wantError(t, h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/json", []byte("{}")), 415, "unsupported_media_type")
+	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 415, "unsupported_media_type")
+}
+
+// TestBodyTooLarge: a body over 64 KiB is 413 before it is decoded,
+// whether its length is announced or not (SPEC §5, T22).
+func TestBodyTooLarge(t *testing.T) {
+	h := newHarness(t)
+	big := append([]byte(`{"id":"mot","name":"`), bytes.Repeat([]byte("a"), 70<<10)...)
+	big = append(big, `","types":["driver_licence"]}`...)
+	wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, "application/json", big), 413, "payload_too_large")
+
+	// Chunked: no Content-Length, cut at the limit.
+	req, _ := http.NewRequest("POST", h.url+"/v1/enrollments", io.MultiReader(bytes.NewReader(big)))
+	req.ContentLength = -1
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, resp, 413, "payload_too_large")
+
+	// The same for the token form.
+	form := append([]byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="), bytes.Repeat([]byte("a"), 70<<10)...)
+	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", form), 413, "payload_too_large")
+}
+
+// TestStrictDecoding: unknown, duplicate or wrongly cased members, trailing
+// data, wrong types and malformed JSON are 400 invalid_request, and the
+// description names the member, never a value.
+func TestStrictDecoding(t *testing.T) {
+	h := newHarness(t)
+	for name, tc := range map[string]struct{ body, mention string }{
+		"unknown field":   {`{"id":"mot","name":"Traffic","types":["driver_licence"],"admin":true}`, "admin"},
+		"duplicate field": {`{"id":"mot","id":"evil","name":"Traffic","types":["driver_licence"]}`, "id"},
+		"case variant":    {`{"ID":"mot","name":"Traffic","types":["driver_licence"]}`, "ID"},
+		"trailing data":   {`{"id":"mot","name":"Traffic","types":["driver_licence"]} {}`, ""},
+		"trailing junk":   {`{"id":"mot","name":"Traffic","types":["driver_licence"]}x`, ""},
+		"wrong type":      {`{"id":"mot","name":"Traffic","types":"driver_licence"}`, "types"},
+		"not an object":   {`["mot"]`, ""},
+		"malformed":       {`{"id":"mot",`, ""},
+		"empty":           {``, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			e := wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, "application/json", []byte(tc.body)), 400, "invalid_request")
+			if !strings.Contains(e.Description, tc.mention) {
+				t.Errorf("description %q does not name %q", e.Description, tc.mention)
+			}
+			if strings.Contains(e.Description, "Traffic") || strings.Contains(e.Description, "wallet.") {
+				t.Errorf("description leaks a value or a Go type: %q", e.Description)
+			}
+		})
+	}
+	var issuers []wallet.IssuerView
+	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &issuers)
+	if len(issuers) != 0 {
+		t.Fatalf("a refused request created %+v", issuers)
+	}
+}
+
+// TestNotFoundAndMethod: unknown paths are 404 not_found and known paths
+// with another method 405 with Allow, both in the error shape.
+func TestNotFoundAndMethod(t *testing.T) {
+	h := newHarness(t)
+	wantError(t, h.request("GET", "/v1/nothing", "", "", nil), 404, "not_found")
+	wantError(t, h.request("GET", "/v1/token/", "", "", nil), 404, "not_found")
+	resp := h.request("PUT", "/v1/token", "", "", nil)
+	if allow := resp.Header.Get("Allow"); allow != "POST" {
+		t.Errorf("Allow %q", allow)
+	}
+	wantError(t, resp, 405, "invalid_request")
+}

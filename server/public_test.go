@@ -1,0 +1,249 @@
+package server_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"image/png"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/qr"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// TestStatusListRoute fetches the issuer's JWKS and status list through
+// the API, as an outside verifier would, and checks the token with
+// credentials.VerifyStatusList against those keys: valid, then revoked
+// after the issuer revokes (SPEC §3.5).
+func TestStatusListRoute(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+
+	resp := h.request("GET", "/issuers/vss/jwks.json", "", "", nil)
+	jwks := readAll(t, resp)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/jwk-set+json" ||
+		!strings.Contains(resp.Header.Get("Cache-Control"), "max-age=") {
+		t.Fatalf("jwks: %d %v", resp.StatusCode, resp.Header)
+	}
+	keys := must(credentials.ParseJWKS(jwks))
+	trust := credentials.NewTrustStore()
+	trust.AddIssuer(h.svc.IssuerURL("vss"), keys, "urn:eidwallet:vct:health_insurance:1")
+
+	var meta struct {
+		Issuer string          `json:"issuer"`
+		JWKS   json.RawMessage `json:"jwks"`
+	}
+	h.call("GET", "/.well-known/jwt-vc-issuer/issuers/vss", "", nil, 200, &meta)
+	if meta.Issuer != h.svc.IssuerURL("vss") || len(must(credentials.ParseJWKS(meta.JWKS))) != len(keys) {
+		t.Fatalf("issuer metadata: %+v", meta)
+	}
+
+	u := must(url.Parse(w.credential.StatusList))
+	check := func(want uint8) {
+		t.Helper()
+		resp := h.request("GET", u.Path, "", "", nil)
+		token := string(readAll(t, resp))
+		if resp.StatusCode != 200 {
+			t.Fatalf("status list: %d %s", resp.StatusCode, token)
+		}
+		if ct := resp.Header.Get("Content-Type"); ct != "application/statuslist+jwt" {
+			t.Errorf("Content-Type %q", ct)
+		}
+		if cc := resp.Header.Get("Cache-Control"); cc != "max-age=300" {
+			t.Errorf("Cache-Control %q, want max-age=300 (the token's ttl)", cc)
+		}
+		tok, err := credentials.VerifyStatusList(token, trust, w.credential.StatusList, h.clock.Now(), 0)
+		if err != nil {
+			t.Fatalf("verify status list: %v", err)
+		}
+		if tok.TTL.Seconds() != 300 {
+			t.Errorf("ttl %v", tok.TTL)
+		}
+		if got := must(tok.List.Get(w.credential.StatusIndex)); got != want {
+			t.Errorf("status of index %d: %d, want %d", w.credential.StatusIndex, got, want)
+		}
+	}
+	check(credentials.StatusValid)
+	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey,
+		wallet.StatusRequest{Status: "revoked", Reason: "card lost"}, 200, nil)
+	check(credentials.StatusInvalid)
+
+	for _, bad := range []string{"/status-lists/vss/0", "/status-lists/vss/-1", "/status-lists/vss/01", "/status-lists/vss/one"} {
+		wantError(t, h.request("GET", bad, "", "", nil), 400, "invalid_request")
+	}
+	wantError(t, h.request("GET", "/status-lists/vss/2", "", "", nil), 404, "not_found")
+	wantError(t, h.request("GET", "/status-lists/nope/1", "", "", nil), 404, "not_found")
+	resp = h.request("GET", "/issuers/nope/jwks.json", "", "", nil)
+	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
+		t.Errorf("an error answer is cacheable: %q", cc)
+	}
+	wantError(t, resp, 404, "not_found")
+}
+
+// TestShareQR renders an approved share as PNG and SVG of the asked size.
+func TestShareQR(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	id, _ := w.share(h, "full_name")
+	for _, size := range []int{64, 300, 1024} {
+		resp := h.request("GET", "/v1/me/shares/"+id+"/qr.png?size="+strconv.Itoa(size), w.token, "", nil)
+		body := readAll(t, resp)
+		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" || resp.Header.Get("Cache-Control") != "no-store" {
+			t.Fatalf("qr.png: %d %v", resp.StatusCode, resp.Header)
+		}
+		img, err := png.Decode(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := img.Bounds(); b.Dx() != size || b.Dy() != size {
+			t.Errorf("image %v, want %d×%d", b, size, size)
+		}
+	}
+	resp := h.request("GET", "/v1/me/shares/"+id+"/qr.png", w.token, "", nil)
+	img := must(png.Decode(bytes.NewReader(readAll(t, resp))))
+	if img.Bounds().Dx() != qr.DefaultSize {
+		t.Errorf("default size %d", img.Bounds().Dx())
+	}
+	resp = h.request("GET", "/v1/me/shares/"+id+"/qr.svg?size=200", w.token, "", nil)
+	svg := readAll(t, resp)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/svg+xml" || !bytes.Contains(svg, []byte("<svg")) {
+		t.Fatalf("qr.svg: %d %v %.80s", resp.StatusCode, resp.Header, svg)
+	}
+	for _, bad := range []string{"63", "1025", "0", "-5", "abc", "256px", ""} {
+		wantError(t, h.request("GET", "/v1/me/shares/"+id+"/qr.png?size="+bad, w.token, "", nil), 400, "invalid_request")
+	}
+	// A share not yet approved has no QR code.
+	var created wallet.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, wallet.ShareRequest{
+		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
+	wantError(t, h.request("GET", "/v1/me/shares/"+created.ShareID+"/qr.svg", w.token, "", nil), 409, "conflict")
+}
+
+// TestToken covers the token endpoint's two body forms and its refusals.
+func TestToken(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	const grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+	var tok wallet.TokenResponse
+	resp, _ := h.call("POST", "/v1/token", "", map[string]string{"grant_type": grant, "assertion": w.assertion(h)}, 200, &tok)
+	if tok.TokenType != "Bearer" || tok.ExpiresIn != 600 || tok.AccessToken == "" {
+		t.Fatalf("token answer %+v", tok)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("token answer cacheable: %v", resp.Header)
+	}
+	h.call("GET", "/v1/me/devices", tok.AccessToken, nil, 200, nil)
+
+	form := func(v url.Values) []byte { return []byte(v.Encode()) }
+	for name, body := range map[string][]byte{
+		"wrong grant":       form(url.Values{"grant_type": {"password"}, "assertion": {w.assertion(h)}}),
+		"no assertion":      form(url.Values{"grant_type": {grant}}),
+		"repeated":          []byte("grant_type=" + url.QueryEscape(grant) + "&assertion=a&assertion=b"),
+		"malformed form":    []byte("grant_type=%zz"),
+		"no grant, no body": {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body), 400, "invalid_request")
+		})
+	}
+	wantError(t, h.request("POST", "/v1/token", "", "application/json", []byte(`{"grant_type":"`+grant+`","assertion":"a","scope":"x"}`)), 400, "invalid_request")
+	// An unknown form parameter is ignored (RFC 6749 §3.2).
+	body := form(url.Values{"grant_type": {grant}, "assertion": {w.assertion(h)}, "scope": {"anything"}})
+	if resp := h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body); resp.StatusCode != 200 {
+		t.Fatalf("extra form parameter: %d %s", resp.StatusCode, readAll(t, resp))
+	}
+}
+
+// TestProbesAndMetrics: healthz always, readyz while the store answers,
+// metrics in the Prometheus text format with request counts by route
+// pattern, the OpenAPI document as JSON.
+func TestProbesAndMetrics(t *testing.T) {
+	h := newHarness(t)
+	h.call("GET", "/healthz", "", nil, 200, nil)
+	h.call("GET", "/readyz", "", nil, 200, nil)
+	h.request("GET", "/v1/me/shares/shr_abc", "", "", nil).Body.Close()
+	resp := h.request("GET", "/metrics", "", "", nil)
+	body := string(readAll(t, resp))
+	if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
+		t.Errorf("metrics Content-Type %q", resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{
+		`eidwallet_http_requests_total{code="200",method="GET",route="/healthz"} 1`,
+		`eidwallet_http_requests_total{code="401",method="GET",route="/v1/me/shares/:id"} 1`,
+		`eidwallet_http_request_duration_seconds_bucket{method="GET",route="/readyz",le="+Inf"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	var doc map[string]any
+	h.call("GET", "/openapi.json", "", nil, 200, &doc)
+	if doc["openapi"] != "3.1.0" {
+		t.Errorf("openapi %v", doc["openapi"])
+	}
+}
+
+// TestSecurityHeaders: every answer has nosniff, a strict CSP and a
+// request id; /v1/ answers are no-store.
+func TestSecurityHeaders(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	for _, c := range []struct{ path, bearer string }{
+		{"/healthz", ""}, {"/v1/me/credentials", w.token}, {"/v1/me/credentials", ""}, {"/nope", ""}, {"/issuers/vss/jwks.json", ""},
+	} {
+		resp := h.request("GET", c.path, c.bearer, "", nil)
+		resp.Body.Close()
+		if resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+			len(resp.Header.Get("X-Request-Id")) < 16 {
+			t.Errorf("%s: headers %v", c.path, resp.Header)
+		}
+		if strings.HasPrefix(c.path, "/v1/") && resp.Header.Get("Cache-Control") != "no-store" {
+			t.Errorf("%s: Cache-Control %q", c.path, resp.Header.Get("Cache-Control"))
+		}
+	}
+}
+
+// TestLogs: one line per request with route, status, request id and the
+// caller's ids; nothing of what THREATS T28 forbids: no tokens, keys,
+// codes, claim values, nonces or query strings.
+func TestLogs(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	_, qrText := w.share(h, "full_name", "card_number")
+	var vr wallet.VerifyResponse
+	h.call("POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}, 200, &vr)
+	h.call("GET", "/v1/me/activity?export=1", w.token, nil, 200, nil)
+	logs := h.logs.String()
+
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		if rec["msg"] == "request" && rec["route"] == "/v1/verify" {
+			found = true
+			if rec["status"] != float64(200) || rec["role"] != "verifier" || rec["subject"] != w.verifierID || rec["request_id"] == "" {
+				t.Errorf("verify log line %v", rec)
+			}
+		}
+	}
+	if !found {
+		t.Fatal("no request line for /v1/verify")
+	}
+	secrets := map[string]string{
+		"access token": w.token, "issuer key": w.issuerKey, "verifier key": w.verifierKey, "admin key": h.admin,
+		"full name": testFullName, "card number": testCard, "citizen id": testCitizen, "qr token": strings.TrimPrefix(qrText, "EID1:"),
+		"nonce": vr.Documents[0].KeyBinding.Nonce, "jwt": "eyJ", "query": "export=1",
+	}
+	for what, s := range secrets {
+		if strings.Contains(logs, s) {
+			t.Errorf("the logs carry the %s", what)
+		}
+	}
+}

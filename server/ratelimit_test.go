@@ -1,0 +1,134 @@
+package server_test
+
+import (
+	"net/http"
+	"net/netip"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
+	"golang.org/x/time/rate"
+)
+
+func tight(burst int) server.Limit {
+	return server.Limit{Rate: rate.Every(10 * time.Second), Burst: burst}
+}
+
+// wantRetryAfter checks a 429 and its Retry-After, in whole seconds.
+func wantRetryAfter(t *testing.T, resp *http.Response, lo, hi int) {
+	t.Helper()
+	ra := resp.Header.Get("Retry-After")
+	wantError(t, resp, 429, "rate_limited")
+	n, err := strconv.Atoi(ra)
+	if err != nil || n < lo || n > hi {
+		t.Fatalf("Retry-After %q, want %d to %d seconds", ra, lo, hi)
+	}
+}
+
+// TestRateLimitVerify: many random tokens from one verifier key are 404
+// until the key's limit, then 429 with Retry-After (THREATS T23); another
+// key of another verifier is not affected, and time refills the bucket.
+func TestRateLimitVerify(t *testing.T) {
+	h := newHarness(t, func(c *server.Config) {
+		c.RateLimits = server.RateLimits{VerifyPerKey: tight(3), VerifyPerAddr: server.Limit{Rate: rate.Inf}}
+	})
+	w := h.setup()
+	guess := mustJSON(t, wallet.VerifyRequest{QR: "EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})
+	for range 3 {
+		wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 404, "not_found")
+	}
+	wantRetryAfter(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 1, 10)
+
+	var other wallet.VerifierView
+	h.call("POST", "/v1/admin/verifiers", h.admin, wallet.CreateVerifierRequest{
+		Name: "Bank", Category: "bank", Claims: map[string][]string{"health_insurance": {"full_name"}}}, 201, &other)
+	wantError(t, h.request("POST", "/v1/verify", other.APIKey.Key, "application/json", guess), 404, "not_found")
+
+	h.clock.Advance(10 * time.Second)
+	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 404, "not_found")
+	wantRetryAfter(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 1, 10)
+	if m := h.metric("eidwallet_rate_limited_total"); m == "" {
+		t.Error("no rate-limit metric")
+	}
+}
+
+// TestRateLimitByAddress: token, enrolment and verify are limited per
+// client address, before any credential is looked at; X-Forwarded-For is
+// ignored unless the peer is a trusted proxy.
+func TestRateLimitByAddress(t *testing.T) {
+	h := newHarness(t, func(c *server.Config) {
+		c.RateLimits = server.RateLimits{TokenPerAddr: tight(2), EnrollPerAddr: tight(1), VerifyPerAddr: tight(2)}
+	})
+	form := []byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z")
+	send := func(path, ct string, body []byte, xff string) *http.Response {
+		req, _ := http.NewRequest("POST", h.url+path, nil)
+		req.Body = http.NoBody
+		if body != nil {
+			req, _ = http.NewRequest("POST", h.url+path, bytesReader(body))
+		}
+		req.Header.Set("Content-Type", ct)
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	for i := range 2 {
+		wantError(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2."+strconv.Itoa(i)), 401, "unauthenticated")
+	}
+	wantRetryAfter(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2.9"), 1, 10)
+
+	enroll := mustJSON(t, wallet.EnrollRequest{CitizenID: "000000000000", ActivationCode: "nope", DeviceName: "x"})
+	wantError(t, send("/v1/enrollments", "application/json", enroll, ""), 400, "invalid_request")
+	wantRetryAfter(t, send("/v1/enrollments", "application/json", enroll, ""), 1, 10)
+
+	// Unauthenticated verify floods are cut before the key lookup.
+	for range 2 {
+		wantError(t, send("/v1/verify", "application/json", []byte("{}"), ""), 401, "unauthenticated")
+	}
+	wantRetryAfter(t, send("/v1/verify", "application/json", []byte("{}"), ""), 1, 10)
+}
+
+// TestTrustedProxy: behind a configured proxy, the client is the
+// right-most untrusted X-Forwarded-For hop.
+func TestTrustedProxy(t *testing.T) {
+	h := newHarness(t, func(c *server.Config) {
+		c.RateLimits = server.RateLimits{TokenPerAddr: tight(1)}
+		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	})
+	form := []byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z")
+	send := func(xff string) *http.Response {
+		req, _ := http.NewRequest("POST", h.url+"/v1/token", bytesReader(form))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("X-Forwarded-For", xff)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	wantError(t, send("198.51.100.7"), 401, "unauthenticated")
+	wantError(t, send("198.51.100.8"), 401, "unauthenticated")
+	// A spoofed left-most hop does not make a new client.
+	wantRetryAfter(t, send("203.0.113.1, 198.51.100.7"), 1, 10)
+}
+
+// TestShareQuota: a holder's share creations are limited (THREATS T24).
+func TestShareQuota(t *testing.T) {
+	h := newHarness(t, func(c *server.Config) {
+		c.RateLimits = server.RateLimits{SharesPerHolder: server.Limit{Rate: rate.Every(2 * time.Second), Burst: 5}}
+	})
+	w := h.setup()
+	req := wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}
+	for range 5 {
+		h.call("POST", "/v1/me/shares", w.token, req, 201, nil)
+	}
+	wantRetryAfter(t, h.request("POST", "/v1/me/shares", w.token, "application/json", mustJSON(t, req)), 1, 2)
+	// Reading is not limited.
+	h.call("GET", "/v1/me/shares", w.token, nil, 200, nil)
+}

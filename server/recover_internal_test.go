@@ -1,0 +1,42 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// TestRecoverPanics: a panicking handler is answered 500 server_error with
+// the generic description, logged once with the request id, and the panic
+// value (which could hold anything) is not echoed.
+func TestRecoverPanics(t *testing.T) {
+	var logs bytes.Buffer
+	s := &server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())
+	e.GET("/v1/boom", func(*gin.Context) { panic("secret-claim-value") })
+
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/v1/boom", nil))
+	if rec.Code != 500 {
+		t.Fatalf("status %d", rec.Code)
+	}
+	var body errorBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.Error != "server_error" || body.Description != genericInternal {
+		t.Fatalf("body %s (%v)", rec.Body, err)
+	}
+	id := rec.Header().Get("X-Request-Id")
+	if !strings.Contains(logs.String(), `"msg":"panic","request_id":"`+id+`"`) {
+		t.Errorf("panic not logged with the request id:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String()+rec.Body.String(), "secret-claim-value") {
+		t.Error("the panic value leaked")
+	}
+}
