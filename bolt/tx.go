@@ -3,9 +3,9 @@ package bolt
 import (
 	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/go-json-experiment/json"
 	"time"
 
 	"github.com/eidwallet/eidwallet/wallet"
@@ -231,7 +231,7 @@ func (t *tx) PutAPIKey(k *wallet.APIKey) error {
 	var oldHash []byte
 	if old != nil {
 		o := new(wallet.APIKey)
-		if err := json.Unmarshal(old, o); err != nil {
+		if err := json.Unmarshal(old, o, jsonOpts); err != nil {
 			return fmt.Errorf("bolt: put api key %q: decode old: %w", k.ID, err)
 		}
 		oldHash = o.Hash
@@ -267,7 +267,7 @@ func (t *tx) PutHolder(h *wallet.Holder) error {
 	var oldHash []byte
 	if old != nil {
 		o := new(wallet.Holder)
-		if err := json.Unmarshal(old, o); err != nil {
+		if err := json.Unmarshal(old, o, jsonOpts); err != nil {
 			return fmt.Errorf("bolt: put holder %q: decode old: %w", h.ID, err)
 		}
 		oldHash = o.CitizenHash
@@ -356,7 +356,11 @@ func (t *tx) PutCredential(c *wallet.Credential) error {
 	if err := checkID("credential holder", c.HolderID); err != nil {
 		return err
 	}
-	old, err := getJSON[wallet.Credential](t.b(bucketCredentials), []byte(c.ID))
+	old, err := getJSON[struct {
+		ID       string    `json:"id"`
+		HolderID string    `json:"holder_id"`
+		IssuedAt time.Time `json:"issued_at"`
+	}](t.b(bucketCredentials), []byte(c.ID))
 	if err != nil {
 		return fmt.Errorf("bolt: put credential %q: old: %w", c.ID, err)
 	}
@@ -405,7 +409,13 @@ func (t *tx) PutShare(s *wallet.Share) error {
 	if len(s.TokenHash) > 0 && takenByOther(tokens, s.TokenHash, s.ID) {
 		return fmt.Errorf("bolt: put share %q: token hash taken: %w", s.ID, wallet.ErrExists)
 	}
-	old, err := getJSON[wallet.Share](t.b(bucketShares), []byte(s.ID))
+	// Only the indexed fields of the stored share are needed.
+	old, err := getJSON[struct {
+		ID        string    `json:"id"`
+		HolderID  string    `json:"holder_id"`
+		Created   time.Time `json:"created"`
+		TokenHash []byte    `json:"token_hash"`
+	}](t.b(bucketShares), []byte(s.ID))
 	if err != nil {
 		return fmt.Errorf("bolt: put share %q: old: %w", s.ID, err)
 	}

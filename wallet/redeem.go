@@ -28,7 +28,9 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		sh       *Share
 		verifier *Verifier
 	)
-	err = s.store.Batch(ctx, func(tx Tx) error {
+	// Read-only checks first, outside the single writer: the share exists
+	// and each credential's status and validity hold right now.
+	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if sh, err = tx.ShareByToken(hash); err != nil {
 			return err
@@ -48,21 +50,11 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 				return err
 			}
 		}
-		sh.Uses++
-		if sh.Uses >= sh.MaxUses {
-			sh.Status = ShareRedeemed
-		}
-		if err := tx.PutShare(sh); err != nil {
-			return err
-		}
-		names := shareClaimNames(sh)
-		if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRedeemed, Outcome: "ok",
-			ShareID: sh.ID, VerifierID: p.Subject, Claims: names}); err != nil {
-			return err
-		}
-		return s.appendVerification(tx, &Verification{VerifierID: p.Subject, At: now, ShareID: sh.ID, Result: "valid",
-			Types: shareTypes(sh), Claims: names})
+		return nil
 	})
+	if err == nil {
+		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, hash, p.Subject, now, &sh) })
+	}
 	if err != nil {
 		if sh != nil {
 			s.logFailedVerification(ctx, p.Subject, sh, err, now)
@@ -83,6 +75,34 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 	}
 	s.log.Info("share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
 	return resp, nil
+}
+
+// redeem is the check-and-set: the share is read again inside the write
+// transaction, so of concurrent redemptions exactly one sees it active
+// (THREATS T15); the activity and verification entries commit with it.
+func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, out **Share) error {
+	sh, err := tx.ShareByToken(hash)
+	if err != nil {
+		return err
+	}
+	*out = sh
+	if err := redeemable(sh, verifierID, now); err != nil {
+		return err
+	}
+	sh.Uses++
+	if sh.Uses >= sh.MaxUses {
+		sh.Status = ShareRedeemed
+	}
+	if err := tx.PutShare(sh); err != nil {
+		return err
+	}
+	names := shareClaimNames(sh)
+	if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRedeemed, Outcome: "ok",
+		ShareID: sh.ID, VerifierID: verifierID, Claims: names}); err != nil {
+		return err
+	}
+	return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
+		Types: shareTypes(sh), Claims: names})
 }
 
 // redeemable is the share state machine at redemption (THREATS T13, T14,

@@ -219,6 +219,9 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 	if err != nil {
 		return err
 	}
+	// The document supersedes the bare presentation, which is dropped to
+	// keep the share record small: redemptions rewrite it.
+	it.Presentation = nil
 	it.Document, err = s.sealBytes(raw, "share-document", sh.ID, it.CredentialID)
 	return err
 }

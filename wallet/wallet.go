@@ -147,8 +147,8 @@ type ShareItem struct {
 	Type         string   `json:"type"`
 	Claims       []string `json:"claims"`
 	// Presentation is sealed: the SD-JWT with the chosen disclosures,
-	// awaiting the holder's KB-JWT.
-	Presentation []byte `json:"presentation"`
+	// awaiting the holder's KB-JWT; dropped once the share is approved.
+	Presentation []byte `json:"presentation,omitempty"`
 	Nonce        string `json:"nonce"`
 	SDHash       string `json:"sd_hash"`
 	// Document is sealed: the verified answer for this item (the Document
