@@ -26,6 +26,7 @@ const (
 	bucketShares           = "shares"
 	bucketSharesByToken    = "shares_by_token"  // token hash → id
 	bucketSharesByHolder   = "shares_by_holder" // ownerTimeKey → empty
+	bucketShareDocuments   = "share_documents"  // share id → sealed documents
 	bucketStatusLists      = "status_lists"     // listKey → record
 	bucketStatusIndices    = "status_indices"   // listKey + idx → empty, never deleted
 	bucketActivity         = "activity"         // seqKey → record
@@ -41,7 +42,7 @@ func allBuckets() []string {
 		bucketIssuers, bucketVerifiers, bucketAPIKeys, bucketAPIKeysByHash,
 		bucketHolders, bucketHoldersByCitizen, bucketDevices, bucketDevicesByHolder,
 		bucketActivationCodes, bucketCredentials, bucketCredsByHolder,
-		bucketShares, bucketSharesByToken, bucketSharesByHolder,
+		bucketShares, bucketSharesByToken, bucketSharesByHolder, bucketShareDocuments,
 		bucketStatusLists, bucketStatusIndices, bucketActivity, bucketVerifications,
 		bucketOnce, bucketOnceByExpiry, bucketMeta,
 	}

@@ -435,6 +435,27 @@ func (t *tx) PutShare(s *wallet.Share) error {
 	return t.ownedPut("share", bucketShares, bucketSharesByHolder, s.ID, oldKey, ownerTimeKey(s.HolderID, s.Created, s.ID), s)
 }
 
+func (t *tx) ShareDocuments(shareID string) ([][]byte, error) {
+	docs, err := getJSON[[][]byte](t.b(bucketShareDocuments), []byte(shareID))
+	if err != nil {
+		return nil, fmt.Errorf("bolt: share documents %q: %w", shareID, err)
+	}
+	if docs == nil {
+		return nil, fmt.Errorf("bolt: share documents %q: %w", shareID, wallet.ErrNotFound)
+	}
+	return *docs, nil
+}
+
+func (t *tx) PutShareDocuments(shareID string, docs [][]byte) error {
+	if err := checkID("share", shareID); err != nil {
+		return err
+	}
+	if err := putJSON(t.b(bucketShareDocuments), []byte(shareID), docs); err != nil {
+		return fmt.Errorf("bolt: put share documents %q: %w", shareID, err)
+	}
+	return nil
+}
+
 // ownedPut writes a record and moves its owner index entry.
 func (t *tx) ownedPut(kind, bucket, index, id string, oldKey, newKey []byte, rec any) error {
 	if err := moveKey(t.b(index), oldKey, newKey, []byte{}); err != nil {

@@ -27,6 +27,7 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 	var (
 		sh       *Share
 		verifier *Verifier
+		docs     [][]byte
 	)
 	// Read-only checks first, outside the single writer: the share exists
 	// and each credential's status and validity hold right now.
@@ -50,7 +51,8 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 				return err
 			}
 		}
-		return nil
+		docs, err = tx.ShareDocuments(sh.ID)
+		return err
 	})
 	if err == nil {
 		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, hash, p.Subject, now, &sh) })
@@ -62,8 +64,11 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		return nil, s.storeErr(err, "share")
 	}
 	resp := &VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: Party{ID: verifier.ID, Name: verifier.Name}}
-	for _, it := range sh.Items {
-		raw, err := s.openBytes(it.Document, "share-document", sh.ID, it.CredentialID)
+	if len(docs) != len(sh.Items) {
+		return nil, &Error{Code: CodeStorageUnavailable, Message: "a stored record could not be read"}
+	}
+	for i, it := range sh.Items {
+		raw, err := s.openBytes(docs[i], "share-document", sh.ID, it.CredentialID)
 		if err != nil {
 			return nil, err
 		}

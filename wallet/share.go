@@ -161,10 +161,16 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		if err != nil {
 			return err
 		}
+		// Each item's verified answer (the Document of SPEC §3.3 step 4),
+		// sealed now so that a redemption needs no signature check.
+		docs := make([][]byte, len(sh.Items))
 		for i := range sh.Items {
-			if err := s.approveItem(tx, trust, sh, &sh.Items[i], req.KBJWTs[i], now); err != nil {
+			if docs[i], err = s.approveItem(tx, trust, sh, &sh.Items[i], req.KBJWTs[i], now); err != nil {
 				return err
 			}
+		}
+		if err := tx.PutShareDocuments(sh.ID, docs); err != nil {
+			return err
 		}
 		token := s.shareToken(sh.ID)
 		sh.TokenHash = hashSecret(token)
@@ -185,25 +191,25 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 }
 
 // approveItem verifies one KB-JWT over its presentation, RFC 9901 §7.3 in
-// full, and seals the verified document for redemption.
-func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *ShareItem, kb string, now time.Time) error {
+// full, and returns the verified document, sealed.
+func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *ShareItem, kb string, now time.Time) ([]byte, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := credentialUsable(c, now); err != nil {
-		return err
+		return nil, err
 	}
 	pres, err := s.openBytes(it.Presentation, "share-item", sh.ID, it.CredentialID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	full := string(pres) + kb
 	v, err := credentials.Verify(full, trust, credentials.VerifyOptions{
 		Now: now, RequireKB: true, Audience: sh.Aud, Nonce: it.Nonce,
 	})
 	if err != nil {
-		return verificationFailed(err)
+		return nil, verificationFailed(err)
 	}
 	disclosed := make(map[string]any, len(v.Disclosed))
 	for _, n := range v.Disclosed {
@@ -217,13 +223,12 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 	}
 	raw, err := json.Marshal(doc)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The document supersedes the bare presentation, which is dropped to
 	// keep the share record small: redemptions rewrite it.
 	it.Presentation = nil
-	it.Document, err = s.sealBytes(raw, "share-document", sh.ID, it.CredentialID)
-	return err
+	return s.sealBytes(raw, "share-document", sh.ID, it.CredentialID)
 }
 
 // shareToken derives a share's QR token from the token key and its id: the

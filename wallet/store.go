@@ -64,6 +64,11 @@ type Tx interface {
 	ShareByToken(tokenHash []byte) (*Share, error)
 	Shares(holderID string) ([]*Share, error) // newest first
 	PutShare(*Share) error
+	// ShareDocuments and PutShareDocuments keep the sealed documents of an
+	// approved share, one per item, apart from the share: redemptions
+	// rewrite the small share record, never these.
+	ShareDocuments(shareID string) ([][]byte, error)
+	PutShareDocuments(shareID string, docs [][]byte) error
 
 	StatusList(issuerID string, list int) (*StatusList, error)
 	PutStatusList(*StatusList) error

@@ -151,10 +151,6 @@ type ShareItem struct {
 	Presentation []byte `json:"presentation,omitempty"`
 	Nonce        string `json:"nonce"`
 	SDHash       string `json:"sd_hash"`
-	// Document is sealed: the verified answer for this item (the Document
-	// of SPEC §3.3 step 4, presentation with KB-JWT included), made at
-	// approval so a redemption needs no signature check.
-	Document []byte `json:"document,omitempty"`
 }
 
 // ActivityEntry is one event in a holder's hash-chained log (SPEC §3.6).

@@ -55,6 +55,7 @@ func Run(t *testing.T, open Open) {
 		{"ActivationCodes", s.testActivationCodes},
 		{"Credentials", s.testCredentials},
 		{"Shares", s.testShares},
+		{"ShareDocuments", s.testShareDocuments},
 		{"StatusLists", s.testStatusLists},
 		{"StatusIndices", s.testStatusIndices},
 		{"Activity", s.testActivity},
@@ -662,6 +663,32 @@ func (s *suite) testShares(t *testing.T) {
 		got, err = tx.ShareByToken([]byte("token-1"))
 		noErr(t, "ShareByToken(reused hash)", err)
 		same(t, "share by reused token", got, other2)
+		return nil
+	})
+}
+
+// testShareDocuments: documents round-trip apart from the share, and a
+// later share update leaves them as they were.
+func (s *suite) testShareDocuments(t *testing.T) {
+	st := s.fresh(t)
+	docs := [][]byte{[]byte("sealed-doc-1"), {0, 1, 2, 255}}
+	update(t, st, func(tx wallet.Tx) error {
+		_, err := tx.ShareDocuments("s1")
+		isErr(t, "ShareDocuments(missing)", err, wallet.ErrNotFound)
+		noErr(t, "PutShare", tx.PutShare(newShare("s1", "h1", at(0))))
+		return tx.PutShareDocuments("s1", docs)
+	})
+	redeemed := newShare("s1", "h1", at(0))
+	redeemed.Status, redeemed.Uses = wallet.ShareRedeemed, 1
+	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(redeemed) })
+	view(t, st, func(tx wallet.Tx) error {
+		got, err := tx.ShareDocuments("s1")
+		noErr(t, "ShareDocuments", err)
+		if len(got) != len(docs) || string(got[0]) != string(docs[0]) || string(got[1]) != string(docs[1]) {
+			t.Errorf("ShareDocuments = %q, want %q", got, docs)
+		}
+		_, err = tx.ShareDocuments("s2")
+		isErr(t, "ShareDocuments(other share)", err, wallet.ErrNotFound)
 		return nil
 	})
 }
