@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -14,6 +16,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -174,5 +177,40 @@ func TestBulkStreamsFlat(t *testing.T) {
 	}
 	if peak > before+32*mib {
 		t.Errorf("heap peaked at %d bytes (from %d)", peak, before)
+	}
+}
+
+// TestBulkBrokenBody: when the body breaks off (here the client stops
+// sending, short of its Content-Length, past the idle timeout), the
+// complete lines before the break are issued and answered, then one result
+// with the next line number says the stream ended early.
+func TestBulkBrokenBody(t *testing.T) {
+	h := newHarness(t, func(c *server.Config) { c.BulkIdleTimeout = 300 * time.Millisecond })
+	w := h.setup()
+	u := must(url.Parse(h.url))
+	conn := must(net.Dial("tcp", u.Host))
+	defer conn.Close()
+	lines := string(issueLine(t, h, "300000000001")) + "\n" + string(issueLine(t, h, "300000000002")) + "\n" + `{"citizen_id":"3000`
+	fmt.Fprintf(conn, "POST /v1/issuer/credentials:bulk HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\n"+
+		"Content-Type: application/x-ndjson\r\nContent-Length: %d\r\n\r\n%s", u.Host, w.issuerKey, len(lines)+1000, lines)
+	if err := conn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(readAll(t, resp))
+	var got []wallet.BulkResult
+	for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
+		var r wallet.BulkResult
+		if err := json.Unmarshal([]byte(l), &r); err != nil {
+			t.Fatalf("result %q: %v", l, err)
+		}
+		got = append(got, r)
+	}
+	if len(got) != 3 || got[0].IssueResponse == nil || got[1].IssueResponse == nil ||
+		got[2].Line != 3 || got[2].Error != wallet.CodeInvalidRequest {
+		t.Fatalf("results:\n%s", body)
 	}
 }

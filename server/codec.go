@@ -94,18 +94,18 @@ func (s *server) decodeJSON(c *gin.Context, v any) *wallet.Error {
 	if we != nil {
 		return we
 	}
-	return unmarshalStrict(body, v)
+	return unmarshalStrict(body, v, "the request body")
 }
 
 // unmarshalStrict decodes one JSON value into v, strictly, and says what
 // was wrong in words safe to return: the JSON pointer of the offending
 // member, never its value, and no Go type names.
-func unmarshalStrict(data []byte, v any) *wallet.Error {
+func unmarshalStrict(data []byte, v any, what string) *wallet.Error {
 	err := json.Unmarshal(data, v, json.RejectUnknownMembers(true))
 	if err == nil {
 		return nil
 	}
-	msg := "the request body is not valid JSON"
+	msg := what + " is not valid JSON"
 	var se *json.SemanticError
 	var syn *jsontext.SyntacticError
 	switch {
@@ -117,7 +117,7 @@ func unmarshalStrict(data []byte, v any) *wallet.Error {
 		case where != "":
 			msg = fmt.Sprintf("field %q: invalid value", where)
 		default:
-			msg = "the request body must be a JSON object of the documented shape"
+			msg = what + " must be a JSON object of the documented shape"
 		}
 	case errors.As(err, &syn):
 		if errors.Is(syn.Err, jsontext.ErrDuplicateName) {

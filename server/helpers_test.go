@@ -373,5 +373,4 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-
 func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"bytes"
+	"context"
 	stdjson "encoding/json"
 	"errors"
 	"fmt"
@@ -125,6 +126,7 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 			batch = append(batch[:0], first)
 			batch = fill(batch, lines, s.batchSize)
+			s.extendDeadlines(rc) // progress: another idle period to issue and answer
 
 			var broken *bulkLine
 			for i := range batch {
@@ -146,10 +148,11 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				_ = rc.Flush()
 				return
 			}
+			// gin's Flush reports no error; a client that went away shows
+			// in the context (net/http cancels it on a read or write error).
 			if err := rc.Flush(); err != nil || ctx.Err() != nil {
 				return
 			}
-			s.extendDeadlines(rc)
 		}
 	}
 }
@@ -186,6 +189,11 @@ func (s *server) readBulk(body io.Reader, out chan<- bulkLine, stop <-chan struc
 	br := bufio.NewReaderSize(body, s.maxLine+2) // a line at the cap, "\r\n" included, fits
 	tooLong := &wallet.Error{Code: wallet.CodeTooLarge, Message: fmt.Sprintf("the line is over %d bytes", s.maxLine)}
 	for n := 1; ; n++ {
+		select {
+		case <-stop:
+			return
+		default:
+		}
 		line, long, err := readLine(br, s.maxLine)
 		if errors.Is(err, io.EOF) {
 			return
@@ -199,7 +207,7 @@ func (s *server) readBulk(body io.Reader, out chan<- bulkLine, stop <-chan struc
 		case len(bytes.TrimSpace(line)) == 0:
 			continue
 		default:
-			l.err = unmarshalStrict(line, &l.req)
+			l.err = unmarshalStrict(line, &l.req, "the line")
 		}
 		select {
 		case out <- l:
@@ -242,7 +250,9 @@ func readLine(br *bufio.Reader, max int) (line []byte, long bool, err error) {
 }
 
 // issueBulk issues the good lines of a batch with one IssueBatch call and
-// returns one result per line, in order.
+// returns one result per line, in order. A batch once started runs to its
+// end (bounded by the idle timeout) even if the client goes away: lines
+// the server has read are issued and answered, not half done.
 func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []wallet.BulkResult {
 	out := make([]wallet.BulkResult, len(batch))
 	reqs := make([]wallet.IssueRequest, 0, len(batch))
@@ -256,7 +266,9 @@ func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []wallet.BulkResult
 		batchErr *wallet.Error
 	)
 	if len(reqs) > 0 {
-		res, err := s.svc.IssueBatch(c.Request.Context(), principalOf(c), reqs)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request.Context()), s.bulkIdle)
+		res, err := s.svc.IssueBatch(ctx, principalOf(c), reqs)
+		cancel()
 		switch {
 		case err != nil:
 			batchErr = s.clientError(c, err)

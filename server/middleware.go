@@ -78,9 +78,9 @@ func (s *server) requestID() gin.HandlerFunc {
 }
 
 // observe logs one line per request and records its metrics. The line has
-// the method, route pattern, path (never the query string, which could
-// carry a token), status, duration, request id and the caller's role and
-// ids; never bodies, tokens, keys, claim values or nonces (SPEC §6, T28).
+// the method, route pattern, path (never the query string), status,
+// duration, request id and the caller's role and ids; never bodies,
+// tokens, keys, claim values or nonces (SPEC §6, T28).
 func (s *server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		start := time.Now()
@@ -90,19 +90,25 @@ func (s *server) observe() gin.HandlerFunc {
 		s.metrics.requests.WithLabelValues(route, method, strconv.Itoa(status)).Inc()
 		s.metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 
-		path := c.Request.URL.Path
-		if len(path) > 256 {
-			path = path[:256]
-		}
 		attrs := []slog.Attr{
 			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", method),
 			slog.String("route", route),
-			slog.String("path", path),
+		}
+		// The path of a matched route holds only ids; an unmatched one is
+		// whatever the client typed, which may be anything, so it is left out.
+		if c.FullPath() != "" {
+			path := c.Request.URL.Path
+			if len(path) > 256 {
+				path = path[:256]
+			}
+			attrs = append(attrs, slog.String("path", path))
+		}
+		attrs = append(attrs,
 			slog.Int("status", status),
 			slog.Float64("duration_ms", float64(elapsed.Microseconds())/1000),
 			slog.Int("bytes", max(c.Writer.Size(), 0)),
-		}
+		)
 		if p := principalOf(c); p != nil {
 			attrs = append(attrs, slog.String("role", string(p.Role)), slog.String("subject", p.Subject))
 			if p.DeviceID != "" {
@@ -122,7 +128,8 @@ func (s *server) observe() gin.HandlerFunc {
 
 // recoverPanics turns a handler panic into a logged 500, instead of gin's
 // default recovery, which prints to stderr. http.ErrAbortHandler is passed
-// on: it is net/http's way to abort a response on purpose.
+// on: it is net/http's way to abort a response on purpose, and what a
+// panic after the answer has begun becomes.
 func (s *server) recoverPanics() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		defer func() {
@@ -136,8 +143,10 @@ func (s *server) recoverPanics() gin.HandlerFunc {
 			s.log.ErrorContext(c.Request.Context(), "panic", "request_id", requestIDOf(c), "route", routeOf(c),
 				"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
 			if c.Writer.Written() {
-				c.Abort() // the answer has begun; nothing sane can follow
-				return
+				// The answer has begun (a bulk stream): cut the connection
+				// so the client cannot take a truncated answer for a whole
+				// one.
+				panic(http.ErrAbortHandler)
 			}
 			s.failCode(c, wallet.CodeInternal, genericInternal)
 		}()

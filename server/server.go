@@ -44,8 +44,8 @@ type Config struct {
 	// Logger gets one line per request and internal errors (nil: discard).
 	Logger *slog.Logger
 	// Registerer receives the server's metrics and Gatherer is what
-	// /metrics serves. Both nil: a private registry. One of them nil: the
-	// other is used for both when it is a *prometheus.Registry.
+	// /metrics serves (usually one *prometheus.Registry for both). Both
+	// nil: a private registry. One nil: the other one, when it is both.
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
 	// Now is the clock for rate limits (nil: time.Now).
