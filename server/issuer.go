@@ -294,7 +294,7 @@ func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []wallet.BulkResult
 			j++
 		}
 		if we != nil {
-			out[i].Error, out[i].ErrorDescription = we.Code, we.Message
+			out[i].Error, out[i].ErrorDescription, out[i].Reason = we.Code, we.Message, we.Reason
 			s.metrics.bulkLines.WithLabelValues(string(we.Code)).Inc()
 		} else {
 			s.metrics.bulkLines.WithLabelValues("issued").Inc()

@@ -160,7 +160,7 @@ func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*IssuerView, err
 	if err := p.require(RoleAdmin); err != nil {
 		return nil, err
 	}
-	var out []*IssuerView
+	out := []*IssuerView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Issuers()
 		for _, is := range all {
@@ -370,7 +370,7 @@ func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*VerifierView,
 	if err := p.require(RoleAdmin); err != nil {
 		return nil, err
 	}
-	var out []*VerifierView
+	out := []*VerifierView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Verifiers()
 		for _, v := range all {

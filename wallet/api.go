@@ -124,6 +124,7 @@ type BulkResult struct {
 	*IssueResponse
 	Error            Code   `json:"error,omitempty"`
 	ErrorDescription string `json:"error_description,omitempty"`
+	Reason           string `json:"reason,omitempty"`
 }
 
 // StatusRequest is POST /v1/issuer/credentials/{id}/status.

@@ -96,13 +96,20 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 		return nil, s.storeErr(err, "store credentials")
 	}
 	out := make([]IssueResult, len(items))
+	issued := 0
 	for i, it := range items {
 		if it.err != nil {
 			out[i].Err = it.err
 			continue
 		}
 		out[i].Response = &IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(is.ID, it.list)}
-		s.log.Info("credential issued", "issuer_id", is.ID, "credential_id", it.cred.ID, "type", it.cred.Type, "holder_id", it.holderID)
+		issued++
+	}
+	// One line a batch: bulk issuance runs at thousands a second.
+	if len(items) == 1 && issued == 1 {
+		s.log.InfoContext(ctx, "credential issued", "issuer_id", is.ID, "credential_id", items[0].cred.ID, "type", items[0].cred.Type, "holder_id", items[0].holderID)
+	} else {
+		s.log.InfoContext(ctx, "credentials issued", "issuer_id", is.ID, "issued", issued, "refused", len(items)-issued)
 	}
 	return out, nil
 }

@@ -260,7 +260,7 @@ func (s *Service) shareView(sh *Share, now time.Time) *ShareView {
 		v.QRText = qr.Text(qr.Share, s.shareToken(sh.ID))
 	}
 	if (sh.Status == ShareActive || sh.Status == SharePending) && !now.Before(sh.ExpiresAt) {
-		v.Status = "expired"
+		v.Status = ShareExpired
 	}
 	for _, it := range sh.Items {
 		v.Items = append(v.Items, ShareViewItem{CredentialID: it.CredentialID, Type: it.Type, Claims: it.Claims})

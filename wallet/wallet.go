@@ -122,6 +122,9 @@ const (
 	ShareActive    = "active"
 	ShareRedeemed  = "redeemed"
 	ShareCancelled = "cancelled"
+	// ShareExpired is shown for an active or pending share past its time;
+	// it is never stored.
+	ShareExpired = "expired"
 )
 
 // Share is what a citizen approved to show.
