@@ -31,16 +31,6 @@ func BenchmarkUpdateRedeem(b *testing.B) {
 	benchRedeem(b, (*bolt.Store).Update)
 }
 
-// BenchmarkBatchDelay shows the trade of bolt.WithBatchDelay: a lone
-// caller waits the whole delay, a crowd shares fewer fsyncs.
-func BenchmarkBatchDelay(b *testing.B) {
-	for _, d := range []time.Duration{250 * time.Microsecond, bolt.DefaultBatchDelay, 10 * time.Millisecond} {
-		b.Run("delay="+d.String(), func(b *testing.B) {
-			benchRedeem(b, (*bolt.Store).Batch, bolt.WithBatchDelay(d))
-		})
-	}
-}
-
 var errSpent = errors.New("share spent")
 
 // benchRedeem runs redemptions through run (Store.Batch or Store.Update)

@@ -28,12 +28,6 @@ const (
 	// up: a second server on the same data dir must fail with a clear error,
 	// not hang, while a restart gets a moment for the old process to exit.
 	DefaultTimeout = time.Second
-	// DefaultBatchDelay is how long Batch waits for company before it
-	// commits: the latency a lone redemption pays for group commit. bbolt's
-	// own 10ms costs throughput at every load measured; from 250µs to 1ms
-	// made no difference, since calls gather while the previous batch
-	// fsyncs (BenchmarkBatchDelay).
-	DefaultBatchDelay = time.Millisecond
 	// DefaultBatchSize is the most calls one group commit takes.
 	DefaultBatchSize = 1000
 )
@@ -45,8 +39,9 @@ var ErrLocked = errors.New("database file is in use by another process")
 // Store is a wallet.Store in one bbolt file. It is safe for concurrent use:
 // bbolt runs any number of readers beside one writer.
 type Store struct {
-	db   *bbolt.DB
-	path string
+	db    *bbolt.DB
+	path  string
+	group groupCommit
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -55,9 +50,8 @@ var _ wallet.Store = (*Store)(nil)
 type Option func(*config)
 
 type config struct {
-	timeout    time.Duration
-	batchDelay time.Duration
-	batchSize  int
+	timeout   time.Duration
+	batchSize int
 }
 
 // WithTimeout sets how long Open waits for the file lock (DefaultTimeout
@@ -66,16 +60,6 @@ func WithTimeout(d time.Duration) Option {
 	return func(c *config) {
 		if d > 0 {
 			c.timeout = d
-		}
-	}
-}
-
-// WithBatchDelay sets how long Batch waits to gather calls into one commit
-// (DefaultBatchDelay when d <= 0).
-func WithBatchDelay(d time.Duration) Option {
-	return func(c *config) {
-		if d > 0 {
-			c.batchDelay = d
 		}
 	}
 }
@@ -95,7 +79,7 @@ func WithBatchSize(n int) Option {
 // It fails with ErrLocked when the file stays locked for the timeout.
 // Every commit is fsynced before Update or Batch returns (THREATS T31).
 func Open(path string, opts ...Option) (*Store, error) {
-	cfg := config{timeout: DefaultTimeout, batchDelay: DefaultBatchDelay, batchSize: DefaultBatchSize}
+	cfg := config{timeout: DefaultTimeout, batchSize: DefaultBatchSize}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -113,14 +97,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
-	db.MaxBatchDelay = cfg.batchDelay
-	db.MaxBatchSize = cfg.batchSize
 
 	if err := ensureBuckets(db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
-	return &Store{db: db, path: path}, nil
+	return &Store{db: db, path: path, group: groupCommit{max: cfg.batchSize}}, nil
 }
 
 // ensureBuckets creates the buckets every Tx method assumes. A file that
@@ -185,18 +167,17 @@ func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
 }
 
 // Batch runs fn in a transaction shared with other concurrent Batch calls:
-// one commit and one fsync for all of them (bbolt DB.Batch). If one fn
-// fails, the others are retried without it and it is run alone, so fn may
-// run more than once and must only touch the store.
+// one commit and one fsync for all of them (see groupCommit). If one fn
+// fails, it is run again alone so that it cannot undo the others; fn may
+// therefore run more than once.
 func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("bolt: batch: %w", err)
 	}
-	// fnErr is written by bbolt's batch goroutine and read here after
-	// db.Batch returns, which happens after the write (the result travels
-	// over a channel).
+	// fnErr is written by the committing goroutine and read here after
+	// the result arrives over the call's channel.
 	var fnErr error
-	err := s.db.Batch(func(btx *bbolt.Tx) error {
+	err := s.group.do(s.db, func(btx *bbolt.Tx) error {
 		fnErr = fn(&tx{btx: btx})
 		return fnErr
 	})

@@ -435,22 +435,36 @@ func (t *tx) PutShare(s *wallet.Share) error {
 	return t.ownedPut("share", bucketShares, bucketSharesByHolder, s.ID, oldKey, ownerTimeKey(s.HolderID, s.Created, s.ID), s)
 }
 
+// Share documents are opaque sealed blobs, stored as they are, each
+// prefixed by its length (uvarint): no JSON and no base64 to undo on the
+// redemption path.
 func (t *tx) ShareDocuments(shareID string) ([][]byte, error) {
-	docs, err := getJSON[[][]byte](t.b(bucketShareDocuments), []byte(shareID))
-	if err != nil {
-		return nil, fmt.Errorf("bolt: share documents %q: %w", shareID, err)
-	}
-	if docs == nil {
+	v := t.b(bucketShareDocuments).Get([]byte(shareID))
+	if v == nil {
 		return nil, fmt.Errorf("bolt: share documents %q: %w", shareID, wallet.ErrNotFound)
 	}
-	return *docs, nil
+	var docs [][]byte
+	for len(v) > 0 {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || n > uint64(len(v)-k) {
+			return nil, fmt.Errorf("bolt: share documents %q: corrupt framing", shareID)
+		}
+		docs = append(docs, bytes.Clone(v[k:k+int(n)]))
+		v = v[k+int(n):]
+	}
+	return docs, nil
 }
 
 func (t *tx) PutShareDocuments(shareID string, docs [][]byte) error {
 	if err := checkID("share", shareID); err != nil {
 		return err
 	}
-	if err := putJSON(t.b(bucketShareDocuments), []byte(shareID), docs); err != nil {
+	v := []byte{}
+	for _, d := range docs {
+		v = binary.AppendUvarint(v, uint64(len(d)))
+		v = append(v, d...)
+	}
+	if err := t.b(bucketShareDocuments).Put([]byte(shareID), v); err != nil {
 		return fmt.Errorf("bolt: put share documents %q: %w", shareID, err)
 	}
 	return nil

@@ -1,9 +1,9 @@
 package server
 
 import (
-	stdjson "encoding/json"
 	"errors"
 	"fmt"
+	stdjson "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"io"
 	"mime"
 	"net/http"

@@ -237,6 +237,19 @@ type Document struct {
 	KeyBinding    KeyBinding     `json:"key_binding"`
 	Claims        map[string]any `json:"claims"`
 	Presentation  string         `json:"presentation"`
+
+	// raw is the document's JSON as sealed at approval; a redemption
+	// answers with it as is instead of decoding and encoding it again.
+	raw []byte
+}
+
+// MarshalJSON writes the stored JSON of a redeemed document unchanged.
+func (d Document) MarshalJSON() ([]byte, error) {
+	if d.raw != nil {
+		return d.raw, nil
+	}
+	type plain Document
+	return json.Marshal(plain(d))
 }
 
 // KeyBinding is the audience and nonce the holder's KB-JWT was bound to.

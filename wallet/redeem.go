@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"time"
 
@@ -72,11 +71,7 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		if err != nil {
 			return nil, err
 		}
-		var doc Document
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			return nil, err
-		}
-		resp.Documents = append(resp.Documents, doc)
+		resp.Documents = append(resp.Documents, Document{raw: raw})
 	}
 	s.log.Info("share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
 	return resp, nil

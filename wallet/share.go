@@ -5,8 +5,8 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
+	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"slices"
 	"time"
 
