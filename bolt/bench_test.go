@@ -140,9 +140,12 @@ func BenchmarkOpen1M(b *testing.B) {
 					ID: fmt.Sprintf("c%08d", i), HolderID: fmt.Sprintf("h%08d", i/3), IssuerID: "mps",
 					Type: "national_id", StatusList: i >> 17, StatusIndex: i & (1<<17 - 1), Status: wallet.StatusValid,
 					IssuedAt: issued.Add(time.Duration(i) * time.Second), ValidUntil: issued.AddDate(10, 0, 0),
-					Claims: claims, Copies: map[string][]byte{fmt.Sprintf("d%08d", i/3): copyBytes},
+					Claims: claims,
 				}
 				if err := tx.PutCredential(c); err != nil {
+					return err
+				}
+				if err := tx.PutCredentialCopy(c.ID, fmt.Sprintf("d%08d", i/3), copyBytes); err != nil {
 					return err
 				}
 			}

@@ -23,6 +23,7 @@ const (
 	bucketActivationCodes  = "activation_codes"  // code hash → record
 	bucketCredentials      = "credentials"
 	bucketCredsByHolder    = "credentials_by_holder" // ownerTimeKey → empty
+	bucketCredentialCopies = "credential_copies"     // credential id ‖ 0 ‖ device id → sealed
 	bucketShares           = "shares"
 	bucketSharesByToken    = "shares_by_token"  // token hash → id
 	bucketSharesByHolder   = "shares_by_holder" // ownerTimeKey → empty
@@ -41,7 +42,7 @@ func allBuckets() []string {
 	return []string{
 		bucketIssuers, bucketVerifiers, bucketAPIKeys, bucketAPIKeysByHash,
 		bucketHolders, bucketHoldersByCitizen, bucketDevices, bucketDevicesByHolder,
-		bucketActivationCodes, bucketCredentials, bucketCredsByHolder,
+		bucketActivationCodes, bucketCredentials, bucketCredsByHolder, bucketCredentialCopies,
 		bucketShares, bucketSharesByToken, bucketSharesByHolder, bucketShareDocuments,
 		bucketStatusLists, bucketStatusIndices, bucketActivity, bucketVerifications,
 		bucketOnce, bucketOnceByExpiry, bucketMeta,

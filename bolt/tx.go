@@ -371,6 +371,51 @@ func (t *tx) PutCredential(c *wallet.Credential) error {
 	return t.ownedPut("credential", bucketCredentials, bucketCredsByHolder, c.ID, oldKey, ownerTimeKey(c.HolderID, c.IssuedAt, c.ID), c)
 }
 
+// copyKey is credential id ‖ 0 ‖ device id; ids hold no NUL (checkID).
+func copyKey(credentialID, deviceID string) ([]byte, error) {
+	if err := checkID("credential", credentialID); err != nil {
+		return nil, err
+	}
+	if err := checkID("device", deviceID); err != nil {
+		return nil, err
+	}
+	return []byte(credentialID + "\x00" + deviceID), nil
+}
+
+func (t *tx) CredentialCopy(credentialID, deviceID string) ([]byte, error) {
+	k, err := copyKey(credentialID, deviceID)
+	if err != nil {
+		return nil, err
+	}
+	v := t.b(bucketCredentialCopies).Get(k)
+	if v == nil {
+		return nil, fmt.Errorf("bolt: credential copy %q/%q: %w", credentialID, deviceID, wallet.ErrNotFound)
+	}
+	return bytes.Clone(v), nil
+}
+
+func (t *tx) PutCredentialCopy(credentialID, deviceID string, sealed []byte) error {
+	k, err := copyKey(credentialID, deviceID)
+	if err != nil {
+		return err
+	}
+	if err := t.b(bucketCredentialCopies).Put(k, bytes.Clone(sealed)); err != nil {
+		return fmt.Errorf("bolt: put credential copy %q/%q: %w", credentialID, deviceID, err)
+	}
+	return nil
+}
+
+func (t *tx) DeleteCredentialCopy(credentialID, deviceID string) error {
+	k, err := copyKey(credentialID, deviceID)
+	if err != nil {
+		return err
+	}
+	if err := t.b(bucketCredentialCopies).Delete(k); err != nil {
+		return fmt.Errorf("bolt: delete credential copy %q/%q: %w", credentialID, deviceID, err)
+	}
+	return nil
+}
+
 func (t *tx) Share(id string) (*wallet.Share, error) {
 	return getByID[wallet.Share](t, bucketShares, "share", id)
 }

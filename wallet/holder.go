@@ -110,10 +110,11 @@ func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now t
 		if err != nil {
 			return n, err
 		}
-		if err := s.bindCopy(signer, c, t, claims, d, now); err != nil {
+		sealed, err := s.bindCopy(signer, c, t, claims, d, now)
+		if err != nil {
 			return n, err
 		}
-		if err := tx.PutCredential(c); err != nil {
+		if err := tx.PutCredentialCopy(c.ID, d.ID, sealed); err != nil {
 			return n, err
 		}
 		n++
@@ -382,11 +383,8 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 			return err
 		}
 		for _, c := range creds {
-			if _, ok := c.Copies[deviceID]; ok {
-				delete(c.Copies, deviceID)
-				if err := tx.PutCredential(c); err != nil {
-					return err
-				}
+			if err := tx.DeleteCredentialCopy(c.ID, deviceID); err != nil {
+				return err
 			}
 		}
 		return s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})

@@ -42,6 +42,7 @@ type pendingIssue struct {
 	index    int
 	devices  []*Device
 	cred     *Credential
+	copies   map[string][]byte // device id → sealed SD-JWT
 }
 
 // IssueBatch issues credentials for the calling issuer. Each item is
@@ -84,6 +85,11 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 			}
 			if err := tx.PutCredential(it.cred); err != nil {
 				return err
+			}
+			for deviceID, sealed := range it.copies {
+				if err := tx.PutCredentialCopy(it.cred.ID, deviceID, sealed); err != nil {
+					return err
+				}
 			}
 			if err := s.appendActivity(tx, &ActivityEntry{HolderID: it.holderID, At: now, Event: EventCredentialIssued,
 				Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
@@ -230,7 +236,7 @@ func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*
 		go func() {
 			defer wg.Done()
 			for it := range work {
-				it.cred, it.err = s.buildCredential(signer, issuerID, it, now)
+				it.err = s.buildCredential(signer, issuerID, it, now)
 			}
 		}()
 	}
@@ -243,51 +249,48 @@ func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*
 	wg.Wait()
 }
 
-func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, it *pendingIssue, now time.Time) (*Credential, error) {
+func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, it *pendingIssue, now time.Time) error {
 	id, err := s.newID("crd")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	c := &Credential{
 		ID: id, HolderID: it.holderID, IssuerID: issuerID, Type: it.typ.ID,
 		StatusList: it.list, StatusIndex: it.index, Status: StatusValid,
-		IssuedAt: now, ValidUntil: it.req.ValidUntil.UTC(), Copies: map[string][]byte{},
+		IssuedAt: now, ValidUntil: it.req.ValidUntil.UTC(),
 	}
 	claims, err := json.Marshal(it.req.Claims)
 	if err != nil {
-		return nil, fmt.Errorf("encode claims: %w", err)
+		return fmt.Errorf("encode claims: %w", err)
 	}
 	if c.Claims, err = s.sealBytes(claims, "credential", c.ID, c.HolderID); err != nil {
-		return nil, err
+		return err
 	}
+	it.copies = make(map[string][]byte, len(it.devices))
 	for _, d := range it.devices {
-		if err := s.bindCopy(signer, c, it.typ, it.req.Claims, d, now); err != nil {
-			return nil, err
+		if it.copies[d.ID], err = s.bindCopy(signer, c, it.typ, it.req.Claims, d, now); err != nil {
+			return err
 		}
 	}
-	return c, nil
+	it.cred = c
+	return nil
 }
 
 // bindCopy signs the credential for one device key and seals it to the
 // credential and device (SPEC §2: each device holds its own copy).
-func (s *Service) bindCopy(signer *credentials.Issuer, c *Credential, t *credentials.Type, claims map[string]any, d *Device, now time.Time) error {
+func (s *Service) bindCopy(signer *credentials.Issuer, c *Credential, t *credentials.Type, claims map[string]any, d *Device, now time.Time) ([]byte, error) {
 	pub, err := credentials.ParsePublicJWK(d.Key)
 	if err != nil {
-		return fmt.Errorf("device %s key: %w", d.ID, err)
+		return nil, fmt.Errorf("device %s key: %w", d.ID, err)
 	}
 	sdjwt, err := signer.Issue(credentials.IssueParams{
 		Type: t, Claims: claims, Holder: pub, IssuedAt: now, ExpiresAt: c.ValidUntil,
 		Status: &credentials.StatusRef{Index: c.StatusIndex, URI: s.StatusListURL(c.IssuerID, c.StatusList)},
 	})
 	if err != nil {
-		return fmt.Errorf("sign credential %s: %w", c.ID, err)
+		return nil, fmt.Errorf("sign credential %s: %w", c.ID, err)
 	}
-	sealed, err := s.sealBytes([]byte(sdjwt), "credential-copy", c.ID, d.ID)
-	if err != nil {
-		return err
-	}
-	c.Copies[d.ID] = sealed
-	return nil
+	return s.sealBytes([]byte(sdjwt), "credential-copy", c.ID, d.ID)
 }
 
 // credentialClaims unseals the issuer's claims of a credential.

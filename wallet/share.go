@@ -85,9 +85,11 @@ func (s *Service) prepareItem(tx Tx, p *Principal, sh *Share, it ShareRequestIte
 	if err := credentialUsable(c, now); err != nil {
 		return nil, nil, err
 	}
-	sealed, ok := c.Copies[p.DeviceID]
-	if !ok {
-		return nil, nil, Errorf(CodeConflict, "this device holds no copy of the credential yet")
+	sealed, err := tx.CredentialCopy(c.ID, p.DeviceID)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, Errorf(CodeConflict, "this device holds no copy of the credential")
+	} else if err != nil {
+		return nil, nil, err
 	}
 	if len(it.Claims) == 0 {
 		return nil, nil, Errorf(CodeInvalidRequest, "items: choose at least one claim")

@@ -59,6 +59,12 @@ type Tx interface {
 	Credential(id string) (*Credential, error)
 	Credentials(holderID string) ([]*Credential, error) // oldest first
 	PutCredential(*Credential) error
+	// CredentialCopy, PutCredentialCopy and DeleteCredentialCopy keep the
+	// sealed SD-JWT each device holds of a credential, as raw bytes apart
+	// from the credential record. Deleting a missing copy is not an error.
+	CredentialCopy(credentialID, deviceID string) ([]byte, error)
+	PutCredentialCopy(credentialID, deviceID string, sealed []byte) error
+	DeleteCredentialCopy(credentialID, deviceID string) error
 
 	Share(id string) (*Share, error)
 	ShareByToken(tokenHash []byte) (*Share, error)

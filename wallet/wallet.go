@@ -100,20 +100,20 @@ const (
 	StatusSuspended = "suspended"
 )
 
-// Credential is one issued document. Claims and each device's SD-JWT are
-// sealed with their ids and owner as associated data.
+// Credential is one issued document. Its claims are sealed with its id and
+// owner as associated data; each device's SD-JWT copy is a separate sealed
+// blob in the store (Tx.CredentialCopy).
 type Credential struct {
-	ID          string            `json:"id"`
-	HolderID    string            `json:"holder_id"`
-	IssuerID    string            `json:"issuer_id"`
-	Type        string            `json:"type"`
-	StatusList  int               `json:"status_list"`
-	StatusIndex int               `json:"status_index"`
-	Status      string            `json:"status"`
-	IssuedAt    time.Time         `json:"issued_at"`
-	ValidUntil  time.Time         `json:"valid_until"`
-	Claims      []byte            `json:"claims"` // sealed JSON of the issuer's claims
-	Copies      map[string][]byte `json:"copies"` // device id → sealed SD-JWT bound to it
+	ID          string    `json:"id"`
+	HolderID    string    `json:"holder_id"`
+	IssuerID    string    `json:"issuer_id"`
+	Type        string    `json:"type"`
+	StatusList  int       `json:"status_list"`
+	StatusIndex int       `json:"status_index"`
+	Status      string    `json:"status"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ValidUntil  time.Time `json:"valid_until"`
+	Claims      []byte    `json:"claims"` // sealed JSON of the issuer's claims
 }
 
 // Share states (SPEC §3.3).

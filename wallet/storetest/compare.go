@@ -13,9 +13,8 @@ import (
 // contract's notion of "the same record":
 //   - times are equal when time.Equal says so (locations and monotonic
 //     readings are not kept by a store);
-//   - a non-nil map must come back non-nil, even when empty, because the
-//     service assigns into maps it reads (Credential.Copies); a nil map
-//     may come back empty;
+//   - a non-nil map must come back non-nil, even when empty (a caller may
+//     assign into a map it reads); a nil map may come back empty;
 //   - a nil and an empty slice are the same (len, range and append treat
 //     them alike, and `omitempty` JSON fields cannot tell them apart).
 func same(t *testing.T, what string, got, want any) {

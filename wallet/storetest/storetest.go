@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"Devices", s.testDevices},
 		{"ActivationCodes", s.testActivationCodes},
 		{"Credentials", s.testCredentials},
+		{"CredentialCopies", s.testCredentialCopies},
 		{"Shares", s.testShares},
 		{"ShareDocuments", s.testShareDocuments},
 		{"StatusLists", s.testStatusLists},
@@ -162,7 +163,6 @@ func newCredential(id, holder string, issued time.Time) *wallet.Credential {
 		StatusList: 2, StatusIndex: 4711, Status: wallet.StatusValid,
 		IssuedAt: issued, ValidUntil: issued.AddDate(5, 0, 0),
 		Claims: []byte{0xde, 0xad, 0xbe, 0xef, 0},
-		Copies: map[string][]byte{"d1": {1, 2, 3}, "d2": {4, 5}},
 	}
 }
 
@@ -538,9 +538,7 @@ func (s *suite) testCredentials(t *testing.T) {
 	st := s.fresh(t)
 	c3 := newCredential("c3", "h1", at(2*time.Hour))
 	c1 := newCredential("c1", "h1", at(0))
-	c1.Copies = map[string][]byte{} // no device yet: must stay assignable
 	c2 := newCredential("c2", "h1", at(time.Hour).In(cet))
-	c2.Copies = nil
 	c2.Claims = nil
 	other := newCredential("c-other", "h10", at(-time.Hour))
 	update(t, st, func(tx wallet.Tx) error {
@@ -555,12 +553,7 @@ func (s *suite) testCredentials(t *testing.T) {
 			noErr(t, "Credential", err)
 			same(t, "Credential("+w.ID+")", got, w)
 		}
-		got, err := tx.Credential("c1")
-		noErr(t, "Credential", err)
-		if got != nil && got.Copies == nil {
-			t.Errorf("Credential(c1).Copies: an empty map came back nil")
-		}
-		_, err = tx.Credential("c4")
+		_, err := tx.Credential("c4")
 		isErr(t, "Credential(missing)", err, wallet.ErrNotFound)
 		list, err := tx.Credentials("h1")
 		noErr(t, "Credentials", err)
@@ -570,10 +563,9 @@ func (s *suite) testCredentials(t *testing.T) {
 		sameList(t, "Credentials(h10)", ids(list, func(c *wallet.Credential) string { return c.ID }), []string{"c-other"})
 		return nil
 	})
-	// Status change and a new device's copy: an update, listed once.
+	// A status change is an update, listed once.
 	upd := newCredential("c1", "h1", at(0))
 	upd.Status = wallet.StatusRevoked
-	upd.Copies = map[string][]byte{"d3": {7}}
 	update(t, st, func(tx wallet.Tx) error { return tx.PutCredential(upd) })
 	view(t, st, func(tx wallet.Tx) error {
 		list, err := tx.Credentials("h1")
@@ -581,6 +573,42 @@ func (s *suite) testCredentials(t *testing.T) {
 		sameList(t, "Credentials(h1) after update", ids(list, func(c *wallet.Credential) string { return c.ID }), []string{"c1", "c2", "c3"})
 		if len(list) > 0 {
 			same(t, "updated credential", list[0], upd)
+		}
+		return nil
+	})
+}
+
+// testCredentialCopies: each device's copy round-trips as raw bytes, apart
+// from the credential and from other devices' copies; deleting is
+// idempotent.
+func (s *suite) testCredentialCopies(t *testing.T) {
+	st := s.fresh(t)
+	update(t, st, func(tx wallet.Tx) error {
+		_, err := tx.CredentialCopy("c1", "d1")
+		isErr(t, "CredentialCopy(missing)", err, wallet.ErrNotFound)
+		noErr(t, "PutCredential", tx.PutCredential(newCredential("c1", "h1", at(0))))
+		noErr(t, "PutCredentialCopy d1", tx.PutCredentialCopy("c1", "d1", []byte{0, 1, 2, 255}))
+		noErr(t, "PutCredentialCopy d2", tx.PutCredentialCopy("c1", "d2", []byte("copy-two")))
+		noErr(t, "PutCredentialCopy c10/d1", tx.PutCredentialCopy("c10", "d1", []byte("other credential")))
+		return nil
+	})
+	update(t, st, func(tx wallet.Tx) error {
+		noErr(t, "DeleteCredentialCopy d2", tx.DeleteCredentialCopy("c1", "d2"))
+		noErr(t, "DeleteCredentialCopy again", tx.DeleteCredentialCopy("c1", "d2"))
+		return nil
+	})
+	view(t, st, func(tx wallet.Tx) error {
+		got, err := tx.CredentialCopy("c1", "d1")
+		noErr(t, "CredentialCopy", err)
+		if string(got) != string([]byte{0, 1, 2, 255}) {
+			t.Errorf("CredentialCopy(c1, d1) = %v", got)
+		}
+		_, err = tx.CredentialCopy("c1", "d2")
+		isErr(t, "CredentialCopy(deleted)", err, wallet.ErrNotFound)
+		got, err = tx.CredentialCopy("c10", "d1")
+		noErr(t, "CredentialCopy(c10)", err)
+		if string(got) != "other credential" {
+			t.Errorf("CredentialCopy(c10, d1) = %q", got)
 		}
 		return nil
 	})
