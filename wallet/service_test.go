@@ -2,7 +2,12 @@ package wallet_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -205,5 +210,143 @@ func TestSealerBindsAssociatedData(t *testing.T) {
 	sealed[len(sealed)-1] ^= 1
 	if _, err := s.Open(sealed, []byte("credential|c1|h1")); err == nil {
 		t.Error("opened a tampered ciphertext")
+	}
+}
+
+// enrolDevice enrols a fresh P-256 device for citizen and returns its key
+// and ids.
+func (e *env) enrolDevice(t *testing.T, citizen string) (*ecdsa.PrivateKey, *wallet.EnrollResponse) {
+	t.Helper()
+	ctx := context.Background()
+	code, err := e.svc.CreateActivationCode(ctx, e.admin, wallet.ActivationCodeRequest{CitizenID: citizen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := credentials.PublicJWK(&key.PublicKey)
+	raw, _ := json.Marshal(jwk)
+	resp, err := e.svc.Enroll(ctx, wallet.EnrollRequest{CitizenID: citizen, ActivationCode: code.Code, DeviceKey: raw, DeviceName: "phone"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key, resp
+}
+
+// TestTokenAssertionRules: the device assertion must be signed by the
+// enrolled key, for the token endpoint, short-lived, fresh and used once
+// (SPEC §3.1, THREATS T20, T11).
+func TestTokenAssertionRules(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key, dev := e.enrolDevice(t, "001090000005")
+	aud := "https://wallet.test/v1/token"
+	assertion := func(k *ecdsa.PrivateKey, edit func(map[string]any)) string {
+		claims := map[string]any{"iss": dev.DeviceID, "sub": dev.DeviceID, "aud": aud,
+			"iat": e.now.Unix(), "exp": e.now.Add(time.Minute).Unix(), "jti": fmt.Sprint(time.Now().UnixNano())}
+		if edit != nil {
+			edit(claims)
+		}
+		tok, err := credentials.SignJWT(k, "JWT", "", claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	if _, err := e.svc.Token(ctx, assertion(key, nil)); err != nil {
+		t.Fatalf("a good assertion: %v", err)
+	}
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	replayed := assertion(key, nil)
+	if _, err := e.svc.Token(ctx, replayed); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		tok  string
+		code wallet.Code
+	}{
+		"signed by another key": {assertion(other, nil), wallet.CodeUnauthenticated},
+		"unknown device":        {assertion(key, func(c map[string]any) { c["iss"] = "dev_unknown" }), wallet.CodeUnauthenticated},
+		"other audience":        {assertion(key, func(c map[string]any) { c["aud"] = "https://evil.example/v1/token" }), wallet.CodeUnauthenticated},
+		"lives 10 minutes":      {assertion(key, func(c map[string]any) { c["exp"] = e.now.Add(10 * time.Minute).Unix() }), wallet.CodeUnauthenticated},
+		"expired": {assertion(key, func(c map[string]any) {
+			c["iat"], c["exp"] = e.now.Add(-10*time.Minute).Unix(), e.now.Add(-9*time.Minute).Unix()
+		}), wallet.CodeUnauthenticated},
+		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), wallet.CodeUnauthenticated},
+		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), wallet.CodeUnauthenticated},
+		"jti replayed":        {replayed, wallet.CodeReplay},
+	} {
+		if _, err := e.svc.Token(ctx, tc.tok); wallet.ErrorCode(err) != tc.code {
+			t.Errorf("%s: %v, want %s", name, err, tc.code)
+		}
+	}
+	// A revoked device's assertions and tokens stop working.
+	tok, err := e.svc.Token(ctx, assertion(key, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := e.svc.Authenticate(ctx, tok.AccessToken)
+	if err != nil || p.Role != wallet.RoleHolder || p.DeviceID != dev.DeviceID {
+		t.Fatalf("access token: %+v %v", p, err)
+	}
+	if err := e.svc.RevokeDevice(ctx, p, dev.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+		t.Errorf("token of a revoked device: %v", err)
+	}
+	if _, err := e.svc.Token(ctx, assertion(key, nil)); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+		t.Errorf("assertion of a revoked device: %v", err)
+	}
+	// An access token expires after 10 minutes.
+	e.now = e.now.Add(wallet.AccessTokenTTL + time.Second)
+	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+		t.Errorf("expired access token: %v", err)
+	}
+}
+
+// TestRedemptionRechecksValidity: a credential that expires between
+// approval and scan is refused at redemption with credential_expired, and
+// the share is not consumed (THREATS T16).
+func TestRedemptionRechecksValidity(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key, dev := e.enrolDevice(t, "001090000006")
+	resp, err := e.svc.Issue(ctx, e.issuer, wallet.IssueRequest{
+		CitizenID: "001090000006", Type: "national_id", ValidUntil: e.now.Add(90 * time.Second),
+		Claims: map[string]any{"id_number": "001090000006", "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
+			"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{TTLSeconds: 300,
+		Items: []wallet.ShareRequestItem{{CredentialID: resp.CredentialID, Claims: []string{"age_over_18"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := created.ToSign[0]
+	kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: e.now.Unix(), SDHash: item.SDHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "shop"}
+	e.now = e.now.Add(2 * time.Minute)
+	_, err = e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
+	var werr *wallet.Error
+	if !errors.As(err, &werr) || werr.Code != wallet.CodeVerificationFailed || werr.Reason != "credential_expired" {
+		t.Fatalf("expired credential at redemption: %v", err)
+	}
+	got, err := e.svc.Share(ctx, holder, share.ShareID)
+	if err != nil || got.Uses != 0 {
+		t.Errorf("the refused redemption consumed the share: %+v %v", got, err)
 	}
 }

@@ -34,7 +34,7 @@ import (
 // reply; p99 recorded. Run both:
 //
 //	go test -run '^$' -bench 'HTTP$' -benchtime 3000x ./cmd/eidwallet/
-const benchClients = 64
+const benchClients = 32
 
 // benchHTTPClient keeps enough idle connections for the concurrency.
 func benchHTTPClient() *http.Client {
