@@ -112,7 +112,6 @@ type e2e struct {
 	credsA   map[string]string // type → credential id
 	issuedA  map[string]*wallet.IssueResponse
 	secrets  []string // tokens, keys and codes seen; never to be logged
-	deviceA  string
 	dataDir  string
 	verifier map[string]string
 }
@@ -656,5 +655,3 @@ func jsonEqualSet(a, b []string) bool {
 	}
 	return true
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
