@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,6 +25,9 @@ type config struct {
 	TLSCert       string
 	TLSKey        string
 	Demo          bool
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
+	// the client, for rate limits per address (comma-separated CIDRs).
+	TrustedProxies []netip.Prefix
 }
 
 // parseServeConfig reads the configuration of eidwallet serve.
@@ -56,6 +60,7 @@ flags:
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "log format: json or text")
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate `file` (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key `file` (with --tls-cert)")
+	proxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
 	fs.BoolVar(&c.Demo, "demo", env("DEMO", "") == "1" || env("DEMO", "") == "true", "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -66,6 +71,16 @@ flags:
 	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
+	}
+	for _, p := range strings.Split(*proxies, ",") {
+		if p = strings.TrimSpace(p); p == "" {
+			continue
+		}
+		prefix, err := netip.ParsePrefix(p)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxies: %w", err)
+		}
+		c.TrustedProxies = append(c.TrustedProxies, prefix)
 	}
 	return c, c.Validate()
 }

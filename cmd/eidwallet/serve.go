@@ -107,7 +107,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg})
+	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg, TrustedProxies: cfg.TrustedProxies})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

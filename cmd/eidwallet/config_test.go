@@ -1,0 +1,33 @@
+package main
+
+import (
+	"io"
+	"strings"
+	"testing"
+)
+
+func TestServeConfig(t *testing.T) {
+	env := map[string]string{"EIDWALLET_DATA_DIR": "/srv/eid", "EIDWALLET_ADDR": "127.0.0.1:9000", "EIDWALLET_TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.1/32"}
+	c, err := parseServeConfig([]string{"--addr", "127.0.0.1:9443"}, func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "127.0.0.1:9443" || c.DataDir != "/srv/eid" || c.MasterKeyFile != "/srv/eid/master.key" || len(c.TrustedProxies) != 2 {
+		t.Errorf("config: %+v", c)
+	}
+	for args, want := range map[string]string{
+		"--store postgres":              "not built yet",
+		"--store mongo":                 "want bolt or postgres",
+		"--log-format xml":              "json or text",
+		"--tls-cert c.pem":              "go together",
+		"--addr nonsense":               "--addr",
+		"--public-url ftp://x":          "http or https",
+		"--trusted-proxies 10.0.0.0/33": "--trusted-proxies",
+		"--data-dir d extra":            "unexpected argument",
+	} {
+		_, err := parseServeConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want an error naming %q", args, err, want)
+		}
+	}
+}
