@@ -3,7 +3,6 @@ package client_test
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"iter"
@@ -17,9 +16,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -38,34 +37,14 @@ func (st *stack) now() time.Time { return time.Now().Add(time.Duration(st.skew.L
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	ctx := context.Background()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := wallet.DeriveKeys(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The public URL must be known before the service is made: it is the
 	// aud of device assertions.
 	st := &stack{}
 	ts := httptest.NewUnstartedServer(nil)
 	st.url = "http://" + ts.Listener.Addr().String()
-	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: st.url, Types: types, Rand: rand.Reader, Now: st.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.adminToken, err = svc.BootstrapAdmin(ctx); err != nil {
+	svc, _ := servicetest.New(t, wallet.Config{PublicURL: st.url, Now: st.now})
+	var err error
+	if st.adminToken, err = svc.BootstrapAdmin(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ts.Config.Handler = server.New(server.Config{Service: svc, Now: st.now})

@@ -12,14 +12,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/prometheus/client_golang/prometheus"
@@ -94,33 +93,10 @@ type harness struct {
 func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
 	t.Helper()
 	ctx := context.Background()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "wallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := wallet.DeriveKeys(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	svc, err := wallet.New(ctx, wallet.Config{
-		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
-		Now: clk.Now, Rand: rand.Reader, Logger: logger,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc, _ := servicetest.New(t, wallet.Config{PublicURL: publicURL, Now: clk.Now, Logger: logger})
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {
 		t.Fatalf("bootstrap admin: %q %v", admin, err)

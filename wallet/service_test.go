@@ -15,6 +15,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -29,24 +30,8 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "w.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, err := wallet.DeriveKeys(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, _ := credentials.NewRegistry(credentials.BuiltinTypes()...)
-	e := &env{store: store, now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
-	e.svc, err = wallet.New(context.Background(), wallet.Config{Store: store, Keys: keys, PublicURL: "https://wallet.test",
-		Types: types, Now: func() time.Time { return e.now }, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e := &env{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
+	e.svc, e.store = servicetest.New(t, wallet.Config{Now: func() time.Time { return e.now }})
 	e.admin = &wallet.Principal{Role: wallet.RoleAdmin, Subject: "admin"}
 	if _, err := e.svc.CreateIssuer(context.Background(), e.admin, wallet.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{"national_id"}}); err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	stdjson "encoding/json"
 	"flag"
 	"io"
@@ -17,8 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eidwallet/eidwallet/bolt"
-	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -179,32 +177,12 @@ type cliStack struct {
 
 func newCLIStack(t *testing.T) *cliStack {
 	t.Helper()
-	ctx := context.Background()
 	st := &cliStack{dataDir: t.TempDir()}
-	store, err := bolt.Open(filepath.Join(st.dataDir, "eidwallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
-	keys, err := wallet.DeriveKeys(master)
-	if err != nil {
-		t.Fatal(err)
-	}
-	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
-	if err != nil {
-		t.Fatal(err)
-	}
 	ts := httptest.NewUnstartedServer(nil)
 	st.url = "http://" + ts.Listener.Addr().String()
-	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: st.url, Types: types, Rand: rand.Reader})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.token, err = svc.BootstrapAdmin(ctx); err != nil {
+	svc, _ := servicetest.New(t, wallet.Config{PublicURL: st.url})
+	var err error
+	if st.token, err = svc.BootstrapAdmin(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(st.dataDir, "admin-token"), []byte(st.token+"\n"), 0o600); err != nil {

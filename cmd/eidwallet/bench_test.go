@@ -12,7 +12,6 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -21,9 +20,9 @@ import (
 
 	"golang.org/x/time/rate"
 
-	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -161,22 +160,10 @@ type benchStack struct {
 
 func newBenchStack(b *testing.B) *benchStack {
 	ctx := context.Background()
-	store, err := bolt.Open(filepath.Join(b.TempDir(), "bench.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { store.Close() })
-	master := make([]byte, 32)
-	rand.Read(master)
-	keys, _ := wallet.DeriveKeys(master)
-	types, _ := credentials.NewRegistry(credentials.BuiltinTypes()...)
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	b.Cleanup(srv.Close)
-	svc, err := wallet.New(ctx, wallet.Config{Store: store, Keys: keys, PublicURL: srv.URL, Types: types, Now: time.Now, Rand: rand.Reader})
-	if err != nil {
-		b.Fatal(err)
-	}
+	svc, _ := servicetest.New(b, wallet.Config{PublicURL: srv.URL, Now: time.Now})
 	unlimited := server.Limit{Rate: rate.Inf, Burst: 1}
 	handler = server.New(server.Config{Service: svc, RateLimits: server.RateLimits{
 		VerifyPerKey: unlimited, VerifyPerAddr: unlimited, TokenPerAddr: unlimited, EnrollPerAddr: unlimited, SharesPerHolder: unlimited}})
