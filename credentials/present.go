@@ -179,3 +179,19 @@ func Bind(presentation string, holder crypto.Signer, aud, nonce string, iat time
 	}
 	return presentation + kb, nil
 }
+
+// DisclosableValues returns the values of the top-level claims a stored
+// SD-JWT can disclose, read from its own disclosures without verifying the
+// issuer's signature: it is for the holder's side, to see what a stored
+// credential says (for instance whether its derived claims are stale).
+func DisclosableValues(sdjwt string) (map[string]any, error) {
+	st, err := parseStored(sdjwt)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]any, len(st.byName))
+	for name, dg := range st.byName {
+		out[name] = st.byDigest[dg].value
+	}
+	return out, nil
+}

@@ -203,6 +203,11 @@ func (r *Registry) Types() []*Type {
 	return out
 }
 
+// HasDerived reports whether the type has claims the service derives.
+func (t *Type) HasDerived() bool {
+	return slices.ContainsFunc(t.Claims, func(c Claim) bool { return c.Derived })
+}
+
 // Claim returns the claim with the given name.
 func (t *Type) Claim(name string) (Claim, bool) {
 	i := slices.IndexFunc(t.Claims, func(c Claim) bool { return c.Name == name })

@@ -335,3 +335,65 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 		t.Errorf("the refused redemption consumed the share: %+v %v", got, err)
 	}
 }
+
+// TestAgeOverAtShareTime: a citizen who turns 18 between issuance and share
+// is shown as 18 or over: the identity card is re-issued for the device
+// with today's derived claims before it is presented (issue 4).
+func TestAgeOverAtShareTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const citizen = "001090000007"
+	key, dev := e.enrolDevice(t, citizen)
+	// Issued the day before the 18th birthday (e.now is 2026-11-27).
+	resp, err := e.svc.Issue(ctx, e.issuer, wallet.IssueRequest{
+		CitizenID: citizen, Type: "national_id", ValidUntil: e.now.AddDate(5, 0, 0),
+		Claims: map[string]any{"id_number": citizen, "full_name": "Tran Van Tuoi", "birth_date": "2008-11-28",
+			"sex": "M", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "bar", Name: "Bar", Category: "hospitality",
+		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+		t.Fatal(err)
+	}
+	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "bar"}
+	ageAtShare := func() any {
+		t.Helper()
+		created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{
+			Items: []wallet.ShareRequestItem{{CredentialID: resp.CredentialID, Claims: []string{"age_over_18"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		item := created.ToSign[0]
+		kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: e.now.Unix(), SDHash: item.SDHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := json.Marshal(res.Documents[0])
+		var doc wallet.Document
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			t.Fatal(err)
+		}
+		if len(doc.Claims) != 1 {
+			t.Errorf("claims %v, want age_over_18 alone", doc.Claims)
+		}
+		return doc.Claims["age_over_18"]
+	}
+	if got := ageAtShare(); got != false {
+		t.Errorf("the day before the 18th birthday: age_over_18 = %v", got)
+	}
+	e.now = e.now.Add(24 * time.Hour)
+	if got := ageAtShare(); got != true {
+		t.Errorf("on the 18th birthday: age_over_18 = %v, want true", got)
+	}
+}

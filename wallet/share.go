@@ -98,6 +98,9 @@ func (s *Service) prepareItem(tx Tx, p *Principal, sh *Share, it ShareRequestIte
 	if err != nil {
 		return nil, nil, err
 	}
+	if sdjwt, err = s.freshCopy(tx, c, p.DeviceID, sdjwt, now); err != nil {
+		return nil, nil, err
+	}
 	claims := slices.Compact(slices.Sorted(slices.Values(it.Claims)))
 	pres, err := credentials.Present(string(sdjwt), claims)
 	if err != nil {
@@ -349,4 +352,58 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 		return "", Errorf(CodeConflict, "the share is not approved yet")
 	}
 	return "", Errorf(CodeShareExpired, "the share has expired")
+}
+
+// freshCopy returns the device's copy of c with its derived claims true
+// today: when age_over_NN computed at issuance no longer holds at now (a
+// birthday has passed since), the hosted issuer re-issues the copy for the
+// device before anything is presented (issue 4: ages are computed at share
+// time, not at issuance). Other copies are refreshed when they are used.
+func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) ([]byte, error) {
+	t, ok := s.types.ByID(c.Type)
+	if !ok || !t.HasDerived() {
+		return sdjwt, nil
+	}
+	claims, err := s.credentialClaims(c)
+	if err != nil {
+		return nil, err
+	}
+	want, err := t.Derive(claims, now)
+	if err != nil {
+		return nil, err
+	}
+	have, err := credentials.DisclosableValues(string(sdjwt))
+	if err != nil {
+		return nil, err
+	}
+	stale := false
+	for _, cl := range t.Claims {
+		if cl.Derived && have[cl.Name] != want[cl.Name] {
+			stale = true
+		}
+	}
+	if !stale {
+		return sdjwt, nil
+	}
+	is, err := tx.Issuer(c.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := s.activeSigner(is)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := tx.Device(deviceID)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.bindCopy(signer, c, t, claims, dev, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.PutCredentialCopy(c.ID, deviceID, sealed); err != nil {
+		return nil, err
+	}
+	s.log.Info("credential copy re-issued for today's derived claims", "credential_id", c.ID, "device_id", deviceID)
+	return s.openBytes(sealed, "credential-copy", c.ID, deviceID)
 }
