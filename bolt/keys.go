@@ -28,13 +28,17 @@ const (
 	bucketSharesByToken    = "shares_by_token"  // token hash → id
 	bucketSharesByHolder   = "shares_by_holder" // ownerTimeKey → empty
 	bucketShareDocuments   = "share_documents"  // share id → sealed documents
-	bucketStatusLists      = "status_lists"     // listKey → record
-	bucketStatusIndices    = "status_indices"   // listKey + idx → empty, never deleted
-	bucketActivity         = "activity"         // seqKey → record
-	bucketVerifications    = "verifications"    // seqKey → record
-	bucketOnce             = "once"             // key → expiry (timeKey)
-	bucketOnceByExpiry     = "once_by_expiry"   // expiry + key → empty
-	bucketMeta             = "meta"             // name → value
+	bucketRequests         = "requests"
+	bucketRequestsByToken  = "requests_by_token"  // token hash → id
+	bucketRequestsByHolder = "requests_by_holder" // ownerTimeKey → empty
+	bucketPresence         = "presence"           // token hash → record
+	bucketStatusLists      = "status_lists"       // listKey → record
+	bucketStatusIndices    = "status_indices"     // listKey + idx → empty, never deleted
+	bucketActivity         = "activity"           // seqKey → record
+	bucketVerifications    = "verifications"      // seqKey → record
+	bucketOnce             = "once"               // key → expiry (timeKey)
+	bucketOnceByExpiry     = "once_by_expiry"     // expiry + key → empty
+	bucketMeta             = "meta"               // name → value
 )
 
 // allBuckets lists every bucket Open makes sure exists.
@@ -44,6 +48,7 @@ func allBuckets() []string {
 		bucketHolders, bucketHoldersByCitizen, bucketDevices, bucketDevicesByHolder,
 		bucketActivationCodes, bucketCredentials, bucketCredsByHolder, bucketCredentialCopies,
 		bucketShares, bucketSharesByToken, bucketSharesByHolder, bucketShareDocuments,
+		bucketRequests, bucketRequestsByToken, bucketRequestsByHolder, bucketPresence,
 		bucketStatusLists, bucketStatusIndices, bucketActivity, bucketVerifications,
 		bucketOnce, bucketOnceByExpiry, bucketMeta,
 	}

@@ -76,8 +76,9 @@ func listAll[T any](t *tx, bucket, kind string) ([]*T, error) {
 }
 
 // listOwned follows the owner index of a record kind (keys ownerTimeKey)
-// and loads each record: oldest first, or newest first.
-func listOwned[T any](t *tx, index, bucket, kind, owner string, newestFirst bool) ([]*T, error) {
+// and loads each record: oldest first, or newest first; at most limit
+// records (all when limit <= 0).
+func listOwned[T any](t *tx, index, bucket, kind, owner string, newestFirst bool, limit int) ([]*T, error) {
 	prefix := ownerPrefix(owner)
 	recs := t.b(bucket)
 	c := t.b(index).Cursor()
@@ -89,6 +90,9 @@ func listOwned[T any](t *tx, index, bucket, kind, owner string, newestFirst bool
 		k, _ = c.Seek(prefix)
 	}
 	for ; k != nil && bytes.HasPrefix(k, prefix); k = step(c, newestFirst) {
+		if limit > 0 && len(out) == limit {
+			break
+		}
 		id := k[len(prefix)+timeLen:]
 		rec, err := getJSON[T](recs, id)
 		if err != nil {
@@ -312,7 +316,7 @@ func (t *tx) Device(id string) (*wallet.Device, error) {
 
 // Devices lists a holder's devices oldest first (Created, then id).
 func (t *tx) Devices(holderID string) ([]*wallet.Device, error) {
-	return listOwned[wallet.Device](t, bucketDevicesByHolder, bucketDevices, "device", holderID, false)
+	return listOwned[wallet.Device](t, bucketDevicesByHolder, bucketDevices, "device", holderID, false, 0)
 }
 
 func (t *tx) PutDevice(d *wallet.Device) error {
@@ -343,7 +347,7 @@ func (t *tx) Credential(id string) (*wallet.Credential, error) {
 // Credentials lists a holder's credentials oldest first (IssuedAt, then
 // id: a credential has no other creation time).
 func (t *tx) Credentials(holderID string) ([]*wallet.Credential, error) {
-	return listOwned[wallet.Credential](t, bucketCredsByHolder, bucketCredentials, "credential", holderID, false)
+	return listOwned[wallet.Credential](t, bucketCredsByHolder, bucketCredentials, "credential", holderID, false, 0)
 }
 
 func (t *tx) PutCredential(c *wallet.Credential) error {
@@ -434,7 +438,7 @@ func (t *tx) ShareByToken(tokenHash []byte) (*wallet.Share, error) {
 // Shares lists a holder's shares newest first (Created, then id, both
 // descending).
 func (t *tx) Shares(holderID string) ([]*wallet.Share, error) {
-	return listOwned[wallet.Share](t, bucketSharesByHolder, bucketShares, "share", holderID, true)
+	return listOwned[wallet.Share](t, bucketSharesByHolder, bucketShares, "share", holderID, true, 0)
 }
 
 // PutShare stores s. A pending share has no token hash and no token index
@@ -464,20 +468,30 @@ func (t *tx) PutShare(s *wallet.Share) error {
 	if err != nil {
 		return fmt.Errorf("bolt: put share %q: old: %w", s.ID, err)
 	}
-	var oldKey, oldToken, newToken []byte
+	var oldKey, oldToken []byte
 	if old != nil {
 		oldKey = ownerTimeKey(old.HolderID, old.Created, old.ID)
-		if len(old.TokenHash) > 0 {
-			oldToken = old.TokenHash
-		}
+		oldToken = old.TokenHash
 	}
-	if len(s.TokenHash) > 0 {
-		newToken = bytes.Clone(s.TokenHash)
-	}
-	if err := moveKey(tokens, oldToken, newToken, []byte(s.ID)); err != nil {
+	if err := moveToken(tokens, oldToken, s.TokenHash, s.ID); err != nil {
 		return fmt.Errorf("bolt: put share %q: token index: %w", s.ID, err)
 	}
 	return t.ownedPut("share", bucketShares, bucketSharesByHolder, s.ID, oldKey, ownerTimeKey(s.HolderID, s.Created, s.ID), s)
+}
+
+// moveToken points a token index at id for newToken in place of oldToken;
+// an empty token has no entry. The caller checked takenByOther.
+func moveToken(tokens *bbolt.Bucket, oldToken, newToken []byte, id string) error {
+	var o, n []byte
+	if len(oldToken) > 0 {
+		o = oldToken
+	}
+	if len(newToken) > 0 {
+		// Keys handed to bbolt must stay unchanged until commit: copy the
+		// caller's hash.
+		n = bytes.Clone(newToken)
+	}
+	return moveKey(tokens, o, n, []byte(id))
 }
 
 // Share documents are opaque sealed blobs, stored as they are, each
@@ -515,7 +529,79 @@ func (t *tx) PutShareDocuments(shareID string, docs [][]byte) error {
 	return nil
 }
 
-// ownedPut writes a record and moves its owner index entry.
+// --- requests ---------------------------------------------------------------
+
+func (t *tx) Request(id string) (*wallet.Request, error) {
+	return getByID[wallet.Request](t, bucketRequests, "request", id)
+}
+
+func (t *tx) RequestByToken(tokenHash []byte) (*wallet.Request, error) {
+	// The hash is left out of errors: it stands for a secret.
+	if len(tokenHash) == 0 {
+		return nil, fmt.Errorf("bolt: request by token: %w", wallet.ErrNotFound)
+	}
+	id := t.b(bucketRequestsByToken).Get(tokenHash)
+	if id == nil {
+		return nil, fmt.Errorf("bolt: request by token: %w", wallet.ErrNotFound)
+	}
+	return getByID[wallet.Request](t, bucketRequests, "request", string(id))
+}
+
+// Requests lists the requests addressed to a holder newest first (Created,
+// then id, both descending), at most limit (all when limit <= 0).
+func (t *tx) Requests(holderID string, limit int) ([]*wallet.Request, error) {
+	return listOwned[wallet.Request](t, bucketRequestsByHolder, bucketRequests, "request", holderID, true, limit)
+}
+
+// PutRequest stores r. A request without a holder (shown by a verifier,
+// not yet resolved) has no holder index entry, and one without a token
+// hash (addressed through a presence code) no token index entry; the
+// update that sets either adds the entry. ErrExists when another request
+// has the token hash.
+func (t *tx) PutRequest(r *wallet.Request) error {
+	if r == nil {
+		return errNil("request")
+	}
+	if err := checkID("request", r.ID); err != nil {
+		return err
+	}
+	if r.HolderID != "" {
+		if err := checkID("request holder", r.HolderID); err != nil {
+			return err
+		}
+	}
+	tokens := t.b(bucketRequestsByToken)
+	if len(r.TokenHash) > 0 && takenByOther(tokens, r.TokenHash, r.ID) {
+		return fmt.Errorf("bolt: put request %q: token hash taken: %w", r.ID, wallet.ErrExists)
+	}
+	// Only the indexed fields of the stored request are needed.
+	old, err := getJSON[struct {
+		ID        string    `json:"id"`
+		HolderID  string    `json:"holder_id"`
+		Created   time.Time `json:"created"`
+		TokenHash []byte    `json:"token_hash"`
+	}](t.b(bucketRequests), []byte(r.ID))
+	if err != nil {
+		return fmt.Errorf("bolt: put request %q: old: %w", r.ID, err)
+	}
+	var oldKey, oldToken, newKey []byte
+	if old != nil {
+		if old.HolderID != "" {
+			oldKey = ownerTimeKey(old.HolderID, old.Created, old.ID)
+		}
+		oldToken = old.TokenHash
+	}
+	if r.HolderID != "" {
+		newKey = ownerTimeKey(r.HolderID, r.Created, r.ID)
+	}
+	if err := moveToken(tokens, oldToken, r.TokenHash, r.ID); err != nil {
+		return fmt.Errorf("bolt: put request %q: token index: %w", r.ID, err)
+	}
+	return t.ownedPut("request", bucketRequests, bucketRequestsByHolder, r.ID, oldKey, newKey, r)
+}
+
+// ownedPut writes a record and moves its owner index entry (oldKey nil:
+// none before; newKey nil: none after).
 func (t *tx) ownedPut(kind, bucket, index, id string, oldKey, newKey []byte, rec any) error {
 	if err := moveKey(t.b(index), oldKey, newKey, []byte{}); err != nil {
 		return fmt.Errorf("bolt: put %s %q: owner index: %w", kind, id, err)
@@ -548,6 +634,33 @@ func (t *tx) PutActivationCode(a *wallet.ActivationCode) error {
 	}
 	if err := putJSON(t.b(bucketActivationCodes), bytes.Clone(a.Hash), a); err != nil {
 		return fmt.Errorf("bolt: put activation code for holder %q: %w", a.HolderID, err)
+	}
+	return nil
+}
+
+// --- presence codes ---------------------------------------------------------
+
+// Presence codes are keyed by their token hash, like activation codes.
+func (t *tx) Presence(tokenHash []byte) (*wallet.Presence, error) {
+	rec, err := getJSON[wallet.Presence](t.b(bucketPresence), tokenHash)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: get presence: %w", err)
+	}
+	if rec == nil || len(tokenHash) == 0 {
+		return nil, fmt.Errorf("bolt: presence: %w", wallet.ErrNotFound)
+	}
+	return rec, nil
+}
+
+func (t *tx) PutPresence(p *wallet.Presence) error {
+	if p == nil {
+		return errNil("presence")
+	}
+	if len(p.TokenHash) == 0 {
+		return errors.New("bolt: put presence: empty token hash")
+	}
+	if err := putJSON(t.b(bucketPresence), bytes.Clone(p.TokenHash), p); err != nil {
+		return fmt.Errorf("bolt: put presence for holder %q: %w", p.HolderID, err)
 	}
 	return nil
 }

@@ -269,3 +269,92 @@ type ActivityResponse struct {
 type VerificationsResponse struct {
 	Entries []*Verification `json:"entries"`
 }
+
+// CreateRequestRequest is POST /v1/verifier/requests (SPEC §3.4): the
+// claims asked for, by credential type, a purpose shown to the citizen,
+// and either nothing (the verifier shows an EIDR1: QR) or the EIDP1: text
+// of a holder's presence QR the staff scanned.
+type CreateRequestRequest struct {
+	Claims     map[string][]string `json:"claims"`
+	Purpose    string              `json:"purpose"`
+	TTLSeconds int                 `json:"ttl_seconds,omitempty"` // default 120, at most 600
+	Presence   string              `json:"presence,omitempty"`
+}
+
+// CreateRequestResponse answers CreateRequestRequest.
+type CreateRequestResponse struct {
+	RequestID string    `json:"request_id"`
+	Status    string    `json:"status"`
+	QRText    string    `json:"qr_text,omitempty"` // EIDR1:…, for a verifier-shown request
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// RequestedClaim is one claim of a request as the citizen sees it, flagged
+// when it is outside what the verifier is registered to ask for.
+type RequestedClaim struct {
+	Type       string `json:"type"`
+	Claim      string `json:"claim"`
+	Registered bool   `json:"registered"`
+}
+
+// VerifierParty names a verifier to a citizen.
+type VerifierParty struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Category string `json:"category"`
+}
+
+// RequestView is a request as its holder sees it.
+type RequestView struct {
+	RequestID string           `json:"request_id"`
+	Status    string           `json:"status"`
+	Verifier  VerifierParty    `json:"verifier"`
+	Purpose   string           `json:"purpose"`
+	Claims    []RequestedClaim `json:"claims"`
+	Created   time.Time        `json:"created"`
+	ExpiresAt time.Time        `json:"expires_at"`
+}
+
+// ResolveRequest is POST /v1/me/requests:resolve: the scanned EIDR1: text.
+type ResolveRequest struct {
+	QR string `json:"qr"`
+}
+
+// PrepareRequest chooses what answers a request: at most the claims asked.
+type PrepareRequest struct {
+	Items []ShareRequestItem `json:"items"`
+}
+
+// RequestPrepared is what the device must sign (aud: the verifier's id;
+// nonce: the request's).
+type RequestPrepared struct {
+	RequestID string   `json:"request_id"`
+	ToSign    []ToSign `json:"to_sign"`
+}
+
+// RequestResult is the verifier's view of its request, and the body of the
+// webhook: with the documents once approved (the same shape as POST
+// /v1/verify answers), never more than the approved claims.
+type RequestResult struct {
+	RequestID string          `json:"request_id"`
+	Status    string          `json:"status"`
+	ExpiresAt time.Time       `json:"expires_at"`
+	Result    *VerifyResponse `json:"result,omitempty"`
+}
+
+// PresenceResponse carries a holder's presence QR (EIDP1:, no data).
+type PresenceResponse struct {
+	QRText    string    `json:"qr_text"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// WebhookRequest is PUT /v1/admin/verifiers/{id}/webhook.
+type WebhookRequest struct {
+	URL string `json:"url"` // https, or http to a loopback address; "" removes it
+}
+
+// WebhookResponse carries the new signing secret, shown once.
+type WebhookResponse struct {
+	URL    string `json:"url"`
+	Secret string `json:"secret,omitempty"`
+}

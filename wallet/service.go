@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -30,6 +31,11 @@ type Config struct {
 	Rand      io.Reader             // crypto/rand.Reader
 	Logger    *slog.Logger
 	Sealer    Sealer // nil: AES-256-GCM with Keys.Seal
+	// HTTPClient delivers webhooks (nil: a client with a 10 s timeout);
+	// WebhookRetries are the waits between attempts (nil:
+	// DefaultWebhookRetries).
+	HTTPClient     *http.Client
+	WebhookRetries []time.Duration
 }
 
 // Service runs the flows of SPEC §3. It is safe for concurrent use.
@@ -49,6 +55,9 @@ type Service struct {
 	mu         sync.Mutex
 	signers    map[string]*ecdsa.PrivateKey // issuer kid → unsealed key (kids are content-addressed, so entries never go stale)
 	statusJWTs map[string]cachedToken       // status list URI → signed token
+
+	hub      hub // wakes long-polls and event streams
+	webhooks webhooks
 }
 
 type cachedToken struct {
@@ -97,6 +106,13 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if err := s.loadServiceKey(ctx); err != nil {
 		return nil, err
+	}
+	s.webhooks = webhooks{client: cfg.HTTPClient, retries: cfg.WebhookRetries}
+	if s.webhooks.client == nil {
+		s.webhooks.client = &http.Client{Timeout: 10 * time.Second}
+	}
+	if s.webhooks.retries == nil {
+		s.webhooks.retries = DefaultWebhookRetries()
 	}
 	return s, nil
 }

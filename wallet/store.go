@@ -76,6 +76,18 @@ type Tx interface {
 	ShareDocuments(shareID string) ([][]byte, error)
 	PutShareDocuments(shareID string, docs [][]byte) error
 
+	Request(id string) (*Request, error)
+	RequestByToken(tokenHash []byte) (*Request, error)
+	// Requests lists the requests addressed to a holder, newest first, at
+	// most limit (0: all).
+	Requests(holderID string, limit int) ([]*Request, error)
+	// PutRequest stores a request; a token hash held by another request is
+	// ErrExists. The holder index follows HolderID when it is set later.
+	PutRequest(*Request) error
+
+	Presence(tokenHash []byte) (*Presence, error)
+	PutPresence(*Presence) error
+
 	StatusList(issuerID string, list int) (*StatusList, error)
 	PutStatusList(*StatusList) error
 	// AllocateStatusIndex claims index idx of a list for good; ErrExists

@@ -54,6 +54,10 @@ type Verifier struct {
 	// Claims are the claims it may ask for, by credential type id.
 	Claims  map[string][]string `json:"claims"`
 	Created time.Time           `json:"created"`
+	// WebhookURL receives request results (SPEC §3.4), signed with the
+	// sealed WebhookSecret; empty: results by polling only.
+	WebhookURL    string `json:"webhook_url,omitempty"`
+	WebhookSecret []byte `json:"webhook_secret,omitempty"`
 }
 
 // APIKey authenticates an issuer's, a verifier's or the operator's system.
@@ -193,4 +197,41 @@ type StatusList struct {
 	Size     int       `json:"size"`   // entries
 	Values   []byte    `json:"values"` // the raw list (credentials.StatusList bytes)
 	Updated  time.Time `json:"updated"`
+}
+
+// Request states (SPEC §3.4): created → delivered → approved | declined,
+// or expired when its time runs out first. Each transition happens once.
+const (
+	RequestCreated   = "created"
+	RequestDelivered = "delivered"
+	RequestApproved  = "approved"
+	RequestDeclined  = "declined"
+	RequestExpired   = "expired" // shown, never stored
+)
+
+// Request is a verifier asking a holder for claims (SPEC §3.4): shown as an
+// EIDR1: QR by the verifier, or addressed to a holder through the
+// holder's EIDP1: presence QR.
+type Request struct {
+	ID         string              `json:"id"`
+	VerifierID string              `json:"verifier_id"`
+	TokenHash  []byte              `json:"token_hash,omitempty"` // EIDR1: token; none for presence requests
+	HolderID   string              `json:"holder_id,omitempty"`  // set at creation (presence) or when resolved
+	DeviceID   string              `json:"device_id,omitempty"`  // the device that prepared the answer
+	Status     string              `json:"status"`
+	Claims     map[string][]string `json:"claims"` // credential type id → claim names asked for
+	Purpose    string              `json:"purpose"`
+	Nonce      string              `json:"nonce"`
+	Items      []ShareItem         `json:"items,omitempty"` // prepared presentations awaiting KB-JWTs
+	Created    time.Time           `json:"created"`
+	ExpiresAt  time.Time           `json:"expires_at"`
+	Decided    *time.Time          `json:"decided,omitempty"`
+}
+
+// Presence is a holder's presence code (EIDP1:, 60 s, no data): staff who
+// scan it can address a request to that holder.
+type Presence struct {
+	TokenHash []byte    `json:"token_hash"`
+	HolderID  string    `json:"holder_id"`
+	Expires   time.Time `json:"expires"`
 }

@@ -93,6 +93,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	defer svc.Close() // after the HTTP server has shut down: webhooks in flight stop
 	adminToken, err := svc.BootstrapAdmin(ctx)
 	if err != nil {
 		return err

@@ -57,6 +57,8 @@ func Run(t *testing.T, open Open) {
 		{"CredentialCopies", s.testCredentialCopies},
 		{"Shares", s.testShares},
 		{"ShareDocuments", s.testShareDocuments},
+		{"Requests", s.testRequests},
+		{"Presence", s.testPresence},
 		{"StatusLists", s.testStatusLists},
 		{"StatusIndices", s.testStatusIndices},
 		{"Activity", s.testActivity},
@@ -175,6 +177,23 @@ func newShare(id, holder string, created time.Time) *wallet.Share {
 			{CredentialID: "c2", Type: "health_insurance", Claims: []string{"card_number"}, Presentation: []byte("sealed-2"), Nonce: "n2", SDHash: "h2"},
 		},
 		Created: created, ExpiresAt: created.Add(60 * time.Second), MaxUses: 1,
+	}
+}
+
+// newRequest is a request with every field set but TokenHash (set for
+// verifier-shown requests) and Decided.
+func newRequest(id, holder string, created time.Time) *wallet.Request {
+	return &wallet.Request{
+		ID: id, VerifierID: "v1", HolderID: holder, DeviceID: "d1", Status: wallet.RequestCreated,
+		Claims: map[string][]string{
+			"national_id":      {"full_name", "age_over_18"},
+			"health_insurance": {},
+		},
+		Purpose: "age check at the counter", Nonce: "nonce-" + id,
+		Items: []wallet.ShareItem{
+			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), Nonce: "n1", SDHash: "h1"},
+		},
+		Created: created, ExpiresAt: created.Add(5 * time.Minute),
 	}
 }
 
@@ -695,6 +714,193 @@ func (s *suite) testShares(t *testing.T) {
 	})
 }
 
+// testRequests: requests round-trip; the token index covers requests with
+// a token hash, the holder index requests with a holder, and both follow
+// the record when a later put sets or changes them.
+func (s *suite) testRequests(t *testing.T) {
+	st := s.fresh(t)
+	r1 := newRequest("r1", "h1", at(0))
+	r1.TokenHash = []byte("req-token-1")
+	r2 := newRequest("r2", "h1", at(2*time.Minute)) // presence-addressed: no token
+	r3 := newRequest("r3", "h1", at(time.Minute).In(cet))
+	r3.Items, r3.DeviceID = nil, ""
+	r3.Claims = map[string][]string{}
+	other := newRequest("r-other", "h10", at(time.Hour))
+	// Shown by a verifier, not yet resolved: a token, no holder.
+	shown := newRequest("r-shown", "", at(3*time.Minute))
+	shown.TokenHash, shown.DeviceID, shown.Items = []byte("req-token-shown"), "", nil
+	all := []*wallet.Request{r1, r2, r3, other, shown}
+	update(t, st, func(tx wallet.Tx) error {
+		_, err := tx.Request("r1")
+		isErr(t, "Request before put", err, wallet.ErrNotFound)
+		_, err = tx.RequestByToken([]byte("req-token-1"))
+		isErr(t, "RequestByToken before put", err, wallet.ErrNotFound)
+		// Presence-addressed requests all have an empty token hash: not a
+		// conflict.
+		for _, r := range all {
+			noErr(t, "PutRequest "+r.ID, tx.PutRequest(r))
+		}
+		return nil
+	})
+	reqIDs := func(l []*wallet.Request) []string { return ids(l, func(r *wallet.Request) string { return r.ID }) }
+	view(t, st, func(tx wallet.Tx) error {
+		for _, w := range all {
+			got, err := tx.Request(w.ID)
+			noErr(t, "Request", err)
+			same(t, "Request("+w.ID+")", got, w)
+		}
+		_, err := tx.Request("r4")
+		isErr(t, "Request(missing)", err, wallet.ErrNotFound)
+		_, err = tx.RequestByToken(nil)
+		isErr(t, "RequestByToken(nil) with tokenless requests", err, wallet.ErrNotFound)
+		_, err = tx.RequestByToken([]byte{})
+		isErr(t, "RequestByToken(empty) with tokenless requests", err, wallet.ErrNotFound)
+		_, err = tx.RequestByToken([]byte("req-token-2"))
+		isErr(t, "RequestByToken(unknown)", err, wallet.ErrNotFound)
+		got, err := tx.RequestByToken([]byte("req-token-1"))
+		noErr(t, "RequestByToken", err)
+		same(t, "request by token", got, r1)
+		got, err = tx.RequestByToken([]byte("req-token-shown"))
+		noErr(t, "RequestByToken(unresolved)", err)
+		same(t, "unresolved request by token", got, shown)
+
+		list, err := tx.Requests("h1", 0)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1, 0) newest first", reqIDs(list), []string{"r2", "r3", "r1"})
+		if len(list) == 3 {
+			same(t, "Requests(h1)[1]", list[1], r3)
+		}
+		list, err = tx.Requests("h1", 2)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1, 2)", reqIDs(list), []string{"r2", "r3"})
+		list, err = tx.Requests("h1", 1)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1, 1)", reqIDs(list), []string{"r2"})
+		list, err = tx.Requests("h1", 10)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1, 10)", reqIDs(list), []string{"r2", "r3", "r1"})
+		list, err = tx.Requests("h10", 0)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h10)", reqIDs(list), []string{"r-other"})
+		for _, h := range []string{"h", "h0", ""} {
+			list, err = tx.Requests(h, 0)
+			noErr(t, "Requests("+h+")", err)
+			if len(list) != 0 {
+				t.Errorf("Requests(%q): %v, want none (an unresolved request has no holder)", h, reqIDs(list))
+			}
+		}
+		return nil
+	})
+
+	// Resolving the shown request sets its holder: from then on it is
+	// listed for that holder, and its token still finds it.
+	resolved := *shown
+	resolved.HolderID, resolved.DeviceID, resolved.Status = "h1", "d1", wallet.RequestDelivered
+	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(&resolved) })
+	// Approval decides it; an update keeps one entry per request.
+	approved := *r1
+	approved.Status, approved.Decided = wallet.RequestApproved, ptr(at(30*time.Second).In(cet))
+	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(&approved) })
+	view(t, st, func(tx wallet.Tx) error {
+		got, err := tx.RequestByToken([]byte("req-token-shown"))
+		noErr(t, "RequestByToken after resolution", err)
+		same(t, "resolved request", got, &resolved)
+		got, err = tx.RequestByToken([]byte("req-token-1"))
+		noErr(t, "RequestByToken after approval", err)
+		same(t, "approved request", got, &approved)
+		list, err := tx.Requests("h1", 0)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1) after updates", reqIDs(list), []string{"r-shown", "r2", "r3", "r1"})
+		if len(list) == 4 {
+			same(t, "Requests(h1)[0]", list[0], &resolved)
+			same(t, "Requests(h1)[3]", list[3], &approved)
+		}
+		list, err = tx.Requests("", 0)
+		noErr(t, "Requests(empty holder)", err)
+		if len(list) != 0 {
+			t.Errorf("Requests(\"\") after resolution: %v", reqIDs(list))
+		}
+		return nil
+	})
+
+	// A token hash held by another request is refused, and the refused
+	// put writes nothing even when the transaction commits.
+	update(t, st, func(tx wallet.Tx) error {
+		dup := newRequest("r-dup", "h1", at(4*time.Minute))
+		dup.TokenHash = []byte("req-token-1")
+		isErr(t, "PutRequest(taken token)", tx.PutRequest(dup), wallet.ErrExists)
+		moved := *r2
+		moved.TokenHash = []byte("req-token-shown")
+		isErr(t, "PutRequest(update to a taken token)", tx.PutRequest(&moved), wallet.ErrExists)
+		return nil // commit anyway
+	})
+	view(t, st, func(tx wallet.Tx) error {
+		_, err := tx.Request("r-dup")
+		isErr(t, "Request(refused)", err, wallet.ErrNotFound)
+		got, err := tx.RequestByToken([]byte("req-token-1"))
+		noErr(t, "RequestByToken after refused put", err)
+		same(t, "request after refused put", got, &approved)
+		got, err = tx.Request("r2")
+		noErr(t, "Request(r2) after refused update", err)
+		same(t, "r2 after refused update", got, r2)
+		list, err := tx.Requests("h1", 0)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h1) after refused puts", reqIDs(list), []string{"r-shown", "r2", "r3", "r1"})
+		return nil
+	})
+
+	// The token index follows the record: a changed token hash finds the
+	// request, the old one no longer does and is free for another request.
+	rehashed := approved
+	rehashed.TokenHash = []byte("req-token-1b")
+	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(&rehashed) })
+	reuse := newRequest("r5", "h10", at(5*time.Minute))
+	reuse.TokenHash = []byte("req-token-1")
+	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(reuse) })
+	view(t, st, func(tx wallet.Tx) error {
+		got, err := tx.RequestByToken([]byte("req-token-1b"))
+		noErr(t, "RequestByToken(new hash)", err)
+		same(t, "request by new token", got, &rehashed)
+		got, err = tx.RequestByToken([]byte("req-token-1"))
+		noErr(t, "RequestByToken(reused hash)", err)
+		same(t, "request by reused token", got, reuse)
+		list, err := tx.Requests("h10", 0)
+		noErr(t, "Requests", err)
+		sameList(t, "Requests(h10) after reuse", reqIDs(list), []string{"r-other", "r5"})
+		return nil
+	})
+}
+
+func (s *suite) testPresence(t *testing.T) {
+	st := s.fresh(t)
+	a := &wallet.Presence{TokenHash: []byte("presence-hash-1"), HolderID: "h1", Expires: at(time.Minute)}
+	b := &wallet.Presence{TokenHash: []byte("presence-hash-2"), HolderID: "h2", Expires: at(time.Minute).In(cet)}
+	update(t, st, func(tx wallet.Tx) error {
+		_, err := tx.Presence([]byte("presence-hash-1"))
+		isErr(t, "Presence before put", err, wallet.ErrNotFound)
+		noErr(t, "PutPresence", tx.PutPresence(a))
+		noErr(t, "PutPresence", tx.PutPresence(b))
+		return nil
+	})
+	// A put of the same token hash replaces the record.
+	renewed := *a
+	renewed.Expires = at(2 * time.Minute)
+	update(t, st, func(tx wallet.Tx) error { return tx.PutPresence(&renewed) })
+	view(t, st, func(tx wallet.Tx) error {
+		got, err := tx.Presence([]byte("presence-hash-1"))
+		noErr(t, "Presence", err)
+		same(t, "renewed presence", got, &renewed)
+		got, err = tx.Presence([]byte("presence-hash-2"))
+		noErr(t, "Presence", err)
+		same(t, "presence", got, b)
+		_, err = tx.Presence([]byte("presence-hash-3"))
+		isErr(t, "Presence(missing)", err, wallet.ErrNotFound)
+		_, err = tx.Presence(nil)
+		isErr(t, "Presence(nil)", err, wallet.ErrNotFound)
+		return nil
+	})
+}
+
 // testShareDocuments: documents round-trip apart from the share, and a
 // later share update leaves them as they were.
 func (s *suite) testShareDocuments(t *testing.T) {
@@ -981,6 +1187,10 @@ func writeEverything(t *testing.T, tx wallet.Tx) {
 	sh := newShare("rb-share", "rb-h", at(0))
 	sh.TokenHash, sh.Status = []byte("rb-token"), wallet.ShareActive
 	check(t, "PutShare", tx.PutShare(sh))
+	rq := newRequest("rb-req", "rb-h", at(0))
+	rq.TokenHash = []byte("rb-req-token")
+	check(t, "PutRequest", tx.PutRequest(rq))
+	check(t, "PutPresence", tx.PutPresence(&wallet.Presence{TokenHash: []byte("rb-presence"), HolderID: "rb-h", Expires: at(time.Minute)}))
 	check(t, "PutStatusList", tx.PutStatusList(&wallet.StatusList{IssuerID: "rb-iss", ID: 0, Size: 8, Values: []byte{0, 0}, Updated: at(0)}))
 	check(t, "AllocateStatusIndex", tx.AllocateStatusIndex("rb-iss", 0, 3))
 	check(t, "AppendActivity", tx.AppendActivity(newActivity("rb-h", 1)))
@@ -1016,6 +1226,12 @@ func nothingWritten(t *testing.T, st wallet.Store) {
 		isErr(t, "Share", err, wallet.ErrNotFound)
 		_, err = tx.ShareByToken([]byte("rb-token"))
 		isErr(t, "ShareByToken", err, wallet.ErrNotFound)
+		_, err = tx.Request("rb-req")
+		isErr(t, "Request", err, wallet.ErrNotFound)
+		_, err = tx.RequestByToken([]byte("rb-req-token"))
+		isErr(t, "RequestByToken", err, wallet.ErrNotFound)
+		_, err = tx.Presence([]byte("rb-presence"))
+		isErr(t, "Presence", err, wallet.ErrNotFound)
 		_, err = tx.StatusList("rb-iss", 0)
 		isErr(t, "StatusList", err, wallet.ErrNotFound)
 		_, err = tx.Meta("rb-meta")
@@ -1029,6 +1245,9 @@ func nothingWritten(t *testing.T, st wallet.Store) {
 		if l, err := tx.Shares("rb-h"); err != nil || len(l) != 0 {
 			t.Errorf("Shares: %d, %v", len(l), err)
 		}
+		if l, err := tx.Requests("rb-h", 0); err != nil || len(l) != 0 {
+			t.Errorf("Requests: %d, %v", len(l), err)
+		}
 		if l, err := tx.Activity("rb-h", 0); err != nil || len(l) != 0 {
 			t.Errorf("Activity: %d, %v", len(l), err)
 		}
@@ -1041,6 +1260,9 @@ func nothingWritten(t *testing.T, st wallet.Store) {
 	err := st.Update(t.Context(), func(tx wallet.Tx) error {
 		noErr(t, "PutAPIKey(rolled-back hash)", tx.PutAPIKey(newAPIKey("rb-key2", "rb-key-hash")))
 		noErr(t, "PutHolder(rolled-back citizen)", tx.PutHolder(newHolder("rb-h2", "rb-citizen")))
+		rq := newRequest("rb-req2", "rb-h", at(0))
+		rq.TokenHash = []byte("rb-req-token")
+		noErr(t, "PutRequest(rolled-back token)", tx.PutRequest(rq))
 		noErr(t, "AllocateStatusIndex(rolled-back index)", tx.AllocateStatusIndex("rb-iss", 0, 3))
 		noErr(t, "AppendActivity(rolled-back seq)", tx.AppendActivity(newActivity("rb-h", 1)))
 		noErr(t, "AppendVerification(rolled-back seq)", tx.AppendVerification(newVerification("rb-ver", 1)))

@@ -1,0 +1,639 @@
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/eidwallet/eidwallet/qr"
+)
+
+// Timing rules of SPEC §3.4.
+const (
+	DefaultRequestTTL = 120 * time.Second
+	MaxRequestTTL     = 600 * time.Second
+	PresenceTTL       = 60 * time.Second
+	MaxWait           = 60 * time.Second // longest long-poll
+)
+
+// Activity and verifier-log events of requests (issue 4: both sides'
+// logs record requests, approvals and declines, claim names only).
+const (
+	EventRequestReceived = "request_received"
+	EventRequestApproved = "request_approved"
+	EventRequestDeclined = "request_declined"
+)
+
+// hub wakes long-polls and event streams when a request changes or a
+// holder receives one. It is in-process: replicas over PostgreSQL need a
+// shared notification channel (LISTEN/NOTIFY) in its place.
+type hub struct {
+	mu      sync.Mutex
+	waiters map[string]map[chan struct{}]struct{}
+}
+
+// watch returns a channel closed at the next notify of key, and a func
+// that stops watching.
+func (h *hub) watch(key string) (<-chan struct{}, func()) {
+	ch := make(chan struct{})
+	h.mu.Lock()
+	if h.waiters == nil {
+		h.waiters = map[string]map[chan struct{}]struct{}{}
+	}
+	if h.waiters[key] == nil {
+		h.waiters[key] = map[chan struct{}]struct{}{}
+	}
+	h.waiters[key][ch] = struct{}{}
+	h.mu.Unlock()
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.waiters[key][ch]; ok {
+			delete(h.waiters[key], ch)
+			if len(h.waiters[key]) == 0 {
+				delete(h.waiters, key)
+			}
+		}
+	}
+}
+
+func (h *hub) notify(key string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for ch := range h.waiters[key] {
+		close(ch)
+	}
+	delete(h.waiters, key)
+}
+
+func holderKey(id string) string  { return "holder|" + id }
+func requestKey(id string) string { return "request|" + id }
+
+// derivedToken derives a QR token for a record from the token key (see
+// shareToken): the store keeps its hash only.
+func (s *Service) derivedToken(kind, id string) string {
+	m := hmac.New(sha256.New, s.keys.Token)
+	m.Write([]byte(kind + "|" + id))
+	token, _ := qr.NewToken(bytes.NewReader(m.Sum(nil)))
+	return token
+}
+
+// requestState is the state shown for r at now: expired once its time is
+// up and it was not decided.
+func requestState(r *Request, now time.Time) string {
+	if (r.Status == RequestCreated || r.Status == RequestDelivered) && !now.Before(r.ExpiresAt) {
+		return RequestExpired
+	}
+	return r.Status
+}
+
+// CreateRequest makes a request for the calling verifier (SPEC §3.4). It
+// may ask only for claims it is registered for (403 otherwise). With a
+// presence text it is addressed to that holder at once; without, it gets
+// an EIDR1: QR for the verifier to show.
+func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateRequestRequest) (*CreateRequestResponse, error) {
+	if err := p.require(RoleVerifier); err != nil {
+		return nil, err
+	}
+	if err := s.checkClaimSet(req.Claims); err != nil {
+		return nil, err
+	}
+	purpose := strings.TrimSpace(req.Purpose)
+	if purpose == "" || len(purpose) > 200 {
+		return nil, Errorf(CodeInvalidRequest, "purpose: 1 to 200 bytes")
+	}
+	ttl := DefaultRequestTTL
+	if req.TTLSeconds != 0 {
+		ttl = time.Duration(req.TTLSeconds) * time.Second
+	}
+	if ttl <= 0 || ttl > MaxRequestTTL {
+		return nil, Errorf(CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxRequestTTL/time.Second))
+	}
+	var presenceHash []byte
+	if req.Presence != "" {
+		kind, token, err := qr.Parse(req.Presence)
+		if err != nil || kind != qr.Presence {
+			return nil, Errorf(CodeInvalidRequest, "presence: not an eidwallet presence code (EIDP1:)")
+		}
+		presenceHash = hashSecret(token)
+	}
+	id, err := s.newID("req")
+	if err != nil {
+		return nil, err
+	}
+	nonce, err := s.newNonce()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	r := &Request{ID: id, VerifierID: p.Subject, Status: RequestCreated, Claims: req.Claims, Purpose: purpose,
+		Nonce: nonce, Created: now, ExpiresAt: now.Add(ttl)}
+	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt}
+	if presenceHash == nil {
+		token := s.derivedToken("request", id)
+		r.TokenHash = hashSecret(token)
+		resp.QRText = qr.Text(qr.Request, token)
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		v, err := tx.Verifier(p.Subject)
+		if err != nil {
+			return err
+		}
+		// Issue 4: a request the verifier is not registered for is refused.
+		if !registered(v, req.Claims) {
+			return Errorf(CodeForbidden, "the verifier is not registered for every claim asked")
+		}
+		if presenceHash != nil {
+			pr, err := tx.Presence(presenceHash)
+			if errors.Is(err, ErrNotFound) || (err == nil && !now.Before(pr.Expires)) {
+				return Errorf(CodeNotFound, "presence code not found or expired")
+			} else if err != nil {
+				return err
+			}
+			r.HolderID = pr.HolderID
+			if err := s.appendActivity(tx, &ActivityEntry{HolderID: r.HolderID, At: now, Event: EventRequestReceived, Outcome: "ok",
+				VerifierID: v.ID, Claims: requestClaimNames(r.Claims)}); err != nil {
+				return err
+			}
+		}
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		return s.appendVerification(tx, &Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "request")
+	}
+	if r.HolderID != "" {
+		s.hub.notify(holderKey(r.HolderID))
+	}
+	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "request_id", id, "presence", presenceHash != nil)
+	return resp, nil
+}
+
+// registered reports whether v may ask for every claim of set.
+func registered(v *Verifier, set map[string][]string) bool {
+	for typ, names := range set {
+		for _, n := range names {
+			if !slices.Contains(v.Claims[typ], n) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func requestClaimNames(set map[string][]string) []string {
+	var out []string
+	for typ, names := range set {
+		for _, n := range names {
+			out = append(out, typ+"."+n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// RequestQR returns the EIDR1: text of one of the verifier's requests
+// while it can still be resolved.
+func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (string, error) {
+	if err := p.require(RoleVerifier); err != nil {
+		return "", err
+	}
+	var out string
+	err := s.store.View(ctx, func(tx Tx) error {
+		r, err := tx.Request(id)
+		if err != nil || r.VerifierID != p.Subject || len(r.TokenHash) == 0 {
+			return errNotFound("request")
+		}
+		switch requestState(r, s.now()) {
+		case RequestExpired:
+			return Errorf(CodeShareExpired, "the request has expired")
+		case RequestCreated:
+			out = qr.Text(qr.Request, s.derivedToken("request", r.ID))
+			return nil
+		}
+		return Errorf(CodeConflict, "the request was already resolved")
+	})
+	return out, s.storeErr(err, "request")
+}
+
+// CreatePresence makes the holder's presence code: 60 seconds, no data
+// (SPEC §3.4).
+func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceResponse, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	token, err := s.newSecretToken()
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	pr := &Presence{TokenHash: hashSecret(token), HolderID: p.Subject, Expires: now.Add(PresenceTTL)}
+	if err := s.store.Update(ctx, func(tx Tx) error { return tx.PutPresence(pr) }); err != nil {
+		return nil, s.storeErr(err, "presence")
+	}
+	return &PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
+}
+
+// newSecretToken is a random QR token (128 bits).
+func (s *Service) newSecretToken() (string, error) { return qr.NewToken(s.rand) }
+
+// ResolveRequest binds a scanned EIDR1: request to the calling holder and
+// shows it: the verifier's registered name and category, the purpose and
+// the claims, each flagged when outside the verifier's registration. A
+// request is resolved once; another holder gets 404 (THREATS T18).
+func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveRequest) (*RequestView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	kind, token, err := qr.Parse(req.QR)
+	if err != nil || kind != qr.Request {
+		return nil, Errorf(CodeInvalidRequest, "qr: not an eidwallet request code (EIDR1:)")
+	}
+	now := s.now().UTC()
+	var view *RequestView
+	var r *Request
+	err = s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if r, err = tx.RequestByToken(hashSecret(token)); err != nil {
+			return errNotFound("request")
+		}
+		if r.HolderID != "" && r.HolderID != p.Subject {
+			return errNotFound("request")
+		}
+		switch requestState(r, now) {
+		case RequestExpired:
+			return Errorf(CodeShareExpired, "the request has expired")
+		case RequestCreated:
+		default:
+			return Errorf(CodeConflict, "the request was already resolved")
+		}
+		r.HolderID, r.Status = p.Subject, RequestDelivered
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		if err := s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventRequestReceived, Outcome: "ok",
+			VerifierID: r.VerifierID, Claims: requestClaimNames(r.Claims)}); err != nil {
+			return err
+		}
+		view, err = s.requestView(tx, r, now)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "request")
+	}
+	s.hub.notify(requestKey(r.ID))
+	return view, nil
+}
+
+func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*RequestView, error) {
+	v, err := tx.Verifier(r.VerifierID)
+	if err != nil {
+		return nil, err
+	}
+	view := &RequestView{RequestID: r.ID, Status: requestState(r, now), Verifier: VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category},
+		Purpose: r.Purpose, Created: r.Created, ExpiresAt: r.ExpiresAt, Claims: []RequestedClaim{}}
+	types := make([]string, 0, len(r.Claims))
+	for typ := range r.Claims {
+		types = append(types, typ)
+	}
+	sort.Strings(types)
+	for _, typ := range types {
+		for _, n := range r.Claims[typ] {
+			view.Claims = append(view.Claims, RequestedClaim{Type: typ, Claim: n, Registered: slices.Contains(v.Claims[typ], n)})
+		}
+	}
+	return view, nil
+}
+
+// HolderRequests lists the requests waiting for the holder's answer. With
+// wait, it long-polls: when none is waiting it returns as soon as one
+// arrives, or after wait (at most MaxWait) with none. Listing delivers
+// them (created → delivered).
+func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration) ([]*RequestView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	deadline := time.NewTimer(min(max(wait, 0), MaxWait))
+	defer deadline.Stop()
+	for {
+		// Watch before looking, so that a request arriving in between is
+		// not missed.
+		changed, stop := s.hub.watch(holderKey(p.Subject))
+		views, err := s.pendingRequests(ctx, p)
+		if err != nil || len(views) > 0 || wait <= 0 {
+			stop()
+			return views, err
+		}
+		select {
+		case <-changed:
+		case <-deadline.C:
+			stop()
+			return views, nil
+		case <-ctx.Done():
+			stop()
+			return nil, ctx.Err()
+		}
+	}
+}
+
+func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*RequestView, error) {
+	now := s.now().UTC()
+	views := []*RequestView{}
+	var delivered []string
+	err := s.store.Update(ctx, func(tx Tx) error {
+		views, delivered = views[:0], delivered[:0]
+		all, err := tx.Requests(p.Subject, 50)
+		if err != nil {
+			return err
+		}
+		for _, r := range all {
+			st := requestState(r, now)
+			if st != RequestCreated && st != RequestDelivered {
+				continue
+			}
+			if st == RequestCreated {
+				r.Status = RequestDelivered
+				if err := tx.PutRequest(r); err != nil {
+					return err
+				}
+				delivered = append(delivered, r.ID)
+			}
+			v, err := s.requestView(tx, r, now)
+			if err != nil {
+				return err
+			}
+			views = append(views, v)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "requests")
+	}
+	for _, id := range delivered {
+		s.hub.notify(requestKey(id))
+	}
+	return views, nil
+}
+
+// holderRequest loads one of the holder's requests (404 for anyone else's).
+func holderRequest(tx Tx, p *Principal, id string) (*Request, error) {
+	r, err := tx.Request(id)
+	if err != nil || r.HolderID != p.Subject {
+		return nil, errNotFound("request")
+	}
+	return r, nil
+}
+
+// PrepareRequest makes the presentations answering a request, for the
+// calling device to bind with KB-JWTs whose aud is the verifier's id and
+// whose nonce is the request's (SPEC §3.4). The citizen may answer with
+// fewer claims than asked, never more.
+func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, req PrepareRequest) (*RequestPrepared, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	if len(req.Items) == 0 || len(req.Items) > MaxShareItems {
+		return nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
+	}
+	now := s.now().UTC()
+	resp := &RequestPrepared{RequestID: id}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := holderRequest(tx, p, id)
+		if err != nil {
+			return err
+		}
+		if err := undecided(r, now); err != nil {
+			return err
+		}
+		// The share machinery builds each presentation; the request lends
+		// it its audience and nonce.
+		sh := &Share{ID: r.ID, HolderID: p.Subject, DeviceID: p.DeviceID, Aud: r.VerifierID}
+		r.Items, resp.ToSign = nil, nil
+		seen := map[string]bool{}
+		for _, it := range req.Items {
+			if seen[it.CredentialID] {
+				return Errorf(CodeInvalidRequest, "items: a credential appears twice")
+			}
+			seen[it.CredentialID] = true
+			item, toSign, err := s.prepareItem(tx, p, sh, it, now)
+			if err != nil {
+				return err
+			}
+			for _, c := range item.Claims {
+				if !slices.Contains(r.Claims[item.Type], c) {
+					return Errorf(CodeInvalidRequest, "claims: %s.%s was not asked for", item.Type, c)
+				}
+			}
+			item.Nonce, toSign.Nonce = r.Nonce, r.Nonce
+			r.Items = append(r.Items, *item)
+			resp.ToSign = append(resp.ToSign, *toSign)
+		}
+		r.DeviceID, r.Status = p.DeviceID, RequestDelivered
+		return tx.PutRequest(r)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "request")
+	}
+	return resp, nil
+}
+
+// undecided is the request state machine before an answer.
+func undecided(r *Request, now time.Time) error {
+	switch requestState(r, now) {
+	case RequestExpired:
+		return Errorf(CodeShareExpired, "the request has expired")
+	case RequestApproved, RequestDeclined:
+		return Errorf(CodeConflict, "the request was already answered")
+	}
+	return nil
+}
+
+// ApproveRequest checks the device's KB-JWTs (RFC 9901 §7.3: aud the
+// verifier's id, nonce the request's) and answers the request once; the
+// verifier learns the result by long-poll, events or its webhook.
+func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, req ApproveRequest) (*RequestView, error) {
+	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
+		if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
+			return Errorf(CodeConflict, "prepare the answer on this device first")
+		}
+		if len(req.KBJWTs) != len(r.Items) {
+			return Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(r.Items))
+		}
+		trust, err := s.trust(tx)
+		if err != nil {
+			return err
+		}
+		sh := &Share{ID: r.ID, Aud: r.VerifierID}
+		docs := make([][]byte, len(r.Items))
+		for i := range r.Items {
+			if docs[i], err = s.approveItem(tx, trust, sh, &r.Items[i], req.KBJWTs[i], now); err != nil {
+				return err
+			}
+		}
+		r.Status = RequestApproved
+		return tx.PutShareDocuments(r.ID, docs)
+	})
+}
+
+// DeclineRequest answers no, explicitly.
+func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (*RequestView, error) {
+	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
+		r.Status, r.Items = RequestDeclined, nil
+		return nil
+	})
+}
+
+// decide runs one transition to a final state, logs it on both sides and
+// wakes whoever waits for it.
+func (s *Service) decide(ctx context.Context, p *Principal, id string, apply func(Tx, *Request, time.Time) error) (*RequestView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var r *Request
+	var view *RequestView
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if r, err = holderRequest(tx, p, id); err != nil {
+			return err
+		}
+		if err := undecided(r, now); err != nil {
+			return err
+		}
+		if err := apply(tx, r, now); err != nil {
+			return err
+		}
+		r.Decided = &now
+		if err := tx.PutRequest(r); err != nil {
+			return err
+		}
+		event, result := EventRequestApproved, "approved"
+		claims := shareClaimNames(&Share{Items: r.Items})
+		if r.Status == RequestDeclined {
+			event, result, claims = EventRequestDeclined, "declined", nil
+		}
+		if err := s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: event, Outcome: r.Status,
+			VerifierID: r.VerifierID, Claims: claims}); err != nil {
+			return err
+		}
+		if err := s.appendVerification(tx, &Verification{VerifierID: r.VerifierID, At: now, Result: result,
+			Claims: claims, Types: shareTypes(&Share{Items: r.Items})}); err != nil {
+			return err
+		}
+		view, err = s.requestView(tx, r, now)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "request")
+	}
+	s.hub.notify(requestKey(r.ID))
+	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "request_id", r.ID, "status", r.Status)
+	s.notifyWebhook(r.VerifierID, r.ID)
+	return view, nil
+}
+
+// HolderRequest shows one of the holder's requests.
+func (s *Service) HolderRequest(ctx context.Context, p *Principal, id string) (*RequestView, error) {
+	if err := p.require(RoleHolder); err != nil {
+		return nil, err
+	}
+	var view *RequestView
+	err := s.store.View(ctx, func(tx Tx) error {
+		r, err := holderRequest(tx, p, id)
+		if err != nil {
+			return err
+		}
+		view, err = s.requestView(tx, r, s.now())
+		return err
+	})
+	return view, s.storeErr(err, "request")
+}
+
+// VerifierRequest is the verifier's view of its request, with the
+// approved documents once approved. With wait it long-polls until the
+// request changes from the state given in since ("" : any undecided
+// state ends the wait only by a decision or expiry) or wait passes.
+func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, wait time.Duration, since string) (*RequestResult, error) {
+	if err := p.require(RoleVerifier); err != nil {
+		return nil, err
+	}
+	deadline := time.NewTimer(min(max(wait, 0), MaxWait))
+	defer deadline.Stop()
+	for {
+		changed, stop := s.hub.watch(requestKey(id))
+		res, err := s.requestResult(ctx, p.Subject, id)
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		final := res.Status != RequestCreated && res.Status != RequestDelivered
+		if wait <= 0 || final || (since != "" && res.Status != since) {
+			stop()
+			return res, nil
+		}
+		// An undecided request expires without anyone notifying.
+		expiry := time.NewTimer(time.Until(res.ExpiresAt) + 10*time.Millisecond)
+		select {
+		case <-changed:
+		case <-expiry.C:
+		case <-deadline.C:
+			expiry.Stop()
+			stop()
+			return res, nil
+		case <-ctx.Done():
+			expiry.Stop()
+			stop()
+			return nil, ctx.Err()
+		}
+		expiry.Stop()
+	}
+}
+
+// requestResult builds RequestResult for the verifier that owns the
+// request (404 for anyone else).
+func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*RequestResult, error) {
+	now := s.now().UTC()
+	var res *RequestResult
+	var docs [][]byte
+	var r *Request
+	var v *Verifier
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if r, err = tx.Request(id); err != nil || r.VerifierID != verifierID {
+			return errNotFound("request")
+		}
+		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt}
+		if r.Status != RequestApproved {
+			return nil
+		}
+		if v, err = tx.Verifier(verifierID); err != nil {
+			return err
+		}
+		docs, err = tx.ShareDocuments(r.ID)
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "request")
+	}
+	if r.Status == RequestApproved {
+		vr := &VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: Party{ID: v.ID, Name: v.Name}}
+		for i, it := range r.Items {
+			raw, err := s.openBytes(docs[i], "share-document", r.ID, it.CredentialID)
+			if err != nil {
+				return nil, err
+			}
+			vr.Documents = append(vr.Documents, Document{raw: raw})
+		}
+		res.Result = vr
+	}
+	return res, nil
+}

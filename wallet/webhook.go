@@ -1,0 +1,231 @@
+package wallet
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	json "github.com/go-json-experiment/json/v1"
+)
+
+// DefaultWebhookRetries are the waits between webhook attempts: six
+// attempts over about half a minute, then the result stays available by
+// polling (issue 4: retried with backoff, bounded).
+func DefaultWebhookRetries() []time.Duration {
+	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
+}
+
+// SignatureHeader carries a webhook's signature: t=<unix seconds>,
+// v1=<hex HMAC-SHA256(secret, "<t>." ‖ body)>. The timestamp inside the MAC
+// lets a receiver refuse replays of old deliveries.
+const SignatureHeader = "Eidwallet-Signature"
+
+type webhooks struct {
+	client  *http.Client
+	retries []time.Duration
+	mu      sync.Mutex
+	closed  bool
+	stop    chan struct{}
+	running sync.WaitGroup
+}
+
+// SetVerifierWebhook sets (or with an empty URL removes) the URL a
+// verifier's request results are posted to, and returns a new signing
+// secret, shown once and stored sealed.
+func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifierID string, req WebhookRequest) (*WebhookResponse, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	if req.URL != "" {
+		if err := checkWebhookURL(req.URL); err != nil {
+			return nil, err
+		}
+	}
+	resp := &WebhookResponse{URL: req.URL}
+	var sealed []byte
+	if req.URL != "" {
+		secret, err := s.newSecret("whsec_")
+		if err != nil {
+			return nil, err
+		}
+		if sealed, err = s.sealBytes([]byte(secret), "verifier-webhook", verifierID); err != nil {
+			return nil, err
+		}
+		resp.Secret = secret
+	}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		v, err := tx.Verifier(verifierID)
+		if err != nil {
+			return err
+		}
+		v.WebhookURL, v.WebhookSecret = req.URL, sealed
+		return tx.PutVerifier(v)
+	})
+	if err != nil {
+		return nil, s.storeErr(err, "verifier")
+	}
+	s.log.InfoContext(ctx, "verifier webhook set", "verifier_id", verifierID, "enabled", req.URL != "")
+	return resp, nil
+}
+
+// checkWebhookURL allows https, and plain http only to a loopback address
+// (a receiver on the same machine, as in tests and demos).
+func checkWebhookURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.User != nil || len(raw) > 2048 {
+		return Errorf(CodeInvalidRequest, "url: an absolute https URL")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		host := u.Hostname()
+		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
+			return nil
+		}
+	}
+	return Errorf(CodeInvalidRequest, "url: https, or http to a loopback address only")
+}
+
+// notifyWebhook posts a request's result to its verifier's webhook in the
+// background, retrying with backoff.
+func (s *Service) notifyWebhook(verifierID, requestID string) {
+	w := &s.webhooks
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return
+	}
+	if w.stop == nil {
+		w.stop = make(chan struct{})
+	}
+	w.running.Add(1)
+	go func() {
+		defer w.running.Done()
+		s.deliver(verifierID, requestID, w.stop)
+	}()
+}
+
+func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	var v *Verifier
+	if err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = tx.Verifier(verifierID)
+		return err
+	}); err != nil || v.WebhookURL == "" {
+		return
+	}
+	secret, err := s.openBytes(v.WebhookSecret, "verifier-webhook", v.ID)
+	if err != nil {
+		return
+	}
+	res, err := s.requestResult(ctx, verifierID, requestID)
+	if err != nil {
+		return
+	}
+	body, err := json.Marshal(res)
+	if err != nil {
+		return
+	}
+	for attempt := 0; ; attempt++ {
+		status, err := s.post(ctx, v.WebhookURL, secret, body)
+		if err == nil && status >= 200 && status < 300 {
+			s.log.Info("webhook delivered", "verifier_id", verifierID, "request_id", requestID, "attempt", attempt+1)
+			return
+		}
+		if attempt == len(s.webhooks.retries) {
+			s.log.Warn("webhook undelivered; the result stays available by polling",
+				"verifier_id", verifierID, "request_id", requestID, "attempts", attempt+1, "status", status)
+			return
+		}
+		select {
+		case <-time.After(s.webhooks.retries[attempt]):
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+func (s *Service) post(ctx context.Context, target string, secret, body []byte) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(SignatureHeader, SignWebhook(secret, s.now(), body))
+	resp, err := s.webhooks.client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// SignWebhook is the SignatureHeader value for body at t.
+func SignWebhook(secret []byte, t time.Time, body []byte) string {
+	ts := strconv.FormatInt(t.Unix(), 10)
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte(ts + "."))
+	m.Write(body)
+	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// VerifyWebhook checks a delivery as a receiver should: the HMAC over the
+// timestamp and the exact body, in constant time, and a timestamp within
+// tolerance of now.
+func VerifyWebhook(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
+	var ts, sig string
+	for _, part := range strings.Split(header, ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		switch k {
+		case "t":
+			ts = v
+		case "v1":
+			sig = v
+		}
+	}
+	sec, err := strconv.ParseInt(ts, 10, 64)
+	if err != nil || sig == "" {
+		return errors.New("webhook: malformed signature header")
+	}
+	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
+		return fmt.Errorf("webhook: timestamp %s off by more than %s", ts, tolerance)
+	}
+	want := SignWebhook(secret, time.Unix(sec, 0), body)
+	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
+		return errors.New("webhook: signature does not match")
+	}
+	return nil
+}
+
+// Close stops webhook deliveries in flight and waits for them to end.
+func (s *Service) Close() {
+	w := &s.webhooks
+	w.mu.Lock()
+	if !w.closed && w.stop != nil {
+		close(w.stop)
+	}
+	w.closed = true
+	w.mu.Unlock()
+	w.running.Wait()
+}
