@@ -76,8 +76,9 @@ func (h *hub) notify(key string) {
 func holderKey(id string) string  { return "holder|" + id }
 func requestKey(id string) string { return "request|" + id }
 
-// derivedToken derives a QR token for a record from the token key (see
-// shareToken): the store keeps its hash only.
+// derivedToken derives the QR token of a share or request from the token
+// key and its id: the store keeps only the token's hash (SPEC §4), yet the
+// service can show the QR again; without the master key nobody can.
 func (s *Service) derivedToken(kind, id string) string {
 	m := hmac.New(sha256.New, s.keys.Token)
 	m.Write([]byte(kind + "|" + id))
@@ -347,10 +348,10 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 
 func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*RequestView, error) {
 	now := s.now().UTC()
-	views := []*RequestView{}
-	var delivered []string
-	err := s.store.Update(ctx, func(tx Tx) error {
-		views, delivered = views[:0], delivered[:0]
+	var views []*RequestView
+	var undelivered []string
+	err := s.store.View(ctx, func(tx Tx) error {
+		views, undelivered = []*RequestView{}, nil
 		all, err := tx.Requests(p.Subject, 50)
 		if err != nil {
 			return err
@@ -361,24 +362,41 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 				continue
 			}
 			if st == RequestCreated {
-				r.Status = RequestDelivered
-				if err := tx.PutRequest(r); err != nil {
-					return err
-				}
-				delivered = append(delivered, r.ID)
+				undelivered = append(undelivered, r.ID)
 			}
 			v, err := s.requestView(tx, r, now)
 			if err != nil {
 				return err
 			}
+			v.Status = RequestDelivered
 			views = append(views, v)
+		}
+		return nil
+	})
+	if err != nil || len(undelivered) == 0 {
+		return views, s.storeErr(err, "requests")
+	}
+	// Listing them delivered them: record it (a write only when needed,
+	// since a long-poll may list often).
+	err = s.store.Update(ctx, func(tx Tx) error {
+		for _, id := range undelivered {
+			r, err := tx.Request(id)
+			if err != nil {
+				return err
+			}
+			if r.Status == RequestCreated {
+				r.Status = RequestDelivered
+				if err := tx.PutRequest(r); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, s.storeErr(err, "requests")
 	}
-	for _, id := range delivered {
+	for _, id := range undelivered {
 		s.hub.notify(requestKey(id))
 	}
 	return views, nil

@@ -1,10 +1,7 @@
 package wallet
 
 import (
-	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"slices"
@@ -239,12 +236,7 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 // shareToken derives a share's QR token from the token key and its id: the
 // store keeps only the token's hash (SPEC §4), yet the owner can fetch the
 // QR again. Without the master key the token cannot be computed.
-func (s *Service) shareToken(shareID string) string {
-	m := hmac.New(sha256.New, s.keys.Token)
-	m.Write([]byte("share|" + shareID))
-	token, _ := qr.NewToken(bytes.NewReader(m.Sum(nil))) // 32 bytes always fill 16
-	return token
-}
+func (s *Service) shareToken(shareID string) string { return s.derivedToken("share", shareID) }
 
 func shareClaimNames(sh *Share) []string {
 	var names []string
