@@ -68,7 +68,7 @@ func FuzzProcessPayload(f *testing.F) {
 		if disclosures != "" {
 			raws = strings.Split(disclosures, "~")
 		}
-		p, err := newProcessor(raws, verifierReservedClaims)
+		p, err := newProcessor(raws, validityClaim)
 		if err != nil {
 			return
 		}

@@ -21,20 +21,23 @@ const (
 	sdAlg    = "sha-256" // the only _sd_alg accepted (SPEC §6)
 )
 
-// reservedClaims are the SD-JWT VC claims that must never be selectively
-// disclosed (SD-JWT VC draft §3.2.2.2; SPEC §2 adds iat, which this issuer
-// never discloses either).
-var reservedClaims = map[string]bool{
-	"iss": true, "nbf": true, "exp": true, "cnf": true, "vct": true,
-	"vct#integrity": true, "status": true, "iat": true,
+// validityClaim reports the SD-JWT VC claims that must never be
+// selectively disclosed (SD-JWT VC draft §3.2.2.2). A verifier refuses
+// exactly these, so credentials from issuers that disclose iat (which the
+// draft allows) still verify; this issuer never discloses iat either
+// (SPEC §2), see issuerReserved.
+func validityClaim(name string) bool {
+	switch name {
+	case "iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status":
+		return true
+	}
+	return false
 }
 
-// verifierReservedClaims is what a verifier refuses to see disclosed: the
-// SD-JWT VC list exactly, so credentials from other issuers that disclose
-// iat (which the draft allows) still verify.
-var verifierReservedClaims = map[string]bool{
-	"iss": true, "nbf": true, "exp": true, "cnf": true, "vct": true,
-	"vct#integrity": true, "status": true,
+// issuerReserved are the names a credential type may not use for a claim
+// of its own: the validity claims, iat, and RFC 9901's reserved names.
+func issuerReserved(name string) bool {
+	return validityClaim(name) || name == "iat" || name == sdKey || name == arrayKey || name == sdAlgKey
 }
 
 // parts is an SD-JWT split at its tildes (RFC 9901 §4): the issuer-signed
@@ -129,12 +132,12 @@ type processor struct {
 	// 9901 §7.1 step 3 rejects a digest "encountered more than once",
 	// decoys included (THREATS T6).
 	seen     map[string]bool
-	reserved map[string]bool // names never to be disclosed at the top level
+	reserved func(string) bool // names never to be disclosed at the top level (nil: none)
 	// disclosed lists the top-level claims that came from disclosures.
 	disclosed []string
 }
 
-func newProcessor(raws []string, reserved map[string]bool) (*processor, error) {
+func newProcessor(raws []string, reserved func(string) bool) (*processor, error) {
 	p := &processor{
 		byDigest: make(map[string]*disclosure, len(raws)),
 		seen:     make(map[string]bool, len(raws)+8),
@@ -201,7 +204,7 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 			return nil, fail(ReasonClaimNameCollision, "disclosed claim name already present")
 		}
 		// SD-JWT VC draft §3.2.2.2 (THREATS T8).
-		if top && p.reserved[d.name] {
+		if top && p.reserved != nil && p.reserved(d.name) {
 			return nil, fail(ReasonSDValidityClaim, "claim %s must not be selectively disclosed", d.name)
 		}
 		d.used = true

@@ -176,7 +176,7 @@ func (r *Registry) Register(t *Type) error {
 func checkClaimNames(claims []Claim) error {
 	seen := map[string]bool{}
 	for _, c := range claims {
-		if c.Name == "" || seen[c.Name] || reservedClaims[c.Name] || c.Name == sdKey || c.Name == arrayKey || c.Name == sdAlgKey {
+		if c.Name == "" || seen[c.Name] || issuerReserved(c.Name) {
 			return fmt.Errorf("claim name %q is empty, repeated or reserved", c.Name)
 		}
 		seen[c.Name] = true

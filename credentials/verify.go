@@ -175,7 +175,7 @@ func Verify(sdjwt string, trust Trust, opts VerifyOptions) (*Verified, error) {
 		return nil, fail(ReasonUnsupportedSDAlg, "_sd_alg is not sha-256")
 	}
 	delete(payload, sdAlgKey)
-	reserved := verifierReservedClaims
+	reserved := validityClaim
 	if opts.Profile == ProfilePlain {
 		reserved = nil
 	}
