@@ -2,8 +2,10 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -359,4 +361,195 @@ func (h *Holder) ExportActivity(ctx context.Context) (*wallet.ActivityResponse, 
 		return nil, err
 	}
 	return &out, nil
+}
+
+// Requests started by a verifier (SPEC §3.4).
+
+// Presence makes a presence code (EIDP1:, 60 seconds, no data) for staff
+// to scan; their request then reaches Requests and RequestEvents.
+func (h *Holder) Presence(ctx context.Context) (*wallet.PresenceResponse, error) {
+	var out wallet.PresenceResponse
+	if err := h.do(ctx, http.MethodPost, "/v1/me/presence", nil, nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// requestList is the answer of GET /v1/me/requests.
+type requestList struct {
+	Requests []*wallet.RequestView `json:"requests"`
+}
+
+// Requests lists the requests waiting for the citizen's answer. With wait
+// (rounded up to seconds, at most wallet.MaxWait) it long-polls: when none
+// is waiting it returns as soon as one arrives, or after wait with none.
+// While any is waiting it returns at once; use RequestEvents to hear of
+// each new one.
+func (h *Holder) Requests(ctx context.Context, wait time.Duration) ([]*wallet.RequestView, error) {
+	var q url.Values
+	if wait > 0 {
+		q = url.Values{"wait": {waitSeconds(wait)}}
+	}
+	var out requestList
+	if err := h.do(ctx, http.MethodGet, "/v1/me/requests", q, nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return out.Requests, nil
+}
+
+// maxSeenRequests bounds what RequestEvents remembers to skip repeats.
+const maxSeenRequests = 4096
+
+// RequestEvents follows the requests addressed to the citizen by
+// server-sent events: it yields each waiting request once, those waiting
+// now first, then each new one as it arrives. A stream the server ends
+// (after about four minutes) is opened again, without repeats. It runs
+// until the loop stops or yields one error and ends: the stream failed, or
+// ctx ended (ctx.Err()).
+func (h *Holder) RequestEvents(ctx context.Context) iter.Seq2[*wallet.RequestView, error] {
+	return func(yield func(*wallet.RequestView, error) bool) {
+		cl := &call{method: http.MethodGet, path: "/v1/me/requests/events", accept: "text/event-stream"}
+		seen, stopped := map[string]bool{}, false
+		err := h.c.streamEvents(ctx, cl, h.roundTrip, func(ev sseEvent) (bool, error) {
+			if ev.name != "request" {
+				return false, nil
+			}
+			var v wallet.RequestView
+			if err := json.Unmarshal(ev.data, &v); err != nil {
+				return false, fmt.Errorf("GET %s: decode event: %w", cl.path, err)
+			}
+			if seen[v.RequestID] {
+				return false, nil
+			}
+			if len(seen) >= maxSeenRequests {
+				clear(seen) // long gone: requests live minutes
+			}
+			seen[v.RequestID] = true
+			if !yield(&v, nil) {
+				stopped = true
+				return true, nil
+			}
+			return false, nil
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+// Resolve resolves a scanned EIDR1: code: the request is bound to this
+// citizen and shown with the verifier's registered name and category, the
+// purpose and the claims asked, each flagged Registered false when outside
+// the verifier's registration. A code is resolved once (then 409).
+func (h *Holder) Resolve(ctx context.Context, qrText string) (*wallet.RequestView, error) {
+	var out wallet.RequestView
+	if err := h.do(ctx, http.MethodPost, "/v1/me/requests:resolve", nil, wallet.ResolveRequest{QR: qrText}, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// GetRequest returns one of the citizen's requests.
+func (h *Holder) GetRequest(ctx context.Context, id string) (*wallet.RequestView, error) {
+	var out wallet.RequestView
+	if err := h.do(ctx, http.MethodGet, "/v1/me/requests/"+escape(id), nil, nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// PrepareRequest chooses the credentials and claims that answer a request
+// (at most what it asked) and returns what the device must sign: pass it
+// to ApproveRequest, after CheckRequest (AnswerRequest does both).
+func (h *Holder) PrepareRequest(ctx context.Context, id string, req wallet.PrepareRequest) (*wallet.RequestPrepared, error) {
+	var out wallet.RequestPrepared
+	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(id)+"/prepare", nil, req, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ApproveRequest signs one KB-JWT per prepared presentation with the
+// device key, aud and nonce taken from each item (the verifier's id and
+// the request's nonce) and sd_hash recomputed here (ErrSDHashMismatch if
+// the service's differs), and answers the request: the citizen's consent.
+func (h *Holder) ApproveRequest(ctx context.Context, prepared *wallet.RequestPrepared) (*wallet.RequestView, error) {
+	if prepared == nil || prepared.RequestID == "" || len(prepared.ToSign) == 0 {
+		return nil, errors.New("approve request: nothing to sign")
+	}
+	now := h.c.now()
+	req := wallet.ApproveRequest{KBJWTs: make([]string, 0, len(prepared.ToSign))}
+	for _, item := range prepared.ToSign {
+		kb, err := h.dev.SignKB(item, now)
+		if err != nil {
+			return nil, fmt.Errorf("approve request %s: %w", prepared.RequestID, err)
+		}
+		req.KBJWTs = append(req.KBJWTs, kb)
+	}
+	var out wallet.RequestView
+	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(prepared.RequestID)+"/approve", nil, req, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeclineRequest answers no.
+func (h *Holder) DeclineRequest(ctx context.Context, id string) (*wallet.RequestView, error) {
+	var out wallet.RequestView
+	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(id)+"/decline", nil, nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CheckRequest checks what the service prepared before the citizen signs
+// it: one presentation per chosen credential, each bound to the verifier
+// the citizen was shown (aud) and disclosing only claims both chosen and
+// asked by the request.
+func CheckRequest(view *wallet.RequestView, req wallet.PrepareRequest, prepared *wallet.RequestPrepared) error {
+	if view == nil || prepared == nil {
+		return errors.New("check request: nothing to check")
+	}
+	if prepared.RequestID != view.RequestID {
+		return fmt.Errorf("%w: prepared for request %s, not %s", ErrOverDisclosure, prepared.RequestID, view.RequestID)
+	}
+	asked := map[string]bool{}
+	for _, c := range view.Claims {
+		asked[c.Claim] = true
+	}
+	if err := CheckShare(wallet.ShareRequest{Items: req.Items, VerifierID: view.Verifier.ID},
+		&wallet.ShareCreated{ShareID: prepared.RequestID, ToSign: prepared.ToSign}); err != nil {
+		return err
+	}
+	for _, item := range prepared.ToSign {
+		disclosed, err := Disclosed(item)
+		if err != nil {
+			return err
+		}
+		for _, name := range disclosed {
+			if !asked[name] {
+				return fmt.Errorf("%w: credential %s would disclose %s, which the request did not ask for", ErrOverDisclosure, item.CredentialID, name)
+			}
+		}
+	}
+	return nil
+}
+
+// AnswerRequest answers a request the citizen was shown (from Resolve,
+// Requests or RequestEvents) with the chosen items: prepare, CheckRequest,
+// ApproveRequest. If the check or the approval fails the request stays
+// unanswered; DeclineRequest says no.
+func (h *Holder) AnswerRequest(ctx context.Context, view *wallet.RequestView, items []wallet.ShareRequestItem) (*wallet.RequestView, error) {
+	if view == nil {
+		return nil, errors.New("answer request: no request")
+	}
+	req := wallet.PrepareRequest{Items: items}
+	prepared, err := h.PrepareRequest(ctx, view.RequestID, req)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckRequest(view, req, prepared); err != nil {
+		return nil, err
+	}
+	return h.ApproveRequest(ctx, prepared)
 }

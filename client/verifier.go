@@ -2,9 +2,13 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -50,4 +54,119 @@ func (v *Verifier) Verifications(ctx context.Context, limit int) (*wallet.Verifi
 		return nil, err
 	}
 	return &out, nil
+}
+
+// CreateRequest asks a citizen for claims (SPEC §3.4). Without Presence the
+// answer carries qr_text (EIDR1:) for the verifier to show (RequestQRPNG
+// renders it); with the EIDP1: text of a scanned presence code the request
+// goes to that citizen's app. Claims the verifier is not registered for are
+// refused (403).
+func (v *Verifier) CreateRequest(ctx context.Context, req wallet.CreateRequestRequest) (*wallet.CreateRequestResponse, error) {
+	var out wallet.CreateRequestResponse
+	if err := v.c.do(ctx, v.apiKey, http.MethodPost, "/v1/verifier/requests", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// waitSeconds is a long-poll wait as the API takes it: whole seconds,
+// rounded up, at most wallet.MaxWait.
+func waitSeconds(wait time.Duration) string {
+	wait = min(max(wait, 0), wallet.MaxWait)
+	return strconv.Itoa(int((wait + time.Second - 1) / time.Second))
+}
+
+// Request returns the state of one of the verifier's requests, with the
+// documents once approved. With wait (rounded up to seconds, at most
+// wallet.MaxWait) it long-polls: until the status differs from since, or
+// with since "" until the request is approved, declined or expired, or
+// wait passes; then it answers the state as it is. An http.Client Timeout
+// (WithHTTPClient) shorter than wait cuts the call.
+func (v *Verifier) Request(ctx context.Context, id string, wait time.Duration, since string) (*wallet.RequestResult, error) {
+	cl := &call{method: http.MethodGet, path: "/v1/verifier/requests/" + escape(id), accept: "application/json", query: url.Values{}}
+	if wait > 0 {
+		cl.query.Set("wait", waitSeconds(wait))
+	}
+	if since != "" {
+		cl.query.Set("since", since)
+	}
+	resp, err := v.c.roundTrip(ctx, cl, v.apiKey)
+	if err != nil {
+		return nil, err
+	}
+	var out wallet.RequestResult
+	if err := v.c.decode(resp, cl, &out, v.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// FinalStatus reports whether a request in this status will not change:
+// approved, declined or expired.
+func FinalStatus(status string) bool {
+	return status == wallet.RequestApproved || status == wallet.RequestDeclined || status == wallet.RequestExpired
+}
+
+// RequestEvents follows one of the verifier's requests by server-sent
+// events: it yields the state at once and at each change of status, and
+// ends after a final one (FinalStatus). A stream the server ends (after about
+// four minutes) is opened again and a status already yielded is not
+// repeated. It yields one error and ends when the request cannot be
+// followed (unknown: 404), the stream fails, or ctx ends.
+func (v *Verifier) RequestEvents(ctx context.Context, id string) iter.Seq2[*wallet.RequestResult, error] {
+	return func(yield func(*wallet.RequestResult, error) bool) {
+		cl := &call{method: http.MethodGet, path: "/v1/verifier/requests/" + escape(id) + "/events", accept: "text/event-stream"}
+		open := func(ctx context.Context, cl *call) (*http.Response, error) { return v.c.roundTrip(ctx, cl, v.apiKey) }
+		last, stopped := "", false
+		err := v.c.streamEvents(ctx, cl, open, func(ev sseEvent) (bool, error) {
+			if ev.name != "status" {
+				return false, nil
+			}
+			var res wallet.RequestResult
+			if err := json.Unmarshal(ev.data, &res); err != nil {
+				return false, fmt.Errorf("GET %s: decode event: %w", cl.path, err)
+			}
+			if res.Status == last {
+				return false, nil
+			}
+			last = res.Status
+			if !yield(&res, nil) {
+				stopped = true
+				return true, nil
+			}
+			return FinalStatus(res.Status), nil
+		})
+		if err != nil && !stopped {
+			yield(nil, err)
+		}
+	}
+}
+
+// RequestQRPNG fetches the EIDR1: code of a request waiting to be scanned
+// as a PNG of about size pixels (SPEC §4: 64–1024; 0 lets the service
+// choose).
+func (v *Verifier) RequestQRPNG(ctx context.Context, id string, size int) ([]byte, error) {
+	return v.qr(ctx, id, "png", "image/png", size)
+}
+
+// RequestQRSVG fetches the request's code as SVG.
+func (v *Verifier) RequestQRSVG(ctx context.Context, id string, size int) ([]byte, error) {
+	return v.qr(ctx, id, "svg", "image/svg+xml", size)
+}
+
+func (v *Verifier) qr(ctx context.Context, id, ext, accept string, size int) ([]byte, error) {
+	cl := &call{method: http.MethodGet, path: "/v1/verifier/requests/" + escape(id) + "/qr." + ext, accept: accept}
+	if size != 0 {
+		cl.query = url.Values{"size": {strconv.Itoa(size)}}
+	}
+	resp, err := v.c.roundTrip(ctx, cl, v.apiKey)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := readCapped(resp.Body, v.c.maxBody)
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", cl.path, err)
+	}
+	return b, nil
 }

@@ -140,3 +140,21 @@ func nonNil[T any](list []T) []T {
 	}
 	return list
 }
+
+// handleSetVerifierWebhook sets (or with an empty url removes) the URL a
+// verifier's request results are posted to; the answer carries the new
+// signing secret, shown once.
+func (s *server) handleSetVerifierWebhook() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.WebhookRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.svc.SetVerifierWebhook(c.Request.Context(), principalOf(c), c.Param("id"), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, resp)
+	}
+}

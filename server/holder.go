@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -123,10 +125,14 @@ func (s *server) handleCancelShare() gin.HandlerFunc {
 	}
 }
 
-// handleShareQR renders an active share's QR code (SPEC §3.3 step 3, §4):
-// ?size=N pixels, qr.MinSize to qr.MaxSize, qr.DefaultSize when absent.
-// The image is the one-time token itself, so it is never cached.
-func (s *server) handleShareQR(contentType string, render func(text string, size int) ([]byte, error)) gin.HandlerFunc {
+// qrText looks up the QR text of one of the caller's objects by id.
+type qrText func(ctx context.Context, p *wallet.Principal, id string) (string, error)
+
+// handleQR renders the QR code of an active share (SPEC §3.3 step 3) or of
+// a verifier's request waiting to be scanned (§3.4), per SPEC §4: ?size=N
+// pixels, qr.MinSize to qr.MaxSize, qr.DefaultSize when absent. The image
+// is the one-time token itself, so it is never cached.
+func (s *server) handleQR(contentType string, render func(text string, size int) ([]byte, error), lookup qrText) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		size := qr.DefaultSize
 		if v, ok := c.GetQuery("size"); ok {
@@ -137,7 +143,7 @@ func (s *server) handleShareQR(contentType string, render func(text string, size
 			}
 			size = n
 		}
-		text, err := s.svc.ShareQR(c.Request.Context(), principalOf(c), c.Param("id"))
+		text, err := lookup(c.Request.Context(), principalOf(c), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -182,4 +188,191 @@ func boolQuery(c *gin.Context, name string) (value, ok bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// Requests started by a verifier (SPEC §3.4), the holder's side.
+
+// requestList is the answer of GET /v1/me/requests.
+type requestList struct {
+	Requests []*wallet.RequestView `json:"requests"`
+}
+
+// handleCreatePresence makes a presence code (EIDP1:, 60 s, no data) for
+// staff to scan; the per-holder quota runs before it.
+func (s *server) handleCreatePresence() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		resp, err := s.svc.CreatePresence(c.Request.Context(), principalOf(c))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusCreated, resp)
+	}
+}
+
+// handleHolderRequests lists the requests waiting for the holder's answer;
+// with ?wait=N (seconds, at most 60) it long-polls: when none is waiting
+// it answers as soon as one arrives, or after N seconds with none.
+func (s *server) handleHolderRequests() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		wait, ok := waitQuery(c)
+		if !ok {
+			s.badWait(c)
+			return
+		}
+		p := principalOf(c)
+		ctx := c.Request.Context()
+		if wait > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
+			defer cancel()
+		}
+		views, err := s.svc.HolderRequests(ctx, p, wait)
+		if cutShort(c, ctx, err) {
+			views, err = s.svc.HolderRequests(c.Request.Context(), p, 0)
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, requestList{Requests: nonNil(views)})
+	}
+}
+
+// handleHolderRequestEvents streams the requests addressed to the holder
+// as server-sent events: each pending request once, as "request" with its
+// RequestView, first those waiting now, then each new one as it arrives; a
+// ": keep-alive" comment when quiet. The stream ends after
+// s.streamMax (the client reconnects and is sent what is still pending),
+// when the client goes, or when the server shuts down.
+func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p := principalOf(c)
+		ctx, cancel := s.waitContext(c, s.streamMax)
+		defer cancel()
+		// The first look answers a failure as JSON, before the stream
+		// begins.
+		views, err := s.svc.HolderRequests(ctx, p, 0)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		es, err := s.startEvents(c)
+		if err != nil {
+			return
+		}
+		sent := map[string]bool{}
+		for {
+			fresh := false
+			pending := make(map[string]bool, len(views))
+			for _, v := range views {
+				pending[v.RequestID] = true
+				if sent[v.RequestID] {
+					continue
+				}
+				fresh = true
+				if es.send("request", v) != nil {
+					return
+				}
+			}
+			sent = pending // a request never comes back once it is no longer pending
+			if len(views) > 0 && !fresh {
+				// All sent: the service would answer at once again, so
+				// look again after a while.
+				select {
+				case <-time.After(min(holderPollInterval, s.heartbeat)):
+				case <-ctx.Done():
+					return
+				}
+				views, err = s.svc.HolderRequests(ctx, p, 0)
+			} else {
+				views, err = s.svc.HolderRequests(ctx, p, s.heartbeat)
+			}
+			if err != nil {
+				if ctx.Err() == nil {
+					s.failStream(c, es, err)
+				}
+				return
+			}
+			if es.heartbeat(s.heartbeat) != nil {
+				return
+			}
+		}
+	}
+}
+
+// handleResolveRequest binds a scanned EIDR1: request to the holder and
+// shows it: the verifier's registered name and category, the purpose and
+// the claims asked (SPEC §3.4).
+func (s *server) handleResolveRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.ResolveRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		v, err := s.svc.ResolveRequest(c.Request.Context(), principalOf(c), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+func (s *server) handleHolderRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		v, err := s.svc.HolderRequest(c.Request.Context(), principalOf(c), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+// handlePrepareRequest makes the presentations answering a request, for
+// the device to bind with KB-JWTs (aud the verifier's id, nonce the
+// request's).
+func (s *server) handlePrepareRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.PrepareRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		v, err := s.svc.PrepareRequest(c.Request.Context(), principalOf(c), c.Param("id"), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+// handleApproveRequest takes the device's KB-JWTs, the citizen's signed
+// consent, and answers the request once.
+func (s *server) handleApproveRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.ApproveRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		v, err := s.svc.ApproveRequest(c.Request.Context(), principalOf(c), c.Param("id"), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
+// handleDeclineRequest answers no, explicitly. It takes no body.
+func (s *server) handleDeclineRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		v, err := s.svc.DeclineRequest(c.Request.Context(), principalOf(c), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
 }

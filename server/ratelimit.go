@@ -31,6 +31,11 @@ type RateLimits struct {
 	EnrollPerAddr Limit
 	// SharesPerHolder is the quota on POST /v1/me/shares (T24).
 	SharesPerHolder Limit
+	// RequestsPerKey limits POST /v1/verifier/requests per verifier API
+	// key: each request is a write and may land in a citizen's app.
+	RequestsPerKey Limit
+	// PresencePerHolder is the quota on POST /v1/me/presence.
+	PresencePerHolder Limit
 	// MaxEntries bounds each table (0: DefaultMaxLimiterEntries).
 	MaxEntries int
 }
@@ -51,7 +56,12 @@ func DefaultRateLimits() RateLimits {
 		TokenPerAddr:    Limit{Rate: 20, Burst: 100},
 		EnrollPerAddr:   Limit{Rate: 1, Burst: 20},
 		SharesPerHolder: Limit{Rate: rate.Every(2 * time.Second), Burst: 10}, // 30 a minute sustained
-		MaxEntries:      DefaultMaxLimiterEntries,
+		// A counter asks a few citizens a minute; an integrator's system
+		// (a bank's onboarding) many more, spread over its keys.
+		RequestsPerKey: Limit{Rate: 10, Burst: 50},
+		// A presence code lives 60 s; an app needs a new one a minute.
+		PresencePerHolder: Limit{Rate: rate.Every(2 * time.Second), Burst: 10},
+		MaxEntries:        DefaultMaxLimiterEntries,
 	}
 }
 
@@ -68,6 +78,8 @@ func (rl RateLimits) withDefaults() RateLimits {
 	rl.TokenPerAddr = pick(rl.TokenPerAddr, d.TokenPerAddr)
 	rl.EnrollPerAddr = pick(rl.EnrollPerAddr, d.EnrollPerAddr)
 	rl.SharesPerHolder = pick(rl.SharesPerHolder, d.SharesPerHolder)
+	rl.RequestsPerKey = pick(rl.RequestsPerKey, d.RequestsPerKey)
+	rl.PresencePerHolder = pick(rl.PresencePerHolder, d.PresencePerHolder)
 	if rl.MaxEntries <= 0 {
 		rl.MaxEntries = d.MaxEntries
 	}
@@ -77,6 +89,7 @@ func (rl RateLimits) withDefaults() RateLimits {
 // limiters are the server's limiter tables.
 type limiters struct {
 	verifyKey, verifyAddr, tokenAddr, enrollAddr, shareHolder *limiter
+	requestKey, presenceHolder                                *limiter
 }
 
 func newLimiters(rl RateLimits) *limiters {
@@ -86,6 +99,9 @@ func newLimiters(rl RateLimits) *limiters {
 		tokenAddr:   newLimiter("token_addr", rl.TokenPerAddr, rl.MaxEntries),
 		enrollAddr:  newLimiter("enroll_addr", rl.EnrollPerAddr, rl.MaxEntries),
 		shareHolder: newLimiter("share_holder", rl.SharesPerHolder, rl.MaxEntries),
+
+		requestKey:     newLimiter("request_key", rl.RequestsPerKey, rl.MaxEntries),
+		presenceHolder: newLimiter("presence_holder", rl.PresencePerHolder, rl.MaxEntries),
 	}
 }
 

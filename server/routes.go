@@ -35,6 +35,7 @@ func (s *server) routes(r *gin.Engine) {
 	admin.POST("/verifiers", s.handleCreateVerifier())
 	admin.GET("/verifiers", s.handleVerifiers())
 	admin.POST("/verifiers/:id/api-keys", s.handleCreateVerifierAPIKey())
+	admin.PUT("/verifiers/:id/webhook", s.handleSetVerifierWebhook())
 	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
 	admin.POST("/activation-codes", s.handleCreateActivationCode())
 
@@ -57,13 +58,34 @@ func (s *server) routes(r *gin.Engine) {
 	holder.GET("/shares/:id", s.handleShare())
 	holder.POST("/shares/:id/approve", s.handleApproveShare())
 	holder.DELETE("/shares/:id", s.handleCancelShare())
-	holder.GET("/shares/:id/qr.png", s.handleShareQR("image/png", qr.PNG))
-	holder.GET("/shares/:id/qr.svg", s.handleShareQR("image/svg+xml", qr.SVG))
+	holder.GET("/shares/:id/qr.png", s.handleQR("image/png", qr.PNG, s.svc.ShareQR))
+	holder.GET("/shares/:id/qr.svg", s.handleQR("image/svg+xml", qr.SVG, s.svc.ShareQR))
 	holder.GET("/activity", s.handleActivity())
+	// Requests started by verifiers (§3.4): a presence code for staff to
+	// scan; the requests waiting for an answer by long-poll or server-sent
+	// events; a scanned EIDR1: code resolved (the same custom-method colon
+	// as :bulk); then prepare, approve or decline.
+	holder.POST("/presence", s.limitByPrincipal(s.limits.presenceHolder), s.handleCreatePresence())
+	holder.GET("/requests", s.handleHolderRequests())
+	holder.GET("/requests/events", s.handleHolderRequestEvents())
+	holder.POST(`/requests\:resolve`, s.handleResolveRequest())
+	holder.GET("/requests/:id", s.handleHolderRequest())
+	holder.POST("/requests/:id/prepare", s.handlePrepareRequest())
+	holder.POST("/requests/:id/approve", s.handleApproveRequest())
+	holder.POST("/requests/:id/decline", s.handleDeclineRequest())
 
 	// Relying parties (verifier API key). The address limit runs before
 	// authentication, so a flood costs no key lookups (THREATS T23).
 	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(wallet.RoleVerifier),
 		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
-	r.GET("/v1/verifier/verifications", s.authenticate(wallet.RoleVerifier), s.handleVerifications())
+	verifier := r.Group("/v1/verifier", s.authenticate(wallet.RoleVerifier))
+	verifier.GET("/verifications", s.handleVerifications())
+	// Requests (§3.4): made per API key under a limit; the answer by
+	// long-poll, server-sent events (or the verifier's webhook); the QR of
+	// a request to show.
+	verifier.POST("/requests", s.limitByPrincipal(s.limits.requestKey), s.handleCreateRequest())
+	verifier.GET("/requests/:id", s.handleVerifierRequest())
+	verifier.GET("/requests/:id/events", s.handleVerifierRequestEvents())
+	verifier.GET("/requests/:id/qr.png", s.handleQR("image/png", qr.PNG, s.svc.RequestQR))
+	verifier.GET("/requests/:id/qr.svg", s.handleQR("image/svg+xml", qr.SVG, s.svc.RequestQR))
 }

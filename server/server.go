@@ -35,6 +35,13 @@ const (
 	// deadlines by this much after every batch, so a long stream is not cut
 	// by the http.Server's whole-request ReadTimeout or WriteTimeout.
 	DefaultBulkIdleTimeout = time.Minute
+	// DefaultStreamMaxDuration bounds one server-sent event stream. It is
+	// shorter than the 5-minute WriteTimeout of eidwallet serve, so a
+	// stream ends cleanly and the client reconnects, instead of being cut.
+	DefaultStreamMaxDuration = 4 * time.Minute
+	// DefaultStreamHeartbeat is how often an idle event stream sends a
+	// comment line, so proxies and NAT do not drop a quiet connection.
+	DefaultStreamHeartbeat = 15 * time.Second
 )
 
 // Config is everything the HTTP API depends on.
@@ -59,6 +66,12 @@ type Config struct {
 	BulkBatchSize int
 	// BulkIdleTimeout bounds a stalled bulk stream (0: DefaultBulkIdleTimeout).
 	BulkIdleTimeout time.Duration
+	// StreamMaxDuration bounds one event stream (0:
+	// DefaultStreamMaxDuration); keep it under the http.Server's
+	// WriteTimeout. StreamHeartbeat is the keep-alive period of an idle
+	// stream (0: DefaultStreamHeartbeat).
+	StreamMaxDuration time.Duration
+	StreamHeartbeat   time.Duration
 
 	// RateLimits are the limits of SPEC §6; zero fields take the defaults
 	// of DefaultRateLimits.
@@ -81,6 +94,9 @@ type server struct {
 	maxLine   int
 	batchSize int
 	bulkIdle  time.Duration
+	streamMax time.Duration
+	heartbeat time.Duration
+	drains    drains // long-polls and streams end when their http.Server shuts down
 	limits    *limiters
 	proxies   []netip.Prefix
 	metrics   *metrics
@@ -102,6 +118,8 @@ func New(cfg Config) http.Handler {
 		maxLine:   cfg.MaxLineBytes,
 		batchSize: cfg.BulkBatchSize,
 		bulkIdle:  cfg.BulkIdleTimeout,
+		streamMax: cfg.StreamMaxDuration,
+		heartbeat: cfg.StreamHeartbeat,
 		proxies:   cfg.TrustedProxies,
 		openapi:   bytes.Clone(cfg.OpenAPI),
 	}
@@ -122,6 +140,12 @@ func New(cfg Config) http.Handler {
 	}
 	if s.bulkIdle <= 0 {
 		s.bulkIdle = DefaultBulkIdleTimeout
+	}
+	if s.streamMax <= 0 {
+		s.streamMax = DefaultStreamMaxDuration
+	}
+	if s.heartbeat <= 0 {
+		s.heartbeat = DefaultStreamHeartbeat
 	}
 	if s.openapi == nil {
 		s.openapi = docs.OpenAPI()

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
@@ -56,5 +58,109 @@ func (s *server) handleVerifications() gin.HandlerFunc {
 			return
 		}
 		writeJSON(c, http.StatusOK, resp)
+	}
+}
+
+// Requests started by the verifier (SPEC §3.4), the verifier's side. The
+// service scopes each to the verifier that made it: another verifier's id
+// is the same 404 as an unknown one.
+
+// handleCreateRequest makes a request: an EIDR1: QR for the verifier to
+// show, or, with the EIDP1: text of a scanned presence code, a request
+// addressed to that citizen's app. The per-key limit runs before it.
+func (s *server) handleCreateRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		var req wallet.CreateRequestRequest
+		if !s.decode(c, &req) {
+			return
+		}
+		resp, err := s.svc.CreateRequest(c.Request.Context(), principalOf(c), req)
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusCreated, resp)
+	}
+}
+
+// sinceQuery reads ?since=STATUS: empty, or one of the request states.
+func sinceQuery(c *gin.Context) (string, bool) {
+	v := c.Query("since")
+	return v, v == "" || requestStates[v]
+}
+
+// handleVerifierRequest answers the request's state, with the approved
+// documents once approved. ?wait=N (seconds, at most 60) long-polls: until
+// the state differs from ?since=, or without since until the request is
+// answered or expires, or N seconds pass.
+func (s *server) handleVerifierRequest() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		wait, ok := waitQuery(c)
+		if !ok {
+			s.badWait(c)
+			return
+		}
+		since, ok := sinceQuery(c)
+		if !ok {
+			s.failCode(c, wallet.CodeInvalidRequest, "since must be a request status: created, delivered, approved, declined or expired")
+			return
+		}
+		p, id := principalOf(c), c.Param("id")
+		ctx := c.Request.Context()
+		if wait > 0 {
+			var cancel context.CancelFunc
+			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
+			defer cancel()
+		}
+		res, err := s.svc.VerifierRequest(ctx, p, id, wait, since)
+		if cutShort(c, ctx, err) {
+			res, err = s.svc.VerifierRequest(c.Request.Context(), p, id, 0, "")
+		}
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, res)
+	}
+}
+
+// handleVerifierRequestEvents streams the request's state as server-sent
+// events: "status" with the RequestResult at once, then at each change,
+// ending after a final state (approved with the documents, declined,
+// expired); a ": keep-alive" comment when quiet. A stream also ends after
+// s.streamMax (the client reconnects and is sent the state again), when
+// the client goes, or when the server shuts down.
+func (s *server) handleVerifierRequestEvents() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, id := principalOf(c), c.Param("id")
+		ctx, cancel := s.waitContext(c, s.streamMax)
+		defer cancel()
+		// Unknown or someone else's request: a JSON 404, not a stream.
+		res, err := s.svc.VerifierRequest(ctx, p, id, 0, "")
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		es, err := s.startEvents(c)
+		if err != nil {
+			return
+		}
+		for {
+			if es.send("status", res) != nil || finalState(res.Status) {
+				return
+			}
+			last := res.Status
+			for res.Status == last {
+				if res, err = s.svc.VerifierRequest(ctx, p, id, s.heartbeat, last); err != nil {
+					if ctx.Err() == nil {
+						s.failStream(c, es, err)
+					}
+					return
+				}
+				if res.Status == last && es.heartbeat(s.heartbeat) != nil {
+					return
+				}
+			}
+		}
 	}
 }

@@ -287,6 +287,9 @@ type CreateRequestResponse struct {
 	Status    string    `json:"status"`
 	QRText    string    `json:"qr_text,omitempty"` // EIDR1:…, for a verifier-shown request
 	ExpiresAt time.Time `json:"expires_at"`
+	// Nonce is the request's: every KB-JWT answering it carries it, so the
+	// verifier can check the presentations on its own.
+	Nonce string `json:"nonce"`
 }
 
 // RequestedClaim is one claim of a request as the citizen sees it, flagged
@@ -339,6 +342,7 @@ type RequestResult struct {
 	RequestID string          `json:"request_id"`
 	Status    string          `json:"status"`
 	ExpiresAt time.Time       `json:"expires_at"`
+	Nonce     string          `json:"nonce"`
 	Result    *VerifyResponse `json:"result,omitempty"`
 }
 

@@ -136,7 +136,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 	now := s.now().UTC()
 	r := &Request{ID: id, VerifierID: p.Subject, Status: RequestCreated, Claims: req.Claims, Purpose: purpose,
 		Nonce: nonce, Created: now, ExpiresAt: now.Add(ttl)}
-	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt}
+	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: nonce}
 	if presenceHash == nil {
 		token := s.derivedToken("request", id)
 		r.TokenHash = hashSecret(token)
@@ -153,9 +153,14 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 		}
 		if presenceHash != nil {
 			pr, err := tx.Presence(presenceHash)
-			if errors.Is(err, ErrNotFound) || (err == nil && !now.Before(pr.Expires)) {
-				return Errorf(CodeNotFound, "presence code not found or expired")
+			if errors.Is(err, ErrNotFound) || (err == nil && (pr.Used || !now.Before(pr.Expires))) {
+				return Errorf(CodeNotFound, "presence code not found, used or expired")
 			} else if err != nil {
+				return err
+			}
+			// A presence code addresses one request (SPEC §4: single use).
+			pr.Used = true
+			if err := tx.PutPresence(pr); err != nil {
 				return err
 			}
 			r.HolderID = pr.HolderID
@@ -315,10 +320,12 @@ func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*RequestView, e
 	return view, nil
 }
 
-// HolderRequests lists the requests waiting for the holder's answer. With
-// wait, it long-polls: when none is waiting it returns as soon as one
-// arrives, or after wait (at most MaxWait) with none. Listing delivers
-// them (created → delivered).
+// HolderRequests lists the requests waiting for the holder's answer.
+// Listing delivers them (created → delivered). With wait, it long-polls:
+// it returns as soon as a request arrives that was not delivered before,
+// or after wait (at most MaxWait); requests the app has already seen do
+// not end the wait, so an app can poll in a loop (ask with no wait once at
+// start to see those).
 func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration) ([]*RequestView, error) {
 	if err := p.require(RoleHolder); err != nil {
 		return nil, err
@@ -329,8 +336,8 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 		// Watch before looking, so that a request arriving in between is
 		// not missed.
 		changed, stop := s.hub.watch(holderKey(p.Subject))
-		views, err := s.pendingRequests(ctx, p)
-		if err != nil || len(views) > 0 || wait <= 0 {
+		views, fresh, err := s.pendingRequests(ctx, p)
+		if err != nil || fresh || wait <= 0 {
 			stop()
 			return views, err
 		}
@@ -346,7 +353,9 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 	}
 }
 
-func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*RequestView, error) {
+// pendingRequests lists the holder's undecided requests and reports
+// whether any of them was delivered by this call.
+func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*RequestView, bool, error) {
 	now := s.now().UTC()
 	var views []*RequestView
 	var undelivered []string
@@ -374,7 +383,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 		return nil
 	})
 	if err != nil || len(undelivered) == 0 {
-		return views, s.storeErr(err, "requests")
+		return views, false, s.storeErr(err, "requests")
 	}
 	// Listing them delivered them: record it (a write only when needed,
 	// since a long-poll may list often).
@@ -394,12 +403,12 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "requests")
+		return nil, false, s.storeErr(err, "requests")
 	}
 	for _, id := range undelivered {
 		s.hub.notify(requestKey(id))
 	}
-	return views, nil
+	return views, true, nil
 }
 
 // holderRequest loads one of the holder's requests (404 for anyone else's).
@@ -598,21 +607,25 @@ func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, 
 			stop()
 			return res, nil
 		}
-		// An undecided request expires without anyone notifying.
-		expiry := time.NewTimer(time.Until(res.ExpiresAt) + 10*time.Millisecond)
+		// An undecided request expires without anyone notifying: wake
+		// when it does, by the service's clock.
+		expiry := time.NewTimer(res.ExpiresAt.Sub(s.now()) + 10*time.Millisecond)
+		var done bool
 		select {
 		case <-changed:
 		case <-expiry.C:
 		case <-deadline.C:
-			expiry.Stop()
-			stop()
-			return res, nil
+			done = true
 		case <-ctx.Done():
 			expiry.Stop()
 			stop()
 			return nil, ctx.Err()
 		}
 		expiry.Stop()
+		stop()
+		if done {
+			return res, nil
+		}
 	}
 }
 
@@ -629,7 +642,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*Re
 		if r, err = tx.Request(id); err != nil || r.VerifierID != verifierID {
 			return errNotFound("request")
 		}
-		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt}
+		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: r.Nonce}
 		if r.Status != RequestApproved {
 			return nil
 		}

@@ -263,6 +263,12 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 	if created.QRText != "" {
 		t.Error("a presence request got a QR of its own")
 	}
+	// A presence code addresses one request.
+	_, err = r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Presence: pr.QRText,
+		Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "again"})
+	if c, _ := code(err); c != wallet.CodeNotFound {
+		t.Errorf("presence code used twice: %v", err)
+	}
 	var views []*wallet.RequestView
 	select {
 	case views = <-waiting:
@@ -271,6 +277,12 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 	}
 	if len(views) != 1 || views[0].RequestID != created.RequestID || views[0].Status != wallet.RequestDelivered {
 		t.Fatalf("holder's requests: %+v", views)
+	}
+	// A request already seen does not end a later long-poll.
+	start := time.Now()
+	again, err := r.svc.HolderRequests(ctx, r.holder, 200*time.Millisecond)
+	if err != nil || len(again) != 1 || time.Since(start) < 150*time.Millisecond {
+		t.Errorf("second long-poll: %d requests after %v (%v)", len(again), time.Since(start), err)
 	}
 	if _, err := r.svc.DeclineRequest(ctx, r.holder, created.RequestID); err != nil {
 		t.Fatal(err)
@@ -294,13 +306,13 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 // by polling.
 func TestWebhookSignedAndRetried(t *testing.T) {
 	var attempts atomic.Int32
-	var secret []byte
+	var secret atomic.Value // []byte, set when the webhook is (re)configured
 	got := make(chan wallet.RequestResult, 1)
 	failing := atomic.Bool{}
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		attempts.Add(1)
 		body, _ := io.ReadAll(req.Body)
-		if err := wallet.VerifyWebhook(secret, req.Header.Get(wallet.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+		if err := wallet.VerifyWebhook(secret.Load().([]byte), req.Header.Get(wallet.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("webhook signature: %v", err)
 		}
 		if failing.Load() {
@@ -322,7 +334,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	secret = []byte(wh.Secret)
+	secret.Store([]byte(wh.Secret))
 	answer := func() string {
 		created, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "p"})
 		if err != nil {
@@ -351,6 +363,28 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no webhook delivery")
 	}
+
+	// A redirect is a failed attempt: the signed result never follows it.
+	var followed atomic.Int32
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { followed.Add(1) }))
+	defer elsewhere.Close()
+	redirecting := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		http.Redirect(w, req, elsewhere.URL, http.StatusTemporaryRedirect)
+	}))
+	defer redirecting.Close()
+	if _, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: redirecting.URL}); err != nil {
+		t.Fatal(err)
+	}
+	answer()
+	time.Sleep(300 * time.Millisecond)
+	if n := followed.Load(); n != 0 {
+		t.Errorf("the webhook followed a redirect %d times", n)
+	}
+	wh, err = r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: recv.URL + "/hook"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret.Store([]byte(wh.Secret))
 
 	failing.Store(true)
 	attempts.Store(0)

@@ -107,10 +107,14 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.loadServiceKey(ctx); err != nil {
 		return nil, err
 	}
-	s.webhooks = webhooks{client: cfg.HTTPClient, retries: cfg.WebhookRetries}
-	if s.webhooks.client == nil {
-		s.webhooks.client = &http.Client{Timeout: 10 * time.Second}
+	s.webhooks = webhooks{client: &http.Client{Timeout: 10 * time.Second}, retries: cfg.WebhookRetries}
+	if cfg.HTTPClient != nil {
+		c := *cfg.HTTPClient
+		s.webhooks.client = &c
 	}
+	// A redirect would re-post the signed result, personal data included,
+	// to a URL the operator never set: a 3xx is a failed attempt.
+	s.webhooks.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	if s.webhooks.retries == nil {
 		s.webhooks.retries = DefaultWebhookRetries()
 	}

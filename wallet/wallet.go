@@ -234,4 +234,5 @@ type Presence struct {
 	TokenHash []byte    `json:"token_hash"`
 	HolderID  string    `json:"holder_id"`
 	Expires   time.Time `json:"expires"`
+	Used      bool      `json:"used"` // a presence code addresses one request
 }

@@ -35,6 +35,11 @@ commands:
                                   register a relying party; prints its first API key (shown once)
   verifiers list                  list verifiers
   verifiers api-key VERIFIER_ID   make another API key for a verifier (shown once)
+  verifiers webhook VERIFIER_ID --url URL | --remove
+                                  post the verifier's request results to URL (https, or
+                                  http to a loopback address), signed with a new secret
+                                  (shown once); here --url is the webhook's: give the
+                                  service URL before the command or in EIDWALLET_URL
   api-keys revoke KEY_ID          revoke an issuer or verifier API key
   activation-code CITIZEN_ID      make a one-time enrolment code (valid 15 minutes)
 
@@ -90,7 +95,11 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 
 	// Each command: its flags and positional arguments, then the call.
 	leaf := e.flagSet("eidwallet admin "+name, adminUsage)
-	o.register(leaf, true, false)
+	if name == "verifiers webhook" {
+		o.registerExceptURL(leaf, true, false) // its --url is the webhook's
+	} else {
+		o.register(leaf, true, false)
+	}
 	var run func(ctx context.Context, a *client.Admin, pos []string) (any, error)
 	nargs := 0
 	switch name {
@@ -180,6 +189,26 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 			}
 			return k, err
 		}
+	case "verifiers webhook":
+		nargs = 1
+		var hook string
+		var remove bool
+		leaf.StringVar(&hook, "url", "", "webhook `URL`: https, or http to a loopback address")
+		leaf.BoolVar(&remove, "remove", false, "remove the webhook: results by polling only")
+		run = func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+			if (hook == "") == !remove {
+				return nil, badUsage("verifiers webhook needs --url URL or --remove")
+			}
+			r, err := a.SetVerifierWebhook(ctx, pos[0], hook)
+			switch {
+			case err != nil:
+			case remove:
+				e.note("verifier %s: webhook removed; request results by polling only", pos[0])
+			default:
+				e.note("verifier %s: request results go to %s, signed with the secret in \"secret\" (shown once: store it now; an earlier secret no longer works)", pos[0], r.URL)
+			}
+			return r, err
+		}
 	case "api-keys revoke":
 		nargs = 1
 		run = func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
@@ -242,6 +271,12 @@ type connFlags struct {
 
 func (o *connFlags) register(fs *flag.FlagSet, admin, holder bool) {
 	fs.StringVar(&o.url, "url", o.url, "service `URL` (env EIDWALLET_URL; default "+defaultServiceURL+")")
+	o.registerExceptURL(fs, admin, holder)
+}
+
+// registerExceptURL registers the connection flags but --url, for a
+// command whose own --url means something else.
+func (o *connFlags) registerExceptURL(fs *flag.FlagSet, admin, holder bool) {
 	if o.timeout == 0 {
 		o.timeout = 30 * time.Second
 	}

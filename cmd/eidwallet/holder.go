@@ -36,6 +36,19 @@ commands:
                           prints the QR code, its EID1: text and when it expires
   shares [--json]         list your shares
   cancel SHARE_ID         cancel a share that has not been used
+  presence [--json]       make a presence code (EIDP1:, 60 s, no data) and print its QR
+                          for staff to scan: their request then reaches 'requests'
+  requests [--wait N] [--json]
+                          requests from verifiers waiting for your answer; --wait N
+                          waits up to N seconds (at most 60) for one to arrive
+  request resolve EIDR1:... [--json]
+                          scan a verifier's request code: shows who asks, for what, why
+  request show REQUEST_ID [--json]
+  request approve REQUEST_ID --credential ID|TYPE [--claims CLAIM,...] [--credential ...]
+                          answer with your device key: each --credential answers with
+                          every claim the request asks of its type, or only --claims
+  request decline REQUEST_ID
+                          say no
   activity [--export] [--json]
                           your activity log; --export prints the whole hash chain
                           as JSON and checks it (exit 1 if broken)
@@ -55,6 +68,8 @@ examples:
   eidwallet holder share --credential national_id --claims full_name,age_over_18
   eidwallet holder share --credential cred_1 --claims full_name \
       --credential cred_2 --claims card_number --ttl 120 --verifier pharmacy-1
+  eidwallet holder request resolve EIDR1:ABCDEFGHIJKLMNOPQRSTUVWXYZ
+  eidwallet holder request approve req_... --credential national_id
   eidwallet holder activity --export > activity.json
 `
 
@@ -78,6 +93,12 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	name, args := args[0], args[1:]
 	if name == "enroll" {
 		name = "enrol"
+	}
+	if name == "request" {
+		if len(args) == 0 {
+			return e.usage("request needs a subcommand: resolve, show, approve or decline")
+		}
+		name, args = "request "+args[0], args[1:]
 	}
 	h := &holderCmd{cmdEnv: e, o: &o}
 	leaf := e.flagSet("eidwallet holder "+name, holderUsage)
@@ -146,6 +167,50 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 		run = func(ctx context.Context, _ []string) int { return h.activity(ctx, export, asJSON) }
 	case "devices":
 		run = func(ctx context.Context, _ []string) int { return h.devices(ctx, asJSON) }
+	case "presence":
+		run = func(ctx context.Context, _ []string) int { return h.presence(ctx, asJSON) }
+	case "requests":
+		var wait int
+		leaf.IntVar(&wait, "wait", 0, "wait up to `N` seconds (at most 60) for a request to arrive")
+		run = func(ctx context.Context, _ []string) int {
+			if wait < 0 || wait > int(wallet.MaxWait/time.Second) {
+				return e.usage("--wait: 0 to %d seconds", int(wallet.MaxWait/time.Second))
+			}
+			return h.requests(ctx, time.Duration(wait)*time.Second, asJSON)
+		}
+	case "request resolve":
+		nargs = 1
+		run = func(ctx context.Context, pos []string) int { return h.resolveRequest(ctx, pos[0], asJSON) }
+	case "request show":
+		nargs = 1
+		run = func(ctx context.Context, pos []string) int { return h.showRequest(ctx, pos[0], asJSON) }
+	case "request approve":
+		nargs = 1
+		var items []wallet.ShareRequestItem
+		leaf.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
+			if s = strings.TrimSpace(s); s == "" {
+				return errors.New("empty credential")
+			}
+			items = append(items, wallet.ShareRequestItem{CredentialID: s})
+			return nil
+		})
+		leaf.Func("claims", "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)", func(s string) error {
+			if len(items) == 0 {
+				return errors.New("--claims comes after the --credential it chooses from")
+			}
+			last := &items[len(items)-1]
+			last.Claims = append(last.Claims, splitList(s)...)
+			return nil
+		})
+		run = func(ctx context.Context, pos []string) int {
+			if len(items) == 0 {
+				return e.usage("request approve needs --credential")
+			}
+			return h.approveRequest(ctx, pos[0], items, asJSON)
+		}
+	case "request decline":
+		nargs = 1
+		run = func(ctx context.Context, pos []string) int { return h.declineRequest(ctx, pos[0], asJSON) }
 	case "revoke-device":
 		nargs = 1
 		run = func(ctx context.Context, pos []string) int { return h.revokeDevice(ctx, pos[0]) }
@@ -159,7 +224,11 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	if len(pos) != nargs {
 		return e.usage("%s takes %d argument(s), got %d", name, nargs, len(pos))
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	timeout := o.timeout
+	if name == "requests" {
+		timeout = max(timeout, wallet.MaxWait+10*time.Second) // a long-poll outlasts the default
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	return run(ctx, pos)
 }
@@ -527,4 +596,182 @@ func okText(ok bool) string {
 func jsonText(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
+}
+
+// Requests started by verifiers (SPEC §3.4).
+
+func (h *holderCmd) presence(ctx context.Context, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	p, err := hc.Presence(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(p)
+	}
+	if art, err := qr.Terminal(p.QRText); err != nil {
+		h.note("the QR code could not be drawn: %v", err)
+	} else {
+		fmt.Fprint(h.stdout, art)
+	}
+	fmt.Fprintln(h.stdout, p.QRText)
+	fmt.Fprintf(h.stdout, "expires %s (in %s)\n", p.ExpiresAt.Local().Format(time.DateTime), time.Until(p.ExpiresAt).Round(time.Second))
+	h.note("show the code to the staff; their request appears in 'eidwallet holder requests --wait 60'. It carries no data.")
+	return exitOK
+}
+
+func (h *holderCmd) requests(ctx context.Context, wait time.Duration, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	list, err := hc.Requests(ctx, wait)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(nonNilList(list))
+	}
+	if len(list) == 0 {
+		h.note("no request is waiting for your answer")
+		return exitOK
+	}
+	for i, v := range list {
+		if i > 0 {
+			fmt.Fprintln(h.stdout)
+		}
+		h.printRequest(v)
+	}
+	return exitOK
+}
+
+func nonNilList[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
+}
+
+// printRequest shows a request as the citizen should see it before
+// answering: who asks (the verifier's registered name and category), why,
+// and each claim, flagged when the verifier is not registered for it.
+func (h *holderCmd) printRequest(v *wallet.RequestView) {
+	fmt.Fprintf(h.stdout, "request %s  %s, expires %s\n", v.RequestID, v.Status, v.ExpiresAt.Local().Format(time.DateTime))
+	fmt.Fprintf(h.stdout, "  from     %s (%s, verifier %s)\n", v.Verifier.Name, v.Verifier.Category, v.Verifier.ID)
+	fmt.Fprintf(h.stdout, "  purpose  %s\n", v.Purpose)
+	tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
+	for i, c := range v.Claims {
+		label := ""
+		if i == 0 {
+			label = "asks"
+		}
+		mark := ""
+		if !c.Registered {
+			mark = "\tNOT REGISTERED: this verifier may not ask for it"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", label, c.Type, c.Claim, mark)
+	}
+	tw.Flush()
+}
+
+func (h *holderCmd) resolveRequest(ctx context.Context, qrText string, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	v, err := hc.Resolve(ctx, strings.TrimSpace(qrText))
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(v)
+	}
+	h.printRequest(v)
+	h.note("'eidwallet holder request approve %s --credential TYPE' answers; 'eidwallet holder request decline %s' says no", v.RequestID, v.RequestID)
+	return exitOK
+}
+
+func (h *holderCmd) showRequest(ctx context.Context, id string, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	v, err := hc.GetRequest(ctx, id)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(v)
+	}
+	h.printRequest(v)
+	return exitOK
+}
+
+// approveRequest answers a request with the chosen credentials: by default
+// each with every claim the request asks of its type.
+func (h *holderCmd) approveRequest(ctx context.Context, id string, items []wallet.ShareRequestItem, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	view, err := hc.GetRequest(ctx, id)
+	if err != nil {
+		return h.failed(err)
+	}
+	if err := h.resolveItems(ctx, hc, items); err != nil {
+		return h.failed(err)
+	}
+	creds, err := hc.Credentials(ctx)
+	if err != nil {
+		return h.failed(err)
+	}
+	typeOf := map[string]string{}
+	for _, c := range creds {
+		typeOf[c.ID] = c.Type
+	}
+	var shared []string
+	for i := range items {
+		typ := typeOf[items[i].CredentialID]
+		if len(items[i].Claims) == 0 {
+			for _, c := range view.Claims {
+				if c.Type == typ {
+					items[i].Claims = append(items[i].Claims, c.Claim)
+				}
+			}
+			if len(items[i].Claims) == 0 {
+				return h.failed(fmt.Errorf("--credential %s: the request asks nothing of a %s", items[i].CredentialID, typ))
+			}
+		}
+		for _, c := range items[i].Claims {
+			shared = append(shared, typ+"."+c)
+		}
+	}
+	v, err := hc.AnswerRequest(ctx, view, items)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(v)
+	}
+	h.note("request %s %s: %s shared with %s", v.RequestID, v.Status, strings.Join(shared, ", "), v.Verifier.Name)
+	return exitOK
+}
+
+func (h *holderCmd) declineRequest(ctx context.Context, id string, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	v, err := hc.DeclineRequest(ctx, id)
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(v)
+	}
+	h.note("request %s %s: %s learns only that you said no", v.RequestID, v.Status, v.Verifier.Name)
+	return exitOK
 }

@@ -30,6 +30,7 @@ commands:
   serve                run the wallet service (see 'eidwallet serve -h')
   admin                operator tasks: issuers, verifiers, API keys, activation codes
   holder               the citizen's side: enrol a device, list documents, share by QR
+  verifier             a relying party's side: ask a citizen for claims by QR or presence code
   verify-presentation  verify an SD-JWT (VC) presentation read on stdin against a JWKS file
 
 Run 'eidwallet <command> -h' for a command's flags.
@@ -51,6 +52,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return adminCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "holder":
 		return holderCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
+	case "verifier":
+		return verifierCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
