@@ -6,7 +6,7 @@ FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INTEROP  := credentials/testdata/interop
 
-.PHONY: run test test-race bench lint fuzz build clean interop-deps
+.PHONY: run test test-race bench lint fuzz build clean interop-deps browser-check
 
 build:
 	$(GO) build -o $(BIN) ./cmd/eidwallet
@@ -23,10 +23,14 @@ interop-deps:
 		[ -d $(INTEROP)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(INTEROP); \
 	else echo "npm not found: interop tests will be skipped (apt-get install -y nodejs npm)"; fi
 
-test: interop-deps
+# browser-check says when the browser tests will be skipped.
+browser-check:
+	@command -v chromium >/dev/null 2>&1 || echo "chromium not found: the browser tests will be skipped (apt-get install -y chromium)"
+
+test: interop-deps browser-check
 	$(GO) test -count=1 ./...
 
-test-race: interop-deps
+test-race: interop-deps browser-check
 	$(GO) test -count=1 -race ./...
 
 # Benchmarks measure; ratios against the baselines in the same run are what
