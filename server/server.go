@@ -189,5 +189,6 @@ func New(cfg Config) http.Handler {
 	e.NoRoute(s.handleNoRoute())
 	e.NoMethod(s.handleNoMethod())
 	s.routes(e)
+	s.pageRoutes(e)
 	return e
 }

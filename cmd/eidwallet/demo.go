@@ -91,9 +91,12 @@ Verify it as the pharmacy would:
 
 curl -s -X POST %s/v1/verify -H 'Authorization: Bearer %s' -H 'Content-Type: application/json' -d '{"qr":"%s"}'
 
+or open the staff page %s/verify, sign in with that key, and paste or scan the code.
+The citizen demo wallet is at %s/demo/wallet.
+
 The demo keys are in %s; the admin token in %s.
 `, demoCitizen, demoVerifier, art, share.QRText, share.ExpiresAt.Local().Format(time.TimeOnly),
-		baseURL, state.VerifierKey, share.QRText, statePath, tokenPath)
+		baseURL, state.VerifierKey, share.QRText, baseURL, baseURL, statePath, tokenPath)
 	return nil
 }
 

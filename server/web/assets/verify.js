@@ -1,0 +1,669 @@
+// The staff verifier page (/verify): sign in with the verifier API key,
+// read a citizen's QR code (counter scanner, paste, or camera), redeem it
+// with POST /v1/verify, and show the answer large enough to read at arm's
+// length, then count down back to scanning.
+
+import {
+  $, el, api, showView, serverNow, mmss, typeName, claimName, claimText, isPortrait, ageClaims,
+} from './common.js';
+
+const KEY = 'eidwallet.verifier.key';      // sessionStorage only: gone when the tab closes
+const NAME = 'eidwallet.verifier.name';
+const VIEWS = ['signin-view', 'scan-view', 'busy-view', 'result-view', 'request-view'];
+const RESULT_SECONDS = 15;
+const SHARE_TEXT = /^EID1:[A-Z2-7]{26}$/;
+const PRESENCE_TEXT = /^EIDP1:[A-Z2-7]{26}$/;
+
+let view = '';
+let busy = false;
+let countdownTimer = 0;
+let countdownLeft = 0;
+let held = false;
+
+function go(name) {
+  view = name;
+  showView(VIEWS, name);
+  document.body.dataset.view = name;
+}
+
+// ---- sign-in ----
+
+function apiKey() {
+  return sessionStorage.getItem(KEY) || '';
+}
+
+function showWho() {
+  const name = sessionStorage.getItem(NAME);
+  $('who').textContent = name ? `Signed in: ${name}` : 'Signed in';
+  $('who').hidden = false;
+  $('sign-out').hidden = false;
+}
+
+function signedOut(message) {
+  stopCamera();
+  stopCountdown();
+  clearResult();
+  sessionStorage.removeItem(KEY);
+  sessionStorage.removeItem(NAME);
+  stopRequest();
+  $('who').hidden = true;
+  $('sign-out').hidden = true;
+  $('api-key').value = '';
+  const err = $('signin-error');
+  err.textContent = message || '';
+  err.hidden = !message;
+  go('signin-view');
+  $('api-key').focus();
+}
+
+async function signIn(ev) {
+  ev.preventDefault();
+  const key = $('api-key').value.trim();
+  const err = $('signin-error');
+  err.hidden = true;
+  if (!key) {
+    err.textContent = 'Enter the API key.';
+    err.hidden = false;
+    $('api-key').focus();
+    return;
+  }
+  try {
+    // Any verifier route checks the key; the log is the cheapest one.
+    await api('GET', '/v1/verifier/verifications?limit=1', { token: key });
+  } catch (e) {
+    err.textContent = e.status === 401 ? 'This key was not accepted. Check it and try again.'
+      : e.status === 403 ? 'This is not a verifier key.'
+        : e.status === 429 ? `Too many attempts. Wait ${e.retryAfter || 'a few'} seconds.`
+          : e.status === 0 ? 'The service cannot be reached. Check the connection.'
+            : `Sign-in failed: ${e.message}`;
+    err.hidden = false;
+    $('api-key').focus();
+    return;
+  }
+  sessionStorage.setItem(KEY, key);
+  $('api-key').value = '';
+  showWho();
+  toScan();
+}
+
+// ---- scanning ----
+
+function toScan() {
+  stopRequest();
+  stopCountdown();
+  clearResult();
+  go('scan-view');
+  const input = $('scan-input');
+  input.value = '';
+  input.focus();
+}
+
+/** The scanned or typed text, as a scanner or a person may give it. */
+function normalise(text) {
+  return String(text || '').replace(/[\s\u200b-\u200d\ufeff]+/g, '').toUpperCase();
+}
+
+async function check(raw, source) {
+  if (busy) return;
+  const text = normalise(raw);
+  showError('');
+  if (!text) {
+    $('scan-input').focus();
+    return;
+  }
+  if (PRESENCE_TEXT.test(text)) {
+    await startRequest(text);
+    return;
+  }
+  if (!SHARE_TEXT.test(text)) {
+    showInvalid(localProblem(text), '');
+    return;
+  }
+  busy = true;
+  go('busy-view');
+  try {
+    const resp = await api('POST', '/v1/verify', { token: apiKey(), json: { qr: text } });
+    if (source === 'camera') camera.lastText = text;
+    showValid(resp);
+  } catch (e) {
+    if (e.status === 401) {
+      busy = false;
+      signedOut('The key is no longer accepted. Sign in again.');
+      return;
+    }
+    if (source === 'camera') camera.lastText = text;
+    const p = problem(e);
+    showInvalid(p, e.code + (e.reason ? ' / ' + e.reason : ''));
+  } finally {
+    busy = false;
+  }
+}
+
+/** What is wrong with a text that is not a share code at all. */
+function localProblem(text) {
+  if (text.startsWith('EIDR1:')) {
+    return { reason: 'This is a request code', detail: 'It is shown by a shop for the citizen to scan with the app, not the other way round.' };
+  }
+  return { reason: 'Not an e-ID code', detail: 'The text read is not a citizen’s e-ID code. Scan the code on the citizen’s phone.' };
+}
+
+// Plain words for the API's errors (SPEC §5) and verification reasons.
+const reasons = {
+  credential_revoked: ['Document revoked', 'The issuing authority has revoked this document.'],
+  credential_suspended: ['Document suspended', 'The issuing authority has suspended this document.'],
+  credential_expired: ['Document expired', 'The document is past its validity date.'],
+  invalid_signature: ['Forged or damaged document', 'The issuer’s signature does not match.'],
+  untrusted_issuer: ['Unknown issuer', 'The document is not from a trusted authority.'],
+  issuer_not_authorized_for_type: ['Unknown issuer', 'This authority may not issue this kind of document.'],
+};
+
+function problem(e) {
+  switch (e.code) {
+    case 'share_already_redeemed':
+      return { reason: 'Already used', detail: 'This code was scanned before. Ask the citizen to show a new code.' };
+    case 'share_expired':
+      return { reason: 'Expired', detail: 'The code has run out of time. Ask the citizen to show a new code.' };
+    case 'share_cancelled':
+      return { reason: 'Cancelled', detail: 'The citizen cancelled this code.' };
+    case 'not_found':
+      return { reason: 'Unknown code', detail: 'This service did not issue this code, or it was misread. Scan it again.' };
+    case 'forbidden':
+      if (e.reason === 'audience_mismatch') {
+        return { reason: 'Made for another shop', detail: 'The citizen made this code for a different shop or office. Ask for a code made for you.' };
+      }
+      return { reason: 'Not allowed', detail: 'This key may not check codes.' };
+    case 'rate_limited':
+      return { reason: 'Too many checks', detail: `Wait ${e.retryAfter || 'a few'} seconds, then scan again.` };
+    case 'status_unavailable':
+    case 'storage_unavailable':
+    case 'server_error':
+      return { reason: 'Cannot check now', detail: 'The service could not confirm the document. Do not accept it; try again shortly.' };
+    case 'verification_failed': {
+      const r = reasons[e.reason];
+      if (r) return { reason: r[0], detail: r[1] };
+      if (String(e.reason).startsWith('kb_')) {
+        return { reason: 'Not confirmed by the citizen’s phone', detail: 'The code was not signed by the phone the document belongs to.' };
+      }
+      return { reason: 'Document check failed', detail: 'The document did not pass the checks.' };
+    }
+    case 'network':
+      return { reason: 'No connection', detail: 'The service cannot be reached. The code was not checked.' };
+    case 'invalid_request':
+      return { reason: 'Not an e-ID code', detail: 'The service did not accept the text read.' };
+    default:
+      return { reason: 'Cannot check', detail: e.message || 'The check failed.' };
+  }
+}
+
+// ---- the result screen ----
+
+function clearResult() {
+  $('announce').textContent = '';
+  for (const id of ['reason', 'name', 'badges', 'tech']) $(id).textContent = '';
+  $('claims').replaceChildren();
+  $('documents').replaceChildren();
+  const img = $('portrait');
+  img.hidden = true;
+  img.removeAttribute('src');
+  $('verdict').textContent = '';
+  $('result-view').classList.remove('ok', 'bad');
+}
+
+// Claims shown in their own places, not in the list.
+const placed = new Set(['full_name', 'portrait']);
+
+function showValid(resp) {
+  clearResult();
+  if (resp.verifier && resp.verifier.name) {
+    sessionStorage.setItem(NAME, resp.verifier.name);
+    showWho();
+  }
+  const rv = $('result-view');
+  rv.classList.add('ok');
+  $('verdict').textContent = 'VALID';
+  const docs = resp.documents || [];
+  let name = '';
+  let portrait = '';
+  const ages = new Map();
+  const rows = [];
+  for (const d of docs) {
+    const claims = d.claims || {};
+    if (!name && typeof claims.full_name === 'string') name = claims.full_name;
+    if (!portrait && isPortrait(claims.portrait)) portrait = claims.portrait;
+    for (const [n, v] of ageClaims(claims)) ages.set(n, v);
+    for (const [k, v] of Object.entries(claims)) {
+      if (placed.has(k) || /^age_over_\d+$/.test(k)) continue;
+      rows.push([claimName(k), claimText(k, v)]);
+    }
+    $('documents').append(el('li', {},
+      el('span', { class: 'doc-type', text: typeName(d.type) }),
+      ' issued by ',
+      el('span', { class: 'doc-issuer', text: (d.issuer && (d.issuer.name || d.issuer.id)) || 'unknown issuer' })));
+  }
+  $('reason').textContent = docs.length === 1 ? 'Document checked' : `${docs.length} documents checked`;
+  $('name').textContent = name;
+  if (portrait) {
+    const img = $('portrait');
+    img.src = portrait;
+    img.hidden = false;
+  }
+  for (const [n, v] of [...ages.entries()].sort((a, b) => a[0] - b[0])) {
+    $('badges').append(el('span', { class: v ? 'badge badge-yes' : 'badge badge-no', text: v ? `Over ${n}` : `UNDER ${n}` }));
+  }
+  for (const [k, v] of rows) $('claims').append(el('dt', { text: k }), el('dd', { text: v }));
+  $('tech').textContent = resp.share_id ? `Share ${resp.share_id}` : '';
+  finishResult();
+}
+
+function showInvalid(p, code) {
+  clearResult();
+  $('result-view').classList.add('bad');
+  $('verdict').textContent = 'NOT VALID';
+  $('reason').textContent = p.reason;
+  $('name').textContent = p.detail;
+  $('tech').textContent = code ? `Code: ${code}` : '';
+  finishResult();
+}
+
+function finishResult() {
+  go('result-view');
+  // One sentence for screen readers: the verdict, then the reason or name.
+  $('announce').textContent = `${$('verdict').textContent}. ${$('reason').textContent}. ${$('name').textContent}`;
+  held = false;
+  $('hold').setAttribute('aria-pressed', 'false');
+  $('hold').textContent = 'Keep on screen';
+  startCountdown(RESULT_SECONDS);
+  $('next').focus();
+}
+
+function startCountdown(seconds) {
+  stopCountdown();
+  countdownLeft = seconds;
+  const bar = $('countdown');
+  bar.max = seconds;
+  renderCountdown();
+  countdownTimer = setInterval(() => {
+    if (held) return;
+    countdownLeft -= 1;
+    renderCountdown();
+    if (countdownLeft <= 0) toScan();
+  }, 1000);
+}
+
+function renderCountdown() {
+  $('countdown').value = Math.max(0, countdownLeft);
+  $('countdown-text').textContent = held ? 'Kept on screen' : `Back to scanning in ${Math.max(0, countdownLeft)} s`;
+}
+
+function stopCountdown() {
+  clearInterval(countdownTimer);
+  countdownTimer = 0;
+}
+
+function toggleHold() {
+  held = !held;
+  $('hold').setAttribute('aria-pressed', String(held));
+  $('hold').textContent = held ? 'Resume countdown' : 'Keep on screen';
+  renderCountdown();
+}
+
+// ---- camera ----
+
+const camera = {
+  stream: null,
+  timer: 0,
+  detect: null,     // async (video) => text or ''
+  canvas: null,
+  lastText: '',     // the last code checked from the camera: not checked again while it stays in view
+  lastSeen: 0,
+};
+
+async function toggleCamera() {
+  if (camera.stream) {
+    stopCamera();
+    return;
+  }
+  const status = $('camera-status');
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    status.textContent = 'The camera needs a secure (https) connection. Use the scanner or paste the code.';
+    return;
+  }
+  status.textContent = 'Starting the camera…';
+  try {
+    camera.detect = await makeDetector();
+    camera.stream = await navigator.mediaDevices.getUserMedia({
+      audio: false,
+      video: { facingMode: { ideal: 'environment' }, width: { ideal: 1280 }, height: { ideal: 720 } },
+    });
+  } catch (e) {
+    camera.stream = null;
+    status.textContent = e && e.name === 'NotAllowedError' ? 'The camera was not allowed. Use the scanner or paste the code.'
+      : e && e.name === 'NotFoundError' ? 'No camera found. Use the scanner or paste the code.'
+        : 'The camera could not be started. Use the scanner or paste the code.';
+    return;
+  }
+  const video = $('camera-video');
+  video.srcObject = camera.stream;
+  video.hidden = false;
+  try {
+    await video.play();
+  } catch {
+    // autoplay of a muted stream is allowed; a failure shows as no frames
+  }
+  $('camera-toggle').textContent = 'Stop the camera';
+  $('camera-toggle').setAttribute('aria-pressed', 'true');
+  status.textContent = 'Hold the citizen’s code in front of the camera.';
+  scheduleScan();
+}
+
+function stopCamera() {
+  clearTimeout(camera.timer);
+  camera.timer = 0;
+  if (camera.stream) for (const t of camera.stream.getTracks()) t.stop();
+  camera.stream = null;
+  camera.lastText = '';
+  const video = $('camera-video');
+  video.srcObject = null;
+  video.hidden = true;
+  $('camera-toggle').textContent = 'Use the camera';
+  $('camera-toggle').setAttribute('aria-pressed', 'false');
+  $('camera-status').textContent = '';
+}
+
+function scheduleScan() {
+  clearTimeout(camera.timer);
+  camera.timer = setTimeout(scanFrame, 150);
+}
+
+async function scanFrame() {
+  if (!camera.stream) return;
+  const video = $('camera-video');
+  if (view === 'scan-view' && !busy && video.readyState >= 2) {
+    let text = '';
+    try {
+      text = normalise(await camera.detect(video));
+    } catch {
+      text = '';
+    }
+    const now = Date.now();
+    if (text && text === camera.lastText && now - camera.lastSeen < 60000) {
+      camera.lastSeen = now; // the same code still in view: checked already
+    } else if (text) {
+      camera.lastSeen = now;
+      await check(text, 'camera');
+    }
+  }
+  if (camera.stream) scheduleScan();
+}
+
+// makeDetector uses the browser's BarcodeDetector where it reads QR codes,
+// and jsQR (served from this binary) elsewhere.
+async function makeDetector() {
+  if ('BarcodeDetector' in window) {
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      if (formats.includes('qr_code')) {
+        const bd = new window.BarcodeDetector({ formats: ['qr_code'] });
+        return async (video) => {
+          const codes = await bd.detect(video);
+          return codes.length ? codes[0].rawValue : '';
+        };
+      }
+    } catch {
+      // fall through to jsQR
+    }
+  }
+  await loadScript('/vendor/jsQR.js');
+  camera.canvas = document.createElement('canvas');
+  const ctx = camera.canvas.getContext('2d', { willReadFrequently: true });
+  return async (video) => {
+    // At most 800 px across: enough for a version-2 code, cheap to decode.
+    const scale = Math.min(1, 800 / Math.max(video.videoWidth, video.videoHeight));
+    const w = Math.round(video.videoWidth * scale);
+    const h = Math.round(video.videoHeight * scale);
+    if (!w || !h) return '';
+    camera.canvas.width = w;
+    camera.canvas.height = h;
+    ctx.drawImage(video, 0, 0, w, h);
+    const img = ctx.getImageData(0, 0, w, h);
+    const code = window.jsQR(img.data, w, h, { inversionAttempts: 'attemptBoth' });
+    return code ? code.data : '';
+  };
+}
+
+function loadScript(src) {
+  if (window.jsQR) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const s = el('script', { src });
+    s.addEventListener('load', () => resolve());
+    s.addEventListener('error', () => reject(new Error('could not load ' + src)));
+    document.head.append(s);
+  });
+}
+
+// ---- request mode (SPEC §3.4) ----
+
+// What the counter can ask for. The service refuses a request for claims
+// the verifier is not registered for (403), and the page says so.
+const TEMPLATES = [
+  { label: 'Over 18, with photo (identity card)', claims: { national_id: ['age_over_18', 'portrait'] }, purpose: 'Age check for an age-restricted sale' },
+  { label: 'Name and photo (identity card)', claims: { national_id: ['full_name', 'portrait'] }, purpose: 'Identity check at the counter' },
+  { label: 'Name, date of birth and photo (identity card)', claims: { national_id: ['full_name', 'birth_date', 'portrait'] }, purpose: 'Identity check' },
+  { label: 'Name and card number (health insurance card)', claims: { health_insurance: ['full_name', 'card_number'] }, purpose: 'Health insurance check' },
+  { label: 'Name and vehicle classes (driving licence)', claims: { driver_licence: ['full_name', 'classes', 'expiry_date'] }, purpose: 'Driving licence check' },
+];
+const REQUEST_SECONDS = 120;
+
+let request = null; // {id, status, expiresAt, presence, abort}
+let requestTimer = 0;
+let qrURL = '';
+
+function template() {
+  return TEMPLATES[Number($('ask-template').value) || 0];
+}
+
+function fillTemplates() {
+  const sel = $('ask-template');
+  TEMPLATES.forEach((t, i) => sel.append(el('option', { value: String(i), text: t.label })));
+  $('ask-purpose').value = TEMPLATES[0].purpose;
+  sel.addEventListener('change', () => {
+    // A purpose the staff wrote themselves is kept.
+    const p = $('ask-purpose');
+    if (!p.value.trim() || TEMPLATES.some((t) => t.purpose === p.value)) p.value = template().purpose;
+  });
+}
+
+function claimList(claims) {
+  return Object.entries(claims).map(([type, names]) => `${names.map(claimName).join(', ')} (${typeName(type)})`).join('; ');
+}
+
+// startRequest makes a request: an EIDR1: code to show, or, with the text
+// of a presence code the staff scanned, one sent to that citizen's app.
+async function startRequest(presence) {
+  if (busy) return;
+  const t = template();
+  const purpose = $('ask-purpose').value.trim() || t.purpose;
+  const body = { claims: t.claims, purpose, ttl_seconds: REQUEST_SECONDS };
+  if (presence) body.presence = presence;
+  busy = true;
+  showError('');
+  go('busy-view');
+  let resp;
+  try {
+    resp = await api('POST', '/v1/verifier/requests', { token: apiKey(), json: body });
+  } catch (e) {
+    busy = false;
+    if (e.status === 401) {
+      signedOut('The key is no longer accepted. Sign in again.');
+      return;
+    }
+    const why = e.status === 403 ? 'This counter is not registered to ask for these items. Choose another kind of check.'
+      : e.status === 404 && presence ? 'The presence code is unknown or has expired. Ask the citizen to show a new one.'
+        : e.status === 429 ? `Too many requests. Wait ${e.retryAfter || 'a few'} seconds.`
+          : e.status === 0 ? 'The service cannot be reached.'
+            : `The request could not be made: ${e.message}`;
+    toScan();
+    showError(why);
+    return;
+  }
+  busy = false;
+  request = { id: resp.request_id, status: resp.status, expiresAt: Date.parse(resp.expires_at), presence: !!presence, abort: new AbortController() };
+  go('request-view');
+  $('request-title').textContent = presence ? 'Waiting for the citizen to answer on the phone' : 'Ask the citizen to scan this code with the app';
+  $('request-what').textContent = `Asking for: ${claimList(t.claims)}. Purpose: ${purpose}`;
+  $('request-text').value = resp.qr_text || '';
+  $('request-text-box').hidden = !resp.qr_text;
+  $('request-progress').max = Math.max(1, Math.round((request.expiresAt - serverNow()) / 1000));
+  $('request-status').className = 'qr-status';
+  const img = $('request-qr');
+  img.hidden = true;
+  if (resp.qr_text) loadRequestQR(request);
+  tickRequest();
+  requestTimer = setInterval(tickRequest, 1000);
+  $('request-stop').focus();
+  pollRequest(request);
+}
+
+async function loadRequestQR(r) {
+  try {
+    const resp = await api('GET', `/v1/verifier/requests/${encodeURIComponent(r.id)}/qr.svg?size=320`, { token: apiKey(), raw: true, signal: r.abort.signal });
+    const blob = await resp.blob();
+    if (request !== r) return;
+    if (qrURL) URL.revokeObjectURL(qrURL);
+    qrURL = URL.createObjectURL(blob);
+    const img = $('request-qr');
+    img.src = qrURL;
+    img.hidden = r.status !== 'created';
+  } catch {
+    // the text below still works
+  }
+}
+
+function tickRequest() {
+  if (!request) return;
+  const left = (request.expiresAt - serverNow()) / 1000;
+  $('request-progress').value = Math.max(0, left);
+  const waiting = request.status === 'delivered'
+    ? 'The citizen is looking at the request…'
+    : request.presence ? 'Sent to the citizen’s app. Waiting…' : 'Waiting for the citizen to scan…';
+  $('request-status').textContent = `${waiting} ${mmss(left)} left`;
+}
+
+// pollRequest long-polls the request's state (GET ?wait=) until it is
+// answered or expires. Long-polling, not EventSource: an EventSource
+// cannot send the API key in an Authorization header.
+async function pollRequest(r) {
+  while (request === r) {
+    let res;
+    try {
+      res = await api('GET', `/v1/verifier/requests/${encodeURIComponent(r.id)}?wait=25&since=${encodeURIComponent(r.status)}`,
+        { token: apiKey(), signal: r.abort.signal });
+    } catch (e) {
+      if (request !== r) return;
+      if (e.status === 401) {
+        signedOut('The key is no longer accepted. Sign in again.');
+        return;
+      }
+      await new Promise((ok) => setTimeout(ok, 2000)); // a blip: try again
+      continue;
+    }
+    if (request !== r) return;
+    r.status = res.status;
+    switch (res.status) {
+      case 'approved':
+        stopRequest();
+        showValid(res.result || {});
+        return;
+      case 'declined':
+        stopRequest();
+        showInvalid({ reason: 'Declined', detail: 'The citizen declined the request on the phone.' }, 'request_declined');
+        return;
+      case 'expired':
+        stopRequest();
+        showInvalid({ reason: 'No answer', detail: 'The request ran out of time before the citizen answered.' }, 'request_expired');
+        return;
+      default:
+        $('request-qr').hidden = res.status !== 'created';
+        $('request-text-box').hidden = res.status !== 'created' || !$('request-text').value;
+        tickRequest();
+    }
+  }
+}
+
+function stopRequest() {
+  clearInterval(requestTimer);
+  requestTimer = 0;
+  if (request) request.abort.abort();
+  request = null;
+  if (qrURL) URL.revokeObjectURL(qrURL);
+  qrURL = '';
+  $('request-qr').removeAttribute('src');
+  $('request-text').value = '';
+}
+
+function showError(text) {
+  const e = $('ask-error');
+  e.textContent = text;
+  e.hidden = !text;
+}
+
+// ---- keyboard ----
+
+// A counter scanner is a keyboard: whatever it types while nothing else
+// takes text goes to the code field, even on the result screen.
+function onKeydown(ev) {
+  if (ev.ctrlKey || ev.metaKey || ev.altKey || ev.key.length !== 1) {
+    if ((view === 'result-view' || view === 'request-view') && ev.key === 'Escape') toScan();
+    return;
+  }
+  const t = document.activeElement;
+  const typing = t && (t.tagName === 'INPUT' || t.tagName === 'TEXTAREA' || t.isContentEditable);
+  if (typing) return;
+  if ((view === 'result-view' || view === 'request-view') && ev.key !== ' ') {
+    toScan(); // focuses the field: the key lands in it
+  } else if (view === 'scan-view') {
+    $('scan-input').focus();
+  }
+}
+
+function onPaste(ev) {
+  // A pasted share code is checked at once; anything else stays in the
+  // field for the person to look at.
+  const text = normalise(ev.clipboardData ? ev.clipboardData.getData('text') : '');
+  if (SHARE_TEXT.test(text)) {
+    ev.preventDefault();
+    $('scan-input').value = text;
+    check(text, 'paste');
+  }
+}
+
+function init() {
+  $('signin-form').addEventListener('submit', signIn);
+  $('scan-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    check($('scan-input').value, 'typed');
+  });
+  $('scan-input').addEventListener('paste', onPaste);
+  $('camera-toggle').addEventListener('click', toggleCamera);
+  $('next').addEventListener('click', toScan);
+  $('ask-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    startRequest('');
+  });
+  $('request-stop').addEventListener('click', toScan);
+  fillTemplates();
+  $('hold').addEventListener('click', toggleHold);
+  $('sign-out').addEventListener('click', () => signedOut(''));
+  document.addEventListener('keydown', onKeydown);
+  document.addEventListener('visibilitychange', () => {
+    if (document.hidden) stopCamera();
+  });
+  if (apiKey()) {
+    showWho();
+    toScan();
+  } else {
+    signedOut('');
+  }
+}
+
+init();

@@ -1,0 +1,562 @@
+// The citizen demo wallet (/demo/wallet): a stand-in for the phone app that
+// uses only the public API. The device key is a non-extractable P-256 key
+// made by WebCrypto and kept in IndexedDB (as a CryptoKey, which the page
+// can use to sign but never read); it signs the RFC 7523 assertion for the
+// access token and the key-binding JWTs that approve a share, exactly as
+// client/device.go does.
+
+import {
+  $, el, api, ApiError, showView, meta, serverNow, b64u, b64uText, fromB64u, sha256b64u,
+  randomId, typeName, claimName, claimText, isPortrait, mmss,
+} from './common.js';
+
+const VIEWS = ['enrol-view', 'home-view', 'confirm-view', 'qr-view'];
+const DB = 'eidwallet-demo';
+const STORE = 'device';
+
+let device = null;            // {privateKey, jwk, kid, deviceId, holderId, name}
+let token = '';
+let tokenUntil = 0;
+let credentials = [];
+let pending = null;           // {req, created}
+let share = null;             // the ShareView on screen
+let qrURL = '';
+let qrTimer = 0;
+let pollTimer = 0;
+
+function go(name) {
+  showView(VIEWS, name);
+  document.body.dataset.view = name;
+}
+
+function say(text) {
+  $('status').textContent = text || '';
+}
+
+function showError(id, text) {
+  const e = $(id);
+  e.textContent = text || '';
+  e.hidden = !text;
+}
+
+/** A failed call in plain words, with the service's own description. */
+function describe(e, what) {
+  if (!(e instanceof ApiError)) return `${what} failed: ${e.message}`;
+  if (e.status === 0) return `${what} failed: the service cannot be reached.`;
+  if (e.status === 429) return `${what} failed: too many attempts. Wait ${e.retryAfter || 'a few'} seconds.`;
+  return `${what} failed: ${e.message}`;
+}
+
+// ---- IndexedDB: the device record, CryptoKey included ----
+
+function db() {
+  return new Promise((resolve, reject) => {
+    const r = indexedDB.open(DB, 1);
+    r.onupgradeneeded = () => r.result.createObjectStore(STORE);
+    r.onsuccess = () => resolve(r.result);
+    r.onerror = () => reject(r.error);
+  });
+}
+
+async function dbDo(mode, fn) {
+  const d = await db();
+  try {
+    return await new Promise((resolve, reject) => {
+      const tx = d.transaction(STORE, mode);
+      const req = fn(tx.objectStore(STORE));
+      tx.oncomplete = () => resolve(req.result);
+      tx.onerror = () => reject(tx.error);
+      tx.onabort = () => reject(tx.error);
+    });
+  } finally {
+    d.close();
+  }
+}
+
+const loadDevice = () => dbDo('readonly', (s) => s.get('current'));
+const saveDevice = (v) => dbDo('readwrite', (s) => s.put(v, 'current'));
+const dropDevice = () => dbDo('readwrite', (s) => s.delete('current'));
+
+// ---- JOSE with the device key ----
+
+/** A compact JWS, ES256: WebCrypto's ECDSA signature is already r||s. */
+async function signJWS(header, payload) {
+  const input = b64uText(JSON.stringify(header)) + '.' + b64uText(JSON.stringify(payload));
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, device.privateKey, new TextEncoder().encode(input));
+  return input + '.' + b64u(sig);
+}
+
+/** The RFC 7638 thumbprint of a P-256 public JWK. */
+function thumbprint(jwk) {
+  return sha256b64u(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }));
+}
+
+// ---- access token (SPEC §3.1 step 3) ----
+
+async function accessToken(fresh) {
+  if (!fresh && token && serverNow() < tokenUntil) return token;
+  const iat = Math.floor(serverNow() / 1000);
+  const assertion = await signJWS({ alg: 'ES256', typ: 'JWT', kid: device.kid }, {
+    iss: device.deviceId, sub: device.deviceId, aud: meta('eidwallet-token-endpoint'),
+    iat, exp: iat + 60, jti: randomId(),
+  });
+  const form = new URLSearchParams({ grant_type: 'urn:ietf:params:oauth:grant-type:jwt-bearer', assertion });
+  const r = await api('POST', '/v1/token', { form });
+  token = r.access_token;
+  // Renew early so a token never expires in flight.
+  tokenUntil = serverNow() + r.expires_in * 1000 - Math.min(r.expires_in * 250, 30000);
+  return token;
+}
+
+/** A holder API call with the access token, retried once with a new one on 401. */
+async function me(method, path, opts = {}) {
+  for (let attempt = 0; ; attempt++) {
+    const t = await accessToken(attempt > 0);
+    try {
+      return await api(method, path, { ...opts, token: t });
+    } catch (e) {
+      if (attempt === 0 && e.status === 401) continue;
+      throw e;
+    }
+  }
+}
+
+// ---- enrolment (SPEC §3.1 step 2) ----
+
+async function enrol(ev) {
+  ev.preventDefault();
+  showError('enrol-error', '');
+  const citizen = $('citizen-id').value.trim();
+  const code = $('activation-code').value.trim();
+  const name = $('device-name').value.trim() || 'Demo wallet (browser)';
+  if (!/^[0-9]{12}$/.test(citizen)) {
+    showError('enrol-error', 'The personal identification number has 12 digits.');
+    $('citizen-id').focus();
+    return;
+  }
+  if (!code) {
+    showError('enrol-error', 'Enter the activation code.');
+    $('activation-code').focus();
+    return;
+  }
+  const button = $('enrol-submit');
+  button.disabled = true;
+  say('Making the device key…');
+  try {
+    // extractable: false — the private key can sign but never be exported.
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+    const pub = await crypto.subtle.exportKey('jwk', pair.publicKey);
+    const jwk = { kty: 'EC', crv: 'P-256', x: pub.x, y: pub.y };
+    say('Enrolling…');
+    const r = await api('POST', '/v1/enrollments', {
+      json: { citizen_id: citizen, activation_code: code, device_key: jwk, device_name: name },
+    });
+    device = { privateKey: pair.privateKey, jwk, kid: await thumbprint(jwk), deviceId: r.device_id, holderId: r.holder_id, name };
+    await saveDevice(device);
+    $('activation-code').value = '';
+    say('');
+    await home();
+  } catch (e) {
+    say('');
+    showError('enrol-error', e.status === 401 ? 'Enrolment failed: the activation code is not valid, used, or expired.' : describe(e, 'Enrolment'));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// ---- documents ----
+
+async function home() {
+  stopQR();
+  go('home-view');
+  selectTab('docs');
+  say('Loading your documents…');
+  try {
+    credentials = await me('GET', '/v1/me/credentials');
+  } catch (e) {
+    if (e.status === 401) {
+      // The device is revoked or unknown to this service.
+      await forgetLocal();
+      toEnrol('This browser is no longer enrolled. Enrol it again with a new activation code.');
+      return;
+    }
+    say(describe(e, 'Loading documents'));
+    return;
+  }
+  say('');
+  renderDocuments();
+}
+
+const order = ['full_name', 'portrait', 'birth_date'];
+
+function claimOrder(claims) {
+  const names = Object.keys(claims || {});
+  const rank = (n) => {
+    const i = order.indexOf(n);
+    if (i >= 0) return i;
+    if (/^age_over_\d+$/.test(n)) return 10 + Number(n.slice(9)) / 1000;
+    return 20;
+  };
+  return names.sort((a, b) => rank(a) - rank(b) || a.localeCompare(b));
+}
+
+function renderDocuments() {
+  const box = $('documents');
+  box.replaceChildren();
+  if (!credentials.length) {
+    box.append(el('p', { text: 'No documents yet. Documents issued to you appear here.' }));
+    return;
+  }
+  credentials.forEach((c, i) => {
+    const valid = c.status === 'valid';
+    const until = c.valid_until ? new Date(c.valid_until).toLocaleDateString() : '';
+    const fs = el('fieldset', { class: 'doc-card' },
+      el('legend', { text: typeName(c.type, c.type_name) }),
+      el('p', { class: 'doc-meta', text: `${(c.issuer && (c.issuer.name || c.issuer.id)) || ''} · ${valid ? 'valid' : c.status}${until ? ' until ' + until : ''}` }));
+    for (const name of claimOrder(c.claims)) {
+      const value = c.claims[name];
+      const id = `claim-${i}-${name}`;
+      const box2 = el('input', { type: 'checkbox', id, disabled: !valid });
+      box2.dataset.credential = c.id;
+      box2.dataset.claim = name;
+      const label = el('label', { for: id }, el('span', { class: 'claim-name', text: claimName(name) }));
+      if (name === 'portrait' && isPortrait(value)) {
+        label.append(el('img', { src: value, alt: 'your portrait' }));
+      } else {
+        label.append(': ', claimText(name, value));
+      }
+      fs.append(el('div', { class: 'claim-row' }, box2, label));
+    }
+    box.append(fs);
+  });
+}
+
+// ---- sharing (SPEC §3.3 steps 1–2) ----
+
+async function startShare(ev) {
+  ev.preventDefault();
+  showError('share-error', '');
+  const chosen = new Map();
+  for (const cb of document.querySelectorAll('#documents input[type="checkbox"]:checked')) {
+    const list = chosen.get(cb.dataset.credential) || [];
+    list.push(cb.dataset.claim);
+    chosen.set(cb.dataset.credential, list);
+  }
+  if (!chosen.size) {
+    showError('share-error', 'Choose at least one item to share.');
+    return;
+  }
+  const req = {
+    items: [...chosen].map(([credential_id, claims]) => ({ credential_id, claims })),
+    ttl_seconds: Number($('ttl').value) || 60,
+  };
+  const verifier = $('verifier-id').value.trim();
+  if (verifier) req.verifier_id = verifier;
+  const button = $('share-submit');
+  button.disabled = true;
+  try {
+    const created = await me('POST', '/v1/me/shares', { json: req });
+    try {
+      await checkShare(req, created);
+    } catch (e) {
+      cancelQuietly(created.share_id);
+      throw e;
+    }
+    pending = { req, created };
+    showConfirm();
+  } catch (e) {
+    showError('share-error', describe(e, 'Sharing'));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+/**
+ * checkShare refuses to sign what the citizen did not ask for (as
+ * client.CheckShare does): one presentation per chosen document, each
+ * disclosing only chosen top-level claims, its sd_hash the hash of the
+ * presentation, and bound to the chosen verifier if one was named.
+ */
+async function checkShare(req, created) {
+  const asked = new Map(req.items.map((it) => [it.credential_id, it.claims]));
+  if (!created || !Array.isArray(created.to_sign) || created.to_sign.length !== req.items.length) {
+    throw new Error('the service prepared a different number of documents than chosen');
+  }
+  for (const item of created.to_sign) {
+    const claims = asked.get(item.credential_id);
+    if (!claims) throw new Error('the service prepared a document that was not chosen');
+    asked.delete(item.credential_id);
+    const p = item.presentation;
+    if (typeof p !== 'string' || !p.endsWith('~')) throw new Error('the presentation is not an SD-JWT');
+    const parts = p.split('~');
+    const payload = JSON.parse(new TextDecoder().decode(fromB64u(parts[0].split('.')[1] || '')));
+    const top = new Set(Array.isArray(payload._sd) ? payload._sd : []);
+    for (const d of parts.slice(1, -1)) {
+      if (!top.has(await sha256b64u(d))) continue; // nested: inside a chosen claim
+      const arr = JSON.parse(new TextDecoder().decode(fromB64u(d)));
+      if (!Array.isArray(arr) || arr.length !== 3 || !claims.includes(arr[1])) {
+        throw new Error(`the presentation would disclose ${Array.isArray(arr) ? arr[1] : 'something'} that was not chosen`);
+      }
+    }
+    if (await sha256b64u(p) !== item.sd_hash) throw new Error('sd_hash does not match the presentation');
+    if (req.verifier_id && item.aud !== req.verifier_id) throw new Error('the presentation is not bound to the chosen verifier');
+  }
+}
+
+function showConfirm() {
+  const list = $('confirm-list');
+  list.replaceChildren();
+  for (const it of pending.req.items) {
+    const c = credentials.find((x) => x.id === it.credential_id);
+    list.append(el('li', {},
+      el('strong', { text: c ? typeName(c.type, c.type_name) : 'Document' }), ': ',
+      it.claims.map(claimName).join(', ')));
+  }
+  const ttl = pending.req.ttl_seconds;
+  $('confirm-meta').textContent = `The code works once, for ${ttl >= 120 ? ttl / 60 + ' minutes' : ttl + ' seconds'}, `
+    + (pending.req.verifier_id ? `and only for the verifier “${pending.req.verifier_id}”.` : 'at any verifier.');
+  showError('confirm-error', '');
+  go('confirm-view');
+  $('approve').focus();
+}
+
+async function approve() {
+  const button = $('approve');
+  button.disabled = true;
+  showError('confirm-error', '');
+  try {
+    const iat = Math.floor(serverNow() / 1000);
+    const kbs = [];
+    for (const item of pending.created.to_sign) {
+      kbs.push(await signJWS({ alg: 'ES256', typ: 'kb+jwt' }, {
+        nonce: item.nonce, aud: item.aud, iat, sd_hash: item.sd_hash,
+      }));
+    }
+    const view = await me('POST', `/v1/me/shares/${encodeURIComponent(pending.created.share_id)}/approve`, { json: { kb_jwts: kbs } });
+    pending = null;
+    await showQR(view);
+  } catch (e) {
+    showError('confirm-error', describe(e, 'Approval'));
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function decline() {
+  if (pending) cancelQuietly(pending.created.share_id);
+  pending = null;
+  await home();
+}
+
+function cancelQuietly(id) {
+  me('DELETE', `/v1/me/shares/${encodeURIComponent(id)}`).catch(() => {});
+}
+
+// ---- the QR code (SPEC §3.3 step 3) ----
+
+async function showQR(view) {
+  share = view;
+  go('qr-view');
+  $('qr-text').value = view.qr_text || '';
+  const img = $('qr-img');
+  img.hidden = false;
+  $('qr-cancel').hidden = false;
+  $('qr-progress').hidden = false;
+  $('qr-text-box').hidden = false;
+  try {
+    const resp = await me('GET', `/v1/me/shares/${encodeURIComponent(view.share_id)}/qr.svg?size=320`, { raw: true });
+    const blob = await resp.blob();
+    if (qrURL) URL.revokeObjectURL(qrURL);
+    qrURL = URL.createObjectURL(blob);
+    img.src = qrURL;
+  } catch (e) {
+    img.hidden = true;
+    say(describe(e, 'Loading the QR image') + ' The code text below still works.');
+  }
+  const total = Math.max(1, Math.round((Date.parse(view.expires_at) - serverNow()) / 1000));
+  $('qr-progress').max = total;
+  tickQR();
+  qrTimer = setInterval(tickQR, 1000);
+  pollTimer = setTimeout(pollShare, 2000);
+  $('qr-done').focus();
+}
+
+function tickQR() {
+  if (!share) return;
+  const left = (Date.parse(share.expires_at) - serverNow()) / 1000;
+  const status = $('qr-status');
+  if (share.status === 'active' && left > 0) {
+    const uses = share.max_uses > 1 ? ` · ${share.max_uses - share.uses} uses left` : ' · one use';
+    status.textContent = `Valid for ${mmss(left)}${uses}`;
+    status.className = 'qr-status';
+    $('qr-progress').value = Math.max(0, left);
+    return;
+  }
+  endQR(share.status === 'redeemed' ? 'redeemed' : share.status === 'cancelled' ? 'cancelled' : 'expired');
+}
+
+function endQR(state) {
+  clearInterval(qrTimer);
+  clearTimeout(pollTimer);
+  qrTimer = 0;
+  pollTimer = 0;
+  const status = $('qr-status');
+  status.textContent = state === 'redeemed' ? 'Checked by the verifier ✓'
+    : state === 'cancelled' ? 'Cancelled' : 'Expired — make a new code';
+  status.className = 'qr-status ' + (state === 'redeemed' ? 'done' : 'over');
+  $('qr-progress').hidden = true;
+  $('qr-img').hidden = true;
+  $('qr-text-box').hidden = true;
+  $('qr-cancel').hidden = true;
+}
+
+async function pollShare() {
+  if (!share) return;
+  try {
+    const v = await me('GET', `/v1/me/shares/${encodeURIComponent(share.share_id)}`);
+    if (!share || v.share_id !== share.share_id) return;
+    share = { ...share, status: v.status, uses: v.uses };
+    tickQR();
+  } catch {
+    // a missed poll changes nothing; the countdown goes on
+  }
+  if (share && share.status === 'active') pollTimer = setTimeout(pollShare, 2000);
+}
+
+function stopQR() {
+  clearInterval(qrTimer);
+  clearTimeout(pollTimer);
+  qrTimer = 0;
+  pollTimer = 0;
+  share = null;
+  if (qrURL) URL.revokeObjectURL(qrURL);
+  qrURL = '';
+  $('qr-img').removeAttribute('src');
+  $('qr-text').value = '';
+}
+
+async function cancelShare() {
+  if (!share) return;
+  try {
+    await me('DELETE', `/v1/me/shares/${encodeURIComponent(share.share_id)}`);
+    share.status = 'cancelled';
+    tickQR();
+  } catch (e) {
+    say(describe(e, 'Cancelling'));
+  }
+}
+
+// ---- activity (SPEC §3.6) ----
+
+const events = {
+  credential_issued: (e) => `Document issued${e.issuer_id ? ' by ' + e.issuer_id : ''}`,
+  credential_status_changed: (e) => `Document status changed${e.issuer_id ? ' by ' + e.issuer_id : ''}`,
+  device_enrolled: () => 'Device enrolled',
+  device_revoked: () => 'Device removed',
+  share_approved: () => 'Share approved',
+  share_cancelled: () => 'Share cancelled',
+  share_redeemed: (e) => `Shared with ${e.verifier_id || 'a verifier'}`,
+  request_received: (e) => `Request from ${e.verifier_id || 'a verifier'}`,
+  request_approved: (e) => `Request from ${e.verifier_id || 'a verifier'} approved`,
+  request_declined: (e) => `Request from ${e.verifier_id || 'a verifier'} declined`,
+};
+
+/** Claim names of a log entry ("national_id.full_name") in plain words, by document. */
+function sharedClaims(names) {
+  const byType = new Map();
+  for (const n of names) {
+    const dot = n.indexOf('.');
+    const type = dot > 0 ? n.slice(0, dot) : '';
+    const list = byType.get(type) || [];
+    list.push(claimName(dot > 0 ? n.slice(dot + 1) : n));
+    byType.set(type, list);
+  }
+  return [...byType].map(([type, list]) => (type ? typeName(type) + ': ' : '') + list.join(', ')).join('; ');
+}
+
+async function loadActivity() {
+  const list = $('activity');
+  say('Loading the activity log…');
+  let r;
+  try {
+    r = await me('GET', '/v1/me/activity');
+  } catch (e) {
+    say(describe(e, 'Loading the activity log'));
+    return;
+  }
+  say('');
+  list.replaceChildren();
+  const entries = (r && r.entries) || [];
+  if (!entries.length) list.append(el('li', { text: 'Nothing yet.' }));
+  for (const e of entries) {
+    const what = (events[e.event] || ((x) => x.event))(e);
+    const li = el('li', {},
+      el('time', { class: 'when', datetime: e.at, text: new Date(e.at).toLocaleString() }),
+      el('span', { class: 'what', text: what }));
+    if (e.claims && e.claims.length) li.append(el('span', { class: 'claims-shared', text: sharedClaims(e.claims) }));
+    if (e.outcome && e.outcome !== 'ok' && e.outcome !== 'success') li.append(el('span', { text: ` (${e.outcome})` }));
+    list.append(li);
+  }
+}
+
+function selectTab(which) {
+  const docs = which === 'docs';
+  $('docs-panel').hidden = !docs;
+  $('activity-panel').hidden = docs;
+  $(docs ? 'tab-docs' : 'tab-activity').setAttribute('aria-current', 'page');
+  $(docs ? 'tab-activity' : 'tab-docs').removeAttribute('aria-current');
+  if (!docs) loadActivity();
+}
+
+// ---- removing the device ----
+
+async function forgetLocal() {
+  await dropDevice();
+  device = null;
+  token = '';
+  tokenUntil = 0;
+  credentials = [];
+}
+
+async function forget() {
+  try {
+    await me('DELETE', `/v1/me/devices/${encodeURIComponent(device.deviceId)}`);
+  } catch {
+    // revoked already, or the service is gone: forget it here anyway
+  }
+  await forgetLocal();
+  toEnrol('This device was removed. Its copies of your documents can no longer be used.');
+}
+
+function toEnrol(message) {
+  stopQR();
+  go('enrol-view');
+  say(message || '');
+  $('citizen-id').focus();
+}
+
+async function init() {
+  $('enrol-form').addEventListener('submit', enrol);
+  $('share-form').addEventListener('submit', startShare);
+  $('approve').addEventListener('click', approve);
+  $('decline').addEventListener('click', decline);
+  $('qr-cancel').addEventListener('click', cancelShare);
+  $('qr-done').addEventListener('click', home);
+  $('tab-docs').addEventListener('click', () => selectTab('docs'));
+  $('tab-activity').addEventListener('click', () => selectTab('activity'));
+  $('forget').addEventListener('click', forget);
+  if (!window.crypto || !crypto.subtle || !window.indexedDB) {
+    go('enrol-view');
+    say('This browser cannot keep a device key here (WebCrypto needs https or localhost).');
+    return;
+  }
+  try {
+    device = await loadDevice();
+  } catch {
+    device = null;
+  }
+  if (device && device.privateKey && device.deviceId) await home();
+  else toEnrol('');
+}
+
+init();
