@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -126,21 +127,7 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	case "share":
 		var req wallet.ShareRequest
 		var items []wallet.ShareRequestItem
-		leaf.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
-			if s = strings.TrimSpace(s); s == "" {
-				return errors.New("empty credential")
-			}
-			items = append(items, wallet.ShareRequestItem{CredentialID: s})
-			return nil
-		})
-		leaf.Func("claims", "`CLAIM,CLAIM` of the --credential before it", func(s string) error {
-			if len(items) == 0 {
-				return errors.New("--claims comes after the --credential it chooses from")
-			}
-			last := &items[len(items)-1]
-			last.Claims = append(last.Claims, splitList(s)...)
-			return nil
-		})
+		itemFlags(leaf, &items, "`CLAIM,CLAIM` of the --credential before it")
 		leaf.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
 		leaf.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
 		leaf.StringVar(&req.VerifierID, "verifier", "", "only this verifier `id` may redeem it")
@@ -187,21 +174,7 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	case "request approve":
 		nargs = 1
 		var items []wallet.ShareRequestItem
-		leaf.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
-			if s = strings.TrimSpace(s); s == "" {
-				return errors.New("empty credential")
-			}
-			items = append(items, wallet.ShareRequestItem{CredentialID: s})
-			return nil
-		})
-		leaf.Func("claims", "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)", func(s string) error {
-			if len(items) == 0 {
-				return errors.New("--claims comes after the --credential it chooses from")
-			}
-			last := &items[len(items)-1]
-			last.Claims = append(last.Claims, splitList(s)...)
-			return nil
-		})
+		itemFlags(leaf, &items, "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)")
 		run = func(ctx context.Context, pos []string) int {
 			if len(items) == 0 {
 				return e.usage("request approve needs --credential")
@@ -774,4 +747,24 @@ func (h *holderCmd) declineRequest(ctx context.Context, id string, asJSON bool) 
 	}
 	h.note("request %s %s: %s learns only that you said no", v.RequestID, v.Status, v.Verifier.Name)
 	return exitOK
+}
+
+// itemFlags adds the --credential / --claims pair: each --credential starts
+// an item, and the --claims after it choose from that credential.
+func itemFlags(fs *flag.FlagSet, items *[]wallet.ShareRequestItem, claimsHelp string) {
+	fs.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
+		if s = strings.TrimSpace(s); s == "" {
+			return errors.New("empty credential")
+		}
+		*items = append(*items, wallet.ShareRequestItem{CredentialID: s})
+		return nil
+	})
+	fs.Func("claims", claimsHelp, func(s string) error {
+		if len(*items) == 0 {
+			return errors.New("--claims comes after the --credential it chooses from")
+		}
+		last := &(*items)[len(*items)-1]
+		last.Claims = append(last.Claims, splitList(s)...)
+		return nil
+	})
 }
