@@ -42,9 +42,15 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) issue(t *testing.T, citizen string) *wallet.IssueResponse {
 	t.Helper()
+	return e.issueCard(t, citizen, "1990-01-01", e.now.AddDate(5, 0, 0))
+}
+
+// issueCard issues an identity card with the given birth date and validity.
+func (e *env) issueCard(t *testing.T, citizen, birth string, until time.Time) *wallet.IssueResponse {
+	t.Helper()
 	resp, err := e.svc.Issue(context.Background(), e.issuer, wallet.IssueRequest{
-		CitizenID: citizen, Type: "national_id", ValidUntil: e.now.AddDate(5, 0, 0),
-		Claims: map[string]any{"id_number": citizen, "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
+		CitizenID: citizen, Type: "national_id", ValidUntil: until,
+		Claims: map[string]any{"id_number": citizen, "full_name": "Le Thi Demo", "birth_date": birth,
 			"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
 	})
 	if err != nil {
@@ -296,14 +302,7 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	key, dev := e.enrolDevice(t, "001090000006")
-	resp, err := e.svc.Issue(ctx, e.issuer, wallet.IssueRequest{
-		CitizenID: "001090000006", Type: "national_id", ValidUntil: e.now.Add(90 * time.Second),
-		Claims: map[string]any{"id_number": "001090000006", "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
-			"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.issueCard(t, "001090000006", "1990-01-01", e.now.Add(90*time.Second))
 	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 	created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{TTLSeconds: 300,
 		Items: []wallet.ShareRequestItem{{CredentialID: resp.CredentialID, Claims: []string{"age_over_18"}}}})
@@ -345,14 +344,7 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	const citizen = "001090000007"
 	key, dev := e.enrolDevice(t, citizen)
 	// Issued the day before the 18th birthday (e.now is 2026-11-27).
-	resp, err := e.svc.Issue(ctx, e.issuer, wallet.IssueRequest{
-		CitizenID: citizen, Type: "national_id", ValidUntil: e.now.AddDate(5, 0, 0),
-		Claims: map[string]any{"id_number": citizen, "full_name": "Tran Van Tuoi", "birth_date": "2008-11-28",
-			"sex": "M", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	resp := e.issueCard(t, citizen, "2008-11-28", e.now.AddDate(5, 0, 0))
 	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "bar", Name: "Bar", Category: "hospitality",
 		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
 		t.Fatal(err)
