@@ -30,6 +30,7 @@ var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{1,31}$`)
 func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 	var key string
 	err := s.store.Update(ctx, func(tx Tx) error {
+		key = "" // fn may run again (Store.Update): only a committed key counts
 		if _, err := tx.Meta("admin_bootstrapped"); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {

@@ -47,6 +47,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	}
 	resp := &ShareCreated{ShareID: id, Status: SharePending}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		sh.Items, resp.ToSign = nil, nil // fn may run again (Store.Update)
 		if req.VerifierID != "" {
 			if _, err := tx.Verifier(req.VerifierID); err != nil {
 				return errNotFound("verifier")

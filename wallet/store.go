@@ -15,7 +15,9 @@ type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error
 	// Update runs fn in a read-write transaction and commits it durably
-	// when fn returns nil; any error rolls it back.
+	// when fn returns nil; any error rolls it back. A store may run fn more
+	// than once (PostgreSQL retries serialization failures), so fn sets,
+	// rather than accumulates, what it hands out.
 	Update(ctx context.Context, fn func(Tx) error) error
 	// Batch is Update for small independent transactions that may be
 	// committed together, sharing one fsync (redemptions under load). fn

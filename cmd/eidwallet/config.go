@@ -94,7 +94,9 @@ func (c *config) Validate() error {
 	switch c.Store {
 	case "bolt":
 	case "postgres":
-		errs = append(errs, errors.New("--store postgres: the PostgreSQL store is not built yet; use bolt"))
+		if c.PostgresDSN == "" {
+			errs = append(errs, errors.New("--store postgres needs --postgres-dsn (EIDWALLET_POSTGRES_DSN)"))
+		}
 	default:
 		errs = append(errs, fmt.Errorf("--store %q: want bolt or postgres", c.Store))
 	}

@@ -16,7 +16,7 @@ func TestServeConfig(t *testing.T) {
 		t.Errorf("config: %+v", c)
 	}
 	for args, want := range map[string]string{
-		"--store postgres":              "not built yet",
+		"--store postgres":              "--postgres-dsn",
 		"--store mongo":                 "want bolt or postgres",
 		"--log-format xml":              "json or text",
 		"--tls-cert c.pem":              "go together",

@@ -18,6 +18,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/postgres"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -46,6 +47,24 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, nil))
 }
 
+// openStore opens the store cfg names: the bbolt file in the data dir
+// (the embedded default), or the PostgreSQL database at the DSN, shared
+// by every server started on it (SPEC §8).
+func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
+	if cfg.Store == "postgres" {
+		s, err := postgres.Open(ctx, cfg.PostgresDSN)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	s, err := bolt.Open(filepath.Join(cfg.DataDir, "eidwallet.db"))
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -61,7 +80,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	store, err := bolt.Open(filepath.Join(cfg.DataDir, "eidwallet.db"))
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,264 @@
+// Package postgres implements wallet.Store on PostgreSQL, the store for
+// running several servers over one database (scale-out). It is the only
+// importer of the driver, github.com/jackc/pgx/v5.
+//
+// Layout (schema.sql): one table per record kind, each record kept whole as
+// JSON beside the columns its lookups need: id primary keys, unique hash
+// columns, (owner, time, id) indexes for the per-holder lists and (owner,
+// seq) keys for the two logs. All tables live in one schema, created at
+// Open, so one database can hold several stores.
+//
+// Transactions: View is a read-only REPEATABLE READ transaction (one
+// consistent snapshot). Update and Batch are SERIALIZABLE, so the
+// service's read-check-write transactions behave as they do under bolt's
+// single writer: of 50 concurrent redemptions of a one-time share exactly
+// one commits (THREATS T15). PostgreSQL enforces that by failing the
+// others with a serialization failure, and Update runs fn again on a fresh
+// transaction, up to maxAttempts times: on PostgreSQL, Update's fn may run
+// more than once, as Batch's may on every store. Every commit is durable
+// before Update returns (synchronous_commit must stay on, its default:
+// THREATS T31).
+package postgres
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// DefaultSchema is the schema Open keeps its tables in unless WithSchema
+// names another.
+const DefaultSchema = "eidwallet"
+
+// maxAttempts bounds how often Update and Batch run fn when PostgreSQL
+// aborts the transaction for a serialization failure or a deadlock. Each
+// failure means another transaction on the same rows committed, so the
+// next attempt usually wins; the bound only stops a pathological storm.
+const maxAttempts = 50
+
+// defaultConnectTimeout bounds a connection attempt when the DSN sets no
+// connect_timeout.
+const defaultConnectTimeout = 10 * time.Second
+
+// schemaSQL creates every table and index; each statement is idempotent.
+//
+//go:embed schema.sql
+var schemaSQL string
+
+// Store is a wallet.Store on a PostgreSQL connection pool. It is safe for
+// concurrent use.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ wallet.Store = (*Store)(nil)
+
+// Option changes how Open opens the store.
+type Option func(*config)
+
+type config struct {
+	schema string
+}
+
+// WithSchema keeps the store's tables in schema name (DefaultSchema when
+// name is empty). Open creates the schema when it is missing.
+func WithSchema(name string) Option {
+	return func(c *config) {
+		if name != "" {
+			c.schema = name
+		}
+	}
+}
+
+// Open connects to the database at dsn (a postgres:// URL or key=value
+// string; pool settings such as pool_max_conns go in it too), creates the
+// schema and its tables when missing, and returns the store. The pool sets
+// search_path to the schema on every connection; a connection pooler in
+// front of PostgreSQL must pass that startup parameter on.
+func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
+	cfg := config{schema: DefaultSchema}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	poolCfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		// pgx leaves the password out of its parse errors.
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if poolCfg.ConnConfig.ConnectTimeout == 0 {
+		// Without connect_timeout in the DSN, a database that does not
+		// answer would hold the server's start (and each new connection)
+		// for as long as the kernel retries.
+		poolCfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	poolCfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{cfg.schema}.Sanitize()
+	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	if err := migrate(ctx, pool, cfg.schema); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open schema %q: %w", cfg.schema, err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// migrate creates the schema and runs schema.sql in it. Servers starting
+// together would race on CREATE … IF NOT EXISTS (it is not atomic against
+// a concurrent create), so they take turns on an advisory lock.
+func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
+	ident := pgx.Identifier{schema}.Sanitize()
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "eidwallet schema "+schema); err != nil {
+			return fmt.Errorf("lock: %w", err)
+		}
+		// Checked first so that a role without CREATE on the database
+		// can use a schema an administrator made for it.
+		var exists bool
+		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
+			return fmt.Errorf("look up schema: %w", err)
+		}
+		if !exists {
+			if _, err := tx.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
+				return fmt.Errorf("create schema: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+ident); err != nil {
+			return fmt.Errorf("set search_path: %w", err)
+		}
+		if _, err := tx.Exec(ctx, schemaSQL); err != nil {
+			return fmt.Errorf("create tables: %w", err)
+		}
+		return nil
+	})
+}
+
+// View runs fn in a read-only transaction on one snapshot. Errors from fn
+// come back as they are, so the service sees its own errors unwrapped.
+func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: view: %w", err)
+	}
+	return s.run(ctx, "view", pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// Update runs fn in a serializable transaction and commits it. When
+// PostgreSQL aborts the transaction for a serialization failure or a
+// deadlock, fn runs again on a new one (see the package comment), so fn
+// must only touch the store.
+func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	return s.write(ctx, "update", fn)
+}
+
+// Batch is Update: PostgreSQL already commits concurrent transactions
+// together, sharing WAL flushes (group commit), so there is nothing to
+// gather here.
+func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
+	return s.write(ctx, "batch", fn)
+}
+
+// write runs fn in read-write transactions until one commits, fn fails on
+// its own, or maxAttempts transactions were aborted by conflicts.
+func (s *Store) write(ctx context.Context, op string, fn func(wallet.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: %s: %w", op, err)
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.run(ctx, op, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
+		if err == nil || !retryable(err) {
+			return err
+		}
+		if attempt == maxAttempts {
+			return fmt.Errorf("postgres: %s: gave up after %d conflicting attempts: %w", op, attempt, err)
+		}
+		if err := sleep(ctx, backoff(attempt)); err != nil {
+			return fmt.Errorf("postgres: %s: %w", op, err)
+		}
+	}
+}
+
+// run runs fn in one transaction and commits it when fn returns nil.
+// fn's own error comes back as it is; when a statement of the transaction
+// failed with a conflict, that error comes back instead, whatever fn made
+// of it, so that write can tell a conflict and try again.
+func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(wallet.Tx) error) error {
+	ptx, err := s.pool.BeginTx(ctx, opts)
+	if err != nil {
+		return fmt.Errorf("postgres: %s: begin: %w", op, err)
+	}
+	// Rolls back unless committed, also when fn panics (the connection
+	// goes back to the pool either way). With ctx cancelled pgx closes the
+	// connection instead, which rolls back just as well.
+	defer func() { _ = ptx.Rollback(ctx) }()
+	t := &tx{ctx: ctx, tx: ptx}
+	fnErr := fn(t)
+	if fnErr != nil || t.failed != nil {
+		switch {
+		case retryable(t.failed) && !retryable(fnErr):
+			return fmt.Errorf("postgres: %s: %w", op, t.failed)
+		case fnErr != nil:
+			return fnErr
+		default:
+			// fn went on after a failed statement: PostgreSQL has
+			// aborted the transaction, so it cannot commit.
+			return fmt.Errorf("postgres: %s: transaction aborted by an earlier statement: %w", op, t.failed)
+		}
+	}
+	if err := ptx.Commit(ctx); err != nil {
+		return fmt.Errorf("postgres: %s: commit: %w", op, err)
+	}
+	return nil
+}
+
+// retryable reports whether err is PostgreSQL aborting a transaction that
+// would succeed if run again: serialization_failure or deadlock_detected.
+func retryable(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+}
+
+// backoff is the pause before attempt+1: exponential from 1 ms to at most
+// 64 ms, jittered so that the transactions that lost together do not all
+// come back together.
+func backoff(attempt int) time.Duration {
+	d := time.Millisecond << min(attempt-1, 6)
+	return d/2 + rand.N(d/2+1)
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Ping reports whether the store can serve: a round trip to the database.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("postgres: ping: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for connections in use to come back.
+// Closing twice is harmless.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
