@@ -1,11 +1,13 @@
 package wallet
 
 import (
+	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
@@ -27,46 +29,70 @@ type Sealer interface {
 // can sit beside this one.
 const sealVersion = 1
 
-// AESGCM is a Sealer with AES-256-GCM and random 96-bit nonces.
+// Sizes of a sealed record: version ‖ salt ‖ nonce ‖ ciphertext ‖ tag.
+const (
+	saltSize  = 16
+	nonceSize = 12
+	headSize  = 1 + saltSize + nonceSize
+)
+
+// AESGCM is a Sealer with AES-256-GCM. Each record is sealed under its own
+// key, HMAC-SHA256(key, salt) with a random 128-bit salt: GCM with random
+// 96-bit nonces under one key is limited to 2^32 messages (NIST SP 800-38D
+// §8.3), which a national deployment sealing shares and credentials would
+// reach in days; per-record keys lift the limit to the salt's 2^64
+// birthday bound.
 type AESGCM struct {
-	aead cipher.AEAD
+	key  []byte
 	rand io.Reader
 }
 
-// NewAESGCM returns a sealer for a 32-byte key; rand supplies nonces.
+// NewAESGCM returns a sealer for a 32-byte key; rand supplies salts and
+// nonces.
 func NewAESGCM(key []byte, rand io.Reader) (*AESGCM, error) {
 	if len(key) != 32 {
 		return nil, errors.New("seal: key must be 32 bytes")
 	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, fmt.Errorf("seal: %w", err)
-	}
-	return &AESGCM{aead: aead, rand: rand}, nil
+	return &AESGCM{key: bytes.Clone(key), rand: rand}, nil
 }
 
-// Seal returns version ‖ nonce ‖ ciphertext ‖ tag.
+// aead returns AES-256-GCM under the record key for salt.
+func (s *AESGCM) aead(salt []byte) (cipher.AEAD, error) {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("eidwallet record key v1|"))
+	m.Write(salt)
+	block, err := aes.NewCipher(m.Sum(nil))
+	if err != nil {
+		return nil, fmt.Errorf("seal: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// Seal returns version ‖ salt ‖ nonce ‖ ciphertext ‖ tag.
 func (s *AESGCM) Seal(plaintext, ad []byte) ([]byte, error) {
-	out := make([]byte, 1+s.aead.NonceSize(), 1+s.aead.NonceSize()+len(plaintext)+s.aead.Overhead())
+	out := make([]byte, headSize, headSize+len(plaintext)+16)
 	out[0] = sealVersion
 	if _, err := io.ReadFull(s.rand, out[1:]); err != nil {
-		return nil, fmt.Errorf("seal: nonce: %w", err)
+		return nil, fmt.Errorf("seal: salt and nonce: %w", err)
 	}
-	return s.aead.Seal(out, out[1:], plaintext, ad), nil
+	aead, err := s.aead(out[1 : 1+saltSize])
+	if err != nil {
+		return nil, err
+	}
+	return aead.Seal(out, out[1+saltSize:headSize], plaintext, ad), nil
 }
 
 // Open reverses Seal; any change to the ciphertext or the associated data
 // fails.
 func (s *AESGCM) Open(sealed, ad []byte) ([]byte, error) {
-	n := 1 + s.aead.NonceSize()
-	if len(sealed) < n+s.aead.Overhead() || sealed[0] != sealVersion {
+	if len(sealed) < headSize+16 || sealed[0] != sealVersion {
 		return nil, errors.New("seal: not a sealed record")
 	}
-	pt, err := s.aead.Open(nil, sealed[1:n], sealed[n:], ad)
+	aead, err := s.aead(sealed[1 : 1+saltSize])
+	if err != nil {
+		return nil, err
+	}
+	pt, err := aead.Open(nil, sealed[1+saltSize:headSize], sealed[headSize:], ad)
 	if err != nil {
 		return nil, errors.New("seal: record does not open (wrong key, record or owner)")
 	}
