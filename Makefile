@@ -27,8 +27,15 @@ interop-deps:
 browser-check:
 	@command -v chromium >/dev/null 2>&1 || echo "chromium not found: the browser tests will be skipped (apt-get install -y chromium)"
 
+# With EIDWALLET_TEST_POSTGRES_DSN set (.ci/postgres.sh), the store's
+# contract suite runs on PostgreSQL too, and so do the service, client and
+# HTTP suites.
 test: interop-deps browser-check
 	$(GO) test -count=1 ./...
+	@if [ -n "$$EIDWALLET_TEST_POSTGRES_DSN" ]; then \
+		echo "== the service suites again, over PostgreSQL"; \
+		EIDWALLET_TEST_STORE=postgres $(GO) test -count=1 -skip Browser ./wallet/ ./client/ ./server/ ./cmd/eidwallet/; \
+	else echo "EIDWALLET_TEST_POSTGRES_DSN not set: PostgreSQL tests skipped (. .ci/postgres.sh starts one)"; fi
 
 test-race: interop-deps browser-check
 	$(GO) test -count=1 -race ./...

@@ -262,3 +262,17 @@ func (s *Store) Close() error {
 	s.pool.Close()
 	return nil
 }
+
+// DropSchema removes a schema and everything in it. It is for tests and
+// for operators tearing down a deployment; the service never calls it.
+func DropSchema(ctx context.Context, dsn, schema string) error {
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("postgres: connect: %w", err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
+		return fmt.Errorf("postgres: drop schema %s: %w", schema, err)
+	}
+	return nil
+}

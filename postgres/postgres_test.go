@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/eidwallet/eidwallet/postgres"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/eidwallet/eidwallet/wallet/storetest"
@@ -54,14 +52,8 @@ func dropSchema(t *testing.T, dsn, schema string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
-		return
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "DROP SCHEMA IF EXISTS "+pgx.Identifier{schema}.Sanitize()+" CASCADE"); err != nil {
-		t.Errorf("drop schema %s: %v", schema, err)
+	if err := postgres.DropSchema(ctx, dsn, schema); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -22,7 +21,7 @@ import (
 // env is a service over a real bbolt file with one issuer (mps).
 type env struct {
 	svc    *wallet.Service
-	store  *bolt.Store
+	store  wallet.Store
 	admin  *wallet.Principal
 	issuer *wallet.Principal
 	now    time.Time

@@ -1,33 +1,35 @@
 // Package servicetest builds the real wallet service for tests: a bbolt
-// store in the test's temp dir, keys derived from a random master key and
-// the built-in credential types. No part of it is a stand-in.
+// store in the test's temp dir (or, with EIDWALLET_TEST_STORE=postgres, a
+// fresh schema in the PostgreSQL of EIDWALLET_TEST_POSTGRES_DSN), keys
+// derived from a random master key and the built-in credential types. No
+// part of it is a stand-in.
 package servicetest
 
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/postgres"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // New returns a service over a fresh store in t.TempDir(), closed when the
 // test ends. cfg supplies what the test cares about (PublicURL, Now,
 // Logger); Store, Keys, Types and Rand are filled in when unset.
-func New(t testing.TB, cfg wallet.Config) (*wallet.Service, *bolt.Store) {
+func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
-	store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = store.Close() })
+	store := openStore(t)
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)
 	}
+	var err error
 	if cfg.Keys, err = wallet.DeriveKeys(master); err != nil {
 		t.Fatal(err)
 	}
@@ -48,4 +50,38 @@ func New(t testing.TB, cfg wallet.Config) (*wallet.Service, *bolt.Store) {
 		t.Fatal(err)
 	}
 	return svc, store
+}
+
+// openStore opens the store the environment asks for, closed (and, for
+// PostgreSQL, dropped) when the test ends.
+func openStore(t testing.TB) wallet.Store {
+	t.Helper()
+	if os.Getenv("EIDWALLET_TEST_STORE") != "postgres" {
+		store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = store.Close() })
+		return store
+	}
+	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		t.Fatal("EIDWALLET_TEST_STORE=postgres needs EIDWALLET_TEST_POSTGRES_DSN")
+	}
+	var b [8]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	schema := "servicetest_" + hex.EncodeToString(b[:])
+	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = store.Close()
+		if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
+			t.Error(err)
+		}
+	})
+	return store
 }
