@@ -95,7 +95,7 @@ func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	svc, _ := servicetest.New(t, wallet.Config{PublicURL: publicURL, Now: clk.Now, Logger: logger})
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {

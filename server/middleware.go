@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -72,6 +73,7 @@ func (s *server) requestID() gin.HandlerFunc {
 			id = rand.Text()
 		}
 		c.Set(requestIDKey{}, id)
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 		c.Header("X-Request-Id", id)
 		c.Next()
 	}
@@ -338,4 +340,26 @@ func addrKey(a netip.Addr) string {
 		return p.String()
 	}
 	return a.String()
+}
+
+// LogHandler wraps a slog handler so that every record logged with a
+// request's context (the service's own lines too) carries that request's
+// id: a store failure can be tied to the request that met it.
+func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+
+type requestIDHandler struct{ slog.Handler }
+
+func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+}
+
+func (h requestIDHandler) WithGroup(name string) slog.Handler {
+	return requestIDHandler{h.Handler.WithGroup(name)}
 }

@@ -75,7 +75,7 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*Act
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "activity")
+		return nil, s.storeErr(ctx, err, "activity")
 	}
 	resp := &ActivityResponse{Entries: entries}
 	if export {
@@ -118,5 +118,5 @@ func (s *Service) Verifications(ctx context.Context, p *Principal, limit int) (*
 		resp.Entries = append(resp.Entries, all...)
 		return err
 	})
-	return resp, s.storeErr(err, "verifications")
+	return resp, s.storeErr(ctx, err, "verifications")
 }

@@ -43,7 +43,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 		key = k.Key
 		return tx.PutMeta("admin_bootstrapped", []byte(s.now().UTC().Format(time.RFC3339)))
 	})
-	return key, s.storeErr(err, "bootstrap admin")
+	return key, s.storeErr(ctx, err, "bootstrap admin")
 }
 
 // putAPIKey makes and stores a new API key for owner.
@@ -100,9 +100,9 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req CreateIssu
 		return tx.PutIssuer(is)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "create issuer")
+		return nil, s.storeErr(ctx, err, "create issuer")
 	}
-	s.log.Info("issuer created", "issuer_id", is.ID, "kid", key.Kid)
+	s.log.InfoContext(ctx, "issuer created", "issuer_id", is.ID, "kid", key.Kid)
 	return s.issuerView(is), nil
 }
 
@@ -169,7 +169,7 @@ func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*IssuerView, err
 		}
 		return err
 	})
-	return out, s.storeErr(err, "list issuers")
+	return out, s.storeErr(ctx, err, "list issuers")
 }
 
 // RotateIssuerKey makes a new active key; older keys stay in the JWKS, so
@@ -196,10 +196,10 @@ func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID st
 		return tx.PutIssuer(is)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "issuer")
+		return nil, s.storeErr(ctx, err, "issuer")
 	}
 	s.dropStatusTokens(issuerID)
-	s.log.Info("issuer key rotated", "issuer_id", issuerID, "kid", key.Kid)
+	s.log.InfoContext(ctx, "issuer key rotated", "issuer_id", issuerID, "kid", key.Kid)
 	return s.issuerView(is), nil
 }
 
@@ -228,9 +228,9 @@ func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, k
 		return tx.PutIssuer(is)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "issuer")
+		return nil, s.storeErr(ctx, err, "issuer")
 	}
-	s.log.Info("issuer key retired", "issuer_id", issuerID, "kid", kid)
+	s.log.InfoContext(ctx, "issuer key retired", "issuer_id", issuerID, "kid", kid)
 	return s.issuerView(is), nil
 }
 
@@ -263,9 +263,9 @@ func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role Role, o
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, string(role))
+		return nil, s.storeErr(ctx, err, string(role))
 	}
-	s.log.Info("api key created", "key_id", key.ID, "role", role, "owner", owner)
+	s.log.InfoContext(ctx, "api key created", "key_id", key.ID, "role", role, "owner", owner)
 	return key, nil
 }
 
@@ -286,9 +286,9 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) 
 		return tx.PutAPIKey(k)
 	})
 	if err == nil {
-		s.log.Info("api key revoked", "key_id", keyID)
+		s.log.InfoContext(ctx, "api key revoked", "key_id", keyID)
 	}
-	return s.storeErr(err, "api key")
+	return s.storeErr(ctx, err, "api key")
 }
 
 // CreateVerifier registers a relying party with the claims it may ask for,
@@ -332,9 +332,9 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVe
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "create verifier")
+		return nil, s.storeErr(ctx, err, "create verifier")
 	}
-	s.log.Info("verifier created", "verifier_id", v.ID, "key_id", key.ID)
+	s.log.InfoContext(ctx, "verifier created", "verifier_id", v.ID, "key_id", key.ID)
 	view := verifierView(v)
 	view.APIKey = key
 	return view, nil
@@ -379,7 +379,7 @@ func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*VerifierView,
 		}
 		return err
 	})
-	return out, s.storeErr(err, "list verifiers")
+	return out, s.storeErr(ctx, err, "list verifiers")
 }
 
 var citizenPattern = regexp.MustCompile(`^[0-9]{12}$`)
@@ -407,7 +407,7 @@ func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req Ac
 		return tx.PutActivationCode(&ActivationCode{Hash: hashSecret(code), HolderID: h.ID, Expires: resp.ExpiresAt})
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "activation code")
+		return nil, s.storeErr(ctx, err, "activation code")
 	}
 	return resp, nil
 }

@@ -76,9 +76,9 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 		return s.appendActivity(tx, &ActivityEntry{HolderID: h.ID, At: now, Event: EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "enrolment")
+		return nil, s.storeErr(ctx, err, "enrolment")
 	}
-	s.log.Info("device enrolled", "holder_id", resp.HolderID, "device_id", resp.DeviceID, "credentials_bound", rebound)
+	s.log.InfoContext(ctx, "device enrolled", "holder_id", resp.HolderID, "device_id", resp.DeviceID, "credentials_bound", rebound)
 	return resp, nil
 }
 
@@ -183,7 +183,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, 
 		if errors.Is(err, ErrNotFound) || credentials.ReasonOf(err) != "" {
 			return nil, unauth("not a valid assertion of an enrolled device")
 		}
-		return nil, s.storeErr(err, "device")
+		return nil, s.storeErr(ctx, err, "device")
 	}
 	now := s.now()
 	iat, exp := time.Unix(c.Iat, 0), time.Unix(c.Exp, 0)
@@ -216,7 +216,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, 
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "token")
+		return nil, s.storeErr(ctx, err, "token")
 	}
 	token, err := credentials.SignJWT(s.serviceKey, typAccessToken, s.serviceKid, accessClaims{
 		Iss: s.url, Sub: dev.HolderID, Aud: s.url, DeviceID: dev.ID,
@@ -256,7 +256,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		if errors.Is(err, ErrNotFound) {
 			return nil, unauth
 		} else if err != nil {
-			return nil, s.storeErr(err, "device")
+			return nil, s.storeErr(ctx, err, "device")
 		}
 		// Tokens die with their device (SPEC §2: revoking a device makes
 		// its copies unusable).
@@ -274,7 +274,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if errors.Is(err, ErrNotFound) {
 		return nil, unauth
 	} else if err != nil {
-		return nil, s.storeErr(err, "api key")
+		return nil, s.storeErr(ctx, err, "api key")
 	}
 	if k.Revoked != nil {
 		return nil, unauth
@@ -303,7 +303,7 @@ func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*CredentialV
 		}
 		return nil
 	})
-	return out, s.storeErr(err, "credentials")
+	return out, s.storeErr(ctx, err, "credentials")
 }
 
 // Credential returns one of the holder's credentials; another holder's is
@@ -321,7 +321,7 @@ func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*Cre
 		out, err = s.credentialView(tx, c)
 		return err
 	})
-	return out, s.storeErr(err, "credential")
+	return out, s.storeErr(ctx, err, "credential")
 }
 
 func (s *Service) credentialView(tx Tx, c *Credential) (*CredentialView, error) {
@@ -356,7 +356,7 @@ func (s *Service) Devices(ctx context.Context, p *Principal) ([]*DeviceView, err
 		}
 		return err
 	})
-	return out, s.storeErr(err, "devices")
+	return out, s.storeErr(ctx, err, "devices")
 }
 
 // RevokeDevice revokes one of the holder's devices: its access tokens stop
@@ -390,7 +390,7 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 		return s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})
 	})
 	if err == nil {
-		s.log.Info("device revoked", "holder_id", p.Subject, "device_id", deviceID)
+		s.log.InfoContext(ctx, "device revoked", "holder_id", p.Subject, "device_id", deviceID)
 	}
-	return s.storeErr(err, "device")
+	return s.storeErr(ctx, err, "device")
 }

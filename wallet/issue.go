@@ -64,7 +64,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "issuer")
+		return nil, s.storeErr(ctx, err, "issuer")
 	}
 	for i, req := range reqs {
 		items[i] = &pendingIssue{req: req}
@@ -72,10 +72,10 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 	}
 	signer, err := s.activeSigner(is)
 	if err != nil {
-		return nil, s.storeErr(err, "issuer key")
+		return nil, s.storeErr(ctx, err, "issuer key")
 	}
 	if err := s.store.Update(ctx, func(tx Tx) error { return s.allocate(tx, is.ID, items, now) }); err != nil {
-		return nil, s.storeErr(err, "allocate status")
+		return nil, s.storeErr(ctx, err, "allocate status")
 	}
 	s.signAll(signer, is.ID, items, now)
 	err = s.store.Update(ctx, func(tx Tx) error {
@@ -99,7 +99,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "store credentials")
+		return nil, s.storeErr(ctx, err, "store credentials")
 	}
 	out := make([]IssueResult, len(items))
 	issued := 0
@@ -355,9 +355,9 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 			Outcome: req.Status, IssuerID: c.IssuerID, CredentialID: c.ID})
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "credential")
+		return nil, s.storeErr(ctx, err, "credential")
 	}
 	s.dropStatusTokens(p.Subject)
-	s.log.Info("credential status changed", "issuer_id", p.Subject, "credential_id", credentialID, "status", req.Status)
+	s.log.InfoContext(ctx, "credential status changed", "issuer_id", p.Subject, "credential_id", credentialID, "status", req.Status)
 	return &StatusResponse{CredentialID: credentialID, Status: req.Status}, nil
 }

@@ -60,7 +60,7 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		if sh != nil {
 			s.logFailedVerification(ctx, p.Subject, sh, err, now)
 		}
-		return nil, s.storeErr(err, "share")
+		return nil, s.storeErr(ctx, err, "share")
 	}
 	resp := &VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: Party{ID: verifier.ID, Name: verifier.Name}}
 	if len(docs) != len(sh.Items) {
@@ -73,7 +73,7 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		}
 		resp.Documents = append(resp.Documents, Document{raw: raw})
 	}
-	s.log.Info("share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
+	s.log.InfoContext(ctx, "share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
 	return resp, nil
 }
 
@@ -147,6 +147,6 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 			Result: string(e.Code), Reason: e.Reason, Types: shareTypes(sh)})
 	})
 	if err != nil {
-		s.log.Warn("verification log", "verifier_id", verifierID, "err", err)
+		s.log.WarnContext(ctx, "verification log", "verifier_id", verifierID, "err", err)
 	}
 }

@@ -175,7 +175,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 		return s.appendVerification(tx, &Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "request")
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	if r.HolderID != "" {
 		s.hub.notify(holderKey(r.HolderID))
@@ -228,7 +228,7 @@ func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (strin
 		}
 		return Errorf(CodeConflict, "the request was already resolved")
 	})
-	return out, s.storeErr(err, "request")
+	return out, s.storeErr(ctx, err, "request")
 }
 
 // CreatePresence makes the holder's presence code: 60 seconds, no data
@@ -244,7 +244,7 @@ func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceRe
 	now := s.now().UTC()
 	pr := &Presence{TokenHash: hashSecret(token), HolderID: p.Subject, Expires: now.Add(PresenceTTL)}
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.PutPresence(pr) }); err != nil {
-		return nil, s.storeErr(err, "presence")
+		return nil, s.storeErr(ctx, err, "presence")
 	}
 	return &PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
 }
@@ -294,7 +294,7 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveR
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "request")
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	s.hub.notify(requestKey(r.ID))
 	return view, nil
@@ -383,7 +383,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 		return nil
 	})
 	if err != nil || len(undelivered) == 0 {
-		return views, false, s.storeErr(err, "requests")
+		return views, false, s.storeErr(ctx, err, "requests")
 	}
 	// Listing them delivered them: record it (a write only when needed,
 	// since a long-poll may list often).
@@ -403,7 +403,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 		return nil
 	})
 	if err != nil {
-		return nil, false, s.storeErr(err, "requests")
+		return nil, false, s.storeErr(ctx, err, "requests")
 	}
 	for _, id := range undelivered {
 		s.hub.notify(requestKey(id))
@@ -468,7 +468,7 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		return tx.PutRequest(r)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "request")
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	return resp, nil
 }
@@ -560,7 +560,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "request")
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	s.hub.notify(requestKey(r.ID))
 	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "request_id", r.ID, "status", r.Status)
@@ -582,7 +582,7 @@ func (s *Service) HolderRequest(ctx context.Context, p *Principal, id string) (*
 		view, err = s.requestView(tx, r, s.now())
 		return err
 	})
-	return view, s.storeErr(err, "request")
+	return view, s.storeErr(ctx, err, "request")
 }
 
 // VerifierRequest is the verifier's view of its request, with the
@@ -653,7 +653,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*Re
 		return err
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "request")
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	if r.Status == RequestApproved {
 		vr := &VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: Party{ID: v.ID, Name: v.Name}}

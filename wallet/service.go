@@ -251,7 +251,7 @@ func (s *Service) openBytes(sealed []byte, ad ...string) ([]byte, error) {
 
 // storeErr maps a store failure to the client answer: not found stays not
 // found, anything else is logged and answered 503 (SPEC §5).
-func (s *Service) storeErr(err error, what string) error {
+func (s *Service) storeErr(ctx context.Context, err error, what string) error {
 	var e *Error
 	switch {
 	case err == nil:
@@ -263,14 +263,14 @@ func (s *Service) storeErr(err error, what string) error {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
 	}
-	s.log.Error("store", "op", what, "err", err)
+	s.log.ErrorContext(ctx, "store", "op", what, "err", err)
 	return &Error{Code: CodeStorageUnavailable, Message: "storage is unavailable"}
 }
 
 // Ready reports whether the service can serve (the store answers).
 func (s *Service) Ready(ctx context.Context) error {
 	if err := s.store.Ping(ctx); err != nil {
-		return s.storeErr(err, "ping")
+		return s.storeErr(ctx, err, "ping")
 	}
 	return nil
 }

@@ -69,9 +69,9 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 		return tx.PutShare(sh)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "share")
+		return nil, s.storeErr(ctx, err, "share")
 	}
-	s.log.Info("share created", "holder_id", p.Subject, "share_id", id, "items", len(sh.Items))
+	s.log.InfoContext(ctx, "share created", "holder_id", p.Subject, "share_id", id, "items", len(sh.Items))
 	return resp, nil
 }
 
@@ -187,9 +187,9 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: shareClaimNames(sh)})
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "share")
+		return nil, s.storeErr(ctx, err, "share")
 	}
-	s.log.Info("share approved", "holder_id", p.Subject, "share_id", shareID)
+	s.log.InfoContext(ctx, "share approved", "holder_id", p.Subject, "share_id", shareID)
 	return view, nil
 }
 
@@ -280,7 +280,7 @@ func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*Sha
 		v = s.shareView(sh, s.now())
 		return nil
 	})
-	return v, s.storeErr(err, "share")
+	return v, s.storeErr(ctx, err, "share")
 }
 
 // Shares lists the holder's shares, newest first.
@@ -297,7 +297,7 @@ func (s *Service) Shares(ctx context.Context, p *Principal) ([]*ShareView, error
 		}
 		return err
 	})
-	return out, s.storeErr(err, "shares")
+	return out, s.storeErr(ctx, err, "shares")
 }
 
 // CancelShare cancels a share that has not been redeemed (SPEC §3.3 step 3).
@@ -323,7 +323,7 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 		}
 		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareCancelled, Outcome: "ok", ShareID: sh.ID})
 	})
-	return s.storeErr(err, "share")
+	return s.storeErr(ctx, err, "share")
 }
 
 // ShareQR returns the QR text of one of the holder's active shares, for the

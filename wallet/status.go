@@ -100,7 +100,7 @@ func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
 		out, err = credentials.JWKS(pubs...)
 		return err
 	})
-	return out, s.storeErr(err, "issuer")
+	return out, s.storeErr(ctx, err, "issuer")
 }
 
 // IssuerMetadata is the SD-JWT VC issuer metadata (SD-JWT VC draft §5:
@@ -149,7 +149,7 @@ func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int
 		return err
 	})
 	if err != nil {
-		return "", 0, s.storeErr(err, "status list")
+		return "", 0, s.storeErr(ctx, err, "status list")
 	}
 	s.mu.Lock()
 	s.statusJWTs[uri] = cachedToken{token: token, expires: now.Add(StatusListTTL / 2)}

@@ -73,7 +73,7 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 		return tx.PutVerifier(v)
 	})
 	if err != nil {
-		return nil, s.storeErr(err, "verifier")
+		return nil, s.storeErr(ctx, err, "verifier")
 	}
 	s.log.InfoContext(ctx, "verifier webhook set", "verifier_id", verifierID, "enabled", req.URL != "")
 	return resp, nil
@@ -150,11 +150,11 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	for attempt := 0; ; attempt++ {
 		status, err := s.post(ctx, v.WebhookURL, secret, body)
 		if err == nil && status >= 200 && status < 300 {
-			s.log.Info("webhook delivered", "verifier_id", verifierID, "request_id", requestID, "attempt", attempt+1)
+			s.log.InfoContext(ctx, "webhook delivered", "verifier_id", verifierID, "request_id", requestID, "attempt", attempt+1)
 			return
 		}
 		if attempt == len(s.webhooks.retries) {
-			s.log.Warn("webhook undelivered; the result stays available by polling",
+			s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling",
 				"verifier_id", verifierID, "request_id", requestID, "attempts", attempt+1, "status", status)
 			return
 		}

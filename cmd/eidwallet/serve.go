@@ -40,11 +40,14 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	return exitOK
 }
 
+// newLogger logs in format to w; records logged with a request's context,
+// the service's included, carry its request id (server.LogHandler).
 func newLogger(format string, w io.Writer) *slog.Logger {
+	var h slog.Handler = slog.NewJSONHandler(w, nil)
 	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, nil))
+		h = slog.NewTextHandler(w, nil)
 	}
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return slog.New(server.LogHandler(h))
 }
 
 // openStore opens the store cfg names: the bbolt file in the data dir
