@@ -96,13 +96,13 @@ func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, o
 	if err := tx.PutShare(sh); err != nil {
 		return err
 	}
-	names := shareClaimNames(sh)
+	names := itemClaimNames(sh.Items)
 	if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRedeemed, Outcome: "ok",
 		ShareID: sh.ID, VerifierID: verifierID, Claims: names}); err != nil {
 		return err
 	}
 	return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
-		Types: shareTypes(sh), Claims: names})
+		Types: itemTypes(sh.Items), Claims: names})
 }
 
 // redeemable is the share state machine at redemption (THREATS T13, T14,
@@ -127,9 +127,10 @@ func redeemable(sh *Share, verifierID string, now time.Time) error {
 	return nil
 }
 
-func shareTypes(sh *Share) []string {
+// itemTypes lists the credential types of items.
+func itemTypes(items []ShareItem) []string {
 	var t []string
-	for _, it := range sh.Items {
+	for _, it := range items {
 		t = append(t, it.Type)
 	}
 	return t
@@ -144,7 +145,7 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 	}
 	err := s.store.Batch(ctx, func(tx Tx) error {
 		return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
-			Result: string(e.Code), Reason: e.Reason, Types: shareTypes(sh)})
+			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)})
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "verification log", "verifier_id", verifierID, "err", err)

@@ -428,9 +428,6 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 	if err := p.require(RoleHolder); err != nil {
 		return nil, err
 	}
-	if len(req.Items) == 0 || len(req.Items) > MaxShareItems {
-		return nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
-	}
 	now := s.now().UTC()
 	resp := &RequestPrepared{RequestID: id}
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -441,28 +438,17 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		if err := undecided(r, now); err != nil {
 			return err
 		}
-		// The share machinery builds each presentation; the request lends
-		// it its audience and nonce.
-		sh := &Share{ID: r.ID, HolderID: p.Subject, DeviceID: p.DeviceID, Aud: r.VerifierID}
-		r.Items, resp.ToSign = nil, nil
-		seen := map[string]bool{}
-		for _, it := range req.Items {
-			if seen[it.CredentialID] {
-				return Errorf(CodeInvalidRequest, "items: a credential appears twice")
-			}
-			seen[it.CredentialID] = true
-			item, toSign, err := s.prepareItem(tx, p, sh, it, now)
-			if err != nil {
-				return err
-			}
+		// The share machinery builds each presentation, bound for the
+		// verifier with the request's nonce.
+		if r.Items, resp.ToSign, err = s.prepareItems(tx, p, r.ID, r.VerifierID, r.Nonce, req.Items, now); err != nil {
+			return err
+		}
+		for _, item := range r.Items {
 			for _, c := range item.Claims {
 				if !slices.Contains(r.Claims[item.Type], c) {
 					return Errorf(CodeInvalidRequest, "claims: %s.%s was not asked for", item.Type, c)
 				}
 			}
-			item.Nonce, toSign.Nonce = r.Nonce, r.Nonce
-			r.Items = append(r.Items, *item)
-			resp.ToSign = append(resp.ToSign, *toSign)
 		}
 		r.DeviceID, r.Status = p.DeviceID, RequestDelivered
 		return tx.PutRequest(r)
@@ -492,19 +478,9 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
 			return Errorf(CodeConflict, "prepare the answer on this device first")
 		}
-		if len(req.KBJWTs) != len(r.Items) {
-			return Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(r.Items))
-		}
-		trust, err := s.trust(tx)
+		docs, err := s.approveItems(tx, r.ID, r.VerifierID, r.Items, req.KBJWTs, now)
 		if err != nil {
 			return err
-		}
-		sh := &Share{ID: r.ID, Aud: r.VerifierID}
-		docs := make([][]byte, len(r.Items))
-		for i := range r.Items {
-			if docs[i], err = s.approveItem(tx, trust, sh, &r.Items[i], req.KBJWTs[i], now); err != nil {
-				return err
-			}
 		}
 		r.Status = RequestApproved
 		return tx.PutShareDocuments(r.ID, docs)
@@ -544,7 +520,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 			return err
 		}
 		event, result := EventRequestApproved, "approved"
-		claims := shareClaimNames(&Share{Items: r.Items})
+		claims := itemClaimNames(r.Items)
 		if r.Status == RequestDeclined {
 			event, result, claims = EventRequestDeclined, "declined", nil
 		}
@@ -553,7 +529,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 			return err
 		}
 		if err := s.appendVerification(tx, &Verification{VerifierID: r.VerifierID, At: now, Result: result,
-			Claims: claims, Types: shareTypes(&Share{Items: r.Items})}); err != nil {
+			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
 			return err
 		}
 		view, err = s.requestView(tx, r, now)

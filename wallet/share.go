@@ -19,9 +19,6 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	if err := p.require(RoleHolder); err != nil {
 		return nil, err
 	}
-	if len(req.Items) == 0 || len(req.Items) > MaxShareItems {
-		return nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
-	}
 	ttl := DefaultShareTTL
 	if req.TTLSeconds != 0 {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
@@ -47,24 +44,15 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	}
 	resp := &ShareCreated{ShareID: id, Status: SharePending}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		sh.Items, resp.ToSign = nil, nil // fn may run again (Store.Update)
 		if req.VerifierID != "" {
 			if _, err := tx.Verifier(req.VerifierID); err != nil {
 				return errNotFound("verifier")
 			}
 		}
-		seen := map[string]bool{}
-		for _, it := range req.Items {
-			if seen[it.CredentialID] {
-				return Errorf(CodeInvalidRequest, "items: a credential appears twice")
-			}
-			seen[it.CredentialID] = true
-			item, toSign, err := s.prepareItem(tx, p, sh, it, now)
-			if err != nil {
-				return err
-			}
-			sh.Items = append(sh.Items, *item)
-			resp.ToSign = append(resp.ToSign, *toSign)
+		// Set, not appended: fn may run again (Store.Update).
+		var err error
+		if sh.Items, resp.ToSign, err = s.prepareItems(tx, p, sh.ID, sh.Aud, "", req.Items, now); err != nil {
+			return err
 		}
 		return tx.PutShare(sh)
 	})
@@ -75,7 +63,31 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	return resp, nil
 }
 
-func (s *Service) prepareItem(tx Tx, p *Principal, sh *Share, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
+// prepareItems makes, for a share or a request, one presentation per
+// chosen credential of the calling device, each credential once, bound for
+// aud; every item gets nonce, or a fresh one when nonce is "".
+func (s *Service) prepareItems(tx Tx, p *Principal, id, aud, nonce string, chosen []ShareRequestItem, now time.Time) ([]ShareItem, []ToSign, error) {
+	if len(chosen) == 0 || len(chosen) > MaxShareItems {
+		return nil, nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
+	}
+	var items []ShareItem
+	var toSign []ToSign
+	seen := map[string]bool{}
+	for _, it := range chosen {
+		if seen[it.CredentialID] {
+			return nil, nil, Errorf(CodeInvalidRequest, "items: a credential appears twice")
+		}
+		seen[it.CredentialID] = true
+		item, ts, err := s.prepareItem(tx, p, id, aud, nonce, it, now)
+		if err != nil {
+			return nil, nil, err
+		}
+		items, toSign = append(items, *item), append(toSign, *ts)
+	}
+	return items, toSign, nil
+}
+
+func (s *Service) prepareItem(tx Tx, p *Principal, id, aud, nonce string, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err != nil || c.HolderID != p.Subject {
 		return nil, nil, errNotFound("credential")
@@ -108,16 +120,17 @@ func (s *Service) prepareItem(tx Tx, p *Principal, sh *Share, it ShareRequestIte
 		}
 		return nil, nil, err
 	}
-	nonce, err := s.newNonce()
-	if err != nil {
-		return nil, nil, err
+	if nonce == "" {
+		if nonce, err = s.newNonce(); err != nil {
+			return nil, nil, err
+		}
 	}
-	sealedPres, err := s.sealBytes([]byte(pres), "share-item", sh.ID, c.ID)
+	sealedPres, err := s.sealBytes([]byte(pres), "share-item", id, c.ID)
 	if err != nil {
 		return nil, nil, err
 	}
 	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, Nonce: nonce, SDHash: credentials.SDHash(pres)}
-	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: sh.Aud, Nonce: nonce, SDHash: item.SDHash}, nil
+	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce, SDHash: item.SDHash}, nil
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -157,20 +170,11 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		if !now.Before(sh.ExpiresAt) {
 			return Errorf(CodeShareExpired, "the share was not approved in time")
 		}
-		if len(req.KBJWTs) != len(sh.Items) {
-			return Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(sh.Items))
-		}
-		trust, err := s.trust(tx)
-		if err != nil {
-			return err
-		}
 		// Each item's verified answer (the Document of SPEC §3.3 step 4),
 		// sealed now so that a redemption needs no signature check.
-		docs := make([][]byte, len(sh.Items))
-		for i := range sh.Items {
-			if docs[i], err = s.approveItem(tx, trust, sh, &sh.Items[i], req.KBJWTs[i], now); err != nil {
-				return err
-			}
+		docs, err := s.approveItems(tx, sh.ID, sh.Aud, sh.Items, req.KBJWTs, now)
+		if err != nil {
+			return err
 		}
 		if err := tx.PutShareDocuments(sh.ID, docs); err != nil {
 			return err
@@ -184,7 +188,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		}
 		view = s.shareView(sh, now)
 		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareApproved, Outcome: "ok",
-			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: shareClaimNames(sh)})
+			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: itemClaimNames(sh.Items)})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
@@ -193,9 +197,29 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	return view, nil
 }
 
+// approveItems verifies one KB-JWT per item of a share or request, bound
+// for aud and the item's nonce, and returns the verified documents,
+// sealed.
+func (s *Service) approveItems(tx Tx, id, aud string, items []ShareItem, kbs []string, now time.Time) ([][]byte, error) {
+	if len(kbs) != len(items) {
+		return nil, Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
+	}
+	trust, err := s.trust(tx)
+	if err != nil {
+		return nil, err
+	}
+	docs := make([][]byte, len(items))
+	for i := range items {
+		if docs[i], err = s.approveItem(tx, trust, id, aud, &items[i], kbs[i], now); err != nil {
+			return nil, err
+		}
+	}
+	return docs, nil
+}
+
 // approveItem verifies one KB-JWT over its presentation, RFC 9901 §7.3 in
 // full, and returns the verified document, sealed.
-func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *ShareItem, kb string, now time.Time) ([]byte, error) {
+func (s *Service) approveItem(tx Tx, trust credentials.Trust, id, aud string, it *ShareItem, kb string, now time.Time) ([]byte, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err != nil {
 		return nil, err
@@ -203,13 +227,13 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 	if err := credentialUsable(c, now); err != nil {
 		return nil, err
 	}
-	pres, err := s.openBytes(it.Presentation, "share-item", sh.ID, it.CredentialID)
+	pres, err := s.openBytes(it.Presentation, "share-item", id, it.CredentialID)
 	if err != nil {
 		return nil, err
 	}
 	full := string(pres) + kb
 	v, err := credentials.Verify(full, trust, credentials.VerifyOptions{
-		Now: now, RequireKB: true, Audience: sh.Aud, Nonce: it.Nonce,
+		Now: now, RequireKB: true, Audience: aud, Nonce: it.Nonce,
 	})
 	if err != nil {
 		return nil, verificationFailed(err)
@@ -231,7 +255,7 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 	// The document supersedes the bare presentation, which is dropped to
 	// keep the share record small: redemptions rewrite it.
 	it.Presentation = nil
-	return s.sealBytes(raw, "share-document", sh.ID, it.CredentialID)
+	return s.sealBytes(raw, "share-document", id, it.CredentialID)
 }
 
 // shareToken derives a share's QR token from the token key and its id: the
@@ -239,9 +263,10 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, sh *Share, it *Sha
 // QR again. Without the master key the token cannot be computed.
 func (s *Service) shareToken(shareID string) string { return s.derivedToken("share", shareID) }
 
-func shareClaimNames(sh *Share) []string {
+// itemClaimNames names what items disclose, type.claim, for the logs.
+func itemClaimNames(items []ShareItem) []string {
 	var names []string
-	for _, it := range sh.Items {
+	for _, it := range items {
 		for _, c := range it.Claims {
 			names = append(names, it.Type+"."+c)
 		}
