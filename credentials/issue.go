@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -101,7 +102,7 @@ func (is *Issuer) Issue(p IssueParams) (string, error) {
 		payload["status"] = map[string]any{"status_list": p.Status}
 	}
 	var sd []string
-	for _, name := range sortedKeys(claims) {
+	for _, name := range slices.Sorted(maps.Keys(claims)) {
 		v := claims[name]
 		if c, ok := p.Type.Claim(name); ok && c.Kind == KindArray && len(c.Items) > 0 {
 			if v, err = b.arrayElements(v.([]any)); err != nil {
@@ -201,13 +202,4 @@ func (b *builder) withDecoys(sd []string) ([]string, error) {
 	}
 	slices.Sort(sd)
 	return sd, nil
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

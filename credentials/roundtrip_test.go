@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"math/big"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -117,7 +118,7 @@ func TestSaltsAndDecoys(t *testing.T) {
 		if len(sd) <= len(disclosures) {
 			t.Fatalf("issuance %d: %d digests for %d disclosures, want decoys", i, len(sd), len(disclosures))
 		}
-		if !slices.IsSortedFunc(sd, func(a, b any) int { return cmpString(a.(string), b.(string)) }) {
+		if !slices.IsSortedFunc(sd, func(a, b any) int { return strings.Compare(a.(string), b.(string)) }) {
 			t.Fatalf("issuance %d: _sd not sorted", i)
 		}
 		for _, d := range disclosures {
@@ -129,16 +130,6 @@ func TestSaltsAndDecoys(t *testing.T) {
 			salts[salt] = true
 		}
 	}
-}
-
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // TestAgeOverComputedAtInstant: age_over_18 follows the instant given,

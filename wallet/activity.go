@@ -5,6 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
+
 	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, faster engine: appends run inside the single writer
 )
 
@@ -79,9 +81,7 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*Act
 	}
 	resp := &ActivityResponse{Entries: entries}
 	if export {
-		for i, j := 0, len(entries)-1; i < j; i, j = i+1, j-1 {
-			entries[i], entries[j] = entries[j], entries[i]
-		}
+		slices.Reverse(entries) // oldest first, the order the chain is checked in
 		ok := CheckChain(entries)
 		resp.ChainValid = &ok
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/credentials"
+	json "github.com/go-json-experiment/json/v1"
 )
 
 // require checks the caller's role (THREATS T19). The server checks it per
@@ -132,7 +133,7 @@ func (s *Service) newIssuerKey(issuerID string, now time.Time) (*IssuerKey, erro
 	if err != nil {
 		return nil, err
 	}
-	pubJSON, err := jsonMarshal(pub)
+	pubJSON, err := json.Marshal(pub)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -130,7 +131,7 @@ func (s *Service) checkIssue(is *Issuer, req IssueRequest, now time.Time) (*cred
 	if !ok {
 		return nil, Errorf(CodeInvalidRequest, "type: unknown credential type")
 	}
-	if !containsString(is.Types, req.Type) {
+	if !slices.Contains(is.Types, req.Type) {
 		return nil, Errorf(CodeForbidden, "issuer %s may not issue %s", is.ID, req.Type)
 	}
 	if err := t.Validate(req.Claims); err != nil {
@@ -140,15 +141,6 @@ func (s *Service) checkIssue(is *Issuer, req IssueRequest, now time.Time) (*cred
 		return nil, Errorf(CodeInvalidRequest, "valid_until: in the future, at most 30 years ahead")
 	}
 	return t, nil
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // allocate finds each item's holder and devices and claims a random,

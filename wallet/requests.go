@@ -237,7 +237,7 @@ func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceRe
 	if err := p.require(RoleHolder); err != nil {
 		return nil, err
 	}
-	token, err := s.newSecretToken()
+	token, err := qr.NewToken(s.rand)
 	if err != nil {
 		return nil, err
 	}
@@ -248,9 +248,6 @@ func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceRe
 	}
 	return &PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
 }
-
-// newSecretToken is a random QR token (128 bits).
-func (s *Service) newSecretToken() (string, error) { return qr.NewToken(s.rand) }
 
 // ResolveRequest binds a scanned EIDR1: request to the calling holder and
 // shows it: the verifier's registered name and category, the purpose and

@@ -54,6 +54,7 @@ type Service struct {
 
 	mu         sync.Mutex
 	signers    map[string]*ecdsa.PrivateKey // issuer kid → unsealed key (kids are content-addressed, so entries never go stale)
+	publicKeys map[string]*ecdsa.PublicKey  // issuer kid → parsed public key
 	statusJWTs map[string]cachedToken       // status list URI → signed token
 
 	hub      hub // wakes long-polls and event streams
@@ -89,7 +90,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
 		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
-		signers: map[string]*ecdsa.PrivateKey{}, statusJWTs: map[string]cachedToken{},
+		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, statusJWTs: map[string]cachedToken{},
 	}
 	if s.now == nil {
 		s.now = time.Now

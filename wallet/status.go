@@ -37,16 +37,26 @@ func (s *Service) activeSigner(is *Issuer) (*credentials.Issuer, error) {
 	return nil, fmt.Errorf("issuer %s has no active key", is.ID)
 }
 
-// issuerKeys returns an issuer's keys still in its JWKS, by kid.
-func issuerKeys(is *Issuer) (map[string]*ecdsa.PublicKey, error) {
+// issuerKeys returns an issuer's keys still in its JWKS, by kid. Parsed
+// keys are cached by kid (content-addressed, so never stale): every
+// approval builds the trust store from them.
+func (s *Service) issuerKeys(is *Issuer) (map[string]*ecdsa.PublicKey, error) {
 	keys := map[string]*ecdsa.PublicKey{}
 	for _, k := range is.Keys {
 		if k.Retired != nil {
 			continue
 		}
-		pub, err := credentials.ParsePublicJWK(k.Public)
-		if err != nil {
-			return nil, fmt.Errorf("issuer %s key %s: %w", is.ID, k.Kid, err)
+		s.mu.Lock()
+		pub, ok := s.publicKeys[k.Kid]
+		s.mu.Unlock()
+		if !ok {
+			var err error
+			if pub, err = credentials.ParsePublicJWK(k.Public); err != nil {
+				return nil, fmt.Errorf("issuer %s key %s: %w", is.ID, k.Kid, err)
+			}
+			s.mu.Lock()
+			s.publicKeys[k.Kid] = pub
+			s.mu.Unlock()
 		}
 		keys[k.Kid] = pub
 	}
@@ -62,7 +72,7 @@ func (s *Service) trust(tx Tx) (*credentials.TrustStore, error) {
 	}
 	ts := credentials.NewTrustStore()
 	for _, is := range all {
-		keys, err := issuerKeys(is)
+		keys, err := s.issuerKeys(is)
 		if err != nil {
 			return nil, err
 		}
@@ -87,7 +97,7 @@ func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
 		if err != nil {
 			return err
 		}
-		keys, err := issuerKeys(is)
+		keys, err := s.issuerKeys(is)
 		if err != nil {
 			return err
 		}
