@@ -68,13 +68,9 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	var o connFlags
 	fs := e.flagSet("eidwallet admin", adminUsage)
 	o.register(fs, true, false)
-	if err := fs.Parse(args); err != nil {
-		return e.parseExit(err)
-	}
-	args = fs.Args()
-	if len(args) == 0 {
-		fmt.Fprint(stderr, adminUsage)
-		return exitUsage
+	args, code, ok := e.parseTop(fs, args, adminUsage)
+	if !ok {
+		return code
 	}
 	var group, action string
 	group, args = args[0], args[1:]
@@ -158,16 +154,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		leaf.StringVar(&req.ID, "id", "", "verifier `id` (default: generated)")
 		leaf.StringVar(&req.Name, "name", "", "display `name`, shown to citizens")
 		leaf.StringVar(&req.Category, "category", "", "`category` (pharmacy, bank, hotel, ...)")
-		leaf.Func("claims", "claims it may ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types", func(s string) error {
-			typ, list, ok := strings.Cut(s, ":")
-			typ = strings.TrimSpace(typ)
-			claims := splitList(list)
-			if !ok || typ == "" || len(claims) == 0 {
-				return errors.New("want TYPE:CLAIM[,CLAIM...], e.g. national_id:full_name,age_over_18")
-			}
-			req.Claims[typ] = append(req.Claims[typ], claims...)
-			return nil
-		})
+		claimSetFlag(leaf, req.Claims, "claims it may ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
 		run = func(ctx context.Context, a *client.Admin, _ []string) (any, error) {
 			if req.Name == "" || req.Category == "" || len(req.Claims) == 0 {
 				return nil, badUsage("verifiers create needs --name, --category and at least one --claims")
@@ -456,6 +443,34 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, rest[0])
 		args = rest[1:]
 	}
+}
+
+// parseTop parses a command's leading flags and returns its subcommand
+// words; with none, it prints usage. ok is false when the command is
+// over, with code its exit code.
+func (e *cmdEnv) parseTop(fs *flag.FlagSet, args []string, usage string) (rest []string, code int, ok bool) {
+	if err := fs.Parse(args); err != nil {
+		return nil, e.parseExit(err), false
+	}
+	if fs.NArg() == 0 {
+		fmt.Fprint(e.stderr, usage)
+		return nil, exitUsage, false
+	}
+	return fs.Args(), exitOK, true
+}
+
+// claimSetFlag adds a repeatable --claims TYPE:CLAIM,CLAIM flag filling set.
+func claimSetFlag(fs *flag.FlagSet, set map[string][]string, help string) {
+	fs.Func("claims", help, func(s string) error {
+		typ, list, ok := strings.Cut(s, ":")
+		typ = strings.TrimSpace(typ)
+		claims := splitList(list)
+		if !ok || typ == "" || len(claims) == 0 {
+			return errors.New("want TYPE:CLAIM[,CLAIM...], e.g. national_id:full_name,age_over_18")
+		}
+		set[typ] = append(set[typ], claims...)
+		return nil
+	})
 }
 
 // splitList splits a comma-separated list, dropping blanks.

@@ -83,13 +83,9 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	var o connFlags
 	top := e.flagSet("eidwallet holder", holderUsage)
 	o.register(top, false, true)
-	if err := top.Parse(args); err != nil {
-		return e.parseExit(err)
-	}
-	args = top.Args()
-	if len(args) == 0 {
-		fmt.Fprint(stderr, holderUsage)
-		return exitUsage
+	args, code, ok := e.parseTop(top, args, holderUsage)
+	if !ok {
+		return code
 	}
 	name, args := args[0], args[1:]
 	if name == "enroll" {

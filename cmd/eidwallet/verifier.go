@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -51,13 +50,9 @@ func verifierCommand(ctx context.Context, args []string, getenv func(string) str
 	top := e.flagSet("eidwallet verifier", verifierUsage)
 	o.register(top, false, false)
 	top.StringVar(&key, "key", "", "the verifier's API `key` (env EIDWALLET_VERIFIER_KEY)")
-	if err := top.Parse(args); err != nil {
-		return e.parseExit(err)
-	}
-	args = top.Args()
-	if len(args) == 0 {
-		fmt.Fprint(stderr, verifierUsage)
-		return exitUsage
+	args, code, ok := e.parseTop(top, args, verifierUsage)
+	if !ok {
+		return code
 	}
 	name, args := args[0], args[1:]
 	leaf := e.flagSet("eidwallet verifier "+name, verifierUsage)
@@ -73,16 +68,7 @@ func verifierCommand(ctx context.Context, args []string, getenv func(string) str
 	case "request":
 		req := wallet.CreateRequestRequest{Claims: map[string][]string{}}
 		var wait, asJSON bool
-		leaf.Func("claims", "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types", func(s string) error {
-			typ, list, ok := strings.Cut(s, ":")
-			typ = strings.TrimSpace(typ)
-			claims := splitList(list)
-			if !ok || typ == "" || len(claims) == 0 {
-				return errors.New("want TYPE:CLAIM[,CLAIM...], e.g. national_id:age_over_18")
-			}
-			req.Claims[typ] = append(req.Claims[typ], claims...)
-			return nil
-		})
+		claimSetFlag(leaf, req.Claims, "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
 		leaf.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 bytes)")
 		leaf.IntVar(&req.TTLSeconds, "ttl", 120, "how long the request lives, in `seconds` (at most 600)")
 		leaf.StringVar(&req.Presence, "presence", "", "the `EIDP1:` text of the citizen's presence code: send the request to their app")
