@@ -303,27 +303,14 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 	key, dev := e.enrolDevice(t, "001090000006")
 	resp := e.issueCard(t, "001090000006", "1990-01-01", e.now.Add(90*time.Second))
 	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
-	created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{TTLSeconds: 300,
-		Items: []wallet.ShareRequestItem{{CredentialID: resp.CredentialID, Claims: []string{"age_over_18"}}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	item := created.ToSign[0]
-	kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: e.now.Unix(), SDHash: item.SDHash})
-	if err != nil {
-		t.Fatal(err)
-	}
-	share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	share := e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
 	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
 		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
 		t.Fatal(err)
 	}
 	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "shop"}
 	e.now = e.now.Add(2 * time.Minute)
-	_, err = e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
+	_, err := e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
 	var werr *wallet.Error
 	if !errors.As(err, &werr) || werr.Code != wallet.CodeVerificationFailed || werr.Reason != "credential_expired" {
 		t.Fatalf("expired credential at redemption: %v", err)
@@ -352,20 +339,7 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "bar"}
 	ageAtShare := func() any {
 		t.Helper()
-		created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{
-			Items: []wallet.ShareRequestItem{{CredentialID: resp.CredentialID, Claims: []string{"age_over_18"}}}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		item := created.ToSign[0]
-		kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: e.now.Unix(), SDHash: item.SDHash})
-		if err != nil {
-			t.Fatal(err)
-		}
-		share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
-		if err != nil {
-			t.Fatal(err)
-		}
+		share := e.approvedShare(t, key, holder, resp.CredentialID, 0, "age_over_18")
 		res, err := e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
 		if err != nil {
 			t.Fatal(err)
@@ -387,4 +361,26 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	if got := ageAtShare(); got != true {
 		t.Errorf("on the 18th birthday: age_over_18 = %v, want true", got)
 	}
+}
+
+// approvedShare shares claims of one credential and approves the share
+// with the device key, as the app would.
+func (e *env) approvedShare(t *testing.T, key *ecdsa.PrivateKey, holder *wallet.Principal, credentialID string, ttl int, claims ...string) *wallet.ShareView {
+	t.Helper()
+	ctx := context.Background()
+	created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{TTLSeconds: ttl,
+		Items: []wallet.ShareRequestItem{{CredentialID: credentialID, Claims: claims}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := created.ToSign[0]
+	kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: e.now.Unix(), SDHash: item.SDHash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return share
 }
