@@ -32,7 +32,7 @@ func (s *server) handleIssuers() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, nonNil(list))
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -93,7 +93,7 @@ func (s *server) handleVerifiers() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, nonNil(list))
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -131,14 +131,6 @@ func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 		}
 		writeJSON(c, http.StatusCreated, resp)
 	}
-}
-
-// nonNil makes an empty list encode as [] rather than null.
-func nonNil[T any](list []T) []T {
-	if list == nil {
-		return []T{}
-	}
-	return list
 }
 
 // handleSetVerifierWebhook sets (or with an empty url removes) the URL a

@@ -23,7 +23,7 @@ func (s *server) handleCredentials() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, nonNil(list))
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -45,7 +45,7 @@ func (s *server) handleDevices() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, nonNil(list))
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -83,7 +83,7 @@ func (s *server) handleShares() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, nonNil(list))
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -235,7 +235,7 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, requestList{Requests: nonNil(views)})
+		writeJSON(c, http.StatusOK, requestList{Requests: views})
 	}
 }
 

@@ -7,7 +7,8 @@ import (
 
 // Requests and answers of the API (SPEC §3). The server decodes requests
 // into these types (unknown members refused) and encodes answers from them;
-// the client package uses the same types.
+// the client package uses the same types. Service methods that list return
+// an empty slice, never nil, so an empty list is [] on the wire.
 
 // CreateIssuerRequest is POST /v1/admin/issuers.
 type CreateIssuerRequest struct {
