@@ -177,7 +177,43 @@ func Bind(presentation string, holder crypto.Signer, aud, nonce string, iat time
 	if err != nil {
 		return "", err
 	}
+	return Attach(presentation, kb)
+}
+
+// Attach appends kb to presentation, a verifier's side of RFC 9901 §4.3:
+// presentation is what the caller itself prepared (the issuer-signed JWT
+// and the chosen disclosures, ending in "~"), kb must be exactly one
+// compact JWS (RFC 7515 §7.1: three base64url parts, no "~"), so nothing
+// the holder sends can add a disclosure (THREATS T32). The KB-JWT itself is
+// checked by Verify.
+func Attach(presentation, kb string) (string, error) {
+	if !strings.HasSuffix(presentation, "~") {
+		return "", errors.New("attach: presentation must end in ~")
+	}
+	if len(kb) > maxJWTBytes || !compactJWSShape(kb) {
+		return "", fail(ReasonKBInvalid, "kb-jwt is not one compact JWS")
+	}
 	return presentation + kb, nil
+}
+
+// compactJWSShape reports whether s is three non-empty base64url parts
+// (RFC 7515 §7.1, RFC 4648 §5 without padding) joined by two dots.
+func compactJWSShape(s string) bool {
+	parts, part := 1, 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if part == 0 {
+				return false
+			}
+			parts, part = parts+1, 0
+		case 'A' <= c && c <= 'Z', 'a' <= c && c <= 'z', '0' <= c && c <= '9', c == '-', c == '_':
+			part++
+		default:
+			return false
+		}
+	}
+	return parts == 3 && part > 0
 }
 
 // DisclosableValues returns the values of the top-level claims a stored
