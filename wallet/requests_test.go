@@ -327,7 +327,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}))
 	defer recv.Close()
 	retries := []time.Duration{20 * time.Millisecond, 20 * time.Millisecond, 20 * time.Millisecond}
-	r := newReqEnv(t, wallet.Config{WebhookRetries: retries, Now: time.Now})
+	r := newReqEnv(t, wallet.Config{WebhookRetries: retries, Now: time.Now, AllowLoopbackWebhooks: true}) // receivers on 127.0.0.1
 	r.now = time.Now()
 	ctx := context.Background()
 	wh, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: recv.URL + "/hook"})

@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"time"
@@ -31,11 +30,15 @@ type Config struct {
 	Rand      io.Reader             // crypto/rand.Reader
 	Logger    *slog.Logger
 	Sealer    Sealer // nil: AES-256-GCM with Keys.Seal
-	// HTTPClient delivers webhooks (nil: a client with a 10 s timeout);
-	// WebhookRetries are the waits between attempts (nil:
-	// DefaultWebhookRetries).
-	HTTPClient     *http.Client
+	// WebhookRetries are the waits between webhook attempts (nil:
+	// DefaultWebhookRetries). Webhooks go only to https on public unicast
+	// addresses, checked on the address dialled (SPEC §6); there is no
+	// client to inject, so nothing can bypass that check.
 	WebhookRetries []time.Duration
+	// AllowLoopbackWebhooks also lets webhooks go to loopback addresses,
+	// over http or https: development and tests only, never private or
+	// link-local ranges.
+	AllowLoopbackWebhooks bool
 }
 
 // Service runs the flows of SPEC §3. It is safe for concurrent use.
@@ -108,17 +111,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.loadServiceKey(ctx); err != nil {
 		return nil, err
 	}
-	s.webhooks = webhooks{client: &http.Client{Timeout: 10 * time.Second}, retries: cfg.WebhookRetries}
-	if cfg.HTTPClient != nil {
-		c := *cfg.HTTPClient
-		s.webhooks.client = &c
-	}
-	// A redirect would re-post the signed result, personal data included,
-	// to a URL the operator never set: a 3xx is a failed attempt.
-	s.webhooks.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	if s.webhooks.retries == nil {
-		s.webhooks.retries = DefaultWebhookRetries()
-	}
+	s.webhooks = newWebhooks(cfg.AllowLoopbackWebhooks, cfg.WebhookRetries)
 	return s, nil
 }
 

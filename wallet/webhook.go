@@ -8,9 +8,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -32,12 +32,23 @@ func DefaultWebhookRetries() []time.Duration {
 const SignatureHeader = "Eidwallet-Signature"
 
 type webhooks struct {
+	policy  outboundPolicy
 	client  *http.Client
 	retries []time.Duration
 	mu      sync.Mutex
 	closed  bool
 	stop    chan struct{}
 	running sync.WaitGroup
+}
+
+// newWebhooks delivers under the outbound policy of SPEC §6 (outbound.go),
+// waiting retries between attempts (nil: DefaultWebhookRetries).
+func newWebhooks(allowLoopback bool, retries []time.Duration) webhooks {
+	p := outboundPolicy{allowLoopback: allowLoopback}
+	if retries == nil {
+		retries = DefaultWebhookRetries()
+	}
+	return webhooks{policy: p, client: newOutboundClient(p), retries: retries}
 }
 
 // SetVerifierWebhook sets (or with an empty URL removes) the URL a
@@ -48,7 +59,7 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 		return nil, err
 	}
 	if req.URL != "" {
-		if err := checkWebhookURL(req.URL); err != nil {
+		if err := s.webhooks.policy.checkURL(req.URL); err != nil {
 			return nil, err
 		}
 	}
@@ -77,25 +88,6 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 	}
 	s.log.InfoContext(ctx, "verifier webhook set", "verifier_id", verifierID, "enabled", req.URL != "")
 	return resp, nil
-}
-
-// checkWebhookURL allows https, and plain http only to a loopback address
-// (a receiver on the same machine, as in tests and demos).
-func checkWebhookURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || u.Host == "" || u.User != nil || len(raw) > 2048 {
-		return Errorf(CodeInvalidRequest, "url: an absolute https URL")
-	}
-	switch u.Scheme {
-	case "https":
-		return nil
-	case "http":
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host == "localhost" || (ip != nil && ip.IsLoopback()) {
-			return nil
-		}
-	}
-	return Errorf(CodeInvalidRequest, "url: https, or http to a loopback address only")
 }
 
 // notifyWebhook posts a request's result to its verifier's webhook in the
@@ -135,6 +127,13 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	}); err != nil || v.WebhookURL == "" {
 		return
 	}
+	// Checked again as it is now: a URL stored under another policy (set
+	// in development mode, or by an older version) is not dialled.
+	if err := s.webhooks.policy.checkURL(v.WebhookURL); err != nil {
+		s.log.WarnContext(ctx, "webhook not sent: its URL breaks the outbound policy; the result stays available by polling",
+			"verifier_id", verifierID, "request_id", requestID)
+		return
+	}
 	secret, err := s.openBytes(v.WebhookSecret, "verifier-webhook", v.ID)
 	if err != nil {
 		return
@@ -153,9 +152,14 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 			s.log.InfoContext(ctx, "webhook delivered", "verifier_id", verifierID, "request_id", requestID, "attempt", attempt+1)
 			return
 		}
+		// Logged by kind, never with err or the URL: both can carry the
+		// URL's path and query, which may hold the receiver's secrets.
+		failure := attemptFailure(status, err)
+		s.log.InfoContext(ctx, "webhook attempt failed", "verifier_id", verifierID, "request_id", requestID,
+			"attempt", attempt+1, "failure", failure, "status", status)
 		if attempt == len(s.webhooks.retries) {
 			s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling",
-				"verifier_id", verifierID, "request_id", requestID, "attempts", attempt+1, "status", status)
+				"verifier_id", verifierID, "request_id", requestID, "attempts", attempt+1, "failure", failure, "status", status)
 			return
 		}
 		select {
@@ -164,6 +168,29 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 			return
 		}
 	}
+}
+
+// attemptFailure says, safely for a log, why an attempt failed: the
+// address the outbound policy refused, a network error or timeout, or the
+// receiver's status.
+func attemptFailure(status int, err error) string {
+	switch {
+	case refusedRule(err) != "":
+		return "address refused: " + refusedRule(err)
+	case isTimeout(err):
+		return "timeout"
+	case err != nil:
+		return "network"
+	case status >= 300 && status < 400:
+		return "redirect not followed"
+	default:
+		return "status"
+	}
+}
+
+func isTimeout(err error) bool {
+	ne, ok := errors.AsType[net.Error](err)
+	return ok && ne.Timeout()
 }
 
 func (s *Service) post(ctx context.Context, target string, secret, body []byte) (int, error) {
@@ -177,7 +204,10 @@ func (s *Service) post(ctx context.Context, target string, secret, body []byte) 
 	if err != nil {
 		return 0, err
 	}
-	resp.Body.Close()
+	defer resp.Body.Close()
+	// Only the status counts; a little of the body is read so the
+	// connection can be reused, never more than the cap.
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookResponse))
 	return resp.StatusCode, nil
 }
 
