@@ -52,7 +52,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 						ID: fmt.Sprintf("s%05d", i), HolderID: fmt.Sprintf("h%05d", i), DeviceID: "d1",
 						TokenHash: fmt.Appendf(nil, "token-%05d", i), Status: wallet.ShareActive,
 						Aud:     "https://wallet.example/v1/verify",
-						Items:   []wallet.ShareItem{{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: make([]byte, 900), Nonce: "n", SDHash: "h"}},
+						Items:   []wallet.ShareItem{{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: make([]byte, 900), SDHash: "h", Kid: "k"}},
 						Created: time.Now(), ExpiresAt: time.Now().Add(time.Hour), MaxUses: 1 << 30,
 					}
 					if err := tx.PutShare(sh); err != nil {

@@ -56,6 +56,16 @@ func (a *Admin) RetireIssuerKey(ctx context.Context, issuerID, kid string) (*wal
 	return &out, nil
 }
 
+// RetireIssuer retires an issuer for good: it issues nothing more, and
+// nothing it signed is approved or redeemed from then on.
+func (a *Admin) RetireIssuer(ctx context.Context, issuerID string) (*wallet.IssuerView, error) {
+	var out wallet.IssuerView
+	if err := a.do(ctx, http.MethodDelete, "/v1/admin/issuers/"+escape(issuerID), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // CreateIssuerAPIKey makes an API key for the issuer's systems. The key is
 // in the answer only: store it now.
 func (a *Admin) CreateIssuerAPIKey(ctx context.Context, issuerID string) (*wallet.NewAPIKey, error) {

@@ -150,7 +150,7 @@ func (s *Service) newIssuerKey(issuerID string, now time.Time) (*IssuerKey, erro
 
 func (s *Service) issuerView(is *Issuer) *IssuerView {
 	v := &IssuerView{ID: is.ID, Name: is.Name, Types: is.Types, Iss: s.IssuerURL(is.ID),
-		JWKSURI: s.IssuerURL(is.ID) + "/jwks.json", Created: is.Created}
+		JWKSURI: s.IssuerURL(is.ID) + "/jwks.json", Created: is.Created, Retired: is.Retired}
 	for _, k := range is.Keys {
 		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, Active: k.Active, Created: k.Created, Retired: k.Retired})
 	}
@@ -232,6 +232,33 @@ func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, k
 		return nil, s.storeErr(ctx, err, "issuer")
 	}
 	s.log.InfoContext(ctx, "issuer key retired", "issuer_id", issuerID, "kid", kid)
+	return s.issuerView(is), nil
+}
+
+// RetireIssuer retires an issuing authority for good: it issues nothing
+// more, its keys leave its JWKS, and nothing it signed is approved or
+// redeemed from then on (SPEC §3.7, THREATS T33). Its records stay.
+func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID string) (*IssuerView, error) {
+	if err := p.require(RoleAdmin); err != nil {
+		return nil, err
+	}
+	var is *Issuer
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if is, err = tx.Issuer(issuerID); err != nil {
+			return err
+		}
+		if is.Retired == nil {
+			now := s.now().UTC()
+			is.Retired = &now
+		}
+		return tx.PutIssuer(is)
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "issuer")
+	}
+	s.dropStatusTokens(issuerID)
+	s.log.InfoContext(ctx, "issuer retired", "issuer_id", issuerID)
 	return s.issuerView(is), nil
 }
 

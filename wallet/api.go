@@ -19,13 +19,14 @@ type CreateIssuerRequest struct {
 
 // IssuerView is an issuer as the admin API shows it (no private keys).
 type IssuerView struct {
-	ID      string    `json:"id"`
-	Name    string    `json:"name"`
-	Types   []string  `json:"types"`
-	Iss     string    `json:"iss"` // the iss of its credentials
-	JWKSURI string    `json:"jwks_uri"`
-	Keys    []KeyView `json:"keys"`
-	Created time.Time `json:"created"`
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Types   []string   `json:"types"`
+	Iss     string     `json:"iss"` // the iss of its credentials
+	JWKSURI string     `json:"jwks_uri"`
+	Keys    []KeyView  `json:"keys"`
+	Created time.Time  `json:"created"`
+	Retired *time.Time `json:"retired,omitempty"`
 }
 
 // KeyView is one issuer key.
@@ -81,10 +82,21 @@ type EnrollRequest struct {
 	DeviceName     string          `json:"device_name"`
 }
 
-// EnrollResponse identifies the new device.
+// EnrollResponse identifies the new device and says which credentials it
+// got a copy of; expired, revoked and suspended ones are skipped.
 type EnrollResponse struct {
-	HolderID string `json:"holder_id"`
-	DeviceID string `json:"device_id"`
+	HolderID string              `json:"holder_id"`
+	DeviceID string              `json:"device_id"`
+	Bound    []string            `json:"credentials_bound"` // credential ids
+	Skipped  []SkippedCredential `json:"credentials_skipped"`
+}
+
+// SkippedCredential is a credential enrolment did not bind, with why:
+// credential_expired, credential_revoked or credential_suspended.
+type SkippedCredential struct {
+	CredentialID string `json:"credential_id"`
+	Type         string `json:"type"`
+	Reason       string `json:"reason"`
 }
 
 // TokenResponse is the answer of POST /v1/token (RFC 6749 §5.1 shape).
@@ -172,11 +184,13 @@ type ShareRequestItem struct {
 	Claims       []string `json:"claims"`
 }
 
-// ShareCreated is the answer to ShareRequest: what the device must sign.
+// ShareCreated is the answer to ShareRequest: what the device must sign,
+// and for the consent screen, who could redeem the share (SPEC §3.7).
 type ShareCreated struct {
-	ShareID string   `json:"share_id"`
-	Status  string   `json:"status"`
-	ToSign  []ToSign `json:"to_sign"`
+	ShareID      string          `json:"share_id"`
+	Status       string          `json:"status"`
+	ToSign       []ToSign        `json:"to_sign"`
+	RedeemableBy []VerifierParty `json:"redeemable_by"`
 }
 
 // ToSign is one presentation awaiting the holder's KB-JWT.
@@ -260,10 +274,13 @@ type KeyBinding struct {
 }
 
 // ActivityResponse is GET /v1/me/activity; with export, the whole chain
-// oldest first and the result of checking it.
+// oldest first, the result of checking it and, last, the checkpoint: a JWS
+// (typ TypActivityCheckpoint, payload ActivityCheckpoint) signed with the
+// service key of /.well-known/jwks.json, absent when the chain is broken.
 type ActivityResponse struct {
 	Entries    []*ActivityEntry `json:"entries"`
 	ChainValid *bool            `json:"chain_valid,omitempty"`
+	Checkpoint string           `json:"checkpoint,omitempty"`
 }
 
 // VerificationsResponse is GET /v1/verifier/verifications.

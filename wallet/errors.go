@@ -16,6 +16,7 @@ const (
 	CodeUnauthenticated    Code = "unauthenticated"
 	CodeForbidden          Code = "forbidden"
 	CodeNotFound           Code = "not_found"
+	CodeMethodNotAllowed   Code = "method_not_allowed" // the server's routing: a path asked with a method it does not take
 	CodeAlreadyRedeemed    Code = "share_already_redeemed"
 	CodeReplay             Code = "replay_detected"
 	CodeConflict           Code = "conflict"
@@ -32,7 +33,9 @@ const (
 
 // Reasons the service adds to those of credentials (SPEC §5, THREATS).
 const (
-	ReasonAudienceMismatch = "audience_mismatch" // 403: a share bound to another verifier
+	ReasonAudienceMismatch    = "audience_mismatch"     // 403: a share bound to another verifier (T14)
+	ReasonClaimsNotRegistered = "claims_not_registered" // 403: a share holding claims the verifier is not registered for (T35)
+	ReasonDeviceRevoked       = "device_revoked"        // 422: the approving device was revoked after the approval (T33)
 )
 
 // Error is what the service returns to a caller: a code, an optional reason
@@ -69,6 +72,17 @@ func ErrorCode(err error) Code {
 // errNotFound is the one answer for an unknown id and for someone else's
 // object, so the two cannot be told apart (THREATS T18).
 func errNotFound(what string) *Error { return Errorf(CodeNotFound, "%s not found", what) }
+
+// mine is the one rule for reading a caller's own record (SPEC §5,
+// THREATS T18, T42): a missing record and someone else's are the same
+// 404; any other error is a storage failure, answered 503 by storeErr.
+// belongs is called only when the record was read.
+func mine(err error, what string, belongs func() bool) error {
+	if errors.Is(err, ErrNotFound) || err == nil && !belongs() {
+		return errNotFound(what)
+	}
+	return err
+}
 
 // verificationFailed turns a credentials failure into the 422 answer with
 // its reason (SPEC §5).

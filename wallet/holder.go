@@ -44,7 +44,6 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 	// nothing about which citizens exist (THREATS T20).
 	badCode := Errorf(CodeUnauthenticated, "the activation code is not valid")
 	var resp *EnrollResponse
-	rebound := 0
 	err = s.store.Update(ctx, func(tx Tx) error {
 		h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
 		if errors.Is(err, ErrNotFound) {
@@ -69,57 +68,68 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 		if err := tx.PutDevice(d); err != nil {
 			return err
 		}
-		if rebound, err = s.bindHolderCredentials(tx, h.ID, d, now); err != nil {
+		resp = &EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
+		if resp.Bound, resp.Skipped, err = s.bindHolderCredentials(tx, h.ID, d, now); err != nil {
 			return err
 		}
-		resp = &EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
 		return s.appendActivity(tx, &ActivityEntry{HolderID: h.ID, At: now, Event: EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "enrolment")
 	}
-	s.log.InfoContext(ctx, "device enrolled", "holder_id", resp.HolderID, "device_id", resp.DeviceID, "credentials_bound", rebound)
+	s.log.InfoContext(ctx, "device enrolled", "holder_id", resp.HolderID, "device_id", resp.DeviceID,
+		"credentials_bound", len(resp.Bound), "credentials_skipped", len(resp.Skipped))
 	return resp, nil
 }
 
-// bindHolderCredentials re-issues each of a holder's credentials that is
-// not revoked, bound to device d (SPEC §2).
-func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) (int, error) {
+// bindHolderCredentials re-issues, bound to device d, each of a holder's
+// credentials that can be used today (SPEC §2), and lists the others with
+// the reason: an expired, revoked or suspended credential is skipped, not
+// an error, and so is one whose issuer was retired.
+func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) ([]string, []SkippedCredential, error) {
 	creds, err := tx.Credentials(holderID)
 	if err != nil {
-		return 0, err
+		return nil, nil, err
 	}
-	n := 0
+	bound, skipped := []string{}, []SkippedCredential{}
 	for _, c := range creds {
-		if c.Status == StatusRevoked {
-			continue
-		}
 		is, err := tx.Issuer(c.IssuerID)
 		if err != nil {
-			return n, err
+			return nil, nil, err
+		}
+		reason := ""
+		var e *Error
+		if err := credentialUsable(c, now); errors.As(err, &e) {
+			reason = e.Reason
+		} else if is.Retired != nil {
+			reason = string(credentials.ReasonUntrustedIssuer)
+		}
+		if reason != "" {
+			skipped = append(skipped, SkippedCredential{CredentialID: c.ID, Type: c.Type, Reason: reason})
+			continue
 		}
 		signer, err := s.activeSigner(is)
 		if err != nil {
-			return n, err
+			return nil, nil, err
 		}
 		t, ok := s.types.ByID(c.Type)
 		if !ok {
-			return n, errors.New("credential of an unknown type " + c.Type)
+			return nil, nil, errors.New("credential of an unknown type " + c.Type)
 		}
 		claims, err := s.credentialClaims(c)
 		if err != nil {
-			return n, err
+			return nil, nil, err
 		}
 		sealed, err := s.bindCopy(signer, c, t, claims, d, now)
 		if err != nil {
-			return n, err
+			return nil, nil, err
 		}
 		if err := tx.PutCredentialCopy(c.ID, d.ID, sealed); err != nil {
-			return n, err
+			return nil, nil, err
 		}
-		n++
+		bound = append(bound, c.ID)
 	}
-	return n, nil
+	return bound, skipped, nil
 }
 
 // assertionClaims is the device's signed assertion (RFC 7523 §3).
@@ -208,7 +218,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, 
 	err = s.store.Update(ctx, func(tx Tx) error {
 		// A jti is accepted once (THREATS T11); the record lives as long as
 		// the assertion could otherwise be replayed.
-		if err := tx.UseOnce("jti|"+dev.ID+"|"+c.Jti, exp.Add(clockSkew), now); errors.Is(err, ErrExists) {
+		if err := tx.UseOnce(s.onceKey("jti", dev.ID, c.Jti), exp.Add(clockSkew), now); errors.Is(err, ErrExists) {
 			return Errorf(CodeReplay, "assertion jti already used")
 		} else if err != nil {
 			return err
@@ -315,8 +325,8 @@ func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*Cre
 	var out *CredentialView
 	err := s.store.View(ctx, func(tx Tx) error {
 		c, err := tx.Credential(id)
-		if err != nil || c.HolderID != p.Subject {
-			return errNotFound("credential")
+		if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		out, err = s.credentialView(tx, c)
 		return err
@@ -368,8 +378,8 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		d, err := tx.Device(deviceID)
-		if err != nil || d.HolderID != p.Subject {
-			return errNotFound("device")
+		if err := mine(err, "device", func() bool { return d.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		if d.Revoked != nil {
 			return nil

@@ -131,6 +131,9 @@ func (s *Service) checkIssue(is *Issuer, req IssueRequest, now time.Time) (*cred
 	if !ok {
 		return nil, Errorf(CodeInvalidRequest, "type: unknown credential type")
 	}
+	if is.Retired != nil {
+		return nil, Errorf(CodeForbidden, "issuer %s is retired", is.ID)
+	}
 	if !slices.Contains(is.Types, req.Type) {
 		return nil, Errorf(CodeForbidden, "issuer %s may not issue %s", is.ID, req.Type)
 	}
@@ -299,7 +302,9 @@ func (s *Service) credentialClaims(c *Credential) (map[string]any, error) {
 }
 
 // SetStatus revokes, suspends or reinstates a credential of the calling
-// issuer and updates its status list (SPEC §3.2).
+// issuer and updates its status list (SPEC §3.2). An unknown id and
+// another issuer's credential are the same not_found answer; a revoked
+// credential set to anything else is conflict.
 func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID string, req StatusRequest) (*StatusResponse, error) {
 	if err := p.require(RoleIssuer); err != nil {
 		return nil, err
@@ -318,8 +323,10 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 			return err
 		}
 		if c.IssuerID != p.Subject {
-			// THREATS T19: another issuer's credential is forbidden.
-			return Errorf(CodeForbidden, "this credential belongs to another issuer")
+			// SPEC §5, THREATS T18: another issuer's credential answers
+			// exactly as an unknown id, so an issuer cannot probe which
+			// credential ids exist.
+			return ErrNotFound
 		}
 		if c.Status == StatusRevoked && req.Status != StatusRevoked {
 			return Errorf(CodeConflict, "a revoked credential stays revoked")

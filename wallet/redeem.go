@@ -3,16 +3,20 @@ package wallet
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
+	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/qr"
 )
 
 // Verify redeems a scanned share for the calling verifier (SPEC §3.3 step
 // 4). The redemption is a check-and-set inside one transaction, durable
 // before the answer (THREATS T13, T15, T31); concurrent redemptions share
-// their commits. Each credential's status and validity are checked again at
-// that moment; the signatures were verified when the holder approved.
+// their commits. Just before it, everything that can change after the
+// approval is checked again (SPEC §3.7, stillValid); the signatures were
+// verified when the holder approved. A share not bound to a verifier is
+// redeemable only by a verifier registered for all of its claims (T35).
 func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (*VerifyResponse, error) {
 	if err := p.require(RoleVerifier); err != nil {
 		return nil, err
@@ -28,8 +32,8 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		verifier *Verifier
 		docs     [][]byte
 	)
-	// Read-only checks first, outside the single writer: the share exists
-	// and each credential's status and validity hold right now.
+	// Read-only checks first, outside the single writer: the share exists,
+	// this verifier may redeem it, and what it holds is still valid.
 	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if sh, err = tx.ShareByToken(hash); err != nil {
@@ -41,14 +45,12 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		if verifier, err = tx.Verifier(p.Subject); err != nil {
 			return err
 		}
-		for _, it := range sh.Items {
-			c, err := tx.Credential(it.CredentialID)
-			if err != nil {
-				return err
-			}
-			if err := credentialUsable(c, now); err != nil {
-				return err
-			}
+		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
+			return &Error{Code: CodeForbidden, Reason: ReasonClaimsNotRegistered,
+				Message: "the share holds claims the verifier is not registered for"}
+		}
+		if err := s.stillValid(tx, sh.DeviceID, sh.Items, now); err != nil {
+			return err
 		}
 		docs, err = tx.ShareDocuments(sh.ID)
 		return err
@@ -105,6 +107,49 @@ func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, o
 		Types: itemTypes(sh.Items), Claims: names})
 }
 
+// stillValid checks again, before a share or request answer is handed out,
+// everything that can change after its approval (SPEC §3.7, THREATS T33):
+// the approving device is still active, each credential's status and
+// validity, the key that signed each copy is still in its issuer's JWKS,
+// and the issuer is still active and still issues that type. It reads and
+// compares; it verifies no signature.
+func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time.Time) error {
+	d, err := tx.Device(deviceID)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	if err != nil || d.Revoked != nil {
+		return &Error{Code: CodeVerificationFailed, Reason: ReasonDeviceRevoked, Message: "the device that approved this was revoked"}
+	}
+	for _, it := range items {
+		c, err := tx.Credential(it.CredentialID)
+		if err != nil {
+			return err
+		}
+		if err := credentialUsable(c, now); err != nil {
+			return err
+		}
+		is, err := tx.Issuer(c.IssuerID)
+		if err != nil {
+			return err
+		}
+		if !issuerTrusts(is, c.Type, it.Kid) {
+			return &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer),
+				Message: "the issuer or its signing key is no longer trusted"}
+		}
+	}
+	return nil
+}
+
+// issuerTrusts reports whether is is active, issues typ and still
+// publishes the key kid (not retired).
+func issuerTrusts(is *Issuer, typ, kid string) bool {
+	if is.Retired != nil || !slices.Contains(is.Types, typ) {
+		return false
+	}
+	return slices.ContainsFunc(is.Keys, func(k IssuerKey) bool { return k.Kid == kid && k.Retired == nil })
+}
+
 // redeemable is the share state machine at redemption (THREATS T13, T14,
 // T16, T17). A share bound to another verifier is refused without being
 // consumed.
@@ -137,13 +182,21 @@ func itemTypes(items []ShareItem) []string {
 }
 
 // logFailedVerification records a refused redemption in the verifier's own
-// log; failing to do so is logged, never turned into the answer.
+// log, and a share refused to this verifier (403: another verifier's, or
+// claims it is not registered for) in the holder's activity too, claim
+// names only; failing to do so is logged, never turned into the answer.
 func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time) {
 	var e *Error
-	if !errors.As(cause, &e) {
+	if !errors.As(cause, &e) || e.Code == CodeStorageUnavailable {
 		return
 	}
 	err := s.store.Batch(ctx, func(tx Tx) error {
+		if e.Code == CodeForbidden {
+			if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRefused, Outcome: e.Reason,
+				ShareID: sh.ID, VerifierID: verifierID, Claims: itemClaimNames(sh.Items)}); err != nil {
+				return err
+			}
+		}
 		return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
 			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)})
 	})

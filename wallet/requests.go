@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"slices"
 	"sort"
@@ -86,6 +87,22 @@ func (s *Service) derivedToken(kind, id string) string {
 	return token
 }
 
+// kbNonce derives the KB-JWT nonce of scope from the token key (128 bits,
+// base64url): the service can check it without storing it (SPEC §6), and
+// nobody without the master key can compute it.
+func (s *Service) kbNonce(scope string) string {
+	m := hmac.New(sha256.New, s.keys.Token)
+	m.Write([]byte("kb-nonce|" + scope))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
+}
+
+// requestNonce is the nonce of a request (SPEC §3.4): one for all its
+// items, shown to the verifier at creation.
+func (s *Service) requestNonce(requestID string) func(string) string {
+	nonce := s.kbNonce("request|" + requestID)
+	return func(string) string { return nonce }
+}
+
 // requestState is the state shown for r at now: expired once its time is
 // up and it was not decided.
 func requestState(r *Request, now time.Time) string {
@@ -129,14 +146,10 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 	if err != nil {
 		return nil, err
 	}
-	nonce, err := s.newNonce()
-	if err != nil {
-		return nil, err
-	}
 	now := s.now().UTC()
 	r := &Request{ID: id, VerifierID: p.Subject, Status: RequestCreated, Claims: req.Claims, Purpose: purpose,
-		Nonce: nonce, Created: now, ExpiresAt: now.Add(ttl)}
-	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: nonce}
+		Created: now, ExpiresAt: now.Add(ttl)}
+	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id)("")}
 	if presenceHash == nil {
 		token := s.derivedToken("request", id)
 		r.TokenHash = hashSecret(token)
@@ -216,8 +229,8 @@ func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (strin
 	var out string
 	err := s.store.View(ctx, func(tx Tx) error {
 		r, err := tx.Request(id)
-		if err != nil || r.VerifierID != p.Subject || len(r.TokenHash) == 0 {
-			return errNotFound("request")
+		if err := mine(err, "request", func() bool { return r.VerifierID == p.Subject && len(r.TokenHash) > 0 }); err != nil {
+			return err
 		}
 		switch requestState(r, s.now()) {
 		case RequestExpired:
@@ -266,11 +279,9 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveR
 	var r *Request
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if r, err = tx.RequestByToken(hashSecret(token)); err != nil {
-			return errNotFound("request")
-		}
-		if r.HolderID != "" && r.HolderID != p.Subject {
-			return errNotFound("request")
+		r, err = tx.RequestByToken(hashSecret(token))
+		if err := mine(err, "request", func() bool { return r.HolderID == "" || r.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		switch requestState(r, now) {
 		case RequestExpired:
@@ -411,8 +422,8 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 // holderRequest loads one of the holder's requests (404 for anyone else's).
 func holderRequest(tx Tx, p *Principal, id string) (*Request, error) {
 	r, err := tx.Request(id)
-	if err != nil || r.HolderID != p.Subject {
-		return nil, errNotFound("request")
+	if err := mine(err, "request", func() bool { return r.HolderID == p.Subject }); err != nil {
+		return nil, err
 	}
 	return r, nil
 }
@@ -437,7 +448,7 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		}
 		// The share machinery builds each presentation, bound for the
 		// verifier with the request's nonce.
-		if r.Items, resp.ToSign, err = s.prepareItems(tx, p, r.ID, r.VerifierID, r.Nonce, req.Items, now); err != nil {
+		if r.Items, resp.ToSign, err = s.prepareItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), req.Items, now); err != nil {
 			return err
 		}
 		for _, item := range r.Items {
@@ -475,7 +486,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
 			return Errorf(CodeConflict, "prepare the answer on this device first")
 		}
-		docs, err := s.approveItems(tx, r.ID, r.VerifierID, r.Items, req.KBJWTs, now)
+		docs, err := s.approveItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), r.Items, req.KBJWTs, now)
 		if err != nil {
 			return err
 		}
@@ -612,12 +623,18 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*Re
 	var v *Verifier
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if r, err = tx.Request(id); err != nil || r.VerifierID != verifierID {
-			return errNotFound("request")
+		r, err = tx.Request(id)
+		if err := mine(err, "request", func() bool { return r.VerifierID == verifierID }); err != nil {
+			return err
 		}
-		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: r.Nonce}
+		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(r.ID)("")}
 		if r.Status != RequestApproved {
 			return nil
+		}
+		// An answer is a redemption too: checked again against what can
+		// change after the approval each time it is handed out (SPEC §3.7).
+		if err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
+			return err
 		}
 		if v, err = tx.Verifier(verifierID); err != nil {
 			return err

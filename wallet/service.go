@@ -8,7 +8,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base32"
-	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -203,20 +203,19 @@ func (s *Service) newSecret(prefix string) (string, error) {
 	return prefix + idEncoding.EncodeToString(b[:]), nil
 }
 
-// newNonce returns 128 random bits, base64url (SPEC §3.3).
-func (s *Service) newNonce() (string, error) {
-	var b [16]byte
-	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
-		return "", fmt.Errorf("random nonce: %w", err)
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:]), nil
-}
-
 // hashSecret is how tokens, keys and codes are stored: they carry 128+
 // random bits, so a plain SHA-256 cannot be reversed by search.
 func hashSecret(secret string) []byte {
 	h := sha256.Sum256([]byte(secret))
 	return h[:]
+}
+
+// onceKey is how a single-use value (a jti) is recorded: a keyed hash, so
+// the store holds none in the clear (SPEC §6), scoped by kind and owner.
+func (s *Service) onceKey(kind, owner, value string) string {
+	m := hmac.New(sha256.New, s.keys.Index)
+	m.Write([]byte(kind + "|" + owner + "|" + value))
+	return kind + "|" + hex.EncodeToString(m.Sum(nil))
 }
 
 // citizenHash indexes a personal identification number by keyed hash, so

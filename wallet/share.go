@@ -2,7 +2,9 @@ package wallet
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"errors"
+	"fmt"
 	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"slices"
 	"time"
@@ -44,14 +46,12 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	}
 	resp := &ShareCreated{ShareID: id, Status: SharePending}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if req.VerifierID != "" {
-			if _, err := tx.Verifier(req.VerifierID); err != nil {
-				return errNotFound("verifier")
-			}
-		}
 		// Set, not appended: fn may run again (Store.Update).
 		var err error
-		if sh.Items, resp.ToSign, err = s.prepareItems(tx, p, sh.ID, sh.Aud, "", req.Items, now); err != nil {
+		if sh.Items, resp.ToSign, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
+			return err
+		}
+		if resp.RedeemableBy, err = redeemableBy(tx, sh); err != nil {
 			return err
 		}
 		return tx.PutShare(sh)
@@ -63,10 +63,39 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	return resp, nil
 }
 
+// redeemableBy lists, for the consent screen, the verifiers that could
+// redeem sh (SPEC §3.7): the one it is bound to, or else every verifier
+// registered for all of its claims.
+func redeemableBy(tx Tx, sh *Share) ([]VerifierParty, error) {
+	if sh.VerifierID != "" {
+		v, err := tx.Verifier(sh.VerifierID)
+		if err != nil {
+			return nil, mine(err, "verifier", nil)
+		}
+		return []VerifierParty{verifierParty(v)}, nil
+	}
+	all, err := tx.Verifiers()
+	if err != nil {
+		return nil, err
+	}
+	out := []VerifierParty{}
+	claims := itemClaimSet(sh.Items)
+	for _, v := range all {
+		if registered(v, claims) {
+			out = append(out, verifierParty(v))
+		}
+	}
+	return out, nil
+}
+
+func verifierParty(v *Verifier) VerifierParty {
+	return VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
+}
+
 // prepareItems makes, for a share or a request, one presentation per
 // chosen credential of the calling device, each credential once, bound for
-// aud; every item gets nonce, or a fresh one when nonce is "".
-func (s *Service) prepareItems(tx Tx, p *Principal, id, aud, nonce string, chosen []ShareRequestItem, now time.Time) ([]ShareItem, []ToSign, error) {
+// aud and the nonce of each credential id.
+func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []ShareRequestItem, now time.Time) ([]ShareItem, []ToSign, error) {
 	if len(chosen) == 0 || len(chosen) > MaxShareItems {
 		return nil, nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
 	}
@@ -87,10 +116,10 @@ func (s *Service) prepareItems(tx Tx, p *Principal, id, aud, nonce string, chose
 	return items, toSign, nil
 }
 
-func (s *Service) prepareItem(tx Tx, p *Principal, id, aud, nonce string, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
+func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
 	c, err := tx.Credential(it.CredentialID)
-	if err != nil || c.HolderID != p.Subject {
-		return nil, nil, errNotFound("credential")
+	if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
+		return nil, nil, err
 	}
 	if err := credentialUsable(c, now); err != nil {
 		return nil, nil, err
@@ -120,17 +149,12 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud, nonce string, it Sha
 		}
 		return nil, nil, err
 	}
-	if nonce == "" {
-		if nonce, err = s.newNonce(); err != nil {
-			return nil, nil, err
-		}
-	}
 	sealedPres, err := s.sealBytes([]byte(pres), "share-item", id, c.ID)
 	if err != nil {
 		return nil, nil, err
 	}
-	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, Nonce: nonce, SDHash: credentials.SDHash(pres)}
-	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce, SDHash: item.SDHash}, nil
+	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres)}
+	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, nil
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -160,8 +184,8 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	var view *ShareView
 	err := s.store.Update(ctx, func(tx Tx) error {
 		sh, err := tx.Share(shareID)
-		if err != nil || sh.HolderID != p.Subject {
-			return errNotFound("share")
+		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		if sh.Status != SharePending {
 			// The nonces of this share were consumed by its first approval.
@@ -172,7 +196,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		}
 		// Each item's verified answer (the Document of SPEC §3.3 step 4),
 		// sealed now so that a redemption needs no signature check.
-		docs, err := s.approveItems(tx, sh.ID, sh.Aud, sh.Items, req.KBJWTs, now)
+		docs, err := s.approveItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), sh.Items, req.KBJWTs, now)
 		if err != nil {
 			return err
 		}
@@ -198,11 +222,22 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 }
 
 // approveItems verifies one KB-JWT per item of a share or request, bound
-// for aud and the item's nonce, and returns the verified documents,
-// sealed.
-func (s *Service) approveItems(tx Tx, id, aud string, items []ShareItem, kbs []string, now time.Time) ([][]byte, error) {
+// for aud and each item's nonce, signed by the key of the calling device
+// (THREATS T34), and returns the verified documents, sealed.
+func (s *Service) approveItems(tx Tx, p *Principal, id, aud string, nonce func(string) string, items []ShareItem, kbs []string, now time.Time) ([][]byte, error) {
 	if len(kbs) != len(items) {
 		return nil, Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
+	}
+	dev, err := tx.Device(p.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	if dev.Revoked != nil {
+		return nil, &Error{Code: CodeVerificationFailed, Reason: ReasonDeviceRevoked, Message: "the device is revoked"}
+	}
+	devKey, err := credentials.ParsePublicJWK(dev.Key)
+	if err != nil {
+		return nil, fmt.Errorf("device %s key: %w", dev.ID, err)
 	}
 	trust, err := s.trust(tx)
 	if err != nil {
@@ -210,7 +245,7 @@ func (s *Service) approveItems(tx Tx, id, aud string, items []ShareItem, kbs []s
 	}
 	docs := make([][]byte, len(items))
 	for i := range items {
-		if docs[i], err = s.approveItem(tx, trust, id, aud, &items[i], kbs[i], now); err != nil {
+		if docs[i], err = s.approveItem(tx, trust, devKey, id, aud, nonce(items[i].CredentialID), &items[i], kbs[i], now); err != nil {
 			return nil, err
 		}
 	}
@@ -218,8 +253,11 @@ func (s *Service) approveItems(tx Tx, id, aud string, items []ShareItem, kbs []s
 }
 
 // approveItem verifies one KB-JWT over its presentation, RFC 9901 §7.3 in
-// full, and returns the verified document, sealed.
-func (s *Service) approveItem(tx Tx, trust credentials.Trust, id, aud string, it *ShareItem, kb string, now time.Time) ([]byte, error) {
+// full, and returns the verified document, sealed. The service builds what
+// it stores: the presentation it prepared plus exactly one compact KB-JWT
+// (THREATS T32), so the disclosed claims are the item's, which both logs
+// name.
+func (s *Service) approveItem(tx Tx, trust credentials.Trust, devKey *ecdsa.PublicKey, id, aud, nonce string, it *ShareItem, kb string, now time.Time) ([]byte, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err != nil {
 		return nil, err
@@ -231,23 +269,38 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, id, aud string, it
 	if err != nil {
 		return nil, err
 	}
-	full := string(pres) + kb
+	full, err := credentials.Attach(string(pres), kb)
+	if err != nil {
+		return nil, verificationFailed(err)
+	}
 	v, err := credentials.Verify(full, trust, credentials.VerifyOptions{
-		Now: now, RequireKB: true, Audience: aud, Nonce: it.Nonce,
+		Now: now, RequireKB: true, Audience: aud, Nonce: nonce,
 	})
 	if err != nil {
 		return nil, verificationFailed(err)
 	}
-	disclosed := make(map[string]any, len(v.Disclosed))
-	for _, n := range v.Disclosed {
+	// RFC 9901 §7.3 step 5 verifies the KB-JWT with cnf; the copy must also
+	// be the calling device's own (THREATS T34).
+	if !v.Holder.Equal(devKey) {
+		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonKBInvalid), Message: "the key binding is not the calling device's"}
+	}
+	// What was prepared is what is disclosed; anything else is refused.
+	if !slices.Equal(slices.Sorted(slices.Values(v.Disclosed)), it.Claims) {
+		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonInvalidDisclosure), Message: "the presentation discloses other claims than prepared"}
+	}
+	disclosed := make(map[string]any, len(it.Claims))
+	for _, n := range it.Claims {
 		disclosed[n] = v.Claims[n]
 	}
+	it.Kid = v.KeyID
 	doc := Document{Type: c.Type, Issuer: Party{ID: c.IssuerID}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
 		Status: StatusValid, HolderBinding: "verified", KeyBinding: KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
 		Claims: disclosed, Presentation: full}
-	if is, err := tx.Issuer(c.IssuerID); err == nil {
-		doc.Issuer.Name = is.Name
+	is, err := tx.Issuer(c.IssuerID)
+	if err != nil {
+		return nil, err
 	}
+	doc.Issuer.Name = is.Name
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err
@@ -258,10 +311,26 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, id, aud string, it
 	return s.sealBytes(raw, "share-document", id, it.CredentialID)
 }
 
+// shareNonce gives each item of a share its KB-JWT nonce: derived, not
+// stored (SPEC §6: nonces never in the clear at rest), and fresh because
+// share ids are.
+func (s *Service) shareNonce(shareID string) func(string) string {
+	return func(credentialID string) string { return s.kbNonce("share|" + shareID + "|" + credentialID) }
+}
+
 // shareToken derives a share's QR token from the token key and its id: the
 // store keeps only the token's hash (SPEC §4), yet the owner can fetch the
 // QR again. Without the master key the token cannot be computed.
 func (s *Service) shareToken(shareID string) string { return s.derivedToken("share", shareID) }
+
+// itemClaimSet is what items disclose, by credential type.
+func itemClaimSet(items []ShareItem) map[string][]string {
+	set := map[string][]string{}
+	for _, it := range items {
+		set[it.Type] = append(set[it.Type], it.Claims...)
+	}
+	return set
+}
 
 // itemClaimNames names what items disclose, type.claim, for the logs.
 func itemClaimNames(items []ShareItem) []string {
@@ -299,8 +368,8 @@ func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*Sha
 	var v *ShareView
 	err := s.store.View(ctx, func(tx Tx) error {
 		sh, err := tx.Share(shareID)
-		if err != nil || sh.HolderID != p.Subject {
-			return errNotFound("share")
+		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		v = s.shareView(sh, s.now())
 		return nil
@@ -333,8 +402,8 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
 		sh, err := tx.Share(shareID)
-		if err != nil || sh.HolderID != p.Subject {
-			return errNotFound("share")
+		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
+			return err
 		}
 		switch sh.Status {
 		case ShareCancelled:

@@ -37,13 +37,13 @@ func (s *Service) activeSigner(is *Issuer) (*credentials.Issuer, error) {
 	return nil, fmt.Errorf("issuer %s has no active key", is.ID)
 }
 
-// issuerKeys returns an issuer's keys still in its JWKS, by kid. Parsed
-// keys are cached by kid (content-addressed, so never stale): every
-// approval builds the trust store from them.
+// issuerKeys returns an issuer's keys still in its JWKS, by kid: none once
+// the issuer is retired. Parsed keys are cached by kid (content-addressed,
+// so never stale): every approval builds the trust store from them.
 func (s *Service) issuerKeys(is *Issuer) (map[string]*ecdsa.PublicKey, error) {
 	keys := map[string]*ecdsa.PublicKey{}
 	for _, k := range is.Keys {
-		if k.Retired != nil {
+		if k.Retired != nil || is.Retired != nil {
 			continue
 		}
 		s.mu.Lock()

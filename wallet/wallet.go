@@ -30,6 +30,10 @@ type Issuer struct {
 	Types   []string    `json:"types"` // credential type ids it may issue
 	Keys    []IssuerKey `json:"keys"`  // newest last; exactly one active
 	Created time.Time   `json:"created"`
+	// Retired is when the operator retired the issuer: it issues nothing
+	// more, its keys leave its JWKS and nothing it signed verifies or
+	// redeems from then on (SPEC §3.7, THREATS T33).
+	Retired *time.Time `json:"retired,omitempty"`
 	// CurrentList is the status list new credentials are allocated in,
 	// ListAllocated how many of its indices are taken.
 	CurrentList   int `json:"current_list"`
@@ -135,7 +139,7 @@ const (
 type Share struct {
 	ID         string      `json:"id"`
 	HolderID   string      `json:"holder_id"`
-	DeviceID   string      `json:"device_id"`
+	DeviceID   string      `json:"device_id"`            // the device that prepared it; only it can approve it
 	TokenHash  []byte      `json:"token_hash,omitempty"` // set on approval
 	Status     string      `json:"status"`
 	VerifierID string      `json:"verifier_id,omitempty"`
@@ -155,9 +159,12 @@ type ShareItem struct {
 	Claims       []string `json:"claims"`
 	// Presentation is sealed: the SD-JWT with the chosen disclosures,
 	// awaiting the holder's KB-JWT; dropped once the share is approved.
+	// The KB-JWT's nonce is derived, never stored (Service.kbNonce).
 	Presentation []byte `json:"presentation,omitempty"`
-	Nonce        string `json:"nonce"`
 	SDHash       string `json:"sd_hash"`
+	// Kid is the issuer key that signed the presented copy, set at
+	// approval: every redemption checks it is still trusted (SPEC §3.7).
+	Kid string `json:"kid,omitempty"`
 }
 
 // ActivityEntry is one event in a holder's hash-chained log (SPEC §3.6).
@@ -217,11 +224,10 @@ type Request struct {
 	VerifierID string              `json:"verifier_id"`
 	TokenHash  []byte              `json:"token_hash,omitempty"` // EIDR1: token; none for presence requests
 	HolderID   string              `json:"holder_id,omitempty"`  // set at creation (presence) or when resolved
-	DeviceID   string              `json:"device_id,omitempty"`  // the device that prepared the answer
+	DeviceID   string              `json:"device_id,omitempty"`  // the device that prepared (and approves) the answer
 	Status     string              `json:"status"`
 	Claims     map[string][]string `json:"claims"` // credential type id → claim names asked for
 	Purpose    string              `json:"purpose"`
-	Nonce      string              `json:"nonce"`
 	Items      []ShareItem         `json:"items,omitempty"` // prepared presentations awaiting KB-JWTs
 	Created    time.Time           `json:"created"`
 	ExpiresAt  time.Time           `json:"expires_at"`

@@ -30,6 +30,8 @@ commands:
   issuers rotate-key ISSUER_ID    make a new active signing key
   issuers retire-key ISSUER_ID KID
                                   retire an inactive key (its credentials stop verifying)
+  issuers retire ISSUER_ID        retire an issuer for good (nothing it signed verifies or
+                                  redeems any more; its records stay)
   issuers api-key ISSUER_ID       make an API key for the issuer's systems (shown once)
   verifiers create --name NAME --category CATEGORY --claims TYPE:CLAIM[,CLAIM...] [--claims ...] [--id ID]
                                   register a relying party; prints its first API key (shown once)
@@ -137,6 +139,15 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 			v, err := a.RetireIssuerKey(ctx, pos[0], pos[1])
 			if err == nil {
 				e.note("key %s of issuer %s retired", pos[1], v.ID)
+			}
+			return v, err
+		}
+	case "issuers retire":
+		nargs = 1
+		run = func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+			v, err := a.RetireIssuer(ctx, pos[0])
+			if err == nil {
+				e.note("issuer %s retired: its keys are out of its JWKS and its shares no longer redeem", v.ID)
 			}
 			return v, err
 		}

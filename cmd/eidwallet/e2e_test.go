@@ -49,12 +49,13 @@ type liveServer struct {
 	stdout *syncBuffer
 }
 
-func startServer(t *testing.T, dataDir string, logs *syncBuffer) *liveServer {
+func startServer(t *testing.T, dataDir string, logs *syncBuffer, flags ...string) *liveServer {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &liveServer{done: make(chan int, 1), stdout: &syncBuffer{}}
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, flags...)
 	go func() {
-		s.done <- run(ctx, []string{"serve", "--addr", "127.0.0.1:0", "--data-dir", dataDir}, func(string) string { return "" },
+		s.done <- run(ctx, args, func(string) string { return "" },
 			strings.NewReader(""), s.stdout, logs)
 	}()
 	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
@@ -230,8 +231,10 @@ func (e *e2e) setup() {
 	}
 	e.verifier = map[string]string{}
 	for _, id := range []string{"shop-one", "shop-two"} {
+		// Registered for every claim the tests share unbound (SPEC §3.7).
 		v, err := e.admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: id, Name: id + " counter", Category: "retail",
-			Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
+			Claims: map[string][]string{"national_id": {"full_name", "age_over_18"},
+				"health_insurance": {"card_number", "insured_until"}, "driver_licence": {"classes"}}})
 		e.must(err)
 		e.secrets = append(e.secrets, v.APIKey.Key)
 		e.verifier[id] = v.APIKey.Key
@@ -433,9 +436,10 @@ func (e *e2e) revoked(t *testing.T) {
 	if r := credentials.ReasonOf(credentials.CheckStatus(sl.List, credentials.StatusRef{Index: ref.StatusIndex})); r != credentials.ReasonRevoked {
 		t.Errorf("status list entry: %q, want revoked", r)
 	}
-	// Another issuer may not touch it (THREATS T19).
+	// Another issuer may not touch it, and cannot tell it from an unknown
+	// id (SPEC §5, THREATS T18).
 	_, err = e.issuers["national_id"].SetStatus(e.ctx, id, wallet.StatusRequest{Status: "valid"})
-	wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, "")
+	wantStatus(t, err, http.StatusNotFound, wallet.CodeNotFound, "")
 }
 
 // verifierBound: a share for S1 scanned at S2 is refused without being

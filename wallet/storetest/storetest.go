@@ -173,8 +173,8 @@ func newShare(id, holder string, created time.Time) *wallet.Share {
 		ID: id, HolderID: holder, DeviceID: "d1", Status: wallet.SharePending,
 		Aud: "https://wallet.example/v1/verify",
 		Items: []wallet.ShareItem{
-			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), Nonce: "n1", SDHash: "h1"},
-			{CredentialID: "c2", Type: "health_insurance", Claims: []string{"card_number"}, Presentation: []byte("sealed-2"), Nonce: "n2", SDHash: "h2"},
+			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), SDHash: "h1", Kid: "k1"},
+			{CredentialID: "c2", Type: "health_insurance", Claims: []string{"card_number"}, Presentation: []byte("sealed-2"), SDHash: "h2", Kid: "k2"},
 		},
 		Created: created, ExpiresAt: created.Add(60 * time.Second), MaxUses: 1,
 	}
@@ -189,9 +189,9 @@ func newRequest(id, holder string, created time.Time) *wallet.Request {
 			"national_id":      {"full_name", "age_over_18"},
 			"health_insurance": {},
 		},
-		Purpose: "age check at the counter", Nonce: "nonce-" + id,
+		Purpose: "age check at the counter",
 		Items: []wallet.ShareItem{
-			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), Nonce: "n1", SDHash: "h1"},
+			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), SDHash: "h1", Kid: "k1"},
 		},
 		Created: created, ExpiresAt: created.Add(5 * time.Minute),
 	}

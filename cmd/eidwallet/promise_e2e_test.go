@@ -1,0 +1,341 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/client"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// promise is one server, started through run(), for the tests of the
+// service's promise to a citizen (issue 8): the verifier gets exactly what
+// was approved, and every revocation takes effect at once.
+type promise struct {
+	*e2e
+	pharmacy, bank *client.Verifier
+	phone, tablet  *client.Holder // two devices of citizen A
+	nationalID     string         // A's identity card
+}
+
+const citizenC = "001090077003"
+
+func newPromise(t *testing.T) *promise {
+	t.Helper()
+	dataDir := t.TempDir()
+	srv := startServer(t, dataDir, &syncBuffer{})
+	t.Cleanup(srv.stop)
+	e := &e2e{t: t, ctx: context.Background(), c: client.New(srv.url), dataDir: dataDir}
+	e.admin = e.c.Admin(e.adminToken())
+	e.issuers = map[string]*client.Issuer{}
+	for id, typ := range map[string]string{"mps": "national_id", "vss": "health_insurance"} {
+		_, err := e.admin.CreateIssuer(e.ctx, wallet.CreateIssuerRequest{ID: id, Name: strings.ToUpper(id), Types: []string{typ}})
+		e.must(err)
+		k, err := e.admin.CreateIssuerAPIKey(e.ctx, id)
+		e.must(err)
+		e.issuers[typ] = e.c.Issuer(k.Key)
+	}
+	p := &promise{e2e: e}
+	p.pharmacy = p.verifier("pharmacy", map[string][]string{"national_id": {"age_over_18"}})
+	p.bank = p.verifier("bank", map[string][]string{"national_id": {"full_name", "id_number", "age_over_18", "birth_date"},
+		"health_insurance": {"card_number"}})
+	r, err := e.issuers["national_id"].Issue(e.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "national_id",
+		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
+	e.must(err)
+	p.nationalID = r.CredentialID
+	p.phone, p.tablet = e.enrol(citizenA, "phone"), e.enrol(citizenA, "tablet")
+	return p
+}
+
+func (p *promise) verifier(id string, claims map[string][]string) *client.Verifier {
+	v, err := p.admin.CreateVerifier(p.ctx, wallet.CreateVerifierRequest{ID: id, Name: id, Category: "retail", Claims: claims})
+	p.must(err)
+	return p.c.Verifier(v.APIKey.Key)
+}
+
+func (p *promise) idItem(claims ...string) []wallet.ShareRequestItem {
+	return []wallet.ShareRequestItem{{CredentialID: p.nationalID, Claims: claims}}
+}
+
+// approveRaw posts kb_jwts as they are, the way a compromised app could.
+func (p *promise) approveRaw(h *client.Holder, shareID string, kbs []string) error {
+	tok, err := h.AccessToken(p.ctx)
+	p.must(err)
+	body, _ := json.Marshal(wallet.ApproveRequest{KBJWTs: kbs})
+	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, p.c.BaseURL()+"/v1/me/shares/"+shareID+"/approve", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	p.must(err)
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		return nil
+	}
+	var answer struct{ Error, Reason string }
+	_ = json.NewDecoder(resp.Body).Decode(&answer)
+	return &client.Error{Status: resp.StatusCode, Code: wallet.Code(answer.Error), Reason: answer.Reason}
+}
+
+// activityEvents lists the events of A's activity log with their claims.
+func (p *promise) activity(h *client.Holder) []*wallet.ActivityEntry {
+	act, err := h.Activity(p.ctx)
+	p.must(err)
+	return act.Entries
+}
+
+func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
+	p := newPromise(t)
+
+	// Item 1 (THREATS T32): a disclosure harvested from another share and
+	// slipped in front of the KB-JWT, whose sd_hash covers it.
+	t.Run("extra disclosures in kb_jwts are refused", func(t *testing.T) {
+		harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
+		p.must(err)
+		extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
+		extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~" // the id_number disclosure
+		sh, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		item := sh.ToSign[0]
+		item.Presentation += extra
+		item.SDHash = credentials.SDHash(item.Presentation)
+		kb, err := p.phone.Device().SignKB(item, time.Now())
+		p.must(err)
+		err = p.approveRaw(p.phone, sh.ShareID, []string{extra + kb})
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		// A KB-JWT over the prepared presentation still approves it, and
+		// the verifier, the share and both logs name the same claims.
+		view, err := p.phone.Approve(p.ctx, sh)
+		p.must(err)
+		res, err := p.pharmacy.Verify(p.ctx, view.QRText)
+		p.must(err)
+		if got := keys(res.Documents[0].Claims); !slices.Equal(got, []string{"age_over_18"}) {
+			t.Errorf("verifier got %v, want [age_over_18]", got)
+		}
+		v, err := credentials.Verify(res.Documents[0].Presentation, p.trust(), credentials.VerifyOptions{Now: time.Now(), RequireKB: true,
+			Audience: res.Documents[0].KeyBinding.Aud, Nonce: res.Documents[0].KeyBinding.Nonce})
+		p.must(err)
+		if !slices.Equal(v.Disclosed, []string{"age_over_18"}) {
+			t.Errorf("presentation discloses %v", v.Disclosed)
+		}
+		for _, e := range p.activity(p.phone) {
+			if e.ShareID == sh.ShareID && !slices.Equal(e.Claims, []string{"national_id.age_over_18"}) {
+				t.Errorf("activity %s names %v", e.Event, e.Claims)
+			}
+		}
+		log, err := p.pharmacy.Verifications(p.ctx, 10)
+		p.must(err)
+		if len(log.Entries) == 0 || !slices.Equal(log.Entries[0].Claims, []string{"national_id.age_over_18"}) {
+			t.Errorf("verifier log: %+v", log.Entries)
+		}
+	})
+
+	// SPEC §3.7, THREATS T35: an unbound share is redeemable only by a
+	// verifier registered for every claim in it, and the consent screen
+	// says which.
+	t.Run("a verifier not registered for a claim cannot redeem", func(t *testing.T) {
+		created, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18", "id_number")})
+		p.must(err)
+		if ids := partyIDs(created.RedeemableBy); !slices.Equal(ids, []string{"bank"}) {
+			t.Errorf("redeemable_by = %v, want [bank]", ids)
+		}
+		view, err := p.phone.Approve(p.ctx, created)
+		p.must(err)
+		_, err = p.pharmacy.Verify(p.ctx, view.QRText)
+		wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, wallet.ReasonClaimsNotRegistered)
+		refused := false
+		for _, e := range p.activity(p.phone) {
+			if e.Event == wallet.EventShareRefused && e.ShareID == created.ShareID && e.VerifierID == "pharmacy" &&
+				e.Outcome == wallet.ReasonClaimsNotRegistered && slices.Equal(e.Claims, []string{"national_id.age_over_18", "national_id.id_number"}) {
+				refused = true
+			}
+		}
+		if !refused {
+			t.Errorf("the holder's activity does not record the refused attempt: %+v", p.activity(p.phone))
+		}
+		// Not consumed: the bank, registered for both, redeems it.
+		if _, err := p.bank.Verify(p.ctx, view.QRText); err != nil {
+			t.Fatalf("bank after the pharmacy's refused attempt: %v", err)
+		}
+		only18, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		if ids := partyIDs(only18.RedeemableBy); !slices.Equal(ids, []string{"bank", "pharmacy"}) {
+			t.Errorf("redeemable_by = %v, want [bank pharmacy]", ids)
+		}
+	})
+
+	// Item 8 (SPEC §6): nonces and jti are single-use values kept only as
+	// keyed hashes.
+	t.Run("nonces and jti are not stored in clear", func(t *testing.T) {
+		created, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		_, err = p.phone.Approve(p.ctx, created)
+		p.must(err)
+		req, err := p.bank.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "account"})
+		p.must(err)
+		assertion, err := p.phone.Device().SignAssertion(p.c.TokenEndpoint(), time.Now())
+		p.must(err)
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:jwt-bearer"}, "assertion": {assertion}}
+		resp, err := http.PostForm(p.c.TokenEndpoint(), form)
+		p.must(err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("token: %d", resp.StatusCode)
+		}
+		var claims struct{ Jti string }
+		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(assertion, ".")[1])
+		p.must(json.Unmarshal(payload, &claims))
+		raw, err := os.ReadFile(filepath.Join(p.dataDir, "eidwallet.db"))
+		p.must(err)
+		for name, v := range map[string]string{"share nonce": created.ToSign[0].Nonce, "request nonce": req.Nonce, "jti": claims.Jti} {
+			if v == "" || bytes.Contains(raw, []byte(v)) {
+				t.Errorf("the bbolt file holds the %s %q in clear", name, v)
+			}
+		}
+	})
+}
+
+func partyIDs(ps []wallet.VerifierParty) []string {
+	var ids []string
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// trust is the hosted issuers' keys as a verifier would fetch them.
+func (p *promise) trust() *credentials.TrustStore {
+	ts := credentials.NewTrustStore()
+	for _, id := range []string{"mps", "vss"} {
+		jwks, err := p.c.IssuerJWKS(p.ctx, id)
+		p.must(err)
+		keys, err := credentials.ParseJWKS(jwks)
+		p.must(err)
+		ts.AddIssuer(p.c.BaseURL()+"/issuers/"+id, keys)
+	}
+	return ts
+}
+
+func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
+	p := newPromise(t)
+
+	// Items 2 and 3 (THREATS T33, T34).
+	t.Run("a revoked device's shares and approvals", func(t *testing.T) {
+		approved, err := p.tablet.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		pending, err := p.tablet.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		// The tablet's KB-JWT is signed now, while it is still enrolled.
+		kb, err := p.tablet.Device().SignKB(pending.ToSign[0], time.Now())
+		p.must(err)
+		devices, err := p.phone.Devices(p.ctx)
+		p.must(err)
+		for _, d := range devices {
+			if !d.Current {
+				p.must(p.phone.RevokeDevice(p.ctx, d.ID))
+			}
+		}
+		_, err = p.pharmacy.Verify(p.ctx, approved.QRText)
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, wallet.ReasonDeviceRevoked)
+		// The revoked tablet's signature, sent with the phone's token.
+		err = p.approveRaw(p.phone, pending.ShareID, []string{kb})
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		// The phone's own shares still work.
+		own, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		if _, err := p.pharmacy.Verify(p.ctx, own.QRText); err != nil {
+			t.Fatalf("the phone's share after the tablet's revocation: %v", err)
+		}
+	})
+
+	// Item 4 (THREATS T33): a retired key and a retired issuer.
+	t.Run("a retired issuer key", func(t *testing.T) {
+		sh, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		is, err := p.admin.RotateIssuerKey(p.ctx, "mps")
+		p.must(err)
+		_, err = p.admin.RetireIssuerKey(p.ctx, "mps", is.Keys[0].Kid)
+		p.must(err)
+		_, err = p.pharmacy.Verify(p.ctx, sh.QRText)
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+	})
+
+	t.Run("a retired issuer", func(t *testing.T) {
+		card, err := p.issuers["health_insurance"].Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
+			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
+		p.must(err)
+		sh, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
+		p.must(err)
+		if _, err := p.admin.RetireIssuer(p.ctx, "vss"); err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.bank.Verify(p.ctx, sh.QRText)
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		_, err = p.issuers["health_insurance"].Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
+			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
+		wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, "")
+		jwks, err := p.c.IssuerJWKS(p.ctx, "vss")
+		p.must(err)
+		var set struct{ Keys []any }
+		if err := json.Unmarshal(jwks, &set); err != nil || len(set.Keys) != 0 {
+			t.Errorf("a retired issuer's JWKS: %s (%v)", jwks, err)
+		}
+	})
+
+	// Item 5: enrolment binds only what is valid and lists the rest.
+	t.Run("enrolment skips expired, revoked and suspended credentials", func(t *testing.T) {
+		nid := p.issuers["national_id"]
+		var want []wallet.SkippedCredential
+		for _, status := range []string{"revoked", "suspended", "expired"} {
+			until := time.Now().AddDate(1, 0, 0)
+			if status == "expired" {
+				until = time.Now().Add(1500 * time.Millisecond)
+			}
+			r, err := nid.Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: until})
+			p.must(err)
+			if status != "expired" {
+				_, err = nid.SetStatus(p.ctx, r.CredentialID, wallet.StatusRequest{Status: status})
+				p.must(err)
+			}
+			want = append(want, wallet.SkippedCredential{CredentialID: r.CredentialID, Type: "national_id", Reason: "credential_" + status})
+		}
+		valid, err := nid.Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: time.Now().AddDate(1, 0, 0)})
+		p.must(err)
+		time.Sleep(1600 * time.Millisecond)
+		code, err := p.admin.CreateActivationCode(p.ctx, citizenC)
+		p.must(err)
+		dev, err := client.NewDevice("c's phone")
+		p.must(err)
+		h := p.c.Holder(dev)
+		resp, err := h.Enroll(p.ctx, citizenC, code.Code)
+		if err != nil {
+			t.Fatalf("enrolment with an expired credential: %v", err)
+		}
+		if !slices.Equal(resp.Bound, []string{valid.CredentialID}) || !slices.Equal(resp.Skipped, want) {
+			t.Errorf("enrolment bound %v, skipped %+v; want %v, %+v", resp.Bound, resp.Skipped, valid.CredentialID, want)
+		}
+		if _, err := h.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: valid.CredentialID, Claims: []string{"age_over_18"}}}}); err != nil {
+			t.Errorf("the valid credential after enrolment: %v", err)
+		}
+	})
+}
+
+func claimsC() map[string]any {
+	c := map[string]any{}
+	for k, v := range claimsA["national_id"] {
+		c[k] = v
+	}
+	c["id_number"], c["full_name"] = citizenC, "Tran Thi Third"
+	return c
+}
