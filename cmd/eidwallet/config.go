@@ -25,6 +25,9 @@ type config struct {
 	TLSCert       string
 	TLSKey        string
 	Demo          bool
+	// DevLoopbackWebhooks also lets webhooks go to loopback addresses,
+	// over plain http too (development and tests; SPEC §6).
+	DevLoopbackWebhooks bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for rate limits per address (comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
@@ -62,6 +65,8 @@ flags:
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key `file` (with --tls-cert)")
 	proxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
 	fs.BoolVar(&c.Demo, "demo", env("DEMO", "") == "1" || env("DEMO", "") == "true", "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
+	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", env("DEV_LOOPBACK_WEBHOOKS", "") == "1" || env("DEV_LOOPBACK_WEBHOOKS", "") == "true",
+		"development only: also allow webhooks to loopback addresses, over plain http too")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -238,7 +238,7 @@ func wantExactly(t *testing.T, how string, res *wallet.RequestResult, id string,
 func TestRequestsEndToEnd(t *testing.T) {
 	dataDir := t.TempDir()
 	logs := &syncBuffer{}
-	srv := startServer(t, dataDir, logs)
+	srv := startServer(t, dataDir, logs, "--dev-loopback-webhooks") // the webhook receivers are on 127.0.0.1
 	token, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
 	if err != nil {
 		t.Fatal(err)
@@ -716,7 +716,7 @@ func TestRequestWebhookRetries(t *testing.T) {
 
 	ts := httptest.NewUnstartedServer(nil)
 	url := "http://" + ts.Listener.Addr().String()
-	svc, _ := servicetest.New(t, wallet.Config{PublicURL: url, WebhookRetries: retries})
+	svc, _ := servicetest.New(t, wallet.Config{PublicURL: url, WebhookRetries: retries, AllowLoopbackWebhooks: true})
 	t.Cleanup(svc.Close) // before the store closes: cleanups run last first
 	admin, err := svc.BootstrapAdmin(context.Background())
 	if err != nil {

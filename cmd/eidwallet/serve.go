@@ -110,10 +110,13 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	}
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
-		Now: time.Now, Rand: rand.Reader, Logger: log,
+		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks,
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.DevLoopbackWebhooks {
+		log.Warn("development mode: webhooks may go to loopback addresses over plain http, the service's own admin API among them; never use --dev-loopback-webhooks in production")
 	}
 	defer svc.Close() // after the HTTP server has shut down: webhooks in flight stop
 	adminToken, err := svc.BootstrapAdmin(ctx)
