@@ -92,11 +92,18 @@ type harness struct {
 
 func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
 	t.Helper()
+	return newHarnessOver(t, servicetest.Open(t), configure...)
+}
+
+// newHarnessOver is newHarness over the given store (a fault-injecting
+// wrapper of the real one, for instance).
+func newHarnessOver(t *testing.T, store wallet.Store, configure ...func(*server.Config)) *harness {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	svc, _ := servicetest.New(t, wallet.Config{PublicURL: publicURL, Now: clk.Now, Logger: logger})
+	svc, _ := servicetest.New(t, wallet.Config{Store: store, PublicURL: publicURL, Now: clk.Now, Logger: logger})
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {
 		t.Fatalf("bootstrap admin: %q %v", admin, err)

@@ -21,10 +21,14 @@ import (
 
 // New returns a service over a fresh store in t.TempDir(), closed when the
 // test ends. cfg supplies what the test cares about (PublicURL, Now,
-// Logger); Store, Keys, Types and Rand are filled in when unset.
+// Logger, or a Store wrapping Open's); Store, Keys, Types and Rand are
+// filled in when unset.
 func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
-	store := openStore(t)
+	store := cfg.Store
+	if store == nil {
+		store = Open(t)
+	}
 	master := make([]byte, 32)
 	if _, err := rand.Read(master); err != nil {
 		t.Fatal(err)
@@ -52,9 +56,9 @@ func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	return svc, store
 }
 
-// openStore opens the store the environment asks for, closed (and, for
-// PostgreSQL, dropped) when the test ends.
-func openStore(t testing.TB) wallet.Store {
+// Open opens a fresh store of the kind the environment asks for, closed
+// (and, for PostgreSQL, dropped) when the test ends.
+func Open(t testing.TB) wallet.Store {
 	t.Helper()
 	if os.Getenv("EIDWALLET_TEST_STORE") != "postgres" {
 		store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))

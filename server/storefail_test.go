@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// errDisk is what a failing disk or database gives a store.
+var errDisk = errors.New("read eidwallet.db: input/output error")
+
+// faultyStore is the real store with the record reads of holder, verifier
+// and issuer objects failing while it is armed: the reads that decide
+// between "yours", "someone else's" and "unknown".
+type faultyStore struct {
+	wallet.Store
+	armed atomic.Bool
+}
+
+func (f *faultyStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
+	return f.Store.View(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+}
+
+func (f *faultyStore) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	return f.Store.Update(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+}
+
+func (f *faultyStore) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
+	return f.Store.Batch(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+}
+
+type faultyTx struct {
+	wallet.Tx
+	f *faultyStore
+}
+
+func (t faultyTx) Share(id string) (*wallet.Share, error) {
+	if t.f.armed.Load() {
+		return nil, errDisk
+	}
+	return t.Tx.Share(id)
+}
+
+func (t faultyTx) ShareByToken(h []byte) (*wallet.Share, error) {
+	if t.f.armed.Load() {
+		return nil, errDisk
+	}
+	return t.Tx.ShareByToken(h)
+}
+
+func (t faultyTx) Credential(id string) (*wallet.Credential, error) {
+	if t.f.armed.Load() {
+		return nil, errDisk
+	}
+	return t.Tx.Credential(id)
+}
+
+func (t faultyTx) Request(id string) (*wallet.Request, error) {
+	if t.f.armed.Load() {
+		return nil, errDisk
+	}
+	return t.Tx.Request(id)
+}
+
+// TestStorageFailureIsNeverNotFound: a store that fails under a request is
+// answered 503 storage_unavailable and logged once with the request's id,
+// never 404 (SPEC §5, THREATS T42).
+func TestStorageFailureIsNeverNotFound(t *testing.T) {
+	store := &faultyStore{Store: servicetest.Open(t)}
+	h := newHarnessOver(t, store)
+	w := h.setup()
+	shareID, qrText := w.share(h, "card_number")
+	cred := w.credential.CredentialID
+	store.armed.Store(true)
+	for _, c := range []struct {
+		method, path, bearer string
+		body                 any
+	}{
+		{"GET", "/v1/me/shares/" + shareID, w.token, nil},
+		{"DELETE", "/v1/me/shares/" + shareID, w.token, nil},
+		{"POST", "/v1/me/shares/" + shareID + "/approve", w.token, wallet.ApproveRequest{KBJWTs: []string{"a.b.c"}}},
+		{"GET", "/v1/me/shares/" + shareID + "/qr.png", w.token, nil},
+		{"GET", "/v1/me/credentials/" + cred, w.token, nil},
+		{"POST", "/v1/me/shares", w.token, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: cred, Claims: []string{"card_number"}}}}},
+		{"GET", "/v1/me/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa", w.token, nil},
+		{"GET", "/v1/verifier/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa", w.verifierKey, nil},
+		{"POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}},
+		{"POST", "/v1/issuer/credentials/" + cred + "/status", w.issuerKey, wallet.StatusRequest{Status: "suspended"}},
+	} {
+		t.Run(c.method+" "+c.path, func(t *testing.T) {
+			before := strings.Count(h.logs.String(), `"msg":"store"`)
+			var e apiError
+			resp, _ := h.call(c.method, c.path, c.bearer, c.body, 503, &e)
+			if e.Error != string(wallet.CodeStorageUnavailable) {
+				t.Errorf("error %q, want storage_unavailable", e.Error)
+			}
+			id := resp.Header.Get("X-Request-Id")
+			var lines int
+			for _, l := range strings.Split(h.logs.String(), "\n") {
+				if strings.Contains(l, `"msg":"store"`) && strings.Contains(l, `"request_id":"`+id+`"`) {
+					lines++
+				}
+			}
+			if lines != 1 || strings.Count(h.logs.String(), `"msg":"store"`) != before+1 {
+				t.Errorf("the failure was logged %d times with its request id", lines)
+			}
+		})
+	}
+	// With the store back, the same calls find what is there.
+	store.armed.Store(false)
+	h.call("GET", "/v1/me/shares/"+shareID, w.token, nil, 200, nil)
+	h.call("GET", "/v1/me/credentials/"+cred, w.token, nil, 200, nil)
+}
