@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -17,8 +18,9 @@ import (
 // could otherwise reach what only the service can reach (the cloud metadata
 // endpoint, the private network, its own admin API on loopback). So a target
 // is checked twice:
-//   - when it is set: https only, and an IP literal (in any spelling a
-//     resolver would accept) must be a public unicast address;
+//   - when it is set: https only, and an IP literal must be a public
+//     unicast address in standard form (the other spellings resolvers
+//     accept, such as 127.1 or 0x7f000001, are refused);
 //   - on every connection: the dialer's Control hook refuses any address
 //     that is not public unicast, after DNS and before connect, so a name
 //     that resolves (or is later rebound) to a refused address never gets a
@@ -147,6 +149,11 @@ func (p outboundPolicy) checkURL(raw string) error {
 	}
 	if u.User != nil {
 		return bad("must not carry a user name or password")
+	}
+	if port := u.Port(); port != "" {
+		if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+			return bad("the port must be 1 to 65535")
+		}
 	}
 	host, loopback := u.Hostname(), false
 	if a, err := netip.ParseAddr(host); err == nil {

@@ -54,6 +54,8 @@ var refusedWebhookURLs = []struct{ url, rule string }{
 	{"https://user:pass@hooks.example/", "user name or password"},
 	{"https://hooks_example.test/", "DNS name"},
 	{"https://-hooks.example/", "DNS name"},
+	{"https://hooks.example:0/", "port must be 1 to 65535"},
+	{"https://hooks.example:65536/", "port must be 1 to 65535"},
 	{"not a url", "absolute https URL"},
 	{"/hooks/relative", "absolute https URL"},
 	{"https://hooks.example/" + strings.Repeat("a", 2048), "at most 2048 bytes"},

@@ -71,7 +71,7 @@ func TestWebhookURLPolicyOverHTTP(t *testing.T) {
 			{"https://127.1/hook", "standard form"},
 			{"https://2130706433/hook", "standard form"},
 			{"http://example.com/hook", "the scheme must be https"},
-			{"http://127.0.0.1:9/hook", "loopback"},                          // loopback http without the flag
+			{"http://127.0.0.1:9/hook", "loopback"},                        // loopback http without the flag
 			{"https://127.0.0.1:8080/v1/admin/verifiers/shop", "loopback"}, // a port on loopback: the admin API
 		} {
 			_, err := admin.SetVerifierWebhook(ctx, "shop", c.url)
