@@ -19,6 +19,7 @@ var statusOf = map[wallet.Code]int{
 	wallet.CodeUnauthenticated:    http.StatusUnauthorized,
 	wallet.CodeForbidden:          http.StatusForbidden,
 	wallet.CodeNotFound:           http.StatusNotFound,
+	wallet.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	wallet.CodeAlreadyRedeemed:    http.StatusConflict,
 	wallet.CodeReplay:             http.StatusConflict,
 	wallet.CodeConflict:           http.StatusConflict,
@@ -78,8 +79,7 @@ func (s *server) clientError(c *gin.Context, err error) *wallet.Error {
 		// The client went away; the request log line records it.
 		return &wallet.Error{Code: wallet.CodeStorageUnavailable, Message: "the request was cancelled"}
 	}
-	s.log.ErrorContext(c.Request.Context(), "internal error",
-		"request_id", requestIDOf(c), "route", routeOf(c), "err", err)
+	s.log.ErrorContext(c.Request.Context(), "internal error", "route", routeOf(c), "err", err)
 	return &wallet.Error{Code: wallet.CodeInternal, Message: genericInternal}
 }
 

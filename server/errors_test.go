@@ -2,11 +2,14 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
@@ -20,6 +23,7 @@ func TestHTTPStatus(t *testing.T) {
 		wallet.CodeUnauthenticated:    401,
 		wallet.CodeForbidden:          403,
 		wallet.CodeNotFound:           404,
+		wallet.CodeMethodNotAllowed:   405,
 		wallet.CodeAlreadyRedeemed:    409,
 		wallet.CodeReplay:             409,
 		wallet.CodeConflict:           409,
@@ -152,6 +156,8 @@ func TestRoleMismatch(t *testing.T) {
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
 		"GET /issuers/:id/jwks.json": true, "GET /.well-known/jwt-vc-issuer/issuers/:id": true,
+		"GET /.well-known/jwks.json": true, // the service key (SPEC §3.6)
+		"GET /trust-list": true, // the signed trust list (THREATS T37)
 		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
 		// The web pages: public files; they call the API with the user's own key.
 		"GET /verify": true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
@@ -173,7 +179,7 @@ func TestRoleMismatch(t *testing.T) {
 	n := 0
 	for _, r := range server.RouteInventory(h.handler) {
 		method, pattern := r[0], r[1]
-		if public[method+" "+pattern] {
+		if public[method+" "+pattern] || method == "HEAD" { // HEAD: TestHeadAnswersAsGet
 			continue
 		}
 		role := roleOf(pattern)
@@ -273,15 +279,190 @@ func TestStrictDecoding(t *testing.T) {
 	}
 }
 
-// TestNotFoundAndMethod: unknown paths are 404 not_found and known paths
-// with another method 405 with Allow, both in the error shape.
+// TestNotFoundAndMethod: unknown paths are 404 not_found, and a known path
+// asked with a method it does not take is 405 method_not_allowed with
+// Allow listing exactly the methods the inventory routes for that path,
+// GET always with HEAD (SPEC §5, RFC 9110 §15.5.6); both in the error
+// shape, and before any authentication.
 func TestNotFoundAndMethod(t *testing.T) {
 	h := newHarness(t)
 	wantError(t, h.request("GET", "/v1/nothing", "", "", nil), 404, "not_found")
 	wantError(t, h.request("GET", "/v1/token/", "", "", nil), 404, "not_found")
-	resp := h.request("PUT", "/v1/token", "", "", nil)
-	if allow := resp.Header.Get("Allow"); allow != "POST" {
-		t.Errorf("Allow %q", allow)
+
+	for _, tc := range []struct{ method, path, allow string }{
+		{"PUT", "/v1/token", "POST"},
+		{"HEAD", "/v1/token", "POST"},
+		{"GET", "/v1/token", "POST"},
+		{"OPTIONS", "/healthz", "GET, HEAD"},
+		{"PUT", "/healthz", "GET, HEAD"},
+		{"OPTIONS", "/v1/me/credentials", "GET, HEAD"},
+		{"PUT", "/v1/me/credentials", "GET, HEAD"},
+		{"DELETE", "/v1/me/shares", "GET, HEAD, POST"},
+		{"PATCH", "/v1/me/shares/x1", "GET, HEAD, DELETE"},
+	} {
+		resp := h.request(tc.method, tc.path, "", "", nil)
+		if allow := resp.Header.Get("Allow"); allow != tc.allow {
+			t.Errorf("%s %s: Allow %q, want %q", tc.method, tc.path, allow, tc.allow)
+		}
+		if tc.method == "HEAD" {
+			if resp.StatusCode != 405 {
+				t.Errorf("%s %s: %d, want 405", tc.method, tc.path, resp.StatusCode)
+			}
+			resp.Body.Close()
+			continue
+		}
+		wantError(t, resp, 405, "method_not_allowed")
 	}
-	wantError(t, resp, 405, "invalid_request")
+
+	// Every path of the inventory, asked with a method no route takes.
+	order := []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"}
+	methods := map[string][]string{}
+	for _, r := range server.RouteInventory(h.handler) {
+		methods[r[1]] = append(methods[r[1]], r[0])
+	}
+	params := regexp.MustCompile(`/:[a-z]+`)
+	for pattern, ms := range methods {
+		slices.SortFunc(ms, func(a, b string) int { return slices.Index(order, a) - slices.Index(order, b) })
+		resp := h.request("TRACE", params.ReplaceAllString(pattern, "/x1"), "", "", nil)
+		if allow := resp.Header.Get("Allow"); allow != strings.Join(ms, ", ") {
+			t.Errorf("TRACE %s: Allow %q, want %q", pattern, allow, strings.Join(ms, ", "))
+		}
+		wantError(t, resp, 405, "method_not_allowed")
+	}
+}
+
+// TestHeadAnswersAsGet: every GET route of the inventory answers HEAD
+// with the status and headers GET answers, and no body (RFC 9110 §9.3.2,
+// SPEC §5), with no credential and with each role's: authentication,
+// role checks and lookups run for HEAD as for GET. An event stream ends
+// once its headers are out instead of streaming into nothing.
+func TestHeadAnswersAsGet(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	shareID, _ := w.share(h, "full_name")
+	creds := map[string]string{"none": "", "admin": h.admin, "issuer": w.issuerKey, "verifier": w.verifierKey, "holder": w.token}
+	// Real ids where a route has them, so HEAD is seen on 200s too.
+	real := strings.NewReplacer(
+		"/issuers/:id/", "/issuers/vss/", "/jwt-vc-issuer/issuers/:id", "/jwt-vc-issuer/issuers/vss",
+		"/v1/me/credentials/:id", "/v1/me/credentials/"+w.credential.CredentialID,
+		"/v1/me/shares/:id", "/v1/me/shares/"+shareID,
+		"/assets/:file", "/assets/app.css",
+	)
+	params := regexp.MustCompile(`/:[a-z]+`)
+	// No keep-alive: a GET event stream is left unread and its connection
+	// closed, which ends it.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 30 * time.Second}
+	do := func(method, path, bearer string) *http.Response {
+		req, _ := http.NewRequest(method, h.url+path, nil)
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		return resp
+	}
+	ignored := map[string]bool{"Date": true, "X-Request-Id": true, "Content-Length": true}
+	headerNames := func(hd http.Header) []string {
+		var names []string
+		for k := range hd {
+			if !ignored[k] {
+				names = append(names, k)
+			}
+		}
+		slices.Sort(names)
+		return names
+	}
+	gets, oks := 0, 0
+	for _, r := range server.RouteInventory(h.handler) {
+		if r[0] != "GET" {
+			continue
+		}
+		gets++
+		path := params.ReplaceAllString(real.Replace(r[1]), "/x1")
+		for role, bearer := range creds {
+			get := do("GET", path, bearer)
+			get.Body.Close()
+			head := do("HEAD", path, bearer)
+			body, err := io.ReadAll(head.Body)
+			head.Body.Close()
+			if head.StatusCode != get.StatusCode || err != nil || len(body) != 0 {
+				t.Errorf("HEAD %s as %s: %d with %d bytes (%v), GET %d", path, role, head.StatusCode, len(body), err, get.StatusCode)
+				continue
+			}
+			if g, hd := headerNames(get.Header), headerNames(head.Header); !slices.Equal(g, hd) {
+				t.Errorf("HEAD %s as %s: headers %v, GET %v", path, role, hd, g)
+			}
+			for _, name := range []string{"Content-Type", "Cache-Control", "WWW-Authenticate", "Content-Security-Policy"} {
+				if head.Header.Get(name) != get.Header.Get(name) {
+					t.Errorf("HEAD %s as %s: %s %q, GET %q", path, role, name, head.Header.Get(name), get.Header.Get(name))
+				}
+			}
+			if get.StatusCode == 200 {
+				oks++
+			}
+		}
+	}
+	if gets < 20 || oks < 15 {
+		t.Errorf("only %d GET routes, %d answers 200", gets, oks)
+	}
+
+	// HEAD of an event stream ends on the server once the headers are out:
+	// the next request on the same kept-alive connection is answered.
+	one := &http.Client{Transport: &http.Transport{MaxConnsPerHost: 1}, Timeout: 10 * time.Second}
+	for _, method := range []string{"HEAD", "GET"} {
+		req, _ := http.NewRequest(method, h.url+"/v1/me/requests/events", nil)
+		if method == "GET" {
+			req, _ = http.NewRequest(method, h.url+"/healthz", nil)
+		}
+		req.Header.Set("Authorization", "Bearer "+w.token)
+		resp, err := one.Do(req)
+		if err != nil {
+			t.Fatalf("%s after HEAD of an event stream: %v", method, err)
+		}
+		readAll(t, resp)
+		if resp.StatusCode != 200 {
+			t.Errorf("%s %s: %d", method, req.URL.Path, resp.StatusCode)
+		}
+	}
+}
+
+// TestSetStatusOfAnotherIssuersCredential: an issuer setting the status of
+// another issuer's credential gets the very answer of an unknown id, 404
+// not_found byte for byte (SPEC §5, THREATS T18), and the credential is
+// left as it was.
+func TestSetStatusOfAnotherIssuersCredential(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	h.call("POST", "/v1/admin/issuers", h.admin, wallet.CreateIssuerRequest{
+		ID: "mps", Name: "Population Registry", Types: []string{credentials.NationalID}}, 201, nil)
+	var other wallet.NewAPIKey
+	h.call("POST", "/v1/admin/issuers/mps/api-keys", h.admin, nil, 201, &other)
+
+	setStatus := func(id string) (*http.Response, []byte) {
+		resp := h.request("POST", "/v1/issuer/credentials/"+id+"/status", other.Key, "application/json",
+			mustJSON(t, wallet.StatusRequest{Status: "revoked"}))
+		return resp, readAll(t, resp)
+	}
+	foreign, foreignBody := setStatus(w.credential.CredentialID)
+	unknown, unknownBody := setStatus("crd_nosuchcredential")
+	for name, resp := range map[string]*http.Response{"foreign": foreign, "unknown": unknown} {
+		if resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: status %d, want 404", name, resp.StatusCode)
+		}
+	}
+	var e apiError
+	if err := json.Unmarshal(foreignBody, &e); err != nil || e.Error != "not_found" {
+		t.Errorf("foreign credential: %s (%v), want not_found", foreignBody, err)
+	}
+	if !bytes.Equal(foreignBody, unknownBody) {
+		t.Errorf("bodies differ:\nforeign %s\nunknown %s", foreignBody, unknownBody)
+	}
+
+	var view wallet.CredentialView
+	h.call("GET", "/v1/me/credentials/"+w.credential.CredentialID, w.token, nil, 200, &view)
+	if view.Status != wallet.StatusValid {
+		t.Errorf("credential status %q after another issuer's attempt, want %s", view.Status, wallet.StatusValid)
+	}
 }

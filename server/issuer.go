@@ -142,7 +142,7 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				}
 			}
 			if broken != nil {
-				s.log.InfoContext(ctx, "bulk stream ended early", "request_id", requestIDOf(c), "line", broken.n, "err", broken.readErr)
+				s.log.InfoContext(ctx, "bulk stream ended early", "line", broken.n, "err", broken.readErr)
 				_ = enc.Encode(wallet.BulkResult{Line: broken.n, Error: wallet.CodeInvalidRequest,
 					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
 				_ = rc.Flush()

@@ -18,7 +18,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// Request-scoped values live in the gin context under unexported keys.
+// Request-scoped values live under unexported keys: the principal in the
+// gin context, the request id in the request's context, where the
+// service's log lines find it too (LogHandler).
 type (
 	principalKey struct{}
 	requestIDKey struct{}
@@ -31,14 +33,6 @@ func principalOf(c *gin.Context) *wallet.Principal {
 		return p
 	}
 	return nil
-}
-
-func requestIDOf(c *gin.Context) string {
-	if v, ok := c.Get(requestIDKey{}); ok {
-		id, _ := v.(string)
-		return id
-	}
-	return ""
 }
 
 // routeOf is the route pattern for logs and metric labels: bounded, and
@@ -72,7 +66,6 @@ func (s *server) requestID() gin.HandlerFunc {
 		if !incomingRequestID.MatchString(id) {
 			id = rand.Text()
 		}
-		c.Set(requestIDKey{}, id)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 		c.Header("X-Request-Id", id)
 		c.Next()
@@ -81,7 +74,8 @@ func (s *server) requestID() gin.HandlerFunc {
 
 // observe logs one line per request and records its metrics. The line has
 // the method, route pattern, path (never the query string), status,
-// duration, request id and the caller's role and ids; never bodies,
+// duration, request id (added by LogHandler, like every line logged with
+// the request's context) and the caller's role and ids; never bodies,
 // tokens, keys, claim values or nonces (SPEC §6, T28).
 func (s *server) observe() gin.HandlerFunc {
 	return func(c *gin.Context) {
@@ -93,7 +87,6 @@ func (s *server) observe() gin.HandlerFunc {
 		s.metrics.duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
 
 		attrs := []slog.Attr{
-			slog.String("request_id", requestIDOf(c)),
 			slog.String("method", method),
 			slog.String("route", route),
 		}
@@ -142,7 +135,7 @@ func (s *server) recoverPanics() gin.HandlerFunc {
 			if err, ok := v.(error); ok && errors.Is(err, http.ErrAbortHandler) {
 				panic(v)
 			}
-			s.log.ErrorContext(c.Request.Context(), "panic", "request_id", requestIDOf(c), "route", routeOf(c),
+			s.log.ErrorContext(c.Request.Context(), "panic", "route", routeOf(c),
 				"panic", fmt.Sprintf("%T", v), "stack", string(debug.Stack()))
 			if c.Writer.Written() {
 				// The answer has begun (a bulk stream): cut the connection
@@ -343,23 +336,58 @@ func addrKey(a netip.Addr) string {
 }
 
 // LogHandler wraps a slog handler so that every record logged with a
-// request's context (the service's own lines too) carries that request's
-// id: a store failure can be tied to the request that met it.
-func LogHandler(h slog.Handler) slog.Handler { return requestIDHandler{h} }
+// request's context (the server's request line and the service's own
+// lines alike) carries that request's id as request_id: a store failure
+// can be tied to the request that met it. It is the one place that key is
+// added, so no line has it twice (a duplicate JSON member, which a strict
+// log reader rejects and a lax one resolves either way); a record that
+// already has a request_id of its own keeps it. Wrapping twice is
+// wrapping once.
+func LogHandler(h slog.Handler) slog.Handler {
+	if _, ok := h.(requestIDHandler); ok {
+		return h
+	}
+	return requestIDHandler{Handler: h}
+}
 
-type requestIDHandler struct{ slog.Handler }
+type requestIDHandler struct {
+	slog.Handler
+	grouped bool // attributes go into a group from now on
+	has     bool // WithAttrs has set a top-level request_id
+}
 
 func (h requestIDHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
-		r.AddAttrs(slog.String("request_id", id))
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok && !h.grouped && !h.has && !hasRequestID(r) {
+		r.AddAttrs(slog.String(logRequestID, id))
 	}
 	return h.Handler.Handle(ctx, r)
 }
 
 func (h requestIDHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	return requestIDHandler{h.Handler.WithAttrs(attrs)}
+	has := h.has
+	if !h.grouped {
+		for _, a := range attrs {
+			has = has || a.Key == logRequestID
+		}
+	}
+	return requestIDHandler{Handler: h.Handler.WithAttrs(attrs), grouped: h.grouped, has: has}
 }
 
 func (h requestIDHandler) WithGroup(name string) slog.Handler {
-	return requestIDHandler{h.Handler.WithGroup(name)}
+	if name == "" {
+		return h
+	}
+	return requestIDHandler{Handler: h.Handler.WithGroup(name), grouped: true, has: h.has}
+}
+
+// logRequestID is the log key of the request id.
+const logRequestID = "request_id"
+
+func hasRequestID(r slog.Record) bool {
+	found := false
+	r.Attrs(func(a slog.Attr) bool {
+		found = a.Key == logRequestID
+		return !found
+	})
+	return found
 }

@@ -9,22 +9,51 @@ import (
 
 	"github.com/eidwallet/eidwallet/docs"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // TestOpenAPIMatchesRoutes holds docs/openapi.json and routes.go to the
 // same set of (method, path), both ways, with gin's :param written as
 // OpenAPI's {param}; every templated path parameter is declared by its
-// operation, every operation has error answers in the SPEC §5 shape, and
-// every authenticated route names its security scheme.
+// operation, every operation has error answers in the SPEC §5 shape
+// (405 method_not_allowed with Allow among them), and every authenticated
+// route names its security scheme. HEAD is routed for exactly the GET
+// routes (RFC 9110 §9.1) and documented once, in the description's info,
+// not per path. The error codes and the activity events the description
+// lists are those of the service.
 func TestOpenAPIMatchesRoutes(t *testing.T) {
 	var doc struct {
 		OpenAPI string `json:"openapi"`
-		Paths   map[string]map[string]struct {
+		Info    struct {
+			Description string `json:"description"`
+		} `json:"info"`
+		Paths map[string]map[string]struct {
 			OperationID string                      `json:"operationId"`
 			Security    *[]map[string][]string      `json:"security"`
 			Parameters  []struct{ Name, In string } `json:"parameters"`
 			Responses   map[string]json.RawMessage  `json:"responses"`
 		} `json:"paths"`
+		Components struct {
+			Responses map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			} `json:"responses"`
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Enum []string `json:"enum"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+				ActivityEntry struct {
+					Properties struct {
+						Event struct {
+							Enum []string `json:"enum"`
+						} `json:"event"`
+					} `json:"properties"`
+				} `json:"ActivityEntry"`
+			} `json:"schemas"`
+		} `json:"components"`
 	}
 	if err := json.Unmarshal(docs.OpenAPI(), &doc); err != nil {
 		t.Fatal(err)
@@ -36,9 +65,32 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	h := newHarness(t)
 	param := regexp.MustCompile(`/:([A-Za-z_]+)`)
 	routes := map[string]bool{}
+	heads := map[string]bool{}
 	for _, r := range server.RouteInventory(h.handler) {
-		routes[r[0]+" "+param.ReplaceAllString(r[1], "/{$1}")] = true
+		key := param.ReplaceAllString(r[1], "/{$1}")
+		if r[0] == "HEAD" {
+			heads["GET "+key] = true
+			continue
+		}
+		routes[r[0]+" "+key] = true
 	}
+	for r := range routes {
+		if strings.HasPrefix(r, "GET ") != heads[r] {
+			t.Errorf("%s: HEAD routed %v", r, heads[r])
+		}
+	}
+	for r := range heads {
+		if !routes[r] {
+			t.Errorf("HEAD is routed for %s, which has no GET", strings.TrimPrefix(r, "GET "))
+		}
+	}
+	if !strings.Contains(doc.Info.Description, "HEAD") {
+		t.Error("info.description does not say that every GET route answers HEAD")
+	}
+	if _, ok := doc.Components.Responses["MethodNotAllowed"].Headers["Allow"]; !ok {
+		t.Error("components.responses.MethodNotAllowed has no Allow header")
+	}
+	methodNotAllowed := `{"$ref":"#/components/responses/MethodNotAllowed"}`
 	documented := map[string]bool{}
 	template := regexp.MustCompile(`\{([A-Za-z_]+)\}`)
 	ids := map[string]bool{}
@@ -68,6 +120,9 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			if _, ok := op.Responses["500"]; !ok {
 				t.Errorf("%s: no 500 answer", key)
 			}
+			if got := strings.Join(strings.Fields(string(op.Responses["405"])), ""); got != methodNotAllowed {
+				t.Errorf("%s: 405 answer %q, want %s", key, got, methodNotAllowed)
+			}
 			public := op.Security != nil && len(*op.Security) == 0
 			authenticated := strings.HasPrefix(path, "/v1/") && path != "/v1/enrollments" && path != "/v1/token"
 			if authenticated == public {
@@ -94,5 +149,23 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	if len(routes) < 30 {
 		t.Errorf("only %d routes", len(routes))
+	}
+
+	// Every code the description lists is one the error table maps, and
+	// the table's 405 is among them (SPEC §5).
+	codes := doc.Components.Schemas.Error.Properties.Error.Enum
+	for _, code := range codes {
+		if server.HTTPStatus(wallet.Code(code)) == 500 && wallet.Code(code) != wallet.CodeInternal {
+			t.Errorf("error code %q is not in the error table", code)
+		}
+	}
+	if !slices.Contains(codes, string(wallet.CodeMethodNotAllowed)) {
+		t.Errorf("error codes %v lack %s", codes, wallet.CodeMethodNotAllowed)
+	}
+
+	// The activity events are the service's list (SPEC §3.6).
+	events, want := slices.Sorted(slices.Values(doc.Components.Schemas.ActivityEntry.Properties.Event.Enum)), slices.Sorted(slices.Values(wallet.Events()))
+	if !slices.Equal(events, want) {
+		t.Errorf("ActivityEntry.event enum %v, want wallet.Events() %v", events, want)
 	}
 }

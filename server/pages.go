@@ -111,7 +111,7 @@ func contentType(name string) string {
 // no credentials, no JSON; the pages call the API from the browser. Each
 // file route takes one path segment, so no path can climb out of its
 // folder.
-func (s *server) pageRoutes(r *gin.Engine) {
+func (s *server) pageRoutes(r router) {
 	p, err := loadPages()
 	if err != nil {
 		panic(err) // the files are compiled in: a broken one is a build mistake

@@ -211,14 +211,3 @@ func (s *server) handleNoRoute() gin.HandlerFunc {
 		s.failCode(c, wallet.CodeNotFound, "no such route")
 	}
 }
-
-// handleNoMethod answers a known path with another method 405 (gin has
-// set Allow). SPEC §5 has no code for it; invalid_request is closest.
-func (s *server) handleNoMethod() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		we := &wallet.Error{Code: wallet.CodeInvalidRequest, Message: "method not allowed on this route"}
-		c.Header("Cache-Control", "no-store")
-		c.Abort()
-		writeJSON(c, http.StatusMethodNotAllowed, errorBody{Error: we.Code, Description: we.Message})
-	}
-}

@@ -17,7 +17,7 @@ import (
 // value (which could hold anything) is not echoed.
 func TestRecoverPanics(t *testing.T) {
 	var logs bytes.Buffer
-	s := &server{log: slog.New(slog.NewJSONHandler(&logs, nil)), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &server{log: slog.New(LogHandler(slog.NewJSONHandler(&logs, nil))), metrics: newMetrics(prometheus.NewRegistry())}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())
@@ -33,8 +33,21 @@ func TestRecoverPanics(t *testing.T) {
 		t.Fatalf("body %s (%v)", rec.Body, err)
 	}
 	id := rec.Header().Get("X-Request-Id")
-	if !strings.Contains(logs.String(), `"msg":"panic","request_id":"`+id+`"`) {
-		t.Errorf("panic not logged with the request id:\n%s", logs.String())
+	panics := 0
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Fatalf("log line %s: %v", line, err)
+		}
+		if entry["msg"] == "panic" {
+			panics++
+			if entry["request_id"] != id {
+				t.Errorf("panic logged with request_id %v, want %s", entry["request_id"], id)
+			}
+		}
+	}
+	if panics != 1 {
+		t.Errorf("%d panic lines, want 1:\n%s", panics, logs.String())
 	}
 	if strings.Contains(logs.String()+rec.Body.String(), "secret-claim-value") {
 		t.Error("the panic value leaked")

@@ -3,7 +3,6 @@ package server
 import (
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/wallet"
-	"github.com/gin-gonic/gin"
 )
 
 // routes lists every route of the API: the one place to see who may call
@@ -11,8 +10,8 @@ import (
 // TestOpenAPIMatchesRoutes holds the two together.
 //
 // Each group requires its role before any handler runs; the service checks
-// the role again on every call.
-func (s *server) routes(r *gin.Engine) {
+// the role again on every call. Every GET route answers HEAD too (router).
+func (s *server) routes(r router) {
 	// Public: probes, metrics, the API description, issuer keys and status
 	// lists (SPEC §3.5), and the two ways into the holder role (§3.1).
 	r.GET("/healthz", s.handleHealthz())

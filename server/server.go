@@ -9,9 +9,13 @@ package server
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/eidwallet/eidwallet/docs"
@@ -126,6 +130,9 @@ func New(cfg Config) http.Handler {
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
+	// Every line the server logs with a request's context carries its id,
+	// whatever handler the caller passed (LogHandler is idempotent).
+	s.log = slog.New(LogHandler(s.log.Handler()))
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -188,7 +195,83 @@ func New(cfg Config) http.Handler {
 	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())
 	e.NoRoute(s.handleNoRoute())
 	e.NoMethod(s.handleNoMethod())
-	s.routes(e)
-	s.pageRoutes(e)
+	rt := router{&e.RouterGroup}
+	s.routes(rt)
+	s.pageRoutes(rt)
 	return e
+}
+
+// router is how routes.go and pages.go register routes: the one place
+// that makes every GET route answer HEAD too (RFC 9110 §9.1, SPEC §5),
+// with the same handlers, so a new route cannot forget it.
+type router struct{ g *gin.RouterGroup }
+
+// Group returns a router for the routes under path, behind handlers.
+func (r router) Group(path string, handlers ...gin.HandlerFunc) router {
+	return router{r.g.Group(path, handlers...)}
+}
+
+// GET registers a GET route and its HEAD twin. A HEAD answer has the
+// status and headers of the GET answer and no body: net/http drops what
+// a handler writes for HEAD, after counting it for Content-Length (RFC
+// 9110 §9.3.2). A handler that flushes (an event stream) has sent all
+// the headers there are, so for HEAD its context ends at the first flush
+// instead of streaming into nothing.
+func (r router) GET(path string, handlers ...gin.HandlerFunc) {
+	r.g.GET(path, handlers...)
+	r.g.HEAD(path, append([]gin.HandlerFunc{headOnly}, handlers...)...)
+}
+
+func (r router) POST(path string, handlers ...gin.HandlerFunc)   { r.g.POST(path, handlers...) }
+func (r router) PUT(path string, handlers ...gin.HandlerFunc)    { r.g.PUT(path, handlers...) }
+func (r router) PATCH(path string, handlers ...gin.HandlerFunc)  { r.g.PATCH(path, handlers...) }
+func (r router) DELETE(path string, handlers ...gin.HandlerFunc) { r.g.DELETE(path, handlers...) }
+
+// headOnly runs before the handlers of a HEAD route; see router.GET.
+func headOnly(c *gin.Context) {
+	ctx, cancel := context.WithCancel(c.Request.Context())
+	defer cancel()
+	c.Request = c.Request.WithContext(ctx)
+	c.Writer = &headWriter{ResponseWriter: c.Writer, flushed: cancel}
+	c.Next()
+}
+
+// headWriter ends a HEAD request's context once its headers are flushed.
+type headWriter struct {
+	gin.ResponseWriter
+	flushed context.CancelFunc
+}
+
+func (w *headWriter) Flush() {
+	w.ResponseWriter.Flush()
+	w.flushed()
+}
+
+// Unwrap lets http.ResponseController reach the connection's deadlines.
+func (w *headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// allowOrder is the order of the methods in an Allow header.
+var allowOrder = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
+
+// handleNoMethod answers a known path asked with a method it does not
+// route: 405 method_not_allowed with Allow listing the methods it does,
+// in a fixed order (RFC 9110 §15.5.6, SPEC §5). gin has set Allow in the
+// order its method trees were made.
+func (s *server) handleNoMethod() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		h := c.Writer.Header()
+		allowed := strings.Split(h.Get("Allow"), ", ")
+		slices.SortStableFunc(allowed, func(a, b string) int {
+			return cmp.Compare(methodRank(a), methodRank(b))
+		})
+		h.Set("Allow", strings.Join(allowed, ", "))
+		s.failCode(c, wallet.CodeMethodNotAllowed, "this route does not take that method; Allow lists those it takes")
+	}
+}
+
+func methodRank(m string) int {
+	if i := slices.Index(allowOrder, m); i >= 0 {
+		return i
+	}
+	return len(allowOrder)
 }
