@@ -92,6 +92,22 @@ func (s *server) handleIssuerMetadata() gin.HandlerFunc {
 	}
 }
 
+// handleTrustList serves the service's signed trust list: each hosted
+// issuer bound to its keys and the vct it may sign, for verifiers working
+// offline (THREATS T37). Cacheable like the keys it lists; the token itself
+// is valid for wallet.TrustListTTL.
+func (s *server) handleTrustList() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		token, err := s.svc.TrustList(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		publicCache(c, publicMaxAge)
+		c.Data(http.StatusOK, "application/trust-list+jwt", []byte(token))
+	}
+}
+
 // handleStatusList serves a Token Status List token, cacheable for its
 // ttl (SPEC §3.5; Token Status List §8).
 func (s *server) handleStatusList() gin.HandlerFunc {
