@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
-	"github.com/lestrrat-go/jwx/v2/jwk"
 )
 
 // TypTrustList is the typ of a signed trust list.
@@ -36,7 +35,7 @@ type TrustedIssuer struct {
 	ID     string                      // the service's id for it
 	Issuer string                      // the iss of its credentials
 	Name   string                      // for people; not checked
-	Keys   map[string]*ecdsa.PublicKey // its keys, by kid
+	Keys   map[string]*ecdsa.PublicKey // its keys, by kid (the RFC 7638 thumbprint)
 	VCT    []string                    // the types it may sign, at least one
 }
 
@@ -77,22 +76,21 @@ func SignTrustList(signer crypto.Signer, kid string, l TrustList) (string, error
 	return signJWT(signer, TypTrustList, kid, body)
 }
 
-// keySet is a JWKS of keys under their own kid, in kid order.
+// keySet is the JWKS of keys, in kid order. Each kid must be the key's
+// RFC 7638 thumbprint (SPEC §1), the kid JWKS writes.
 func keySet(keys map[string]*ecdsa.PublicKey) (jsontext.Value, error) {
-	set := jwk.NewSet()
+	var pubs []*ecdsa.PublicKey
 	for _, kid := range slices.Sorted(maps.Keys(keys)) {
-		k, err := PublicJWK(keys[kid])
+		tp, err := Thumbprint(keys[kid])
 		if err != nil {
 			return nil, err
 		}
-		if err := k.Set(jwk.KeyIDKey, kid); err != nil {
-			return nil, fmt.Errorf("set jwk kid: %w", err)
+		if tp != kid {
+			return nil, fmt.Errorf("kid %s is not the key's thumbprint", kid)
 		}
-		if err := set.AddKey(k); err != nil {
-			return nil, fmt.Errorf("add key to jwks: %w", err)
-		}
+		pubs = append(pubs, keys[kid])
 	}
-	return marshal(set)
+	return JWKS(pubs...)
 }
 
 // VerifyTrustList checks a signed trust list and returns it. It fails

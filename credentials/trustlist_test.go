@@ -137,15 +137,25 @@ func TestVerifyTrustListRejects(t *testing.T) {
 	}
 }
 
-// TestSignTrustListRefusesAnIssuerWithoutTypes: an entry with no vct would
-// read as "any vct" to a careless verifier; the service never signs one.
-func TestSignTrustListRefusesAnIssuerWithoutTypes(t *testing.T) {
+// TestSignTrustListRefuses: the service never signs a list a verifier
+// would refuse or misread: an issuer with no vct (which a careless verifier
+// could take for any vct), a key under a kid that is not its thumbprint.
+func TestSignTrustListRefuses(t *testing.T) {
 	f := newTrustListFixture(t)
-	l := f.list
-	l.Issuers = append([]credentials.TrustedIssuer{}, l.Issuers...)
-	l.Issuers[1].VCT = nil
-	if _, err := credentials.SignTrustList(f.service, f.serviceKid, l); err == nil {
-		t.Fatal("signed a trust list with an issuer trusted for no type")
+	for name, edit := range map[string]func(*credentials.TrustedIssuer){
+		"no vct":    func(is *credentials.TrustedIssuer) { is.VCT = nil },
+		"empty vct": func(is *credentials.TrustedIssuer) { is.VCT = []string{""} },
+		"no keys":   func(is *credentials.TrustedIssuer) { is.Keys = nil },
+		"kid not the thumbprint": func(is *credentials.TrustedIssuer) {
+			is.Keys = map[string]*ecdsa.PublicKey{"k1": &f.vss.PublicKey}
+		},
+	} {
+		l := f.list
+		l.Issuers = append([]credentials.TrustedIssuer{}, l.Issuers...)
+		edit(&l.Issuers[1])
+		if _, err := credentials.SignTrustList(f.service, f.serviceKid, l); err == nil {
+			t.Errorf("%s: signed", name)
+		}
 	}
 }
 

@@ -31,7 +31,8 @@ commands:
   admin                operator tasks: issuers, verifiers, API keys, activation codes
   holder               the citizen's side: enrol a device, list documents, share by QR
   verifier             a relying party's side: ask a citizen for claims by QR or presence code
-  verify-presentation  verify an SD-JWT (VC) presentation read on stdin against a JWKS file
+  verify-presentation  verify an SD-JWT (VC) presentation read on stdin, offline, against the
+                       signed trust list, issuer metadata or one issuer's JWKS
 
 Run 'eidwallet <command> -h' for a command's flags.
 `
