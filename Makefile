@@ -5,6 +5,7 @@ BIN      := bin/eidwallet
 FUZZTIME ?= 10s
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INTEROP  := credentials/testdata/interop
+JCS      := wallet/testdata/jcs
 
 .PHONY: run test test-race bench lint fuzz build clean interop-deps browser-check
 
@@ -17,10 +18,12 @@ run: build
 	./$(BIN) serve --demo --data-dir data --addr 127.0.0.1:8080 --log-format text
 
 # interop-deps installs the independent SD-JWT VC implementation the
-# interop tests compare against (skipped, with a note, without npm).
+# interop tests compare against, and RFC 8785's reference canonicalizer for
+# the activity log hashes (skipped, with a note, without npm).
 interop-deps:
 	@if command -v npm >/dev/null 2>&1; then \
 		[ -d $(INTEROP)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(INTEROP); \
+		[ -d $(JCS)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(JCS); \
 	else echo "npm not found: interop tests will be skipped (apt-get install -y nodejs npm)"; fi
 
 # browser-check says when the browser tests will be skipped.

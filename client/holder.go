@@ -353,8 +353,9 @@ func (h *Holder) Activity(ctx context.Context) (*wallet.ActivityResponse, error)
 }
 
 // ExportActivity returns the whole hash chain, oldest first, with the
-// service's verdict in ChainValid. Check it yourself with
-// wallet.CheckChain(resp.Entries): that is the point of the export.
+// service's verdict in ChainValid and its signed Checkpoint. Check it
+// yourself, as anyone can, with CheckActivityExport over the bytes of
+// ExportActivityJSON: that is the point of the export.
 func (h *Holder) ExportActivity(ctx context.Context) (*wallet.ActivityResponse, error) {
 	var out wallet.ActivityResponse
 	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", url.Values{"export": {"1"}}, nil, &out, max(exportMaxBytes, h.c.maxBody)); err != nil {

@@ -162,7 +162,8 @@ func (s *server) handleQR(contentType string, render func(text string, size int)
 }
 
 // handleActivity lists the holder's log; ?export=1 the whole chain with
-// its check (SPEC §3.6).
+// its check and, last, the checkpoint signed with the key of
+// /.well-known/jwks.json (SPEC §3.6).
 func (s *server) handleActivity() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		export, ok := boolQuery(c, "export")

@@ -77,6 +77,20 @@ func (s *server) handleJWKS() gin.HandlerFunc {
 	}
 }
 
+// handleServiceJWKS serves the service's own signing key, the key of
+// activity checkpoints (SPEC §3.6). Anyone may fetch it, browsers included.
+func (s *server) handleServiceJWKS() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		jwks, err := s.svc.ServiceJWKS()
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		publicCache(c, publicMaxAge)
+		c.Data(http.StatusOK, "application/jwk-set+json", jwks)
+	}
+}
+
 // handleIssuerMetadata serves SD-JWT VC issuer metadata (issuer and jwks)
 // at /.well-known/jwt-vc-issuer/issuers/{id}: the well-known segment goes
 // between the host and the path of the issuer identifier.

@@ -13,13 +13,14 @@ import (
 // the role again on every call. Every GET route answers HEAD too (router).
 func (s *server) routes(r router) {
 	// Public: probes, metrics, the API description, issuer keys and status
-	// lists (SPEC §3.5), the signed trust list (THREATS T37), and the two
-	// ways into the holder role (§3.1).
+	// lists (SPEC §3.5), the service's own key (§3.6), the signed trust
+	// list (THREATS T37), and the two ways into the holder role (§3.1).
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
 	r.GET("/metrics", s.handleMetrics())
 	r.GET("/openapi.json", s.handleOpenAPI())
 	r.GET("/issuers/:id/jwks.json", s.handleJWKS())
+	r.GET("/.well-known/jwks.json", s.handleServiceJWKS())
 	r.GET("/.well-known/jwt-vc-issuer/issuers/:id", s.handleIssuerMetadata())
 	r.GET("/trust-list", s.handleTrustList())
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())

@@ -5,9 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
+	"time"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, faster engine: appends run inside the single writer
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, as answers are encoded (server/codec.go)
 )
 
 // Activity events (SPEC §3.6).
@@ -19,7 +23,30 @@ const (
 	EventShareApproved    = "share_approved"
 	EventShareCancelled   = "share_cancelled"
 	EventShareRedeemed    = "share_redeemed"
+	EventShareRefused     = "share_refused" // a verifier the share is not for tried it (403); outcome is the reason
 )
+
+// ActivityTimePrecision is the precision of an entry's at: appended entries
+// are truncated to it, so at is RFC 3339 in UTC with at most three
+// fractional digits (SPEC §3.6, docs/security.md).
+const ActivityTimePrecision = time.Millisecond
+
+// TypActivityCheckpoint is the typ of the checkpoint JWS that ends an export
+// (SPEC §3.6). No other JWS the service key signs has it.
+const TypActivityCheckpoint = "activity-checkpoint+jwt"
+
+// ActivityCheckpoint is the payload of the checkpoint: the service key
+// attests that holder sub's log, as of iat, is count entries whose last
+// hash is head ("" for an empty log). With the chain it lets anyone prove
+// that the export came from the service and that no entry was dropped from
+// its end (THREATS T29).
+type ActivityCheckpoint struct {
+	Iss   string `json:"iss"` // the service's public URL
+	Sub   string `json:"sub"` // the holder id
+	Count int    `json:"count"`
+	Head  string `json:"head"`
+	Iat   int64  `json:"iat"`
+}
 
 // appendActivity chains e after the holder's last entry and appends it in
 // the caller's transaction, so the entry commits with its event (SPEC §3.6).
@@ -32,36 +59,82 @@ func (s *Service) appendActivity(tx Tx, e *ActivityEntry) error {
 	if len(last) > 0 {
 		e.Seq, e.Prev = last[0].Seq+1, last[0].Hash
 	}
-	e.Hash = EntryHash(e)
+	e.At = e.At.UTC().Truncate(ActivityTimePrecision)
+	if e.Hash, err = entryHash(e); err != nil {
+		return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
+	}
 	return tx.AppendActivity(e)
 }
 
-// EntryHash is the chain hash of an entry: SHA-256 over the JSON of the
-// entry with its hash empty; the JSON includes prev, the previous entry's
-// hash, so altering any entry breaks every later link (THREATS T29).
+// CanonicalEntry is the RFC 8785 (JCS) form of the entry's JSON without its
+// hash member: the bytes EntryHash hashes. The JSON is the entry exactly as
+// answers encode it (the struct tags of ActivityEntry): seq, holder_id, at,
+// event, outcome and prev always; verifier_id, issuer_id, credential_id,
+// share_id, device_id and claims only when not empty. Canonical JSON makes
+// the hash independent of member order, whitespace and string escaping, so
+// a reader recomputes it from the export with any JSON library.
+func CanonicalEntry(e *ActivityEntry) ([]byte, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return nil, fmt.Errorf("encode activity entry: %w", err)
+	}
+	var members map[string]jsontext.Value
+	if err := jsonv2.Unmarshal(b, &members); err != nil {
+		return nil, fmt.Errorf("decode activity entry: %w", err)
+	}
+	delete(members, "hash")
+	if b, err = jsonv2.Marshal(members); err != nil {
+		return nil, fmt.Errorf("encode activity entry: %w", err)
+	}
+	v := jsontext.Value(b)
+	if err := v.Canonicalize(); err != nil {
+		return nil, fmt.Errorf("canonicalize activity entry: %w", err)
+	}
+	return v, nil
+}
+
+// EntryHash is the chain hash of an entry: SHA-256, in lower-case hex, over
+// CanonicalEntry. The canonical form includes prev, the previous entry's
+// hash, so altering any entry breaks every later link (THREATS T29). An
+// entry that cannot be encoded has the hash "", which no entry carries.
 func EntryHash(e *ActivityEntry) string {
-	c := *e
-	c.Hash = ""
-	b, _ := json.Marshal(&c) // a struct of plain fields always encodes
+	h, _ := entryHash(e)
+	return h
+}
+
+func entryHash(e *ActivityEntry) (string, error) {
+	b, err := CanonicalEntry(e)
+	if err != nil {
+		return "", err
+	}
 	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
+	return hex.EncodeToString(h[:]), nil
 }
 
 // CheckChain reports whether entries, oldest first, form an unbroken chain
-// from the first entry of a log.
+// from the first entry of a log: seq 1, 2, 3, …, each prev the hash of the
+// entry before ("" for the first) and each hash recomputed.
 func CheckChain(entries []*ActivityEntry) bool {
+	return chainBreak(entries) < 0
+}
+
+// chainBreak is the index of the first entry that does not check, or -1.
+func chainBreak(entries []*ActivityEntry) int {
 	prev := ""
 	for i, e := range entries {
-		if e.Seq != uint64(i+1) || e.Prev != prev || EntryHash(e) != e.Hash {
-			return false
+		if e.Seq != uint64(i+1) || e.Prev != prev || e.Hash == "" || EntryHash(e) != e.Hash {
+			return i
 		}
 		prev = e.Hash
 	}
-	return true
+	return -1
 }
 
 // Activity lists the holder's log newest first; with export, the whole
-// chain oldest first and whether it checks out (SPEC §3.6).
+// chain oldest first, whether it checks out and, when it does, a checkpoint
+// signed with the service key over its count and head (SPEC §3.6). The
+// service signs no checkpoint over a chain it finds broken: that store was
+// altered, and the export says so with chain_valid false.
 func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*ActivityResponse, error) {
 	if err := p.require(RoleHolder); err != nil {
 		return nil, err
@@ -79,14 +152,27 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*Act
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "activity")
 	}
-	resp := &ActivityResponse{Entries: entries}
-	if export {
-		slices.Reverse(entries) // oldest first, the order the chain is checked in
-		ok := CheckChain(entries)
-		resp.ChainValid = &ok
+	if entries == nil {
+		entries = []*ActivityEntry{}
 	}
-	if resp.Entries == nil {
-		resp.Entries = []*ActivityEntry{}
+	resp := &ActivityResponse{Entries: entries}
+	if !export {
+		return resp, nil
+	}
+	slices.Reverse(entries) // oldest first, the order the chain is checked in
+	broken := chainBreak(entries)
+	ok := broken < 0
+	resp.ChainValid = &ok
+	if !ok {
+		s.log.ErrorContext(ctx, "activity chain broken", "holder_id", p.Subject, "position", broken+1)
+		return resp, nil
+	}
+	cp := ActivityCheckpoint{Iss: s.url, Sub: p.Subject, Count: len(entries), Iat: s.now().Unix()}
+	if len(entries) > 0 {
+		cp.Head = entries[len(entries)-1].Hash
+	}
+	if resp.Checkpoint, err = s.signAsService(TypActivityCheckpoint, cp); err != nil {
+		return nil, fmt.Errorf("sign activity checkpoint: %w", err)
 	}
 	return resp, nil
 }

@@ -52,7 +52,8 @@ commands:
                           say no
   activity [--export] [--json]
                           your activity log; --export prints the whole hash chain
-                          as JSON and checks it (exit 1 if broken)
+                          as JSON, as the service signed it, and checks every hash
+                          and the service's signed checkpoint (exit 1 if either fails)
   devices [--json]        list your devices
   revoke-device DEVICE_ID revoke one of your devices
 
@@ -459,22 +460,37 @@ func (h *holderCmd) activity(ctx context.Context, export, asJSON bool) int {
 		return code
 	}
 	if export {
-		res, err := hc.ExportActivity(ctx)
+		// The point of the export: anyone can check it, so check it here
+		// as anyone would, without taking the service's word (SPEC §3.6).
+		raw, err := hc.ExportActivityJSON(ctx)
 		if err != nil {
 			return h.failed(err)
 		}
-		// The point of the export: anyone can check the chain, so check it
-		// here too, not only take the service's word.
-		local := wallet.CheckChain(res.Entries)
-		service := res.ChainValid != nil && *res.ChainValid
-		if rc := h.printJSON(res); rc != exitOK {
-			return rc
+		jwks, err := h.c.ServiceJWKS(ctx)
+		if err != nil {
+			return h.failed(err)
 		}
-		if !local || !service {
-			h.note("activity chain BROKEN: checked here %s, by the service %s (%d entries)", okText(local), okText(service), len(res.Entries))
+		chk, err := client.CheckActivityExport(raw, jwks, h.c.BaseURL())
+		if err != nil {
+			fmt.Fprintf(h.stderr, "%s: %v\n", h.name, err)
 			return exitInvalid
 		}
-		h.note("activity chain intact: %d entries, checked here and by the service", len(res.Entries))
+		// Printed as the service sent it, to keep with its checkpoint.
+		fmt.Fprintf(h.stdout, "%s\n", raw)
+		if chk.Chain != nil {
+			h.note("activity chain BROKEN: %v", chk.Chain)
+		} else {
+			h.note("activity chain intact: %d entries, every hash recomputed here", chk.Entries)
+		}
+		if chk.Checkpoint != nil {
+			h.note("activity checkpoint INVALID: %v", chk.Checkpoint)
+		} else {
+			h.note("activity checkpoint verified: %d entries up to head %s, signed by %s (service key %s) at %s",
+				chk.Signed.Count, orDash(chk.Signed.Head), chk.Signed.Iss, chk.Kid, time.Unix(chk.Signed.Iat, 0).UTC().Format(time.RFC3339))
+		}
+		if !chk.OK() {
+			return exitInvalid
+		}
 		return exitOK
 	}
 	res, err := hc.Activity(ctx)
@@ -552,13 +568,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-func okText(ok bool) string {
-	if ok {
-		return "ok"
-	}
-	return "FAILED"
 }
 
 // jsonText is v as compact JSON.
