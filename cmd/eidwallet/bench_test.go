@@ -123,7 +123,7 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 	ctx := context.Background()
 	st := newBenchStack(b)
 	c, admin, ik := st.client, st.admin, st.issuerKey
-	v, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail", Claims: map[string][]string{"national_id": {"age_over_18"}}})
+	v, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail", Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -68,12 +68,17 @@ func (p *promise) idItem(claims ...string) []wallet.ShareRequestItem {
 	return []wallet.ShareRequestItem{{CredentialID: p.nationalID, Claims: claims}}
 }
 
-// approveRaw posts kb_jwts as they are, the way a compromised app could.
+// approveRaw posts kb_jwts as they are to a share's approve route, the way
+// a compromised app could.
 func (p *promise) approveRaw(h *client.Holder, shareID string, kbs []string) error {
+	return p.postKBs(h, "/v1/me/shares/"+shareID+"/approve", kbs)
+}
+
+func (p *promise) postKBs(h *client.Holder, path string, kbs []string) error {
 	tok, err := h.AccessToken(p.ctx)
 	p.must(err)
 	body, _ := json.Marshal(wallet.ApproveRequest{KBJWTs: kbs})
-	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, p.c.BaseURL()+"/v1/me/shares/"+shareID+"/approve", bytes.NewReader(body))
+	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, p.c.BaseURL()+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -137,6 +142,36 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		p.must(err)
 		if len(log.Entries) == 0 || !slices.Equal(log.Entries[0].Claims, []string{"national_id.age_over_18"}) {
 			t.Errorf("verifier log: %+v", log.Entries)
+		}
+	})
+
+	// Item 1 on the request path: the same smuggling would also get past
+	// the verifier's registration, which covers only age_over_18.
+	t.Run("extra disclosures in a request answer are refused", func(t *testing.T) {
+		harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
+		p.must(err)
+		extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
+		extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~"
+		created, err := p.pharmacy.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
+		p.must(err)
+		view, err := p.phone.Resolve(p.ctx, created.QRText)
+		p.must(err)
+		prepared, err := p.phone.PrepareRequest(p.ctx, view.RequestID, wallet.PrepareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		item := prepared.ToSign[0]
+		item.Presentation += extra
+		item.SDHash = credentials.SDHash(item.Presentation)
+		kb, err := p.phone.Device().SignKB(item, time.Now())
+		p.must(err)
+		err = p.postKBs(p.phone, "/v1/me/requests/"+view.RequestID+"/approve", []string{extra + kb})
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		if _, err := p.phone.ApproveRequest(p.ctx, prepared); err != nil {
+			t.Fatal(err)
+		}
+		res, err := p.pharmacy.Request(p.ctx, view.RequestID, 0, "")
+		p.must(err)
+		if got := keys(res.Result.Documents[0].Claims); !slices.Equal(got, []string{"age_over_18"}) {
+			t.Errorf("the verifier got %v, want [age_over_18]", got)
 		}
 	})
 
@@ -257,6 +292,32 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		if _, err := p.pharmacy.Verify(p.ctx, own.QRText); err != nil {
 			t.Fatalf("the phone's share after the tablet's revocation: %v", err)
 		}
+	})
+
+	// A request answer is handed out again and again (poll, events,
+	// webhook): each time it is re-checked like a redemption (SPEC §3.7).
+	t.Run("a request answer of a revoked device", func(t *testing.T) {
+		created, err := p.pharmacy.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
+		p.must(err)
+		view, err := p.phone.Resolve(p.ctx, created.QRText)
+		p.must(err)
+		if _, err := p.phone.AnswerRequest(p.ctx, view, p.idItem("age_over_18")); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.pharmacy.Request(p.ctx, view.RequestID, 0, ""); err != nil {
+			t.Fatalf("the answer before the revocation: %v", err)
+		}
+		code, err := p.admin.CreateActivationCode(p.ctx, citizenA)
+		p.must(err)
+		dev, err := client.NewDevice("new phone")
+		p.must(err)
+		other := p.c.Holder(dev)
+		_, err = other.Enroll(p.ctx, citizenA, code.Code)
+		p.must(err)
+		p.must(other.RevokeDevice(p.ctx, p.phone.Device().ID))
+		_, err = p.pharmacy.Request(p.ctx, view.RequestID, 0, "")
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, wallet.ReasonDeviceRevoked)
+		p.phone = other
 	})
 
 	// Item 4 (THREATS T33): a retired key and a retired issuer.
