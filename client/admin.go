@@ -118,9 +118,9 @@ func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*wa
 }
 
 // SetVerifierWebhook sets the URL a verifier's request results are posted
-// to (https, or http to a loopback address; "" removes it). The answer
-// carries the new signing secret, shown once: the receiver checks each
-// delivery with it (wallet.VerifyWebhook).
+// to (https to a public unicast address, loopback only on a development
+// server; "" removes it). The answer carries the new signing secret, shown
+// once: the receiver checks each delivery with it (wallet.VerifyWebhook).
 func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) (*wallet.WebhookResponse, error) {
 	var out wallet.WebhookResponse
 	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", wallet.WebhookRequest{URL: url}, &out); err != nil {

@@ -38,8 +38,9 @@ commands:
   verifiers list                  list verifiers
   verifiers api-key VERIFIER_ID   make another API key for a verifier (shown once)
   verifiers webhook VERIFIER_ID --url URL | --remove
-                                  post the verifier's request results to URL (https, or
-                                  http to a loopback address), signed with a new secret
+                                  post the verifier's request results to URL (https to a
+                                  public address; loopback only on a server started with
+                                  --dev-loopback-webhooks), signed with a new secret
                                   (shown once); here --url is the webhook's: give the
                                   service URL before the command or in EIDWALLET_URL
   api-keys revoke KEY_ID          revoke an issuer or verifier API key
@@ -191,7 +192,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 		nargs = 1
 		var hook string
 		var remove bool
-		leaf.StringVar(&hook, "url", "", "webhook `URL`: https, or http to a loopback address")
+		leaf.StringVar(&hook, "url", "", "webhook `URL`: https to a public address (loopback only in development mode)")
 		leaf.BoolVar(&remove, "remove", false, "remove the webhook: results by polling only")
 		run = func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 			if (hook == "") == !remove {
