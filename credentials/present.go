@@ -216,6 +216,18 @@ func compactJWSShape(s string) bool {
 	return parts == 3 && part > 0
 }
 
+// SignedBy returns the kid in the header of an SD-JWT's issuer-signed JWT,
+// not verified: it is for the holder's side, to see which issuer key
+// signed a stored copy (for instance one retired since).
+func SignedBy(sdjwt string) (string, error) {
+	jwt, _, _ := strings.Cut(sdjwt, "~")
+	jw, err := parseJWS(jwt, "")
+	if err != nil {
+		return "", err
+	}
+	return jw.header.Kid, nil
+}
+
 // DisclosableValues returns the values of the top-level claims a stored
 // SD-JWT can disclose, read from its own disclosures without verifying the
 // issuer's signature: it is for the holder's side, to see what a stored

@@ -441,40 +441,52 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 	return "", Errorf(CodeShareExpired, "the share has expired")
 }
 
-// freshCopy returns the device's copy of c with its derived claims true
-// today: when age_over_NN computed at issuance no longer holds at now (a
-// birthday has passed since), the hosted issuer re-issues the copy for the
-// device before anything is presented (issue 4: ages are computed at share
-// time, not at issuance). Other copies are refreshed when they are used.
+// freshCopy returns the device's copy of c as it should be presented
+// today: when its signing key has been retired since (THREATS T27: rotation
+// must not strand the citizen's copies), or when age_over_NN computed at
+// issuance no longer holds at now (a birthday has passed since; issue 4:
+// ages are computed at share time), the hosted issuer re-issues the copy
+// for the device with its active key before anything is presented. Other
+// copies are refreshed when they are used. A retired issuer's credentials
+// cannot be presented (SPEC §3.7).
 func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) ([]byte, error) {
+	is, err := tx.Issuer(c.IssuerID)
+	if err != nil {
+		return nil, err
+	}
+	if is.Retired != nil {
+		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
+	}
+	kid, err := credentials.SignedBy(string(sdjwt))
+	if err != nil {
+		return nil, err
+	}
 	t, ok := s.types.ByID(c.Type)
-	if !ok || !t.HasDerived() {
-		return sdjwt, nil
+	if !ok {
+		return nil, errors.New("credential of an unknown type " + c.Type)
 	}
 	claims, err := s.credentialClaims(c)
 	if err != nil {
 		return nil, err
 	}
-	want, err := t.Derive(claims, now)
-	if err != nil {
-		return nil, err
-	}
-	have, err := credentials.DisclosableValues(string(sdjwt))
-	if err != nil {
-		return nil, err
-	}
-	stale := false
-	for _, cl := range t.Claims {
-		if cl.Derived && have[cl.Name] != want[cl.Name] {
-			stale = true
+	stale := !issuerTrusts(is, c.Type, kid)
+	if !stale && t.HasDerived() {
+		want, err := t.Derive(claims, now)
+		if err != nil {
+			return nil, err
+		}
+		have, err := credentials.DisclosableValues(string(sdjwt))
+		if err != nil {
+			return nil, err
+		}
+		for _, cl := range t.Claims {
+			if cl.Derived && have[cl.Name] != want[cl.Name] {
+				stale = true
+			}
 		}
 	}
 	if !stale {
 		return sdjwt, nil
-	}
-	is, err := tx.Issuer(c.IssuerID)
-	if err != nil {
-		return nil, err
 	}
 	signer, err := s.activeSigner(is)
 	if err != nil {
@@ -491,6 +503,6 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 	if err := tx.PutCredentialCopy(c.ID, deviceID, sealed); err != nil {
 		return nil, err
 	}
-	s.log.Info("credential copy re-issued for today's derived claims", "credential_id", c.ID, "device_id", deviceID)
+	s.log.Info("credential copy re-issued", "credential_id", c.ID, "device_id", deviceID)
 	return s.openBytes(sealed, "credential-copy", c.ID, deviceID)
 }

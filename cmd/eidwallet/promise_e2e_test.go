@@ -330,6 +330,16 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		p.must(err)
 		_, err = p.pharmacy.Verify(p.ctx, sh.QRText)
 		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		// The citizen's copy signed by the retired key is re-issued with
+		// the active one when next shared: rotation strands nobody.
+		again, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		p.must(err)
+		res, err := p.pharmacy.Verify(p.ctx, again.QRText)
+		p.must(err)
+		if _, err := credentials.Verify(res.Documents[0].Presentation, p.trust(), credentials.VerifyOptions{Now: time.Now(), RequireKB: true,
+			Audience: res.Documents[0].KeyBinding.Aud, Nonce: res.Documents[0].KeyBinding.Nonce}); err != nil {
+			t.Errorf("the re-issued copy does not verify with the published JWKS: %v", err)
+		}
 	})
 
 	t.Run("a retired issuer", func(t *testing.T) {
@@ -342,6 +352,8 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = p.bank.Verify(p.ctx, sh.QRText)
+		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		_, err = p.phone.Share(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
 		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
 		_, err = p.issuers["health_insurance"].Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
 			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
