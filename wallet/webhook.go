@@ -138,8 +138,16 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	if err != nil {
 		return
 	}
+	// requestResult re-checks the answer as a redemption would (SPEC §3.7):
+	// an answer of a device revoked since is not delivered.
 	res, err := s.requestResult(ctx, verifierID, requestID)
 	if err != nil {
+		reason := ""
+		if e := (*Error)(nil); errors.As(err, &e) {
+			reason = e.Reason
+		}
+		s.log.WarnContext(ctx, "webhook not sent", "verifier_id", verifierID, "request_id", requestID,
+			"error", string(ErrorCode(err)), "reason", reason)
 		return
 	}
 	body, err := json.Marshal(res)
