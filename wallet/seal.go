@@ -15,6 +15,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"runtime"
 )
 
 // Sealer encrypts records at rest (SPEC §6). The associated data binds each
@@ -124,9 +126,17 @@ func DeriveKeys(master []byte) (*Keys, error) {
 }
 
 // LoadOrCreateMasterKey reads the 32-byte master key at path, or makes one
-// from rand (mode 0600) when the file does not exist. A key file readable by
-// group or others is refused (THREATS T27): the operator must fix it.
+// from rand (mode 0600) when the file does not exist. It refuses, and the
+// operator must fix (THREATS T27): a key file readable by group or others
+// or owned by another user, and a key directory that group or others may
+// write (where the key could be swapped for one an attacker knows, or
+// planted before the first start) or that another user owns. Root counts
+// as the service's own user for ownership, as it can replace anything
+// anyway (OpenSSH's StrictModes rule).
 func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created bool, err error) {
+	if err := checkKeyDir(filepath.Dir(path)); err != nil {
+		return nil, false, err
+	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
 		key = make([]byte, 32)
@@ -160,7 +170,8 @@ func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created boo
 	return key, false, nil
 }
 
-// checkPrivate refuses a secret file that group or others can read.
+// checkPrivate refuses a secret file that group or others can read, or
+// that another user owns.
 func checkPrivate(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
@@ -169,7 +180,38 @@ func checkPrivate(path string) error {
 	if st.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("%s is accessible to group or others (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path)
 	}
-	return nil
+	return checkOwner(path, st)
+}
+
+// checkKeyDir refuses a directory for a secret file that group or others
+// may write (the sticky bit does not help: anyone may still plant a file
+// before the first start), or that another user owns. Windows has ACLs,
+// not these mode bits: there nothing is checked.
+func checkKeyDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("master key directory: %w", err)
+	}
+	if !st.IsDir() {
+		return fmt.Errorf("master key directory %s is not a directory", dir)
+	}
+	if st.Mode().Perm()&0o022 != 0 {
+		return fmt.Errorf("master key directory %s is writable by group or others (mode %04o); run chmod go-w %s", dir, st.Mode().Perm(), dir)
+	}
+	return checkOwner(dir, st)
+}
+
+// checkOwner refuses a file or directory owned by neither the service's
+// user nor root.
+func checkOwner(path string, st fs.FileInfo) error {
+	uid, ok := fileOwner(st)
+	if !ok || uid == 0 || uid == os.Getuid() {
+		return nil
+	}
+	return fmt.Errorf("%s is owned by uid %d, not by this user (uid %d) or root; run chown %d %s", path, uid, os.Getuid(), os.Getuid(), path)
 }
 
 func parsePKCS8(der []byte) (*ecdsa.PrivateKey, error) {

@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -69,8 +68,8 @@ func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 }
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir: %w", err)
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return err
 	}
 	master, created, err := wallet.LoadOrCreateMasterKey(cfg.MasterKeyFile, rand.Reader)
 	if err != nil {

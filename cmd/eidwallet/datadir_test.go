@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// TestServeTightensDataDir: `serve` makes a new data dir 0700 and
+// tightens an existing 0755 one to 0700, saying so in the log, and
+// starts (THREATS T27, docs/operations.md).
+func TestServeTightensDataDir(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	for name, tc := range map[string]struct {
+		mode     fs.FileMode // of an existing dir; 0: none yet
+		tightens bool
+	}{
+		"new":           {0, false},
+		"existing 0700": {0o700, false},
+		"existing 0755": {0o755, true},
+		"existing 0770": {0o770, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if tc.mode != 0 {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir, tc.mode); err != nil {
+					t.Fatal(err)
+				}
+			}
+			logs := &syncBuffer{}
+			srv := startServer(t, dir, logs)
+			srv.stop()
+			st, err := os.Stat(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o700 {
+				t.Errorf("data dir mode %04o, want 0700", st.Mode().Perm())
+			}
+			logged := strings.Contains(logs.String(), `"msg":"data dir mode tightened"`)
+			if logged != tc.tightens {
+				t.Errorf("tightening logged %v, want %v:\n%s", logged, tc.tightens, logs.String())
+			}
+			if from := fmt.Sprintf(`"from":"%04o"`, tc.mode.Perm()); tc.tightens && !strings.Contains(logs.String(), from) {
+				t.Errorf("the log line does not give the old mode (%s):\n%s", from, logs.String())
+			}
+		})
+	}
+}
+
+// TestServeRefusesUnsafeMasterKeyDir: a master key whose directory group
+// or others may write (sticky or not), or that another user owns, stops
+// `serve` before anything is made or read: exit 1, the directory named,
+// no key file created; so does a key file another user owns (THREATS
+// T27). A 0755 directory of the service's user is fine.
+func TestServeRefusesUnsafeMasterKeyDir(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no mode bits")
+	}
+	for name, tc := range map[string]struct {
+		mode  fs.FileMode
+		owner int // -1: this user
+		want  string
+	}{
+		"world-writable":        {0o777, -1, "writable by group or others"},
+		"group-writable":        {0o770, -1, "writable by group or others"},
+		"sticky world-writable": {0o777 | fs.ModeSticky, -1, "writable by group or others"},
+		"another user's":        {0o755, 65534, "is owned by uid 65534"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if tc.owner >= 0 && os.Getuid() != 0 {
+				t.Skip("chown needs root")
+			}
+			keyDir := filepath.Join(t.TempDir(), "keys")
+			if err := os.Mkdir(keyDir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(keyDir, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner >= 0 {
+				if err := os.Chown(keyDir, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key := filepath.Join(keyDir, "master.key")
+			var stdout, stderr bytes.Buffer
+			code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0",
+				"--data-dir", filepath.Join(t.TempDir(), "data"), "--master-key", key},
+				func(string) string { return "" }, strings.NewReader(""), &stdout, &stderr)
+			if code != exitInvalid {
+				t.Fatalf("exit %d, want %d: %s", code, exitInvalid, stderr.String())
+			}
+			if !strings.Contains(stderr.String(), tc.want) || !strings.Contains(stderr.String(), keyDir) {
+				t.Errorf("stderr %q does not name %s and %q", stderr.String(), keyDir, tc.want)
+			}
+			if _, err := os.Stat(key); !os.IsNotExist(err) {
+				t.Errorf("a master key was made in the refused directory: %v", err)
+			}
+		})
+	}
+
+	// A key file another user owns is refused like one others can read.
+	t.Run("key file of another user", func(t *testing.T) {
+		if os.Getuid() != 0 {
+			t.Skip("chown needs root")
+		}
+		key := filepath.Join(t.TempDir(), "master.key")
+		if err := os.WriteFile(key, bytes.Repeat([]byte{7}, 32), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(key, 65534, 65534); err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		code := run(context.Background(), []string{"serve", "--addr", "127.0.0.1:0",
+			"--data-dir", filepath.Join(t.TempDir(), "data"), "--master-key", key},
+			func(string) string { return "" }, strings.NewReader(""), io.Discard, &stderr)
+		if code != exitInvalid || !strings.Contains(stderr.String(), key+" is owned by uid 65534") {
+			t.Errorf("exit %d, stderr %q", code, stderr.String())
+		}
+	})
+
+	// The same directory, fixed, is accepted.
+	t.Run("0755 of this user", func(t *testing.T) {
+		keyDir := filepath.Join(t.TempDir(), "keys")
+		if err := os.Mkdir(keyDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(keyDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		srv := startServer(t, filepath.Join(t.TempDir(), "data"), &syncBuffer{}, "--master-key", filepath.Join(keyDir, "master.key"))
+		srv.stop()
+	})
+}
