@@ -156,8 +156,8 @@ func TestRoleMismatch(t *testing.T) {
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
 		"GET /issuers/:id/jwks.json": true, "GET /.well-known/jwt-vc-issuer/issuers/:id": true,
-		"GET /.well-known/jwks.json": true, // the service key (SPEC §3.6)
-		"GET /trust-list": true, // the signed trust list (THREATS T37)
+		"GET /.well-known/jwks.json":      true, // the service key (SPEC §3.6)
+		"GET /trust-list":                 true, // the signed trust list (THREATS T37)
 		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
 		// The web pages: public files; they call the API with the user's own key.
 		"GET /verify": true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
