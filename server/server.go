@@ -224,7 +224,6 @@ func (r router) GET(path string, handlers ...gin.HandlerFunc) {
 
 func (r router) POST(path string, handlers ...gin.HandlerFunc)   { r.g.POST(path, handlers...) }
 func (r router) PUT(path string, handlers ...gin.HandlerFunc)    { r.g.PUT(path, handlers...) }
-func (r router) PATCH(path string, handlers ...gin.HandlerFunc)  { r.g.PATCH(path, handlers...) }
 func (r router) DELETE(path string, handlers ...gin.HandlerFunc) { r.g.DELETE(path, handlers...) }
 
 // headOnly runs before the handlers of a HEAD route; see router.GET.
