@@ -9,7 +9,6 @@ import (
 	"slices"
 	"time"
 
-	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, as answers are encoded (server/codec.go)
 )
@@ -74,16 +73,8 @@ func (s *Service) appendActivity(tx Tx, e *ActivityEntry) error {
 // the hash independent of member order, whitespace and string escaping, so
 // a reader recomputes it from the export with any JSON library.
 func CanonicalEntry(e *ActivityEntry) ([]byte, error) {
-	b, err := json.Marshal(e)
+	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e})
 	if err != nil {
-		return nil, fmt.Errorf("encode activity entry: %w", err)
-	}
-	var members map[string]jsontext.Value
-	if err := jsonv2.Unmarshal(b, &members); err != nil {
-		return nil, fmt.Errorf("decode activity entry: %w", err)
-	}
-	delete(members, "hash")
-	if b, err = jsonv2.Marshal(members); err != nil {
 		return nil, fmt.Errorf("encode activity entry: %w", err)
 	}
 	v := jsontext.Value(b)
@@ -91,6 +82,16 @@ func CanonicalEntry(e *ActivityEntry) ([]byte, error) {
 		return nil, fmt.Errorf("canonicalize activity entry: %w", err)
 	}
 	return v, nil
+}
+
+// entryWithoutHash encodes as its entry without the hash member: the outer
+// Hash, always empty and omitempty, hides the embedded one (the shallower
+// of two fields of one JSON name wins, encoding/json's rule for embedded
+// structs). Everything else is the entry's own encoding, so a member added
+// to ActivityEntry is hashed without a change here.
+type entryWithoutHash struct {
+	*ActivityEntry
+	Hash string `json:"hash,omitempty"`
 }
 
 // EntryHash is the chain hash of an entry: SHA-256, in lower-case hex, over

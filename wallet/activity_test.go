@@ -313,3 +313,12 @@ func (e *env) holderOf(t *testing.T, credentialID string) *wallet.Principal {
 	}
 	return &wallet.Principal{Role: wallet.RoleHolder, Subject: holder}
 }
+
+// BenchmarkEntryHash measures the hash each append computes inside the
+// store's write transaction (SPEC §3.6).
+func BenchmarkEntryHash(b *testing.B) {
+	e := docExample()
+	for b.Loop() {
+		_ = wallet.EntryHash(e)
+	}
+}
