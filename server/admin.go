@@ -60,6 +60,17 @@ func (s *server) handleRetireIssuerKey() gin.HandlerFunc {
 	}
 }
 
+func (s *server) handleRetireIssuer() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		v, err := s.svc.RetireIssuer(c.Request.Context(), principalOf(c), c.Param("id"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		writeJSON(c, http.StatusOK, v)
+	}
+}
+
 func (s *server) handleCreateIssuerAPIKey() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		k, err := s.svc.CreateIssuerAPIKey(c.Request.Context(), principalOf(c), c.Param("id"))

@@ -31,6 +31,7 @@ func (s *server) routes(r router) {
 	admin := r.Group("/v1/admin", s.authenticate(wallet.RoleAdmin))
 	admin.POST("/issuers", s.handleCreateIssuer())
 	admin.GET("/issuers", s.handleIssuers())
+	admin.DELETE("/issuers/:id", s.handleRetireIssuer())
 	admin.POST("/issuers/:id/keys", s.handleRotateIssuerKey())
 	admin.DELETE("/issuers/:id/keys/:kid", s.handleRetireIssuerKey())
 	admin.POST("/issuers/:id/api-keys", s.handleCreateIssuerAPIKey())

@@ -13,6 +13,7 @@ func Events() []string {
 		EventShareApproved,
 		EventShareCancelled,
 		EventShareRedeemed,
+		EventShareRefused,
 		EventRequestReceived,
 		EventRequestApproved,
 		EventRequestDeclined,

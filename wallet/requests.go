@@ -193,7 +193,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 	if r.HolderID != "" {
 		s.hub.notify(holderKey(r.HolderID))
 	}
-	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "request_id", id, "presence", presenceHash != nil)
+	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "verifier_request_id", id, "presence", presenceHash != nil)
 	return resp, nil
 }
 
@@ -547,7 +547,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	s.hub.notify(requestKey(r.ID))
-	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "request_id", r.ID, "status", r.Status)
+	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "verifier_request_id", r.ID, "status", r.Status)
 	s.notifyWebhook(r.VerifierID, r.ID)
 	return view, nil
 }

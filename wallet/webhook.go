@@ -131,7 +131,7 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	// in development mode, or by an older version) is not dialled.
 	if err := s.webhooks.policy.checkURL(v.WebhookURL); err != nil {
 		s.log.WarnContext(ctx, "webhook not sent: its URL breaks the outbound policy; the result stays available by polling",
-			"verifier_id", verifierID, "request_id", requestID)
+			"verifier_id", verifierID, "verifier_request_id", requestID)
 		return
 	}
 	secret, err := s.openBytes(v.WebhookSecret, "verifier-webhook", v.ID)
@@ -146,7 +146,7 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 		if e := (*Error)(nil); errors.As(err, &e) {
 			reason = e.Reason
 		}
-		s.log.WarnContext(ctx, "webhook not sent", "verifier_id", verifierID, "request_id", requestID,
+		s.log.WarnContext(ctx, "webhook not sent", "verifier_id", verifierID, "verifier_request_id", requestID,
 			"error", string(ErrorCode(err)), "reason", reason)
 		return
 	}
@@ -157,17 +157,17 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	for attempt := 0; ; attempt++ {
 		status, err := s.post(ctx, v.WebhookURL, secret, body)
 		if err == nil && status >= 200 && status < 300 {
-			s.log.InfoContext(ctx, "webhook delivered", "verifier_id", verifierID, "request_id", requestID, "attempt", attempt+1)
+			s.log.InfoContext(ctx, "webhook delivered", "verifier_id", verifierID, "verifier_request_id", requestID, "attempt", attempt+1)
 			return
 		}
 		// Logged by kind, never with err or the URL: both can carry the
 		// URL's path and query, which may hold the receiver's secrets.
 		failure := attemptFailure(status, err)
-		s.log.InfoContext(ctx, "webhook attempt failed", "verifier_id", verifierID, "request_id", requestID,
+		s.log.InfoContext(ctx, "webhook attempt failed", "verifier_id", verifierID, "verifier_request_id", requestID,
 			"attempt", attempt+1, "failure", failure, "status", status)
 		if attempt == len(s.webhooks.retries) {
 			s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling",
-				"verifier_id", verifierID, "request_id", requestID, "attempts", attempt+1, "failure", failure, "status", status)
+				"verifier_id", verifierID, "verifier_request_id", requestID, "attempts", attempt+1, "failure", failure, "status", status)
 			return
 		}
 		select {
