@@ -46,16 +46,26 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 	}
 	resp := &ShareCreated{ShareID: id, Status: SharePending}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		if req.VerifierID != "" {
+			if _, err := tx.Verifier(req.VerifierID); err != nil {
+				return mine(err, "verifier", nil)
+			}
+		}
 		// Set, not appended: fn may run again (Store.Update).
 		var err error
 		if sh.Items, resp.ToSign, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
 			return err
 		}
-		if resp.RedeemableBy, err = redeemableBy(tx, sh); err != nil {
-			return err
-		}
 		return tx.PutShare(sh)
 	})
+	if err == nil {
+		// Read outside the single writer: it may list many verifiers.
+		err = s.store.View(ctx, func(tx Tx) error {
+			var err error
+			resp.RedeemableBy, err = redeemableBy(tx, sh)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
 	}
@@ -70,7 +80,7 @@ func redeemableBy(tx Tx, sh *Share) ([]VerifierParty, error) {
 	if sh.VerifierID != "" {
 		v, err := tx.Verifier(sh.VerifierID)
 		if err != nil {
-			return nil, mine(err, "verifier", nil)
+			return nil, err
 		}
 		return []VerifierParty{verifierParty(v)}, nil
 	}
