@@ -456,6 +456,7 @@ const events = {
   share_approved: () => 'Share approved',
   share_cancelled: () => 'Share cancelled',
   share_redeemed: (e) => `Shared with ${e.verifier_id || 'a verifier'}`,
+  share_refused: (e) => `Refused to ${e.verifier_id || 'a verifier'}: ${e.outcome === 'claims_not_registered' ? 'not registered for these details' : 'the share is for another verifier'}`,
   request_received: (e) => `Request from ${e.verifier_id || 'a verifier'}`,
   request_approved: (e) => `Request from ${e.verifier_id || 'a verifier'} approved`,
   request_declined: (e) => `Request from ${e.verifier_id || 'a verifier'} declined`,
