@@ -155,6 +155,7 @@ const reasons = {
   invalid_signature: ['Forged or damaged document', 'The issuer’s signature does not match.'],
   untrusted_issuer: ['Unknown issuer', 'The document is not from a trusted authority.'],
   issuer_not_authorized_for_type: ['Unknown issuer', 'This authority may not issue this kind of document.'],
+  device_revoked: ['Phone removed', 'The citizen removed the phone that made this code. Ask for a new code from their current phone.'],
 };
 
 function problem(e) {
@@ -170,6 +171,9 @@ function problem(e) {
     case 'forbidden':
       if (e.reason === 'audience_mismatch') {
         return { reason: 'Made for another shop', detail: 'The citizen made this code for a different shop or office. Ask for a code made for you.' };
+      }
+      if (e.reason === 'claims_not_registered') {
+        return { reason: 'More than you may ask for', detail: 'The code holds details this shop is not registered to receive. Ask the citizen for a code with only what you need.' };
       }
       return { reason: 'Not allowed', detail: 'This key may not check codes.' };
     case 'rate_limited':
