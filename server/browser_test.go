@@ -393,6 +393,7 @@ func TestBrowser(t *testing.T) {
 		wt.waitView("confirm-view")
 		confirm := wt.text("confirm-list")
 		contains(t, "confirmation", confirm, "Citizen identity card", "Name", "Portrait", "Over 18")
+		contains(t, "who could redeem it", wt.text("confirm-meta"), "Post Office Counter")
 		if strings.Contains(confirm, "Date of birth") {
 			t.Errorf("confirmation %q lists a claim that was not chosen", confirm)
 		}

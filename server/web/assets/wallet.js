@@ -313,8 +313,13 @@ function showConfirm() {
       it.claims.map(claimName).join(', ')));
   }
   const ttl = pending.req.ttl_seconds;
+  // Who could redeem it (SPEC §3.7): the chosen verifier, or those
+  // registered for every detail chosen.
+  const who = (pending.created.redeemable_by || []).map((v) => v.name);
   $('confirm-meta').textContent = `The code works once, for ${ttl >= 120 ? ttl / 60 + ' minutes' : ttl + ' seconds'}, `
-    + (pending.req.verifier_id ? `and only for the verifier “${pending.req.verifier_id}”.` : 'at any verifier.');
+    + (pending.req.verifier_id ? `and only for the verifier “${pending.req.verifier_id}”.`
+      : who.length ? `at a verifier registered for these details: ${who.join(', ')}.`
+        : 'but no registered verifier may receive all of these details.');
   showError('confirm-error', '');
   go('confirm-view');
   $('approve').focus();
