@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/eidwallet/eidwallet/internal/failpoint"
 	"github.com/eidwallet/eidwallet/wallet"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -159,11 +160,31 @@ func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
 		return fmt.Errorf("bolt: update: %w", err)
 	}
 	var fnErr error
-	err := s.db.Update(func(btx *bbolt.Tx) error {
+	err := commit(s.db, func(btx *bbolt.Tx) error {
 		fnErr = fn(&tx{btx: btx})
 		return fnErr
 	})
 	return s.result("update", fnErr, err)
+}
+
+// commit runs fn in a read-write transaction of db and commits it, fsynced.
+// Update and every group commit go through it. The failpoint calls vanish
+// from the default build; a -tags failpoints build can die just before or
+// just after the commit (the crash harness, THREATS T31).
+func commit(db *bbolt.DB, fn func(*bbolt.Tx) error) error {
+	err := db.Update(func(btx *bbolt.Tx) error {
+		if err := fn(btx); err != nil {
+			return err
+		}
+		if failpoint.Enabled {
+			failpoint.Inject(failpoint.BeforeCommit)
+		}
+		return nil
+	})
+	if failpoint.Enabled && err == nil {
+		failpoint.Inject(failpoint.AfterCommit)
+	}
+	return err
 }
 
 // Batch runs fn in a transaction shared with other concurrent Batch calls:

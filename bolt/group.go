@@ -64,7 +64,7 @@ func (g *groupCommit) loop(db *bbolt.DB) {
 func commitGroup(db *bbolt.DB, calls []*groupCall) {
 	for len(calls) > 0 {
 		failed := -1
-		err := db.Update(func(btx *bbolt.Tx) error {
+		err := commit(db, func(btx *bbolt.Tx) error {
 			for i, c := range calls {
 				if err := safeCall(c.fn, btx); err != nil {
 					failed = i
@@ -81,7 +81,7 @@ func commitGroup(db *bbolt.DB, calls []*groupCall) {
 		}
 		solo := calls[failed]
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		solo.done <- db.Update(func(btx *bbolt.Tx) error { return safeCall(solo.fn, btx) })
+		solo.done <- commit(db, func(btx *bbolt.Tx) error { return safeCall(solo.fn, btx) })
 	}
 }
 
