@@ -203,7 +203,10 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 		case s.redeemSent && !s.redeemed:
 			// Redemption cut by the kill: done (409) or not (200), once.
 			err := redeem(s)
-			if err != nil && !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed) {
+			switch {
+			case err == nil && v.Status == wallet.ShareRedeemed:
+				t.Errorf("share %s: listed as redeemed after the restart, then redeemed again", id)
+			case err != nil && !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed):
 				t.Errorf("share %s: redemption cut by the kill, then POST /v1/verify answered %v, want 200 or 409 share_already_redeemed", id, err)
 			}
 			s.redeemed, s.redeemChecked = true, err != nil
@@ -243,9 +246,16 @@ func (w *crashWorld) checkTokens(ctx context.Context, cn *crashConn, final bool)
 			t.Errorf("token: an assertion cut by the kill, replayed after the restart, answered %v, want 200 or 409 replay_detected", err)
 		}
 		// From here on its jti is used, whichever way the cut went; a 200
-		// now is checked at the next restart.
+		// now is checked at the next restart, or at once after the last.
 		r.checked = r.acked || replay
 		r.acked = true
+		if final && !r.checked {
+			err := retry(func() error { return postToken(ctx, cn.base, r.assertion) })
+			if !refusedWith(err, http.StatusConflict, wallet.CodeReplay) {
+				t.Errorf("token: an assertion accepted after the restart, replayed, answered %v, want 409 replay_detected", err)
+			}
+			r.checked = true
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -50,15 +51,28 @@ var listeningLine = regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
 
 // freeAddr is a loopback address with a port free now. Every start of the
 // server listens on the same one: the token endpoint URL, which device
-// assertions name as aud, must not change across restarts.
+// assertions name as aud, must not change across restarts. The port is
+// taken below the kernel's ephemeral range, so that no connection of a
+// test running beside this one can be given it while the server is down.
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	low := 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if n, err := strconv.Atoi(f[0]); err == nil && n > 11000 {
+				low = n
+			}
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+	for range 100 {
+		addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(10000+rand.IntN(low-10000)))
+		if ln, err := net.Listen("tcp", addr); err == nil {
+			ln.Close()
+			return addr
+		}
+	}
+	t.Fatal("no free loopback port below the ephemeral range")
+	return ""
 }
 
 // startCrashChild starts the server on addr and dataDir under strace, with

@@ -75,7 +75,8 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		if bad := undurable(writes, events); len(bad) > 0 {
 			b := bad[0]
 			t.Errorf("server start %d: %d of %d acknowledged writes had no commit record fsynced between the request and its answer "+
-				"(%d fdatasync/fsync of the store traced); the first: %s, answered %dµs after it was sent",
+				"(%d fdatasync/fsync of the store traced: is it opened with NoSync, or does an answer leave before its commit?); "+
+				"the first: %s, answered %dµs after it was sent",
 				starts, len(bad), len(writes), syncs, b.what, b.recv-b.send)
 		}
 	}

@@ -91,13 +91,12 @@ type tokenRecord struct {
 
 type deviceRecord struct {
 	dev            *client.Device
-	revokeSent     bool
 	revoked        bool // the revocation was acknowledged (or observed)
 	revokedChecked bool // its assertion was refused after a restart
 }
 
-// crashConn is the client side for one running server (its port changes
-// at each start).
+// crashConn is the client side for one running server: new clients at
+// each start, since the connections die with the server.
 type crashConn struct {
 	base        string
 	admin       *client.Admin
@@ -227,8 +226,9 @@ func (w *crashWorld) setup(ctx context.Context, url string) {
 
 // load runs the mixed load against one server until stop is closed:
 // issuance, status changes, share creation and approval, redemption,
-// token exchange, device enrolment and revocation, each recorded in the
-// ledger before it is sent and again when it is acknowledged.
+// token exchange, device enrolment and revocation. What a request cut by
+// the kill may have done is in the ledger before it is sent; what was
+// acknowledged, once its answer is in.
 func (w *crashWorld) load(ctx context.Context, cn *crashConn, stop <-chan struct{}, seed uint64) {
 	var wg sync.WaitGroup
 	worker := func(n uint64, pace time.Duration, max int, op func(*rand.Rand)) {
@@ -285,7 +285,11 @@ func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
 	if err != nil {
 		return
 	}
-	list, _ := strconv.Atoi(r.StatusList[strings.LastIndexByte(r.StatusList, '/')+1:])
+	list, err := strconv.Atoi(r.StatusList[strings.LastIndexByte(r.StatusList, '/')+1:])
+	if err != nil {
+		w.t.Errorf("issue: status list URI %q does not end in the list number", r.StatusList)
+		list = -1
+	}
 	w.mu.Lock()
 	w.creds[r.CredentialID] = &credRecord{id: r.CredentialID, status: wallet.StatusValid, list: list, index: r.StatusIndex}
 	w.mu.Unlock()
@@ -458,22 +462,18 @@ func (w *crashWorld) deviceOp(ctx context.Context, cn *crashConn) {
 	if err != nil {
 		return
 	}
-	d := &deviceRecord{dev: dev, revokeSent: true}
+	d := &deviceRecord{dev: dev}
 	w.mu.Lock()
 	w.devices[dev.ID] = d
 	w.mu.Unlock()
 	err = w.write("revoke device", func() error { return cn.holder[w.devHolder].RevokeDevice(ctx, dev.ID) })
-	ce := serviceError(err)
-	if ce != nil {
+	if ce := serviceError(err); ce != nil {
 		w.unexpected("revoke device", ce)
 	}
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	switch {
-	case err == nil:
+	if err == nil {
+		w.mu.Lock()
 		d.revoked = true
-	case ce != nil:
-		d.revokeSent = false
+		w.mu.Unlock()
 	}
 }
 
