@@ -26,9 +26,11 @@ interop-deps:
 		[ -d $(JCS)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(JCS); \
 	else echo "npm not found: interop tests will be skipped (apt-get install -y nodejs npm)"; fi
 
-# browser-check says when the browser tests will be skipped.
+# browser-check says when the browser tests, or the crash test, will be
+# skipped.
 browser-check:
 	@command -v chromium >/dev/null 2>&1 || echo "chromium not found: the browser tests will be skipped (apt-get install -y chromium)"
+	@command -v strace >/dev/null 2>&1 || echo "strace not found: the crash and durability test will be skipped (apt-get install -y strace)"
 
 # With EIDWALLET_TEST_POSTGRES_DSN set (.ci/postgres.sh), the store's
 # contract suite runs on PostgreSQL too, and so do the service, client and

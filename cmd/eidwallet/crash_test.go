@@ -37,7 +37,12 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		t.Skip("the crash harness tests the embedded store; PostgreSQL's commit durability is its own (synchronous_commit)")
 	}
 	if _, err := exec.LookPath("strace"); err != nil {
-		t.Fatal("strace not found: the durability check needs it (apt-get install -y strace; .ci/run installs it)")
+		// Like the browser and interop tests: skipped with a note on a
+		// machine without the tool, never in CI, which installs it.
+		if os.Getenv("CI") != "" {
+			t.Fatal("strace not found: the durability check needs it (apt-get install -y strace; .ci/run installs it)")
+		}
+		t.Skip("strace not found: the crash and durability test needs it (apt-get install -y strace)")
 	}
 	cycles := envInt(t, "EIDWALLET_TEST_CRASH_CYCLES", 27)
 	seed := uint64(envInt(t, "EIDWALLET_TEST_CRASH_SEED", int(rand.Uint32())))
