@@ -179,43 +179,30 @@ func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID st
 	if err := p.require(RoleAdmin); err != nil {
 		return nil, err
 	}
-	now := s.now().UTC()
-	key, err := s.newIssuerKey(issuerID, now)
+	key, err := s.newIssuerKey(issuerID, s.now().UTC())
 	if err != nil {
 		return nil, err
 	}
-	var is *Issuer
-	err = s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if is, err = tx.Issuer(issuerID); err != nil {
-			return err
-		}
+	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
 		for i := range is.Keys {
 			is.Keys[i].Active = false
 		}
 		is.Keys = append(is.Keys, *key)
-		return tx.PutIssuer(is)
+		return nil
 	})
-	if err != nil {
-		return nil, s.storeErr(ctx, err, "issuer")
+	if err == nil {
+		s.log.InfoContext(ctx, "issuer key rotated", "issuer_id", issuerID, "kid", key.Kid)
 	}
-	s.dropStatusTokens(issuerID)
-	s.log.InfoContext(ctx, "issuer key rotated", "issuer_id", issuerID, "kid", key.Kid)
-	return s.issuerView(is), nil
+	return v, err
 }
 
 // RetireIssuerKey takes an inactive key out of the JWKS: credentials it
-// signed stop verifying.
+// signed stop verifying, and shares of them stop redeeming (SPEC §3.7).
 func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, kid string) (*IssuerView, error) {
 	if err := p.require(RoleAdmin); err != nil {
 		return nil, err
 	}
-	var is *Issuer
-	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
-		if is, err = tx.Issuer(issuerID); err != nil {
-			return err
-		}
+	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
 		i := slices.IndexFunc(is.Keys, func(k IssuerKey) bool { return k.Kid == kid })
 		switch {
 		case i < 0:
@@ -226,13 +213,12 @@ func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, k
 			now := s.now().UTC()
 			is.Keys[i].Retired = &now
 		}
-		return tx.PutIssuer(is)
+		return nil
 	})
-	if err != nil {
-		return nil, s.storeErr(ctx, err, "issuer")
+	if err == nil {
+		s.log.InfoContext(ctx, "issuer key retired", "issuer_id", issuerID, "kid", kid)
 	}
-	s.log.InfoContext(ctx, "issuer key retired", "issuer_id", issuerID, "kid", kid)
-	return s.issuerView(is), nil
+	return v, err
 }
 
 // RetireIssuer retires an issuing authority for good: it issues nothing
@@ -242,15 +228,31 @@ func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID strin
 	if err := p.require(RoleAdmin); err != nil {
 		return nil, err
 	}
+	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
+		if is.Retired == nil {
+			now := s.now().UTC()
+			is.Retired = &now
+		}
+		return nil
+	})
+	if err == nil {
+		s.log.InfoContext(ctx, "issuer retired", "issuer_id", issuerID)
+	}
+	return v, err
+}
+
+// changeIssuer applies change to an issuer in one write transaction,
+// forgets its cached status list tokens (their signing key may have
+// changed) and returns the issuer as the operator sees it.
+func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func(*Issuer) error) (*IssuerView, error) {
 	var is *Issuer
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if is, err = tx.Issuer(issuerID); err != nil {
 			return err
 		}
-		if is.Retired == nil {
-			now := s.now().UTC()
-			is.Retired = &now
+		if err := change(is); err != nil {
+			return err
 		}
 		return tx.PutIssuer(is)
 	})
@@ -258,7 +260,6 @@ func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID strin
 		return nil, s.storeErr(ctx, err, "issuer")
 	}
 	s.dropStatusTokens(issuerID)
-	s.log.InfoContext(ctx, "issuer retired", "issuer_id", issuerID)
 	return s.issuerView(is), nil
 }
 

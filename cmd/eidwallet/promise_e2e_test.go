@@ -92,7 +92,22 @@ func (p *promise) postKBs(h *client.Holder, path string, kbs []string) error {
 	return &client.Error{Status: resp.StatusCode, Code: wallet.Code(answer.Error), Reason: answer.Reason}
 }
 
-// activityEvents lists the events of A's activity log with their claims.
+// smuggle is what a compromised app could send as item's KB-JWT: the
+// id_number disclosure, harvested from another share, slipped in front of
+// a KB-JWT whose sd_hash covers it (THREATS T32).
+func (p *promise) smuggle(item wallet.ToSign) string {
+	harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
+	p.must(err)
+	extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
+	extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~"
+	item.Presentation += extra
+	item.SDHash = credentials.SDHash(item.Presentation)
+	kb, err := p.phone.Device().SignKB(item, time.Now())
+	p.must(err)
+	return extra + kb
+}
+
+// activity lists the entries of a holder's activity log, newest first.
 func (p *promise) activity(h *client.Holder) []*wallet.ActivityEntry {
 	act, err := h.Activity(p.ctx)
 	p.must(err)
@@ -105,18 +120,9 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// Item 1 (THREATS T32): a disclosure harvested from another share and
 	// slipped in front of the KB-JWT, whose sd_hash covers it.
 	t.Run("extra disclosures in kb_jwts are refused", func(t *testing.T) {
-		harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
-		p.must(err)
-		extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
-		extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~" // the id_number disclosure
 		sh, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
-		item := sh.ToSign[0]
-		item.Presentation += extra
-		item.SDHash = credentials.SDHash(item.Presentation)
-		kb, err := p.phone.Device().SignKB(item, time.Now())
-		p.must(err)
-		err = p.approveRaw(p.phone, sh.ShareID, []string{extra + kb})
+		err = p.approveRaw(p.phone, sh.ShareID, []string{p.smuggle(sh.ToSign[0])})
 		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
 		// A KB-JWT over the prepared presentation still approves it, and
 		// the verifier, the share and both logs name the same claims.
@@ -148,22 +154,13 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// Item 1 on the request path: the same smuggling would also get past
 	// the verifier's registration, which covers only age_over_18.
 	t.Run("extra disclosures in a request answer are refused", func(t *testing.T) {
-		harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
-		p.must(err)
-		extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
-		extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~"
 		created, err := p.pharmacy.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
 		p.must(err)
 		view, err := p.phone.Resolve(p.ctx, created.QRText)
 		p.must(err)
 		prepared, err := p.phone.PrepareRequest(p.ctx, view.RequestID, wallet.PrepareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
-		item := prepared.ToSign[0]
-		item.Presentation += extra
-		item.SDHash = credentials.SDHash(item.Presentation)
-		kb, err := p.phone.Device().SignKB(item, time.Now())
-		p.must(err)
-		err = p.postKBs(p.phone, "/v1/me/requests/"+view.RequestID+"/approve", []string{extra + kb})
+		err = p.postKBs(p.phone, "/v1/me/requests/"+view.RequestID+"/approve", []string{p.smuggle(prepared.ToSign[0])})
 		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
 		if _, err := p.phone.ApproveRequest(p.ctx, prepared); err != nil {
 			t.Fatal(err)
