@@ -134,17 +134,17 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 	if err := credentialUsable(c, now); err != nil {
 		return nil, nil, err
 	}
-	sealed, err := tx.CredentialCopy(c.ID, p.DeviceID)
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, Errorf(CodeConflict, "this device holds no copy of the credential")
-	} else if err != nil {
-		return nil, nil, err
-	}
 	if len(it.Claims) == 0 {
 		return nil, nil, Errorf(CodeInvalidRequest, "items: choose at least one claim")
 	}
-	sdjwt, err := s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
-	if err != nil {
+	// The device's copy; none when the credential could not be used as the
+	// device enrolled (suspended then, valid again now): freshCopy makes it.
+	var sdjwt []byte
+	sealed, err := tx.CredentialCopy(c.ID, p.DeviceID)
+	if err == nil {
+		sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, nil, err
 	}
 	if sdjwt, err = s.freshCopy(tx, c, p.DeviceID, sdjwt, now); err != nil {
@@ -452,8 +452,9 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 }
 
 // freshCopy returns the device's copy of c as it should be presented
-// today: when its signing key has been retired since (THREATS T27: rotation
-// must not strand the citizen's copies), or when age_over_NN computed at
+// today: when the device has none (nil sdjwt), when its signing key has
+// been retired since (THREATS T27: rotation must not strand the citizen's
+// copies), or when age_over_NN computed at
 // issuance no longer holds at now (a birthday has passed since; issue 4:
 // ages are computed at share time), the hosted issuer re-issues the copy
 // for the device with its active key before anything is presented. Other
@@ -467,10 +468,6 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 	if is.Retired != nil {
 		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
 	}
-	kid, err := credentials.SignedBy(string(sdjwt))
-	if err != nil {
-		return nil, err
-	}
 	t, ok := s.types.ByID(c.Type)
 	if !ok {
 		return nil, errors.New("credential of an unknown type " + c.Type)
@@ -479,7 +476,14 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 	if err != nil {
 		return nil, err
 	}
-	stale := !issuerTrusts(is, c.Type, kid)
+	stale := sdjwt == nil
+	if !stale {
+		kid, err := credentials.SignedBy(string(sdjwt))
+		if err != nil {
+			return nil, err
+		}
+		stale = !issuerTrusts(is, c.Type, kid)
+	}
 	if !stale && t.HasDerived() {
 		want, err := t.Derive(claims, now)
 		if err != nil {

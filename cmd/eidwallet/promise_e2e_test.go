@@ -398,6 +398,18 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		if _, err := h.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: valid.CredentialID, Claims: []string{"age_over_18"}}}}); err != nil {
 			t.Errorf("the valid credential after enrolment: %v", err)
 		}
+		// The suspended one, valid again, gets its copy on this device
+		// when first shared.
+		suspended := want[1].CredentialID
+		_, err = nid.SetStatus(p.ctx, suspended, wallet.StatusRequest{Status: "valid"})
+		p.must(err)
+		sh, err := h.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: suspended, Claims: []string{"age_over_18"}}}})
+		if err != nil {
+			t.Fatalf("a reinstated credential skipped at enrolment: %v", err)
+		}
+		if _, err := p.bank.Verify(p.ctx, sh.QRText); err != nil {
+			t.Errorf("redeeming the reinstated credential: %v", err)
+		}
 	})
 }
 
