@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -50,7 +51,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 				for i := range pool {
 					sh := &wallet.Share{
 						ID: fmt.Sprintf("s%05d", i), HolderID: fmt.Sprintf("h%05d", i), DeviceID: "d1",
-						TokenHash: fmt.Appendf(nil, "token-%05d", i), Status: wallet.ShareActive,
+						TokenHash: fmt.Appendf(nil, "token-%05d", i), Status: api.ShareActive,
 						Aud:     "https://wallet.example/v1/verify",
 						Items:   []wallet.ShareItem{{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: make([]byte, 900), SDHash: "h", Kid: "k"}},
 						Created: time.Now(), ExpiresAt: time.Now().Add(time.Hour), MaxUses: 1 << 30,
@@ -77,7 +78,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 						if err != nil {
 							return err
 						}
-						if sh.Status != wallet.ShareActive || sh.Uses >= sh.MaxUses {
+						if sh.Status != api.ShareActive || sh.Uses >= sh.MaxUses {
 							return errSpent
 						}
 						sh.Uses++
@@ -86,7 +87,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 						}
 						// fn may run twice under Batch: the seq is taken
 						// inside, so a retry takes a new one.
-						return tx.AppendVerification(&wallet.Verification{
+						return tx.AppendVerification(&api.Verification{
 							Seq: seq.Add(1), VerifierID: "v1", At: time.Now(), ShareID: sh.ID, Result: "valid",
 						})
 					})
@@ -138,7 +139,7 @@ func BenchmarkOpen1M(b *testing.B) {
 			for i := base; i < base+perTx; i++ {
 				c := &wallet.Credential{
 					ID: fmt.Sprintf("c%08d", i), HolderID: fmt.Sprintf("h%08d", i/3), IssuerID: "mps",
-					Type: "national_id", StatusList: i >> 17, StatusIndex: i & (1<<17 - 1), Status: wallet.StatusValid,
+					Type: "national_id", StatusList: i >> 17, StatusIndex: i & (1<<17 - 1), Status: api.StatusValid,
 					IssuedAt: issued.Add(time.Duration(i) * time.Second), ValidUntil: issued.AddDate(10, 0, 0),
 					Claims: claims,
 				}

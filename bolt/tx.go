@@ -5,9 +5,11 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"github.com/go-json-experiment/json"
 	"time"
 
+	"github.com/go-json-experiment/json"
+
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"go.etcd.io/bbolt"
 )
@@ -713,7 +715,7 @@ func (t *tx) AllocateStatusIndex(issuerID string, list, idx int) error {
 
 // --- logs -------------------------------------------------------------------
 
-func (t *tx) AppendActivity(e *wallet.ActivityEntry) error {
+func (t *tx) AppendActivity(e *api.ActivityEntry) error {
 	if e == nil {
 		return errNil("activity entry")
 	}
@@ -725,11 +727,11 @@ func (t *tx) AppendActivity(e *wallet.ActivityEntry) error {
 
 // Activity lists a holder's entries newest first (highest Seq first), at
 // most limit (all when limit <= 0).
-func (t *tx) Activity(holderID string, limit int) ([]*wallet.ActivityEntry, error) {
-	return listLog[wallet.ActivityEntry](t, bucketActivity, "activity", holderID, limit)
+func (t *tx) Activity(holderID string, limit int) ([]*api.ActivityEntry, error) {
+	return listLog[api.ActivityEntry](t, bucketActivity, "activity", holderID, limit)
 }
 
-func (t *tx) AppendVerification(e *wallet.Verification) error {
+func (t *tx) AppendVerification(e *api.Verification) error {
 	if e == nil {
 		return errNil("verification")
 	}
@@ -741,8 +743,8 @@ func (t *tx) AppendVerification(e *wallet.Verification) error {
 
 // Verifications lists a verifier's entries newest first (highest Seq
 // first), at most limit (all when limit <= 0).
-func (t *tx) Verifications(verifierID string, limit int) ([]*wallet.Verification, error) {
-	return listLog[wallet.Verification](t, bucketVerifications, "verifications", verifierID, limit)
+func (t *tx) Verifications(verifierID string, limit int) ([]*api.Verification, error) {
+	return listLog[api.Verification](t, bucketVerifications, "verifications", verifierID, limit)
 }
 
 // appendLog adds an entry at owner/seq; ErrExists when the seq is taken.

@@ -14,8 +14,8 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // ServiceJWKS fetches GET /.well-known/jwks.json, the service's own key set:
@@ -46,7 +46,7 @@ type ActivityCheck struct {
 	Checkpoint error
 	// Signed is the checkpoint's payload once its signature verified, and
 	// Kid the key that signed it.
-	Signed *wallet.ActivityCheckpoint
+	Signed *api.ActivityCheckpoint
 	Kid    string
 }
 
@@ -180,7 +180,7 @@ func canonicalSHA256(v any) (string, error) {
 }
 
 // checkCheckpoint verifies the checkpoint's signature with a key of jwks.
-func checkCheckpoint(token string, jwks []byte) (*wallet.ActivityCheckpoint, string, error) {
+func checkCheckpoint(token string, jwks []byte) (*api.ActivityCheckpoint, string, error) {
 	if token == "" {
 		return nil, "", errors.New("the export carries no checkpoint")
 	}
@@ -188,9 +188,9 @@ func checkCheckpoint(token string, jwks []byte) (*wallet.ActivityCheckpoint, str
 	if err != nil {
 		return nil, "", fmt.Errorf("service keys: %w", err)
 	}
-	var cp wallet.ActivityCheckpoint
+	var cp api.ActivityCheckpoint
 	var used string
-	err = credentials.VerifyJWT(token, wallet.TypActivityCheckpoint, func(kid, _ string) (*ecdsa.PublicKey, error) {
+	err = credentials.VerifyJWT(token, api.TypActivityCheckpoint, func(kid, _ string) (*ecdsa.PublicKey, error) {
 		k, ok := keys[kid]
 		if !ok {
 			return nil, fmt.Errorf("kid %q is not in the service's key set", kid)

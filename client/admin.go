@@ -4,7 +4,7 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Admin is the operator's view of the API (bearer: the admin token the
@@ -22,8 +22,8 @@ func (a *Admin) do(ctx context.Context, method, path string, in, out any) error 
 }
 
 // CreateIssuer registers an issuing authority with its first signing key.
-func (a *Admin) CreateIssuer(ctx context.Context, req wallet.CreateIssuerRequest) (*wallet.IssuerView, error) {
-	var out wallet.IssuerView
+func (a *Admin) CreateIssuer(ctx context.Context, req api.CreateIssuerRequest) (*api.IssuerView, error) {
+	var out api.IssuerView
 	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers", req, &out); err != nil {
 		return nil, err
 	}
@@ -31,15 +31,15 @@ func (a *Admin) CreateIssuer(ctx context.Context, req wallet.CreateIssuerRequest
 }
 
 // Issuers lists the issuers.
-func (a *Admin) Issuers(ctx context.Context) ([]*wallet.IssuerView, error) {
-	var out []*wallet.IssuerView
+func (a *Admin) Issuers(ctx context.Context) ([]*api.IssuerView, error) {
+	var out []*api.IssuerView
 	return out, a.do(ctx, http.MethodGet, "/v1/admin/issuers", nil, &out)
 }
 
 // RotateIssuerKey makes a new active signing key for the issuer; older keys
 // stay published for verification until retired.
-func (a *Admin) RotateIssuerKey(ctx context.Context, issuerID string) (*wallet.IssuerView, error) {
-	var out wallet.IssuerView
+func (a *Admin) RotateIssuerKey(ctx context.Context, issuerID string) (*api.IssuerView, error) {
+	var out api.IssuerView
 	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers/"+escape(issuerID)+"/keys", nil, &out); err != nil {
 		return nil, err
 	}
@@ -48,8 +48,8 @@ func (a *Admin) RotateIssuerKey(ctx context.Context, issuerID string) (*wallet.I
 
 // RetireIssuerKey retires an inactive key: credentials signed with it no
 // longer verify.
-func (a *Admin) RetireIssuerKey(ctx context.Context, issuerID, kid string) (*wallet.IssuerView, error) {
-	var out wallet.IssuerView
+func (a *Admin) RetireIssuerKey(ctx context.Context, issuerID, kid string) (*api.IssuerView, error) {
+	var out api.IssuerView
 	if err := a.do(ctx, http.MethodDelete, "/v1/admin/issuers/"+escape(issuerID)+"/keys/"+escape(kid), nil, &out); err != nil {
 		return nil, err
 	}
@@ -58,8 +58,8 @@ func (a *Admin) RetireIssuerKey(ctx context.Context, issuerID, kid string) (*wal
 
 // RetireIssuer retires an issuer for good: it issues nothing more, and
 // nothing it signed is approved or redeemed from then on.
-func (a *Admin) RetireIssuer(ctx context.Context, issuerID string) (*wallet.IssuerView, error) {
-	var out wallet.IssuerView
+func (a *Admin) RetireIssuer(ctx context.Context, issuerID string) (*api.IssuerView, error) {
+	var out api.IssuerView
 	if err := a.do(ctx, http.MethodDelete, "/v1/admin/issuers/"+escape(issuerID), nil, &out); err != nil {
 		return nil, err
 	}
@@ -68,8 +68,8 @@ func (a *Admin) RetireIssuer(ctx context.Context, issuerID string) (*wallet.Issu
 
 // CreateIssuerAPIKey makes an API key for the issuer's systems. The key is
 // in the answer only: store it now.
-func (a *Admin) CreateIssuerAPIKey(ctx context.Context, issuerID string) (*wallet.NewAPIKey, error) {
-	var out wallet.NewAPIKey
+func (a *Admin) CreateIssuerAPIKey(ctx context.Context, issuerID string) (*api.NewAPIKey, error) {
+	var out api.NewAPIKey
 	if err := a.do(ctx, http.MethodPost, "/v1/admin/issuers/"+escape(issuerID)+"/api-keys", nil, &out); err != nil {
 		return nil, err
 	}
@@ -78,8 +78,8 @@ func (a *Admin) CreateIssuerAPIKey(ctx context.Context, issuerID string) (*walle
 
 // CreateVerifier registers a relying party; the answer carries its first
 // API key (shown once).
-func (a *Admin) CreateVerifier(ctx context.Context, req wallet.CreateVerifierRequest) (*wallet.VerifierView, error) {
-	var out wallet.VerifierView
+func (a *Admin) CreateVerifier(ctx context.Context, req api.CreateVerifierRequest) (*api.VerifierView, error) {
+	var out api.VerifierView
 	if err := a.do(ctx, http.MethodPost, "/v1/admin/verifiers", req, &out); err != nil {
 		return nil, err
 	}
@@ -87,15 +87,15 @@ func (a *Admin) CreateVerifier(ctx context.Context, req wallet.CreateVerifierReq
 }
 
 // Verifiers lists the verifiers.
-func (a *Admin) Verifiers(ctx context.Context) ([]*wallet.VerifierView, error) {
-	var out []*wallet.VerifierView
+func (a *Admin) Verifiers(ctx context.Context) ([]*api.VerifierView, error) {
+	var out []*api.VerifierView
 	return out, a.do(ctx, http.MethodGet, "/v1/admin/verifiers", nil, &out)
 }
 
 // CreateVerifierAPIKey makes another API key for a verifier (one per staff
 // device or system).
-func (a *Admin) CreateVerifierAPIKey(ctx context.Context, verifierID string) (*wallet.NewAPIKey, error) {
-	var out wallet.NewAPIKey
+func (a *Admin) CreateVerifierAPIKey(ctx context.Context, verifierID string) (*api.NewAPIKey, error) {
+	var out api.NewAPIKey
 	if err := a.do(ctx, http.MethodPost, "/v1/admin/verifiers/"+escape(verifierID)+"/api-keys", nil, &out); err != nil {
 		return nil, err
 	}
@@ -109,9 +109,9 @@ func (a *Admin) RevokeAPIKey(ctx context.Context, keyID string) error {
 
 // CreateActivationCode makes the one-time code a citizen enrols a device
 // with (SPEC §3.1 step 1: valid 15 minutes, single use).
-func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*wallet.ActivationCodeResponse, error) {
-	var out wallet.ActivationCodeResponse
-	if err := a.do(ctx, http.MethodPost, "/v1/admin/activation-codes", wallet.ActivationCodeRequest{CitizenID: citizenID}, &out); err != nil {
+func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*api.ActivationCodeResponse, error) {
+	var out api.ActivationCodeResponse
+	if err := a.do(ctx, http.MethodPost, "/v1/admin/activation-codes", api.ActivationCodeRequest{CitizenID: citizenID}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -120,10 +120,10 @@ func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*wa
 // SetVerifierWebhook sets the URL a verifier's request results are posted
 // to (https to a public unicast address, loopback only on a development
 // server; "" removes it). The answer carries the new signing secret, shown
-// once: the receiver checks each delivery with it (wallet.VerifyWebhook).
-func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) (*wallet.WebhookResponse, error) {
-	var out wallet.WebhookResponse
-	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", wallet.WebhookRequest{URL: url}, &out); err != nil {
+// once: the receiver checks each delivery with it (api.VerifyWebhook).
+func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) (*api.WebhookResponse, error) {
+	var out api.WebhookResponse
+	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", api.WebhookRequest{URL: url}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

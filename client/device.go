@@ -18,8 +18,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // Device is a citizen's phone as the service knows it: a P-256 key pair
@@ -120,7 +120,7 @@ var ErrSDHashMismatch = errors.New("sd_hash of the presentation does not match t
 // §3.3 step 2; RFC 9901 §4.3): aud and nonce from the item, sd_hash
 // recomputed here over the presentation (and compared with the service's,
 // ErrSDHashMismatch if they differ), iat the given time.
-func (d *Device) SignKB(item wallet.ToSign, iat time.Time) (string, error) {
+func (d *Device) SignKB(item api.ToSign, iat time.Time) (string, error) {
 	if !strings.HasSuffix(item.Presentation, "~") {
 		return "", fmt.Errorf("credential %s: presentation is not an SD-JWT ending in ~", item.CredentialID)
 	}

@@ -16,9 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 func newTestDevice(t *testing.T) *client.Device {
@@ -252,7 +252,7 @@ func TestSignKB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	item := wallet.ToSign{CredentialID: "cred_1", Presentation: pres, Aud: "ver_shop", Nonce: "n-123", SDHash: credentials.SDHash(pres)}
+	item := api.ToSign{CredentialID: "cred_1", Presentation: pres, Aud: "ver_shop", Nonce: "n-123", SDHash: credentials.SDHash(pres)}
 	kb, err := d.SignKB(item, now)
 	if err != nil {
 		t.Fatal(err)
@@ -297,25 +297,25 @@ func TestCheckShare(t *testing.T) {
 		}
 		return p
 	}
-	req := wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: "c1", Claims: []string{"full_name", "age_over_18"}}}}
-	item := func(cred, aud string, p string) wallet.ToSign {
-		return wallet.ToSign{CredentialID: cred, Presentation: p, Aud: aud, Nonce: "n", SDHash: credentials.SDHash(p)}
+	req := api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: "c1", Claims: []string{"full_name", "age_over_18"}}}}
+	item := func(cred, aud string, p string) api.ToSign {
+		return api.ToSign{CredentialID: cred, Presentation: p, Aud: aud, Nonce: "n", SDHash: credentials.SDHash(p)}
 	}
 	forVerifier := req
 	forVerifier.VerifierID = "ver_shop"
 	tests := []struct {
 		name    string
-		req     wallet.ShareRequest
-		created *wallet.ShareCreated
+		req     api.ShareRequest
+		created *api.ShareCreated
 		ok      bool
 	}{
-		{"as asked", req, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "x", pres("full_name", "age_over_18"))}}, true},
-		{"fewer claims", req, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "x", pres("age_over_18"))}}, true},
-		{"an extra claim", req, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "x", pres("full_name", "age_over_18", "birth_date"))}}, false},
-		{"another credential", req, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c2", "x", pres("full_name"))}}, false},
-		{"two presentations", req, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "x", pres("full_name")), item("c1", "x", pres("full_name"))}}, false},
-		{"bound to the verifier", forVerifier, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "ver_shop", pres("full_name"))}}, true},
-		{"bound to another audience", forVerifier, &wallet.ShareCreated{ShareID: "s", ToSign: []wallet.ToSign{item("c1", "ver_other", pres("full_name"))}}, false},
+		{"as asked", req, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "x", pres("full_name", "age_over_18"))}}, true},
+		{"fewer claims", req, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "x", pres("age_over_18"))}}, true},
+		{"an extra claim", req, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "x", pres("full_name", "age_over_18", "birth_date"))}}, false},
+		{"another credential", req, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c2", "x", pres("full_name"))}}, false},
+		{"two presentations", req, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "x", pres("full_name")), item("c1", "x", pres("full_name"))}}, false},
+		{"bound to the verifier", forVerifier, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "ver_shop", pres("full_name"))}}, true},
+		{"bound to another audience", forVerifier, &api.ShareCreated{ShareID: "s", ToSign: []api.ToSign{item("c1", "ver_other", pres("full_name"))}}, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
@@ -55,8 +56,8 @@ func newStack(t *testing.T) *stack {
 
 const citizen = "001090000001"
 
-func nationalID(citizenID, name string) wallet.IssueRequest {
-	return wallet.IssueRequest{
+func nationalID(citizenID, name string) api.IssueRequest {
+	return api.IssueRequest{
 		CitizenID: citizenID, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(10, 0, 0),
 		Claims: map[string]any{
 			"id_number": citizenID, "full_name": name, "birth_date": "1990-01-01", "sex": "M",
@@ -85,7 +86,7 @@ func (ct *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	return http.DefaultTransport.RoundTrip(r)
 }
 
-func wantCode(t *testing.T, err error, status int, code wallet.Code) *client.Error {
+func wantCode(t *testing.T, err error, status int, code api.Code) *client.Error {
 	t.Helper()
 	var e *client.Error
 	if !errors.As(err, &e) {
@@ -117,9 +118,9 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := c.Admin("not-the-token").Issuers(ctx); err == nil {
 		t.Fatal("a wrong admin token was accepted")
 	} else {
-		wantCode(t, err, 401, wallet.CodeUnauthenticated)
+		wantCode(t, err, 401, api.CodeUnauthenticated)
 	}
-	iss, err := admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}})
+	iss, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,7 +135,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ver, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "pharmacy-1", Name: "Corner Pharmacy", Category: "pharmacy",
+	ver, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "pharmacy-1", Name: "Corner Pharmacy", Category: "pharmacy",
 		Claims: map[string][]string{credentials.NationalID: {"full_name", "age_over_18"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -142,7 +143,7 @@ func TestEndToEnd(t *testing.T) {
 	if ver.APIKey == nil || ver.APIKey.Key == "" {
 		t.Fatalf("verifier creation carries no API key: %+v", ver)
 	}
-	other, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "bank-1", Name: "Bank", Category: "bank",
+	other, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "bank-1", Name: "Bank", Category: "bank",
 		Claims: map[string][]string{credentials.NationalID: {"full_name"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := holder.Credential(ctx, "cred_nope"); err == nil {
 		t.Fatal("unknown credential found")
 	} else {
-		wantCode(t, err, 404, wallet.CodeNotFound)
+		wantCode(t, err, 404, api.CodeNotFound)
 	}
 	if ct.tokens.Load() != 1 {
 		t.Errorf("%d token requests for three holder calls, want 1 (cached)", ct.tokens.Load())
@@ -218,7 +219,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 
 	// Share two claims, approve with the device key, show the QR.
-	req := wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: early.CredentialID, Claims: []string{"full_name", "age_over_18"}}}}
+	req := api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: early.CredentialID, Claims: []string{"full_name", "age_over_18"}}}}
 	share, err := holder.ShareAndApprove(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +241,7 @@ func TestEndToEnd(t *testing.T) {
 	if _, err := holder.ShareQRPNG(ctx, share.ShareID, 5000); err == nil {
 		t.Fatal("qr.png size 5000 accepted")
 	} else {
-		wantCode(t, err, 400, wallet.CodeInvalidRequest)
+		wantCode(t, err, 400, api.CodeInvalidRequest)
 	}
 	if got, err := holder.GetShare(ctx, share.ShareID); err != nil || got.Status != "active" {
 		t.Fatalf("share = %+v, %v", got, err)
@@ -255,7 +256,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = c.Verifier(other.APIKey.Key).Verify(ctx, boundShare.QRText)
-	if e := wantCode(t, err, 403, wallet.CodeForbidden); e.Reason != wallet.ReasonAudienceMismatch {
+	if e := wantCode(t, err, 403, api.CodeForbidden); e.Reason != api.ReasonAudienceMismatch {
 		t.Errorf("reason %q, want audience_mismatch", e.Reason)
 	}
 	if res, err := verifier.Verify(ctx, boundShare.QRText); err != nil || res.Result != "valid" {
@@ -299,7 +300,7 @@ func TestEndToEnd(t *testing.T) {
 
 	// One use only; cancelled shares are gone.
 	_, err = verifier.Verify(ctx, share.QRText)
-	wantCode(t, err, 409, wallet.CodeAlreadyRedeemed)
+	wantCode(t, err, 409, api.CodeAlreadyRedeemed)
 	again, err := holder.ShareAndApprove(ctx, req)
 	if err != nil {
 		t.Fatal(err)
@@ -308,7 +309,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = verifier.Verify(ctx, again.QRText)
-	wantCode(t, err, 410, wallet.CodeShareCancelled)
+	wantCode(t, err, 410, api.CodeShareCancelled)
 	if shares, err := holder.Shares(ctx); err != nil || len(shares) != 3 {
 		t.Errorf("shares = %d, %v; want 3", len(shares), err)
 	}
@@ -329,20 +330,20 @@ func TestEndToEnd(t *testing.T) {
 	if exp.ChainValid == nil || !*exp.ChainValid || !wallet.CheckChain(exp.Entries) {
 		t.Errorf("exported chain: service says %v, local check %v", exp.ChainValid, wallet.CheckChain(exp.Entries))
 	}
-	redeemed := slices.IndexFunc(exp.Entries, func(e *wallet.ActivityEntry) bool {
-		return e.Event == wallet.EventShareRedeemed && e.ShareID == share.ShareID
+	redeemed := slices.IndexFunc(exp.Entries, func(e *api.ActivityEntry) bool {
+		return e.Event == api.EventShareRedeemed && e.ShareID == share.ShareID
 	})
 	if redeemed < 0 || exp.Entries[redeemed].VerifierID != ver.ID {
 		t.Errorf("no share_redeemed entry for %s by %s", share.ShareID, ver.ID)
 	}
 
 	// Revocation: the holder can no longer share it.
-	sr, err := issuer.SetStatus(ctx, early.CredentialID, wallet.StatusRequest{Status: "revoked", Reason: "test"})
+	sr, err := issuer.SetStatus(ctx, early.CredentialID, api.StatusRequest{Status: "revoked", Reason: "test"})
 	if err != nil || sr.Status != "revoked" {
 		t.Fatalf("set status = %+v, %v", sr, err)
 	}
 	_, err = holder.Share(ctx, req)
-	if e := wantCode(t, err, 422, wallet.CodeVerificationFailed); e.Reason != string(credentials.ReasonRevoked) {
+	if e := wantCode(t, err, 422, api.CodeVerificationFailed); e.Reason != string(credentials.ReasonRevoked) {
 		t.Errorf("reason %q, want credential_revoked", e.Reason)
 	}
 
@@ -361,7 +362,7 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if i := slices.IndexFunc(ret.Keys, func(k wallet.KeyView) bool { return k.Kid == oldKid }); i >= 0 && ret.Keys[i].Retired == nil {
+	if i := slices.IndexFunc(ret.Keys, func(k api.KeyView) bool { return k.Kid == oldKid }); i >= 0 && ret.Keys[i].Retired == nil {
 		t.Errorf("key %s not retired: %+v", oldKid, ret.Keys)
 	}
 
@@ -370,14 +371,14 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = issuer.Issue(ctx, nationalID(citizen, "Nguyen Van Demo"))
-	wantCode(t, err, 401, wallet.CodeUnauthenticated)
+	wantCode(t, err, 401, api.CodeUnauthenticated)
 
 	// A revoked device loses its access, token refresh included.
 	if err := holder.RevokeDevice(ctx, dev.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = holder.Credentials(ctx)
-	wantCode(t, err, 401, wallet.CodeUnauthenticated)
+	wantCode(t, err, 401, api.CodeUnauthenticated)
 }
 
 // TestBulkIssuance streams requests from an iterator and reads results as
@@ -387,7 +388,7 @@ func TestBulkIssuance(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(st.url)
 	admin := c.Admin(st.adminToken)
-	if _, err := admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{credentials.NationalID}}); err != nil {
+	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{credentials.NationalID}}); err != nil {
 		t.Fatal(err)
 	}
 	key, err := admin.CreateIssuerAPIKey(ctx, "mps")
@@ -397,7 +398,7 @@ func TestBulkIssuance(t *testing.T) {
 	issuer := c.Issuer(key.Key)
 
 	const n = 600 // more than two server batches
-	reqs := func(yield func(wallet.IssueRequest) bool) {
+	reqs := func(yield func(api.IssueRequest) bool) {
 		for i := range n {
 			r := nationalID(fmt.Sprintf("%012d", 100000000000+i), "Citizen")
 			if i == 7 {
@@ -418,7 +419,7 @@ func TestBulkIssuance(t *testing.T) {
 		switch {
 		case r.Error != "":
 			failed++
-			if r.Line != 8 || r.Error != wallet.CodeInvalidRequest {
+			if r.Line != 8 || r.Error != api.CodeInvalidRequest {
 				t.Errorf("line %d failed: %s %s", r.Line, r.Error, r.ErrorDescription)
 			}
 		case r.IssueResponse == nil || r.CredentialID == "":
@@ -432,7 +433,7 @@ func TestBulkIssuance(t *testing.T) {
 	}
 
 	// Stopping early aborts the upload without hanging.
-	endless := func(yield func(wallet.IssueRequest) bool) {
+	endless := func(yield func(api.IssueRequest) bool) {
 		for i := 0; ; i++ {
 			if !yield(nationalID(fmt.Sprintf("%012d", 200000000000+i), "Citizen")) {
 				return
@@ -472,14 +473,14 @@ func TestBulkIssuance(t *testing.T) {
 
 	// A wrong key is an *Error before any result.
 	for _, err := range c.Issuer("wrong").IssueBulk(ctx, reqs) {
-		wantCode(t, err, 401, wallet.CodeUnauthenticated)
+		wantCode(t, err, 401, api.CodeUnauthenticated)
 	}
 	// An unencodable request is reported as such.
-	bad := func(yield func(wallet.IssueRequest) bool) {
-		yield(wallet.IssueRequest{CitizenID: "400000000001", Type: "national_id", Claims: map[string]any{"x": func() {}}})
+	bad := func(yield func(api.IssueRequest) bool) {
+		yield(api.IssueRequest{CitizenID: "400000000001", Type: "national_id", Claims: map[string]any{"x": func() {}}})
 	}
 	var lastErr error
-	for _, err := range issuer.IssueBulk(ctx, iter.Seq[wallet.IssueRequest](bad)) {
+	for _, err := range issuer.IssueBulk(ctx, iter.Seq[api.IssueRequest](bad)) {
 		lastErr = err
 	}
 	if lastErr == nil || !strings.Contains(lastErr.Error(), "encode request") {

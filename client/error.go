@@ -11,16 +11,16 @@ import (
 	"time"
 	"unicode"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Error is an error answer of the service (SPEC §5):
 // {"error", "error_description", "reason"} with its HTTP status.
 type Error struct {
-	Status      int         // HTTP status
-	Code        wallet.Code // the "error" member; empty when the body was not the SPEC shape
-	Description string      // "error_description": safe to show
-	Reason      string      // 422 verification_failed and 403 audience_mismatch
+	Status      int      // HTTP status
+	Code        api.Code // the "error" member; empty when the body was not the SPEC shape
+	Description string   // "error_description": safe to show
+	Reason      string   // 422 verification_failed and 403 audience_mismatch
 	// RetryAfter is the Retry-After of a 429 (or 503) answer; zero when
 	// absent.
 	RetryAfter time.Duration
@@ -48,7 +48,7 @@ func (e *Error) Error() string {
 
 // ErrorCode returns the service's error code of err, or "" when err is not
 // (or does not wrap) an *Error.
-func ErrorCode(err error) wallet.Code {
+func ErrorCode(err error) api.Code {
 	var e *Error
 	if errors.As(err, &e) {
 		return e.Code
@@ -58,9 +58,9 @@ func ErrorCode(err error) wallet.Code {
 
 // wireError is the SPEC §5 error body.
 type wireError struct {
-	Error            wallet.Code `json:"error"`
-	ErrorDescription string      `json:"error_description"`
-	Reason           string      `json:"reason"`
+	Error            api.Code `json:"error"`
+	ErrorDescription string   `json:"error_description"`
+	Reason           string   `json:"reason"`
 }
 
 // decodeError reads a non-2xx answer. A body that is not the SPEC shape (a

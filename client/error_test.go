@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // cannedServer answers every request with status, headers and body: a fake
@@ -39,20 +39,20 @@ func TestErrorDecoding(t *testing.T) {
 		want   client.Error
 	}{
 		{"not found", 404, jsonCT, `{"error":"not_found","error_description":"share not found"}`,
-			client.Error{Status: 404, Code: wallet.CodeNotFound, Description: "share not found"}},
+			client.Error{Status: 404, Code: api.CodeNotFound, Description: "share not found"}},
 		{"verification failed with reason", 422, jsonCT,
 			`{"error":"verification_failed","error_description":"verification failed: credential_revoked","reason":"credential_revoked"}`,
-			client.Error{Status: 422, Code: wallet.CodeVerificationFailed, Description: "verification failed: credential_revoked", Reason: "credential_revoked"}},
+			client.Error{Status: 422, Code: api.CodeVerificationFailed, Description: "verification failed: credential_revoked", Reason: "credential_revoked"}},
 		{"audience mismatch", 403, jsonCT, `{"error":"forbidden","error_description":"share bound to another verifier","reason":"audience_mismatch"}`,
-			client.Error{Status: 403, Code: wallet.CodeForbidden, Description: "share bound to another verifier", Reason: wallet.ReasonAudienceMismatch}},
+			client.Error{Status: 403, Code: api.CodeForbidden, Description: "share bound to another verifier", Reason: api.ReasonAudienceMismatch}},
 		{"rate limited", 429, map[string]string{"Content-Type": "application/json", "Retry-After": "7"},
 			`{"error":"rate_limited","error_description":"slow down"}`,
-			client.Error{Status: 429, Code: wallet.CodeRateLimited, Description: "slow down", RetryAfter: 7 * time.Second}},
+			client.Error{Status: 429, Code: api.CodeRateLimited, Description: "slow down", RetryAfter: 7 * time.Second}},
 		{"unauthenticated", 401, map[string]string{"Content-Type": "application/json", "WWW-Authenticate": `Bearer error="invalid_token"`},
 			`{"error":"unauthenticated","error_description":"missing, invalid or expired credentials"}`,
-			client.Error{Status: 401, Code: wallet.CodeUnauthenticated, Description: "missing, invalid or expired credentials"}},
+			client.Error{Status: 401, Code: api.CodeUnauthenticated, Description: "missing, invalid or expired credentials"}},
 		{"fail closed", 503, jsonCT, `{"error":"status_unavailable","error_description":"status list unavailable"}`,
-			client.Error{Status: 503, Code: wallet.CodeStatusUnavailable, Description: "status list unavailable"}},
+			client.Error{Status: 503, Code: api.CodeStatusUnavailable, Description: "status list unavailable"}},
 		{"proxy page", 502, map[string]string{"Content-Type": "text/html"}, "<html>\n<body>Bad\tGateway</body></html>",
 			client.Error{Status: 502, Description: "<html> <body>Bad Gateway</body></html>"}},
 		{"empty body", 500, nil, "", client.Error{Status: 500}},
@@ -85,18 +85,18 @@ func TestErrorDecoding(t *testing.T) {
 }
 
 func TestErrorMessage(t *testing.T) {
-	e := &client.Error{Status: 422, Code: wallet.CodeVerificationFailed, Reason: "kb_invalid", Description: "verification failed: kb_invalid"}
+	e := &client.Error{Status: 422, Code: api.CodeVerificationFailed, Reason: "kb_invalid", Description: "verification failed: kb_invalid"}
 	if got, want := e.Error(), "422 verification_failed (kb_invalid): verification failed: kb_invalid"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
-	e = &client.Error{Status: 429, Code: wallet.CodeRateLimited, RetryAfter: 3 * time.Second}
+	e = &client.Error{Status: 429, Code: api.CodeRateLimited, RetryAfter: 3 * time.Second}
 	if got, want := e.Error(), "429 rate_limited (retry after 3s)"; got != want {
 		t.Errorf("Error() = %q, want %q", got, want)
 	}
 	if client.ErrorCode(errors.New("x")) != "" {
 		t.Error("ErrorCode of a plain error is not empty")
 	}
-	if client.ErrorCode(fmt.Errorf("wrapped: %w", e)) != wallet.CodeRateLimited {
+	if client.ErrorCode(fmt.Errorf("wrapped: %w", e)) != api.CodeRateLimited {
 		t.Error("ErrorCode does not unwrap")
 	}
 }

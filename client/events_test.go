@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // eventServer answers each GET of an event stream with the next of
@@ -81,11 +81,11 @@ func TestRequestEventsErrors(t *testing.T) {
 			continue
 		}
 		n++
-		if res.Status != wallet.RequestCreated {
+		if res.Status != api.RequestCreated {
 			t.Errorf("status %s", res.Status)
 		}
 	}
-	if n != 1 || len(errs) != 1 || client.ErrorCode(errs[0]) != wallet.CodeStorageUnavailable {
+	if n != 1 || len(errs) != 1 || client.ErrorCode(errs[0]) != api.CodeStorageUnavailable {
 		t.Errorf("%d events, errors %v", n, errs)
 	}
 

@@ -8,8 +8,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // The companion app's first start: a device key, enrolment with the
@@ -38,8 +38,8 @@ func ExampleHolder_ShareAndApprove() {
 		log.Fatal(err)
 	}
 	h := client.New("https://wallet.example").Holder(dev)
-	share, err := h.ShareAndApprove(ctx, wallet.ShareRequest{
-		Items:      []wallet.ShareRequestItem{{CredentialID: "crd_...", Claims: []string{"full_name", "age_over_18"}}},
+	share, err := h.ShareAndApprove(ctx, api.ShareRequest{
+		Items:      []api.ShareRequestItem{{CredentialID: "crd_...", Claims: []string{"full_name", "age_over_18"}}},
 		TTLSeconds: 60,
 	})
 	if err != nil {
@@ -55,9 +55,9 @@ func ExampleVerifier_Verify() {
 	res, err := v.Verify(ctx, "EID1:6PUG2V6FVQFLKHORFGIQNPEO5Q")
 	var e *client.Error
 	switch {
-	case errors.As(err, &e) && e.Code == wallet.CodeVerificationFailed:
+	case errors.As(err, &e) && e.Code == api.CodeVerificationFailed:
 		fmt.Println("not valid:", e.Reason) // credential_revoked, kb_invalid, ...
-	case errors.As(err, &e) && e.Code == wallet.CodeRateLimited:
+	case errors.As(err, &e) && e.Code == api.CodeRateLimited:
 		fmt.Println("retry in", e.RetryAfter)
 	case err != nil:
 		fmt.Println("could not verify:", err)
@@ -71,7 +71,7 @@ func ExampleVerifier_Verify() {
 func ExampleIssuer_IssueBulk() {
 	ctx := context.Background()
 	is := client.New("https://wallet.example").Issuer(os.Getenv("ISSUER_API_KEY"))
-	reqs := func(yield func(wallet.IssueRequest) bool) {
+	reqs := func(yield func(api.IssueRequest) bool) {
 		// read the registry's export here, one request at a time
 	}
 	for res, err := range is.IssueBulk(ctx, reqs) {

@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // Holder is the companion app's view of the API: one enrolled device
@@ -44,7 +44,7 @@ func (h *Holder) Device() *Device { return h.dev }
 // (SPEC §3.1 step 2) and records the device and holder ids on the Device
 // (save it afterwards). Credentials already issued to the citizen are bound
 // to the new device by the service.
-func (h *Holder) Enroll(ctx context.Context, citizenID, activationCode string) (*wallet.EnrollResponse, error) {
+func (h *Holder) Enroll(ctx context.Context, citizenID, activationCode string) (*api.EnrollResponse, error) {
 	if h.dev == nil {
 		return nil, errors.New("enroll: no device")
 	}
@@ -55,8 +55,8 @@ func (h *Holder) Enroll(ctx context.Context, citizenID, activationCode string) (
 	if err != nil {
 		return nil, fmt.Errorf("enroll: %w", err)
 	}
-	var out wallet.EnrollResponse
-	err = h.c.do(ctx, "", http.MethodPost, "/v1/enrollments", wallet.EnrollRequest{
+	var out api.EnrollResponse
+	err = h.c.do(ctx, "", http.MethodPost, "/v1/enrollments", api.EnrollRequest{
 		CitizenID: citizenID, ActivationCode: activationCode, DeviceKey: jwk, DeviceName: h.dev.Name,
 	}, &out)
 	if err != nil {
@@ -116,7 +116,7 @@ func (h *Holder) fetchToken(ctx context.Context) (string, time.Time, error) {
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	var tr wallet.TokenResponse
+	var tr api.TokenResponse
 	if err := h.c.decode(resp, cl, &tr, h.c.maxBody); err != nil {
 		return "", time.Time{}, err
 	}
@@ -162,14 +162,14 @@ func (h *Holder) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // Credentials lists the holder's credentials with their claims.
-func (h *Holder) Credentials(ctx context.Context) ([]*wallet.CredentialView, error) {
-	var out []*wallet.CredentialView
+func (h *Holder) Credentials(ctx context.Context) ([]*api.CredentialView, error) {
+	var out []*api.CredentialView
 	return out, h.do(ctx, http.MethodGet, "/v1/me/credentials", nil, nil, &out, h.c.maxBody)
 }
 
 // Credential returns one of the holder's credentials.
-func (h *Holder) Credential(ctx context.Context, id string) (*wallet.CredentialView, error) {
-	var out wallet.CredentialView
+func (h *Holder) Credential(ctx context.Context, id string) (*api.CredentialView, error) {
+	var out api.CredentialView
 	if err := h.do(ctx, http.MethodGet, "/v1/me/credentials/"+escape(id), nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -177,8 +177,8 @@ func (h *Holder) Credential(ctx context.Context, id string) (*wallet.CredentialV
 }
 
 // Devices lists the holder's devices; Current marks this one.
-func (h *Holder) Devices(ctx context.Context) ([]*wallet.DeviceView, error) {
-	var out []*wallet.DeviceView
+func (h *Holder) Devices(ctx context.Context) ([]*api.DeviceView, error) {
+	var out []*api.DeviceView
 	return out, h.do(ctx, http.MethodGet, "/v1/me/devices", nil, nil, &out, h.c.maxBody)
 }
 
@@ -191,8 +191,8 @@ func (h *Holder) RevokeDevice(ctx context.Context, deviceID string) error {
 // Share asks for a share of chosen claims (SPEC §3.3 step 1). The answer
 // holds what the device must sign; pass it to Approve. Check what it
 // discloses first with CheckShare (ShareAndApprove does).
-func (h *Holder) Share(ctx context.Context, req wallet.ShareRequest) (*wallet.ShareCreated, error) {
-	var out wallet.ShareCreated
+func (h *Holder) Share(ctx context.Context, req api.ShareRequest) (*api.ShareCreated, error) {
+	var out api.ShareCreated
 	if err := h.do(ctx, http.MethodPost, "/v1/me/shares", nil, req, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -203,12 +203,12 @@ func (h *Holder) Share(ctx context.Context, req wallet.ShareRequest) (*wallet.Sh
 // — the citizen's signed consent — and activates the share (SPEC §3.3
 // step 2). It refuses to sign an item whose sd_hash is not the hash of its
 // presentation (ErrSDHashMismatch). The answer carries qr_text.
-func (h *Holder) Approve(ctx context.Context, created *wallet.ShareCreated) (*wallet.ShareView, error) {
+func (h *Holder) Approve(ctx context.Context, created *api.ShareCreated) (*api.ShareView, error) {
 	if created == nil || created.ShareID == "" || len(created.ToSign) == 0 {
 		return nil, errors.New("approve: nothing to sign")
 	}
 	now := h.c.now()
-	req := wallet.ApproveRequest{KBJWTs: make([]string, 0, len(created.ToSign))}
+	req := api.ApproveRequest{KBJWTs: make([]string, 0, len(created.ToSign))}
 	for _, item := range created.ToSign {
 		kb, err := h.dev.SignKB(item, now)
 		if err != nil {
@@ -216,7 +216,7 @@ func (h *Holder) Approve(ctx context.Context, created *wallet.ShareCreated) (*wa
 		}
 		req.KBJWTs = append(req.KBJWTs, kb)
 	}
-	var out wallet.ShareView
+	var out api.ShareView
 	if err := h.do(ctx, http.MethodPost, "/v1/me/shares/"+escape(created.ShareID)+"/approve", nil, req, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -230,7 +230,7 @@ var ErrOverDisclosure = errors.New("the presentation is not what was asked for")
 // CheckShare checks that created is what req asked for before the citizen
 // signs it: one presentation per requested credential, each disclosing
 // only requested claims, and bound to the requested verifier if any.
-func CheckShare(req wallet.ShareRequest, created *wallet.ShareCreated) error {
+func CheckShare(req api.ShareRequest, created *api.ShareCreated) error {
 	if created == nil {
 		return errors.New("check share: no share")
 	}
@@ -265,7 +265,7 @@ func CheckShare(req wallet.ShareRequest, created *wallet.ShareCreated) error {
 
 // Disclosed lists the top-level claim names a presentation to sign would
 // disclose: what an app shows the citizen before approval.
-func Disclosed(item wallet.ToSign) ([]string, error) {
+func Disclosed(item api.ToSign) ([]string, error) {
 	names, err := credentials.Disclosable(item.Presentation)
 	if err != nil {
 		return nil, fmt.Errorf("credential %s: read presentation: %w", item.CredentialID, err)
@@ -276,13 +276,13 @@ func Disclosed(item wallet.ToSign) ([]string, error) {
 // ShareAndApprove creates a share, checks it with CheckShare, and approves
 // it: the whole of SPEC §3.3 steps 1–2. If the check or the approval fails
 // the pending share is cancelled (best effort).
-func (h *Holder) ShareAndApprove(ctx context.Context, req wallet.ShareRequest) (*wallet.ShareView, error) {
+func (h *Holder) ShareAndApprove(ctx context.Context, req api.ShareRequest) (*api.ShareView, error) {
 	created, err := h.Share(ctx, req)
 	if err != nil {
 		return nil, err
 	}
 	err = CheckShare(req, created)
-	var view *wallet.ShareView
+	var view *api.ShareView
 	if err == nil {
 		view, err = h.Approve(ctx, created)
 	}
@@ -296,14 +296,14 @@ func (h *Holder) ShareAndApprove(ctx context.Context, req wallet.ShareRequest) (
 }
 
 // Shares lists the holder's shares.
-func (h *Holder) Shares(ctx context.Context) ([]*wallet.ShareView, error) {
-	var out []*wallet.ShareView
+func (h *Holder) Shares(ctx context.Context) ([]*api.ShareView, error) {
+	var out []*api.ShareView
 	return out, h.do(ctx, http.MethodGet, "/v1/me/shares", nil, nil, &out, h.c.maxBody)
 }
 
 // GetShare returns one of the holder's shares.
-func (h *Holder) GetShare(ctx context.Context, id string) (*wallet.ShareView, error) {
-	var out wallet.ShareView
+func (h *Holder) GetShare(ctx context.Context, id string) (*api.ShareView, error) {
+	var out api.ShareView
 	if err := h.do(ctx, http.MethodGet, "/v1/me/shares/"+escape(id), nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -344,8 +344,8 @@ func (h *Holder) qr(ctx context.Context, id, ext, accept string, size int) ([]by
 }
 
 // Activity lists the holder's activity log, newest first (SPEC §3.6).
-func (h *Holder) Activity(ctx context.Context) (*wallet.ActivityResponse, error) {
-	var out wallet.ActivityResponse
+func (h *Holder) Activity(ctx context.Context) (*api.ActivityResponse, error) {
+	var out api.ActivityResponse
 	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -356,8 +356,8 @@ func (h *Holder) Activity(ctx context.Context) (*wallet.ActivityResponse, error)
 // service's verdict in ChainValid and its signed Checkpoint. Check it
 // yourself, as anyone can, with CheckActivityExport over the bytes of
 // ExportActivityJSON: that is the point of the export.
-func (h *Holder) ExportActivity(ctx context.Context) (*wallet.ActivityResponse, error) {
-	var out wallet.ActivityResponse
+func (h *Holder) ExportActivity(ctx context.Context) (*api.ActivityResponse, error) {
+	var out api.ActivityResponse
 	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", url.Values{"export": {"1"}}, nil, &out, max(exportMaxBytes, h.c.maxBody)); err != nil {
 		return nil, err
 	}
@@ -368,8 +368,8 @@ func (h *Holder) ExportActivity(ctx context.Context) (*wallet.ActivityResponse, 
 
 // Presence makes a presence code (EIDP1:, 60 seconds, no data) for staff
 // to scan; their request then reaches Requests and RequestEvents.
-func (h *Holder) Presence(ctx context.Context) (*wallet.PresenceResponse, error) {
-	var out wallet.PresenceResponse
+func (h *Holder) Presence(ctx context.Context) (*api.PresenceResponse, error) {
+	var out api.PresenceResponse
 	if err := h.do(ctx, http.MethodPost, "/v1/me/presence", nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -378,15 +378,15 @@ func (h *Holder) Presence(ctx context.Context) (*wallet.PresenceResponse, error)
 
 // requestList is the answer of GET /v1/me/requests.
 type requestList struct {
-	Requests []*wallet.RequestView `json:"requests"`
+	Requests []*api.RequestView `json:"requests"`
 }
 
 // Requests lists the requests waiting for the citizen's answer. With wait
-// (rounded up to seconds, at most wallet.MaxWait) it long-polls: when none
+// (rounded up to seconds, at most api.MaxWait) it long-polls: when none
 // is waiting it returns as soon as one arrives, or after wait with none.
 // While any is waiting it returns at once; use RequestEvents to hear of
 // each new one.
-func (h *Holder) Requests(ctx context.Context, wait time.Duration) ([]*wallet.RequestView, error) {
+func (h *Holder) Requests(ctx context.Context, wait time.Duration) ([]*api.RequestView, error) {
 	var q url.Values
 	if wait > 0 {
 		q = url.Values{"wait": {waitSeconds(wait)}}
@@ -407,15 +407,15 @@ const maxSeenRequests = 4096
 // (after about four minutes) is opened again, without repeats. It runs
 // until the loop stops or yields one error and ends: the stream failed, or
 // ctx ended (ctx.Err()).
-func (h *Holder) RequestEvents(ctx context.Context) iter.Seq2[*wallet.RequestView, error] {
-	return func(yield func(*wallet.RequestView, error) bool) {
+func (h *Holder) RequestEvents(ctx context.Context) iter.Seq2[*api.RequestView, error] {
+	return func(yield func(*api.RequestView, error) bool) {
 		cl := &call{method: http.MethodGet, path: "/v1/me/requests/events", accept: "text/event-stream"}
 		seen, stopped := map[string]bool{}, false
 		err := h.c.streamEvents(ctx, cl, h.roundTrip, func(ev sseEvent) (bool, error) {
 			if ev.name != "request" {
 				return false, nil
 			}
-			var v wallet.RequestView
+			var v api.RequestView
 			if err := json.Unmarshal(ev.data, &v); err != nil {
 				return false, fmt.Errorf("GET %s: decode event: %w", cl.path, err)
 			}
@@ -442,17 +442,17 @@ func (h *Holder) RequestEvents(ctx context.Context) iter.Seq2[*wallet.RequestVie
 // citizen and shown with the verifier's registered name and category, the
 // purpose and the claims asked, each flagged Registered false when outside
 // the verifier's registration. A code is resolved once (then 409).
-func (h *Holder) Resolve(ctx context.Context, qrText string) (*wallet.RequestView, error) {
-	var out wallet.RequestView
-	if err := h.do(ctx, http.MethodPost, "/v1/me/requests:resolve", nil, wallet.ResolveRequest{QR: qrText}, &out, h.c.maxBody); err != nil {
+func (h *Holder) Resolve(ctx context.Context, qrText string) (*api.RequestView, error) {
+	var out api.RequestView
+	if err := h.do(ctx, http.MethodPost, "/v1/me/requests:resolve", nil, api.ResolveRequest{QR: qrText}, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
 
 // GetRequest returns one of the citizen's requests.
-func (h *Holder) GetRequest(ctx context.Context, id string) (*wallet.RequestView, error) {
-	var out wallet.RequestView
+func (h *Holder) GetRequest(ctx context.Context, id string) (*api.RequestView, error) {
+	var out api.RequestView
 	if err := h.do(ctx, http.MethodGet, "/v1/me/requests/"+escape(id), nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -462,8 +462,8 @@ func (h *Holder) GetRequest(ctx context.Context, id string) (*wallet.RequestView
 // PrepareRequest chooses the credentials and claims that answer a request
 // (at most what it asked) and returns what the device must sign: pass it
 // to ApproveRequest, after CheckRequest (AnswerRequest does both).
-func (h *Holder) PrepareRequest(ctx context.Context, id string, req wallet.PrepareRequest) (*wallet.RequestPrepared, error) {
-	var out wallet.RequestPrepared
+func (h *Holder) PrepareRequest(ctx context.Context, id string, req api.PrepareRequest) (*api.RequestPrepared, error) {
+	var out api.RequestPrepared
 	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(id)+"/prepare", nil, req, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -474,12 +474,12 @@ func (h *Holder) PrepareRequest(ctx context.Context, id string, req wallet.Prepa
 // device key, aud and nonce taken from each item (the verifier's id and
 // the request's nonce) and sd_hash recomputed here (ErrSDHashMismatch if
 // the service's differs), and answers the request: the citizen's consent.
-func (h *Holder) ApproveRequest(ctx context.Context, prepared *wallet.RequestPrepared) (*wallet.RequestView, error) {
+func (h *Holder) ApproveRequest(ctx context.Context, prepared *api.RequestPrepared) (*api.RequestView, error) {
 	if prepared == nil || prepared.RequestID == "" || len(prepared.ToSign) == 0 {
 		return nil, errors.New("approve request: nothing to sign")
 	}
 	now := h.c.now()
-	req := wallet.ApproveRequest{KBJWTs: make([]string, 0, len(prepared.ToSign))}
+	req := api.ApproveRequest{KBJWTs: make([]string, 0, len(prepared.ToSign))}
 	for _, item := range prepared.ToSign {
 		kb, err := h.dev.SignKB(item, now)
 		if err != nil {
@@ -487,7 +487,7 @@ func (h *Holder) ApproveRequest(ctx context.Context, prepared *wallet.RequestPre
 		}
 		req.KBJWTs = append(req.KBJWTs, kb)
 	}
-	var out wallet.RequestView
+	var out api.RequestView
 	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(prepared.RequestID)+"/approve", nil, req, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -495,8 +495,8 @@ func (h *Holder) ApproveRequest(ctx context.Context, prepared *wallet.RequestPre
 }
 
 // DeclineRequest answers no.
-func (h *Holder) DeclineRequest(ctx context.Context, id string) (*wallet.RequestView, error) {
-	var out wallet.RequestView
+func (h *Holder) DeclineRequest(ctx context.Context, id string) (*api.RequestView, error) {
+	var out api.RequestView
 	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(id)+"/decline", nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -507,7 +507,7 @@ func (h *Holder) DeclineRequest(ctx context.Context, id string) (*wallet.Request
 // it: one presentation per chosen credential, each bound to the verifier
 // the citizen was shown (aud) and disclosing only claims both chosen and
 // asked by the request.
-func CheckRequest(view *wallet.RequestView, req wallet.PrepareRequest, prepared *wallet.RequestPrepared) error {
+func CheckRequest(view *api.RequestView, req api.PrepareRequest, prepared *api.RequestPrepared) error {
 	if view == nil || prepared == nil {
 		return errors.New("check request: nothing to check")
 	}
@@ -518,8 +518,8 @@ func CheckRequest(view *wallet.RequestView, req wallet.PrepareRequest, prepared 
 	for _, c := range view.Claims {
 		asked[c.Claim] = true
 	}
-	if err := CheckShare(wallet.ShareRequest{Items: req.Items, VerifierID: view.Verifier.ID},
-		&wallet.ShareCreated{ShareID: prepared.RequestID, ToSign: prepared.ToSign}); err != nil {
+	if err := CheckShare(api.ShareRequest{Items: req.Items, VerifierID: view.Verifier.ID},
+		&api.ShareCreated{ShareID: prepared.RequestID, ToSign: prepared.ToSign}); err != nil {
 		return err
 	}
 	for _, item := range prepared.ToSign {
@@ -540,11 +540,11 @@ func CheckRequest(view *wallet.RequestView, req wallet.PrepareRequest, prepared 
 // Requests or RequestEvents) with the chosen items: prepare, CheckRequest,
 // ApproveRequest. If the check or the approval fails the request stays
 // unanswered; DeclineRequest says no.
-func (h *Holder) AnswerRequest(ctx context.Context, view *wallet.RequestView, items []wallet.ShareRequestItem) (*wallet.RequestView, error) {
+func (h *Holder) AnswerRequest(ctx context.Context, view *api.RequestView, items []api.ShareRequestItem) (*api.RequestView, error) {
 	if view == nil {
 		return nil, errors.New("answer request: no request")
 	}
-	req := wallet.PrepareRequest{Items: items}
+	req := api.PrepareRequest{Items: items}
 	prepared, err := h.PrepareRequest(ctx, view.RequestID, req)
 	if err != nil {
 		return nil, err

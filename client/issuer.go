@@ -11,7 +11,7 @@ import (
 	"iter"
 	"net/http"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Issuer is an issuing authority's view of the API (bearer: an issuer API
@@ -25,8 +25,8 @@ type Issuer struct {
 func (c *Client) Issuer(apiKey string) *Issuer { return &Issuer{c: c, apiKey: apiKey} }
 
 // Issue issues one credential (SPEC §3.2).
-func (is *Issuer) Issue(ctx context.Context, req wallet.IssueRequest) (*wallet.IssueResponse, error) {
-	var out wallet.IssueResponse
+func (is *Issuer) Issue(ctx context.Context, req api.IssueRequest) (*api.IssueResponse, error) {
+	var out api.IssueResponse
 	if err := is.c.do(ctx, is.apiKey, http.MethodPost, "/v1/issuer/credentials", req, &out); err != nil {
 		return nil, err
 	}
@@ -34,8 +34,8 @@ func (is *Issuer) Issue(ctx context.Context, req wallet.IssueRequest) (*wallet.I
 }
 
 // SetStatus revokes, suspends or reinstates a credential (SPEC §3.2).
-func (is *Issuer) SetStatus(ctx context.Context, credentialID string, req wallet.StatusRequest) (*wallet.StatusResponse, error) {
-	var out wallet.StatusResponse
+func (is *Issuer) SetStatus(ctx context.Context, credentialID string, req api.StatusRequest) (*api.StatusResponse, error) {
+	var out api.StatusResponse
 	if err := is.c.do(ctx, is.apiKey, http.MethodPost, "/v1/issuer/credentials/"+escape(credentialID)+"/status", req, &out); err != nil {
 		return nil, err
 	}
@@ -53,8 +53,8 @@ const maxBulkLine = 64 << 10
 //
 // reqs is consumed on another goroutine while results are read; if it
 // blocks (reading a slow source), so does the upload.
-func (is *Issuer) IssueBulk(ctx context.Context, reqs iter.Seq[wallet.IssueRequest]) iter.Seq2[*wallet.BulkResult, error] {
-	return func(yield func(*wallet.BulkResult, error) bool) {
+func (is *Issuer) IssueBulk(ctx context.Context, reqs iter.Seq[api.IssueRequest]) iter.Seq2[*api.BulkResult, error] {
+	return func(yield func(*api.BulkResult, error) bool) {
 		pr, pw := io.Pipe()
 		// An unencodable request is sent on encErr before the pipe is
 		// closed with it, so whoever sees the upload fail can read it.
@@ -104,13 +104,13 @@ var errBulkStopped = errors.New("bulk upload stopped")
 
 // IssueBulkNDJSON streams an NDJSON body (one IssueRequest a line, as read
 // from a file) and yields the results as IssueBulk does.
-func (is *Issuer) IssueBulkNDJSON(ctx context.Context, ndjson io.Reader) iter.Seq2[*wallet.BulkResult, error] {
+func (is *Issuer) IssueBulkNDJSON(ctx context.Context, ndjson io.Reader) iter.Seq2[*api.BulkResult, error] {
 	return is.bulk(ctx, ndjson)
 }
 
-func (is *Issuer) bulk(ctx context.Context, body io.Reader) iter.Seq2[*wallet.BulkResult, error] {
+func (is *Issuer) bulk(ctx context.Context, body io.Reader) iter.Seq2[*api.BulkResult, error] {
 	const path = "/v1/issuer/credentials:bulk"
-	return func(yield func(*wallet.BulkResult, error) bool) {
+	return func(yield func(*api.BulkResult, error) bool) {
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel() // stops the upload when the caller stops early
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, is.c.base+path, body)
@@ -132,7 +132,7 @@ func (is *Issuer) bulk(ctx context.Context, body io.Reader) iter.Seq2[*wallet.Bu
 			if len(line) == 0 {
 				continue
 			}
-			var r wallet.BulkResult
+			var r api.BulkResult
 			if err := json.Unmarshal(line, &r); err != nil {
 				yield(nil, fmt.Errorf("POST %s: decode result: %w", path, err))
 				return

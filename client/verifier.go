@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Verifier is a relying party's view of the API (bearer: a verifier API
@@ -27,9 +27,9 @@ func (c *Client) Verifier(apiKey string) *Verifier { return &Verifier{c: c, apiK
 // at most its max_uses times: do not retry a call that may have reached the
 // service without checking the verifier log first. A failed check is an
 // *Error (422 verification_failed with its Reason, 409, 410, 403, 503).
-func (v *Verifier) Verify(ctx context.Context, qrText string) (*wallet.VerifyResponse, error) {
-	var out wallet.VerifyResponse
-	if err := v.c.do(ctx, v.apiKey, http.MethodPost, "/v1/verify", wallet.VerifyRequest{QR: qrText}, &out); err != nil {
+func (v *Verifier) Verify(ctx context.Context, qrText string) (*api.VerifyResponse, error) {
+	var out api.VerifyResponse
+	if err := v.c.do(ctx, v.apiKey, http.MethodPost, "/v1/verify", api.VerifyRequest{QR: qrText}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -37,7 +37,7 @@ func (v *Verifier) Verify(ctx context.Context, qrText string) (*wallet.VerifyRes
 
 // Verifications lists the verifier's own log, newest first; limit 0 lets
 // the service choose.
-func (v *Verifier) Verifications(ctx context.Context, limit int) (*wallet.VerificationsResponse, error) {
+func (v *Verifier) Verifications(ctx context.Context, limit int) (*api.VerificationsResponse, error) {
 	cl, err := jsonCall(http.MethodGet, "/v1/verifier/verifications", nil)
 	if err != nil {
 		return nil, err
@@ -49,7 +49,7 @@ func (v *Verifier) Verifications(ctx context.Context, limit int) (*wallet.Verifi
 	if err != nil {
 		return nil, err
 	}
-	var out wallet.VerificationsResponse
+	var out api.VerificationsResponse
 	if err := v.c.decode(resp, cl, &out, v.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -61,8 +61,8 @@ func (v *Verifier) Verifications(ctx context.Context, limit int) (*wallet.Verifi
 // renders it); with the EIDP1: text of a scanned presence code the request
 // goes to that citizen's app. Claims the verifier is not registered for are
 // refused (403).
-func (v *Verifier) CreateRequest(ctx context.Context, req wallet.CreateRequestRequest) (*wallet.CreateRequestResponse, error) {
-	var out wallet.CreateRequestResponse
+func (v *Verifier) CreateRequest(ctx context.Context, req api.CreateRequestRequest) (*api.CreateRequestResponse, error) {
+	var out api.CreateRequestResponse
 	if err := v.c.do(ctx, v.apiKey, http.MethodPost, "/v1/verifier/requests", req, &out); err != nil {
 		return nil, err
 	}
@@ -70,19 +70,19 @@ func (v *Verifier) CreateRequest(ctx context.Context, req wallet.CreateRequestRe
 }
 
 // waitSeconds is a long-poll wait as the API takes it: whole seconds,
-// rounded up, at most wallet.MaxWait.
+// rounded up, at most api.MaxWait.
 func waitSeconds(wait time.Duration) string {
-	wait = min(max(wait, 0), wallet.MaxWait)
+	wait = min(max(wait, 0), api.MaxWait)
 	return strconv.Itoa(int((wait + time.Second - 1) / time.Second))
 }
 
 // Request returns the state of one of the verifier's requests, with the
 // documents once approved. With wait (rounded up to seconds, at most
-// wallet.MaxWait) it long-polls: until the status differs from since, or
+// api.MaxWait) it long-polls: until the status differs from since, or
 // with since "" until the request is approved, declined or expired, or
 // wait passes; then it answers the state as it is. An http.Client Timeout
 // (WithHTTPClient) shorter than wait cuts the call.
-func (v *Verifier) Request(ctx context.Context, id string, wait time.Duration, since string) (*wallet.RequestResult, error) {
+func (v *Verifier) Request(ctx context.Context, id string, wait time.Duration, since string) (*api.RequestResult, error) {
 	cl := &call{method: http.MethodGet, path: "/v1/verifier/requests/" + escape(id), accept: "application/json", query: url.Values{}}
 	if wait > 0 {
 		cl.query.Set("wait", waitSeconds(wait))
@@ -94,7 +94,7 @@ func (v *Verifier) Request(ctx context.Context, id string, wait time.Duration, s
 	if err != nil {
 		return nil, err
 	}
-	var out wallet.RequestResult
+	var out api.RequestResult
 	if err := v.c.decode(resp, cl, &out, v.c.maxBody); err != nil {
 		return nil, err
 	}
@@ -104,7 +104,7 @@ func (v *Verifier) Request(ctx context.Context, id string, wait time.Duration, s
 // FinalStatus reports whether a request in this status will not change:
 // approved, declined or expired.
 func FinalStatus(status string) bool {
-	return status == wallet.RequestApproved || status == wallet.RequestDeclined || status == wallet.RequestExpired
+	return status == api.RequestApproved || status == api.RequestDeclined || status == api.RequestExpired
 }
 
 // RequestEvents follows one of the verifier's requests by server-sent
@@ -113,8 +113,8 @@ func FinalStatus(status string) bool {
 // four minutes) is opened again and a status already yielded is not
 // repeated. It yields one error and ends when the request cannot be
 // followed (unknown: 404), the stream fails, or ctx ends.
-func (v *Verifier) RequestEvents(ctx context.Context, id string) iter.Seq2[*wallet.RequestResult, error] {
-	return func(yield func(*wallet.RequestResult, error) bool) {
+func (v *Verifier) RequestEvents(ctx context.Context, id string) iter.Seq2[*api.RequestResult, error] {
+	return func(yield func(*api.RequestResult, error) bool) {
 		cl := &call{method: http.MethodGet, path: "/v1/verifier/requests/" + escape(id) + "/events", accept: "text/event-stream"}
 		open := func(ctx context.Context, cl *call) (*http.Response, error) { return v.c.roundTrip(ctx, cl, v.apiKey) }
 		last, stopped := "", false
@@ -122,7 +122,7 @@ func (v *Verifier) RequestEvents(ctx context.Context, id string) iter.Seq2[*wall
 			if ev.name != "status" {
 				return false, nil
 			}
-			var res wallet.RequestResult
+			var res api.RequestResult
 			if err := json.Unmarshal(ev.data, &res); err != nil {
 				return false, fmt.Errorf("GET %s: decode event: %w", cl.path, err)
 			}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/postgres"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/eidwallet/eidwallet/wallet/storetest"
@@ -97,7 +98,7 @@ func TestOpenConcurrently(t *testing.T) {
 func TestTextEdges(t *testing.T) {
 	st := openSchema(t, schemaFor(t.TempDir()))
 	req := &wallet.Request{
-		ID: "r1", VerifierID: "v1", Status: wallet.RequestCreated,
+		ID: "r1", VerifierID: "v1", Status: api.RequestCreated,
 		Claims:  map[string][]string{"national_id": {"full_name"}},
 		Purpose: "nul \x00 and ünïcödé", Created: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
 	}

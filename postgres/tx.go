@@ -12,6 +12,7 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -635,7 +636,7 @@ func (t *tx) AllocateStatusIndex(issuerID string, list, idx int) error {
 
 // --- logs -------------------------------------------------------------------
 
-func (t *tx) AppendActivity(e *wallet.ActivityEntry) error {
+func (t *tx) AppendActivity(e *api.ActivityEntry) error {
 	if e == nil {
 		return errNil("activity entry")
 	}
@@ -650,13 +651,13 @@ func (t *tx) AppendActivity(e *wallet.ActivityEntry) error {
 
 // Activity lists a holder's entries newest first (highest Seq first), at
 // most limit (all when limit <= 0).
-func (t *tx) Activity(holderID string, limit int) ([]*wallet.ActivityEntry, error) {
-	return listOwned[wallet.ActivityEntry](t, "activity", holderID, `
+func (t *tx) Activity(holderID string, limit int) ([]*api.ActivityEntry, error) {
+	return listOwned[api.ActivityEntry](t, "activity", holderID, `
 		SELECT rec FROM activity WHERE holder_id = $1 ORDER BY seq DESC LIMIT $2`,
 		limitArg(limit))
 }
 
-func (t *tx) AppendVerification(e *wallet.Verification) error {
+func (t *tx) AppendVerification(e *api.Verification) error {
 	if e == nil {
 		return errNil("verification")
 	}
@@ -671,8 +672,8 @@ func (t *tx) AppendVerification(e *wallet.Verification) error {
 
 // Verifications lists a verifier's entries newest first (highest Seq
 // first), at most limit (all when limit <= 0).
-func (t *tx) Verifications(verifierID string, limit int) ([]*wallet.Verification, error) {
-	return listOwned[wallet.Verification](t, "verifications", verifierID, `
+func (t *tx) Verifications(verifierID string, limit int) ([]*api.Verification, error) {
+	return listOwned[api.Verification](t, "verifications", verifierID, `
 		SELECT rec FROM verifications WHERE verifier_id = $1 ORDER BY seq DESC LIMIT $2`,
 		limitArg(limit))
 }

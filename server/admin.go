@@ -3,7 +3,7 @@ package server
 import (
 	"net/http"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/gin-gonic/gin"
 )
 
@@ -12,7 +12,7 @@ import (
 
 func (s *server) handleCreateIssuer() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.CreateIssuerRequest
+		var req api.CreateIssuerRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -84,7 +84,7 @@ func (s *server) handleCreateIssuerAPIKey() gin.HandlerFunc {
 
 func (s *server) handleCreateVerifier() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.CreateVerifierRequest
+		var req api.CreateVerifierRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -131,7 +131,7 @@ func (s *server) handleRevokeAPIKey() gin.HandlerFunc {
 
 func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.ActivationCodeRequest
+		var req api.ActivationCodeRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -149,7 +149,7 @@ func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 // signing secret, shown once.
 func (s *server) handleSetVerifierWebhook() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.WebhookRequest
+		var req api.WebhookRequest
 		if !s.decode(c, &req) {
 			return
 		}

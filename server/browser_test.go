@@ -18,6 +18,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
@@ -59,9 +60,9 @@ func newBrowserHarness(t *testing.T) *harness {
 // shareFor creates and approves a share with a lifetime, as the app would.
 func shareFor(h *harness, w *world, ttl int, claims ...string) (id, qrText string) {
 	h.t.Helper()
-	var created wallet.ShareCreated
-	h.call("POST", "/v1/me/shares", w.token, wallet.ShareRequest{TTLSeconds: ttl,
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{TTLSeconds: ttl,
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
 	var kbs []string
 	for _, ts := range created.ToSign {
 		kbj, err := credentials.SignKB(w.device, credentials.KB{Nonce: ts.Nonce, Aud: ts.Aud, IssuedAt: time.Now().Unix(), SDHash: ts.SDHash})
@@ -70,8 +71,8 @@ func shareFor(h *harness, w *world, ttl int, claims ...string) (id, qrText strin
 		}
 		kbs = append(kbs, kbj)
 	}
-	var view wallet.ShareView
-	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, wallet.ApproveRequest{KBJWTs: kbs}, 200, &view)
+	var view api.ShareView
+	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, api.ApproveRequest{KBJWTs: kbs}, 200, &view)
 	return created.ShareID, view.QRText
 }
 
@@ -258,8 +259,8 @@ func TestBrowser(t *testing.T) {
 		tb.checkA11y("staff request code", "sign-out", "request-text", "request-stop")
 
 		// The citizen's app resolves it: the page sees it delivered.
-		var rv wallet.RequestView
-		h.call("POST", "/v1/me/requests:resolve", w.token, wallet.ResolveRequest{QR: reqText}, 200, &rv)
+		var rv api.RequestView
+		h.call("POST", "/v1/me/requests:resolve", w.token, api.ResolveRequest{QR: reqText}, 200, &rv)
 		if rv.Verifier.Name != "Corner Pharmacy" || rv.Purpose != "Prescription pick-up" {
 			t.Errorf("the app sees %+v", rv)
 		}
@@ -282,7 +283,7 @@ func TestBrowser(t *testing.T) {
 		// request goes to the app, and the citizen declines.
 		tb.typeKeys(kb.Escape)
 		tb.waitView("scan-view")
-		var pres wallet.PresenceResponse
+		var pres api.PresenceResponse
 		h.call("POST", "/v1/me/presence", w.token, nil, 201, &pres)
 		tb.typeKeys(pres.QRText + kb.Enter)
 		tb.waitView("request-view")
@@ -292,7 +293,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.shot("verify-request-presence")
 		var pending struct {
-			Requests []wallet.RequestView `json:"requests"`
+			Requests []api.RequestView `json:"requests"`
 		}
 		h.call("GET", "/v1/me/requests", w.token, nil, 200, &pending)
 		if len(pending.Requests) != 1 || pending.Requests[0].Purpose != "Prescription pick-up" {
@@ -341,23 +342,23 @@ func TestBrowser(t *testing.T) {
 
 	t.Run("demo wallet", func(t *testing.T) {
 		// The identity card of a citizen not enrolled yet, with a portrait.
-		h.call("POST", "/v1/admin/issuers", h.admin, wallet.CreateIssuerRequest{
+		h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
 			ID: "mps", Name: "Population Registry", Types: []string{credentials.NationalID}}, 201, nil)
-		var ik wallet.NewAPIKey
+		var ik api.NewAPIKey
 		h.call("POST", "/v1/admin/issuers/mps/api-keys", h.admin, nil, 201, &ik)
 		const citizen, name = "079123456789", "Tran Thi Browser"
-		h.call("POST", "/v1/issuer/credentials", ik.Key, wallet.IssueRequest{
+		h.call("POST", "/v1/issuer/credentials", ik.Key, api.IssueRequest{
 			CitizenID: citizen, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(1, 0, 0),
 			Claims: map[string]any{
 				"id_number": citizen, "full_name": name, "birth_date": "1990-05-06", "sex": "F",
 				"nationality": "VN", "issue_date": "2024-01-02", "expiry_date": "2034-01-02", "portrait": testPortrait(t),
 			}}, 201, nil)
-		var code wallet.ActivationCodeResponse
-		h.call("POST", "/v1/admin/activation-codes", h.admin, wallet.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
+		var code api.ActivationCodeResponse
+		h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
 		// A counter registered for what the citizen will share (SPEC §3.7:
 		// an unbound share redeems only there).
-		var counter wallet.VerifierView
-		h.call("POST", "/v1/admin/verifiers", h.admin, wallet.CreateVerifierRequest{
+		var counter api.VerifierView
+		h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
 			ID: "counter", Name: "Post Office Counter", Category: "post",
 			Claims: map[string][]string{credentials.NationalID: {"full_name", "portrait", "age_over_18"}}}, 201, &counter)
 
@@ -479,9 +480,9 @@ const plantFaults = `(() => {
 // the world's credential: prepare, sign the KB-JWTs, approve.
 func answerRequest(h *harness, w *world, id string, claims ...string) {
 	h.t.Helper()
-	var prepared wallet.RequestPrepared
-	h.call("POST", "/v1/me/requests/"+id+"/prepare", w.token, wallet.PrepareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 200, &prepared)
+	var prepared api.RequestPrepared
+	h.call("POST", "/v1/me/requests/"+id+"/prepare", w.token, api.PrepareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 200, &prepared)
 	var kbs []string
 	for _, ts := range prepared.ToSign {
 		kbj, err := credentials.SignKB(w.device, credentials.KB{Nonce: ts.Nonce, Aud: ts.Aud, IssuedAt: time.Now().Unix(), SDHash: ts.SDHash})
@@ -490,7 +491,7 @@ func answerRequest(h *harness, w *world, id string, claims ...string) {
 		}
 		kbs = append(kbs, kbj)
 	}
-	h.call("POST", "/v1/me/requests/"+id+"/approve", w.token, wallet.ApproveRequest{KBJWTs: kbs}, 200, nil)
+	h.call("POST", "/v1/me/requests/"+id+"/approve", w.token, api.ApproveRequest{KBJWTs: kbs}, 200, nil)
 }
 
 // keyCheckScript reads the device key back from IndexedDB and tries to

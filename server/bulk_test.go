@@ -15,14 +15,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 func issueLine(t *testing.T, h *harness, citizen string) []byte {
 	t.Helper()
-	return mustJSON(t, wallet.IssueRequest{CitizenID: citizen, Type: credentials.HealthInsurance,
+	return mustJSON(t, api.IssueRequest{CitizenID: citizen, Type: credentials.HealthInsurance,
 		Claims: healthClaims("Bulk Person"), ValidUntil: h.clock.Now().AddDate(2, 0, 0)})
 }
 
@@ -47,10 +47,10 @@ func TestBulk(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-ndjson" {
 		t.Fatalf("status %d, Content-Type %q", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	var got []wallet.BulkResult
+	var got []api.BulkResult
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
-		var r wallet.BulkResult
+		var r api.BulkResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("result line %q: %v", sc.Text(), err)
 		}
@@ -59,7 +59,7 @@ func TestBulk(t *testing.T) {
 	resp.Body.Close()
 	want := []struct {
 		line int
-		code wallet.Code
+		code api.Code
 	}{{1, ""}, {2, "invalid_request"}, {3, ""}, {5, "invalid_request"}, {6, "forbidden"}, {7, "payload_too_large"}, {8, ""}}
 	if len(got) != len(want) {
 		t.Fatalf("%d results, want %d: %+v", len(got), len(want), got)
@@ -149,7 +149,7 @@ func TestBulkStreamsFlat(t *testing.T) {
 	sc := bufio.NewScanner(resp.Body)
 	next := 1
 	for sc.Scan() {
-		var r wallet.BulkResult
+		var r api.BulkResult
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatal(err)
 		}
@@ -201,16 +201,16 @@ func TestBulkBrokenBody(t *testing.T) {
 		t.Fatal(err)
 	}
 	body := string(readAll(t, resp))
-	var got []wallet.BulkResult
+	var got []api.BulkResult
 	for _, l := range strings.Split(strings.TrimSpace(body), "\n") {
-		var r wallet.BulkResult
+		var r api.BulkResult
 		if err := json.Unmarshal([]byte(l), &r); err != nil {
 			t.Fatalf("result %q: %v", l, err)
 		}
 		got = append(got, r)
 	}
 	if len(got) != 3 || got[0].IssueResponse == nil || got[1].IssueResponse == nil ||
-		got[2].Line != 3 || got[2].Error != wallet.CodeInvalidRequest {
+		got[2].Line != 3 || got[2].Error != api.CodeInvalidRequest {
 		t.Fatalf("results:\n%s", body)
 	}
 }

@@ -3,11 +3,13 @@ package server
 import (
 	"errors"
 	"fmt"
-	stdjson "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"io"
 	"mime"
 	"net/http"
 
+	stdjson "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
+
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
@@ -33,7 +35,7 @@ func writeJSON(c *gin.Context, status int, v any) {
 	b, err := stdjson.Marshal(v)
 	if err != nil {
 		// Only a programming error gets here: every answer type encodes.
-		b, _ = stdjson.Marshal(errorBody{Error: wallet.CodeInternal, Description: genericInternal})
+		b, _ = stdjson.Marshal(errorBody{Error: api.CodeInternal, Description: genericInternal})
 		status = http.StatusInternalServerError
 	}
 	c.Data(status, mediaJSON, append(b, '\n'))
@@ -57,7 +59,7 @@ func mediaType(c *gin.Context) string {
 // body is refused before it is read (Content-Length) or as soon as it goes
 // over (chunked), so nothing past the limit is buffered (SPEC §5, T22).
 func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
-	tooLarge := &wallet.Error{Code: wallet.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.maxBody)}
+	tooLarge := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.maxBody)}
 	if c.Request.ContentLength > s.maxBody {
 		return nil, tooLarge
 	}
@@ -67,7 +69,7 @@ func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
 		if errors.As(err, &mbe) {
 			return nil, tooLarge
 		}
-		return nil, &wallet.Error{Code: wallet.CodeInvalidRequest, Message: "the request body could not be read"}
+		return nil, &wallet.Error{Code: api.CodeInvalidRequest, Message: "the request body could not be read"}
 	}
 	return body, nil
 }
@@ -88,7 +90,7 @@ func (s *server) decode(c *gin.Context, v any) bool {
 // trailing data are 400).
 func (s *server) decodeJSON(c *gin.Context, v any) *wallet.Error {
 	if mediaType(c) != mediaJSON {
-		return &wallet.Error{Code: wallet.CodeUnsupportedMedia, Message: "the request body must be " + mediaJSON}
+		return &wallet.Error{Code: api.CodeUnsupportedMedia, Message: "the request body must be " + mediaJSON}
 	}
 	body, we := s.readBody(c)
 	if we != nil {
@@ -124,5 +126,5 @@ func unmarshalStrict(data []byte, v any, what string) *wallet.Error {
 			msg = fmt.Sprintf("duplicate field %q", string(syn.JSONPointer))
 		}
 	}
-	return &wallet.Error{Code: wallet.CodeInvalidRequest, Message: msg}
+	return &wallet.Error{Code: api.CodeInvalidRequest, Message: msg}
 }

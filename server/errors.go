@@ -8,35 +8,36 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
 // statusOf is the one table from error code to HTTP status (SPEC §5).
 // Every error answer goes through it.
-var statusOf = map[wallet.Code]int{
-	wallet.CodeInvalidRequest:     http.StatusBadRequest,
-	wallet.CodeUnauthenticated:    http.StatusUnauthorized,
-	wallet.CodeForbidden:          http.StatusForbidden,
-	wallet.CodeNotFound:           http.StatusNotFound,
-	wallet.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
-	wallet.CodeAlreadyRedeemed:    http.StatusConflict,
-	wallet.CodeReplay:             http.StatusConflict,
-	wallet.CodeConflict:           http.StatusConflict,
-	wallet.CodeShareExpired:       http.StatusGone,
-	wallet.CodeShareCancelled:     http.StatusGone,
-	wallet.CodeTooLarge:           http.StatusRequestEntityTooLarge,
-	wallet.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
-	wallet.CodeVerificationFailed: http.StatusUnprocessableEntity,
-	wallet.CodeRateLimited:        http.StatusTooManyRequests,
-	wallet.CodeStatusUnavailable:  http.StatusServiceUnavailable,
-	wallet.CodeStorageUnavailable: http.StatusServiceUnavailable,
-	wallet.CodeInternal:           http.StatusInternalServerError,
+var statusOf = map[api.Code]int{
+	api.CodeInvalidRequest:     http.StatusBadRequest,
+	api.CodeUnauthenticated:    http.StatusUnauthorized,
+	api.CodeForbidden:          http.StatusForbidden,
+	api.CodeNotFound:           http.StatusNotFound,
+	api.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	api.CodeAlreadyRedeemed:    http.StatusConflict,
+	api.CodeReplay:             http.StatusConflict,
+	api.CodeConflict:           http.StatusConflict,
+	api.CodeShareExpired:       http.StatusGone,
+	api.CodeShareCancelled:     http.StatusGone,
+	api.CodeTooLarge:           http.StatusRequestEntityTooLarge,
+	api.CodeUnsupportedMedia:   http.StatusUnsupportedMediaType,
+	api.CodeVerificationFailed: http.StatusUnprocessableEntity,
+	api.CodeRateLimited:        http.StatusTooManyRequests,
+	api.CodeStatusUnavailable:  http.StatusServiceUnavailable,
+	api.CodeStorageUnavailable: http.StatusServiceUnavailable,
+	api.CodeInternal:           http.StatusInternalServerError,
 }
 
 // HTTPStatus is the status SPEC §5 gives an error code; a code not in the
 // table is an internal error.
-func HTTPStatus(code wallet.Code) int {
+func HTTPStatus(code api.Code) int {
 	if st, ok := statusOf[code]; ok {
 		return st
 	}
@@ -46,9 +47,9 @@ func HTTPStatus(code wallet.Code) int {
 // errorBody is the error answer (SPEC §5, the OAuth 2.0 shape of RFC 6749
 // §5.2 with the reason of a failed check).
 type errorBody struct {
-	Error       wallet.Code `json:"error"`
-	Description string      `json:"error_description"`
-	Reason      string      `json:"reason,omitempty"`
+	Error       api.Code `json:"error"`
+	Description string   `json:"error_description"`
+	Reason      string   `json:"reason,omitempty"`
 }
 
 // bearerRealm is the challenge of every 401 (RFC 6750 §3).
@@ -74,13 +75,13 @@ func (s *server) clientError(c *gin.Context, err error) *wallet.Error {
 	case errors.As(err, &we):
 		return we
 	case errors.Is(err, context.DeadlineExceeded):
-		return &wallet.Error{Code: wallet.CodeStorageUnavailable, Message: "the service did not answer in time"}
+		return &wallet.Error{Code: api.CodeStorageUnavailable, Message: "the service did not answer in time"}
 	case errors.Is(err, context.Canceled):
 		// The client went away; the request log line records it.
-		return &wallet.Error{Code: wallet.CodeStorageUnavailable, Message: "the request was cancelled"}
+		return &wallet.Error{Code: api.CodeStorageUnavailable, Message: "the request was cancelled"}
 	}
 	s.log.ErrorContext(c.Request.Context(), "internal error", "route", routeOf(c), "err", err)
-	return &wallet.Error{Code: wallet.CodeInternal, Message: genericInternal}
+	return &wallet.Error{Code: api.CodeInternal, Message: genericInternal}
 }
 
 // answerError writes an error answer and aborts the chain. Error answers
@@ -97,7 +98,7 @@ func (s *server) answerError(c *gin.Context, we *wallet.Error) {
 }
 
 // failCode answers a code the server decides on its own.
-func (s *server) failCode(c *gin.Context, code wallet.Code, format string, args ...any) {
+func (s *server) failCode(c *gin.Context, code api.Code, format string, args ...any) {
 	s.answerError(c, &wallet.Error{Code: code, Message: fmt.Sprintf(format, args...)})
 }
 
@@ -109,5 +110,5 @@ func (s *server) rateLimited(c *gin.Context, wait time.Duration) {
 		secs = 1
 	}
 	c.Header("Retry-After", strconv.Itoa(secs))
-	s.failCode(c, wallet.CodeRateLimited, "too many requests; retry after %d s", secs)
+	s.failCode(c, api.CodeRateLimited, "too many requests; retry after %d s", secs)
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -18,25 +19,25 @@ import (
 
 // TestHTTPStatus holds the error table to SPEC §5, code by code.
 func TestHTTPStatus(t *testing.T) {
-	for code, want := range map[wallet.Code]int{
-		wallet.CodeInvalidRequest:     400,
-		wallet.CodeUnauthenticated:    401,
-		wallet.CodeForbidden:          403,
-		wallet.CodeNotFound:           404,
-		wallet.CodeMethodNotAllowed:   405,
-		wallet.CodeAlreadyRedeemed:    409,
-		wallet.CodeReplay:             409,
-		wallet.CodeConflict:           409,
-		wallet.CodeShareExpired:       410,
-		wallet.CodeShareCancelled:     410,
-		wallet.CodeTooLarge:           413,
-		wallet.CodeUnsupportedMedia:   415,
-		wallet.CodeVerificationFailed: 422,
-		wallet.CodeRateLimited:        429,
-		wallet.CodeStatusUnavailable:  503,
-		wallet.CodeStorageUnavailable: 503,
-		wallet.CodeInternal:           500,
-		wallet.Code("no_such_code"):   500,
+	for code, want := range map[api.Code]int{
+		api.CodeInvalidRequest:     400,
+		api.CodeUnauthenticated:    401,
+		api.CodeForbidden:          403,
+		api.CodeNotFound:           404,
+		api.CodeMethodNotAllowed:   405,
+		api.CodeAlreadyRedeemed:    409,
+		api.CodeReplay:             409,
+		api.CodeConflict:           409,
+		api.CodeShareExpired:       410,
+		api.CodeShareCancelled:     410,
+		api.CodeTooLarge:           413,
+		api.CodeUnsupportedMedia:   415,
+		api.CodeVerificationFailed: 422,
+		api.CodeRateLimited:        429,
+		api.CodeStatusUnavailable:  503,
+		api.CodeStorageUnavailable: 503,
+		api.CodeInternal:           500,
+		api.Code("no_such_code"):   500,
 	} {
 		if got := server.HTTPStatus(code); got != want {
 			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
@@ -51,7 +52,7 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
 	verify := func(qr string) *http.Response {
-		return h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, wallet.VerifyRequest{QR: qr}))
+		return h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, api.VerifyRequest{QR: qr}))
 	}
 
 	// 400 from the service: a QR that is not an EID1 code.
@@ -69,20 +70,20 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	h.clock.Advance(2 * wallet.DefaultShareTTL)
 	wantError(t, verify(qrText), 410, "share_expired")
 	// 409: the active key cannot be retired.
-	var iv wallet.IssuerView
-	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &[]wallet.IssuerView{})
+	var iv api.IssuerView
+	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &[]api.IssuerView{})
 	h.call("POST", "/v1/admin/issuers/vss/keys", h.admin, nil, 201, &iv)
 	wantError(t, h.request("DELETE", "/v1/admin/issuers/vss/keys/"+iv.Keys[len(iv.Keys)-1].Kid, h.admin, "", nil), 409, "conflict")
 	// 422 with a reason: sharing a revoked credential.
 	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey,
-		wallet.StatusRequest{Status: "revoked"}, 200, nil)
-	e := wantError(t, h.request("POST", "/v1/me/shares", w.token, "application/json", mustJSON(t, wallet.ShareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}})), 422, "verification_failed")
+		api.StatusRequest{Status: "revoked"}, 200, nil)
+	e := wantError(t, h.request("POST", "/v1/me/shares", w.token, "application/json", mustJSON(t, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}})), 422, "verification_failed")
 	if e.Reason != string(credentials.ReasonRevoked) {
 		t.Errorf("reason %q, want %s", e.Reason, credentials.ReasonRevoked)
 	}
 	// 403 from the service: an issuer may only issue its own types (T19).
-	wantError(t, h.request("POST", "/v1/issuer/credentials", w.issuerKey, "application/json", mustJSON(t, wallet.IssueRequest{
+	wantError(t, h.request("POST", "/v1/issuer/credentials", w.issuerKey, "application/json", mustJSON(t, api.IssueRequest{
 		CitizenID: w.citizen, Type: credentials.NationalID, Claims: map[string]any{}, ValidUntil: h.clock.Now().AddDate(1, 0, 0)})), 403, "forbidden")
 	// 409: an assertion jti is accepted once (T11).
 	a := w.assertion(h)
@@ -106,7 +107,7 @@ func TestUnauthenticated(t *testing.T) {
 	}
 	wantError(t, resp, 401, "unauthenticated")
 
-	var key wallet.NewAPIKey
+	var key api.NewAPIKey
 	h.call("POST", "/v1/admin/verifiers/"+w.verifierID+"/api-keys", h.admin, nil, 201, &key)
 	h.call("DELETE", "/v1/admin/api-keys/"+key.ID, h.admin, nil, 204, nil)
 
@@ -147,11 +148,11 @@ func TestUnauthenticated(t *testing.T) {
 func TestRoleMismatch(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
-	creds := map[wallet.Role]string{
-		wallet.RoleAdmin:    h.admin,
-		wallet.RoleIssuer:   w.issuerKey,
-		wallet.RoleVerifier: w.verifierKey,
-		wallet.RoleHolder:   w.token,
+	creds := map[api.Role]string{
+		api.RoleAdmin:    h.admin,
+		api.RoleIssuer:   w.issuerKey,
+		api.RoleVerifier: w.verifierKey,
+		api.RoleHolder:   w.token,
 	}
 	public := map[string]bool{
 		"GET /healthz": true, "GET /readyz": true, "GET /metrics": true, "GET /openapi.json": true,
@@ -162,16 +163,16 @@ func TestRoleMismatch(t *testing.T) {
 		// The web pages: public files; they call the API with the user's own key.
 		"GET /verify": true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
 	}
-	roleOf := func(path string) wallet.Role {
+	roleOf := func(path string) api.Role {
 		switch {
 		case strings.HasPrefix(path, "/v1/admin/"):
-			return wallet.RoleAdmin
+			return api.RoleAdmin
 		case strings.HasPrefix(path, "/v1/issuer/"):
-			return wallet.RoleIssuer
+			return api.RoleIssuer
 		case strings.HasPrefix(path, "/v1/me/"):
-			return wallet.RoleHolder
+			return api.RoleHolder
 		case path == "/v1/verify", strings.HasPrefix(path, "/v1/verifier/"):
-			return wallet.RoleVerifier
+			return api.RoleVerifier
 		}
 		return ""
 	}
@@ -213,7 +214,7 @@ func TestRoleMismatch(t *testing.T) {
 func TestUnsupportedMediaType(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
-	body := mustJSON(t, wallet.CreateIssuerRequest{ID: "mot", Name: "Traffic", Types: []string{credentials.DriverLicence}})
+	body := mustJSON(t, api.CreateIssuerRequest{ID: "mot", Name: "Traffic", Types: []string{credentials.DriverLicence}})
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data"} {
 		wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, ct, body), 415, "unsupported_media_type")
 	}
@@ -272,7 +273,7 @@ func TestStrictDecoding(t *testing.T) {
 			}
 		})
 	}
-	var issuers []wallet.IssuerView
+	var issuers []api.IssuerView
 	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &issuers)
 	if len(issuers) != 0 {
 		t.Fatalf("a refused request created %+v", issuers)
@@ -435,14 +436,14 @@ func TestHeadAnswersAsGet(t *testing.T) {
 func TestSetStatusOfAnotherIssuersCredential(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
-	h.call("POST", "/v1/admin/issuers", h.admin, wallet.CreateIssuerRequest{
+	h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
 		ID: "mps", Name: "Population Registry", Types: []string{credentials.NationalID}}, 201, nil)
-	var other wallet.NewAPIKey
+	var other api.NewAPIKey
 	h.call("POST", "/v1/admin/issuers/mps/api-keys", h.admin, nil, 201, &other)
 
 	setStatus := func(id string) (*http.Response, []byte) {
 		resp := h.request("POST", "/v1/issuer/credentials/"+id+"/status", other.Key, "application/json",
-			mustJSON(t, wallet.StatusRequest{Status: "revoked"}))
+			mustJSON(t, api.StatusRequest{Status: "revoked"}))
 		return resp, readAll(t, resp)
 	}
 	foreign, foreignBody := setStatus(w.credential.CredentialID)
@@ -460,9 +461,9 @@ func TestSetStatusOfAnotherIssuersCredential(t *testing.T) {
 		t.Errorf("bodies differ:\nforeign %s\nunknown %s", foreignBody, unknownBody)
 	}
 
-	var view wallet.CredentialView
+	var view api.CredentialView
 	h.call("GET", "/v1/me/credentials/"+w.credential.CredentialID, w.token, nil, 200, &view)
-	if view.Status != wallet.StatusValid {
-		t.Errorf("credential status %q after another issuer's attempt, want %s", view.Status, wallet.StatusValid)
+	if view.Status != api.StatusValid {
+		t.Errorf("credential status %q after another issuer's attempt, want %s", view.Status, api.StatusValid)
 	}
 }

@@ -8,9 +8,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	stdjson "github.com/go-json-experiment/json/v1"
 
-	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
@@ -19,7 +19,7 @@ import (
 // answer, without a webhook.
 
 // maxWaitSeconds is the longest long-poll a client may ask for.
-const maxWaitSeconds = int(wallet.MaxWait / time.Second)
+const maxWaitSeconds = int(api.MaxWait / time.Second)
 
 // holderPollInterval is how often a holder's event stream looks again
 // while every pending request has been sent: the service's long-poll
@@ -42,18 +42,18 @@ func waitQuery(c *gin.Context) (wait time.Duration, ok bool) {
 }
 
 func (s *server) badWait(c *gin.Context) {
-	s.failCode(c, wallet.CodeInvalidRequest, "wait must be an integer number of seconds from 0 to %d", maxWaitSeconds)
+	s.failCode(c, api.CodeInvalidRequest, "wait must be an integer number of seconds from 0 to %d", maxWaitSeconds)
 }
 
 // requestStates are the values of a request's status, and of ?since=.
 var requestStates = map[string]bool{
-	wallet.RequestCreated: true, wallet.RequestDelivered: true,
-	wallet.RequestApproved: true, wallet.RequestDeclined: true, wallet.RequestExpired: true,
+	api.RequestCreated: true, api.RequestDelivered: true,
+	api.RequestApproved: true, api.RequestDeclined: true, api.RequestExpired: true,
 }
 
 // finalState reports whether a request in this state will not change.
 func finalState(status string) bool {
-	return status == wallet.RequestApproved || status == wallet.RequestDeclined || status == wallet.RequestExpired
+	return status == api.RequestApproved || status == api.RequestDeclined || status == api.RequestExpired
 }
 
 // drains tells long-polls and event streams that their http.Server is

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // TestFlow drives SPEC §3 end to end through the API: enrolment and
@@ -14,17 +14,17 @@ func TestFlow(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
 
-	var creds []wallet.CredentialView
+	var creds []api.CredentialView
 	h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)
 	if len(creds) != 1 || creds[0].ID != w.credential.CredentialID || creds[0].Claims["full_name"] != testFullName {
 		t.Fatalf("credentials: %+v", creds)
 	}
-	var one wallet.CredentialView
+	var one api.CredentialView
 	h.call("GET", "/v1/me/credentials/"+w.credential.CredentialID, w.token, nil, 200, &one)
 
 	shareID, qrText := w.share(h, "full_name")
-	var vr wallet.VerifyResponse
-	resp, _ := h.call("POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}, 200, &vr)
+	var vr api.VerifyResponse
+	resp, _ := h.call("POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: qrText}, 200, &vr)
 	if cc := resp.Header.Get("Cache-Control"); cc != "no-store" {
 		t.Errorf("verify Cache-Control %q", cc)
 	}
@@ -35,16 +35,16 @@ func TestFlow(t *testing.T) {
 		t.Errorf("undisclosed claim in the answer: %+v", vr.Documents[0].Claims)
 	}
 	// T13: a second redemption is refused.
-	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, wallet.VerifyRequest{QR: qrText})), 409, "share_already_redeemed")
+	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", mustJSON(t, api.VerifyRequest{QR: qrText})), 409, "share_already_redeemed")
 
-	var act wallet.ActivityResponse
+	var act api.ActivityResponse
 	h.call("GET", "/v1/me/activity?export=1", w.token, nil, 200, &act)
 	if act.ChainValid == nil || !*act.ChainValid || len(act.Entries) < 4 {
 		t.Fatalf("activity export: valid=%v entries=%d", act.ChainValid, len(act.Entries))
 	}
-	var vl wallet.VerificationsResponse
+	var vl api.VerificationsResponse
 	h.call("GET", "/v1/verifier/verifications?limit=10", w.verifierKey, nil, 200, &vl)
-	if len(vl.Entries) != 2 || vl.Entries[0].Result != string(wallet.CodeAlreadyRedeemed) || vl.Entries[1].Result != "valid" {
+	if len(vl.Entries) != 2 || vl.Entries[0].Result != string(api.CodeAlreadyRedeemed) || vl.Entries[1].Result != "valid" {
 		t.Fatalf("verifications: %+v", vl.Entries)
 	}
 	if m := h.metric("eidwallet_verifications_total"); !strings.Contains(m, `result="valid"`) || !strings.Contains(m, `result="share_already_redeemed"`) {

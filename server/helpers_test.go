@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
@@ -216,7 +217,7 @@ type world struct {
 	device                  *ecdsa.PrivateKey
 	deviceID, holderID      string
 	token                   string // holder access token
-	credential              wallet.IssueResponse
+	credential              api.IssueResponse
 }
 
 const (
@@ -238,14 +239,14 @@ func healthClaims(name string) map[string]any {
 func (h *harness) setup() *world {
 	h.t.Helper()
 	w := &world{issuerID: "vss", citizen: testCitizen}
-	h.call("POST", "/v1/admin/issuers", h.admin, wallet.CreateIssuerRequest{
+	h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
 		ID: w.issuerID, Name: "Social Security", Types: []string{credentials.HealthInsurance}}, 201, nil)
-	var ik wallet.NewAPIKey
+	var ik api.NewAPIKey
 	h.call("POST", "/v1/admin/issuers/vss/api-keys", h.admin, nil, 201, &ik)
 	w.issuerKey = ik.Key
 
-	var vv wallet.VerifierView
-	h.call("POST", "/v1/admin/verifiers", h.admin, wallet.CreateVerifierRequest{
+	var vv api.VerifierView
+	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
 		ID: "pharmacy", Name: "Corner Pharmacy", Category: "pharmacy",
 		Claims: map[string][]string{credentials.HealthInsurance: {"full_name", "card_number"}}}, 201, &vv)
 	if vv.APIKey == nil {
@@ -254,7 +255,7 @@ func (h *harness) setup() *world {
 	w.verifierID, w.verifierKey = vv.ID, vv.APIKey.Key
 
 	w.enroll(h)
-	h.call("POST", "/v1/issuer/credentials", w.issuerKey, wallet.IssueRequest{
+	h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{
 		CitizenID: w.citizen, Type: credentials.HealthInsurance, Claims: healthClaims(testFullName),
 		ValidUntil: h.clock.Now().AddDate(1, 0, 0)}, 201, &w.credential)
 	return w
@@ -264,8 +265,8 @@ func (h *harness) setup() *world {
 // an access token.
 func (w *world) enroll(h *harness) {
 	h.t.Helper()
-	var code wallet.ActivationCodeResponse
-	h.call("POST", "/v1/admin/activation-codes", h.admin, wallet.ActivationCodeRequest{CitizenID: w.citizen}, 201, &code)
+	var code api.ActivationCodeResponse
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: w.citizen}, 201, &code)
 	dev, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		h.t.Fatal(err)
@@ -278,8 +279,8 @@ func (w *world) enroll(h *harness) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	var enrolled wallet.EnrollResponse
-	h.call("POST", "/v1/enrollments", "", wallet.EnrollRequest{
+	var enrolled api.EnrollResponse
+	h.call("POST", "/v1/enrollments", "", api.EnrollRequest{
 		CitizenID: w.citizen, ActivationCode: code.Code, DeviceKey: jwkJSON, DeviceName: "test phone"}, 201, &enrolled)
 	w.device, w.deviceID, w.holderID = dev, enrolled.DeviceID, enrolled.HolderID
 
@@ -289,7 +290,7 @@ func (w *world) enroll(h *harness) {
 	if resp.StatusCode != 200 {
 		h.t.Fatalf("token: %d %s", resp.StatusCode, raw)
 	}
-	var tok wallet.TokenResponse
+	var tok api.TokenResponse
 	if err := json.Unmarshal(raw, &tok); err != nil {
 		h.t.Fatal(err)
 	}
@@ -314,9 +315,9 @@ func (w *world) assertion(h *harness) string {
 // returns its id and QR text.
 func (w *world) share(h *harness, claims ...string) (id, qrText string) {
 	h.t.Helper()
-	var created wallet.ShareCreated
-	h.call("POST", "/v1/me/shares", w.token, wallet.ShareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
 	var kbs []string
 	for _, ts := range created.ToSign {
 		kb, err := credentials.SignKB(w.device, credentials.KB{Nonce: ts.Nonce, Aud: ts.Aud, IssuedAt: h.clock.Now().Unix(), SDHash: ts.SDHash})
@@ -325,8 +326,8 @@ func (w *world) share(h *harness, claims ...string) (id, qrText string) {
 		}
 		kbs = append(kbs, kb)
 	}
-	var view wallet.ShareView
-	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, wallet.ApproveRequest{KBJWTs: kbs}, 200, &view)
+	var view api.ShareView
+	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, api.ApproveRequest{KBJWTs: kbs}, 200, &view)
 	if view.QRText == "" {
 		h.t.Fatalf("approved share without qr_text: %+v", view)
 	}

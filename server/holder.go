@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
@@ -63,7 +64,7 @@ func (s *server) handleRevokeDevice() gin.HandlerFunc {
 // step 1); the per-holder quota runs before it (T24).
 func (s *server) handleCreateShare() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.ShareRequest
+		var req api.ShareRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -102,7 +103,7 @@ func (s *server) handleShare() gin.HandlerFunc {
 // consent (SPEC §3.3 step 2).
 func (s *server) handleApproveShare() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.ApproveRequest
+		var req api.ApproveRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -138,7 +139,7 @@ func (s *server) handleQR(contentType string, render func(text string, size int)
 		if v, ok := c.GetQuery("size"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < qr.MinSize || n > qr.MaxSize {
-				s.failCode(c, wallet.CodeInvalidRequest, "size must be an integer from %d to %d", qr.MinSize, qr.MaxSize)
+				s.failCode(c, api.CodeInvalidRequest, "size must be an integer from %d to %d", qr.MinSize, qr.MaxSize)
 				return
 			}
 			size = n
@@ -150,7 +151,7 @@ func (s *server) handleQR(contentType string, render func(text string, size int)
 		}
 		img, err := render(text, size)
 		if errors.Is(err, qr.ErrSize) {
-			s.failCode(c, wallet.CodeInvalidRequest, "size must be an integer from %d to %d", qr.MinSize, qr.MaxSize)
+			s.failCode(c, api.CodeInvalidRequest, "size must be an integer from %d to %d", qr.MinSize, qr.MaxSize)
 			return
 		} else if err != nil {
 			s.fail(c, err)
@@ -168,7 +169,7 @@ func (s *server) handleActivity() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		export, ok := boolQuery(c, "export")
 		if !ok {
-			s.failCode(c, wallet.CodeInvalidRequest, "export must be 1, 0, true or false")
+			s.failCode(c, api.CodeInvalidRequest, "export must be 1, 0, true or false")
 			return
 		}
 		resp, err := s.svc.Activity(c.Request.Context(), principalOf(c), export)
@@ -195,7 +196,7 @@ func boolQuery(c *gin.Context, name string) (value, ok bool) {
 
 // requestList is the answer of GET /v1/me/requests.
 type requestList struct {
-	Requests []*wallet.RequestView `json:"requests"`
+	Requests []*api.RequestView `json:"requests"`
 }
 
 // handleCreatePresence makes a presence code (EIDP1:, 60 s, no data) for
@@ -307,7 +308,7 @@ func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 // the claims asked (SPEC §3.4).
 func (s *server) handleResolveRequest() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.ResolveRequest
+		var req api.ResolveRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -336,7 +337,7 @@ func (s *server) handleHolderRequest() gin.HandlerFunc {
 // request's).
 func (s *server) handlePrepareRequest() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.PrepareRequest
+		var req api.PrepareRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -353,7 +354,7 @@ func (s *server) handlePrepareRequest() gin.HandlerFunc {
 // consent, and answers the request once.
 func (s *server) handleApproveRequest() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.ApproveRequest
+		var req api.ApproveRequest
 		if !s.decode(c, &req) {
 			return
 		}

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
@@ -20,7 +21,7 @@ import (
 // handleIssue issues one credential (SPEC §3.2).
 func (s *server) handleIssue() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.IssueRequest
+		var req api.IssueRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -37,7 +38,7 @@ func (s *server) handleIssue() gin.HandlerFunc {
 // credentials (SPEC §3.2).
 func (s *server) handleSetStatus() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.StatusRequest
+		var req api.StatusRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -54,14 +55,14 @@ func (s *server) handleSetStatus() gin.HandlerFunc {
 // the point where the stream broke.
 type bulkLine struct {
 	n       int // 1-based line number in the request body
-	req     wallet.IssueRequest
+	req     api.IssueRequest
 	err     *wallet.Error // refused before issuance (too long, bad JSON)
 	readErr error         // the body could not be read past here
 }
 
 // handleIssueBulk is POST /v1/issuer/credentials:bulk (SPEC §3.2): an
-// application/x-ndjson body, one wallet.IssueRequest per line, answered by
-// an application/x-ndjson stream of one wallet.BulkResult per line.
+// application/x-ndjson body, one api.IssueRequest per line, answered by
+// an application/x-ndjson stream of one api.BulkResult per line.
 //
 // The whole-body limit does not apply; each line is capped at
 // s.maxLine bytes. A line over the cap, a line that is not a valid request,
@@ -88,7 +89,7 @@ type bulkLine struct {
 func (s *server) handleIssueBulk() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		if mediaType(c) != mediaNDJSON {
-			s.failCode(c, wallet.CodeUnsupportedMedia, "the request body must be %s, one issuance request a line", mediaNDJSON)
+			s.failCode(c, api.CodeUnsupportedMedia, "the request body must be %s, one issuance request a line", mediaNDJSON)
 			return
 		}
 		ctx := c.Request.Context()
@@ -143,7 +144,7 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 			if broken != nil {
 				s.log.InfoContext(ctx, "bulk stream ended early", "line", broken.n, "err", broken.readErr)
-				_ = enc.Encode(wallet.BulkResult{Line: broken.n, Error: wallet.CodeInvalidRequest,
+				_ = enc.Encode(api.BulkResult{Line: broken.n, Error: api.CodeInvalidRequest,
 					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
 				_ = rc.Flush()
 				return
@@ -187,7 +188,7 @@ func (s *server) extendDeadlines(rc *http.ResponseController) {
 func (s *server) readBulk(body io.Reader, out chan<- bulkLine, stop <-chan struct{}) {
 	defer close(out)
 	br := bufio.NewReaderSize(body, s.maxLine+2) // a line at the cap, "\r\n" included, fits
-	tooLong := &wallet.Error{Code: wallet.CodeTooLarge, Message: fmt.Sprintf("the line is over %d bytes", s.maxLine)}
+	tooLong := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the line is over %d bytes", s.maxLine)}
 	for n := 1; ; n++ {
 		select {
 		case <-stop:
@@ -253,9 +254,9 @@ func readLine(br *bufio.Reader, max int) (line []byte, long bool, err error) {
 // returns one result per line, in order. A batch once started runs to its
 // end (bounded by the idle timeout) even if the client goes away: lines
 // the server has read are issued and answered, not half done.
-func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []wallet.BulkResult {
-	out := make([]wallet.BulkResult, len(batch))
-	reqs := make([]wallet.IssueRequest, 0, len(batch))
+func (s *server) issueBulk(c *gin.Context, batch []bulkLine) []api.BulkResult {
+	out := make([]api.BulkResult, len(batch))
+	reqs := make([]api.IssueRequest, 0, len(batch))
 	for _, l := range batch {
 		if l.err == nil {
 			reqs = append(reqs, l.req)

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
@@ -143,7 +144,7 @@ func (s *server) recoverPanics() gin.HandlerFunc {
 				// one.
 				panic(http.ErrAbortHandler)
 			}
-			s.failCode(c, wallet.CodeInternal, genericInternal)
+			s.failCode(c, api.CodeInternal, genericInternal)
 		}()
 		c.Next()
 	}
@@ -171,23 +172,23 @@ func (s *server) securityHeaders() gin.HandlerFunc {
 // valid one of another role 403. The principal is kept for the handler
 // and the log line before the role is checked, so refused calls are
 // logged with who made them.
-func (s *server) authenticate(role wallet.Role) gin.HandlerFunc {
+func (s *server) authenticate(role api.Role) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		token, present, ok := bearerToken(c.Request.Header)
 		if !present {
 			c.Header("WWW-Authenticate", bearerRealm)
-			s.failCode(c, wallet.CodeUnauthenticated, "a bearer credential is required")
+			s.failCode(c, api.CodeUnauthenticated, "a bearer credential is required")
 			return
 		}
 		invalid := bearerRealm + `, error="invalid_token", error_description="the credential is missing, malformed, expired or revoked"`
 		if !ok {
 			c.Header("WWW-Authenticate", invalid)
-			s.failCode(c, wallet.CodeUnauthenticated, "the Authorization header must be: Bearer <credential>")
+			s.failCode(c, api.CodeUnauthenticated, "the Authorization header must be: Bearer <credential>")
 			return
 		}
 		p, err := s.svc.Authenticate(c.Request.Context(), token)
 		if err != nil {
-			if wallet.ErrorCode(err) == wallet.CodeUnauthenticated {
+			if wallet.ErrorCode(err) == api.CodeUnauthenticated {
 				c.Header("WWW-Authenticate", invalid)
 			}
 			s.fail(c, err)
@@ -196,7 +197,7 @@ func (s *server) authenticate(role wallet.Role) gin.HandlerFunc {
 		c.Set(principalKey{}, p)
 		if p.Role != role {
 			c.Header("WWW-Authenticate", bearerRealm+`, error="insufficient_scope"`)
-			s.failCode(c, wallet.CodeForbidden, "this route is for the %s role", role)
+			s.failCode(c, api.CodeForbidden, "this route is for the %s role", role)
 			return
 		}
 		c.Next()
@@ -266,7 +267,7 @@ func (s *server) limitByPrincipal(l *limiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principalOf(c)
 		if p == nil { // a wiring mistake: fail closed
-			s.failCode(c, wallet.CodeInternal, genericInternal)
+			s.failCode(c, api.CodeInternal, genericInternal)
 			return
 		}
 		key := p.KeyID

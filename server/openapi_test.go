@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/docs"
 	"github.com/eidwallet/eidwallet/server"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // TestOpenAPIMatchesRoutes holds docs/openapi.json and routes.go to the
@@ -155,17 +155,17 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	// the table's 405 is among them (SPEC §5).
 	codes := doc.Components.Schemas.Error.Properties.Error.Enum
 	for _, code := range codes {
-		if server.HTTPStatus(wallet.Code(code)) == 500 && wallet.Code(code) != wallet.CodeInternal {
+		if server.HTTPStatus(api.Code(code)) == 500 && api.Code(code) != api.CodeInternal {
 			t.Errorf("error code %q is not in the error table", code)
 		}
 	}
-	if !slices.Contains(codes, string(wallet.CodeMethodNotAllowed)) {
-		t.Errorf("error codes %v lack %s", codes, wallet.CodeMethodNotAllowed)
+	if !slices.Contains(codes, string(api.CodeMethodNotAllowed)) {
+		t.Errorf("error codes %v lack %s", codes, api.CodeMethodNotAllowed)
 	}
 
 	// The activity events are the service's list (SPEC §3.6).
-	events, want := slices.Sorted(slices.Values(doc.Components.Schemas.ActivityEntry.Properties.Event.Enum)), slices.Sorted(slices.Values(wallet.Events()))
+	events, want := slices.Sorted(slices.Values(doc.Components.Schemas.ActivityEntry.Properties.Event.Enum)), slices.Sorted(slices.Values(api.Events()))
 	if !slices.Equal(events, want) {
-		t.Errorf("ActivityEntry.event enum %v, want wallet.Events() %v", events, want)
+		t.Errorf("ActivityEntry.event enum %v, want api.Events() %v", events, want)
 	}
 }

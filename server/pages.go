@@ -13,7 +13,7 @@ import (
 	"path"
 	"strings"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/gin-gonic/gin"
 )
 
@@ -152,7 +152,7 @@ func (s *server) handleAsset(p *pages, dir string) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		a, ok := p.files["/"+dir+"/"+c.Param("file")]
 		if !ok {
-			s.failCode(c, wallet.CodeNotFound, "no such file")
+			s.failCode(c, api.CodeNotFound, "no such file")
 			return
 		}
 		h := c.Writer.Header()

@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -128,7 +128,7 @@ func (s *server) handleStatusList() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		list, ok := positiveInt(c.Param("list"))
 		if !ok {
-			s.failCode(c, wallet.CodeInvalidRequest, "list must be a positive integer")
+			s.failCode(c, api.CodeInvalidRequest, "list must be a positive integer")
 			return
 		}
 		token, ttl, err := s.svc.StatusListToken(c.Request.Context(), c.Param("issuer"), list)
@@ -161,7 +161,7 @@ func positiveInt(v string) (int, bool) {
 // step 2).
 func (s *server) handleEnroll() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.EnrollRequest
+		var req api.EnrollRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -196,13 +196,13 @@ func (s *server) handleToken() gin.HandlerFunc {
 			}
 			form, err := url.ParseQuery(string(body))
 			if err != nil {
-				s.failCode(c, wallet.CodeInvalidRequest, "the form body is malformed")
+				s.failCode(c, api.CodeInvalidRequest, "the form body is malformed")
 				return
 			}
 			// RFC 6749 §3.2: parameters must not repeat; others are ignored.
 			for name, v := range form {
 				if len(v) > 1 {
-					s.failCode(c, wallet.CodeInvalidRequest, "parameter %q is repeated", name)
+					s.failCode(c, api.CodeInvalidRequest, "parameter %q is repeated", name)
 					return
 				}
 			}
@@ -212,15 +212,15 @@ func (s *server) handleToken() gin.HandlerFunc {
 				return
 			}
 		default:
-			s.failCode(c, wallet.CodeUnsupportedMedia, "the request body must be %s or %s", mediaForm, mediaJSON)
+			s.failCode(c, api.CodeUnsupportedMedia, "the request body must be %s or %s", mediaForm, mediaJSON)
 			return
 		}
 		switch {
 		case req.GrantType != grantJWTBearer:
-			s.failCode(c, wallet.CodeInvalidRequest, "grant_type must be %s", grantJWTBearer)
+			s.failCode(c, api.CodeInvalidRequest, "grant_type must be %s", grantJWTBearer)
 			return
 		case req.Assertion == "":
-			s.failCode(c, wallet.CodeInvalidRequest, "assertion is required")
+			s.failCode(c, api.CodeInvalidRequest, "assertion is required")
 			return
 		}
 		resp, err := s.svc.Token(c.Request.Context(), req.Assertion)
@@ -238,6 +238,6 @@ func (s *server) handleToken() gin.HandlerFunc {
 // handleNoRoute answers an unknown path 404 not_found.
 func (s *server) handleNoRoute() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		s.failCode(c, wallet.CodeNotFound, "no such route")
+		s.failCode(c, api.CodeNotFound, "no such route")
 	}
 }

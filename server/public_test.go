@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/qr"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // TestStatusListRoute fetches the issuer's JWKS and status list through
@@ -68,7 +68,7 @@ func TestStatusListRoute(t *testing.T) {
 	}
 	check(credentials.StatusValid)
 	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey,
-		wallet.StatusRequest{Status: "revoked", Reason: "card lost"}, 200, nil)
+		api.StatusRequest{Status: "revoked", Reason: "card lost"}, 200, nil)
 	check(credentials.StatusInvalid)
 
 	for _, bad := range []string{"/status-lists/vss/0", "/status-lists/vss/-1", "/status-lists/vss/01", "/status-lists/vss/one"} {
@@ -116,9 +116,9 @@ func TestShareQR(t *testing.T) {
 		wantError(t, h.request("GET", "/v1/me/shares/"+id+"/qr.png?size="+bad, w.token, "", nil), 400, "invalid_request")
 	}
 	// A share not yet approved has no QR code.
-	var created wallet.ShareCreated
-	h.call("POST", "/v1/me/shares", w.token, wallet.ShareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
 	wantError(t, h.request("GET", "/v1/me/shares/"+created.ShareID+"/qr.svg", w.token, "", nil), 409, "conflict")
 }
 
@@ -128,7 +128,7 @@ func TestToken(t *testing.T) {
 	w := h.setup()
 	const grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
-	var tok wallet.TokenResponse
+	var tok api.TokenResponse
 	resp, _ := h.call("POST", "/v1/token", "", map[string]string{"grant_type": grant, "assertion": w.assertion(h)}, 200, &tok)
 	if tok.TokenType != "Bearer" || tok.ExpiresIn != 600 || tok.AccessToken == "" {
 		t.Fatalf("token answer %+v", tok)
@@ -215,8 +215,8 @@ func TestLogs(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
 	_, qrText := w.share(h, "full_name", "card_number")
-	var vr wallet.VerifyResponse
-	h.call("POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}, 200, &vr)
+	var vr api.VerifyResponse
+	h.call("POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: qrText}, 200, &vr)
 	h.call("GET", "/v1/me/activity?export=1", w.token, nil, 200, nil)
 	logs := h.logs.String()
 

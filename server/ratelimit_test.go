@@ -7,8 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/server"
-	"github.com/eidwallet/eidwallet/wallet"
 	"golang.org/x/time/rate"
 )
 
@@ -35,14 +35,14 @@ func TestRateLimitVerify(t *testing.T) {
 		c.RateLimits = server.RateLimits{VerifyPerKey: tight(3), VerifyPerAddr: server.Limit{Rate: rate.Inf}}
 	})
 	w := h.setup()
-	guess := mustJSON(t, wallet.VerifyRequest{QR: "EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})
+	guess := mustJSON(t, api.VerifyRequest{QR: "EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})
 	for range 3 {
 		wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 404, "not_found")
 	}
 	wantRetryAfter(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", guess), 1, 10)
 
-	var other wallet.VerifierView
-	h.call("POST", "/v1/admin/verifiers", h.admin, wallet.CreateVerifierRequest{
+	var other api.VerifierView
+	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
 		Name: "Bank", Category: "bank", Claims: map[string][]string{"health_insurance": {"full_name"}}}, 201, &other)
 	wantError(t, h.request("POST", "/v1/verify", other.APIKey.Key, "application/json", guess), 404, "not_found")
 
@@ -83,7 +83,7 @@ func TestRateLimitByAddress(t *testing.T) {
 	}
 	wantRetryAfter(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2.9"), 1, 10)
 
-	enroll := mustJSON(t, wallet.EnrollRequest{CitizenID: "000000000000", ActivationCode: "nope", DeviceName: "x"})
+	enroll := mustJSON(t, api.EnrollRequest{CitizenID: "000000000000", ActivationCode: "nope", DeviceName: "x"})
 	wantError(t, send("/v1/enrollments", "application/json", enroll, ""), 400, "invalid_request")
 	wantRetryAfter(t, send("/v1/enrollments", "application/json", enroll, ""), 1, 10)
 
@@ -124,7 +124,7 @@ func TestShareQuota(t *testing.T) {
 		c.RateLimits = server.RateLimits{SharesPerHolder: server.Limit{Rate: rate.Every(2 * time.Second), Burst: 5}}
 	})
 	w := h.setup()
-	req := wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}
+	req := api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}
 	for range 5 {
 		h.call("POST", "/v1/me/shares", w.token, req, 201, nil)
 	}

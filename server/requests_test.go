@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
-	"github.com/eidwallet/eidwallet/wallet"
 	"golang.org/x/time/rate"
 )
 
@@ -33,10 +33,10 @@ func requestHarness(t *testing.T, configure ...func(*server.Config)) (*harness, 
 }
 
 // newRequest makes a request of the world's verifier (the pharmacy).
-func (w *world) newRequest(h *harness, claims ...string) wallet.CreateRequestResponse {
+func (w *world) newRequest(h *harness, claims ...string) api.CreateRequestResponse {
 	h.t.Helper()
-	var r wallet.CreateRequestResponse
-	h.call("POST", "/v1/verifier/requests", w.verifierKey, wallet.CreateRequestRequest{
+	var r api.CreateRequestResponse
+	h.call("POST", "/v1/verifier/requests", w.verifierKey, api.CreateRequestRequest{
 		Claims: map[string][]string{credentials.HealthInsurance: claims}, Purpose: "Prescription pickup"}, 201, &r)
 	return r
 }
@@ -44,8 +44,8 @@ func (w *world) newRequest(h *harness, claims ...string) wallet.CreateRequestRes
 // otherVerifier registers a second verifier and returns its key.
 func (h *harness) otherVerifier() string {
 	h.t.Helper()
-	var v wallet.VerifierView
-	h.call("POST", "/v1/admin/verifiers", h.admin, wallet.CreateVerifierRequest{
+	var v api.VerifierView
+	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
 		ID: "clinic", Name: "Clinic", Category: "health", Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}}, 201, &v)
 	return v.APIKey.Key
 }
@@ -62,21 +62,21 @@ func TestRequestWaitBounds(t *testing.T) {
 		}
 	}
 	var list struct {
-		Requests []*wallet.RequestView `json:"requests"`
+		Requests []*api.RequestView `json:"requests"`
 	}
 	_, raw := h.call("GET", "/v1/me/requests?wait=0", w.token, nil, 200, &list)
 	if list.Requests == nil || len(list.Requests) != 0 || !strings.Contains(string(raw), `"requests":[]`) {
 		t.Errorf("empty list: %s", raw)
 	}
-	var res wallet.RequestResult
+	var res api.RequestResult
 	h.call("GET", "/v1/verifier/requests/"+r.RequestID+"?wait=0&since=created", w.verifierKey, nil, 200, &res)
-	if res.Status != wallet.RequestCreated || res.RequestID != r.RequestID || res.Result != nil {
+	if res.Status != api.RequestCreated || res.RequestID != r.RequestID || res.Result != nil {
 		t.Errorf("result: %+v", res)
 	}
 	// since another state than the current one answers at once, wait or not.
 	start := time.Now()
 	h.call("GET", "/v1/verifier/requests/"+r.RequestID+"?wait=60&since=delivered", w.verifierKey, nil, 200, &res)
-	if d := time.Since(start); d > 5*time.Second || res.Status != wallet.RequestCreated {
+	if d := time.Since(start); d > 5*time.Second || res.Status != api.RequestCreated {
 		t.Errorf("since=delivered on a created request: %s after %s", res.Status, d)
 	}
 	// A long-poll with nothing to wait for ends after wait.
@@ -163,18 +163,18 @@ func TestRequestEvents(t *testing.T) {
 
 	t.Run("holder: each waiting request once, new ones as they come", func(t *testing.T) {
 		shown := w.newRequest(h, "full_name") // an EIDR1: code nobody resolved: no holder's yet
-		byPresence := func(purpose string) wallet.CreateRequestResponse {
-			var p wallet.PresenceResponse
+		byPresence := func(purpose string) api.CreateRequestResponse {
+			var p api.PresenceResponse
 			h.call("POST", "/v1/me/presence", w.token, nil, 201, &p)
-			var r wallet.CreateRequestResponse
-			h.call("POST", "/v1/verifier/requests", w.verifierKey, wallet.CreateRequestRequest{
+			var r api.CreateRequestResponse
+			h.call("POST", "/v1/verifier/requests", w.verifierKey, api.CreateRequestRequest{
 				Claims: map[string][]string{credentials.HealthInsurance: {"card_number"}}, Purpose: purpose, Presence: p.QRText}, 201, &r)
 			return r
 		}
 		first := byPresence("Refill")
 		resp := h.request("GET", "/v1/me/requests/events", w.token, "", nil)
 		wantEventStream(t, resp)
-		var second wallet.CreateRequestResponse
+		var second api.CreateRequestResponse
 		lines := sseLines(t, resp, func(lines []string) bool {
 			if names, _ := events(lines); len(names) == 1 && second.RequestID == "" {
 				second = byPresence("Second refill") // arrives while the first waits
@@ -185,16 +185,16 @@ func TestRequestEvents(t *testing.T) {
 		if len(names) != 2 || names[0] != "request" || names[1] != "request" {
 			t.Fatalf("events %v (each request once over 600 ms of polling)", names)
 		}
-		var got []wallet.RequestView
+		var got []api.RequestView
 		for _, d := range data {
-			var v wallet.RequestView
+			var v api.RequestView
 			if err := json.Unmarshal([]byte(d), &v); err != nil {
 				t.Fatal(err)
 			}
 			got = append(got, v)
 		}
 		if got[0].RequestID != first.RequestID || got[0].Verifier.ID != w.verifierID || got[0].Purpose != "Refill" ||
-			got[0].Status != wallet.RequestDelivered || len(got[0].Claims) != 1 || !got[0].Claims[0].Registered {
+			got[0].Status != api.RequestDelivered || len(got[0].Claims) != 1 || !got[0].Claims[0].Registered {
 			t.Errorf("first event %+v", got[0])
 		}
 		if got[1].RequestID != second.RequestID || got[1].Purpose != "Second refill" {
@@ -211,10 +211,10 @@ func TestRequestEvents(t *testing.T) {
 	})
 
 	t.Run("verifier: status now and at each change, ends after the final one", func(t *testing.T) {
-		var p wallet.PresenceResponse
+		var p api.PresenceResponse
 		h.call("POST", "/v1/me/presence", w.token, nil, 201, &p)
-		var r wallet.CreateRequestResponse
-		h.call("POST", "/v1/verifier/requests", w.verifierKey, wallet.CreateRequestRequest{
+		var r api.CreateRequestResponse
+		h.call("POST", "/v1/verifier/requests", w.verifierKey, api.CreateRequestRequest{
 			Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "Check", Presence: p.QRText}, 201, &r)
 		resp := h.request("GET", "/v1/verifier/requests/"+r.RequestID+"/events", w.verifierKey, "", nil)
 		wantEventStream(t, resp)
@@ -229,7 +229,7 @@ func TestRequestEvents(t *testing.T) {
 		names, data := events(lines)
 		var statuses []string
 		for i, d := range data {
-			var res wallet.RequestResult
+			var res api.RequestResult
 			if names[i] != "status" || json.Unmarshal([]byte(d), &res) != nil || res.RequestID != r.RequestID {
 				t.Fatalf("event %s %s", names[i], d)
 			}
@@ -237,7 +237,7 @@ func TestRequestEvents(t *testing.T) {
 		}
 		// created → delivered (the holder's stream above listed nothing of
 		// it; the decline moves it) → declined, each once, then the end.
-		if len(statuses) < 2 || statuses[0] != wallet.RequestCreated || statuses[len(statuses)-1] != wallet.RequestDeclined {
+		if len(statuses) < 2 || statuses[0] != api.RequestCreated || statuses[len(statuses)-1] != api.RequestDeclined {
 			t.Errorf("statuses %v", statuses)
 		}
 		for i := 1; i < len(statuses); i++ {
@@ -264,13 +264,13 @@ func TestRequestRoutes(t *testing.T) {
 	r := w.newRequest(h, "full_name", "card_number")
 
 	// Each side's routes are closed to the other (T19).
-	wantError(t, h.request("POST", "/v1/verifier/requests", w.token, "application/json", mustJSON(t, wallet.CreateRequestRequest{})), 403, "forbidden")
+	wantError(t, h.request("POST", "/v1/verifier/requests", w.token, "application/json", mustJSON(t, api.CreateRequestRequest{})), 403, "forbidden")
 	wantError(t, h.request("GET", "/v1/me/requests", w.verifierKey, "", nil), 403, "forbidden")
-	wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", w.verifierKey, "application/json", mustJSON(t, wallet.WebhookRequest{})), 403, "forbidden")
+	wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", w.verifierKey, "application/json", mustJSON(t, api.WebhookRequest{})), 403, "forbidden")
 	wantError(t, h.request("GET", "/v1/me/requests/events", "", "", nil), 401, "unauthenticated")
 
 	// Not registered for: 403; a bad body: 400.
-	wantError(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", mustJSON(t, wallet.CreateRequestRequest{
+	wantError(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", mustJSON(t, api.CreateRequestRequest{
 		Claims: map[string][]string{credentials.HealthInsurance: {"birth_date"}}, Purpose: "x"})), 403, "forbidden")
 	wantError(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", []byte(`{"claims":{},"purpose":"x","extra":1}`)), 400, "invalid_request")
 
@@ -282,9 +282,9 @@ func TestRequestRoutes(t *testing.T) {
 	wantError(t, h.request("GET", "/v1/verifier/requests/"+r.RequestID+"/qr.png?size=2000", w.verifierKey, "", nil), 400, "invalid_request")
 
 	// :resolve is one route with a literal colon.
-	wantError(t, h.request("POST", "/v1/me/requests:resolve", w.token, "application/json", mustJSON(t, wallet.ResolveRequest{QR: "EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})), 400, "invalid_request")
-	var view wallet.RequestView
-	h.call("POST", "/v1/me/requests:resolve", w.token, wallet.ResolveRequest{QR: r.QRText}, 200, &view)
+	wantError(t, h.request("POST", "/v1/me/requests:resolve", w.token, "application/json", mustJSON(t, api.ResolveRequest{QR: "EID1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})), 400, "invalid_request")
+	var view api.RequestView
+	h.call("POST", "/v1/me/requests:resolve", w.token, api.ResolveRequest{QR: r.QRText}, 200, &view)
 	if view.RequestID != r.RequestID || view.Verifier.Name != "Corner Pharmacy" || len(view.Claims) != 2 {
 		t.Fatalf("resolved %+v", view)
 	}
@@ -292,21 +292,21 @@ func TestRequestRoutes(t *testing.T) {
 	wantError(t, h.request("GET", "/v1/verifier/requests/"+r.RequestID+"/qr.png", w.verifierKey, "", nil), 409, "conflict")
 
 	// Prepare more than asked: 400; then decline, no body, once.
-	wantError(t, h.request("POST", "/v1/me/requests/"+r.RequestID+"/prepare", w.token, "application/json", mustJSON(t, wallet.PrepareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"birth_date"}}}})), 400, "invalid_request")
+	wantError(t, h.request("POST", "/v1/me/requests/"+r.RequestID+"/prepare", w.token, "application/json", mustJSON(t, api.PrepareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"birth_date"}}}})), 400, "invalid_request")
 	h.call("POST", "/v1/me/requests/"+r.RequestID+"/decline", w.token, nil, 200, &view)
-	if view.Status != wallet.RequestDeclined {
+	if view.Status != api.RequestDeclined {
 		t.Errorf("declined: %+v", view)
 	}
 	wantError(t, h.request("POST", "/v1/me/requests/"+r.RequestID+"/decline", w.token, "", nil), 409, "conflict")
 
 	// The webhook route.
 	for _, u := range []string{"http://example.com/hook", "ftp://127.0.0.1/", "not a url"} {
-		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, "application/json", mustJSON(t, wallet.WebhookRequest{URL: u})), 400, "invalid_request")
+		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: u})), 400, "invalid_request")
 	}
-	wantError(t, h.request("PUT", "/v1/admin/verifiers/nobody/webhook", h.admin, "application/json", mustJSON(t, wallet.WebhookRequest{URL: "https://hooks.example/x"})), 404, "not_found")
-	var wh wallet.WebhookResponse
-	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, wallet.WebhookRequest{URL: "https://hooks.example/x"}, 200, &wh)
+	wantError(t, h.request("PUT", "/v1/admin/verifiers/nobody/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: "https://hooks.example/x"})), 404, "not_found")
+	var wh api.WebhookResponse
+	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, api.WebhookRequest{URL: "https://hooks.example/x"}, 200, &wh)
 	if wh.URL != "https://hooks.example/x" || !strings.HasPrefix(wh.Secret, "whsec_") {
 		t.Errorf("webhook: %+v", wh)
 	}
@@ -326,10 +326,10 @@ func TestRequestRateLimits(t *testing.T) {
 	})
 	w.newRequest(h, "full_name")
 	w.newRequest(h, "full_name")
-	body := mustJSON(t, wallet.CreateRequestRequest{Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "x"})
+	body := mustJSON(t, api.CreateRequestRequest{Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "x"})
 	wantRetryAfter(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", body), 1, 10)
 	// Another verifier's key is not affected.
-	h.call("POST", "/v1/verifier/requests", h.otherVerifier(), wallet.CreateRequestRequest{
+	h.call("POST", "/v1/verifier/requests", h.otherVerifier(), api.CreateRequestRequest{
 		Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "x"}, 201, nil)
 
 	h.call("POST", "/v1/me/presence", w.token, nil, 201, nil)

@@ -1,8 +1,8 @@
 package server
 
 import (
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/qr"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // routes lists every route of the API: the one place to see who may call
@@ -28,7 +28,7 @@ func (s *server) routes(r router) {
 	r.POST("/v1/token", s.limitByAddr(s.limits.tokenAddr), s.handleToken())
 
 	// Operator (admin API key).
-	admin := r.Group("/v1/admin", s.authenticate(wallet.RoleAdmin))
+	admin := r.Group("/v1/admin", s.authenticate(api.RoleAdmin))
 	admin.POST("/issuers", s.handleCreateIssuer())
 	admin.GET("/issuers", s.handleIssuers())
 	admin.DELETE("/issuers/:id", s.handleRetireIssuer())
@@ -45,13 +45,13 @@ func (s *server) routes(r router) {
 	// Issuing authorities (issuer API key). The bulk route has a literal
 	// colon inside its last segment (AIP-136 custom-method style); gin
 	// takes `\:` as a plain ':' and matches it after its first request.
-	issuer := r.Group("/v1/issuer", s.authenticate(wallet.RoleIssuer))
+	issuer := r.Group("/v1/issuer", s.authenticate(api.RoleIssuer))
 	issuer.POST("/credentials", s.handleIssue())
 	issuer.POST(`/credentials\:bulk`, s.handleIssueBulk())
 	issuer.POST("/credentials/:id/status", s.handleSetStatus())
 
 	// Citizens (access token of an enrolled device).
-	holder := r.Group("/v1/me", s.authenticate(wallet.RoleHolder))
+	holder := r.Group("/v1/me", s.authenticate(api.RoleHolder))
 	holder.GET("/credentials", s.handleCredentials())
 	holder.GET("/credentials/:id", s.handleCredential())
 	holder.GET("/devices", s.handleDevices())
@@ -79,9 +79,9 @@ func (s *server) routes(r router) {
 
 	// Relying parties (verifier API key). The address limit runs before
 	// authentication, so a flood costs no key lookups (THREATS T23).
-	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(wallet.RoleVerifier),
+	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(api.RoleVerifier),
 		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
-	verifier := r.Group("/v1/verifier", s.authenticate(wallet.RoleVerifier))
+	verifier := r.Group("/v1/verifier", s.authenticate(api.RoleVerifier))
 	verifier.GET("/verifications", s.handleVerifications())
 	// Requests (§3.4): made per API key under a limit; the answer by
 	// long-poll, server-sent events (or the verifier's webhook); the QR of

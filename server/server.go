@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/docs"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
@@ -264,7 +265,7 @@ func (s *server) handleNoMethod() gin.HandlerFunc {
 			return cmp.Compare(methodRank(a), methodRank(b))
 		})
 		h.Set("Allow", strings.Join(allowed, ", "))
-		s.failCode(c, wallet.CodeMethodNotAllowed, "this route does not take that method; Allow lists those it takes")
+		s.failCode(c, api.CodeMethodNotAllowed, "this route does not take that method; Allow lists those it takes")
 	}
 }
 

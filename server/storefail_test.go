@@ -7,6 +7,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -83,20 +84,20 @@ func TestStorageFailureIsNeverNotFound(t *testing.T) {
 	}{
 		{"GET", "/v1/me/shares/" + shareID, w.token, nil},
 		{"DELETE", "/v1/me/shares/" + shareID, w.token, nil},
-		{"POST", "/v1/me/shares/" + shareID + "/approve", w.token, wallet.ApproveRequest{KBJWTs: []string{"a.b.c"}}},
+		{"POST", "/v1/me/shares/" + shareID + "/approve", w.token, api.ApproveRequest{KBJWTs: []string{"a.b.c"}}},
 		{"GET", "/v1/me/shares/" + shareID + "/qr.png", w.token, nil},
 		{"GET", "/v1/me/credentials/" + cred, w.token, nil},
-		{"POST", "/v1/me/shares", w.token, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: cred, Claims: []string{"card_number"}}}}},
+		{"POST", "/v1/me/shares", w.token, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: cred, Claims: []string{"card_number"}}}}},
 		{"GET", "/v1/me/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa", w.token, nil},
 		{"GET", "/v1/verifier/requests/req_aaaaaaaaaaaaaaaaaaaaaaaaaa", w.verifierKey, nil},
-		{"POST", "/v1/verify", w.verifierKey, wallet.VerifyRequest{QR: qrText}},
-		{"POST", "/v1/issuer/credentials/" + cred + "/status", w.issuerKey, wallet.StatusRequest{Status: "suspended"}},
+		{"POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: qrText}},
+		{"POST", "/v1/issuer/credentials/" + cred + "/status", w.issuerKey, api.StatusRequest{Status: "suspended"}},
 	} {
 		t.Run(c.method+" "+c.path, func(t *testing.T) {
 			before := strings.Count(h.logs.String(), `"msg":"store"`)
 			var e apiError
 			resp, _ := h.call(c.method, c.path, c.bearer, c.body, 503, &e)
-			if e.Error != string(wallet.CodeStorageUnavailable) {
+			if e.Error != string(api.CodeStorageUnavailable) {
 				t.Errorf("error %q, want storage_unavailable", e.Error)
 			}
 			id := resp.Header.Get("X-Request-Id")

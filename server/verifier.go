@@ -6,7 +6,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/gin-gonic/gin"
 )
 
@@ -17,7 +17,7 @@ import (
 // personal data and is never cached.
 func (s *server) handleVerify() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.VerifyRequest
+		var req api.VerifyRequest
 		if we := s.decodeJSON(c, &req); we != nil {
 			s.metrics.verifications.WithLabelValues(string(we.Code), "").Inc()
 			s.answerError(c, we)
@@ -47,7 +47,7 @@ func (s *server) handleVerifications() gin.HandlerFunc {
 		if v, ok := c.GetQuery("limit"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxVerificationsLimit {
-				s.failCode(c, wallet.CodeInvalidRequest, "limit must be an integer from 1 to %d", maxVerificationsLimit)
+				s.failCode(c, api.CodeInvalidRequest, "limit must be an integer from 1 to %d", maxVerificationsLimit)
 				return
 			}
 			limit = n
@@ -70,7 +70,7 @@ func (s *server) handleVerifications() gin.HandlerFunc {
 // addressed to that citizen's app. The per-key limit runs before it.
 func (s *server) handleCreateRequest() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		var req wallet.CreateRequestRequest
+		var req api.CreateRequestRequest
 		if !s.decode(c, &req) {
 			return
 		}
@@ -102,7 +102,7 @@ func (s *server) handleVerifierRequest() gin.HandlerFunc {
 		}
 		since, ok := sinceQuery(c)
 		if !ok {
-			s.failCode(c, wallet.CodeInvalidRequest, "since must be a request status: created, delivered, approved, declined or expired")
+			s.failCode(c, api.CodeInvalidRequest, "since must be a request status: created, delivered, approved, declined or expired")
 			return
 		}
 		p, id := principalOf(c), c.Param("id")

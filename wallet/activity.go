@@ -9,20 +9,9 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/go-json-experiment/json/jsontext"
 	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, as answers are encoded (server/codec.go)
-)
-
-// Activity events (SPEC §3.6).
-const (
-	EventCredentialIssued = "credential_issued"
-	EventCredentialStatus = "credential_status_changed"
-	EventDeviceEnrolled   = "device_enrolled"
-	EventDeviceRevoked    = "device_revoked"
-	EventShareApproved    = "share_approved"
-	EventShareCancelled   = "share_cancelled"
-	EventShareRedeemed    = "share_redeemed"
-	EventShareRefused     = "share_refused" // a verifier the share is not for tried it (403); outcome is the reason
 )
 
 // ActivityTimePrecision is the precision of an entry's at: appended entries
@@ -30,26 +19,9 @@ const (
 // fractional digits (SPEC §3.6, docs/security.md).
 const ActivityTimePrecision = time.Millisecond
 
-// TypActivityCheckpoint is the typ of the checkpoint JWS that ends an export
-// (SPEC §3.6). No other JWS the service key signs has it.
-const TypActivityCheckpoint = "activity-checkpoint+jwt"
-
-// ActivityCheckpoint is the payload of the checkpoint: the service key
-// attests that holder sub's log, as of iat, is count entries whose last
-// hash is head ("" for an empty log). With the chain it lets anyone prove
-// that the export came from the service and that no entry was dropped from
-// its end (THREATS T29).
-type ActivityCheckpoint struct {
-	Iss   string `json:"iss"` // the service's public URL
-	Sub   string `json:"sub"` // the holder id
-	Count int    `json:"count"`
-	Head  string `json:"head"`
-	Iat   int64  `json:"iat"`
-}
-
 // appendActivity chains e after the holder's last entry and appends it in
 // the caller's transaction, so the entry commits with its event (SPEC §3.6).
-func (s *Service) appendActivity(tx Tx, e *ActivityEntry) error {
+func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
 	last, err := tx.Activity(e.HolderID, 1)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -72,7 +44,7 @@ func (s *Service) appendActivity(tx Tx, e *ActivityEntry) error {
 // share_id, device_id and claims only when not empty. Canonical JSON makes
 // the hash independent of member order, whitespace and string escaping, so
 // a reader recomputes it from the export with any JSON library.
-func CanonicalEntry(e *ActivityEntry) ([]byte, error) {
+func CanonicalEntry(e *api.ActivityEntry) ([]byte, error) {
 	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e})
 	if err != nil {
 		return nil, fmt.Errorf("encode activity entry: %w", err)
@@ -90,7 +62,7 @@ func CanonicalEntry(e *ActivityEntry) ([]byte, error) {
 // structs). Everything else is the entry's own encoding, so a member added
 // to ActivityEntry is hashed without a change here.
 type entryWithoutHash struct {
-	*ActivityEntry
+	*api.ActivityEntry
 	Hash string `json:"hash,omitempty"`
 }
 
@@ -98,12 +70,12 @@ type entryWithoutHash struct {
 // CanonicalEntry. The canonical form includes prev, the previous entry's
 // hash, so altering any entry breaks every later link (THREATS T29). An
 // entry that cannot be encoded has the hash "", which no entry carries.
-func EntryHash(e *ActivityEntry) string {
+func EntryHash(e *api.ActivityEntry) string {
 	h, _ := entryHash(e)
 	return h
 }
 
-func entryHash(e *ActivityEntry) (string, error) {
+func entryHash(e *api.ActivityEntry) (string, error) {
 	b, err := CanonicalEntry(e)
 	if err != nil {
 		return "", err
@@ -115,12 +87,12 @@ func entryHash(e *ActivityEntry) (string, error) {
 // CheckChain reports whether entries, oldest first, form an unbroken chain
 // from the first entry of a log: seq 1, 2, 3, …, each prev the hash of the
 // entry before ("" for the first) and each hash recomputed.
-func CheckChain(entries []*ActivityEntry) bool {
+func CheckChain(entries []*api.ActivityEntry) bool {
 	return chainBreak(entries) < 0
 }
 
 // chainBreak is the index of the first entry that does not check, or -1.
-func chainBreak(entries []*ActivityEntry) int {
+func chainBreak(entries []*api.ActivityEntry) int {
 	prev := ""
 	for i, e := range entries {
 		if e.Seq != uint64(i+1) || e.Prev != prev || e.Hash == "" || EntryHash(e) != e.Hash {
@@ -136,15 +108,15 @@ func chainBreak(entries []*ActivityEntry) int {
 // signed with the service key over its count and head (SPEC §3.6). The
 // service signs no checkpoint over a chain it finds broken: that store was
 // altered, and the export says so with chain_valid false.
-func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*ActivityResponse, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*api.ActivityResponse, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	limit := 200
 	if export {
 		limit = 0
 	}
-	var entries []*ActivityEntry
+	var entries []*api.ActivityEntry
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		entries, err = tx.Activity(p.Subject, limit)
@@ -154,9 +126,9 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*Act
 		return nil, s.storeErr(ctx, err, "activity")
 	}
 	if entries == nil {
-		entries = []*ActivityEntry{}
+		entries = []*api.ActivityEntry{}
 	}
-	resp := &ActivityResponse{Entries: entries}
+	resp := &api.ActivityResponse{Entries: entries}
 	if !export {
 		return resp, nil
 	}
@@ -168,18 +140,18 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*Act
 		s.log.ErrorContext(ctx, "activity chain broken", "holder_id", p.Subject, "position", broken+1)
 		return resp, nil
 	}
-	cp := ActivityCheckpoint{Iss: s.url, Sub: p.Subject, Count: len(entries), Iat: s.now().Unix()}
+	cp := api.ActivityCheckpoint{Iss: s.url, Sub: p.Subject, Count: len(entries), Iat: s.now().Unix()}
 	if len(entries) > 0 {
 		cp.Head = entries[len(entries)-1].Hash
 	}
-	if resp.Checkpoint, err = s.signAsService(TypActivityCheckpoint, cp); err != nil {
+	if resp.Checkpoint, err = s.signAsService(api.TypActivityCheckpoint, cp); err != nil {
 		return nil, fmt.Errorf("sign activity checkpoint: %w", err)
 	}
 	return resp, nil
 }
 
 // appendVerification adds to a verifier's own log.
-func (s *Service) appendVerification(tx Tx, v *Verification) error {
+func (s *Service) appendVerification(tx Tx, v *api.Verification) error {
 	last, err := tx.Verifications(v.VerifierID, 1)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
@@ -192,14 +164,14 @@ func (s *Service) appendVerification(tx Tx, v *Verification) error {
 }
 
 // Verifications lists the calling verifier's log, newest first.
-func (s *Service) Verifications(ctx context.Context, p *Principal, limit int) (*VerificationsResponse, error) {
-	if err := p.require(RoleVerifier); err != nil {
+func (s *Service) Verifications(ctx context.Context, p *Principal, limit int) (*api.VerificationsResponse, error) {
+	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
 	if limit <= 0 || limit > 1000 {
 		limit = 100
 	}
-	resp := &VerificationsResponse{Entries: []*Verification{}}
+	resp := &api.VerificationsResponse{Entries: []*api.Verification{}}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Verifications(p.Subject, limit)
 		resp.Entries = append(resp.Entries, all...)

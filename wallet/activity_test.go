@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -27,11 +28,11 @@ import (
 // without its hash member.
 
 // docExample is the entry of the worked example in docs/security.md.
-func docExample() *wallet.ActivityEntry {
-	return &wallet.ActivityEntry{
+func docExample() *api.ActivityEntry {
+	return &api.ActivityEntry{
 		Seq: 4, HolderID: "hld_3kq7w2mzr5xg4y6pbnvd2c7haq",
 		At:    time.Date(2026, 11, 27, 12, 0, 5, 250_000_000, time.UTC),
-		Event: wallet.EventShareRedeemed, Outcome: "ok",
+		Event: api.EventShareRedeemed, Outcome: "ok",
 		VerifierID: "shop-one", ShareID: "shr_b4jz6x2q7mkf3wrn5tpy2ve6ga",
 		Claims: []string{"national_id.full_name", "national_id.age_over_18"},
 		Prev:   "9f2c3e5d1a7b4c6e8f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e2f4a6b8c0d2e",
@@ -41,7 +42,7 @@ func docExample() *wallet.ActivityEntry {
 var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 
 // exported is the entry as GET /v1/me/activity?export=1 carries it.
-func exported(t *testing.T, e *wallet.ActivityEntry) []byte {
+func exported(t *testing.T, e *api.ActivityEntry) []byte {
 	t.Helper()
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -63,10 +64,10 @@ func sha256Hex(b []byte) string {
 // install command, without node or the package.
 func TestEntryHashIsSHA256OfCanonicalJSON(t *testing.T) {
 	at := time.Date(2026, 11, 27, 12, 0, 5, 0, time.UTC)
-	entries := []*wallet.ActivityEntry{
+	entries := []*api.ActivityEntry{
 		docExample(),
-		{Seq: 1, HolderID: "hld_a", At: at, Event: wallet.EventDeviceEnrolled, Outcome: "ok", DeviceID: "dev_x"},
-		{Seq: 2, HolderID: "hld_a", At: at.Add(120 * time.Millisecond), Event: wallet.EventCredentialIssued, Outcome: "ok",
+		{Seq: 1, HolderID: "hld_a", At: at, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: "dev_x"},
+		{Seq: 2, HolderID: "hld_a", At: at.Add(120 * time.Millisecond), Event: api.EventCredentialIssued, Outcome: "ok",
 			IssuerID: "mps", CredentialID: "crd_y", Prev: strings.Repeat("ab", 32)},
 		// Strings that libraries escape differently: HTML characters
 		// (escaped by Go's encoding/json), non-ASCII, U+2028, a control
@@ -140,7 +141,7 @@ func TestEntryHashIsSHA256OfCanonicalJSON(t *testing.T) {
 // prev and hash; the others only when not empty. A new member must be added
 // to the documentation with this list.
 func TestEntryJSONForm(t *testing.T) {
-	members := func(e *wallet.ActivityEntry) []string {
+	members := func(e *api.ActivityEntry) []string {
 		var m map[string]any
 		if err := json.Unmarshal(exported(t, e), &m); err != nil {
 			t.Fatal(err)
@@ -153,10 +154,10 @@ func TestEntryJSONForm(t *testing.T) {
 		return names
 	}
 	always := []string{"at", "event", "hash", "holder_id", "outcome", "prev", "seq"}
-	if got := members(&wallet.ActivityEntry{}); !slices.Equal(got, always) {
+	if got := members(&api.ActivityEntry{}); !slices.Equal(got, always) {
 		t.Errorf("members of an entry with nothing set: %v, want %v", got, always)
 	}
-	full := &wallet.ActivityEntry{Seq: 1, HolderID: "h", At: time.Unix(0, 0), Event: "e", Outcome: "o", VerifierID: "v", IssuerID: "i",
+	full := &api.ActivityEntry{Seq: 1, HolderID: "h", At: time.Unix(0, 0), Event: "e", Outcome: "o", VerifierID: "v", IssuerID: "i",
 		CredentialID: "c", ShareID: "s", DeviceID: "d", Claims: []string{"x"}, Prev: "p", Hash: "h"}
 	all := append(slices.Clone(always), "claims", "credential_id", "device_id", "issuer_id", "share_id", "verifier_id")
 	slices.Sort(all)
@@ -231,10 +232,10 @@ func TestActivityCheckpoint(t *testing.T) {
 	if bytes.Contains(jwks, []byte(`"d"`)) {
 		t.Fatal("the service JWKS holds a private key")
 	}
-	check := func(t *testing.T, resp *wallet.ActivityResponse, sub string) *wallet.ActivityCheckpoint {
+	check := func(t *testing.T, resp *api.ActivityResponse, sub string) *api.ActivityCheckpoint {
 		t.Helper()
-		var cp wallet.ActivityCheckpoint
-		err := credentials.VerifyJWT(resp.Checkpoint, wallet.TypActivityCheckpoint, func(kid, _ string) (*ecdsa.PublicKey, error) {
+		var cp api.ActivityCheckpoint
+		err := credentials.VerifyJWT(resp.Checkpoint, api.TypActivityCheckpoint, func(kid, _ string) (*ecdsa.PublicKey, error) {
 			if keys[kid] == nil {
 				return nil, errors.New("unknown kid")
 			}
@@ -247,7 +248,7 @@ func TestActivityCheckpoint(t *testing.T) {
 		if n := len(resp.Entries); n > 0 {
 			head = resp.Entries[n-1].Hash
 		}
-		want := wallet.ActivityCheckpoint{Iss: e.svc.PublicURL(), Sub: sub, Count: len(resp.Entries), Head: head, Iat: e.now.Unix()}
+		want := api.ActivityCheckpoint{Iss: e.svc.PublicURL(), Sub: sub, Count: len(resp.Entries), Head: head, Iat: e.now.Unix()}
 		if cp != want {
 			t.Errorf("checkpoint %+v, want %+v", cp, want)
 		}
@@ -255,7 +256,7 @@ func TestActivityCheckpoint(t *testing.T) {
 	}
 
 	t.Run("empty log", func(t *testing.T) {
-		resp, err := e.svc.Activity(ctx, &wallet.Principal{Role: wallet.RoleHolder, Subject: "hld_nobody"}, true)
+		resp, err := e.svc.Activity(ctx, &wallet.Principal{Role: api.RoleHolder, Subject: "hld_nobody"}, true)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -281,7 +282,7 @@ func TestActivityCheckpoint(t *testing.T) {
 
 	t.Run("broken chain signs nothing", func(t *testing.T) {
 		err := e.store.Update(ctx, func(tx wallet.Tx) error {
-			return tx.AppendActivity(&wallet.ActivityEntry{Seq: 3, HolderID: p.Subject, At: e.now, Event: wallet.EventShareRedeemed,
+			return tx.AppendActivity(&api.ActivityEntry{Seq: 3, HolderID: p.Subject, At: e.now, Event: api.EventShareRedeemed,
 				Outcome: "ok", Prev: "forged", Hash: "forged"})
 		})
 		if err != nil {
@@ -311,7 +312,7 @@ func (e *env) holderOf(t *testing.T, credentialID string) *wallet.Principal {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &wallet.Principal{Role: wallet.RoleHolder, Subject: holder}
+	return &wallet.Principal{Role: api.RoleHolder, Subject: holder}
 }
 
 // BenchmarkEntryHash measures the hash each append computes inside the

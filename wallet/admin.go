@@ -11,15 +11,16 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	json "github.com/go-json-experiment/json/v1"
 )
 
 // require checks the caller's role (THREATS T19). The server checks it per
 // route too; the service does not rely on that.
-func (p *Principal) require(r Role) error {
+func (p *Principal) require(r api.Role) error {
 	if p == nil || p.Role != r {
-		return Errorf(CodeForbidden, "this operation is for the %s role", r)
+		return Errorf(api.CodeForbidden, "this operation is for the %s role", r)
 	}
 	return nil
 }
@@ -37,7 +38,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		k, err := s.putAPIKey(tx, RoleAdmin, "admin")
+		k, err := s.putAPIKey(tx, api.RoleAdmin, "admin")
 		if err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 }
 
 // putAPIKey makes and stores a new API key for owner.
-func (s *Service) putAPIKey(tx Tx, role Role, owner string) (*NewAPIKey, error) {
+func (s *Service) putAPIKey(tx Tx, role api.Role, owner string) (*api.NewAPIKey, error) {
 	id, err := s.newID("key")
 	if err != nil {
 		return nil, err
@@ -60,26 +61,26 @@ func (s *Service) putAPIKey(tx Tx, role Role, owner string) (*NewAPIKey, error) 
 	if err := tx.PutAPIKey(&APIKey{ID: id, Hash: hashSecret(secret), Role: role, Owner: owner, Created: s.now().UTC()}); err != nil {
 		return nil, err
 	}
-	return &NewAPIKey{ID: id, Key: secret, Role: role, Owner: owner}, nil
+	return &api.NewAPIKey{ID: id, Key: secret, Role: role, Owner: owner}, nil
 }
 
 // CreateIssuer registers an issuing authority with a fresh ES256 key.
-func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req CreateIssuerRequest) (*IssuerView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req api.CreateIssuerRequest) (*api.IssuerView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if !slugPattern.MatchString(req.ID) {
-		return nil, Errorf(CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
+		return nil, Errorf(api.CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
 	}
 	if err := checkName(req.Name); err != nil {
 		return nil, err
 	}
 	if len(req.Types) == 0 {
-		return nil, Errorf(CodeInvalidRequest, "types: at least one credential type")
+		return nil, Errorf(api.CodeInvalidRequest, "types: at least one credential type")
 	}
 	for _, t := range req.Types {
 		if _, ok := s.types.ByID(t); !ok {
-			return nil, Errorf(CodeInvalidRequest, "types: unknown credential type %q", t)
+			return nil, Errorf(api.CodeInvalidRequest, "types: unknown credential type %q", t)
 		}
 	}
 	now := s.now().UTC()
@@ -91,7 +92,7 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req CreateIssu
 	is.Keys = []IssuerKey{*key}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Issuer(is.ID); err == nil {
-			return Errorf(CodeConflict, "issuer %s exists", is.ID)
+			return Errorf(api.CodeConflict, "issuer %s exists", is.ID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -109,7 +110,7 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req CreateIssu
 
 func checkName(name string) error {
 	if strings.TrimSpace(name) == "" || len(name) > 200 {
-		return Errorf(CodeInvalidRequest, "name: 1 to 200 bytes")
+		return Errorf(api.CodeInvalidRequest, "name: 1 to 200 bytes")
 	}
 	return nil
 }
@@ -148,21 +149,21 @@ func (s *Service) newIssuerKey(issuerID string, now time.Time) (*IssuerKey, erro
 	return &IssuerKey{Kid: kid, Public: pubJSON, Private: sealed, Created: now, Active: true}, nil
 }
 
-func (s *Service) issuerView(is *Issuer) *IssuerView {
-	v := &IssuerView{ID: is.ID, Name: is.Name, Types: is.Types, Iss: s.IssuerURL(is.ID),
+func (s *Service) issuerView(is *Issuer) *api.IssuerView {
+	v := &api.IssuerView{ID: is.ID, Name: is.Name, Types: is.Types, Iss: s.IssuerURL(is.ID),
 		JWKSURI: s.IssuerURL(is.ID) + "/jwks.json", Created: is.Created, Retired: is.Retired}
 	for _, k := range is.Keys {
-		v.Keys = append(v.Keys, KeyView{Kid: k.Kid, Active: k.Active, Created: k.Created, Retired: k.Retired})
+		v.Keys = append(v.Keys, api.KeyView{Kid: k.Kid, Active: k.Active, Created: k.Created, Retired: k.Retired})
 	}
 	return v
 }
 
 // Issuers lists the issuers.
-func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*IssuerView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*api.IssuerView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	out := []*IssuerView{}
+	out := []*api.IssuerView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Issuers()
 		for _, is := range all {
@@ -175,8 +176,8 @@ func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*IssuerView, err
 
 // RotateIssuerKey makes a new active key; older keys stay in the JWKS, so
 // credentials they signed keep verifying, until retired (THREATS T27).
-func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID string) (*IssuerView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID string) (*api.IssuerView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	key, err := s.newIssuerKey(issuerID, s.now().UTC())
@@ -198,8 +199,8 @@ func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID st
 
 // RetireIssuerKey takes an inactive key out of the JWKS: credentials it
 // signed stop verifying, and shares of them stop redeeming (SPEC §3.7).
-func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, kid string) (*IssuerView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, kid string) (*api.IssuerView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
@@ -208,7 +209,7 @@ func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, k
 		case i < 0:
 			return errNotFound("key")
 		case is.Keys[i].Active:
-			return Errorf(CodeConflict, "the active key cannot be retired; rotate first")
+			return Errorf(api.CodeConflict, "the active key cannot be retired; rotate first")
 		case is.Keys[i].Retired == nil:
 			now := s.now().UTC()
 			is.Keys[i].Retired = &now
@@ -224,8 +225,8 @@ func (s *Service) RetireIssuerKey(ctx context.Context, p *Principal, issuerID, k
 // RetireIssuer retires an issuing authority for good: it issues nothing
 // more, its keys leave its JWKS, and nothing it signed is approved or
 // redeemed from then on (SPEC §3.7, THREATS T33). Its records stay.
-func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID string) (*IssuerView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID string) (*api.IssuerView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
@@ -244,7 +245,7 @@ func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID strin
 // changeIssuer applies change to an issuer in one write transaction,
 // forgets its cached status list tokens (their signing key may have
 // changed) and returns the issuer as the operator sees it.
-func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func(*Issuer) error) (*IssuerView, error) {
+func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func(*Issuer) error) (*api.IssuerView, error) {
 	var is *Issuer
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -264,23 +265,23 @@ func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func
 }
 
 // CreateIssuerAPIKey gives an issuer's system a new API key.
-func (s *Service) CreateIssuerAPIKey(ctx context.Context, p *Principal, issuerID string) (*NewAPIKey, error) {
-	return s.createOwnerKey(ctx, p, RoleIssuer, issuerID)
+func (s *Service) CreateIssuerAPIKey(ctx context.Context, p *Principal, issuerID string) (*api.NewAPIKey, error) {
+	return s.createOwnerKey(ctx, p, api.RoleIssuer, issuerID)
 }
 
 // CreateVerifierAPIKey gives a verifier's device or system a new API key.
-func (s *Service) CreateVerifierAPIKey(ctx context.Context, p *Principal, verifierID string) (*NewAPIKey, error) {
-	return s.createOwnerKey(ctx, p, RoleVerifier, verifierID)
+func (s *Service) CreateVerifierAPIKey(ctx context.Context, p *Principal, verifierID string) (*api.NewAPIKey, error) {
+	return s.createOwnerKey(ctx, p, api.RoleVerifier, verifierID)
 }
 
-func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role Role, owner string) (*NewAPIKey, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role api.Role, owner string) (*api.NewAPIKey, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	var key *NewAPIKey
+	var key *api.NewAPIKey
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if role == RoleIssuer {
+		if role == api.RoleIssuer {
 			_, err = tx.Issuer(owner)
 		} else {
 			_, err = tx.Verifier(owner)
@@ -300,7 +301,7 @@ func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role Role, o
 
 // RevokeAPIKey revokes an API key at once.
 func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) error {
-	if err := p.require(RoleAdmin); err != nil {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return err
 	}
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -322,18 +323,18 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) 
 
 // CreateVerifier registers a relying party with the claims it may ask for,
 // and gives it a first API key.
-func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVerifierRequest) (*VerifierView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req api.CreateVerifierRequest) (*api.VerifierView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if req.ID != "" && !slugPattern.MatchString(req.ID) {
-		return nil, Errorf(CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
+		return nil, Errorf(api.CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
 	}
 	if err := checkName(req.Name); err != nil {
 		return nil, err
 	}
 	if req.Category == "" || len(req.Category) > 64 {
-		return nil, Errorf(CodeInvalidRequest, "category: 1 to 64 bytes")
+		return nil, Errorf(api.CodeInvalidRequest, "category: 1 to 64 bytes")
 	}
 	if err := s.checkClaimSet(req.Claims); err != nil {
 		return nil, err
@@ -346,10 +347,10 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVe
 		}
 		v.ID = id
 	}
-	var key *NewAPIKey
+	var key *api.NewAPIKey
 	err := s.store.Update(ctx, func(tx Tx) error {
 		if _, err := tx.Verifier(v.ID); err == nil {
-			return Errorf(CodeConflict, "verifier %s exists", v.ID)
+			return Errorf(api.CodeConflict, "verifier %s exists", v.ID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
@@ -357,7 +358,7 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVe
 			return err
 		}
 		var err error
-		key, err = s.putAPIKey(tx, RoleVerifier, v.ID)
+		key, err = s.putAPIKey(tx, api.RoleVerifier, v.ID)
 		return err
 	})
 	if err != nil {
@@ -372,35 +373,35 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req CreateVe
 // checkClaimSet checks type id → claim names against the registry.
 func (s *Service) checkClaimSet(set map[string][]string) error {
 	if len(set) == 0 {
-		return Errorf(CodeInvalidRequest, "claims: at least one credential type")
+		return Errorf(api.CodeInvalidRequest, "claims: at least one credential type")
 	}
 	for typ, names := range set {
 		t, ok := s.types.ByID(typ)
 		if !ok {
-			return Errorf(CodeInvalidRequest, "claims: unknown credential type %q", typ)
+			return Errorf(api.CodeInvalidRequest, "claims: unknown credential type %q", typ)
 		}
 		if len(names) == 0 {
-			return Errorf(CodeInvalidRequest, "claims.%s: at least one claim", typ)
+			return Errorf(api.CodeInvalidRequest, "claims.%s: at least one claim", typ)
 		}
 		for _, n := range names {
 			if _, ok := t.Claim(n); !ok {
-				return Errorf(CodeInvalidRequest, "claims.%s: unknown claim %q", typ, n)
+				return Errorf(api.CodeInvalidRequest, "claims.%s: unknown claim %q", typ, n)
 			}
 		}
 	}
 	return nil
 }
 
-func verifierView(v *Verifier) *VerifierView {
-	return &VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created}
+func verifierView(v *Verifier) *api.VerifierView {
+	return &api.VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created}
 }
 
 // Verifiers lists the verifiers.
-func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*VerifierView, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*api.VerifierView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	out := []*VerifierView{}
+	out := []*api.VerifierView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Verifiers()
 		for _, v := range all {
@@ -415,19 +416,19 @@ var citizenPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
 // CreateActivationCode makes a one-time enrolment code for a citizen, valid
 // 15 minutes, stored hashed (SPEC §3.1 step 1).
-func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req ActivationCodeRequest) (*ActivationCodeResponse, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req api.ActivationCodeRequest) (*api.ActivationCodeResponse, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if !citizenPattern.MatchString(req.CitizenID) {
-		return nil, Errorf(CodeInvalidRequest, "citizen_id: 12 digits")
+		return nil, Errorf(api.CodeInvalidRequest, "citizen_id: 12 digits")
 	}
 	code, err := s.newSecret("")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	resp := &ActivationCodeResponse{Code: code, ExpiresAt: now.Add(ActivationCodeTTL)}
+	resp := &api.ActivationCodeResponse{Code: code, ExpiresAt: now.Add(ActivationCodeTTL)}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		h, err := s.holderFor(tx, req.CitizenID, now)
 		if err != nil {

@@ -10,26 +10,27 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
 // Enroll binds a new device to a citizen with a one-time activation code
 // (SPEC §3.1 step 2) and gives the device its own copy of every credential
 // already issued to the citizen.
-func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollResponse, error) {
+func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.EnrollResponse, error) {
 	if !citizenPattern.MatchString(req.CitizenID) || req.ActivationCode == "" {
-		return nil, Errorf(CodeInvalidRequest, "citizen_id (12 digits) and activation_code are required")
+		return nil, Errorf(api.CodeInvalidRequest, "citizen_id (12 digits) and activation_code are required")
 	}
 	if req.DeviceName == "" || len(req.DeviceName) > 100 || !utf8.ValidString(req.DeviceName) {
-		return nil, Errorf(CodeInvalidRequest, "device_name: 1 to 100 bytes of UTF-8")
+		return nil, Errorf(api.CodeInvalidRequest, "device_name: 1 to 100 bytes of UTF-8")
 	}
 	pub, err := credentials.ParsePublicJWK(req.DeviceKey)
 	if err != nil {
-		return nil, Errorf(CodeInvalidRequest, "device_key: a P-256 public JWK")
+		return nil, Errorf(api.CodeInvalidRequest, "device_key: a P-256 public JWK")
 	}
 	canonical, err := credentials.PublicJWK(pub)
 	if err != nil {
-		return nil, Errorf(CodeInvalidRequest, "device_key: a P-256 public JWK")
+		return nil, Errorf(api.CodeInvalidRequest, "device_key: a P-256 public JWK")
 	}
 	keyJSON, err := json.Marshal(canonical)
 	if err != nil {
@@ -42,8 +43,8 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 	now := s.now().UTC()
 	// One answer for every way a code can be wrong, so the endpoint tells
 	// nothing about which citizens exist (THREATS T20).
-	badCode := Errorf(CodeUnauthenticated, "the activation code is not valid")
-	var resp *EnrollResponse
+	badCode := Errorf(api.CodeUnauthenticated, "the activation code is not valid")
+	var resp *api.EnrollResponse
 	err = s.store.Update(ctx, func(tx Tx) error {
 		h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
 		if errors.Is(err, ErrNotFound) {
@@ -68,11 +69,11 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 		if err := tx.PutDevice(d); err != nil {
 			return err
 		}
-		resp = &EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
+		resp = &api.EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
 		if resp.Bound, resp.Skipped, err = s.bindHolderCredentials(tx, h.ID, d, now); err != nil {
 			return err
 		}
-		return s.appendActivity(tx, &ActivityEntry{HolderID: h.ID, At: now, Event: EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: h.ID, At: now, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "enrolment")
@@ -86,12 +87,12 @@ func (s *Service) Enroll(ctx context.Context, req EnrollRequest) (*EnrollRespons
 // credentials that can be used today (SPEC §2), and lists the others with
 // the reason: an expired, revoked or suspended credential is skipped, not
 // an error, and so is one whose issuer was retired.
-func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) ([]string, []SkippedCredential, error) {
+func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) ([]string, []api.SkippedCredential, error) {
 	creds, err := tx.Credentials(holderID)
 	if err != nil {
 		return nil, nil, err
 	}
-	bound, skipped := []string{}, []SkippedCredential{}
+	bound, skipped := []string{}, []api.SkippedCredential{}
 	for _, c := range creds {
 		is, err := tx.Issuer(c.IssuerID)
 		if err != nil {
@@ -105,7 +106,7 @@ func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now t
 			reason = string(credentials.ReasonUntrustedIssuer)
 		}
 		if reason != "" {
-			skipped = append(skipped, SkippedCredential{CredentialID: c.ID, Type: c.Type, Reason: reason})
+			skipped = append(skipped, api.SkippedCredential{CredentialID: c.ID, Type: c.Type, Reason: reason})
 			continue
 		}
 		signer, err := s.activeSigner(is)
@@ -175,8 +176,8 @@ const typAccessToken = "at+jwt"
 // Token exchanges a device-signed assertion for an access token (SPEC §3.1
 // step 3): signature by the enrolled device key, aud the token endpoint,
 // exp at most 5 minutes after iat, jti accepted once.
-func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, error) {
-	unauth := func(msg string) error { return Errorf(CodeUnauthenticated, "assertion: %s", msg) }
+func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenResponse, error) {
+	unauth := func(msg string) error { return Errorf(api.CodeUnauthenticated, "assertion: %s", msg) }
 	var dev *Device
 	var c assertionClaims
 	err := credentials.VerifyJWT(assertion, "", func(_, iss string) (*ecdsa.PublicKey, error) {
@@ -219,7 +220,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, 
 		// A jti is accepted once (THREATS T11); the record lives as long as
 		// the assertion could otherwise be replayed.
 		if err := tx.UseOnce(s.onceKey("jti", dev.ID, c.Jti), exp.Add(clockSkew), now); errors.Is(err, ErrExists) {
-			return Errorf(CodeReplay, "assertion jti already used")
+			return Errorf(api.CodeReplay, "assertion jti already used")
 		} else if err != nil {
 			return err
 		}
@@ -235,14 +236,14 @@ func (s *Service) Token(ctx context.Context, assertion string) (*TokenResponse, 
 	if err != nil {
 		return nil, err
 	}
-	return &TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int(AccessTokenTTL / time.Second)}, nil
+	return &api.TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int(AccessTokenTTL / time.Second)}, nil
 }
 
 // Authenticate turns a bearer credential into a principal: an access token
 // (holders) or an API key (issuers, verifiers, the operator). Every failure
 // is the same 401 (THREATS T20).
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	unauth := Errorf(CodeUnauthenticated, "missing, invalid or expired credentials")
+	unauth := Errorf(api.CodeUnauthenticated, "missing, invalid or expired credentials")
 	if bearer == "" || len(bearer) > 8<<10 {
 		return nil, unauth
 	}
@@ -273,7 +274,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		if dev.Revoked != nil || dev.HolderID != c.Sub {
 			return nil, unauth
 		}
-		return &Principal{Role: RoleHolder, Subject: c.Sub, DeviceID: dev.ID}, nil
+		return &Principal{Role: api.RoleHolder, Subject: c.Sub, DeviceID: dev.ID}, nil
 	}
 	var k *APIKey
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -294,11 +295,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 
 // Credentials lists the holder's credentials with their claims, the
 // derived ones computed for today.
-func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*CredentialView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*api.CredentialView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*CredentialView{}
+	out := []*api.CredentialView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Credentials(p.Subject)
 		if err != nil {
@@ -318,11 +319,11 @@ func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*CredentialV
 
 // Credential returns one of the holder's credentials; another holder's is
 // not found, with the same answer as an unknown id (THREATS T18).
-func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*CredentialView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*api.CredentialView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	var out *CredentialView
+	var out *api.CredentialView
 	err := s.store.View(ctx, func(tx Tx) error {
 		c, err := tx.Credential(id)
 		if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
@@ -334,13 +335,13 @@ func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*Cre
 	return out, s.storeErr(ctx, err, "credential")
 }
 
-func (s *Service) credentialView(tx Tx, c *Credential) (*CredentialView, error) {
+func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, error) {
 	claims, err := s.credentialClaims(c)
 	if err != nil {
 		return nil, err
 	}
-	v := &CredentialView{ID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt, ValidUntil: c.ValidUntil, Claims: claims,
-		Issuer: Party{ID: c.IssuerID}}
+	v := &api.CredentialView{ID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt, ValidUntil: c.ValidUntil, Claims: claims,
+		Issuer: api.Party{ID: c.IssuerID}}
 	if t, ok := s.types.ByID(c.Type); ok {
 		v.TypeName = t.Name
 		if derived, err := t.Derive(claims, s.now()); err == nil {
@@ -354,15 +355,15 @@ func (s *Service) credentialView(tx Tx, c *Credential) (*CredentialView, error) 
 }
 
 // Devices lists the holder's devices.
-func (s *Service) Devices(ctx context.Context, p *Principal) ([]*DeviceView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Devices(ctx context.Context, p *Principal) ([]*api.DeviceView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*DeviceView{}
+	out := []*api.DeviceView{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Devices(p.Subject)
 		for _, d := range all {
-			out = append(out, &DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID})
+			out = append(out, &api.DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID})
 		}
 		return err
 	})
@@ -372,7 +373,7 @@ func (s *Service) Devices(ctx context.Context, p *Principal) ([]*DeviceView, err
 // RevokeDevice revokes one of the holder's devices: its access tokens stop
 // working and its credential copies are deleted (SPEC §2).
 func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID string) error {
-	if err := p.require(RoleHolder); err != nil {
+	if err := p.require(api.RoleHolder); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -397,7 +398,7 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 				return err
 			}
 		}
-		return s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})
 	})
 	if err == nil {
 		s.log.InfoContext(ctx, "device revoked", "holder_id", p.Subject, "device_id", deviceID)

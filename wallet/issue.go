@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
@@ -20,13 +21,13 @@ const MaxValidity = 30 * 365 * 24 * time.Hour
 
 // IssueResult is the outcome of one credential of a batch.
 type IssueResult struct {
-	Response *IssueResponse
+	Response *api.IssueResponse
 	Err      error
 }
 
 // Issue issues one credential (SPEC §3.2).
-func (s *Service) Issue(ctx context.Context, p *Principal, req IssueRequest) (*IssueResponse, error) {
-	res, err := s.IssueBatch(ctx, p, []IssueRequest{req})
+func (s *Service) Issue(ctx context.Context, p *Principal, req api.IssueRequest) (*api.IssueResponse, error) {
+	res, err := s.IssueBatch(ctx, p, []api.IssueRequest{req})
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +36,7 @@ func (s *Service) Issue(ctx context.Context, p *Principal, req IssueRequest) (*I
 
 // pendingIssue is one credential on its way through IssueBatch.
 type pendingIssue struct {
-	req      IssueRequest
+	req      api.IssueRequest
 	typ      *credentials.Type
 	err      error
 	holderID string
@@ -52,8 +53,8 @@ type pendingIssue struct {
 // outside any transaction, and stored with their activity entries in a
 // second one, so a batch costs two commits whatever its size. An index
 // allocated to an item that then fails is never reused (SPEC §3.5).
-func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequest) ([]IssueResult, error) {
-	if err := p.require(RoleIssuer); err != nil {
+func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.IssueRequest) ([]IssueResult, error) {
+	if err := p.require(api.RoleIssuer); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -92,7 +93,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 					return err
 				}
 			}
-			if err := s.appendActivity(tx, &ActivityEntry{HolderID: it.holderID, At: now, Event: EventCredentialIssued,
+			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: it.holderID, At: now, Event: api.EventCredentialIssued,
 				Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
 				return err
 			}
@@ -109,7 +110,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 			out[i].Err = it.err
 			continue
 		}
-		out[i].Response = &IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(is.ID, it.list)}
+		out[i].Response = &api.IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(is.ID, it.list)}
 		issued++
 	}
 	// One line a batch: bulk issuance runs at thousands a second.
@@ -123,25 +124,25 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []IssueRequ
 
 // checkIssue validates one request: the issuer's own type (SPEC §3.2: an
 // issuer may only issue its own types), the schema, the validity.
-func (s *Service) checkIssue(is *Issuer, req IssueRequest, now time.Time) (*credentials.Type, error) {
+func (s *Service) checkIssue(is *Issuer, req api.IssueRequest, now time.Time) (*credentials.Type, error) {
 	if !citizenPattern.MatchString(req.CitizenID) {
-		return nil, Errorf(CodeInvalidRequest, "citizen_id: 12 digits")
+		return nil, Errorf(api.CodeInvalidRequest, "citizen_id: 12 digits")
 	}
 	t, ok := s.types.ByID(req.Type)
 	if !ok {
-		return nil, Errorf(CodeInvalidRequest, "type: unknown credential type")
+		return nil, Errorf(api.CodeInvalidRequest, "type: unknown credential type")
 	}
 	if is.Retired != nil {
-		return nil, Errorf(CodeForbidden, "issuer %s is retired", is.ID)
+		return nil, Errorf(api.CodeForbidden, "issuer %s is retired", is.ID)
 	}
 	if !slices.Contains(is.Types, req.Type) {
-		return nil, Errorf(CodeForbidden, "issuer %s may not issue %s", is.ID, req.Type)
+		return nil, Errorf(api.CodeForbidden, "issuer %s may not issue %s", is.ID, req.Type)
 	}
 	if err := t.Validate(req.Claims); err != nil {
-		return nil, Errorf(CodeInvalidRequest, "%v", err)
+		return nil, Errorf(api.CodeInvalidRequest, "%v", err)
 	}
 	if !req.ValidUntil.After(now) || req.ValidUntil.Sub(now) > MaxValidity {
-		return nil, Errorf(CodeInvalidRequest, "valid_until: in the future, at most 30 years ahead")
+		return nil, Errorf(api.CodeInvalidRequest, "valid_until: in the future, at most 30 years ahead")
 	}
 	return t, nil
 }
@@ -251,7 +252,7 @@ func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, i
 	}
 	c := &Credential{
 		ID: id, HolderID: it.holderID, IssuerID: issuerID, Type: it.typ.ID,
-		StatusList: it.list, StatusIndex: it.index, Status: StatusValid,
+		StatusList: it.list, StatusIndex: it.index, Status: api.StatusValid,
 		IssuedAt: now, ValidUntil: it.req.ValidUntil.UTC(),
 	}
 	claims, err := json.Marshal(it.req.Claims)
@@ -305,16 +306,16 @@ func (s *Service) credentialClaims(c *Credential) (map[string]any, error) {
 // issuer and updates its status list (SPEC §3.2). An unknown id and
 // another issuer's credential are the same not_found answer; a revoked
 // credential set to anything else is conflict.
-func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID string, req StatusRequest) (*StatusResponse, error) {
-	if err := p.require(RoleIssuer); err != nil {
+func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID string, req api.StatusRequest) (*api.StatusResponse, error) {
+	if err := p.require(api.RoleIssuer); err != nil {
 		return nil, err
 	}
 	v, ok := statusValue(req.Status)
 	if !ok {
-		return nil, Errorf(CodeInvalidRequest, "status: valid, revoked or suspended")
+		return nil, Errorf(api.CodeInvalidRequest, "status: valid, revoked or suspended")
 	}
 	if len(req.Reason) > 200 {
-		return nil, Errorf(CodeInvalidRequest, "reason: at most 200 bytes")
+		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 bytes")
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -328,8 +329,8 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 			// credential ids exist.
 			return ErrNotFound
 		}
-		if c.Status == StatusRevoked && req.Status != StatusRevoked {
-			return Errorf(CodeConflict, "a revoked credential stays revoked")
+		if c.Status == api.StatusRevoked && req.Status != api.StatusRevoked {
+			return Errorf(api.CodeConflict, "a revoked credential stays revoked")
 		}
 		sl, err := tx.StatusList(c.IssuerID, c.StatusList)
 		if err != nil {
@@ -350,7 +351,7 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 		if err := tx.PutCredential(c); err != nil {
 			return err
 		}
-		return s.appendActivity(tx, &ActivityEntry{HolderID: c.HolderID, At: now, Event: EventCredentialStatus,
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventCredentialStatus,
 			Outcome: req.Status, IssuerID: c.IssuerID, CredentialID: c.ID})
 	})
 	if err != nil {
@@ -358,5 +359,5 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 	}
 	s.dropStatusTokens(p.Subject)
 	s.log.InfoContext(ctx, "credential status changed", "issuer_id", p.Subject, "credential_id", credentialID, "status", req.Status)
-	return &StatusResponse{CredentialID: credentialID, Status: req.Status}, nil
+	return &api.StatusResponse{CredentialID: credentialID, Status: req.Status}, nil
 }

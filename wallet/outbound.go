@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Outbound requests (SPEC §6, THREATS T36). The service's only outbound
@@ -139,7 +141,7 @@ func (p outboundPolicy) refusedBy(a netip.Addr) string {
 // resolves to, when it is dialled (control): localhost passes here and
 // gets no connection. The message says which rule was broken.
 func (p outboundPolicy) checkURL(raw string) error {
-	bad := func(msg string) error { return Errorf(CodeInvalidRequest, "url: %s", msg) }
+	bad := func(msg string) error { return Errorf(api.CodeInvalidRequest, "url: %s", msg) }
 	if len(raw) > maxWebhookURL {
 		return bad("must be at most 2048 bytes")
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -69,13 +70,13 @@ func TestWebhookURLPolicy(t *testing.T) {
 	ctx := context.Background()
 	set := func(t *testing.T, svc *wallet.Service, admin *wallet.Principal, u string) error {
 		t.Helper()
-		_, err := svc.SetVerifierWebhook(ctx, admin, "shop", wallet.WebhookRequest{URL: u})
+		_, err := svc.SetVerifierWebhook(ctx, admin, "shop", api.WebhookRequest{URL: u})
 		return err
 	}
 	wantRefused := func(t *testing.T, err error, rule string) {
 		t.Helper()
 		var e *wallet.Error
-		if !errors.As(err, &e) || e.Code != wallet.CodeInvalidRequest || e.Reason != "" {
+		if !errors.As(err, &e) || e.Code != api.CodeInvalidRequest || e.Reason != "" {
 			t.Fatalf("%v, want invalid_request", err)
 		}
 		if !strings.HasPrefix(e.Message, "url: ") || !strings.Contains(e.Message, rule) {

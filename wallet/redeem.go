@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/qr"
 )
@@ -17,13 +18,13 @@ import (
 // approval is checked again (SPEC §3.7, stillValid); the signatures were
 // verified when the holder approved. A share not bound to a verifier is
 // redeemable only by a verifier registered for all of its claims (T35).
-func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (*VerifyResponse, error) {
-	if err := p.require(RoleVerifier); err != nil {
+func (s *Service) Verify(ctx context.Context, p *Principal, req api.VerifyRequest) (*api.VerifyResponse, error) {
+	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
-		return nil, Errorf(CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
 	}
 	hash := hashSecret(token)
 	now := s.now().UTC()
@@ -46,7 +47,7 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 			return err
 		}
 		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
-			return &Error{Code: CodeForbidden, Reason: ReasonClaimsNotRegistered,
+			return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
 				Message: "the share holds claims the verifier is not registered for"}
 		}
 		if err := s.stillValid(tx, sh.DeviceID, sh.Items, now); err != nil {
@@ -64,16 +65,16 @@ func (s *Service) Verify(ctx context.Context, p *Principal, req VerifyRequest) (
 		}
 		return nil, s.storeErr(ctx, err, "share")
 	}
-	resp := &VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: Party{ID: verifier.ID, Name: verifier.Name}}
+	resp := &api.VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: api.Party{ID: verifier.ID, Name: verifier.Name}}
 	if len(docs) != len(sh.Items) {
-		return nil, &Error{Code: CodeStorageUnavailable, Message: "a stored record could not be read"}
+		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
 	}
 	for i, it := range sh.Items {
 		raw, err := s.openBytes(docs[i], "share-document", sh.ID, it.CredentialID)
 		if err != nil {
 			return nil, err
 		}
-		resp.Documents = append(resp.Documents, Document{raw: raw})
+		resp.Documents = append(resp.Documents, api.SealedDocument(raw))
 	}
 	s.log.InfoContext(ctx, "share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
 	return resp, nil
@@ -93,17 +94,17 @@ func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, o
 	}
 	sh.Uses++
 	if sh.Uses >= sh.MaxUses {
-		sh.Status = ShareRedeemed
+		sh.Status = api.ShareRedeemed
 	}
 	if err := tx.PutShare(sh); err != nil {
 		return err
 	}
 	names := itemClaimNames(sh.Items)
-	if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRedeemed, Outcome: "ok",
+	if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRedeemed, Outcome: "ok",
 		ShareID: sh.ID, VerifierID: verifierID, Claims: names}); err != nil {
 		return err
 	}
-	return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
+	return s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
 		Types: itemTypes(sh.Items), Claims: names})
 }
 
@@ -119,7 +120,7 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 		return err
 	}
 	if err != nil || d.Revoked != nil {
-		return &Error{Code: CodeVerificationFailed, Reason: ReasonDeviceRevoked, Message: "the device that approved this was revoked"}
+		return &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device that approved this was revoked"}
 	}
 	for _, it := range items {
 		c, err := tx.Credential(it.CredentialID)
@@ -134,7 +135,7 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 			return err
 		}
 		if !issuerTrusts(is, c.Type, it.Kid) {
-			return &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer),
+			return &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer),
 				Message: "the issuer or its signing key is no longer trusted"}
 		}
 	}
@@ -155,19 +156,19 @@ func issuerTrusts(is *Issuer, typ, kid string) bool {
 // consumed.
 func redeemable(sh *Share, verifierID string, now time.Time) error {
 	switch sh.Status {
-	case ShareCancelled:
-		return Errorf(CodeShareCancelled, "the share was cancelled")
-	case ShareRedeemed:
-		return Errorf(CodeAlreadyRedeemed, "the share was already used")
-	case ShareActive:
+	case api.ShareCancelled:
+		return Errorf(api.CodeShareCancelled, "the share was cancelled")
+	case api.ShareRedeemed:
+		return Errorf(api.CodeAlreadyRedeemed, "the share was already used")
+	case api.ShareActive:
 	default:
-		return Errorf(CodeConflict, "the share is not approved")
+		return Errorf(api.CodeConflict, "the share is not approved")
 	}
 	if !now.Before(sh.ExpiresAt) {
-		return Errorf(CodeShareExpired, "the share has expired")
+		return Errorf(api.CodeShareExpired, "the share has expired")
 	}
 	if sh.VerifierID != "" && sh.VerifierID != verifierID {
-		return &Error{Code: CodeForbidden, Reason: ReasonAudienceMismatch, Message: "the share is for another verifier"}
+		return &Error{Code: api.CodeForbidden, Reason: api.ReasonAudienceMismatch, Message: "the share is for another verifier"}
 	}
 	return nil
 }
@@ -187,17 +188,17 @@ func itemTypes(items []ShareItem) []string {
 // names only; failing to do so is logged, never turned into the answer.
 func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time) {
 	var e *Error
-	if !errors.As(cause, &e) || e.Code == CodeStorageUnavailable {
+	if !errors.As(cause, &e) || e.Code == api.CodeStorageUnavailable {
 		return
 	}
 	err := s.store.Batch(ctx, func(tx Tx) error {
-		if e.Code == CodeForbidden {
-			if err := s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareRefused, Outcome: e.Reason,
+		if e.Code == api.CodeForbidden {
+			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRefused, Outcome: e.Reason,
 				ShareID: sh.ID, VerifierID: verifierID, Claims: itemClaimNames(sh.Items)}); err != nil {
 				return err
 			}
 		}
-		return s.appendVerification(tx, &Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
+		return s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
 			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)})
 	})
 	if err != nil {

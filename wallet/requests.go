@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/qr"
 )
 
@@ -21,15 +22,6 @@ const (
 	DefaultRequestTTL = 120 * time.Second
 	MaxRequestTTL     = 600 * time.Second
 	PresenceTTL       = 60 * time.Second
-	MaxWait           = 60 * time.Second // longest long-poll
-)
-
-// Activity and verifier-log events of requests (issue 4: both sides'
-// logs record requests, approvals and declines, claim names only).
-const (
-	EventRequestReceived = "request_received"
-	EventRequestApproved = "request_approved"
-	EventRequestDeclined = "request_declined"
 )
 
 // hub wakes long-polls and event streams when a request changes or a
@@ -106,8 +98,8 @@ func (s *Service) requestNonce(requestID string) func(string) string {
 // requestState is the state shown for r at now: expired once its time is
 // up and it was not decided.
 func requestState(r *Request, now time.Time) string {
-	if (r.Status == RequestCreated || r.Status == RequestDelivered) && !now.Before(r.ExpiresAt) {
-		return RequestExpired
+	if (r.Status == api.RequestCreated || r.Status == api.RequestDelivered) && !now.Before(r.ExpiresAt) {
+		return api.RequestExpired
 	}
 	return r.Status
 }
@@ -116,8 +108,8 @@ func requestState(r *Request, now time.Time) string {
 // may ask only for claims it is registered for (403 otherwise). With a
 // presence text it is addressed to that holder at once; without, it gets
 // an EIDR1: QR for the verifier to show.
-func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateRequestRequest) (*CreateRequestResponse, error) {
-	if err := p.require(RoleVerifier); err != nil {
+func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.CreateRequestRequest) (*api.CreateRequestResponse, error) {
+	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
 	if err := s.checkClaimSet(req.Claims); err != nil {
@@ -125,20 +117,20 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 	}
 	purpose := strings.TrimSpace(req.Purpose)
 	if purpose == "" || len(purpose) > 200 {
-		return nil, Errorf(CodeInvalidRequest, "purpose: 1 to 200 bytes")
+		return nil, Errorf(api.CodeInvalidRequest, "purpose: 1 to 200 bytes")
 	}
 	ttl := DefaultRequestTTL
 	if req.TTLSeconds != 0 {
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 	if ttl <= 0 || ttl > MaxRequestTTL {
-		return nil, Errorf(CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxRequestTTL/time.Second))
+		return nil, Errorf(api.CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxRequestTTL/time.Second))
 	}
 	var presenceHash []byte
 	if req.Presence != "" {
 		kind, token, err := qr.Parse(req.Presence)
 		if err != nil || kind != qr.Presence {
-			return nil, Errorf(CodeInvalidRequest, "presence: not an eidwallet presence code (EIDP1:)")
+			return nil, Errorf(api.CodeInvalidRequest, "presence: not an eidwallet presence code (EIDP1:)")
 		}
 		presenceHash = hashSecret(token)
 	}
@@ -147,9 +139,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 		return nil, err
 	}
 	now := s.now().UTC()
-	r := &Request{ID: id, VerifierID: p.Subject, Status: RequestCreated, Claims: req.Claims, Purpose: purpose,
+	r := &Request{ID: id, VerifierID: p.Subject, Status: api.RequestCreated, Claims: req.Claims, Purpose: purpose,
 		Created: now, ExpiresAt: now.Add(ttl)}
-	resp := &CreateRequestResponse{RequestID: id, Status: RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id)("")}
+	resp := &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id)("")}
 	if presenceHash == nil {
 		token := s.derivedToken("request", id)
 		r.TokenHash = hashSecret(token)
@@ -162,12 +154,12 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 		}
 		// Issue 4: a request the verifier is not registered for is refused.
 		if !registered(v, req.Claims) {
-			return Errorf(CodeForbidden, "the verifier is not registered for every claim asked")
+			return Errorf(api.CodeForbidden, "the verifier is not registered for every claim asked")
 		}
 		if presenceHash != nil {
 			pr, err := tx.Presence(presenceHash)
 			if errors.Is(err, ErrNotFound) || (err == nil && (pr.Used || !now.Before(pr.Expires))) {
-				return Errorf(CodeNotFound, "presence code not found, used or expired")
+				return Errorf(api.CodeNotFound, "presence code not found, used or expired")
 			} else if err != nil {
 				return err
 			}
@@ -177,7 +169,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 				return err
 			}
 			r.HolderID = pr.HolderID
-			if err := s.appendActivity(tx, &ActivityEntry{HolderID: r.HolderID, At: now, Event: EventRequestReceived, Outcome: "ok",
+			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: r.HolderID, At: now, Event: api.EventRequestReceived, Outcome: "ok",
 				VerifierID: v.ID, Claims: requestClaimNames(r.Claims)}); err != nil {
 				return err
 			}
@@ -185,7 +177,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req CreateReq
 		if err := tx.PutRequest(r); err != nil {
 			return err
 		}
-		return s.appendVerification(tx, &Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
+		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -223,7 +215,7 @@ func requestClaimNames(set map[string][]string) []string {
 // RequestQR returns the EIDR1: text of one of the verifier's requests
 // while it can still be resolved.
 func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (string, error) {
-	if err := p.require(RoleVerifier); err != nil {
+	if err := p.require(api.RoleVerifier); err != nil {
 		return "", err
 	}
 	var out string
@@ -233,21 +225,21 @@ func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (strin
 			return err
 		}
 		switch requestState(r, s.now()) {
-		case RequestExpired:
-			return Errorf(CodeShareExpired, "the request has expired")
-		case RequestCreated:
+		case api.RequestExpired:
+			return Errorf(api.CodeShareExpired, "the request has expired")
+		case api.RequestCreated:
 			out = qr.Text(qr.Request, s.derivedToken("request", r.ID))
 			return nil
 		}
-		return Errorf(CodeConflict, "the request was already resolved")
+		return Errorf(api.CodeConflict, "the request was already resolved")
 	})
 	return out, s.storeErr(ctx, err, "request")
 }
 
 // CreatePresence makes the holder's presence code: 60 seconds, no data
 // (SPEC §3.4).
-func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceResponse, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*api.PresenceResponse, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	token, err := qr.NewToken(s.rand)
@@ -259,23 +251,23 @@ func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*PresenceRe
 	if err := s.store.Update(ctx, func(tx Tx) error { return tx.PutPresence(pr) }); err != nil {
 		return nil, s.storeErr(ctx, err, "presence")
 	}
-	return &PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
+	return &api.PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
 }
 
 // ResolveRequest binds a scanned EIDR1: request to the calling holder and
 // shows it: the verifier's registered name and category, the purpose and
 // the claims, each flagged when outside the verifier's registration. A
 // request is resolved once; another holder gets 404 (THREATS T18).
-func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveRequest) (*RequestView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.ResolveRequest) (*api.RequestView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Request {
-		return nil, Errorf(CodeInvalidRequest, "qr: not an eidwallet request code (EIDR1:)")
+		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet request code (EIDR1:)")
 	}
 	now := s.now().UTC()
-	var view *RequestView
+	var view *api.RequestView
 	var r *Request
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
@@ -284,17 +276,17 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveR
 			return err
 		}
 		switch requestState(r, now) {
-		case RequestExpired:
-			return Errorf(CodeShareExpired, "the request has expired")
-		case RequestCreated:
+		case api.RequestExpired:
+			return Errorf(api.CodeShareExpired, "the request has expired")
+		case api.RequestCreated:
 		default:
-			return Errorf(CodeConflict, "the request was already resolved")
+			return Errorf(api.CodeConflict, "the request was already resolved")
 		}
-		r.HolderID, r.Status = p.Subject, RequestDelivered
+		r.HolderID, r.Status = p.Subject, api.RequestDelivered
 		if err := tx.PutRequest(r); err != nil {
 			return err
 		}
-		if err := s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: EventRequestReceived, Outcome: "ok",
+		if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventRequestReceived, Outcome: "ok",
 			VerifierID: r.VerifierID, Claims: requestClaimNames(r.Claims)}); err != nil {
 			return err
 		}
@@ -308,13 +300,13 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req ResolveR
 	return view, nil
 }
 
-func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*RequestView, error) {
+func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*api.RequestView, error) {
 	v, err := tx.Verifier(r.VerifierID)
 	if err != nil {
 		return nil, err
 	}
-	view := &RequestView{RequestID: r.ID, Status: requestState(r, now), Verifier: VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category},
-		Purpose: r.Purpose, Created: r.Created, ExpiresAt: r.ExpiresAt, Claims: []RequestedClaim{}}
+	view := &api.RequestView{RequestID: r.ID, Status: requestState(r, now), Verifier: api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category},
+		Purpose: r.Purpose, Created: r.Created, ExpiresAt: r.ExpiresAt, Claims: []api.RequestedClaim{}}
 	types := make([]string, 0, len(r.Claims))
 	for typ := range r.Claims {
 		types = append(types, typ)
@@ -322,7 +314,7 @@ func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*RequestView, e
 	sort.Strings(types)
 	for _, typ := range types {
 		for _, n := range r.Claims[typ] {
-			view.Claims = append(view.Claims, RequestedClaim{Type: typ, Claim: n, Registered: slices.Contains(v.Claims[typ], n)})
+			view.Claims = append(view.Claims, api.RequestedClaim{Type: typ, Claim: n, Registered: slices.Contains(v.Claims[typ], n)})
 		}
 	}
 	return view, nil
@@ -334,11 +326,11 @@ func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*RequestView, e
 // or after wait (at most MaxWait); requests the app has already seen do
 // not end the wait, so an app can poll in a loop (ask with no wait once at
 // start to see those).
-func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration) ([]*RequestView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration) ([]*api.RequestView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	deadline := time.NewTimer(min(max(wait, 0), MaxWait))
+	deadline := time.NewTimer(min(max(wait, 0), api.MaxWait))
 	defer deadline.Stop()
 	for {
 		// Watch before looking, so that a request arriving in between is
@@ -363,29 +355,29 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 
 // pendingRequests lists the holder's undecided requests and reports
 // whether any of them was delivered by this call.
-func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*RequestView, bool, error) {
+func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.RequestView, bool, error) {
 	now := s.now().UTC()
-	var views []*RequestView
+	var views []*api.RequestView
 	var undelivered []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		views, undelivered = []*RequestView{}, nil
+		views, undelivered = []*api.RequestView{}, nil
 		all, err := tx.Requests(p.Subject, 50)
 		if err != nil {
 			return err
 		}
 		for _, r := range all {
 			st := requestState(r, now)
-			if st != RequestCreated && st != RequestDelivered {
+			if st != api.RequestCreated && st != api.RequestDelivered {
 				continue
 			}
-			if st == RequestCreated {
+			if st == api.RequestCreated {
 				undelivered = append(undelivered, r.ID)
 			}
 			v, err := s.requestView(tx, r, now)
 			if err != nil {
 				return err
 			}
-			v.Status = RequestDelivered
+			v.Status = api.RequestDelivered
 			views = append(views, v)
 		}
 		return nil
@@ -401,8 +393,8 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*Request
 			if err != nil {
 				return err
 			}
-			if r.Status == RequestCreated {
-				r.Status = RequestDelivered
+			if r.Status == api.RequestCreated {
+				r.Status = api.RequestDelivered
 				if err := tx.PutRequest(r); err != nil {
 					return err
 				}
@@ -432,12 +424,12 @@ func holderRequest(tx Tx, p *Principal, id string) (*Request, error) {
 // calling device to bind with KB-JWTs whose aud is the verifier's id and
 // whose nonce is the request's (SPEC §3.4). The citizen may answer with
 // fewer claims than asked, never more.
-func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, req PrepareRequest) (*RequestPrepared, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, req api.PrepareRequest) (*api.RequestPrepared, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	resp := &RequestPrepared{RequestID: id}
+	resp := &api.RequestPrepared{RequestID: id}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		r, err := holderRequest(tx, p, id)
 		if err != nil {
@@ -454,11 +446,11 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		for _, item := range r.Items {
 			for _, c := range item.Claims {
 				if !slices.Contains(r.Claims[item.Type], c) {
-					return Errorf(CodeInvalidRequest, "claims: %s.%s was not asked for", item.Type, c)
+					return Errorf(api.CodeInvalidRequest, "claims: %s.%s was not asked for", item.Type, c)
 				}
 			}
 		}
-		r.DeviceID, r.Status = p.DeviceID, RequestDelivered
+		r.DeviceID, r.Status = p.DeviceID, api.RequestDelivered
 		return tx.PutRequest(r)
 	})
 	if err != nil {
@@ -470,10 +462,10 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 // undecided is the request state machine before an answer.
 func undecided(r *Request, now time.Time) error {
 	switch requestState(r, now) {
-	case RequestExpired:
-		return Errorf(CodeShareExpired, "the request has expired")
-	case RequestApproved, RequestDeclined:
-		return Errorf(CodeConflict, "the request was already answered")
+	case api.RequestExpired:
+		return Errorf(api.CodeShareExpired, "the request has expired")
+	case api.RequestApproved, api.RequestDeclined:
+		return Errorf(api.CodeConflict, "the request was already answered")
 	}
 	return nil
 }
@@ -481,37 +473,37 @@ func undecided(r *Request, now time.Time) error {
 // ApproveRequest checks the device's KB-JWTs (RFC 9901 §7.3: aud the
 // verifier's id, nonce the request's) and answers the request once; the
 // verifier learns the result by long-poll, events or its webhook.
-func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, req ApproveRequest) (*RequestView, error) {
+func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, req api.ApproveRequest) (*api.RequestView, error) {
 	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
 		if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
-			return Errorf(CodeConflict, "prepare the answer on this device first")
+			return Errorf(api.CodeConflict, "prepare the answer on this device first")
 		}
 		docs, err := s.approveItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), r.Items, req.KBJWTs, now)
 		if err != nil {
 			return err
 		}
-		r.Status = RequestApproved
+		r.Status = api.RequestApproved
 		return tx.PutShareDocuments(r.ID, docs)
 	})
 }
 
 // DeclineRequest answers no, explicitly.
-func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (*RequestView, error) {
+func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (*api.RequestView, error) {
 	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
-		r.Status, r.Items = RequestDeclined, nil
+		r.Status, r.Items = api.RequestDeclined, nil
 		return nil
 	})
 }
 
 // decide runs one transition to a final state, logs it on both sides and
 // wakes whoever waits for it.
-func (s *Service) decide(ctx context.Context, p *Principal, id string, apply func(Tx, *Request, time.Time) error) (*RequestView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) decide(ctx context.Context, p *Principal, id string, apply func(Tx, *Request, time.Time) error) (*api.RequestView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	var r *Request
-	var view *RequestView
+	var view *api.RequestView
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = holderRequest(tx, p, id); err != nil {
@@ -527,16 +519,16 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		if err := tx.PutRequest(r); err != nil {
 			return err
 		}
-		event, result := EventRequestApproved, "approved"
+		event, result := api.EventRequestApproved, "approved"
 		claims := itemClaimNames(r.Items)
-		if r.Status == RequestDeclined {
-			event, result, claims = EventRequestDeclined, "declined", nil
+		if r.Status == api.RequestDeclined {
+			event, result, claims = api.EventRequestDeclined, "declined", nil
 		}
-		if err := s.appendActivity(tx, &ActivityEntry{HolderID: p.Subject, At: now, Event: event, Outcome: r.Status,
+		if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: event, Outcome: r.Status,
 			VerifierID: r.VerifierID, Claims: claims}); err != nil {
 			return err
 		}
-		if err := s.appendVerification(tx, &Verification{VerifierID: r.VerifierID, At: now, Result: result,
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: result,
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
 			return err
 		}
@@ -553,11 +545,11 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 }
 
 // HolderRequest shows one of the holder's requests.
-func (s *Service) HolderRequest(ctx context.Context, p *Principal, id string) (*RequestView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) HolderRequest(ctx context.Context, p *Principal, id string) (*api.RequestView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	var view *RequestView
+	var view *api.RequestView
 	err := s.store.View(ctx, func(tx Tx) error {
 		r, err := holderRequest(tx, p, id)
 		if err != nil {
@@ -573,11 +565,11 @@ func (s *Service) HolderRequest(ctx context.Context, p *Principal, id string) (*
 // approved documents once approved. With wait it long-polls until the
 // request changes from the state given in since ("" : any undecided
 // state ends the wait only by a decision or expiry) or wait passes.
-func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, wait time.Duration, since string) (*RequestResult, error) {
-	if err := p.require(RoleVerifier); err != nil {
+func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, wait time.Duration, since string) (*api.RequestResult, error) {
+	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
-	deadline := time.NewTimer(min(max(wait, 0), MaxWait))
+	deadline := time.NewTimer(min(max(wait, 0), api.MaxWait))
 	defer deadline.Stop()
 	for {
 		changed, stop := s.hub.watch(requestKey(id))
@@ -586,7 +578,7 @@ func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, 
 			stop()
 			return nil, err
 		}
-		final := res.Status != RequestCreated && res.Status != RequestDelivered
+		final := res.Status != api.RequestCreated && res.Status != api.RequestDelivered
 		if wait <= 0 || final || (since != "" && res.Status != since) {
 			stop()
 			return res, nil
@@ -615,9 +607,9 @@ func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, 
 
 // requestResult builds RequestResult for the verifier that owns the
 // request (404 for anyone else).
-func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*RequestResult, error) {
+func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*api.RequestResult, error) {
 	now := s.now().UTC()
-	var res *RequestResult
+	var res *api.RequestResult
 	var docs [][]byte
 	var r *Request
 	var v *Verifier
@@ -627,8 +619,8 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*Re
 		if err := mine(err, "request", func() bool { return r.VerifierID == verifierID }); err != nil {
 			return err
 		}
-		res = &RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(r.ID)("")}
-		if r.Status != RequestApproved {
+		res = &api.RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(r.ID)("")}
+		if r.Status != api.RequestApproved {
 			return nil
 		}
 		// An answer is a redemption too: checked again against what can
@@ -645,14 +637,14 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*Re
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
-	if r.Status == RequestApproved {
-		vr := &VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: Party{ID: v.ID, Name: v.Name}}
+	if r.Status == api.RequestApproved {
+		vr := &api.VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: api.Party{ID: v.ID, Name: v.Name}}
 		for i, it := range r.Items {
 			raw, err := s.openBytes(docs[i], "share-document", r.ID, it.CredentialID)
 			if err != nil {
 				return nil, err
 			}
-			vr.Documents = append(vr.Documents, Document{raw: raw})
+			vr.Documents = append(vr.Documents, api.SealedDocument(raw))
 		}
 		res.Result = vr
 	}

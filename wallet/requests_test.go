@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -34,26 +35,26 @@ func newReqEnv(t *testing.T, cfg wallet.Config) *reqEnv {
 		cfg.Now = func() time.Time { return e.now }
 	}
 	e.svc, e.store = servicetest.New(t, cfg)
-	e.admin = &wallet.Principal{Role: wallet.RoleAdmin, Subject: "admin"}
+	e.admin = &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
 	ctx := context.Background()
-	if _, err := e.svc.CreateIssuer(ctx, e.admin, wallet.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
+	if _, err := e.svc.CreateIssuer(ctx, e.admin, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = &wallet.Principal{Role: wallet.RoleIssuer, Subject: "mps"}
+	e.issuer = &wallet.Principal{Role: api.RoleIssuer, Subject: "mps"}
 	r := &reqEnv{env: e}
-	var dev *wallet.EnrollResponse
+	var dev *api.EnrollResponse
 	r.key, dev = e.enrolDevice(t, "001090000008")
-	r.holder = &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	r.holder = &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 	r.credID = e.issue(t, "001090000008").CredentialID
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
 		Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}}); err != nil {
 		t.Fatal(err)
 	}
-	r.verifier = &wallet.Principal{Role: wallet.RoleVerifier, Subject: "shop"}
+	r.verifier = &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
 	return r
 }
 
-func (r *reqEnv) kb(t *testing.T, item wallet.ToSign, aud, nonce string) string {
+func (r *reqEnv) kb(t *testing.T, item api.ToSign, aud, nonce string) string {
 	t.Helper()
 	kb, err := credentials.SignKB(r.key, credentials.KB{Aud: aud, Nonce: nonce, IssuedAt: r.now.Unix(), SDHash: item.SDHash})
 	if err != nil {
@@ -62,7 +63,7 @@ func (r *reqEnv) kb(t *testing.T, item wallet.ToSign, aud, nonce string) string 
 	return kb
 }
 
-func code(err error) (wallet.Code, string) {
+func code(err error) (api.Code, string) {
 	var e *wallet.Error
 	if errors.As(err, &e) {
 		return e.Code, e.Reason
@@ -75,12 +76,12 @@ func code(err error) (wallet.Code, string) {
 func TestRequestByVerifierQR(t *testing.T) {
 	r := newReqEnv(t, wallet.Config{})
 	ctx := context.Background()
-	created, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{
+	created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{
 		Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}, Purpose: "Age check for a purchase"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	polled := make(chan *wallet.RequestResult, 1)
+	polled := make(chan *api.RequestResult, 1)
 	go func() {
 		res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 30*time.Second, "")
 		if err != nil {
@@ -88,7 +89,7 @@ func TestRequestByVerifierQR(t *testing.T) {
 		}
 		polled <- res
 	}()
-	view, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: created.QRText})
+	view, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,8 +101,8 @@ func TestRequestByVerifierQR(t *testing.T) {
 			t.Errorf("claim %s flagged though registered", c.Claim)
 		}
 	}
-	prep, err := r.svc.PrepareRequest(ctx, r.holder, created.RequestID, wallet.PrepareRequest{
-		Items: []wallet.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
+	prep, err := r.svc.PrepareRequest(ctx, r.holder, created.RequestID, api.PrepareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,16 +110,16 @@ func TestRequestByVerifierQR(t *testing.T) {
 	if item.Aud != "shop" {
 		t.Errorf("aud %q, want the verifier id", item.Aud)
 	}
-	if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, wallet.ApproveRequest{KBJWTs: []string{r.kb(t, item, item.Aud, item.Nonce)}}); err != nil {
+	if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, api.ApproveRequest{KBJWTs: []string{r.kb(t, item, item.Aud, item.Nonce)}}); err != nil {
 		t.Fatal(err)
 	}
 	select {
 	case res := <-polled:
-		if res.Status != wallet.RequestApproved || res.Result == nil || len(res.Result.Documents) != 1 {
+		if res.Status != api.RequestApproved || res.Result == nil || len(res.Result.Documents) != 1 {
 			t.Fatalf("long-poll result: %+v", res)
 		}
 		raw, _ := json.Marshal(res.Result.Documents[0])
-		var doc wallet.Document
+		var doc api.Document
 		json.Unmarshal(raw, &doc)
 		if len(doc.Claims) != 1 || doc.Claims["age_over_18"] != true || doc.KeyBinding.Aud != "shop" {
 			t.Errorf("document: %+v", doc)
@@ -127,10 +128,10 @@ func TestRequestByVerifierQR(t *testing.T) {
 		t.Fatal("the verifier's long-poll did not wake")
 	}
 	// Approved once; a second approval, resolve or decline is refused.
-	if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, wallet.ApproveRequest{KBJWTs: []string{"x"}}); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeConflict {
+	if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, api.ApproveRequest{KBJWTs: []string{"x"}}); func() api.Code { c, _ := code(err); return c }() != api.CodeConflict {
 		t.Errorf("approve twice: %v", err)
 	}
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: created.QRText}); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeConflict {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText}); func() api.Code { c, _ := code(err); return c }() != api.CodeConflict {
 		t.Errorf("resolve after approval: %v", err)
 	}
 	act, _ := r.svc.Activity(ctx, r.holder, false)
@@ -138,7 +139,7 @@ func TestRequestByVerifierQR(t *testing.T) {
 	for _, en := range act.Entries {
 		events[en.Event] = true
 	}
-	if !events[wallet.EventRequestReceived] || !events[wallet.EventRequestApproved] {
+	if !events[api.EventRequestReceived] || !events[api.EventRequestApproved] {
 		t.Errorf("holder log: %v", events)
 	}
 	vlog, _ := r.svc.Verifications(ctx, r.verifier, 10)
@@ -153,49 +154,49 @@ func TestRequestFailures(t *testing.T) {
 	r := newReqEnv(t, wallet.Config{})
 	ctx := context.Background()
 	ask := map[string][]string{"national_id": {"age_over_18"}}
-	newReq := func(ttl int) *wallet.CreateRequestResponse {
+	newReq := func(ttl int) *api.CreateRequestResponse {
 		t.Helper()
-		c, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Claims: ask, Purpose: "p", TTLSeconds: ttl})
+		c, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Claims: ask, Purpose: "p", TTLSeconds: ttl})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
 	// Not registered for full_name? It is; birth_date is not.
-	_, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"birth_date"}}, Purpose: "p"})
-	if c, _ := code(err); c != wallet.CodeForbidden {
+	_, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"birth_date"}}, Purpose: "p"})
+	if c, _ := code(err); c != api.CodeForbidden {
 		t.Errorf("unregistered claim: %v", err)
 	}
 	// Resolved twice.
 	a := newReq(0)
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: a.QRText}); err != nil {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: a.QRText}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: a.QRText}); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeConflict {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: a.QRText}); func() api.Code { c, _ := code(err); return c }() != api.CodeConflict {
 		t.Errorf("resolve twice: %v", err)
 	}
 	// By another holder: not found, as an unknown code would be.
 	_, otherDev := r.enrolDevice(t, "001090000009")
-	other := &wallet.Principal{Role: wallet.RoleHolder, Subject: otherDev.HolderID, DeviceID: otherDev.DeviceID}
-	_, errOther := r.svc.ResolveRequest(ctx, other, wallet.ResolveRequest{QR: a.QRText})
-	_, errRandom := r.svc.ResolveRequest(ctx, other, wallet.ResolveRequest{QR: "EIDR1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})
-	if c, _ := code(errOther); c != wallet.CodeNotFound || errOther.Error() != errRandom.Error() {
+	other := &wallet.Principal{Role: api.RoleHolder, Subject: otherDev.HolderID, DeviceID: otherDev.DeviceID}
+	_, errOther := r.svc.ResolveRequest(ctx, other, api.ResolveRequest{QR: a.QRText})
+	_, errRandom := r.svc.ResolveRequest(ctx, other, api.ResolveRequest{QR: "EIDR1:AAAAAAAAAAAAAAAAAAAAAAAAAA"})
+	if c, _ := code(errOther); c != api.CodeNotFound || errOther.Error() != errRandom.Error() {
 		t.Errorf("another holder: %v / random: %v", errOther, errRandom)
 	}
-	if _, err := r.svc.HolderRequest(ctx, other, a.RequestID); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeNotFound {
+	if _, err := r.svc.HolderRequest(ctx, other, a.RequestID); func() api.Code { c, _ := code(err); return c }() != api.CodeNotFound {
 		t.Errorf("another holder reads it: %v", err)
 	}
 	// KB-JWT for another verifier, and for another request's nonce.
-	prep, err := r.svc.PrepareRequest(ctx, r.holder, a.RequestID, wallet.PrepareRequest{Items: []wallet.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
+	prep, err := r.svc.PrepareRequest(ctx, r.holder, a.RequestID, api.PrepareRequest{Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	item := prep.ToSign[0]
 	b := newReq(0)
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: b.QRText}); err != nil {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: b.QRText}); err != nil {
 		t.Fatal(err)
 	}
-	prepB, err := r.svc.PrepareRequest(ctx, r.holder, b.RequestID, wallet.PrepareRequest{Items: []wallet.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
+	prepB, err := r.svc.PrepareRequest(ctx, r.holder, b.RequestID, api.PrepareRequest{Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,32 +207,32 @@ func TestRequestFailures(t *testing.T) {
 		"another verifier's aud":  {r.kb(t, item, "other-shop", item.Nonce), credentials.ReasonKBAudMismatch},
 		"another request's nonce": {r.kb(t, item, item.Aud, prepB.ToSign[0].Nonce), credentials.ReasonKBNonceMismatch},
 	} {
-		_, err := r.svc.ApproveRequest(ctx, r.holder, a.RequestID, wallet.ApproveRequest{KBJWTs: []string{tc.kb}})
-		if c, reason := code(err); c != wallet.CodeVerificationFailed || reason != string(tc.reason) {
+		_, err := r.svc.ApproveRequest(ctx, r.holder, a.RequestID, api.ApproveRequest{KBJWTs: []string{tc.kb}})
+		if c, reason := code(err); c != api.CodeVerificationFailed || reason != string(tc.reason) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// Asking for more than requested is refused at prepare.
-	_, err = r.svc.PrepareRequest(ctx, r.holder, a.RequestID, wallet.PrepareRequest{Items: []wallet.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"full_name"}}}})
-	if c, _ := code(err); c != wallet.CodeInvalidRequest {
+	_, err = r.svc.PrepareRequest(ctx, r.holder, a.RequestID, api.PrepareRequest{Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"full_name"}}}})
+	if c, _ := code(err); c != api.CodeInvalidRequest {
 		t.Errorf("answering with a claim not asked for: %v", err)
 	}
 	// After expiry.
 	late := newReq(1)
 	r.now = r.now.Add(2 * time.Second)
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: late.QRText}); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeShareExpired {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: late.QRText}); func() api.Code { c, _ := code(err); return c }() != api.CodeShareExpired {
 		t.Errorf("resolve after expiry: %v", err)
 	}
 	res, err := r.svc.VerifierRequest(ctx, r.verifier, late.RequestID, 0, "")
-	if err != nil || res.Status != wallet.RequestExpired {
+	if err != nil || res.Status != api.RequestExpired {
 		t.Errorf("verifier view after expiry: %+v %v", res, err)
 	}
 	// Another verifier cannot read it.
-	if _, err := r.svc.CreateVerifier(ctx, r.admin, wallet.CreateVerifierRequest{ID: "bank", Name: "Bank", Category: "bank",
+	if _, err := r.svc.CreateVerifier(ctx, r.admin, api.CreateVerifierRequest{ID: "bank", Name: "Bank", Category: "bank",
 		Claims: map[string][]string{"national_id": {"full_name"}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.svc.VerifierRequest(ctx, &wallet.Principal{Role: wallet.RoleVerifier, Subject: "bank"}, a.RequestID, 0, ""); func() wallet.Code { c, _ := code(err); return c }() != wallet.CodeNotFound {
+	if _, err := r.svc.VerifierRequest(ctx, &wallet.Principal{Role: api.RoleVerifier, Subject: "bank"}, a.RequestID, 0, ""); func() api.Code { c, _ := code(err); return c }() != api.CodeNotFound {
 		t.Errorf("another verifier reads it: %v", err)
 	}
 }
@@ -246,7 +247,7 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waiting := make(chan []*wallet.RequestView, 1)
+	waiting := make(chan []*api.RequestView, 1)
 	go func() {
 		views, err := r.svc.HolderRequests(ctx, r.holder, 30*time.Second)
 		if err != nil {
@@ -255,7 +256,7 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 		waiting <- views
 	}()
 	time.Sleep(50 * time.Millisecond) // let the long-poll start waiting
-	created, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Presence: pr.QRText,
+	created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Presence: pr.QRText,
 		Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "Parcel pick-up"})
 	if err != nil {
 		t.Fatal(err)
@@ -264,18 +265,18 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 		t.Error("a presence request got a QR of its own")
 	}
 	// A presence code addresses one request.
-	_, err = r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Presence: pr.QRText,
+	_, err = r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Presence: pr.QRText,
 		Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "again"})
-	if c, _ := code(err); c != wallet.CodeNotFound {
+	if c, _ := code(err); c != api.CodeNotFound {
 		t.Errorf("presence code used twice: %v", err)
 	}
-	var views []*wallet.RequestView
+	var views []*api.RequestView
 	select {
 	case views = <-waiting:
 	case <-time.After(10 * time.Second):
 		t.Fatal("the holder's long-poll did not wake")
 	}
-	if len(views) != 1 || views[0].RequestID != created.RequestID || views[0].Status != wallet.RequestDelivered {
+	if len(views) != 1 || views[0].RequestID != created.RequestID || views[0].Status != api.RequestDelivered {
 		t.Fatalf("holder's requests: %+v", views)
 	}
 	// A request already seen does not end a later long-poll.
@@ -288,14 +289,14 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 5*time.Second, "")
-	if err != nil || res.Status != wallet.RequestDeclined || res.Result != nil {
+	if err != nil || res.Status != api.RequestDeclined || res.Result != nil {
 		t.Errorf("verifier view: %+v %v", res, err)
 	}
 	// An expired presence code addresses nobody.
 	r.now = r.now.Add(wallet.PresenceTTL + time.Second)
-	_, err = r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Presence: pr.QRText,
+	_, err = r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Presence: pr.QRText,
 		Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "late"})
-	if c, _ := code(err); c != wallet.CodeNotFound {
+	if c, _ := code(err); c != api.CodeNotFound {
 		t.Errorf("expired presence: %v", err)
 	}
 }
@@ -307,19 +308,19 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 func TestWebhookSignedAndRetried(t *testing.T) {
 	var attempts atomic.Int32
 	var secret atomic.Value // []byte, set when the webhook is (re)configured
-	got := make(chan wallet.RequestResult, 1)
+	got := make(chan api.RequestResult, 1)
 	failing := atomic.Bool{}
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		attempts.Add(1)
 		body, _ := io.ReadAll(req.Body)
-		if err := wallet.VerifyWebhook(secret.Load().([]byte), req.Header.Get(wallet.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
+		if err := api.VerifyWebhook(secret.Load().([]byte), req.Header.Get(api.SignatureHeader), body, time.Now(), 5*time.Minute); err != nil {
 			t.Errorf("webhook signature: %v", err)
 		}
 		if failing.Load() {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		var res wallet.RequestResult
+		var res api.RequestResult
 		if err := json.Unmarshal(body, &res); err != nil {
 			t.Error(err)
 		}
@@ -330,26 +331,26 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	r := newReqEnv(t, wallet.Config{WebhookRetries: retries, Now: time.Now, AllowLoopbackWebhooks: true}) // receivers on 127.0.0.1
 	r.now = time.Now()
 	ctx := context.Background()
-	wh, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: recv.URL + "/hook"})
+	wh, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	secret.Store([]byte(wh.Secret))
 	answer := func() string {
-		created, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "p"})
+		created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "p"})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: created.QRText}); err != nil {
+		if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText}); err != nil {
 			t.Fatal(err)
 		}
-		prep, err := r.svc.PrepareRequest(ctx, r.holder, created.RequestID, wallet.PrepareRequest{Items: []wallet.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
+		prep, err := r.svc.PrepareRequest(ctx, r.holder, created.RequestID, api.PrepareRequest{Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		it := prep.ToSign[0]
 		r.now = time.Now()
-		if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, wallet.ApproveRequest{KBJWTs: []string{r.kb(t, it, it.Aud, it.Nonce)}}); err != nil {
+		if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, api.ApproveRequest{KBJWTs: []string{r.kb(t, it, it.Aud, it.Nonce)}}); err != nil {
 			t.Fatal(err)
 		}
 		return created.RequestID
@@ -357,7 +358,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	id := answer()
 	select {
 	case res := <-got:
-		if res.RequestID != id || res.Status != wallet.RequestApproved || res.Result == nil || len(res.Result.Documents) != 1 {
+		if res.RequestID != id || res.Status != api.RequestApproved || res.Result == nil || len(res.Result.Documents) != 1 {
 			t.Errorf("webhook body: %+v", res)
 		}
 	case <-time.After(10 * time.Second):
@@ -372,7 +373,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		http.Redirect(w, req, elsewhere.URL, http.StatusTemporaryRedirect)
 	}))
 	defer redirecting.Close()
-	if _, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: redirecting.URL}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: redirecting.URL}); err != nil {
 		t.Fatal(err)
 	}
 	answer()
@@ -380,7 +381,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if n := followed.Load(); n != 0 {
 		t.Errorf("the webhook followed a redirect %d times", n)
 	}
-	wh, err = r.svc.SetVerifierWebhook(ctx, r.admin, "shop", wallet.WebhookRequest{URL: recv.URL + "/hook"})
+	wh, err = r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -398,7 +399,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		t.Errorf("%d attempts, want %d", n, len(retries)+1)
 	}
 	res, err := r.svc.VerifierRequest(ctx, r.verifier, id, 0, "")
-	if err != nil || res.Status != wallet.RequestApproved || res.Result == nil {
+	if err != nil || res.Status != api.RequestApproved || res.Result == nil {
 		t.Errorf("poll after failed deliveries: %+v %v", res, err)
 	}
 	r.svc.Close()

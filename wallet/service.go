@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
@@ -237,7 +238,7 @@ func (s *Service) openBytes(sealed []byte, ad ...string) ([]byte, error) {
 		// A record that does not open was tampered with or moved: fail
 		// closed and say so in the log, once (T25).
 		s.log.Error("sealed record does not open", "record", ad[0], "id", ad[1])
-		return nil, &Error{Code: CodeStorageUnavailable, Message: "a stored record could not be read"}
+		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
 	}
 	return b, nil
 }
@@ -257,7 +258,7 @@ func (s *Service) storeErr(ctx context.Context, err error, what string) error {
 		return err
 	}
 	s.log.ErrorContext(ctx, "store", "op", what, "err", err)
-	return &Error{Code: CodeStorageUnavailable, Message: "storage is unavailable"}
+	return &Error{Code: api.CodeStorageUnavailable, Message: "storage is unavailable"}
 }
 
 // Ready reports whether the service can serve (the store answers).

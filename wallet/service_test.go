@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -31,23 +32,23 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	e := &env{now: time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)}
 	e.svc, e.store = servicetest.New(t, wallet.Config{Now: func() time.Time { return e.now }})
-	e.admin = &wallet.Principal{Role: wallet.RoleAdmin, Subject: "admin"}
-	if _, err := e.svc.CreateIssuer(context.Background(), e.admin, wallet.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{"national_id"}}); err != nil {
+	e.admin = &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
+	if _, err := e.svc.CreateIssuer(context.Background(), e.admin, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{"national_id"}}); err != nil {
 		t.Fatal(err)
 	}
-	e.issuer = &wallet.Principal{Role: wallet.RoleIssuer, Subject: "mps"}
+	e.issuer = &wallet.Principal{Role: api.RoleIssuer, Subject: "mps"}
 	return e
 }
 
-func (e *env) issue(t *testing.T, citizen string) *wallet.IssueResponse {
+func (e *env) issue(t *testing.T, citizen string) *api.IssueResponse {
 	t.Helper()
 	return e.issueCard(t, citizen, "1990-01-01", e.now.AddDate(5, 0, 0))
 }
 
 // issueCard issues an identity card with the given birth date and validity.
-func (e *env) issueCard(t *testing.T, citizen, birth string, until time.Time) *wallet.IssueResponse {
+func (e *env) issueCard(t *testing.T, citizen, birth string, until time.Time) *api.IssueResponse {
 	t.Helper()
-	resp, err := e.svc.Issue(context.Background(), e.issuer, wallet.IssueRequest{
+	resp, err := e.svc.Issue(context.Background(), e.issuer, api.IssueRequest{
 		CitizenID: citizen, Type: "national_id", ValidUntil: until,
 		Claims: map[string]any{"id_number": citizen, "full_name": "Le Thi Demo", "birth_date": birth,
 			"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
@@ -85,9 +86,9 @@ func TestSwappedCiphertextFailsClosed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Credential(ctx, &wallet.Principal{Role: wallet.RoleHolder, Subject: holderA}, a.CredentialID)
-	if wallet.ErrorCode(err) != wallet.CodeStorageUnavailable {
-		t.Fatalf("swapped ciphertext: %v, want %s", err, wallet.CodeStorageUnavailable)
+	_, err = e.svc.Credential(ctx, &wallet.Principal{Role: api.RoleHolder, Subject: holderA}, a.CredentialID)
+	if wallet.ErrorCode(err) != api.CodeStorageUnavailable {
+		t.Fatalf("swapped ciphertext: %v, want %s", err, api.CodeStorageUnavailable)
 	}
 }
 
@@ -104,8 +105,8 @@ func TestActivityChainDetectsEdit(t *testing.T) {
 		holder = c.HolderID
 		return err
 	})
-	p := &wallet.Principal{Role: wallet.RoleHolder, Subject: holder}
-	if _, err := e.svc.SetStatus(ctx, e.issuer, r.CredentialID, wallet.StatusRequest{Status: "suspended"}); err != nil {
+	p := &wallet.Principal{Role: api.RoleHolder, Subject: holder}
+	if _, err := e.svc.SetStatus(ctx, e.issuer, r.CredentialID, api.StatusRequest{Status: "suspended"}); err != nil {
 		t.Fatal(err)
 	}
 	got, err := e.svc.Activity(ctx, p, true)
@@ -116,7 +117,7 @@ func TestActivityChainDetectsEdit(t *testing.T) {
 		t.Fatalf("export: %d entries, chain_valid %v", len(got.Entries), got.ChainValid)
 	}
 	for i := range got.Entries {
-		edited := make([]*wallet.ActivityEntry, len(got.Entries))
+		edited := make([]*api.ActivityEntry, len(got.Entries))
 		for j, en := range got.Entries {
 			c := *en
 			edited[j] = &c
@@ -205,17 +206,17 @@ func TestSealerBindsAssociatedData(t *testing.T) {
 
 // enrolDevice enrols a fresh P-256 device for citizen and returns its key
 // and ids.
-func (e *env) enrolDevice(t *testing.T, citizen string) (*ecdsa.PrivateKey, *wallet.EnrollResponse) {
+func (e *env) enrolDevice(t *testing.T, citizen string) (*ecdsa.PrivateKey, *api.EnrollResponse) {
 	t.Helper()
 	ctx := context.Background()
-	code, err := e.svc.CreateActivationCode(ctx, e.admin, wallet.ActivationCodeRequest{CitizenID: citizen})
+	code, err := e.svc.CreateActivationCode(ctx, e.admin, api.ActivationCodeRequest{CitizenID: citizen})
 	if err != nil {
 		t.Fatal(err)
 	}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	jwk, _ := credentials.PublicJWK(&key.PublicKey)
 	raw, _ := json.Marshal(jwk)
-	resp, err := e.svc.Enroll(ctx, wallet.EnrollRequest{CitizenID: citizen, ActivationCode: code.Code, DeviceKey: raw, DeviceName: "phone"})
+	resp, err := e.svc.Enroll(ctx, api.EnrollRequest{CitizenID: citizen, ActivationCode: code.Code, DeviceKey: raw, DeviceName: "phone"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,18 +253,18 @@ func TestTokenAssertionRules(t *testing.T) {
 	}
 	for name, tc := range map[string]struct {
 		tok  string
-		code wallet.Code
+		code api.Code
 	}{
-		"signed by another key": {assertion(other, nil), wallet.CodeUnauthenticated},
-		"unknown device":        {assertion(key, func(c map[string]any) { c["iss"] = "dev_unknown" }), wallet.CodeUnauthenticated},
-		"other audience":        {assertion(key, func(c map[string]any) { c["aud"] = "https://evil.example/v1/token" }), wallet.CodeUnauthenticated},
-		"lives 10 minutes":      {assertion(key, func(c map[string]any) { c["exp"] = e.now.Add(10 * time.Minute).Unix() }), wallet.CodeUnauthenticated},
+		"signed by another key": {assertion(other, nil), api.CodeUnauthenticated},
+		"unknown device":        {assertion(key, func(c map[string]any) { c["iss"] = "dev_unknown" }), api.CodeUnauthenticated},
+		"other audience":        {assertion(key, func(c map[string]any) { c["aud"] = "https://evil.example/v1/token" }), api.CodeUnauthenticated},
+		"lives 10 minutes":      {assertion(key, func(c map[string]any) { c["exp"] = e.now.Add(10 * time.Minute).Unix() }), api.CodeUnauthenticated},
 		"expired": {assertion(key, func(c map[string]any) {
 			c["iat"], c["exp"] = e.now.Add(-10*time.Minute).Unix(), e.now.Add(-9*time.Minute).Unix()
-		}), wallet.CodeUnauthenticated},
-		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), wallet.CodeUnauthenticated},
-		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), wallet.CodeUnauthenticated},
-		"jti replayed":        {replayed, wallet.CodeReplay},
+		}), api.CodeUnauthenticated},
+		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), api.CodeUnauthenticated},
+		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), api.CodeUnauthenticated},
+		"jti replayed":        {replayed, api.CodeReplay},
 	} {
 		if _, err := e.svc.Token(ctx, tc.tok); wallet.ErrorCode(err) != tc.code {
 			t.Errorf("%s: %v, want %s", name, err, tc.code)
@@ -275,21 +276,21 @@ func TestTokenAssertionRules(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, err := e.svc.Authenticate(ctx, tok.AccessToken)
-	if err != nil || p.Role != wallet.RoleHolder || p.DeviceID != dev.DeviceID {
+	if err != nil || p.Role != api.RoleHolder || p.DeviceID != dev.DeviceID {
 		t.Fatalf("access token: %+v %v", p, err)
 	}
 	if err := e.svc.RevokeDevice(ctx, p, dev.DeviceID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != api.CodeUnauthenticated {
 		t.Errorf("token of a revoked device: %v", err)
 	}
-	if _, err := e.svc.Token(ctx, assertion(key, nil)); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+	if _, err := e.svc.Token(ctx, assertion(key, nil)); wallet.ErrorCode(err) != api.CodeUnauthenticated {
 		t.Errorf("assertion of a revoked device: %v", err)
 	}
 	// An access token expires after 10 minutes.
 	e.now = e.now.Add(wallet.AccessTokenTTL + time.Second)
-	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != wallet.CodeUnauthenticated {
+	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != api.CodeUnauthenticated {
 		t.Errorf("expired access token: %v", err)
 	}
 }
@@ -302,17 +303,17 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 	ctx := context.Background()
 	key, dev := e.enrolDevice(t, "001090000006")
 	resp := e.issueCard(t, "001090000006", "1990-01-01", e.now.Add(90*time.Second))
-	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 	share := e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
 		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
 		t.Fatal(err)
 	}
-	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "shop"}
+	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
 	e.now = e.now.Add(2 * time.Minute)
-	_, err := e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
+	_, err := e.svc.Verify(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 	var werr *wallet.Error
-	if !errors.As(err, &werr) || werr.Code != wallet.CodeVerificationFailed || werr.Reason != "credential_expired" {
+	if !errors.As(err, &werr) || werr.Code != api.CodeVerificationFailed || werr.Reason != "credential_expired" {
 		t.Fatalf("expired credential at redemption: %v", err)
 	}
 	got, err := e.svc.Share(ctx, holder, share.ShareID)
@@ -331,21 +332,21 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	key, dev := e.enrolDevice(t, citizen)
 	// Issued the day before the 18th birthday (e.now is 2026-11-27).
 	resp := e.issueCard(t, citizen, "2008-11-28", e.now.AddDate(5, 0, 0))
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, wallet.CreateVerifierRequest{ID: "bar", Name: "Bar", Category: "hospitality",
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "bar", Name: "Bar", Category: "hospitality",
 		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
 		t.Fatal(err)
 	}
-	holder := &wallet.Principal{Role: wallet.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
-	verifier := &wallet.Principal{Role: wallet.RoleVerifier, Subject: "bar"}
+	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "bar"}
 	ageAtShare := func() any {
 		t.Helper()
 		share := e.approvedShare(t, key, holder, resp.CredentialID, 0, "age_over_18")
-		res, err := e.svc.Verify(ctx, verifier, wallet.VerifyRequest{QR: share.QRText})
+		res, err := e.svc.Verify(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 		if err != nil {
 			t.Fatal(err)
 		}
 		raw, _ := json.Marshal(res.Documents[0])
-		var doc wallet.Document
+		var doc api.Document
 		if err := json.Unmarshal(raw, &doc); err != nil {
 			t.Fatal(err)
 		}
@@ -365,11 +366,11 @@ func TestAgeOverAtShareTime(t *testing.T) {
 
 // approvedShare shares claims of one credential and approves the share
 // with the device key, as the app would.
-func (e *env) approvedShare(t *testing.T, key *ecdsa.PrivateKey, holder *wallet.Principal, credentialID string, ttl int, claims ...string) *wallet.ShareView {
+func (e *env) approvedShare(t *testing.T, key *ecdsa.PrivateKey, holder *wallet.Principal, credentialID string, ttl int, claims ...string) *api.ShareView {
 	t.Helper()
 	ctx := context.Background()
-	created, err := e.svc.CreateShare(ctx, holder, wallet.ShareRequest{TTLSeconds: ttl,
-		Items: []wallet.ShareRequestItem{{CredentialID: credentialID, Claims: claims}}})
+	created, err := e.svc.CreateShare(ctx, holder, api.ShareRequest{TTLSeconds: ttl,
+		Items: []api.ShareRequestItem{{CredentialID: credentialID, Claims: claims}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +379,7 @@ func (e *env) approvedShare(t *testing.T, key *ecdsa.PrivateKey, holder *wallet.
 	if err != nil {
 		t.Fatal(err)
 	}
-	share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, wallet.ApproveRequest{KBJWTs: []string{kb}})
+	share, err := e.svc.ApproveShare(ctx, holder, created.ShareID, api.ApproveRequest{KBJWTs: []string{kb}})
 	if err != nil {
 		t.Fatal(err)
 	}

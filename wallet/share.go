@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
-	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
 	"slices"
 	"time"
 
+	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
+
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/qr"
 )
@@ -17,8 +19,8 @@ import (
 // presentation per item with only those disclosures, a fresh nonce, and
 // the aud (the verifier's id, or the verify endpoint), for the device to
 // sign.
-func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareRequest) (*ShareCreated, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRequest) (*api.ShareCreated, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	ttl := DefaultShareTTL
@@ -26,25 +28,25 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 		ttl = time.Duration(req.TTLSeconds) * time.Second
 	}
 	if ttl <= 0 || ttl > MaxShareTTL {
-		return nil, Errorf(CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxShareTTL/time.Second))
+		return nil, Errorf(api.CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxShareTTL/time.Second))
 	}
 	if req.MaxUses == 0 {
 		req.MaxUses = 1
 	}
 	if req.MaxUses < 0 || req.MaxUses > MaxShareUses {
-		return nil, Errorf(CodeInvalidRequest, "max_uses: 1 to %d", MaxShareUses)
+		return nil, Errorf(api.CodeInvalidRequest, "max_uses: 1 to %d", MaxShareUses)
 	}
 	id, err := s.newID("shr")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	sh := &Share{ID: id, HolderID: p.Subject, DeviceID: p.DeviceID, Status: SharePending, VerifierID: req.VerifierID,
+	sh := &Share{ID: id, HolderID: p.Subject, DeviceID: p.DeviceID, Status: api.SharePending, VerifierID: req.VerifierID,
 		Aud: s.VerifyEndpoint(), Created: now, ExpiresAt: now.Add(ApprovalWindow), TTL: int(ttl / time.Second), MaxUses: req.MaxUses}
 	if req.VerifierID != "" {
 		sh.Aud = req.VerifierID
 	}
-	resp := &ShareCreated{ShareID: id, Status: SharePending}
+	resp := &api.ShareCreated{ShareID: id, Status: api.SharePending}
 	err = s.store.Update(ctx, func(tx Tx) error {
 		if req.VerifierID != "" {
 			if _, err := tx.Verifier(req.VerifierID); err != nil {
@@ -76,19 +78,19 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req ShareReques
 // redeemableBy lists, for the consent screen, the verifiers that could
 // redeem sh (SPEC §3.7): the one it is bound to, or else every verifier
 // registered for all of its claims.
-func redeemableBy(tx Tx, sh *Share) ([]VerifierParty, error) {
+func redeemableBy(tx Tx, sh *Share) ([]api.VerifierParty, error) {
 	if sh.VerifierID != "" {
 		v, err := tx.Verifier(sh.VerifierID)
 		if err != nil {
 			return nil, err
 		}
-		return []VerifierParty{verifierParty(v)}, nil
+		return []api.VerifierParty{verifierParty(v)}, nil
 	}
 	all, err := tx.Verifiers()
 	if err != nil {
 		return nil, err
 	}
-	out := []VerifierParty{}
+	out := []api.VerifierParty{}
 	claims := itemClaimSet(sh.Items)
 	for _, v := range all {
 		if registered(v, claims) {
@@ -98,23 +100,23 @@ func redeemableBy(tx Tx, sh *Share) ([]VerifierParty, error) {
 	return out, nil
 }
 
-func verifierParty(v *Verifier) VerifierParty {
-	return VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
+func verifierParty(v *Verifier) api.VerifierParty {
+	return api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
 }
 
 // prepareItems makes, for a share or a request, one presentation per
 // chosen credential of the calling device, each credential once, bound for
 // aud and the nonce of each credential id.
-func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []ShareRequestItem, now time.Time) ([]ShareItem, []ToSign, error) {
+func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []api.ShareRequestItem, now time.Time) ([]ShareItem, []api.ToSign, error) {
 	if len(chosen) == 0 || len(chosen) > MaxShareItems {
-		return nil, nil, Errorf(CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
+		return nil, nil, Errorf(api.CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
 	}
 	var items []ShareItem
-	var toSign []ToSign
+	var toSign []api.ToSign
 	seen := map[string]bool{}
 	for _, it := range chosen {
 		if seen[it.CredentialID] {
-			return nil, nil, Errorf(CodeInvalidRequest, "items: a credential appears twice")
+			return nil, nil, Errorf(api.CodeInvalidRequest, "items: a credential appears twice")
 		}
 		seen[it.CredentialID] = true
 		item, ts, err := s.prepareItem(tx, p, id, aud, nonce, it, now)
@@ -126,7 +128,7 @@ func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(c
 	return items, toSign, nil
 }
 
-func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it ShareRequestItem, now time.Time) (*ShareItem, *ToSign, error) {
+func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
 		return nil, nil, err
@@ -135,7 +137,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 		return nil, nil, err
 	}
 	if len(it.Claims) == 0 {
-		return nil, nil, Errorf(CodeInvalidRequest, "items: choose at least one claim")
+		return nil, nil, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
 	}
 	// The device's copy; none when the credential could not be used as the
 	// device enrolled (suspended then, valid again now): freshCopy makes it.
@@ -155,7 +157,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 	if err != nil {
 		var ce *credentials.ClaimError
 		if errors.As(err, &ce) {
-			return nil, nil, Errorf(CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
+			return nil, nil, Errorf(api.CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
 		}
 		return nil, nil, err
 	}
@@ -164,7 +166,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 		return nil, nil, err
 	}
 	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres)}
-	return item, &ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, nil
+	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, nil
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -172,37 +174,37 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 func credentialUsable(c *Credential, now time.Time) error {
 	reason := ""
 	switch {
-	case c.Status == StatusRevoked:
+	case c.Status == api.StatusRevoked:
 		reason = string(credentials.ReasonRevoked)
-	case c.Status == StatusSuspended:
+	case c.Status == api.StatusSuspended:
 		reason = string(credentials.ReasonSuspended)
 	case !now.Before(c.ValidUntil):
 		reason = string(credentials.ReasonExpired)
 	default:
 		return nil
 	}
-	return &Error{Code: CodeVerificationFailed, Reason: reason, Message: "the credential is not valid: " + reason}
+	return &Error{Code: api.CodeVerificationFailed, Reason: reason, Message: "the credential is not valid: " + reason}
 }
 
 // ApproveShare checks the device's KB-JWTs, the citizen's signed consent
 // (SPEC §3.3 step 2), and activates the share with its one-time QR text.
-func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string, req ApproveRequest) (*ShareView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string, req api.ApproveRequest) (*api.ShareView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	var view *ShareView
+	var view *api.ShareView
 	err := s.store.Update(ctx, func(tx Tx) error {
 		sh, err := tx.Share(shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
 			return err
 		}
-		if sh.Status != SharePending {
+		if sh.Status != api.SharePending {
 			// The nonces of this share were consumed by its first approval.
-			return Errorf(CodeReplay, "the share was already approved or cancelled")
+			return Errorf(api.CodeReplay, "the share was already approved or cancelled")
 		}
 		if !now.Before(sh.ExpiresAt) {
-			return Errorf(CodeShareExpired, "the share was not approved in time")
+			return Errorf(api.CodeShareExpired, "the share was not approved in time")
 		}
 		// Each item's verified answer (the Document of SPEC §3.3 step 4),
 		// sealed now so that a redemption needs no signature check.
@@ -215,13 +217,13 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		}
 		token := s.shareToken(sh.ID)
 		sh.TokenHash = hashSecret(token)
-		sh.Status = ShareActive
+		sh.Status = api.ShareActive
 		sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
 		if err := tx.PutShare(sh); err != nil {
 			return err
 		}
 		view = s.shareView(sh, now)
-		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareApproved, Outcome: "ok",
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareApproved, Outcome: "ok",
 			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: itemClaimNames(sh.Items)})
 	})
 	if err != nil {
@@ -236,14 +238,14 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 // (THREATS T34), and returns the verified documents, sealed.
 func (s *Service) approveItems(tx Tx, p *Principal, id, aud string, nonce func(string) string, items []ShareItem, kbs []string, now time.Time) ([][]byte, error) {
 	if len(kbs) != len(items) {
-		return nil, Errorf(CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
+		return nil, Errorf(api.CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
 	}
 	dev, err := tx.Device(p.DeviceID)
 	if err != nil {
 		return nil, err
 	}
 	if dev.Revoked != nil {
-		return nil, &Error{Code: CodeVerificationFailed, Reason: ReasonDeviceRevoked, Message: "the device is revoked"}
+		return nil, &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device is revoked"}
 	}
 	devKey, err := credentials.ParsePublicJWK(dev.Key)
 	if err != nil {
@@ -292,19 +294,19 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, devKey *ecdsa.Publ
 	// RFC 9901 §7.3 step 5 verifies the KB-JWT with cnf; the copy must also
 	// be the calling device's own (THREATS T34).
 	if !v.Holder.Equal(devKey) {
-		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonKBInvalid), Message: "the key binding is not the calling device's"}
+		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonKBInvalid), Message: "the key binding is not the calling device's"}
 	}
 	// What was prepared is what is disclosed; anything else is refused.
 	if !slices.Equal(slices.Sorted(slices.Values(v.Disclosed)), it.Claims) {
-		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonInvalidDisclosure), Message: "the presentation discloses other claims than prepared"}
+		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonInvalidDisclosure), Message: "the presentation discloses other claims than prepared"}
 	}
 	disclosed := make(map[string]any, len(it.Claims))
 	for _, n := range it.Claims {
 		disclosed[n] = v.Claims[n]
 	}
 	it.Kid = v.KeyID
-	doc := Document{Type: c.Type, Issuer: Party{ID: c.IssuerID}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
-		Status: StatusValid, HolderBinding: "verified", KeyBinding: KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
+	doc := api.Document{Type: c.Type, Issuer: api.Party{ID: c.IssuerID}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
+		Status: api.StatusValid, HolderBinding: "verified", KeyBinding: api.KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
 		Claims: disclosed, Presentation: full}
 	is, err := tx.Issuer(c.IssuerID)
 	if err != nil {
@@ -355,27 +357,27 @@ func itemClaimNames(items []ShareItem) []string {
 
 // shareView shows a share to its holder; the QR text only while it can be
 // redeemed.
-func (s *Service) shareView(sh *Share, now time.Time) *ShareView {
-	v := &ShareView{ShareID: sh.ID, Status: sh.Status, ExpiresAt: sh.ExpiresAt, VerifierID: sh.VerifierID,
+func (s *Service) shareView(sh *Share, now time.Time) *api.ShareView {
+	v := &api.ShareView{ShareID: sh.ID, Status: sh.Status, ExpiresAt: sh.ExpiresAt, VerifierID: sh.VerifierID,
 		MaxUses: sh.MaxUses, Uses: sh.Uses, Created: sh.Created}
-	if sh.Status == ShareActive && now.Before(sh.ExpiresAt) {
+	if sh.Status == api.ShareActive && now.Before(sh.ExpiresAt) {
 		v.QRText = qr.Text(qr.Share, s.shareToken(sh.ID))
 	}
-	if (sh.Status == ShareActive || sh.Status == SharePending) && !now.Before(sh.ExpiresAt) {
-		v.Status = ShareExpired
+	if (sh.Status == api.ShareActive || sh.Status == api.SharePending) && !now.Before(sh.ExpiresAt) {
+		v.Status = api.ShareExpired
 	}
 	for _, it := range sh.Items {
-		v.Items = append(v.Items, ShareViewItem{CredentialID: it.CredentialID, Type: it.Type, Claims: it.Claims})
+		v.Items = append(v.Items, api.ShareViewItem{CredentialID: it.CredentialID, Type: it.Type, Claims: it.Claims})
 	}
 	return v
 }
 
 // Share returns one of the holder's shares (404 for anyone else's).
-func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*ShareView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*api.ShareView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	var v *ShareView
+	var v *api.ShareView
 	err := s.store.View(ctx, func(tx Tx) error {
 		sh, err := tx.Share(shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
@@ -388,11 +390,11 @@ func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*Sha
 }
 
 // Shares lists the holder's shares, newest first.
-func (s *Service) Shares(ctx context.Context, p *Principal) ([]*ShareView, error) {
-	if err := p.require(RoleHolder); err != nil {
+func (s *Service) Shares(ctx context.Context, p *Principal) ([]*api.ShareView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*ShareView{}
+	out := []*api.ShareView{}
 	now := s.now()
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := tx.Shares(p.Subject)
@@ -406,7 +408,7 @@ func (s *Service) Shares(ctx context.Context, p *Principal) ([]*ShareView, error
 
 // CancelShare cancels a share that has not been redeemed (SPEC §3.3 step 3).
 func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string) error {
-	if err := p.require(RoleHolder); err != nil {
+	if err := p.require(api.RoleHolder); err != nil {
 		return err
 	}
 	now := s.now().UTC()
@@ -416,16 +418,16 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 			return err
 		}
 		switch sh.Status {
-		case ShareCancelled:
+		case api.ShareCancelled:
 			return nil
-		case ShareRedeemed:
-			return Errorf(CodeConflict, "the share was already redeemed")
+		case api.ShareRedeemed:
+			return Errorf(api.CodeConflict, "the share was already redeemed")
 		}
-		sh.Status = ShareCancelled
+		sh.Status = api.ShareCancelled
 		if err := tx.PutShare(sh); err != nil {
 			return err
 		}
-		return s.appendActivity(tx, &ActivityEntry{HolderID: sh.HolderID, At: now, Event: EventShareCancelled, Outcome: "ok", ShareID: sh.ID})
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareCancelled, Outcome: "ok", ShareID: sh.ID})
 	})
 	return s.storeErr(ctx, err, "share")
 }
@@ -441,14 +443,14 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 	switch {
 	case v.QRText != "":
 		return v.QRText, nil
-	case v.Status == ShareCancelled:
-		return "", Errorf(CodeShareCancelled, "the share was cancelled")
-	case v.Status == ShareRedeemed:
-		return "", Errorf(CodeAlreadyRedeemed, "the share was already used")
-	case v.Status == SharePending:
-		return "", Errorf(CodeConflict, "the share is not approved yet")
+	case v.Status == api.ShareCancelled:
+		return "", Errorf(api.CodeShareCancelled, "the share was cancelled")
+	case v.Status == api.ShareRedeemed:
+		return "", Errorf(api.CodeAlreadyRedeemed, "the share was already used")
+	case v.Status == api.SharePending:
+		return "", Errorf(api.CodeConflict, "the share is not approved yet")
 	}
-	return "", Errorf(CodeShareExpired, "the share has expired")
+	return "", Errorf(api.CodeShareExpired, "the share has expired")
 }
 
 // freshCopy returns the device's copy of c as it should be presented
@@ -466,7 +468,7 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 		return nil, err
 	}
 	if is.Retired != nil {
-		return nil, &Error{Code: CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
+		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
 	}
 	t, ok := s.types.ByID(c.Type)
 	if !ok {

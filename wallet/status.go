@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
@@ -182,11 +183,11 @@ func (s *Service) dropStatusTokens(issuerID string) {
 // statusValue is the Token Status List value of an API status word.
 func statusValue(status string) (uint8, bool) {
 	switch status {
-	case StatusValid:
+	case api.StatusValid:
 		return credentials.StatusValid, true
-	case StatusRevoked:
+	case api.StatusRevoked:
 		return credentials.StatusInvalid, true
-	case StatusSuspended:
+	case api.StatusSuspended:
 		return credentials.StatusSuspended, true
 	}
 	return 0, false

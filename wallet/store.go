@@ -3,6 +3,8 @@ package wallet
 import (
 	"context"
 	"time"
+
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Store is the persistence the service needs (CONVENTIONS: the domain owns
@@ -98,15 +100,15 @@ type Tx interface {
 
 	// AppendActivity adds e to its holder's log; ErrExists when an entry
 	// with e.Seq exists (the caller chains entries, see Activity).
-	AppendActivity(e *ActivityEntry) error
+	AppendActivity(e *api.ActivityEntry) error
 	// Activity lists a holder's entries newest first, at most limit (0: all).
-	Activity(holderID string, limit int) ([]*ActivityEntry, error)
+	Activity(holderID string, limit int) ([]*api.ActivityEntry, error)
 
 	// AppendVerification adds e to its verifier's log (Seq assigned by the
 	// caller as for activity).
-	AppendVerification(e *Verification) error
+	AppendVerification(e *api.Verification) error
 	// Verifications lists a verifier's entries newest first, at most limit.
-	Verifications(verifierID string, limit int) ([]*Verification, error)
+	Verifications(verifierID string, limit int) ([]*api.Verification, error)
 
 	// UseOnce records key as used until expires; ErrExists when it is
 	// already recorded and not expired (jti and nonce replay, T11, T12).

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -17,7 +18,7 @@ import (
 func TestTrustListBindsHostedIssuers(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	for _, is := range []wallet.CreateIssuerRequest{
+	for _, is := range []api.CreateIssuerRequest{
 		{ID: "vss", Name: "Social Security", Types: []string{credentials.HealthInsurance}},
 		{ID: "old", Name: "Old Transport Office", Types: []string{credentials.DriverLicence}},
 	} {

@@ -3,21 +3,15 @@
 // log, and the Service that runs the flows of SPEC §3 over a Store.
 package wallet
 
-import "time"
+import (
+	"time"
 
-// Role is who a caller is (SPEC §2): each route is for one role.
-type Role string
-
-const (
-	RoleAdmin    Role = "admin"
-	RoleIssuer   Role = "issuer"
-	RoleVerifier Role = "verifier"
-	RoleHolder   Role = "holder"
+	"github.com/eidwallet/eidwallet/api"
 )
 
 // Principal is an authenticated caller.
 type Principal struct {
-	Role     Role
+	Role     api.Role
 	Subject  string // issuer id, verifier id, holder id, or "admin"
 	DeviceID string // holders only
 	KeyID    string // API key id, for logs and rate limits
@@ -69,7 +63,7 @@ type Verifier struct {
 type APIKey struct {
 	ID      string     `json:"id"`
 	Hash    []byte     `json:"hash"`
-	Role    Role       `json:"role"`
+	Role    api.Role   `json:"role"`
 	Owner   string     `json:"owner"` // issuer or verifier id; "admin"
 	Created time.Time  `json:"created"`
 	Revoked *time.Time `json:"revoked,omitempty"`
@@ -101,13 +95,6 @@ type ActivationCode struct {
 	Used     bool      `json:"used"`
 }
 
-// Credential status values (the API's words for Token Status List 0, 1, 2).
-const (
-	StatusValid     = "valid"
-	StatusRevoked   = "revoked"
-	StatusSuspended = "suspended"
-)
-
 // Credential is one issued document. Its claims are sealed with its id and
 // owner as associated data; each device's SD-JWT copy is a separate sealed
 // blob in the store (Tx.CredentialCopy).
@@ -123,17 +110,6 @@ type Credential struct {
 	ValidUntil  time.Time `json:"valid_until"`
 	Claims      []byte    `json:"claims"` // sealed JSON of the issuer's claims
 }
-
-// Share states (SPEC §3.3).
-const (
-	SharePending   = "pending_approval"
-	ShareActive    = "active"
-	ShareRedeemed  = "redeemed"
-	ShareCancelled = "cancelled"
-	// ShareExpired is shown for an active or pending share past its time;
-	// it is never stored.
-	ShareExpired = "expired"
-)
 
 // Share is what a citizen approved to show.
 type Share struct {
@@ -167,36 +143,6 @@ type ShareItem struct {
 	Kid string `json:"kid,omitempty"`
 }
 
-// ActivityEntry is one event in a holder's hash-chained log (SPEC §3.6).
-// It names claims, never their values.
-type ActivityEntry struct {
-	Seq          uint64    `json:"seq"`
-	HolderID     string    `json:"holder_id"`
-	At           time.Time `json:"at"`
-	Event        string    `json:"event"`
-	Outcome      string    `json:"outcome"`
-	VerifierID   string    `json:"verifier_id,omitempty"`
-	IssuerID     string    `json:"issuer_id,omitempty"`
-	CredentialID string    `json:"credential_id,omitempty"`
-	ShareID      string    `json:"share_id,omitempty"`
-	DeviceID     string    `json:"device_id,omitempty"`
-	Claims       []string  `json:"claims,omitempty"`
-	Prev         string    `json:"prev"` // hash of the previous entry ("" for the first)
-	Hash         string    `json:"hash"`
-}
-
-// Verification is one entry of a verifier's own log.
-type Verification struct {
-	Seq        uint64    `json:"seq"`
-	VerifierID string    `json:"verifier_id"`
-	At         time.Time `json:"at"`
-	ShareID    string    `json:"share_id,omitempty"`
-	Result     string    `json:"result"` // valid or the error code
-	Reason     string    `json:"reason,omitempty"`
-	Types      []string  `json:"types,omitempty"`
-	Claims     []string  `json:"claims,omitempty"`
-}
-
 // StatusList is one Token Status List of an issuer (2 bits an entry).
 type StatusList struct {
 	IssuerID string    `json:"issuer_id"`
@@ -205,16 +151,6 @@ type StatusList struct {
 	Values   []byte    `json:"values"` // the raw list (credentials.StatusList bytes)
 	Updated  time.Time `json:"updated"`
 }
-
-// Request states (SPEC §3.4): created → delivered → approved | declined,
-// or expired when its time runs out first. Each transition happens once.
-const (
-	RequestCreated   = "created"
-	RequestDelivered = "delivered"
-	RequestApproved  = "approved"
-	RequestDeclined  = "declined"
-	RequestExpired   = "expired" // shown, never stored
-)
 
 // Request is a verifier asking a holder for claims (SPEC §3.4): shown as an
 // EIDR1: QR by the verifier, or addressed to a holder through the

@@ -3,19 +3,14 @@ package wallet
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	json "github.com/go-json-experiment/json/v1"
 )
 
@@ -25,11 +20,6 @@ import (
 func DefaultWebhookRetries() []time.Duration {
 	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 }
-
-// SignatureHeader carries a webhook's signature: t=<unix seconds>,
-// v1=<hex HMAC-SHA256(secret, "<t>." ‖ body)>. The timestamp inside the MAC
-// lets a receiver refuse replays of old deliveries.
-const SignatureHeader = "Eidwallet-Signature"
 
 type webhooks struct {
 	policy  outboundPolicy
@@ -54,8 +44,8 @@ func newWebhooks(allowLoopback bool, retries []time.Duration) webhooks {
 // SetVerifierWebhook sets (or with an empty URL removes) the URL a
 // verifier's request results are posted to, and returns a new signing
 // secret, shown once and stored sealed.
-func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifierID string, req WebhookRequest) (*WebhookResponse, error) {
-	if err := p.require(RoleAdmin); err != nil {
+func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifierID string, req api.WebhookRequest) (*api.WebhookResponse, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
 	if req.URL != "" {
@@ -63,7 +53,7 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 			return nil, err
 		}
 	}
-	resp := &WebhookResponse{URL: req.URL}
+	resp := &api.WebhookResponse{URL: req.URL}
 	var sealed []byte
 	if req.URL != "" {
 		secret, err := s.newSecret("whsec_")
@@ -207,7 +197,7 @@ func (s *Service) post(ctx context.Context, target string, secret, body []byte) 
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set(SignatureHeader, SignWebhook(secret, s.now(), body))
+	req.Header.Set(api.SignatureHeader, api.SignWebhook(secret, s.now(), body))
 	resp, err := s.webhooks.client.Do(req)
 	if err != nil {
 		return 0, err
@@ -217,43 +207,6 @@ func (s *Service) post(ctx context.Context, target string, secret, body []byte) 
 	// connection can be reused, never more than the cap.
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxWebhookResponse))
 	return resp.StatusCode, nil
-}
-
-// SignWebhook is the SignatureHeader value for body at t.
-func SignWebhook(secret []byte, t time.Time, body []byte) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	m := hmac.New(sha256.New, secret)
-	m.Write([]byte(ts + "."))
-	m.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(m.Sum(nil))
-}
-
-// VerifyWebhook checks a delivery as a receiver should: the HMAC over the
-// timestamp and the exact body, in constant time, and a timestamp within
-// tolerance of now.
-func VerifyWebhook(secret []byte, header string, body []byte, now time.Time, tolerance time.Duration) error {
-	var ts, sig string
-	for _, part := range strings.Split(header, ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			sig = v
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || sig == "" {
-		return errors.New("webhook: malformed signature header")
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return fmt.Errorf("webhook: timestamp %s off by more than %s", ts, tolerance)
-	}
-	want := SignWebhook(secret, time.Unix(sec, 0), body)
-	if !hmac.Equal([]byte(want), []byte("t="+ts+",v1="+sig)) {
-		return errors.New("webhook: signature does not match")
-	}
-	return nil
 }
 
 // Close stops webhook deliveries in flight and waits for them to end.

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -98,11 +99,11 @@ func (r *reqEnv) decline(t *testing.T) {
 	t.Helper()
 	ctx := context.Background()
 	r.now = time.Now()
-	created, err := r.svc.CreateRequest(ctx, r.verifier, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "p"})
+	created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "p"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.svc.ResolveRequest(ctx, r.holder, wallet.ResolveRequest{QR: created.QRText}); err != nil {
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := r.svc.DeclineRequest(ctx, r.holder, created.RequestID); err != nil {
@@ -120,7 +121,7 @@ func TestWebhookDialChecksResolvedAddress(t *testing.T) {
 	serveCounting(t, target, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	r, logs := webhookEnv(t, false)
 	u := "https://localhost:" + target.port() + "/hooks/tok-s3cr3t?key=k3y"
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", wallet.WebhookRequest{URL: u}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: u}); err != nil {
 		t.Fatalf("a DNS name is judged at dial, not when set: %v", err)
 	}
 	r.decline(t)
@@ -149,7 +150,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	serveCounting(t, redirecting, func(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, "http://127.0.0.1:"+elsewhere.port()+"/stolen", http.StatusTemporaryRedirect)
 	})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", wallet.WebhookRequest{URL: "http://127.0.0.1:" + redirecting.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + redirecting.port() + "/hook"}); err != nil {
 		t.Fatal(err)
 	}
 	r.decline(t)
@@ -179,7 +180,7 @@ func TestWebhookResponseReadCapped(t *testing.T) {
 			}
 		}
 	})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", wallet.WebhookRequest{URL: "http://127.0.0.1:" + endless.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + endless.port() + "/hook"}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -202,7 +203,7 @@ func TestWebhookTimeout(t *testing.T) {
 	release := make(chan struct{})
 	serveCounting(t, silent, func(http.ResponseWriter, *http.Request) { <-release })
 	t.Cleanup(func() { close(release) })
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", wallet.WebhookRequest{URL: "http://127.0.0.1:" + silent.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + silent.port() + "/hook"}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -19,9 +19,9 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // TestActivityExportChecksIndependently drives `serve` through run() and
@@ -38,19 +38,19 @@ func TestActivityExportChecksIndependently(t *testing.T) {
 	c := client.New(srv.url)
 	e := &e2e{t: t, ctx: ctx, c: c, dataDir: dataDir}
 	admin := c.Admin(e.adminToken())
-	_, err := admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}})
+	_, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}})
 	e.must(err)
 	key, err := admin.CreateIssuerAPIKey(ctx, "mps")
 	e.must(err)
-	cred, err := c.Issuer(key.Key).Issue(ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "national_id",
+	cred, err := c.Issuer(key.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
 		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	e.admin = admin
 	holder := e.enrol(citizenA, "A's phone")
-	v, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "shop-one", Name: "Shop one", Category: "retail",
+	v, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop-one", Name: "Shop one", Category: "retail",
 		Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
 	e.must(err)
-	sh, err := holder.ShareAndApprove(ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{
+	sh, err := holder.ShareAndApprove(ctx, api.ShareRequest{Items: []api.ShareRequestItem{
 		{CredentialID: cred.CredentialID, Claims: []string{"full_name", "age_over_18"}}}})
 	e.must(err)
 	_, err = c.Verifier(v.APIKey.Key).Verify(ctx, sh.QRText)
@@ -87,7 +87,7 @@ func TestActivityExportChecksIndependently(t *testing.T) {
 	if chk.Entries != 4 || chk.Signed.Sub != holder.Device().HolderID || chk.Signed.Count != 4 || chk.Signed.Iss != srv.url {
 		t.Fatalf("check %+v, signed %+v; want 4 entries of holder %s", chk, chk.Signed, holder.Device().HolderID)
 	}
-	if hdr := jwsHeader(t, exportCheckpoint(t, export)); hdr["typ"] != wallet.TypActivityCheckpoint || hdr["alg"] != "ES256" || hdr["kid"] != chk.Kid {
+	if hdr := jwsHeader(t, exportCheckpoint(t, export)); hdr["typ"] != api.TypActivityCheckpoint || hdr["alg"] != "ES256" || hdr["kid"] != chk.Kid {
 		t.Errorf("checkpoint header %v", hdr)
 	}
 
@@ -193,7 +193,7 @@ func TestActivityExportChecksIndependently(t *testing.T) {
 // mustShare makes a share of one claim and returns its id.
 func mustShare(t *testing.T, h *client.Holder, credentialID string) string {
 	t.Helper()
-	sh, err := h.ShareAndApprove(context.Background(), wallet.ShareRequest{Items: []wallet.ShareRequestItem{
+	sh, err := h.ShareAndApprove(context.Background(), api.ShareRequest{Items: []api.ShareRequestItem{
 		{CredentialID: credentialID, Claims: []string{"age_over_18"}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,7 +240,7 @@ func rehash(t *testing.T, en map[string]any) string {
 
 func exportCheckpoint(t *testing.T, export []byte) string {
 	t.Helper()
-	var r wallet.ActivityResponse
+	var r api.ActivityResponse
 	if err := stdjson.Unmarshal(export, &r); err != nil || r.Checkpoint == "" {
 		t.Fatalf("export without checkpoint: %v", err)
 	}

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 const adminUsage = `usage: eidwallet admin [connection flags] <command> [flags] [args]
@@ -103,7 +103,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 	nargs := 0
 	switch name {
 	case "issuers create":
-		var req wallet.CreateIssuerRequest
+		var req api.CreateIssuerRequest
 		var types string
 		leaf.StringVar(&req.ID, "id", "", "issuer `id` (a slug: mps, vss, mot)")
 		leaf.StringVar(&req.Name, "name", "", "display `name`")
@@ -162,7 +162,7 @@ func adminCommand(ctx context.Context, args []string, getenv func(string) string
 			return k, err
 		}
 	case "verifiers create":
-		req := wallet.CreateVerifierRequest{Claims: map[string][]string{}}
+		req := api.CreateVerifierRequest{Claims: map[string][]string{}}
 		leaf.StringVar(&req.ID, "id", "", "verifier `id` (default: generated)")
 		leaf.StringVar(&req.Name, "name", "", "display `name`, shown to citizens")
 		leaf.StringVar(&req.Category, "category", "", "`category` (pharmacy, bank, hotel, ...)")
@@ -414,7 +414,7 @@ func (e *cmdEnv) fail(err error, baseURL string) int {
 	var ne net.Error
 	var oe *net.OpError
 	switch {
-	case errors.As(err, &ce) && ce.Code == wallet.CodeUnauthenticated:
+	case errors.As(err, &ce) && ce.Code == api.CodeUnauthenticated:
 		fmt.Fprintf(e.stderr, "hint: the service at %s did not accept the credentials\n", baseURL)
 	case errors.As(err, &oe) && oe.Op == "dial":
 		fmt.Fprintf(e.stderr, "hint: is the service running at %s? (--url, EIDWALLET_URL)\n", baseURL)

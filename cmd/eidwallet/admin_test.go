@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -211,27 +212,27 @@ func TestAdminCommands(t *testing.T) {
 	// The token comes from <data dir>/admin-token, found through the env.
 	env := map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_DATA_DIR": st.dataDir}
 
-	var iss wallet.IssuerView
+	var iss api.IssuerView
 	adminJSON(t, env, &iss, "issuers", "create", "--id", "mps", "--name", "Ministry of Public Security", "--types", "national_id")
 	if iss.ID != "mps" || !slices.Equal(iss.Types, []string{"national_id"}) || len(iss.Keys) != 1 {
 		t.Fatalf("issuer = %+v", iss)
 	}
-	var list []wallet.IssuerView
+	var list []api.IssuerView
 	adminJSON(t, env, &list, "issuers", "list")
 	if len(list) != 1 {
 		t.Fatalf("issuers list = %+v", list)
 	}
 	// Flags after the positional argument, and --url overriding the env.
-	var rot wallet.IssuerView
+	var rot api.IssuerView
 	adminJSON(t, map[string]string{"EIDWALLET_URL": "http://127.0.0.1:1"}, &rot, "issuers", "rotate-key", "mps", "--url", st.url, "--data-dir", st.dataDir)
 	if len(rot.Keys) != 2 {
 		t.Fatalf("after rotation: %+v", rot.Keys)
 	}
-	old := rot.Keys[slices.IndexFunc(rot.Keys, func(k wallet.KeyView) bool { return !k.Active })].Kid
-	var ret wallet.IssuerView
+	old := rot.Keys[slices.IndexFunc(rot.Keys, func(k api.KeyView) bool { return !k.Active })].Kid
+	var ret api.IssuerView
 	adminJSON(t, env, &ret, "issuers", "retire-key", "mps", old)
 
-	var ik wallet.NewAPIKey
+	var ik api.NewAPIKey
 	r := runCmd(t, adminCommand, env, "", "issuers", "api-key", "mps")
 	if r.code != exitOK || !strings.Contains(r.stderr, "shown once") {
 		t.Fatalf("api-key: exit %d\n%s", r.code, r.stderr)
@@ -243,22 +244,22 @@ func TestAdminCommands(t *testing.T) {
 		t.Error("the API key is repeated on stderr")
 	}
 
-	var ver wallet.VerifierView
+	var ver api.VerifierView
 	adminJSON(t, env, &ver, "verifiers", "create", "--id", "pharmacy-1", "--name", "Corner Pharmacy", "--category", "pharmacy",
 		"--claims", "national_id:full_name,age_over_18", "--claims", "national_id:birth_date")
 	if ver.ID != "pharmacy-1" || ver.APIKey == nil || len(ver.Claims["national_id"]) != 3 {
 		t.Fatalf("verifier = %+v", ver)
 	}
-	var vs []wallet.VerifierView
+	var vs []api.VerifierView
 	adminJSON(t, env, &vs, "verifiers", "list")
-	var vk wallet.NewAPIKey
+	var vk api.NewAPIKey
 	adminJSON(t, env, &vk, "verifiers", "api-key", "pharmacy-1")
 	if len(vs) != 1 || vk.Owner != "pharmacy-1" {
 		t.Fatalf("verifiers %+v, key %+v", vs, vk)
 	}
 	var revoked map[string]any
 	adminJSON(t, env, &revoked, "api-keys", "revoke", vk.ID)
-	var ac wallet.ActivationCodeResponse
+	var ac api.ActivationCodeResponse
 	adminJSON(t, env, &ac, "activation-code", "001090000001")
 	if ac.Code == "" || !ac.ExpiresAt.After(time.Now()) {
 		t.Fatalf("activation code = %+v", ac)

@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
@@ -123,7 +124,7 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 	ctx := context.Background()
 	st := newBenchStack(b)
 	c, admin, ik := st.client, st.admin, st.issuerKey
-	v, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail", Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
+	v, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail", Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -133,18 +134,18 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 	if _, err := holder.Enroll(ctx, citizenA, code.Code); err != nil {
 		b.Fatal(err)
 	}
-	issued, err := c.Issuer(ik.Key).Issue(ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "national_id", Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(1, 0, 0)})
+	issued, err := c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id", Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(1, 0, 0)})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var bodies [][]byte
 	for n := 0; n < b.N; n += wallet.MaxShareUses {
-		sh, err := holder.ShareAndApprove(ctx, wallet.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
-			Items: []wallet.ShareRequestItem{{CredentialID: issued.CredentialID, Claims: []string{"full_name", "age_over_18"}}}})
+		sh, err := holder.ShareAndApprove(ctx, api.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
+			Items: []api.ShareRequestItem{{CredentialID: issued.CredentialID, Claims: []string{"full_name", "age_over_18"}}}})
 		if err != nil {
 			b.Fatal(err)
 		}
-		body, _ := json.Marshal(wallet.VerifyRequest{QR: sh.QRText})
+		body, _ := json.Marshal(api.VerifyRequest{QR: sh.QRText})
 		bodies = append(bodies, body)
 	}
 	load(b, c.BaseURL()+"/v1/verify", v.APIKey.Key, func(i int) []byte { return bodies[i/wallet.MaxShareUses] }, http.StatusOK)
@@ -155,7 +156,7 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 type benchStack struct {
 	client    *client.Client
 	admin     *client.Admin
-	issuerKey *wallet.NewAPIKey
+	issuerKey *api.NewAPIKey
 }
 
 func newBenchStack(b *testing.B) *benchStack {
@@ -170,7 +171,7 @@ func newBenchStack(b *testing.B) *benchStack {
 	adminKey, _ := svc.BootstrapAdmin(ctx)
 	c := client.New(srv.URL, client.WithHTTPClient(benchHTTPClient()))
 	admin := c.Admin(adminKey)
-	if _, err := admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
+	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
 		b.Fatal(err)
 	}
 	ik, err := admin.CreateIssuerAPIKey(ctx, "mps")
@@ -201,11 +202,11 @@ func BenchmarkBulkIssueHTTP(b *testing.B) {
 		}
 	}
 	until := time.Now().AddDate(1, 0, 0)
-	reqs := func(yield func(wallet.IssueRequest) bool) {
+	reqs := func(yield func(api.IssueRequest) bool) {
 		for i := range b.N {
 			claims := maps.Clone(claimsA["national_id"])
 			claims["id_number"] = ids[i%citizens]
-			if !yield(wallet.IssueRequest{CitizenID: ids[i%citizens], Type: "national_id", Claims: claims, ValidUntil: until}) {
+			if !yield(api.IssueRequest{CitizenID: ids[i%citizens], Type: "national_id", Claims: claims, ValidUntil: until}) {
 				return
 			}
 		}

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // The checks after a restart (THREATS T31). Every restart checks, without
@@ -50,18 +50,18 @@ func retry(fn func() error) error {
 
 // refusedWith reports whether err is exactly the SPEC §5 answer status
 // and error.
-func refusedWith(err error, status int, code wallet.Code) bool {
+func refusedWith(err error, status int, code api.Code) bool {
 	ce := serviceError(err)
 	return ce != nil && ce.Status == status && ce.Code == code
 }
 
 func (w *crashWorld) checkCredentials(ctx context.Context, cn *crashConn, final bool) {
 	t := w.t
-	var views []*wallet.CredentialView
+	var views []*api.CredentialView
 	if err := retry(func() (err error) { views, err = cn.holder[w.issuee].Credentials(ctx); return err }); err != nil {
 		t.Fatalf("check: credentials: %v", err)
 	}
-	got := map[string]*wallet.CredentialView{}
+	got := map[string]*api.CredentialView{}
 	for _, v := range views {
 		got[v.ID] = v
 	}
@@ -79,12 +79,12 @@ func (w *crashWorld) checkCredentials(ctx context.Context, cn *crashConn, final 
 		if r.list >= 0 {
 			w.checkStatusList(ctx, cn, lists, r)
 		}
-		if r.status == wallet.StatusRevoked && (!r.revokedChecked || final) {
+		if r.status == api.StatusRevoked && (!r.revokedChecked || final) {
 			err := retry(func() error {
-				_, err := cn.issuer.SetStatus(ctx, id, wallet.StatusRequest{Status: wallet.StatusValid})
+				_, err := cn.issuer.SetStatus(ctx, id, api.StatusRequest{Status: api.StatusValid})
 				return err
 			})
-			if !refusedWith(err, http.StatusConflict, wallet.CodeConflict) {
+			if !refusedWith(err, http.StatusConflict, api.CodeConflict) {
 				t.Errorf("credential %s: reinstating the revoked credential answered %v, want 409 conflict", id, err)
 			}
 			r.revokedChecked = true
@@ -112,8 +112,8 @@ func (w *crashWorld) checkStatusList(ctx context.Context, cn *crashConn, lists m
 		}
 		lists[r.list] = lst
 	}
-	want := map[string]uint8{wallet.StatusValid: credentials.StatusValid, wallet.StatusRevoked: credentials.StatusInvalid,
-		wallet.StatusSuspended: credentials.StatusSuspended}[r.status]
+	want := map[string]uint8{api.StatusValid: credentials.StatusValid, api.StatusRevoked: credentials.StatusInvalid,
+		api.StatusSuspended: credentials.StatusSuspended}[r.status]
 	if v, err := lst.Get(r.index); err != nil || v != want {
 		t.Errorf("credential %s: status list %d index %d holds %d (%v), want %d (%s)", r.id, r.list, r.index, v, err, want, r.status)
 	}
@@ -144,9 +144,9 @@ func decodeStatusList(jwt string) (*credentials.StatusList, error) {
 
 func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool) {
 	t := w.t
-	views := map[string]*wallet.ShareView{}
+	views := map[string]*api.ShareView{}
 	for _, h := range w.sharers {
-		var vs []*wallet.ShareView
+		var vs []*api.ShareView
 		if err := retry(func() (err error) { vs, err = cn.holder[h].Shares(ctx); return err }); err != nil {
 			t.Fatalf("check: shares: %v", err)
 		}
@@ -155,7 +155,7 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 		}
 	}
 	redeem := func(s *shareRecord) error {
-		var resp *wallet.VerifyResponse
+		var resp *api.VerifyResponse
 		err := retry(func() error {
 			return w.write("redeem", func() (err error) { resp, err = cn.audit.Verify(ctx, s.qr); return err })
 		})
@@ -175,7 +175,7 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 		switch {
 		case s.uncertain:
 			// Approval cut by the kill: pending or active, nothing else.
-			if ok && v.Status != wallet.SharePending && v.Status != wallet.ShareActive {
+			if ok && v.Status != api.SharePending && v.Status != api.ShareActive {
 				t.Errorf("share %s: approval cut by the kill, status %q after the restart", id, v.Status)
 			}
 			continue
@@ -183,12 +183,12 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 			t.Errorf("share %s: approval acknowledged, share missing after the restart", id)
 			continue
 		}
-		want := []string{wallet.ShareActive}
+		want := []string{api.ShareActive}
 		switch {
 		case s.redeemed:
-			want = []string{wallet.ShareRedeemed}
+			want = []string{api.ShareRedeemed}
 		case s.redeemSent:
-			want = append(want, wallet.ShareRedeemed)
+			want = append(want, api.ShareRedeemed)
 		}
 		if !slices.Contains(want, v.Status) {
 			t.Errorf("share %s: status %q after the restart, want one of %q", id, v.Status, want)
@@ -196,7 +196,7 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 		switch {
 		case s.redeemed && (!s.redeemChecked || final):
 			// An acknowledged redemption is never redeemable again.
-			if err := redeem(s); !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed) {
+			if err := redeem(s); !refusedWith(err, http.StatusConflict, api.CodeAlreadyRedeemed) {
 				t.Errorf("share %s: redemption acknowledged, then POST /v1/verify after the restart answered %v, want 409 share_already_redeemed", id, err)
 			}
 			s.redeemChecked = true
@@ -204,14 +204,14 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 			// Redemption cut by the kill: done (409) or not (200), once.
 			err := redeem(s)
 			switch {
-			case err == nil && v.Status == wallet.ShareRedeemed:
+			case err == nil && v.Status == api.ShareRedeemed:
 				t.Errorf("share %s: listed as redeemed after the restart, then redeemed again", id)
-			case err != nil && !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed):
+			case err != nil && !refusedWith(err, http.StatusConflict, api.CodeAlreadyRedeemed):
 				t.Errorf("share %s: redemption cut by the kill, then POST /v1/verify answered %v, want 200 or 409 share_already_redeemed", id, err)
 			}
 			s.redeemed, s.redeemChecked = true, err != nil
 			if final && err == nil {
-				if err := redeem(s); !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed) {
+				if err := redeem(s); !refusedWith(err, http.StatusConflict, api.CodeAlreadyRedeemed) {
 					t.Errorf("share %s: second redemption answered %v, want 409 share_already_redeemed", id, err)
 				}
 			}
@@ -220,7 +220,7 @@ func (w *crashWorld) checkShares(ctx context.Context, cn *crashConn, final bool)
 			if err := redeem(s); err != nil {
 				t.Errorf("share %s: approval acknowledged, first redemption after the restart answered %v, want 200", id, err)
 			}
-			if err := redeem(s); !refusedWith(err, http.StatusConflict, wallet.CodeAlreadyRedeemed) {
+			if err := redeem(s); !refusedWith(err, http.StatusConflict, api.CodeAlreadyRedeemed) {
 				t.Errorf("share %s: second redemption answered %v, want 409 share_already_redeemed", id, err)
 			}
 			s.redeemed, s.redeemChecked = true, true
@@ -238,7 +238,7 @@ func (w *crashWorld) checkTokens(ctx context.Context, cn *crashConn, final bool)
 			continue
 		}
 		err := retry(func() error { return w.write("token", func() error { return postToken(ctx, cn.base, r.assertion) }) })
-		replay := refusedWith(err, http.StatusConflict, wallet.CodeReplay)
+		replay := refusedWith(err, http.StatusConflict, api.CodeReplay)
 		switch {
 		case r.acked && !replay:
 			t.Errorf("token: an acknowledged assertion replayed after the restart answered %v, want 409 replay_detected", err)
@@ -251,7 +251,7 @@ func (w *crashWorld) checkTokens(ctx context.Context, cn *crashConn, final bool)
 		r.acked = true
 		if final && !r.checked {
 			err := retry(func() error { return postToken(ctx, cn.base, r.assertion) })
-			if !refusedWith(err, http.StatusConflict, wallet.CodeReplay) {
+			if !refusedWith(err, http.StatusConflict, api.CodeReplay) {
 				t.Errorf("token: an assertion accepted after the restart, replayed, answered %v, want 409 replay_detected", err)
 			}
 			r.checked = true
@@ -261,11 +261,11 @@ func (w *crashWorld) checkTokens(ctx context.Context, cn *crashConn, final bool)
 
 func (w *crashWorld) checkDevices(ctx context.Context, cn *crashConn, final bool) {
 	t := w.t
-	var views []*wallet.DeviceView
+	var views []*api.DeviceView
 	if err := retry(func() (err error) { views, err = cn.holder[w.devHolder].Devices(ctx); return err }); err != nil {
 		t.Fatalf("check: devices: %v", err)
 	}
-	got := map[string]*wallet.DeviceView{}
+	got := map[string]*api.DeviceView{}
 	for _, v := range views {
 		got[v.ID] = v
 	}
@@ -286,7 +286,7 @@ func (w *crashWorld) checkDevices(ctx context.Context, cn *crashConn, final bool
 				t.Fatal(err)
 			}
 			err = retry(func() error { return postToken(ctx, cn.base, a) })
-			if !refusedWith(err, http.StatusUnauthorized, wallet.CodeUnauthenticated) {
+			if !refusedWith(err, http.StatusUnauthorized, api.CodeUnauthenticated) {
 				t.Errorf("device %s: revoked, then POST /v1/token with its assertion answered %v, want 401 unauthenticated", id, err)
 			}
 			d.revokedChecked = true
@@ -303,7 +303,7 @@ func (w *crashWorld) checkLogs(ctx context.Context, cn *crashConn) {
 	t := w.t
 	entries := map[string]int{} // event|id|outcome → count
 	for _, h := range append([]*crashHolder{w.issuee, w.devHolder}, w.sharers...) {
-		var act *wallet.ActivityResponse
+		var act *api.ActivityResponse
 		if err := retry(func() (err error) { act, err = cn.holder[h].ExportActivity(ctx); return err }); err != nil {
 			t.Fatalf("check: activity export: %v", err)
 		}
@@ -313,7 +313,7 @@ func (w *crashWorld) checkLogs(ctx context.Context, cn *crashConn) {
 		for _, e := range act.Entries {
 			id := e.ShareID + e.CredentialID + e.DeviceID
 			entries[e.Event+"|"+id]++
-			if e.Event == wallet.EventCredentialStatus {
+			if e.Event == api.EventCredentialStatus {
 				entries[e.Event+"|"+id+"|"+e.Outcome]++
 			}
 		}
@@ -324,32 +324,32 @@ func (w *crashWorld) checkLogs(ctx context.Context, cn *crashConn) {
 		}
 	}
 	for id, c := range w.creds {
-		need(wallet.EventCredentialIssued+"|"+id, "credential_issued")
+		need(api.EventCredentialIssued+"|"+id, "credential_issued")
 		want := map[string]int{}
 		for _, st := range c.changes {
 			want[st]++
 		}
 		for st, n := range want {
-			if got := entries[wallet.EventCredentialStatus+"|"+id+"|"+st]; got < n {
+			if got := entries[api.EventCredentialStatus+"|"+id+"|"+st]; got < n {
 				t.Errorf("activity: credential %s has %d credential_status_changed %q entries, %d acknowledged", id, got, st, n)
 			}
 		}
 	}
 	for id, s := range w.shares {
 		if s.approved {
-			need(wallet.EventShareApproved+"|"+id, "share_approved")
+			need(api.EventShareApproved+"|"+id, "share_approved")
 		}
 		if s.redeemed {
-			need(wallet.EventShareRedeemed+"|"+id, "share_redeemed")
+			need(api.EventShareRedeemed+"|"+id, "share_redeemed")
 		}
 	}
 	for id, d := range w.devices {
-		need(wallet.EventDeviceEnrolled+"|"+id, "device_enrolled")
+		need(api.EventDeviceEnrolled+"|"+id, "device_enrolled")
 		if d.revoked {
-			need(wallet.EventDeviceRevoked+"|"+id, "device_revoked")
+			need(api.EventDeviceRevoked+"|"+id, "device_revoked")
 		}
 	}
-	var log *wallet.VerificationsResponse
+	var log *api.VerificationsResponse
 	if err := retry(func() (err error) { log, err = cn.shop.Verifications(ctx, 1000); return err }); err != nil {
 		t.Fatalf("check: verifications: %v", err)
 	}

@@ -20,9 +20,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // crashWorld is what the crash harness set up on the service and the
@@ -177,7 +177,7 @@ func (w *crashWorld) setup(ctx context.Context, url string) {
 		}
 	}
 	must("create issuer", func() error {
-		_, err := cn.admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}})
+		_, err := cn.admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}})
 		return err
 	})
 	must("issuer key", func() error {
@@ -189,7 +189,7 @@ func (w *crashWorld) setup(ctx context.Context, url string) {
 	})
 	for id, key := range map[string]*string{"shop": &w.shopKey, "audit": &w.auditKey} {
 		must("create verifier", func() error {
-			v, err := cn.admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: id, Name: id, Category: "retail",
+			v, err := cn.admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: id, Name: id, Category: "retail",
 				Claims: map[string][]string{"national_id": {"age_over_18"}}})
 			if err == nil {
 				*key = v.APIKey.Key
@@ -204,12 +204,12 @@ func (w *crashWorld) setup(ctx context.Context, url string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var code *wallet.ActivationCodeResponse
+		var code *api.ActivationCodeResponse
 		must("activation code", func() (err error) { code, err = cn.admin.CreateActivationCode(ctx, citizen); return err })
 		must("enrol", func() error { _, err := cn.c.Holder(h.dev).Enroll(ctx, citizen, code.Code); return err })
 		if credential {
 			must("issue", func() error {
-				r, err := cn.issuer.Issue(ctx, wallet.IssueRequest{CitizenID: citizen, Type: "national_id",
+				r, err := cn.issuer.Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id",
 					Claims: claimsFor(citizen), ValidUntil: time.Now().AddDate(1, 0, 0)})
 				if err == nil {
 					h.credID = r.CredentialID
@@ -273,9 +273,9 @@ func (w *crashWorld) unexpected(what string, ce *client.Error) {
 }
 
 func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
-	var r *wallet.IssueResponse
+	var r *api.IssueResponse
 	err := w.write("issue", func() (err error) {
-		r, err = cn.issuer.Issue(ctx, wallet.IssueRequest{CitizenID: w.issuee.citizen, Type: "national_id",
+		r, err = cn.issuer.Issue(ctx, api.IssueRequest{CitizenID: w.issuee.citizen, Type: "national_id",
 			Claims: claimsFor(w.issuee.citizen), ValidUntil: time.Now().AddDate(1, 0, 0)})
 		return err
 	})
@@ -291,7 +291,7 @@ func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
 		list = -1
 	}
 	w.mu.Lock()
-	w.creds[r.CredentialID] = &credRecord{id: r.CredentialID, status: wallet.StatusValid, list: list, index: r.StatusIndex}
+	w.creds[r.CredentialID] = &credRecord{id: r.CredentialID, status: api.StatusValid, list: list, index: r.StatusIndex}
 	w.mu.Unlock()
 }
 
@@ -301,7 +301,7 @@ func (w *crashWorld) statusOp(ctx context.Context, cn *crashConn, rng *rand.Rand
 	w.mu.Lock()
 	var c *credRecord
 	for _, r := range w.creds { // map order: a random pick
-		if r.status != wallet.StatusRevoked && r.pending == "" {
+		if r.status != api.StatusRevoked && r.pending == "" {
 			c = r
 			break
 		}
@@ -310,17 +310,17 @@ func (w *crashWorld) statusOp(ctx context.Context, cn *crashConn, rng *rand.Rand
 		w.mu.Unlock()
 		return
 	}
-	next := wallet.StatusRevoked
+	next := api.StatusRevoked
 	switch {
-	case c.status == wallet.StatusSuspended && rng.IntN(2) == 0:
-		next = wallet.StatusValid
-	case c.status == wallet.StatusValid && rng.IntN(2) == 0:
-		next = wallet.StatusSuspended
+	case c.status == api.StatusSuspended && rng.IntN(2) == 0:
+		next = api.StatusValid
+	case c.status == api.StatusValid && rng.IntN(2) == 0:
+		next = api.StatusSuspended
 	}
 	c.pending = next
 	w.mu.Unlock()
 	err := w.write("status", func() error {
-		_, err := cn.issuer.SetStatus(ctx, c.id, wallet.StatusRequest{Status: next, Reason: "crash test"})
+		_, err := cn.issuer.SetStatus(ctx, c.id, api.StatusRequest{Status: next, Reason: "crash test"})
 		return err
 	})
 	ce := serviceError(err)
@@ -353,10 +353,10 @@ func (w *crashWorld) shareOp(ctx context.Context, cn *crashConn, h *crashHolder)
 		return
 	}
 	hc := cn.holder[h]
-	var created *wallet.ShareCreated
+	var created *api.ShareCreated
 	err := w.write("share", func() (err error) {
-		created, err = hc.Share(ctx, wallet.ShareRequest{TTLSeconds: 300,
-			Items: []wallet.ShareRequestItem{{CredentialID: h.credID, Claims: []string{"age_over_18"}}}})
+		created, err = hc.Share(ctx, api.ShareRequest{TTLSeconds: 300,
+			Items: []api.ShareRequestItem{{CredentialID: h.credID, Claims: []string{"age_over_18"}}}})
 		return err
 	})
 	if ce := serviceError(err); ce != nil {
@@ -365,7 +365,7 @@ func (w *crashWorld) shareOp(ctx context.Context, cn *crashConn, h *crashHolder)
 	if err != nil {
 		return
 	}
-	var v *wallet.ShareView
+	var v *api.ShareView
 	err = w.write("approve", func() (err error) { v, err = hc.Approve(ctx, created); return err })
 	ce := serviceError(err)
 	if ce != nil {
@@ -400,7 +400,7 @@ func (w *crashWorld) redeemOp(ctx context.Context, cn *crashConn, rng *rand.Rand
 	if s == nil {
 		return
 	}
-	var resp *wallet.VerifyResponse
+	var resp *api.VerifyResponse
 	err := w.write("redeem", func() (err error) { resp, err = cn.shop.Verify(ctx, s.qr); return err })
 	ce := serviceError(err)
 	if ce != nil {
@@ -448,7 +448,7 @@ func (w *crashWorld) deviceOp(ctx context.Context, cn *crashConn) {
 		w.t.Error(err)
 		return
 	}
-	var code *wallet.ActivationCodeResponse
+	var code *api.ActivationCodeResponse
 	err = w.write("activation code", func() (err error) {
 		code, err = cn.admin.CreateActivationCode(ctx, w.devHolder.citizen)
 		return err
@@ -518,15 +518,15 @@ func postToken(ctx context.Context, base, assertion string) error {
 		return err
 	}
 	if resp.StatusCode == http.StatusOK {
-		var tr wallet.TokenResponse
+		var tr api.TokenResponse
 		if err := json.Unmarshal(body, &tr); err != nil || tr.AccessToken == "" {
 			return fmt.Errorf("token: a 200 without an access token: %v", err)
 		}
 		return nil
 	}
 	var e struct {
-		Error  wallet.Code `json:"error"`
-		Reason string      `json:"reason"`
+		Error  api.Code `json:"error"`
+		Reason string   `json:"reason"`
 	}
 	_ = json.Unmarshal(body, &e)
 	return &client.Error{Status: resp.StatusCode, Code: e.Error, Reason: e.Reason}

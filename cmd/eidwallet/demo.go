@@ -16,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -62,17 +63,17 @@ func runDemo(ctx context.Context, baseURL, dataDir, tokenPath string, stdout io.
 	if err != nil {
 		return err
 	}
-	var items []wallet.ShareRequestItem
+	var items []api.ShareRequestItem
 	for _, cr := range creds {
-		if cr.Type == "national_id" && cr.Status == wallet.StatusValid {
-			items = append(items, wallet.ShareRequestItem{CredentialID: cr.ID, Claims: []string{"full_name", "portrait", "age_over_18"}})
+		if cr.Type == "national_id" && cr.Status == api.StatusValid {
+			items = append(items, api.ShareRequestItem{CredentialID: cr.ID, Claims: []string{"full_name", "portrait", "age_over_18"}})
 			break
 		}
 	}
 	if len(items) == 0 {
 		return errors.New("the demo citizen has no valid identity card")
 	}
-	share, err := holder.ShareAndApprove(ctx, wallet.ShareRequest{Items: items, TTLSeconds: int(wallet.MaxShareTTL / time.Second)})
+	share, err := holder.ShareAndApprove(ctx, api.ShareRequest{Items: items, TTLSeconds: int(wallet.MaxShareTTL / time.Second)})
 	if err != nil {
 		return err
 	}
@@ -120,12 +121,12 @@ func seedDemo(ctx context.Context, c *client.Client, tokenPath, devicePath strin
 	}
 	admin := c.Admin(strings.TrimSpace(string(token)))
 	state := &demoState{IssuerKeys: map[string]string{}}
-	for _, is := range []wallet.CreateIssuerRequest{
+	for _, is := range []api.CreateIssuerRequest{
 		{ID: "mps", Name: "Ministry of Public Security (demo)", Types: []string{"national_id"}},
 		{ID: "vss", Name: "Social Security Agency (demo)", Types: []string{"health_insurance"}},
 		{ID: "mot", Name: "Ministry of Transport (demo)", Types: []string{"driver_licence"}},
 	} {
-		if _, err := admin.CreateIssuer(ctx, is); err != nil && client.ErrorCode(err) != wallet.CodeConflict {
+		if _, err := admin.CreateIssuer(ctx, is); err != nil && client.ErrorCode(err) != api.CodeConflict {
 			return nil, err
 		}
 		key, err := admin.CreateIssuerAPIKey(ctx, is.ID)
@@ -134,7 +135,7 @@ func seedDemo(ctx context.Context, c *client.Client, tokenPath, devicePath strin
 		}
 		state.IssuerKeys[is.ID] = key.Key
 	}
-	v, err := admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{
+	v, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{
 		ID: demoVerifier, Name: "Demo Pharmacy, 12 Tran Phu", Category: "pharmacy",
 		Claims: map[string][]string{
 			"national_id":      {"full_name", "portrait", "age_over_18", "birth_date"},
@@ -144,7 +145,7 @@ func seedDemo(ctx context.Context, c *client.Client, tokenPath, devicePath strin
 	switch {
 	case err == nil:
 		state.VerifierKey = v.APIKey.Key
-	case client.ErrorCode(err) == wallet.CodeConflict:
+	case client.ErrorCode(err) == api.CodeConflict:
 		k, err := admin.CreateVerifierAPIKey(ctx, demoVerifier)
 		if err != nil {
 			return nil, err
@@ -172,7 +173,7 @@ func seedDemo(ctx context.Context, c *client.Client, tokenPath, devicePath strin
 		return nil, err
 	}
 	until := time.Now().AddDate(10, 0, 0)
-	for issuer, req := range map[string]wallet.IssueRequest{
+	for issuer, req := range map[string]api.IssueRequest{
 		"mps": {Type: "national_id", Claims: map[string]any{
 			"id_number": demoCitizen, "full_name": "Nguyen Van Mau", "birth_date": "1999-03-14", "sex": "M",
 			"nationality": "VN", "place_of_origin": "Hue", "place_of_residence": "Da Nang",

@@ -18,6 +18,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -111,7 +112,7 @@ type e2e struct {
 	s1ID     string
 	a, b     *client.Holder
 	credsA   map[string]string // type → credential id
-	issuedA  map[string]*wallet.IssueResponse
+	issuedA  map[string]*api.IssueResponse
 	secrets  []string // tokens, keys and codes seen; never to be logged
 	dataDir  string
 	verifier map[string]string
@@ -222,7 +223,7 @@ func (e *e2e) setup() {
 	e.admin = e.c.Admin(token)
 	e.issuers = map[string]*client.Issuer{}
 	for id, typ := range map[string]string{"mps": "national_id", "vss": "health_insurance", "mot": "driver_licence"} {
-		_, err := e.admin.CreateIssuer(ctx, wallet.CreateIssuerRequest{ID: id, Name: strings.ToUpper(id) + " authority", Types: []string{typ}})
+		_, err := e.admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: id, Name: strings.ToUpper(id) + " authority", Types: []string{typ}})
 		e.must(err)
 		k, err := e.admin.CreateIssuerAPIKey(ctx, id)
 		e.must(err)
@@ -232,7 +233,7 @@ func (e *e2e) setup() {
 	e.verifier = map[string]string{}
 	for _, id := range []string{"shop-one", "shop-two"} {
 		// Registered for every claim the tests share unbound (SPEC §3.7).
-		v, err := e.admin.CreateVerifier(ctx, wallet.CreateVerifierRequest{ID: id, Name: id + " counter", Category: "retail",
+		v, err := e.admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: id, Name: id + " counter", Category: "retail",
 			Claims: map[string][]string{"national_id": {"full_name", "age_over_18"},
 				"health_insurance": {"card_number", "insured_until"}, "driver_licence": {"classes"}}})
 		e.must(err)
@@ -243,15 +244,15 @@ func (e *e2e) setup() {
 
 	// Citizen A is issued a document before enrolling: it reaches the
 	// device at enrolment (SPEC §3.2).
-	e.issuedA = map[string]*wallet.IssueResponse{}
-	r, err := e.issuers["national_id"].Issue(ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "national_id",
+	e.issuedA = map[string]*api.IssueResponse{}
+	r, err := e.issuers["national_id"].Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
 		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	e.issuedA["national_id"] = r
 	e.a = e.enrol(citizenA, "A's phone")
 	e.b = e.enrol(citizenB, "B's phone")
 	for _, typ := range []string{"health_insurance", "driver_licence"} {
-		r, err := e.issuers[typ].Issue(ctx, wallet.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ValidUntil: time.Now().AddDate(1, 0, 0)})
+		r, err := e.issuers[typ].Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ValidUntil: time.Now().AddDate(1, 0, 0)})
 		e.must(err)
 		e.issuedA[typ] = r
 	}
@@ -260,7 +261,7 @@ func (e *e2e) setup() {
 		bClaims[k] = v
 	}
 	bClaims["id_number"], bClaims["full_name"] = citizenB, "Vo Van Other"
-	_, err = e.issuers["national_id"].Issue(ctx, wallet.IssueRequest{CitizenID: citizenB, Type: "national_id", Claims: bClaims, ValidUntil: time.Now().AddDate(5, 0, 0)})
+	_, err = e.issuers["national_id"].Issue(ctx, api.IssueRequest{CitizenID: citizenB, Type: "national_id", Claims: bClaims, ValidUntil: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 
 	creds, err := e.a.Credentials(ctx)
@@ -289,14 +290,14 @@ func (e *e2e) enrol(citizen, name string) *client.Holder {
 	e.must(err)
 	// A code is single use.
 	dev2, _ := client.NewDevice("thief")
-	if _, err := e.c.Holder(dev2).Enroll(e.ctx, citizen, code.Code); client.ErrorCode(err) != wallet.CodeUnauthenticated {
+	if _, err := e.c.Holder(dev2).Enroll(e.ctx, citizen, code.Code); client.ErrorCode(err) != api.CodeUnauthenticated {
 		e.t.Errorf("reused activation code: %v", err)
 	}
 	return h
 }
 
 // share makes and approves a share of A's documents.
-func (e *e2e) share(req wallet.ShareRequest) *wallet.ShareView {
+func (e *e2e) share(req api.ShareRequest) *api.ShareView {
 	e.t.Helper()
 	v, err := e.a.ShareAndApprove(e.ctx, req)
 	e.must(err)
@@ -310,11 +311,11 @@ func (e *e2e) shareAndRedeem(t *testing.T) {
 		"health_insurance": {"card_number", "insured_until"},
 		"driver_licence":   {"classes"},
 	}
-	var items []wallet.ShareRequestItem
+	var items []api.ShareRequestItem
 	for typ, names := range chosen {
-		items = append(items, wallet.ShareRequestItem{CredentialID: e.credsA[typ], Claims: names})
+		items = append(items, api.ShareRequestItem{CredentialID: e.credsA[typ], Claims: names})
 	}
-	sh := e.share(wallet.ShareRequest{Items: items})
+	sh := e.share(api.ShareRequest{Items: items})
 	res, err := e.s1.Verify(e.ctx, sh.QRText)
 	if err != nil {
 		t.Fatal(err)
@@ -362,11 +363,11 @@ func (e *e2e) shareAndRedeem(t *testing.T) {
 		}
 	}
 	_, err = e.s1.Verify(e.ctx, sh.QRText)
-	wantStatus(t, err, http.StatusConflict, wallet.CodeAlreadyRedeemed, "")
+	wantStatus(t, err, http.StatusConflict, api.CodeAlreadyRedeemed, "")
 }
 
 func (e *e2e) qrPNG(t *testing.T) {
-	sh := e.share(wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
+	sh := e.share(api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
 	for _, size := range []int{64, 256} {
 		img, err := e.a.ShareQRPNG(e.ctx, sh.ShareID, size)
 		if err != nil {
@@ -397,26 +398,26 @@ func (e *e2e) qrPNG(t *testing.T) {
 }
 
 func (e *e2e) expiredAndCancelled(t *testing.T) {
-	item := []wallet.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"full_name"}}}
-	expiring := e.share(wallet.ShareRequest{Items: item, TTLSeconds: 1})
-	cancelled := e.share(wallet.ShareRequest{Items: item})
+	item := []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"full_name"}}}
+	expiring := e.share(api.ShareRequest{Items: item, TTLSeconds: 1})
+	cancelled := e.share(api.ShareRequest{Items: item})
 	e.must(e.a.CancelShare(e.ctx, cancelled.ShareID))
 	_, err := e.s1.Verify(e.ctx, cancelled.QRText)
-	wantStatus(t, err, http.StatusGone, wallet.CodeShareCancelled, "")
+	wantStatus(t, err, http.StatusGone, api.CodeShareCancelled, "")
 	time.Sleep(time.Until(expiring.ExpiresAt) + 50*time.Millisecond)
 	_, err = e.s1.Verify(e.ctx, expiring.QRText)
-	wantStatus(t, err, http.StatusGone, wallet.CodeShareExpired, "")
+	wantStatus(t, err, http.StatusGone, api.CodeShareExpired, "")
 }
 
 func (e *e2e) revoked(t *testing.T) {
 	id := e.credsA["health_insurance"]
-	sh := e.share(wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: id, Claims: []string{"card_number"}}}})
-	_, err := e.issuers["health_insurance"].SetStatus(e.ctx, id, wallet.StatusRequest{Status: "revoked", Reason: "card replaced"})
+	sh := e.share(api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: id, Claims: []string{"card_number"}}}})
+	_, err := e.issuers["health_insurance"].SetStatus(e.ctx, id, api.StatusRequest{Status: "revoked", Reason: "card replaced"})
 	e.must(err)
 	_, err = e.s1.Verify(e.ctx, sh.QRText)
-	wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, "credential_revoked")
-	_, err = e.a.Share(e.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: id, Claims: []string{"card_number"}}}})
-	wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, "credential_revoked")
+	wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, "credential_revoked")
+	_, err = e.a.Share(e.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: id, Claims: []string{"card_number"}}}})
+	wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, "credential_revoked")
 
 	// The status list shows it, signed by the issuer's key.
 	ref := e.issuedA["health_insurance"]
@@ -438,16 +439,16 @@ func (e *e2e) revoked(t *testing.T) {
 	}
 	// Another issuer may not touch it, and cannot tell it from an unknown
 	// id (SPEC §5, THREATS T18).
-	_, err = e.issuers["national_id"].SetStatus(e.ctx, id, wallet.StatusRequest{Status: "valid"})
-	wantStatus(t, err, http.StatusNotFound, wallet.CodeNotFound, "")
+	_, err = e.issuers["national_id"].SetStatus(e.ctx, id, api.StatusRequest{Status: "valid"})
+	wantStatus(t, err, http.StatusNotFound, api.CodeNotFound, "")
 }
 
 // verifierBound: a share for S1 scanned at S2 is refused without being
 // consumed, then S1 redeems it (THREATS T14).
 func (e *e2e) verifierBound(t *testing.T) {
-	sh := e.share(wallet.ShareRequest{VerifierID: e.s1ID, Items: []wallet.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
+	sh := e.share(api.ShareRequest{VerifierID: e.s1ID, Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
 	_, err := e.s2.Verify(e.ctx, sh.QRText)
-	wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, wallet.ReasonAudienceMismatch)
+	wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonAudienceMismatch)
 	res, err := e.s1.Verify(e.ctx, sh.QRText)
 	if err != nil {
 		t.Fatalf("S1 after S2's attempt: %v", err)
@@ -460,7 +461,7 @@ func (e *e2e) verifierBound(t *testing.T) {
 // isolation: every one of A's objects answers B exactly as a random id
 // does (THREATS T18).
 func (e *e2e) isolation(t *testing.T) {
-	sh, err := e.a.Share(e.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"full_name"}}}})
+	sh, err := e.a.Share(e.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"full_name"}}}})
 	e.must(err)
 	devices, err := e.a.Devices(e.ctx)
 	e.must(err)
@@ -474,14 +475,14 @@ func (e *e2e) isolation(t *testing.T) {
 		{"credential", func(id string) error { _, err := e.b.Credential(e.ctx, id); return err }, [2]string{e.credsA["national_id"], "crd_aaaaaaaaaaaaaaaaaaaaaaaaaa"}},
 		{"share", func(id string) error { _, err := e.b.GetShare(e.ctx, id); return err }, [2]string{sh.ShareID, random}},
 		{"approve", func(id string) error {
-			_, err := e.b.Approve(e.ctx, &wallet.ShareCreated{ShareID: id, ToSign: sh.ToSign})
+			_, err := e.b.Approve(e.ctx, &api.ShareCreated{ShareID: id, ToSign: sh.ToSign})
 			return err
 		}, [2]string{sh.ShareID, random}},
 		{"cancel", func(id string) error { return e.b.CancelShare(e.ctx, id) }, [2]string{sh.ShareID, random}},
 		{"qr.png", func(id string) error { _, err := e.b.ShareQRPNG(e.ctx, id, 128); return err }, [2]string{sh.ShareID, random}},
 		{"device", func(id string) error { return e.b.RevokeDevice(e.ctx, id) }, [2]string{devices[0].ID, "dev_aaaaaaaaaaaaaaaaaaaaaaaaaa"}},
 		{"share of A's credential", func(id string) error {
-			_, err := e.b.Share(e.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: id, Claims: []string{"full_name"}}}})
+			_, err := e.b.Share(e.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: id, Claims: []string{"full_name"}}}})
 			return err
 		}, [2]string{e.credsA["national_id"], "crd_aaaaaaaaaaaaaaaaaaaaaaaaaa"}},
 	}
@@ -493,7 +494,7 @@ func (e *e2e) isolation(t *testing.T) {
 		}
 	}
 	// And A's share is untouched.
-	if v, err := e.a.GetShare(e.ctx, sh.ShareID); err != nil || v.Status != wallet.SharePending {
+	if v, err := e.a.GetShare(e.ctx, sh.ShareID); err != nil || v.Status != api.SharePending {
 		t.Errorf("A's share after B's attempts: %v %v", v, err)
 	}
 }
@@ -566,7 +567,7 @@ func (e *e2e) raw(method, path, body, bearer string) int {
 // concurrentRedemptions: 50 verifiers scan one share at once; exactly one
 // gets it (THREATS T15).
 func (e *e2e) concurrentRedemptions(t *testing.T) {
-	sh := e.share(wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
+	sh := e.share(api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
 	var wg sync.WaitGroup
 	results := make(chan error, 50)
 	for range 50 {
@@ -585,7 +586,7 @@ func (e *e2e) concurrentRedemptions(t *testing.T) {
 		switch {
 		case err == nil:
 			ok++
-		case errors.As(err, &ce) && ce.Status == http.StatusConflict && ce.Code == wallet.CodeAlreadyRedeemed:
+		case errors.As(err, &ce) && ce.Status == http.StatusConflict && ce.Code == api.CodeAlreadyRedeemed:
 			conflict++
 		default:
 			t.Errorf("unexpected answer: %v", err)
@@ -608,14 +609,14 @@ func (e *e2e) activityChain(t *testing.T) {
 	for _, en := range act.Entries {
 		seen[en.Event]++
 	}
-	for _, ev := range []string{wallet.EventCredentialIssued, wallet.EventDeviceEnrolled, wallet.EventShareApproved,
-		wallet.EventShareRedeemed, wallet.EventShareCancelled, wallet.EventCredentialStatus} {
+	for _, ev := range []string{api.EventCredentialIssued, api.EventDeviceEnrolled, api.EventShareApproved,
+		api.EventShareRedeemed, api.EventShareCancelled, api.EventCredentialStatus} {
 		if seen[ev] == 0 {
 			t.Errorf("no %s entry in the activity log", ev)
 		}
 	}
-	if seen[wallet.EventCredentialIssued] != 3 {
-		t.Errorf("%d credential_issued entries, want 3", seen[wallet.EventCredentialIssued])
+	if seen[api.EventCredentialIssued] != 3 {
+		t.Errorf("%d credential_issued entries, want 3", seen[api.EventCredentialIssued])
 	}
 	log, err := e.s1.Verifications(e.ctx, 100)
 	e.must(err)
@@ -630,7 +631,7 @@ func (e *e2e) activityChain(t *testing.T) {
 	}
 }
 
-func wantStatus(t *testing.T, err error, status int, code wallet.Code, reason string) {
+func wantStatus(t *testing.T, err error, status int, code api.Code, reason string) {
 	t.Helper()
 	var ce *client.Error
 	if !errors.As(err, &ce) || ce.Status != status || ce.Code != code || ce.Reason != reason {

@@ -15,9 +15,9 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/qr"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 const holderUsage = `usage: eidwallet holder [connection flags] <command> [flags] [args]
@@ -122,8 +122,8 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	case "credentials":
 		run = func(ctx context.Context, _ []string) int { return h.credentials(ctx, asJSON) }
 	case "share":
-		var req wallet.ShareRequest
-		var items []wallet.ShareRequestItem
+		var req api.ShareRequest
+		var items []api.ShareRequestItem
 		itemFlags(leaf, &items, "`CLAIM,CLAIM` of the --credential before it")
 		leaf.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
 		leaf.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
@@ -157,8 +157,8 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 		var wait int
 		leaf.IntVar(&wait, "wait", 0, "wait up to `N` seconds (at most 60) for a request to arrive")
 		run = func(ctx context.Context, _ []string) int {
-			if wait < 0 || wait > int(wallet.MaxWait/time.Second) {
-				return e.usage("--wait: 0 to %d seconds", int(wallet.MaxWait/time.Second))
+			if wait < 0 || wait > int(api.MaxWait/time.Second) {
+				return e.usage("--wait: 0 to %d seconds", int(api.MaxWait/time.Second))
 			}
 			return h.requests(ctx, time.Duration(wait)*time.Second, asJSON)
 		}
@@ -170,7 +170,7 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 		run = func(ctx context.Context, pos []string) int { return h.showRequest(ctx, pos[0], asJSON) }
 	case "request approve":
 		nargs = 1
-		var items []wallet.ShareRequestItem
+		var items []api.ShareRequestItem
 		itemFlags(leaf, &items, "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)")
 		run = func(ctx context.Context, pos []string) int {
 			if len(items) == 0 {
@@ -196,7 +196,7 @@ func holderCommand(ctx context.Context, args []string, getenv func(string) strin
 	}
 	timeout := o.timeout
 	if name == "requests" {
-		timeout = max(timeout, wallet.MaxWait+10*time.Second) // a long-poll outlasts the default
+		timeout = max(timeout, api.MaxWait+10*time.Second) // a long-poll outlasts the default
 	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -346,7 +346,7 @@ func claimText(v any) string {
 	}
 }
 
-func partyName(p wallet.Party) string {
+func partyName(p api.Party) string {
 	if p.Name != "" && p.ID != "" {
 		return p.Name + " (" + p.ID + ")"
 	}
@@ -355,14 +355,14 @@ func partyName(p wallet.Party) string {
 
 // resolveItems turns a type given as --credential into the id of the one
 // credential of that type the holder has.
-func (h *holderCmd) resolveItems(ctx context.Context, hc *client.Holder, items []wallet.ShareRequestItem) error {
+func (h *holderCmd) resolveItems(ctx context.Context, hc *client.Holder, items []api.ShareRequestItem) error {
 	creds, err := hc.Credentials(ctx)
 	if err != nil {
 		return err
 	}
 	for i := range items {
 		want := items[i].CredentialID
-		if slices.ContainsFunc(creds, func(c *wallet.CredentialView) bool { return c.ID == want }) {
+		if slices.ContainsFunc(creds, func(c *api.CredentialView) bool { return c.ID == want }) {
 			continue
 		}
 		var ofType []string
@@ -383,7 +383,7 @@ func (h *holderCmd) resolveItems(ctx context.Context, hc *client.Holder, items [
 	return nil
 }
 
-func (h *holderCmd) share(ctx context.Context, req wallet.ShareRequest, asJSON bool) int {
+func (h *holderCmd) share(ctx context.Context, req api.ShareRequest, asJSON bool) int {
 	hc, code := h.holder()
 	if hc == nil {
 		return code
@@ -636,7 +636,7 @@ func nonNilList[T any](list []T) []T {
 // printRequest shows a request as the citizen should see it before
 // answering: who asks (the verifier's registered name and category), why,
 // and each claim, flagged when the verifier is not registered for it.
-func (h *holderCmd) printRequest(v *wallet.RequestView) {
+func (h *holderCmd) printRequest(v *api.RequestView) {
 	fmt.Fprintf(h.stdout, "request %s  %s, expires %s\n", v.RequestID, v.Status, v.ExpiresAt.Local().Format(time.DateTime))
 	fmt.Fprintf(h.stdout, "  from     %s (%s, verifier %s)\n", v.Verifier.Name, v.Verifier.Category, v.Verifier.ID)
 	fmt.Fprintf(h.stdout, "  purpose  %s\n", v.Purpose)
@@ -690,7 +690,7 @@ func (h *holderCmd) showRequest(ctx context.Context, id string, asJSON bool) int
 
 // approveRequest answers a request with the chosen credentials: by default
 // each with every claim the request asks of its type.
-func (h *holderCmd) approveRequest(ctx context.Context, id string, items []wallet.ShareRequestItem, asJSON bool) int {
+func (h *holderCmd) approveRequest(ctx context.Context, id string, items []api.ShareRequestItem, asJSON bool) int {
 	hc, code := h.holder()
 	if hc == nil {
 		return code
@@ -756,12 +756,12 @@ func (h *holderCmd) declineRequest(ctx context.Context, id string, asJSON bool) 
 
 // itemFlags adds the --credential / --claims pair: each --credential starts
 // an item, and the --claims after it choose from that credential.
-func itemFlags(fs *flag.FlagSet, items *[]wallet.ShareRequestItem, claimsHelp string) {
+func itemFlags(fs *flag.FlagSet, items *[]api.ShareRequestItem, claimsHelp string) {
 	fs.Func("credential", "credential `ID`, or a type (national_id) when you hold one of it; repeat for more", func(s string) error {
 		if s = strings.TrimSpace(s); s == "" {
 			return errors.New("empty credential")
 		}
-		*items = append(*items, wallet.ShareRequestItem{CredentialID: s})
+		*items = append(*items, api.ShareRequestItem{CredentialID: s})
 		return nil
 	})
 	fs.Func("claims", claimsHelp, func(s string) error {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -77,17 +78,17 @@ func TestHolderCommands(t *testing.T) {
 	ctx := context.Background()
 	adminEnv := map[string]string{"EIDWALLET_URL": st.url, "EIDWALLET_ADMIN_TOKEN": st.token}
 	const citizenID = "001090000001"
-	var iss wallet.IssuerView
+	var iss api.IssuerView
 	adminJSON(t, adminEnv, &iss, "issuers", "create", "--id", "mps", "--name", "MPS", "--types", "national_id")
-	var ik wallet.NewAPIKey
+	var ik api.NewAPIKey
 	adminJSON(t, adminEnv, &ik, "issuers", "api-key", "mps")
-	var ver wallet.VerifierView
+	var ver api.VerifierView
 	adminJSON(t, adminEnv, &ver, "verifiers", "create", "--name", "Corner Pharmacy", "--category", "pharmacy", "--claims", "national_id:full_name,age_over_18")
-	var ac wallet.ActivationCodeResponse
+	var ac api.ActivationCodeResponse
 	adminJSON(t, adminEnv, &ac, "activation-code", citizenID)
 
 	c := client.New(st.url)
-	cred, err := c.Issuer(ik.Key).Issue(ctx, wallet.IssueRequest{
+	cred, err := c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{
 		CitizenID: citizenID, Type: "national_id", ValidUntil: time.Now().AddDate(10, 0, 0),
 		Claims: map[string]any{"id_number": citizenID, "full_name": "Nguyen Van Demo", "birth_date": "1990-01-01", "sex": "M",
 			"nationality": "VNM", "issue_date": "2021-05-01", "expiry_date": "2036-01-01",
@@ -131,7 +132,7 @@ func TestHolderCommands(t *testing.T) {
 			t.Errorf("credentials output lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	var creds []wallet.CredentialView
+	var creds []api.CredentialView
 	if err := stdjson.Unmarshal([]byte(hold("credentials", "--json").stdout), &creds); err != nil || len(creds) != 1 {
 		t.Fatalf("credentials --json: %v", err)
 	}
@@ -155,7 +156,7 @@ func TestHolderCommands(t *testing.T) {
 	}
 
 	// A second share, as JSON, then cancelled.
-	var sv wallet.ShareView
+	var sv api.ShareView
 	if err := stdjson.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--verifier", ver.ID, "--json").stdout), &sv); err != nil || sv.Status != "active" {
 		t.Fatalf("share --json: %+v, %v", sv, err)
 	}
@@ -168,11 +169,11 @@ func TestHolderCommands(t *testing.T) {
 	}
 
 	r = hold("activity")
-	if !strings.Contains(r.stdout, wallet.EventShareRedeemed) || !strings.Contains(r.stdout, ver.ID) {
+	if !strings.Contains(r.stdout, api.EventShareRedeemed) || !strings.Contains(r.stdout, ver.ID) {
 		t.Errorf("activity output:\n%s", r.stdout)
 	}
 	r = hold("activity", "--export")
-	var exp wallet.ActivityResponse
+	var exp api.ActivityResponse
 	if err := stdjson.Unmarshal([]byte(r.stdout), &exp); err != nil || !wallet.CheckChain(exp.Entries) || !strings.Contains(r.stderr, "intact") {
 		t.Errorf("activity --export: %v\n%s", err, r.stderr)
 	}

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // promise is one server, started through run(), for the tests of the
@@ -40,7 +40,7 @@ func newPromise(t *testing.T) *promise {
 	e.admin = e.c.Admin(e.adminToken())
 	e.issuers = map[string]*client.Issuer{}
 	for id, typ := range map[string]string{"mps": "national_id", "vss": "health_insurance"} {
-		_, err := e.admin.CreateIssuer(e.ctx, wallet.CreateIssuerRequest{ID: id, Name: strings.ToUpper(id), Types: []string{typ}})
+		_, err := e.admin.CreateIssuer(e.ctx, api.CreateIssuerRequest{ID: id, Name: strings.ToUpper(id), Types: []string{typ}})
 		e.must(err)
 		k, err := e.admin.CreateIssuerAPIKey(e.ctx, id)
 		e.must(err)
@@ -50,7 +50,7 @@ func newPromise(t *testing.T) *promise {
 	p.pharmacy = p.verifier("pharmacy", map[string][]string{"national_id": {"age_over_18"}})
 	p.bank = p.verifier("bank", map[string][]string{"national_id": {"full_name", "id_number", "age_over_18", "birth_date"},
 		"health_insurance": {"card_number"}})
-	r, err := e.issuers["national_id"].Issue(e.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "national_id",
+	r, err := e.issuers["national_id"].Issue(e.ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
 		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	p.nationalID = r.CredentialID
@@ -59,13 +59,13 @@ func newPromise(t *testing.T) *promise {
 }
 
 func (p *promise) verifier(id string, claims map[string][]string) *client.Verifier {
-	v, err := p.admin.CreateVerifier(p.ctx, wallet.CreateVerifierRequest{ID: id, Name: id, Category: "retail", Claims: claims})
+	v, err := p.admin.CreateVerifier(p.ctx, api.CreateVerifierRequest{ID: id, Name: id, Category: "retail", Claims: claims})
 	p.must(err)
 	return p.c.Verifier(v.APIKey.Key)
 }
 
-func (p *promise) idItem(claims ...string) []wallet.ShareRequestItem {
-	return []wallet.ShareRequestItem{{CredentialID: p.nationalID, Claims: claims}}
+func (p *promise) idItem(claims ...string) []api.ShareRequestItem {
+	return []api.ShareRequestItem{{CredentialID: p.nationalID, Claims: claims}}
 }
 
 // approveRaw posts kb_jwts as they are to a share's approve route, the way
@@ -77,7 +77,7 @@ func (p *promise) approveRaw(h *client.Holder, shareID string, kbs []string) err
 func (p *promise) postKBs(h *client.Holder, path string, kbs []string) error {
 	tok, err := h.AccessToken(p.ctx)
 	p.must(err)
-	body, _ := json.Marshal(wallet.ApproveRequest{KBJWTs: kbs})
+	body, _ := json.Marshal(api.ApproveRequest{KBJWTs: kbs})
 	req, _ := http.NewRequestWithContext(p.ctx, http.MethodPost, p.c.BaseURL()+path, bytes.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+tok)
 	req.Header.Set("Content-Type", "application/json")
@@ -89,14 +89,14 @@ func (p *promise) postKBs(h *client.Holder, path string, kbs []string) error {
 	}
 	var answer struct{ Error, Reason string }
 	_ = json.NewDecoder(resp.Body).Decode(&answer)
-	return &client.Error{Status: resp.StatusCode, Code: wallet.Code(answer.Error), Reason: answer.Reason}
+	return &client.Error{Status: resp.StatusCode, Code: api.Code(answer.Error), Reason: answer.Reason}
 }
 
 // smuggle is what a compromised app could send as item's KB-JWT: the
 // id_number disclosure, harvested from another share, slipped in front of
 // a KB-JWT whose sd_hash covers it (THREATS T32).
-func (p *promise) smuggle(item wallet.ToSign) string {
-	harvest, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("id_number")})
+func (p *promise) smuggle(item api.ToSign) string {
+	harvest, err := p.phone.Share(p.ctx, api.ShareRequest{Items: p.idItem("id_number")})
 	p.must(err)
 	extra := strings.TrimSuffix(harvest.ToSign[0].Presentation, "~")
 	extra = extra[strings.LastIndexByte(extra, '~')+1:] + "~"
@@ -108,7 +108,7 @@ func (p *promise) smuggle(item wallet.ToSign) string {
 }
 
 // activity lists the entries of a holder's activity log, newest first.
-func (p *promise) activity(h *client.Holder) []*wallet.ActivityEntry {
+func (p *promise) activity(h *client.Holder) []*api.ActivityEntry {
 	act, err := h.Activity(p.ctx)
 	p.must(err)
 	return act.Entries
@@ -120,10 +120,10 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// Item 1 (THREATS T32): a disclosure harvested from another share and
 	// slipped in front of the KB-JWT, whose sd_hash covers it.
 	t.Run("extra disclosures in kb_jwts are refused", func(t *testing.T) {
-		sh, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		sh, err := p.phone.Share(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		err = p.approveRaw(p.phone, sh.ShareID, []string{p.smuggle(sh.ToSign[0])})
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
 		// A KB-JWT over the prepared presentation still approves it, and
 		// the verifier, the share and both logs name the same claims.
 		view, err := p.phone.Approve(p.ctx, sh)
@@ -154,14 +154,14 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// Item 1 on the request path: the same smuggling would also get past
 	// the verifier's registration, which covers only age_over_18.
 	t.Run("extra disclosures in a request answer are refused", func(t *testing.T) {
-		created, err := p.pharmacy.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
+		created, err := p.pharmacy.CreateRequest(p.ctx, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
 		p.must(err)
 		view, err := p.phone.Resolve(p.ctx, created.QRText)
 		p.must(err)
-		prepared, err := p.phone.PrepareRequest(p.ctx, view.RequestID, wallet.PrepareRequest{Items: p.idItem("age_over_18")})
+		prepared, err := p.phone.PrepareRequest(p.ctx, view.RequestID, api.PrepareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		err = p.postKBs(p.phone, "/v1/me/requests/"+view.RequestID+"/approve", []string{p.smuggle(prepared.ToSign[0])})
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
 		if _, err := p.phone.ApproveRequest(p.ctx, prepared); err != nil {
 			t.Fatal(err)
 		}
@@ -176,7 +176,7 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// verifier registered for every claim in it, and the consent screen
 	// says which.
 	t.Run("a verifier not registered for a claim cannot redeem", func(t *testing.T) {
-		created, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18", "id_number")})
+		created, err := p.phone.Share(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18", "id_number")})
 		p.must(err)
 		if ids := partyIDs(created.RedeemableBy); !slices.Equal(ids, []string{"bank"}) {
 			t.Errorf("redeemable_by = %v, want [bank]", ids)
@@ -184,11 +184,11 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		view, err := p.phone.Approve(p.ctx, created)
 		p.must(err)
 		_, err = p.pharmacy.Verify(p.ctx, view.QRText)
-		wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, wallet.ReasonClaimsNotRegistered)
+		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonClaimsNotRegistered)
 		refused := false
 		for _, e := range p.activity(p.phone) {
-			if e.Event == wallet.EventShareRefused && e.ShareID == created.ShareID && e.VerifierID == "pharmacy" &&
-				e.Outcome == wallet.ReasonClaimsNotRegistered && slices.Equal(e.Claims, []string{"national_id.age_over_18", "national_id.id_number"}) {
+			if e.Event == api.EventShareRefused && e.ShareID == created.ShareID && e.VerifierID == "pharmacy" &&
+				e.Outcome == api.ReasonClaimsNotRegistered && slices.Equal(e.Claims, []string{"national_id.age_over_18", "national_id.id_number"}) {
 				refused = true
 			}
 		}
@@ -199,7 +199,7 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		if _, err := p.bank.Verify(p.ctx, view.QRText); err != nil {
 			t.Fatalf("bank after the pharmacy's refused attempt: %v", err)
 		}
-		only18, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		only18, err := p.phone.Share(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		if ids := partyIDs(only18.RedeemableBy); !slices.Equal(ids, []string{"bank", "pharmacy"}) {
 			t.Errorf("redeemable_by = %v, want [bank pharmacy]", ids)
@@ -209,11 +209,11 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	// Item 8 (SPEC §6): nonces and jti are single-use values kept only as
 	// keyed hashes.
 	t.Run("nonces and jti are not stored in clear", func(t *testing.T) {
-		created, err := p.phone.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		created, err := p.phone.Share(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		_, err = p.phone.Approve(p.ctx, created)
 		p.must(err)
-		req, err := p.bank.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "account"})
+		req, err := p.bank.CreateRequest(p.ctx, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"full_name"}}, Purpose: "account"})
 		p.must(err)
 		assertion, err := p.phone.Device().SignAssertion(p.c.TokenEndpoint(), time.Now())
 		p.must(err)
@@ -237,7 +237,7 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 	})
 }
 
-func partyIDs(ps []wallet.VerifierParty) []string {
+func partyIDs(ps []api.VerifierParty) []string {
 	var ids []string
 	for _, p := range ps {
 		ids = append(ids, p.ID)
@@ -264,9 +264,9 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 
 	// Items 2 and 3 (THREATS T33, T34).
 	t.Run("a revoked device's shares and approvals", func(t *testing.T) {
-		approved, err := p.tablet.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		approved, err := p.tablet.ShareAndApprove(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
-		pending, err := p.tablet.Share(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		pending, err := p.tablet.Share(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		// The tablet's KB-JWT is signed now, while it is still enrolled.
 		kb, err := p.tablet.Device().SignKB(pending.ToSign[0], time.Now())
@@ -279,12 +279,12 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 			}
 		}
 		_, err = p.pharmacy.Verify(p.ctx, approved.QRText)
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, wallet.ReasonDeviceRevoked)
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, api.ReasonDeviceRevoked)
 		// The revoked tablet's signature, sent with the phone's token.
 		err = p.approveRaw(p.phone, pending.ShareID, []string{kb})
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonKBInvalid))
 		// The phone's own shares still work.
-		own, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		own, err := p.phone.ShareAndApprove(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		if _, err := p.pharmacy.Verify(p.ctx, own.QRText); err != nil {
 			t.Fatalf("the phone's share after the tablet's revocation: %v", err)
@@ -294,7 +294,7 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 	// A request answer is handed out again and again (poll, events,
 	// webhook): each time it is re-checked like a redemption (SPEC §3.7).
 	t.Run("a request answer of a revoked device", func(t *testing.T) {
-		created, err := p.pharmacy.CreateRequest(p.ctx, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
+		created, err := p.pharmacy.CreateRequest(p.ctx, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "age check"})
 		p.must(err)
 		view, err := p.phone.Resolve(p.ctx, created.QRText)
 		p.must(err)
@@ -313,23 +313,23 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		p.must(err)
 		p.must(other.RevokeDevice(p.ctx, p.phone.Device().ID))
 		_, err = p.pharmacy.Request(p.ctx, view.RequestID, 0, "")
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, wallet.ReasonDeviceRevoked)
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, api.ReasonDeviceRevoked)
 		p.phone = other
 	})
 
 	// Item 4 (THREATS T33): a retired key and a retired issuer.
 	t.Run("a retired issuer key", func(t *testing.T) {
-		sh, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		sh, err := p.phone.ShareAndApprove(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		is, err := p.admin.RotateIssuerKey(p.ctx, "mps")
 		p.must(err)
 		_, err = p.admin.RetireIssuerKey(p.ctx, "mps", is.Keys[0].Kid)
 		p.must(err)
 		_, err = p.pharmacy.Verify(p.ctx, sh.QRText)
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
 		// The citizen's copy signed by the retired key is re-issued with
 		// the active one when next shared: rotation strands nobody.
-		again, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: p.idItem("age_over_18")})
+		again, err := p.phone.ShareAndApprove(p.ctx, api.ShareRequest{Items: p.idItem("age_over_18")})
 		p.must(err)
 		res, err := p.pharmacy.Verify(p.ctx, again.QRText)
 		p.must(err)
@@ -340,21 +340,21 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 	})
 
 	t.Run("a retired issuer", func(t *testing.T) {
-		card, err := p.issuers["health_insurance"].Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
+		card, err := p.issuers["health_insurance"].Issue(p.ctx, api.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
 			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
 		p.must(err)
-		sh, err := p.phone.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
+		sh, err := p.phone.ShareAndApprove(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
 		p.must(err)
 		if _, err := p.admin.RetireIssuer(p.ctx, "vss"); err != nil {
 			t.Fatal(err)
 		}
 		_, err = p.bank.Verify(p.ctx, sh.QRText)
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
-		_, err = p.phone.Share(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
-		wantStatus(t, err, http.StatusUnprocessableEntity, wallet.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
-		_, err = p.issuers["health_insurance"].Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		_, err = p.phone.Share(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
+		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
+		_, err = p.issuers["health_insurance"].Issue(p.ctx, api.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
 			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
-		wantStatus(t, err, http.StatusForbidden, wallet.CodeForbidden, "")
+		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, "")
 		jwks, err := p.c.IssuerJWKS(p.ctx, "vss")
 		p.must(err)
 		var set struct{ Keys []any }
@@ -366,21 +366,21 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 	// Item 5: enrolment binds only what is valid and lists the rest.
 	t.Run("enrolment skips expired, revoked and suspended credentials", func(t *testing.T) {
 		nid := p.issuers["national_id"]
-		var want []wallet.SkippedCredential
+		var want []api.SkippedCredential
 		for _, status := range []string{"revoked", "suspended", "expired"} {
 			until := time.Now().AddDate(1, 0, 0)
 			if status == "expired" {
 				until = time.Now().Add(1500 * time.Millisecond)
 			}
-			r, err := nid.Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: until})
+			r, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: until})
 			p.must(err)
 			if status != "expired" {
-				_, err = nid.SetStatus(p.ctx, r.CredentialID, wallet.StatusRequest{Status: status})
+				_, err = nid.SetStatus(p.ctx, r.CredentialID, api.StatusRequest{Status: status})
 				p.must(err)
 			}
-			want = append(want, wallet.SkippedCredential{CredentialID: r.CredentialID, Type: "national_id", Reason: "credential_" + status})
+			want = append(want, api.SkippedCredential{CredentialID: r.CredentialID, Type: "national_id", Reason: "credential_" + status})
 		}
-		valid, err := nid.Issue(p.ctx, wallet.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: time.Now().AddDate(1, 0, 0)})
+		valid, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: time.Now().AddDate(1, 0, 0)})
 		p.must(err)
 		time.Sleep(1600 * time.Millisecond)
 		code, err := p.admin.CreateActivationCode(p.ctx, citizenC)
@@ -395,15 +395,15 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		if !slices.Equal(resp.Bound, []string{valid.CredentialID}) || !slices.Equal(resp.Skipped, want) {
 			t.Errorf("enrolment bound %v, skipped %+v; want %v, %+v", resp.Bound, resp.Skipped, valid.CredentialID, want)
 		}
-		if _, err := h.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: valid.CredentialID, Claims: []string{"age_over_18"}}}}); err != nil {
+		if _, err := h.ShareAndApprove(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: valid.CredentialID, Claims: []string{"age_over_18"}}}}); err != nil {
 			t.Errorf("the valid credential after enrolment: %v", err)
 		}
 		// The suspended one, valid again, gets its copy on this device
 		// when first shared.
 		suspended := want[1].CredentialID
-		_, err = nid.SetStatus(p.ctx, suspended, wallet.StatusRequest{Status: "valid"})
+		_, err = nid.SetStatus(p.ctx, suspended, api.StatusRequest{Status: "valid"})
 		p.must(err)
-		sh, err := h.ShareAndApprove(p.ctx, wallet.ShareRequest{Items: []wallet.ShareRequestItem{{CredentialID: suspended, Claims: []string{"age_over_18"}}}})
+		sh, err := h.ShareAndApprove(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: suspended, Claims: []string{"age_over_18"}}}})
 		if err != nil {
 			t.Fatalf("a reinstated credential skipped at enrolment: %v", err)
 		}

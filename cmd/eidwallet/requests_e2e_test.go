@@ -22,6 +22,7 @@ import (
 	"github.com/makiuchi-d/gozxing"
 	gozxingqr "github.com/makiuchi-d/gozxing/qrcode"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
@@ -54,13 +55,13 @@ const (
 func newReqWorld(t *testing.T, c *client.Client, adminToken string) *reqWorld {
 	t.Helper()
 	w := &reqWorld{t: t, ctx: context.Background(), c: c, admin: c.Admin(adminToken), secrets: []string{adminToken}}
-	_, err := w.admin.CreateIssuer(w.ctx, wallet.CreateIssuerRequest{ID: "mps", Name: "Identity Authority", Types: []string{"national_id"}})
+	_, err := w.admin.CreateIssuer(w.ctx, api.CreateIssuerRequest{ID: "mps", Name: "Identity Authority", Types: []string{"national_id"}})
 	w.must(err)
 	ik, err := w.admin.CreateIssuerAPIKey(w.ctx, "mps")
 	w.must(err)
 	w.secrets = append(w.secrets, ik.Key)
 	issuer := c.Issuer(ik.Key)
-	for _, v := range []wallet.CreateVerifierRequest{
+	for _, v := range []api.CreateVerifierRequest{
 		{ID: "shop-one", Name: "Shop One Counter", Category: "retail", Claims: map[string][]string{"national_id": {"full_name", "age_over_18", "birth_date"}}},
 		{ID: "shop-two", Name: "Shop Two Counter", Category: "telecom", Claims: map[string][]string{"national_id": {"full_name"}}},
 	} {
@@ -75,7 +76,7 @@ func newReqWorld(t *testing.T, c *client.Client, adminToken string) *reqWorld {
 	}
 	cards := map[string]string{}
 	for _, cz := range []struct{ id, name string }{{reqCitizenA, reqNameA}, {reqCitizenB, "Le Van Other"}, {reqCitizenC, "Do Thi Presence"}} {
-		r, err := issuer.Issue(w.ctx, wallet.IssueRequest{CitizenID: cz.id, Type: "national_id", ValidUntil: time.Now().AddDate(5, 0, 0),
+		r, err := issuer.Issue(w.ctx, api.IssueRequest{CitizenID: cz.id, Type: "national_id", ValidUntil: time.Now().AddDate(5, 0, 0),
 			Claims: map[string]any{"id_number": cz.id, "full_name": cz.name, "birth_date": "1990-02-03", "sex": "F",
 				"nationality": "VN", "issue_date": "2022-01-01", "expiry_date": "2037-01-01"}})
 		w.must(err)
@@ -107,7 +108,7 @@ func (w *reqWorld) enrol(citizen string) *client.Holder {
 }
 
 // request makes a request of shop-one and keeps its token as a secret.
-func (w *reqWorld) request(v *client.Verifier, req wallet.CreateRequestRequest) *wallet.CreateRequestResponse {
+func (w *reqWorld) request(v *client.Verifier, req api.CreateRequestRequest) *api.CreateRequestResponse {
 	w.t.Helper()
 	r, err := v.CreateRequest(w.ctx, req)
 	w.must(err)
@@ -118,8 +119,8 @@ func (w *reqWorld) request(v *client.Verifier, req wallet.CreateRequestRequest) 
 }
 
 // asked is a request body asking for the given identity-card claims.
-func asked(purpose string, claims ...string) wallet.CreateRequestRequest {
-	return wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": claims}, Purpose: purpose}
+func asked(purpose string, claims ...string) api.CreateRequestRequest {
+	return api.CreateRequestRequest{Claims: map[string][]string{"national_id": claims}, Purpose: purpose}
 }
 
 // webhookReceiver is a verifier's webhook endpoint on 127.0.0.1: it checks
@@ -129,29 +130,29 @@ type webhookReceiver struct {
 	url     string
 	mu      sync.Mutex
 	secret  []byte
-	results chan *wallet.RequestResult
+	results chan *api.RequestResult
 	bad     atomic.Int32
 }
 
 func newWebhookReceiver(t *testing.T) *webhookReceiver {
 	t.Helper()
-	wr := &webhookReceiver{results: make(chan *wallet.RequestResult, 10)}
+	wr := &webhookReceiver{results: make(chan *api.RequestResult, 10)}
 	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		wr.mu.Lock()
 		secret := wr.secret
 		wr.mu.Unlock()
 		if err != nil || r.Method != http.MethodPost ||
-			wallet.VerifyWebhook(secret, r.Header.Get(wallet.SignatureHeader), body, time.Now(), time.Minute) != nil {
+			api.VerifyWebhook(secret, r.Header.Get(api.SignatureHeader), body, time.Now(), time.Minute) != nil {
 			wr.bad.Add(1)
 			rw.WriteHeader(http.StatusUnauthorized)
 			return
 		}
 		// A tampered body fails the same check.
-		if wallet.VerifyWebhook(secret, r.Header.Get(wallet.SignatureHeader), append(body, ' '), time.Now(), time.Minute) == nil {
+		if api.VerifyWebhook(secret, r.Header.Get(api.SignatureHeader), append(body, ' '), time.Now(), time.Minute) == nil {
 			wr.bad.Add(1)
 		}
-		var res wallet.RequestResult
+		var res api.RequestResult
 		if err := json.Unmarshal(body, &res); err != nil {
 			wr.bad.Add(1)
 			rw.WriteHeader(http.StatusBadRequest)
@@ -195,9 +196,9 @@ func within[T any](t *testing.T, ch <-chan T, d time.Duration, what string) T {
 
 // wantExactly checks the result carries one identity card disclosing
 // exactly want (with A's values), bound to shop-one.
-func wantExactly(t *testing.T, how string, res *wallet.RequestResult, id string, want ...string) {
+func wantExactly(t *testing.T, how string, res *api.RequestResult, id string, want ...string) {
 	t.Helper()
-	if res == nil || res.RequestID != id || res.Status != wallet.RequestApproved || res.Result == nil {
+	if res == nil || res.RequestID != id || res.Status != api.RequestApproved || res.Result == nil {
 		t.Fatalf("%s: %+v", how, res)
 	}
 	vr := res.Result
@@ -277,7 +278,7 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 	defer func() { _, _ = w.admin.SetVerifierWebhook(ctx, "shop-one", "") }()
 
 	created := w.request(w.s1, asked("Age check for a purchase", "full_name", "age_over_18", "birth_date"))
-	if !strings.HasPrefix(created.QRText, "EIDR1:") || created.Status != wallet.RequestCreated {
+	if !strings.HasPrefix(created.QRText, "EIDR1:") || created.Status != api.RequestCreated {
 		t.Fatalf("created: %+v", created)
 	}
 	// The verifier shows the code: its PNG decodes to qr_text.
@@ -288,7 +289,7 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 	}
 
 	// Server-sent events, opened before anything happens.
-	events := make(chan *wallet.RequestResult, 10)
+	events := make(chan *api.RequestResult, 10)
 	streamErr := make(chan error, 1)
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -302,13 +303,13 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 			events <- res
 		}
 	}()
-	if first := within(t, events, 10*time.Second, "first event"); first.Status != wallet.RequestCreated || first.Result != nil {
+	if first := within(t, events, 10*time.Second, "first event"); first.Status != api.RequestCreated || first.Result != nil {
 		t.Fatalf("first event: %+v", first)
 	}
 
 	// A long-poll, started before the citizen answers.
 	pctx, wrote := started(ctx)
-	polled := make(chan *wallet.RequestResult, 1)
+	polled := make(chan *api.RequestResult, 1)
 	go func() {
 		res, err := w.s1.Request(pctx, created.RequestID, 30*time.Second, "")
 		if err != nil {
@@ -321,8 +322,8 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 	// The citizen scans and sees who asks, for what and why.
 	view, err := w.a.Resolve(ctx, created.QRText)
 	w.must(err)
-	if view.RequestID != created.RequestID || view.Status != wallet.RequestDelivered || view.Purpose != "Age check for a purchase" ||
-		view.Verifier != (wallet.VerifierParty{ID: "shop-one", Name: "Shop One Counter", Category: "retail"}) || len(view.Claims) != 3 {
+	if view.RequestID != created.RequestID || view.Status != api.RequestDelivered || view.Purpose != "Age check for a purchase" ||
+		view.Verifier != (api.VerifierParty{ID: "shop-one", Name: "Shop One Counter", Category: "retail"}) || len(view.Claims) != 3 {
 		t.Fatalf("resolved: %+v", view)
 	}
 	for _, c := range view.Claims {
@@ -330,7 +331,7 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 			t.Errorf("claim %+v: flagged, but shop-one is registered for it", c)
 		}
 	}
-	if ev := within(t, events, 10*time.Second, "delivered event"); ev.Status != wallet.RequestDelivered {
+	if ev := within(t, events, 10*time.Second, "delivered event"); ev.Status != api.RequestDelivered {
 		t.Fatalf("second event: %+v", ev)
 	}
 	select {
@@ -340,9 +341,9 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 	}
 
 	// The citizen shares less than asked: no birth date.
-	got, err := w.a.AnswerRequest(ctx, view, []wallet.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"full_name", "age_over_18"}}})
+	got, err := w.a.AnswerRequest(ctx, view, []api.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"full_name", "age_over_18"}}})
 	w.must(err)
-	if got.Status != wallet.RequestApproved {
+	if got.Status != api.RequestApproved {
 		t.Fatalf("approved: %+v", got)
 	}
 
@@ -374,8 +375,8 @@ func (w *reqWorld) verifierShown(t *testing.T) {
 	// Both logs record it, with claim names only.
 	act, err := w.a.Activity(ctx)
 	w.must(err)
-	if !slices.ContainsFunc(act.Entries, func(e *wallet.ActivityEntry) bool {
-		return e.Event == wallet.EventRequestApproved && e.VerifierID == "shop-one"
+	if !slices.ContainsFunc(act.Entries, func(e *api.ActivityEntry) bool {
+		return e.Event == api.EventRequestApproved && e.VerifierID == "shop-one"
 	}) {
 		t.Error("no request_approved entry in the holder's log")
 	}
@@ -409,7 +410,7 @@ func (w *reqWorld) presence(t *testing.T) {
 
 	// The app long-polls before the staff scan.
 	hctx, wrote := started(ctx)
-	arrived := make(chan []*wallet.RequestView, 1)
+	arrived := make(chan []*api.RequestView, 1)
 	go func() {
 		list, err := w.c3.Requests(hctx, 30*time.Second)
 		if err != nil {
@@ -420,26 +421,26 @@ func (w *reqWorld) presence(t *testing.T) {
 	within(t, wrote, 10*time.Second, "holder long-poll sent")
 	time.Sleep(50 * time.Millisecond) // let it reach the wait; either way it must get the request
 
-	created := w.request(w.s1, wallet.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}},
+	created := w.request(w.s1, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}},
 		Purpose: "Age check", Presence: p.QRText, TTLSeconds: 60})
 	if created.QRText != "" {
 		t.Errorf("a presence request has a QR code: %+v", created)
 	}
 	list := within(t, arrived, 10*time.Second, "request in the holder's long-poll")
 	if len(list) != 1 || list[0].RequestID != created.RequestID || list[0].Verifier.Name != "Shop One Counter" ||
-		len(list[0].Claims) != 1 || list[0].Claims[0].Claim != "age_over_18" || list[0].Status != wallet.RequestDelivered {
+		len(list[0].Claims) != 1 || list[0].Claims[0].Claim != "age_over_18" || list[0].Status != api.RequestDelivered {
 		t.Fatalf("holder long-poll: %+v", list)
 	}
 	// Nobody else sees it.
-	if l, err := w.a.Requests(ctx, 0); err != nil || slices.ContainsFunc(l, func(v *wallet.RequestView) bool { return v.RequestID == created.RequestID }) {
+	if l, err := w.a.Requests(ctx, 0); err != nil || slices.ContainsFunc(l, func(v *api.RequestView) bool { return v.RequestID == created.RequestID }) {
 		t.Errorf("another citizen's list: %v %v", l, err)
 	}
-	if _, err := w.s1.RequestQRPNG(ctx, created.RequestID, 0); client.ErrorCode(err) != wallet.CodeNotFound {
+	if _, err := w.s1.RequestQRPNG(ctx, created.RequestID, 0); client.ErrorCode(err) != api.CodeNotFound {
 		t.Errorf("QR of a presence request: %v", err)
 	}
 
 	vctx, vwrote := started(ctx)
-	answered := make(chan *wallet.RequestResult, 1)
+	answered := make(chan *api.RequestResult, 1)
 	go func() {
 		res, err := w.s1.Request(vctx, created.RequestID, 30*time.Second, "")
 		if err != nil {
@@ -451,11 +452,11 @@ func (w *reqWorld) presence(t *testing.T) {
 	time.Sleep(50 * time.Millisecond)
 	v, err := w.c3.DeclineRequest(ctx, created.RequestID)
 	w.must(err)
-	if v.Status != wallet.RequestDeclined {
+	if v.Status != api.RequestDeclined {
 		t.Fatalf("declined: %+v", v)
 	}
 	res := within(t, answered, 10*time.Second, "verifier long-poll answer")
-	if res == nil || res.Status != wallet.RequestDeclined || res.Result != nil {
+	if res == nil || res.Status != api.RequestDeclined || res.Result != nil {
 		t.Fatalf("verifier sees %+v, want declined without documents", res)
 	}
 	// Answered, it is no longer waiting.
@@ -469,7 +470,7 @@ func (w *reqWorld) rawApprove(h *client.Holder, id string, kbs ...string) error 
 	w.t.Helper()
 	tok, err := h.AccessToken(w.ctx)
 	w.must(err)
-	body, _ := json.Marshal(wallet.ApproveRequest{KBJWTs: kbs})
+	body, _ := json.Marshal(api.ApproveRequest{KBJWTs: kbs})
 	req, _ := http.NewRequestWithContext(w.ctx, http.MethodPost, w.c.BaseURL()+"/v1/me/requests/"+id+"/approve", bytes.NewReader(body))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer "+tok)
@@ -481,14 +482,14 @@ func (w *reqWorld) rawApprove(h *client.Holder, id string, kbs ...string) error 
 		return nil
 	}
 	var e struct {
-		Error  wallet.Code `json:"error"`
-		Reason string      `json:"reason"`
+		Error  api.Code `json:"error"`
+		Reason string   `json:"reason"`
 	}
 	_ = json.Unmarshal(raw, &e)
 	return &client.Error{Status: resp.StatusCode, Code: e.Error, Reason: e.Reason}
 }
 
-func kbFor(t *testing.T, h *client.Holder, item wallet.ToSign, aud, nonce string) string {
+func kbFor(t *testing.T, h *client.Holder, item api.ToSign, aud, nonce string) string {
 	t.Helper()
 	kb, err := credentials.SignKB(h.Device().Key, credentials.KB{Aud: aud, Nonce: nonce, IssuedAt: time.Now().Unix(), SDHash: item.SDHash})
 	if err != nil {
@@ -499,13 +500,13 @@ func kbFor(t *testing.T, h *client.Holder, item wallet.ToSign, aud, nonce string
 
 func (w *reqWorld) failures(t *testing.T) {
 	ctx := w.ctx
-	items := []wallet.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"age_over_18"}}}
+	items := []api.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"age_over_18"}}}
 
 	t.Run("a claim the verifier is not registered for: 403", func(t *testing.T) {
 		_, err := w.s1.CreateRequest(ctx, asked("Identity check", "id_number"))
-		wantStatus(t, err, 403, wallet.CodeForbidden, "")
+		wantStatus(t, err, 403, api.CodeForbidden, "")
 		_, err = w.s2.CreateRequest(ctx, asked("Age check", "full_name", "age_over_18"))
-		wantStatus(t, err, 403, wallet.CodeForbidden, "")
+		wantStatus(t, err, 403, api.CodeForbidden, "")
 	})
 
 	r1 := w.request(w.s1, asked("Age check", "age_over_18"))
@@ -513,46 +514,46 @@ func (w *reqWorld) failures(t *testing.T) {
 		_, err := w.a.Resolve(ctx, r1.QRText)
 		w.must(err)
 		_, err = w.a.Resolve(ctx, r1.QRText)
-		wantStatus(t, err, 409, wallet.CodeConflict, "")
+		wantStatus(t, err, 409, api.CodeConflict, "")
 		_, err = w.b.Resolve(ctx, r1.QRText)
-		wantStatus(t, err, 404, wallet.CodeNotFound, "")
-		if _, err := w.s1.RequestQRPNG(ctx, r1.RequestID, 0); client.ErrorCode(err) != wallet.CodeConflict {
+		wantStatus(t, err, 404, api.CodeNotFound, "")
+		if _, err := w.s1.RequestQRPNG(ctx, r1.RequestID, 0); client.ErrorCode(err) != api.CodeConflict {
 			t.Errorf("QR of a resolved request: %v", err)
 		}
 	})
 
 	t.Run("another holder's request: 404 everywhere", func(t *testing.T) {
 		_, err := w.b.GetRequest(ctx, r1.RequestID)
-		wantStatus(t, err, 404, wallet.CodeNotFound, "")
-		_, err = w.b.PrepareRequest(ctx, r1.RequestID, wallet.PrepareRequest{Items: []wallet.ShareRequestItem{{CredentialID: w.cardB, Claims: []string{"age_over_18"}}}})
-		wantStatus(t, err, 404, wallet.CodeNotFound, "")
-		wantStatus(t, w.rawApprove(w.b, r1.RequestID, "x.y.z"), 404, wallet.CodeNotFound, "")
+		wantStatus(t, err, 404, api.CodeNotFound, "")
+		_, err = w.b.PrepareRequest(ctx, r1.RequestID, api.PrepareRequest{Items: []api.ShareRequestItem{{CredentialID: w.cardB, Claims: []string{"age_over_18"}}}})
+		wantStatus(t, err, 404, api.CodeNotFound, "")
+		wantStatus(t, w.rawApprove(w.b, r1.RequestID, "x.y.z"), 404, api.CodeNotFound, "")
 		_, err = w.b.DeclineRequest(ctx, r1.RequestID)
-		wantStatus(t, err, 404, wallet.CodeNotFound, "")
+		wantStatus(t, err, 404, api.CodeNotFound, "")
 		// And another verifier's: 404 too.
 		_, err = w.s2.Request(ctx, r1.RequestID, 0, "")
-		wantStatus(t, err, 404, wallet.CodeNotFound, "")
+		wantStatus(t, err, 404, api.CodeNotFound, "")
 	})
 
-	prepared, err := w.a.PrepareRequest(ctx, r1.RequestID, wallet.PrepareRequest{Items: items})
+	prepared, err := w.a.PrepareRequest(ctx, r1.RequestID, api.PrepareRequest{Items: items})
 	w.must(err)
 	if len(prepared.ToSign) != 1 || prepared.ToSign[0].Aud != "shop-one" {
 		t.Fatalf("prepared: %+v", prepared)
 	}
 	item := prepared.ToSign[0]
 	t.Run("KB-JWT for another verifier: 422 kb_aud_mismatch", func(t *testing.T) {
-		wantStatus(t, w.rawApprove(w.a, r1.RequestID, kbFor(t, w.a, item, "shop-two", item.Nonce)), 422, wallet.CodeVerificationFailed, "kb_aud_mismatch")
+		wantStatus(t, w.rawApprove(w.a, r1.RequestID, kbFor(t, w.a, item, "shop-two", item.Nonce)), 422, api.CodeVerificationFailed, "kb_aud_mismatch")
 	})
 	t.Run("KB-JWT with another request's nonce: 422 kb_nonce_mismatch", func(t *testing.T) {
 		r2 := w.request(w.s1, asked("Age check", "age_over_18"))
 		v2, err := w.a.Resolve(ctx, r2.QRText)
 		w.must(err)
-		p2, err := w.a.PrepareRequest(ctx, v2.RequestID, wallet.PrepareRequest{Items: items})
+		p2, err := w.a.PrepareRequest(ctx, v2.RequestID, api.PrepareRequest{Items: items})
 		w.must(err)
 		if p2.ToSign[0].Nonce == item.Nonce {
 			t.Fatal("two requests share a nonce")
 		}
-		wantStatus(t, w.rawApprove(w.a, r1.RequestID, kbFor(t, w.a, item, "shop-one", p2.ToSign[0].Nonce)), 422, wallet.CodeVerificationFailed, "kb_nonce_mismatch")
+		wantStatus(t, w.rawApprove(w.a, r1.RequestID, kbFor(t, w.a, item, "shop-one", p2.ToSign[0].Nonce)), 422, api.CodeVerificationFailed, "kb_nonce_mismatch")
 		_, err = w.a.DeclineRequest(ctx, r2.RequestID)
 		w.must(err)
 	})
@@ -560,13 +561,13 @@ func (w *reqWorld) failures(t *testing.T) {
 		// The refused KB-JWTs consumed nothing: the right one is accepted.
 		v, err := w.a.ApproveRequest(ctx, prepared)
 		w.must(err)
-		if v.Status != wallet.RequestApproved {
+		if v.Status != api.RequestApproved {
 			t.Fatalf("approve: %+v", v)
 		}
 		_, err = w.a.ApproveRequest(ctx, prepared)
-		wantStatus(t, err, 409, wallet.CodeConflict, "")
+		wantStatus(t, err, 409, api.CodeConflict, "")
 		_, err = w.a.DeclineRequest(ctx, r1.RequestID)
-		wantStatus(t, err, 409, wallet.CodeConflict, "")
+		wantStatus(t, err, 409, api.CodeConflict, "")
 		res, err := w.s1.Request(ctx, r1.RequestID, 0, "")
 		w.must(err)
 		wantExactly(t, "after a second approval", res, r1.RequestID, "age_over_18")
@@ -578,17 +579,17 @@ func (w *reqWorld) failures(t *testing.T) {
 		x1, x2 := w.request(w.s1, short), w.request(w.s1, short)
 		v1, err := w.a.Resolve(ctx, x1.QRText)
 		w.must(err)
-		p1, err := w.a.PrepareRequest(ctx, v1.RequestID, wallet.PrepareRequest{Items: items})
+		p1, err := w.a.PrepareRequest(ctx, v1.RequestID, api.PrepareRequest{Items: items})
 		w.must(err)
 		time.Sleep(time.Until(x2.ExpiresAt) + 50*time.Millisecond)
 		_, err = w.a.ApproveRequest(ctx, p1)
-		wantStatus(t, err, 410, wallet.CodeShareExpired, "")
+		wantStatus(t, err, 410, api.CodeShareExpired, "")
 		_, err = w.a.Resolve(ctx, x2.QRText)
-		wantStatus(t, err, 410, wallet.CodeShareExpired, "")
+		wantStatus(t, err, 410, api.CodeShareExpired, "")
 		_, err = w.a.DeclineRequest(ctx, x1.RequestID)
-		wantStatus(t, err, 410, wallet.CodeShareExpired, "")
+		wantStatus(t, err, 410, api.CodeShareExpired, "")
 		res, err := w.s1.Request(ctx, x1.RequestID, 0, "")
-		if err != nil || res.Status != wallet.RequestExpired || res.Result != nil {
+		if err != nil || res.Status != api.RequestExpired || res.Result != nil {
 			t.Errorf("the verifier sees %+v %v, want expired", res, err)
 		}
 	})
@@ -628,7 +629,7 @@ func (w *reqWorld) cli(t *testing.T, url, dataDir string) {
 		w.secrets = append(w.secrets, strings.TrimPrefix(text, "EIDR1:"))
 
 		rc, stdout, stderr := cmd("holder", "request", "resolve", text, "--json")
-		var view wallet.RequestView
+		var view api.RequestView
 		if rc != 0 || json.Unmarshal([]byte(stdout), &view) != nil || view.Purpose != "CLI age check" {
 			t.Fatalf("resolve: %d %s %s", rc, stdout, stderr)
 		}
@@ -644,7 +645,7 @@ func (w *reqWorld) cli(t *testing.T, url, dataDir string) {
 			t.Fatalf("verifier request --wait: exit %d\n%s", rc, errOut.String())
 		}
 		js := out.String()[strings.Index(out.String(), "{"):]
-		var res wallet.RequestResult
+		var res api.RequestResult
 		if err := json.Unmarshal([]byte(js), &res); err != nil {
 			t.Fatalf("verifier result %q: %v", js, err)
 		}
@@ -653,13 +654,13 @@ func (w *reqWorld) cli(t *testing.T, url, dataDir string) {
 
 	t.Run("holder presence; verifier request --presence; holder requests; decline", func(t *testing.T) {
 		rc, stdout, stderr := cmd("holder", "presence", "--json")
-		var p wallet.PresenceResponse
+		var p api.PresenceResponse
 		if rc != 0 || json.Unmarshal([]byte(stdout), &p) != nil || !strings.HasPrefix(p.QRText, "EIDP1:") {
 			t.Fatalf("presence: %d %s %s", rc, stdout, stderr)
 		}
 		w.secrets = append(w.secrets, strings.TrimPrefix(p.QRText, "EIDP1:"))
 		rc, stdout, stderr = cmd("verifier", "request", "--claims", "national_id:full_name", "--purpose", "Parcel pickup", "--presence", p.QRText, "--json")
-		var created wallet.CreateRequestResponse
+		var created api.CreateRequestResponse
 		if rc != 0 || json.Unmarshal([]byte(stdout), &created) != nil || created.RequestID == "" {
 			t.Fatalf("verifier request --presence: %d %s %s", rc, stdout, stderr)
 		}
@@ -679,7 +680,7 @@ func (w *reqWorld) cli(t *testing.T, url, dataDir string) {
 	t.Run("admin verifiers webhook", func(t *testing.T) {
 		tokenFile := filepath.Join(dataDir, "admin-token")
 		rc, stdout, stderr := cmd("admin", "--token-file", tokenFile, "verifiers", "webhook", "shop-two", "--url", "http://127.0.0.1:9/hook")
-		var r wallet.WebhookResponse
+		var r api.WebhookResponse
 		if rc != 0 || json.Unmarshal([]byte(stdout), &r) != nil || r.URL != "http://127.0.0.1:9/hook" || !strings.HasPrefix(r.Secret, "whsec_") {
 			t.Fatalf("webhook: %d %s %s", rc, stdout, stderr)
 		}
@@ -706,7 +707,7 @@ func TestRequestWebhookRetries(t *testing.T) {
 	var signed atomic.Int32
 	down := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		attempts.Add(1)
-		if strings.HasPrefix(r.Header.Get(wallet.SignatureHeader), "t=") {
+		if strings.HasPrefix(r.Header.Get(api.SignatureHeader), "t=") {
 			signed.Add(1)
 		}
 		_, _ = io.Copy(io.Discard, r.Body)
@@ -734,7 +735,7 @@ func TestRequestWebhookRetries(t *testing.T) {
 	created := w.request(w.s1, asked("Age check", "age_over_18"))
 	view, err := w.a.Resolve(ctx, created.QRText)
 	w.must(err)
-	_, err = w.a.AnswerRequest(ctx, view, []wallet.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"age_over_18"}}})
+	_, err = w.a.AnswerRequest(ctx, view, []api.ShareRequestItem{{CredentialID: w.cardA, Claims: []string{"age_over_18"}}})
 	w.must(err)
 
 	want := int32(len(retries) + 1)

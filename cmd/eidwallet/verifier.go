@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/qr"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 const verifierUsage = `usage: eidwallet verifier [connection flags] <command> [flags] [args]
@@ -66,7 +66,7 @@ func verifierCommand(ctx context.Context, args []string, getenv func(string) str
 		fmt.Fprint(stdout, verifierUsage)
 		return exitOK
 	case "request":
-		req := wallet.CreateRequestRequest{Claims: map[string][]string{}}
+		req := api.CreateRequestRequest{Claims: map[string][]string{}}
 		var wait, asJSON bool
 		claimSetFlag(leaf, req.Claims, "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
 		leaf.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 bytes)")
@@ -116,7 +116,7 @@ type verifierCmd struct {
 
 func (vc *verifierCmd) failed(err error) int { return vc.fail(err, vc.c.BaseURL()) }
 
-func (vc *verifierCmd) request(ctx context.Context, v *client.Verifier, req wallet.CreateRequestRequest, wait, asJSON bool) int {
+func (vc *verifierCmd) request(ctx context.Context, v *client.Verifier, req api.CreateRequestRequest, wait, asJSON bool) int {
 	cctx, cancel := context.WithTimeout(ctx, vc.o.timeout)
 	created, err := v.CreateRequest(cctx, req)
 	cancel()
@@ -151,7 +151,7 @@ func (vc *verifierCmd) request(ctx context.Context, v *client.Verifier, req wall
 		vc.note("'eidwallet verifier result %s --wait' waits for the answer", created.RequestID)
 		return exitOK
 	}
-	return vc.await(ctx, v, created.RequestID, wallet.RequestCreated, created.ExpiresAt)
+	return vc.await(ctx, v, created.RequestID, api.RequestCreated, created.ExpiresAt)
 }
 
 func (vc *verifierCmd) result(ctx context.Context, v *client.Verifier, id string, wait bool) int {
@@ -176,7 +176,7 @@ func (vc *verifierCmd) await(ctx context.Context, v *client.Verifier, id, status
 	defer cancel()
 	vc.note("waiting for the citizen's answer (request %s is %s)…", id, status)
 	for {
-		res, err := v.Request(ctx, id, wallet.MaxWait, status)
+		res, err := v.Request(ctx, id, api.MaxWait, status)
 		if err != nil {
 			return vc.failed(err)
 		}
@@ -192,21 +192,21 @@ func (vc *verifierCmd) await(ctx context.Context, v *client.Verifier, id, status
 
 // printResult prints the request's state as JSON; exit 0 unless it was
 // declined or expired.
-func (vc *verifierCmd) printResult(res *wallet.RequestResult) int {
+func (vc *verifierCmd) printResult(res *api.RequestResult) int {
 	if rc := vc.printJSON(res); rc != exitOK {
 		return rc
 	}
 	switch res.Status {
-	case wallet.RequestApproved:
+	case api.RequestApproved:
 		n := 0
 		if res.Result != nil {
 			n = len(res.Result.Documents)
 		}
 		vc.note("request %s approved: %d document(s), exactly the claims the citizen approved", res.RequestID, n)
-	case wallet.RequestDeclined:
+	case api.RequestDeclined:
 		vc.note("request %s was declined by the citizen", res.RequestID)
 		return exitInvalid
-	case wallet.RequestExpired:
+	case api.RequestExpired:
 		vc.note("request %s expired without an answer", res.RequestID)
 		return exitInvalid
 	}

@@ -19,9 +19,9 @@ import (
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 func runCLI(t *testing.T, stdin string, args ...string) (int, verifyResult, string) {
@@ -358,7 +358,7 @@ func TestVerifyPresentationOfflineOverHTTP(t *testing.T) {
 	defer srv.stop()
 	e := &e2e{t: t, ctx: context.Background(), c: client.New(srv.url), dataDir: dataDir}
 	e.setup()
-	sh := e.share(wallet.ShareRequest{Items: []wallet.ShareRequestItem{
+	sh := e.share(api.ShareRequest{Items: []api.ShareRequestItem{
 		{CredentialID: e.credsA["national_id"], Claims: []string{"full_name"}},
 		{CredentialID: e.credsA["health_insurance"], Claims: []string{"card_number"}},
 	}})

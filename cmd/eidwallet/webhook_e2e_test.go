@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // webhookAdmin starts `eidwallet serve` through run() with flags and
@@ -25,7 +25,7 @@ func webhookAdmin(t *testing.T, logs *syncBuffer, flags ...string) *client.Admin
 		t.Fatal(err)
 	}
 	admin := client.New(srv.url).Admin(strings.TrimSpace(string(token)))
-	if _, err := admin.CreateVerifier(context.Background(), wallet.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+	if _, err := admin.CreateVerifier(context.Background(), api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
 		Claims: map[string][]string{"national_id": {"full_name"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func webhookAdmin(t *testing.T, logs *syncBuffer, flags ...string) *client.Admin
 func wantURLRefused(t *testing.T, err error, rule string) {
 	t.Helper()
 	var ce *client.Error
-	if !errors.As(err, &ce) || ce.Status != 400 || ce.Code != wallet.CodeInvalidRequest || ce.Reason != "" {
+	if !errors.As(err, &ce) || ce.Status != 400 || ce.Code != api.CodeInvalidRequest || ce.Reason != "" {
 		t.Fatalf("got %v, want 400 invalid_request", err)
 	}
 	if !strings.Contains(ce.Description, rule) {

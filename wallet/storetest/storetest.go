@@ -24,6 +24,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -148,7 +149,7 @@ func newVerifier(id string) *wallet.Verifier {
 }
 
 func newAPIKey(id, hash string) *wallet.APIKey {
-	return &wallet.APIKey{ID: id, Hash: []byte(hash), Role: wallet.RoleVerifier, Owner: "v1", Created: at(0)}
+	return &wallet.APIKey{ID: id, Hash: []byte(hash), Role: api.RoleVerifier, Owner: "v1", Created: at(0)}
 }
 
 func newHolder(id, citizen string) *wallet.Holder {
@@ -162,7 +163,7 @@ func newDevice(id, holder string, created time.Time) *wallet.Device {
 func newCredential(id, holder string, issued time.Time) *wallet.Credential {
 	return &wallet.Credential{
 		ID: id, HolderID: holder, IssuerID: "mps", Type: "national_id",
-		StatusList: 2, StatusIndex: 4711, Status: wallet.StatusValid,
+		StatusList: 2, StatusIndex: 4711, Status: api.StatusValid,
 		IssuedAt: issued, ValidUntil: issued.AddDate(5, 0, 0),
 		Claims: []byte{0xde, 0xad, 0xbe, 0xef, 0},
 	}
@@ -170,7 +171,7 @@ func newCredential(id, holder string, issued time.Time) *wallet.Credential {
 
 func newShare(id, holder string, created time.Time) *wallet.Share {
 	return &wallet.Share{
-		ID: id, HolderID: holder, DeviceID: "d1", Status: wallet.SharePending,
+		ID: id, HolderID: holder, DeviceID: "d1", Status: api.SharePending,
 		Aud: "https://wallet.example/v1/verify",
 		Items: []wallet.ShareItem{
 			{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: []byte("sealed-1"), SDHash: "h1", Kid: "k1"},
@@ -184,7 +185,7 @@ func newShare(id, holder string, created time.Time) *wallet.Share {
 // verifier-shown requests) and Decided.
 func newRequest(id, holder string, created time.Time) *wallet.Request {
 	return &wallet.Request{
-		ID: id, VerifierID: "v1", HolderID: holder, DeviceID: "d1", Status: wallet.RequestCreated,
+		ID: id, VerifierID: "v1", HolderID: holder, DeviceID: "d1", Status: api.RequestCreated,
 		Claims: map[string][]string{
 			"national_id":      {"full_name", "age_over_18"},
 			"health_insurance": {},
@@ -197,8 +198,8 @@ func newRequest(id, holder string, created time.Time) *wallet.Request {
 	}
 }
 
-func newActivity(holder string, seq uint64) *wallet.ActivityEntry {
-	return &wallet.ActivityEntry{
+func newActivity(holder string, seq uint64) *api.ActivityEntry {
+	return &api.ActivityEntry{
 		Seq: seq, HolderID: holder, At: at(time.Duration(seq) * time.Second),
 		Event: "share_redeemed", Outcome: "ok", VerifierID: "v1", IssuerID: "mps",
 		CredentialID: "c1", ShareID: "s1", DeviceID: "d1",
@@ -206,8 +207,8 @@ func newActivity(holder string, seq uint64) *wallet.ActivityEntry {
 	}
 }
 
-func newVerification(verifier string, seq uint64) *wallet.Verification {
-	return &wallet.Verification{
+func newVerification(verifier string, seq uint64) *api.Verification {
+	return &api.Verification{
 		Seq: seq, VerifierID: verifier, At: at(time.Duration(seq) * time.Second),
 		ShareID: "s1", Result: "valid", Reason: "", Types: []string{"national_id"}, Claims: []string{"age_over_18"},
 	}
@@ -370,7 +371,7 @@ func (s *suite) testAPIKeys(t *testing.T) {
 	st := s.fresh(t)
 	k1 := newAPIKey("k1", "hash-1")
 	k2 := newAPIKey("k2", "hash-2")
-	k2.Role, k2.Owner = wallet.RoleAdmin, "admin"
+	k2.Role, k2.Owner = api.RoleAdmin, "admin"
 	update(t, st, func(tx wallet.Tx) error {
 		noErr(t, "PutAPIKey k1", tx.PutAPIKey(k1))
 		noErr(t, "PutAPIKey k2", tx.PutAPIKey(k2))
@@ -584,7 +585,7 @@ func (s *suite) testCredentials(t *testing.T) {
 	})
 	// A status change is an update, listed once.
 	upd := newCredential("c1", "h1", at(0))
-	upd.Status = wallet.StatusRevoked
+	upd.Status = api.StatusRevoked
 	update(t, st, func(tx wallet.Tx) error { return tx.PutCredential(upd) })
 	view(t, st, func(tx wallet.Tx) error {
 		list, err := tx.Credentials("h1")
@@ -674,7 +675,7 @@ func (s *suite) testShares(t *testing.T) {
 	// Approval sets the token hash: from then on ShareByToken finds it.
 	approved := newShare("s1", "h1", at(0))
 	approved.TokenHash = []byte("token-1")
-	approved.Status = wallet.ShareActive
+	approved.Status = api.ShareActive
 	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(approved) })
 	view(t, st, func(tx wallet.Tx) error {
 		got, err := tx.ShareByToken([]byte("token-1"))
@@ -684,7 +685,7 @@ func (s *suite) testShares(t *testing.T) {
 	})
 	// Redemption updates it again; the token still finds the new state.
 	redeemed := *approved
-	redeemed.Status, redeemed.Uses = wallet.ShareRedeemed, 1
+	redeemed.Status, redeemed.Uses = api.ShareRedeemed, 1
 	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(&redeemed) })
 	view(t, st, func(tx wallet.Tx) error {
 		got, err := tx.ShareByToken([]byte("token-1"))
@@ -701,7 +702,7 @@ func (s *suite) testShares(t *testing.T) {
 	rehashed.TokenHash = []byte("token-1b")
 	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(&rehashed) })
 	other2 := newShare("s4", "h1", at(3*time.Minute))
-	other2.TokenHash, other2.Status = []byte("token-1"), wallet.ShareActive
+	other2.TokenHash, other2.Status = []byte("token-1"), api.ShareActive
 	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(other2) })
 	view(t, st, func(tx wallet.Tx) error {
 		got, err := tx.ShareByToken([]byte("token-1b"))
@@ -795,11 +796,11 @@ func (s *suite) testRequests(t *testing.T) {
 	// Resolving the shown request sets its holder: from then on it is
 	// listed for that holder, and its token still finds it.
 	resolved := *shown
-	resolved.HolderID, resolved.DeviceID, resolved.Status = "h1", "d1", wallet.RequestDelivered
+	resolved.HolderID, resolved.DeviceID, resolved.Status = "h1", "d1", api.RequestDelivered
 	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(&resolved) })
 	// Approval decides it; an update keeps one entry per request.
 	approved := *r1
-	approved.Status, approved.Decided = wallet.RequestApproved, ptr(at(30*time.Second).In(cet))
+	approved.Status, approved.Decided = api.RequestApproved, ptr(at(30*time.Second).In(cet))
 	update(t, st, func(tx wallet.Tx) error { return tx.PutRequest(&approved) })
 	view(t, st, func(tx wallet.Tx) error {
 		got, err := tx.RequestByToken([]byte("req-token-shown"))
@@ -913,7 +914,7 @@ func (s *suite) testShareDocuments(t *testing.T) {
 		return tx.PutShareDocuments("s1", docs)
 	})
 	redeemed := newShare("s1", "h1", at(0))
-	redeemed.Status, redeemed.Uses = wallet.ShareRedeemed, 1
+	redeemed.Status, redeemed.Uses = api.ShareRedeemed, 1
 	update(t, st, func(tx wallet.Tx) error { return tx.PutShare(redeemed) })
 	view(t, st, func(tx wallet.Tx) error {
 		got, err := tx.ShareDocuments("s1")
@@ -1010,7 +1011,7 @@ func (s *suite) testActivity(t *testing.T) {
 	for seq := uint64(n); seq >= 1; seq-- {
 		wantSeqs = append(wantSeqs, seq)
 	}
-	seqOf := func(e *wallet.ActivityEntry) uint64 { return e.Seq }
+	seqOf := func(e *api.ActivityEntry) uint64 { return e.Seq }
 	view(t, st, func(tx wallet.Tx) error {
 		all, err := tx.Activity("h1", 0)
 		noErr(t, "Activity", err)
@@ -1068,7 +1069,7 @@ func (s *suite) testVerifications(t *testing.T) {
 		noErr(t, "AppendVerification", tx.AppendVerification(failed))
 		return nil
 	})
-	seqOf := func(e *wallet.Verification) uint64 { return e.Seq }
+	seqOf := func(e *api.Verification) uint64 { return e.Seq }
 	view(t, st, func(tx wallet.Tx) error {
 		all, err := tx.Verifications("v1", 0)
 		noErr(t, "Verifications", err)
@@ -1185,7 +1186,7 @@ func writeEverything(t *testing.T, tx wallet.Tx) {
 	check(t, "PutActivationCode", tx.PutActivationCode(&wallet.ActivationCode{Hash: []byte("rb-code"), HolderID: "rb-h", Expires: at(time.Hour)}))
 	check(t, "PutCredential", tx.PutCredential(newCredential("rb-cred", "rb-h", at(0))))
 	sh := newShare("rb-share", "rb-h", at(0))
-	sh.TokenHash, sh.Status = []byte("rb-token"), wallet.ShareActive
+	sh.TokenHash, sh.Status = []byte("rb-token"), api.ShareActive
 	check(t, "PutShare", tx.PutShare(sh))
 	rq := newRequest("rb-req", "rb-h", at(0))
 	rq.TokenHash = []byte("rb-req-token")
@@ -1290,7 +1291,7 @@ func (s *suite) testRollback(t *testing.T) {
 			// A failed update of an existing record leaves the old record
 			// and its index entries.
 			sh := newShare("s1", "h1", at(0))
-			sh.TokenHash, sh.Status = []byte("token-1"), wallet.ShareActive
+			sh.TokenHash, sh.Status = []byte("token-1"), api.ShareActive
 			update(t, st, func(tx wallet.Tx) error { return tx.PutShare(sh) })
 			err = run(t.Context(), func(tx wallet.Tx) error {
 				moved := *sh
@@ -1487,7 +1488,7 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 					run = st.Batch
 				}
 				sh := newShare("s1", "h1", at(0))
-				sh.TokenHash, sh.Status, sh.MaxUses = []byte("token-1"), wallet.ShareActive, maxUses
+				sh.TokenHash, sh.Status, sh.MaxUses = []byte("token-1"), api.ShareActive, maxUses
 				update(t, st, func(tx wallet.Tx) error { return tx.PutShare(sh) })
 				const n = 50
 				errs := make([]error, n)
@@ -1499,12 +1500,12 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 							if err != nil {
 								return err
 							}
-							if cur.Status != wallet.ShareActive || cur.Uses >= cur.MaxUses {
+							if cur.Status != api.ShareActive || cur.Uses >= cur.MaxUses {
 								return errRedeemed
 							}
 							cur.Uses++
 							if cur.Uses == cur.MaxUses {
-								cur.Status = wallet.ShareRedeemed
+								cur.Status = api.ShareRedeemed
 							}
 							return tx.PutShare(cur)
 						})
@@ -1526,7 +1527,7 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 				view(t, st, func(tx wallet.Tx) error {
 					cur, err := tx.Share("s1")
 					noErr(t, "Share", err)
-					if cur.Uses != maxUses || cur.Status != wallet.ShareRedeemed {
+					if cur.Uses != maxUses || cur.Status != api.ShareRedeemed {
 						t.Errorf("share after redemptions: uses %d, status %s", cur.Uses, cur.Status)
 					}
 					return nil
@@ -1590,7 +1591,7 @@ func (s *suite) testDurability(t *testing.T) {
 		}
 	})
 	sh := newShare("s1", "h1", at(0))
-	sh.TokenHash, sh.Status = []byte("token-1"), wallet.ShareActive
+	sh.TokenHash, sh.Status = []byte("token-1"), api.ShareActive
 	update(t, first, func(tx wallet.Tx) error {
 		noErr(t, "PutIssuer", tx.PutIssuer(newIssuer("mps")))
 		noErr(t, "PutAPIKey", tx.PutAPIKey(newAPIKey("k1", "hash-1")))
@@ -1640,7 +1641,7 @@ func (s *suite) testDurability(t *testing.T) {
 		sameList(t, "Shares after reopen", ids(shares, func(s *wallet.Share) string { return s.ID }), []string{"s2", "s1"})
 		act, err := tx.Activity("h1", 1)
 		noErr(t, "Activity after reopen", err)
-		sameList(t, "Activity after reopen", seqs(act, func(e *wallet.ActivityEntry) uint64 { return e.Seq }), []uint64{2})
+		sameList(t, "Activity after reopen", seqs(act, func(e *api.ActivityEntry) uint64 { return e.Seq }), []uint64{2})
 		ver, err := tx.Verifications("v1", 0)
 		noErr(t, "Verifications after reopen", err)
 		if len(ver) != 1 {

@@ -1,4 +1,10 @@
-package wallet
+// Package api is the vocabulary of the eidwallet HTTP API (SPEC §3, §5):
+// the requests and answers, the error body's codes, the states and event
+// names a client sees, and the webhook signature. It imports only the
+// standard library, so that an integrator's client depends on the wire
+// format alone; the server, the domain (package wallet) and the Go client
+// all speak it.
+package api
 
 import (
 	"encoding/json"
@@ -257,6 +263,11 @@ type Document struct {
 	// answers with it as is instead of decoding and encoding it again.
 	raw []byte
 }
+
+// SealedDocument is a Document whose JSON is raw, written out unchanged:
+// the service answers a redemption with the document it verified and
+// sealed at approval, without decoding and encoding it again.
+func SealedDocument(raw []byte) Document { return Document{raw: raw} }
 
 // MarshalJSON writes the stored JSON of a redeemed document unchanged.
 func (d Document) MarshalJSON() ([]byte, error) {
