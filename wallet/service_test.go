@@ -40,13 +40,13 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-func (e *env) issue(t *testing.T, citizen string) *api.IssueResponse {
+func (e *env) issue(t testing.TB, citizen string) *api.IssueResponse {
 	t.Helper()
 	return e.issueCard(t, citizen, "1990-01-01", e.now.AddDate(5, 0, 0))
 }
 
 // issueCard issues an identity card with the given birth date and validity.
-func (e *env) issueCard(t *testing.T, citizen, birth string, until time.Time) *api.IssueResponse {
+func (e *env) issueCard(t testing.TB, citizen, birth string, until time.Time) *api.IssueResponse {
 	t.Helper()
 	resp, err := e.svc.Issue(context.Background(), e.issuer, api.IssueRequest{
 		CitizenID: citizen, Type: "national_id", ValidUntil: until,
@@ -206,7 +206,7 @@ func TestSealerBindsAssociatedData(t *testing.T) {
 
 // enrolDevice enrols a fresh P-256 device for citizen and returns its key
 // and ids.
-func (e *env) enrolDevice(t *testing.T, citizen string) (*ecdsa.PrivateKey, *api.EnrollResponse) {
+func (e *env) enrolDevice(t testing.TB, citizen string) (*ecdsa.PrivateKey, *api.EnrollResponse) {
 	t.Helper()
 	ctx := context.Background()
 	code, err := e.svc.CreateActivationCode(ctx, e.admin, api.ActivationCodeRequest{CitizenID: citizen})
