@@ -10,7 +10,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -23,51 +22,6 @@ const (
 	MaxRequestTTL     = 600 * time.Second
 	PresenceTTL       = 60 * time.Second
 )
-
-// hub wakes long-polls and event streams when a request changes or a
-// holder receives one. It is in-process: replicas over PostgreSQL need a
-// shared notification channel (LISTEN/NOTIFY) in its place.
-type hub struct {
-	mu      sync.Mutex
-	waiters map[string]map[chan struct{}]struct{}
-}
-
-// watch returns a channel closed at the next notify of key, and a func
-// that stops watching.
-func (h *hub) watch(key string) (<-chan struct{}, func()) {
-	ch := make(chan struct{})
-	h.mu.Lock()
-	if h.waiters == nil {
-		h.waiters = map[string]map[chan struct{}]struct{}{}
-	}
-	if h.waiters[key] == nil {
-		h.waiters[key] = map[chan struct{}]struct{}{}
-	}
-	h.waiters[key][ch] = struct{}{}
-	h.mu.Unlock()
-	return ch, func() {
-		h.mu.Lock()
-		defer h.mu.Unlock()
-		if _, ok := h.waiters[key][ch]; ok {
-			delete(h.waiters[key], ch)
-			if len(h.waiters[key]) == 0 {
-				delete(h.waiters, key)
-			}
-		}
-	}
-}
-
-func (h *hub) notify(key string) {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for ch := range h.waiters[key] {
-		close(ch)
-	}
-	delete(h.waiters, key)
-}
-
-func holderKey(id string) string  { return "holder|" + id }
-func requestKey(id string) string { return "request|" + id }
 
 // derivedToken derives the QR token of a share or request from the token
 // key and its id: the store keeps only the token's hash (SPEC §4), yet the
@@ -473,18 +427,56 @@ func undecided(r *Request, now time.Time) error {
 // ApproveRequest checks the device's KB-JWTs (RFC 9901 §7.3: aud the
 // verifier's id, nonce the request's) and answers the request once; the
 // verifier learns the result by long-poll, events or its webhook.
+//
+// The KB-JWTs are verified before the write transaction, which re-checks
+// only state: still undecided, the same preparation, nothing revoked since.
 func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, req api.ApproveRequest) (*api.RequestView, error) {
-	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
-		if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
-			return Errorf(api.CodeConflict, "prepare the answer on this device first")
-		}
-		docs, err := s.approveItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), r.Items, req.KBJWTs, now)
-		if err != nil {
+	if err := p.require(api.RoleHolder); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var r *Request
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if r, err = holderRequest(tx, p, id); err != nil {
 			return err
 		}
-		r.Status = api.RequestApproved
-		return tx.PutShareDocuments(r.ID, docs)
+		if err := undecided(r, now); err != nil {
+			return err
+		}
+		return preparedOn(r, p)
 	})
+	var items []ShareItem
+	var docs [][]byte
+	if err == nil {
+		items, docs, err = s.verifyItems(ctx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), r.Items, req.KBJWTs, now)
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	return s.decide(ctx, p, id, func(tx Tx, cur *Request, now time.Time) error {
+		if err := preparedOn(cur, p); err != nil {
+			return err
+		}
+		// Prepared again meanwhile: what was signed is not what is there.
+		if !slices.EqualFunc(cur.Items, items, func(a, b ShareItem) bool { return a.CredentialID == b.CredentialID && a.SDHash == b.SDHash }) {
+			return Errorf(api.CodeConflict, "the answer was prepared again; sign the new one")
+		}
+		if err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+			return err
+		}
+		cur.Items, cur.Status = items, api.RequestApproved
+		return tx.PutShareDocuments(cur.ID, docs)
+	})
+}
+
+// preparedOn reports whether r's answer was prepared on the calling
+// device, the only one that may approve it.
+func preparedOn(r *Request, p *Principal) error {
+	if len(r.Items) == 0 || r.DeviceID != p.DeviceID {
+		return Errorf(api.CodeConflict, "prepare the answer on this device first")
+	}
+	return nil
 }
 
 // DeclineRequest answers no, explicitly.

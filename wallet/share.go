@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -188,44 +189,58 @@ func credentialUsable(c *Credential, now time.Time) error {
 
 // ApproveShare checks the device's KB-JWTs, the citizen's signed consent
 // (SPEC §3.3 step 2), and activates the share with its one-time QR text.
+// The signatures are checked before the write transaction, which re-checks
+// only state (CONVENTIONS: read, compute, then a short check-and-set).
 func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string, req api.ApproveRequest) (*api.ShareView, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
-	var view *api.ShareView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	read := func(tx Tx) (*Share, error) {
 		sh, err := tx.Share(shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
-			return err
+			return nil, err
 		}
-		if sh.Status != api.SharePending {
-			// The nonces of this share were consumed by its first approval.
-			return Errorf(api.CodeReplay, "the share was already approved or cancelled")
-		}
-		if !now.Before(sh.ExpiresAt) {
-			return Errorf(api.CodeShareExpired, "the share was not approved in time")
-		}
+		return sh, pending(sh, now)
+	}
+	var sh *Share
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		sh, err = read(tx)
+		return err
+	})
+	var items []ShareItem
+	var docs [][]byte
+	if err == nil {
 		// Each item's verified answer (the Document of SPEC §3.3 step 4),
 		// sealed now so that a redemption needs no signature check.
-		docs, err := s.approveItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), sh.Items, req.KBJWTs, now)
-		if err != nil {
-			return err
-		}
-		if err := tx.PutShareDocuments(sh.ID, docs); err != nil {
-			return err
-		}
-		token := s.shareToken(sh.ID)
-		sh.TokenHash = hashSecret(token)
-		sh.Status = api.ShareActive
-		sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
-		if err := tx.PutShare(sh); err != nil {
-			return err
-		}
-		view = s.shareView(sh, now)
-		return s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareApproved, Outcome: "ok",
-			ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: itemClaimNames(sh.Items)})
-	})
+		items, docs, err = s.verifyItems(ctx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), sh.Items, req.KBJWTs, now)
+	}
+	var view *api.ShareView
+	if err == nil {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			sh, err := read(tx)
+			if err != nil {
+				return err
+			}
+			if err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+				return err
+			}
+			if err := tx.PutShareDocuments(sh.ID, docs); err != nil {
+				return err
+			}
+			sh.Items = items
+			sh.TokenHash = hashSecret(s.shareToken(sh.ID))
+			sh.Status = api.ShareActive
+			sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
+			if err := tx.PutShare(sh); err != nil {
+				return err
+			}
+			view = s.shareView(sh, now)
+			return s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareApproved, Outcome: "ok",
+				ShareID: sh.ID, VerifierID: sh.VerifierID, Claims: itemClaimNames(sh.Items)})
+		})
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
 	}
@@ -233,35 +248,75 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	return view, nil
 }
 
-// approveItems verifies one KB-JWT per item of a share or request, bound
-// for aud and each item's nonce, signed by the key of the calling device
-// (THREATS T34), and returns the verified documents, sealed.
-func (s *Service) approveItems(tx Tx, p *Principal, id, aud string, nonce func(string) string, items []ShareItem, kbs []string, now time.Time) ([][]byte, error) {
-	if len(kbs) != len(items) {
-		return nil, Errorf(api.CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
+// pending is the share state machine before an approval.
+func pending(sh *Share, now time.Time) error {
+	if sh.Status != api.SharePending {
+		// The nonces of this share were consumed by its first approval.
+		return Errorf(api.CodeReplay, "the share was already approved or cancelled")
 	}
-	dev, err := tx.Device(p.DeviceID)
+	if !now.Before(sh.ExpiresAt) {
+		return Errorf(api.CodeShareExpired, "the share was not approved in time")
+	}
+	return nil
+}
+
+// verifyItems checks one KB-JWT per item of a share or request, bound for
+// aud and each item's nonce and signed by the key of the calling device
+// (THREATS T34), outside any write transaction: it reads what it needs in
+// a read transaction, then verifies. It returns the items as approved (the
+// signing kid kept, the bare presentation dropped) and their verified
+// documents, sealed. The caller's write transaction re-checks the state
+// they depend on (stillValid).
+func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string, nonce func(string) string, items []ShareItem, kbs []string, now time.Time) ([]ShareItem, [][]byte, error) {
+	if len(kbs) != len(items) {
+		return nil, nil, Errorf(api.CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
+	}
+	var dev *Device
+	creds := make([]*Credential, len(items))
+	issuers := map[string]*Issuer{}
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if dev, err = tx.Device(p.DeviceID); err != nil {
+			return err
+		}
+		for i, it := range items {
+			if creds[i], err = tx.Credential(it.CredentialID); err != nil {
+				return err
+			}
+			if id := creds[i].IssuerID; issuers[id] == nil {
+				if issuers[id], err = tx.Issuer(id); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if dev.Revoked != nil {
-		return nil, &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device is revoked"}
+		return nil, nil, &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device is revoked"}
 	}
 	devKey, err := credentials.ParsePublicJWK(dev.Key)
 	if err != nil {
-		return nil, fmt.Errorf("device %s key: %w", dev.ID, err)
+		return nil, nil, fmt.Errorf("device %s key: %w", dev.ID, err)
 	}
-	trust, err := s.trust(tx)
+	trust, err := s.trust(slices.Collect(maps.Values(issuers)))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	approved := slices.Clone(items)
 	docs := make([][]byte, len(items))
-	for i := range items {
-		if docs[i], err = s.approveItem(tx, trust, devKey, id, aud, nonce(items[i].CredentialID), &items[i], kbs[i], now); err != nil {
-			return nil, err
+	for i := range approved {
+		c := creds[i]
+		if err := credentialUsable(c, now); err != nil {
+			return nil, nil, err
+		}
+		if docs[i], err = s.approveItem(trust, devKey, id, aud, nonce(c.ID), &approved[i], c, issuers[c.IssuerID], kbs[i], now); err != nil {
+			return nil, nil, err
 		}
 	}
-	return docs, nil
+	return approved, docs, nil
 }
 
 // approveItem verifies one KB-JWT over its presentation, RFC 9901 §7.3 in
@@ -269,14 +324,7 @@ func (s *Service) approveItems(tx Tx, p *Principal, id, aud string, nonce func(s
 // it stores: the presentation it prepared plus exactly one compact KB-JWT
 // (THREATS T32), so the disclosed claims are the item's, which both logs
 // name.
-func (s *Service) approveItem(tx Tx, trust credentials.Trust, devKey *ecdsa.PublicKey, id, aud, nonce string, it *ShareItem, kb string, now time.Time) ([]byte, error) {
-	c, err := tx.Credential(it.CredentialID)
-	if err != nil {
-		return nil, err
-	}
-	if err := credentialUsable(c, now); err != nil {
-		return nil, err
-	}
+func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, id, aud, nonce string, it *ShareItem, c *Credential, is *Issuer, kb string, now time.Time) ([]byte, error) {
 	pres, err := s.openBytes(it.Presentation, "share-item", id, it.CredentialID)
 	if err != nil {
 		return nil, err
@@ -305,14 +353,9 @@ func (s *Service) approveItem(tx Tx, trust credentials.Trust, devKey *ecdsa.Publ
 		disclosed[n] = v.Claims[n]
 	}
 	it.Kid = v.KeyID
-	doc := api.Document{Type: c.Type, Issuer: api.Party{ID: c.IssuerID}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
+	doc := api.Document{Type: c.Type, Issuer: api.Party{ID: c.IssuerID, Name: is.Name}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
 		Status: api.StatusValid, HolderBinding: "verified", KeyBinding: api.KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
 		Claims: disclosed, Presentation: full}
-	is, err := tx.Issuer(c.IssuerID)
-	if err != nil {
-		return nil, err
-	}
-	doc.Issuer.Name = is.Name
 	raw, err := json.Marshal(doc)
 	if err != nil {
 		return nil, err

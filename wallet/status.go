@@ -64,15 +64,12 @@ func (s *Service) issuerKeys(is *Issuer) (map[string]*ecdsa.PublicKey, error) {
 	return keys, nil
 }
 
-// trust builds the verifier's trust store from the hosted issuers: each
-// trusted for its own keys and its own types' vct (THREATS T3, T4).
-func (s *Service) trust(tx Tx) (*credentials.TrustStore, error) {
-	all, err := tx.Issuers()
-	if err != nil {
-		return nil, err
-	}
+// trust builds a trust store from issuers: each trusted for its own keys
+// (parsed once per kid, issuerKeys) and its own types' vct (THREATS T3,
+// T4). An approval builds it from the issuers of its items only.
+func (s *Service) trust(issuers []*Issuer) (*credentials.TrustStore, error) {
 	ts := credentials.NewTrustStore()
-	for _, is := range all {
+	for _, is := range issuers {
 		keys, err := s.issuerKeys(is)
 		if err != nil {
 			return nil, err
