@@ -23,7 +23,7 @@ func (s *server) handleVerify() gin.HandlerFunc {
 			s.answerError(c, we)
 			return
 		}
-		resp, err := s.svc.Verify(c.Request.Context(), principalOf(c), req)
+		resp, err := s.svc.Redeem(c.Request.Context(), principalOf(c), req)
 		if err != nil {
 			we := s.clientError(c, err)
 			s.metrics.verifications.WithLabelValues(string(we.Code), we.Reason).Inc()

@@ -11,14 +11,14 @@ import (
 	"github.com/eidwallet/eidwallet/qr"
 )
 
-// Verify redeems a scanned share for the calling verifier (SPEC §3.3 step
+// Redeem redeems a scanned share for the calling verifier (SPEC §3.3 step
 // 4). The redemption is a check-and-set inside one transaction, durable
 // before the answer (THREATS T13, T15, T31); concurrent redemptions share
 // their commits. Just before it, everything that can change after the
 // approval is checked again (SPEC §3.7, stillValid); the signatures were
 // verified when the holder approved. A share not bound to a verifier is
 // redeemable only by a verifier registered for all of its claims (T35).
-func (s *Service) Verify(ctx context.Context, p *Principal, req api.VerifyRequest) (*api.VerifyResponse, error) {
+func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyRequest) (*api.VerifyResponse, error) {
 	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}

@@ -311,7 +311,7 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 	}
 	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
 	e.now = e.now.Add(2 * time.Minute)
-	_, err := e.svc.Verify(ctx, verifier, api.VerifyRequest{QR: share.QRText})
+	_, err := e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 	var werr *wallet.Error
 	if !errors.As(err, &werr) || werr.Code != api.CodeVerificationFailed || werr.Reason != "credential_expired" {
 		t.Fatalf("expired credential at redemption: %v", err)
@@ -341,7 +341,7 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	ageAtShare := func() any {
 		t.Helper()
 		share := e.approvedShare(t, key, holder, resp.CredentialID, 0, "age_over_18")
-		res, err := e.svc.Verify(ctx, verifier, api.VerifyRequest{QR: share.QRText})
+		res, err := e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 		if err != nil {
 			t.Fatal(err)
 		}
