@@ -6,6 +6,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -41,40 +42,70 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 		return nil, err
 	}
 	now := s.now().UTC()
-	// One answer for every way a code can be wrong, so the endpoint tells
-	// nothing about which citizens exist (THREATS T20).
-	badCode := Errorf(api.CodeUnauthenticated, "the activation code is not valid")
+	// Read and sign first, outside the single writer; then one short
+	// transaction checks the code again and writes. A credential issued or
+	// changed in between changes what to bind: then it starts again.
 	var resp *api.EnrollResponse
-	err = s.store.Update(ctx, func(tx Tx) error {
-		h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
-		if errors.Is(err, ErrNotFound) {
-			return badCode
-		} else if err != nil {
-			return err
-		}
-		code, err := tx.ActivationCode(hashSecret(req.ActivationCode))
-		if errors.Is(err, ErrNotFound) {
-			return badCode
-		} else if err != nil {
-			return err
-		}
-		if subtle.ConstantTimeCompare([]byte(code.HolderID), []byte(h.ID)) != 1 || code.Used || !now.Before(code.Expires) {
-			return badCode
-		}
-		code.Used = true
-		if err := tx.PutActivationCode(code); err != nil {
-			return err
+	for attempt := 1; ; attempt++ {
+		var h *Holder
+		var creds []*Credential
+		issuers := map[string]*Issuer{}
+		err = s.store.View(ctx, func(tx Tx) error {
+			var err error
+			if h, _, err = s.activationCode(tx, req, now); err != nil {
+				return err
+			}
+			if creds, err = tx.Credentials(h.ID); err != nil {
+				return err
+			}
+			for _, c := range creds {
+				if issuers[c.IssuerID] == nil {
+					if issuers[c.IssuerID], err = tx.Issuer(c.IssuerID); err != nil {
+						return err
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			break
 		}
 		d := &Device{ID: deviceID, HolderID: h.ID, Key: keyJSON, Name: req.DeviceName, Created: now}
-		if err := tx.PutDevice(d); err != nil {
-			return err
-		}
 		resp = &api.EnrollResponse{HolderID: h.ID, DeviceID: d.ID}
-		if resp.Bound, resp.Skipped, err = s.bindHolderCredentials(tx, h.ID, d, now); err != nil {
-			return err
+		var copies map[string][]byte
+		if copies, resp.Bound, resp.Skipped, err = s.holderCopies(creds, issuers, d, now); err != nil {
+			break
 		}
-		return s.appendActivity(tx, &api.ActivityEntry{HolderID: h.ID, At: now, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
-	})
+		err = s.store.Update(ctx, func(tx Tx) error {
+			h, code, err := s.activationCode(tx, req, now)
+			if err != nil {
+				return err
+			}
+			current, err := tx.Credentials(h.ID)
+			if err != nil {
+				return err
+			}
+			if !slices.EqualFunc(current, creds, func(a, b *Credential) bool { return a.ID == b.ID && a.Status == b.Status }) {
+				return errCredentialsChanged
+			}
+			code.Used = true
+			if err := tx.PutActivationCode(code); err != nil {
+				return err
+			}
+			if err := tx.PutDevice(d); err != nil {
+				return err
+			}
+			for _, id := range resp.Bound {
+				if err := tx.PutCredentialCopy(id, d.ID, copies[id]); err != nil {
+					return err
+				}
+			}
+			return s.appendActivity(tx, &api.ActivityEntry{HolderID: h.ID, At: now, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
+		})
+		if !errors.Is(err, errCredentialsChanged) || attempt == 3 {
+			break
+		}
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "enrolment")
 	}
@@ -83,21 +114,43 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 	return resp, nil
 }
 
-// bindHolderCredentials re-issues, bound to device d, each of a holder's
-// credentials that can be used today (SPEC §2), and lists the others with
-// the reason: an expired, revoked or suspended credential is skipped, not
-// an error, and so is one whose issuer was retired.
-func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now time.Time) ([]string, []api.SkippedCredential, error) {
-	creds, err := tx.Credentials(holderID)
-	if err != nil {
+// errCredentialsChanged ends an enrolment whose citizen's credentials
+// changed between the signing of the new copies and their write.
+var errCredentialsChanged = Errorf(api.CodeConflict, "the citizen's credentials changed during the enrolment; try again")
+
+// activationCode finds the citizen and the activation code of req and
+// checks that the code is the citizen's, unused and unexpired; every way it
+// can be wrong is the same answer, so the endpoint tells nothing about
+// which citizens exist (THREATS T20).
+func (s *Service) activationCode(tx Tx, req api.EnrollRequest, now time.Time) (*Holder, *ActivationCode, error) {
+	badCode := Errorf(api.CodeUnauthenticated, "the activation code is not valid")
+	h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, badCode
+	} else if err != nil {
 		return nil, nil, err
 	}
+	code, err := tx.ActivationCode(hashSecret(req.ActivationCode))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil, badCode
+	} else if err != nil {
+		return nil, nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(code.HolderID), []byte(h.ID)) != 1 || code.Used || !now.Before(code.Expires) {
+		return nil, nil, badCode
+	}
+	return h, code, nil
+}
+
+// holderCopies signs, bound to device d, a copy of each of creds that can
+// be used today (SPEC §2), and lists the others with the reason: an
+// expired, revoked or suspended credential is skipped, not an error, and
+// so is one whose issuer was retired. It runs outside any transaction.
+func (s *Service) holderCopies(creds []*Credential, issuers map[string]*Issuer, d *Device, now time.Time) (map[string][]byte, []string, []api.SkippedCredential, error) {
+	copies := map[string][]byte{}
 	bound, skipped := []string{}, []api.SkippedCredential{}
 	for _, c := range creds {
-		is, err := tx.Issuer(c.IssuerID)
-		if err != nil {
-			return nil, nil, err
-		}
+		is := issuers[c.IssuerID]
 		reason := ""
 		var e *Error
 		if err := credentialUsable(c, now); errors.As(err, &e) {
@@ -111,26 +164,22 @@ func (s *Service) bindHolderCredentials(tx Tx, holderID string, d *Device, now t
 		}
 		signer, err := s.activeSigner(is)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		t, ok := s.types.ByID(c.Type)
 		if !ok {
-			return nil, nil, errors.New("credential of an unknown type " + c.Type)
+			return nil, nil, nil, errors.New("credential of an unknown type " + c.Type)
 		}
 		claims, err := s.credentialClaims(c)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
-		sealed, err := s.bindCopy(signer, c, t, claims, d, now)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := tx.PutCredentialCopy(c.ID, d.ID, sealed); err != nil {
-			return nil, nil, err
+		if copies[c.ID], err = s.bindCopy(signer, c, t, claims, d, now); err != nil {
+			return nil, nil, nil, err
 		}
 		bound = append(bound, c.ID)
 	}
-	return bound, skipped, nil
+	return copies, bound, skipped, nil
 }
 
 // assertionClaims is the device's signed assertion (RFC 7523 §3).
