@@ -384,7 +384,11 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 	}
 	now := s.now().UTC()
 	resp := &api.RequestPrepared{RequestID: id}
-	err := s.store.Update(ctx, func(tx Tx) error {
+	// Prepared in a read transaction, then written in a short one that
+	// checks the request is still undecided.
+	var items []ShareItem
+	var copies map[string][]byte
+	err := s.store.View(ctx, func(tx Tx) error {
 		r, err := holderRequest(tx, p, id)
 		if err != nil {
 			return err
@@ -394,19 +398,34 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		}
 		// The share machinery builds each presentation, bound for the
 		// verifier with the request's nonce.
-		if r.Items, resp.ToSign, err = s.prepareItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), req.Items, now); err != nil {
+		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), req.Items, now); err != nil {
 			return err
 		}
-		for _, item := range r.Items {
+		for _, item := range items {
 			for _, c := range item.Claims {
 				if !slices.Contains(r.Claims[item.Type], c) {
 					return Errorf(api.CodeInvalidRequest, "claims: %s.%s was not asked for", item.Type, c)
 				}
 			}
 		}
-		r.DeviceID, r.Status = p.DeviceID, api.RequestDelivered
-		return tx.PutRequest(r)
+		return nil
 	})
+	if err == nil {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			r, err := holderRequest(tx, p, id)
+			if err != nil {
+				return err
+			}
+			if err := undecided(r, now); err != nil {
+				return err
+			}
+			if err := putCopies(tx, p.DeviceID, copies); err != nil {
+				return err
+			}
+			r.Items, r.DeviceID, r.Status = items, p.DeviceID, api.RequestDelivered
+			return tx.PutRequest(r)
+		})
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}

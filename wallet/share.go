@@ -48,25 +48,28 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 		sh.Aud = req.VerifierID
 	}
 	resp := &api.ShareCreated{ShareID: id, Status: api.SharePending}
-	err = s.store.Update(ctx, func(tx Tx) error {
+	// Prepared in a read transaction (a stale copy is signed again there),
+	// then written in a short one.
+	var copies map[string][]byte
+	err = s.store.View(ctx, func(tx Tx) error {
 		if req.VerifierID != "" {
 			if _, err := tx.Verifier(req.VerifierID); err != nil {
 				return mine(err, "verifier", nil)
 			}
 		}
-		// Set, not appended: fn may run again (Store.Update).
 		var err error
-		if sh.Items, resp.ToSign, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
+		if sh.Items, resp.ToSign, copies, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
 			return err
 		}
-		return tx.PutShare(sh)
+		resp.RedeemableBy, err = redeemableBy(tx, sh)
+		return err
 	})
 	if err == nil {
-		// Read outside the single writer: it may list many verifiers.
-		err = s.store.View(ctx, func(tx Tx) error {
-			var err error
-			resp.RedeemableBy, err = redeemableBy(tx, sh)
-			return err
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if err := putCopies(tx, p.DeviceID, copies); err != nil {
+				return err
+			}
+			return tx.PutShare(sh)
 		})
 	}
 	if err != nil {
@@ -105,40 +108,54 @@ func verifierParty(v *Verifier) api.VerifierParty {
 	return api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
 }
 
+// putCopies stores the copies prepareItems signed again for a device.
+func putCopies(tx Tx, deviceID string, copies map[string][]byte) error {
+	for credentialID, sealed := range copies {
+		if err := tx.PutCredentialCopy(credentialID, deviceID, sealed); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // prepareItems makes, for a share or a request, one presentation per
 // chosen credential of the calling device, each credential once, bound for
-// aud and the nonce of each credential id.
-func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []api.ShareRequestItem, now time.Time) ([]ShareItem, []api.ToSign, error) {
+// aud and the nonce of each credential id. It only reads: the copies it had
+// to sign again (freshCopy) are returned, by credential id, for the
+// caller's write transaction.
+func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []api.ShareRequestItem, now time.Time) ([]ShareItem, []api.ToSign, map[string][]byte, error) {
 	if len(chosen) == 0 || len(chosen) > MaxShareItems {
-		return nil, nil, Errorf(api.CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
+		return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
 	}
 	var items []ShareItem
 	var toSign []api.ToSign
-	seen := map[string]bool{}
+	copies := map[string][]byte{}
 	for _, it := range chosen {
-		if seen[it.CredentialID] {
-			return nil, nil, Errorf(api.CodeInvalidRequest, "items: a credential appears twice")
+		if slices.ContainsFunc(items, func(x ShareItem) bool { return x.CredentialID == it.CredentialID }) {
+			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: a credential appears twice")
 		}
-		seen[it.CredentialID] = true
-		item, ts, err := s.prepareItem(tx, p, id, aud, nonce, it, now)
+		item, ts, fresh, err := s.prepareItem(tx, p, id, aud, nonce, it, now)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, nil, err
+		}
+		if fresh != nil {
+			copies[item.CredentialID] = fresh
 		}
 		items, toSign = append(items, *item), append(toSign, *ts)
 	}
-	return items, toSign, nil
+	return items, toSign, copies, nil
 }
 
-func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, error) {
+func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, []byte, error) {
 	c, err := tx.Credential(it.CredentialID)
 	if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if err := credentialUsable(c, now); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if len(it.Claims) == 0 {
-		return nil, nil, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
+		return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
 	}
 	// The device's copy; none when the credential could not be used as the
 	// device enrolled (suspended then, valid again now): freshCopy makes it.
@@ -148,26 +165,27 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 		sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
 	}
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	if sdjwt, err = s.freshCopy(tx, c, p.DeviceID, sdjwt, now); err != nil {
-		return nil, nil, err
+	sdjwt, fresh, err := s.freshCopy(tx, c, p.DeviceID, sdjwt, now)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	claims := slices.Compact(slices.Sorted(slices.Values(it.Claims)))
 	pres, err := credentials.Present(string(sdjwt), claims)
 	if err != nil {
 		var ce *credentials.ClaimError
 		if errors.As(err, &ce) {
-			return nil, nil, Errorf(api.CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
+			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
 		}
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	sealedPres, err := s.sealBytes([]byte(pres), "share-item", id, c.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres)}
-	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, nil
+	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, fresh, nil
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -502,41 +520,42 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 // copies), or when age_over_NN computed at
 // issuance no longer holds at now (a birthday has passed since; issue 4:
 // ages are computed at share time), the hosted issuer re-issues the copy
-// for the device with its active key before anything is presented. Other
-// copies are refreshed when they are used. A retired issuer's credentials
-// cannot be presented (SPEC §3.7).
-func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) ([]byte, error) {
+// for the device with its active key before anything is presented; the
+// new copy is returned, sealed, for the caller's write transaction (freshCopy
+// only reads). Other copies are refreshed when they are used. A retired
+// issuer's credentials cannot be presented (SPEC §3.7).
+func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) (current, resealed []byte, err error) {
 	is, err := tx.Issuer(c.IssuerID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if is.Retired != nil {
-		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
+		return nil, nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
 	}
 	t, ok := s.types.ByID(c.Type)
 	if !ok {
-		return nil, errors.New("credential of an unknown type " + c.Type)
+		return nil, nil, errors.New("credential of an unknown type " + c.Type)
 	}
 	claims, err := s.credentialClaims(c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stale := sdjwt == nil
 	if !stale {
 		kid, err := credentials.SignedBy(string(sdjwt))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		stale = !issuerTrusts(is, c.Type, kid)
 	}
 	if !stale && t.HasDerived() {
 		want, err := t.Derive(claims, now)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		have, err := credentials.DisclosableValues(string(sdjwt))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, cl := range t.Claims {
 			if cl.Derived && have[cl.Name] != want[cl.Name] {
@@ -545,23 +564,21 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 		}
 	}
 	if !stale {
-		return sdjwt, nil
+		return sdjwt, nil, nil
 	}
 	signer, err := s.activeSigner(is)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	dev, err := tx.Device(deviceID)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	sealed, err := s.bindCopy(signer, c, t, claims, dev, now)
 	if err != nil {
-		return nil, err
-	}
-	if err := tx.PutCredentialCopy(c.ID, deviceID, sealed); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.log.Info("credential copy re-issued", "credential_id", c.ID, "device_id", deviceID)
-	return s.openBytes(sealed, "credential-copy", c.ID, deviceID)
+	current, err = s.openBytes(sealed, "credential-copy", c.ID, deviceID)
+	return current, sealed, err
 }
