@@ -7,8 +7,6 @@ import (
 	"mime"
 	"net/http"
 
-	stdjson "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
-
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
@@ -16,13 +14,17 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 )
 
-// Requests are decoded with github.com/go-json-experiment/json (the
-// proposed encoding/json/v2), which the credentials package uses too: it
-// rejects duplicate member names, matches names case-sensitively and
-// refuses data after the value, so the server and any proxy or log reader
-// see the same request. encoding/json (v1) does none of these. Answers are
-// encoded with encoding/json, the package the wallet types' tags were
-// written for (omitempty means v1's omitempty).
+// JSON in and out of the server goes through github.com/go-json-experiment/json
+// (the proposed encoding/json/v2), which the credentials package uses too.
+//
+// Requests are decoded strictly (unmarshalStrict): duplicate member names,
+// unknown members, names differing only in case and data after the value
+// are refused, so the server and any proxy or log reader see the same
+// request. encoding/json (v1) does none of these.
+//
+// Answers are encoded with answerOptions, which keep the bytes clients,
+// tests and the sealed documents of redemptions have always seen:
+// encoding/json's output for the api types.
 
 const (
 	mediaJSON   = "application/json"
@@ -30,12 +32,33 @@ const (
 	mediaNDJSON = "application/x-ndjson"
 )
 
+// answerOptions encode an answer as encoding/json did: <, > and & escaped
+// (\u003c, \u003e, \u0026) and U+2028, U+2029 too, so an answer pasted into
+// HTML or a script stays inert; invalid UTF-8 replaced by U+FFFD rather
+// than failing the answer; object members of maps (claims) sorted; nil
+// slices and maps as null; and escapes already in raw JSON (a sealed
+// document's MarshalJSON) kept as they are. The api types' omitempty
+// members are strings, slices and pointers, for which v2's omitempty is
+// v1's.
+var answerOptions = json.JoinOptions(
+	jsontext.EscapeForHTML(true),
+	jsontext.EscapeForJS(true),
+	jsontext.AllowInvalidUTF8(true),
+	jsontext.PreserveRawStrings(true),
+	json.Deterministic(true),
+	json.FormatNilSliceAsNull(true),
+	json.FormatNilMapAsNull(true),
+)
+
+// marshalAnswer is v as the JSON of an answer (see answerOptions).
+func marshalAnswer(v any) ([]byte, error) { return json.Marshal(v, answerOptions) }
+
 // writeJSON answers v as JSON.
 func writeJSON(c *gin.Context, status int, v any) {
-	b, err := stdjson.Marshal(v)
+	b, err := marshalAnswer(v)
 	if err != nil {
 		// Only a programming error gets here: every answer type encodes.
-		b, _ = stdjson.Marshal(errorBody{Error: api.CodeInternal, Description: genericInternal})
+		b, _ = marshalAnswer(errorBody{Error: api.CodeInternal, Description: genericInternal})
 		status = http.StatusInternalServerError
 	}
 	c.Data(status, mediaJSON, append(b, '\n'))
@@ -103,6 +126,9 @@ func (s *server) decodeJSON(c *gin.Context, v any) *wallet.Error {
 // was wrong in words safe to return: the JSON pointer of the offending
 // member, never its value, and no Go type names.
 func unmarshalStrict(data []byte, v any, what string) *wallet.Error {
+	// v2's defaults refuse duplicate names, invalid UTF-8 and trailing
+	// data, and match names case-sensitively; unknown members are refused
+	// on top.
 	err := json.Unmarshal(data, v, json.RejectUnknownMembers(true))
 	if err == nil {
 		return nil

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
-	stdjson "github.com/go-json-experiment/json/v1"
-
 	"github.com/gin-gonic/gin"
 )
 
@@ -158,7 +156,7 @@ func (es *eventStream) write(text string) error {
 // send writes one event with v as JSON on one data line (JSON encoding
 // escapes every newline inside strings).
 func (es *eventStream) send(event string, v any) error {
-	b, err := stdjson.Marshal(v)
+	b, err := marshalAnswer(v)
 	if err != nil {
 		return err
 	}

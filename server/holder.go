@@ -18,112 +18,43 @@ import (
 // one (THREATS T18).
 
 func (s *server) handleCredentials() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		list, err := s.svc.Credentials(c.Request.Context(), principalOf(c))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, list)
-	}
+	return handle(s, http.StatusOK, caller(s.svc.Credentials))
 }
 
 func (s *server) handleCredential() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		v, err := s.svc.Credential(c.Request.Context(), principalOf(c), c.Param("id"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byID(s.svc.Credential))
 }
 
 func (s *server) handleDevices() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		list, err := s.svc.Devices(c.Request.Context(), principalOf(c))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, list)
-	}
+	return handle(s, http.StatusOK, caller(s.svc.Devices))
 }
 
 func (s *server) handleRevokeDevice() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := s.svc.RevokeDevice(c.Request.Context(), principalOf(c), c.Param("id")); err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	}
+	return noContent(s, s.svc.RevokeDevice)
 }
 
 // handleCreateShare prepares a share for the device to sign (SPEC §3.3
 // step 1); the per-holder quota runs before it (T24).
 func (s *server) handleCreateShare() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.ShareRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		resp, err := s.svc.CreateShare(c.Request.Context(), principalOf(c), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusCreated, resp)
-	}
+	return handle(s, http.StatusCreated, body(s.svc.CreateShare))
 }
 
 func (s *server) handleShares() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		list, err := s.svc.Shares(c.Request.Context(), principalOf(c))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, list)
-	}
+	return handle(s, http.StatusOK, caller(s.svc.Shares))
 }
 
 func (s *server) handleShare() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		v, err := s.svc.Share(c.Request.Context(), principalOf(c), c.Param("id"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byID(s.svc.Share))
 }
 
 // handleApproveShare takes the device's KB-JWTs, the citizen's signed
 // consent (SPEC §3.3 step 2).
 func (s *server) handleApproveShare() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.ApproveRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		v, err := s.svc.ApproveShare(c.Request.Context(), principalOf(c), c.Param("id"), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.ApproveShare))
 }
 
 func (s *server) handleCancelShare() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		if err := s.svc.CancelShare(c.Request.Context(), principalOf(c), c.Param("id")); err != nil {
-			s.fail(c, err)
-			return
-		}
-		c.Status(http.StatusNoContent)
-	}
+	return noContent(s, s.svc.CancelShare)
 }
 
 // qrText looks up the QR text of one of the caller's objects by id.
@@ -166,19 +97,13 @@ func (s *server) handleQR(contentType string, render func(text string, size int)
 // its check and, last, the checkpoint signed with the key of
 // /.well-known/jwks.json (SPEC §3.6).
 func (s *server) handleActivity() gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.ActivityResponse, error) {
 		export, ok := boolQuery(c, "export")
 		if !ok {
-			s.failCode(c, api.CodeInvalidRequest, "export must be 1, 0, true or false")
-			return
+			return nil, invalid("export must be 1, 0, true or false")
 		}
-		resp, err := s.svc.Activity(c.Request.Context(), principalOf(c), export)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, resp)
-	}
+		return s.svc.Activity(c.Request.Context(), p, export)
+	})
 }
 
 // boolQuery reads an optional boolean query parameter.
@@ -202,14 +127,7 @@ type requestList struct {
 // handleCreatePresence makes a presence code (EIDP1:, 60 s, no data) for
 // staff to scan; the per-holder quota runs before it.
 func (s *server) handleCreatePresence() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		resp, err := s.svc.CreatePresence(c.Request.Context(), principalOf(c))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusCreated, resp)
-	}
+	return handle(s, http.StatusCreated, caller(s.svc.CreatePresence))
 }
 
 // handleHolderRequests lists the requests waiting for the holder's answer;
@@ -307,74 +225,27 @@ func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 // shows it: the verifier's registered name and category, the purpose and
 // the claims asked (SPEC §3.4).
 func (s *server) handleResolveRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.ResolveRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		v, err := s.svc.ResolveRequest(c.Request.Context(), principalOf(c), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, body(s.svc.ResolveRequest))
 }
 
 func (s *server) handleHolderRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		v, err := s.svc.HolderRequest(c.Request.Context(), principalOf(c), c.Param("id"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byID(s.svc.HolderRequest))
 }
 
 // handlePrepareRequest makes the presentations answering a request, for
 // the device to bind with KB-JWTs (aud the verifier's id, nonce the
 // request's).
 func (s *server) handlePrepareRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.PrepareRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		v, err := s.svc.PrepareRequest(c.Request.Context(), principalOf(c), c.Param("id"), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.PrepareRequest))
 }
 
 // handleApproveRequest takes the device's KB-JWTs, the citizen's signed
 // consent, and answers the request once.
 func (s *server) handleApproveRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.ApproveRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		v, err := s.svc.ApproveRequest(c.Request.Context(), principalOf(c), c.Param("id"), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.ApproveRequest))
 }
 
 // handleDeclineRequest answers no, explicitly. It takes no body.
 func (s *server) handleDeclineRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		v, err := s.svc.DeclineRequest(c.Request.Context(), principalOf(c), c.Param("id"))
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, v)
-	}
+	return handle(s, http.StatusOK, byID(s.svc.DeclineRequest))
 }

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	stdjson "encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,35 +19,13 @@ import (
 
 // handleIssue issues one credential (SPEC §3.2).
 func (s *server) handleIssue() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.IssueRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		resp, err := s.svc.Issue(c.Request.Context(), principalOf(c), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusCreated, resp)
-	}
+	return handle(s, http.StatusCreated, body(s.svc.Issue))
 }
 
 // handleSetStatus revokes, suspends or reinstates one of the issuer's own
 // credentials (SPEC §3.2).
 func (s *server) handleSetStatus() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.StatusRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		resp, err := s.svc.SetStatus(c.Request.Context(), principalOf(c), c.Param("id"), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, resp)
-	}
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.SetStatus))
 }
 
 // bulkLine is one line of a bulk stream: decoded, refused on its own, or
@@ -118,7 +95,6 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		enc := stdjson.NewEncoder(c.Writer)
 		batch := make([]bulkLine, 0, s.batchSize)
 		for {
 			first, ok := <-lines
@@ -138,13 +114,13 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				}
 			}
 			for _, r := range s.issueBulk(c, batch) {
-				if err := enc.Encode(r); err != nil {
+				if err := writeLine(c.Writer, r); err != nil {
 					return
 				}
 			}
 			if broken != nil {
 				s.log.InfoContext(ctx, "bulk stream ended early", "line", broken.n, "err", broken.readErr)
-				_ = enc.Encode(api.BulkResult{Line: broken.n, Error: api.CodeInvalidRequest,
+				_ = writeLine(c.Writer, api.BulkResult{Line: broken.n, Error: api.CodeInvalidRequest,
 					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
 				_ = rc.Flush()
 				return
@@ -156,6 +132,16 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 		}
 	}
+}
+
+// writeLine writes r as one line of the bulk answer.
+func writeLine(w io.Writer, r api.BulkResult) error {
+	b, err := marshalAnswer(r)
+	if err != nil {
+		return err
+	}
+	_, err = w.Write(append(b, '\n'))
+	return err
 }
 
 // fill appends to batch the lines already waiting, up to size, without

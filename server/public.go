@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
@@ -160,18 +161,9 @@ func positiveInt(v string) (int, bool) {
 // handleEnroll binds a device with a one-time activation code (SPEC §3.1
 // step 2).
 func (s *server) handleEnroll() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.EnrollRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		resp, err := s.svc.Enroll(c.Request.Context(), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusCreated, resp)
-	}
+	return handle(s, http.StatusCreated, func(c *gin.Context, _ *wallet.Principal, req api.EnrollRequest) (*api.EnrollResponse, error) {
+		return s.svc.Enroll(c.Request.Context(), req)
+	})
 }
 
 // tokenRequest is the JSON form of the token request.

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
@@ -42,23 +43,17 @@ const maxVerificationsLimit = 1000
 // handleVerifications lists the verifier's own log, newest first,
 // ?limit=N (1 to 1000, default 100).
 func (s *server) handleVerifications() gin.HandlerFunc {
-	return func(c *gin.Context) {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.VerificationsResponse, error) {
 		limit := 0 // the service's default
 		if v, ok := c.GetQuery("limit"); ok {
 			n, err := strconv.Atoi(v)
 			if err != nil || n < 1 || n > maxVerificationsLimit {
-				s.failCode(c, api.CodeInvalidRequest, "limit must be an integer from 1 to %d", maxVerificationsLimit)
-				return
+				return nil, invalid("limit must be an integer from 1 to %d", maxVerificationsLimit)
 			}
 			limit = n
 		}
-		resp, err := s.svc.Verifications(c.Request.Context(), principalOf(c), limit)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusOK, resp)
-	}
+		return s.svc.Verifications(c.Request.Context(), p, limit)
+	})
 }
 
 // Requests started by the verifier (SPEC §3.4), the verifier's side. The
@@ -69,18 +64,7 @@ func (s *server) handleVerifications() gin.HandlerFunc {
 // show, or, with the EIDP1: text of a scanned presence code, a request
 // addressed to that citizen's app. The per-key limit runs before it.
 func (s *server) handleCreateRequest() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req api.CreateRequestRequest
-		if !s.decode(c, &req) {
-			return
-		}
-		resp, err := s.svc.CreateRequest(c.Request.Context(), principalOf(c), req)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		writeJSON(c, http.StatusCreated, resp)
-	}
+	return handle(s, http.StatusCreated, body(s.svc.CreateRequest))
 }
 
 // sinceQuery reads ?since=STATUS: empty, or one of the request states.
