@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,43 +19,16 @@ import (
 	"github.com/eidwallet/eidwallet/qr"
 )
 
-const holderUsage = `usage: eidwallet holder [connection flags] <command> [flags] [args]
+const holderHead = `usage: eidwallet holder [connection flags] <command> [flags] [args]
 
 The citizen's side, standing in for the companion app: a device key in a
 local file signs in and approves shares. Lists print as text; --json prints
 the API's JSON instead. Exit status: 0 done, 1 refused or failed, 2 usage.
 
 commands:
-  enrol --citizen ID --code CODE [--name NAME] [--force]
-                          make a device key, enrol it with a one-time activation
-                          code (--code - reads it from stdin) and write the device file
-  credentials [--json]    list your credentials and their claims
-  share --credential ID|TYPE --claims CLAIM[,CLAIM...] [--credential ... --claims ...]
-        [--ttl SECONDS] [--uses N] [--verifier ID] [--json]
-                          share chosen claims: approves with the device key and
-                          prints the QR code, its EID1: text and when it expires
-  shares [--json]         list your shares
-  cancel SHARE_ID         cancel a share that has not been used
-  presence [--json]       make a presence code (EIDP1:, 60 s, no data) and print its QR
-                          for staff to scan: their request then reaches 'requests'
-  requests [--wait N] [--json]
-                          requests from verifiers waiting for your answer; --wait N
-                          waits up to N seconds (at most 60) for one to arrive
-  request resolve EIDR1:... [--json]
-                          scan a verifier's request code: shows who asks, for what, why
-  request show REQUEST_ID [--json]
-  request approve REQUEST_ID --credential ID|TYPE [--claims CLAIM,...] [--credential ...]
-                          answer with your device key: each --credential answers with
-                          every claim the request asks of its type, or only --claims
-  request decline REQUEST_ID
-                          say no
-  activity [--export] [--json]
-                          your activity log; --export prints the whole hash chain
-                          as JSON, as the service signed it, and checks every hash
-                          and the service's signed checkpoint (exit 1 if either fails)
-  devices [--json]        list your devices
-  revoke-device DEVICE_ID revoke one of your devices
+`
 
+const holderTail = `
 connection flags (before or after the command):
   --device FILE  device file (env EIDWALLET_DEVICE; default eidwallet-device.json);
                  it holds the private key: mode 0600, never share it
@@ -80,127 +52,128 @@ const defaultDeviceFile = "eidwallet-device.json"
 
 // holderCommand runs "eidwallet holder ...".
 func holderCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &cmdEnv{name: "eidwallet holder", getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	var o connFlags
-	top := e.flagSet("eidwallet holder", holderUsage)
-	o.register(top, false, true)
-	args, code, ok := e.parseTop(top, args, holderUsage)
-	if !ok {
-		return code
+	h := &holderCmd{cmdEnv: &cmdEnv{name: "eidwallet holder", getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, o: &connFlags{}}
+	d := &dispatcher{cmdEnv: h.cmdEnv, head: holderHead, tail: holderTail, col: 26, commands: h.commands(),
+		flags: func(fs *flag.FlagSet, _ string) { h.o.register(fs, false, true) }}
+	return d.run(ctx, args)
+}
+
+// timed is what runs a holder command: f within the timeout.
+func (h *holderCmd) timed(f runFunc) runFunc {
+	return h.timedAtLeast(0, f)
+}
+
+// timedAtLeast is timed with a timeout of at least d.
+func (h *holderCmd) timedAtLeast(d time.Duration, f runFunc) runFunc {
+	return func(ctx context.Context, pos []string) int {
+		ctx, cancel := context.WithTimeout(ctx, max(h.o.timeout, d))
+		defer cancel()
+		return f(ctx, pos)
 	}
-	name, args := args[0], args[1:]
-	if name == "enroll" {
-		name = "enrol"
+}
+
+// withJSON is the setup of a command whose only flag is --json.
+func (h *holderCmd) withJSON(f func(ctx context.Context, pos []string, asJSON bool) int) func(*flag.FlagSet) runFunc {
+	return func(fs *flag.FlagSet) runFunc {
+		asJSON := jsonFlag(fs)
+		return h.timed(func(ctx context.Context, pos []string) int { return f(ctx, pos, *asJSON) })
 	}
-	if name == "request" {
-		if len(args) == 0 {
-			return e.usage("request needs a subcommand: resolve, show, approve or decline")
-		}
-		name, args = "request "+args[0], args[1:]
+}
+
+func jsonFlag(fs *flag.FlagSet) *bool {
+	return fs.Bool("json", false, "print the API's JSON")
+}
+
+func (h *holderCmd) commands() []command {
+	return []command{
+		{name: "enrol", alias: "enroll", args: "--citizen ID --code CODE [--name NAME] [--force]",
+			help: "make a device key, enrol it with a one-time activation\ncode (--code - reads it from stdin) and write the device file",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var citizen, code, devName string
+				var force bool
+				fs.StringVar(&citizen, "citizen", "", "your personal identification `number` (12 digits)")
+				fs.StringVar(&code, "code", "", "one-time activation `code` from the identity authority (- reads stdin)")
+				fs.StringVar(&devName, "name", "eidwallet CLI", "device `name` shown in your device list")
+				fs.BoolVar(&force, "force", false, "replace an existing device file (that device stays enrolled until revoked)")
+				return h.timed(func(ctx context.Context, _ []string) int { return h.enrol(ctx, citizen, code, devName, force) })
+			}},
+		{name: "credentials", args: "[--json]", help: "list your credentials and their claims",
+			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.credentials(ctx, asJSON) })},
+		{name: "share", args: "--credential ID|TYPE --claims CLAIM[,CLAIM...] [--credential ... --claims ...]\n        [--ttl SECONDS] [--uses N] [--verifier ID] [--json]",
+			help: "share chosen claims: approves with the device key and\nprints the QR code, its EID1: text and when it expires",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var req api.ShareRequest
+				var items []api.ShareRequestItem
+				asJSON := jsonFlag(fs)
+				itemFlags(fs, &items, "`CLAIM,CLAIM` of the --credential before it")
+				fs.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
+				fs.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
+				fs.StringVar(&req.VerifierID, "verifier", "", "only this verifier `id` may redeem it")
+				return h.timed(func(ctx context.Context, _ []string) int {
+					if len(items) == 0 {
+						return h.usage("share needs --credential and --claims")
+					}
+					for _, it := range items {
+						if len(it.Claims) == 0 {
+							return h.usage("--credential %s has no --claims", it.CredentialID)
+						}
+					}
+					req.Items = items
+					return h.share(ctx, req, *asJSON)
+				})
+			}},
+		{name: "shares", args: "[--json]", help: "list your shares",
+			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.shares(ctx, asJSON) })},
+		{name: "cancel", args: "SHARE_ID", nargs: 1, help: "cancel a share that has not been used",
+			run: h.timed(func(ctx context.Context, pos []string) int { return h.cancel(ctx, pos[0]) })},
+		{name: "presence", args: "[--json]",
+			help:  "make a presence code (EIDP1:, 60 s, no data) and print its QR\nfor staff to scan: their request then reaches 'requests'",
+			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.presence(ctx, asJSON) })},
+		{name: "requests", args: "[--wait N] [--json]",
+			help: "requests from verifiers waiting for your answer; --wait N\nwaits up to N seconds (at most 60) for one to arrive",
+			setup: func(fs *flag.FlagSet) runFunc {
+				asJSON := jsonFlag(fs)
+				wait := fs.Int("wait", 0, "wait up to `N` seconds (at most 60) for a request to arrive")
+				// A long-poll outlasts the default timeout.
+				return h.timedAtLeast(api.MaxWait+10*time.Second, func(ctx context.Context, _ []string) int {
+					if *wait < 0 || *wait > int(api.MaxWait/time.Second) {
+						return h.usage("--wait: 0 to %d seconds", int(api.MaxWait/time.Second))
+					}
+					return h.requests(ctx, time.Duration(*wait)*time.Second, *asJSON)
+				})
+			}},
+		{name: "request resolve", args: "EIDR1:... [--json]", nargs: 1,
+			help:  "scan a verifier's request code: shows who asks, for what, why",
+			setup: h.withJSON(func(ctx context.Context, pos []string, asJSON bool) int { return h.resolveRequest(ctx, pos[0], asJSON) })},
+		{name: "request show", args: "REQUEST_ID [--json]", nargs: 1,
+			setup: h.withJSON(func(ctx context.Context, pos []string, asJSON bool) int { return h.showRequest(ctx, pos[0], asJSON) })},
+		{name: "request approve", args: "REQUEST_ID --credential ID|TYPE [--claims CLAIM,...] [--credential ...]", nargs: 1,
+			help: "answer with your device key: each --credential answers with\nevery claim the request asks of its type, or only --claims",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var items []api.ShareRequestItem
+				asJSON := jsonFlag(fs)
+				itemFlags(fs, &items, "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)")
+				return h.timed(func(ctx context.Context, pos []string) int {
+					if len(items) == 0 {
+						return h.usage("request approve needs --credential")
+					}
+					return h.approveRequest(ctx, pos[0], items, *asJSON)
+				})
+			}},
+		{name: "request decline", args: "REQUEST_ID", nargs: 1, help: "say no",
+			setup: h.withJSON(func(ctx context.Context, pos []string, asJSON bool) int { return h.declineRequest(ctx, pos[0], asJSON) })},
+		{name: "activity", args: "[--export] [--json]",
+			help: "your activity log; --export prints the whole hash chain\nas JSON, as the service signed it, and checks every hash\nand the service's signed checkpoint (exit 1 if either fails)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				asJSON := jsonFlag(fs)
+				export := fs.Bool("export", false, "the whole hash chain, oldest first, checked here")
+				return h.timed(func(ctx context.Context, _ []string) int { return h.activity(ctx, *export, *asJSON) })
+			}},
+		{name: "devices", args: "[--json]", help: "list your devices",
+			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.devices(ctx, asJSON) })},
+		{name: "revoke-device", args: "DEVICE_ID", nargs: 1, help: "revoke one of your devices",
+			run: h.timed(func(ctx context.Context, pos []string) int { return h.revokeDevice(ctx, pos[0]) })},
 	}
-	h := &holderCmd{cmdEnv: e, o: &o}
-	leaf := e.flagSet("eidwallet holder "+name, holderUsage)
-	o.register(leaf, false, true)
-	var asJSON bool
-	if name != "enrol" && name != "cancel" && name != "revoke-device" {
-		leaf.BoolVar(&asJSON, "json", false, "print the API's JSON")
-	}
-	var run func(ctx context.Context, pos []string) int
-	nargs := 0
-	switch name {
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, holderUsage)
-		return exitOK
-	case "enrol":
-		var citizen, code, devName string
-		var force bool
-		leaf.StringVar(&citizen, "citizen", "", "your personal identification `number` (12 digits)")
-		leaf.StringVar(&code, "code", "", "one-time activation `code` from the identity authority (- reads stdin)")
-		leaf.StringVar(&devName, "name", "eidwallet CLI", "device `name` shown in your device list")
-		leaf.BoolVar(&force, "force", false, "replace an existing device file (that device stays enrolled until revoked)")
-		run = func(ctx context.Context, _ []string) int { return h.enrol(ctx, citizen, code, devName, force) }
-	case "credentials":
-		run = func(ctx context.Context, _ []string) int { return h.credentials(ctx, asJSON) }
-	case "share":
-		var req api.ShareRequest
-		var items []api.ShareRequestItem
-		itemFlags(leaf, &items, "`CLAIM,CLAIM` of the --credential before it")
-		leaf.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
-		leaf.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
-		leaf.StringVar(&req.VerifierID, "verifier", "", "only this verifier `id` may redeem it")
-		run = func(ctx context.Context, _ []string) int {
-			if len(items) == 0 {
-				return e.usage("share needs --credential and --claims")
-			}
-			for _, it := range items {
-				if len(it.Claims) == 0 {
-					return e.usage("--credential %s has no --claims", it.CredentialID)
-				}
-			}
-			req.Items = items
-			return h.share(ctx, req, asJSON)
-		}
-	case "shares":
-		run = func(ctx context.Context, _ []string) int { return h.shares(ctx, asJSON) }
-	case "cancel":
-		nargs = 1
-		run = func(ctx context.Context, pos []string) int { return h.cancel(ctx, pos[0]) }
-	case "activity":
-		var export bool
-		leaf.BoolVar(&export, "export", false, "the whole hash chain, oldest first, checked here")
-		run = func(ctx context.Context, _ []string) int { return h.activity(ctx, export, asJSON) }
-	case "devices":
-		run = func(ctx context.Context, _ []string) int { return h.devices(ctx, asJSON) }
-	case "presence":
-		run = func(ctx context.Context, _ []string) int { return h.presence(ctx, asJSON) }
-	case "requests":
-		var wait int
-		leaf.IntVar(&wait, "wait", 0, "wait up to `N` seconds (at most 60) for a request to arrive")
-		run = func(ctx context.Context, _ []string) int {
-			if wait < 0 || wait > int(api.MaxWait/time.Second) {
-				return e.usage("--wait: 0 to %d seconds", int(api.MaxWait/time.Second))
-			}
-			return h.requests(ctx, time.Duration(wait)*time.Second, asJSON)
-		}
-	case "request resolve":
-		nargs = 1
-		run = func(ctx context.Context, pos []string) int { return h.resolveRequest(ctx, pos[0], asJSON) }
-	case "request show":
-		nargs = 1
-		run = func(ctx context.Context, pos []string) int { return h.showRequest(ctx, pos[0], asJSON) }
-	case "request approve":
-		nargs = 1
-		var items []api.ShareRequestItem
-		itemFlags(leaf, &items, "only these `CLAIM,CLAIM` of the --credential before it (default: all it is asked)")
-		run = func(ctx context.Context, pos []string) int {
-			if len(items) == 0 {
-				return e.usage("request approve needs --credential")
-			}
-			return h.approveRequest(ctx, pos[0], items, asJSON)
-		}
-	case "request decline":
-		nargs = 1
-		run = func(ctx context.Context, pos []string) int { return h.declineRequest(ctx, pos[0], asJSON) }
-	case "revoke-device":
-		nargs = 1
-		run = func(ctx context.Context, pos []string) int { return h.revokeDevice(ctx, pos[0]) }
-	default:
-		return e.usage("unknown command %q", name)
-	}
-	pos, err := parseInterspersed(leaf, args)
-	if err != nil {
-		return e.parseExit(err)
-	}
-	if len(pos) != nargs {
-		return e.usage("%s takes %d argument(s), got %d", name, nargs, len(pos))
-	}
-	timeout := o.timeout
-	if name == "requests" {
-		timeout = max(timeout, api.MaxWait+10*time.Second) // a long-poll outlasts the default
-	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return run(ctx, pos)
 }
 
 // holderCmd is one run of a holder command.
@@ -568,12 +541,6 @@ func orDash(s string) string {
 		return "-"
 	}
 	return s
-}
-
-// jsonText is v as compact JSON.
-func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
 }
 
 // Requests started by verifiers (SPEC §3.4).

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 )
 
@@ -24,42 +25,54 @@ const (
 	exitUsage   = 2 // bad command line or an error before any check
 )
 
-const usage = `usage: eidwallet <command> [flags]
-
-commands:
-  serve                run the wallet service (see 'eidwallet serve -h')
-  admin                operator tasks: issuers, verifiers, API keys, activation codes
-  holder               the citizen's side: enrol a device, list documents, share by QR
-  verifier             a relying party's side: ask a citizen for claims by QR or presence code
-  verify-presentation  verify an SD-JWT (VC) presentation read on stdin, offline, against the
-                       signed trust list, issuer metadata or one issuer's JWKS
-
-Run 'eidwallet <command> -h' for a command's flags.
-`
+// tool is one of eidwallet's commands; each parses its own flags.
+type tool struct {
+	name, help string
+	run        func(ctx context.Context, args []string) int
+}
 
 // run is main without the process: testable with its own arguments,
 // environment and streams. It returns the exit code.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	tools := []tool{
+		{"serve", "run the wallet service (see 'eidwallet serve -h')", func(ctx context.Context, args []string) int {
+			return serve(ctx, args, getenv, stdout, stderr)
+		}},
+		{"admin", "operator tasks: issuers, verifiers, API keys, activation codes", func(ctx context.Context, args []string) int {
+			return adminCommand(ctx, args, getenv, stdin, stdout, stderr)
+		}},
+		{"holder", "the citizen's side: enrol a device, list documents, share by QR", func(ctx context.Context, args []string) int {
+			return holderCommand(ctx, args, getenv, stdin, stdout, stderr)
+		}},
+		{"verifier", "a relying party's side: ask a citizen for claims by QR or presence code", func(ctx context.Context, args []string) int {
+			return verifierCommand(ctx, args, getenv, stdin, stdout, stderr)
+		}},
+		{"verify-presentation", "verify an SD-JWT (VC) presentation read on stdin, offline, against the\n" +
+			"signed trust list, issuer metadata or one issuer's JWKS", func(_ context.Context, args []string) int {
+			return verifyPresentation(args, stdin, stdout, stderr)
+		}},
+	}
+	var usage strings.Builder
+	usage.WriteString("usage: eidwallet <command> [flags]\n\ncommands:\n")
+	for _, t := range tools {
+		writeCommand(&usage, 23, t.name, t.help)
+	}
+	usage.WriteString("\nRun 'eidwallet <command> -h' for a command's flags.\n")
+
 	if len(args) == 0 {
-		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, usage.String())
 		return exitUsage
+	}
+	for _, t := range tools {
+		if t.name == args[0] {
+			return t.run(ctx, args[1:])
+		}
 	}
 	switch args[0] {
-	case "verify-presentation":
-		return verifyPresentation(args[1:], stdin, stdout, stderr)
-	case "serve":
-		return serve(ctx, args[1:], getenv, stdout, stderr)
-	case "admin":
-		return adminCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
-	case "holder":
-		return holderCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
-	case "verifier":
-		return verifierCommand(ctx, args[1:], getenv, stdin, stdout, stderr)
 	case "-h", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage.String())
 		return exitOK
-	default:
-		fmt.Fprintf(stderr, "eidwallet: unknown command %q\n\n%s", args[0], usage)
-		return exitUsage
 	}
+	fmt.Fprintf(stderr, "eidwallet: unknown command %q\n\n%s", args[0], usage.String())
+	return exitUsage
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +13,7 @@ import (
 	"github.com/eidwallet/eidwallet/qr"
 )
 
-const verifierUsage = `usage: eidwallet verifier [connection flags] <command> [flags] [args]
+const verifierHead = `usage: eidwallet verifier [connection flags] <command> [flags] [args]
 
 A relying party's side: ask a citizen for claims (SPEC §3.4) with the
 verifier's API key. The citizen sees who asks, for what and why, and
@@ -20,16 +21,9 @@ approves or declines in the app. Exit status: 0 done (with --wait: approved),
 1 refused, declined, expired or failed, 2 usage.
 
 commands:
-  request --claims TYPE:CLAIM[,CLAIM...] [--claims ...] --purpose TEXT
-          [--ttl SECONDS] [--presence EIDP1:...] [--wait] [--json]
-                          make a request. Without --presence it prints the EIDR1:
-                          QR code for the citizen to scan; with the EIDP1: text of
-                          the citizen's presence code it goes straight to their app.
-                          --wait waits for the answer (until the request expires)
-                          and prints it as JSON: exactly the approved claims
-  result REQUEST_ID [--wait]
-                          the request's state as JSON; --wait waits for the answer
+`
 
+const verifierTail = `
 connection flags (before or after the command):
   --key KEY      the verifier's API key (env EIDWALLET_VERIFIER_KEY); prefer the
                  variable: command lines are visible to other users
@@ -44,74 +38,71 @@ examples:
 
 // verifierCommand runs "eidwallet verifier ...".
 func verifierCommand(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := &cmdEnv{name: "eidwallet verifier", getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
-	var o connFlags
-	var key string
-	top := e.flagSet("eidwallet verifier", verifierUsage)
-	o.register(top, false, false)
-	top.StringVar(&key, "key", "", "the verifier's API `key` (env EIDWALLET_VERIFIER_KEY)")
-	args, code, ok := e.parseTop(top, args, verifierUsage)
-	if !ok {
-		return code
-	}
-	name, args := args[0], args[1:]
-	leaf := e.flagSet("eidwallet verifier "+name, verifierUsage)
-	o.register(leaf, false, false)
-	leaf.StringVar(&key, "key", key, "the verifier's API `key` (env EIDWALLET_VERIFIER_KEY)")
-	vc := &verifierCmd{cmdEnv: e, o: &o}
-	var run func(ctx context.Context, v *client.Verifier, pos []string) int
-	nargs := 0
-	switch name {
-	case "help", "-h", "--help":
-		fmt.Fprint(stdout, verifierUsage)
-		return exitOK
-	case "request":
-		req := api.CreateRequestRequest{Claims: map[string][]string{}}
-		var wait, asJSON bool
-		claimSetFlag(leaf, req.Claims, "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
-		leaf.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 bytes)")
-		leaf.IntVar(&req.TTLSeconds, "ttl", 120, "how long the request lives, in `seconds` (at most 600)")
-		leaf.StringVar(&req.Presence, "presence", "", "the `EIDP1:` text of the citizen's presence code: send the request to their app")
-		leaf.BoolVar(&wait, "wait", false, "wait for the answer and print it as JSON")
-		leaf.BoolVar(&asJSON, "json", false, "print the API's JSON only (the QR code goes to stderr)")
-		run = func(ctx context.Context, v *client.Verifier, _ []string) int {
-			if len(req.Claims) == 0 || strings.TrimSpace(req.Purpose) == "" {
-				return e.usage("request needs --claims and --purpose")
-			}
-			return vc.request(ctx, v, req, wait, asJSON)
+	vc := &verifierCmd{cmdEnv: &cmdEnv{name: "eidwallet verifier", getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, o: &connFlags{}}
+	d := &dispatcher{cmdEnv: vc.cmdEnv, head: verifierHead, tail: verifierTail, col: 26, commands: vc.commands(),
+		flags: func(fs *flag.FlagSet, _ string) {
+			vc.o.register(fs, false, false)
+			fs.StringVar(&vc.key, "key", vc.key, "the verifier's API `key` (env EIDWALLET_VERIFIER_KEY)")
+		}}
+	return d.run(ctx, args)
+}
+
+// keyed is what runs a verifier command: f with the verifier's API key.
+func (vc *verifierCmd) keyed(f func(ctx context.Context, v *client.Verifier, pos []string) int) runFunc {
+	return func(ctx context.Context, pos []string) int {
+		key := vc.key
+		if key == "" {
+			key = strings.TrimSpace(vc.getenv("EIDWALLET_VERIFIER_KEY"))
 		}
-	case "result":
-		nargs = 1
-		var wait bool
-		leaf.BoolVar(&wait, "wait", false, "wait for the answer (until the request expires)")
-		run = func(ctx context.Context, v *client.Verifier, pos []string) int {
-			return vc.result(ctx, v, pos[0], wait)
+		if key == "" {
+			return vc.usage("no verifier API key: set EIDWALLET_VERIFIER_KEY or pass --key")
 		}
-	default:
-		return e.usage("unknown command %q", name)
+		vc.c = client.New(vc.o.serviceURL(vc.getenv, ""))
+		return f(ctx, vc.c.Verifier(key), pos)
 	}
-	pos, err := parseInterspersed(leaf, args)
-	if err != nil {
-		return e.parseExit(err)
+}
+
+func (vc *verifierCmd) commands() []command {
+	return []command{
+		{name: "request", args: "--claims TYPE:CLAIM[,CLAIM...] [--claims ...] --purpose TEXT\n          [--ttl SECONDS] [--presence EIDP1:...] [--wait] [--json]",
+			help: "make a request. Without --presence it prints the EIDR1:\n" +
+				"QR code for the citizen to scan; with the EIDP1: text of\n" +
+				"the citizen's presence code it goes straight to their app.\n" +
+				"--wait waits for the answer (until the request expires)\n" +
+				"and prints it as JSON: exactly the approved claims",
+			setup: func(fs *flag.FlagSet) runFunc {
+				req := api.CreateRequestRequest{Claims: map[string][]string{}}
+				var wait, asJSON bool
+				claimSetFlag(fs, req.Claims, "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
+				fs.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 bytes)")
+				fs.IntVar(&req.TTLSeconds, "ttl", 120, "how long the request lives, in `seconds` (at most 600)")
+				fs.StringVar(&req.Presence, "presence", "", "the `EIDP1:` text of the citizen's presence code: send the request to their app")
+				fs.BoolVar(&wait, "wait", false, "wait for the answer and print it as JSON")
+				fs.BoolVar(&asJSON, "json", false, "print the API's JSON only (the QR code goes to stderr)")
+				return vc.keyed(func(ctx context.Context, v *client.Verifier, _ []string) int {
+					if len(req.Claims) == 0 || strings.TrimSpace(req.Purpose) == "" {
+						return vc.usage("request needs --claims and --purpose")
+					}
+					return vc.request(ctx, v, req, wait, asJSON)
+				})
+			}},
+		{name: "result", args: "REQUEST_ID [--wait]", nargs: 1,
+			help: "the request's state as JSON; --wait waits for the answer",
+			setup: func(fs *flag.FlagSet) runFunc {
+				wait := fs.Bool("wait", false, "wait for the answer (until the request expires)")
+				return vc.keyed(func(ctx context.Context, v *client.Verifier, pos []string) int {
+					return vc.result(ctx, v, pos[0], *wait)
+				})
+			}},
 	}
-	if len(pos) != nargs {
-		return e.usage("%s takes %d argument(s), got %d", name, nargs, len(pos))
-	}
-	if key == "" {
-		key = strings.TrimSpace(getenv("EIDWALLET_VERIFIER_KEY"))
-	}
-	if key == "" {
-		return e.usage("no verifier API key: set EIDWALLET_VERIFIER_KEY or pass --key")
-	}
-	vc.c = client.New(o.serviceURL(getenv, ""))
-	return run(ctx, vc.c.Verifier(key), pos)
 }
 
 // verifierCmd is one run of a verifier command.
 type verifierCmd struct {
 	*cmdEnv
-	o *connFlags
-	c *client.Client
+	o   *connFlags
+	key string
+	c   *client.Client
 }
 
 func (vc *verifierCmd) failed(err error) int { return vc.fail(err, vc.c.BaseURL()) }
