@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -18,6 +17,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/go-json-experiment/json"
 )
 
 func issueLine(t *testing.T, h *harness, citizen string) []byte {

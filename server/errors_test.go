@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"io"
 	"net/http"
 	"regexp"
@@ -15,6 +14,7 @@ import (
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
 )
 
 // TestHTTPStatus holds the error table to SPEC §5, code by code.

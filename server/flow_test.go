@@ -1,11 +1,11 @@
 package server_test
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/go-json-experiment/json"
 )
 
 // TestFlow drives SPEC §3 end to end through the API: enrolment and

@@ -6,7 +6,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
-	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -22,6 +21,7 @@ import (
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
 	"github.com/prometheus/client_golang/prometheus"
 )
 

@@ -2,15 +2,13 @@ package server_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
 
-	strictjson "github.com/go-json-experiment/json"
-
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/go-json-experiment/json"
 )
 
 // TestServiceLogsCarryRequestID: the service's own log lines (here
@@ -77,7 +75,7 @@ func TestLogLinesHaveOneRequestID(t *testing.T) {
 			seen := map[string]int{}
 			for _, line := range bytes.Split(bytes.TrimSpace([]byte(logs.String())), []byte("\n")) {
 				var rec map[string]any
-				if err := strictjson.Unmarshal(line, &rec); err != nil {
+				if err := json.Unmarshal(line, &rec); err != nil {
 					t.Fatalf("log line %s: %v", line, err)
 				}
 				if rec["msg"] != "request" {

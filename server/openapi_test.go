@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"encoding/json"
 	"regexp"
 	"slices"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/docs"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // TestOpenAPIMatchesRoutes holds docs/openapi.json and routes.go to the
@@ -28,14 +29,17 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			Description string `json:"description"`
 		} `json:"info"`
 		Paths map[string]map[string]struct {
-			OperationID string                      `json:"operationId"`
-			Security    *[]map[string][]string      `json:"security"`
-			Parameters  []struct{ Name, In string } `json:"parameters"`
-			Responses   map[string]json.RawMessage  `json:"responses"`
+			OperationID string                 `json:"operationId"`
+			Security    *[]map[string][]string `json:"security"`
+			Parameters  []struct {
+				Name string `json:"name"`
+				In   string `json:"in"`
+			} `json:"parameters"`
+			Responses map[string]jsontext.Value `json:"responses"`
 		} `json:"paths"`
 		Components struct {
 			Responses map[string]struct {
-				Headers map[string]json.RawMessage `json:"headers"`
+				Headers map[string]jsontext.Value `json:"headers"`
 			} `json:"responses"`
 			Schemas struct {
 				Error struct {

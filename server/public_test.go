@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"bytes"
-	"encoding/json"
 	"image/png"
 	"net/url"
 	"strconv"
@@ -12,6 +11,8 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/qr"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // TestStatusListRoute fetches the issuer's JWKS and status list through
@@ -33,8 +34,8 @@ func TestStatusListRoute(t *testing.T) {
 	trust.AddIssuer(h.svc.IssuerURL("vss"), keys, "urn:eidwallet:vct:health_insurance:1")
 
 	var meta struct {
-		Issuer string          `json:"issuer"`
-		JWKS   json.RawMessage `json:"jwks"`
+		Issuer string         `json:"issuer"`
+		JWKS   jsontext.Value `json:"jwks"`
 	}
 	h.call("GET", "/.well-known/jwt-vc-issuer/issuers/vss", "", nil, 200, &meta)
 	if meta.Issuer != h.svc.IssuerURL("vss") || len(must(credentials.ParseJWKS(meta.JWKS))) != len(keys) {

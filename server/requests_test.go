@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"net"
 	"net/http"
 	"strings"
@@ -13,6 +12,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/go-json-experiment/json"
 	"golang.org/x/time/rate"
 )
 
