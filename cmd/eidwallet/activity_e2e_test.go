@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	stdjson "encoding/json"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/go-json-experiment/json"
 )
 
 // TestActivityExportChecksIndependently drives `serve` through run() and
@@ -201,16 +201,17 @@ func mustShare(t *testing.T, h *client.Holder, credentialID string) string {
 	return sh.ShareID
 }
 
-// edit decodes an export with encoding/json, lets f change it and encodes
-// it again, indented: member order and escaping change on the way.
+// edit decodes an export, lets f change it and encodes it again, indented,
+// with the library's defaults (members in no set order, <, > and & not
+// escaped): member order and escaping change on the way.
 func edit(t *testing.T, export []byte, f func(map[string]any)) []byte {
 	t.Helper()
 	var m map[string]any
-	if err := stdjson.Unmarshal(export, &m); err != nil {
+	if err := json.Unmarshal(export, &m); err != nil {
 		t.Fatal(err)
 	}
 	f(m)
-	b, err := stdjson.MarshalIndent(m, "", "   ")
+	b, err := json.Marshal(m, jsontext.WithIndent("   "))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,7 +230,7 @@ func rehash(t *testing.T, en map[string]any) string {
 			c[k] = v
 		}
 	}
-	b, _ := stdjson.Marshal(c)
+	b, _ := json.Marshal(c)
 	v := jsontext.Value(b)
 	if err := v.Canonicalize(); err != nil {
 		t.Fatal(err)
@@ -241,7 +242,7 @@ func rehash(t *testing.T, en map[string]any) string {
 func exportCheckpoint(t *testing.T, export []byte) string {
 	t.Helper()
 	var r api.ActivityResponse
-	if err := stdjson.Unmarshal(export, &r); err != nil || r.Checkpoint == "" {
+	if err := json.Unmarshal(export, &r); err != nil || r.Checkpoint == "" {
 		t.Fatalf("export without checkpoint: %v", err)
 	}
 	return r.Checkpoint
@@ -254,7 +255,7 @@ func jwsHeader(t *testing.T, token string) map[string]any {
 	b, err := base64.RawURLEncoding.DecodeString(h)
 	var m map[string]any
 	if err == nil {
-		err = stdjson.Unmarshal(b, &m)
+		err = json.Unmarshal(b, &m)
 	}
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	stdjson "encoding/json"
 	"flag"
 	"io"
 	"net/http/httptest"
@@ -20,6 +19,7 @@ import (
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
 )
 
 // cliResult is one run of a client command.
@@ -202,7 +202,7 @@ func adminJSON(t *testing.T, env map[string]string, out any, args ...string) {
 	if r.code != exitOK {
 		t.Fatalf("admin %q: exit %d\n%s", args, r.code, r.stderr)
 	}
-	if err := stdjson.Unmarshal([]byte(r.stdout), out); err != nil {
+	if err := json.Unmarshal([]byte(r.stdout), out); err != nil {
 		t.Fatalf("admin %q: output is not JSON: %v\n%s", args, err, r.stdout)
 	}
 }
@@ -237,7 +237,7 @@ func TestAdminCommands(t *testing.T) {
 	if r.code != exitOK || !strings.Contains(r.stderr, "shown once") {
 		t.Fatalf("api-key: exit %d\n%s", r.code, r.stderr)
 	}
-	if err := stdjson.Unmarshal([]byte(r.stdout), &ik); err != nil || ik.Key == "" || ik.Owner != "mps" {
+	if err := json.Unmarshal([]byte(r.stdout), &ik); err != nil || ik.Key == "" || ik.Owner != "mps" {
 		t.Fatalf("api key = %+v, %v", ik, err)
 	}
 	if strings.Contains(r.stderr, ik.Key) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"image"
@@ -20,6 +19,8 @@ import (
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/qr"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // The demo citizen is made up; the portrait is a drawn placeholder.
@@ -47,7 +48,7 @@ func runDemo(ctx context.Context, baseURL, dataDir, tokenPath string, stdout io.
 		if state, err = seedDemo(ctx, c, tokenPath, devicePath); err != nil {
 			return err
 		}
-		b, _ := json.MarshalIndent(state, "", "  ")
+		b, _ := json.Marshal(state, outputJSON, jsontext.WithIndent("  "))
 		if err := writeSecretFile(statePath, b); err != nil {
 			return err
 		}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	stdjson "encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +11,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
 )
 
 func TestHolderUsageErrors(t *testing.T) {
@@ -106,7 +106,7 @@ func TestHolderCommands(t *testing.T) {
 		t.Fatalf("enrol: exit %d\n%s", r.code, r.stderr)
 	}
 	var enr map[string]string
-	if err := stdjson.Unmarshal([]byte(r.stdout), &enr); err != nil || enr["device_id"] == "" || enr["device_file"] != devFile {
+	if err := json.Unmarshal([]byte(r.stdout), &enr); err != nil || enr["device_id"] == "" || enr["device_file"] != devFile {
 		t.Fatalf("enrol output %q: %v", r.stdout, err)
 	}
 	if fi, err := os.Stat(devFile); err != nil || fi.Mode().Perm() != 0o600 {
@@ -133,7 +133,7 @@ func TestHolderCommands(t *testing.T) {
 		}
 	}
 	var creds []api.CredentialView
-	if err := stdjson.Unmarshal([]byte(hold("credentials", "--json").stdout), &creds); err != nil || len(creds) != 1 {
+	if err := json.Unmarshal([]byte(hold("credentials", "--json").stdout), &creds); err != nil || len(creds) != 1 {
 		t.Fatalf("credentials --json: %v", err)
 	}
 
@@ -157,7 +157,7 @@ func TestHolderCommands(t *testing.T) {
 
 	// A second share, as JSON, then cancelled.
 	var sv api.ShareView
-	if err := stdjson.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--verifier", ver.ID, "--json").stdout), &sv); err != nil || sv.Status != "active" {
+	if err := json.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--verifier", ver.ID, "--json").stdout), &sv); err != nil || sv.Status != "active" {
 		t.Fatalf("share --json: %+v, %v", sv, err)
 	}
 	if r := hold("cancel", sv.ShareID); !strings.Contains(r.stderr, "cancelled") {
@@ -174,7 +174,7 @@ func TestHolderCommands(t *testing.T) {
 	}
 	r = hold("activity", "--export")
 	var exp api.ActivityResponse
-	if err := stdjson.Unmarshal([]byte(r.stdout), &exp); err != nil || !wallet.CheckChain(exp.Entries) || !strings.Contains(r.stderr, "intact") {
+	if err := json.Unmarshal([]byte(r.stdout), &exp); err != nil || !wallet.CheckChain(exp.Entries) || !strings.Contains(r.stderr, "intact") {
 		t.Errorf("activity --export: %v\n%s", err, r.stderr)
 	}
 	r = hold("devices")

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"os"
@@ -17,6 +16,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/go-json-experiment/json"
 )
 
 // promise is one server, started through run(), for the tests of the
@@ -87,8 +87,11 @@ func (p *promise) postKBs(h *client.Holder, path string, kbs []string) error {
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
-	var answer struct{ Error, Reason string }
-	_ = json.NewDecoder(resp.Body).Decode(&answer)
+	var answer struct {
+		Error  string `json:"error"`
+		Reason string `json:"reason"`
+	}
+	_ = json.UnmarshalRead(resp.Body, &answer)
 	return &client.Error{Status: resp.StatusCode, Code: api.Code(answer.Error), Reason: answer.Reason}
 }
 
@@ -224,7 +227,9 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("token: %d", resp.StatusCode)
 		}
-		var claims struct{ Jti string }
+		var claims struct {
+			Jti string `json:"jti"`
+		}
 		payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(assertion, ".")[1])
 		p.must(json.Unmarshal(payload, &claims))
 		raw, err := os.ReadFile(filepath.Join(p.dataDir, "eidwallet.db"))
@@ -357,7 +362,9 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, "")
 		jwks, err := p.c.IssuerJWKS(p.ctx, "vss")
 		p.must(err)
-		var set struct{ Keys []any }
+		var set struct {
+			Keys []any `json:"keys"`
+		}
 		if err := json.Unmarshal(jwks, &set); err != nil || len(set.Keys) != 0 {
 			t.Errorf("a retired issuer's JWKS: %s (%v)", jwks, err)
 		}

@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"image/png"
 	"io"
 	"net/http"
@@ -28,6 +27,7 @@ import (
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
+	"github.com/go-json-experiment/json"
 )
 
 // reqWorld is a deployment for the request flows (SPEC §3.4), built over
