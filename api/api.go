@@ -82,10 +82,28 @@ type ActivationCodeResponse struct {
 
 // EnrollRequest is POST /v1/enrollments.
 type EnrollRequest struct {
-	CitizenID      string          `json:"citizen_id"`
-	ActivationCode string          `json:"activation_code"`
-	DeviceKey      json.RawMessage `json:"device_key"` // public JWK
-	DeviceName     string          `json:"device_name"`
+	CitizenID      string  `json:"citizen_id"`
+	ActivationCode string  `json:"activation_code"`
+	DeviceKey      RawJSON `json:"device_key"` // public JWK
+	DeviceName     string  `json:"device_name"`
+}
+
+// RawJSON is a JSON value carried as its bytes (a JWK), as encoding/json's
+// RawMessage is, for any JSON library.
+type RawJSON []byte
+
+// MarshalJSON writes the value as it is (null when empty).
+func (r RawJSON) MarshalJSON() ([]byte, error) {
+	if len(r) == 0 {
+		return []byte("null"), nil
+	}
+	return r, nil
+}
+
+// UnmarshalJSON keeps a copy of the value.
+func (r *RawJSON) UnmarshalJSON(b []byte) error {
+	*r = append((*r)[:0], b...)
+	return nil
 }
 
 // EnrollResponse identifies the new device and says which credentials it

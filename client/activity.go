@@ -5,12 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/go-json-experiment/json/jsontext"
 
@@ -27,7 +28,7 @@ func (c *Client) ServiceJWKS(ctx context.Context) ([]byte, error) {
 // ExportActivityJSON returns GET /v1/me/activity?export=1 as the service
 // sent it: what CheckActivityExport checks and what a citizen keeps.
 func (h *Holder) ExportActivityJSON(ctx context.Context) ([]byte, error) {
-	var raw json.RawMessage
+	var raw jsontext.Value
 	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", url.Values{"export": {"1"}}, nil, &raw, max(exportMaxBytes, h.c.maxBody)); err != nil {
 		return nil, err
 	}
@@ -89,8 +90,8 @@ func CheckActivityExport(export, jwks []byte, issuer string) (*ActivityCheck, er
 		return nil, errors.New("activity export is not valid JSON (or repeats a member name)")
 	}
 	var doc struct {
-		Entries    []json.RawMessage `json:"entries"`
-		Checkpoint string            `json:"checkpoint"`
+		Entries    []jsontext.Value `json:"entries"`
+		Checkpoint string           `json:"checkpoint"`
 	}
 	if err := json.Unmarshal(export, &doc); err != nil {
 		return nil, fmt.Errorf("activity export: %w", err)

@@ -1,14 +1,12 @@
 package client
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/base64"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -17,6 +15,9 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -56,7 +57,7 @@ func (d *Device) PublicKey() (*ecdsa.PublicKey, error) {
 
 // PublicJWK is the device's public key as a JWK (with its RFC 7638
 // thumbprint as kid): the device_key of enrolment.
-func (d *Device) PublicJWK() (json.RawMessage, error) {
+func (d *Device) PublicJWK() (jsontext.Value, error) {
 	pub, err := d.PublicKey()
 	if err != nil {
 		return nil, err
@@ -186,7 +187,7 @@ func (d *Device) Save(path string) error {
 		Version: 1, DeviceID: d.ID, HolderID: d.HolderID, Name: d.Name, URL: d.URL,
 		Key: &privateJWK{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(pt[1:33]), Y: b64.EncodeToString(pt[33:]), D: b64.EncodeToString(raw), Kid: kid},
 	}
-	b, err := json.MarshalIndent(f, "", "  ")
+	b, err := json.Marshal(f, jsontext.WithIndent("  "))
 	if err != nil {
 		return fmt.Errorf("save device: %w", err)
 	}
@@ -255,8 +256,7 @@ func LoadDevice(path string) (*Device, error) {
 
 func parseDevice(b []byte) (*Device, error) {
 	var f deviceFile
-	dec := json.NewDecoder(bytes.NewReader(b))
-	if err := dec.Decode(&f); err != nil {
+	if err := json.Unmarshal(b, &f); err != nil {
 		return nil, fmt.Errorf("not a device file: %w", err)
 	}
 	if f.Version > 1 {

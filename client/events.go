@@ -2,12 +2,13 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"mime"
 	"net/http"
 	"time"
+
+	"github.com/go-json-experiment/json"
 )
 
 // reconnectDelay is the pause before an event stream is opened again

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
@@ -12,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -57,7 +58,7 @@ func (h *Holder) Enroll(ctx context.Context, citizenID, activationCode string) (
 	}
 	var out api.EnrollResponse
 	err = h.c.do(ctx, "", http.MethodPost, "/v1/enrollments", api.EnrollRequest{
-		CitizenID: citizenID, ActivationCode: activationCode, DeviceKey: jwk, DeviceName: h.dev.Name,
+		CitizenID: citizenID, ActivationCode: activationCode, DeviceKey: api.RawJSON(jwk), DeviceName: h.dev.Name,
 	}, &out)
 	if err != nil {
 		return nil, err

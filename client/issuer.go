@@ -4,12 +4,14 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"net/http"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/api"
 )
@@ -60,13 +62,11 @@ func (is *Issuer) IssueBulk(ctx context.Context, reqs iter.Seq[api.IssueRequest]
 		// closed with it, so whoever sees the upload fail can read it.
 		encErr := make(chan error, 1)
 		go func() {
-			enc := json.NewEncoder(pw) // one value and "\n" per Write
+			enc := jsontext.NewEncoder(pw) // one value and "\n" per line
 			for r := range reqs {
-				if err := enc.Encode(r); err != nil {
-					var je *json.UnsupportedTypeError
-					var ve *json.UnsupportedValueError
-					var me *json.MarshalerError
-					if errors.As(err, &je) || errors.As(err, &ve) || errors.As(err, &me) {
+				if err := json.MarshalEncode(enc, r); err != nil {
+					var se *json.SemanticError
+					if errors.As(err, &se) {
 						encErr <- fmt.Errorf("bulk: encode request: %w", err)
 					}
 					pw.CloseWithError(err)

@@ -3,10 +3,11 @@ package client
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/credentials"
 )
@@ -44,9 +45,9 @@ func (c *Client) IssuerKeys(ctx context.Context, issuerID string) (map[string]*e
 // IssuerMetadata is SD-JWT VC issuer metadata (SD-JWT VC draft §5):
 // the issuer identifier and its keys, by reference or by value.
 type IssuerMetadata struct {
-	Issuer  string          `json:"issuer"`
-	JWKSURI string          `json:"jwks_uri,omitempty"`
-	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	Issuer  string         `json:"issuer"`
+	JWKSURI string         `json:"jwks_uri,omitempty"`
+	JWKS    jsontext.Value `json:"jwks,omitempty"`
 }
 
 // IssuerMetadata fetches GET /.well-known/jwt-vc-issuer/issuers/{id}.

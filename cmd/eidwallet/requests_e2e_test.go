@@ -250,6 +250,11 @@ func TestRequestsEndToEnd(t *testing.T) {
 	t.Run("presence QR: the holder's long-poll gets the request; decline", w.presence)
 	t.Run("failures answer as SPEC §5 says", w.failures)
 	t.Run("CLI", func(t *testing.T) { w.cli(t, srv.url, dataDir) })
+	// The service logs a delivery after the receiver has answered it: wait
+	// for that line before stopping.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(logs.String(), `"msg":"webhook delivered"`) && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	srv.stop()
 
 	t.Run("logs hold no token, key, secret or claim value", func(t *testing.T) {
