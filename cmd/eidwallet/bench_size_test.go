@@ -5,16 +5,12 @@ import (
 	"fmt"
 	"iter"
 	"maps"
-	"net/http"
 	"os"
 	"strconv"
 	"testing"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/wallet"
-	"github.com/go-json-experiment/json"
 )
 
 // BenchmarkRedeemStoreSize redeems, over HTTP as BenchmarkRedeemHTTP does,
@@ -38,38 +34,9 @@ func BenchmarkRedeemStoreSize(b *testing.B) {
 	}
 	for _, n := range []int{10_000, large} {
 		b.Run(fmt.Sprintf("credentials=%d", n), func(b *testing.B) {
-			ctx := context.Background()
 			st := newBenchStack(b)
 			fill(b, st, n)
-			v, err := st.admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
-				Claims: map[string][]string{"national_id": {"full_name", "age_over_18"}}})
-			if err != nil {
-				b.Fatal(err)
-			}
-			code, err := st.admin.CreateActivationCode(ctx, citizenA)
-			if err != nil {
-				b.Fatal(err)
-			}
-			holder := st.client.Holder(must(client.NewDevice("bench")))
-			if _, err := holder.Enroll(ctx, citizenA, code.Code); err != nil {
-				b.Fatal(err)
-			}
-			issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
-				Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(1, 0, 0)})
-			if err != nil {
-				b.Fatal(err)
-			}
-			var bodies [][]byte
-			for i := 0; i < b.N; i += wallet.MaxShareUses {
-				sh, err := holder.ShareAndApprove(ctx, api.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: 300,
-					Items: []api.ShareRequestItem{{CredentialID: issued.CredentialID, Claims: []string{"full_name", "age_over_18"}}}})
-				if err != nil {
-					b.Fatal(err)
-				}
-				body, _ := json.Marshal(api.VerifyRequest{QR: sh.QRText})
-				bodies = append(bodies, body)
-			}
-			load(b, st.client.BaseURL()+"/v1/verify", v.APIKey.Key, func(i int) []byte { return bodies[i/wallet.MaxShareUses] }, http.StatusOK)
+			newRedeemBench(b, st).run(b, 32)
 		})
 	}
 }
@@ -102,11 +69,4 @@ func fill(b *testing.B, st *benchStack, n int) {
 	if issued != n {
 		b.Fatalf("filled %d of %d", issued, n)
 	}
-}
-
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
 }
