@@ -56,7 +56,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 						Items:   []wallet.ShareItem{{CredentialID: "c1", Type: "national_id", Claims: []string{"full_name", "age_over_18"}, Presentation: make([]byte, 900), SDHash: "h", Kid: "k"}},
 						Created: time.Now(), ExpiresAt: time.Now().Add(time.Hour), MaxUses: 1 << 30,
 					}
-					if err := tx.PutShare(sh); err != nil {
+					if err := wallet.Shares.Put(tx, sh); err != nil {
 						return err
 					}
 				}
@@ -74,7 +74,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 					i := next.Add(1) % pool
 					token := fmt.Appendf(nil, "token-%05d", i)
 					err := run(s, b.Context(), func(tx wallet.Tx) error {
-						sh, err := tx.ShareByToken(token)
+						sh, err := wallet.Shares.By(tx, "token", token)
 						if err != nil {
 							return err
 						}
@@ -82,12 +82,12 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 							return errSpent
 						}
 						sh.Uses++
-						if err := tx.PutShare(sh); err != nil {
+						if err := wallet.Shares.Put(tx, sh); err != nil {
 							return err
 						}
 						// fn may run twice under Batch: the seq is taken
 						// inside, so a retry takes a new one.
-						return tx.AppendVerification(&api.Verification{
+						return wallet.VerificationLog.Put(tx, &api.Verification{
 							Seq: seq.Add(1), VerifierID: "v1", At: time.Now(), ShareID: sh.ID, Result: "valid",
 						})
 					})
@@ -103,7 +103,7 @@ func benchRedeem(b *testing.B, run func(*bolt.Store, context.Context, func(walle
 
 // BenchmarkOpen1M measures opening a store of one million credentials
 // (SPEC §7: under a second). It builds the file first, in b.TempDir(),
-// through the store's own PutCredential in large transactions (about 10 s
+// through the service's own record kinds in large transactions (about 10 s
 // on the development machine and 2 GB of disk, so never under -short;
 // each -count repeats the build). Run:
 //
@@ -143,10 +143,10 @@ func BenchmarkOpen1M(b *testing.B) {
 					IssuedAt: issued.Add(time.Duration(i) * time.Second), ValidUntil: issued.AddDate(10, 0, 0),
 					Claims: claims,
 				}
-				if err := tx.PutCredential(c); err != nil {
+				if err := wallet.Credentials.Put(tx, c); err != nil {
 					return err
 				}
-				if err := tx.PutCredentialCopy(c.ID, fmt.Sprintf("d%08d", i/3), copyBytes); err != nil {
+				if err := wallet.CredentialCopies.Put(tx, copyBytes, c.ID, fmt.Sprintf("d%08d", i/3)); err != nil {
 					return err
 				}
 			}
@@ -208,7 +208,7 @@ func benchFirstRead(b *testing.B, path string, holders int, cold bool) {
 		}
 		i = (i + 7919) % holders
 		err = s.View(b.Context(), func(tx wallet.Tx) error {
-			cs, err := tx.Credentials(fmt.Sprintf("h%08d", i))
+			cs, err := wallet.Credentials.List(tx, "holder", wallet.Order{}, fmt.Sprintf("h%08d", i))
 			if err == nil && len(cs) != 3 {
 				err = fmt.Errorf("holder h%08d: %d credentials", i, len(cs))
 			}

@@ -1,14 +1,12 @@
 // Package bolt implements wallet.Store on bbolt, the embedded default store
 // (one file, one process). It is the only importer of go.etcd.io/bbolt.
 //
-// Layout: one bucket per record kind, records JSON-encoded and keyed by id;
-// unique lookups (API key hash, citizen hash, share token hash) are index
-// buckets of hash → id; per-owner lists are index buckets whose keys sort in
-// the documented order (owner, 0x00, created time, id), and the two logs are
-// keyed owner, 0x00, big-endian seq, so "newest first, at most n" is a
-// reverse cursor walk that stops after n. Nothing is scanned or cached at
-// open: opening is bbolt's mmap plus reading two meta pages and the
-// freelist, whatever the size of the file (SPEC §7).
+// Layout: a bucket per record kind wallet declares (wallet.Kinds), keyed
+// by the record's encoded key (keys.go), and a bucket per index of a kind,
+// whose keys sort in the index's order, so that "by holder, newest first,
+// at most n" is a reverse cursor walk that stops after n. Nothing is
+// scanned or cached at open: opening is bbolt's mmap plus reading two meta
+// pages and the freelist, whatever the size of the file (SPEC §7).
 package bolt
 
 import (
@@ -106,33 +104,55 @@ func Open(path string, opts ...Option) (*Store, error) {
 	return &Store{db: db, path: path, group: groupCommit{max: cfg.batchSize}}, nil
 }
 
+// Buckets beside those of the record kinds.
+const (
+	bucketFormat       = "format"         // "version" → format
+	bucketOnce         = "once"           // UseOnce key → expiry (appendTime)
+	bucketOnceByExpiry = "once_by_expiry" // expiry ‖ key → empty
+)
+
+// format names the layout of this package's files: a file of another
+// layout (one written before record kinds) is refused, not misread.
+const format = "kinds-1"
+
 // ensureBuckets creates the buckets every Tx method assumes. A file that
 // has them all is only read: a write transaction would cost a commit and
 // an fsync at every start.
 func ensureBuckets(db *bbolt.DB) error {
-	missing := false
+	names := []string{bucketFormat, bucketOnce, bucketOnceByExpiry}
+	for _, k := range wallet.Kinds() {
+		names = append(names, k.Name)
+		for _, ix := range k.Indexes {
+			names = append(names, indexBucket(k, ix))
+		}
+	}
+	missing, empty := false, true
 	err := db.View(func(btx *bbolt.Tx) error {
-		for _, name := range allBuckets() {
+		_ = btx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
+		if f := btx.Bucket([]byte(bucketFormat)); f != nil {
+			if v := f.Get([]byte("version")); string(v) != format {
+				return fmt.Errorf("file format %q, want %q", v, format)
+			}
+		} else if !empty {
+			return fmt.Errorf("file of an older layout (no format %q): start from a new data dir", format)
+		}
+		for _, name := range names {
 			if btx.Bucket([]byte(name)) == nil {
 				missing = true
-				break
 			}
 		}
 		return nil
 	})
-	if err != nil {
+	if err != nil || !missing {
 		return err
 	}
-	if !missing {
-		return nil
-	}
 	return db.Update(func(btx *bbolt.Tx) error {
-		for _, name := range allBuckets() {
+		for _, name := range names {
 			if _, err := btx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return nil
+		return btx.Bucket([]byte(bucketFormat)).Put([]byte("version"), []byte(format))
 	})
 }
 
@@ -224,8 +244,8 @@ func (s *Store) Ping(ctx context.Context) error {
 		return fmt.Errorf("bolt: ping: %w", err)
 	}
 	err := s.db.View(func(btx *bbolt.Tx) error {
-		if btx.Bucket([]byte(bucketMeta)) == nil {
-			return errors.New("meta bucket missing")
+		if btx.Bucket([]byte(bucketFormat)) == nil {
+			return errors.New("format bucket missing")
 		}
 		return nil
 	})

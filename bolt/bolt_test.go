@@ -98,37 +98,6 @@ func TestOpenNotABoltFile(t *testing.T) {
 	}
 }
 
-// Keys that cannot be stored are refused with an error, not a panic or a
-// silently broken index.
-func TestBadIDs(t *testing.T) {
-	s, err := bolt.Open(filepath.Join(t.TempDir(), "wallet.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	for name, put := range map[string]func(wallet.Tx) error{
-		"empty issuer id":       func(tx wallet.Tx) error { return tx.PutIssuer(&wallet.Issuer{}) },
-		"NUL in holder id":      func(tx wallet.Tx) error { return tx.PutDevice(&wallet.Device{ID: "d1", HolderID: "h\x00"}) },
-		"empty device holder":   func(tx wallet.Tx) error { return tx.PutDevice(&wallet.Device{ID: "d1"}) },
-		"empty api key hash":    func(tx wallet.Tx) error { return tx.PutAPIKey(&wallet.APIKey{ID: "k1"}) },
-		"empty citizen hash":    func(tx wallet.Tx) error { return tx.PutHolder(&wallet.Holder{ID: "h1"}) },
-		"nil credential":        func(tx wallet.Tx) error { return tx.PutCredential(nil) },
-		"negative status index": func(tx wallet.Tx) error { return tx.AllocateStatusIndex("mps", 0, -1) },
-		"empty once key":        func(tx wallet.Tx) error { return tx.UseOnce("", now, now) },
-		"long once key": func(tx wallet.Tx) error {
-			return tx.UseOnce(strings.Repeat("x", 5000), now, now)
-		},
-	} {
-		err := s.Update(t.Context(), put)
-		if err == nil {
-			t.Errorf("%s: accepted", name)
-		} else if errors.Is(err, wallet.ErrExists) || errors.Is(err, wallet.ErrNotFound) {
-			t.Errorf("%s: %v, want a plain error", name, err)
-		}
-	}
-}
-
 // Expired one-time keys are removed as new ones come in, so the replay
 // cache does not grow without bound. Checked through the file size: after
 // many rounds of short-lived keys it stays near the size of one round.

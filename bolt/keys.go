@@ -2,55 +2,45 @@ package bolt
 
 import (
 	"encoding/binary"
-	"fmt"
-	"github.com/go-json-experiment/json"
-	"strings"
+	"errors"
 	"time"
 
-	"go.etcd.io/bbolt"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
-// Bucket names. Record buckets are keyed by id; "_by_" buckets are indexes.
-const (
-	bucketIssuers          = "issuers"
-	bucketVerifiers        = "verifiers"
-	bucketAPIKeys          = "api_keys"
-	bucketAPIKeysByHash    = "api_keys_by_hash" // hash → id
-	bucketHolders          = "holders"
-	bucketHoldersByCitizen = "holders_by_citizen" // citizen hash → id
-	bucketDevices          = "devices"
-	bucketDevicesByHolder  = "devices_by_holder" // ownerTimeKey → empty
-	bucketActivationCodes  = "activation_codes"  // code hash → record
-	bucketCredentials      = "credentials"
-	bucketCredsByHolder    = "credentials_by_holder" // ownerTimeKey → empty
-	bucketCredentialCopies = "credential_copies"     // credential id ‖ 0 ‖ device id → sealed
-	bucketShares           = "shares"
-	bucketSharesByToken    = "shares_by_token"  // token hash → id
-	bucketSharesByHolder   = "shares_by_holder" // ownerTimeKey → empty
-	bucketShareDocuments   = "share_documents"  // share id → sealed documents
-	bucketRequests         = "requests"
-	bucketRequestsByToken  = "requests_by_token"  // token hash → id
-	bucketRequestsByHolder = "requests_by_holder" // ownerTimeKey → empty
-	bucketPresence         = "presence"           // token hash → record
-	bucketStatusLists      = "status_lists"       // listKey → record
-	bucketStatusIndices    = "status_indices"     // listKey + idx → empty, never deleted
-	bucketActivity         = "activity"           // seqKey → record
-	bucketVerifications    = "verifications"      // seqKey → record
-	bucketOnce             = "once"               // key → expiry (timeKey)
-	bucketOnceByExpiry     = "once_by_expiry"     // expiry + key → empty
-	bucketMeta             = "meta"               // name → value
-)
+// Keys are a record's key values encoded one after the other. Each
+// encoding sorts as its column does and is never a prefix of another value
+// of the column, so that the encoded values of the first columns are a
+// prefix of every key that starts with them, and a cursor walk over that
+// prefix lists in column order:
+//   - Text: the bytes, then 0x00 (wallet.CheckValue keeps NUL out of text);
+//   - Bytes: 0x00 escaped as 0x00 0xff, then 0x00 0x01;
+//   - Int: big-endian with the sign bit flipped;
+//   - Time: seconds as Int, then nanoseconds big-endian (12 bytes).
+func appendValues(b []byte, cols []wallet.Column, vals []any) []byte {
+	for i, v := range vals {
+		b = appendValue(b, cols[i].Type, v)
+	}
+	return b
+}
 
-// allBuckets lists every bucket Open makes sure exists.
-func allBuckets() []string {
-	return []string{
-		bucketIssuers, bucketVerifiers, bucketAPIKeys, bucketAPIKeysByHash,
-		bucketHolders, bucketHoldersByCitizen, bucketDevices, bucketDevicesByHolder,
-		bucketActivationCodes, bucketCredentials, bucketCredsByHolder, bucketCredentialCopies,
-		bucketShares, bucketSharesByToken, bucketSharesByHolder, bucketShareDocuments,
-		bucketRequests, bucketRequestsByToken, bucketRequestsByHolder, bucketPresence,
-		bucketStatusLists, bucketStatusIndices, bucketActivity, bucketVerifications,
-		bucketOnce, bucketOnceByExpiry, bucketMeta,
+func appendValue(b []byte, t wallet.Type, v any) []byte {
+	switch t {
+	case wallet.Text:
+		return append(append(b, v.(string)...), 0)
+	case wallet.Bytes:
+		for _, c := range v.([]byte) {
+			if c == 0 {
+				b = append(b, 0, 0xff)
+			} else {
+				b = append(b, c)
+			}
+		}
+		return append(b, 0, 1)
+	case wallet.Int:
+		return binary.BigEndian.AppendUint64(b, uint64(v.(int64))^(1<<63))
+	default:
+		return appendTime(b, v.(time.Time))
 	}
 }
 
@@ -58,9 +48,8 @@ func allBuckets() []string {
 const timeLen = 12
 
 // appendTime appends t so that byte order is time order for every
-// time.Time: seconds as a big-endian int64 with the sign bit flipped (so
-// times before 1970 sort first), then nanoseconds. UnixNano would be
-// shorter but overflows outside 1678–2262, zero time included.
+// time.Time: UnixNano would be shorter but overflows outside 1678–2262,
+// zero time included.
 func appendTime(b []byte, t time.Time) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(t.Unix())^(1<<63))
 	return binary.BigEndian.AppendUint32(b, uint32(t.Nanosecond()))
@@ -72,71 +61,66 @@ func parseTime(b []byte) time.Time {
 	return time.Unix(sec, int64(binary.BigEndian.Uint32(b[8:])))
 }
 
-// ownerPrefix is the start of every index key of owner. The 0x00 ends the
-// owner, so "h1" never sees the keys of "h10" (ids never hold 0x00,
-// checkID).
-func ownerPrefix(owner string) []byte {
-	b := make([]byte, 0, len(owner)+1+timeLen+32)
-	return append(append(b, owner...), 0)
-}
-
-// ownerTimeKey is owner, 0x00, created, id: a forward walk over the
-// owner's prefix lists oldest first, ties by id.
-func ownerTimeKey(owner string, created time.Time, id string) []byte {
-	return append(appendTime(ownerPrefix(owner), created), id...)
-}
-
-// seqKey is owner, 0x00, big-endian seq: log entries in seq order.
-func seqKey(owner string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(ownerPrefix(owner), seq)
-}
-
-// listKey names status list list of issuer. The int64 sign bit is flipped
-// like appendTime's so keys sort by list number.
-func listKey(issuer string, list int) []byte {
-	return binary.BigEndian.AppendUint64(ownerPrefix(issuer), uint64(int64(list))^(1<<63))
-}
-
-// checkID rejects ids that cannot be keys: empty (bbolt refuses empty
-// keys), holding 0x00 (the owner separator), or longer than any id we make.
-func checkID(kind, id string) error {
-	switch {
-	case id == "":
-		return fmt.Errorf("bolt: %s: empty id", kind)
-	case len(id) > 1024:
-		return fmt.Errorf("bolt: %s: id longer than 1024 bytes", kind)
-	case strings.IndexByte(id, 0) >= 0:
-		return fmt.Errorf("bolt: %s %q: id holds a NUL byte", kind, id)
+// after returns the smallest key greater than every key that starts with
+// prefix, or nil when there is none (an empty prefix, or all 0xff).
+func after(prefix []byte) []byte {
+	end := append([]byte(nil), prefix...)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
 	}
 	return nil
 }
 
-// getJSON decodes the record at key into a new T; nil, nil when there is
-// none. Decoding copies, so the result outlives the transaction (bbolt's
-// values point into the mmap).
-func getJSON[T any](b *bbolt.Bucket, key []byte) (*T, error) {
-	v := b.Get(key)
-	if v == nil {
-		return nil, nil
+// A stored value is the record's index entries, then its body:
+// uvarint(count), then per index uvarint(len) and the entry's key (len 0:
+// not in that index), then the body. A put compares the entries it would
+// write with these and rewrites only those that changed; a delete finds
+// what to remove without decoding the body.
+func joinValue(entries [][]byte, body []byte) []byte {
+	n := 1 + len(body)
+	for _, e := range entries {
+		n += binary.MaxVarintLen32 + len(e)
 	}
-	rec := new(T)
-	if err := json.Unmarshal(v, rec, jsonOpts); err != nil {
-		return nil, fmt.Errorf("decode: %w", err)
+	v := binary.AppendUvarint(make([]byte, 0, n), uint64(len(entries)))
+	for _, e := range entries {
+		v = append(binary.AppendUvarint(v, uint64(len(e))), e...)
 	}
-	return rec, nil
+	return append(v, body...)
 }
 
-// putJSON encodes rec and stores it at key.
-func putJSON(b *bbolt.Bucket, key []byte, rec any) error {
-	v, err := json.Marshal(rec, jsonOpts)
+var errCorrupt = errors.New("corrupt record header")
+
+// split reverses joinValue. The slices point into v.
+func split(v []byte) (entries [][]byte, body []byte, err error) {
+	count, k := binary.Uvarint(v)
+	if k <= 0 || count > uint64(len(v)) {
+		return nil, nil, errCorrupt
+	}
+	v = v[k:]
+	for range count {
+		n, k := binary.Uvarint(v)
+		if k <= 0 || n > uint64(len(v)-k) {
+			return nil, nil, errCorrupt
+		}
+		var e []byte
+		if n > 0 {
+			e = v[k : k+int(n)]
+		}
+		entries = append(entries, e)
+		v = v[k+int(n):]
+	}
+	return entries, v, nil
+}
+
+// bodyOf returns a copy of the body of the stored value v: bbolt's values
+// point into its mmap, valid only inside the transaction.
+func bodyOf(v []byte) ([]byte, error) {
+	_, body, err := split(v)
 	if err != nil {
-		return fmt.Errorf("encode: %w", err)
+		return nil, err
 	}
-	return b.Put(key, v)
+	return append(make([]byte, 0, len(body)), body...), nil
 }
-
-// jsonOpts: records are encoded with go-json-experiment (one pass, about
-// twice as fast as encoding/json on these records, which matters inside
-// the single writer's transaction), keeping nil slices and maps as null so
-// that they read back as nil.
-var jsonOpts = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))

@@ -2,22 +2,19 @@ package bolt
 
 import (
 	"bytes"
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/go-json-experiment/json"
-
-	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
 	"go.etcd.io/bbolt"
 )
 
-// tx is a wallet.Tx over one bbolt transaction. Every writer checks its
-// unique keys before it writes anything, so a put that returns ErrExists
-// leaves the transaction as it was even when the caller goes on and
-// commits.
+// tx is a wallet.Tx over one bbolt transaction: a bucket per record kind
+// (key → index entries and body, see joinValue) and per index (a unique
+// index: values → key; another: values ‖ key → key). Every put checks its
+// unique entries before it writes anything, so a put that returns
+// ErrExists leaves the transaction as it was even when the caller goes on
+// and commits.
 type tx struct {
 	btx *bbolt.Tx
 }
@@ -26,751 +23,251 @@ var _ wallet.Tx = (*tx)(nil)
 
 // pruneBatch is how many expired UseOnce entries each UseOnce call removes:
 // more than the one it adds, so the bucket shrinks back to the live entries
-// without a sweeper (the contract has no delete).
+// without a sweeper.
 const pruneBatch = 8
 
-// maxOnceKey bounds UseOnce keys, well under bbolt's key limit.
-const maxOnceKey = 4096
-
-// b returns a bucket Open created.
-func (t *tx) b(name string) *bbolt.Bucket { return t.btx.Bucket([]byte(name)) }
-
-// --- generic helpers --------------------------------------------------------
-
-// getByID returns the record of kind at id, or ErrNotFound.
-func getByID[T any](t *tx, bucket, kind, id string) (*T, error) {
-	rec, err := getJSON[T](t.b(bucket), []byte(id))
-	if err != nil {
-		return nil, fmt.Errorf("bolt: get %s %q: %w", kind, id, err)
-	}
-	if rec == nil {
-		return nil, fmt.Errorf("bolt: %s %q: %w", kind, id, wallet.ErrNotFound)
-	}
-	return rec, nil
+// kind holds the buckets of a record kind.
+type kind struct {
+	*wallet.Kind
+	recs *bbolt.Bucket
+	idx  []*bbolt.Bucket
 }
 
-// putByID stores a record of kind that has no index.
-func putByID(t *tx, bucket, kind, id string, rec any) error {
-	if err := checkID(kind, id); err != nil {
-		return err
+// kind finds the buckets of k, which Open created for every declared kind.
+func (t *tx) kind(k *wallet.Kind) (*kind, error) {
+	kb := &kind{Kind: k, recs: t.btx.Bucket([]byte(k.Name)), idx: make([]*bbolt.Bucket, len(k.Indexes))}
+	if kb.recs == nil {
+		return nil, fmt.Errorf("bolt: kind %s: no bucket (not in wallet.Kinds)", k.Name)
 	}
-	if err := putJSON(t.b(bucket), []byte(id), rec); err != nil {
-		return fmt.Errorf("bolt: put %s %q: %w", kind, id, err)
-	}
-	return nil
-}
-
-// listAll returns every record of a bucket in key order.
-func listAll[T any](t *tx, bucket, kind string) ([]*T, error) {
-	out := []*T{}
-	err := t.b(bucket).ForEach(func(k, v []byte) error {
-		rec := new(T)
-		if err := json.Unmarshal(v, rec); err != nil {
-			return fmt.Errorf("bolt: list %s: decode %q: %w", kind, k, err)
+	for i, ix := range k.Indexes {
+		if kb.idx[i] = t.btx.Bucket([]byte(indexBucket(k, ix))); kb.idx[i] == nil {
+			return nil, fmt.Errorf("bolt: kind %s: index %s: no bucket", k.Name, ix.Name)
 		}
-		out = append(out, rec)
-		return nil
-	})
+	}
+	return kb, nil
+}
+
+func indexBucket(k *wallet.Kind, ix wallet.Index) string { return k.Name + "_by_" + ix.Name }
+
+func notFound(k *wallet.Kind, vals []any) error {
+	return fmt.Errorf("bolt: %s %s: %w", k.Name, wallet.Describe(vals), wallet.ErrNotFound)
+}
+
+func (t *tx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
+	if wallet.CheckValues(k.Key, key, true) != nil {
+		return nil, notFound(k, key)
+	}
+	kb, err := t.kind(k)
 	if err != nil {
 		return nil, err
 	}
-	return out, nil
+	return kb.body(appendValues(nil, k.Key, key), key)
 }
 
-// listOwned follows the owner index of a record kind (keys ownerTimeKey)
-// and loads each record: oldest first, or newest first; at most limit
-// records (all when limit <= 0).
-func listOwned[T any](t *tx, index, bucket, kind, owner string, newestFirst bool, limit int) ([]*T, error) {
-	prefix := ownerPrefix(owner)
-	recs := t.b(bucket)
-	c := t.b(index).Cursor()
-	out := []*T{}
-	var k []byte
-	if newestFirst {
-		k, _ = lastWithPrefix(c, prefix)
+// body returns a copy of the body of the record at rk.
+func (kb *kind) body(rk []byte, key []any) ([]byte, error) {
+	v := kb.recs.Get(rk)
+	if v == nil {
+		return nil, notFound(kb.Kind, key)
+	}
+	b, err := bodyOf(v)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: %s %s: %w", kb.Name, wallet.Describe(key), err)
+	}
+	return b, nil
+}
+
+func (t *tx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) {
+	i, err := k.Index(index)
+	if err != nil || !k.Indexes[i].Unique {
+		return nil, fmt.Errorf("bolt: %s: get by %q: not a unique index", k.Name, index)
+	}
+	ix := k.Indexes[i]
+	if wallet.CheckValues(ix.Columns, values, true) != nil {
+		return nil, notFound(k, values)
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return nil, err
+	}
+	rk := kb.idx[i].Get(appendValues(nil, ix.Columns, values))
+	if rk == nil {
+		return nil, notFound(k, values)
+	}
+	return kb.body(rk, values)
+}
+
+func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) ([][]byte, error) {
+	cols, err := k.Columns(index)
+	if err != nil {
+		return nil, fmt.Errorf("bolt: list %w", err)
+	}
+	out := [][]byte{}
+	if wallet.CheckValues(cols, prefix, false) != nil {
+		return out, nil // nothing can be stored under it
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return nil, err
+	}
+	walked := kb.recs
+	if index != "" {
+		i, _ := k.Index(index)
+		walked = kb.idx[i]
+	}
+	p := appendValues(nil, cols, prefix)
+	c := walked.Cursor()
+	var key, v []byte
+	if o.Desc {
+		key, v = last(c, p)
 	} else {
-		k, _ = c.Seek(prefix)
+		key, v = c.Seek(p)
 	}
-	for ; k != nil && bytes.HasPrefix(k, prefix); k = step(c, newestFirst) {
-		if limit > 0 && len(out) == limit {
-			break
+	for ; key != nil && bytes.HasPrefix(key, p) && (o.Limit <= 0 || len(out) < o.Limit); key, v = step(c, o.Desc) {
+		var b []byte
+		if index == "" {
+			b, err = bodyOf(v)
+		} else {
+			b, err = kb.body(v, prefix) // an index entry's value is the record's key
 		}
-		id := k[len(prefix)+timeLen:]
-		rec, err := getJSON[T](recs, id)
 		if err != nil {
-			return nil, fmt.Errorf("bolt: list %s of %q: %s %q: %w", kind, owner, kind, id, err)
+			return nil, fmt.Errorf("bolt: list %s %s: %w", k.Name, wallet.Describe(prefix), err)
 		}
-		if rec == nil {
-			return nil, fmt.Errorf("bolt: list %s of %q: index names missing %s %q", kind, owner, kind, id)
-		}
-		out = append(out, rec)
+		out = append(out, b)
 	}
 	return out, nil
 }
 
-// listLog walks a log bucket (keys seqKey) newest first, at most limit
-// entries (all when limit <= 0).
-func listLog[T any](t *tx, bucket, kind, owner string, limit int) ([]*T, error) {
-	prefix := ownerPrefix(owner)
-	c := t.b(bucket).Cursor()
-	out := []*T{}
-	for k, v := lastWithPrefix(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		if limit > 0 && len(out) == limit {
-			break
-		}
-		rec := new(T)
-		if err := json.Unmarshal(v, rec); err != nil {
-			return nil, fmt.Errorf("bolt: list %s of %q: decode seq %d: %w", kind, owner, binary.BigEndian.Uint64(k[len(prefix):]), err)
-		}
-		out = append(out, rec)
+// last positions c on the last key starting with prefix, or wherever Prev
+// from there leads when there is none: the caller checks the prefix.
+func last(c *bbolt.Cursor, prefix []byte) ([]byte, []byte) {
+	end := after(prefix)
+	if end == nil {
+		return c.Last()
 	}
-	return out, nil
-}
-
-// lastWithPrefix positions c on the last key starting with prefix (which
-// ends in the 0x00 separator), or wherever Prev from there leads when there
-// is none: the caller checks the prefix.
-func lastWithPrefix(c *bbolt.Cursor, prefix []byte) ([]byte, []byte) {
-	// The same owner followed by 0x01 sorts after every key of the owner
-	// and before any key of another owner that sorts after it.
-	end := bytes.Clone(prefix)
-	end[len(end)-1] = 1
 	if k, _ := c.Seek(end); k == nil {
 		return c.Last()
 	}
 	return c.Prev()
 }
 
-func step(c *bbolt.Cursor, back bool) []byte {
+func step(c *bbolt.Cursor, back bool) ([]byte, []byte) {
 	if back {
-		k, _ := c.Prev()
-		return k
+		return c.Prev()
 	}
-	k, _ := c.Next()
-	return k
+	return c.Next()
 }
 
-// moveKey replaces oldKey by newKey in an index (oldKey nil: none before;
-// newKey nil: none after).
-func moveKey(idx *bbolt.Bucket, oldKey, newKey, value []byte) error {
-	if oldKey != nil && !bytes.Equal(oldKey, newKey) {
-		if err := idx.Delete(oldKey); err != nil {
-			return err
+func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
+	if err := k.CheckRecord(r); err != nil {
+		return fmt.Errorf("bolt: put %w", err)
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return err
+	}
+	rk := appendValues(nil, k.Key, r.Key)
+	old := kb.recs.Get(rk)
+	if old != nil && k.Immutable {
+		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+	}
+	var was [][]byte
+	if old != nil {
+		if was, _, err = split(old); err != nil {
+			return fmt.Errorf("bolt: put %s %s: old: %w", k.Name, wallet.Describe(r.Key), err)
 		}
 	}
-	if newKey != nil {
-		return idx.Put(newKey, value)
-	}
-	return nil
-}
-
-// takenByOther reports whether a unique index holds key for another id.
-func takenByOther(idx *bbolt.Bucket, key []byte, id string) bool {
-	cur := idx.Get(key)
-	return cur != nil && string(cur) != id
-}
-
-func errNil(kind string) error { return fmt.Errorf("bolt: put %s: nil record", kind) }
-
-// --- issuers and verifiers --------------------------------------------------
-
-func (t *tx) Issuer(id string) (*wallet.Issuer, error) {
-	return getByID[wallet.Issuer](t, bucketIssuers, "issuer", id)
-}
-
-// Issuers lists every issuer by id (byte order).
-func (t *tx) Issuers() ([]*wallet.Issuer, error) {
-	return listAll[wallet.Issuer](t, bucketIssuers, "issuers")
-}
-
-func (t *tx) PutIssuer(i *wallet.Issuer) error {
-	if i == nil {
-		return errNil("issuer")
-	}
-	return putByID(t, bucketIssuers, "issuer", i.ID, i)
-}
-
-func (t *tx) Verifier(id string) (*wallet.Verifier, error) {
-	return getByID[wallet.Verifier](t, bucketVerifiers, "verifier", id)
-}
-
-// Verifiers lists every verifier by id (byte order).
-func (t *tx) Verifiers() ([]*wallet.Verifier, error) {
-	return listAll[wallet.Verifier](t, bucketVerifiers, "verifiers")
-}
-
-func (t *tx) PutVerifier(v *wallet.Verifier) error {
-	if v == nil {
-		return errNil("verifier")
-	}
-	return putByID(t, bucketVerifiers, "verifier", v.ID, v)
-}
-
-// --- API keys and holders: records with one unique hash ---------------------
-
-func (t *tx) APIKey(id string) (*wallet.APIKey, error) {
-	return getByID[wallet.APIKey](t, bucketAPIKeys, "api key", id)
-}
-
-func (t *tx) APIKeyByHash(hash []byte) (*wallet.APIKey, error) {
-	// The hash is left out of errors: it stands for a secret.
-	if len(hash) == 0 {
-		return nil, fmt.Errorf("bolt: api key by hash: %w", wallet.ErrNotFound)
-	}
-	id := t.b(bucketAPIKeysByHash).Get(hash)
-	if id == nil {
-		return nil, fmt.Errorf("bolt: api key by hash: %w", wallet.ErrNotFound)
-	}
-	return getByID[wallet.APIKey](t, bucketAPIKeys, "api key", string(id))
-}
-
-// PutAPIKey stores k; ErrExists when another key has its hash. Re-putting
-// a key (revoking it) is an update; a changed hash moves the index entry.
-func (t *tx) PutAPIKey(k *wallet.APIKey) error {
-	if k == nil {
-		return errNil("api key")
-	}
-	old, err := t.uniquePrecheck("api key", bucketAPIKeys, bucketAPIKeysByHash, k.ID, k.Hash)
-	if err != nil {
-		return err
-	}
-	var oldHash []byte
-	if old != nil {
-		o := new(wallet.APIKey)
-		if err := json.Unmarshal(old, o, jsonOpts); err != nil {
-			return fmt.Errorf("bolt: put api key %q: decode old: %w", k.ID, err)
+	entries := make([][]byte, len(k.Indexes))
+	for i, ix := range k.Indexes {
+		if r.Index[i] == nil {
+			continue
 		}
-		oldHash = o.Hash
-	}
-	return t.uniquePut("api key", bucketAPIKeys, bucketAPIKeysByHash, k.ID, oldHash, k.Hash, k)
-}
-
-func (t *tx) Holder(id string) (*wallet.Holder, error) {
-	return getByID[wallet.Holder](t, bucketHolders, "holder", id)
-}
-
-func (t *tx) HolderByCitizen(citizenHash []byte) (*wallet.Holder, error) {
-	if len(citizenHash) == 0 {
-		return nil, fmt.Errorf("bolt: holder by citizen: %w", wallet.ErrNotFound)
-	}
-	id := t.b(bucketHoldersByCitizen).Get(citizenHash)
-	if id == nil {
-		return nil, fmt.Errorf("bolt: holder by citizen: %w", wallet.ErrNotFound)
-	}
-	return getByID[wallet.Holder](t, bucketHolders, "holder", string(id))
-}
-
-// PutHolder stores h; ErrExists when another holder has its citizen hash.
-// The hash of a holder never changes, but if it did the index would follow.
-func (t *tx) PutHolder(h *wallet.Holder) error {
-	if h == nil {
-		return errNil("holder")
-	}
-	old, err := t.uniquePrecheck("holder", bucketHolders, bucketHoldersByCitizen, h.ID, h.CitizenHash)
-	if err != nil {
-		return err
-	}
-	var oldHash []byte
-	if old != nil {
-		o := new(wallet.Holder)
-		if err := json.Unmarshal(old, o, jsonOpts); err != nil {
-			return fmt.Errorf("bolt: put holder %q: decode old: %w", h.ID, err)
+		entries[i] = appendValues(nil, ix.Columns, r.Index[i])
+		if !ix.Unique {
+			entries[i] = append(entries[i], rk...)
 		}
-		oldHash = o.CitizenHash
-	}
-	return t.uniquePut("holder", bucketHolders, bucketHoldersByCitizen, h.ID, oldHash, h.CitizenHash, h)
-}
-
-// uniquePrecheck validates a record with a required unique hash and
-// returns the stored record's raw bytes, if any; ErrExists when another
-// record holds the hash.
-func (t *tx) uniquePrecheck(kind, bucket, index, id string, hash []byte) ([]byte, error) {
-	if err := checkID(kind, id); err != nil {
-		return nil, err
-	}
-	if len(hash) == 0 {
-		return nil, fmt.Errorf("bolt: put %s %q: empty hash", kind, id)
-	}
-	if takenByOther(t.b(index), hash, id) {
-		return nil, fmt.Errorf("bolt: put %s %q: hash taken: %w", kind, id, wallet.ErrExists)
-	}
-	return t.b(bucket).Get([]byte(id)), nil
-}
-
-// uniquePut writes a record and points its unique index at it.
-func (t *tx) uniquePut(kind, bucket, index, id string, oldHash, hash []byte, rec any) error {
-	// Keys and values handed to bbolt must stay unchanged until commit:
-	// copy the caller's hash.
-	if err := moveKey(t.b(index), oldHash, bytes.Clone(hash), []byte(id)); err != nil {
-		return fmt.Errorf("bolt: put %s %q: index: %w", kind, id, err)
-	}
-	if err := putJSON(t.b(bucket), []byte(id), rec); err != nil {
-		return fmt.Errorf("bolt: put %s %q: %w", kind, id, err)
-	}
-	return nil
-}
-
-// --- devices, credentials, shares: records listed per holder ----------------
-
-func (t *tx) Device(id string) (*wallet.Device, error) {
-	return getByID[wallet.Device](t, bucketDevices, "device", id)
-}
-
-// Devices lists a holder's devices oldest first (Created, then id).
-func (t *tx) Devices(holderID string) ([]*wallet.Device, error) {
-	return listOwned[wallet.Device](t, bucketDevicesByHolder, bucketDevices, "device", holderID, false, 0)
-}
-
-func (t *tx) PutDevice(d *wallet.Device) error {
-	if d == nil {
-		return errNil("device")
-	}
-	if err := checkID("device", d.ID); err != nil {
-		return err
-	}
-	if err := checkID("device holder", d.HolderID); err != nil {
-		return err
-	}
-	old, err := getJSON[wallet.Device](t.b(bucketDevices), []byte(d.ID))
-	if err != nil {
-		return fmt.Errorf("bolt: put device %q: old: %w", d.ID, err)
-	}
-	var oldKey []byte
-	if old != nil {
-		oldKey = ownerTimeKey(old.HolderID, old.Created, old.ID)
-	}
-	return t.ownedPut("device", bucketDevices, bucketDevicesByHolder, d.ID, oldKey, ownerTimeKey(d.HolderID, d.Created, d.ID), d)
-}
-
-func (t *tx) Credential(id string) (*wallet.Credential, error) {
-	return getByID[wallet.Credential](t, bucketCredentials, "credential", id)
-}
-
-// Credentials lists a holder's credentials oldest first (IssuedAt, then
-// id: a credential has no other creation time).
-func (t *tx) Credentials(holderID string) ([]*wallet.Credential, error) {
-	return listOwned[wallet.Credential](t, bucketCredsByHolder, bucketCredentials, "credential", holderID, false, 0)
-}
-
-func (t *tx) PutCredential(c *wallet.Credential) error {
-	if c == nil {
-		return errNil("credential")
-	}
-	if err := checkID("credential", c.ID); err != nil {
-		return err
-	}
-	if err := checkID("credential holder", c.HolderID); err != nil {
-		return err
-	}
-	old, err := getJSON[struct {
-		ID       string    `json:"id"`
-		HolderID string    `json:"holder_id"`
-		IssuedAt time.Time `json:"issued_at"`
-	}](t.b(bucketCredentials), []byte(c.ID))
-	if err != nil {
-		return fmt.Errorf("bolt: put credential %q: old: %w", c.ID, err)
-	}
-	var oldKey []byte
-	if old != nil {
-		oldKey = ownerTimeKey(old.HolderID, old.IssuedAt, old.ID)
-	}
-	return t.ownedPut("credential", bucketCredentials, bucketCredsByHolder, c.ID, oldKey, ownerTimeKey(c.HolderID, c.IssuedAt, c.ID), c)
-}
-
-// copyKey is credential id ‖ 0 ‖ device id; ids hold no NUL (checkID).
-func copyKey(credentialID, deviceID string) ([]byte, error) {
-	if err := checkID("credential", credentialID); err != nil {
-		return nil, err
-	}
-	if err := checkID("device", deviceID); err != nil {
-		return nil, err
-	}
-	return []byte(credentialID + "\x00" + deviceID), nil
-}
-
-func (t *tx) CredentialCopy(credentialID, deviceID string) ([]byte, error) {
-	k, err := copyKey(credentialID, deviceID)
-	if err != nil {
-		return nil, err
-	}
-	v := t.b(bucketCredentialCopies).Get(k)
-	if v == nil {
-		return nil, fmt.Errorf("bolt: credential copy %q/%q: %w", credentialID, deviceID, wallet.ErrNotFound)
-	}
-	return bytes.Clone(v), nil
-}
-
-func (t *tx) PutCredentialCopy(credentialID, deviceID string, sealed []byte) error {
-	k, err := copyKey(credentialID, deviceID)
-	if err != nil {
-		return err
-	}
-	if err := t.b(bucketCredentialCopies).Put(k, bytes.Clone(sealed)); err != nil {
-		return fmt.Errorf("bolt: put credential copy %q/%q: %w", credentialID, deviceID, err)
-	}
-	return nil
-}
-
-func (t *tx) DeleteCredentialCopy(credentialID, deviceID string) error {
-	k, err := copyKey(credentialID, deviceID)
-	if err != nil {
-		return err
-	}
-	if err := t.b(bucketCredentialCopies).Delete(k); err != nil {
-		return fmt.Errorf("bolt: delete credential copy %q/%q: %w", credentialID, deviceID, err)
-	}
-	return nil
-}
-
-func (t *tx) Share(id string) (*wallet.Share, error) {
-	return getByID[wallet.Share](t, bucketShares, "share", id)
-}
-
-func (t *tx) ShareByToken(tokenHash []byte) (*wallet.Share, error) {
-	if len(tokenHash) == 0 {
-		return nil, fmt.Errorf("bolt: share by token: %w", wallet.ErrNotFound)
-	}
-	id := t.b(bucketSharesByToken).Get(tokenHash)
-	if id == nil {
-		return nil, fmt.Errorf("bolt: share by token: %w", wallet.ErrNotFound)
-	}
-	return getByID[wallet.Share](t, bucketShares, "share", string(id))
-}
-
-// Shares lists a holder's shares newest first (Created, then id, both
-// descending).
-func (t *tx) Shares(holderID string) ([]*wallet.Share, error) {
-	return listOwned[wallet.Share](t, bucketSharesByHolder, bucketShares, "share", holderID, true, 0)
-}
-
-// PutShare stores s. A pending share has no token hash and no token index
-// entry; the update that approves it adds one. ErrExists when another share
-// has the token hash (128 random bits: only a bug gets there).
-func (t *tx) PutShare(s *wallet.Share) error {
-	if s == nil {
-		return errNil("share")
-	}
-	if err := checkID("share", s.ID); err != nil {
-		return err
-	}
-	if err := checkID("share holder", s.HolderID); err != nil {
-		return err
-	}
-	tokens := t.b(bucketSharesByToken)
-	if len(s.TokenHash) > 0 && takenByOther(tokens, s.TokenHash, s.ID) {
-		return fmt.Errorf("bolt: put share %q: token hash taken: %w", s.ID, wallet.ErrExists)
-	}
-	// Only the indexed fields of the stored share are needed.
-	old, err := getJSON[struct {
-		ID        string    `json:"id"`
-		HolderID  string    `json:"holder_id"`
-		Created   time.Time `json:"created"`
-		TokenHash []byte    `json:"token_hash"`
-	}](t.b(bucketShares), []byte(s.ID))
-	if err != nil {
-		return fmt.Errorf("bolt: put share %q: old: %w", s.ID, err)
-	}
-	var oldKey, oldToken []byte
-	if old != nil {
-		oldKey = ownerTimeKey(old.HolderID, old.Created, old.ID)
-		oldToken = old.TokenHash
-	}
-	if err := moveToken(tokens, oldToken, s.TokenHash, s.ID); err != nil {
-		return fmt.Errorf("bolt: put share %q: token index: %w", s.ID, err)
-	}
-	return t.ownedPut("share", bucketShares, bucketSharesByHolder, s.ID, oldKey, ownerTimeKey(s.HolderID, s.Created, s.ID), s)
-}
-
-// moveToken points a token index at id for newToken in place of oldToken;
-// an empty token has no entry. The caller checked takenByOther.
-func moveToken(tokens *bbolt.Bucket, oldToken, newToken []byte, id string) error {
-	var o, n []byte
-	if len(oldToken) > 0 {
-		o = oldToken
-	}
-	if len(newToken) > 0 {
-		// Keys handed to bbolt must stay unchanged until commit: copy the
-		// caller's hash.
-		n = bytes.Clone(newToken)
-	}
-	return moveKey(tokens, o, n, []byte(id))
-}
-
-// Share documents are opaque sealed blobs, stored as they are, each
-// prefixed by its length (uvarint): no JSON and no base64 to undo on the
-// redemption path.
-func (t *tx) ShareDocuments(shareID string) ([][]byte, error) {
-	v := t.b(bucketShareDocuments).Get([]byte(shareID))
-	if v == nil {
-		return nil, fmt.Errorf("bolt: share documents %q: %w", shareID, wallet.ErrNotFound)
-	}
-	var docs [][]byte
-	for len(v) > 0 {
-		n, k := binary.Uvarint(v)
-		if k <= 0 || n > uint64(len(v)-k) {
-			return nil, fmt.Errorf("bolt: share documents %q: corrupt framing", shareID)
-		}
-		docs = append(docs, bytes.Clone(v[k:k+int(n)]))
-		v = v[k+int(n):]
-	}
-	return docs, nil
-}
-
-func (t *tx) PutShareDocuments(shareID string, docs [][]byte) error {
-	if err := checkID("share", shareID); err != nil {
-		return err
-	}
-	v := []byte{}
-	for _, d := range docs {
-		v = binary.AppendUvarint(v, uint64(len(d)))
-		v = append(v, d...)
-	}
-	if err := t.b(bucketShareDocuments).Put([]byte(shareID), v); err != nil {
-		return fmt.Errorf("bolt: put share documents %q: %w", shareID, err)
-	}
-	return nil
-}
-
-// --- requests ---------------------------------------------------------------
-
-func (t *tx) Request(id string) (*wallet.Request, error) {
-	return getByID[wallet.Request](t, bucketRequests, "request", id)
-}
-
-func (t *tx) RequestByToken(tokenHash []byte) (*wallet.Request, error) {
-	// The hash is left out of errors: it stands for a secret.
-	if len(tokenHash) == 0 {
-		return nil, fmt.Errorf("bolt: request by token: %w", wallet.ErrNotFound)
-	}
-	id := t.b(bucketRequestsByToken).Get(tokenHash)
-	if id == nil {
-		return nil, fmt.Errorf("bolt: request by token: %w", wallet.ErrNotFound)
-	}
-	return getByID[wallet.Request](t, bucketRequests, "request", string(id))
-}
-
-// Requests lists the requests addressed to a holder newest first (Created,
-// then id, both descending), at most limit (all when limit <= 0).
-func (t *tx) Requests(holderID string, limit int) ([]*wallet.Request, error) {
-	return listOwned[wallet.Request](t, bucketRequestsByHolder, bucketRequests, "request", holderID, true, limit)
-}
-
-// PutRequest stores r. A request without a holder (shown by a verifier,
-// not yet resolved) has no holder index entry, and one without a token
-// hash (addressed through a presence code) no token index entry; the
-// update that sets either adds the entry. ErrExists when another request
-// has the token hash.
-func (t *tx) PutRequest(r *wallet.Request) error {
-	if r == nil {
-		return errNil("request")
-	}
-	if err := checkID("request", r.ID); err != nil {
-		return err
-	}
-	if r.HolderID != "" {
-		if err := checkID("request holder", r.HolderID); err != nil {
-			return err
+		if ix.Unique && !bytes.Equal(entries[i], entry(was, i)) {
+			if cur := kb.idx[i].Get(entries[i]); cur != nil && !bytes.Equal(cur, rk) {
+				return fmt.Errorf("bolt: put %s %s: %s taken: %w", k.Name, wallet.Describe(r.Key), ix.Name, wallet.ErrExists)
+			}
 		}
 	}
-	tokens := t.b(bucketRequestsByToken)
-	if len(r.TokenHash) > 0 && takenByOther(tokens, r.TokenHash, r.ID) {
-		return fmt.Errorf("bolt: put request %q: token hash taken: %w", r.ID, wallet.ErrExists)
-	}
-	// Only the indexed fields of the stored request are needed.
-	old, err := getJSON[struct {
-		ID        string    `json:"id"`
-		HolderID  string    `json:"holder_id"`
-		Created   time.Time `json:"created"`
-		TokenHash []byte    `json:"token_hash"`
-	}](t.b(bucketRequests), []byte(r.ID))
-	if err != nil {
-		return fmt.Errorf("bolt: put request %q: old: %w", r.ID, err)
-	}
-	var oldKey, oldToken, newKey []byte
-	if old != nil {
-		if old.HolderID != "" {
-			oldKey = ownerTimeKey(old.HolderID, old.Created, old.ID)
+	for i := range k.Indexes {
+		o, n := entry(was, i), entries[i]
+		if bytes.Equal(o, n) {
+			continue // unchanged: not rewritten
 		}
-		oldToken = old.TokenHash
+		if o != nil {
+			if err := kb.idx[i].Delete(o); err != nil {
+				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
+			}
+		}
+		if n != nil {
+			if err := kb.idx[i].Put(n, rk); err != nil {
+				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
+			}
+		}
 	}
-	if r.HolderID != "" {
-		newKey = ownerTimeKey(r.HolderID, r.Created, r.ID)
-	}
-	if err := moveToken(tokens, oldToken, r.TokenHash, r.ID); err != nil {
-		return fmt.Errorf("bolt: put request %q: token index: %w", r.ID, err)
-	}
-	return t.ownedPut("request", bucketRequests, bucketRequestsByHolder, r.ID, oldKey, newKey, r)
-}
-
-// ownedPut writes a record and moves its owner index entry (oldKey nil:
-// none before; newKey nil: none after).
-func (t *tx) ownedPut(kind, bucket, index, id string, oldKey, newKey []byte, rec any) error {
-	if err := moveKey(t.b(index), oldKey, newKey, []byte{}); err != nil {
-		return fmt.Errorf("bolt: put %s %q: owner index: %w", kind, id, err)
-	}
-	if err := putJSON(t.b(bucket), []byte(id), rec); err != nil {
-		return fmt.Errorf("bolt: put %s %q: %w", kind, id, err)
+	// joinValue copies the body: bbolt keeps what it is given until commit.
+	if err := kb.recs.Put(rk, joinValue(entries, r.Body)); err != nil {
+		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), err)
 	}
 	return nil
 }
 
-// --- activation codes -------------------------------------------------------
+// entry is the i-th stored entry, nil when there is none (a record put
+// before the kind had that index).
+func entry(entries [][]byte, i int) []byte {
+	if i < len(entries) {
+		return entries[i]
+	}
+	return nil
+}
 
-func (t *tx) ActivationCode(hash []byte) (*wallet.ActivationCode, error) {
-	rec, err := getJSON[wallet.ActivationCode](t.b(bucketActivationCodes), hash)
+func (t *tx) Delete(k *wallet.Kind, key ...any) error {
+	if err := wallet.CheckValues(k.Key, key, true); err != nil {
+		return fmt.Errorf("bolt: delete %s: %w", k.Name, err)
+	}
+	kb, err := t.kind(k)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: get activation code: %w", err)
+		return err
 	}
-	if rec == nil || len(hash) == 0 {
-		return nil, fmt.Errorf("bolt: activation code: %w", wallet.ErrNotFound)
+	rk := appendValues(nil, k.Key, key)
+	old := kb.recs.Get(rk)
+	if old == nil {
+		return nil
 	}
-	return rec, nil
-}
-
-func (t *tx) PutActivationCode(a *wallet.ActivationCode) error {
-	if a == nil {
-		return errNil("activation code")
+	was, _, err := split(old)
+	if err == nil {
+		for i, e := range was {
+			if e != nil && i < len(kb.idx) {
+				if err = kb.idx[i].Delete(e); err != nil {
+					break
+				}
+			}
+		}
 	}
-	if len(a.Hash) == 0 {
-		return errors.New("bolt: put activation code: empty hash")
+	if err == nil {
+		err = kb.recs.Delete(rk)
 	}
-	if err := putJSON(t.b(bucketActivationCodes), bytes.Clone(a.Hash), a); err != nil {
-		return fmt.Errorf("bolt: put activation code for holder %q: %w", a.HolderID, err)
-	}
-	return nil
-}
-
-// --- presence codes ---------------------------------------------------------
-
-// Presence codes are keyed by their token hash, like activation codes.
-func (t *tx) Presence(tokenHash []byte) (*wallet.Presence, error) {
-	rec, err := getJSON[wallet.Presence](t.b(bucketPresence), tokenHash)
 	if err != nil {
-		return nil, fmt.Errorf("bolt: get presence: %w", err)
-	}
-	if rec == nil || len(tokenHash) == 0 {
-		return nil, fmt.Errorf("bolt: presence: %w", wallet.ErrNotFound)
-	}
-	return rec, nil
-}
-
-func (t *tx) PutPresence(p *wallet.Presence) error {
-	if p == nil {
-		return errNil("presence")
-	}
-	if len(p.TokenHash) == 0 {
-		return errors.New("bolt: put presence: empty token hash")
-	}
-	if err := putJSON(t.b(bucketPresence), bytes.Clone(p.TokenHash), p); err != nil {
-		return fmt.Errorf("bolt: put presence for holder %q: %w", p.HolderID, err)
-	}
-	return nil
-}
-
-// --- status lists -----------------------------------------------------------
-
-func (t *tx) StatusList(issuerID string, list int) (*wallet.StatusList, error) {
-	rec, err := getJSON[wallet.StatusList](t.b(bucketStatusLists), listKey(issuerID, list))
-	if err != nil {
-		return nil, fmt.Errorf("bolt: get status list %s/%d: %w", issuerID, list, err)
-	}
-	if rec == nil {
-		return nil, fmt.Errorf("bolt: status list %s/%d: %w", issuerID, list, wallet.ErrNotFound)
-	}
-	return rec, nil
-}
-
-func (t *tx) PutStatusList(l *wallet.StatusList) error {
-	if l == nil {
-		return errNil("status list")
-	}
-	if err := checkID("status list issuer", l.IssuerID); err != nil {
-		return err
-	}
-	if err := putJSON(t.b(bucketStatusLists), listKey(l.IssuerID, l.ID), l); err != nil {
-		return fmt.Errorf("bolt: put status list %s/%d: %w", l.IssuerID, l.ID, err)
-	}
-	return nil
-}
-
-// AllocateStatusIndex claims idx of a list for good: the key is never
-// deleted, so an index is never handed out twice (SPEC §3.5).
-func (t *tx) AllocateStatusIndex(issuerID string, list, idx int) error {
-	if err := checkID("status list issuer", issuerID); err != nil {
-		return err
-	}
-	if idx < 0 {
-		return fmt.Errorf("bolt: allocate status index %s/%d/%d: negative index", issuerID, list, idx)
-	}
-	b := t.b(bucketStatusIndices)
-	k := binary.BigEndian.AppendUint64(listKey(issuerID, list), uint64(idx))
-	if b.Get(k) != nil {
-		return fmt.Errorf("bolt: allocate status index %s/%d/%d: %w", issuerID, list, idx, wallet.ErrExists)
-	}
-	if err := b.Put(k, []byte{}); err != nil {
-		return fmt.Errorf("bolt: allocate status index %s/%d/%d: %w", issuerID, list, idx, err)
-	}
-	return nil
-}
-
-// --- logs -------------------------------------------------------------------
-
-func (t *tx) AppendActivity(e *api.ActivityEntry) error {
-	if e == nil {
-		return errNil("activity entry")
-	}
-	if err := checkID("activity holder", e.HolderID); err != nil {
-		return err
-	}
-	return appendLog(t, bucketActivity, "activity", e.HolderID, e.Seq, e)
-}
-
-// Activity lists a holder's entries newest first (highest Seq first), at
-// most limit (all when limit <= 0).
-func (t *tx) Activity(holderID string, limit int) ([]*api.ActivityEntry, error) {
-	return listLog[api.ActivityEntry](t, bucketActivity, "activity", holderID, limit)
-}
-
-func (t *tx) AppendVerification(e *api.Verification) error {
-	if e == nil {
-		return errNil("verification")
-	}
-	if err := checkID("verification verifier", e.VerifierID); err != nil {
-		return err
-	}
-	return appendLog(t, bucketVerifications, "verification", e.VerifierID, e.Seq, e)
-}
-
-// Verifications lists a verifier's entries newest first (highest Seq
-// first), at most limit (all when limit <= 0).
-func (t *tx) Verifications(verifierID string, limit int) ([]*api.Verification, error) {
-	return listLog[api.Verification](t, bucketVerifications, "verifications", verifierID, limit)
-}
-
-// appendLog adds an entry at owner/seq; ErrExists when the seq is taken.
-func appendLog(t *tx, bucket, kind, owner string, seq uint64, rec any) error {
-	b := t.b(bucket)
-	k := seqKey(owner, seq)
-	if b.Get(k) != nil {
-		return fmt.Errorf("bolt: append %s %q/%d: %w", kind, owner, seq, wallet.ErrExists)
-	}
-	if err := putJSON(b, k, rec); err != nil {
-		return fmt.Errorf("bolt: append %s %q/%d: %w", kind, owner, seq, err)
+		return fmt.Errorf("bolt: delete %s %s: %w", k.Name, wallet.Describe(key), err)
 	}
 	return nil
 }
 
 // --- one-time keys ----------------------------------------------------------
 
-// UseOnce records key until expires. A recorded key is taken while now is
-// not after its expiry (the boundary counts as taken: the safe side for a
-// replay check). Each call also removes a few expired keys, oldest expiry
-// first, found through the expiry index.
+// UseOnce records key until expires in the once bucket (key → expiry),
+// with an expiry index (expiry ‖ key) from which each call removes a few
+// keys that expired before now, oldest expiry first. A recorded key is
+// taken while now is not after its expiry (the boundary counts as taken:
+// the safe side for a replay check).
 func (t *tx) UseOnce(key string, expires time.Time, now time.Time) error {
-	if key == "" || len(key) > maxOnceKey {
-		return fmt.Errorf("bolt: use once: key length %d out of range", len(key))
+	if err := wallet.CheckOnceKey(key); err != nil {
+		return fmt.Errorf("bolt: %w", err)
 	}
-	once, byExp := t.b(bucketOnce), t.b(bucketOnceByExpiry)
+	once, byExp := t.btx.Bucket([]byte(bucketOnce)), t.btx.Bucket([]byte(bucketOnceByExpiry))
 	k := []byte(key)
 	if old := once.Get(k); old != nil {
 		if !now.After(parseTime(old)) {
@@ -781,7 +278,7 @@ func (t *tx) UseOnce(key string, expires time.Time, now time.Time) error {
 			return fmt.Errorf("bolt: use once: %w", err)
 		}
 	}
-	if err := t.pruneOnce(once, byExp, now); err != nil {
+	if err := pruneOnce(once, byExp, now); err != nil {
 		return fmt.Errorf("bolt: use once: prune: %w", err)
 	}
 	exp := appendTime(nil, expires)
@@ -795,7 +292,7 @@ func (t *tx) UseOnce(key string, expires time.Time, now time.Time) error {
 }
 
 // pruneOnce deletes up to pruneBatch keys that expired before now.
-func (t *tx) pruneOnce(once, byExp *bbolt.Bucket, now time.Time) error {
+func pruneOnce(once, byExp *bbolt.Bucket, now time.Time) error {
 	var dead [][]byte
 	c := byExp.Cursor()
 	for k, _ := c.First(); k != nil && len(dead) < pruneBatch; k, _ = c.Next() {
@@ -816,28 +313,6 @@ func (t *tx) pruneOnce(once, byExp *bbolt.Bucket, now time.Time) error {
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-// --- meta -------------------------------------------------------------------
-
-func (t *tx) Meta(name string) ([]byte, error) {
-	// A cursor tells an empty value from a missing key; Get may not.
-	k, v := t.b(bucketMeta).Cursor().Seek([]byte(name))
-	if name == "" || k == nil || string(k) != name {
-		return nil, fmt.Errorf("bolt: meta %q: %w", name, wallet.ErrNotFound)
-	}
-	// v points into the mmap, valid only inside the transaction.
-	return v, nil
-}
-
-func (t *tx) PutMeta(name string, value []byte) error {
-	if err := checkID("meta", name); err != nil {
-		return err
-	}
-	if err := t.b(bucketMeta).Put([]byte(name), bytes.Clone(value)); err != nil {
-		return fmt.Errorf("bolt: put meta %q: %w", name, err)
 	}
 	return nil
 }

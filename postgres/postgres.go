@@ -2,11 +2,13 @@
 // running several servers over one database (scale-out). It is the only
 // importer of the driver, github.com/jackc/pgx/v5.
 //
-// Layout (schema.sql): one table per record kind, each record kept whole as
-// JSON beside the columns its lookups need: id primary keys, unique hash
-// columns, (owner, time, id) indexes for the per-holder lists and (owner,
-// seq) keys for the two logs. All tables live in one schema, created at
-// Open, so one database can hold several stores.
+// Layout (schema.sql): a table per record kind wallet declares
+// (wallet.Kinds), with a column per key and index column, indexes for the
+// declared indexes, and the record's body in rec (json, or bytea for raw
+// kinds). Open checks every kind has its table and columns, so a kind
+// declared without its migration fails at start, not at its first use.
+// All tables live in one schema, created at Open, so one database can
+// hold several stores.
 //
 // Transactions: View is a read-only REPEATABLE READ transaction (one
 // consistent snapshot). Update and Batch are SERIALIZABLE, so the
@@ -58,6 +60,7 @@ var schemaSQL string
 // concurrent use.
 type Store struct {
 	pool *pgxpool.Pool
+	sql  statements
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -135,12 +138,44 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
 		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+ident); err != nil {
 			return fmt.Errorf("set search_path: %w", err)
 		}
+		// A schema of the layout before record kinds has tables but no
+		// store_format: it is refused, not misread.
+		var format, tables int
+		err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE table_name = 'store_format'), count(*)
+			FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&format, &tables)
+		if err != nil {
+			return fmt.Errorf("look up tables: %w", err)
+		}
+		if format == 0 && tables > 0 {
+			return errors.New("tables of an older layout (no store_format): use a new schema")
+		}
 		if _, err := tx.Exec(ctx, schemaSQL); err != nil {
 			return fmt.Errorf("create tables: %w", err)
+		}
+		var version int
+		if err := tx.QueryRow(ctx, "SELECT version FROM store_format").Scan(&version); err != nil {
+			return fmt.Errorf("store format: %w", err)
+		}
+		if version != storeFormat {
+			return fmt.Errorf("store format %d, want %d", version, storeFormat)
+		}
+		// Every declared kind has its table and columns (a SELECT of
+		// them that returns no row fails if one is missing).
+		for _, k := range wallet.Kinds() {
+			cols := names(k.Key)
+			for _, ix := range k.Indexes {
+				cols += ", " + names(ix.Columns)
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT %s, rec FROM %s LIMIT 0", cols, k.Name)); err != nil {
+				return fmt.Errorf("kind %s: %w (postgres/schema.sql must create its table)", k.Name, err)
+			}
 		}
 		return nil
 	})
 }
+
+// storeFormat is the layout schema.sql makes, kept in store_format.
+const storeFormat = 1
 
 // View runs fn in a read-only transaction on one snapshot. Errors from fn
 // come back as they are, so the service sees its own errors unwrapped.
@@ -199,7 +234,7 @@ func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(
 	// goes back to the pool either way). With ctx cancelled pgx closes the
 	// connection instead, which rolls back just as well.
 	defer func() { _ = ptx.Rollback(ctx) }()
-	t := &tx{ctx: ctx, tx: ptx}
+	t := &tx{ctx: ctx, tx: ptx, sql: &s.sql}
 	fnErr := fn(t)
 	if fnErr != nil || t.failed != nil {
 		switch {

@@ -6,9 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/postgres"
@@ -102,34 +105,34 @@ func TestTextEdges(t *testing.T) {
 		Claims:  map[string][]string{"national_id": {"full_name"}},
 		Purpose: "nul \x00 and ünïcödé", Created: time.Now(), ExpiresAt: time.Now().Add(time.Minute),
 	}
-	err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.PutRequest(req) })
+	err := st.Update(t.Context(), func(tx wallet.Tx) error { return wallet.Requests.Put(tx, req) })
 	if err != nil {
-		t.Fatalf("PutRequest with a NUL in its purpose: %v", err)
+		t.Fatalf("put a request with a NUL in its purpose: %v", err)
 	}
 	err = st.Update(t.Context(), func(tx wallet.Tx) error {
 		for _, id := range []string{"a\x00b", "\xff"} {
-			if err := tx.PutMeta(id, []byte("x")); err == nil || errors.Is(err, wallet.ErrExists) {
-				t.Errorf("PutMeta(%q): %v, want an error", id, err)
+			if err := wallet.Meta.Put(tx, []byte("x"), id); err == nil || errors.Is(err, wallet.ErrExists) {
+				t.Errorf("put meta %q: %v, want an error", id, err)
 			}
-			if _, err := tx.Holder(id); !errors.Is(err, wallet.ErrNotFound) {
-				t.Errorf("Holder(%q): %v, want ErrNotFound", id, err)
+			if _, err := wallet.Holders.Get(tx, id); !errors.Is(err, wallet.ErrNotFound) {
+				t.Errorf("holder %q: %v, want ErrNotFound", id, err)
 			}
 		}
 		// The transaction is still usable: nothing reached PostgreSQL.
-		return tx.PutMeta("ok", []byte("y"))
+		return wallet.Meta.Put(tx, []byte("y"), "ok")
 	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
 	}
 	err = st.View(t.Context(), func(tx wallet.Tx) error {
-		got, err := tx.Request("r1")
+		got, err := wallet.Requests.Get(tx, "r1")
 		if err != nil {
 			return err
 		}
 		if got.Purpose != req.Purpose {
 			t.Errorf("purpose: got %q, want %q", got.Purpose, req.Purpose)
 		}
-		_, err = tx.Meta("ok")
+		_, err = wallet.Meta.Get(tx, "ok")
 		return err
 	})
 	if err != nil {
@@ -142,7 +145,7 @@ func TestTextEdges(t *testing.T) {
 func TestIgnoredFailure(t *testing.T) {
 	st := openSchema(t, schemaFor(t.TempDir()))
 	err := st.View(t.Context(), func(tx wallet.Tx) error {
-		_ = tx.PutMeta("m", []byte("x")) // refused by the read-only transaction
+		_ = wallet.Meta.Put(tx, []byte("x"), "m") // refused by the read-only transaction
 		return nil
 	})
 	if err == nil {
@@ -152,13 +155,38 @@ func TestIgnoredFailure(t *testing.T) {
 	// statement that would fail and abort the transaction.
 	err = st.Update(t.Context(), func(tx wallet.Tx) error {
 		for _, id := range []string{"\xff", "a\x00b", ""} {
-			if l, err := tx.Activity(id, 0); err != nil || len(l) != 0 {
-				t.Errorf("Activity(%q): %d, %v", id, len(l), err)
+			if l, err := wallet.ActivityLog.List(tx, "", wallet.Order{Desc: true}, id); err != nil || len(l) != 0 {
+				t.Errorf("activity of %q: %d, %v", id, len(l), err)
 			}
 		}
-		return tx.PutMeta("m", []byte("x"))
+		return wallet.Meta.Put(tx, []byte("x"), "m")
 	})
 	if err != nil {
 		t.Fatalf("update: %v", err)
+	}
+}
+
+// A schema of the layout before record kinds (tables, no store_format) is
+// refused, not misread.
+func TestOlderLayoutRefused(t *testing.T) {
+	dsn := testDSN(t)
+	schema := schemaFor(t.TempDir())
+	t.Cleanup(func() { dropSchema(t, dsn, schema) })
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	ident := pgx.Identifier{schema}.Sanitize()
+	if _, err := conn.Exec(t.Context(), "CREATE SCHEMA "+ident+"; CREATE TABLE "+ident+".issuers (id text PRIMARY KEY, rec json NOT NULL)"); err != nil {
+		t.Fatal(err)
+	}
+	s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+	if err == nil {
+		s.Close()
+		t.Fatal("Open of a schema of the older layout succeeded")
+	}
+	if !strings.Contains(err.Error(), "older layout") {
+		t.Errorf("Open: %v, want it to name the older layout", err)
 	}
 }

@@ -40,32 +40,31 @@ type faultyTx struct {
 	f *faultyStore
 }
 
-func (t faultyTx) Share(id string) (*wallet.Share, error) {
-	if t.f.armed.Load() {
-		return nil, errDisk
+// fails reports whether a read fails while armed: a share by id or token,
+// a credential or a request by id.
+func (t faultyTx) fails(k *wallet.Kind, index string) bool {
+	switch {
+	case !t.f.armed.Load():
+		return false
+	case k == wallet.Shares.Kind():
+		return true
+	default:
+		return index == "" && (k == wallet.Credentials.Kind() || k == wallet.Requests.Kind())
 	}
-	return t.Tx.Share(id)
 }
 
-func (t faultyTx) ShareByToken(h []byte) (*wallet.Share, error) {
-	if t.f.armed.Load() {
+func (t faultyTx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
+	if t.fails(k, "") {
 		return nil, errDisk
 	}
-	return t.Tx.ShareByToken(h)
+	return t.Tx.Get(k, key...)
 }
 
-func (t faultyTx) Credential(id string) (*wallet.Credential, error) {
-	if t.f.armed.Load() {
+func (t faultyTx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) {
+	if t.fails(k, index) {
 		return nil, errDisk
 	}
-	return t.Tx.Credential(id)
-}
-
-func (t faultyTx) Request(id string) (*wallet.Request, error) {
-	if t.f.armed.Load() {
-		return nil, errDisk
-	}
-	return t.Tx.Request(id)
+	return t.Tx.GetBy(k, index, values...)
 }
 
 // TestStorageFailureIsNeverNotFound: a store that fails under a request is

@@ -22,7 +22,7 @@ const ActivityTimePrecision = time.Millisecond
 // appendActivity chains e after the holder's last entry and appends it in
 // the caller's transaction, so the entry commits with its event (SPEC §3.6).
 func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
-	last, err := tx.Activity(e.HolderID, 1)
+	last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, e.HolderID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -34,7 +34,7 @@ func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
 	if e.Hash, err = entryHash(e); err != nil {
 		return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
 	}
-	return tx.AppendActivity(e)
+	return ActivityLog.Put(tx, e)
 }
 
 // CanonicalEntry is the RFC 8785 (JCS) form of the entry's JSON without its
@@ -119,7 +119,7 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*api
 	var entries []*api.ActivityEntry
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		entries, err = tx.Activity(p.Subject, limit)
+		entries, err = ActivityLog.List(tx, "", Order{Desc: true, Limit: limit}, p.Subject)
 		return err
 	})
 	if err != nil {
@@ -152,7 +152,7 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*api
 
 // appendVerification adds to a verifier's own log.
 func (s *Service) appendVerification(tx Tx, v *api.Verification) error {
-	last, err := tx.Verifications(v.VerifierID, 1)
+	last, err := VerificationLog.List(tx, "", Order{Desc: true, Limit: 1}, v.VerifierID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -160,7 +160,7 @@ func (s *Service) appendVerification(tx Tx, v *api.Verification) error {
 	if len(last) > 0 {
 		v.Seq = last[0].Seq + 1
 	}
-	return tx.AppendVerification(v)
+	return VerificationLog.Put(tx, v)
 }
 
 // Verifications lists the calling verifier's log, newest first.
@@ -173,7 +173,7 @@ func (s *Service) Verifications(ctx context.Context, p *Principal, limit int) (*
 	}
 	resp := &api.VerificationsResponse{Entries: []*api.Verification{}}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Verifications(p.Subject, limit)
+		all, err := VerificationLog.List(tx, "", Order{Desc: true, Limit: limit}, p.Subject)
 		resp.Entries = append(resp.Entries, all...)
 		return err
 	})

@@ -282,7 +282,7 @@ func TestActivityCheckpoint(t *testing.T) {
 
 	t.Run("broken chain signs nothing", func(t *testing.T) {
 		err := e.store.Update(ctx, func(tx wallet.Tx) error {
-			return tx.AppendActivity(&api.ActivityEntry{Seq: 3, HolderID: p.Subject, At: e.now, Event: api.EventShareRedeemed,
+			return wallet.ActivityLog.Put(tx, &api.ActivityEntry{Seq: 3, HolderID: p.Subject, At: e.now, Event: api.EventShareRedeemed,
 				Outcome: "ok", Prev: "forged", Hash: "forged"})
 		})
 		if err != nil {
@@ -303,7 +303,7 @@ func (e *env) holderOf(t *testing.T, credentialID string) *wallet.Principal {
 	t.Helper()
 	var holder string
 	err := e.store.View(context.Background(), func(tx wallet.Tx) error {
-		c, err := tx.Credential(credentialID)
+		c, err := wallet.Credentials.Get(tx, credentialID)
 		if err == nil {
 			holder = c.HolderID
 		}

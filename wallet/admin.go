@@ -33,7 +33,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 	var key string
 	err := s.store.Update(ctx, func(tx Tx) error {
 		key = "" // fn may run again (Store.Update): only a committed key counts
-		if _, err := tx.Meta("admin_bootstrapped"); err == nil {
+		if _, err := Meta.Get(tx, "admin_bootstrapped"); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
@@ -43,7 +43,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 			return err
 		}
 		key = k.Key
-		return tx.PutMeta("admin_bootstrapped", []byte(s.now().UTC().Format(time.RFC3339)))
+		return Meta.Put(tx, []byte(s.now().UTC().Format(time.RFC3339)), "admin_bootstrapped")
 	})
 	return key, s.storeErr(ctx, err, "bootstrap admin")
 }
@@ -58,7 +58,7 @@ func (s *Service) putAPIKey(tx Tx, role api.Role, owner string) (*api.NewAPIKey,
 	if err != nil {
 		return nil, err
 	}
-	if err := tx.PutAPIKey(&APIKey{ID: id, Hash: hashSecret(secret), Role: role, Owner: owner, Created: s.now().UTC()}); err != nil {
+	if err := APIKeys.Put(tx, &APIKey{ID: id, Hash: hashSecret(secret), Role: role, Owner: owner, Created: s.now().UTC()}); err != nil {
 		return nil, err
 	}
 	return &api.NewAPIKey{ID: id, Key: secret, Role: role, Owner: owner}, nil
@@ -84,22 +84,22 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req api.Create
 		}
 	}
 	now := s.now().UTC()
-	is := &Issuer{ID: req.ID, Name: req.Name, Types: slices.Compact(slices.Sorted(slices.Values(req.Types))), Created: now, CurrentList: 1}
+	is := &Issuer{ID: req.ID, Name: req.Name, Types: slices.Compact(slices.Sorted(slices.Values(req.Types))), Created: now}
 	key, err := s.newIssuerKey(is.ID, now)
 	if err != nil {
 		return nil, err
 	}
 	is.Keys = []IssuerKey{*key}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Issuer(is.ID); err == nil {
+		if _, err := Issuers.Get(tx, is.ID); err == nil {
 			return Errorf(api.CodeConflict, "issuer %s exists", is.ID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if err := tx.PutStatusList(s.newStatusList(is.ID, 1, now)); err != nil {
+		if err := StatusLists.Put(tx, s.newStatusList(is.ID, 1, now)); err != nil {
 			return err
 		}
-		return tx.PutIssuer(is)
+		return Issuers.Put(tx, is)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "create issuer")
@@ -116,7 +116,7 @@ func checkName(name string) error {
 }
 
 func (s *Service) newStatusList(issuerID string, id int, now time.Time) *StatusList {
-	return &StatusList{IssuerID: issuerID, ID: id, Size: StatusListSize, Values: make([]byte, StatusListSize*2/8), Updated: now}
+	return &StatusList{IssuerID: issuerID, ID: id, Size: StatusListSize, Created: now}
 }
 
 // newIssuerKey makes an active ES256 key, its private half sealed to the
@@ -165,7 +165,7 @@ func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*api.IssuerView,
 	}
 	out := []*api.IssuerView{}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Issuers()
+		all, err := Issuers.List(tx, "", Order{})
 		for _, is := range all {
 			out = append(out, s.issuerView(is))
 		}
@@ -249,13 +249,13 @@ func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func
 	var is *Issuer
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if is, err = tx.Issuer(issuerID); err != nil {
+		if is, err = Issuers.Get(tx, issuerID); err != nil {
 			return err
 		}
 		if err := change(is); err != nil {
 			return err
 		}
-		return tx.PutIssuer(is)
+		return Issuers.Put(tx, is)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "issuer")
@@ -282,9 +282,9 @@ func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role api.Rol
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if role == api.RoleIssuer {
-			_, err = tx.Issuer(owner)
+			_, err = Issuers.Get(tx, owner)
 		} else {
-			_, err = tx.Verifier(owner)
+			_, err = Verifiers.Get(tx, owner)
 		}
 		if err != nil {
 			return err
@@ -305,7 +305,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) 
 		return err
 	}
 	err := s.store.Update(ctx, func(tx Tx) error {
-		k, err := tx.APIKey(keyID)
+		k, err := APIKeys.Get(tx, keyID)
 		if err != nil {
 			return err
 		}
@@ -313,7 +313,7 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) 
 			now := s.now().UTC()
 			k.Revoked = &now
 		}
-		return tx.PutAPIKey(k)
+		return APIKeys.Put(tx, k)
 	})
 	if err == nil {
 		s.log.InfoContext(ctx, "api key revoked", "key_id", keyID)
@@ -349,12 +349,12 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req api.Crea
 	}
 	var key *api.NewAPIKey
 	err := s.store.Update(ctx, func(tx Tx) error {
-		if _, err := tx.Verifier(v.ID); err == nil {
+		if _, err := Verifiers.Get(tx, v.ID); err == nil {
 			return Errorf(api.CodeConflict, "verifier %s exists", v.ID)
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		if err := tx.PutVerifier(v); err != nil {
+		if err := Verifiers.Put(tx, v); err != nil {
 			return err
 		}
 		var err error
@@ -403,7 +403,7 @@ func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*api.VerifierV
 	}
 	out := []*api.VerifierView{}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Verifiers()
+		all, err := Verifiers.List(tx, "", Order{})
 		for _, v := range all {
 			out = append(out, verifierView(v))
 		}
@@ -434,7 +434,7 @@ func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req ap
 		if err != nil {
 			return err
 		}
-		return tx.PutActivationCode(&ActivationCode{Hash: hashSecret(code), HolderID: h.ID, Expires: resp.ExpiresAt})
+		return ActivationCodes.Put(tx, &ActivationCode{Hash: hashSecret(code), HolderID: h.ID, Expires: resp.ExpiresAt})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "activation code")
@@ -446,7 +446,7 @@ func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req ap
 // contact (an activation code or an issued credential).
 func (s *Service) holderFor(tx Tx, citizenID string, now time.Time) (*Holder, error) {
 	ch := s.citizenHash(citizenID)
-	h, err := tx.HolderByCitizen(ch)
+	h, err := Holders.By(tx, byCitizen, ch)
 	if err == nil || !errors.Is(err, ErrNotFound) {
 		return h, err
 	}
@@ -455,5 +455,5 @@ func (s *Service) holderFor(tx Tx, citizenID string, now time.Time) (*Holder, er
 		return nil, err
 	}
 	h = &Holder{ID: id, CitizenHash: ch, Created: now}
-	return h, tx.PutHolder(h)
+	return h, Holders.Put(tx, h)
 }

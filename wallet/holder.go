@@ -55,12 +55,12 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if h, _, err = s.activationCode(tx, req, now); err != nil {
 				return err
 			}
-			if creds, err = tx.Credentials(h.ID); err != nil {
+			if creds, err = Credentials.List(tx, byHolder, Order{}, h.ID); err != nil {
 				return err
 			}
 			for _, c := range creds {
 				if issuers[c.IssuerID] == nil {
-					if issuers[c.IssuerID], err = tx.Issuer(c.IssuerID); err != nil {
+					if issuers[c.IssuerID], err = Issuers.Get(tx, c.IssuerID); err != nil {
 						return err
 					}
 				}
@@ -81,7 +81,7 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if err != nil {
 				return err
 			}
-			current, err := tx.Credentials(h.ID)
+			current, err := Credentials.List(tx, byHolder, Order{}, h.ID)
 			if err != nil {
 				return err
 			}
@@ -89,14 +89,14 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 				return errCredentialsChanged
 			}
 			code.Used = true
-			if err := tx.PutActivationCode(code); err != nil {
+			if err := ActivationCodes.Put(tx, code); err != nil {
 				return err
 			}
-			if err := tx.PutDevice(d); err != nil {
+			if err := Devices.Put(tx, d); err != nil {
 				return err
 			}
 			for _, id := range resp.Bound {
-				if err := tx.PutCredentialCopy(id, d.ID, copies[id]); err != nil {
+				if err := CredentialCopies.Put(tx, copies[id], id, d.ID); err != nil {
 					return err
 				}
 			}
@@ -124,13 +124,13 @@ var errCredentialsChanged = Errorf(api.CodeConflict, "the citizen's credentials 
 // which citizens exist (THREATS T20).
 func (s *Service) activationCode(tx Tx, req api.EnrollRequest, now time.Time) (*Holder, *ActivationCode, error) {
 	badCode := Errorf(api.CodeUnauthenticated, "the activation code is not valid")
-	h, err := tx.HolderByCitizen(s.citizenHash(req.CitizenID))
+	h, err := Holders.By(tx, byCitizen, s.citizenHash(req.CitizenID))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, badCode
 	} else if err != nil {
 		return nil, nil, err
 	}
-	code, err := tx.ActivationCode(hashSecret(req.ActivationCode))
+	code, err := ActivationCodes.Get(tx, hashSecret(req.ActivationCode))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, badCode
 	} else if err != nil {
@@ -232,7 +232,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 	err := credentials.VerifyJWT(assertion, "", func(_, iss string) (*ecdsa.PublicKey, error) {
 		var err error
 		if err = s.store.View(ctx, func(tx Tx) error {
-			dev, err = tx.Device(iss)
+			dev, err = Devices.Get(tx, iss)
 			return err
 		}); err != nil {
 			return nil, err
@@ -310,7 +310,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		}
 		var dev *Device
 		err = s.store.View(ctx, func(tx Tx) error {
-			dev, err = tx.Device(c.DeviceID)
+			dev, err = Devices.Get(tx, c.DeviceID)
 			return err
 		})
 		if errors.Is(err, ErrNotFound) {
@@ -328,7 +328,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	var k *APIKey
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		k, err = tx.APIKeyByHash(hashSecret(bearer))
+		k, err = APIKeys.By(tx, byHash, hashSecret(bearer))
 		return err
 	})
 	if errors.Is(err, ErrNotFound) {
@@ -350,7 +350,7 @@ func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*api.Credent
 	}
 	out := []*api.CredentialView{}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Credentials(p.Subject)
+		all, err := Credentials.List(tx, byHolder, Order{}, p.Subject)
 		if err != nil {
 			return err
 		}
@@ -374,7 +374,7 @@ func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*api
 	}
 	var out *api.CredentialView
 	err := s.store.View(ctx, func(tx Tx) error {
-		c, err := tx.Credential(id)
+		c, err := Credentials.Get(tx, id)
 		if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
 			return err
 		}
@@ -397,7 +397,7 @@ func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, err
 			v.Claims = derived
 		}
 	}
-	if is, err := tx.Issuer(c.IssuerID); err == nil {
+	if is, err := Issuers.Get(tx, c.IssuerID); err == nil {
 		v.Issuer.Name = is.Name
 	}
 	return v, nil
@@ -410,7 +410,7 @@ func (s *Service) Devices(ctx context.Context, p *Principal) ([]*api.DeviceView,
 	}
 	out := []*api.DeviceView{}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Devices(p.Subject)
+		all, err := Devices.List(tx, byHolder, Order{}, p.Subject)
 		for _, d := range all {
 			out = append(out, &api.DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID})
 		}
@@ -427,7 +427,7 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		d, err := tx.Device(deviceID)
+		d, err := Devices.Get(tx, deviceID)
 		if err := mine(err, "device", func() bool { return d.HolderID == p.Subject }); err != nil {
 			return err
 		}
@@ -435,15 +435,15 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 			return nil
 		}
 		d.Revoked = &now
-		if err := tx.PutDevice(d); err != nil {
+		if err := Devices.Put(tx, d); err != nil {
 			return err
 		}
-		creds, err := tx.Credentials(p.Subject)
+		creds, err := Credentials.List(tx, byHolder, Order{}, p.Subject)
 		if err != nil {
 			return err
 		}
 		for _, c := range creds {
-			if err := tx.DeleteCredentialCopy(c.ID, deviceID); err != nil {
+			if err := CredentialCopies.Delete(tx, c.ID, deviceID); err != nil {
 				return err
 			}
 		}

@@ -37,13 +37,13 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	// this verifier may redeem it, and what it holds is still valid.
 	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if sh, err = tx.ShareByToken(hash); err != nil {
+		if sh, err = Shares.By(tx, byToken, hash); err != nil {
 			return err
 		}
 		if err := redeemable(sh, p.Subject, now); err != nil {
 			return err
 		}
-		if verifier, err = tx.Verifier(p.Subject); err != nil {
+		if verifier, err = Verifiers.Get(tx, p.Subject); err != nil {
 			return err
 		}
 		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
@@ -53,7 +53,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		if err := s.stillValid(tx, sh.DeviceID, sh.Items, now); err != nil {
 			return err
 		}
-		docs, err = tx.ShareDocuments(sh.ID)
+		docs, err = ShareDocuments.Get(tx, sh.ID)
 		return err
 	})
 	if err == nil {
@@ -84,7 +84,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 // transaction, so of concurrent redemptions exactly one sees it active
 // (THREATS T15); the activity and verification entries commit with it.
 func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, out **Share) error {
-	sh, err := tx.ShareByToken(hash)
+	sh, err := Shares.By(tx, byToken, hash)
 	if err != nil {
 		return err
 	}
@@ -96,7 +96,7 @@ func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, o
 	if sh.Uses >= sh.MaxUses {
 		sh.Status = api.ShareRedeemed
 	}
-	if err := tx.PutShare(sh); err != nil {
+	if err := Shares.Put(tx, sh); err != nil {
 		return err
 	}
 	names := itemClaimNames(sh.Items)
@@ -115,7 +115,7 @@ func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, o
 // and the issuer is still active and still issues that type. It reads and
 // compares; it verifies no signature.
 func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time.Time) error {
-	d, err := tx.Device(deviceID)
+	d, err := Devices.Get(tx, deviceID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return err
 	}
@@ -123,14 +123,14 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 		return &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device that approved this was revoked"}
 	}
 	for _, it := range items {
-		c, err := tx.Credential(it.CredentialID)
+		c, err := Credentials.Get(tx, it.CredentialID)
 		if err != nil {
 			return err
 		}
 		if err := credentialUsable(c, now); err != nil {
 			return err
 		}
-		is, err := tx.Issuer(c.IssuerID)
+		is, err := Issuers.Get(tx, c.IssuerID)
 		if err != nil {
 			return err
 		}

@@ -102,7 +102,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 		resp.QRText = qr.Text(qr.Request, token)
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		v, err := tx.Verifier(p.Subject)
+		v, err := Verifiers.Get(tx, p.Subject)
 		if err != nil {
 			return err
 		}
@@ -111,7 +111,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 			return Errorf(api.CodeForbidden, "the verifier is not registered for every claim asked")
 		}
 		if presenceHash != nil {
-			pr, err := tx.Presence(presenceHash)
+			pr, err := Presences.Get(tx, presenceHash)
 			if errors.Is(err, ErrNotFound) || (err == nil && (pr.Used || !now.Before(pr.Expires))) {
 				return Errorf(api.CodeNotFound, "presence code not found, used or expired")
 			} else if err != nil {
@@ -119,7 +119,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 			}
 			// A presence code addresses one request (SPEC §4: single use).
 			pr.Used = true
-			if err := tx.PutPresence(pr); err != nil {
+			if err := Presences.Put(tx, pr); err != nil {
 				return err
 			}
 			r.HolderID = pr.HolderID
@@ -128,7 +128,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 				return err
 			}
 		}
-		if err := tx.PutRequest(r); err != nil {
+		if err := Requests.Put(tx, r); err != nil {
 			return err
 		}
 		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
@@ -174,7 +174,7 @@ func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (strin
 	}
 	var out string
 	err := s.store.View(ctx, func(tx Tx) error {
-		r, err := tx.Request(id)
+		r, err := Requests.Get(tx, id)
 		if err := mine(err, "request", func() bool { return r.VerifierID == p.Subject && len(r.TokenHash) > 0 }); err != nil {
 			return err
 		}
@@ -202,7 +202,7 @@ func (s *Service) CreatePresence(ctx context.Context, p *Principal) (*api.Presen
 	}
 	now := s.now().UTC()
 	pr := &Presence{TokenHash: hashSecret(token), HolderID: p.Subject, Expires: now.Add(PresenceTTL)}
-	if err := s.store.Update(ctx, func(tx Tx) error { return tx.PutPresence(pr) }); err != nil {
+	if err := s.store.Update(ctx, func(tx Tx) error { return Presences.Put(tx, pr) }); err != nil {
 		return nil, s.storeErr(ctx, err, "presence")
 	}
 	return &api.PresenceResponse{QRText: qr.Text(qr.Presence, token), ExpiresAt: pr.Expires}, nil
@@ -225,7 +225,7 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 	var r *Request
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		r, err = tx.RequestByToken(hashSecret(token))
+		r, err = Requests.By(tx, byToken, hashSecret(token))
 		if err := mine(err, "request", func() bool { return r.HolderID == "" || r.HolderID == p.Subject }); err != nil {
 			return err
 		}
@@ -237,7 +237,7 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 			return Errorf(api.CodeConflict, "the request was already resolved")
 		}
 		r.HolderID, r.Status = p.Subject, api.RequestDelivered
-		if err := tx.PutRequest(r); err != nil {
+		if err := Requests.Put(tx, r); err != nil {
 			return err
 		}
 		if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventRequestReceived, Outcome: "ok",
@@ -255,7 +255,7 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 }
 
 func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*api.RequestView, error) {
-	v, err := tx.Verifier(r.VerifierID)
+	v, err := Verifiers.Get(tx, r.VerifierID)
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +315,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.Req
 	var undelivered []string
 	err := s.store.View(ctx, func(tx Tx) error {
 		views, undelivered = []*api.RequestView{}, nil
-		all, err := tx.Requests(p.Subject, 50)
+		all, err := Requests.List(tx, byHolder, Order{Desc: true, Limit: 50}, p.Subject)
 		if err != nil {
 			return err
 		}
@@ -343,13 +343,13 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.Req
 	// since a long-poll may list often).
 	err = s.store.Update(ctx, func(tx Tx) error {
 		for _, id := range undelivered {
-			r, err := tx.Request(id)
+			r, err := Requests.Get(tx, id)
 			if err != nil {
 				return err
 			}
 			if r.Status == api.RequestCreated {
 				r.Status = api.RequestDelivered
-				if err := tx.PutRequest(r); err != nil {
+				if err := Requests.Put(tx, r); err != nil {
 					return err
 				}
 			}
@@ -367,7 +367,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.Req
 
 // holderRequest loads one of the holder's requests (404 for anyone else's).
 func holderRequest(tx Tx, p *Principal, id string) (*Request, error) {
-	r, err := tx.Request(id)
+	r, err := Requests.Get(tx, id)
 	if err := mine(err, "request", func() bool { return r.HolderID == p.Subject }); err != nil {
 		return nil, err
 	}
@@ -423,7 +423,7 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 				return err
 			}
 			r.Items, r.DeviceID, r.Status = items, p.DeviceID, api.RequestDelivered
-			return tx.PutRequest(r)
+			return Requests.Put(tx, r)
 		})
 	}
 	if err != nil {
@@ -485,7 +485,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 			return err
 		}
 		cur.Items, cur.Status = items, api.RequestApproved
-		return tx.PutShareDocuments(cur.ID, docs)
+		return ShareDocuments.Put(tx, docs, cur.ID)
 	})
 }
 
@@ -527,7 +527,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 			return err
 		}
 		r.Decided = &now
-		if err := tx.PutRequest(r); err != nil {
+		if err := Requests.Put(tx, r); err != nil {
 			return err
 		}
 		event, result := api.EventRequestApproved, "approved"
@@ -626,7 +626,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 	var v *Verifier
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		r, err = tx.Request(id)
+		r, err = Requests.Get(tx, id)
 		if err := mine(err, "request", func() bool { return r.VerifierID == verifierID }); err != nil {
 			return err
 		}
@@ -639,10 +639,10 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		if err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
 			return err
 		}
-		if v, err = tx.Verifier(verifierID); err != nil {
+		if v, err = Verifiers.Get(tx, verifierID); err != nil {
 			return err
 		}
-		docs, err = tx.ShareDocuments(r.ID)
+		docs, err = ShareDocuments.Get(tx, r.ID)
 		return err
 	})
 	if err != nil {

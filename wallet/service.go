@@ -142,7 +142,7 @@ const metaServiceKey = "service_key"
 func (s *Service) loadServiceKey(ctx context.Context) error {
 	ad := []byte("meta|" + metaServiceKey)
 	return s.store.Update(ctx, func(tx Tx) error {
-		sealed, err := tx.Meta(metaServiceKey)
+		sealed, err := Meta.Get(tx, metaServiceKey)
 		if errors.Is(err, ErrNotFound) {
 			key, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
 			if err != nil {
@@ -155,7 +155,7 @@ func (s *Service) loadServiceKey(ctx context.Context) error {
 			if sealed, err = s.seal.Seal(der, ad); err != nil {
 				return err
 			}
-			if err := tx.PutMeta(metaServiceKey, sealed); err != nil {
+			if err := Meta.Put(tx, sealed, metaServiceKey); err != nil {
 				return err
 			}
 		} else if err != nil {

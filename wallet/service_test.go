@@ -68,20 +68,20 @@ func TestSwappedCiphertextFailsClosed(t *testing.T) {
 	a, b := e.issue(t, "001090000001"), e.issue(t, "001090000002")
 	var holderA string
 	err := e.store.Update(ctx, func(tx wallet.Tx) error {
-		ca, err := tx.Credential(a.CredentialID)
+		ca, err := wallet.Credentials.Get(tx, a.CredentialID)
 		if err != nil {
 			return err
 		}
-		cb, err := tx.Credential(b.CredentialID)
+		cb, err := wallet.Credentials.Get(tx, b.CredentialID)
 		if err != nil {
 			return err
 		}
 		holderA = ca.HolderID
 		ca.Claims, cb.Claims = cb.Claims, ca.Claims
-		if err := tx.PutCredential(ca); err != nil {
+		if err := wallet.Credentials.Put(tx, ca); err != nil {
 			return err
 		}
-		return tx.PutCredential(cb)
+		return wallet.Credentials.Put(tx, cb)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestActivityChainDetectsEdit(t *testing.T) {
 	e.issue(t, "001090000003")
 	var holder string
 	_ = e.store.View(ctx, func(tx wallet.Tx) error {
-		c, err := tx.Credential(r.CredentialID)
+		c, err := wallet.Credentials.Get(tx, r.CredentialID)
 		holder = c.HolderID
 		return err
 	})

@@ -53,7 +53,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 	var copies map[string][]byte
 	err = s.store.View(ctx, func(tx Tx) error {
 		if req.VerifierID != "" {
-			if _, err := tx.Verifier(req.VerifierID); err != nil {
+			if _, err := Verifiers.Get(tx, req.VerifierID); err != nil {
 				return mine(err, "verifier", nil)
 			}
 		}
@@ -69,7 +69,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			if err := putCopies(tx, p.DeviceID, copies); err != nil {
 				return err
 			}
-			return tx.PutShare(sh)
+			return Shares.Put(tx, sh)
 		})
 	}
 	if err != nil {
@@ -84,13 +84,13 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 // registered for all of its claims.
 func redeemableBy(tx Tx, sh *Share) ([]api.VerifierParty, error) {
 	if sh.VerifierID != "" {
-		v, err := tx.Verifier(sh.VerifierID)
+		v, err := Verifiers.Get(tx, sh.VerifierID)
 		if err != nil {
 			return nil, err
 		}
 		return []api.VerifierParty{verifierParty(v)}, nil
 	}
-	all, err := tx.Verifiers()
+	all, err := Verifiers.List(tx, "", Order{})
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func verifierParty(v *Verifier) api.VerifierParty {
 // putCopies stores the copies prepareItems signed again for a device.
 func putCopies(tx Tx, deviceID string, copies map[string][]byte) error {
 	for credentialID, sealed := range copies {
-		if err := tx.PutCredentialCopy(credentialID, deviceID, sealed); err != nil {
+		if err := CredentialCopies.Put(tx, sealed, credentialID, deviceID); err != nil {
 			return err
 		}
 	}
@@ -147,7 +147,7 @@ func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(c
 }
 
 func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, []byte, error) {
-	c, err := tx.Credential(it.CredentialID)
+	c, err := Credentials.Get(tx, it.CredentialID)
 	if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
 		return nil, nil, nil, err
 	}
@@ -160,7 +160,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 	// The device's copy; none when the credential could not be used as the
 	// device enrolled (suspended then, valid again now): freshCopy makes it.
 	var sdjwt []byte
-	sealed, err := tx.CredentialCopy(c.ID, p.DeviceID)
+	sealed, err := CredentialCopies.Get(tx, c.ID, p.DeviceID)
 	if err == nil {
 		sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
 	}
@@ -215,7 +215,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	}
 	now := s.now().UTC()
 	read := func(tx Tx) (*Share, error) {
-		sh, err := tx.Share(shareID)
+		sh, err := Shares.Get(tx, shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
 			return nil, err
 		}
@@ -244,14 +244,14 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			if err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
 				return err
 			}
-			if err := tx.PutShareDocuments(sh.ID, docs); err != nil {
+			if err := ShareDocuments.Put(tx, docs, sh.ID); err != nil {
 				return err
 			}
 			sh.Items = items
 			sh.TokenHash = hashSecret(s.shareToken(sh.ID))
 			sh.Status = api.ShareActive
 			sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
-			if err := tx.PutShare(sh); err != nil {
+			if err := Shares.Put(tx, sh); err != nil {
 				return err
 			}
 			view = s.shareView(sh, now)
@@ -294,15 +294,15 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 	issuers := map[string]*Issuer{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if dev, err = tx.Device(p.DeviceID); err != nil {
+		if dev, err = Devices.Get(tx, p.DeviceID); err != nil {
 			return err
 		}
 		for i, it := range items {
-			if creds[i], err = tx.Credential(it.CredentialID); err != nil {
+			if creds[i], err = Credentials.Get(tx, it.CredentialID); err != nil {
 				return err
 			}
 			if id := creds[i].IssuerID; issuers[id] == nil {
-				if issuers[id], err = tx.Issuer(id); err != nil {
+				if issuers[id], err = Issuers.Get(tx, id); err != nil {
 					return err
 				}
 			}
@@ -440,7 +440,7 @@ func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*api
 	}
 	var v *api.ShareView
 	err := s.store.View(ctx, func(tx Tx) error {
-		sh, err := tx.Share(shareID)
+		sh, err := Shares.Get(tx, shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
 			return err
 		}
@@ -458,7 +458,7 @@ func (s *Service) Shares(ctx context.Context, p *Principal) ([]*api.ShareView, e
 	out := []*api.ShareView{}
 	now := s.now()
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Shares(p.Subject)
+		all, err := Shares.List(tx, byHolder, Order{Desc: true}, p.Subject)
 		for _, sh := range all {
 			out = append(out, s.shareView(sh, now))
 		}
@@ -474,7 +474,7 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {
-		sh, err := tx.Share(shareID)
+		sh, err := Shares.Get(tx, shareID)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
 			return err
 		}
@@ -485,7 +485,7 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 			return Errorf(api.CodeConflict, "the share was already redeemed")
 		}
 		sh.Status = api.ShareCancelled
-		if err := tx.PutShare(sh); err != nil {
+		if err := Shares.Put(tx, sh); err != nil {
 			return err
 		}
 		return s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareCancelled, Outcome: "ok", ShareID: sh.ID})
@@ -525,7 +525,7 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 // only reads). Other copies are refreshed when they are used. A retired
 // issuer's credentials cannot be presented (SPEC §3.7).
 func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) (current, resealed []byte, err error) {
-	is, err := tx.Issuer(c.IssuerID)
+	is, err := Issuers.Get(tx, c.IssuerID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -570,7 +570,7 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 	if err != nil {
 		return nil, nil, err
 	}
-	dev, err := tx.Device(deviceID)
+	dev, err := Devices.Get(tx, deviceID)
 	if err != nil {
 		return nil, nil, err
 	}

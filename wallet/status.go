@@ -91,7 +91,7 @@ func (s *Service) trust(issuers []*Issuer) (*credentials.TrustStore, error) {
 func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
 	var out []byte
 	err := s.store.View(ctx, func(tx Tx) error {
-		is, err := tx.Issuer(issuerID)
+		is, err := Issuers.Get(tx, issuerID)
 		if err != nil {
 			return err
 		}
@@ -134,15 +134,11 @@ func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int
 	}
 	var token string
 	err := s.store.View(ctx, func(tx Tx) error {
-		is, err := tx.Issuer(issuerID)
+		is, err := Issuers.Get(tx, issuerID)
 		if err != nil {
 			return err
 		}
-		sl, err := tx.StatusList(issuerID, list)
-		if err != nil {
-			return err
-		}
-		lst, err := credentials.StatusListFromBytes(2, sl.Values)
+		lst, err := buildStatusList(tx, issuerID, list)
 		if err != nil {
 			return err
 		}
@@ -163,6 +159,31 @@ func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int
 	s.statusJWTs[uri] = cachedToken{token: token, expires: now.Add(StatusListTTL / 2)}
 	s.mu.Unlock()
 	return token, StatusListTTL, nil
+}
+
+// buildStatusList makes a list from its entries that are not valid, the
+// compact form it is kept in: issuing, a status change and a redemption
+// never write a whole list; the token built from it is cached (see
+// StatusListToken). ErrNotFound when the list does not exist.
+func buildStatusList(tx Tx, issuerID string, list int) (*credentials.StatusList, error) {
+	sl, err := StatusLists.Get(tx, issuerID, list)
+	if err != nil {
+		return nil, err
+	}
+	lst, err := credentials.NewStatusList(2, sl.Size)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := StatusEntries.List(tx, "", Order{}, issuerID, list)
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		if err := lst.Set(e.Index, e.Value); err != nil {
+			return nil, fmt.Errorf("status list %s/%d entry %d: %w", issuerID, list, e.Index, err)
+		}
+	}
+	return lst, nil
 }
 
 // dropStatusTokens forgets an issuer's cached status list tokens.

@@ -3,8 +3,6 @@ package wallet
 import (
 	"context"
 	"time"
-
-	"github.com/eidwallet/eidwallet/api"
 )
 
 // Store is the persistence the service needs (CONVENTIONS: the domain owns
@@ -30,91 +28,54 @@ type Store interface {
 	Close() error
 }
 
-// Tx is one transaction. Getters return ErrNotFound for a missing record;
-// writers of a unique key return ErrExists when it is taken. Lists are in
-// the order documented on each method.
+// Tx is one transaction: a handful of primitives over the record kinds the
+// domain declares (records.go), written once by each store. A record is a
+// key, the values of its kind's indexes and an opaque body; the store
+// never looks inside the body.
+//
+// Key and index values are string (Text), []byte (Bytes), int64 (Int) and
+// time.Time (Time), one per column, checked by CheckValue: a get or list
+// with a value no put accepts finds nothing. Every slice a Tx returns is
+// the caller's: it stays valid and unchanged after the transaction, and
+// whatever is written later.
 type Tx interface {
-	Issuer(id string) (*Issuer, error)
-	Issuers() ([]*Issuer, error) // by id
-	PutIssuer(*Issuer) error
-
-	Verifier(id string) (*Verifier, error)
-	Verifiers() ([]*Verifier, error) // by id
-	PutVerifier(*Verifier) error
-
-	APIKey(id string) (*APIKey, error)
-	APIKeyByHash(hash []byte) (*APIKey, error)
-	// PutAPIKey stores a key; a new key whose hash is taken is ErrExists.
-	PutAPIKey(*APIKey) error
-
-	Holder(id string) (*Holder, error)
-	HolderByCitizen(citizenHash []byte) (*Holder, error)
-	// PutHolder stores a holder; a new holder whose citizen hash is taken
-	// is ErrExists.
-	PutHolder(*Holder) error
-
-	Device(id string) (*Device, error)
-	Devices(holderID string) ([]*Device, error) // oldest first
-	PutDevice(*Device) error
-
-	ActivationCode(hash []byte) (*ActivationCode, error)
-	PutActivationCode(*ActivationCode) error
-
-	Credential(id string) (*Credential, error)
-	Credentials(holderID string) ([]*Credential, error) // oldest first
-	PutCredential(*Credential) error
-	// CredentialCopy, PutCredentialCopy and DeleteCredentialCopy keep the
-	// sealed SD-JWT each device holds of a credential, as raw bytes apart
-	// from the credential record. Deleting a missing copy is not an error.
-	CredentialCopy(credentialID, deviceID string) ([]byte, error)
-	PutCredentialCopy(credentialID, deviceID string, sealed []byte) error
-	DeleteCredentialCopy(credentialID, deviceID string) error
-
-	Share(id string) (*Share, error)
-	ShareByToken(tokenHash []byte) (*Share, error)
-	Shares(holderID string) ([]*Share, error) // newest first
-	PutShare(*Share) error
-	// ShareDocuments and PutShareDocuments keep the sealed documents of an
-	// approved share, one per item, apart from the share: redemptions
-	// rewrite the small share record, never these.
-	ShareDocuments(shareID string) ([][]byte, error)
-	PutShareDocuments(shareID string, docs [][]byte) error
-
-	Request(id string) (*Request, error)
-	RequestByToken(tokenHash []byte) (*Request, error)
-	// Requests lists the requests addressed to a holder, newest first, at
-	// most limit (0: all).
-	Requests(holderID string, limit int) ([]*Request, error)
-	// PutRequest stores a request; a token hash held by another request is
-	// ErrExists. The holder index follows HolderID when it is set later.
-	PutRequest(*Request) error
-
-	Presence(tokenHash []byte) (*Presence, error)
-	PutPresence(*Presence) error
-
-	StatusList(issuerID string, list int) (*StatusList, error)
-	PutStatusList(*StatusList) error
-	// AllocateStatusIndex claims index idx of a list for good; ErrExists
-	// when it was ever claimed (indices are never reused, SPEC §3.5).
-	AllocateStatusIndex(issuerID string, list, idx int) error
-
-	// AppendActivity adds e to its holder's log; ErrExists when an entry
-	// with e.Seq exists (the caller chains entries, see Activity).
-	AppendActivity(e *api.ActivityEntry) error
-	// Activity lists a holder's entries newest first, at most limit (0: all).
-	Activity(holderID string, limit int) ([]*api.ActivityEntry, error)
-
-	// AppendVerification adds e to its verifier's log (Seq assigned by the
-	// caller as for activity).
-	AppendVerification(e *api.Verification) error
-	// Verifications lists a verifier's entries newest first, at most limit.
-	Verifications(verifierID string, limit int) ([]*api.Verification, error)
-
+	// Get returns the body of the record of k whose key is key;
+	// ErrNotFound when there is none.
+	Get(k *Kind, key ...any) ([]byte, error)
+	// GetBy returns the body of the record whose entry in k's unique
+	// index names values; ErrNotFound when there is none.
+	GetBy(k *Kind, index string, values ...any) ([]byte, error)
+	// List returns the bodies of k's records whose first columns of index
+	// (of the key when index is "") equal prefix, in the order of the
+	// index's columns then the key's (o.Desc: reversed), at most o.Limit
+	// (0: all). A record not in the index is not listed.
+	List(k *Kind, index string, o Order, prefix ...any) ([][]byte, error)
+	// Put inserts r, or replaces the record with its key. It is ErrExists,
+	// and writes nothing, when a unique index entry of r names another
+	// record, or when k is Immutable and the key is taken. Index entries
+	// that did not change are not rewritten.
+	Put(k *Kind, r Record) error
+	// Delete removes the record at key with its index entries; a missing
+	// record is not an error.
+	Delete(k *Kind, key ...any) error
 	// UseOnce records key as used until expires; ErrExists when it is
-	// already recorded and not expired (jti and nonce replay, T11, T12).
+	// already recorded and not expired at now (jti and nonce replay, T11,
+	// T12). Keys expired before now are pruned a few at a time.
 	UseOnce(key string, expires time.Time, now time.Time) error
+}
 
-	// Meta and PutMeta keep small service-wide values (the service key).
-	Meta(name string) ([]byte, error)
-	PutMeta(name string, value []byte) error
+// Order is the direction and length of a List.
+type Order struct {
+	Desc  bool // last first
+	Limit int  // at most this many; 0: all
+}
+
+// Record is what a put stores.
+type Record struct {
+	Key []any
+	// Index holds, per index of the kind (same positions), its column
+	// values, or nil when the record is not in that index (a pending share
+	// has no token yet).
+	Index [][]any
+	Body  []byte
 }

@@ -23,7 +23,7 @@ func (s *Service) TrustList(ctx context.Context) (string, error) {
 	now := s.now()
 	list := credentials.TrustList{Issuer: s.url, IssuedAt: now, ExpiresAt: now.Add(TrustListTTL)}
 	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := tx.Issuers()
+		all, err := Issuers.List(tx, "", Order{})
 		if err != nil {
 			return err
 		}

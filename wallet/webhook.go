@@ -66,12 +66,12 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 		resp.Secret = secret
 	}
 	err := s.store.Update(ctx, func(tx Tx) error {
-		v, err := tx.Verifier(verifierID)
+		v, err := Verifiers.Get(tx, verifierID)
 		if err != nil {
 			return err
 		}
 		v.WebhookURL, v.WebhookSecret = req.URL, sealed
-		return tx.PutVerifier(v)
+		return Verifiers.Put(tx, v)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "verifier")
@@ -112,7 +112,7 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	var v *Verifier
 	if err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		v, err = tx.Verifier(verifierID)
+		v, err = Verifiers.Get(tx, verifierID)
 		return err
 	}); err != nil || v.WebhookURL == "" {
 		return

@@ -1,0 +1,434 @@
+package wallet
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/go-json-experiment/json"
+)
+
+// Kind declares a record kind to the stores: its name (bucket, table), its
+// key, its indexes, and whether a put may replace a record. Every kind is
+// declared once, in records.go; a store implements the Tx primitives once
+// for all of them (bbolt: a bucket per kind and per index; PostgreSQL: a
+// table per kind, a column per key and index column, an index per index,
+// from postgres/schema.sql).
+type Kind struct {
+	Name    string
+	Key     []Column
+	Indexes []Index
+	// Immutable kinds are written once: a put of a taken key is ErrExists
+	// (log entries, claimed status indices).
+	Immutable bool
+	// Raw bodies are opaque bytes (sealed blobs); the others are JSON,
+	// which PostgreSQL keeps as json so that operators can read them.
+	Raw bool
+}
+
+// Column is a key or index column.
+type Column struct {
+	Name string // lower_snake: the PostgreSQL column
+	Type Type
+}
+
+// Type is what a column holds.
+type Type uint8
+
+const (
+	Text  Type = iota + 1 // string: 1 to 1024 bytes of UTF-8 without NUL
+	Bytes                 // []byte: 1 to 4096 bytes (hashes, tokens)
+	Int                   // int64
+	Time                  // time.Time, kept to the microsecond or finer
+)
+
+// Index is a secondary index: the values a record's Record.Index entry
+// gives it. A list by index is ordered by its columns, then by the key.
+type Index struct {
+	Name    string
+	Columns []Column
+	Unique  bool // no two records with the same values
+}
+
+// Limits of key and index values, and of UseOnce keys.
+const (
+	MaxText    = 1024
+	MaxBytes   = 4096
+	MaxOnceKey = 4096
+)
+
+var (
+	errBadValue = errors.New("not a value a store keeps")
+	errNoIndex  = errors.New("no such index")
+)
+
+// CheckValue is the one rule for key and index values, applied by every
+// store: what it refuses cannot be put, and is not found by a get. Text is
+// what PostgreSQL text holds and leaves 0x00 free as bbolt's separator.
+func CheckValue(c Column, v any) error {
+	ok := false
+	switch c.Type {
+	case Text:
+		s, is := v.(string)
+		ok = is && s != "" && len(s) <= MaxText && strings.IndexByte(s, 0) < 0 && utf8.ValidString(s)
+	case Bytes:
+		b, is := v.([]byte)
+		ok = is && len(b) > 0 && len(b) <= MaxBytes
+	case Int:
+		_, ok = v.(int64)
+	case Time:
+		_, ok = v.(time.Time)
+	}
+	if !ok {
+		return fmt.Errorf("%s %s: %w", c.Name, describe(v), errBadValue)
+	}
+	return nil
+}
+
+// CheckValues checks one value per column, all of cols when full, else at
+// most as many as cols (a list prefix).
+func CheckValues(cols []Column, vals []any, full bool) error {
+	if len(vals) > len(cols) || full && len(vals) != len(cols) {
+		return fmt.Errorf("%d values for %d columns: %w", len(vals), len(cols), errBadValue)
+	}
+	for i, v := range vals {
+		if err := CheckValue(cols[i], v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CheckOnceKey is the rule for UseOnce keys.
+func CheckOnceKey(key string) error {
+	if key == "" || len(key) > MaxOnceKey {
+		return fmt.Errorf("use once: key length %d out of range", len(key))
+	}
+	return nil
+}
+
+// Columns returns the columns of index, or the key's for "".
+func (k *Kind) Columns(index string) ([]Column, error) {
+	if index == "" {
+		return k.Key, nil
+	}
+	i, err := k.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	return k.Indexes[i].Columns, nil
+}
+
+// Index returns the position of the index named name in k.Indexes.
+func (k *Kind) Index(name string) (int, error) {
+	for i := range k.Indexes {
+		if k.Indexes[i].Name == name {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: index %q: %w", k.Name, name, errNoIndex)
+}
+
+// CheckRecord checks what a put stores: its key, and one entry per index,
+// nil or one value per column.
+func (k *Kind) CheckRecord(r Record) error {
+	if err := CheckValues(k.Key, r.Key, true); err != nil {
+		return fmt.Errorf("%s: key: %w", k.Name, err)
+	}
+	if len(r.Index) != len(k.Indexes) {
+		return fmt.Errorf("%s: %d index entries for %d indexes", k.Name, len(r.Index), len(k.Indexes))
+	}
+	for i, vals := range r.Index {
+		if vals == nil {
+			continue
+		}
+		if err := CheckValues(k.Indexes[i].Columns, vals, true); err != nil {
+			return fmt.Errorf("%s %s: index %s: %w", k.Name, Describe(r.Key), k.Indexes[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// Describe renders key or index values for errors and logs: ids and
+// numbers as they are, bytes (hashes of secrets) by length only.
+func Describe(vals []any) string {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = describe(v)
+	}
+	return strings.Join(parts, "/")
+}
+
+func describe(v any) string {
+	switch v := v.(type) {
+	case string:
+		return fmt.Sprintf("%q", v)
+	case []byte:
+		return fmt.Sprintf("(%d bytes)", len(v))
+	case time.Time:
+		return v.UTC().Format(time.RFC3339Nano)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// validate checks a declaration: names a store can use as identifiers,
+// and no column declared twice.
+func (k *Kind) validate() error {
+	seen := map[string]bool{}
+	cols := func(what string, cs []Column) error {
+		if len(cs) == 0 {
+			return fmt.Errorf("kind %s: %s has no column", k.Name, what)
+		}
+		for _, c := range cs {
+			if !identifier(c.Name) || c.Name == "rec" || seen[c.Name] || c.Type < Text || c.Type > Time {
+				return fmt.Errorf("kind %s: %s: column %q", k.Name, what, c.Name)
+			}
+			seen[c.Name] = true
+		}
+		return nil
+	}
+	if !identifier(k.Name) {
+		return fmt.Errorf("kind %q: not an identifier", k.Name)
+	}
+	if err := cols("key", k.Key); err != nil {
+		return err
+	}
+	for _, ix := range k.Indexes {
+		if !identifier(ix.Name) {
+			return fmt.Errorf("kind %s: index %q: not an identifier", k.Name, ix.Name)
+		}
+		if err := cols("index "+ix.Name, ix.Columns); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func identifier(s string) bool {
+	if s == "" || len(s) > 40 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '_' {
+			return false
+		}
+	}
+	return true
+}
+
+// normalize turns the integers the domain uses (int, uint64) into int64,
+// the Int a store keeps.
+func normalize(vals []any) ([]any, error) {
+	out, copied := vals, false
+	for i, v := range vals {
+		var n int64
+		switch v := v.(type) {
+		case int:
+			n = int64(v)
+		case uint64:
+			if v > math.MaxInt64 {
+				return nil, fmt.Errorf("value %d beyond int64: %w", v, errBadValue)
+			}
+			n = int64(v)
+		default:
+			continue
+		}
+		if !copied {
+			out, copied = append([]any(nil), vals...), true
+		}
+		out[i] = n
+	}
+	return out, nil
+}
+
+// --- typed access -------------------------------------------------------------
+
+// Records is a kind of JSON records of type T: how the domain reads and
+// writes them through a Tx. The stored form is a private row struct of
+// records.go, never T's own layout, so renaming a field of T does not
+// silently change what is stored.
+type Records[T any] struct {
+	kind   Kind
+	key    func(*T) []any
+	index  func(*T) [][]any // one entry per kind.Indexes; nil: not in it
+	encode func(*T) ([]byte, error)
+	decode func([]byte) (*T, error)
+}
+
+// Kind returns the declaration the stores see.
+func (r *Records[T]) Kind() *Kind { return &r.kind }
+
+// Get returns the record with key; ErrNotFound when there is none.
+func (r *Records[T]) Get(tx Tx, key ...any) (*T, error) {
+	key, err := normalize(key)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.kind.Name, err)
+	}
+	b, err := tx.Get(&r.kind, key...)
+	if err != nil {
+		return nil, err
+	}
+	return r.decodeOne(b, key)
+}
+
+// By returns the record whose unique index entry holds values;
+// ErrNotFound when there is none.
+func (r *Records[T]) By(tx Tx, index string, values ...any) (*T, error) {
+	values, err := normalize(values)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.kind.Name, err)
+	}
+	b, err := tx.GetBy(&r.kind, index, values...)
+	if err != nil {
+		return nil, err
+	}
+	return r.decodeOne(b, nil)
+}
+
+// List returns the records whose first columns of index (of the key when
+// index is "") equal prefix, in index order (see Tx.List); never nil.
+func (r *Records[T]) List(tx Tx, index string, o Order, prefix ...any) ([]*T, error) {
+	prefix, err := normalize(prefix)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", r.kind.Name, err)
+	}
+	bodies, err := tx.List(&r.kind, index, o, prefix...)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*T, len(bodies))
+	for i, b := range bodies {
+		if out[i], err = r.decodeOne(b, prefix); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// Put stores v (see Tx.Put: ErrExists when a unique value is taken).
+func (r *Records[T]) Put(tx Tx, v *T) error {
+	if v == nil {
+		return fmt.Errorf("put %s: nil record", r.kind.Name)
+	}
+	key, err := normalize(r.key(v))
+	if err != nil {
+		return fmt.Errorf("put %s: %w", r.kind.Name, err)
+	}
+	idx := r.index(v)
+	for i := range idx {
+		if idx[i] != nil {
+			if idx[i], err = normalize(idx[i]); err != nil {
+				return fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
+			}
+		}
+	}
+	body, err := r.encode(v)
+	if err != nil {
+		return fmt.Errorf("put %s %s: encode: %w", r.kind.Name, Describe(key), err)
+	}
+	return tx.Put(&r.kind, Record{Key: key, Index: idx, Body: body})
+}
+
+// Delete removes the record with key, if any.
+func (r *Records[T]) Delete(tx Tx, key ...any) error {
+	key, err := normalize(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", r.kind.Name, err)
+	}
+	return tx.Delete(&r.kind, key...)
+}
+
+func (r *Records[T]) decodeOne(b []byte, key []any) (*T, error) {
+	v, err := r.decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: decode: %w", r.kind.Name, Describe(key), err)
+	}
+	return v, nil
+}
+
+// Blobs is a kind of raw records, keyed by the caller: sealed bytes kept
+// as they are, apart from the records they belong to.
+type Blobs[T any] struct {
+	kind   Kind
+	encode func(T) []byte
+	decode func([]byte) (T, error)
+}
+
+// Kind returns the declaration the stores see.
+func (b *Blobs[T]) Kind() *Kind { return &b.kind }
+
+// Get returns the value at key; ErrNotFound when there is none.
+func (b *Blobs[T]) Get(tx Tx, key ...any) (T, error) {
+	var zero T
+	key, err := normalize(key)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", b.kind.Name, err)
+	}
+	raw, err := tx.Get(&b.kind, key...)
+	if err != nil {
+		return zero, err
+	}
+	v, err := b.decode(raw)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: decode: %w", b.kind.Name, Describe(key), err)
+	}
+	return v, nil
+}
+
+// Put stores v at key.
+func (b *Blobs[T]) Put(tx Tx, v T, key ...any) error {
+	key, err := normalize(key)
+	if err != nil {
+		return fmt.Errorf("put %s: %w", b.kind.Name, err)
+	}
+	return tx.Put(&b.kind, Record{Key: key, Body: b.encode(v)})
+}
+
+// Delete removes the value at key, if any.
+func (b *Blobs[T]) Delete(tx Tx, key ...any) error {
+	key, err := normalize(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", b.kind.Name, err)
+	}
+	return tx.Delete(&b.kind, key...)
+}
+
+// records declares a kind of JSON records of T, stored as rows R. Rows are
+// encoded with go-json-experiment (one pass, about twice as fast as
+// encoding/json on them, which counts inside bbolt's single writer), nil
+// slices and maps as null so that they read back as nil and a non-nil
+// empty map stays non-nil.
+func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to func(*T) *R, from func(*R) *T) *Records[T] {
+	if index == nil {
+		index = func(*T) [][]any { return nil }
+	}
+	return &Records[T]{
+		kind: k, key: key, index: index,
+		encode: func(v *T) ([]byte, error) { return json.Marshal(to(v), rowOptions) },
+		decode: func(b []byte) (*T, error) {
+			row := new(R)
+			if err := json.Unmarshal(b, row, rowOptions); err != nil {
+				return nil, err
+			}
+			return from(row), nil
+		},
+	}
+}
+
+var rowOptions = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
+
+// convert maps a slice element by element, nil to nil.
+func convert[S, D any](s []S, f func(S) D) []D {
+	if s == nil {
+		return nil
+	}
+	out := make([]D, len(s))
+	for i, v := range s {
+		out[i] = f(v)
+	}
+	return out
+}

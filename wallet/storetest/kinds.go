@@ -1,0 +1,382 @@
+package storetest
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// The primitives, checked once on every kind wallet declares: whatever a
+// kind's key and indexes are made of, a store keeps its records, finds
+// them by key and unique index, and lists them in the declared order. The
+// records are synthetic: the store never looks inside a body.
+
+// pools of values per column type, with what a store's encoding must get
+// right: ids that are prefixes of each other, bytes that need escaping,
+// integers across signs and byte boundaries, times before 1970, after
+// 2262, the zero time, and the same instant in two zones.
+var pools = map[wallet.Type][]any{
+	wallet.Text:  {"h", "h1", "h10", "h0", "a b", "é", "z", "h1\x01", "~"},
+	wallet.Bytes: {[]byte{0}, []byte{0, 0}, []byte{0, 1}, []byte{1}, []byte{0xff}, []byte{0xff, 0}, []byte{0, 0xff}, []byte{1, 0, 1}, []byte{0xfe}},
+	wallet.Int:   {int64(math.MinInt64), int64(-300), int64(-1), int64(0), int64(1), int64(255), int64(256), int64(1 << 40), int64(math.MaxInt64)},
+	wallet.Time: {time.Time{}, time.Date(1969, 12, 31, 23, 59, 59, 999999000, time.UTC), at(0), at(0).In(cet), at(time.Microsecond),
+		at(time.Hour).In(cet), time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), at(-time.Hour), at(2 * time.Hour)},
+}
+
+func value(c wallet.Column, n int) any { return pools[c.Type][n%len(pools[c.Type])] }
+
+// rec is a record of the model a test keeps beside the store.
+type rec struct {
+	n    int // which sample
+	key  []any
+	idx  [][]any
+	body []byte
+}
+
+// sample is record n of k, version v (a new version changes the body
+// and, with moved, every index value). Keys are distinct for n < 9; the
+// first key and index columns repeat, so lists by prefix and ties (broken
+// by key) are exercised. Record 4 is in no index, record 1 in no unique
+// one.
+func sample(k *wallet.Kind, n, v int, moved bool) rec {
+	r := rec{n: n, idx: make([][]any, len(k.Indexes))}
+	for j, c := range k.Key {
+		if j < len(k.Key)-1 {
+			r.key = append(r.key, value(c, n%2))
+		} else {
+			r.key = append(r.key, value(c, n))
+		}
+	}
+	for i, ix := range k.Indexes {
+		if n == 4 || n == 1 && ix.Unique {
+			continue
+		}
+		r.idx[i] = []any{}
+		for j, c := range ix.Columns {
+			m := n * (j + 1) % 3
+			if ix.Unique {
+				m = n
+			}
+			if moved {
+				m = 7 + j%2
+			}
+			r.idx[i] = append(r.idx[i], value(c, m))
+		}
+	}
+	if k.Raw {
+		r.body = []byte{byte(n), 0, 0xff, byte(v)}
+		if n == 5 {
+			r.body = []byte{}
+		}
+	} else {
+		r.body = fmt.Appendf(nil, `{"n":%d,"v":%d,"nul":"\u0000","s":"ü"}`, n, v)
+	}
+	return r
+}
+
+func (r rec) record() wallet.Record { return wallet.Record{Key: r.key, Index: r.idx, Body: r.body} }
+
+func compareValues(cols []wallet.Column, a, b []any) int {
+	for i := range min(len(a), len(b)) {
+		var c int
+		switch x := a[i].(type) {
+		case string:
+			c = strings.Compare(x, b[i].(string))
+		case []byte:
+			c = bytes.Compare(x, b[i].([]byte))
+		case int64:
+			c = cmp.Compare(x, b[i].(int64))
+		case time.Time:
+			c = x.Compare(b[i].(time.Time))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}
+
+// checkModel compares the store with the model: every record by key and by
+// each unique index, and every list by key and by index, for every prefix
+// the records have (and one they do not), both ways, with and without a
+// limit.
+func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]rec) {
+	t.Helper()
+	view(t, st, func(tx wallet.Tx) error {
+		for _, r := range model {
+			got, err := tx.Get(k, r.key...)
+			noErr(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), err)
+			same(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), got, r.body)
+			for i, ix := range k.Indexes {
+				if ix.Unique && r.idx[i] != nil {
+					got, err := tx.GetBy(k, ix.Name, r.idx[i]...)
+					noErr(t, "GetBy "+ix.Name, err)
+					same(t, fmt.Sprintf("GetBy(%s, %s)", ix.Name, wallet.Describe(r.idx[i])), got, r.body)
+				}
+			}
+		}
+		indexes := append([]wallet.Index{{Columns: k.Key}}, k.Indexes...)
+		for i, ix := range indexes {
+			var in []rec // the records in this index, in its order
+			for _, r := range model {
+				if i == 0 || r.idx[i-1] != nil {
+					in = append(in, r)
+				}
+			}
+			vals := func(r rec) []any {
+				if i == 0 {
+					return r.key
+				}
+				return r.idx[i-1]
+			}
+			slices.SortFunc(in, func(a, b rec) int {
+				return cmp.Or(compareValues(ix.Columns, vals(a), vals(b)), compareValues(k.Key, a.key, b.key))
+			})
+			prefixes := [][]any{{}, {value(ix.Columns[0], 8)}} // all; one no record has
+			for p := 1; p <= len(ix.Columns); p++ {
+				for _, r := range in {
+					prefixes = append(prefixes, vals(r)[:p])
+				}
+			}
+			for _, prefix := range prefixes {
+				var want [][]byte
+				for _, r := range in {
+					if compareValues(ix.Columns, vals(r)[:len(prefix)], prefix) == 0 {
+						want = append(want, r.body)
+					}
+				}
+				for _, o := range []wallet.Order{{}, {Desc: true}, {Limit: 2}, {Desc: true, Limit: 1}} {
+					w := slices.Clone(want)
+					if o.Desc {
+						slices.Reverse(w)
+					}
+					if o.Limit > 0 && len(w) > o.Limit {
+						w = w[:o.Limit]
+					}
+					got, err := tx.List(k, ix.Name, o, prefix...)
+					what := fmt.Sprintf("List(%q, %+v, %s)", ix.Name, o, wallet.Describe(prefix))
+					noErr(t, what, err)
+					if got == nil {
+						t.Errorf("%s: nil, want a slice", what)
+					}
+					same(t, what, got, w)
+				}
+			}
+		}
+		return nil
+	})
+}
+
+func keyOf(r rec) string { return fmt.Sprint(r.key...) }
+
+// testKinds runs the primitives on every declared kind.
+func (s *suite) testKinds(t *testing.T) {
+	for _, k := range wallet.Kinds() {
+		t.Run(k.Name, func(t *testing.T) {
+			t.Parallel()
+			s.testKind(t, k)
+		})
+	}
+}
+
+func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
+	dir := t.TempDir()
+	st := s.open(t, dir)
+	defer func() { _ = st.Close() }()
+	model := map[string]rec{}
+	checkModel(t, st, k, model)
+	update(t, st, func(tx wallet.Tx) error {
+		for n := range 6 {
+			r := sample(k, n, 1, false)
+			noErr(t, fmt.Sprintf("Put(%d)", n), tx.Put(k, r.record()))
+			model[keyOf(r)] = r
+		}
+		_, err := tx.Get(k, sample(k, 6, 1, false).key...)
+		isErr(t, "Get(missing)", err, wallet.ErrNotFound)
+		for i, ix := range k.Indexes {
+			if ix.Unique {
+				_, err := tx.GetBy(k, ix.Name, sample(k, 6, 1, false).idx[i]...)
+				isErr(t, "GetBy(missing)", err, wallet.ErrNotFound)
+			}
+		}
+		return nil
+	})
+	checkModel(t, st, k, model)
+
+	// A put of a taken key replaces the record and moves its index
+	// entries; an Immutable kind refuses it and keeps the record.
+	r0 := sample(k, 0, 2, true)
+	err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, r0.record()) })
+	if k.Immutable {
+		isErr(t, "Put(taken key) of an immutable kind", err, wallet.ErrExists)
+	} else {
+		noErr(t, "Put(new version)", err)
+		model[keyOf(r0)] = r0
+	}
+	checkModel(t, st, k, model)
+
+	// A unique value is another record's: refused, nothing written even
+	// when the transaction commits; one freed by a move is free again.
+	refused := func(i int, ix wallet.Index) {
+		t.Helper()
+		update(t, st, func(tx wallet.Tx) error {
+			taken := sample(k, 7, 1, false)
+			taken.idx[i] = sample(k, 2, 1, false).idx[i]
+			isErr(t, "Put(new record, taken "+ix.Name+")", tx.Put(k, taken.record()), wallet.ErrExists)
+			moved := sample(k, 3, 2, false)
+			moved.idx[i] = taken.idx[i]
+			isErr(t, "Put(update to a taken "+ix.Name+")", tx.Put(k, moved.record()), wallet.ErrExists)
+			return nil
+		})
+	}
+	for i, ix := range k.Indexes {
+		if ix.Unique {
+			refused(i, ix)
+			reuse := sample(k, 6, 1, false)
+			reuse.idx[i] = sample(k, 0, 1, false).idx[i]
+			err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, reuse.record()) })
+			if !k.Immutable {
+				noErr(t, "Put(freed "+ix.Name+")", err)
+				model[keyOf(reuse)] = reuse
+			}
+		}
+	}
+	checkModel(t, st, k, model)
+
+	// Delete removes a record and its index entries; deleting what is not
+	// there is no error.
+	update(t, st, func(tx wallet.Tx) error {
+		r := sample(k, 3, 1, false)
+		noErr(t, "Delete", tx.Delete(k, r.key...))
+		noErr(t, "Delete again", tx.Delete(k, r.key...))
+		noErr(t, "Delete(missing)", tx.Delete(k, sample(k, 8, 1, false).key...))
+		delete(model, keyOf(r))
+		return nil
+	})
+	checkModel(t, st, k, model)
+
+	// All of it is there when the store is opened again (SPEC §3.3 step
+	// 4, THREATS T31), unique and immutable keys still taken.
+	noErr(t, "Close", st.Close())
+	st = s.open(t, dir)
+	checkModel(t, st, k, model)
+	for i, ix := range k.Indexes {
+		if ix.Unique {
+			refused(i, ix)
+		}
+	}
+	if k.Immutable {
+		err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, sample(k, 2, 2, false).record()) })
+		isErr(t, "Put(taken key) after reopen", err, wallet.ErrExists)
+	}
+}
+
+// testValues: values CheckValue refuses are refused by a put with a plain
+// error, found by no get and listed by no prefix, and leave the
+// transaction usable (PostgreSQL never sees them).
+func (s *suite) testValues(t *testing.T) {
+	st := s.fresh(t)
+	k := wallet.Shares.Kind()
+	bad := []any{"", "a\x00b", "\xff", strings.Repeat("x", wallet.MaxText+1), []byte{}, 7, nil}
+	update(t, st, func(tx wallet.Tx) error {
+		for _, v := range bad {
+			what := fmt.Sprintf("%#v", v)
+			plain(t, "Put(key) "+what, tx.Put(k, wallet.Record{Key: []any{v}, Index: [][]any{nil, nil}, Body: []byte("{}")}))
+			plain(t, "Put(index) "+what, tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, {v, at(0)}}, Body: []byte("{}")}))
+			plain(t, "Delete "+what, tx.Delete(k, v))
+			_, err := tx.Get(k, v)
+			isErr(t, "Get "+what, err, wallet.ErrNotFound)
+			_, err = tx.GetBy(k, "token", v)
+			isErr(t, "GetBy "+what, err, wallet.ErrNotFound)
+			l, err := tx.List(k, "holder", wallet.Order{}, v)
+			if err != nil || len(l) != 0 {
+				t.Errorf("List %s: %d, %v", what, len(l), err)
+			}
+		}
+		for name, r := range map[string]wallet.Record{
+			"too few key values":    {Key: []any{}, Index: [][]any{nil, nil}},
+			"too many key values":   {Key: []any{"s1", "s2"}, Index: [][]any{nil, nil}},
+			"missing index entries": {Key: []any{"s1"}},
+			"short index entry":     {Key: []any{"s1"}, Index: [][]any{nil, {"h1"}}},
+		} {
+			plain(t, "Put("+name+")", tx.Put(k, r))
+		}
+		// Through the domain's records: what the service could get wrong.
+		plain(t, "issuer without an id", wallet.Issuers.Put(tx, &wallet.Issuer{}))
+		plain(t, "device of a holder id with NUL", wallet.Devices.Put(tx, &wallet.Device{ID: "d1", HolderID: "h\x00"}))
+		plain(t, "device without a holder", wallet.Devices.Put(tx, &wallet.Device{ID: "d1"}))
+		plain(t, "api key without a hash", wallet.APIKeys.Put(tx, &wallet.APIKey{ID: "k1"}))
+		plain(t, "holder without a citizen hash", wallet.Holders.Put(tx, &wallet.Holder{ID: "h1"}))
+		plain(t, "nil credential", wallet.Credentials.Put(tx, nil))
+		plain(t, "meta with an invalid name", wallet.Meta.Put(tx, []byte("x"), "\xff"))
+		plain(t, "UseOnce(empty key)", tx.UseOnce("", at(0), at(0)))
+		plain(t, "UseOnce(long key)", tx.UseOnce(strings.Repeat("k", wallet.MaxOnceKey+1), at(0), at(0)))
+		// Still usable.
+		return tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, nil}, Body: []byte("{}")})
+	})
+	view(t, st, func(tx wallet.Tx) error {
+		_, err := tx.Get(k, "s1")
+		noErr(t, "Get after refused puts", err)
+		return nil
+	})
+}
+
+// plain fails t unless err is an error other than ErrExists and
+// ErrNotFound: a refusal, not an answer about what is stored.
+func plain(t *testing.T, what string, err error) {
+	t.Helper()
+	if err == nil || errors.Is(err, wallet.ErrExists) || errors.Is(err, wallet.ErrNotFound) {
+		t.Errorf("%s: %v, want a plain error", what, err)
+	}
+}
+
+// testValuesOutliveTheirTransaction: what a Tx returns is the caller's,
+// unchanged after its transaction whatever is written next. bbolt hands
+// out slices of its mmap, valid only inside the transaction: a store that
+// returned one would show other bytes here once the pages are reused, or
+// crash once the file grows and is mapped again.
+func (s *suite) testValuesOutliveTheirTransaction(t *testing.T) {
+	st := s.fresh(t)
+	meta, shares := wallet.Meta.Kind(), wallet.Shares.Kind()
+	first := bytes.Repeat([]byte("first "), 200)
+	put := func(tx wallet.Tx, body []byte) error {
+		if err := tx.Put(meta, wallet.Record{Key: []any{"service_key"}, Body: body}); err != nil {
+			return err
+		}
+		return tx.Put(shares, wallet.Record{Key: []any{"s1"}, Index: [][]any{{[]byte("token")}, {"h1", at(0)}},
+			Body: fmt.Appendf(nil, `{"v":%q}`, body)})
+	}
+	given := bytes.Clone(first)
+	update(t, st, func(tx wallet.Tx) error { return put(tx, given) })
+	given[0] = 'X' // the store kept its own copy of what it was given
+	var kept [][]byte
+	view(t, st, func(tx wallet.Tx) error {
+		a, err1 := tx.Get(meta, "service_key")
+		b, err2 := tx.GetBy(shares, "token", []byte("token"))
+		c, err3 := tx.List(shares, "holder", wallet.Order{}, "h1")
+		noErr(t, "read", errors.Join(err1, err2, err3))
+		kept = append([][]byte{a, b}, c...)
+		return nil
+	})
+	want := [][]byte{first, fmt.Appendf(nil, `{"v":%q}`, first), fmt.Appendf(nil, `{"v":%q}`, first)}
+	same(t, "values read", kept, want)
+	// Rewrite the records many times (their old pages are freed and
+	// reused) and grow the file well past its first mappings.
+	for i := range 40 {
+		update(t, st, func(tx wallet.Tx) error {
+			if err := put(tx, bytes.Repeat([]byte{byte('a' + i%26)}, len(first))); err != nil {
+				return err
+			}
+			return tx.Put(meta, wallet.Record{Key: []any{fmt.Sprintf("filler-%d", i)}, Body: make([]byte, 64<<10)})
+		})
+	}
+	same(t, "values kept after their transaction and later writes", kept, want)
+}
