@@ -32,24 +32,10 @@ const (
 	mediaNDJSON = "application/x-ndjson"
 )
 
-// answerOptions encode an answer as encoding/json did: <, > and & escaped
-// (\u003c, \u003e, \u0026) and U+2028, U+2029 too, so an answer pasted into
-// HTML or a script stays inert; object members of maps (claims) sorted;
-// nil slices and maps as null; escapes already in raw JSON (a sealed
-// document's MarshalJSON) kept as they are; invalid UTF-8 replaced by
-// U+FFFD rather than failing the answer (written as the character, where
-// encoding/json writes \ufffd). The api types' omitempty members are
-// strings, slices and pointers, for which v2's omitempty is v1's
-// (TestAnswersKeepEncodingJSONBytes).
-var answerOptions = json.JoinOptions(
-	jsontext.EscapeForHTML(true),
-	jsontext.EscapeForJS(true),
-	jsontext.AllowInvalidUTF8(true),
-	jsontext.PreserveRawStrings(true),
-	json.Deterministic(true),
-	json.FormatNilSliceAsNull(true),
-	json.FormatNilMapAsNull(true),
-)
+// answerOptions encode an answer as encoding/json did: the service's
+// wallet.AnswerOptions, with which it also seals the documents a
+// redemption answers with.
+var answerOptions = wallet.AnswerOptions
 
 // marshalAnswer is v as the JSON of an answer (see answerOptions).
 func marshalAnswer(v any) ([]byte, error) { return json.Marshal(v, answerOptions) }

@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-	json "github.com/go-json-experiment/json/v1" // encoding/json semantics and bytes, as answers are encoded (server/codec.go)
 )
 
 // ActivityTimePrecision is the precision of an entry's at: appended entries
@@ -45,7 +45,7 @@ func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
 // the hash independent of member order, whitespace and string escaping, so
 // a reader recomputes it from the export with any JSON library.
 func CanonicalEntry(e *api.ActivityEntry) ([]byte, error) {
-	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e})
+	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e}, AnswerOptions)
 	if err != nil {
 		return nil, fmt.Errorf("encode activity entry: %w", err)
 	}
@@ -58,8 +58,7 @@ func CanonicalEntry(e *api.ActivityEntry) ([]byte, error) {
 
 // entryWithoutHash encodes as its entry without the hash member: the outer
 // Hash, always empty and omitempty, hides the embedded one (the shallower
-// of two fields of one JSON name wins, encoding/json's rule for embedded
-// structs). Everything else is the entry's own encoding, so a member added
+// of two fields of one JSON name wins, Go's rule for embedded structs). Everything else is the entry's own encoding, so a member added
 // to ActivityEntry is hashed without a change here.
 type entryWithoutHash struct {
 	*api.ActivityEntry

@@ -13,7 +13,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
-	json "github.com/go-json-experiment/json/v1"
+	"github.com/go-json-experiment/json"
 )
 
 // require checks the caller's role (THREATS T19). The server checks it per

@@ -3,7 +3,6 @@ package wallet
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/go-json-experiment/json"
 )
 
 // MaxValidity bounds valid_until.

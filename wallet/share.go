@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	json "github.com/go-json-experiment/json/v1" // encoding/json semantics, faster engine
+	"github.com/go-json-experiment/json"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -374,7 +374,7 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 	doc := api.Document{Type: c.Type, Issuer: api.Party{ID: c.IssuerID, Name: is.Name}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
 		Status: api.StatusValid, HolderBinding: "verified", KeyBinding: api.KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
 		Claims: disclosed, Presentation: full}
-	raw, err := json.Marshal(doc)
+	raw, err := json.Marshal(doc, AnswerOptions)
 	if err != nil {
 		return nil, err
 	}

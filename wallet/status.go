@@ -3,13 +3,14 @@ package wallet
 import (
 	"context"
 	"crypto/ecdsa"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // activeSigner returns the issuer's active key, unsealed (cached by kid).
@@ -118,7 +119,7 @@ func (s *Service) IssuerMetadata(ctx context.Context, issuerID string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": json.RawMessage(jwks)})
+	return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": jsontext.Value(jwks)})
 }
 
 // StatusListToken returns the signed Token Status List of an issuer's list,

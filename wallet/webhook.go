@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
-	json "github.com/go-json-experiment/json/v1"
+	"github.com/go-json-experiment/json"
 )
 
 // DefaultWebhookRetries are the waits between webhook attempts: six
@@ -140,7 +140,7 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 			"error", string(ErrorCode(err)), "reason", reason)
 		return
 	}
-	body, err := json.Marshal(res)
+	body, err := json.Marshal(res, AnswerOptions)
 	if err != nil {
 		return
 	}

@@ -1,0 +1,30 @@
+package wallet
+
+import (
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// The module's one JSON library is github.com/go-json-experiment/json (the
+// proposed encoding/json/v2); only package api, which imports the standard
+// library alone, uses encoding/json.
+
+// AnswerOptions encode what clients receive as encoding/json did, so the
+// bytes clients, tests and stored documents have always seen stay the
+// same: <, > and & escaped (\u003c, \u003e, \u0026) and U+2028, U+2029
+// too, so an answer pasted into HTML or a script stays inert; invalid
+// UTF-8 replaced by U+FFFD rather than failing; object members of maps
+// (claims) sorted; nil slices and maps as null; escapes already in raw
+// JSON (a sealed document) kept as they are. The api types' omitempty
+// members are strings, slices and pointers, for which v2's omitempty is
+// v1's. The server encodes its answers with them, and the service its
+// sealed documents, webhook bodies and activity entries.
+var AnswerOptions = json.JoinOptions(
+	jsontext.EscapeForHTML(true),
+	jsontext.EscapeForJS(true),
+	jsontext.AllowInvalidUTF8(true),
+	jsontext.PreserveRawStrings(true),
+	json.Deterministic(true),
+	json.FormatNilSliceAsNull(true),
+	json.FormatNilMapAsNull(true),
+)
