@@ -12,6 +12,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -219,19 +220,9 @@ func (e *cmdEnv) fail(err error, baseURL string) int {
 	return exitInvalid
 }
 
-// outputJSON prints results as the service answers them and as
-// encoding/json did: <, > and & escaped (\u003c, \u003e, \u0026), U+2028
-// and U+2029 too, map members sorted, nil slices and maps as null (see
-// server/codec.go).
-var outputJSON = json.JoinOptions(
-	jsontext.EscapeForHTML(true),
-	jsontext.EscapeForJS(true),
-	jsontext.AllowInvalidUTF8(true),
-	jsontext.PreserveRawStrings(true),
-	json.Deterministic(true),
-	json.FormatNilSliceAsNull(true),
-	json.FormatNilMapAsNull(true),
-)
+// outputJSON prints results as the service answers them
+// (wallet.AnswerOptions: the bytes encoding/json gave them).
+var outputJSON = wallet.AnswerOptions
 
 // printJSON prints v on stdout, indented.
 func (e *cmdEnv) printJSON(v any) int {
