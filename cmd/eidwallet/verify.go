@@ -206,13 +206,9 @@ func hasVCT(issuers []*issuerArg) bool {
 // jwksTrust trusts the keys of one issuer's JWKS for that issuer, and for
 // vcts only when given.
 func jwksTrust(path, iss string, vcts []string) (credentials.Trust, error) {
-	data, err := readTrustFile(path)
+	keys, err := readJWKSFile(path)
 	if err != nil {
 		return nil, err
-	}
-	keys, err := parseJWKS(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	ts := credentials.NewTrustStore()
 	ts.AddIssuer(iss, keys, vcts...)
@@ -273,13 +269,9 @@ func issuerTrust(args []*issuerArg, needVCT bool) (credentials.Trust, error) {
 // listTrust verifies the signed trust list with the signer's key set and
 // trusts what it binds, narrowed to vcts when given.
 func listTrust(path, jwksPath string, vcts []string, now time.Time) (credentials.Trust, error) {
-	data, err := readTrustFile(jwksPath)
+	signers, err := readJWKSFile(jwksPath)
 	if err != nil {
 		return nil, err
-	}
-	signers, err := parseJWKS(data)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", jwksPath, err)
 	}
 	token, err := readTrustFile(path)
 	if err != nil {
@@ -329,6 +321,20 @@ func readTrustFile(path string) ([]byte, error) {
 		return nil, fmt.Errorf("%s is over %d KiB", path, maxTrustFileBytes>>10)
 	}
 	return data, nil
+}
+
+// readJWKSFile is the P-256 keys of the JWKS file at path (see
+// readTrustFile and parseJWKS).
+func readJWKSFile(path string) (map[string]*ecdsa.PublicKey, error) {
+	data, err := readTrustFile(path)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := parseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return keys, nil
 }
 
 // parseJWKS reads a JWKS strictly (a repeated member anywhere is refused,
