@@ -54,6 +54,12 @@ func mine(err error, what string, belongs func() bool) error {
 	return err
 }
 
+// failed is a 422 verification_failed with reason (SPEC §5) and a
+// message safe to show.
+func failed[R ~string](reason R, message string) *Error {
+	return &Error{Code: api.CodeVerificationFailed, Reason: string(reason), Message: message}
+}
+
 // verificationFailed turns a credentials failure into the 422 answer with
 // its reason (SPEC §5).
 func verificationFailed(err error) *Error {
@@ -61,7 +67,7 @@ func verificationFailed(err error) *Error {
 	if r == "" {
 		r = credentials.ReasonMalformed
 	}
-	return &Error{Code: api.CodeVerificationFailed, Reason: string(r), Message: "verification failed: " + string(r)}
+	return failed(r, "verification failed: "+string(r))
 }
 
 // ErrNotFound is returned by a Store for a missing record.

@@ -120,7 +120,7 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 		return err
 	}
 	if err != nil || d.Revoked != nil {
-		return &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device that approved this was revoked"}
+		return failed(api.ReasonDeviceRevoked, "the device that approved this was revoked")
 	}
 	for _, it := range items {
 		c, err := Credentials.Get(tx, it.CredentialID)
@@ -135,8 +135,7 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 			return err
 		}
 		if !issuerTrusts(is, c.Type, it.Kid) {
-			return &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer),
-				Message: "the issuer or its signing key is no longer trusted"}
+			return failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
 		}
 	}
 	return nil

@@ -191,18 +191,18 @@ func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(st
 // credentialUsable refuses a credential that is revoked, suspended or
 // expired, with the SPEC §5 reason.
 func credentialUsable(c *Credential, now time.Time) error {
-	reason := ""
+	var reason credentials.Reason
 	switch {
 	case c.Status == api.StatusRevoked:
-		reason = string(credentials.ReasonRevoked)
+		reason = credentials.ReasonRevoked
 	case c.Status == api.StatusSuspended:
-		reason = string(credentials.ReasonSuspended)
+		reason = credentials.ReasonSuspended
 	case !now.Before(c.ValidUntil):
-		reason = string(credentials.ReasonExpired)
+		reason = credentials.ReasonExpired
 	default:
 		return nil
 	}
-	return &Error{Code: api.CodeVerificationFailed, Reason: reason, Message: "the credential is not valid: " + reason}
+	return failed(reason, "the credential is not valid: "+string(reason))
 }
 
 // ApproveShare checks the device's KB-JWTs, the citizen's signed consent
@@ -313,7 +313,7 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 		return nil, nil, err
 	}
 	if dev.Revoked != nil {
-		return nil, nil, &Error{Code: api.CodeVerificationFailed, Reason: api.ReasonDeviceRevoked, Message: "the device is revoked"}
+		return nil, nil, failed(api.ReasonDeviceRevoked, "the device is revoked")
 	}
 	devKey, err := credentials.ParsePublicJWK(dev.Key)
 	if err != nil {
@@ -360,11 +360,11 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 	// RFC 9901 §7.3 step 5 verifies the KB-JWT with cnf; the copy must also
 	// be the calling device's own (THREATS T34).
 	if !v.Holder.Equal(devKey) {
-		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonKBInvalid), Message: "the key binding is not the calling device's"}
+		return nil, failed(credentials.ReasonKBInvalid, "the key binding is not the calling device's")
 	}
 	// What was prepared is what is disclosed; anything else is refused.
 	if !slices.Equal(slices.Sorted(slices.Values(v.Disclosed)), it.Claims) {
-		return nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonInvalidDisclosure), Message: "the presentation discloses other claims than prepared"}
+		return nil, failed(credentials.ReasonInvalidDisclosure, "the presentation discloses other claims than prepared")
 	}
 	disclosed := make(map[string]any, len(it.Claims))
 	for _, n := range it.Claims {
@@ -530,7 +530,7 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 		return nil, nil, err
 	}
 	if is.Retired != nil {
-		return nil, nil, &Error{Code: api.CodeVerificationFailed, Reason: string(credentials.ReasonUntrustedIssuer), Message: "the issuer was retired"}
+		return nil, nil, failed(credentials.ReasonUntrustedIssuer, "the issuer was retired")
 	}
 	t, ok := s.types.ByID(c.Type)
 	if !ok {
