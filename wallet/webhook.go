@@ -48,14 +48,12 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
+	resp := &api.WebhookResponse{URL: req.URL}
+	var sealed []byte
 	if req.URL != "" {
 		if err := s.webhooks.policy.checkURL(req.URL); err != nil {
 			return nil, err
 		}
-	}
-	resp := &api.WebhookResponse{URL: req.URL}
-	var sealed []byte
-	if req.URL != "" {
 		secret, err := s.newSecret("whsec_")
 		if err != nil {
 			return nil, err
@@ -133,7 +131,7 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 	res, err := s.requestResult(ctx, verifierID, requestID)
 	if err != nil {
 		reason := ""
-		if e := (*Error)(nil); errors.As(err, &e) {
+		if e, ok := errors.AsType[*Error](err); ok {
 			reason = e.Reason
 		}
 		s.log.WarnContext(ctx, "webhook not sent", "verifier_id", verifierID, "verifier_request_id", requestID,
@@ -172,9 +170,9 @@ func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
 // address the outbound policy refused, a network error or timeout, or the
 // receiver's status.
 func attemptFailure(status int, err error) string {
-	switch {
-	case refusedRule(err) != "":
-		return "address refused: " + refusedRule(err)
+	switch rule := refusedRule(err); {
+	case rule != "":
+		return "address refused: " + rule
 	case isTimeout(err):
 		return "timeout"
 	case err != nil:
