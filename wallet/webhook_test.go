@@ -83,11 +83,12 @@ func (b *logBuffer) waitFor(t *testing.T, s string) {
 	}
 }
 
-// webhookEnv is a service that logs to a buffer, with one retry.
-func webhookEnv(t *testing.T, allowLoopback bool) (*reqEnv, *logBuffer) {
+// webhookEnv is a service that logs to a buffer, waiting retries between
+// webhook attempts (none: one attempt, never DefaultWebhookRetries).
+func webhookEnv(t *testing.T, allowLoopback bool, retries ...time.Duration) (*reqEnv, *logBuffer) {
 	t.Helper()
 	logs := &logBuffer{}
-	r := newReqEnv(t, wallet.Config{Now: time.Now, WebhookRetries: []time.Duration{10 * time.Millisecond},
+	r := newReqEnv(t, wallet.Config{Now: time.Now, WebhookRetries: append([]time.Duration{}, retries...),
 		AllowLoopbackWebhooks: allowLoopback, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	t.Cleanup(r.svc.Close)
 	return r, logs
@@ -119,7 +120,7 @@ func (r *reqEnv) decline(t *testing.T) {
 func TestWebhookDialChecksResolvedAddress(t *testing.T) {
 	target := listenCounting(t)
 	serveCounting(t, target, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
-	r, logs := webhookEnv(t, false)
+	r, logs := webhookEnv(t, false, 10*time.Millisecond)
 	u := "https://localhost:" + target.port() + "/hooks/tok-s3cr3t?key=k3y"
 	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: u}); err != nil {
 		t.Fatalf("a DNS name is judged at dial, not when set: %v", err)
@@ -143,7 +144,7 @@ func TestWebhookDialChecksResolvedAddress(t *testing.T) {
 // TestWebhookRedirectNotFollowed: a 3xx is a failed attempt; the signed
 // result never reaches the redirect's target, which sees no connection.
 func TestWebhookRedirectNotFollowed(t *testing.T) {
-	r, logs := webhookEnv(t, true)
+	r, logs := webhookEnv(t, true, 10*time.Millisecond)
 	elsewhere := listenCounting(t)
 	serveCounting(t, elsewhere, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	redirecting := listenCounting(t)
@@ -169,7 +170,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 // TestWebhookResponseReadCapped: only the status of the receiver's answer
 // counts; an endless body is read up to the cap, not until the timeout.
 func TestWebhookResponseReadCapped(t *testing.T) {
-	r, logs := webhookEnv(t, true)
+	r, logs := webhookEnv(t, true, 10*time.Millisecond)
 	endless := listenCounting(t)
 	serveCounting(t, endless, func(w http.ResponseWriter, req *http.Request) {
 		w.WriteHeader(http.StatusOK)
@@ -195,10 +196,7 @@ func TestWebhookResponseReadCapped(t *testing.T) {
 // about the response-header timeout (5 s), not a delivery goroutine held
 // open.
 func TestWebhookTimeout(t *testing.T) {
-	logs := &logBuffer{}
-	r := newReqEnv(t, wallet.Config{Now: time.Now, WebhookRetries: []time.Duration{}, AllowLoopbackWebhooks: true,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
-	t.Cleanup(r.svc.Close)
+	r, logs := webhookEnv(t, true) // no retry: one attempt
 	silent := listenCounting(t)
 	release := make(chan struct{})
 	serveCounting(t, silent, func(http.ResponseWriter, *http.Request) { <-release })
