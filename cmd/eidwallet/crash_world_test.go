@@ -524,10 +524,5 @@ func postToken(ctx context.Context, base, assertion string) error {
 		}
 		return nil
 	}
-	var e struct {
-		Error  api.Code `json:"error"`
-		Reason string   `json:"reason"`
-	}
-	_ = json.Unmarshal(body, &e)
-	return &client.Error{Status: resp.StatusCode, Code: e.Error, Reason: e.Reason}
+	return errorAnswer(resp.StatusCode, body)
 }

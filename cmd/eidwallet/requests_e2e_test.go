@@ -486,12 +486,17 @@ func (w *reqWorld) rawApprove(h *client.Holder, id string, kbs ...string) error 
 	if resp.StatusCode == http.StatusOK {
 		return nil
 	}
+	return errorAnswer(resp.StatusCode, raw)
+}
+
+// errorAnswer is the *client.Error of a SPEC §5 error answer read by hand.
+func errorAnswer(status int, body []byte) *client.Error {
 	var e struct {
 		Error  api.Code `json:"error"`
 		Reason string   `json:"reason"`
 	}
-	_ = json.Unmarshal(raw, &e)
-	return &client.Error{Status: resp.StatusCode, Code: e.Error, Reason: e.Reason}
+	_ = json.Unmarshal(body, &e)
+	return &client.Error{Status: status, Code: e.Error, Reason: e.Reason}
 }
 
 func kbFor(t *testing.T, h *client.Holder, item api.ToSign, aud, nonce string) string {
