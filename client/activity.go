@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/go-json-experiment/json"
-
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/api"
