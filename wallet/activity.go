@@ -58,8 +58,9 @@ func CanonicalEntry(e *api.ActivityEntry) ([]byte, error) {
 
 // entryWithoutHash encodes as its entry without the hash member: the outer
 // Hash, always empty and omitempty, hides the embedded one (the shallower
-// of two fields of one JSON name wins, Go's rule for embedded structs). Everything else is the entry's own encoding, so a member added
-// to ActivityEntry is hashed without a change here.
+// of two fields of one JSON name wins, Go's rule for embedded structs).
+// Everything else is the entry's own encoding, so a member added to
+// ActivityEntry is hashed without a change here.
 type entryWithoutHash struct {
 	*api.ActivityEntry
 	Hash string `json:"hash,omitempty"`
