@@ -397,9 +397,13 @@ func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, err
 			v.Claims = derived
 		}
 	}
-	if is, err := Issuers.Get(tx, c.IssuerID); err == nil {
-		v.Issuer.Name = is.Name
+	// Every credential's issuer is stored (issuers are retired, never
+	// deleted): a failed read is a storage failure, not a missing name.
+	is, err := Issuers.Get(tx, c.IssuerID)
+	if err != nil {
+		return nil, err
 	}
+	v.Issuer.Name = is.Name
 	return v, nil
 }
 

@@ -536,10 +536,6 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 	if !ok {
 		return nil, nil, errors.New("credential of an unknown type " + c.Type)
 	}
-	claims, err := s.credentialClaims(c)
-	if err != nil {
-		return nil, nil, err
-	}
 	stale := sdjwt == nil
 	if !stale {
 		kid, err := credentials.SignedBy(string(sdjwt))
@@ -548,7 +544,16 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 		}
 		stale = !issuerTrusts(is, c.Type, kid)
 	}
-	if !stale && t.HasDerived() {
+	if !stale && !t.HasDerived() {
+		return sdjwt, nil, nil
+	}
+	// The claims are unsealed only when they are needed: to compute
+	// today's derived claims, or to sign the copy again.
+	claims, err := s.credentialClaims(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !stale {
 		want, err := t.Derive(claims, now)
 		if err != nil {
 			return nil, nil, err
