@@ -155,11 +155,7 @@ type credentialRow struct {
 
 // CredentialCopies are the sealed SD-JWTs each device holds of a
 // credential, keyed (credential id, device id), raw.
-var CredentialCopies = &Blobs[[]byte]{
-	kind:   Kind{Name: "credential_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}}, Raw: true},
-	encode: func(b []byte) []byte { return b },
-	decode: func(b []byte) ([]byte, error) { return b, nil },
-}
+var CredentialCopies = raw(Kind{Name: "credential_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}}})
 
 // Shares are the shares, found by token hash once approved (unique; a
 // pending share has none) and listed by holder newest first. A
@@ -316,12 +312,8 @@ type statusListRow struct {
 // index), empty: an index is claimed by creating its record, which is
 // never deleted, so it is never handed out twice (SPEC §3.5) and no
 // shared record counts them.
-var StatusIndices = &Blobs[[]byte]{
-	kind: Kind{Name: "status_indices", Key: []Column{{"issuer_id", Text}, {"list", Int}, {"idx", Int}},
-		Immutable: true, Raw: true},
-	encode: func(b []byte) []byte { return b },
-	decode: func(b []byte) ([]byte, error) { return b, nil },
-}
+var StatusIndices = raw(Kind{Name: "status_indices", Key: []Column{{"issuer_id", Text}, {"list", Int}, {"idx", Int}},
+	Immutable: true})
 
 // StatusEntries are the entries of status lists that are not valid,
 // keyed (issuer, list, index): a status change writes or deletes one, and
@@ -381,11 +373,7 @@ type verificationRow struct {
 }
 
 // Meta holds small service-wide values by name (the sealed service key).
-var Meta = &Blobs[[]byte]{
-	kind:   Kind{Name: "meta", Key: []Column{{"name", Text}}, Raw: true},
-	encode: func(b []byte) []byte { return b },
-	decode: func(b []byte) ([]byte, error) { return b, nil },
-}
+var Meta = raw(Kind{Name: "meta", Key: []Column{{"name", Text}}})
 
 // Kinds lists every declared kind: what a store prepares when it opens
 // (buckets, tables) and what the contract suite runs on.

@@ -264,11 +264,7 @@ func (r *Records[T]) Kind() *Kind { return &r.kind }
 
 // Get returns the record with key; ErrNotFound when there is none.
 func (r *Records[T]) Get(tx Tx, key ...any) (*T, error) {
-	key, err := normalize(key)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.kind.Name, err)
-	}
-	b, err := tx.Get(&r.kind, key...)
+	b, key, err := get(tx, &r.kind, key)
 	if err != nil {
 		return nil, err
 	}
@@ -334,13 +330,7 @@ func (r *Records[T]) Put(tx Tx, v *T) error {
 }
 
 // Delete removes the record with key, if any.
-func (r *Records[T]) Delete(tx Tx, key ...any) error {
-	key, err := normalize(key)
-	if err != nil {
-		return fmt.Errorf("delete %s: %w", r.kind.Name, err)
-	}
-	return tx.Delete(&r.kind, key...)
-}
+func (r *Records[T]) Delete(tx Tx, key ...any) error { return remove(tx, &r.kind, key) }
 
 func (r *Records[T]) decodeOne(b []byte, key []any) (*T, error) {
 	v, err := r.decode(b)
@@ -364,15 +354,11 @@ func (b *Blobs[T]) Kind() *Kind { return &b.kind }
 // Get returns the value at key; ErrNotFound when there is none.
 func (b *Blobs[T]) Get(tx Tx, key ...any) (T, error) {
 	var zero T
-	key, err := normalize(key)
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", b.kind.Name, err)
-	}
-	raw, err := tx.Get(&b.kind, key...)
+	body, key, err := get(tx, &b.kind, key)
 	if err != nil {
 		return zero, err
 	}
-	v, err := b.decode(raw)
+	v, err := b.decode(body)
 	if err != nil {
 		return zero, fmt.Errorf("%s %s: decode: %w", b.kind.Name, Describe(key), err)
 	}
@@ -389,12 +375,35 @@ func (b *Blobs[T]) Put(tx Tx, v T, key ...any) error {
 }
 
 // Delete removes the value at key, if any.
-func (b *Blobs[T]) Delete(tx Tx, key ...any) error {
+func (b *Blobs[T]) Delete(tx Tx, key ...any) error { return remove(tx, &b.kind, key) }
+
+// get returns the body at key, and key as the store saw it (normalized).
+func get(tx Tx, k *Kind, key []any) ([]byte, []any, error) {
 	key, err := normalize(key)
 	if err != nil {
-		return fmt.Errorf("delete %s: %w", b.kind.Name, err)
+		return nil, nil, fmt.Errorf("%s: %w", k.Name, err)
 	}
-	return tx.Delete(&b.kind, key...)
+	b, err := tx.Get(k, key...)
+	return b, key, err
+}
+
+// remove deletes the record at key, if any.
+func remove(tx Tx, k *Kind, key []any) error {
+	key, err := normalize(key)
+	if err != nil {
+		return fmt.Errorf("delete %s: %w", k.Name, err)
+	}
+	return tx.Delete(k, key...)
+}
+
+// raw declares a kind of opaque bytes, kept as they are.
+func raw(k Kind) *Blobs[[]byte] {
+	k.Raw = true
+	return &Blobs[[]byte]{
+		kind:   k,
+		encode: func(b []byte) []byte { return b },
+		decode: func(b []byte) ([]byte, error) { return b, nil },
+	}
 }
 
 // records declares a kind of JSON records of T, stored as rows R. Rows are
