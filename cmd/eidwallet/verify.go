@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"time"
 
@@ -147,7 +148,7 @@ func verifyPresentation(args []string, stdin io.Reader, stdout, stderr io.Writer
 		return usageError("--trust-jwks checks a --trust list; give --trust too")
 	case *iss != "" && *jwksPath == "":
 		return usageError("--iss names the issuer of a --jwks file; --trust and --issuer name their issuers themselves")
-	case opts.Profile == credentials.ProfilePlain && (len(vcts) > 0 || len(issuers) > 0 && hasVCT(issuers)):
+	case opts.Profile == credentials.ProfilePlain && (len(vcts) > 0 || slices.ContainsFunc(issuers, func(a *issuerArg) bool { return len(a.vcts) > 0 })):
 		return usageError("--profile plain checks no vct; drop --vct")
 	case *jwksPath != "":
 		if *iss == "" {
@@ -192,15 +193,6 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
-}
-
-func hasVCT(issuers []*issuerArg) bool {
-	for _, is := range issuers {
-		if len(is.vcts) > 0 {
-			return true
-		}
-	}
-	return false
 }
 
 // jwksTrust trusts the keys of one issuer's JWKS for that issuer, and for
