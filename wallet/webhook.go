@@ -38,7 +38,7 @@ func newWebhooks(allowLoopback bool, retries []time.Duration) webhooks {
 	if retries == nil {
 		retries = DefaultWebhookRetries()
 	}
-	return webhooks{policy: p, client: newOutboundClient(p), retries: retries}
+	return webhooks{policy: p, client: newOutboundClient(p), retries: retries, stop: make(chan struct{})}
 }
 
 // SetVerifierWebhook sets (or with an empty URL removes) the URL a
@@ -86,9 +86,6 @@ func (s *Service) notifyWebhook(verifierID, requestID string) {
 	defer w.mu.Unlock()
 	if w.closed {
 		return
-	}
-	if w.stop == nil {
-		w.stop = make(chan struct{})
 	}
 	w.running.Add(1)
 	go func() {
@@ -211,7 +208,7 @@ func (s *Service) post(ctx context.Context, target string, secret, body []byte) 
 func (s *Service) Close() {
 	w := &s.webhooks
 	w.mu.Lock()
-	if !w.closed && w.stop != nil {
+	if !w.closed {
 		close(w.stop)
 	}
 	w.closed = true
