@@ -42,12 +42,13 @@ func (s *Service) kbNonce(scope string) string {
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil)[:16])
 }
 
-// requestNonce is the nonce of a request (SPEC §3.4): one for all its
-// items, shown to the verifier at creation.
-func (s *Service) requestNonce(requestID string) func(string) string {
-	nonce := s.kbNonce("request|" + requestID)
-	return func(string) string { return nonce }
-}
+// requestNonce is the nonce of a request (SPEC §3.4), shown to the
+// verifier at creation; every item of its answer is bound to it
+// (everyItem).
+func (s *Service) requestNonce(requestID string) string { return s.kbNonce("request|" + requestID) }
+
+// everyItem gives every item the same nonce.
+func everyItem(nonce string) func(string) string { return func(string) string { return nonce } }
 
 // requestState is the state shown for r at now: expired once its time is
 // up and it was not decided.
@@ -95,7 +96,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 	now := s.now().UTC()
 	r := &Request{ID: id, VerifierID: p.Subject, Status: api.RequestCreated, Claims: req.Claims, Purpose: purpose,
 		Created: now, ExpiresAt: now.Add(ttl)}
-	resp := &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id)("")}
+	resp := &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id)}
 	if presenceHash == nil {
 		token := s.derivedToken("request", id)
 		r.TokenHash = hashSecret(token)
@@ -398,7 +399,7 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 		}
 		// The share machinery builds each presentation, bound for the
 		// verifier with the request's nonce.
-		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), req.Items, now); err != nil {
+		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, r.VerifierID, everyItem(s.requestNonce(r.ID)), req.Items, now); err != nil {
 			return err
 		}
 		for _, item := range items {
@@ -468,7 +469,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 	var items []ShareItem
 	var docs [][]byte
 	if err == nil {
-		items, docs, err = s.verifyItems(ctx, p, r.ID, r.VerifierID, s.requestNonce(r.ID), r.Items, req.KBJWTs, now)
+		items, docs, err = s.verifyItems(ctx, p, r.ID, r.VerifierID, everyItem(s.requestNonce(r.ID)), r.Items, req.KBJWTs, now)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -630,7 +631,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		if err := mine(err, "request", func() bool { return r.VerifierID == verifierID }); err != nil {
 			return err
 		}
-		res = &api.RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(r.ID)("")}
+		res = &api.RequestResult{RequestID: r.ID, Status: requestState(r, now), ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(r.ID)}
 		if r.Status != api.RequestApproved {
 			return nil
 		}
