@@ -41,6 +41,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 		}
 		return def
 	}
+	// envBool is a switch set by EIDWALLET_<name>=1 or =true.
+	envBool := func(name string) bool { v := env(name, ""); return v == "1" || v == "true" }
 	c := &config{}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -64,8 +66,8 @@ flags:
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate `file` (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key `file` (with --tls-cert)")
 	proxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
-	fs.BoolVar(&c.Demo, "demo", env("DEMO", "") == "1" || env("DEMO", "") == "true", "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
-	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", env("DEV_LOOPBACK_WEBHOOKS", "") == "1" || env("DEV_LOOPBACK_WEBHOOKS", "") == "true",
+	fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
+	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS"),
 		"development only: also allow webhooks to loopback addresses, over plain http too")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
