@@ -264,12 +264,15 @@ func (w *crashWorld) load(ctx context.Context, cn *crashConn, stop <-chan struct
 	wg.Wait()
 }
 
-// unexpected reports a refusal the load never provokes; a rate limit is
-// expected now and then.
-func (w *crashWorld) unexpected(what string, ce *client.Error) {
-	if ce.Status != http.StatusTooManyRequests {
+// unexpected is err as the service's answer (serviceError), after
+// reporting a refusal the load never provokes; a rate limit is expected
+// now and then.
+func (w *crashWorld) unexpected(what string, err error) *client.Error {
+	ce := serviceError(err)
+	if ce != nil && ce.Status != http.StatusTooManyRequests {
 		w.t.Errorf("load: %s answered %v", what, ce)
 	}
+	return ce
 }
 
 func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
@@ -279,9 +282,7 @@ func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
 			Claims: claimsFor(w.issuee.citizen), ValidUntil: time.Now().AddDate(1, 0, 0)})
 		return err
 	})
-	if ce := serviceError(err); ce != nil {
-		w.unexpected("issue", ce)
-	}
+	w.unexpected("issue", err)
 	if err != nil {
 		return
 	}
@@ -323,10 +324,7 @@ func (w *crashWorld) statusOp(ctx context.Context, cn *crashConn, rng *rand.Rand
 		_, err := cn.issuer.SetStatus(ctx, c.id, api.StatusRequest{Status: next, Reason: "crash test"})
 		return err
 	})
-	ce := serviceError(err)
-	if ce != nil {
-		w.unexpected("status", ce)
-	}
+	ce := w.unexpected("status", err)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -359,17 +357,13 @@ func (w *crashWorld) shareOp(ctx context.Context, cn *crashConn, h *crashHolder)
 			Items: []api.ShareRequestItem{{CredentialID: h.credID, Claims: []string{"age_over_18"}}}})
 		return err
 	})
-	if ce := serviceError(err); ce != nil {
-		w.unexpected("share", ce)
-	}
+	w.unexpected("share", err)
 	if err != nil {
 		return
 	}
 	var v *api.ShareView
 	err = w.write("approve", func() (err error) { v, err = hc.Approve(ctx, created); return err })
-	ce := serviceError(err)
-	if ce != nil {
-		w.unexpected("approve", ce)
+	if w.unexpected("approve", err) != nil {
 		return
 	}
 	s := &shareRecord{id: created.ShareID, holder: h, made: time.Now()}
@@ -402,10 +396,7 @@ func (w *crashWorld) redeemOp(ctx context.Context, cn *crashConn, rng *rand.Rand
 	}
 	var resp *api.VerifyResponse
 	err := w.write("redeem", func() (err error) { resp, err = cn.shop.Verify(ctx, s.qr); return err })
-	ce := serviceError(err)
-	if ce != nil {
-		w.unexpected("redeem", ce)
-	}
+	ce := w.unexpected("redeem", err)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	switch {
@@ -432,9 +423,7 @@ func (w *crashWorld) tokenOp(ctx context.Context, cn *crashConn) {
 	w.tokens = append(w.tokens, rec)
 	w.mu.Unlock()
 	err = w.write("token", func() error { return postToken(ctx, cn.base, a) })
-	if ce := serviceError(err); ce != nil {
-		w.unexpected("token", ce)
-	}
+	w.unexpected("token", err)
 	w.mu.Lock()
 	rec.acked = err == nil
 	w.mu.Unlock()
@@ -456,9 +445,7 @@ func (w *crashWorld) deviceOp(ctx context.Context, cn *crashConn) {
 	if err == nil {
 		err = w.write("enrol", func() error { _, err := cn.c.Holder(dev).Enroll(ctx, w.devHolder.citizen, code.Code); return err })
 	}
-	if ce := serviceError(err); ce != nil {
-		w.unexpected("enrol", ce)
-	}
+	w.unexpected("enrol", err)
 	if err != nil {
 		return
 	}
@@ -467,9 +454,7 @@ func (w *crashWorld) deviceOp(ctx context.Context, cn *crashConn) {
 	w.devices[dev.ID] = d
 	w.mu.Unlock()
 	err = w.write("revoke device", func() error { return cn.holder[w.devHolder].RevokeDevice(ctx, dev.ID) })
-	if ce := serviceError(err); ce != nil {
-		w.unexpected("revoke device", ce)
-	}
+	w.unexpected("revoke device", err)
 	if err == nil {
 		w.mu.Lock()
 		d.revoked = true
