@@ -75,17 +75,23 @@ func (s *Service) trust(issuers []*Issuer) (*credentials.TrustStore, error) {
 		if err != nil {
 			return nil, err
 		}
-		var vcts []string
-		for _, t := range is.Types {
-			if ty, ok := s.types.ByID(t); ok {
-				vcts = append(vcts, ty.VCT)
-			}
-		}
+		vcts := s.issuerVCTs(is)
 		if len(vcts) > 0 {
 			ts.AddIssuer(s.IssuerURL(is.ID), keys, vcts...)
 		}
 	}
 	return ts, nil
+}
+
+// issuerVCTs lists the vct of the types an issuer may issue (THREATS T4).
+func (s *Service) issuerVCTs(is *Issuer) []string {
+	var vcts []string
+	for _, t := range is.Types {
+		if ty, ok := s.types.ByID(t); ok {
+			vcts = append(vcts, ty.VCT)
+		}
+	}
+	return vcts
 }
 
 // JWKS returns an issuer's public keys (SPEC §3.5).

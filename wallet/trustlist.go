@@ -35,12 +35,7 @@ func (s *Service) TrustList(ctx context.Context) (string, error) {
 			if err != nil {
 				return err
 			}
-			var vcts []string
-			for _, t := range is.Types {
-				if ty, ok := s.types.ByID(t); ok {
-					vcts = append(vcts, ty.VCT)
-				}
-			}
+			vcts := s.issuerVCTs(is)
 			if len(keys) == 0 || len(vcts) == 0 {
 				continue // it can sign nothing a verifier should accept
 			}
