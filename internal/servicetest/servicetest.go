@@ -21,8 +21,8 @@ import (
 
 // New returns a service over a fresh store in t.TempDir(), closed when the
 // test ends. cfg supplies what the test cares about (PublicURL, Now,
-// Logger, or a Store wrapping Open's); Store, Keys, Types and Rand are
-// filled in when unset.
+// Logger, or a Store wrapping Open's); Store, Types and Rand are filled in
+// when unset, and Keys always derive from a fresh random master key.
 func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
 	store := cfg.Store
