@@ -17,6 +17,9 @@ import (
 // and commits.
 type tx struct {
 	btx *bbolt.Tx
+	// kinds caches the buckets found for each kind: a read-only bbolt
+	// transaction looks a bucket up anew at every call.
+	kinds map[*wallet.Kind]*kind
 }
 
 var _ wallet.Tx = (*tx)(nil)
@@ -35,6 +38,9 @@ type kind struct {
 
 // kind finds the buckets of k, which Open created for every declared kind.
 func (t *tx) kind(k *wallet.Kind) (*kind, error) {
+	if kb := t.kinds[k]; kb != nil {
+		return kb, nil
+	}
 	kb := &kind{Kind: k, recs: t.btx.Bucket([]byte(k.Name)), idx: make([]*bbolt.Bucket, len(k.Indexes))}
 	if kb.recs == nil {
 		return nil, fmt.Errorf("bolt: kind %s: no bucket (not in wallet.Kinds)", k.Name)
@@ -44,6 +50,10 @@ func (t *tx) kind(k *wallet.Kind) (*kind, error) {
 			return nil, fmt.Errorf("bolt: kind %s: index %s: no bucket", k.Name, ix.Name)
 		}
 	}
+	if t.kinds == nil {
+		t.kinds = map[*wallet.Kind]*kind{}
+	}
+	t.kinds[k] = kb
 	return kb, nil
 }
 
@@ -213,6 +223,26 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), err)
 	}
 	return nil
+}
+
+// Swap is Put once the stored body is found to be old (the single writer
+// makes the two one step).
+func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
+	if wallet.CheckValues(k.Key, r.Key, true) != nil {
+		return notFound(k, r.Key)
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return err
+	}
+	cur, err := kb.body(appendValues(nil, k.Key, r.Key), r.Key)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(cur, old) {
+		return fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
+	}
+	return t.Put(k, r)
 }
 
 // entry is the i-th stored entry, nil when there is none (a record put

@@ -11,13 +11,16 @@
 // hold several stores.
 //
 // Transactions: View is a read-only REPEATABLE READ transaction (one
-// consistent snapshot). Update and Batch are SERIALIZABLE, so the
-// service's read-check-write transactions behave as they do under bolt's
-// single writer: of 50 concurrent redemptions of a one-time share exactly
-// one commits (THREATS T15). PostgreSQL enforces that by failing the
-// others with a serialization failure, and Update runs fn again on a fresh
-// transaction, up to maxAttempts times: on PostgreSQL, Update's fn may run
-// more than once, as Batch's may on every store. Every commit is durable
+// consistent snapshot). Update is SERIALIZABLE, so the service's
+// read-check-write transactions behave as they do under bolt's single
+// writer; PostgreSQL fails the losers of a conflict with a serialization
+// failure, and Update runs fn again on a fresh transaction, up to
+// maxAttempts times: on PostgreSQL, Update's fn may run more than once,
+// as Batch's may on every store. Batch, the redemption's transaction, is
+// READ COMMITTED: its check-and-set is a Swap (a conditional UPDATE) or
+// the insert of a key, which PostgreSQL decides on the committed row, so
+// of 50 concurrent redemptions of a one-time share exactly one commits
+// (THREATS T15) and none is aborted to get there. Every commit is durable
 // before Update returns (synchronous_commit must stay on, its default:
 // THREATS T31).
 package postgres
@@ -191,24 +194,29 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 // deadlock, fn runs again on a new one (see the package comment), so fn
 // must only touch the store.
 func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
-	return s.write(ctx, "update", fn)
+	return s.write(ctx, "update", pgx.Serializable, fn)
 }
 
-// Batch is Update: PostgreSQL already commits concurrent transactions
-// together, sharing WAL flushes (group commit), so there is nothing to
-// gather here.
+// Batch runs fn at READ COMMITTED (the wallet.Store contract for Batch):
+// its check-and-set is a Swap or a put of a key, which PostgreSQL
+// decides on the committed row after waiting for a concurrent writer, so
+// a redemption is never aborted by a serialization failure however many
+// others run beside it (one verifier's, a holder's). PostgreSQL already
+// commits concurrent transactions together, sharing WAL flushes (group
+// commit), so there is nothing to gather here.
 func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
-	return s.write(ctx, "batch", fn)
+	return s.write(ctx, "batch", pgx.ReadCommitted, fn)
 }
 
-// write runs fn in read-write transactions until one commits, fn fails on
-// its own, or maxAttempts transactions were aborted by conflicts.
-func (s *Store) write(ctx context.Context, op string, fn func(wallet.Tx) error) error {
+// write runs fn in read-write transactions at iso until one commits, fn
+// fails on its own, or maxAttempts transactions were aborted by conflicts
+// (at READ COMMITTED only a deadlock aborts one).
+func (s *Store) write(ctx context.Context, op string, iso pgx.TxIsoLevel, fn func(wallet.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, op, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
+		err := s.run(ctx, op, pgx.TxOptions{IsoLevel: iso, AccessMode: pgx.ReadWrite}, fn)
 		if err == nil || !retryable(err) {
 			return err
 		}

@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,10 @@ import (
 // ErrExists when it wrote no row. Under SERIALIZABLE a concurrent
 // transaction that takes the same key makes that statement, or the
 // commit, fail with a serialization failure instead, and Update runs fn
-// again. Values wallet.CheckValue refuses never reach PostgreSQL, so a
+// again; Batch, at READ COMMITTED, puts only new keys of Immutable kinds
+// (log entries), whose conflicts ON CONFLICT decides after waiting for the
+// other writer, and changes records by Swap. Values wallet.CheckValue
+// refuses never reach PostgreSQL, so a
 // lookup by an id from a URL cannot abort the transaction either.
 type tx struct {
 	ctx context.Context
@@ -215,6 +219,97 @@ func putSQL(k *wallet.Kind) string {
 	}
 	return fmt.Sprintf("INSERT INTO %s (%s) SELECT %s%s ON CONFLICT (%s) %s",
 		k.Name, strings.Join(cols, ", "), strings.Join(vals, ", "), where, names(k.Key), onConflict)
+}
+
+// Swap is one UPDATE conditional on the stored body and on the unique
+// index values being free. Under READ COMMITTED (Batch) PostgreSQL waits
+// for a concurrent writer of the row and evaluates the condition again
+// on what it committed, so of swaps from one body exactly one writes.
+// When no row was written, one more read says why.
+func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
+	if err := k.CheckRecord(r); err != nil {
+		return fmt.Errorf("postgres: swap %w", err)
+	}
+	args := append([]any(nil), r.Key...)
+	for i, ix := range k.Indexes {
+		for j := range ix.Columns {
+			if r.Index[i] == nil {
+				args = append(args, nil)
+			} else {
+				args = append(args, r.Index[i][j])
+			}
+		}
+	}
+	body := r.Body
+	if body == nil {
+		body = []byte{}
+	}
+	args = append(args, body, old)
+	sql := t.sql.of(k, "swap", func() string { return swapSQL(k) })
+	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), t.fail(err))
+	}
+	if tag.RowsAffected() == 1 {
+		return nil
+	}
+	cur, err := t.Get(k, r.Key...)
+	switch {
+	case err != nil:
+		return err
+	case !bytes.Equal(cur, old):
+		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
+	default:
+		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+	}
+}
+
+// swapSQL is UPDATE … SET every index column and rec WHERE the key is
+// r's, rec is still old and no other record holds r's unique values.
+// Parameters: the key, the index columns, the new body, the old body.
+func swapSQL(k *wallet.Kind) string {
+	n := len(k.Key)
+	var set, guards []string
+	for _, ix := range k.Indexes {
+		first := n + 1
+		for _, c := range ix.Columns {
+			n++
+			set = append(set, fmt.Sprintf("%s = $%d::%s", c.Name, n, sqlType(c.Type)))
+		}
+		if ix.Unique {
+			var ps []string
+			for i := range ix.Columns {
+				ps = append(ps, fmt.Sprintf("$%d", first+i))
+			}
+			guards = append(guards, fmt.Sprintf(" AND NOT EXISTS (SELECT 1 FROM %s AS other WHERE (%s) = (%s) AND (%s) <> (%s))",
+				k.Name, qualified("other", ix.Columns), strings.Join(ps, ", "), qualified("other", k.Key), keyParams(k)))
+		}
+	}
+	set = append(set, fmt.Sprintf("rec = $%d::%s", n+1, bodyType(k)))
+	same := fmt.Sprintf("rec::text = $%d::text", n+2)
+	if k.Raw {
+		same = fmt.Sprintf("rec = $%d::bytea", n+2)
+	}
+	return fmt.Sprintf("UPDATE %s SET %s WHERE %s AND %s%s",
+		k.Name, strings.Join(set, ", "), equal(k.Key, 1), same, strings.Join(guards, ""))
+}
+
+// qualified is the columns' names prefixed with the table alias t.
+func qualified(t string, cols []wallet.Column) string {
+	parts := make([]string, len(cols))
+	for i, c := range cols {
+		parts[i] = t + "." + c.Name
+	}
+	return strings.Join(parts, ", ")
+}
+
+// keyParams is $1 … $n for k's key columns.
+func keyParams(k *wallet.Kind) string {
+	parts := make([]string, len(k.Key))
+	for i := range k.Key {
+		parts[i] = fmt.Sprintf("$%d", i+1)
+	}
+	return strings.Join(parts, ", ")
 }
 
 func (t *tx) Delete(k *wallet.Kind, key ...any) error {

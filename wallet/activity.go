@@ -21,21 +21,33 @@ const ActivityTimePrecision = time.Millisecond
 
 // appendActivity chains e after the holder's last entry and appends it in
 // the caller's transaction, so the entry commits with its event (SPEC §3.6).
+// The entry's key is the next seq: when a concurrent transaction appended
+// that one first (Batch reads what is committed, see Store), the last
+// entry is read again and e chained after it.
 func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
-	last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, e.HolderID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
-	}
-	e.Seq, e.Prev = 1, ""
-	if len(last) > 0 {
-		e.Seq, e.Prev = last[0].Seq+1, last[0].Hash
-	}
 	e.At = e.At.UTC().Truncate(ActivityTimePrecision)
-	if e.Hash, err = entryHash(e); err != nil {
-		return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
+	for attempt := 1; ; attempt++ {
+		last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, e.HolderID)
+		if err != nil {
+			return err
+		}
+		e.Seq, e.Prev = 1, ""
+		if len(last) > 0 {
+			e.Seq, e.Prev = last[0].Seq+1, last[0].Hash
+		}
+		if e.Hash, err = entryHash(e); err != nil {
+			return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
+		}
+		err = ActivityLog.Put(tx, e)
+		if !errors.Is(err, ErrExists) || attempt == maxAppendAttempts {
+			return err
+		}
 	}
-	return ActivityLog.Put(tx, e)
 }
+
+// maxAppendAttempts bounds how often an append takes a new key after a
+// concurrent append took the one it chose.
+const maxAppendAttempts = 16
 
 // CanonicalEntry is the RFC 8785 (JCS) form of the entry's JSON without its
 // hash member: the bytes EntryHash hashes. The JSON is the entry exactly as
@@ -152,15 +164,25 @@ func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*api
 
 // appendVerification adds to a verifier's own log.
 func (s *Service) appendVerification(tx Tx, v *api.Verification) error {
-	last, err := VerificationLog.List(tx, "", Order{Desc: true, Limit: 1}, v.VerifierID)
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+	for attempt := 1; ; attempt++ {
+		v.Seq = s.verificationSeq(v.At)
+		err := VerificationLog.Put(tx, v)
+		if !errors.Is(err, ErrExists) || attempt == maxAppendAttempts {
+			return err
+		}
 	}
-	v.Seq = 1
-	if len(last) > 0 {
-		v.Seq = last[0].Seq + 1
-	}
-	return VerificationLog.Put(tx, v)
+}
+
+// verificationSeq is the key of a verifier's log entry at: its time in
+// milliseconds, then 20 bits of a counter of this process that starts at
+// random. Entries are listed in time order (those one process appended in
+// one millisecond in the order it did), yet an append reads nothing and
+// two appends of one verifier touch no common row, so a verifier's
+// redemptions never wait on each other for the log (a last seq + 1 would
+// make every one of them conflict on PostgreSQL). A key another replica
+// took in the same millisecond is ErrExists, and the next tick is tried.
+func (s *Service) verificationSeq(at time.Time) uint64 {
+	return uint64(at.UnixMilli())<<20 | s.logTick.Add(1)&(1<<20-1)
 }
 
 // Verifications lists the calling verifier's log, newest first.

@@ -75,3 +75,7 @@ var ErrNotFound = errors.New("record not found")
 
 // ErrExists is returned by a Store when a unique key is already taken.
 var ErrExists = errors.New("record already exists")
+
+// ErrChanged is a Swap refused because the record is no longer the one
+// that was read: another transaction changed it since.
+var ErrChanged = errors.New("record changed since it was read")

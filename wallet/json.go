@@ -18,8 +18,11 @@ import (
 // JSON (a sealed document) kept as they are. The api types' omitempty
 // members are strings, slices and pointers, for which v2's omitempty is
 // v1's. The server encodes its answers with them, and the service its
-// sealed documents, webhook bodies and activity entries.
+// sealed documents, webhook bodies and activity entries. They encode Go
+// values and the documents encoded with them, never untrusted input, so
+// the encoder's duplicate-name check (a set of names per object) is off.
 var AnswerOptions = json.JoinOptions(
+	jsontext.AllowDuplicateNames(true),
 	jsontext.EscapeForHTML(true),
 	jsontext.EscapeForJS(true),
 	jsontext.AllowInvalidUTF8(true),

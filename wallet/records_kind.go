@@ -9,6 +9,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Kind declares a record kind to the stores: its name (bucket, table), its
@@ -274,15 +275,22 @@ func (r *Records[T]) Get(tx Tx, key ...any) (*T, error) {
 // By returns the record whose unique index entry holds values;
 // ErrNotFound when there is none.
 func (r *Records[T]) By(tx Tx, index string, values ...any) (*T, error) {
+	v, _, err := r.BodyBy(tx, index, values...)
+	return v, err
+}
+
+// BodyBy is By that also returns the stored body, for a later Swap.
+func (r *Records[T]) BodyBy(tx Tx, index string, values ...any) (*T, []byte, error) {
 	values, err := normalize(values)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.kind.Name, err)
+		return nil, nil, fmt.Errorf("%s: %w", r.kind.Name, err)
 	}
 	b, err := tx.GetBy(&r.kind, index, values...)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return r.decodeOne(b, nil)
+	v, err := r.decodeOne(b, nil)
+	return v, b, err
 }
 
 // List returns the records whose first columns of index (of the key when
@@ -307,26 +315,45 @@ func (r *Records[T]) List(tx Tx, index string, o Order, prefix ...any) ([]*T, er
 
 // Put stores v (see Tx.Put: ErrExists when a unique value is taken).
 func (r *Records[T]) Put(tx Tx, v *T) error {
+	rec, err := r.record(v)
+	if err != nil {
+		return err
+	}
+	return tx.Put(&r.kind, rec)
+}
+
+// Swap stores v in place of the record read as old (see Tx.Swap:
+// ErrChanged when it is no longer old).
+func (r *Records[T]) Swap(tx Tx, old []byte, v *T) error {
+	rec, err := r.record(v)
+	if err != nil {
+		return err
+	}
+	return tx.Swap(&r.kind, old, rec)
+}
+
+// record is v as a store keeps it.
+func (r *Records[T]) record(v *T) (Record, error) {
 	if v == nil {
-		return fmt.Errorf("put %s: nil record", r.kind.Name)
+		return Record{}, fmt.Errorf("put %s: nil record", r.kind.Name)
 	}
 	key, err := normalize(r.key(v))
 	if err != nil {
-		return fmt.Errorf("put %s: %w", r.kind.Name, err)
+		return Record{}, fmt.Errorf("put %s: %w", r.kind.Name, err)
 	}
 	idx := r.index(v)
 	for i := range idx {
 		if idx[i] != nil {
 			if idx[i], err = normalize(idx[i]); err != nil {
-				return fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
+				return Record{}, fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
 			}
 		}
 	}
 	body, err := r.encode(v)
 	if err != nil {
-		return fmt.Errorf("put %s %s: encode: %w", r.kind.Name, Describe(key), err)
+		return Record{}, fmt.Errorf("put %s %s: encode: %w", r.kind.Name, Describe(key), err)
 	}
-	return tx.Put(&r.kind, Record{Key: key, Index: idx, Body: body})
+	return Record{Key: key, Index: idx, Body: body}, nil
 }
 
 // Delete removes the record with key, if any.
@@ -428,7 +455,11 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 	}
 }
 
-var rowOptions = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true))
+// rowOptions also skip the duplicate-name check: rows are only what this
+// package encoded, never untrusted input, and the check is a set of names
+// per object on every read of the hot path.
+var rowOptions = json.JoinOptions(json.FormatNilSliceAsNull(true), json.FormatNilMapAsNull(true),
+	jsontext.AllowDuplicateNames(true))
 
 // convert maps a slice element by element, nil to nil.
 func convert[S, D any](s []S, f func(S) D) []D {

@@ -30,6 +30,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	now := s.now().UTC()
 	var (
 		sh       *Share
+		body     []byte // sh as stored, for the check-and-set
 		verifier *Verifier
 		docs     [][]byte
 	)
@@ -37,7 +38,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	// this verifier may redeem it, and what it holds is still valid.
 	err = s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if sh, err = Shares.By(tx, byToken, hash); err != nil {
+		if sh, body, err = Shares.BodyBy(tx, byToken, hash); err != nil {
 			return err
 		}
 		if err := redeemable(sh, p.Subject, now); err != nil {
@@ -57,7 +58,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		return err
 	})
 	if err == nil {
-		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, hash, p.Subject, now, &sh) })
+		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, p.Subject, now, sh, body) })
 	}
 	if err != nil {
 		if sh != nil {
@@ -80,24 +81,33 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	return resp, nil
 }
 
-// redeem is the check-and-set: the share is read again inside the write
-// transaction, so of concurrent redemptions exactly one sees it active
+// redeem is the check-and-set: sh, read as body before the write
+// transaction, is swapped for its next use only if it is still that body,
+// so of concurrent redemptions of a one-time share exactly one succeeds
 // (THREATS T15); the activity and verification entries commit with it.
-func (s *Service) redeem(tx Tx, hash []byte, verifierID string, now time.Time, out **Share) error {
-	sh, err := Shares.By(tx, byToken, hash)
-	if err != nil {
-		return err
-	}
-	*out = sh
-	if err := redeemable(sh, verifierID, now); err != nil {
-		return err
-	}
-	sh.Uses++
-	if sh.Uses >= sh.MaxUses {
-		sh.Status = api.ShareRedeemed
-	}
-	if err := Shares.Put(tx, sh); err != nil {
-		return err
+// When another redemption or a cancellation got there first, the share is
+// read again and judged again: each lost swap means one of its bounded
+// uses went, so the loop ends.
+func (s *Service) redeem(tx Tx, verifierID string, now time.Time, sh *Share, body []byte) error {
+	for {
+		next := *sh
+		next.Uses++
+		if next.Uses >= next.MaxUses {
+			next.Status = api.ShareRedeemed
+		}
+		err := Shares.Swap(tx, body, &next)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, ErrChanged) {
+			return err
+		}
+		if sh, body, err = Shares.BodyBy(tx, byToken, sh.TokenHash); err != nil {
+			return err
+		}
+		if err := redeemable(sh, verifierID, now); err != nil {
+			return err
+		}
 	}
 	names := itemClaimNames(sh.Items)
 	if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRedeemed, Outcome: "ok",

@@ -13,8 +13,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	mrand "math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -52,6 +54,10 @@ type Service struct {
 	now   func() time.Time
 	rand  io.Reader
 	log   *slog.Logger
+
+	// logTick orders the verifier-log entries this process appends
+	// within one millisecond (verificationSeq).
+	logTick atomic.Uint64
 
 	serviceKey *ecdsa.PrivateKey // signs access tokens
 	serviceKid string
@@ -96,6 +102,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
 		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, statusJWTs: map[string]cachedToken{},
 	}
+	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
 	if s.now == nil {
 		s.now = time.Now
 	}

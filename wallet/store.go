@@ -19,9 +19,14 @@ type Store interface {
 	// than once (PostgreSQL retries serialization failures), so fn sets,
 	// rather than accumulates, what it hands out.
 	Update(ctx context.Context, fn func(Tx) error) error
-	// Batch is Update for small independent transactions that may be
-	// committed together, sharing one fsync (redemptions under load). fn
-	// may run more than once, so it must only touch the store.
+	// Batch is for small independent check-and-set transactions on the
+	// hot path (redemptions): they may be committed together, sharing one
+	// fsync (bbolt), and each read may see the latest committed state
+	// rather than one snapshot (PostgreSQL runs Batch at READ COMMITTED,
+	// so that no serialization failure aborts it). fn's check-and-set is
+	// therefore a Swap, a UseOnce or a put of an Immutable kind, and fn
+	// reads again and decides again after ErrChanged or ErrExists. fn may
+	// run more than once, so it must only touch the store.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// Ping reports whether the store can serve (readiness).
 	Ping(ctx context.Context) error
@@ -55,6 +60,14 @@ type Tx interface {
 	// record, or when k is Immutable and the key is taken. Index entries
 	// that did not change are not rewritten.
 	Put(k *Kind, r Record) error
+	// Swap replaces the record at r.Key with r, as Put does, only while
+	// its stored body is still old: the check-and-set of a record read in
+	// an earlier transaction. ErrChanged when the body differs,
+	// ErrNotFound when there is no record, ErrExists as for Put. On
+	// PostgreSQL it waits for a concurrent writer of the record and checks
+	// what that one committed, so of concurrent swaps from one body
+	// exactly one succeeds at any isolation level.
+	Swap(k *Kind, old []byte, r Record) error
 	// Delete removes the record at key with its index entries; a missing
 	// record is not an error.
 	Delete(k *Kind, key ...any) error

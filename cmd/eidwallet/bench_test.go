@@ -15,6 +15,7 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,6 +57,7 @@ func load(b *testing.B, clients int, url, bearer string, body func(i int) []byte
 	var next atomic.Int64
 	var mu sync.Mutex
 	var lat []time.Duration
+	cpu0 := processCPU()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range clients {
@@ -92,10 +94,22 @@ func load(b *testing.B, clients int, url, bearer string, body func(i int) []byte
 	}
 	wg.Wait()
 	b.StopTimer()
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 	if len(lat) > 0 {
 		slices.Sort(lat)
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	}
+}
+
+// processCPU is the user and system CPU time this process has used so far:
+// client and server share the process, so per operation it is the cost of
+// both ends of one request.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkBareES256HTTP is the baseline: a handler that verifies one

@@ -223,6 +223,27 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	}
 	checkModel(t, st, k, model)
 
+	// Swap replaces a record only from the body it holds, moving its index
+	// entries as a put does; inside Batch, as redemptions use it.
+	if !k.Immutable {
+		was, r1 := model[keyOf(sample(k, 1, 1, false))], sample(k, 1, 3, true)
+		err := st.Batch(t.Context(), func(tx wallet.Tx) error {
+			isErr(t, "Swap(from another body)", tx.Swap(k, append([]byte("x"), was.body...), r1.record()), wallet.ErrChanged)
+			isErr(t, "Swap(missing)", tx.Swap(k, was.body, sample(k, 8, 1, false).record()), wallet.ErrNotFound)
+			for i, ix := range k.Indexes {
+				if ix.Unique {
+					taken := sample(k, 1, 3, true)
+					taken.idx[i] = sample(k, 2, 1, false).idx[i]
+					isErr(t, "Swap(to a taken "+ix.Name+")", tx.Swap(k, was.body, taken.record()), wallet.ErrExists)
+				}
+			}
+			return tx.Swap(k, was.body, r1.record())
+		})
+		noErr(t, "Swap(from its body)", err)
+		model[keyOf(r1)] = r1
+		checkModel(t, st, k, model)
+	}
+
 	// A unique value is another record's: refused, nothing written even
 	// when the transaction commits; one freed by a move is free again.
 	refused := func(i int, ix wallet.Index) {

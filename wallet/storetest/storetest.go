@@ -275,9 +275,11 @@ func (s *suite) testCanceledContext(t *testing.T) {
 var errRedeemed = errors.New("storetest: already redeemed")
 
 // testRedeemOnce: a check-and-set redemption under 50 concurrent callers
-// succeeds exactly MaxUses times (THREATS T15), through Update and Batch,
-// and what each success wrote lands once, though fn may run more than
-// once (MaxUses 50: every call succeeds).
+// succeeds exactly MaxUses times (THREATS T15), through Update (read,
+// check, put: Update isolates) and Batch (read, check, Swap, and again
+// after ErrChanged: the Batch contract), and what each success wrote
+// lands once, though fn may run more than once (MaxUses 50: every call
+// succeeds).
 func (s *suite) testRedeemOnce(t *testing.T) {
 	for _, mode := range []string{"Update", "Batch"} {
 		for _, maxUses := range []int{1, 3, 50} {
@@ -296,21 +298,28 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 				for i := range n {
 					wg.Go(func() {
 						errs[i] = run(t.Context(), func(tx wallet.Tx) error {
-							cur, err := wallet.Shares.By(tx, "token", []byte("token-1"))
-							if err != nil {
-								return err
+							for {
+								cur, body, err := wallet.Shares.BodyBy(tx, "token", []byte("token-1"))
+								if err != nil {
+									return err
+								}
+								if cur.Status != api.ShareActive || cur.Uses >= cur.MaxUses {
+									return errRedeemed
+								}
+								cur.Uses++
+								if cur.Uses == cur.MaxUses {
+									cur.Status = api.ShareRedeemed
+								}
+								if mode == "Update" {
+									err = wallet.Shares.Put(tx, cur)
+								} else if err = wallet.Shares.Swap(tx, body, cur); errors.Is(err, wallet.ErrChanged) {
+									continue
+								}
+								if err != nil {
+									return err
+								}
+								return wallet.ActivityLog.Put(tx, newActivity("h1", uint64(cur.Uses)))
 							}
-							if cur.Status != api.ShareActive || cur.Uses >= cur.MaxUses {
-								return errRedeemed
-							}
-							cur.Uses++
-							if cur.Uses == cur.MaxUses {
-								cur.Status = api.ShareRedeemed
-							}
-							if err := wallet.Shares.Put(tx, cur); err != nil {
-								return err
-							}
-							return wallet.ActivityLog.Put(tx, newActivity("h1", uint64(cur.Uses)))
 						})
 					})
 				}
