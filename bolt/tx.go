@@ -17,9 +17,6 @@ import (
 // and commits.
 type tx struct {
 	btx *bbolt.Tx
-	// kinds caches the buckets found for each kind: a read-only bbolt
-	// transaction looks a bucket up anew at every call.
-	kinds map[*wallet.Kind]*kind
 }
 
 var _ wallet.Tx = (*tx)(nil)
@@ -29,32 +26,43 @@ var _ wallet.Tx = (*tx)(nil)
 // without a sweeper.
 const pruneBatch = 8
 
-// kind holds the buckets of a record kind.
+// kind holds the buckets of a record kind: its records', and its
+// indexes' as they are first used (a read by key needs none of them).
 type kind struct {
 	*wallet.Kind
+	btx  *bbolt.Tx
 	recs *bbolt.Bucket
 	idx  []*bbolt.Bucket
 }
 
 // kind finds the buckets of k, which Open created for every declared kind.
 func (t *tx) kind(k *wallet.Kind) (*kind, error) {
-	if kb := t.kinds[k]; kb != nil {
-		return kb, nil
-	}
-	kb := &kind{Kind: k, recs: t.btx.Bucket([]byte(k.Name)), idx: make([]*bbolt.Bucket, len(k.Indexes))}
+	kb := &kind{Kind: k, btx: t.btx, recs: t.btx.Bucket([]byte(k.Name)), idx: make([]*bbolt.Bucket, len(k.Indexes))}
 	if kb.recs == nil {
 		return nil, fmt.Errorf("bolt: kind %s: no bucket (not in wallet.Kinds)", k.Name)
 	}
-	for i, ix := range k.Indexes {
-		if kb.idx[i] = t.btx.Bucket([]byte(indexBucket(k, ix))); kb.idx[i] == nil {
-			return nil, fmt.Errorf("bolt: kind %s: index %s: no bucket", k.Name, ix.Name)
+	return kb, nil
+}
+
+// index returns the bucket of the kind's index i.
+func (kb *kind) index(i int) (*bbolt.Bucket, error) {
+	if kb.idx[i] == nil {
+		ix := kb.Indexes[i]
+		if kb.idx[i] = kb.btx.Bucket([]byte(indexBucket(kb.Kind, ix))); kb.idx[i] == nil {
+			return nil, fmt.Errorf("bolt: kind %s: index %s: no bucket", kb.Name, ix.Name)
 		}
 	}
-	if t.kinds == nil {
-		t.kinds = map[*wallet.Kind]*kind{}
+	return kb.idx[i], nil
+}
+
+// indexes returns the buckets of every index of the kind.
+func (kb *kind) indexes() ([]*bbolt.Bucket, error) {
+	for i := range kb.idx {
+		if _, err := kb.index(i); err != nil {
+			return nil, err
+		}
 	}
-	t.kinds[k] = kb
-	return kb, nil
+	return kb.idx, nil
 }
 
 func indexBucket(k *wallet.Kind, ix wallet.Index) string { return k.Name + "_by_" + ix.Name }
@@ -100,7 +108,11 @@ func (t *tx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	rk := kb.idx[i].Get(appendValues(nil, ix.Columns, values))
+	ib, err := kb.index(i)
+	if err != nil {
+		return nil, err
+	}
+	rk := ib.Get(appendValues(nil, ix.Columns, values))
 	if rk == nil {
 		return nil, notFound(k, values)
 	}
@@ -123,7 +135,9 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 	walked := kb.recs
 	if index != "" {
 		i, _ := k.Index(index)
-		walked = kb.idx[i]
+		if walked, err = kb.index(i); err != nil {
+			return nil, err
+		}
 	}
 	p := appendValues(nil, cols, prefix)
 	c := walked.Cursor()
@@ -176,6 +190,10 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 	if err != nil {
 		return err
 	}
+	idx, err := kb.indexes()
+	if err != nil {
+		return err
+	}
 	rk := appendValues(nil, k.Key, r.Key)
 	old := kb.recs.Get(rk)
 	if old != nil && k.Immutable {
@@ -197,7 +215,7 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 			entries[i] = append(entries[i], rk...)
 		}
 		if ix.Unique && !bytes.Equal(entries[i], entry(was, i)) {
-			if cur := kb.idx[i].Get(entries[i]); cur != nil && !bytes.Equal(cur, rk) {
+			if cur := idx[i].Get(entries[i]); cur != nil && !bytes.Equal(cur, rk) {
 				return fmt.Errorf("bolt: put %s %s: %s taken: %w", k.Name, wallet.Describe(r.Key), ix.Name, wallet.ErrExists)
 			}
 		}
@@ -208,12 +226,12 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 			continue // unchanged: not rewritten
 		}
 		if o != nil {
-			if err := kb.idx[i].Delete(o); err != nil {
+			if err := idx[i].Delete(o); err != nil {
 				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
 			}
 		}
 		if n != nil {
-			if err := kb.idx[i].Put(n, rk); err != nil {
+			if err := idx[i].Put(n, rk); err != nil {
 				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
 			}
 		}
@@ -262,6 +280,10 @@ func (t *tx) Delete(k *wallet.Kind, key ...any) error {
 	if err != nil {
 		return err
 	}
+	idx, err := kb.indexes()
+	if err != nil {
+		return err
+	}
 	rk := appendValues(nil, k.Key, key)
 	old := kb.recs.Get(rk)
 	if old == nil {
@@ -270,8 +292,8 @@ func (t *tx) Delete(k *wallet.Kind, key ...any) error {
 	was, _, err := split(old)
 	if err == nil {
 		for i, e := range was {
-			if e != nil && i < len(kb.idx) {
-				if err = kb.idx[i].Delete(e); err != nil {
+			if e != nil && i < len(idx) {
+				if err = idx[i].Delete(e); err != nil {
 					break
 				}
 			}

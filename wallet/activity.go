@@ -25,24 +25,43 @@ const ActivityTimePrecision = time.Millisecond
 // that one first (Batch reads what is committed, see Store), the last
 // entry is read again and e chained after it.
 func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
-	e.At = e.At.UTC().Truncate(ActivityTimePrecision)
 	for attempt := 1; ; attempt++ {
-		last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, e.HolderID)
+		last, err := lastActivity(tx, e.HolderID)
 		if err != nil {
 			return err
 		}
-		e.Seq, e.Prev = 1, ""
-		if len(last) > 0 {
-			e.Seq, e.Prev = last[0].Seq+1, last[0].Hash
-		}
-		if e.Hash, err = entryHash(e); err != nil {
-			return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
+		if err := chainAfter(e, last); err != nil {
+			return err
 		}
 		err = ActivityLog.Put(tx, e)
 		if !errors.Is(err, ErrExists) || attempt == maxAppendAttempts {
 			return err
 		}
 	}
+}
+
+// lastActivity is the holder's last entry; nil when there is none.
+func lastActivity(tx Tx, holderID string) (*api.ActivityEntry, error) {
+	last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, holderID)
+	if err != nil || len(last) == 0 {
+		return nil, err
+	}
+	return last[0], nil
+}
+
+// chainAfter makes e the entry after last (nil: the holder's first): its
+// seq, prev and hash, its time at ActivityTimePrecision in UTC.
+func chainAfter(e, last *api.ActivityEntry) error {
+	e.Seq, e.Prev = 1, ""
+	if last != nil {
+		e.Seq, e.Prev = last.Seq+1, last.Hash
+	}
+	e.At = e.At.UTC().Truncate(ActivityTimePrecision)
+	var err error
+	if e.Hash, err = entryHash(e); err != nil {
+		return fmt.Errorf("activity entry %d of %s: %w", e.Seq, e.HolderID, err)
+	}
+	return nil
 }
 
 // maxAppendAttempts bounds how often an append takes a new key after a

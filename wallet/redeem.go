@@ -33,6 +33,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		body     []byte // sh as stored, for the check-and-set
 		verifier *Verifier
 		docs     [][]byte
+		last     *api.ActivityEntry // the holder's, to chain the redemption's after
 	)
 	// Read-only checks first, outside the single writer: the share exists,
 	// this verifier may redeem it, and what it holds is still valid.
@@ -54,11 +55,18 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		if err := s.stillValid(tx, sh.DeviceID, sh.Items, now); err != nil {
 			return err
 		}
-		docs, err = ShareDocuments.Get(tx, sh.ID)
+		if docs, err = ShareDocuments.Get(tx, sh.ID); err != nil {
+			return err
+		}
+		last, err = lastActivity(tx, sh.HolderID)
 		return err
 	})
+	var w *redemption
 	if err == nil {
-		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, p.Subject, now, sh, body) })
+		w, err = s.newRedemption(sh, body, last, p.Subject, now)
+	}
+	if err == nil {
+		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, w) })
 	}
 	if err != nil {
 		if sh != nil {
@@ -81,41 +89,103 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	return resp, nil
 }
 
-// redeem is the check-and-set: sh, read as body before the write
-// transaction, is swapped for its next use only if it is still that body,
-// so of concurrent redemptions of a one-time share exactly one succeeds
-// (THREATS T15); the activity and verification entries commit with it.
-// When another redemption or a cancellation got there first, the share is
-// read again and judged again: each lost swap means one of its bounded
-// uses went, so the loop ends.
-func (s *Service) redeem(tx Tx, verifierID string, now time.Time, sh *Share, body []byte) error {
+// redemption is what redeeming a share writes, encoded before the write
+// transaction: the share's next use and the two log entries, the holder's
+// chained after the last one read. The single writer (bbolt) then only
+// compares and puts (CONVENTIONS: read, compute, then a short
+// check-and-set).
+type redemption struct {
+	share        *Share // as read
+	body         []byte // share as stored
+	verifierID   string
+	now          time.Time
+	next         Record             // the share after this use
+	entry        *api.ActivityEntry // the holder's entry, and as stored:
+	activity     Record
+	verification *api.Verification // the verifier's entry, and as stored:
+	logged       Record
+}
+
+func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry, verifierID string, now time.Time) (*redemption, error) {
+	w := &redemption{share: sh, body: body, verifierID: verifierID, now: now}
+	names := itemClaimNames(sh.Items)
+	w.entry = &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRedeemed, Outcome: "ok",
+		ShareID: sh.ID, VerifierID: verifierID, Claims: names}
+	if err := chainAfter(w.entry, last); err != nil {
+		return nil, err
+	}
+	w.verification = &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
+		Types: itemTypes(sh.Items), Claims: names, Seq: s.verificationSeq(now)}
+	var err error
+	if w.next, err = Shares.record(nextUse(sh)); err != nil {
+		return nil, err
+	}
+	if w.activity, err = ActivityLog.record(w.entry); err != nil {
+		return nil, err
+	}
+	if w.logged, err = VerificationLog.record(w.verification); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// nextUse is sh after one more redemption.
+func nextUse(sh *Share) *Share {
+	next := *sh
+	next.Uses++
+	if next.Uses >= next.MaxUses {
+		next.Status = api.ShareRedeemed
+	}
+	return &next
+}
+
+// redeem is the check-and-set: the share is swapped for its next use only
+// if it is still the body read before, so of concurrent redemptions of a
+// one-time share exactly one succeeds (THREATS T15); the activity and
+// verification entries commit with it. A record another transaction
+// changed or took since the read is read and decided again here; w is
+// left as it is, since fn may run again.
+func (s *Service) redeem(tx Tx, w *redemption) error {
+	if err := useShare(tx, w); err != nil {
+		return err
+	}
+	err := tx.Put(ActivityLog.Kind(), w.activity)
+	if errors.Is(err, ErrExists) { // another entry of the holder's came first
+		e := *w.entry
+		err = s.appendActivity(tx, &e)
+	}
+	if err != nil {
+		return err
+	}
+	err = tx.Put(VerificationLog.Kind(), w.logged)
+	if errors.Is(err, ErrExists) { // another replica took the key
+		v := *w.verification
+		err = s.appendVerification(tx, &v)
+	}
+	return err
+}
+
+// useShare swaps w's share for its next use. When another redemption or a
+// cancellation committed since the read, the share is read and judged
+// again: each lost swap means one of its bounded uses went, so it ends.
+func useShare(tx Tx, w *redemption) error {
+	body, next := w.body, w.next
 	for {
-		next := *sh
-		next.Uses++
-		if next.Uses >= next.MaxUses {
-			next.Status = api.ShareRedeemed
-		}
-		err := Shares.Swap(tx, body, &next)
-		if err == nil {
-			break
-		}
+		err := tx.Swap(Shares.Kind(), body, next)
 		if !errors.Is(err, ErrChanged) {
 			return err
 		}
-		if sh, body, err = Shares.BodyBy(tx, byToken, sh.TokenHash); err != nil {
+		var sh *Share
+		if sh, body, err = Shares.BodyBy(tx, byToken, w.share.TokenHash); err != nil {
 			return err
 		}
-		if err := redeemable(sh, verifierID, now); err != nil {
+		if err := redeemable(sh, w.verifierID, w.now); err != nil {
+			return err
+		}
+		if next, err = Shares.record(nextUse(sh)); err != nil {
 			return err
 		}
 	}
-	names := itemClaimNames(sh.Items)
-	if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRedeemed, Outcome: "ok",
-		ShareID: sh.ID, VerifierID: verifierID, Claims: names}); err != nil {
-		return err
-	}
-	return s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
-		Types: itemTypes(sh.Items), Claims: names})
 }
 
 // stillValid checks again, before a share or request answer is handed out,

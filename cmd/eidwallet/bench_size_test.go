@@ -19,8 +19,9 @@ import (
 // were measured once, docs/performance.md): SPEC §7 asks the p99 of the
 // large store to stay within 1.5 × that of the small one. The stores are
 // filled through the bulk route with citizens who have not enrolled, so
-// filling costs no signatures; the redemptions are of one enrolled
-// citizen's shares, 32 clients, each durable before its reply.
+// filling costs no signatures; the redemptions are of the shares of the
+// enrolled citizens of redeemBench, 32 clients, each durable before its
+// reply.
 //
 //	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSize -benchtime 8000x -timeout 60m ./cmd/eidwallet/
 func BenchmarkRedeemStoreSize(b *testing.B) {

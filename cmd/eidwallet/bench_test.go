@@ -142,20 +142,28 @@ func BenchmarkBareES256HTTP(b *testing.B) {
 }
 
 // BenchmarkRedeemHTTP redeems shares through POST /v1/verify on the real
-// stack (bbolt with fsync, the server with its middleware). Each share
-// allows 100 redemptions so that setting up b.N of them stays cheap; every
-// redemption is still a durable check-and-set.
+// stack (bbolt with fsync, the server with its middleware): one verifier,
+// the shares of benchCitizens citizens, as at a busy counter. Each share
+// allows 100 redemptions so that setting up b.N of them stays cheap, and
+// consecutive requests go to different shares; every redemption is still
+// a durable check-and-set.
 func BenchmarkRedeemHTTP(b *testing.B) {
 	r := newRedeemBench(b, newBenchStack(b))
 	forEachConcurrency(b, r.run)
 }
 
-// redeemBench is a citizen with an identity card on a benchStack, and a
-// verifier registered for the two claims its shares hold.
+// benchCitizens is how many enrolled citizens the redemption benchmarks
+// share: more than the clients, so that concurrent redemptions are of
+// different citizens, as they are at a national scale.
+const benchCitizens = 96
+
+// redeemBench is benchCitizens citizens, each with an identity card, on a
+// benchStack, and a verifier registered for the two claims their shares
+// hold.
 type redeemBench struct {
 	st          *benchStack
-	holder      *client.Holder
-	credential  string
+	holders     []*client.Holder
+	credentials []string
 	verifierKey string
 }
 
@@ -165,35 +173,44 @@ func newRedeemBench(b *testing.B, st *benchStack) *redeemBench {
 	if err != nil {
 		b.Fatal(err)
 	}
-	code, err := st.admin.CreateActivationCode(ctx, citizenA)
-	if err != nil {
-		b.Fatal(err)
+	r := &redeemBench{st: st, verifierKey: v.APIKey.Key}
+	for i := range benchCitizens {
+		citizen := fmt.Sprintf("0010900%05d", i)
+		code, err := st.admin.CreateActivationCode(ctx, citizen)
+		if err != nil {
+			b.Fatal(err)
+		}
+		dev, _ := client.NewDevice("bench")
+		holder := st.client.Holder(dev)
+		if _, err := holder.Enroll(ctx, citizen, code.Code); err != nil {
+			b.Fatal(err)
+		}
+		claims := maps.Clone(claimsA["national_id"])
+		claims["id_number"] = citizen
+		issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ValidUntil: time.Now().AddDate(1, 0, 0)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.holders, r.credentials = append(r.holders, holder), append(r.credentials, issued.CredentialID)
 	}
-	dev, _ := client.NewDevice("bench")
-	holder := st.client.Holder(dev)
-	if _, err := holder.Enroll(ctx, citizenA, code.Code); err != nil {
-		b.Fatal(err)
-	}
-	issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id", Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(1, 0, 0)})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return &redeemBench{st: st, holder: holder, credential: issued.CredentialID, verifierKey: v.APIKey.Key}
+	return r
 }
 
-// run redeems b.N times from clients goroutines.
+// run redeems b.N times from clients goroutines: b.N/100 shares (rounded
+// up), taken in turn, of the citizens in turn.
 func (r *redeemBench) run(b *testing.B, clients int) {
 	var bodies [][]byte
 	for n := 0; n < b.N; n += wallet.MaxShareUses {
-		sh, err := r.holder.ShareAndApprove(context.Background(), api.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
-			Items: []api.ShareRequestItem{{CredentialID: r.credential, Claims: []string{"full_name", "age_over_18"}}}})
+		i := len(bodies) % benchCitizens
+		sh, err := r.holders[i].ShareAndApprove(context.Background(), api.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
+			Items: []api.ShareRequestItem{{CredentialID: r.credentials[i], Claims: []string{"full_name", "age_over_18"}}}})
 		if err != nil {
 			b.Fatal(err)
 		}
 		body, _ := json.Marshal(api.VerifyRequest{QR: sh.QRText})
 		bodies = append(bodies, body)
 	}
-	load(b, clients, r.st.client.BaseURL()+"/v1/verify", r.verifierKey, func(i int) []byte { return bodies[i/wallet.MaxShareUses] }, http.StatusOK)
+	load(b, clients, r.st.client.BaseURL()+"/v1/verify", r.verifierKey, func(i int) []byte { return bodies[i%len(bodies)] }, http.StatusOK)
 }
 
 // benchStack is the real service over bbolt behind the real HTTP server on
