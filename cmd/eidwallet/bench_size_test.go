@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 )
 
 // BenchmarkRedeemStoreSize redeems, over HTTP as BenchmarkRedeemHTTP does,
@@ -36,7 +37,7 @@ func BenchmarkRedeemStoreSize(b *testing.B) {
 	for _, n := range []int{10_000, large} {
 		// Filled here, once: a sub-benchmark's function runs more than
 		// once (first with b.N = 1).
-		st := newBenchStack(b)
+		st := newBenchStack(b, servicetest.OpenBolt(b))
 		fill(b, st, n)
 		r := newRedeemBench(b, st)
 		b.Run(fmt.Sprintf("credentials=%d", n), func(b *testing.B) { r.run(b, 32) })

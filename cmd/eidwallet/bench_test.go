@@ -12,7 +12,11 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -148,8 +152,55 @@ func BenchmarkBareES256HTTP(b *testing.B) {
 // consecutive requests go to different shares; every redemption is still
 // a durable check-and-set.
 func BenchmarkRedeemHTTP(b *testing.B) {
-	r := newRedeemBench(b, newBenchStack(b))
+	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenBolt(b)))
 	forEachConcurrency(b, r.run)
+}
+
+// BenchmarkRedeemHTTPPostgres is BenchmarkRedeemHTTP on PostgreSQL (a
+// fresh schema in the database of EIDWALLET_TEST_POSTGRES_DSN; the pool
+// size is the DSN's pool_max_conns), reporting too the CPU the database's
+// processes spent per redemption when they run on this machine
+// (db-cpu-µs/op; issue 10's capacity model).
+func BenchmarkRedeemHTTPPostgres(b *testing.B) {
+	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
+	}
+	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenPostgres(b, dsn)))
+	forEachConcurrency(b, func(b *testing.B, clients int) {
+		db0 := postgresCPU()
+		r.run(b, clients)
+		if db0 > 0 {
+			b.ReportMetric(float64((postgresCPU()-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
+		}
+	})
+}
+
+// postgresCPU is the CPU time the postgres processes on this machine have
+// used so far (0 when there are none, or /proc cannot tell): a busy
+// connection's backend lives as long as the pool keeps it.
+func postgresCPU() time.Duration {
+	dirs, _ := filepath.Glob("/proc/[0-9]*")
+	var ticks int64
+	for _, d := range dirs {
+		comm, err := os.ReadFile(filepath.Join(d, "comm"))
+		if err != nil || strings.TrimSpace(string(comm)) != "postgres" {
+			continue
+		}
+		stat, err := os.ReadFile(filepath.Join(d, "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields 14 and 15, utime and stime in clock ticks, after the
+		// command in parentheses.
+		f := strings.Fields(string(stat[bytes.LastIndexByte(stat, ')')+1:]))
+		if len(f) > 12 {
+			u, _ := strconv.ParseInt(f[11], 10, 64)
+			s, _ := strconv.ParseInt(f[12], 10, 64)
+			ticks += u + s
+		}
+	}
+	return time.Duration(ticks) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // benchCitizens is how many enrolled citizens the redemption benchmarks
@@ -213,20 +264,20 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 	load(b, clients, r.st.client.BaseURL()+"/v1/verify", r.verifierKey, func(i int) []byte { return bodies[i%len(bodies)] }, http.StatusOK)
 }
 
-// benchStack is the real service over bbolt behind the real HTTP server on
-// loopback, rate limits lifted, with one issuer (mps).
+// benchStack is the real service over a store behind the real HTTP server
+// on loopback, rate limits lifted, with one issuer (mps).
 type benchStack struct {
 	client    *client.Client
 	admin     *client.Admin
 	issuerKey *api.NewAPIKey
 }
 
-func newBenchStack(b *testing.B) *benchStack {
+func newBenchStack(b *testing.B, store wallet.Store) *benchStack {
 	ctx := context.Background()
 	var handler http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
 	b.Cleanup(srv.Close)
-	svc, _ := servicetest.New(b, wallet.Config{PublicURL: srv.URL, Now: time.Now})
+	svc, _ := servicetest.New(b, wallet.Config{PublicURL: srv.URL, Now: time.Now, Store: store})
 	unlimited := server.Limit{Rate: rate.Inf, Burst: 1}
 	handler = server.New(server.Config{Service: svc, RateLimits: server.RateLimits{
 		VerifyPerKey: unlimited, VerifyPerAddr: unlimited, TokenPerAddr: unlimited, EnrollPerAddr: unlimited, SharesPerHolder: unlimited}})
@@ -249,7 +300,7 @@ func newBenchStack(b *testing.B) *benchStack {
 // credentials/s end to end).
 func BenchmarkBulkIssueHTTP(b *testing.B) {
 	ctx := context.Background()
-	st := newBenchStack(b)
+	st := newBenchStack(b, servicetest.OpenBolt(b))
 	const citizens = 200
 	ids := make([]string, citizens)
 	for i := range ids {

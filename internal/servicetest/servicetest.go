@@ -61,17 +61,31 @@ func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 func Open(t testing.TB) wallet.Store {
 	t.Helper()
 	if os.Getenv("EIDWALLET_TEST_STORE") != "postgres" {
-		store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = store.Close() })
-		return store
+		return OpenBolt(t)
 	}
 	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		t.Fatal("EIDWALLET_TEST_STORE=postgres needs EIDWALLET_TEST_POSTGRES_DSN")
 	}
+	return OpenPostgres(t, dsn)
+}
+
+// OpenBolt opens a fresh bbolt store in t.TempDir(), closed when the test
+// ends.
+func OpenBolt(t testing.TB) wallet.Store {
+	t.Helper()
+	store, err := bolt.Open(filepath.Join(t.TempDir(), "eidwallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	return store
+}
+
+// OpenPostgres opens a store in a fresh schema of the database at dsn,
+// closed and dropped when the test ends.
+func OpenPostgres(t testing.TB, dsn string) wallet.Store {
+	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
