@@ -151,3 +151,12 @@ CREATE TABLE IF NOT EXISTS once (
     expires timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS once_by_expiry ON once (expires);
+
+-- Token buckets the replicas share (wallet/ratelimit.go): by keyed hash of
+-- the limiter and key, with when each is full again, for pruning.
+CREATE TABLE IF NOT EXISTS rate_buckets (
+    id  bytea PRIMARY KEY,
+    tat timestamptz,
+    rec json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS rate_buckets_by_tat ON rate_buckets (tat, id);

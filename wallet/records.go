@@ -22,6 +22,7 @@ const (
 	byCitizen = "citizen"
 	byHolder  = "holder"
 	byToken   = "token"
+	byTAT     = "tat"
 )
 
 // Issuers are the hosted issuers, listed by id.
@@ -372,6 +373,20 @@ type verificationRow struct {
 	Claims     []string  `json:"claims,omitempty"`
 }
 
+// RateBuckets are the token buckets replicas share (ratelimit.go), listed
+// by the time each is full again, for pruning.
+var RateBuckets = records(Kind{Name: "rate_buckets", Key: []Column{{"id", Bytes}},
+	Indexes: []Index{{Name: byTAT, Columns: []Column{{"tat", Time}}}}},
+	func(b *rateBucket) []any { return []any{b.ID} },
+	func(b *rateBucket) [][]any { return [][]any{{b.TAT}} },
+	func(b *rateBucket) *rateBucketRow { return (*rateBucketRow)(b) },
+	func(r *rateBucketRow) *rateBucket { return (*rateBucket)(r) })
+
+type rateBucketRow struct {
+	ID  []byte    `json:"id"`
+	TAT time.Time `json:"tat"`
+}
+
 // Meta holds small service-wide values by name (the sealed service key).
 var Meta = raw(Kind{Name: "meta", Key: []Column{{"name", Text}}})
 
@@ -383,6 +398,7 @@ func Kinds() []*Kind {
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
 		ShareDocuments.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
+		RateBuckets.Kind(),
 	}
 }
 
