@@ -151,3 +151,17 @@ CREATE TABLE IF NOT EXISTS once (
     expires timestamptz NOT NULL
 );
 CREATE INDEX IF NOT EXISTS once_by_expiry ON once (expires);
+
+-- The webhook outbox (wallet.WebhookDeliveries): pending deliveries have
+-- due (when any replica may next claim one), done ones expires (when they
+-- are deleted); the other column is NULL.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id      text COLLATE "C" PRIMARY KEY,
+    due     timestamptz,
+    expires timestamptz,
+    rec     json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_due ON webhook_deliveries (due, id)
+    WHERE due IS NOT NULL;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_expiry ON webhook_deliveries (expires, id)
+    WHERE expires IS NOT NULL;

@@ -514,9 +514,13 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return nil, err
 	}
 	now := s.now().UTC()
+	deliveryID, err := s.newID("whk")
+	if err != nil {
+		return nil, err
+	}
 	var r *Request
 	var view *api.RequestView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = holderRequest(tx, p, id); err != nil {
 			return err
@@ -544,6 +548,11 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
 			return err
 		}
+		// The webhook's delivery is queued with the decision, so neither
+		// is ever without the other (issue 10: a durable outbox).
+		if err := s.queueWebhook(tx, r, deliveryID, now); err != nil {
+			return err
+		}
 		view, err = s.requestView(tx, r, now)
 		return err
 	})
@@ -552,7 +561,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 	}
 	s.notify(ctx, requestKey(r.ID))
 	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "verifier_request_id", r.ID, "status", r.Status)
-	s.notifyWebhook(r.VerifierID, r.ID)
+	s.webhooks.wake()
 	return view, nil
 }
 

@@ -128,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.webhooks = newWebhooks(cfg.AllowLoopbackWebhooks, cfg.WebhookRetries)
+	s.startDispatcher()
 	return s, nil
 }
 
