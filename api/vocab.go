@@ -156,6 +156,12 @@ const (
 // lets a receiver refuse replays of old deliveries.
 const SignatureHeader = "Eidwallet-Signature"
 
+// WebhookIDHeader carries a delivery's id: the same on every attempt of
+// one delivery (and one delivery per decided request), so a receiver that
+// sees an id twice, as it may when a replica died after posting, can
+// ignore the second.
+const WebhookIDHeader = "Webhook-Id"
+
 // SignWebhook is the SignatureHeader value for body at t.
 func SignWebhook(secret []byte, t time.Time, body []byte) string {
 	ts := strconv.FormatInt(t.Unix(), 10)

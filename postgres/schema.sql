@@ -160,3 +160,17 @@ CREATE TABLE IF NOT EXISTS rate_buckets (
     rec json NOT NULL
 );
 CREATE INDEX IF NOT EXISTS rate_buckets_by_tat ON rate_buckets (tat, id);
+
+-- The webhook outbox (wallet.WebhookDeliveries): pending deliveries have
+-- due (when any replica may next claim one), done ones expires (when they
+-- are deleted); the other column is NULL.
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    id      text COLLATE "C" PRIMARY KEY,
+    due     timestamptz,
+    expires timestamptz,
+    rec     json NOT NULL
+);
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_due ON webhook_deliveries (due, id)
+    WHERE due IS NOT NULL;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_expiry ON webhook_deliveries (expires, id)
+    WHERE expires IS NOT NULL;

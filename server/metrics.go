@@ -1,9 +1,14 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"log/slog"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // metrics are the server's Prometheus collectors. Labels are bounded: the
@@ -57,4 +62,51 @@ func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		panic("server: register metrics: " + err.Error())
 	}
 	return c
+}
+
+// outboxCollector exposes the webhook outbox (issue 10) at each scrape:
+// the deliveries pending, read from the store and so the same on every
+// replica (aggregate with max), and the deliveries this process delivered
+// or gave up on and the attempts it made, counters to sum over replicas.
+type outboxCollector struct {
+	svc                                  *wallet.Service
+	log                                  *slog.Logger
+	pending, delivered, failed, attempts *prometheus.Desc
+}
+
+func newOutboxCollector(svc *wallet.Service, log *slog.Logger) *outboxCollector {
+	return &outboxCollector{
+		svc: svc, log: log,
+		pending: prometheus.NewDesc("eidwallet_webhook_deliveries_pending",
+			"Webhook deliveries waiting in the outbox, of every replica (counted up to 10000).", nil, nil),
+		delivered: prometheus.NewDesc("eidwallet_webhook_deliveries_delivered_total",
+			"Webhook deliveries this process delivered.", nil, nil),
+		failed: prometheus.NewDesc("eidwallet_webhook_deliveries_failed_total",
+			"Webhook deliveries this process gave up on: every attempt failed, or the result could not be sent.", nil, nil),
+		attempts: prometheus.NewDesc("eidwallet_webhook_attempts_total",
+			"Webhook delivery attempts this process made.", nil, nil),
+	}
+}
+
+func (c *outboxCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.pending
+	ch <- c.delivered
+	ch <- c.failed
+	ch <- c.attempts
+}
+
+// Collect reads the outbox with a short bound: a store that does not
+// answer costs the pending gauge (logged), not the scrape.
+func (c *outboxCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := c.svc.WebhookStats(ctx)
+	if err != nil {
+		c.log.Error("metrics: webhook outbox", "err", err)
+	} else {
+		ch <- prometheus.MustNewConstMetric(c.pending, prometheus.GaugeValue, float64(st.Pending))
+	}
+	ch <- prometheus.MustNewConstMetric(c.delivered, prometheus.CounterValue, float64(st.Delivered))
+	ch <- prometheus.MustNewConstMetric(c.failed, prometheus.CounterValue, float64(st.Failed))
+	ch <- prometheus.MustNewConstMetric(c.attempts, prometheus.CounterValue, float64(st.Attempts))
 }

@@ -179,6 +179,7 @@ func New(cfg Config) http.Handler {
 		}
 	}
 	s.metrics = newMetrics(reg)
+	register(reg, newOutboxCollector(cfg.Service, s.log))
 	s.gatherer = gath
 
 	// Release mode keeps gin from printing routes and warnings to stdout;

@@ -23,6 +23,8 @@ const (
 	byHolder  = "holder"
 	byToken   = "token"
 	byTAT     = "tat"
+	byDue     = "due"
+	byExpiry  = "expiry"
 )
 
 // Issuers are the hosted issuers, listed by id.
@@ -390,6 +392,41 @@ type rateBucketRow struct {
 // Meta holds small service-wide values by name (the sealed service key).
 var Meta = raw(Kind{Name: "meta", Key: []Column{{"name", Text}}})
 
+// WebhookDeliveries are the webhook outbox: one record per request result
+// to post, written in the transaction that decides the request, so a
+// restart or a dead replica loses none. Pending ones are listed by when
+// they are next due (a claim moves that to the end of its lease); done
+// ones, out of that index, by when they are deleted.
+var WebhookDeliveries = records(Kind{Name: "webhook_deliveries", Key: []Column{{"id", Text}},
+	Indexes: []Index{
+		{Name: byDue, Columns: []Column{{"due", Time}}},
+		{Name: byExpiry, Columns: []Column{{"expires", Time}}},
+	}},
+	func(d *WebhookDelivery) []any { return []any{d.ID} },
+	func(d *WebhookDelivery) [][]any {
+		if d.State == DeliveryPending {
+			return [][]any{{d.Due}, nil}
+		}
+		return [][]any{nil, {d.Expires}}
+	},
+	func(d *WebhookDelivery) *webhookDeliveryRow { return (*webhookDeliveryRow)(d) },
+	func(r *webhookDeliveryRow) *WebhookDelivery { return (*WebhookDelivery)(r) })
+
+type webhookDeliveryRow struct {
+	ID          string     `json:"id"`
+	VerifierID  string     `json:"verifier_id"`
+	RequestID   string     `json:"request_id"`
+	Created     time.Time  `json:"created"`
+	State       string     `json:"state"`
+	Due         time.Time  `json:"due"`
+	Lease       string     `json:"lease,omitempty"`
+	Attempts    int        `json:"attempts"`
+	LastStatus  int        `json:"last_status,omitempty"`
+	LastFailure string     `json:"last_failure,omitempty"`
+	Done        *time.Time `json:"done,omitempty"`
+	Expires     time.Time  `json:"expires"`
+}
+
 // Kinds lists every declared kind: what a store prepares when it opens
 // (buckets, tables) and what the contract suite runs on.
 func Kinds() []*Kind {
@@ -399,6 +436,7 @@ func Kinds() []*Kind {
 		ShareDocuments.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
 		RateBuckets.Kind(),
+		WebhookDeliveries.Kind(),
 	}
 }
 

@@ -138,7 +138,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	if r.HolderID != "" {
-		s.hub.notify(holderKey(r.HolderID))
+		s.notify(ctx, holderKey(r.HolderID))
 	}
 	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "verifier_request_id", id, "presence", presenceHash != nil)
 	return resp, nil
@@ -251,7 +251,7 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
-	s.hub.notify(requestKey(r.ID))
+	s.notify(ctx, requestKey(r.ID))
 	return view, nil
 }
 
@@ -290,7 +290,7 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 	for {
 		// Watch before looking, so that a request arriving in between is
 		// not missed.
-		changed, stop := s.hub.watch(holderKey(p.Subject))
+		changed, stop := s.notifier.Watch(holderKey(p.Subject))
 		views, fresh, err := s.pendingRequests(ctx, p)
 		if err != nil || fresh || wait <= 0 {
 			stop()
@@ -361,7 +361,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.Req
 		return nil, false, s.storeErr(ctx, err, "requests")
 	}
 	for _, id := range undelivered {
-		s.hub.notify(requestKey(id))
+		s.notify(ctx, requestKey(id))
 	}
 	return views, true, nil
 }
@@ -514,9 +514,13 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return nil, err
 	}
 	now := s.now().UTC()
+	deliveryID, err := s.newID("whk")
+	if err != nil {
+		return nil, err
+	}
 	var r *Request
 	var view *api.RequestView
-	err := s.store.Update(ctx, func(tx Tx) error {
+	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = holderRequest(tx, p, id); err != nil {
 			return err
@@ -544,15 +548,20 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
 			return err
 		}
+		// The webhook's delivery is queued with the decision, so neither
+		// is ever without the other (issue 10: a durable outbox).
+		if err := s.queueWebhook(tx, r, deliveryID, now); err != nil {
+			return err
+		}
 		view, err = s.requestView(tx, r, now)
 		return err
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
-	s.hub.notify(requestKey(r.ID))
+	s.notify(ctx, requestKey(r.ID))
 	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "verifier_request_id", r.ID, "status", r.Status)
-	s.notifyWebhook(r.VerifierID, r.ID)
+	s.webhooks.wake()
 	return view, nil
 }
 
@@ -584,7 +593,7 @@ func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, 
 	deadline := time.NewTimer(min(max(wait, 0), api.MaxWait))
 	defer deadline.Stop()
 	for {
-		changed, stop := s.hub.watch(requestKey(id))
+		changed, stop := s.notifier.Watch(requestKey(id))
 		res, err := s.requestResult(ctx, p.Subject, id)
 		if err != nil {
 			stop()

@@ -42,6 +42,11 @@ type Config struct {
 	// over http or https: development and tests only, never private or
 	// link-local ranges.
 	AllowLoopbackWebhooks bool
+	// Notifier wakes long-polls and event streams when what they wait
+	// for changes (nil: an in-process Hub, enough for one process on
+	// bbolt). Replicas over one database need one that reaches them all:
+	// postgres.Notifier, or a polling Hub (NewHub(time.Second)).
+	Notifier Notifier
 }
 
 // Service runs the flows of SPEC §3. It is safe for concurrent use.
@@ -67,7 +72,7 @@ type Service struct {
 	publicKeys map[string]*ecdsa.PublicKey  // issuer kid → parsed public key
 	statusJWTs map[string]cachedToken       // status list URI → signed token
 
-	hub      hub // wakes long-polls and event streams
+	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
 }
 
@@ -99,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
-		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger,
+		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, notifier: cfg.Notifier,
 		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, statusJWTs: map[string]cachedToken{},
 	}
 	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
@@ -108,6 +113,9 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.notifier == nil {
+		s.notifier = NewHub(0)
 	}
 	if s.seal == nil {
 		aes, err := NewAESGCM(cfg.Keys.Seal, cfg.Rand)
@@ -120,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	s.webhooks = newWebhooks(cfg.AllowLoopbackWebhooks, cfg.WebhookRetries)
+	s.startDispatcher()
 	return s, nil
 }
 

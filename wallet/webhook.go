@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -21,14 +23,82 @@ func DefaultWebhookRetries() []time.Duration {
 	return []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second}
 }
 
+// Webhook deliveries go through a durable outbox (issue 10): the
+// transaction that decides a request also writes a WebhookDelivery, and a
+// dispatcher in every process claims due deliveries, posts them and records
+// each attempt. So a restart or a dead replica loses none, and any replica
+// may deliver what another queued.
+//
+// A claim is a conditional write in one store transaction: the delivery is
+// still pending and due, and the claim moves its due time to the end of a
+// lease. Under the store's transactions only one of several replicas
+// claiming together wins (bbolt has one writer; PostgreSQL runs it
+// SERIALIZABLE and retries the loser, which then finds it not due). A
+// replica that dies holding a claim leaves it to be claimed again when the
+// lease ends. Each delivery carries its id in the api.WebhookIDHeader
+// header, the same on every attempt, for receivers to deduplicate: a
+// receiver may see one twice when a replica died after posting and before
+// recording it.
+const (
+	// outboxPoll is how often a dispatcher looks for due deliveries when
+	// nothing tells it to (another replica's deliveries, lease ends).
+	outboxPoll = time.Second
+	// outboxBatch is how many due deliveries a dispatcher looks at a time.
+	outboxBatch = 32
+	// maxInFlight bounds a process's attempts in flight: slow receivers
+	// cannot hold a goroutine each without end.
+	maxInFlight = 16
+	// webhookRetention is how long a delivered or failed delivery is kept,
+	// for operators, before it is deleted.
+	webhookRetention = 7 * 24 * time.Hour
+	// pendingCounted caps the pending count of WebhookStats.
+	pendingCounted = 10000
+)
+
+// WebhookLease is how long a claim holds a delivery: longer than an
+// attempt can take (10 s), so that only a dead replica's claim runs out.
+const WebhookLease = 3 * webhookTimeout
+
+// Delivery states: pending until delivered, or failed after the last
+// attempt or when the result cannot be sent.
+const (
+	DeliveryPending   = "pending"
+	DeliveryDelivered = "delivered"
+	DeliveryFailed    = "failed"
+)
+
+// WebhookDelivery is one request result to post to a verifier's webhook,
+// a record of the outbox (WebhookDeliveries). It holds ids only: the
+// result is built again, and checked again (SPEC §3.7), at each attempt.
+type WebhookDelivery struct {
+	ID         string // sent as api.WebhookIDHeader, the same on every attempt
+	VerifierID string
+	RequestID  string
+	Created    time.Time
+	State      string
+	// Due is when a replica may next claim a pending delivery: when it
+	// was queued, the end of a claim's lease, or the next retry.
+	Due         time.Time
+	Lease       string // the claim holding it; "" between attempts
+	Attempts    int    // attempts begun
+	LastStatus  int    // the receiver's status at the last attempt; 0: none
+	LastFailure string // why the last attempt failed, as logged; "" once delivered
+	Done        *time.Time
+	Expires     time.Time // when a delivered or failed delivery is deleted
+}
+
 type webhooks struct {
 	policy  outboundPolicy
 	client  *http.Client
 	retries []time.Duration
-	mu      sync.Mutex
-	closed  bool
+	kick    chan struct{} // wakes the dispatcher: a delivery queued, an attempt ended
+	slots   chan struct{} // one per attempt in flight
 	stop    chan struct{}
 	running sync.WaitGroup
+	mu      sync.Mutex
+	closed  bool
+
+	delivered, failed, attempts atomic.Int64 // by this process, for metrics
 }
 
 // newWebhooks delivers under the outbound policy of SPEC §6 (outbound.go),
@@ -38,7 +108,16 @@ func newWebhooks(allowLoopback bool, retries []time.Duration) webhooks {
 	if retries == nil {
 		retries = DefaultWebhookRetries()
 	}
-	return webhooks{policy: p, client: newOutboundClient(p), retries: retries, stop: make(chan struct{})}
+	return webhooks{policy: p, client: newOutboundClient(p), retries: retries, stop: make(chan struct{}),
+		kick: make(chan struct{}, 1), slots: make(chan struct{}, maxInFlight)}
+}
+
+// wake tells the dispatcher to look now.
+func (w *webhooks) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default: // it will look anyway
+	}
 }
 
 // SetVerifierWebhook sets (or with an empty URL removes) the URL a
@@ -78,89 +157,344 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 	return resp, nil
 }
 
-// notifyWebhook posts a request's result to its verifier's webhook in the
-// background, retrying with backoff.
-func (s *Service) notifyWebhook(verifierID, requestID string) {
-	w := &s.webhooks
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed {
-		return
+// queueWebhook writes, in the transaction tx that decided r, the delivery
+// of r's result to its verifier's webhook, if it has one.
+func (s *Service) queueWebhook(tx Tx, r *Request, id string, now time.Time) error {
+	v, err := Verifiers.Get(tx, r.VerifierID)
+	if err != nil || v.WebhookURL == "" {
+		return err
 	}
+	return WebhookDeliveries.Put(tx, &WebhookDelivery{ID: id, VerifierID: r.VerifierID, RequestID: r.ID, Created: now,
+		State: DeliveryPending, Due: now})
+}
+
+// startDispatcher runs the process's dispatcher until Close.
+func (s *Service) startDispatcher() {
+	w := &s.webhooks
+	ctx, cancel := context.WithCancel(context.Background())
 	w.running.Add(1)
 	go func() {
 		defer w.running.Done()
-		s.deliver(verifierID, requestID, w.stop)
+		defer cancel()
+		go func() {
+			<-w.stop
+			cancel()
+		}()
+		for {
+			wait := s.dispatchDue(ctx)
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.kick:
+			case <-time.After(wait):
+			}
+		}
 	}()
 }
 
-func (s *Service) deliver(verifierID, requestID string, stop <-chan struct{}) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		select {
-		case <-stop:
-			cancel()
-		case <-ctx.Done():
+// dispatchDue claims the deliveries due now, starts their attempts and
+// deletes done ones past retention. It returns how long to wait before
+// looking again: until the next due delivery it saw, at most outboxPoll.
+func (s *Service) dispatchDue(ctx context.Context) time.Duration {
+	w := &s.webhooks
+	now := s.now().UTC()
+	var due, expired []*WebhookDelivery
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if due, err = WebhookDeliveries.List(tx, byDue, Order{Limit: outboxBatch}); err != nil {
+			return err
 		}
-	}()
+		expired, err = WebhookDeliveries.List(tx, byExpiry, Order{Limit: outboxBatch})
+		return err
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "webhook outbox: list due deliveries", "err", err)
+		}
+		return outboxPoll
+	}
+	s.sweep(ctx, expired, now)
+	for _, d := range due {
+		if d.Due.After(now) {
+			return min(d.Due.Sub(now), outboxPoll) // listed by due time: the rest are later
+		}
+		select {
+		case w.slots <- struct{}{}:
+		default:
+			return outboxPoll // every slot busy: the first attempt to end wakes the dispatcher
+		}
+		claimed := s.claim(ctx, d.ID, now)
+		if claimed == nil {
+			<-w.slots
+			continue
+		}
+		w.running.Add(1)
+		go func() {
+			defer w.running.Done()
+			defer w.wake() // a retry may be due before the next poll
+			defer func() { <-w.slots }()
+			s.attempt(ctx, claimed)
+		}()
+	}
+	if len(due) == outboxBatch {
+		return 0 // more may be due behind these
+	}
+	return outboxPoll
+}
+
+// claim takes delivery id for one attempt if it is still pending and due
+// at now, and returns it with its lease; nil when another replica has it,
+// it is done, or the store failed (logged). A delivery whose every attempt
+// was begun, the last by a replica that died before recording it, is
+// marked failed instead.
+func (s *Service) claim(ctx context.Context, id string, now time.Time) *WebhookDelivery {
+	lease, err := s.newID("lease")
+	if err != nil {
+		s.log.ErrorContext(ctx, "webhook outbox: claim", "webhook_id", id, "err", err)
+		return nil
+	}
+	var claimed, exhausted *WebhookDelivery
+	err = s.store.Update(ctx, func(tx Tx) error {
+		claimed, exhausted = nil, nil
+		d, err := WebhookDeliveries.Get(tx, id)
+		if errors.Is(err, ErrNotFound) {
+			return nil // deleted meanwhile
+		} else if err != nil {
+			return err
+		}
+		if d.State != DeliveryPending || d.Due.After(now) {
+			return nil // claimed or finished by another replica
+		}
+		if d.Attempts > len(s.webhooks.retries) {
+			finish(d, DeliveryFailed, now)
+			exhausted = d
+			return WebhookDeliveries.Put(tx, d)
+		}
+		d.Attempts++
+		d.Lease, d.Due = lease, now.Add(WebhookLease)
+		claimed = d
+		return WebhookDeliveries.Put(tx, d)
+	})
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "webhook outbox: claim", "webhook_id", id, "err", err)
+		}
+		return nil
+	}
+	if exhausted != nil {
+		s.webhooks.failed.Add(1)
+		s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling", "webhook_id", id,
+			"verifier_id", exhausted.VerifierID, "verifier_request_id", exhausted.RequestID, "attempts", exhausted.Attempts,
+			"failure", exhausted.LastFailure, "status", exhausted.LastStatus)
+	}
+	return claimed
+}
+
+// finish ends d in state.
+func finish(d *WebhookDelivery, state string, now time.Time) {
+	d.State, d.Lease, d.Done, d.Expires = state, "", &now, now.Add(webhookRetention)
+}
+
+// attempt makes one attempt of the claimed delivery d and records it.
+func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) {
+	logArgs := []any{"webhook_id", d.ID, "verifier_id", d.VerifierID, "verifier_request_id", d.RequestID}
+	target, secret, body, notSent := s.webhookBody(ctx, d)
+	if notSent != "" {
+		s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
+			cur.LastFailure = notSent
+			finish(cur, DeliveryFailed, now)
+		})
+		s.webhooks.failed.Add(1)
+		return
+	}
+	if body == nil {
+		s.release(d) // the store failed: another attempt soon
+		return
+	}
+	status, err := s.post(ctx, target, d.ID, secret, body)
+	if ctx.Err() != nil {
+		s.release(d) // shutting down: the attempt is not counted
+		return
+	}
+	s.webhooks.attempts.Add(1)
+	if err == nil && status >= 200 && status < 300 {
+		if s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
+			cur.LastStatus, cur.LastFailure = status, ""
+			finish(cur, DeliveryDelivered, now)
+		}) {
+			s.webhooks.delivered.Add(1)
+			s.log.InfoContext(ctx, "webhook delivered", append(logArgs, "attempt", d.Attempts)...)
+		}
+		return
+	}
+	// Logged by kind, never with err or the URL: both can carry the URL's
+	// path and query, which may hold the receiver's secrets.
+	failure := attemptFailure(status, err)
+	last := d.Attempts > len(s.webhooks.retries)
+	if !s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
+		cur.LastStatus, cur.LastFailure = status, failure
+		if last {
+			finish(cur, DeliveryFailed, now)
+		} else {
+			cur.Lease, cur.Due = "", now.Add(s.webhooks.retries[cur.Attempts-1])
+		}
+	}) {
+		return
+	}
+	s.log.InfoContext(ctx, "webhook attempt failed", append(logArgs, "attempt", d.Attempts, "failure", failure, "status", status)...)
+	if last {
+		s.webhooks.failed.Add(1)
+		s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling",
+			append(logArgs, "attempts", d.Attempts, "failure", failure, "status", status)...)
+	}
+}
+
+// webhookBody is what an attempt of d posts, checked as it is now. notSent
+// says why nothing can be sent (logged; the delivery fails); a nil body
+// without it means the store failed, and the attempt is tried again.
+func (s *Service) webhookBody(ctx context.Context, d *WebhookDelivery) (target string, secret, body []byte, notSent string) {
+	logArgs := []any{"webhook_id", d.ID, "verifier_id", d.VerifierID, "verifier_request_id", d.RequestID}
 	var v *Verifier
 	if err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		v, err = Verifiers.Get(tx, verifierID)
+		v, err = Verifiers.Get(tx, d.VerifierID)
 		return err
-	}); err != nil || v.WebhookURL == "" {
-		return
+	}); err != nil {
+		if ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "webhook outbox: read verifier", append(logArgs, "err", err)...)
+		}
+		return "", nil, nil, ""
+	}
+	if v.WebhookURL == "" {
+		s.log.InfoContext(ctx, "webhook not sent: the verifier's webhook was removed", logArgs...)
+		return "", nil, nil, "webhook removed"
 	}
 	// Checked again as it is now: a URL stored under another policy (set
 	// in development mode, or by an older version) is not dialled.
 	if err := s.webhooks.policy.checkURL(v.WebhookURL); err != nil {
-		s.log.WarnContext(ctx, "webhook not sent: its URL breaks the outbound policy; the result stays available by polling",
-			"verifier_id", verifierID, "verifier_request_id", requestID)
-		return
+		s.log.WarnContext(ctx, "webhook not sent: its URL breaks the outbound policy; the result stays available by polling", logArgs...)
+		return "", nil, nil, "URL breaks the outbound policy"
 	}
 	secret, err := s.openBytes(v.WebhookSecret, "verifier-webhook", v.ID)
 	if err != nil {
-		return
+		return "", nil, nil, "secret unreadable" // openBytes logged it
 	}
 	// requestResult re-checks the answer as a redemption would (SPEC §3.7):
 	// an answer of a device revoked since is not delivered.
-	res, err := s.requestResult(ctx, verifierID, requestID)
+	res, err := s.requestResult(ctx, d.VerifierID, d.RequestID)
 	if err != nil {
-		reason := ""
+		code, reason := ErrorCode(err), ""
 		if e, ok := errors.AsType[*Error](err); ok {
 			reason = e.Reason
 		}
-		s.log.WarnContext(ctx, "webhook not sent", "verifier_id", verifierID, "verifier_request_id", requestID,
-			"error", string(ErrorCode(err)), "reason", reason)
-		return
+		if code == api.CodeStorageUnavailable || ctx.Err() != nil {
+			return "", nil, nil, "" // logged by requestResult; tried again
+		}
+		s.log.WarnContext(ctx, "webhook not sent", append(logArgs, "error", string(code), "reason", reason)...)
+		return "", nil, nil, "not sent: " + string(code) + " " + reason
 	}
-	body, err := json.Marshal(res, AnswerOptions)
+	body, err = json.Marshal(res, AnswerOptions)
 	if err != nil {
+		s.log.ErrorContext(ctx, "webhook outbox: encode result", append(logArgs, "err", err)...)
+		return "", nil, nil, "result not encodable"
+	}
+	return v.WebhookURL, secret, body, ""
+}
+
+// settle records the outcome of the attempt of d, with the time it is
+// recorded, if d's claim still holds it; false when it does not (the lease
+// ran out and another replica claimed it: theirs counts) or the store
+// failed.
+func (s *Service) settle(ctx context.Context, d *WebhookDelivery, apply func(*WebhookDelivery, time.Time)) bool {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), notifyTimeout)
+	defer cancel()
+	now := s.now().UTC()
+	held := false
+	err := s.store.Update(ctx, func(tx Tx) error {
+		cur, err := WebhookDeliveries.Get(tx, d.ID)
+		if held = err == nil && cur.State == DeliveryPending && cur.Lease == d.Lease; !held {
+			if errors.Is(err, ErrNotFound) {
+				return nil
+			}
+			return err
+		}
+		apply(cur, now)
+		return WebhookDeliveries.Put(tx, cur)
+	})
+	if err != nil {
+		s.log.ErrorContext(ctx, "webhook outbox: record an attempt", "webhook_id", d.ID, "err", err)
+		return false
+	}
+	if !held {
+		s.log.InfoContext(ctx, "webhook outbox: claim lost to another replica; its attempt counts", "webhook_id", d.ID)
+	}
+	return held
+}
+
+// release gives d back, due now and its attempt not counted: an attempt
+// cut short by shutdown or a store failure.
+func (s *Service) release(d *WebhookDelivery) {
+	s.settle(context.Background(), d, func(cur *WebhookDelivery, now time.Time) {
+		cur.Attempts--
+		cur.Lease, cur.Due = "", now
+	})
+}
+
+// sweep deletes the done deliveries of expired whose retention has ended.
+func (s *Service) sweep(ctx context.Context, expired []*WebhookDelivery, now time.Time) {
+	var gone []string
+	for _, d := range expired {
+		if !d.Expires.After(now) {
+			gone = append(gone, d.ID)
+		}
+	}
+	if len(gone) == 0 {
 		return
 	}
-	for attempt := 0; ; attempt++ {
-		status, err := s.post(ctx, v.WebhookURL, secret, body)
-		if err == nil && status >= 200 && status < 300 {
-			s.log.InfoContext(ctx, "webhook delivered", "verifier_id", verifierID, "verifier_request_id", requestID, "attempt", attempt+1)
-			return
+	err := s.store.Update(ctx, func(tx Tx) error {
+		for _, id := range gone {
+			d, err := WebhookDeliveries.Get(tx, id)
+			if errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if d.State != DeliveryPending && !d.Expires.After(now) {
+				if err := WebhookDeliveries.Delete(tx, id); err != nil {
+					return err
+				}
+			}
 		}
-		// Logged by kind, never with err or the URL: both can carry the
-		// URL's path and query, which may hold the receiver's secrets.
-		failure := attemptFailure(status, err)
-		s.log.InfoContext(ctx, "webhook attempt failed", "verifier_id", verifierID, "verifier_request_id", requestID,
-			"attempt", attempt+1, "failure", failure, "status", status)
-		if attempt == len(s.webhooks.retries) {
-			s.log.WarnContext(ctx, "webhook undelivered; the result stays available by polling",
-				"verifier_id", verifierID, "verifier_request_id", requestID, "attempts", attempt+1, "failure", failure, "status", status)
-			return
-		}
-		select {
-		case <-time.After(s.webhooks.retries[attempt]):
-		case <-ctx.Done():
-			return
-		}
+		return nil
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.ErrorContext(ctx, "webhook outbox: delete expired deliveries", "err", err)
 	}
+}
+
+// WebhookStats are the outbox's figures for metrics.
+type WebhookStats struct {
+	// Pending counts the deliveries waiting, of every replica, from the
+	// store: at most 10,000 (beyond, 10,000).
+	Pending int
+	// Delivered, Failed and Attempts count what this process did since it
+	// started.
+	Delivered, Failed, Attempts int64
+}
+
+// WebhookStats reads the outbox's figures.
+func (s *Service) WebhookStats(ctx context.Context) (WebhookStats, error) {
+	w := &s.webhooks
+	st := WebhookStats{Delivered: w.delivered.Load(), Failed: w.failed.Load(), Attempts: w.attempts.Load()}
+	err := s.store.View(ctx, func(tx Tx) error {
+		pending, err := WebhookDeliveries.List(tx, byDue, Order{Limit: pendingCounted})
+		st.Pending = len(pending)
+		return err
+	})
+	if err != nil {
+		return st, fmt.Errorf("webhook outbox: count pending: %w", err)
+	}
+	return st, nil
 }
 
 // attemptFailure says, safely for a log, why an attempt failed: the
@@ -186,12 +520,13 @@ func isTimeout(err error) bool {
 	return ok && ne.Timeout()
 }
 
-func (s *Service) post(ctx context.Context, target string, secret, body []byte) (int, error) {
+func (s *Service) post(ctx context.Context, target, id string, secret, body []byte) (int, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(api.WebhookIDHeader, id)
 	req.Header.Set(api.SignatureHeader, api.SignWebhook(secret, s.now(), body))
 	resp, err := s.webhooks.client.Do(req)
 	if err != nil {
@@ -204,7 +539,8 @@ func (s *Service) post(ctx context.Context, target string, secret, body []byte) 
 	return resp.StatusCode, nil
 }
 
-// Close stops webhook deliveries in flight and waits for them to end.
+// Close stops the webhook dispatcher and the attempts in flight, and
+// waits for them to end; their deliveries stay in the outbox, due.
 func (s *Service) Close() {
 	w := &s.webhooks
 	w.mu.Lock()

@@ -9,16 +9,27 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"github.com/eidwallet/eidwallet/postgres"
 )
 
 // config is eidwallet serve's configuration: defaults, then EIDWALLET_*
 // variables, then flags (SPEC §8).
 type config struct {
-	Addr          string
-	DataDir       string
-	Store         string
-	PostgresDSN   string
+	Addr        string
+	DataDir     string
+	Store       string
+	PostgresDSN string
+	// PostgresSchema is the schema the store's tables live in: every
+	// replica of one deployment names the same one.
+	PostgresSchema string
+	// PGNotify makes replicas over PostgreSQL hear each other's changes
+	// through LISTEN/NOTIFY; off, each waiter polls the store every second
+	// (for PostgreSQL-compatible databases without LISTEN/NOTIFY, or
+	// poolers that do not pass it on).
+	PGNotify      bool
 	PublicURL     string
 	MasterKeyFile string
 	LogFormat     string
@@ -60,6 +71,13 @@ flags:
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "data `directory` (store, keys, admin token)")
 	fs.StringVar(&c.Store, "store", env("STORE", "bolt"), "store: bolt (embedded) or postgres")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("POSTGRES_DSN", ""), "PostgreSQL `DSN` (store postgres)")
+	fs.StringVar(&c.PostgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", postgres.DefaultSchema), "PostgreSQL `schema` of the store's tables (store postgres)")
+	pgNotify, err := strconv.ParseBool(env("PG_NOTIFY", "true"))
+	if err != nil {
+		return nil, fmt.Errorf("EIDWALLET_PG_NOTIFY %q: want true or false", env("PG_NOTIFY", ""))
+	}
+	fs.BoolVar(&c.PGNotify, "pg-notify", pgNotify,
+		"store postgres: replicas hear each other's changes by LISTEN/NOTIFY; false: waiters poll the store every second")
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "`URL` clients reach the service at (default http://<addr>)")
 	fs.StringVar(&c.MasterKeyFile, "master-key", env("MASTER_KEY", ""), "master key `file`, made on first start (default <data-dir>/master.key)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "log format: json or text")

@@ -31,3 +31,40 @@ func TestServeConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestPGNotifyConfig: LISTEN/NOTIFY is on by default; --pg-notify=false
+// or EIDWALLET_PG_NOTIFY=false turns it off (flags win); a value that is
+// not a boolean is refused. The schema defaults to postgres.DefaultSchema.
+func TestPGNotifyConfig(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  string
+		want bool
+	}{
+		{nil, "", true},
+		{[]string{"--pg-notify=false"}, "", false},
+		{nil, "false", false},
+		{nil, "0", false},
+		{nil, "true", true},
+		{[]string{"--pg-notify"}, "false", true},
+	} {
+		cfg, err := parseServeConfig(c.args, func(k string) string {
+			if k == "EIDWALLET_PG_NOTIFY" {
+				return c.env
+			}
+			return ""
+		}, io.Discard)
+		if err != nil || cfg.PGNotify != c.want || cfg.PostgresSchema != "eidwallet" {
+			t.Errorf("args %v env %q: %+v %v, want PGNotify %v", c.args, c.env, cfg, err, c.want)
+		}
+	}
+	_, err := parseServeConfig(nil, func(k string) string {
+		if k == "EIDWALLET_PG_NOTIFY" {
+			return "sometimes"
+		}
+		return ""
+	}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "EIDWALLET_PG_NOTIFY") {
+		t.Errorf("EIDWALLET_PG_NOTIFY=sometimes: %v", err)
+	}
+}

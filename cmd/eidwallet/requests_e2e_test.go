@@ -130,6 +130,7 @@ type webhookReceiver struct {
 	url     string
 	mu      sync.Mutex
 	secret  []byte
+	gate    func(*http.Request) bool // nil, or false: answered 503, as a receiver that is down
 	results chan *api.RequestResult
 	bad     atomic.Int32
 }
@@ -140,8 +141,12 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 	ts := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
 		wr.mu.Lock()
-		secret := wr.secret
+		secret, gate := wr.secret, wr.gate
 		wr.mu.Unlock()
+		if gate != nil && !gate(r) {
+			rw.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
 		if err != nil || r.Method != http.MethodPost ||
 			api.VerifyWebhook(secret, r.Header.Get(api.SignatureHeader), body, time.Now(), time.Minute) != nil {
 			wr.bad.Add(1)
@@ -164,6 +169,13 @@ func newWebhookReceiver(t *testing.T) *webhookReceiver {
 	t.Cleanup(ts.Close)
 	wr.url = ts.URL + "/hooks/eidwallet"
 	return wr
+}
+
+// setGate has the receiver answer 503 to each delivery gate refuses.
+func (wr *webhookReceiver) setGate(gate func(*http.Request) bool) {
+	wr.mu.Lock()
+	wr.gate = gate
+	wr.mu.Unlock()
 }
 
 func (wr *webhookReceiver) setSecret(s string) {

@@ -51,20 +51,27 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 // openStore opens the store cfg names: the bbolt file in the data dir
 // (the embedded default), or the PostgreSQL database at the DSN, shared
-// by every server started on it (SPEC §8).
-func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
+// by every server started on it (SPEC §8), with the notifier that lets
+// each replica's waiters hear of the others' changes (nil for bbolt: the
+// service's in-process hub). closeFn closes both.
+func openStore(ctx context.Context, cfg *config, log *slog.Logger) (store wallet.Store, notifier wallet.Notifier, closeFn func(), err error) {
 	if cfg.Store == "postgres" {
-		s, err := postgres.Open(ctx, cfg.PostgresDSN)
+		s, err := postgres.Open(ctx, cfg.PostgresDSN, postgres.WithSchema(cfg.PostgresSchema))
 		if err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
-		return s, nil
+		if !cfg.PGNotify {
+			log.Info("postgres notifications off (--pg-notify=false): waiters poll the store every second")
+			return s, wallet.NewHub(time.Second), func() { _ = s.Close() }, nil
+		}
+		n := postgres.NewNotifier(s, log)
+		return s, n, func() { n.Close(); _ = s.Close() }, nil
 	}
 	s, err := bolt.Open(filepath.Join(cfg.DataDir, "eidwallet.db"))
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	return s, nil
+	return s, nil, func() { _ = s.Close() }, nil
 }
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
@@ -82,11 +89,11 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, notifier, closeStore, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer closeStore()
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -109,7 +116,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	}
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
-		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks,
+		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks, Notifier: notifier,
 	})
 	if err != nil {
 		return err

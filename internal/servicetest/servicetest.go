@@ -22,20 +22,18 @@ import (
 // New returns a service over a fresh store in t.TempDir(), closed when the
 // test ends. cfg supplies what the test cares about (PublicURL, Now,
 // Logger, or a Store wrapping Open's); Store, Types and Rand are filled in
-// when unset, and Keys always derive from a fresh random master key.
+// when unset, Keys from a fresh random master key (Keys) unless set: two
+// services on one store with the same keys are two replicas. The
+// service is closed when the test ends.
 func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
 	store := cfg.Store
 	if store == nil {
 		store = Open(t)
 	}
-	master := make([]byte, 32)
-	if _, err := rand.Read(master); err != nil {
-		t.Fatal(err)
-	}
 	var err error
-	if cfg.Keys, err = wallet.DeriveKeys(master); err != nil {
-		t.Fatal(err)
+	if cfg.Keys == nil {
+		cfg.Keys = Keys(t)
 	}
 	if cfg.Types == nil {
 		if cfg.Types, err = credentials.NewRegistry(credentials.BuiltinTypes()...); err != nil {
@@ -53,6 +51,9 @@ func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Its webhook dispatcher stops before the store closes (cleanups run
+	// last first).
+	t.Cleanup(svc.Close)
 	return svc, store
 }
 
@@ -102,4 +103,18 @@ func OpenPostgres(t testing.TB, dsn string) wallet.Store {
 		}
 	})
 	return store
+}
+
+// Keys derives service keys from a fresh random master key.
+func Keys(t testing.TB) *wallet.Keys {
+	t.Helper()
+	master := make([]byte, 32)
+	if _, err := rand.Read(master); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := wallet.DeriveKeys(master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return keys
 }
