@@ -12,7 +12,7 @@ import (
 // values the domain computes for it, and its stored row. A store keeps
 // them through the Tx primitives (store.go); adding a kind is a
 // declaration here, a line in Kinds and, for PostgreSQL, its table in
-// postgres/schema.sql. Rows are private structs whose JSON names are the
+// a new file in postgres/migrations. Rows are private structs whose JSON names are the
 // stored format: a domain field renamed no longer converts (or is caught
 // by TestRowsKeepEveryField), it never silently changes what is stored.
 
