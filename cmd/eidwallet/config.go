@@ -10,21 +10,32 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/eidwallet/eidwallet/postgres"
 )
 
 // config is eidwallet serve's configuration: defaults, then EIDWALLET_*
 // variables, then flags (SPEC §8).
 type config struct {
-	Addr          string
-	DataDir       string
-	Store         string
-	PostgresDSN   string
-	PublicURL     string
-	MasterKeyFile string
-	LogFormat     string
-	TLSCert       string
-	TLSKey        string
-	Demo          bool
+	Addr        string
+	DataDir     string
+	Store       string
+	PostgresDSN string
+	// PostgresSchema is the schema the PostgreSQL store keeps its tables
+	// in: one database may hold several deployments.
+	PostgresSchema string
+	PublicURL      string
+	MasterKeyFile  string
+	LogFormat      string
+	TLSCert        string
+	TLSKey         string
+	Demo           bool
+	// NoMigrate starts without applying migrations: the PostgreSQL store
+	// must be up to date (eidwallet migrate).
+	NoMigrate bool
+	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
+	// synchronous_commit other than on or remote_apply (THREATS T31).
+	AllowUnsafeDurability bool
 	// DevLoopbackWebhooks also lets webhooks go to loopback addresses,
 	// over plain http too (development and tests; SPEC §6).
 	DevLoopbackWebhooks bool
@@ -33,8 +44,23 @@ type config struct {
 	TrustedProxies []netip.Prefix
 }
 
+// serveUsage heads eidwallet serve -h.
+const serveUsage = `usage: eidwallet serve [flags]
+
+Runs the wallet service. Every flag can also be set by the EIDWALLET_ variable
+named after it (--data-dir → EIDWALLET_DATA_DIR); flags win.
+`
+
 // parseServeConfig reads the configuration of eidwallet serve.
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	return parseConfig("serve", serveUsage, args, getenv, stderr, nil)
+}
+
+// parseConfig reads serve's configuration for command name: serve, and
+// the operator commands that open its store the way it does (migrate,
+// admin-token, public-url), so that they run with the replicas' own flags
+// and variables. extra registers a command's own flags.
+func parseConfig(name, usage string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*config, error) {
 	env := func(name, def string) string {
 		if v := getenv("EIDWALLET_" + name); v != "" {
 			return v
@@ -44,22 +70,17 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	// envBool is a switch set by EIDWALLET_<name>=1 or =true.
 	envBool := func(name string) bool { v := env(name, ""); return v == "1" || v == "true" }
 	c := &config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: eidwallet serve [flags]
-
-Runs the wallet service. Every flag can also be set by the EIDWALLET_ variable
-named after it (--data-dir → EIDWALLET_DATA_DIR); flags win.
-
-flags:
-`)
+		fmt.Fprint(stderr, usage+"\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen `address`")
 	fs.StringVar(&c.DataDir, "data-dir", env("DATA_DIR", "data"), "data `directory` (store, keys, admin token)")
 	fs.StringVar(&c.Store, "store", env("STORE", "bolt"), "store: bolt (embedded) or postgres")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("POSTGRES_DSN", ""), "PostgreSQL `DSN` (store postgres)")
+	fs.StringVar(&c.PostgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", postgres.DefaultSchema), "PostgreSQL `schema` of the store's tables (store postgres)")
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "`URL` clients reach the service at (default http://<addr>)")
 	fs.StringVar(&c.MasterKeyFile, "master-key", env("MASTER_KEY", ""), "master key `file`, made on first start (default <data-dir>/master.key)")
 	fs.StringVar(&c.LogFormat, "log-format", env("LOG_FORMAT", "json"), "log format: json or text")
@@ -69,6 +90,13 @@ flags:
 	fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
 	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS"),
 		"development only: also allow webhooks to loopback addresses, over plain http too")
+	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
+		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
+	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),
+		"start on PostgreSQL with fsync off or synchronous_commit other than on or remote_apply (never in production)")
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -38,6 +38,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		{"serve", "run the wallet service (see 'eidwallet serve -h')", func(ctx context.Context, args []string) int {
 			return serve(ctx, args, getenv, stdout, stderr)
 		}},
+		{"migrate", "apply the PostgreSQL store's migrations (--status lists them)", func(ctx context.Context, args []string) int {
+			return migrateCommand(ctx, args, getenv, stdout, stderr)
+		}},
 		{"admin", "operator tasks: issuers, verifiers, API keys, activation codes", func(ctx context.Context, args []string) int {
 			return adminCommand(ctx, args, getenv, stdin, stdout, stderr)
 		}},

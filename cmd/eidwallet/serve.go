@@ -54,7 +54,7 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 // by every server started on it (SPEC §8).
 func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 	if cfg.Store == "postgres" {
-		s, err := postgres.Open(ctx, cfg.PostgresDSN)
+		s, err := openPostgres(ctx, cfg)
 		if err != nil {
 			return nil, err
 		}
@@ -87,6 +87,11 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		return err
 	}
 	defer store.Close()
+	if ps, ok := store.(*postgres.Store); ok {
+		for _, m := range ps.Applied() {
+			log.Info("migration applied", "version", m.Version, "name", m.Name)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
