@@ -41,6 +41,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		{"migrate", "apply the PostgreSQL store's migrations (--status lists them)", func(ctx context.Context, args []string) int {
 			return migrateCommand(ctx, args, getenv, stdout, stderr)
 		}},
+		{"migrate-store", "copy a stopped deployment's store into an empty one (bolt ↔ postgres) and check the copy", func(ctx context.Context, args []string) int {
+			return migrateStoreCommand(ctx, args, getenv, stdout, stderr)
+		}},
+		{"admin-token", "reset the operator's admin token, on any replica", func(ctx context.Context, args []string) int {
+			return adminTokenCommand(ctx, args, getenv, stdout, stderr)
+		}},
+		{"public-url", "show or deliberately change the public URL recorded in the store", func(ctx context.Context, args []string) int {
+			return publicURLCommand(ctx, args, getenv, stdout, stderr)
+		}},
 		{"admin", "operator tasks: issuers, verifiers, API keys, activation codes", func(ctx context.Context, args []string) int {
 			return adminCommand(ctx, args, getenv, stdin, stdout, stderr)
 		}},

@@ -108,6 +108,17 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		publicURL = localURL
 	}
 
+	if cfg.Store == "postgres" {
+		// Replicas must agree on the URL that is in every iss (SPEC §8).
+		if err := wallet.CheckPublicURL(ctx, store, publicURL); err != nil {
+			if errors.Is(err, wallet.ErrPublicURLChanged) {
+				err = fmt.Errorf("%w\nhint: every replica must run with the same --public-url (EIDWALLET_PUBLIC_URL); "+
+					"to change it deliberately, stop every replica and run eidwallet public-url set URL with the store's flags", err)
+			}
+			return err
+		}
+	}
+
 	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
 	if err != nil {
 		return err
@@ -159,7 +170,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "eidwallet is listening on %s\n", localURL)
 
 	if cfg.Demo {
-		if err := runDemo(ctx, localURL, cfg.DataDir, tokenPath, stdout); err != nil {
+		if err := runDemo(ctx, localURL, publicURL, store, keys, cfg.DataDir, tokenPath, stdout); err != nil {
 			log.Error("demo data", "err", err)
 			fmt.Fprintf(stdout, "demo data could not be loaded: %v\n", err)
 		}
