@@ -41,7 +41,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		{"migrate", "apply the PostgreSQL store's migrations (--status lists them)", func(ctx context.Context, args []string) int {
 			return migrateCommand(ctx, args, getenv, stdout, stderr)
 		}},
-		{"migrate-store", "copy a stopped deployment's store into an empty one (bolt ↔ postgres) and check the copy", func(ctx context.Context, args []string) int {
+		{"migrate-store", "copy a stopped deployment's store into an empty one (bolt ↔ postgres)\n" +
+			"and check the copy", func(ctx context.Context, args []string) int {
 			return migrateStoreCommand(ctx, args, getenv, stdout, stderr)
 		}},
 		{"admin-token", "reset the operator's admin token, on any replica", func(ctx context.Context, args []string) int {
