@@ -17,31 +17,31 @@ import (
 // config is eidwallet serve's configuration: defaults, then EIDWALLET_*
 // variables, then flags (SPEC §8).
 type config struct {
-	Addr        string
-	DataDir     string
-	Store       string
-	PostgresDSN string
-	// PostgresSchema is the schema the PostgreSQL store keeps its tables
-	// in: one database may hold several deployments.
-	PostgresSchema string
-	PublicURL      string
-	MasterKeyFile  string
-	LogFormat      string
-	TLSCert        string
-	TLSKey         string
-	Demo           bool
-	// NoMigrate starts without applying migrations: the PostgreSQL store
-	// must be up to date (eidwallet migrate).
-	NoMigrate bool
-	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
-	// synchronous_commit other than on or remote_apply (THREATS T31).
-	AllowUnsafeDurability bool
+	Addr          string
+	DataDir       string
+	Store         string
+	PostgresDSN   string
+	PublicURL     string
+	MasterKeyFile string
+	LogFormat     string
+	TLSCert       string
+	TLSKey        string
+	Demo          bool
 	// DevLoopbackWebhooks also lets webhooks go to loopback addresses,
 	// over plain http too (development and tests; SPEC §6).
 	DevLoopbackWebhooks bool
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for rate limits per address (comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
+	// PostgresSchema is the schema the PostgreSQL store keeps its tables
+	// in: one database may hold several deployments.
+	PostgresSchema string
+	// NoMigrate starts without applying migrations: the PostgreSQL store
+	// must be up to date (eidwallet migrate).
+	NoMigrate bool
+	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
+	// synchronous_commit other than on or remote_apply (THREATS T31).
+	AllowUnsafeDurability bool
 }
 
 // serveUsage heads eidwallet serve -h.
