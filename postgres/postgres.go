@@ -2,13 +2,14 @@
 // running several servers over one database (scale-out). It is the only
 // importer of the driver, github.com/jackc/pgx/v5.
 //
-// Layout (schema.sql): a table per record kind wallet declares
-// (wallet.Kinds), with a column per key and index column, indexes for the
-// declared indexes, and the record's body in rec (json, or bytea for raw
-// kinds). Open checks every kind has its table and columns, so a kind
-// declared without its migration fails at start, not at its first use.
-// All tables live in one schema, created at Open, so one database can
-// hold several stores.
+// Layout (migrations/0001_init.sql and the numbered files after it): a
+// table per record kind wallet declares (wallet.Kinds), with a column per
+// key and index column, indexes for the declared indexes, and the record's
+// body in rec (json, or bytea for raw kinds). Open applies the migrations
+// the database lacks (migrate.go) and checks every kind has its table and
+// columns, so a kind declared without its migration fails at start, not at
+// its first use. All tables live in one schema, created at Open, so one
+// database can hold several stores.
 //
 // Transactions: View is a read-only REPEATABLE READ transaction (one
 // consistent snapshot). Update is SERIALIZABLE, so the service's
@@ -21,16 +22,16 @@
 // the insert of a key, which PostgreSQL decides on the committed row, so
 // of 50 concurrent redemptions of a one-time share exactly one commits
 // (THREATS T15) and none is aborted to get there. Every commit is durable
-// before Update returns (synchronous_commit must stay on, its default:
-// THREATS T31).
+// before Update returns: Open refuses fsync off and synchronous_commit
+// other than on or remote_apply (THREATS T31).
 package postgres
 
 import (
 	"context"
-	_ "embed"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,16 +55,17 @@ const maxAttempts = 50
 // connect_timeout.
 const defaultConnectTimeout = 10 * time.Second
 
-// schemaSQL creates every table and index; each statement is idempotent.
-//
-//go:embed schema.sql
-var schemaSQL string
+// ErrUnsafeDurability is Open's answer when the database would acknowledge
+// a commit that a crash can lose (THREATS T31); AllowUnsafeDurability
+// opens anyway.
+var ErrUnsafeDurability = errors.New("the database may lose acknowledged commits (THREATS T31)")
 
 // Store is a wallet.Store on a PostgreSQL connection pool. It is safe for
 // concurrent use.
 type Store struct {
-	pool *pgxpool.Pool
-	sql  statements
+	pool    *pgxpool.Pool
+	sql     statements
+	applied []Migration
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -72,7 +74,9 @@ var _ wallet.Store = (*Store)(nil)
 type Option func(*config)
 
 type config struct {
-	schema string
+	schema      string
+	noMigrate   bool
+	allowUnsafe bool
 }
 
 // WithSchema keeps the store's tables in schema name (DefaultSchema when
@@ -85,20 +89,51 @@ func WithSchema(name string) Option {
 	}
 }
 
+// WithoutMigrations makes Open apply no migration and create nothing: it
+// fails when one of this binary's migrations is not applied (eidwallet
+// serve --no-migrate, when an operator runs eidwallet migrate first).
+func WithoutMigrations() Option { return func(c *config) { c.noMigrate = true } }
+
+// AllowUnsafeDurability makes Open accept a database with fsync off or
+// synchronous_commit other than on or remote_apply (tests on a throwaway
+// database, never production).
+func AllowUnsafeDurability() Option { return func(c *config) { c.allowUnsafe = true } }
+
 // Open connects to the database at dsn (a postgres:// URL or key=value
-// string; pool settings such as pool_max_conns go in it too), creates the
-// schema and its tables when missing, and returns the store. The pool sets
+// string; pool settings such as pool_max_conns go in it too), checks that
+// its commits are durable, applies the migrations this binary has and the
+// database lacks (migrate.go), and returns the store. The pool sets
 // search_path to the schema on every connection; a connection pooler in
 // front of PostgreSQL must pass that startup parameter on.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
-	cfg := config{schema: DefaultSchema}
+	cfg, pool, err := connect(ctx, dsn, opts)
+	if err != nil {
+		return nil, err
+	}
+	if !cfg.allowUnsafe {
+		if err := checkDurability(ctx, pool); err != nil {
+			pool.Close()
+			return nil, fmt.Errorf("postgres: open: %w", err)
+		}
+	}
+	applied, err := migrate(ctx, pool, cfg.schema, !cfg.noMigrate)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open schema %q: %w", cfg.schema, err)
+	}
+	return &Store{pool: pool, applied: applied}, nil
+}
+
+// connect makes the pool Open and Status use.
+func connect(ctx context.Context, dsn string, opts []Option) (*config, *pgxpool.Pool, error) {
+	cfg := &config{schema: DefaultSchema}
 	for _, o := range opts {
-		o(&cfg)
+		o(cfg)
 	}
 	poolCfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		// pgx leaves the password out of its parse errors.
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	if poolCfg.ConnConfig.ConnectTimeout == 0 {
 		// Without connect_timeout in the DSN, a database that does not
@@ -109,76 +144,50 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	poolCfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{cfg.schema}.Sanitize()
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: open: %w", err)
+		return nil, nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	if err := migrate(ctx, pool, cfg.schema); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("postgres: open schema %q: %w", cfg.schema, err)
-	}
-	return &Store{pool: pool}, nil
+	return cfg, pool, nil
 }
 
-// migrate creates the schema and runs schema.sql in it. Servers starting
-// together would race on CREATE … IF NOT EXISTS (it is not atomic against
-// a concurrent create), so they take turns on an advisory lock.
-func migrate(ctx context.Context, pool *pgxpool.Pool, schema string) error {
-	ident := pgx.Identifier{schema}.Sanitize()
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock(hashtext($1))", "eidwallet schema "+schema); err != nil {
-			return fmt.Errorf("lock: %w", err)
+// checkDurability refuses settings under which a commit can be answered
+// and then lost: fsync off (a crash of the database server loses or
+// corrupts committed data), synchronous_commit off or local (a commit is
+// answered before its WAL is flushed, or before a synchronous standby has
+// it, so a crash or a failover loses it) or remote_write (the standby has
+// it in memory only). The settings are those of the pool's sessions, so
+// one set for the service's role or database, or in the DSN
+// (options=-c synchronous_commit=off), counts. A database that reports
+// neither (not PostgreSQL) is refused too: durability not shown is not
+// assumed.
+func checkDurability(ctx context.Context, pool *pgxpool.Pool) error {
+	var fsync, syncCommit *string
+	err := pool.QueryRow(ctx, "SELECT current_setting('fsync', true), current_setting('synchronous_commit', true)").
+		Scan(&fsync, &syncCommit)
+	if err != nil {
+		return fmt.Errorf("read durability settings: %w", err)
+	}
+	shown := func(v *string) string {
+		if v == nil {
+			return "not reported"
 		}
-		// Checked first so that a role without CREATE on the database
-		// can use a schema an administrator made for it.
-		var exists bool
-		if err := tx.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", schema).Scan(&exists); err != nil {
-			return fmt.Errorf("look up schema: %w", err)
-		}
-		if !exists {
-			if _, err := tx.Exec(ctx, "CREATE SCHEMA "+ident); err != nil {
-				return fmt.Errorf("create schema: %w", err)
-			}
-		}
-		if _, err := tx.Exec(ctx, "SET LOCAL search_path TO "+ident); err != nil {
-			return fmt.Errorf("set search_path: %w", err)
-		}
-		// A schema of the layout before record kinds has tables but no
-		// store_format: it is refused, not misread.
-		var format, tables int
-		err := tx.QueryRow(ctx, `SELECT count(*) FILTER (WHERE table_name = 'store_format'), count(*)
-			FROM information_schema.tables WHERE table_schema = $1`, schema).Scan(&format, &tables)
-		if err != nil {
-			return fmt.Errorf("look up tables: %w", err)
-		}
-		if format == 0 && tables > 0 {
-			return errors.New("tables of an older layout (no store_format): use a new schema")
-		}
-		if _, err := tx.Exec(ctx, schemaSQL); err != nil {
-			return fmt.Errorf("create tables: %w", err)
-		}
-		var version int
-		if err := tx.QueryRow(ctx, "SELECT version FROM store_format").Scan(&version); err != nil {
-			return fmt.Errorf("store format: %w", err)
-		}
-		if version != storeFormat {
-			return fmt.Errorf("store format %d, want %d", version, storeFormat)
-		}
-		// Every declared kind has its table and columns (a SELECT of
-		// them that returns no row fails if one is missing).
-		for _, k := range wallet.Kinds() {
-			cols := names(k.Key)
-			for _, ix := range k.Indexes {
-				cols += ", " + names(ix.Columns)
-			}
-			if _, err := tx.Exec(ctx, fmt.Sprintf("SELECT %s, rec FROM %s LIMIT 0", cols, k.Name)); err != nil {
-				return fmt.Errorf("kind %s: %w (postgres/schema.sql must create its table)", k.Name, err)
-			}
-		}
-		return nil
-	})
+		return fmt.Sprintf("%q", *v)
+	}
+	var bad []string
+	if fsync == nil || *fsync != "on" {
+		bad = append(bad, "fsync is "+shown(fsync)+" (want on)")
+	}
+	if syncCommit == nil || (*syncCommit != "on" && *syncCommit != "remote_apply") {
+		bad = append(bad, "synchronous_commit is "+shown(syncCommit)+" (want on or remote_apply)")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: %s", ErrUnsafeDurability, strings.Join(bad, "; "))
+	}
+	return nil
 }
 
-// storeFormat is the layout schema.sql makes, kept in store_format.
-const storeFormat = 1
+// Applied lists the migrations Open applied (none when the database was
+// up to date).
+func (s *Store) Applied() []Migration { return s.applied }
 
 // View runs fn in a read-only transaction on one snapshot. Errors from fn
 // come back as they are, so the service sees its own errors unwrapped.

@@ -15,7 +15,7 @@ import (
 )
 
 // tx is a wallet.Tx over one pgx transaction: a table per record kind
-// (schema.sql), with a column per key and index column and the body in
+// (migrations/), with a column per key and index column and the body in
 // rec; an index entry a record lacks is NULL in all its columns.
 //
 // PostgreSQL aborts a transaction at its first failed statement, but the
@@ -387,7 +387,7 @@ func names(cols []wallet.Column) string {
 }
 
 // sqlType is the column type of a wallet.Type. Text is COLLATE "C" in
-// schema.sql: compared and sorted as bytes, as bbolt does.
+// migrations/0001_init.sql: compared and sorted as bytes, as bbolt does.
 func sqlType(t wallet.Type) string {
 	switch t {
 	case wallet.Text:

@@ -38,7 +38,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		k, err := s.putAPIKey(tx, api.RoleAdmin, "admin")
+		k, err := s.putAPIKey(tx, api.RoleAdmin, bootstrapOwner)
 		if err != nil {
 			return err
 		}

@@ -11,10 +11,11 @@ import (
 // The record kinds of the service, each declared once: its key, the index
 // values the domain computes for it, and its stored row. A store keeps
 // them through the Tx primitives (store.go); adding a kind is a
-// declaration here, a line in Kinds and, for PostgreSQL, its table in
-// postgres/schema.sql. Rows are private structs whose JSON names are the
-// stored format: a domain field renamed no longer converts (or is caught
-// by TestRowsKeepEveryField), it never silently changes what is stored.
+// declaration here, a line in Kinds and, for PostgreSQL, its table in a
+// new numbered file of postgres/migrations. Rows are private structs whose
+// JSON names are the stored format: a domain field renamed no longer
+// converts (or is caught by TestRowsKeepEveryField), it never silently
+// changes what is stored.
 
 // Index names.
 const (

@@ -17,7 +17,7 @@ import (
 // declared once, in records.go; a store implements the Tx primitives once
 // for all of them (bbolt: a bucket per kind and per index; PostgreSQL: a
 // table per kind, a column per key and index column, an index per index,
-// from postgres/schema.sql).
+// from postgres/migrations).
 type Kind struct {
 	Name    string
 	Key     []Column

@@ -36,7 +36,7 @@ func TestRowsKeepEveryField(t *testing.T) {
 		}
 	}
 	if n := len(Kinds()); n != 20 {
-		t.Errorf("%d kinds: a kind added to records.go needs its line here and its table in postgres/schema.sql", n)
+		t.Errorf("%d kinds: a kind added to records.go needs its line here and its table in a new postgres/migrations file", n)
 	}
 }
 

@@ -23,7 +23,8 @@ type config struct {
 	Store       string
 	PostgresDSN string
 	// PostgresSchema is the schema the store's tables live in: every
-	// replica of one deployment names the same one.
+	// replica of one deployment names the same one, and one database may
+	// hold several deployments.
 	PostgresSchema string
 	// PGNotify makes replicas over PostgreSQL hear each other's changes
 	// through LISTEN/NOTIFY; off, each waiter polls the store every second
@@ -42,10 +43,31 @@ type config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For names
 	// the client, for rate limits per address (comma-separated CIDRs).
 	TrustedProxies []netip.Prefix
+	// NoMigrate starts without applying migrations: the PostgreSQL store
+	// must be up to date (eidwallet migrate).
+	NoMigrate bool
+	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
+	// synchronous_commit other than on or remote_apply (THREATS T31).
+	AllowUnsafeDurability bool
 }
+
+// serveUsage heads eidwallet serve -h.
+const serveUsage = `usage: eidwallet serve [flags]
+
+Runs the wallet service. Every flag can also be set by the EIDWALLET_ variable
+named after it (--data-dir → EIDWALLET_DATA_DIR); flags win.
+`
 
 // parseServeConfig reads the configuration of eidwallet serve.
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (*config, error) {
+	return parseConfig("serve", serveUsage, args, getenv, stderr, nil)
+}
+
+// parseConfig reads serve's configuration for command name: serve, and
+// the operator commands that open its store the way it does (migrate,
+// admin-token, public-url), so that they run with the replicas' own flags
+// and variables. extra registers a command's own flags.
+func parseConfig(name, usage string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*config, error) {
 	env := func(name, def string) string {
 		if v := getenv("EIDWALLET_" + name); v != "" {
 			return v
@@ -55,16 +77,10 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	// envBool is a switch set by EIDWALLET_<name>=1 or =true.
 	envBool := func(name string) bool { v := env(name, ""); return v == "1" || v == "true" }
 	c := &config{}
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, `usage: eidwallet serve [flags]
-
-Runs the wallet service. Every flag can also be set by the EIDWALLET_ variable
-named after it (--data-dir → EIDWALLET_DATA_DIR); flags win.
-
-flags:
-`)
+		fmt.Fprint(stderr, usage+"\nflags:\n")
 		fs.PrintDefaults()
 	}
 	fs.StringVar(&c.Addr, "addr", env("ADDR", "127.0.0.1:8080"), "listen `address`")
@@ -87,6 +103,13 @@ flags:
 	fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
 	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS"),
 		"development only: also allow webhooks to loopback addresses, over plain http too")
+	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
+		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
+	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),
+		"start on PostgreSQL with fsync off or synchronous_commit other than on or remote_apply (never in production)")
+	if extra != nil {
+		extra(fs)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -10,6 +11,9 @@ import (
 	"image/color"
 	"image/png"
 	"io"
+	"net"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -29,30 +33,71 @@ const (
 	demoVerifier = "demo-pharmacy"
 )
 
-// demoState is what the demo keeps between starts (mode 0600): the API
-// keys are shown once by the service.
+// demoState is the demo's API keys, shown once by the service.
 type demoState struct {
 	IssuerKeys  map[string]string `json:"issuer_keys"`
 	VerifierKey string            `json:"verifier_key"`
 }
 
-// runDemo loads the demo data through the service's own API (SPEC §8) on
-// first start, then shares the demo citizen's name, portrait and age check
-// and prints the live QR with the command that verifies it.
-func runDemo(ctx context.Context, baseURL, dataDir, tokenPath string, stdout io.Writer) error {
-	c := client.New(baseURL)
+// The demo's state is kept in the store, sealed with the master key, so
+// that every replica of a deployment shows the same demo without a file
+// copied between them, and so that migrate-store carries it: the API keys
+// and the demo phone's device file (its private key). Each start writes a
+// copy to its data dir (mode 0600) for the operator.
+const (
+	metaDemo      = "demo"
+	metaDemoClaim = "demo_seeding" // a replica loading the demo data, since
+	// demoClaimTTL: a claim older than that is a start that died.
+	demoClaimTTL = 2 * time.Minute
+	// demoWait is how long a replica without the admin token waits for the
+	// one that has it to load the demo data.
+	demoWait = time.Minute
+)
+
+type demoRecord struct {
+	State  demoState `json:"state"`
+	Device []byte    `json:"device"` // the device file, as client.Device.Save writes it
+}
+
+// runDemo loads the demo data through the service's own API (SPEC §8) once
+// per deployment, then shares the demo citizen's name, portrait and age
+// check and prints the live QR with the command that verifies it. The
+// replica that loads the data is one that holds the admin token (the
+// first start writes it); the others wait for it.
+func runDemo(ctx context.Context, localURL, publicURL string, store wallet.Store, keys *wallet.Keys, dataDir, tokenPath string, stdout io.Writer) error {
+	c := demoClient(localURL, publicURL)
+	baseURL := c.BaseURL()
 	statePath := filepath.Join(dataDir, "demo.json")
 	devicePath := filepath.Join(dataDir, "demo-device.json")
-	state, err := loadDemoState(statePath)
-	if errors.Is(err, os.ErrNotExist) {
-		if state, err = seedDemo(ctx, c, tokenPath, devicePath); err != nil {
+	sealer, err := wallet.NewAESGCM(keys.Seal, rand.Reader)
+	if err != nil {
+		return err
+	}
+	d := &demoStore{store: store, sealer: sealer}
+	rec, err := d.load(ctx)
+	if err != nil {
+		return err
+	}
+	if rec == nil {
+		// A data dir of before the state moved into the store.
+		if rec, err = demoFiles(statePath, devicePath); err == nil {
+			err = d.save(ctx, rec)
+		}
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
-		b, _ := json.Marshal(state, outputJSON, jsontext.WithIndent("  "))
-		if err := writeSecretFile(statePath, b); err != nil {
+	}
+	if rec == nil {
+		if rec, err = d.seedOnce(ctx, c, tokenPath, devicePath); err != nil {
 			return err
 		}
-	} else if err != nil {
+	}
+	state := &rec.State
+	b, _ := json.Marshal(state, outputJSON, jsontext.WithIndent("  "))
+	if err := writeSecretFile(statePath, b); err != nil {
+		return err
+	}
+	if err := writeSecretFile(devicePath, rec.Device); err != nil {
 		return err
 	}
 	dev, err := client.LoadDevice(devicePath)
@@ -96,10 +141,172 @@ curl -s -X POST %s/v1/verify -H 'Authorization: Bearer %s' -H 'Content-Type: app
 or open the staff page %s/verify, sign in with that key, and paste or scan the code.
 The citizen demo wallet is at %s/demo/wallet.
 
-The demo keys are in %s; the admin token in %s.
+The demo keys are in %s; %s.
 `, demoCitizen, demoVerifier, art, share.QRText, share.ExpiresAt.Local().Format(time.TimeOnly),
-		baseURL, state.VerifierKey, share.QRText, baseURL, baseURL, statePath, tokenPath)
+		baseURL, state.VerifierKey, share.QRText, baseURL, baseURL, statePath, tokenNote(tokenPath))
 	return nil
+}
+
+// demoClient is a client of this server under the public URL, which is in
+// every assertion's aud, connecting to the server's own address: behind a
+// load balancer, the demo of each replica runs on that replica. When the
+// schemes differ (TLS ends at the balancer), it talks to the local URL.
+func demoClient(localURL, publicURL string) *client.Client {
+	local, errL := url.Parse(localURL)
+	public, errP := url.Parse(publicURL)
+	if errL != nil || errP != nil || local.Scheme != public.Scheme || local.Host == public.Host {
+		return client.New(localURL)
+	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second}
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return dialer.DialContext(ctx, network, local.Host)
+	}
+	return client.New(publicURL, client.WithHTTPClient(&http.Client{Transport: tr}))
+}
+
+// tokenNote says where the admin token is.
+func tokenNote(tokenPath string) string {
+	if _, err := os.Stat(tokenPath); err == nil {
+		return "the admin token in " + tokenPath
+	}
+	return "the admin token is with the replica that started first (eidwallet admin-token reset makes a new one)"
+}
+
+// demoStore keeps the demo's record in the store's meta records.
+type demoStore struct {
+	store  wallet.Store
+	sealer wallet.Sealer
+}
+
+// The associated data binds the sealed record to its name, as the
+// service's own meta records are bound.
+var demoAD = []byte("meta|" + metaDemo)
+
+// load returns the demo's record, nil when there is none yet.
+func (d *demoStore) load(ctx context.Context) (*demoRecord, error) {
+	var sealed []byte
+	err := d.store.View(ctx, func(tx wallet.Tx) error {
+		var err error
+		sealed, err = wallet.Meta.Get(tx, metaDemo)
+		return err
+	})
+	if errors.Is(err, wallet.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the demo state: %w", err)
+	}
+	b, err := d.sealer.Open(sealed, demoAD)
+	if err != nil {
+		return nil, fmt.Errorf("the demo state: %w", err)
+	}
+	var rec demoRecord
+	if err := json.Unmarshal(b, &rec); err != nil {
+		return nil, fmt.Errorf("the demo state: %w", err)
+	}
+	return &rec, nil
+}
+
+// save stores rec and ends any claim.
+func (d *demoStore) save(ctx context.Context, rec *demoRecord) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	sealed, err := d.sealer.Seal(b, demoAD)
+	if err != nil {
+		return err
+	}
+	return d.store.Update(ctx, func(tx wallet.Tx) error {
+		if err := wallet.Meta.Put(tx, sealed, metaDemo); err != nil {
+			return err
+		}
+		return wallet.Meta.Delete(tx, metaDemoClaim)
+	})
+}
+
+// claim takes the loading of the demo data for this start: false when the
+// data is there, or another start loads it.
+func (d *demoStore) claim(ctx context.Context, now time.Time) (bool, error) {
+	claimed := false
+	err := d.store.Update(ctx, func(tx wallet.Tx) error {
+		claimed = false // fn may run again (Store.Update)
+		if _, err := wallet.Meta.Get(tx, metaDemo); err == nil || !errors.Is(err, wallet.ErrNotFound) {
+			return err
+		}
+		if b, err := wallet.Meta.Get(tx, metaDemoClaim); err == nil {
+			if at, perr := time.Parse(time.RFC3339Nano, string(b)); perr == nil && now.Sub(at) < demoClaimTTL {
+				return nil
+			}
+		} else if !errors.Is(err, wallet.ErrNotFound) {
+			return err
+		}
+		claimed = true
+		return wallet.Meta.Put(tx, []byte(now.UTC().Format(time.RFC3339Nano)), metaDemoClaim)
+	})
+	return claimed, err
+}
+
+// seedOnce loads the demo data when this start holds the admin token and
+// no other start is loading it; otherwise it waits for the record.
+func (d *demoStore) seedOnce(ctx context.Context, c *client.Client, tokenPath, devicePath string) (*demoRecord, error) {
+	token, err := os.ReadFile(tokenPath)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if err == nil {
+		claimed, err := d.claim(ctx, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		if claimed {
+			state, err := seedDemo(ctx, c, strings.TrimSpace(string(token)), devicePath)
+			if err != nil {
+				// Another start may try again at once (seeding is
+				// idempotent).
+				_ = d.store.Update(ctx, func(tx wallet.Tx) error { return wallet.Meta.Delete(tx, metaDemoClaim) })
+				return nil, err
+			}
+			dev, err := os.ReadFile(devicePath)
+			if err != nil {
+				return nil, err
+			}
+			rec := &demoRecord{State: *state, Device: dev}
+			return rec, d.save(ctx, rec)
+		}
+	}
+	deadline := time.Now().Add(demoWait)
+	for {
+		rec, err := d.load(ctx)
+		if rec != nil || err != nil {
+			return rec, err
+		}
+		if time.Now().After(deadline) {
+			return nil, errors.New("no demo data after a minute: it is loaded by the replica that holds the admin token " +
+				"(the first start); start that one with --demo, or run eidwallet admin-token reset on this one")
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// demoFiles reads the demo's files of a data dir, as starts before the
+// state moved into the store wrote them.
+func demoFiles(statePath, devicePath string) (*demoRecord, error) {
+	state, err := loadDemoState(statePath)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := os.ReadFile(devicePath)
+	if err != nil {
+		return nil, err
+	}
+	return &demoRecord{State: *state, Device: dev}, nil
 }
 
 func loadDemoState(path string) (*demoState, error) {
@@ -114,13 +321,11 @@ func loadDemoState(path string) (*demoState, error) {
 	return &s, nil
 }
 
-// seedDemo creates the demo issuers, verifier, citizen and device.
-func seedDemo(ctx context.Context, c *client.Client, tokenPath, devicePath string) (*demoState, error) {
-	token, err := os.ReadFile(tokenPath)
-	if err != nil {
-		return nil, fmt.Errorf("the demo needs the admin token of the first start: %w", err)
-	}
-	admin := c.Admin(strings.TrimSpace(string(token)))
+// seedDemo creates the demo issuers, verifier, citizen and device (saved
+// at devicePath) with the admin token; again after a start that died
+// half-way, it reuses what is there.
+func seedDemo(ctx context.Context, c *client.Client, adminToken, devicePath string) (*demoState, error) {
+	admin := c.Admin(adminToken)
 	state := &demoState{IssuerKeys: map[string]string{}}
 	for _, is := range []api.CreateIssuerRequest{
 		{ID: "mps", Name: "Ministry of Public Security (demo)", Types: []string{"national_id"}},

@@ -38,6 +38,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		{"serve", "run the wallet service (see 'eidwallet serve -h')", func(ctx context.Context, args []string) int {
 			return serve(ctx, args, getenv, stdout, stderr)
 		}},
+		{"migrate", "apply the PostgreSQL store's migrations (--status lists them)", func(ctx context.Context, args []string) int {
+			return migrateCommand(ctx, args, getenv, stdout, stderr)
+		}},
+		{"migrate-store", "copy a stopped deployment's store into an empty one (bolt ↔ postgres)\n" +
+			"and check the copy", func(ctx context.Context, args []string) int {
+			return migrateStoreCommand(ctx, args, getenv, stdout, stderr)
+		}},
+		{"admin-token", "reset the operator's admin token, on any replica", func(ctx context.Context, args []string) int {
+			return adminTokenCommand(ctx, args, getenv, stdout, stderr)
+		}},
+		{"public-url", "show or deliberately change the public URL recorded in the store", func(ctx context.Context, args []string) int {
+			return publicURLCommand(ctx, args, getenv, stdout, stderr)
+		}},
 		{"admin", "operator tasks: issuers, verifiers, API keys, activation codes", func(ctx context.Context, args []string) int {
 			return adminCommand(ctx, args, getenv, stdin, stdout, stderr)
 		}},

@@ -51,27 +51,37 @@ func newLogger(format string, w io.Writer) *slog.Logger {
 
 // openStore opens the store cfg names: the bbolt file in the data dir
 // (the embedded default), or the PostgreSQL database at the DSN, shared
-// by every server started on it (SPEC §8), with the notifier that lets
-// each replica's waiters hear of the others' changes (nil for bbolt: the
-// service's in-process hub). closeFn closes both.
-func openStore(ctx context.Context, cfg *config, log *slog.Logger) (store wallet.Store, notifier wallet.Notifier, closeFn func(), err error) {
+// by every server started on it (SPEC §8).
+func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 	if cfg.Store == "postgres" {
-		s, err := postgres.Open(ctx, cfg.PostgresDSN, postgres.WithSchema(cfg.PostgresSchema))
+		s, err := openPostgres(ctx, cfg)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, err
 		}
-		if !cfg.PGNotify {
-			log.Info("postgres notifications off (--pg-notify=false): waiters poll the store every second")
-			return s, wallet.NewHub(time.Second), func() { _ = s.Close() }, nil
-		}
-		n := postgres.NewNotifier(s, log)
-		return s, n, func() { n.Close(); _ = s.Close() }, nil
+		return s, nil
 	}
 	s, err := bolt.Open(filepath.Join(cfg.DataDir, "eidwallet.db"))
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	return s, nil, func() { _ = s.Close() }, nil
+	return s, nil
+}
+
+// newNotifier is what lets each replica's waiters hear of the others'
+// changes: LISTEN/NOTIFY over PostgreSQL, or polling every second when
+// cfg turns it off; nil for bbolt (the service's in-process hub). stop
+// ends it, before the store closes.
+func newNotifier(cfg *config, store wallet.Store, log *slog.Logger) (n wallet.Notifier, stop func()) {
+	ps, ok := store.(*postgres.Store)
+	switch {
+	case !ok:
+		return nil, func() {}
+	case !cfg.PGNotify:
+		log.Info("postgres notifications off (--pg-notify=false): waiters poll the store every second")
+		return wallet.NewHub(time.Second), func() {}
+	}
+	pn := postgres.NewNotifier(ps, log)
+	return pn, pn.Close
 }
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
@@ -89,11 +99,18 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	store, notifier, closeStore, err := openStore(ctx, cfg, log)
+	store, err := openStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
-	defer closeStore()
+	defer store.Close()
+	notifier, stopNotifier := newNotifier(cfg, store, log)
+	defer stopNotifier()
+	if ps, ok := store.(*postgres.Store); ok {
+		for _, m := range ps.Applied() {
+			log.Info("migration applied", "version", m.Version, "name", m.Name)
+		}
+	}
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
@@ -108,6 +125,17 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	publicURL := cfg.PublicURL
 	if publicURL == "" {
 		publicURL = localURL
+	}
+
+	if cfg.Store == "postgres" {
+		// Replicas must agree on the URL that is in every iss (SPEC §8).
+		if err := wallet.CheckPublicURL(ctx, store, publicURL); err != nil {
+			if errors.Is(err, wallet.ErrPublicURLChanged) {
+				err = fmt.Errorf("%w\nhint: every replica must run with the same --public-url (EIDWALLET_PUBLIC_URL); "+
+					"to change it deliberately, stop every replica and run eidwallet public-url set URL with the store's flags", err)
+			}
+			return err
+		}
 	}
 
 	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
@@ -161,7 +189,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "eidwallet is listening on %s\n", localURL)
 
 	if cfg.Demo {
-		if err := runDemo(ctx, localURL, cfg.DataDir, tokenPath, stdout); err != nil {
+		if err := runDemo(ctx, localURL, publicURL, store, keys, cfg.DataDir, tokenPath, stdout); err != nil {
 			log.Error("demo data", "err", err)
 			fmt.Fprintf(stdout, "demo data could not be loaded: %v\n", err)
 		}

@@ -1,9 +1,13 @@
--- The tables of the PostgreSQL store, in the schema Open names (its
--- search_path): one per record kind declared in wallet/records.go, which is
--- the migration a new kind brings. Open runs this whole script at every
--- start, in one transaction under an advisory lock, so every statement
--- must stay idempotent (CREATE … IF NOT EXISTS); it then checks that every
--- declared kind has its table and columns.
+-- Migration 1: the tables of the PostgreSQL store, in the schema Open names
+-- (its search_path), one per record kind declared in wallet/records.go. A
+-- new kind brings its table in a new numbered file (migrate.go), never an
+-- edit here: a migration's checksum is recorded when it is applied and a
+-- changed file refuses to start.
+--
+-- This file is idempotent (CREATE … IF NOT EXISTS) only so that a schema
+-- made before migrations were recorded (it has store_format, no
+-- schema_migrations) is adopted by running it once; later files need not
+-- be.
 --
 -- A table holds the kind's key columns (its primary key), its index
 -- columns (NULL where a record is not in that index: a pending share's
@@ -16,7 +20,9 @@
 -- means byte order whatever the database's locale (the bolt store's order).
 -- Hashes, tokens and one-time keys are bytea.
 
--- The layout version; Open refuses a schema of another one.
+-- The layout version of the schemas before migrations, kept so that a schema
+-- of the layout before record kinds (tables, no store_format) is still
+-- refused.
 CREATE TABLE IF NOT EXISTS store_format (version int NOT NULL);
 INSERT INTO store_format (version) SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM store_format);
 
