@@ -252,9 +252,7 @@ func isB64Token(t string) bool {
 // limitByAddr applies l per client address.
 func (s *server) limitByAddr(l *limiter) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if wait := l.allow(addrKey(s.clientAddr(c.Request)), s.now()); wait > 0 {
-			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
-			s.rateLimited(c, wait)
+		if s.limited(c, l, addrKey(s.clientAddr(c.Request))) {
 			return
 		}
 		c.Next()
@@ -274,13 +272,27 @@ func (s *server) limitByPrincipal(l *limiter) gin.HandlerFunc {
 		if key == "" {
 			key = string(p.Role) + ":" + p.Subject
 		}
-		if wait := l.allow(key, s.now()); wait > 0 {
-			s.metrics.rateLimited.WithLabelValues(l.name).Inc()
-			s.rateLimited(c, wait)
+		if s.limited(c, l, key) {
 			return
 		}
 		c.Next()
 	}
+}
+
+// limited takes one event of key from l; when it may not go ahead it
+// answers (429, or 503 when shared buckets cannot be reached) and says so.
+func (s *server) limited(c *gin.Context, l *limiter, key string) bool {
+	wait, err := l.allow(c.Request.Context(), key, s.now())
+	switch {
+	case err != nil:
+		s.fail(c, err)
+	case wait > 0:
+		s.metrics.rateLimited.WithLabelValues(l.name).Inc()
+		s.rateLimited(c, wait)
+	default:
+		return false
+	}
+	return true
 }
 
 // clientAddr is the client's IP address: the TCP peer, unless the peer is

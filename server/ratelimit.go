@@ -2,6 +2,7 @@ package server
 
 import (
 	"container/list"
+	"context"
 	"sync"
 	"time"
 
@@ -86,33 +87,46 @@ func (rl RateLimits) withDefaults() RateLimits {
 	return rl
 }
 
+// SharedBuckets are token buckets every replica of a deployment takes
+// from (wallet.Service.TakeTokens over PostgreSQL): it leases a few tokens
+// of the bucket of limiter and key at a time, 0 and the wait for the next
+// one when it is empty.
+type SharedBuckets interface {
+	TakeTokens(ctx context.Context, limiter, key string, rate float64, burst int) (int, time.Duration, error)
+}
+
 // limiters are the server's limiter tables.
 type limiters struct {
 	verifyKey, verifyAddr, tokenAddr, enrollAddr, shareHolder *limiter
 	requestKey, presenceHolder                                *limiter
 }
 
-func newLimiters(rl RateLimits) *limiters {
+// newLimiters makes the tables; with shared, each takes its tokens from
+// the buckets the replicas share, so that N replicas allow what one does.
+func newLimiters(rl RateLimits, shared SharedBuckets) *limiters {
+	l := func(name string, lim Limit) *limiter { return newLimiter(name, lim, rl.MaxEntries, shared) }
 	return &limiters{
-		verifyKey:   newLimiter("verify_key", rl.VerifyPerKey, rl.MaxEntries),
-		verifyAddr:  newLimiter("verify_addr", rl.VerifyPerAddr, rl.MaxEntries),
-		tokenAddr:   newLimiter("token_addr", rl.TokenPerAddr, rl.MaxEntries),
-		enrollAddr:  newLimiter("enroll_addr", rl.EnrollPerAddr, rl.MaxEntries),
-		shareHolder: newLimiter("share_holder", rl.SharesPerHolder, rl.MaxEntries),
-
-		requestKey:     newLimiter("request_key", rl.RequestsPerKey, rl.MaxEntries),
-		presenceHolder: newLimiter("presence_holder", rl.PresencePerHolder, rl.MaxEntries),
+		verifyKey:      l("verify_key", rl.VerifyPerKey),
+		verifyAddr:     l("verify_addr", rl.VerifyPerAddr),
+		tokenAddr:      l("token_addr", rl.TokenPerAddr),
+		enrollAddr:     l("enroll_addr", rl.EnrollPerAddr),
+		shareHolder:    l("share_holder", rl.SharesPerHolder),
+		requestKey:     l("request_key", rl.RequestsPerKey),
+		presenceHolder: l("presence_holder", rl.PresencePerHolder),
 	}
 }
 
 // limiter is one table of token buckets by key, least recently used first
 // out. Dropping a bucket forgets its debt, so an evicted client starts
 // again with a full burst; with the table sized well above the number of
-// active keys only idle buckets (which are full anyway) are dropped.
+// active keys only idle buckets (which are full anyway) are dropped. With
+// shared buckets the table holds instead the tokens this server leased
+// and has not spent yet.
 type limiter struct {
-	name  string
-	limit Limit
-	max   int
+	name   string
+	limit  Limit
+	max    int
+	shared SharedBuckets
 
 	mu    sync.Mutex
 	order *list.List // of *bucket, most recently used at the front
@@ -120,45 +134,69 @@ type limiter struct {
 }
 
 type bucket struct {
-	key string
-	lim *rate.Limiter
+	key    string
+	lim    *rate.Limiter // the bucket itself, when not shared
+	leased int           // shared: tokens leased and not spent
 }
 
-func newLimiter(name string, l Limit, maxEntries int) *limiter {
-	return &limiter{name: name, limit: l, max: maxEntries, order: list.New(), byKey: map[string]*list.Element{}}
+func newLimiter(name string, l Limit, maxEntries int, shared SharedBuckets) *limiter {
+	return &limiter{name: name, limit: l, max: maxEntries, shared: shared, order: list.New(), byKey: map[string]*list.Element{}}
 }
 
 // allow takes one event for key at now. It returns 0 when the event may go
-// ahead, else how long until it could.
-func (l *limiter) allow(key string, now time.Time) time.Duration {
+// ahead, else how long until it could; an error when the shared buckets
+// cannot be reached (the caller answers 503: fail closed).
+func (l *limiter) allow(ctx context.Context, key string, now time.Time) (time.Duration, error) {
 	if l.limit.Rate == rate.Inf {
-		return 0
+		return 0, nil
 	}
 	l.mu.Lock()
-	e, ok := l.byKey[key]
-	if ok {
-		l.order.MoveToFront(e)
-	} else {
-		e = l.order.PushFront(&bucket{key: key, lim: rate.NewLimiter(l.limit.Rate, l.limit.Burst)})
-		l.byKey[key] = e
-		for l.order.Len() > l.max {
-			old := l.order.Back()
-			l.order.Remove(old)
-			delete(l.byKey, old.Value.(*bucket).key)
-		}
+	b := l.bucket(key)
+	if l.shared != nil && b.leased > 0 {
+		b.leased--
+		l.mu.Unlock()
+		return 0, nil
 	}
-	lim := e.Value.(*bucket).lim
 	l.mu.Unlock()
-
-	r := lim.ReserveN(now, 1)
+	if l.shared != nil {
+		n, wait, err := l.shared.TakeTokens(ctx, l.name, key, float64(l.limit.Rate), l.limit.Burst)
+		if err != nil || n == 0 {
+			return max(wait, time.Millisecond), err
+		}
+		l.mu.Lock()
+		b.leased += n - 1 // kept for this key's next events (lost if evicted meanwhile)
+		l.mu.Unlock()
+		return 0, nil
+	}
+	r := b.lim.ReserveN(now, 1)
 	if !r.OK() {
-		return time.Minute // burst < 1: never; say so plainly
+		return time.Minute, nil // burst < 1: never; say so plainly
 	}
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now) // a refused event must not consume the future
-		return d
+		return d, nil
 	}
-	return 0
+	return 0, nil
+}
+
+// bucket is key's entry, made when missing and moved to the front; l.mu
+// is held.
+func (l *limiter) bucket(key string) *bucket {
+	if e, ok := l.byKey[key]; ok {
+		l.order.MoveToFront(e)
+		return e.Value.(*bucket)
+	}
+	b := &bucket{key: key}
+	if l.shared == nil {
+		b.lim = rate.NewLimiter(l.limit.Rate, l.limit.Burst)
+	}
+	l.byKey[key] = l.order.PushFront(b)
+	for l.order.Len() > l.max {
+		old := l.order.Back()
+		l.order.Remove(old)
+		delete(l.byKey, old.Value.(*bucket).key)
+	}
+	return b
 }
 
 // size is the number of keys held (for tests of the bound).

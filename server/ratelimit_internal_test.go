@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"strconv"
 	"testing"
 	"time"
@@ -11,14 +12,14 @@ import (
 // TestLimiterBounded: a table never holds more than its bound however many
 // keys pass through it, and the keys still in use keep their state.
 func TestLimiterBounded(t *testing.T) {
-	l := newLimiter("test", Limit{Rate: rate.Every(time.Hour), Burst: 1}, 100)
+	l := newLimiter("test", Limit{Rate: rate.Every(time.Hour), Burst: 1}, 100, nil)
 	now := time.Unix(1e9, 0)
-	if l.allow("hot", now) != 0 {
+	if wait(l, "hot", now) != 0 {
 		t.Fatal("first event refused")
 	}
 	for i := range 10_000 {
-		l.allow(strconv.Itoa(i), now)
-		if i%50 == 0 && l.allow("hot", now) == 0 {
+		wait(l, strconv.Itoa(i), now)
+		if i%50 == 0 && wait(l, "hot", now) == 0 {
 			t.Fatalf("hot key refilled after %d other keys", i)
 		}
 	}
@@ -27,11 +28,20 @@ func TestLimiterBounded(t *testing.T) {
 	}
 }
 
+// wait is how long l makes an event of key wait at now.
+func wait(l *limiter, key string, now time.Time) time.Duration {
+	d, err := l.allow(context.Background(), key, now)
+	if err != nil {
+		panic(err) // only shared buckets fail
+	}
+	return d
+}
+
 // TestLimiterInf: rate.Inf switches a limit off.
 func TestLimiterInf(t *testing.T) {
-	l := newLimiter("off", Limit{Rate: rate.Inf}, 10)
+	l := newLimiter("off", Limit{Rate: rate.Inf}, 10, nil)
 	for range 1000 {
-		if l.allow("k", time.Now()) != 0 {
+		if wait(l, "k", time.Now()) != 0 {
 			t.Fatal("refused with rate.Inf")
 		}
 	}

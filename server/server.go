@@ -81,6 +81,10 @@ type Config struct {
 	// RateLimits are the limits of SPEC §6; zero fields take the defaults
 	// of DefaultRateLimits.
 	RateLimits RateLimits
+	// SharedLimits, when set, holds the rate limits' buckets for every
+	// replica of the deployment (wallet.Service over PostgreSQL), so that
+	// N replicas allow what one does; nil: each server keeps its own.
+	SharedLimits SharedBuckets
 	// TrustedProxies are the peers whose X-Forwarded-For is believed when
 	// working out a client's address for rate limits. Empty: the TCP peer
 	// is the client, whatever the headers say.
@@ -158,7 +162,7 @@ func New(cfg Config) http.Handler {
 	if s.openapi == nil {
 		s.openapi = docs.OpenAPI()
 	}
-	s.limits = newLimiters(cfg.RateLimits.withDefaults())
+	s.limits = newLimiters(cfg.RateLimits.withDefaults(), cfg.SharedLimits)
 
 	reg, gath := cfg.Registerer, cfg.Gatherer
 	switch {

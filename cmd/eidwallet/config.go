@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/eidwallet/eidwallet/postgres"
+	"github.com/eidwallet/eidwallet/server"
 )
 
 // config is eidwallet serve's configuration: defaults, then EIDWALLET_*
@@ -46,6 +47,9 @@ type config struct {
 	// NoMigrate starts without applying migrations: the PostgreSQL store
 	// must be up to date (eidwallet migrate).
 	NoMigrate bool
+	// RateLimits are the limits of SPEC §6 (--limit-*), the deployment's
+	// whatever the number of replicas (shared over PostgreSQL).
+	RateLimits server.RateLimits
 	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
 	// synchronous_commit other than on or remote_apply (THREATS T31).
 	AllowUnsafeDurability bool
@@ -107,6 +111,9 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
 	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),
 		"start on PostgreSQL with fsync off or synchronous_commit other than on or remote_apply (never in production)")
+	if err := registerLimits(fs, &c.RateLimits, env); err != nil {
+		return nil, err
+	}
 	if extra != nil {
 		extra(fs)
 	}

@@ -2,8 +2,12 @@ package main
 
 import (
 	"io"
+	"math"
 	"strings"
 	"testing"
+
+	"github.com/eidwallet/eidwallet/server"
+	"golang.org/x/time/rate"
 )
 
 func TestServeConfig(t *testing.T) {
@@ -66,5 +70,40 @@ func TestPGNotifyConfig(t *testing.T) {
 	}, io.Discard)
 	if err == nil || !strings.Contains(err.Error(), "EIDWALLET_PG_NOTIFY") {
 		t.Errorf("EIDWALLET_PG_NOTIFY=sometimes: %v", err)
+	}
+}
+
+// TestLimitConfig: every rate limit is a serve flag and an EIDWALLET_LIMIT_*
+// variable (flags win), with the defaults of server.DefaultRateLimits, and
+// a figure that is not one is refused at start.
+func TestLimitConfig(t *testing.T) {
+	env := map[string]string{"EIDWALLET_LIMIT_SHARES_PER_HOLDER": "2/m,3", "EIDWALLET_LIMIT_VERIFY_PER_KEY": "9/s,9"}
+	cfg, err := parseServeConfig([]string{"--limit-verify-per-key", "5/s,7", "--limit-enroll-per-addr", "off", "--limit-token-per-addr", "36/h,2"},
+		func(k string) string { return env[k] }, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def := server.DefaultRateLimits()
+	for name, c := range map[string]struct{ got, want server.Limit }{
+		"verify per key (flag over variable)": {cfg.RateLimits.VerifyPerKey, server.Limit{Rate: 5, Burst: 7}},
+		"shares per holder (variable)":        {cfg.RateLimits.SharesPerHolder, server.Limit{Rate: rate.Limit(2.0 / 60), Burst: 3}},
+		"enroll per addr (off)":               {cfg.RateLimits.EnrollPerAddr, server.Limit{Rate: rate.Inf, Burst: 1}},
+		"token per addr (per hour)":           {cfg.RateLimits.TokenPerAddr, server.Limit{Rate: rate.Limit(36.0 / 3600), Burst: 2}},
+		"verify per addr (default)":           {cfg.RateLimits.VerifyPerAddr, def.VerifyPerAddr},
+		"presence per holder (default)":       {cfg.RateLimits.PresencePerHolder, def.PresencePerHolder},
+	} {
+		if math.Abs(float64(c.got.Rate-c.want.Rate)) > 1e-9 && c.got.Rate != c.want.Rate || c.got.Burst != c.want.Burst {
+			t.Errorf("%s: %+v, want %+v", name, c.got, c.want)
+		}
+	}
+	for _, bad := range []string{"5", "5/s", "5/d,1", "0/s,1", "5/s,0", "-1/s,2", "x/s,2"} {
+		if _, err := parseServeConfig([]string{"--limit-requests-per-key", bad}, func(string) string { return "" }, io.Discard); err == nil {
+			t.Errorf("--limit-requests-per-key %q accepted", bad)
+		}
+	}
+	if _, err := parseServeConfig(nil, func(k string) string {
+		return map[string]string{"EIDWALLET_LIMIT_PRESENCE_PER_HOLDER": "often"}[k]
+	}, io.Discard); err == nil || !strings.Contains(err.Error(), "EIDWALLET_LIMIT_PRESENCE_PER_HOLDER") {
+		t.Errorf("EIDWALLET_LIMIT_PRESENCE_PER_HOLDER=often: %v", err)
 	}
 }

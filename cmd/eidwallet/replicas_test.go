@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -255,6 +256,11 @@ func TestReplicas(t *testing.T) {
 		}
 	})
 
+	t.Run("rate limits are the deployment's: a holder's share quota exact, a key's limit within 10 %", func(t *testing.T) {
+		p := newPair(t, bin, dsn, "--limit-shares-per-holder", "1/h,6", "--limit-verify-per-key", "1/h,40")
+		p.limitsShared(t)
+	})
+
 	t.Run("a webhook pending on a replica killed with SIGKILL is delivered by the other", func(t *testing.T) {
 		p := newPair(t, bin, dsn)
 		p.webhookSurvivesKill(t)
@@ -445,5 +451,55 @@ func (p *pair) webhookSurvivesKill(t *testing.T) {
 	}
 	if hook.bad.Load() != 0 {
 		t.Errorf("%d deliveries failed the signature check", hook.bad.Load())
+	}
+}
+
+// limitsShared: with the quota of 6 shares per holder and 40 redemptions
+// per verifier key (neither refilling within the test), one holder's
+// shares made alternately on A and B stop at exactly 6, and 100
+// concurrent redemptions by one key split over both pass the limit 36 to
+// 40 times (leased tokens a replica holds unspent are the only slack):
+// what one server would allow, not twice that.
+func (p *pair) limitsShared(t *testing.T) {
+	ctx := p.w.ctx
+	limited := func(err error) bool {
+		var ce *client.Error
+		return errors.As(err, &ce) && ce.Status == http.StatusTooManyRequests && ce.Code == api.CodeRateLimited
+	}
+	share := api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: p.w.cardA, Claims: []string{"age_over_18"}}}}
+	made := 0
+	for i := range 12 {
+		h := p.w.a
+		if i%2 == 1 {
+			h = p.holderAOnB
+		}
+		switch _, err := h.Share(ctx, share); {
+		case err == nil:
+			made++
+		case !limited(err):
+			t.Fatalf("share %d: %v", i, err)
+		}
+	}
+	if made != 6 {
+		t.Errorf("%d shares made over two replicas under a quota of 6", made)
+	}
+
+	var passed atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 100 {
+		v := p.w.s1
+		if i%2 == 1 {
+			v = p.s1B
+		}
+		wg.Go(func() {
+			// Not a share code: 400 once past the limit, 429 before.
+			if _, err := v.Verify(ctx, "EID1:not-a-share"); !limited(err) {
+				passed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := passed.Load(); n < 36 || n > 40 {
+		t.Errorf("%d of 100 redemptions passed a limit of 40 over two replicas, want 36 to 40", n)
 	}
 }

@@ -167,7 +167,12 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg, TrustedProxies: cfg.TrustedProxies})
+	var shared server.SharedBuckets
+	if cfg.Store == "postgres" {
+		// shared = svc // every replica takes from the same buckets
+	}
+	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg, TrustedProxies: cfg.TrustedProxies,
+		RateLimits: cfg.RateLimits, SharedLimits: shared})
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,

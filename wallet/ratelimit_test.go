@@ -1,0 +1,65 @@
+package wallet_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// TestTakeTokensLeasesTheBucket: the leases of a bucket add up to its
+// burst and no more, shrinking as it empties (a sixteenth of what is
+// left, at least one: one at a time for a burst of 16 or less); an empty
+// bucket says when the next token is back, and refills at its rate. Keys
+// and limiters have buckets of their own.
+func TestTakeTokensLeasesTheBucket(t *testing.T) {
+	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	svc, _ := servicetest.New(t, wallet.Config{Now: func() time.Time { return now }})
+	ctx := t.Context()
+	take := func(limiter, key string, rate float64, burst int) (int, time.Duration) {
+		t.Helper()
+		n, wait, err := svc.TakeTokens(ctx, limiter, key, rate, burst)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n, wait
+	}
+	var leases []int
+	total := 0
+	for {
+		n, wait := take("verify_key", "k1", 1, 100)
+		if n == 0 {
+			if wait != time.Second {
+				t.Errorf("empty bucket of 1/s: wait %s, want 1s", wait)
+			}
+			break
+		}
+		leases = append(leases, n)
+		total += n
+	}
+	if total != 100 || leases[0] != 100/16 || leases[len(leases)-1] != 1 {
+		t.Errorf("leases %v: total %d, want 100 from %d down to 1", leases, total, 100/16)
+	}
+	if n, _ := take("verify_key", "k2", 1, 100); n != 100/16 {
+		t.Errorf("another key's bucket: lease %d, want %d", n, 100/16)
+	}
+	if n, _ := take("verify_addr", "k1", 1, 100); n != 100/16 {
+		t.Errorf("another limiter's bucket: lease %d, want %d", n, 100/16)
+	}
+	now = now.Add(3 * time.Second)
+	if n, _ := take("verify_key", "k1", 1, 100); n != 1 {
+		t.Errorf("3 s later at 1/s: lease %d, want 1 (a sixteenth of 3, at least one)", n)
+	}
+	for i := range 10 {
+		if n, _ := take("share_holder", "h1", 0.5, 10); n != 1 {
+			t.Fatalf("burst 10, take %d: lease %d, want 1", i, n)
+		}
+	}
+	if n, wait := take("share_holder", "h1", 0.5, 10); n != 0 || wait != 2*time.Second {
+		t.Errorf("burst 10 spent: lease %d, wait %s; want 0 and 2s", n, wait)
+	}
+	if _, _, err := svc.TakeTokens(ctx, "x", "k", 0, 1); err == nil {
+		t.Error("rate 0 accepted")
+	}
+}
