@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"strings"
 	"time"
 
@@ -50,6 +51,10 @@ const DefaultSchema = "eidwallet"
 // failure means another transaction on the same rows committed, so the
 // next attempt usually wins; the bound only stops a pathological storm.
 const maxAttempts = 50
+
+// defaultMaxConns is the least pool size when the DSN sets no
+// pool_max_conns (see Open).
+const defaultMaxConns = 16
 
 // defaultConnectTimeout bounds a connection attempt when the DSN sets no
 // connect_timeout.
@@ -140,6 +145,12 @@ func connect(ctx context.Context, dsn string, opts []Option) (*config, *pgxpool.
 		// answer would hold the server's start (and each new connection)
 		// for as long as the kernel retries.
 		poolCfg.ConnConfig.ConnectTimeout = defaultConnectTimeout
+	}
+	if !strings.Contains(dsn, "pool_max_conns") {
+		// pgx's default, the number of CPUs (at least 4), queues a busy
+		// server's requests for a connection while the database idles:
+		// each holds one only for its transaction's round trips.
+		poolCfg.MaxConns = int32(max(defaultMaxConns, 4*runtime.NumCPU()))
 	}
 	poolCfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{cfg.schema}.Sanitize()
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
@@ -318,7 +329,13 @@ func (s *Store) Close() error {
 // DropSchema removes a schema and everything in it. It is for tests and
 // for operators tearing down a deployment; the service never calls it.
 func DropSchema(ctx context.Context, dsn, schema string) error {
-	conn, err := pgx.Connect(ctx, dsn)
+	// Parsed as Open parses it, so that pool settings in the DSN are not
+	// sent to the server as parameters.
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return fmt.Errorf("postgres: drop schema: %w", err)
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg.ConnConfig)
 	if err != nil {
 		return fmt.Errorf("postgres: connect: %w", err)
 	}
