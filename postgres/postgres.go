@@ -254,14 +254,20 @@ func (s *Store) write(ctx context.Context, op string, iso pgx.TxIsoLevel, fn fun
 // failed with a conflict, that error comes back instead, whatever fn made
 // of it, so that write can tell a conflict and try again.
 func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(wallet.Tx) error) error {
-	ptx, err := s.pool.BeginTx(ctx, opts)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: %s: begin: %w", op, err)
 	}
-	// Rolls back unless committed, also when fn panics (the connection
-	// goes back to the pool either way). With ctx cancelled pgx closes the
-	// connection instead, which rolls back just as well.
-	defer func() { _ = ptx.Rollback(ctx) }()
+	// The pool closes a connection released inside a transaction, so one
+	// that fn panicked out of, or whose ROLLBACK failed, is not reused.
+	defer conn.Release()
+	ptx := &pipelined{conn: conn, begin: beginSQL(opts)}
+	committed := false
+	defer func() {
+		if !committed {
+			_ = ptx.end(ctx, false)
+		}
+	}()
 	t := &tx{ctx: ctx, tx: ptx, sql: &s.sql}
 	fnErr := fn(t)
 	if fnErr != nil || t.failed != nil {
@@ -276,7 +282,8 @@ func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(
 			return fmt.Errorf("postgres: %s: transaction aborted by an earlier statement: %w", op, t.failed)
 		}
 	}
-	if err := ptx.Commit(ctx); err != nil {
+	committed = true
+	if err := ptx.end(ctx, true); err != nil {
 		return fmt.Errorf("postgres: %s: commit: %w", op, err)
 	}
 	return nil

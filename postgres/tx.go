@@ -33,7 +33,7 @@ import (
 // lookup by an id from a URL cannot abort the transaction either.
 type tx struct {
 	ctx context.Context
-	tx  pgx.Tx
+	tx  querier // the transaction, begun with its first statement (pipelined)
 	sql *statements
 	// failed is the first error a statement returned: from then on
 	// PostgreSQL refuses every statement and the commit (see Store.run).

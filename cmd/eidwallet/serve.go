@@ -169,7 +169,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	var shared server.SharedBuckets
 	if cfg.Store == "postgres" {
-		// shared = svc // every replica takes from the same buckets
+		shared = svc // every replica takes from the same buckets
 	}
 	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg, TrustedProxies: cfg.TrustedProxies,
 		RateLimits: cfg.RateLimits, SharedLimits: shared})
