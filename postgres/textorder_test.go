@@ -93,4 +93,3 @@ func relocale(t *testing.T, dsn, schema string) {
 		}
 	}
 }
-
