@@ -21,8 +21,12 @@
 -- them by bytes, the bolt store's order: the store asks the database at
 -- Open whether its default order is bytewise and, where it is not, says
 -- COLLATE "C" in the ORDER BY of a list (textorder.go). Schemas made
--- before this file had text             columns; they are adopted as they
--- are and order the same. Hashes, tokens and one-time keys are bytea.
+-- before this file had text COLLATE "C" columns; they are adopted as
+-- they are and order the same. Hashes, tokens and one-time keys are bytea.
+--
+-- Indexes led by a time say ASC: a no-op on PostgreSQL and CockroachDB;
+-- on YugabyteDB, which hash-shards the first column of an index unless
+-- told an order, it keeps `ORDER BY expires LIMIT n` a range scan.
 
 -- The layout version of the schemas before migrations, kept so that a schema
 -- of the layout before record kinds (tables, no store_format) is still
@@ -160,7 +164,7 @@ CREATE TABLE IF NOT EXISTS once (
     key     bytea PRIMARY KEY,
     expires timestamptz NOT NULL
 );
-CREATE INDEX IF NOT EXISTS once_by_expiry ON once (expires);
+CREATE INDEX IF NOT EXISTS once_by_expiry ON once (expires ASC);
 
 -- Token buckets the replicas share (wallet/ratelimit.go): by keyed hash of
 -- the limiter and key, with when each is full again, for pruning.
@@ -169,7 +173,7 @@ CREATE TABLE IF NOT EXISTS rate_buckets (
     tat timestamptz,
     rec json NOT NULL
 );
-CREATE INDEX IF NOT EXISTS rate_buckets_by_tat ON rate_buckets (tat, id);
+CREATE INDEX IF NOT EXISTS rate_buckets_by_tat ON rate_buckets (tat ASC, id);
 
 -- The webhook outbox (wallet.WebhookDeliveries): pending deliveries have
 -- due (when any replica may next claim one), done ones expires (when they
@@ -180,7 +184,7 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     expires timestamptz,
     rec     json NOT NULL
 );
-CREATE INDEX IF NOT EXISTS webhook_deliveries_by_due ON webhook_deliveries (due, id)
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_due ON webhook_deliveries (due ASC, id)
     WHERE due IS NOT NULL;
-CREATE INDEX IF NOT EXISTS webhook_deliveries_by_expiry ON webhook_deliveries (expires, id)
+CREATE INDEX IF NOT EXISTS webhook_deliveries_by_expiry ON webhook_deliveries (expires ASC, id)
     WHERE expires IS NOT NULL;
