@@ -126,7 +126,14 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open schema %q: %w", cfg.schema, err)
 	}
-	return &Store{pool: pool, applied: applied}, nil
+	bytewise, err := textOrderBytewise(ctx, pool)
+	if err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
+	}
+	st := &Store{pool: pool, applied: applied}
+	st.sql.collateC = !bytewise // textorder.go
+	return st, nil
 }
 
 // connect makes the pool Open and Status use.

@@ -116,7 +116,11 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 		}
 		by := make([]string, len(order))
 		for i, c := range order {
-			by[i] = c.Name + dir
+			by[i] = c.Name
+			if c.Type == wallet.Text && t.sql.collateC {
+				by[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
+			}
+			by[i] += dir
 		}
 		// A record not in the index has NULL there: not listed.
 		where := cols[0].Name + " IS NOT NULL"
@@ -358,6 +362,10 @@ func (t *tx) UseOnce(key string, expires time.Time, now time.Time) error {
 // declaration on first use (pgx then caches the prepared statement).
 type statements struct {
 	sql sync.Map // kind name and operation → SQL
+	// collateC: the database's default collation does not order text
+	// bytewise, so lists order Text columns COLLATE "C" (textorder.go).
+	// Set by Open before any statement is made.
+	collateC bool
 }
 
 func (s *statements) of(k *wallet.Kind, op string, build func() string) string {
@@ -386,8 +394,10 @@ func names(cols []wallet.Column) string {
 	return strings.Join(parts, ", ")
 }
 
-// sqlType is the column type of a wallet.Type. Text is COLLATE "C" in
-// migrations/0001_init.sql: compared and sorted as bytes, as bbolt does.
+// sqlType is the column type of a wallet.Type. Text columns have the
+// database's default collation; lists order them bytewise, as bbolt does
+// (textorder.go). Equality needs no collation: PostgreSQL's default
+// collations are deterministic, so equal means the same bytes.
 func sqlType(t wallet.Type) string {
 	switch t {
 	case wallet.Text:

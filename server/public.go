@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -11,11 +13,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
-
-// publicMaxAge is how long caches may keep issuer keys and metadata. A
-// verifier that meets an unknown kid should fetch again; a retired key
-// lingers in caches this long.
-const publicMaxAge = 5 * time.Minute
 
 // grantJWTBearer is the grant type of RFC 7523 §2.1.
 const grantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
@@ -56,30 +53,42 @@ func (s *server) handleMetrics() gin.HandlerFunc {
 }
 
 // handleOpenAPI serves the OpenAPI 3.1 description (docs/openapi.json).
+// It changes only with the binary: five minutes is the time a rolling
+// upgrade's new description takes to reach every cache.
 func (s *server) handleOpenAPI() gin.HandlerFunc {
+	etag := bodyETag(s.openapi)
 	return func(c *gin.Context) {
-		c.Header("Cache-Control", "public, max-age=300")
-		c.Header("Access-Control-Allow-Origin", "*")
-		c.Data(http.StatusOK, mediaJSON, s.openapi)
+		servePublic(c, mediaJSON, s.openapi, etag, wallet.PublicDocTTL)
 	}
 }
 
+// The public documents below are what every relying party fetches, so at
+// peak a CDN answers them (docs/operations.md "CDN and caching"). Each
+// carries a strong ETag, the digest of its exact bytes, so a cache
+// revalidates with a 304 and no body; and a max-age that is what remains
+// of the document's lifetime since the store was read for it
+// (wallet.Document), so no cache holds a copy longer than that lifetime,
+// however long it was kept in the replica's memory before.
+
 // handleJWKS serves an issuer's public keys, retired keys excluded (SPEC
-// §3.5). Anyone may fetch it, browsers included.
+// §3.5). Anyone may fetch it, browsers included. A verifier meeting an
+// unknown kid fetches again with Cache-Control: no-cache, which a CDN
+// answers by revalidating (RFC 9111 §5.2.1.4).
 func (s *server) handleJWKS() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		jwks, err := s.svc.JWKS(c.Request.Context(), c.Param("id"))
+		doc, err := s.svc.JWKS(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		publicCache(c, publicMaxAge)
-		c.Data(http.StatusOK, "application/jwk-set+json", jwks)
+		s.serveDocument(c, "application/jwk-set+json", doc, wallet.PublicDocTTL)
 	}
 }
 
 // handleServiceJWKS serves the service's own signing key, the key of
-// activity checkpoints (SPEC §3.6). Anyone may fetch it, browsers included.
+// activity checkpoints and the trust list (SPEC §3.6). Anyone may fetch
+// it, browsers included. The key is made once per store and held in
+// memory: no store read.
 func (s *server) handleServiceJWKS() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		jwks, err := s.svc.ServiceJWKS()
@@ -87,8 +96,7 @@ func (s *server) handleServiceJWKS() gin.HandlerFunc {
 			s.fail(c, err)
 			return
 		}
-		publicCache(c, publicMaxAge)
-		c.Data(http.StatusOK, "application/jwk-set+json", jwks)
+		servePublic(c, "application/jwk-set+json", jwks, bodyETag(jwks), wallet.PublicDocTTL)
 	}
 }
 
@@ -97,13 +105,12 @@ func (s *server) handleServiceJWKS() gin.HandlerFunc {
 // between the host and the path of the issuer identifier.
 func (s *server) handleIssuerMetadata() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		meta, err := s.svc.IssuerMetadata(c.Request.Context(), c.Param("id"))
+		doc, err := s.svc.IssuerMetadata(c.Request.Context(), c.Param("id"))
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		publicCache(c, publicMaxAge)
-		c.Data(http.StatusOK, mediaJSON, meta)
+		s.serveDocument(c, mediaJSON, doc, wallet.PublicDocTTL)
 	}
 }
 
@@ -113,18 +120,20 @@ func (s *server) handleIssuerMetadata() gin.HandlerFunc {
 // is valid for wallet.TrustListTTL.
 func (s *server) handleTrustList() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		token, err := s.svc.TrustList(c.Request.Context())
+		doc, err := s.svc.TrustList(c.Request.Context())
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		publicCache(c, publicMaxAge)
-		c.Data(http.StatusOK, "application/trust-list+jwt", []byte(token))
+		s.serveDocument(c, "application/trust-list+jwt", doc, wallet.PublicDocTTL)
 	}
 }
 
-// handleStatusList serves a Token Status List token, cacheable for its
-// ttl (SPEC §3.5; Token Status List §8).
+// handleStatusList serves a Token Status List token (SPEC §3.5), fresh in
+// HTTP caches until its ttl has passed since it was built: the token's
+// ttl is the time a relying party may keep it (Token Status List §5.1),
+// so the HTTP lifetime counts from its iat and a status change reaches a
+// relying party that honours ttl within twice the ttl.
 func (s *server) handleStatusList() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		list, ok := positiveInt(c.Param("list"))
@@ -132,20 +141,48 @@ func (s *server) handleStatusList() gin.HandlerFunc {
 			s.failCode(c, api.CodeInvalidRequest, "list must be a positive integer")
 			return
 		}
-		token, ttl, err := s.svc.StatusListToken(c.Request.Context(), c.Param("issuer"), list)
+		doc, err := s.svc.StatusListToken(c.Request.Context(), c.Param("issuer"), list)
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		c.Header("Cache-Control", "max-age="+strconv.Itoa(int(ttl/time.Second)))
-		c.Header("Access-Control-Allow-Origin", "*")
-		c.Data(http.StatusOK, "application/statuslist+jwt", []byte(token))
+		s.serveDocument(c, "application/statuslist+jwt", doc, wallet.StatusListTTL)
 	}
 }
 
-func publicCache(c *gin.Context, d time.Duration) {
-	c.Header("Cache-Control", "public, max-age="+strconv.Itoa(int(d/time.Second)))
-	c.Header("Access-Control-Allow-Origin", "*")
+// serveDocument answers a public document with max-age what remains of
+// its freshness, in whole seconds rounded up, within [0, ttl] whatever
+// the clock did.
+func (s *server) serveDocument(c *gin.Context, contentType string, doc wallet.Document, ttl time.Duration) {
+	left := min(max(doc.FreshUntil.Sub(s.now()), 0), ttl)
+	servePublic(c, contentType, doc.Body, bodyETag(doc.Body), left)
+}
+
+// servePublic answers body to anyone, browsers included, cacheable by
+// shared caches for maxAge, with etag as its validator: 304 Not Modified
+// and no body when If-None-Match names it (RFC 9110 §13.1.2, weak
+// comparison), with the same ETag and Cache-Control the 200 would carry
+// (§15.4.5), so a cache that revalidates keeps its copy for the new
+// max-age.
+func servePublic(c *gin.Context, contentType string, body []byte, etag string, maxAge time.Duration) {
+	h := c.Writer.Header()
+	h.Set("ETag", etag)
+	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64((maxAge+time.Second-1)/time.Second), 10))
+	h.Set("Access-Control-Allow-Origin", "*")
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		c.Status(http.StatusNotModified)
+		return
+	}
+	c.Data(http.StatusOK, contentType, body)
+}
+
+// bodyETag is a strong entity tag of body (RFC 9110 §8.8.3): 96 bits of
+// its SHA-256, as the page assets have (pages.go). Two replicas serving
+// the same bytes give the same tag; a signed document differs per
+// signature, so each replica's copy has its own.
+func bodyETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
 // positiveInt parses a canonical decimal integer > 0 ("01" and "+1" are

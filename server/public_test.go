@@ -53,8 +53,8 @@ func TestStatusListRoute(t *testing.T) {
 		if ct := resp.Header.Get("Content-Type"); ct != "application/statuslist+jwt" {
 			t.Errorf("Content-Type %q", ct)
 		}
-		if cc := resp.Header.Get("Cache-Control"); cc != "max-age=300" {
-			t.Errorf("Cache-Control %q, want max-age=300 (the token's ttl)", cc)
+		if cc := resp.Header.Get("Cache-Control"); cc != "public, max-age=300" {
+			t.Errorf("Cache-Control %q, want public, max-age=300 (the token's ttl)", cc)
 		}
 		tok, err := credentials.VerifyStatusList(token, trust, w.credential.StatusList, h.clock.Now(), 0)
 		if err != nil {

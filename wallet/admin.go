@@ -104,6 +104,7 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req api.Create
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "create issuer")
 	}
+	s.dropIssuerDocs(is.ID) // the trust list names it now
 	s.log.InfoContext(ctx, "issuer created", "issuer_id", is.ID, "kid", key.Kid)
 	return s.issuerView(is), nil
 }
@@ -243,8 +244,8 @@ func (s *Service) RetireIssuer(ctx context.Context, p *Principal, issuerID strin
 }
 
 // changeIssuer applies change to an issuer in one write transaction,
-// forgets its cached status list tokens (their signing key may have
-// changed) and returns the issuer as the operator sees it.
+// forgets the cached public documents it goes into (dropIssuerDocs) and
+// returns the issuer as the operator sees it.
 func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func(*Issuer) error) (*api.IssuerView, error) {
 	var is *Issuer
 	err := s.store.Update(ctx, func(tx Tx) error {
@@ -260,7 +261,7 @@ func (s *Service) changeIssuer(ctx context.Context, issuerID string, change func
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "issuer")
 	}
-	s.dropStatusTokens(issuerID)
+	s.dropIssuerDocs(issuerID)
 	return s.issuerView(is), nil
 }
 

@@ -61,7 +61,7 @@ func TestStatusListOpensWhenFull(t *testing.T) {
 	}
 	r.armed.Store(false)
 	for list := 1; list <= 3; list++ {
-		if _, _, err := svc.StatusListToken(ctx, "mps", list); err != nil {
+		if _, err := svc.StatusListToken(ctx, "mps", list); err != nil {
 			t.Errorf("status list %d: %v", list, err)
 		}
 	}

@@ -70,15 +70,11 @@ type Service struct {
 	mu         sync.Mutex
 	signers    map[string]*ecdsa.PrivateKey // issuer kid → unsealed key (kids are content-addressed, so entries never go stale)
 	publicKeys map[string]*ecdsa.PublicKey  // issuer kid → parsed public key
-	statusJWTs map[string]cachedToken       // status list URI → signed token
+	docs       map[docKey]cachedDoc         // public documents served from memory (public.go)
+	docsGen    uint64                       // counts drops of docs
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
-}
-
-type cachedToken struct {
-	token   string
-	expires time.Time
 }
 
 // Timing and size rules of SPEC §3 and §4.
@@ -105,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
 		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, notifier: cfg.Notifier,
-		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, statusJWTs: map[string]cachedToken{},
+		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, docs: map[docKey]cachedDoc{},
 	}
 	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
 	if s.now == nil {

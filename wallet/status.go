@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -94,8 +93,18 @@ func (s *Service) issuerVCTs(is *Issuer) []string {
 	return vcts
 }
 
-// JWKS returns an issuer's public keys (SPEC §3.5).
-func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
+// JWKS returns an issuer's public keys (SPEC §3.5), from memory for half
+// of PublicDocTTL (public.go).
+func (s *Service) JWKS(ctx context.Context, issuerID string) (Document, error) {
+	doc, err := s.document(docKey{kind: docJWKS, issuer: issuerID}, PublicDocTTL, func(time.Time) ([]byte, error) {
+		return s.issuerJWKS(ctx, issuerID)
+	})
+	return doc, s.storeErr(ctx, err, "issuer")
+}
+
+// issuerJWKS reads an issuer's keys still in its JWKS, in the issuer's
+// key order, as a JWK Set.
+func (s *Service) issuerJWKS(ctx context.Context, issuerID string) ([]byte, error) {
 	var out []byte
 	err := s.store.View(ctx, func(tx Tx) error {
 		is, err := Issuers.Get(tx, issuerID)
@@ -115,57 +124,51 @@ func (s *Service) JWKS(ctx context.Context, issuerID string) ([]byte, error) {
 		out, err = credentials.JWKS(pubs...)
 		return err
 	})
-	return out, s.storeErr(ctx, err, "issuer")
+	return out, err
 }
 
 // IssuerMetadata is the SD-JWT VC issuer metadata (SD-JWT VC draft §5:
-// `issuer` and `jwks`), served under /.well-known/jwt-vc-issuer/issuers/{id}.
-func (s *Service) IssuerMetadata(ctx context.Context, issuerID string) ([]byte, error) {
-	jwks, err := s.JWKS(ctx, issuerID)
-	if err != nil {
-		return nil, err
-	}
-	return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": jsontext.Value(jwks)})
+// `issuer` and `jwks`), served under /.well-known/jwt-vc-issuer/issuers/{id},
+// from memory like the JWKS.
+func (s *Service) IssuerMetadata(ctx context.Context, issuerID string) (Document, error) {
+	doc, err := s.document(docKey{kind: docMetadata, issuer: issuerID}, PublicDocTTL, func(time.Time) ([]byte, error) {
+		jwks, err := s.issuerJWKS(ctx, issuerID)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": jsontext.Value(jwks)})
+	})
+	return doc, s.storeErr(ctx, err, "issuer")
 }
 
 // StatusListToken returns the signed Token Status List of an issuer's list,
-// cached until half its ttl has passed or a status in it changes.
-func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int) (string, time.Duration, error) {
-	uri := s.StatusListURL(issuerID, list)
-	now := s.now()
-	s.mu.Lock()
-	c, ok := s.statusJWTs[uri]
-	s.mu.Unlock()
-	if ok && now.Before(c.expires) {
-		return c.token, StatusListTTL, nil
-	}
-	var token string
-	err := s.store.View(ctx, func(tx Tx) error {
-		is, err := Issuers.Get(tx, issuerID)
-		if err != nil {
+// from memory until half its ttl has passed or a status in it changes on
+// this replica (public.go): fresh for StatusListTTL after it was read.
+func (s *Service) StatusListToken(ctx context.Context, issuerID string, list int) (Document, error) {
+	doc, err := s.document(docKey{kind: docStatusList, issuer: issuerID, list: list}, StatusListTTL, func(now time.Time) ([]byte, error) {
+		var token string
+		err := s.store.View(ctx, func(tx Tx) error {
+			is, err := Issuers.Get(tx, issuerID)
+			if err != nil {
+				return err
+			}
+			lst, err := buildStatusList(tx, issuerID, list)
+			if err != nil {
+				return err
+			}
+			signer, err := s.activeSigner(is)
+			if err != nil {
+				return err
+			}
+			token, err = signer.SignStatusList(credentials.StatusListToken{
+				Issuer: s.IssuerURL(issuerID), Subject: s.StatusListURL(issuerID, list), IssuedAt: now,
+				ExpiresAt: now.Add(24 * time.Hour), TTL: StatusListTTL, List: lst,
+			})
 			return err
-		}
-		lst, err := buildStatusList(tx, issuerID, list)
-		if err != nil {
-			return err
-		}
-		signer, err := s.activeSigner(is)
-		if err != nil {
-			return err
-		}
-		token, err = signer.SignStatusList(credentials.StatusListToken{
-			Issuer: s.IssuerURL(issuerID), Subject: uri, IssuedAt: now,
-			ExpiresAt: now.Add(24 * time.Hour), TTL: StatusListTTL, List: lst,
 		})
-		return err
+		return []byte(token), err
 	})
-	if err != nil {
-		return "", 0, s.storeErr(ctx, err, "status list")
-	}
-	s.mu.Lock()
-	s.statusJWTs[uri] = cachedToken{token: token, expires: now.Add(StatusListTTL / 2)}
-	s.mu.Unlock()
-	return token, StatusListTTL, nil
+	return doc, s.storeErr(ctx, err, "status list")
 }
 
 // buildStatusList makes a list from its entries that are not valid, the
@@ -191,18 +194,6 @@ func buildStatusList(tx Tx, issuerID string, list int) (*credentials.StatusList,
 		}
 	}
 	return lst, nil
-}
-
-// dropStatusTokens forgets an issuer's cached status list tokens.
-func (s *Service) dropStatusTokens(issuerID string) {
-	prefix := s.url + "/status-lists/" + issuerID + "/"
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for uri := range s.statusJWTs {
-		if strings.HasPrefix(uri, prefix) {
-			delete(s.statusJWTs, uri)
-		}
-	}
 }
 
 // statusValue is the Token Status List value of an API status word.

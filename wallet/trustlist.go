@@ -18,9 +18,19 @@ const TrustListTTL = 24 * time.Hour
 // its thumbprint, published by ServiceJWKS), valid for TrustListTTL. It is
 // the same binding of keys to issuers and issuers to types that the
 // service's own verification uses (trust), so an offline verifier holding
-// it decides as the service would.
-func (s *Service) TrustList(ctx context.Context) (string, error) {
-	now := s.now()
+// it decides as the service would. It is kept in memory for half of
+// PublicDocTTL (public.go); creating, changing or retiring an issuer on
+// this replica drops it.
+func (s *Service) TrustList(ctx context.Context) (Document, error) {
+	doc, err := s.document(docKey{kind: docTrustList}, PublicDocTTL, func(now time.Time) ([]byte, error) {
+		token, err := s.signTrustList(ctx, now)
+		return []byte(token), err
+	})
+	return doc, s.storeErr(ctx, err, "trust list")
+}
+
+// signTrustList reads the hosted issuers and signs the trust list of now.
+func (s *Service) signTrustList(ctx context.Context, now time.Time) (string, error) {
 	list := credentials.TrustList{Issuer: s.url, IssuedAt: now, ExpiresAt: now.Add(TrustListTTL)}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := Issuers.List(tx, "", Order{})
@@ -45,7 +55,7 @@ func (s *Service) TrustList(ctx context.Context) (string, error) {
 		return nil
 	})
 	if err != nil {
-		return "", s.storeErr(ctx, err, "trust list")
+		return "", err
 	}
 	return credentials.SignTrustList(s.serviceKey, s.serviceKid, list)
 }

@@ -38,10 +38,11 @@ func TestTrustListBindsHostedIssuers(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	token, err := e.svc.TrustList(ctx)
+	doc, err := e.svc.TrustList(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	token := string(doc.Body)
 	set, err := e.svc.ServiceJWKS()
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,100 @@
+package wallet
+
+import "time"
+
+// The public documents (an issuer's JWKS and metadata, the trust list,
+// status list tokens) are what every relying party fetches, so at
+// national scale a CDN serves them (docs/operations.md "CDN and caching")
+// and each replica answers the CDN from memory: it reads the store for a
+// document at most once per half its lifetime, and at once again after a
+// change it made itself. The rest of the lifetime is left to HTTP caches,
+// so a copy is never older than its lifetime, counted from the read,
+// wherever it was kept (Document.FreshUntil).
+
+// PublicDocTTL is how long a copy of an issuer's JWKS, its metadata or the
+// trust list stays fresh. Issuer keys rotate and retire at once (SPEC
+// §3.5, RotateIssuerKey): a new key reaches every HTTP cache within this,
+// and a retired one leaves them within it.
+const PublicDocTTL = 5 * time.Minute
+
+// Document is a public document as served: its exact bytes (shared: never
+// modify them) and until when a copy is fresh, which is its lifetime after
+// the store was read for it.
+type Document struct {
+	Body       []byte
+	FreshUntil time.Time
+}
+
+type docKind uint8
+
+const (
+	docStatusList docKind = iota
+	docJWKS
+	docMetadata
+	docTrustList
+)
+
+// docKey names a cached document: its kind, the issuer it is of (none for
+// the trust list) and, for a status list, the list.
+type docKey struct {
+	kind   docKind
+	issuer string
+	list   int
+}
+
+type cachedDoc struct {
+	doc   Document
+	until time.Time // served from memory until then
+}
+
+// document returns the document of key from memory, or builds it (reading
+// the store) and keeps it for half of ttl. A document built while a drop
+// happens is returned but not kept: it may have been read before the
+// change the drop is for.
+func (s *Service) document(key docKey, ttl time.Duration, build func(now time.Time) ([]byte, error)) (Document, error) {
+	now := s.now()
+	s.mu.Lock()
+	c, ok := s.docs[key]
+	gen := s.docsGen
+	s.mu.Unlock()
+	if ok && now.Before(c.until) {
+		return c.doc, nil
+	}
+	body, err := build(now)
+	if err != nil {
+		return Document{}, err
+	}
+	doc := Document{Body: body, FreshUntil: now.Add(ttl)}
+	s.mu.Lock()
+	if s.docsGen == gen {
+		s.docs[key] = cachedDoc{doc: doc, until: now.Add(ttl / 2)}
+	}
+	s.mu.Unlock()
+	return doc, nil
+}
+
+// dropDocs forgets the cached documents drop names. Other replicas keep
+// theirs until half their lifetime has passed.
+func (s *Service) dropDocs(drop func(docKey) bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docsGen++
+	for k := range s.docs {
+		if drop(k) {
+			delete(s.docs, k)
+		}
+	}
+}
+
+// dropStatusTokens forgets an issuer's cached status list tokens: a status
+// in one of them changed.
+func (s *Service) dropStatusTokens(issuerID string) {
+	s.dropDocs(func(k docKey) bool { return k.kind == docStatusList && k.issuer == issuerID })
+}
+
+// dropIssuerDocs forgets every cached document an issuer's record goes
+// into: its JWKS, its metadata, its status list tokens (their signing key
+// may have changed) and the trust list.
+func (s *Service) dropIssuerDocs(issuerID string) {
+	s.dropDocs(func(k docKey) bool { return k.issuer == issuerID || k.kind == docTrustList })
+}
