@@ -161,6 +161,21 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 	if err := k.CheckRecord(r); err != nil {
 		return fmt.Errorf("postgres: put %w", err)
 	}
+	args := recordArgs(k, r)
+	sql := t.sql.of(k, "put", func() string { return putSQL(k) })
+	tag, err := t.tx.Exec(t.ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), t.fail(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+	}
+	return nil
+}
+
+// recordArgs are the parameters of r's row: its key, every index column
+// (NULL where r is not in the index), its body.
+func recordArgs(k *wallet.Kind, r wallet.Record) []any {
 	args := append([]any(nil), r.Key...)
 	for i, ix := range k.Indexes {
 		for j := range ix.Columns {
@@ -175,16 +190,7 @@ func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
 	if body == nil {
 		body = []byte{} // NULL is no record
 	}
-	args = append(args, body)
-	sql := t.sql.of(k, "put", func() string { return putSQL(k) })
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), t.fail(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
-	}
-	return nil
+	return append(args, body)
 }
 
 func putSQL(k *wallet.Kind) string {
@@ -234,21 +240,7 @@ func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
 	if err := k.CheckRecord(r); err != nil {
 		return fmt.Errorf("postgres: swap %w", err)
 	}
-	args := append([]any(nil), r.Key...)
-	for i, ix := range k.Indexes {
-		for j := range ix.Columns {
-			if r.Index[i] == nil {
-				args = append(args, nil)
-			} else {
-				args = append(args, r.Index[i][j])
-			}
-		}
-	}
-	body := r.Body
-	if body == nil {
-		body = []byte{}
-	}
-	args = append(args, body, old)
+	args := append(recordArgs(k, r), old)
 	sql := t.sql.of(k, "swap", func() string { return swapSQL(k) })
 	tag, err := t.tx.Exec(t.ctx, sql, args...)
 	if err != nil {
