@@ -148,9 +148,9 @@ func BenchmarkBareES256HTTP(b *testing.B) {
 // BenchmarkRedeemHTTP redeems shares through POST /v1/verify on the real
 // stack (bbolt with fsync, the server with its middleware): one verifier,
 // the shares of benchCitizens citizens, as at a busy counter. Each share
-// allows 100 redemptions so that setting up b.N of them stays cheap, and
-// consecutive requests go to different shares; every redemption is still
-// a durable check-and-set.
+// allows usesPerShare redemptions so that setting up b.N of them stays
+// cheap, and consecutive requests go to different shares of different
+// citizens; every redemption is still a durable check-and-set.
 func BenchmarkRedeemHTTP(b *testing.B) {
 	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenBolt(b)))
 	forEachConcurrency(b, r.run)
@@ -213,9 +213,12 @@ func postgresCPU() time.Duration {
 }
 
 // benchCitizens is how many enrolled citizens the redemption benchmarks
-// share: more than the clients, so that concurrent redemptions are of
-// different citizens, as they are at a national scale.
-const benchCitizens = 96
+// share: many more than the clients, so that concurrent redemptions are
+// mostly of different citizens, as they are at a national scale.
+const benchCitizens = 256
+
+// usesPerShare is how many times each benchmark share is redeemed.
+const usesPerShare = 10
 
 // benchVerifiers is how many verifiers a spread load is redeemed by.
 const benchVerifiers = 32
@@ -264,13 +267,13 @@ func newRedeemBench(b *testing.B, st *benchStack) *redeemBench {
 	return r
 }
 
-// run redeems b.N times from clients goroutines: b.N/100 shares (rounded
-// up), taken in turn, of the citizens in turn.
+// run redeems b.N times from clients goroutines: b.N/usesPerShare shares
+// (rounded up), taken in turn, of the citizens in turn.
 func (r *redeemBench) run(b *testing.B, clients int) {
 	var bodies [][]byte
-	for n := 0; n < b.N; n += wallet.MaxShareUses {
+	for n := 0; n < b.N; n += usesPerShare {
 		i := len(bodies) % benchCitizens
-		sh, err := r.holders[i].ShareAndApprove(context.Background(), api.ShareRequest{MaxUses: wallet.MaxShareUses, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
+		sh, err := r.holders[i].ShareAndApprove(context.Background(), api.ShareRequest{MaxUses: usesPerShare, TTLSeconds: int(wallet.MaxShareTTL / time.Second),
 			Items: []api.ShareRequestItem{{CredentialID: r.credentials[i], Claims: []string{"full_name", "age_over_18"}}}})
 		if err != nil {
 			b.Fatal(err)
