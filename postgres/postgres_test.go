@@ -190,3 +190,52 @@ func TestOlderLayoutRefused(t *testing.T) {
 		t.Errorf("Open: %v, want it to name the older layout", err)
 	}
 }
+
+// Every transaction gives its connection back however it ends: a fn that
+// returns an error, one that panics, one that does nothing (and so sends
+// nothing: its BEGIN goes out with the first statement). Three times the
+// pool's size of them, then a transaction still gets a connection.
+func TestTransactionsGiveBackTheirConnection(t *testing.T) {
+	st := openSchema(t, schemaFor(t.TempDir()))
+	errBoom := errors.New("boom")
+	for i := range 3 * 16 {
+		switch i % 3 {
+		case 0:
+			err := st.Update(t.Context(), func(tx wallet.Tx) error {
+				_ = wallet.Meta.Put(tx, []byte("x"), "m")
+				return errBoom
+			})
+			if !errors.Is(err, errBoom) {
+				t.Fatalf("update %d: %v, want boom", i, err)
+			}
+		case 1:
+			func() {
+				defer func() { _ = recover() }()
+				_ = st.View(t.Context(), func(tx wallet.Tx) error {
+					_, _ = wallet.Meta.Get(tx, "m")
+					panic("boom")
+				})
+			}()
+		default:
+			if err := st.View(t.Context(), func(wallet.Tx) error { return nil }); err != nil {
+				t.Fatalf("empty view %d: %v", i, err)
+			}
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	err := st.Update(ctx, func(tx wallet.Tx) error { return wallet.Meta.Put(tx, []byte("y"), "m") })
+	if err != nil {
+		t.Fatalf("update after them: %v", err)
+	}
+	err = st.View(ctx, func(tx wallet.Tx) error {
+		v, err := wallet.Meta.Get(tx, "m")
+		if err == nil && string(v) != "y" {
+			t.Errorf("m = %q, want the last update's", v)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
