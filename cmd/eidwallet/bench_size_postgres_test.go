@@ -184,7 +184,7 @@ func addTemplates(b *testing.B, r *redeemBench) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := st.client.Verifier(r.verifierKey).Verify(ctx, sh.QRText); err != nil {
+	if _, err := st.client.Verifier(r.verifierKeys[0]).Verify(ctx, sh.QRText); err != nil {
 		b.Fatal(err)
 	}
 	if _, err := issuer.SetStatus(ctx, ids[1], api.StatusRequest{Status: "revoked", Reason: "bench"}); err != nil {
