@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -51,7 +52,7 @@ import (
 // the heap and TOAST are not, so a store too large for the disk with real
 // bodies can still be measured for its indexes.
 //
-//	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSizePostgres -benchtime 3000x -timeout 90m ./cmd/eidwallet/
+//	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSizePostgres -benchtime 3000x -timeout 90m -v ./cmd/eidwallet/
 func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
 	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
 	if dsn == "" {
@@ -356,5 +357,48 @@ func reportSizes(b *testing.B, conn *pgx.Conn, schema string) storeSizes {
 		b.Fatalf("sizes: %v", err)
 	}
 	b.Logf("  total %.1f MB, of which indexes %.1f MB", total.totalMB, total.indexMB)
+	reportLevels(b, conn)
 	return total
+}
+
+// reportLevels logs how many pages a lookup of an absent key reads in the
+// indexes a redemption descends by key: the depth of each B-tree, root to
+// leaf (EXPLAIN's buffer counts, as pageinspect needs a superuser).
+func reportLevels(b *testing.B, conn *pgx.Conn) {
+	b.Helper()
+	ctx := context.Background()
+	var levels []string
+	for _, q := range []struct{ index, where string }{
+		{"shares_token_hash_key", "shares WHERE token_hash = '\\x00'"},
+		{"share_documents_pkey", "share_documents WHERE share_id = 'shr_none'"},
+		{"credentials_pkey", "credentials WHERE id = 'crd_none'"},
+		{"devices_pkey", "devices WHERE id = 'dev_none'"},
+		{"activity_pkey", "activity WHERE holder_id = 'hld_none'"},
+		{"status_entries_pkey", "status_entries WHERE issuer_id = 'none' AND list = 1 AND idx = 1"},
+	} {
+		var plan []struct {
+			Plan struct {
+				Index string `json:"Index Name"`
+				Hit   int    `json:"Shared Hit Blocks"`
+				Read  int    `json:"Shared Read Blocks"`
+			}
+		}
+		// The second run's count: the first also reads the metapage and
+		// the catalog.
+		var out []byte
+		for range 2 {
+			if err := conn.QueryRow(ctx, "EXPLAIN (ANALYZE, BUFFERS, TIMING OFF, FORMAT JSON) SELECT 1 FROM "+q.where).Scan(&out); err != nil {
+				b.Fatalf("explain %s: %v", q.index, err)
+			}
+		}
+		if err := json.Unmarshal(out, &plan); err != nil || len(plan) != 1 {
+			b.Fatalf("explain %s: %v", q.index, err)
+		}
+		if p := plan[0].Plan; p.Index != q.index {
+			levels = append(levels, fmt.Sprintf("%s not used (%s)", q.index, p.Index))
+		} else {
+			levels = append(levels, fmt.Sprintf("%s %d", q.index, p.Hit+p.Read))
+		}
+	}
+	b.Logf("  B-tree levels: %s", strings.Join(levels, ", "))
 }
