@@ -21,7 +21,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/postgres"
 )
 
@@ -160,15 +159,7 @@ func addTemplates(b *testing.B, r *redeemBench) {
 	ctx := context.Background()
 	st := r.st
 	const citizen = "001099999999"
-	code, err := st.admin.CreateActivationCode(ctx, citizen)
-	if err != nil {
-		b.Fatal(err)
-	}
-	dev, _ := client.NewDevice("bench")
-	holder := st.client.Holder(dev)
-	if _, err := holder.Enroll(ctx, citizen, code.Code); err != nil {
-		b.Fatal(err)
-	}
+	holder := st.enrolled(b, citizen)
 	issuer := st.client.Issuer(st.issuerKey.Key)
 	var ids []string
 	for range 2 {

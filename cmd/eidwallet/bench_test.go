@@ -247,15 +247,7 @@ func newRedeemBench(b *testing.B, st *benchStack) *redeemBench {
 	}
 	for i := range benchCitizens {
 		citizen := fmt.Sprintf("0010900%05d", i)
-		code, err := st.admin.CreateActivationCode(ctx, citizen)
-		if err != nil {
-			b.Fatal(err)
-		}
-		dev, _ := client.NewDevice("bench")
-		holder := st.client.Holder(dev)
-		if _, err := holder.Enroll(ctx, citizen, code.Code); err != nil {
-			b.Fatal(err)
-		}
+		holder := st.enrolled(b, citizen)
 		claims := maps.Clone(claimsA["national_id"])
 		claims["id_number"] = citizen
 		issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ValidUntil: time.Now().AddDate(1, 0, 0)})
@@ -283,6 +275,22 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 	}
 	load(b, clients, r.st.client.BaseURL()+"/v1/verify", func(i int) string { return r.verifierKeys[i%r.verifiers] },
 		func(i int) []byte { return bodies[i%len(bodies)] }, http.StatusOK)
+}
+
+// enrolled is citizen's holder, enrolled with a fresh device.
+func (st *benchStack) enrolled(b *testing.B, citizen string) *client.Holder {
+	b.Helper()
+	ctx := context.Background()
+	code, err := st.admin.CreateActivationCode(ctx, citizen)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dev, _ := client.NewDevice("bench")
+	holder := st.client.Holder(dev)
+	if _, err := holder.Enroll(ctx, citizen, code.Code); err != nil {
+		b.Fatal(err)
+	}
+	return holder
 }
 
 // benchStack is the real service over a store behind the real HTTP server
@@ -347,14 +355,7 @@ func bulkIssue(b *testing.B, st *benchStack) {
 	ids := make([]string, citizens)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("0010%08d", i)
-		code, err := st.admin.CreateActivationCode(ctx, ids[i])
-		if err != nil {
-			b.Fatal(err)
-		}
-		dev, _ := client.NewDevice("bench")
-		if _, err := st.client.Holder(dev).Enroll(ctx, ids[i], code.Code); err != nil {
-			b.Fatal(err)
-		}
+		st.enrolled(b, ids[i])
 	}
 	until := time.Now().AddDate(1, 0, 0)
 	reqs := func(yield func(api.IssueRequest) bool) {
