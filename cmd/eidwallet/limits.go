@@ -17,14 +17,8 @@ import (
 // EIDWALLET_LIMIT_* variable: --limit-verify-per-key → EIDWALLET_LIMIT_VERIFY_PER_KEY.
 // Over PostgreSQL every replica takes from one bucket per limit and key,
 // so a figure is the deployment's, whatever the number of replicas.
-func limitFlags(rl *server.RateLimits) []struct {
-	name, usage string
-	limit       *server.Limit
-} {
-	return []struct {
-		name, usage string
-		limit       *server.Limit
-	}{
+func limitFlags(rl *server.RateLimits) []limitFlag {
+	return []limitFlag{
 		{"verify-per-key", "POST /v1/verify per verifier API key", &rl.VerifyPerKey},
 		{"verify-per-addr", "POST /v1/verify per client address", &rl.VerifyPerAddr},
 		{"token-per-addr", "POST /v1/token per client address", &rl.TokenPerAddr},
@@ -33,6 +27,12 @@ func limitFlags(rl *server.RateLimits) []struct {
 		{"requests-per-key", "POST /v1/verifier/requests per verifier API key", &rl.RequestsPerKey},
 		{"presence-per-holder", "POST /v1/me/presence per citizen", &rl.PresencePerHolder},
 	}
+}
+
+// limitFlag is one limit's flag: --limit-<name>.
+type limitFlag struct {
+	name, usage string
+	limit       *server.Limit
 }
 
 // registerLimits registers the limit flags on fs, their defaults the
