@@ -61,29 +61,13 @@ func Copy(ctx context.Context, dst, src Store, now time.Time) (*Copied, error) {
 			return err
 		}
 		for _, k := range Kinds() {
-			var batch []Record
-			flush := func() error {
-				err := dst.Update(ctx, func(dtx Tx) error {
-					for _, r := range batch {
-						if err := dtx.Put(k, r); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-				batch = batch[:0]
-				return err
-			}
+			w := &batchWriter[Record]{ctx: ctx, dst: dst, put: func(tx Tx, r Record) error { return tx.Put(k, r) }}
 			err := sc.Scan(k, func(r Record) error {
-				batch = append(batch, r)
 				out.Records[k.Name]++
-				if len(batch) == copyBatch {
-					return flush()
-				}
-				return nil
+				return w.add(r)
 			})
-			if err == nil && len(batch) > 0 {
-				err = flush()
+			if err == nil {
+				err = w.flush()
 			}
 			if err != nil {
 				return fmt.Errorf("copy %s: %w", k.Name, err)
@@ -93,32 +77,16 @@ func Copy(ctx context.Context, dst, src Store, now time.Time) (*Copied, error) {
 			key     string
 			expires time.Time
 		}
-		var batch []onceKey
-		flush := func() error {
-			err := dst.Update(ctx, func(dtx Tx) error {
-				for _, o := range batch {
-					if err := dtx.UseOnce(o.key, o.expires, now); err != nil {
-						return err
-					}
-				}
-				return nil
-			})
-			batch = batch[:0]
-			return err
-		}
+		w := &batchWriter[onceKey]{ctx: ctx, dst: dst, put: func(tx Tx, o onceKey) error { return tx.UseOnce(o.key, o.expires, now) }}
 		err = sc.ScanOnce(func(key string, expires time.Time) error {
 			if expires.Before(now) {
 				return nil // refused by no one any more
 			}
-			batch = append(batch, onceKey{key, expires})
 			out.OnceKeys++
-			if len(batch) == copyBatch {
-				return flush()
-			}
-			return nil
+			return w.add(onceKey{key, expires})
 		})
-		if err == nil && len(batch) > 0 {
-			err = flush()
+		if err == nil {
+			err = w.flush()
 		}
 		if err != nil {
 			return fmt.Errorf("copy one-time keys: %w", err)
@@ -129,6 +97,40 @@ func Copy(ctx context.Context, dst, src Store, now time.Time) (*Copied, error) {
 		return nil, err
 	}
 	return out, nil
+}
+
+// batchWriter writes what it is given into dst with put, copyBatch values
+// a transaction.
+type batchWriter[T any] struct {
+	ctx   context.Context
+	dst   Store
+	put   func(Tx, T) error
+	batch []T
+}
+
+func (w *batchWriter[T]) add(v T) error {
+	w.batch = append(w.batch, v)
+	if len(w.batch) == copyBatch {
+		return w.flush()
+	}
+	return nil
+}
+
+// flush writes what add has collected, if anything.
+func (w *batchWriter[T]) flush() error {
+	if len(w.batch) == 0 {
+		return nil
+	}
+	err := w.dst.Update(w.ctx, func(tx Tx) error {
+		for _, v := range w.batch {
+			if err := w.put(tx, v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	w.batch = w.batch[:0]
+	return err
 }
 
 func scanner(tx Tx) (Scanner, error) {
