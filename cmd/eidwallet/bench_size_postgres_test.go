@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -57,14 +56,7 @@ func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
 	if dsn == "" {
 		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
 	}
-	large := 1_000_000
-	if v := os.Getenv("EIDWALLET_BENCH_LARGE_STORE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 10_000 {
-			b.Fatalf("EIDWALLET_BENCH_LARGE_STORE=%q: a number of credentials, at least 10000", v)
-		}
-		large = n
-	}
+	large := largeStore(b, 1_000_000)
 	realBodies := os.Getenv("EIDWALLET_BENCH_SMALL_BODIES") != "1"
 	// Both stores are filled first, then measured in turn, sizePasses
 	// times: the machine is shared, and a store measured minutes after the

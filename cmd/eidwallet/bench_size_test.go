@@ -26,14 +26,7 @@ import (
 //
 //	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSize -benchtime 8000x -timeout 60m ./cmd/eidwallet/
 func BenchmarkRedeemStoreSize(b *testing.B) {
-	large := 100_000
-	if v := os.Getenv("EIDWALLET_BENCH_LARGE_STORE"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 10_000 {
-			b.Fatalf("EIDWALLET_BENCH_LARGE_STORE=%q: a number of credentials, at least 10000", v)
-		}
-		large = n
-	}
+	large := largeStore(b, 100_000)
 	for _, n := range []int{10_000, large} {
 		// Filled here, once: a sub-benchmark's function runs more than
 		// once (first with b.N = 1).
@@ -42,6 +35,21 @@ func BenchmarkRedeemStoreSize(b *testing.B) {
 		r := newRedeemBench(b, st)
 		b.Run(fmt.Sprintf("credentials=%d", n), func(b *testing.B) { r.run(b, 32) })
 	}
+}
+
+// largeStore is the size of the large store of a size benchmark:
+// EIDWALLET_BENCH_LARGE_STORE credentials, def when it is unset.
+func largeStore(b *testing.B, def int) int {
+	b.Helper()
+	v := os.Getenv("EIDWALLET_BENCH_LARGE_STORE")
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 10_000 {
+		b.Fatalf("EIDWALLET_BENCH_LARGE_STORE=%q: a number of credentials, at least 10000", v)
+	}
+	return n
 }
 
 // fill issues n identity cards, one for each of n citizens who have not
