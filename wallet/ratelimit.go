@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"math"
-	"math/rand/v2"
 	"time"
 )
 
@@ -65,9 +64,6 @@ func (s *Service) TakeTokens(ctx context.Context, limiter, key string, rate floa
 	if err != nil {
 		return 0, 0, s.storeErr(ctx, err, "rate limit")
 	}
-	if rand.N(64) == 0 {
-		s.pruneRateBuckets(ctx)
-	}
 	return grant, wait, nil
 }
 
@@ -89,27 +85,43 @@ func gcra(tat, now time.Time, rate float64, burst int) (int, time.Time, time.Dur
 	return grant, tat.Add(time.Duration(grant) * interval), 0
 }
 
-// pruneRateBuckets deletes a few buckets that are full again, oldest
-// first: a full bucket is what a missing one means. Called now and then
-// by TakeTokens, apart from its transaction; a failure is only logged.
+// rateBucketPrune is how often the background loop prunes full buckets.
+const rateBucketPrune = time.Minute
+
+// pruneRateBuckets deletes up to 64 buckets that are full again, oldest
+// first: a full bucket is what a missing one means. The service's
+// background loop calls it (startDispatcher), off the requests' path; it
+// writes only when there is something to delete, and keeps a bucket a
+// take moved on since the listing. A failure is only logged.
 func (s *Service) pruneRateBuckets(ctx context.Context) {
-	err := s.store.Update(ctx, func(tx Tx) error {
-		now := s.now()
-		full, err := RateBuckets.List(tx, byTAT, Order{Limit: 64})
-		if err != nil {
-			return err
-		}
-		for _, b := range full {
-			if b.TAT.After(now) {
-				break
-			}
-			if err := RateBuckets.Delete(tx, b.ID); err != nil {
-				return err
-			}
-		}
-		return nil
+	now := s.now()
+	var full []*rateBucket
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		full, err = RateBuckets.List(tx, byTAT, Order{Limit: 64})
+		return err
 	})
-	if err != nil {
+	if err == nil && len(full) > 0 && !full[0].TAT.After(now) {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			for _, b := range full {
+				if b.TAT.After(now) {
+					break // listed by tat: the rest are not full yet
+				}
+				cur, err := RateBuckets.Get(tx, b.ID)
+				if errors.Is(err, ErrNotFound) || err == nil && cur.TAT.After(now) {
+					continue
+				}
+				if err != nil {
+					return err
+				}
+				if err := RateBuckets.Delete(tx, b.ID); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil && ctx.Err() == nil {
 		s.log.WarnContext(ctx, "prune rate buckets", "err", err)
 	}
 }

@@ -1,6 +1,7 @@
 package wallet_test
 
 import (
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -61,5 +62,45 @@ func TestTakeTokensLeasesTheBucket(t *testing.T) {
 	}
 	if _, _, err := svc.TakeTokens(ctx, "x", "k", 0, 1); err == nil {
 		t.Error("rate 0 accepted")
+	}
+}
+
+// TestFullRateBucketsPruned: the service's background loop deletes the
+// buckets that are full again (a minute of its clock after the last
+// pruning), and keeps those still owing tokens.
+func TestFullRateBucketsPruned(t *testing.T) {
+	var now atomic.Int64
+	now.Store(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC).UnixNano())
+	svc, store := servicetest.New(t, wallet.Config{Now: func() time.Time { return time.Unix(0, now.Load()).UTC() }})
+	ctx := t.Context()
+	for _, b := range []struct {
+		key  string
+		rate float64
+	}{{"refills", 1}, {"owes", 1.0 / 3600}} {
+		if n, _, err := svc.TakeTokens(ctx, "verify_key", b.key, b.rate, 100); err != nil || n == 0 {
+			t.Fatalf("take %s: %d %v", b.key, n, err)
+		}
+	}
+	buckets := func() int {
+		var n int
+		if err := store.View(ctx, func(tx wallet.Tx) error {
+			all, err := wallet.RateBuckets.List(tx, "tat", wallet.Order{})
+			n = len(all)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := buckets(); n != 2 {
+		t.Fatalf("%d buckets after two takes", n)
+	}
+	now.Add(int64(2 * time.Minute)) // "refills" is full again, "owes" owes hours
+	deadline := time.Now().Add(10 * time.Second)
+	for buckets() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d buckets 10 s after one was full again, want 1", buckets())
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

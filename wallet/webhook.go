@@ -168,7 +168,8 @@ func (s *Service) queueWebhook(tx Tx, r *Request, id string, now time.Time) erro
 		State: DeliveryPending, Due: now})
 }
 
-// startDispatcher runs the process's dispatcher until Close.
+// startDispatcher runs the process's background loop until Close: the
+// webhook dispatcher, and now and then the pruning of full rate buckets.
 func (s *Service) startDispatcher() {
 	w := &s.webhooks
 	ctx, cancel := context.WithCancel(context.Background())
@@ -180,7 +181,12 @@ func (s *Service) startDispatcher() {
 			<-w.stop
 			cancel()
 		}()
+		var pruned time.Time
 		for {
+			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
+				s.pruneRateBuckets(ctx)
+				pruned = now
+			}
 			wait := s.dispatchDue(ctx)
 			select {
 			case <-ctx.Done():
