@@ -253,9 +253,13 @@ func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
 	if err != nil {
 		return err
 	}
-	cur, err := kb.body(appendValues(nil, k.Key, r.Key), r.Key)
+	v := kb.recs.Get(appendValues(nil, k.Key, r.Key))
+	if v == nil {
+		return notFound(k, r.Key)
+	}
+	_, cur, err := split(v) // into bbolt's memory: compared here, not kept
 	if err != nil {
-		return err
+		return fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), err)
 	}
 	if !bytes.Equal(cur, old) {
 		return fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
