@@ -2,8 +2,6 @@ package wallet
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
 	"errors"
 	"math"
 	"time"
@@ -37,9 +35,7 @@ func (s *Service) TakeTokens(ctx context.Context, limiter, key string, rate floa
 	if !(rate > 0) || math.IsInf(rate, 0) || burst < 1 {
 		return 0, 0, errors.New("take tokens: rate must be positive and finite, burst at least 1")
 	}
-	m := hmac.New(sha256.New, s.keys.Index)
-	m.Write([]byte("ratelimit|" + limiter + "|" + key))
-	id := m.Sum(nil)
+	id := s.indexHash("ratelimit", limiter, key)
 	var (
 		grant int
 		wait  time.Duration

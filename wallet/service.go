@@ -226,16 +226,20 @@ func hashSecret(secret string) []byte {
 // onceKey is how a single-use value (a jti) is recorded: a keyed hash, so
 // the store holds none in the clear (SPEC §6), scoped by kind and owner.
 func (s *Service) onceKey(kind, owner, value string) string {
-	m := hmac.New(sha256.New, s.keys.Index)
-	m.Write([]byte(kind + "|" + owner + "|" + value))
-	return kind + "|" + hex.EncodeToString(m.Sum(nil))
+	return kind + "|" + hex.EncodeToString(s.indexHash(kind, owner, value))
 }
 
 // citizenHash indexes a personal identification number by keyed hash, so
 // the store never holds the number itself (SPEC §6, THREATS T25).
 func (s *Service) citizenHash(citizenID string) []byte {
+	return s.indexHash("citizen", citizenID)
+}
+
+// indexHash is the keyed hash (HMAC-SHA-256 under the index key) of parts
+// joined by "|": how the store indexes what it must not hold in the clear.
+func (s *Service) indexHash(parts ...string) []byte {
 	m := hmac.New(sha256.New, s.keys.Index)
-	m.Write([]byte("citizen|" + citizenID))
+	m.Write([]byte(strings.Join(parts, "|")))
 	return m.Sum(nil)
 }
 
