@@ -162,6 +162,22 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 	return out, nil
 }
 
+// Fetch is one List of at most one record per lookup: bbolt reads from
+// memory, so there is no round trip to save.
+func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
+	out := make([][]byte, len(ls))
+	for i, l := range ls {
+		got, err := t.List(l.Kind, l.Index, wallet.Order{Desc: l.Desc, Limit: 1}, l.Prefix...)
+		if err != nil {
+			return nil, err
+		}
+		if len(got) > 0 {
+			out[i] = got[0]
+		}
+	}
+	return out, nil
+}
+
 // last positions c on the last key starting with prefix, or wherever Prev
 // from there leads when there is none: the caller checks the prefix.
 func last(c *bbolt.Cursor, prefix []byte) ([]byte, []byte) {
@@ -183,88 +199,169 @@ func step(c *bbolt.Cursor, back bool) ([]byte, []byte) {
 }
 
 func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
-	if err := k.CheckRecord(r); err != nil {
-		return fmt.Errorf("bolt: put %w", err)
-	}
-	kb, err := t.kind(k)
+	p, err := t.planPut(k, r)
 	if err != nil {
 		return err
 	}
-	idx, err := kb.indexes()
-	if err != nil {
-		return err
-	}
-	rk := appendValues(nil, k.Key, r.Key)
-	old := kb.recs.Get(rk)
-	if old != nil && k.Immutable {
-		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
-	}
-	var was [][]byte
-	if old != nil {
-		if was, _, err = split(old); err != nil {
-			return fmt.Errorf("bolt: put %s %s: old: %w", k.Name, wallet.Describe(r.Key), err)
-		}
-	}
-	entries := make([][]byte, len(k.Indexes))
-	for i, ix := range k.Indexes {
-		if r.Index[i] == nil {
-			continue
-		}
-		entries[i] = appendValues(nil, ix.Columns, r.Index[i])
-		if !ix.Unique {
-			entries[i] = append(entries[i], rk...)
-		}
-		if ix.Unique && !bytes.Equal(entries[i], entry(was, i)) {
-			if cur := idx[i].Get(entries[i]); cur != nil && !bytes.Equal(cur, rk) {
-				return fmt.Errorf("bolt: put %s %s: %s taken: %w", k.Name, wallet.Describe(r.Key), ix.Name, wallet.ErrExists)
-			}
-		}
-	}
-	for i := range k.Indexes {
-		o, n := entry(was, i), entries[i]
-		if bytes.Equal(o, n) {
-			continue // unchanged: not rewritten
-		}
-		if o != nil {
-			if err := idx[i].Delete(o); err != nil {
-				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
-			}
-		}
-		if n != nil {
-			if err := idx[i].Put(n, rk); err != nil {
-				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(r.Key), k.Indexes[i].Name, err)
-			}
-		}
-	}
-	// joinValue copies the body: bbolt keeps what it is given until commit.
-	if err := kb.recs.Put(rk, joinValue(entries, r.Body)); err != nil {
-		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), err)
-	}
-	return nil
+	return p.write()
 }
 
 // Swap is Put once the stored body is found to be old (the single writer
 // makes the two one step).
 func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
-	if wallet.CheckValues(k.Key, r.Key, true) != nil {
-		return notFound(k, r.Key)
-	}
-	kb, err := t.kind(k)
+	p, err := t.planSwap(k, old, r)
 	if err != nil {
 		return err
 	}
+	return p.write()
+}
+
+// Apply checks every write before it makes any, so that a refused one
+// leaves the transaction as it was.
+func (t *tx) Apply(ws ...wallet.Write) error {
+	if err := wallet.CheckWrites(ws); err != nil {
+		return fmt.Errorf("bolt: apply %w", err)
+	}
+	plans := make([]*put, len(ws))
+	for i, w := range ws {
+		var err error
+		if w.Swap {
+			plans[i], err = t.planSwap(w.Kind, w.Old, w.Record)
+		} else {
+			plans[i], err = t.planPut(w.Kind, w.Record)
+		}
+		if err != nil {
+			return err
+		}
+		for _, q := range plans[:i] {
+			if err := q.overlaps(plans[i]); err != nil {
+				return err
+			}
+		}
+	}
+	for _, p := range plans {
+		if err := p.write(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// put is a put whose checks passed, ready to write: a refused Put, Swap
+// or Apply writes nothing.
+type put struct {
+	kb      *kind
+	idx     []*bbolt.Bucket
+	key     []any
+	rk      []byte   // the encoded key
+	was     [][]byte // the stored record's index entries
+	entries [][]byte // the new ones (nil: not in that index)
+	body    []byte
+}
+
+// planPut checks a put of r: ErrExists when k is Immutable and the key is
+// taken, or when a unique index entry of r names another record.
+func (t *tx) planPut(k *wallet.Kind, r wallet.Record) (*put, error) {
+	if err := k.CheckRecord(r); err != nil {
+		return nil, fmt.Errorf("bolt: put %w", err)
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return nil, err
+	}
+	p := &put{kb: kb, key: r.Key, rk: appendValues(nil, k.Key, r.Key), entries: make([][]byte, len(k.Indexes)), body: r.Body}
+	if p.idx, err = kb.indexes(); err != nil {
+		return nil, err
+	}
+	old := kb.recs.Get(p.rk)
+	if old != nil && k.Immutable {
+		return nil, fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+	}
+	if old != nil {
+		if p.was, _, err = split(old); err != nil {
+			return nil, fmt.Errorf("bolt: put %s %s: old: %w", k.Name, wallet.Describe(r.Key), err)
+		}
+	}
+	for i, ix := range k.Indexes {
+		if r.Index[i] == nil {
+			continue
+		}
+		p.entries[i] = appendValues(nil, ix.Columns, r.Index[i])
+		if !ix.Unique {
+			p.entries[i] = append(p.entries[i], p.rk...)
+		}
+		if ix.Unique && !bytes.Equal(p.entries[i], entry(p.was, i)) {
+			if cur := p.idx[i].Get(p.entries[i]); cur != nil && !bytes.Equal(cur, p.rk) {
+				return nil, fmt.Errorf("bolt: put %s %s: %s taken: %w", k.Name, wallet.Describe(r.Key), ix.Name, wallet.ErrExists)
+			}
+		}
+	}
+	return p, nil
+}
+
+// planSwap checks that the record at r.Key is still old, then plans the
+// put of r.
+func (t *tx) planSwap(k *wallet.Kind, old []byte, r wallet.Record) (*put, error) {
+	if wallet.CheckValues(k.Key, r.Key, true) != nil {
+		return nil, notFound(k, r.Key)
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return nil, err
+	}
 	v := kb.recs.Get(appendValues(nil, k.Key, r.Key))
 	if v == nil {
-		return notFound(k, r.Key)
+		return nil, notFound(k, r.Key)
 	}
 	_, cur, err := split(v) // into bbolt's memory: compared here, not kept
 	if err != nil {
-		return fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), err)
+		return nil, fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), err)
 	}
 	if !bytes.Equal(cur, old) {
-		return fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
+		return nil, fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
 	}
-	return t.Put(k, r)
+	return t.planPut(k, r)
+}
+
+// overlaps refuses two writes of one Apply that the checks of each alone
+// would let through together: taking the same unique value (ErrExists).
+func (p *put) overlaps(q *put) error {
+	k := p.kb.Kind
+	if q.kb.Kind != k {
+		return nil
+	}
+	for i, ix := range k.Indexes {
+		if ix.Unique && p.entries[i] != nil && bytes.Equal(p.entries[i], q.entries[i]) {
+			return fmt.Errorf("bolt: put %s %s: %s taken: %w", k.Name, wallet.Describe(q.key), ix.Name, wallet.ErrExists)
+		}
+	}
+	return nil
+}
+
+// write makes the put: the index entries that changed, then the record.
+func (p *put) write() error {
+	k := p.kb.Kind
+	for i := range k.Indexes {
+		o, n := entry(p.was, i), p.entries[i]
+		if bytes.Equal(o, n) {
+			continue // unchanged: not rewritten
+		}
+		if o != nil {
+			if err := p.idx[i].Delete(o); err != nil {
+				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(p.key), k.Indexes[i].Name, err)
+			}
+		}
+		if n != nil {
+			if err := p.idx[i].Put(n, p.rk); err != nil {
+				return fmt.Errorf("bolt: put %s %s: index %s: %w", k.Name, wallet.Describe(p.key), k.Indexes[i].Name, err)
+			}
+		}
+	}
+	// joinValue copies the body: bbolt keeps what it is given until commit.
+	if err := p.kb.recs.Put(p.rk, joinValue(p.entries, p.body)); err != nil {
+		return fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(p.key), err)
+	}
+	return nil
 }
 
 // entry is the i-th stored entry, nil when there is none (a record put

@@ -15,6 +15,7 @@ type querier interface {
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error)
 }
 
 // pipelined is a transaction on one pooled connection whose BEGIN goes
@@ -47,16 +48,22 @@ func (p *pipelined) first(ctx context.Context, sql string, args []any) (pgx.Batc
 	if p.begin == "" {
 		return nil, nil
 	}
-	if true {
-		_, err := p.conn.Exec(ctx, p.begin)
-		p.begin = ""
-		return nil, err
-	}
 	b := &pgx.Batch{}
-	b.Queue(p.begin)
 	b.Queue(sql, args...)
+	return p.SendBatch(ctx, b)
+}
+
+// SendBatch sends b, after the BEGIN when it has not gone yet, as one
+// round trip; the BEGIN's result is read.
+func (p *pipelined) SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
+	if p.begin == "" {
+		return p.conn.SendBatch(ctx, b), nil
+	}
+	withBegin := &pgx.Batch{}
+	withBegin.Queue(p.begin)
+	withBegin.QueuedQueries = append(withBegin.QueuedQueries, b.QueuedQueries...)
 	p.begin = ""
-	br := p.conn.SendBatch(ctx, b)
+	br := p.conn.SendBatch(ctx, withBegin)
 	if _, err := br.Exec(); err != nil {
 		_ = br.Close()
 		return nil, fmt.Errorf("begin: %w", err)

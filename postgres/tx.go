@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -104,14 +105,39 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 	if wallet.CheckValues(cols, prefix, false) != nil {
 		return out, nil // nothing can be stored under it
 	}
-	n := len(prefix)
-	sql := t.sql.of(k, fmt.Sprintf("list %s %d %t", index, n, o.Desc), func() string {
+	sql := t.listSQL(k, index, cols, len(prefix), o.Desc)
+	var limit any // NULL: no limit
+	if o.Limit > 0 {
+		limit = o.Limit
+	}
+	rows, err := t.tx.Query(t.ctx, sql, append(append([]any(nil), prefix...), limit)...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), t.fail(err))
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var body []byte
+		if err := rows.Scan(&body); err != nil {
+			return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), err)
+		}
+		out = append(out, body)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), t.fail(err))
+	}
+	return out, nil
+}
+
+// listSQL is the SELECT of a List by index (whose columns are cols) with
+// n columns of prefix: parameters the prefix, then the limit.
+func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc bool) string {
+	return t.sql.of(k, fmt.Sprintf("list %s %d %t", index, n, desc), func() string {
 		order := cols[n:]
 		if index != "" {
 			order = append(append([]wallet.Column(nil), order...), k.Key...)
 		}
 		dir := ""
-		if o.Desc {
+		if desc {
 			dir = " DESC"
 		}
 		by := make([]string, len(order))
@@ -132,24 +158,47 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 		}
 		return fmt.Sprintf("SELECT rec FROM %s WHERE %s ORDER BY %s LIMIT $%d", k.Name, where, strings.Join(by, ", "), n+1)
 	})
-	var limit any // NULL: no limit
-	if o.Limit > 0 {
-		limit = o.Limit
-	}
-	rows, err := t.tx.Query(t.ctx, sql, append(append([]any(nil), prefix...), limit)...)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), t.fail(err))
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var body []byte
-		if err := rows.Scan(&body); err != nil {
-			return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), err)
+}
+
+// Fetch sends the lists of one record of every lookup as one pipeline:
+// one round trip, whatever their number.
+func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
+	out := make([][]byte, len(ls))
+	b := &pgx.Batch{}
+	var queued []int // the lookups sent, in order
+	for i, l := range ls {
+		cols, err := l.Kind.Columns(l.Index)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: fetch %w", err)
 		}
-		out = append(out, body)
+		if wallet.CheckValues(cols, l.Prefix, false) != nil {
+			continue // nothing can be stored under it
+		}
+		b.Queue(t.listSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc), append(slices.Clone(l.Prefix), 1)...)
+		queued = append(queued, i)
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), t.fail(err))
+	if len(queued) == 0 {
+		return out, nil
+	}
+	br, err := t.tx.SendBatch(t.ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: fetch: %w", t.fail(err))
+	}
+	for _, i := range queued {
+		var body []byte
+		err := br.QueryRow().Scan(&body)
+		if errors.Is(err, pgx.ErrNoRows) {
+			continue
+		}
+		if err != nil {
+			_ = br.Close()
+			l := ls[i]
+			return nil, fmt.Errorf("postgres: fetch %s %s: %w", l.Kind.Name, wallet.Describe(l.Prefix), t.fail(err))
+		}
+		out[i] = body
+	}
+	if err := br.Close(); err != nil {
+		return nil, fmt.Errorf("postgres: fetch: %w", t.fail(err))
 	}
 	return out, nil
 }
@@ -249,15 +298,68 @@ func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
 	if tag.RowsAffected() == 1 {
 		return nil
 	}
-	cur, err := t.Get(k, r.Key...)
+	return t.swapRefused(k, old, r.Key)
+}
+
+// swapRefused says why a swap from old of the record at key wrote no row.
+func (t *tx) swapRefused(k *wallet.Kind, old []byte, key []any) error {
+	cur, err := t.Get(k, key...)
 	switch {
 	case err != nil:
 		return err
 	case !bytes.Equal(cur, old):
-		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
+		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(key), wallet.ErrChanged)
 	default:
-		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(key), wallet.ErrExists)
 	}
+}
+
+// Apply sends a savepoint and the writes, the statements Put and Swap
+// send, as one pipeline. When one wrote no row, a rollback to the
+// savepoint undoes the others and one more read says why, as for Swap.
+func (t *tx) Apply(ws ...wallet.Write) error {
+	if err := wallet.CheckWrites(ws); err != nil {
+		return fmt.Errorf("postgres: apply %w", err)
+	}
+	b := &pgx.Batch{}
+	b.Queue("SAVEPOINT apply")
+	for _, w := range ws {
+		args := recordArgs(w.Kind, w.Record)
+		if w.Swap {
+			b.Queue(t.sql.of(w.Kind, "swap", func() string { return swapSQL(w.Kind) }), append(args, w.Old)...)
+		} else {
+			b.Queue(t.sql.of(w.Kind, "put", func() string { return putSQL(w.Kind) }), args...)
+		}
+	}
+	br, err := t.tx.SendBatch(t.ctx, b)
+	if err != nil {
+		return fmt.Errorf("postgres: apply: %w", t.fail(err))
+	}
+	refused := -1
+	for i := range len(ws) + 1 { // the savepoint, then each write
+		tag, err := br.Exec()
+		if err != nil {
+			_ = br.Close()
+			return fmt.Errorf("postgres: apply: %w", t.fail(err))
+		}
+		if i > 0 && tag.RowsAffected() == 0 && refused < 0 {
+			refused = i - 1
+		}
+	}
+	if err := br.Close(); err != nil {
+		return fmt.Errorf("postgres: apply: %w", t.fail(err))
+	}
+	if refused < 0 {
+		return nil
+	}
+	if _, err := t.tx.Exec(t.ctx, "ROLLBACK TO SAVEPOINT apply"); err != nil {
+		return fmt.Errorf("postgres: apply: %w", t.fail(err))
+	}
+	w := ws[refused]
+	if w.Swap {
+		return t.swapRefused(w.Kind, w.Old, w.Record.Key)
+	}
+	return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
 }
 
 // swapSQL is UPDATE … SET every index column and rec WHERE the key is

@@ -67,6 +67,15 @@ func (t faultyTx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, er
 	return t.Tx.GetBy(k, index, values...)
 }
 
+func (t faultyTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
+	for _, l := range ls {
+		if t.fails(l.Kind, l.Index) {
+			return nil, errDisk
+		}
+	}
+	return t.Tx.Fetch(ls...)
+}
+
 // TestStorageFailureIsNeverNotFound: a store that fails under a request is
 // answered 503 storage_unavailable and logged once with the request's id,
 // never 404 (SPEC §5, THREATS T42).

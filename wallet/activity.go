@@ -42,11 +42,27 @@ func (s *Service) appendActivity(tx Tx, e *api.ActivityEntry) error {
 
 // lastActivity is the holder's last entry; nil when there is none.
 func lastActivity(tx Tx, holderID string) (*api.ActivityEntry, error) {
-	last, err := ActivityLog.List(tx, "", Order{Desc: true, Limit: 1}, holderID)
-	if err != nil || len(last) == 0 {
+	got, err := tx.Fetch(lastActivityLookup(holderID))
+	if err != nil {
 		return nil, err
 	}
-	return last[0], nil
+	return fetchedActivity(got[0])
+}
+
+// lastActivityLookup reads the holder's last entry, for a Fetch.
+func lastActivityLookup(holderID string) Lookup {
+	l := ActivityLog.Lookup("", holderID)
+	l.Desc = true
+	return l
+}
+
+// fetchedActivity decodes the body a lastActivityLookup fetched: nil when
+// the holder has no entry yet.
+func fetchedActivity(b []byte) (*api.ActivityEntry, error) {
+	if b == nil {
+		return nil, nil
+	}
+	return ActivityLog.Fetched(b)
 }
 
 // chainAfter makes e the entry after last (nil: the holder's first): its

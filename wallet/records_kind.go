@@ -1,9 +1,11 @@
 package wallet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -151,6 +153,36 @@ func (k *Kind) CheckRecord(r Record) error {
 		}
 	}
 	return nil
+}
+
+// CheckWrites checks the writes of an Apply: each record checked, and
+// none written twice.
+func CheckWrites(ws []Write) error {
+	for i, w := range ws {
+		if err := w.Kind.CheckRecord(w.Record); err != nil {
+			return err
+		}
+		for _, v := range ws[:i] {
+			if v.Kind == w.Kind && slices.EqualFunc(v.Record.Key, w.Record.Key, sameValue) {
+				return fmt.Errorf("%s %s: written twice in one apply", w.Kind.Name, Describe(w.Record.Key))
+			}
+		}
+	}
+	return nil
+}
+
+// sameValue reports whether two checked values of one column are equal.
+func sameValue(a, b any) bool {
+	switch a := a.(type) {
+	case []byte:
+		b, ok := b.([]byte)
+		return ok && bytes.Equal(a, b)
+	case time.Time:
+		b, ok := b.(time.Time)
+		return ok && a.Equal(b)
+	default:
+		return a == b
+	}
 }
 
 // Describe renders key or index values for errors and logs: ids and
@@ -313,6 +345,22 @@ func (r *Records[T]) List(tx Tx, index string, o Order, prefix ...any) ([]*T, er
 	return out, nil
 }
 
+// Lookup is the read of the record whose key (index "") or unique index
+// entry holds values, or of the first under a prefix of them, for a
+// Fetch.
+func (r *Records[T]) Lookup(index string, values ...any) Lookup {
+	return lookup(&r.kind, index, values)
+}
+
+// Fetched decodes the body a Fetch returned for a lookup of values;
+// ErrNotFound when it found none.
+func (r *Records[T]) Fetched(b []byte, values ...any) (*T, error) {
+	if b == nil {
+		return nil, fetchedNone(&r.kind, values)
+	}
+	return r.decodeOne(b, values)
+}
+
 // Put stores v (see Tx.Put: ErrExists when a unique value is taken).
 func (r *Records[T]) Put(tx Tx, v *T) error {
 	rec, err := r.record(v)
@@ -392,6 +440,23 @@ func (b *Blobs[T]) Get(tx Tx, key ...any) (T, error) {
 	return v, nil
 }
 
+// Lookup is the read of the value at key, for a Fetch.
+func (b *Blobs[T]) Lookup(key ...any) Lookup { return lookup(&b.kind, "", key) }
+
+// Fetched decodes the body a Fetch returned for the lookup of key;
+// ErrNotFound when it found none.
+func (b *Blobs[T]) Fetched(body []byte, key ...any) (T, error) {
+	var zero T
+	if body == nil {
+		return zero, fetchedNone(&b.kind, key)
+	}
+	v, err := b.decode(body)
+	if err != nil {
+		return zero, fmt.Errorf("%s %s: decode: %w", b.kind.Name, Describe(key), err)
+	}
+	return v, nil
+}
+
 // Put stores v at key.
 func (b *Blobs[T]) Put(tx Tx, v T, key ...any) error {
 	key, err := normalize(key)
@@ -412,6 +477,19 @@ func get(tx Tx, k *Kind, key []any) ([]byte, []any, error) {
 	}
 	b, err := tx.Get(k, key...)
 	return b, key, err
+}
+
+// lookup is a Lookup of k by index. Values normalize refuses are kept as
+// they are: no store accepts them, so the lookup finds nothing.
+func lookup(k *Kind, index string, values []any) Lookup {
+	if v, err := normalize(values); err == nil {
+		values = v
+	}
+	return Lookup{Kind: k, Index: index, Prefix: values}
+}
+
+func fetchedNone(k *Kind, values []any) error {
+	return fmt.Errorf("%s %s: %w", k.Name, Describe(values), ErrNotFound)
 }
 
 // remove deletes the record at key, if any.

@@ -36,29 +36,35 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		last     *api.ActivityEntry // the holder's, to chain the redemption's after
 	)
 	// Read-only checks first, outside the single writer: the share exists,
-	// this verifier may redeem it, and what it holds is still valid.
+	// this verifier may redeem it, and what it holds is still valid. The
+	// reads go in three Fetches (on PostgreSQL, three round trips).
 	err = s.store.View(ctx, func(tx Tx) error {
-		var err error
-		if sh, body, err = Shares.BodyBy(tx, byToken, hash); err != nil {
+		got, err := tx.Fetch(Shares.Lookup(byToken, hash), Verifiers.Lookup("", p.Subject))
+		if err != nil {
 			return err
 		}
+		if sh, err = Shares.Fetched(got[0]); err != nil {
+			return err
+		}
+		body = got[0]
 		if err := redeemable(sh, p.Subject, now); err != nil {
 			return err
 		}
-		if verifier, err = Verifiers.Get(tx, p.Subject); err != nil {
+		if verifier, err = Verifiers.Fetched(got[1], p.Subject); err != nil {
 			return err
 		}
 		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
 			return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
 				Message: "the share holds claims the verifier is not registered for"}
 		}
-		if err := s.stillValid(tx, sh.DeviceID, sh.Items, now); err != nil {
+		more, err := s.stillValid(tx, sh.DeviceID, sh.Items, now, ShareDocuments.Lookup(sh.ID), lastActivityLookup(sh.HolderID))
+		if err != nil {
 			return err
 		}
-		if docs, err = ShareDocuments.Get(tx, sh.ID); err != nil {
+		if docs, err = ShareDocuments.Fetched(more[0], sh.ID); err != nil {
 			return err
 		}
-		last, err = lastActivity(tx, sh.HolderID)
+		last, err = fetchedActivity(more[1])
 		return err
 	})
 	var w *redemption
@@ -142,14 +148,21 @@ func nextUse(sh *Share) *Share {
 // redeem is the check-and-set: the share is swapped for its next use only
 // if it is still the body read before, so of concurrent redemptions of a
 // one-time share exactly one succeeds (THREATS T15); the activity and
-// verification entries commit with it. A record another transaction
-// changed or took since the read is read and decided again here; w is
-// left as it is, since fn may run again.
+// verification entries commit with it, all three in one Apply (on
+// PostgreSQL one round trip). When another transaction changed the
+// share or took a log key since the read, the writes are made one at a
+// time, each read and decided again; w is left as it is, since fn may
+// run again.
 func (s *Service) redeem(tx Tx, w *redemption) error {
+	err := tx.Apply(Write{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
+		Write{Kind: ActivityLog.Kind(), Record: w.activity}, Write{Kind: VerificationLog.Kind(), Record: w.logged})
+	if !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) {
+		return err
+	}
 	if err := useShare(tx, w); err != nil {
 		return err
 	}
-	err := tx.Put(ActivityLog.Kind(), w.activity)
+	err = tx.Put(ActivityLog.Kind(), w.activity)
 	if errors.Is(err, ErrExists) { // another entry of the holder's came first
 		e := *w.entry
 		err = s.appendActivity(tx, &e)
@@ -193,32 +206,50 @@ func useShare(tx Tx, w *redemption) error {
 // the approving device is still active, each credential's status and
 // validity, the key that signed each copy is still in its issuer's JWKS,
 // and the issuer is still active and still issues that type. It reads and
-// compares; it verifies no signature.
-func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time.Time) error {
-	d, err := Devices.Get(tx, deviceID)
+// compares; it verifies no signature. It reads in two Fetches, the first
+// of them also reading more, whose bodies it returns (a redemption's
+// documents and last activity entry).
+func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time.Time, more ...Lookup) ([][]byte, error) {
+	ls := []Lookup{Devices.Lookup("", deviceID)}
+	for _, it := range items {
+		ls = append(ls, Credentials.Lookup("", it.CredentialID))
+	}
+	got, err := tx.Fetch(append(ls, more...)...)
+	if err != nil {
+		return nil, err
+	}
+	d, err := Devices.Fetched(got[0], deviceID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
-		return err
+		return nil, err
 	}
 	if err != nil || d.Revoked != nil {
-		return failed(api.ReasonDeviceRevoked, "the device that approved this was revoked")
+		return nil, failed(api.ReasonDeviceRevoked, "the device that approved this was revoked")
 	}
-	for _, it := range items {
-		c, err := Credentials.Get(tx, it.CredentialID)
+	creds := make([]*Credential, len(items))
+	var issuers []Lookup
+	for i, it := range items {
+		if creds[i], err = Credentials.Fetched(got[1+i], it.CredentialID); err != nil {
+			return nil, err
+		}
+		if err := credentialUsable(creds[i], now); err != nil {
+			return nil, err
+		}
+		issuers = append(issuers, Issuers.Lookup("", creds[i].IssuerID))
+	}
+	gotIssuers, err := tx.Fetch(issuers...)
+	if err != nil {
+		return nil, err
+	}
+	for i, it := range items {
+		is, err := Issuers.Fetched(gotIssuers[i], creds[i].IssuerID)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if err := credentialUsable(c, now); err != nil {
-			return err
-		}
-		is, err := Issuers.Get(tx, c.IssuerID)
-		if err != nil {
-			return err
-		}
-		if !issuerTrusts(is, c.Type, it.Kid) {
-			return failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
+		if !issuerTrusts(is, creds[i].Type, it.Kid) {
+			return nil, failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
 		}
 	}
-	return nil
+	return got[len(ls):], nil
 }
 
 // issuerTrusts reports whether is is active, issues typ and still

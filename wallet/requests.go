@@ -482,7 +482,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		if !slices.EqualFunc(cur.Items, items, func(a, b ShareItem) bool { return a.CredentialID == b.CredentialID && a.SDHash == b.SDHash }) {
 			return Errorf(api.CodeConflict, "the answer was prepared again; sign the new one")
 		}
-		if err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+		if _, err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
 			return err
 		}
 		cur.Items, cur.Status = items, api.RequestApproved
@@ -646,7 +646,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		}
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
-		if err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
+		if _, err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
 			return err
 		}
 		if v, err = Verifiers.Get(tx, verifierID); err != nil {

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -384,4 +385,66 @@ func (e *env) approvedShare(t *testing.T, key *ecdsa.PrivateKey, holder *wallet.
 		t.Fatal(err)
 	}
 	return share
+}
+
+// TestOneHoldersRedemptionsAtOnce: shares of one citizen redeemed
+// concurrently all succeed, and each leaves one entry in the holder's
+// activity, whose chain stays whole, and one in the verifier's log: the
+// entries that lost their key to another redemption are chained again
+// (SPEC §3.6, THREATS T29).
+func TestOneHoldersRedemptionsAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key, dev := e.enrolDevice(t, "001090000009")
+	resp := e.issue(t, "001090000009")
+	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+		t.Fatal(err)
+	}
+	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
+	const n = 12
+	shares := make([]*api.ShareView, n)
+	for i := range shares {
+		shares[i] = e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i, sh := range shares {
+		wg.Go(func() { _, errs[i] = e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: sh.QRText}) })
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("redemption %d: %v", i, err)
+		}
+	}
+	act, err := e.svc.Activity(ctx, holder, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if act.ChainValid == nil || !*act.ChainValid || !wallet.CheckChain(act.Entries) {
+		t.Fatal("the holder's chain does not check")
+	}
+	redeemed := map[string]int{}
+	for _, en := range act.Entries {
+		if en.Event == api.EventShareRedeemed {
+			redeemed[en.ShareID]++
+		}
+	}
+	log, err := e.svc.Verifications(ctx, verifier, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]int{}
+	for _, v := range log.Entries {
+		if v.Result == "valid" {
+			logged[v.ShareID]++
+		}
+	}
+	for i, sh := range shares {
+		if redeemed[sh.ShareID] != 1 || logged[sh.ShareID] != 1 {
+			t.Errorf("share %d: %d activity entries and %d verifier entries, want 1 and 1", i, redeemed[sh.ShareID], logged[sh.ShareID])
+		}
+	}
 }

@@ -241,7 +241,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			if err != nil {
 				return err
 			}
-			if err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+			if _, err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
 				return err
 			}
 			if err := ShareDocuments.Put(tx, docs, sh.ID); err != nil {

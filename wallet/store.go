@@ -55,6 +55,12 @@ type Tx interface {
 	// index's columns then the key's (o.Desc: reversed), at most o.Limit
 	// (0: all). A record not in the index is not listed.
 	List(k *Kind, index string, o Order, prefix ...any) ([][]byte, error)
+	// Fetch runs lookups together, on PostgreSQL in one round trip, and
+	// returns one body per lookup in their order: the record List(l.Kind,
+	// l.Index, Order{Desc: l.Desc, Limit: 1}, l.Prefix...) would return,
+	// nil when it would return none. With a whole key, or all the values
+	// of a unique index, that is the record Get or GetBy returns.
+	Fetch(ls ...Lookup) ([][]byte, error)
 	// Put inserts r, or replaces the record with its key. It is ErrExists,
 	// and writes nothing, when a unique index entry of r names another
 	// record, or when k is Immutable and the key is taken. Index entries
@@ -68,6 +74,11 @@ type Tx interface {
 	// what that one committed, so of concurrent swaps from one body
 	// exactly one succeeds at any isolation level.
 	Swap(k *Kind, old []byte, r Record) error
+	// Apply makes writes, Puts and Swaps of distinct records, all or none:
+	// when one is refused (ErrChanged, ErrExists, ErrNotFound as for Put
+	// and Swap) the transaction is as it was before Apply, and the error
+	// is that one's. On PostgreSQL the writes go in one round trip.
+	Apply(ws ...Write) error
 	// Delete removes the record at key with its index entries; a missing
 	// record is not an error.
 	Delete(k *Kind, key ...any) error
@@ -75,6 +86,25 @@ type Tx interface {
 	// already recorded and not expired at now (jti and nonce replay, T11,
 	// T12). Keys expired before now are pruned a few at a time.
 	UseOnce(key string, expires time.Time, now time.Time) error
+}
+
+// Lookup is one read of a Fetch: the first record of Kind, in the order
+// of Index (of the key when ""), whose first columns equal Prefix; the
+// last one when Desc.
+type Lookup struct {
+	Kind   *Kind
+	Index  string
+	Prefix []any
+	Desc   bool
+}
+
+// Write is one write of an Apply: a Put of Record, or with Swap a Swap
+// from Old.
+type Write struct {
+	Kind   *Kind
+	Record Record
+	Swap   bool
+	Old    []byte
 }
 
 // Order is the direction and length of a List.

@@ -107,11 +107,17 @@ func compareValues(a, b []any) int {
 // checkModel compares the store with the model: every record by key and by
 // each unique index, and every list by key and by index, for every prefix
 // the records have (and one they do not), both ways, with and without a
-// limit.
+// limit; and all of these at once as the lookups of one Fetch.
 func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]rec) {
 	t.Helper()
 	view(t, st, func(tx wallet.Tx) error {
+		var lookups []wallet.Lookup
+		var wantFetched [][]byte
+		fetch := func(l wallet.Lookup, want []byte) {
+			lookups, wantFetched = append(lookups, l), append(wantFetched, want)
+		}
 		for _, r := range model {
+			fetch(wallet.Lookup{Kind: k, Prefix: r.key}, r.body)
 			got, err := tx.Get(k, r.key...)
 			noErr(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), err)
 			same(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), got, r.body)
@@ -120,6 +126,7 @@ func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]
 					got, err := tx.GetBy(k, ix.Name, r.idx[i]...)
 					noErr(t, "GetBy "+ix.Name, err)
 					same(t, fmt.Sprintf("GetBy(%s, %s)", ix.Name, wallet.Describe(r.idx[i])), got, r.body)
+					fetch(wallet.Lookup{Kind: k, Index: ix.Name, Prefix: r.idx[i]}, r.body)
 				}
 			}
 		}
@@ -169,8 +176,17 @@ func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]
 					}
 					same(t, what, got, w)
 				}
+				var first, last []byte
+				if len(want) > 0 {
+					first, last = want[0], want[len(want)-1]
+				}
+				fetch(wallet.Lookup{Kind: k, Index: ix.Name, Prefix: prefix}, first)
+				fetch(wallet.Lookup{Kind: k, Index: ix.Name, Prefix: prefix, Desc: true}, last)
 			}
 		}
+		got, err := tx.Fetch(lookups...)
+		noErr(t, fmt.Sprintf("Fetch(%d lookups)", len(lookups)), err)
+		same(t, "Fetch", got, wantFetched)
 		return nil
 	})
 }
@@ -284,6 +300,59 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	})
 	checkModel(t, st, k, model)
 
+	// Apply makes its writes all or none: a refused one leaves none of
+	// the others in the transaction, which goes on and commits.
+	a, b := sample(k, 3, 4, false), sample(k, 8, 1, false) // new records; 7 is missing
+	put := func(r rec) wallet.Write { return wallet.Write{Kind: k, Record: r.record()} }
+	swap := func(old []byte, r rec) wallet.Write { return wallet.Write{Kind: k, Record: r.record(), Swap: true, Old: old} }
+	was := model[keyOf(sample(k, 0, 1, false))]
+	update(t, st, func(tx wallet.Tx) error {
+		refused := func(what string, err, want error) {
+			t.Helper()
+			if want == nil {
+				plain(t, what, err)
+			} else {
+				isErr(t, what, err, want)
+			}
+			_, err = tx.Get(k, a.key...)
+			isErr(t, what+": then Get(its first record)", err, wallet.ErrNotFound)
+			got, err := tx.Get(k, was.key...)
+			noErr(t, what+": then Get(a record it swapped)", err)
+			same(t, what+": the record it swapped", got, was.body)
+		}
+		refused("Apply(a record twice)", tx.Apply(put(a), put(a)), nil)
+		if k.Immutable {
+			refused("Apply(new, taken key)", tx.Apply(put(a), put(sample(k, 2, 2, false))), wallet.ErrExists)
+		} else {
+			next := sample(k, 0, 5, true)
+			refused("Apply(new, swap from another body)", tx.Apply(put(a), swap([]byte("x"), next)), wallet.ErrChanged)
+			refused("Apply(new, swap of a missing record)", tx.Apply(put(a), swap(was.body, sample(k, 7, 1, false))), wallet.ErrNotFound)
+			refused("Apply(swap, new, swap of a missing record)",
+				tx.Apply(swap(was.body, next), put(a), swap(was.body, sample(k, 7, 1, false))), wallet.ErrNotFound)
+		}
+		for i, ix := range k.Indexes {
+			if ix.Unique {
+				taken, twin := b, b
+				taken.idx = slices.Clone(b.idx)
+				taken.idx[i] = sample(k, 2, 1, false).idx[i]
+				refused("Apply(new, new with a taken "+ix.Name+")", tx.Apply(put(a), put(taken)), wallet.ErrExists)
+				twin.idx = slices.Clone(b.idx)
+				twin.idx[i] = a.idx[i]
+				refused("Apply(two new with one "+ix.Name+")", tx.Apply(put(a), put(twin)), wallet.ErrExists)
+			}
+		}
+		ws := []wallet.Write{put(a), put(b)}
+		if !k.Immutable {
+			ws = append(ws, swap(was.body, sample(k, 0, 6, true)))
+		}
+		return tx.Apply(ws...)
+	})
+	model[keyOf(a)], model[keyOf(b)] = a, b
+	if !k.Immutable {
+		model[keyOf(was)] = sample(k, 0, 6, true)
+	}
+	checkModel(t, st, k, model)
+
 	// All of it is there when the store is opened again (SPEC §3.3 step
 	// 4, THREATS T31), unique and immutable keys still taken.
 	noErr(t, "Close", st.Close())
@@ -301,7 +370,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 }
 
 // testValues: values CheckValue refuses are refused by a put with a plain
-// error, found by no get and listed by no prefix, and leave the
+// error, found by no get or fetch and listed by no prefix, and leave the
 // transaction usable (PostgreSQL never sees them).
 func (s *suite) testValues(t *testing.T) {
 	st := s.fresh(t)
@@ -320,6 +389,10 @@ func (s *suite) testValues(t *testing.T) {
 			l, err := tx.List(k, "holder", wallet.Order{}, v)
 			if err != nil || len(l) != 0 {
 				t.Errorf("List %s: %d, %v", what, len(l), err)
+			}
+			f, err := tx.Fetch(wallet.Lookup{Kind: k, Prefix: []any{v}}, wallet.Lookup{Kind: k, Index: "holder", Prefix: []any{v}})
+			if err != nil || len(f) != 2 || f[0] != nil || f[1] != nil {
+				t.Errorf("Fetch %s: %q, %v", what, f, err)
 			}
 		}
 		for name, r := range map[string]wallet.Record{
