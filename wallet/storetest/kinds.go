@@ -304,7 +304,9 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	// the others in the transaction, which goes on and commits.
 	a, b := sample(k, 3, 4, false), sample(k, 8, 1, false) // new records; 7 is missing
 	put := func(r rec) wallet.Write { return wallet.Write{Kind: k, Record: r.record()} }
-	swap := func(old []byte, r rec) wallet.Write { return wallet.Write{Kind: k, Record: r.record(), Swap: true, Old: old} }
+	swap := func(old []byte, r rec) wallet.Write {
+		return wallet.Write{Kind: k, Record: r.record(), Swap: true, Old: old}
+	}
 	was := model[keyOf(sample(k, 0, 1, false))]
 	update(t, st, func(tx wallet.Tx) error {
 		refused := func(what string, err, want error) {
