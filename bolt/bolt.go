@@ -173,6 +173,17 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	return s.result("view", fnErr, err)
 }
 
+// Fetch runs ls in a read-only transaction.
+func (s *Store) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+	var out [][]byte
+	err := s.View(ctx, func(tx wallet.Tx) error {
+		var err error
+		out, err = tx.Fetch(ls...)
+		return err
+	})
+	return out, err
+}
+
 // Update runs fn in a read-write transaction and commits it, fsynced, when
 // fn returns nil.
 func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {

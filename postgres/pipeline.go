@@ -26,6 +26,9 @@ type querier interface {
 type pipelined struct {
 	conn  *pgxpool.Conn
 	begin string // BEGIN …, until the first statement takes it
+	// commit: the transaction is one batch, sent with its COMMIT after
+	// it (Store.Fetch).
+	commit bool
 }
 
 var _ querier = (*pipelined)(nil)
@@ -53,8 +56,9 @@ func (p *pipelined) first(ctx context.Context, sql string, args []any) (pgx.Batc
 	return p.SendBatch(ctx, b)
 }
 
-// SendBatch sends b, after the BEGIN when it has not gone yet, as one
-// round trip; the BEGIN's result is read.
+// SendBatch sends b, after the BEGIN when it has not gone yet (and before
+// the COMMIT of a one-batch transaction), as one round trip; the BEGIN's
+// result is read.
 func (p *pipelined) SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 	if p.begin == "" {
 		return p.conn.SendBatch(ctx, b), nil
@@ -62,6 +66,9 @@ func (p *pipelined) SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResul
 	withBegin := &pgx.Batch{}
 	withBegin.Queue(p.begin)
 	withBegin.QueuedQueries = append(withBegin.QueuedQueries, b.QueuedQueries...)
+	if p.commit {
+		withBegin.Queue("COMMIT")
+	}
 	p.begin = ""
 	br := p.conn.SendBatch(ctx, withBegin)
 	if _, err := br.Exec(); err != nil {

@@ -216,6 +216,21 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	return s.run(ctx, "view", pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
+// Fetch runs ls in a read-only transaction on one snapshot, its BEGIN,
+// its statements and its COMMIT sent as one pipeline.
+func (s *Store) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: fetch: %w", err)
+	}
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: fetch: begin: %w", err)
+	}
+	defer conn.Release()
+	p := &pipelined{conn: conn, begin: beginSQL(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}), commit: true}
+	return (&tx{ctx: ctx, tx: p, sql: &s.sql}).Fetch(ls...)
+}
+
 // Update runs fn in a serializable transaction and commits it. When
 // PostgreSQL aborts the transaction for a serialization failure or a
 // deadlock, fn runs again on a new one (see the package comment), so fn

@@ -167,6 +167,13 @@ func (d *downStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	return d.Store.View(ctx, fn)
 }
 
+func (d *downStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+	if d.down.Load() {
+		return nil, errDisk
+	}
+	return d.Store.Fetch(ctx, ls...)
+}
+
 // TestPublicDocumentsServedFromMemory: once read, every public document
 // is answered from the replica's memory for half its lifetime, the store
 // unreachable, with max-age what remains of its lifetime; after that the

@@ -35,6 +35,17 @@ func (f *faultyStore) Batch(ctx context.Context, fn func(wallet.Tx) error) error
 	return f.Store.Batch(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
 }
 
+// Fetch goes through a View, so that its lookups fail as the Tx's do.
+func (f *faultyStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+	var out [][]byte
+	err := f.View(ctx, func(tx wallet.Tx) error {
+		var err error
+		out, err = tx.Fetch(ls...)
+		return err
+	})
+	return out, err
+}
+
 type faultyTx struct {
 	wallet.Tx
 	f *faultyStore

@@ -308,11 +308,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		if err != nil || c.Iss != s.url || c.Aud != s.url || !now.Before(time.Unix(c.Exp, 0)) {
 			return nil, unauth
 		}
+		got, err := s.store.Fetch(ctx, Devices.Lookup("", c.DeviceID))
 		var dev *Device
-		err = s.store.View(ctx, func(tx Tx) error {
-			dev, err = Devices.Get(tx, c.DeviceID)
-			return err
-		})
+		if err == nil {
+			dev, err = Devices.Fetched(got[0], c.DeviceID)
+		}
 		if errors.Is(err, ErrNotFound) {
 			return nil, unauth
 		} else if err != nil {
@@ -325,12 +325,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		}
 		return &Principal{Role: api.RoleHolder, Subject: c.Sub, DeviceID: dev.ID}, nil
 	}
+	got, err := s.store.Fetch(ctx, APIKeys.Lookup(byHash, hashSecret(bearer)))
 	var k *APIKey
-	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		k, err = APIKeys.By(tx, byHash, hashSecret(bearer))
-		return err
-	})
+	if err == nil {
+		k, err = APIKeys.Fetched(got[0])
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, unauth
 	} else if err != nil {

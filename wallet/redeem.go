@@ -37,9 +37,13 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	)
 	// Read-only checks first, outside the single writer: the share exists,
 	// this verifier may redeem it, and what it holds is still valid. The
-	// reads go in three Fetches (on PostgreSQL, three round trips).
-	err = s.store.View(ctx, func(tx Tx) error {
-		got, err := tx.Fetch(Shares.Lookup(byToken, hash), Verifiers.Lookup("", p.Subject))
+	// reads go in three Fetches of the store, each one round trip on
+	// PostgreSQL and a snapshot of its own: no one snapshot is needed,
+	// since the swap checks the share again and stillValid wants the
+	// latest state of the rest.
+	f := storeFetch{ctx, s.store}
+	err = func() error {
+		got, err := f.Fetch(Shares.Lookup(byToken, hash), Verifiers.Lookup("", p.Subject))
 		if err != nil {
 			return err
 		}
@@ -57,7 +61,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 			return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
 				Message: "the share holds claims the verifier is not registered for"}
 		}
-		more, err := s.stillValid(tx, sh.DeviceID, sh.Items, now, ShareDocuments.Lookup(sh.ID), lastActivityLookup(sh.HolderID))
+		more, err := s.stillValid(f, sh.DeviceID, sh.Items, now, ShareDocuments.Lookup(sh.ID), lastActivityLookup(sh.HolderID))
 		if err != nil {
 			return err
 		}
@@ -66,7 +70,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		}
 		last, err = fetchedActivity(more[1])
 		return err
-	})
+	}()
 	var w *redemption
 	if err == nil {
 		w, err = s.newRedemption(sh, body, last, p.Subject, now)
@@ -209,7 +213,7 @@ func useShare(tx Tx, w *redemption) error {
 // compares; it verifies no signature. It reads in two Fetches, the first
 // of them also reading more, whose bodies it returns (a redemption's
 // documents and last activity entry).
-func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time.Time, more ...Lookup) ([][]byte, error) {
+func (s *Service) stillValid(tx fetcher, deviceID string, items []ShareItem, now time.Time, more ...Lookup) ([][]byte, error) {
 	ls := []Lookup{Devices.Lookup("", deviceID)}
 	for _, it := range items {
 		ls = append(ls, Credentials.Lookup("", it.CredentialID))
@@ -251,6 +255,20 @@ func (s *Service) stillValid(tx Tx, deviceID string, items []ShareItem, now time
 	}
 	return got[len(ls):], nil
 }
+
+// fetcher reads lookups together: a Tx, or the store itself (storeFetch).
+type fetcher interface {
+	Fetch(ls ...Lookup) ([][]byte, error)
+}
+
+// storeFetch is the store as a fetcher: each Fetch a transaction of its
+// own.
+type storeFetch struct {
+	ctx   context.Context
+	store Store
+}
+
+func (f storeFetch) Fetch(ls ...Lookup) ([][]byte, error) { return f.store.Fetch(f.ctx, ls...) }
 
 // issuerTrusts reports whether is is active, issues typ and still
 // publishes the key kid (not retired).

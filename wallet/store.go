@@ -28,6 +28,9 @@ type Store interface {
 	// reads again and decides again after ErrChanged or ErrExists. fn may
 	// run more than once, so it must only touch the store.
 	Batch(ctx context.Context, fn func(Tx) error) error
+	// Fetch is a View that runs one Tx.Fetch: on PostgreSQL one round
+	// trip, the transaction's begin and commit included.
+	Fetch(ctx context.Context, ls ...Lookup) ([][]byte, error)
 	// Ping reports whether the store can serve (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -107,12 +107,13 @@ func compareValues(a, b []any) int {
 // checkModel compares the store with the model: every record by key and by
 // each unique index, and every list by key and by index, for every prefix
 // the records have (and one they do not), both ways, with and without a
-// limit; and all of these at once as the lookups of one Fetch.
+// limit; and all of these at once as the lookups of one Fetch, of the
+// transaction and of the store.
 func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]rec) {
 	t.Helper()
+	var lookups []wallet.Lookup
+	var wantFetched [][]byte
 	view(t, st, func(tx wallet.Tx) error {
-		var lookups []wallet.Lookup
-		var wantFetched [][]byte
 		fetch := func(l wallet.Lookup, want []byte) {
 			lookups, wantFetched = append(lookups, l), append(wantFetched, want)
 		}
@@ -189,6 +190,9 @@ func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]
 		same(t, "Fetch", got, wantFetched)
 		return nil
 	})
+	got, err := st.Fetch(t.Context(), lookups...)
+	noErr(t, fmt.Sprintf("Store.Fetch(%d lookups)", len(lookups)), err)
+	same(t, "Store.Fetch", got, wantFetched)
 }
 
 func keyOf(r rec) string { return fmt.Sprint(r.key...) }

@@ -269,6 +269,8 @@ func (s *suite) testCanceledContext(t *testing.T) {
 			t.Errorf("%s with a canceled context ran fn", name)
 		}
 	}
+	_, err := st.Fetch(ctx, wallet.Lookup{Kind: wallet.Shares.Kind(), Prefix: []any{"s1"}})
+	isErr(t, "Fetch with a canceled context", err, context.Canceled)
 	isErr(t, "Ping with a canceled context", st.Ping(ctx), context.Canceled)
 }
 
