@@ -71,17 +71,6 @@ func notFound(k *wallet.Kind, vals []any) error {
 	return fmt.Errorf("bolt: %s %s: %w", k.Name, wallet.Describe(vals), wallet.ErrNotFound)
 }
 
-func (t *tx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
-	if wallet.CheckValues(k.Key, key, true) != nil {
-		return nil, notFound(k, key)
-	}
-	kb, err := t.kind(k)
-	if err != nil {
-		return nil, err
-	}
-	return kb.body(appendValues(nil, k.Key, key), key)
-}
-
 // body returns a copy of the body of the record at rk.
 func (kb *kind) body(rk []byte, key []any) ([]byte, error) {
 	v := kb.recs.Get(rk)
@@ -93,30 +82,6 @@ func (kb *kind) body(rk []byte, key []any) ([]byte, error) {
 		return nil, fmt.Errorf("bolt: %s %s: %w", kb.Name, wallet.Describe(key), err)
 	}
 	return b, nil
-}
-
-func (t *tx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) {
-	i, err := k.Index(index)
-	if err != nil || !k.Indexes[i].Unique {
-		return nil, fmt.Errorf("bolt: %s: get by %q: not a unique index", k.Name, index)
-	}
-	ix := k.Indexes[i]
-	if wallet.CheckValues(ix.Columns, values, true) != nil {
-		return nil, notFound(k, values)
-	}
-	kb, err := t.kind(k)
-	if err != nil {
-		return nil, err
-	}
-	ib, err := kb.index(i)
-	if err != nil {
-		return nil, err
-	}
-	rk := ib.Get(appendValues(nil, ix.Columns, values))
-	if rk == nil {
-		return nil, notFound(k, values)
-	}
-	return kb.body(rk, values)
 }
 
 func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) ([][]byte, error) {

@@ -55,47 +55,6 @@ func (t *tx) fail(err error) error {
 	return err
 }
 
-func notFound(k *wallet.Kind, vals []any) error {
-	return fmt.Errorf("postgres: %s %s: %w", k.Name, wallet.Describe(vals), wallet.ErrNotFound)
-}
-
-// one returns the body the query selects; ErrNotFound when none. pgx
-// copies what it scans: the bytes outlive the transaction.
-func (t *tx) one(k *wallet.Kind, vals []any, sql string) ([]byte, error) {
-	var body []byte
-	err := t.tx.QueryRow(t.ctx, sql, vals...).Scan(&body)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, notFound(k, vals)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("postgres: get %s %s: %w", k.Name, wallet.Describe(vals), t.fail(err))
-	}
-	return body, nil
-}
-
-func (t *tx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
-	if wallet.CheckValues(k.Key, key, true) != nil {
-		return nil, notFound(k, key)
-	}
-	return t.one(k, key, t.sql.of(k, "get", func() string {
-		return fmt.Sprintf("SELECT rec FROM %s WHERE %s", k.Name, equal(k.Key, 1))
-	}))
-}
-
-func (t *tx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) {
-	i, err := k.Index(index)
-	if err != nil || !k.Indexes[i].Unique {
-		return nil, fmt.Errorf("postgres: %s: get by %q: not a unique index", k.Name, index)
-	}
-	ix := k.Indexes[i]
-	if wallet.CheckValues(ix.Columns, values, true) != nil {
-		return nil, notFound(k, values)
-	}
-	return t.one(k, values, t.sql.of(k, "by "+index, func() string {
-		return fmt.Sprintf("SELECT rec FROM %s WHERE %s", k.Name, equal(ix.Columns, 1))
-	}))
-}
-
 func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) ([][]byte, error) {
 	cols, err := k.Columns(index)
 	if err != nil {
@@ -303,7 +262,7 @@ func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
 
 // swapRefused says why a swap from old of the record at key wrote no row.
 func (t *tx) swapRefused(k *wallet.Kind, old []byte, key []any) error {
-	cur, err := t.Get(k, key...)
+	cur, err := wallet.Get(t, k, key...)
 	switch {
 	case err != nil:
 		return err

@@ -31,11 +31,13 @@ type bucketsDownTx struct {
 	s *bucketsDown
 }
 
-func (t bucketsDownTx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
-	if t.s.down.Load() && k == wallet.RateBuckets.Kind() {
-		return nil, errDisk
+func (t bucketsDownTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
+	for _, l := range ls {
+		if t.s.down.Load() && l.Kind == wallet.RateBuckets.Kind() {
+			return nil, errDisk
+		}
 	}
-	return t.Tx.Get(k, key...)
+	return t.Tx.Fetch(ls...)
 }
 
 // TestSharedLimitsFailClosed: with the rate limits kept in the store, as

@@ -64,20 +64,6 @@ func (t faultyTx) fails(k *wallet.Kind, index string) bool {
 	}
 }
 
-func (t faultyTx) Get(k *wallet.Kind, key ...any) ([]byte, error) {
-	if t.fails(k, "") {
-		return nil, errDisk
-	}
-	return t.Tx.Get(k, key...)
-}
-
-func (t faultyTx) GetBy(k *wallet.Kind, index string, values ...any) ([]byte, error) {
-	if t.fails(k, index) {
-		return nil, errDisk
-	}
-	return t.Tx.GetBy(k, index, values...)
-}
-
 func (t faultyTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 	for _, l := range ls {
 		if t.fails(l.Kind, l.Index) {

@@ -316,7 +316,7 @@ func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
 	for _, k := range Kinds() {
 		for _, r := range samples[k.Name] {
 			what := k.Name + " " + Describe(r.Key)
-			body, err := tx.Get(k, r.Key...)
+			body, err := Get(tx, k, r.Key...)
 			if errors.Is(err, ErrNotFound) {
 				rep.problem("%s: not in the copy", what)
 				continue
@@ -334,7 +334,7 @@ func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
 				}
 				found := false
 				if ix.Unique {
-					b, err := tx.GetBy(k, ix.Name, r.Index[i]...)
+					b, err := GetBy(tx, k, ix.Name, r.Index[i]...)
 					if err != nil && !errors.Is(err, ErrNotFound) {
 						return err
 					}

@@ -317,7 +317,7 @@ func (r *Records[T]) BodyBy(tx Tx, index string, values ...any) (*T, []byte, err
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", r.kind.Name, err)
 	}
-	b, err := tx.GetBy(&r.kind, index, values...)
+	b, err := GetBy(tx, &r.kind, index, values...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -469,13 +469,46 @@ func (b *Blobs[T]) Put(tx Tx, v T, key ...any) error {
 // Delete removes the value at key, if any.
 func (b *Blobs[T]) Delete(tx Tx, key ...any) error { return remove(tx, &b.kind, key) }
 
+// Get returns the body of the record of k whose key is key; ErrNotFound
+// when there is none. It is a Fetch of one lookup.
+func Get(tx Tx, k *Kind, key ...any) ([]byte, error) {
+	if CheckValues(k.Key, key, true) != nil {
+		return nil, fetchedNone(k, key) // a part of a key would find the first under it
+	}
+	return fetchOne(tx, Lookup{Kind: k, Prefix: key})
+}
+
+// GetBy returns the body of the record whose entry in k's unique index
+// names values; ErrNotFound when there is none.
+func GetBy(tx Tx, k *Kind, index string, values ...any) ([]byte, error) {
+	i, err := k.Index(index)
+	if err != nil || !k.Indexes[i].Unique {
+		return nil, fmt.Errorf("%s: get by %q: not a unique index", k.Name, index)
+	}
+	if CheckValues(k.Indexes[i].Columns, values, true) != nil {
+		return nil, fetchedNone(k, values)
+	}
+	return fetchOne(tx, Lookup{Kind: k, Index: index, Prefix: values})
+}
+
+func fetchOne(tx Tx, l Lookup) ([]byte, error) {
+	got, err := tx.Fetch(l)
+	if err != nil {
+		return nil, err
+	}
+	if got[0] == nil {
+		return nil, fetchedNone(l.Kind, l.Prefix)
+	}
+	return got[0], nil
+}
+
 // get returns the body at key, and key as the store saw it (normalized).
 func get(tx Tx, k *Kind, key []any) ([]byte, []any, error) {
 	key, err := normalize(key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", k.Name, err)
 	}
-	b, err := tx.Get(k, key...)
+	b, err := Get(tx, k, key...)
 	return b, key, err
 }
 

@@ -47,12 +47,6 @@ type Store interface {
 // the caller's: it stays valid and unchanged after the transaction, and
 // whatever is written later.
 type Tx interface {
-	// Get returns the body of the record of k whose key is key;
-	// ErrNotFound when there is none.
-	Get(k *Kind, key ...any) ([]byte, error)
-	// GetBy returns the body of the record whose entry in k's unique
-	// index names values; ErrNotFound when there is none.
-	GetBy(k *Kind, index string, values ...any) ([]byte, error)
 	// List returns the bodies of k's records whose first columns of index
 	// (of the key when index is "") equal prefix, in the order of the
 	// index's columns then the key's (o.Desc: reversed), at most o.Limit
@@ -62,7 +56,7 @@ type Tx interface {
 	// returns one body per lookup in their order: the record List(l.Kind,
 	// l.Index, Order{Desc: l.Desc, Limit: 1}, l.Prefix...) would return,
 	// nil when it would return none. With a whole key, or all the values
-	// of a unique index, that is the record Get or GetBy returns.
+	// of a unique index, that is the record itself (Get, GetBy).
 	Fetch(ls ...Lookup) ([][]byte, error)
 	// Put inserts r, or replaces the record with its key. It is ErrExists,
 	// and writes nothing, when a unique index entry of r names another

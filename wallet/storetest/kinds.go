@@ -119,12 +119,12 @@ func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]
 		}
 		for _, r := range model {
 			fetch(wallet.Lookup{Kind: k, Prefix: r.key}, r.body)
-			got, err := tx.Get(k, r.key...)
+			got, err := wallet.Get(tx, k, r.key...)
 			noErr(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), err)
 			same(t, fmt.Sprintf("Get(%s)", wallet.Describe(r.key)), got, r.body)
 			for i, ix := range k.Indexes {
 				if ix.Unique && r.idx[i] != nil {
-					got, err := tx.GetBy(k, ix.Name, r.idx[i]...)
+					got, err := wallet.GetBy(tx, k, ix.Name, r.idx[i]...)
 					noErr(t, "GetBy "+ix.Name, err)
 					same(t, fmt.Sprintf("GetBy(%s, %s)", ix.Name, wallet.Describe(r.idx[i])), got, r.body)
 					fetch(wallet.Lookup{Kind: k, Index: ix.Name, Prefix: r.idx[i]}, r.body)
@@ -219,11 +219,11 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 			noErr(t, fmt.Sprintf("Put(%d)", n), tx.Put(k, r.record()))
 			model[keyOf(r)] = r
 		}
-		_, err := tx.Get(k, sample(k, 6, 1, false).key...)
+		_, err := wallet.Get(tx, k, sample(k, 6, 1, false).key...)
 		isErr(t, "Get(missing)", err, wallet.ErrNotFound)
 		for i, ix := range k.Indexes {
 			if ix.Unique {
-				_, err := tx.GetBy(k, ix.Name, sample(k, 6, 1, false).idx[i]...)
+				_, err := wallet.GetBy(tx, k, ix.Name, sample(k, 6, 1, false).idx[i]...)
 				isErr(t, "GetBy(missing)", err, wallet.ErrNotFound)
 			}
 		}
@@ -320,9 +320,9 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 			} else {
 				isErr(t, what, err, want)
 			}
-			_, err = tx.Get(k, a.key...)
+			_, err = wallet.Get(tx, k, a.key...)
 			isErr(t, what+": then Get(its first record)", err, wallet.ErrNotFound)
-			got, err := tx.Get(k, was.key...)
+			got, err := wallet.Get(tx, k, was.key...)
 			noErr(t, what+": then Get(a record it swapped)", err)
 			same(t, what+": the record it swapped", got, was.body)
 		}
@@ -388,9 +388,9 @@ func (s *suite) testValues(t *testing.T) {
 			plain(t, "Put(key) "+what, tx.Put(k, wallet.Record{Key: []any{v}, Index: [][]any{nil, nil}, Body: []byte("{}")}))
 			plain(t, "Put(index) "+what, tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, {v, at(0)}}, Body: []byte("{}")}))
 			plain(t, "Delete "+what, tx.Delete(k, v))
-			_, err := tx.Get(k, v)
+			_, err := wallet.Get(tx, k, v)
 			isErr(t, "Get "+what, err, wallet.ErrNotFound)
-			_, err = tx.GetBy(k, "token", v)
+			_, err = wallet.GetBy(tx, k, "token", v)
 			isErr(t, "GetBy "+what, err, wallet.ErrNotFound)
 			l, err := tx.List(k, "holder", wallet.Order{}, v)
 			if err != nil || len(l) != 0 {
@@ -423,7 +423,7 @@ func (s *suite) testValues(t *testing.T) {
 		return tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, nil}, Body: []byte("{}")})
 	})
 	view(t, st, func(tx wallet.Tx) error {
-		_, err := tx.Get(k, "s1")
+		_, err := wallet.Get(tx, k, "s1")
 		noErr(t, "Get after refused puts", err)
 		return nil
 	})
@@ -459,8 +459,8 @@ func (s *suite) testValuesOutliveTheirTransaction(t *testing.T) {
 	given[0] = 'X' // the store kept its own copy of what it was given
 	var kept [][]byte
 	view(t, st, func(tx wallet.Tx) error {
-		a, err1 := tx.Get(meta, "service_key")
-		b, err2 := tx.GetBy(shares, "token", []byte("token"))
+		a, err1 := wallet.Get(tx, meta, "service_key")
+		b, err2 := wallet.GetBy(tx, shares, "token", []byte("token"))
 		c, err3 := tx.List(shares, "holder", wallet.Order{}, "h1")
 		noErr(t, "read", errors.Join(err1, err2, err3))
 		kept = append([][]byte{a, b}, c...)
