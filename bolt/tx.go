@@ -163,24 +163,6 @@ func step(c *bbolt.Cursor, back bool) ([]byte, []byte) {
 	return c.Next()
 }
 
-func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
-	p, err := t.planPut(k, r)
-	if err != nil {
-		return err
-	}
-	return p.write()
-}
-
-// Swap is Put once the stored body is found to be old (the single writer
-// makes the two one step).
-func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
-	p, err := t.planSwap(k, old, r)
-	if err != nil {
-		return err
-	}
-	return p.write()
-}
-
 // Apply checks every write before it makes any, so that a refused one
 // leaves the transaction as it was.
 func (t *tx) Apply(ws ...wallet.Write) error {
@@ -212,8 +194,8 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 	return nil
 }
 
-// put is a put whose checks passed, ready to write: a refused Put, Swap
-// or Apply writes nothing.
+// put is a put whose checks passed, ready to write: a refused Apply
+// writes nothing.
 type put struct {
 	kb      *kind
 	idx     []*bbolt.Bucket

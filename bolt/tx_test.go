@@ -30,11 +30,11 @@ func TestUnchangedIndexEntriesNotRewritten(t *testing.T) {
 		for i := range 2000 {
 			id := string(rune('a'+i%26)) + time.Duration(i).String()
 			r := wallet.Record{Key: []any{id}, Index: [][]any{{[]byte("tok-" + id)}, {"h-" + id, created}}, Body: make([]byte, 100)}
-			if err := t.Put(k, r); err != nil {
+			if err := wallet.Put(t, k, r); err != nil {
 				return err
 			}
 		}
-		return t.Put(k, share(0, "h1"))
+		return wallet.Put(t, k, share(0, "h1"))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,8 +60,8 @@ func TestUnchangedIndexEntriesNotRewritten(t *testing.T) {
 		v := t.btx.Bucket([]byte(k.Name)).Get(appendValues(nil, k.Key, []any{"s1"}))
 		return t.btx.Bucket([]byte(k.Name)).Put(appendValues(nil, k.Key, []any{"s1"}), append([]byte(nil), v...))
 	})
-	same := nodes(func(t *tx) error { return t.Put(k, share(1, "h1")) })
-	moved := nodes(func(t *tx) error { return t.Put(k, share(2, "h2")) })
+	same := nodes(func(t *tx) error { return wallet.Put(t, k, share(1, "h1")) })
+	moved := nodes(func(t *tx) error { return wallet.Put(t, k, share(2, "h2")) })
 	if same != bare {
 		t.Errorf("a put with unchanged index values materialized %d nodes, a bare record write %d", same, bare)
 	}

@@ -162,25 +162,6 @@ func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 	return out, nil
 }
 
-// Put is one statement: insert the row unless a unique index value is
-// another record's; on a key conflict replace it (Immutable: leave it).
-// No row written is ErrExists.
-func (t *tx) Put(k *wallet.Kind, r wallet.Record) error {
-	if err := k.CheckRecord(r); err != nil {
-		return fmt.Errorf("postgres: put %w", err)
-	}
-	args := recordArgs(k, r)
-	sql := t.sql.of(k, "put", func() string { return putSQL(k) })
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), t.fail(err))
-	}
-	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("postgres: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
-	}
-	return nil
-}
-
 // recordArgs are the parameters of r's row: its key, every index column
 // (NULL where r is not in the index), its body.
 func recordArgs(k *wallet.Kind, r wallet.Record) []any {
@@ -239,27 +220,6 @@ func putSQL(k *wallet.Kind) string {
 		k.Name, strings.Join(cols, ", "), strings.Join(vals, ", "), where, names(k.Key), onConflict)
 }
 
-// Swap is one UPDATE conditional on the stored body and on the unique
-// index values being free. Under READ COMMITTED (Batch) PostgreSQL waits
-// for a concurrent writer of the row and evaluates the condition again
-// on what it committed, so of swaps from one body exactly one writes.
-// When no row was written, one more read says why.
-func (t *tx) Swap(k *wallet.Kind, old []byte, r wallet.Record) error {
-	if err := k.CheckRecord(r); err != nil {
-		return fmt.Errorf("postgres: swap %w", err)
-	}
-	args := append(recordArgs(k, r), old)
-	sql := t.sql.of(k, "swap", func() string { return swapSQL(k) })
-	tag, err := t.tx.Exec(t.ctx, sql, args...)
-	if err != nil {
-		return fmt.Errorf("postgres: swap %s %s: %w", k.Name, wallet.Describe(r.Key), t.fail(err))
-	}
-	if tag.RowsAffected() == 1 {
-		return nil
-	}
-	return t.swapRefused(k, old, r.Key)
-}
-
 // swapRefused says why a swap from old of the record at key wrote no row.
 func (t *tx) swapRefused(k *wallet.Kind, old []byte, key []any) error {
 	cur, err := wallet.Get(t, k, key...)
@@ -273,15 +233,24 @@ func (t *tx) swapRefused(k *wallet.Kind, old []byte, key []any) error {
 	}
 }
 
-// Apply sends a savepoint and the writes, the statements Put and Swap
-// send, as one pipeline. When one wrote no row, a rollback to the
-// savepoint undoes the others and one more read says why, as for Swap.
+// Apply sends the writes as one pipeline, after a savepoint when there
+// are several. Each is one statement that checks and writes: a put
+// inserts the row unless a unique value is another record's, and on a key
+// conflict replaces it (Immutable: leaves it); a swap is an UPDATE
+// conditional on the stored body and on the unique values being free,
+// which under READ COMMITTED (Batch) PostgreSQL decides on what a
+// concurrent writer of the row committed, so of swaps from one body
+// exactly one writes. When one wrote no row, a rollback to the savepoint
+// undoes the others, and for a swap one more read says why.
 func (t *tx) Apply(ws ...wallet.Write) error {
 	if err := wallet.CheckWrites(ws); err != nil {
 		return fmt.Errorf("postgres: apply %w", err)
 	}
 	b := &pgx.Batch{}
-	b.Queue("SAVEPOINT apply")
+	several := len(ws) > 1 // one write that wrote no row wrote nothing
+	if several {
+		b.Queue("SAVEPOINT apply")
+	}
 	for _, w := range ws {
 		args := recordArgs(w.Kind, w.Record)
 		if w.Swap {
@@ -295,14 +264,14 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 		return fmt.Errorf("postgres: apply: %w", t.fail(err))
 	}
 	refused := -1
-	for i := range len(ws) + 1 { // the savepoint, then each write
+	for i := range b.Len() {
 		tag, err := br.Exec()
 		if err != nil {
 			_ = br.Close()
 			return fmt.Errorf("postgres: apply: %w", t.fail(err))
 		}
-		if i > 0 && tag.RowsAffected() == 0 && refused < 0 {
-			refused = i - 1
+		if w := i - (b.Len() - len(ws)); w >= 0 && tag.RowsAffected() == 0 && refused < 0 {
+			refused = w
 		}
 	}
 	if err := br.Close(); err != nil {
@@ -311,8 +280,10 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 	if refused < 0 {
 		return nil
 	}
-	if _, err := t.tx.Exec(t.ctx, "ROLLBACK TO SAVEPOINT apply"); err != nil {
-		return fmt.Errorf("postgres: apply: %w", t.fail(err))
+	if several {
+		if _, err := t.tx.Exec(t.ctx, "ROLLBACK TO SAVEPOINT apply"); err != nil {
+			return fmt.Errorf("postgres: apply: %w", t.fail(err))
+		}
 	}
 	w := ws[refused]
 	if w.Swap {

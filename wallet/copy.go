@@ -61,7 +61,7 @@ func Copy(ctx context.Context, dst, src Store, now time.Time) (*Copied, error) {
 			return err
 		}
 		for _, k := range Kinds() {
-			w := &batchWriter[Record]{ctx: ctx, dst: dst, put: func(tx Tx, r Record) error { return tx.Put(k, r) }}
+			w := &batchWriter[Record]{ctx: ctx, dst: dst, put: func(tx Tx, r Record) error { return Put(tx, k, r) }}
 			err := sc.Scan(k, func(r Record) error {
 				out.Records[k.Name]++
 				return w.add(r)

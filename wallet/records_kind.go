@@ -361,23 +361,23 @@ func (r *Records[T]) Fetched(b []byte, values ...any) (*T, error) {
 	return r.decodeOne(b, values)
 }
 
-// Put stores v (see Tx.Put: ErrExists when a unique value is taken).
+// Put stores v (see Put: ErrExists when a unique value is taken).
 func (r *Records[T]) Put(tx Tx, v *T) error {
 	rec, err := r.record(v)
 	if err != nil {
 		return err
 	}
-	return tx.Put(&r.kind, rec)
+	return Put(tx, &r.kind, rec)
 }
 
-// Swap stores v in place of the record read as old (see Tx.Swap:
+// Swap stores v in place of the record read as old (see Swap:
 // ErrChanged when it is no longer old).
 func (r *Records[T]) Swap(tx Tx, old []byte, v *T) error {
 	rec, err := r.record(v)
 	if err != nil {
 		return err
 	}
-	return tx.Swap(&r.kind, old, rec)
+	return Swap(tx, &r.kind, old, rec)
 }
 
 // record is v as a store keeps it.
@@ -463,7 +463,7 @@ func (b *Blobs[T]) Put(tx Tx, v T, key ...any) error {
 	if err != nil {
 		return fmt.Errorf("put %s: %w", b.kind.Name, err)
 	}
-	return tx.Put(&b.kind, Record{Key: key, Body: b.encode(v)})
+	return Put(tx, &b.kind, Record{Key: key, Body: b.encode(v)})
 }
 
 // Delete removes the value at key, if any.
@@ -489,6 +489,17 @@ func GetBy(tx Tx, k *Kind, index string, values ...any) ([]byte, error) {
 		return nil, fetchedNone(k, values)
 	}
 	return fetchOne(tx, Lookup{Kind: k, Index: index, Prefix: values})
+}
+
+// Put inserts r, or replaces the record with its key: an Apply of one
+// put (ErrExists as it says).
+func Put(tx Tx, k *Kind, r Record) error { return tx.Apply(Write{Kind: k, Record: r}) }
+
+// Swap replaces the record at r.Key with r only while its stored body is
+// still old: an Apply of one swap (ErrChanged, ErrNotFound, ErrExists as
+// it says).
+func Swap(tx Tx, k *Kind, old []byte, r Record) error {
+	return tx.Apply(Write{Kind: k, Record: r, Swap: true, Old: old})
 }
 
 func fetchOne(tx Tx, l Lookup) ([]byte, error) {

@@ -166,7 +166,7 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 	if err := useShare(tx, w); err != nil {
 		return err
 	}
-	err = tx.Put(ActivityLog.Kind(), w.activity)
+	err = Put(tx, ActivityLog.Kind(), w.activity)
 	if errors.Is(err, ErrExists) { // another entry of the holder's came first
 		e := *w.entry
 		err = s.appendActivity(tx, &e)
@@ -174,7 +174,7 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 	if err != nil {
 		return err
 	}
-	err = tx.Put(VerificationLog.Kind(), w.logged)
+	err = Put(tx, VerificationLog.Kind(), w.logged)
 	if errors.Is(err, ErrExists) { // another replica took the key
 		v := *w.verification
 		err = s.appendVerification(tx, &v)
@@ -188,7 +188,7 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 func useShare(tx Tx, w *redemption) error {
 	body, next := w.body, w.next
 	for {
-		err := tx.Swap(Shares.Kind(), body, next)
+		err := Swap(tx, Shares.Kind(), body, next)
 		if !errors.Is(err, ErrChanged) {
 			return err
 		}

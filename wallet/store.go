@@ -58,23 +58,22 @@ type Tx interface {
 	// nil when it would return none. With a whole key, or all the values
 	// of a unique index, that is the record itself (Get, GetBy).
 	Fetch(ls ...Lookup) ([][]byte, error)
-	// Put inserts r, or replaces the record with its key. It is ErrExists,
-	// and writes nothing, when a unique index entry of r names another
-	// record, or when k is Immutable and the key is taken. Index entries
-	// that did not change are not rewritten.
-	Put(k *Kind, r Record) error
-	// Swap replaces the record at r.Key with r, as Put does, only while
-	// its stored body is still old: the check-and-set of a record read in
-	// an earlier transaction. ErrChanged when the body differs,
-	// ErrNotFound when there is no record, ErrExists as for Put. On
-	// PostgreSQL it waits for a concurrent writer of the record and checks
-	// what that one committed, so of concurrent swaps from one body
-	// exactly one succeeds at any isolation level.
-	Swap(k *Kind, old []byte, r Record) error
-	// Apply makes writes, Puts and Swaps of distinct records, all or none:
-	// when one is refused (ErrChanged, ErrExists, ErrNotFound as for Put
-	// and Swap) the transaction is as it was before Apply, and the error
-	// is that one's. On PostgreSQL the writes go in one round trip.
+	// Apply makes writes of distinct records, all or none: when one is
+	// refused the transaction is as it was before Apply, and the error is
+	// that one's. On PostgreSQL the writes go in one round trip.
+	//
+	// A put inserts its record, or replaces the record with its key. It
+	// is ErrExists when a unique index entry of the record names another
+	// record, or when the kind is Immutable and the key is taken. Index
+	// entries that did not change are not rewritten.
+	//
+	// A swap (Write.Swap) replaces the record at its key, as a put does,
+	// only while the stored body is still Old: the check-and-set of a
+	// record read in an earlier transaction. ErrChanged when the body
+	// differs, ErrNotFound when there is no record, ErrExists as for a
+	// put. On PostgreSQL it waits for a concurrent writer of the record
+	// and checks what that one committed, so of concurrent swaps from one
+	// body exactly one succeeds at any isolation level.
 	Apply(ws ...Write) error
 	// Delete removes the record at key with its index entries; a missing
 	// record is not an error.
@@ -95,7 +94,7 @@ type Lookup struct {
 	Desc   bool
 }
 
-// Write is one write of an Apply: a Put of Record, or with Swap a Swap
+// Write is one write of an Apply: a put of Record, or with Swap a swap
 // from Old.
 type Write struct {
 	Kind   *Kind

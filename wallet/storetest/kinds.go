@@ -216,7 +216,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	update(t, st, func(tx wallet.Tx) error {
 		for n := range 6 {
 			r := sample(k, n, 1, false)
-			noErr(t, fmt.Sprintf("Put(%d)", n), tx.Put(k, r.record()))
+			noErr(t, fmt.Sprintf("Put(%d)", n), wallet.Put(tx, k, r.record()))
 			model[keyOf(r)] = r
 		}
 		_, err := wallet.Get(tx, k, sample(k, 6, 1, false).key...)
@@ -234,7 +234,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	// A put of a taken key replaces the record and moves its index
 	// entries; an Immutable kind refuses it and keeps the record.
 	r0 := sample(k, 0, 2, true)
-	err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, r0.record()) })
+	err := st.Update(t.Context(), func(tx wallet.Tx) error { return wallet.Put(tx, k, r0.record()) })
 	if k.Immutable {
 		isErr(t, "Put(taken key) of an immutable kind", err, wallet.ErrExists)
 	} else {
@@ -248,16 +248,16 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	if !k.Immutable {
 		was, r1 := model[keyOf(sample(k, 1, 1, false))], sample(k, 1, 3, true)
 		err := st.Batch(t.Context(), func(tx wallet.Tx) error {
-			isErr(t, "Swap(from another body)", tx.Swap(k, append([]byte("x"), was.body...), r1.record()), wallet.ErrChanged)
-			isErr(t, "Swap(missing)", tx.Swap(k, was.body, sample(k, 8, 1, false).record()), wallet.ErrNotFound)
+			isErr(t, "Swap(from another body)", wallet.Swap(tx, k, append([]byte("x"), was.body...), r1.record()), wallet.ErrChanged)
+			isErr(t, "Swap(missing)", wallet.Swap(tx, k, was.body, sample(k, 8, 1, false).record()), wallet.ErrNotFound)
 			for i, ix := range k.Indexes {
 				if ix.Unique {
 					taken := sample(k, 1, 3, true)
 					taken.idx[i] = sample(k, 2, 1, false).idx[i]
-					isErr(t, "Swap(to a taken "+ix.Name+")", tx.Swap(k, was.body, taken.record()), wallet.ErrExists)
+					isErr(t, "Swap(to a taken "+ix.Name+")", wallet.Swap(tx, k, was.body, taken.record()), wallet.ErrExists)
 				}
 			}
-			return tx.Swap(k, was.body, r1.record())
+			return wallet.Swap(tx, k, was.body, r1.record())
 		})
 		noErr(t, "Swap(from its body)", err)
 		model[keyOf(r1)] = r1
@@ -271,10 +271,10 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 		update(t, st, func(tx wallet.Tx) error {
 			taken := sample(k, 7, 1, false)
 			taken.idx[i] = sample(k, 2, 1, false).idx[i]
-			isErr(t, "Put(new record, taken "+ix.Name+")", tx.Put(k, taken.record()), wallet.ErrExists)
+			isErr(t, "Put(new record, taken "+ix.Name+")", wallet.Put(tx, k, taken.record()), wallet.ErrExists)
 			moved := sample(k, 3, 2, false)
 			moved.idx[i] = taken.idx[i]
-			isErr(t, "Put(update to a taken "+ix.Name+")", tx.Put(k, moved.record()), wallet.ErrExists)
+			isErr(t, "Put(update to a taken "+ix.Name+")", wallet.Put(tx, k, moved.record()), wallet.ErrExists)
 			return nil
 		})
 	}
@@ -283,7 +283,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 			refused(i, ix)
 			reuse := sample(k, 6, 1, false)
 			reuse.idx[i] = sample(k, 0, 1, false).idx[i]
-			err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, reuse.record()) })
+			err := st.Update(t.Context(), func(tx wallet.Tx) error { return wallet.Put(tx, k, reuse.record()) })
 			if !k.Immutable {
 				noErr(t, "Put(freed "+ix.Name+")", err)
 				model[keyOf(reuse)] = reuse
@@ -370,7 +370,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 		}
 	}
 	if k.Immutable {
-		err := st.Update(t.Context(), func(tx wallet.Tx) error { return tx.Put(k, sample(k, 2, 2, false).record()) })
+		err := st.Update(t.Context(), func(tx wallet.Tx) error { return wallet.Put(tx, k, sample(k, 2, 2, false).record()) })
 		isErr(t, "Put(taken key) after reopen", err, wallet.ErrExists)
 	}
 }
@@ -385,8 +385,8 @@ func (s *suite) testValues(t *testing.T) {
 	update(t, st, func(tx wallet.Tx) error {
 		for _, v := range bad {
 			what := fmt.Sprintf("%#v", v)
-			plain(t, "Put(key) "+what, tx.Put(k, wallet.Record{Key: []any{v}, Index: [][]any{nil, nil}, Body: []byte("{}")}))
-			plain(t, "Put(index) "+what, tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, {v, at(0)}}, Body: []byte("{}")}))
+			plain(t, "Put(key) "+what, wallet.Put(tx, k, wallet.Record{Key: []any{v}, Index: [][]any{nil, nil}, Body: []byte("{}")}))
+			plain(t, "Put(index) "+what, wallet.Put(tx, k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, {v, at(0)}}, Body: []byte("{}")}))
 			plain(t, "Delete "+what, tx.Delete(k, v))
 			_, err := wallet.Get(tx, k, v)
 			isErr(t, "Get "+what, err, wallet.ErrNotFound)
@@ -407,7 +407,7 @@ func (s *suite) testValues(t *testing.T) {
 			"missing index entries": {Key: []any{"s1"}},
 			"short index entry":     {Key: []any{"s1"}, Index: [][]any{nil, {"h1"}}},
 		} {
-			plain(t, "Put("+name+")", tx.Put(k, r))
+			plain(t, "Put("+name+")", wallet.Put(tx, k, r))
 		}
 		// Through the domain's records: what the service could get wrong.
 		plain(t, "issuer without an id", wallet.Issuers.Put(tx, &wallet.Issuer{}))
@@ -420,7 +420,7 @@ func (s *suite) testValues(t *testing.T) {
 		plain(t, "UseOnce(empty key)", tx.UseOnce("", at(0), at(0)))
 		plain(t, "UseOnce(long key)", tx.UseOnce(strings.Repeat("k", wallet.MaxOnceKey+1), at(0), at(0)))
 		// Still usable.
-		return tx.Put(k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, nil}, Body: []byte("{}")})
+		return wallet.Put(tx, k, wallet.Record{Key: []any{"s1"}, Index: [][]any{nil, nil}, Body: []byte("{}")})
 	})
 	view(t, st, func(tx wallet.Tx) error {
 		_, err := wallet.Get(tx, k, "s1")
@@ -448,10 +448,10 @@ func (s *suite) testValuesOutliveTheirTransaction(t *testing.T) {
 	meta, shares := wallet.Meta.Kind(), wallet.Shares.Kind()
 	first := bytes.Repeat([]byte("first "), 200)
 	put := func(tx wallet.Tx, body []byte) error {
-		if err := tx.Put(meta, wallet.Record{Key: []any{"service_key"}, Body: body}); err != nil {
+		if err := wallet.Put(tx, meta, wallet.Record{Key: []any{"service_key"}, Body: body}); err != nil {
 			return err
 		}
-		return tx.Put(shares, wallet.Record{Key: []any{"s1"}, Index: [][]any{{[]byte("token")}, {"h1", at(0)}},
+		return wallet.Put(tx, shares, wallet.Record{Key: []any{"s1"}, Index: [][]any{{[]byte("token")}, {"h1", at(0)}},
 			Body: fmt.Appendf(nil, `{"v":%q}`, body)})
 	}
 	given := bytes.Clone(first)
@@ -475,7 +475,7 @@ func (s *suite) testValuesOutliveTheirTransaction(t *testing.T) {
 			if err := put(tx, bytes.Repeat([]byte{byte('a' + i%26)}, len(first))); err != nil {
 				return err
 			}
-			return tx.Put(meta, wallet.Record{Key: []any{fmt.Sprintf("filler-%d", i)}, Body: make([]byte, 64<<10)})
+			return wallet.Put(tx, meta, wallet.Record{Key: []any{fmt.Sprintf("filler-%d", i)}, Body: make([]byte, 64<<10)})
 		})
 	}
 	same(t, "values kept after their transaction and later writes", kept, want)

@@ -156,7 +156,7 @@ func putSamples(t *testing.T, tx wallet.Tx, n, version int) map[*wallet.Kind]map
 		models[k] = map[string]rec{}
 		for i := range n {
 			r := sample(k, i, version, version > 1)
-			check(t, fmt.Sprintf("Put %s %d", k.Name, i), tx.Put(k, r.record()))
+			check(t, fmt.Sprintf("Put %s %d", k.Name, i), wallet.Put(tx, k, r.record()))
 			models[k][keyOf(r)] = r
 		}
 	}
@@ -197,9 +197,9 @@ func (s *suite) testRollback(t *testing.T) {
 			err = run(t.Context(), func(tx wallet.Tx) error {
 				for _, k := range wallet.Kinds() {
 					if !k.Immutable {
-						check(t, "Put new version", tx.Put(k, sample(k, 0, 2, true).record()))
+						check(t, "Put new version", wallet.Put(tx, k, sample(k, 0, 2, true).record()))
 					}
-					check(t, "Put new record", tx.Put(k, sample(k, 5, 1, false).record()))
+					check(t, "Put new record", wallet.Put(tx, k, sample(k, 5, 1, false).record()))
 				}
 				return errBoom
 			})
