@@ -11,10 +11,9 @@ import (
 
 // tx is a wallet.Tx over one bbolt transaction: a bucket per record kind
 // (key → index entries and body, see joinValue) and per index (a unique
-// index: values → key; another: values ‖ key → key). Every put checks its
-// unique entries before it writes anything, so a put that returns
-// ErrExists leaves the transaction as it was even when the caller goes on
-// and commits.
+// index: values → key; another: values ‖ key → key). Apply checks every
+// write before it makes any, so a refused one leaves the transaction as it
+// was even when the caller goes on and commits.
 type tx struct {
 	btx *bbolt.Tx
 }
@@ -71,11 +70,12 @@ func notFound(k *wallet.Kind, vals []any) error {
 	return fmt.Errorf("bolt: %s %s: %w", k.Name, wallet.Describe(vals), wallet.ErrNotFound)
 }
 
-// body returns a copy of the body of the record at rk.
+// body returns a copy of the body of the record at rk, which an index
+// entry named: no record there is a damaged file, not a record not found.
 func (kb *kind) body(rk []byte, key []any) ([]byte, error) {
 	v := kb.recs.Get(rk)
 	if v == nil {
-		return nil, notFound(kb.Kind, key)
+		return nil, fmt.Errorf("bolt: %s %s: an index entry names no record", kb.Name, wallet.Describe(key))
 	}
 	b, err := bodyOf(v)
 	if err != nil {

@@ -1,6 +1,7 @@
 package bolt
 
 import (
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -67,5 +68,31 @@ func TestUnchangedIndexEntriesNotRewritten(t *testing.T) {
 	}
 	if moved <= same {
 		t.Errorf("a put that moves an index entry materialized %d nodes, one that moves none %d", moved, same)
+	}
+}
+
+// TestIndexEntryWithoutRecordIsNotNotFound: an index entry whose record is
+// gone is a damaged file, answered as a storage failure, never as "not
+// found" (SPEC §5, THREATS T42).
+func TestIndexEntryWithoutRecordIsNotNotFound(t *testing.T) {
+	s, err := Open(filepath.Join(t.TempDir(), "wallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	k := wallet.Shares.Kind()
+	r := wallet.Record{Key: []any{"s1"}, Index: [][]any{{[]byte("token-1")}, {"h1", time.Unix(0, 0)}}, Body: []byte("{}")}
+	err = s.db.Update(func(btx *bbolt.Tx) error {
+		if err := wallet.Put(&tx{btx: btx}, k, r); err != nil {
+			return err
+		}
+		return btx.Bucket([]byte(k.Name)).Delete(appendValues(nil, k.Key, r.Key))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Fetch(t.Context(), wallet.Lookup{Kind: k, Index: "token", Prefix: []any{[]byte("token-1")}})
+	if err == nil || errors.Is(err, wallet.ErrNotFound) {
+		t.Errorf("a token whose share is gone: %v, want an error other than not found", err)
 	}
 }
