@@ -172,12 +172,7 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 	plans := make([]*put, len(ws))
 	for i, w := range ws {
 		var err error
-		if w.Swap {
-			plans[i], err = t.planSwap(w.Kind, w.Old, w.Record)
-		} else {
-			plans[i], err = t.planPut(w.Kind, w.Record)
-		}
-		if err != nil {
+		if plans[i], err = t.plan(w); err != nil {
 			return err
 		}
 		for _, q := range plans[:i] {
@@ -206,12 +201,12 @@ type put struct {
 	body    []byte
 }
 
-// planPut checks a put of r: ErrExists when k is Immutable and the key is
-// taken, or when a unique index entry of r names another record.
-func (t *tx) planPut(k *wallet.Kind, r wallet.Record) (*put, error) {
-	if err := k.CheckRecord(r); err != nil {
-		return nil, fmt.Errorf("bolt: put %w", err)
-	}
+// plan checks the write w, which CheckWrites accepted: for a swap, that
+// the record is there (else ErrNotFound) and still w.Old (else
+// ErrChanged); then ErrExists when the kind is Immutable and the key is
+// taken, or when a unique index entry of the record names another one.
+func (t *tx) plan(w wallet.Write) (*put, error) {
+	k, r := w.Kind, w.Record
 	kb, err := t.kind(k)
 	if err != nil {
 		return nil, err
@@ -220,13 +215,20 @@ func (t *tx) planPut(k *wallet.Kind, r wallet.Record) (*put, error) {
 	if p.idx, err = kb.indexes(); err != nil {
 		return nil, err
 	}
-	old := kb.recs.Get(p.rk)
-	if old != nil && k.Immutable {
-		return nil, fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
+	stored := kb.recs.Get(p.rk)
+	if stored == nil && w.Swap {
+		return nil, notFound(k, r.Key)
 	}
-	if old != nil {
-		if p.was, _, err = split(old); err != nil {
-			return nil, fmt.Errorf("bolt: put %s %s: old: %w", k.Name, wallet.Describe(r.Key), err)
+	if stored != nil {
+		var body []byte // into bbolt's memory: compared here, not kept
+		if p.was, body, err = split(stored); err != nil {
+			return nil, fmt.Errorf("bolt: put %s %s: stored: %w", k.Name, wallet.Describe(r.Key), err)
+		}
+		if w.Swap && !bytes.Equal(body, w.Old) {
+			return nil, fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
+		}
+		if k.Immutable {
+			return nil, fmt.Errorf("bolt: put %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrExists)
 		}
 	}
 	for i, ix := range k.Indexes {
@@ -244,30 +246,6 @@ func (t *tx) planPut(k *wallet.Kind, r wallet.Record) (*put, error) {
 		}
 	}
 	return p, nil
-}
-
-// planSwap checks that the record at r.Key is still old, then plans the
-// put of r.
-func (t *tx) planSwap(k *wallet.Kind, old []byte, r wallet.Record) (*put, error) {
-	if wallet.CheckValues(k.Key, r.Key, true) != nil {
-		return nil, notFound(k, r.Key)
-	}
-	kb, err := t.kind(k)
-	if err != nil {
-		return nil, err
-	}
-	v := kb.recs.Get(appendValues(nil, k.Key, r.Key))
-	if v == nil {
-		return nil, notFound(k, r.Key)
-	}
-	_, cur, err := split(v) // into bbolt's memory: compared here, not kept
-	if err != nil {
-		return nil, fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), err)
-	}
-	if !bytes.Equal(cur, old) {
-		return nil, fmt.Errorf("bolt: swap %s %s: %w", k.Name, wallet.Describe(r.Key), wallet.ErrChanged)
-	}
-	return t.planPut(k, r)
 }
 
 // overlaps refuses two writes of one Apply that the checks of each alone
