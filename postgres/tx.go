@@ -29,9 +29,9 @@ import (
 // commit, fail with a serialization failure instead, and Update runs fn
 // again; Batch, at READ COMMITTED, puts only new keys of Immutable kinds
 // (log entries), whose conflicts ON CONFLICT decides after waiting for the
-// other writer, and changes records by Swap. Values wallet.CheckValue
-// refuses never reach PostgreSQL, so a
-// lookup by an id from a URL cannot abort the transaction either.
+// other writer, and changes records by swaps. Values wallet.CheckValue
+// refuses never reach PostgreSQL, so a lookup by an id from a URL cannot
+// abort the transaction either.
 type tx struct {
 	ctx context.Context
 	tx  querier // the transaction, begun with its first statement (pipelined)
@@ -90,7 +90,7 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 // listSQL is the SELECT of a List by index (whose columns are cols) with
 // n columns of prefix: parameters the prefix, then the limit.
 func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc bool) string {
-	return t.sql.of(k, fmt.Sprintf("list %s %d %t", index, n, desc), func() string {
+	return t.sql.of(statement{kind: k.Name, op: "list", index: index, prefix: n, desc: desc}, func() string {
 		order := cols[n:]
 		if index != "" {
 			order = append(append([]wallet.Column(nil), order...), k.Key...)
@@ -254,9 +254,9 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 	for _, w := range ws {
 		args := recordArgs(w.Kind, w.Record)
 		if w.Swap {
-			b.Queue(t.sql.of(w.Kind, "swap", func() string { return swapSQL(w.Kind) }), append(args, w.Old)...)
+			b.Queue(t.sql.of(statement{kind: w.Kind.Name, op: "swap"}, func() string { return swapSQL(w.Kind) }), append(args, w.Old)...)
 		} else {
-			b.Queue(t.sql.of(w.Kind, "put", func() string { return putSQL(w.Kind) }), args...)
+			b.Queue(t.sql.of(statement{kind: w.Kind.Name, op: "put"}, func() string { return putSQL(w.Kind) }), args...)
 		}
 	}
 	br, err := t.tx.SendBatch(t.ctx, b)
@@ -344,7 +344,7 @@ func (t *tx) Delete(k *wallet.Kind, key ...any) error {
 	if err := wallet.CheckValues(k.Key, key, true); err != nil {
 		return fmt.Errorf("postgres: delete %s: %w", k.Name, err)
 	}
-	sql := t.sql.of(k, "delete", func() string {
+	sql := t.sql.of(statement{kind: k.Name, op: "delete"}, func() string {
 		return fmt.Sprintf("DELETE FROM %s WHERE %s", k.Name, equal(k.Key, 1))
 	})
 	if _, err := t.tx.Exec(t.ctx, sql, key...); err != nil {
@@ -385,19 +385,28 @@ func (t *tx) UseOnce(key string, expires time.Time, now time.Time) error {
 // statements caches the SQL of each kind's operations, made from its
 // declaration on first use (pgx then caches the prepared statement).
 type statements struct {
-	sql sync.Map // kind name and operation → SQL
+	sql sync.Map // statement → SQL
 	// collateC: the database's default collation does not order text
 	// bytewise, so lists order Text columns COLLATE "C" (textorder.go).
 	// Set by Open before any statement is made.
 	collateC bool
 }
 
-func (s *statements) of(k *wallet.Kind, op string, build func() string) string {
-	name := k.Name + " " + op
-	if sql, ok := s.sql.Load(name); ok {
+// statement names a statement of a kind: its operation and, for a list,
+// the index, the number of prefix columns and the direction. It is a
+// comparable value, so that finding the SQL on the hot path allocates
+// nothing.
+type statement struct {
+	kind, op, index string
+	prefix          int
+	desc            bool
+}
+
+func (s *statements) of(st statement, build func() string) string {
+	if sql, ok := s.sql.Load(st); ok {
 		return sql.(string)
 	}
-	sql, _ := s.sql.LoadOrStore(name, build())
+	sql, _ := s.sql.LoadOrStore(st, build())
 	return sql.(string)
 }
 
