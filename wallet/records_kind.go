@@ -363,7 +363,7 @@ func (r *Records[T]) Fetched(b []byte, values ...any) (*T, error) {
 
 // Put stores v (see Put: ErrExists when a unique value is taken).
 func (r *Records[T]) Put(tx Tx, v *T) error {
-	rec, err := r.record(v)
+	rec, err := r.Record(v)
 	if err != nil {
 		return err
 	}
@@ -373,15 +373,15 @@ func (r *Records[T]) Put(tx Tx, v *T) error {
 // Swap stores v in place of the record read as old (see Swap:
 // ErrChanged when it is no longer old).
 func (r *Records[T]) Swap(tx Tx, old []byte, v *T) error {
-	rec, err := r.record(v)
+	rec, err := r.Record(v)
 	if err != nil {
 		return err
 	}
 	return Swap(tx, &r.kind, old, rec)
 }
 
-// record is v as a store keeps it.
-func (r *Records[T]) record(v *T) (Record, error) {
+// Record is v as a store keeps it: its key, index values and body.
+func (r *Records[T]) Record(v *T) (Record, error) {
 	if v == nil {
 		return Record{}, fmt.Errorf("put %s: nil record", r.kind.Name)
 	}

@@ -127,13 +127,13 @@ func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry,
 	w.verification = &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID, Result: "valid",
 		Types: itemTypes(sh.Items), Claims: names, Seq: s.verificationSeq(now)}
 	var err error
-	if w.next, err = Shares.record(nextUse(sh)); err != nil {
+	if w.next, err = Shares.Record(nextUse(sh)); err != nil {
 		return nil, err
 	}
-	if w.activity, err = ActivityLog.record(w.entry); err != nil {
+	if w.activity, err = ActivityLog.Record(w.entry); err != nil {
 		return nil, err
 	}
-	if w.logged, err = VerificationLog.record(w.verification); err != nil {
+	if w.logged, err = VerificationLog.Record(w.verification); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -199,7 +199,7 @@ func useShare(tx Tx, w *redemption) error {
 		if err := redeemable(sh, w.verifierID, w.now); err != nil {
 			return err
 		}
-		if next, err = Shares.record(nextUse(sh)); err != nil {
+		if next, err = Shares.Record(nextUse(sh)); err != nil {
 			return err
 		}
 	}

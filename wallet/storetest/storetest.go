@@ -278,17 +278,18 @@ var errRedeemed = errors.New("storetest: already redeemed")
 
 // testRedeemOnce: a check-and-set redemption under 50 concurrent callers
 // succeeds exactly MaxUses times (THREATS T15), through Update (read,
-// check, put: Update isolates) and Batch (read, check, Swap, and again
-// after ErrChanged: the Batch contract), and what each success wrote
-// lands once, though fn may run more than once (MaxUses 50: every call
-// succeeds).
+// check, put: Update isolates), Batch (read, check, Swap, and again after
+// ErrChanged: the Batch contract) and Batch with the swap and the log
+// entry in one Apply (as the service redeems), and what each success
+// wrote lands once, though fn may run more than once (MaxUses 50: every
+// call succeeds).
 func (s *suite) testRedeemOnce(t *testing.T) {
-	for _, mode := range []string{"Update", "Batch"} {
+	for _, mode := range []string{"Update", "Batch", "Apply"} {
 		for _, maxUses := range []int{1, 3, 50} {
 			t.Run(fmt.Sprintf("%s/max%d", mode, maxUses), func(t *testing.T) {
 				st := s.fresh(t)
 				run := st.Update
-				if mode == "Batch" {
+				if mode != "Update" {
 					run = st.Batch
 				}
 				sh := newShare("s1", "h1", at(0))
@@ -312,15 +313,22 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 								if cur.Uses == cur.MaxUses {
 									cur.Status = api.ShareRedeemed
 								}
-								if mode == "Update" {
+								entry := newActivity("h1", uint64(cur.Uses))
+								switch mode {
+								case "Update":
 									err = wallet.Shares.Put(tx, cur)
-								} else if err = wallet.Shares.Swap(tx, body, cur); errors.Is(err, wallet.ErrChanged) {
+								case "Batch":
+									err = wallet.Shares.Swap(tx, body, cur)
+								case "Apply":
+									err = applyRedemption(tx, body, cur, entry)
+								}
+								if errors.Is(err, wallet.ErrChanged) && mode != "Update" {
 									continue
 								}
-								if err != nil {
+								if err != nil || mode == "Apply" {
 									return err
 								}
-								return wallet.ActivityLog.Put(tx, newActivity("h1", uint64(cur.Uses)))
+								return wallet.ActivityLog.Put(tx, entry)
 							}
 						})
 					})
@@ -354,6 +362,21 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 			})
 		}
 	}
+}
+
+// applyRedemption writes the share's next use, from body, and its
+// activity entry in one Apply.
+func applyRedemption(tx wallet.Tx, body []byte, sh *wallet.Share, e *api.ActivityEntry) error {
+	next, err := wallet.Shares.Record(sh)
+	if err != nil {
+		return err
+	}
+	entry, err := wallet.ActivityLog.Record(e)
+	if err != nil {
+		return err
+	}
+	return tx.Apply(wallet.Write{Kind: wallet.Shares.Kind(), Record: next, Swap: true, Old: body},
+		wallet.Write{Kind: wallet.ActivityLog.Kind(), Record: entry})
 }
 
 // testBatchIsolatesFailures: in concurrent Batch calls, one fn's error
