@@ -32,7 +32,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		sh       *Share
 		body     []byte // sh as stored, for the check-and-set
 		verifier *Verifier
-		docs     [][]byte
+		docs     []api.Document     // opened before the share is used: a damaged one consumes nothing
 		last     *api.ActivityEntry // the holder's, to chain the redemption's after
 	)
 	// Read-only checks first, outside the single writer: the share exists,
@@ -65,7 +65,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		if err != nil {
 			return err
 		}
-		if docs, err = ShareDocuments.Fetched(more[0], sh.ID); err != nil {
+		if docs, err = s.openDocuments(sh.ID, sh.Items, more[0]); err != nil {
 			return err
 		}
 		last, err = fetchedActivity(more[1])
@@ -84,19 +84,32 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		}
 		return nil, s.storeErr(ctx, err, "share")
 	}
-	resp := &api.VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: api.Party{ID: verifier.ID, Name: verifier.Name}}
-	if len(docs) != len(sh.Items) {
+	resp := &api.VerifyResponse{Result: "valid", ShareID: sh.ID, VerifiedAt: now, Verifier: api.Party{ID: verifier.ID, Name: verifier.Name},
+		Documents: docs}
+	s.log.InfoContext(ctx, "share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
+	return resp, nil
+}
+
+// openDocuments opens the sealed documents of the share or answered
+// request id, one per item, from the body a Fetch of ShareDocuments
+// returned.
+func (s *Service) openDocuments(id string, items []ShareItem, body []byte) ([]api.Document, error) {
+	sealed, err := ShareDocuments.Fetched(body, id)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) != len(items) {
 		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
 	}
-	for i, it := range sh.Items {
-		raw, err := s.openBytes(docs[i], "share-document", sh.ID, it.CredentialID)
+	docs := make([]api.Document, len(sealed))
+	for i, it := range items {
+		raw, err := s.openBytes(sealed[i], "share-document", id, it.CredentialID)
 		if err != nil {
 			return nil, err
 		}
-		resp.Documents = append(resp.Documents, api.SealedDocument(raw))
+		docs[i] = api.SealedDocument(raw)
 	}
-	s.log.InfoContext(ctx, "share redeemed", "verifier_id", p.Subject, "share_id", sh.ID, "holder_id", sh.HolderID)
-	return resp, nil
+	return docs, nil
 }
 
 // redemption is what redeeming a share writes, encoded before the write

@@ -448,3 +448,39 @@ func TestOneHoldersRedemptionsAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestDamagedDocumentConsumesNoUse: a share whose sealed document no
+// longer opens is answered 503 storage_unavailable, and the share keeps
+// its use: the documents are opened before the redemption is written
+// (THREATS T25).
+func TestDamagedDocumentConsumesNoUse(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	key, dev := e.enrolDevice(t, "001090000010")
+	resp := e.issue(t, "001090000010")
+	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	share := e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
+	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+		t.Fatal(err)
+	}
+	err := e.store.Update(ctx, func(tx wallet.Tx) error {
+		docs, err := wallet.ShareDocuments.Get(tx, share.ShareID)
+		if err != nil {
+			return err
+		}
+		docs[0][len(docs[0])-1] ^= 1
+		return wallet.ShareDocuments.Put(tx, docs, share.ShareID)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.Redeem(ctx, &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}, api.VerifyRequest{QR: share.QRText})
+	if wallet.ErrorCode(err) != api.CodeStorageUnavailable {
+		t.Fatalf("damaged document: %v, want %s", err, api.CodeStorageUnavailable)
+	}
+	got, err := e.svc.Share(ctx, holder, share.ShareID)
+	if err != nil || got.Uses != 0 {
+		t.Errorf("the refused redemption consumed the share: %+v %v", got, err)
+	}
+}
