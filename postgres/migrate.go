@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io/fs"
 	"regexp"
+	"slices"
 	"strconv"
 	"time"
 
@@ -328,15 +329,35 @@ func readStatus(ctx context.Context, pool *pgxpool.Pool, schema string, known []
 }
 
 // checkKinds checks that every declared kind has its table and columns (a
-// SELECT of them that returns no row fails if one is missing). The pool's
+// SELECT of them that returns no row fails if one is missing), the
+// SELECTs sent as one batch rather than a round trip each. The pool's
 // search_path is the store's schema.
 func checkKinds(ctx context.Context, pool *pgxpool.Pool) error {
-	for _, k := range wallet.Kinds() {
+	kinds := wallet.Kinds()
+	sqls := make([]string, len(kinds))
+	b := &pgx.Batch{}
+	for i, k := range kinds {
 		cols := names(k.Key)
 		for _, ix := range k.Indexes {
 			cols += ", " + names(ix.Columns)
 		}
-		if _, err := pool.Exec(ctx, fmt.Sprintf("SELECT %s, rec FROM %s LIMIT 0", cols, k.Name)); err != nil {
+		sqls[i] = fmt.Sprintf("SELECT %s, rec FROM %s LIMIT 0", cols, k.Name)
+		b.Queue(sqls[i])
+	}
+	br := pool.SendBatch(ctx, b)
+	defer br.Close()
+	for _, k := range kinds {
+		_, err := br.Exec()
+		// pgx prepares the batch's statements before running any: when
+		// one fails to prepare, every result carries its error, and the
+		// kind is the one of the statement it names.
+		var pre pgx.ErrPreprocessingBatch
+		if errors.As(err, &pre) {
+			if i := slices.Index(sqls, pre.SQL()); i >= 0 {
+				k, err = kinds[i], pre.Unwrap()
+			}
+		}
+		if err != nil {
 			return fmt.Errorf("kind %s: %w (a migration in postgres/migrations must create its table)", k.Name, err)
 		}
 	}

@@ -234,3 +234,27 @@ func withOptions(t *testing.T, dsn, options string) string {
 	u.RawQuery += opt
 	return u.String()
 }
+
+// A kind whose table or column is missing (declared without its
+// migration) fails the start, naming the kind.
+func TestKindWithoutItsTableRefused(t *testing.T) {
+	dsn := testDSN(t)
+	for _, c := range []struct{ name, change, kind string }{
+		{"table", "DROP TABLE %[1]s.share_documents", "share_documents"},
+		{"column", "ALTER TABLE %[1]s.requests DROP COLUMN holder_id", "requests"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			schema := schemaFor(t.TempDir())
+			openSchema(t, schema).Close()
+			exec(t, dsn, fmt.Sprintf(c.change, pgx.Identifier{schema}.Sanitize()))
+			s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded, want a refusal")
+			}
+			if !strings.Contains(err.Error(), "kind "+c.kind+": ") || !strings.Contains(err.Error(), "must create its table") {
+				t.Errorf("Open: %v, want it to name kind %s", err, c.kind)
+			}
+		})
+	}
+}
