@@ -11,3 +11,6 @@ func (s *Store) TextOrderBytewise(ctx context.Context) (bool, error) {
 // Open does on a database whose default order is not bytewise. Call it
 // before the first list.
 func (s *Store) OrderTextCollateC() { s.sql.collateC = true }
+
+// MaxConns is the size of the store's pool.
+func (s *Store) MaxConns() int { return int(s.pool.Config().MaxConns) }

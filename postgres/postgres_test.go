@@ -198,7 +198,7 @@ func TestOlderLayoutRefused(t *testing.T) {
 func TestTransactionsGiveBackTheirConnection(t *testing.T) {
 	st := openSchema(t, schemaFor(t.TempDir()))
 	errBoom := errors.New("boom")
-	for i := range 3 * 16 {
+	for i := range 3 * st.MaxConns() {
 		switch i % 3 {
 		case 0:
 			err := st.Update(t.Context(), func(tx wallet.Tx) error {
