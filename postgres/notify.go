@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -118,7 +117,7 @@ func (n *Notifier) listen(ctx context.Context) {
 		}
 		n.log.Warn("postgres notifications: not listening; waiters poll the store every second until reconnected",
 			"err", err, "retry_in", delay.String())
-		if sleep(ctx, delay/2+rand.N(delay/2+1)) != nil {
+		if sleep(ctx, jitter(delay)) != nil {
 			return
 		}
 		delay = min(2*delay, maxReconnect)

@@ -322,9 +322,11 @@ func retryable(err error) bool {
 // 64 ms, jittered so that the transactions that lost together do not all
 // come back together.
 func backoff(attempt int) time.Duration {
-	d := time.Millisecond << min(attempt-1, 6)
-	return d/2 + rand.N(d/2+1)
+	return jitter(time.Millisecond << min(attempt-1, 6))
 }
+
+// jitter is a pause drawn evenly from d/2 to d.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d/2+1) }
 
 func sleep(ctx context.Context, d time.Duration) error {
 	timer := time.NewTimer(d)
