@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 )
 
@@ -38,16 +39,8 @@ func textOrderBytewise(ctx context.Context, pool *pgxpool.Pool) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("probe text order: %w", err)
 	}
-	var got []string
-	for rows.Next() {
-		var v string
-		if err := rows.Scan(&v); err != nil {
-			rows.Close()
-			return false, fmt.Errorf("probe text order: %w", err)
-		}
-		got = append(got, v)
-	}
-	if err := rows.Err(); err != nil {
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
 		return false, fmt.Errorf("probe text order: %w", err)
 	}
 	return slices.Equal(got, slices.Sorted(slices.Values(textProbe))), nil
