@@ -128,7 +128,7 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, apply bool)
 			return nil, err
 		}
 	}
-	status, err := readStatus(ctx, pool, schema, known)
+	status, err := readStatus(ctx, pool, schema, known, apply)
 	if err != nil {
 		return nil, err
 	}
@@ -136,24 +136,25 @@ func migrate(ctx context.Context, pool *pgxpool.Pool, schema string, apply bool)
 		return nil, err
 	}
 	var applied []Migration
-	tried := false
+	raced := false
 	for _, m := range known {
 		if status[m.version-1].State != Pending {
 			continue
 		}
-		tried = true
 		ran, err := applyMigration(ctx, pool, schema, m)
 		if err != nil {
 			return applied, fmt.Errorf("migration %s: %w", m.name, err)
 		}
 		if ran {
 			applied = append(applied, Migration{Version: m.version, Name: m.name, Checksum: m.checksum, State: Applied})
+		} else {
+			raced = true
 		}
 	}
-	if tried {
-		// Another server may have applied some of them meanwhile: what
-		// it recorded must be this binary's files too.
-		if status, err = readStatus(ctx, pool, schema, known); err != nil {
+	if raced {
+		// Another server applied some of them first: what it recorded
+		// must be this binary's files too.
+		if status, err = readStatus(ctx, pool, schema, known, true); err != nil {
 			return applied, err
 		}
 		if err := checkStatus(status, false); err != nil {
@@ -283,19 +284,23 @@ func applyMigration(ctx context.Context, pool *pgxpool.Pool, schema string, m mi
 
 // readStatus merges what the database recorded with this binary's
 // migrations, by version: this binary's first, then the newer ones.
-func readStatus(ctx context.Context, pool *pgxpool.Pool, schema string, known []migration) ([]Migration, error) {
+// prepared says prepare has made the migrations table or found it;
+// otherwise it is looked up first, and none is all pending.
+func readStatus(ctx context.Context, pool *pgxpool.Pool, schema string, known []migration, prepared bool) ([]Migration, error) {
 	out := make([]Migration, len(known))
 	for i, m := range known {
 		out[i] = Migration{Version: m.version, Name: m.name, Checksum: m.checksum, State: Pending}
 	}
-	var recorded bool
-	err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
-		WHERE table_schema = $1 AND table_name = $2)`, schema, migrationsTable).Scan(&recorded)
-	if err != nil {
-		return nil, fmt.Errorf("look up %s: %w", migrationsTable, err)
-	}
-	if !recorded {
-		return out, nil
+	if !prepared {
+		var recorded bool
+		err := pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM information_schema.tables
+			WHERE table_schema = $1 AND table_name = $2)`, schema, migrationsTable).Scan(&recorded)
+		if err != nil {
+			return nil, fmt.Errorf("look up %s: %w", migrationsTable, err)
+		}
+		if !recorded {
+			return out, nil
+		}
 	}
 	rows, err := pool.Query(ctx, "SELECT version, name, checksum, applied_at FROM "+
 		pgx.Identifier{schema, migrationsTable}.Sanitize()+" ORDER BY version")
@@ -377,7 +382,7 @@ func Status(ctx context.Context, dsn string, opts ...Option) ([]Migration, error
 	if err != nil {
 		return nil, err
 	}
-	status, err := readStatus(ctx, pool, cfg.schema, known)
+	status, err := readStatus(ctx, pool, cfg.schema, known, false)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: schema %q: %w", cfg.schema, err)
 	}
