@@ -72,12 +72,7 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 // admin-token, public-url), so that they run with the replicas' own flags
 // and variables. extra registers a command's own flags.
 func parseConfig(name, usage string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*config, error) {
-	env := func(name, def string) string {
-		if v := getenv("EIDWALLET_" + name); v != "" {
-			return v
-		}
-		return def
-	}
+	env := func(name, def string) string { return envOr(getenv, name, def) }
 	// envBool is a switch set by EIDWALLET_<name>=1 or =true.
 	envBool := func(name string) bool { v := env(name, ""); return v == "1" || v == "true" }
 	c := &config{}
