@@ -64,9 +64,10 @@ func migrateCommand(ctx context.Context, args []string, getenv func(string) stri
 	if code, done := configExit("migrate", err, stderr); done {
 		return code
 	}
-	cfg.Store = "postgres"
 	var applied []postgres.Migration
 	if !status {
+		// Open refuses a changed migration and applies the pending
+		// ones: once it succeeds, there is neither.
 		s, err := openPostgres(ctx, cfg)
 		if err != nil {
 			fmt.Fprintf(stderr, "eidwallet migrate: %v\n", err)
@@ -83,9 +84,10 @@ func migrateCommand(ctx context.Context, args []string, getenv func(string) stri
 	printMigrations(stdout, list)
 	if !status {
 		fmt.Fprintf(stdout, "%d migration(s) applied now.\n", len(applied))
+		return exitOK
 	}
 	for _, m := range list {
-		if m.State == postgres.Changed || m.State == postgres.Pending && !status {
+		if m.State == postgres.Changed {
 			return exitInvalid
 		}
 	}

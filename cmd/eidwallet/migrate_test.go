@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/postgres"
@@ -255,5 +257,23 @@ func TestMigrateCommand(t *testing.T) {
 		"--store", "postgres", "--postgres-dsn", dsn, "--postgres-schema", "cmdtest_never_migrated")
 	if code != exitInvalid || !strings.Contains(errOut, "eidwallet migrate") {
 		t.Errorf("serve --no-migrate on a schema never migrated: exit %d\n%s\n%s", code, out, errOut)
+	}
+
+	// A released file edited after it was applied: both refuse.
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if _, err := conn.Exec(t.Context(), "UPDATE "+pgx.Identifier{schema}.Sanitize()+".schema_migrations SET checksum = 'edited' WHERE version = 1"); err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut = runCommand(t, append([]string{"migrate", "--status"}, flags...)...)
+	if code != exitInvalid || !strings.Contains(out, "0001_init.sql  changed") {
+		t.Errorf("migrate --status of a changed migration: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCommand(t, append([]string{"migrate"}, flags...)...)
+	if code != exitInvalid || !strings.Contains(errOut, "checksum edited") {
+		t.Errorf("migrate of a changed migration: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
