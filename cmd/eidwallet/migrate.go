@@ -244,30 +244,21 @@ func (s storeSpec) String() string {
 // binary's migrations. A destination is made: a data dir with mode 0700,
 // a schema migrated from scratch.
 func (s storeSpec) open(ctx context.Context, schema string, dest, allowUnsafe bool) (wallet.Store, error) {
-	if s.kind == "postgres" {
-		cfg := &config{PostgresDSN: s.dsn, PostgresSchema: schema, NoMigrate: !dest, AllowUnsafeDurability: allowUnsafe}
-		st, err := openPostgres(ctx, cfg)
-		if err != nil {
-			return nil, err
+	if s.kind == "bolt" {
+		if dest {
+			if err := prepareDataDir(s.dir, slog.New(slog.DiscardHandler)); err != nil {
+				return nil, err
+			}
+		} else if _, err := os.Stat(filepath.Join(s.dir, "eidwallet.db")); err != nil {
+			return nil, fmt.Errorf("no store: %w", err)
 		}
-		return st, nil
 	}
-	path := filepath.Join(s.dir, "eidwallet.db")
-	if dest {
-		if err := prepareDataDir(s.dir, slog.New(slog.DiscardHandler)); err != nil {
-			return nil, err
-		}
-	} else if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("no store: %w", err)
-	}
-	st, err := bolt.Open(path)
+	st, err := openStore(ctx, &config{Store: s.kind, DataDir: s.dir, PostgresDSN: s.dsn, PostgresSchema: schema,
+		NoMigrate: !dest, AllowUnsafeDurability: allowUnsafe})
 	if errors.Is(err, bolt.ErrLocked) {
 		return nil, fmt.Errorf("%w (stop eidwallet serve on %s first)", err, s.dir)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return st, nil
+	return st, err
 }
 
 // loadMasterKeys reads an existing master key; it never makes one.
