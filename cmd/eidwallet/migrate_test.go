@@ -19,18 +19,27 @@ import (
 	"github.com/eidwallet/eidwallet/postgres"
 )
 
-// testPostgres returns the test database and a fresh schema in it, dropped
-// when the test ends. Without EIDWALLET_TEST_POSTGRES_DSN the test skips,
-// except in CI, which starts PostgreSQL (.ci/postgres.sh).
-func testPostgres(t *testing.T) (dsn, schema string) {
+// testPostgresDSN returns the test database. Without
+// EIDWALLET_TEST_POSTGRES_DSN the test skips, except in CI, which starts
+// PostgreSQL (.ci/postgres.sh).
+func testPostgresDSN(t *testing.T) string {
 	t.Helper()
-	dsn = os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
+	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
 	if dsn == "" {
 		if os.Getenv("CI") != "" {
 			t.Fatal("EIDWALLET_TEST_POSTGRES_DSN is not set (.ci/postgres.sh starts PostgreSQL)")
 		}
 		t.Skip("EIDWALLET_TEST_POSTGRES_DSN is not set: the PostgreSQL deployment tests need a database (.ci/postgres.sh starts one)")
 	}
+	return dsn
+}
+
+// testPostgres returns the test database and a fresh schema in it, dropped
+// when the test ends: after the cleanups registered later, the servers'
+// stops among them (cleanups run last first).
+func testPostgres(t *testing.T) (dsn, schema string) {
+	t.Helper()
+	dsn = testPostgresDSN(t)
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	schema = "cmdtest_" + hex.EncodeToString(b)

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -18,7 +16,6 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
-	"github.com/eidwallet/eidwallet/postgres"
 )
 
 // The two-replica suite (issue 10): `eidwallet serve` processes over one
@@ -33,20 +30,6 @@ import (
 // assertions, the iss of credentials, whichever replica serves.
 const replicaPublicURL = "http://wallet.replicas.test"
 
-// replicaDSN returns the database of the suite, or skips without one
-// (fails in CI, which starts one).
-func replicaDSN(t *testing.T) string {
-	t.Helper()
-	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("EIDWALLET_TEST_POSTGRES_DSN is not set: the two-replica suite needs PostgreSQL (. .ci/postgres.sh)")
-		}
-		t.Skip("EIDWALLET_TEST_POSTGRES_DSN is not set: the two-replica suite needs PostgreSQL (. .ci/postgres.sh starts one)")
-	}
-	return dsn
-}
-
 // deployment is one fresh schema and the replicas started on it.
 type deployment struct {
 	t       *testing.T
@@ -57,21 +40,12 @@ type deployment struct {
 	flags   []string // for every replica
 }
 
-func newDeployment(t *testing.T, bin, dsn string, flags ...string) *deployment {
+// newDeployment makes a fresh schema, dropped once the replicas started
+// on it have stopped.
+func newDeployment(t *testing.T, bin string, flags ...string) *deployment {
 	t.Helper()
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	d := &deployment{t: t, bin: bin, dsn: dsn, schema: "replicas_" + hex.EncodeToString(b[:]),
-		keyFile: filepath.Join(t.TempDir(), "master.key"), flags: flags}
-	t.Cleanup(func() {
-		// After the replicas' own cleanups (last first): nothing uses it.
-		if err := postgres.DropSchema(context.Background(), dsn, d.schema); err != nil {
-			t.Error(err)
-		}
-	})
-	return d
+	dsn, schema := testPostgres(t)
+	return &deployment{t: t, bin: bin, dsn: dsn, schema: schema, keyFile: filepath.Join(t.TempDir(), "master.key"), flags: flags}
 }
 
 // replica is one `eidwallet serve` process.
@@ -167,9 +141,9 @@ type pair struct {
 	c3OnB      *client.Holder
 }
 
-func newPair(t *testing.T, bin, dsn string, flags ...string) *pair {
+func newPair(t *testing.T, bin string, flags ...string) *pair {
 	t.Helper()
-	d := newDeployment(t, bin, dsn, flags...)
+	d := newDeployment(t, bin, flags...)
 	p := &pair{a: d.start("A")}
 	p.b = d.start("B")
 	p.w = newReqWorld(t, p.a.client(), p.a.adminToken(t))
@@ -180,7 +154,7 @@ func newPair(t *testing.T, bin, dsn string, flags ...string) *pair {
 
 // TestReplicas runs the two-replica suite on one build of the server.
 func TestReplicas(t *testing.T) {
-	dsn := replicaDSN(t)
+	testPostgresDSN(t)
 	if testing.Short() {
 		t.Skip("builds the server and starts replicas")
 	}
@@ -191,7 +165,7 @@ func TestReplicas(t *testing.T) {
 	bin := buildFailpointServer(t, t.TempDir())
 
 	t.Run("a share made on A is redeemed on B, once among 100 split over both", func(t *testing.T) {
-		p := newPair(t, bin, dsn)
+		p := newPair(t, bin)
 		ctx := p.w.ctx
 		sh, err := p.w.a.ShareAndApprove(ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: p.w.cardA, Claims: []string{"age_over_18"}}}})
 		p.w.must(err)
@@ -213,12 +187,12 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("long-polls and events on one replica see the other's changes within 1 s", func(t *testing.T) {
-		p := newPair(t, bin, dsn)
+		p := newPair(t, bin)
 		p.crossReplicaWaits(t, time.Second)
 	})
 
 	t.Run("with --pg-notify=false, a long-poll on A sees B's approval within about 1 s", func(t *testing.T) {
-		p := newPair(t, bin, dsn, "--pg-notify=false")
+		p := newPair(t, bin, "--pg-notify=false")
 		if !strings.Contains(p.a.logs.String(), "postgres notifications off") {
 			t.Fatalf("replica A does not say it polls:\n%s", p.a.logs.String())
 		}
@@ -236,12 +210,12 @@ func TestReplicas(t *testing.T) {
 	})
 
 	t.Run("rate limits are the deployment's: a holder's share quota exact, a key's limit within 10 %", func(t *testing.T) {
-		p := newPair(t, bin, dsn, "--limit-shares-per-holder", "1/h,6", "--limit-verify-per-key", "1/h,40")
+		p := newPair(t, bin, "--limit-shares-per-holder", "1/h,6", "--limit-verify-per-key", "1/h,40")
 		p.limitsShared(t)
 	})
 
 	t.Run("a webhook pending on a replica killed with SIGKILL is delivered by the other", func(t *testing.T) {
-		p := newPair(t, bin, dsn)
+		p := newPair(t, bin)
 		p.webhookSurvivesKill(t)
 	})
 }
