@@ -646,13 +646,15 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		}
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
-		if _, err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
+		// The verifier and the documents are read with its first Fetch.
+		more, err := s.stillValid(tx, r.DeviceID, r.Items, now, Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
+		if err != nil {
 			return err
 		}
-		if v, err = Verifiers.Get(tx, verifierID); err != nil {
+		if v, err = Verifiers.Fetched(more[0], verifierID); err != nil {
 			return err
 		}
-		docs, err = ShareDocuments.Get(tx, r.ID)
+		docs, err = ShareDocuments.Fetched(more[1], r.ID)
 		return err
 	})
 	if err != nil {
