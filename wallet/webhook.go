@@ -158,10 +158,13 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 }
 
 // queueWebhook writes, in the transaction tx that decided r, the delivery
-// of r's result to its verifier's webhook, if it has one.
-func (s *Service) queueWebhook(tx Tx, r *Request, id string, now time.Time) error {
-	v, err := Verifiers.Get(tx, r.VerifierID)
-	if err != nil || v.WebhookURL == "" {
+// of r's result to its verifier v's webhook, if it has one.
+func (s *Service) queueWebhook(tx Tx, r *Request, v *Verifier, now time.Time) error {
+	if v.WebhookURL == "" {
+		return nil
+	}
+	id, err := s.newID("whk")
+	if err != nil {
 		return err
 	}
 	return WebhookDeliveries.Put(tx, &WebhookDelivery{ID: id, VerifierID: r.VerifierID, RequestID: r.ID, Created: now,
