@@ -307,11 +307,12 @@ func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) {
 	logArgs := []any{"webhook_id", d.ID, "verifier_id", d.VerifierID, "verifier_request_id", d.RequestID}
 	target, secret, body, notSent := s.webhookBody(ctx, d)
 	if notSent != "" {
-		s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
+		if s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
 			cur.LastFailure = notSent
 			finish(cur, DeliveryFailed, now)
-		})
-		s.webhooks.failed.Add(1)
+		}) {
+			s.webhooks.failed.Add(1) // a lost claim is the other replica's to count
+		}
 		return
 	}
 	if body == nil {
