@@ -401,8 +401,10 @@ func checkLogs(tx Tx, rep *CopyReport, counts map[string]int) error {
 		if err != nil {
 			return err
 		}
-		// Not a hash chain: keys in time order (verificationSeq), each
-		// entry its verifier's.
+		// Not a hash chain. The log is listed in key order (verifier,
+		// seq), so this checks that each entry's body agrees with its
+		// key: it names this verifier, and the seqs rise as the keys do.
+		// compareSamples sees only some entries; this sees them all.
 		for i, v := range log {
 			if v.VerifierID != id || i > 0 && v.Seq <= log[i-1].Seq {
 				rep.problem("verification log of %s: entry %d is %s #%d, out of place", id, i+1, v.VerifierID, v.Seq)
