@@ -33,7 +33,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 	var key string
 	err := s.store.Update(ctx, func(tx Tx) error {
 		key = "" // fn may run again (Store.Update): only a committed key counts
-		if _, err := Meta.Get(tx, "admin_bootstrapped"); err == nil {
+		if _, err := Meta.Get(tx, metaAdminBootstrapped); err == nil {
 			return nil
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
@@ -43,7 +43,7 @@ func (s *Service) BootstrapAdmin(ctx context.Context) (string, error) {
 			return err
 		}
 		key = k.Key
-		return Meta.Put(tx, []byte(s.now().UTC().Format(time.RFC3339)), "admin_bootstrapped")
+		return Meta.Put(tx, []byte(s.now().UTC().Format(time.RFC3339)), metaAdminBootstrapped)
 	})
 	return key, s.storeErr(ctx, err, "bootstrap admin")
 }

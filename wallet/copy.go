@@ -204,11 +204,11 @@ func (r *CopyReport) problem(format string, args ...any) {
 // spread over it, found in dst by key and by each index with the same
 // body; every holder's activity chain unbroken (CheckChain) and every
 // verifier's log in order, its own entries only, with no entry of either
-// left over; and a sample
-// of the sealed values (the service key, every issuer key and webhook
-// secret, credential claims, credential copies, share items and share
-// documents) opened with keys, the master key's, under the associated data
-// the service seals them with (THREATS T25). The error is a failure to
+// left over; and sealed values (the service key, every issuer key and
+// webhook secret, and the credential claims, credential copies, share
+// items and share documents of the sampled records, as the copy holds
+// them) opened with keys, the master key's, under the associated data the
+// service seals them with (THREATS T25). The error is a failure to
 // check; what does not check out is in the report's Problems.
 func CheckCopy(ctx context.Context, dst, src Store, keys *Keys, sample int) (*CopyReport, error) {
 	if sample < 1 {
@@ -241,17 +241,14 @@ func CheckCopy(ctx context.Context, dst, src Store, keys *Keys, sample int) (*Co
 		return nil, fmt.Errorf("sample the source: %w", err)
 	}
 	err = dst.View(ctx, func(tx Tx) error {
-		if err := compareSamples(tx, samples, rep); err != nil {
+		copied, err := compareSamples(tx, samples, rep)
+		if err != nil {
 			return err
 		}
 		if err := checkLogs(tx, rep, dstCounts); err != nil {
 			return err
 		}
 		sealer, err := NewAESGCM(keys.Seal, rand.Reader)
-		if err != nil {
-			return err
-		}
-		copied, err := sampleRecords(tx, steps)
 		if err != nil {
 			return err
 		}
@@ -311,8 +308,11 @@ func sampleRecords(tx Tx, steps map[string]int) (map[string][]Record, error) {
 // compareSamples looks each sampled source record up in the copy by key,
 // by each unique index entry, and in the list of each other index's first
 // column (a time column may be kept at another precision by the other
-// store), and compares the bodies.
-func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
+// store), and compares the bodies. It returns the sampled records the copy
+// holds, with the copy's bodies, for openSealed: no second scan of the
+// copy.
+func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) (map[string][]Record, error) {
+	copied := map[string][]Record{}
 	for _, k := range Kinds() {
 		for _, r := range samples[k.Name] {
 			what := k.Name + " " + Describe(r.Key)
@@ -322,8 +322,9 @@ func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
 				continue
 			}
 			if err != nil {
-				return err
+				return nil, err
 			}
+			copied[k.Name] = append(copied[k.Name], Record{Key: r.Key, Body: body})
 			ok := bytes.Equal(body, r.Body)
 			if !ok {
 				rep.problem("%s: another body in the copy", what)
@@ -336,13 +337,13 @@ func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
 				if ix.Unique {
 					b, err := GetBy(tx, k, ix.Name, r.Index[i]...)
 					if err != nil && !errors.Is(err, ErrNotFound) {
-						return err
+						return nil, err
 					}
 					found = err == nil && bytes.Equal(b, r.Body)
 				} else {
 					list, err := tx.List(k, ix.Name, Order{}, r.Index[i][0])
 					if err != nil {
-						return err
+						return nil, err
 					}
 					for _, b := range list {
 						found = found || bytes.Equal(b, r.Body)
@@ -358,7 +359,7 @@ func compareSamples(tx Tx, samples map[string][]Record, rep *CopyReport) error {
 			}
 		}
 	}
-	return nil
+	return copied, nil
 }
 
 // checkLogs checks every holder's activity chain and every verifier's log
@@ -400,8 +401,10 @@ func checkLogs(tx Tx, rep *CopyReport, counts map[string]int) error {
 		if err != nil {
 			return err
 		}
-		// Not a hash chain: keys in time order (verificationSeq), each
-		// entry its verifier's.
+		// Not a hash chain. The log is listed in key order (verifier,
+		// seq), so this checks that each entry's body agrees with its
+		// key: it names this verifier, and the seqs rise as the keys do.
+		// compareSamples sees only some entries; this sees them all.
 		for i, v := range log {
 			if v.VerifierID != id || i > 0 && v.Seq <= log[i-1].Seq {
 				rep.problem("verification log of %s: entry %d is %s #%d, out of place", id, i+1, v.VerifierID, v.Seq)

@@ -24,6 +24,10 @@ var ErrPublicURLChanged = errors.New("the store was set up with another public U
 // metaPublicURL holds the deployment's public URL (plain text).
 const metaPublicURL = "public_url"
 
+// metaAdminBootstrapped holds when the operator's first admin key was made
+// (RFC 3339): BootstrapAdmin makes none once it is there.
+const metaAdminBootstrapped = "admin_bootstrapped"
+
 // CheckPublicURL records url as the deployment's public URL on the first
 // start and refuses another one later with ErrPublicURLChanged, naming
 // both. The URL is in every credential's iss, every status list uri and
@@ -32,28 +36,27 @@ const metaPublicURL = "public_url"
 // SetPublicURL changes it deliberately.
 func CheckPublicURL(ctx context.Context, store Store, url string) error {
 	url = strings.TrimSuffix(url, "/")
-	var recorded []byte
-	err := store.View(ctx, func(tx Tx) error {
-		var err error
-		recorded, err = Meta.Get(tx, metaPublicURL)
+	recorded, err := PublicURL(ctx, store)
+	if err != nil {
 		return err
-	})
-	if errors.Is(err, ErrNotFound) {
+	}
+	if recorded == "" {
 		// First start (or servers starting together: each records the
 		// URL it has unless one did first, and the loser compares).
 		err = store.Update(ctx, func(tx Tx) error {
-			recorded, err = Meta.Get(tx, metaPublicURL)
+			b, err := Meta.Get(tx, metaPublicURL)
 			if errors.Is(err, ErrNotFound) {
-				recorded = []byte(url)
-				return Meta.Put(tx, recorded, metaPublicURL)
+				b = []byte(url)
+				err = Meta.Put(tx, b, metaPublicURL)
 			}
+			recorded = string(b)
 			return err
 		})
+		if err != nil {
+			return fmt.Errorf("public URL: %w", err)
+		}
 	}
-	if err != nil {
-		return fmt.Errorf("public URL: %w", err)
-	}
-	if string(recorded) != url {
+	if recorded != url {
 		return fmt.Errorf("%w: the store has %q, this server %q", ErrPublicURLChanged, recorded, url)
 	}
 	return nil
@@ -113,7 +116,7 @@ func ResetAdminKey(ctx context.Context, store Store, rand io.Reader, now func() 
 			return err
 		}
 		// A reset on a store never started counts as its bootstrap.
-		return Meta.Put(tx, []byte(at.Format(time.RFC3339)), "admin_bootstrapped")
+		return Meta.Put(tx, []byte(at.Format(time.RFC3339)), metaAdminBootstrapped)
 	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("reset admin key: %w", err)

@@ -152,3 +152,52 @@ func TestWebhookOutboxOneAttemptEach(t *testing.T) {
 	}
 	t.Logf("replica A delivered %d, replica B %d", a.Delivered, bs.Delivered)
 }
+
+// TestWebhookOutboxSweepsDone: done deliveries are kept for their
+// retention (7 days), then a replica's background loop deletes them, more
+// than one batch (32) at once.
+func TestWebhookOutboxSweepsDone(t *testing.T) {
+	keys := servicetest.Keys(t)
+	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		_, _ = io.Copy(io.Discard, req.Body)
+		w.WriteHeader(http.StatusNoContent)
+	}))
+	defer recv.Close()
+	r := newReqEnv(t, wallet.Config{Keys: keys, Now: time.Now, AllowLoopbackWebhooks: true})
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"}); err != nil {
+		t.Fatal(err)
+	}
+	const n = 33
+	for range n {
+		r.decline(t)
+	}
+	waitStats(t, r.svc, "delivered", func(st wallet.WebhookStats) bool { return st.Delivered == n })
+	kept := func() int {
+		t.Helper()
+		var all []*wallet.WebhookDelivery
+		err := r.store.View(context.Background(), func(tx wallet.Tx) error {
+			var err error
+			all, err = wallet.WebhookDeliveries.List(tx, "", wallet.Order{})
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(all)
+	}
+
+	// A replica six days on keeps them all.
+	r.replica(t, keys, func() time.Time { return time.Now().Add(6 * 24 * time.Hour) })
+	time.Sleep(200 * time.Millisecond)
+	if k := kept(); k != n {
+		t.Fatalf("%d deliveries kept before their retention ended, want %d", k, n)
+	}
+	// A replica eight days on deletes them all in its first sweep: the
+	// next is a minute later.
+	r.replica(t, keys, func() time.Time { return time.Now().Add(8 * 24 * time.Hour) })
+	for deadline := time.Now().Add(10 * time.Second); kept() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d deliveries kept after their retention ended", kept())
+		}
+	}
+}

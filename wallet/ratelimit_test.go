@@ -42,6 +42,12 @@ func TestTakeTokensLeasesTheBucket(t *testing.T) {
 	if total != 100 || leases[0] != 100/16 || leases[len(leases)-1] != 1 {
 		t.Errorf("leases %v: total %d, want 100 from %d down to 1", leases, total, 100/16)
 	}
+	for i := 1; i < len(leases); i++ {
+		if leases[i] > leases[i-1] {
+			t.Errorf("leases %v: lease %d is %d, more than the %d before it", leases, i+1, leases[i], leases[i-1])
+			break
+		}
+	}
 	if n, _ := take("verify_key", "k2", 1, 100); n != 100/16 {
 		t.Errorf("another key's bucket: lease %d, want %d", n, 100/16)
 	}

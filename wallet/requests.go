@@ -255,11 +255,17 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 	return view, nil
 }
 
+// requestView is r as its holder sees it, with its verifier read in tx.
 func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*api.RequestView, error) {
 	v, err := Verifiers.Get(tx, r.VerifierID)
 	if err != nil {
 		return nil, err
 	}
+	return viewRequest(r, v, now), nil
+}
+
+// viewRequest is r, of verifier v, as its holder sees it.
+func viewRequest(r *Request, v *Verifier, now time.Time) *api.RequestView {
 	view := &api.RequestView{RequestID: r.ID, Status: requestState(r, now), Verifier: api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category},
 		Purpose: r.Purpose, Created: r.Created, ExpiresAt: r.ExpiresAt, Claims: []api.RequestedClaim{}}
 	types := make([]string, 0, len(r.Claims))
@@ -272,7 +278,7 @@ func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*api.RequestVie
 			view.Claims = append(view.Claims, api.RequestedClaim{Type: typ, Claim: n, Registered: slices.Contains(v.Claims[typ], n)})
 		}
 	}
-	return view, nil
+	return view
 }
 
 // HolderRequests lists the requests waiting for the holder's answer.
@@ -514,13 +520,9 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return nil, err
 	}
 	now := s.now().UTC()
-	deliveryID, err := s.newID("whk")
-	if err != nil {
-		return nil, err
-	}
 	var r *Request
 	var view *api.RequestView
-	err = s.store.Update(ctx, func(tx Tx) error {
+	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		if r, err = holderRequest(tx, p, id); err != nil {
 			return err
@@ -550,11 +552,15 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		}
 		// The webhook's delivery is queued with the decision, so neither
 		// is ever without the other (issue 10: a durable outbox).
-		if err := s.queueWebhook(tx, r, deliveryID, now); err != nil {
+		v, err := Verifiers.Get(tx, r.VerifierID)
+		if err != nil {
 			return err
 		}
-		view, err = s.requestView(tx, r, now)
-		return err
+		if err := s.queueWebhook(tx, r, v, now); err != nil {
+			return err
+		}
+		view = viewRequest(r, v, now)
+		return nil
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -646,13 +652,15 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		}
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
-		if _, err := s.stillValid(tx, r.DeviceID, r.Items, now); err != nil {
+		// The verifier and the documents are read with its first Fetch.
+		more, err := s.stillValid(tx, r.DeviceID, r.Items, now, Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
+		if err != nil {
 			return err
 		}
-		if v, err = Verifiers.Get(tx, verifierID); err != nil {
+		if v, err = Verifiers.Fetched(more[0], verifierID); err != nil {
 			return err
 		}
-		docs, err = ShareDocuments.Get(tx, r.ID)
+		docs, err = ShareDocuments.Fetched(more[1], r.ID)
 		return err
 	})
 	if err != nil {

@@ -404,3 +404,24 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	}
 	r.svc.Close()
 }
+
+// TestIssuerMetadataBytesStable rebuilds the issuer metadata many times:
+// its bytes, and so the ETag caches keep, do not change between builds.
+func TestIssuerMetadataBytesStable(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	first, err := e.svc.IssuerMetadata(ctx, "mps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 50 {
+		e.now = e.now.Add(wallet.PublicDocTTL) // past the cached copy
+		doc, err := e.svc.IssuerMetadata(ctx, "mps")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(doc.Body) != string(first.Body) {
+			t.Fatalf("metadata rebuilt as %s, first built as %s", doc.Body, first.Body)
+		}
+	}
+}

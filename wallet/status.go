@@ -136,7 +136,13 @@ func (s *Service) IssuerMetadata(ctx context.Context, issuerID string) (Document
 		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(map[string]any{"issuer": s.IssuerURL(issuerID), "jwks": jsontext.Value(jwks)})
+		// A struct, not a map: v2 does not sort a map's members by default,
+		// and the bytes (and the ETag caches keep) must not change order
+		// from one build of the document to the next.
+		return json.Marshal(struct {
+			Issuer string         `json:"issuer"`
+			JWKS   jsontext.Value `json:"jwks"`
+		}{s.IssuerURL(issuerID), jwks})
 	})
 	return doc, s.storeErr(ctx, err, "issuer")
 }

@@ -158,10 +158,13 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 }
 
 // queueWebhook writes, in the transaction tx that decided r, the delivery
-// of r's result to its verifier's webhook, if it has one.
-func (s *Service) queueWebhook(tx Tx, r *Request, id string, now time.Time) error {
-	v, err := Verifiers.Get(tx, r.VerifierID)
-	if err != nil || v.WebhookURL == "" {
+// of r's result to its verifier v's webhook, if it has one.
+func (s *Service) queueWebhook(tx Tx, r *Request, v *Verifier, now time.Time) error {
+	if v.WebhookURL == "" {
+		return nil
+	}
+	id, err := s.newID("whk")
+	if err != nil {
 		return err
 	}
 	return WebhookDeliveries.Put(tx, &WebhookDelivery{ID: id, VerifierID: r.VerifierID, RequestID: r.ID, Created: now,
@@ -169,7 +172,8 @@ func (s *Service) queueWebhook(tx Tx, r *Request, id string, now time.Time) erro
 }
 
 // startDispatcher runs the process's background loop until Close: the
-// webhook dispatcher, and now and then the pruning of full rate buckets.
+// webhook dispatcher, and once a minute the pruning of full rate buckets
+// and of done deliveries past retention.
 func (s *Service) startDispatcher() {
 	w := &s.webhooks
 	ctx, cancel := context.WithCancel(context.Background())
@@ -185,6 +189,7 @@ func (s *Service) startDispatcher() {
 		for {
 			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
 				s.pruneRateBuckets(ctx)
+				s.sweepDeliveries(ctx)
 				pruned = now
 			}
 			wait := s.dispatchDue(ctx)
@@ -198,19 +203,16 @@ func (s *Service) startDispatcher() {
 	}()
 }
 
-// dispatchDue claims the deliveries due now, starts their attempts and
-// deletes done ones past retention. It returns how long to wait before
-// looking again: until the next due delivery it saw, at most outboxPoll.
+// dispatchDue claims the deliveries due now and starts their attempts. It
+// returns how long to wait before looking again: until the next due
+// delivery it saw, at most outboxPoll.
 func (s *Service) dispatchDue(ctx context.Context) time.Duration {
 	w := &s.webhooks
 	now := s.now().UTC()
-	var due, expired []*WebhookDelivery
+	var due []*WebhookDelivery
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		if due, err = WebhookDeliveries.List(tx, byDue, Order{Limit: outboxBatch}); err != nil {
-			return err
-		}
-		expired, err = WebhookDeliveries.List(tx, byExpiry, Order{Limit: outboxBatch})
+		due, err = WebhookDeliveries.List(tx, byDue, Order{Limit: outboxBatch})
 		return err
 	})
 	if err != nil {
@@ -219,7 +221,6 @@ func (s *Service) dispatchDue(ctx context.Context) time.Duration {
 		}
 		return outboxPoll
 	}
-	s.sweep(ctx, expired, now)
 	for _, d := range due {
 		if d.Due.After(now) {
 			return min(d.Due.Sub(now), outboxPoll) // listed by due time: the rest are later
@@ -306,11 +307,12 @@ func (s *Service) attempt(ctx context.Context, d *WebhookDelivery) {
 	logArgs := []any{"webhook_id", d.ID, "verifier_id", d.VerifierID, "verifier_request_id", d.RequestID}
 	target, secret, body, notSent := s.webhookBody(ctx, d)
 	if notSent != "" {
-		s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
+		if s.settle(ctx, d, func(cur *WebhookDelivery, now time.Time) {
 			cur.LastFailure = notSent
 			finish(cur, DeliveryFailed, now)
-		})
-		s.webhooks.failed.Add(1)
+		}) {
+			s.webhooks.failed.Add(1) // a lost claim is the other replica's to count
+		}
 		return
 	}
 	if body == nil {
@@ -446,35 +448,48 @@ func (s *Service) release(d *WebhookDelivery) {
 	})
 }
 
-// sweep deletes the done deliveries of expired whose retention has ended.
-func (s *Service) sweep(ctx context.Context, expired []*WebhookDelivery, now time.Time) {
-	var gone []string
-	for _, d := range expired {
-		if !d.Expires.After(now) {
+// sweepDeliveries deletes the done deliveries whose retention has ended,
+// oldest first, outboxBatch at a time until a batch holds fewer. The
+// background loop calls it (startDispatcher). Only done deliveries are
+// listed by expiry, and a done one never changes again (finish is the
+// only place State is set; claim and settle write pending ones only), so
+// what the listing saw is deleted without reading it again; one another
+// replica deleted meanwhile is no error. A failure is only logged.
+func (s *Service) sweepDeliveries(ctx context.Context) {
+	now := s.now().UTC()
+	for {
+		var expired []*WebhookDelivery
+		err := s.store.View(ctx, func(tx Tx) error {
+			var err error
+			expired, err = WebhookDeliveries.List(tx, byExpiry, Order{Limit: outboxBatch})
+			return err
+		})
+		var gone []string
+		for _, d := range expired {
+			if d.Expires.After(now) {
+				break // listed by expiry: the rest are kept longer
+			}
 			gone = append(gone, d.ID)
 		}
-	}
-	if len(gone) == 0 {
-		return
-	}
-	err := s.store.Update(ctx, func(tx Tx) error {
-		for _, id := range gone {
-			d, err := WebhookDeliveries.Get(tx, id)
-			if errors.Is(err, ErrNotFound) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if d.State != DeliveryPending && !d.Expires.After(now) {
-				if err := WebhookDeliveries.Delete(tx, id); err != nil {
-					return err
+		if err == nil && len(gone) > 0 {
+			err = s.store.Update(ctx, func(tx Tx) error {
+				for _, id := range gone {
+					if err := WebhookDeliveries.Delete(tx, id); err != nil {
+						return err
+					}
 				}
-			}
+				return nil
+			})
 		}
-		return nil
-	})
-	if err != nil && ctx.Err() == nil {
-		s.log.ErrorContext(ctx, "webhook outbox: delete expired deliveries", "err", err)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.ErrorContext(ctx, "webhook outbox: delete expired deliveries", "err", err)
+			}
+			return
+		}
+		if len(gone) < outboxBatch {
+			return
+		}
 	}
 }
 
