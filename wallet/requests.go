@@ -637,7 +637,7 @@ func (s *Service) VerifierRequest(ctx context.Context, p *Principal, id string, 
 func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*api.RequestResult, error) {
 	now := s.now().UTC()
 	var res *api.RequestResult
-	var docs [][]byte
+	var docs []api.Document
 	var r *Request
 	var v *Verifier
 	err := s.store.View(ctx, func(tx Tx) error {
@@ -660,22 +660,15 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		if v, err = Verifiers.Fetched(more[0], verifierID); err != nil {
 			return err
 		}
-		docs, err = ShareDocuments.Fetched(more[1], r.ID)
+		docs, err = s.openDocuments(r.ID, r.Items, more[1])
 		return err
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	if r.Status == api.RequestApproved {
-		vr := &api.VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: api.Party{ID: v.ID, Name: v.Name}}
-		for i, it := range r.Items {
-			raw, err := s.openBytes(docs[i], "share-document", r.ID, it.CredentialID)
-			if err != nil {
-				return nil, err
-			}
-			vr.Documents = append(vr.Documents, api.SealedDocument(raw))
-		}
-		res.Result = vr
+		res.Result = &api.VerifyResponse{Result: "valid", ShareID: r.ID, VerifiedAt: *r.Decided, Verifier: api.Party{ID: v.ID, Name: v.Name},
+			Documents: docs}
 	}
 	return res, nil
 }
