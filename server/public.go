@@ -166,20 +166,19 @@ func (s *server) serveDocument(c *gin.Context, contentType string, doc wallet.Do
 // max-age.
 func servePublic(c *gin.Context, contentType string, body []byte, etag string, maxAge time.Duration) {
 	h := c.Writer.Header()
-	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64((maxAge+time.Second-1)/time.Second), 10))
 	h.Set("Access-Control-Allow-Origin", "*")
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, etag) {
-		c.Status(http.StatusNotModified)
+	if notModified(c, etag) {
 		return
 	}
 	c.Data(http.StatusOK, contentType, body)
 }
 
-// bodyETag is a strong entity tag of body (RFC 9110 §8.8.3): 96 bits of
-// its SHA-256, as the page assets have (pages.go). Two replicas serving
-// the same bytes give the same tag; a signed document differs per
-// signature, so each replica's copy has its own.
+// bodyETag is a strong entity tag of body (RFC 9110 §8.8.3), of the public
+// documents and the page assets (pages.go): 96 bits of its SHA-256,
+// base64url, quoted. Two replicas serving the same bytes give the same
+// tag; a signed document differs per signature, so each replica's copy
+// has its own.
 func bodyETag(body []byte) string {
 	sum := sha256.Sum256(body)
 	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
