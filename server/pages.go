@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
@@ -79,7 +80,7 @@ func loadPages() (*pages, error) {
 			if err != nil {
 				return nil, fmt.Errorf("load page assets: %w", err)
 			}
-			p.files["/"+dir+"/"+e.Name()] = &asset{body: b, contentType: contentType(e.Name()), etag: bodyETag(b)}
+			p.files["/"+dir+"/"+e.Name()] = &asset{body: b, contentType: contentType(e.Name()), etag: wallet.ETag(b)}
 		}
 	}
 	return p, nil

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,7 +54,7 @@ func (s *server) handleMetrics() gin.HandlerFunc {
 // It changes only with the binary: five minutes is the time a rolling
 // upgrade's new description takes to reach every cache.
 func (s *server) handleOpenAPI() gin.HandlerFunc {
-	etag := bodyETag(s.openapi)
+	etag := wallet.ETag(s.openapi)
 	return func(c *gin.Context) {
 		servePublic(c, mediaJSON, s.openapi, etag, wallet.PublicDocTTL)
 	}
@@ -88,15 +86,16 @@ func (s *server) handleJWKS() gin.HandlerFunc {
 // handleServiceJWKS serves the service's own signing key, the key of
 // activity checkpoints and the trust list (SPEC §3.6). Anyone may fetch
 // it, browsers included. The key is made once per store and held in
-// memory: no store read.
+// memory, so the set and its tag are made once, here: no store read.
 func (s *server) handleServiceJWKS() gin.HandlerFunc {
+	jwks, err := s.svc.ServiceJWKS()
+	etag := wallet.ETag(jwks)
 	return func(c *gin.Context) {
-		jwks, err := s.svc.ServiceJWKS()
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		servePublic(c, "application/jwk-set+json", jwks, bodyETag(jwks), wallet.PublicDocTTL)
+		servePublic(c, "application/jwk-set+json", jwks, etag, wallet.PublicDocTTL)
 	}
 }
 
@@ -155,7 +154,7 @@ func (s *server) handleStatusList() gin.HandlerFunc {
 // the clock did.
 func (s *server) serveDocument(c *gin.Context, contentType string, doc wallet.Document, ttl time.Duration) {
 	left := min(max(doc.FreshUntil.Sub(s.now()), 0), ttl)
-	servePublic(c, contentType, doc.Body, bodyETag(doc.Body), left)
+	servePublic(c, contentType, doc.Body, doc.ETag, left)
 }
 
 // servePublic answers body to anyone, browsers included, cacheable by
@@ -172,16 +171,6 @@ func servePublic(c *gin.Context, contentType string, body []byte, etag string, m
 		return
 	}
 	c.Data(http.StatusOK, contentType, body)
-}
-
-// bodyETag is a strong entity tag of body (RFC 9110 §8.8.3), of the public
-// documents and the page assets (pages.go): 96 bits of its SHA-256,
-// base64url, quoted. Two replicas serving the same bytes give the same
-// tag; a signed document differs per signature, so each replica's copy
-// has its own.
-func bodyETag(body []byte) string {
-	sum := sha256.Sum256(body)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
 // positiveInt parses a canonical decimal integer > 0 ("01" and "+1" are
