@@ -9,9 +9,11 @@ import (
 // The public documents (an issuer's JWKS and metadata, the trust list,
 // status list tokens) are what every relying party fetches, so at
 // national scale a CDN serves them (docs/operations.md "CDN and caching")
-// and each replica answers the CDN from memory: it reads the store for a
-// document at most once per half its lifetime, and at once again after a
-// change it made itself. The rest of the lifetime is left to HTTP caches,
+// and each replica answers the CDN from memory: a request reads the store
+// for a document (and signs it, if it is signed) only when the replica
+// holds no copy of it younger than half its lifetime and later than the
+// replica's own last change to it; requests that find none at the same
+// moment each read it. The rest of the lifetime is left to HTTP caches,
 // so a copy is never older than its lifetime, counted from the read,
 // wherever it was kept (Document.FreshUntil).
 
