@@ -87,11 +87,20 @@ func OpenBolt(t testing.TB) wallet.Store {
 // closed and dropped when the test ends.
 func OpenPostgres(t testing.TB, dsn string) wallet.Store {
 	t.Helper()
+	store, _ := OpenPostgresSchema(t, dsn, "servicetest_")
+	return store
+}
+
+// OpenPostgresSchema is OpenPostgres with the schema named prefix and 16
+// random hex digits; it returns the name too, for a test that reaches the
+// schema's tables itself.
+func OpenPostgresSchema(t testing.TB, dsn, prefix string) (wallet.Store, string) {
+	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	schema := "servicetest_" + hex.EncodeToString(b[:])
+	schema := prefix + hex.EncodeToString(b[:])
 	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +111,7 @@ func OpenPostgres(t testing.TB, dsn string) wallet.Store {
 			t.Error(err)
 		}
 	})
-	return store
+	return store, schema
 }
 
 // Keys derives service keys from a fresh random master key.
