@@ -19,12 +19,13 @@ import (
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
-// New returns a service over a fresh store in t.TempDir(), closed when the
-// test ends. cfg supplies what the test cares about (PublicURL, Now,
-// Logger, or a Store wrapping Open's); Store, Types and Rand are filled in
-// when unset, Keys from a fresh random master key (Keys) unless set: two
-// services on one store with the same keys are two replicas. The
-// service is closed when the test ends.
+// New returns a service over cfg.Store or, when that is unset, over a
+// fresh store of Open's (bbolt in t.TempDir(), or PostgreSQL under
+// EIDWALLET_TEST_STORE=postgres). The service, and the store Open made,
+// are closed when the test ends. cfg supplies what the test cares about
+// (PublicURL, Now, Logger, or a Store wrapping Open's); Types and Rand are
+// filled in when unset, Keys from a fresh random master key (Keys) unless
+// set: two services on one store with the same keys are two replicas.
 func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
 	store := cfg.Store
