@@ -50,10 +50,7 @@ import (
 //
 //	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSizePostgres -benchtime 3000x -timeout 90m -v ./cmd/eidwallet/
 func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
-	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
-	}
+	dsn := benchDSN(b)
 	large := largeStore(b, 1_000_000)
 	realBodies := os.Getenv("EIDWALLET_BENCH_SMALL_BODIES") != "1"
 	// Both stores are filled first, then measured in turn, sizePasses
