@@ -2,9 +2,7 @@ package server
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"embed"
-	"encoding/base64"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -14,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
@@ -81,9 +80,7 @@ func loadPages() (*pages, error) {
 			if err != nil {
 				return nil, fmt.Errorf("load page assets: %w", err)
 			}
-			sum := sha256.Sum256(b)
-			p.files["/"+dir+"/"+e.Name()] = &asset{body: b, contentType: contentType(e.Name()),
-				etag: `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`}
+			p.files["/"+dir+"/"+e.Name()] = &asset{body: b, contentType: contentType(e.Name()), etag: wallet.ETag(b)}
 		}
 	}
 	return p, nil
@@ -156,15 +153,26 @@ func (s *server) handleAsset(p *pages, dir string) gin.HandlerFunc {
 			return
 		}
 		h := c.Writer.Header()
-		h.Set("ETag", a.etag)
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
-		if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, a.etag) {
-			c.Status(http.StatusNotModified)
+		if notModified(c, a.etag) {
 			return
 		}
 		c.Data(http.StatusOK, a.contentType, a.body)
 	}
+}
+
+// notModified sets etag as the answer's ETag and, when If-None-Match
+// names it, answers 304 Not Modified with no body and reports true. The
+// caller has set its other headers: a 304 carries those the 200 would
+// (RFC 9110 §15.4.5).
+func notModified(c *gin.Context, etag string) bool {
+	c.Writer.Header().Set("ETag", etag)
+	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, etag) {
+		c.Status(http.StatusNotModified)
+		return true
+	}
+	return false
 }
 
 // etagMatch reports whether an If-None-Match list names etag (RFC 9110

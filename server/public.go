@@ -1,8 +1,6 @@
 package server
 
 import (
-	"crypto/sha256"
-	"encoding/base64"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -56,7 +54,7 @@ func (s *server) handleMetrics() gin.HandlerFunc {
 // It changes only with the binary: five minutes is the time a rolling
 // upgrade's new description takes to reach every cache.
 func (s *server) handleOpenAPI() gin.HandlerFunc {
-	etag := bodyETag(s.openapi)
+	etag := wallet.ETag(s.openapi)
 	return func(c *gin.Context) {
 		servePublic(c, mediaJSON, s.openapi, etag, wallet.PublicDocTTL)
 	}
@@ -88,15 +86,16 @@ func (s *server) handleJWKS() gin.HandlerFunc {
 // handleServiceJWKS serves the service's own signing key, the key of
 // activity checkpoints and the trust list (SPEC §3.6). Anyone may fetch
 // it, browsers included. The key is made once per store and held in
-// memory: no store read.
+// memory, so the set and its tag are made once, here: no store read.
 func (s *server) handleServiceJWKS() gin.HandlerFunc {
+	jwks, err := s.svc.ServiceJWKS()
+	etag := wallet.ETag(jwks)
 	return func(c *gin.Context) {
-		jwks, err := s.svc.ServiceJWKS()
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		servePublic(c, "application/jwk-set+json", jwks, bodyETag(jwks), wallet.PublicDocTTL)
+		servePublic(c, "application/jwk-set+json", jwks, etag, wallet.PublicDocTTL)
 	}
 }
 
@@ -155,7 +154,7 @@ func (s *server) handleStatusList() gin.HandlerFunc {
 // the clock did.
 func (s *server) serveDocument(c *gin.Context, contentType string, doc wallet.Document, ttl time.Duration) {
 	left := min(max(doc.FreshUntil.Sub(s.now()), 0), ttl)
-	servePublic(c, contentType, doc.Body, bodyETag(doc.Body), left)
+	servePublic(c, contentType, doc.Body, doc.ETag, left)
 }
 
 // servePublic answers body to anyone, browsers included, cacheable by
@@ -166,23 +165,12 @@ func (s *server) serveDocument(c *gin.Context, contentType string, doc wallet.Do
 // max-age.
 func servePublic(c *gin.Context, contentType string, body []byte, etag string, maxAge time.Duration) {
 	h := c.Writer.Header()
-	h.Set("ETag", etag)
 	h.Set("Cache-Control", "public, max-age="+strconv.FormatInt(int64((maxAge+time.Second-1)/time.Second), 10))
 	h.Set("Access-Control-Allow-Origin", "*")
-	if inm := c.GetHeader("If-None-Match"); inm != "" && etagMatch(inm, etag) {
-		c.Status(http.StatusNotModified)
+	if notModified(c, etag) {
 		return
 	}
 	c.Data(http.StatusOK, contentType, body)
-}
-
-// bodyETag is a strong entity tag of body (RFC 9110 §8.8.3): 96 bits of
-// its SHA-256, as the page assets have (pages.go). Two replicas serving
-// the same bytes give the same tag; a signed document differs per
-// signature, so each replica's copy has its own.
-func bodyETag(body []byte) string {
-	sum := sha256.Sum256(body)
-	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
 // positiveInt parses a canonical decimal integer > 0 ("01" and "+1" are

@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -153,33 +152,12 @@ func TestPublicDocumentsChangeTheirETag(t *testing.T) {
 	}
 }
 
-// downStore is the real store with its reads failing while down is set,
-// as when the database is unreachable.
-type downStore struct {
-	wallet.Store
-	down atomic.Bool
-}
-
-func (d *downStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
-	if d.down.Load() {
-		return errDisk
-	}
-	return d.Store.View(ctx, fn)
-}
-
-func (d *downStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
-	if d.down.Load() {
-		return nil, errDisk
-	}
-	return d.Store.Fetch(ctx, ls...)
-}
-
 // TestPublicDocumentsServedFromMemory: once read, every public document
 // is answered from the replica's memory for half its lifetime, the store
 // unreachable, with max-age what remains of its lifetime; after that the
 // replica reads the store again (here: 503, never a stale 200).
 func TestPublicDocumentsServedFromMemory(t *testing.T) {
-	store := &downStore{Store: servicetest.Open(t)}
+	store := &failingStore{Store: servicetest.Open(t)} // every read fails while armed
 	h := newHarnessOver(t, store)
 	h.setup()
 	tags := map[string]string{}
@@ -187,7 +165,7 @@ func TestPublicDocumentsServedFromMemory(t *testing.T) {
 		resp, _ := h.conditional("GET", path, "")
 		tags[path] = resp.Header.Get("ETag")
 	}
-	store.down.Store(true)
+	store.armed.Store(true)
 	h.clock.Advance(100 * time.Second)
 	for _, path := range publicDocs {
 		for _, inm := range []string{"", tags[path]} {
@@ -215,7 +193,7 @@ func TestPublicDocumentsServedFromMemory(t *testing.T) {
 			t.Errorf("%s past half its lifetime with the store down: %d, want 503", path, resp.StatusCode)
 		}
 	}
-	store.down.Store(false)
+	store.armed.Store(false)
 	for _, path := range publicDocs[:4] {
 		resp, _ := h.conditional("GET", path, "")
 		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "public, max-age=300" {

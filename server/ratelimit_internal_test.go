@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -62,5 +63,53 @@ func TestAddrKey(t *testing.T) {
 		if got := addrKey(s.clientAddr(r)); got != tc.want {
 			t.Errorf("%s: key %q, want %q", tc.remote, got, tc.want)
 		}
+	}
+}
+
+// leasingBuckets are shared buckets that lease up to lease tokens a call
+// while the bucket of the key has tokens left, then none with a wait of a
+// second; calls are the keys of the TakeTokens calls, in order.
+type leasingBuckets struct {
+	lease int
+	left  map[string]int
+	calls []string
+}
+
+func (f *leasingBuckets) TakeTokens(_ context.Context, _, key string, _ float64, _ int) (int, time.Duration, error) {
+	f.calls = append(f.calls, key)
+	n := min(f.lease, f.left[key])
+	f.left[key] -= n
+	if n == 0 {
+		return 0, time.Second, nil
+	}
+	return n, 0, nil
+}
+
+// TestLimiterLeases: with shared buckets a limiter takes a lease of tokens
+// at a time and spends it on its key's next events, so one TakeTokens call
+// lets three events through; a key's lease is its own; and once the shared
+// bucket is empty each event is refused with the bucket's wait.
+func TestLimiterLeases(t *testing.T) {
+	shared := &leasingBuckets{lease: 3, left: map[string]int{"a": 6, "b": 3}}
+	l := newLimiter("test", Limit{Rate: 1, Burst: 6}, 100, shared)
+	now := time.Unix(1e9, 0)
+	allowed := func(key string) {
+		t.Helper()
+		if d := wait(l, key, now); d != 0 {
+			t.Fatalf("an event of %s refused (%v) with tokens left", key, d)
+		}
+	}
+	allowed("a") // a lease of 3 for a, one spent
+	allowed("b") // b's own lease, not a's
+	for range 5 {
+		allowed("a") // a's two left, then a second lease
+	}
+	for range 2 {
+		if d := wait(l, "a", now); d != time.Second {
+			t.Errorf("a's bucket empty: wait %v, want the shared bucket's 1s", d)
+		}
+	}
+	if want := []string{"a", "b", "a", "a", "a"}; !slices.Equal(shared.calls, want) {
+		t.Errorf("TakeTokens calls %v, want %v: a lease a call for three events, then a call a refusal", shared.calls, want)
 	}
 }

@@ -15,28 +15,32 @@ import (
 // errDisk is what a failing disk or database gives a store.
 var errDisk = errors.New("read eidwallet.db: input/output error")
 
-// faultyStore is the real store with the record reads of holder, verifier
-// and issuer objects failing while it is armed: the reads that decide
-// between "yours", "someone else's" and "unknown".
-type faultyStore struct {
+// failingStore is the real store with reads failing while armed: with
+// fails set, the lookups it names, in every transaction; without, every
+// View and Fetch, as when the database is unreachable.
+type failingStore struct {
 	wallet.Store
+	fails func(wallet.Lookup) bool
 	armed atomic.Bool
 }
 
-func (f *faultyStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
-	return f.Store.View(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+func (f *failingStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
+	if f.fails == nil && f.armed.Load() {
+		return errDisk
+	}
+	return f.Store.View(ctx, f.wrap(fn))
 }
 
-func (f *faultyStore) Update(ctx context.Context, fn func(wallet.Tx) error) error {
-	return f.Store.Update(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+func (f *failingStore) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	return f.Store.Update(ctx, f.wrap(fn))
 }
 
-func (f *faultyStore) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
-	return f.Store.Batch(ctx, func(tx wallet.Tx) error { return fn(faultyTx{tx, f}) })
+func (f *failingStore) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
+	return f.Store.Batch(ctx, f.wrap(fn))
 }
 
-// Fetch goes through a View, so that its lookups fail as the Tx's do.
-func (f *faultyStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+// Fetch goes through a View, so that it fails as the View and its Tx do.
+func (f *failingStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
 	var out [][]byte
 	err := f.View(ctx, func(tx wallet.Tx) error {
 		var err error
@@ -46,27 +50,22 @@ func (f *faultyStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte,
 	return out, err
 }
 
-type faultyTx struct {
-	wallet.Tx
-	f *faultyStore
-}
-
-// fails reports whether a read fails while armed: a share by id or token,
-// a credential or a request by id.
-func (t faultyTx) fails(k *wallet.Kind, index string) bool {
-	switch {
-	case !t.f.armed.Load():
-		return false
-	case k == wallet.Shares.Kind():
-		return true
-	default:
-		return index == "" && (k == wallet.Credentials.Kind() || k == wallet.Requests.Kind())
+// wrap gives fn a Tx whose lookups fail as fails says.
+func (f *failingStore) wrap(fn func(wallet.Tx) error) func(wallet.Tx) error {
+	if f.fails == nil {
+		return fn
 	}
+	return func(tx wallet.Tx) error { return fn(failingTx{tx, f}) }
 }
 
-func (t faultyTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
+type failingTx struct {
+	wallet.Tx
+	f *failingStore
+}
+
+func (t failingTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 	for _, l := range ls {
-		if t.fails(l.Kind, l.Index) {
+		if t.f.armed.Load() && t.f.fails(l) {
 			return nil, errDisk
 		}
 	}
@@ -77,7 +76,13 @@ func (t faultyTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 // answered 503 storage_unavailable and logged once with the request's id,
 // never 404 (SPEC §5, THREATS T42).
 func TestStorageFailureIsNeverNotFound(t *testing.T) {
-	store := &faultyStore{Store: servicetest.Open(t)}
+	// The reads that decide between "yours", "someone else's" and
+	// "unknown" fail: a share by id or token, a credential or a request by
+	// id.
+	store := &failingStore{Store: servicetest.Open(t), fails: func(l wallet.Lookup) bool {
+		return l.Kind == wallet.Shares.Kind() ||
+			l.Index == "" && (l.Kind == wallet.Credentials.Kind() || l.Kind == wallet.Requests.Kind())
+	}}
 	h := newHarnessOver(t, store)
 	w := h.setup()
 	shareID, qrText := w.share(h, "card_number")

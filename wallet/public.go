@@ -1,13 +1,19 @@
 package wallet
 
-import "time"
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"time"
+)
 
 // The public documents (an issuer's JWKS and metadata, the trust list,
 // status list tokens) are what every relying party fetches, so at
 // national scale a CDN serves them (docs/operations.md "CDN and caching")
-// and each replica answers the CDN from memory: it reads the store for a
-// document at most once per half its lifetime, and at once again after a
-// change it made itself. The rest of the lifetime is left to HTTP caches,
+// and each replica answers the CDN from memory: a request reads the store
+// for a document (and signs it, if it is signed) only when the replica
+// holds no copy of it younger than half its lifetime and later than the
+// replica's own last change to it; requests that find none at the same
+// moment each read it. The rest of the lifetime is left to HTTP caches,
 // so a copy is never older than its lifetime, counted from the read,
 // wherever it was kept (Document.FreshUntil).
 
@@ -18,11 +24,22 @@ import "time"
 const PublicDocTTL = 5 * time.Minute
 
 // Document is a public document as served: its exact bytes (shared: never
-// modify them) and until when a copy is fresh, which is its lifetime after
-// the store was read for it.
+// modify them), their ETag, and until when a copy is fresh, which is its
+// lifetime after the store was read for it.
 type Document struct {
 	Body       []byte
+	ETag       string
 	FreshUntil time.Time
+}
+
+// ETag is a strong entity tag of body (RFC 9110 §8.8.3), of the public
+// documents and of whatever else the server serves with one: 96 bits of
+// its SHA-256, base64url, quoted. Two replicas serving the same bytes give
+// the same tag; a signed document differs per signature, so each
+// replica's copy has its own.
+func ETag(body []byte) string {
+	sum := sha256.Sum256(body)
+	return `"` + base64.RawURLEncoding.EncodeToString(sum[:12]) + `"`
 }
 
 type docKind uint8
@@ -48,9 +65,9 @@ type cachedDoc struct {
 }
 
 // document returns the document of key from memory, or builds it (reading
-// the store) and keeps it for half of ttl. A document built while a drop
-// happens is returned but not kept: it may have been read before the
-// change the drop is for.
+// the store), tags it and keeps it for half of ttl. A document built while
+// a drop happens is returned but not kept: it may have been read before
+// the change the drop is for.
 func (s *Service) document(key docKey, ttl time.Duration, build func(now time.Time) ([]byte, error)) (Document, error) {
 	now := s.now()
 	s.mu.Lock()
@@ -64,7 +81,7 @@ func (s *Service) document(key docKey, ttl time.Duration, build func(now time.Ti
 	if err != nil {
 		return Document{}, err
 	}
-	doc := Document{Body: body, FreshUntil: now.Add(ttl)}
+	doc := Document{Body: body, ETag: ETag(body), FreshUntil: now.Add(ttl)}
 	s.mu.Lock()
 	if s.docsGen == gen {
 		s.docs[key] = cachedDoc{doc: doc, until: now.Add(ttl / 2)}

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -20,7 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/postgres"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 )
 
 // BenchmarkRedeemStoreSizePostgres is BenchmarkRedeemStoreSize on
@@ -52,10 +50,7 @@ import (
 //
 //	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSizePostgres -benchtime 3000x -timeout 90m -v ./cmd/eidwallet/
 func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
-	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
-	}
+	dsn := benchDSN(b)
 	large := largeStore(b, 1_000_000)
 	realBodies := os.Getenv("EIDWALLET_BENCH_SMALL_BODIES") != "1"
 	// Both stores are filled first, then measured in turn, sizePasses
@@ -70,7 +65,7 @@ func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
 	}
 	var stores []sized
 	for _, n := range []int{10_000, large} {
-		schema, store := openSizeSchema(b, dsn)
+		store, schema := servicetest.OpenPostgresSchema(b, dsn, "benchsize_")
 		r := newRedeemBench(b, newBenchStack(b, store))
 		addTemplates(b, r)
 		conn := connectSchema(b, dsn, schema)
@@ -101,28 +96,6 @@ func BenchmarkRedeemStoreSizePostgres(b *testing.B) {
 
 // sizePasses is how many times each store's redemptions are measured.
 const sizePasses = 5
-
-// openSizeSchema opens the store in a fresh schema of its own (the filler
-// needs its name) and drops the schema when the benchmark ends.
-func openSizeSchema(b *testing.B, dsn string) (string, *postgres.Store) {
-	b.Helper()
-	var r [8]byte
-	if _, err := rand.Read(r[:]); err != nil {
-		b.Fatal(err)
-	}
-	schema := "benchsize_" + hex.EncodeToString(r[:])
-	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		_ = store.Close()
-		if err := postgres.DropSchema(context.Background(), dsn, schema); err != nil {
-			b.Error(err)
-		}
-	})
-	return schema, store
-}
 
 // connectSchema is one connection with the schema as its search_path and
 // no statement timeout (a fill statement runs for minutes).

@@ -162,11 +162,7 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 // processes spent per redemption when they run on this machine
 // (db-cpu-µs/op; issue 10's capacity model).
 func BenchmarkRedeemHTTPPostgres(b *testing.B) {
-	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
-	}
-	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenPostgres(b, dsn)))
+	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenPostgres(b, benchDSN(b))))
 	r.dbCPU = true
 	forEachConcurrency(b, r.run)
 	// The same load spread over benchVerifiers verifiers: one verifier
@@ -176,6 +172,17 @@ func BenchmarkRedeemHTTPPostgres(b *testing.B) {
 		defer func() { r.verifiers = 1 }()
 		r.run(b, 32)
 	})
+}
+
+// benchDSN is the database of the PostgreSQL benchmarks,
+// EIDWALLET_TEST_POSTGRES_DSN; without one the benchmark is skipped.
+func benchDSN(b *testing.B) string {
+	b.Helper()
+	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
+	if dsn == "" {
+		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
+	}
+	return dsn
 }
 
 // postgresCPU is the CPU time the postgres processes on this machine have
@@ -268,10 +275,13 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 		body, _ := json.Marshal(api.VerifyRequest{QR: sh.QRText})
 		bodies = append(bodies, body)
 	}
-	db0 := postgresCPU()
+	var db0 time.Duration
+	if r.dbCPU {
+		db0 = postgresCPU()
+	}
 	load(b, clients, r.st.client.BaseURL()+"/v1/verify", func(i int) string { return r.verifierKeys[i%r.verifiers] },
 		func(i int) []byte { return bodies[i%len(bodies)] }, http.StatusOK)
-	if r.dbCPU && db0 > 0 {
+	if db0 > 0 {
 		b.ReportMetric(float64((postgresCPU()-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
 	}
 }
@@ -333,11 +343,7 @@ func BenchmarkBulkIssueHTTP(b *testing.B) {
 // BenchmarkBulkIssueHTTPPostgres is BenchmarkBulkIssueHTTP on PostgreSQL,
 // with the database's CPU per credential (see BenchmarkRedeemHTTPPostgres).
 func BenchmarkBulkIssueHTTPPostgres(b *testing.B) {
-	dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN")
-	if dsn == "" {
-		b.Skip("EIDWALLET_TEST_POSTGRES_DSN not set (. .ci/postgres.sh starts one)")
-	}
-	st := newBenchStack(b, servicetest.OpenPostgres(b, dsn))
+	st := newBenchStack(b, servicetest.OpenPostgres(b, benchDSN(b)))
 	db0 := postgresCPU()
 	bulkIssue(b, st)
 	if db0 > 0 {

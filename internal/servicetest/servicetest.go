@@ -19,12 +19,13 @@ import (
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
-// New returns a service over a fresh store in t.TempDir(), closed when the
-// test ends. cfg supplies what the test cares about (PublicURL, Now,
-// Logger, or a Store wrapping Open's); Store, Types and Rand are filled in
-// when unset, Keys from a fresh random master key (Keys) unless set: two
-// services on one store with the same keys are two replicas. The
-// service is closed when the test ends.
+// New returns a service over cfg.Store or, when that is unset, over a
+// fresh store of Open's (bbolt in t.TempDir(), or PostgreSQL under
+// EIDWALLET_TEST_STORE=postgres). The service, and the store Open made,
+// are closed when the test ends. cfg supplies what the test cares about
+// (PublicURL, Now, Logger, or a Store wrapping Open's); Types and Rand are
+// filled in when unset, Keys from a fresh random master key (Keys) unless
+// set: two services on one store with the same keys are two replicas.
 func New(t testing.TB, cfg wallet.Config) (*wallet.Service, wallet.Store) {
 	t.Helper()
 	store := cfg.Store
@@ -87,11 +88,20 @@ func OpenBolt(t testing.TB) wallet.Store {
 // closed and dropped when the test ends.
 func OpenPostgres(t testing.TB, dsn string) wallet.Store {
 	t.Helper()
+	store, _ := OpenPostgresSchema(t, dsn, "servicetest_")
+	return store
+}
+
+// OpenPostgresSchema is OpenPostgres with the schema named prefix and 16
+// random hex digits; it returns the name too, for a test that reaches the
+// schema's tables itself.
+func OpenPostgresSchema(t testing.TB, dsn, prefix string) (wallet.Store, string) {
+	t.Helper()
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		t.Fatal(err)
 	}
-	schema := "servicetest_" + hex.EncodeToString(b[:])
+	schema := prefix + hex.EncodeToString(b[:])
 	store, err := postgres.Open(context.Background(), dsn, postgres.WithSchema(schema))
 	if err != nil {
 		t.Fatal(err)
@@ -102,7 +112,7 @@ func OpenPostgres(t testing.TB, dsn string) wallet.Store {
 			t.Error(err)
 		}
 	})
-	return store
+	return store, schema
 }
 
 // Keys derives service keys from a fresh random master key.
