@@ -46,6 +46,17 @@ func (e *env) issue(t testing.TB, citizen string) *api.IssueResponse {
 	return e.issueCard(t, citizen, "1990-01-01", e.now.AddDate(5, 0, 0))
 }
 
+// ageShop registers the verifier "shop" for age_over_18 of identity cards
+// and returns it as a principal.
+func (e *env) ageShop(t testing.TB) *wallet.Principal {
+	t.Helper()
+	if _, err := e.svc.CreateVerifier(context.Background(), e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+		t.Fatal(err)
+	}
+	return &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
+}
+
 // issueCard issues an identity card with the given birth date and validity.
 func (e *env) issueCard(t testing.TB, citizen, birth string, until time.Time) *api.IssueResponse {
 	t.Helper()
@@ -306,11 +317,7 @@ func TestRedemptionRechecksValidity(t *testing.T) {
 	resp := e.issueCard(t, "001090000006", "1990-01-01", e.now.Add(90*time.Second))
 	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 	share := e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
-		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
-		t.Fatal(err)
-	}
-	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
+	verifier := e.ageShop(t)
 	e.now = e.now.Add(2 * time.Minute)
 	_, err := e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 	var werr *wallet.Error
@@ -398,11 +405,7 @@ func TestOneHoldersRedemptionsAtOnce(t *testing.T) {
 	key, dev := e.enrolDevice(t, "001090000009")
 	resp := e.issue(t, "001090000009")
 	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
-		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
-		t.Fatal(err)
-	}
-	verifier := &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}
+	verifier := e.ageShop(t)
 	const n = 12
 	shares := make([]*api.ShareView, n)
 	for i := range shares {
@@ -460,10 +463,7 @@ func TestDamagedDocumentConsumesNoUse(t *testing.T) {
 	resp := e.issue(t, "001090000010")
 	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 	share := e.approvedShare(t, key, holder, resp.CredentialID, 300, "age_over_18")
-	if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
-		Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
-		t.Fatal(err)
-	}
+	verifier := e.ageShop(t)
 	err := e.store.Update(ctx, func(tx wallet.Tx) error {
 		docs, err := wallet.ShareDocuments.Get(tx, share.ShareID)
 		if err != nil {
@@ -475,7 +475,7 @@ func TestDamagedDocumentConsumesNoUse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.Redeem(ctx, &wallet.Principal{Role: api.RoleVerifier, Subject: "shop"}, api.VerifyRequest{QR: share.QRText})
+	_, err = e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
 	if wallet.ErrorCode(err) != api.CodeStorageUnavailable {
 		t.Fatalf("damaged document: %v, want %s", err, api.CodeStorageUnavailable)
 	}
