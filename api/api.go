@@ -321,11 +321,21 @@ type VerificationsResponse struct {
 // claims asked for, by credential type, a purpose shown to the citizen,
 // and either nothing (the verifier shows an EIDR1: QR) or the EIDP1: text
 // of a holder's presence QR the staff scanned.
+//
+// With Protocol "openid4vp" it is an OpenID4VP 1.0 request instead, that
+// any standard wallet can answer: the claims, or a DCQL query, asked for
+// with the client identifier prefix and response mode given (defaults
+// x509_san_dns and direct_post.jwt, as HAIP 1.0 has them).
 type CreateRequestRequest struct {
-	Claims     map[string][]string `json:"claims"`
+	Claims     map[string][]string `json:"claims,omitempty"`
 	Purpose    string              `json:"purpose"`
 	TTLSeconds int                 `json:"ttl_seconds,omitempty"` // default 120, at most 600
 	Presence   string              `json:"presence,omitempty"`
+
+	Protocol       string          `json:"protocol,omitempty"`         // "" (EIDR1:) or ProtocolOpenID4VP
+	DCQLQuery      json.RawMessage `json:"dcql_query,omitempty"`       // instead of claims, openid4vp only
+	ClientIDPrefix string          `json:"client_id_prefix,omitempty"` // x509_san_dns, x509_hash or redirect_uri
+	ResponseMode   string          `json:"response_mode,omitempty"`    // direct_post.jwt or direct_post
 }
 
 // CreateRequestResponse answers CreateRequestRequest.
@@ -337,6 +347,32 @@ type CreateRequestResponse struct {
 	// Nonce is the request's: every KB-JWT answering it carries it, so the
 	// verifier can check the presentations on its own.
 	Nonce string `json:"nonce"`
+	// For openid4vp: QRText is the openid4vp:// link, HAIPLink the same
+	// request as haip-vp://, ClientID the client identifier every KB-JWT
+	// answering it has as aud, RequestURI where wallets fetch the signed
+	// request object.
+	HAIPLink   string `json:"haip_link,omitempty"`
+	ClientID   string `json:"client_id,omitempty"`
+	RequestURI string `json:"request_uri,omitempty"`
+}
+
+// CredentialExport is POST /v1/me/credentials/{id}/export: the SD-JWT VC
+// as issued to the calling device, with every disclosure, for a standard
+// wallet app to hold and present (issue 11).
+type CredentialExport struct {
+	CredentialID string `json:"credential_id"`
+	Type         string `json:"type"`
+	SDJWT        string `json:"sd_jwt"`
+}
+
+// ProtocolOpenID4VP is CreateRequestRequest.Protocol for an OpenID4VP 1.0
+// request.
+const ProtocolOpenID4VP = "openid4vp"
+
+// OpenID4VPAnswer is what the response URI of an OpenID4VP request answers
+// a wallet that posted a response it accepted (OpenID4VP 1.0 §8.2).
+type OpenID4VPAnswer struct {
+	RedirectURI string `json:"redirect_uri,omitempty"`
 }
 
 // RequestedClaim is one claim of a request as the citizen sees it, flagged

@@ -149,6 +149,9 @@ const (
 	EventRequestReceived = "request_received"
 	EventRequestApproved = "request_approved"
 	EventRequestDeclined = "request_declined"
+	// EventCredentialExported: the holder took its own copy of a
+	// credential, bound to one of its devices (issue 11).
+	EventCredentialExported = "credential_exported"
 )
 
 // SignatureHeader carries a webhook's signature: t=<unix seconds>,

@@ -48,6 +48,9 @@ const (
 	ReasonKBAudMismatch    Reason = "kb_aud_mismatch"      // T11
 	ReasonKBIatOutOfWindow Reason = "kb_iat_out_of_window" // T11
 
+	// Encrypted responses (OpenID4VP 1.0 §8.3).
+	ReasonDecryptionFailed Reason = "decryption_failed" // not encrypted to the request's key, or tampered with
+
 	// Token Status List.
 	ReasonStatusInvalid    Reason = "status_list_invalid" // the status list token or its encoding is bad
 	ReasonStatusOutOfRange Reason = "status_index_out_of_range"

@@ -45,7 +45,8 @@ func TestDependencyRules(t *testing.T) {
 		"credentials": {},
 		"qr":          {},
 		"client":      {"api", "credentials"},
-		"wallet":      {"api", "credentials", "qr"},
+		"openid4vp":   {"credentials"},
+		"wallet":      {"api", "credentials", "openid4vp", "qr"},
 	} {
 		for _, d := range ours(pkg) {
 			if !slices.Contains(allowed, d) {

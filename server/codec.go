@@ -68,12 +68,15 @@ func mediaType(c *gin.Context) string {
 // readBody reads a whole request body of at most s.maxBody bytes. A larger
 // body is refused before it is read (Content-Length) or as soon as it goes
 // over (chunked), so nothing past the limit is buffered (SPEC §5, T22).
-func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
-	tooLarge := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", s.maxBody)}
-	if c.Request.ContentLength > s.maxBody {
+func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) { return readBodyUpTo(c, s.maxBody) }
+
+// readBodyUpTo reads the request body if it is at most max bytes.
+func readBodyUpTo(c *gin.Context, max int64) ([]byte, *wallet.Error) {
+	tooLarge := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", max)}
+	if c.Request.ContentLength > max {
 		return nil, tooLarge
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, s.maxBody))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {

@@ -161,7 +161,11 @@ func TestRoleMismatch(t *testing.T) {
 		"GET /trust-list":                 true, // the signed trust list (THREATS T37)
 		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
 		// The web pages: public files; they call the API with the user's own key.
-		"GET /verify": true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
+		// OpenID4VP (issue 11): called by standard wallets, bound by the
+		// request's token, nonce and state.
+		"GET /oid4vp/ca.pem": true, "GET /oid4vp/requests/:token": true, "POST /oid4vp/requests/:token": true,
+		"POST /oid4vp/responses/:token": true,
+		"GET /verify":                   true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
 	}
 	roleOf := func(path string) api.Role {
 		switch {

@@ -25,6 +25,15 @@ func (s *server) handleCredential() gin.HandlerFunc {
 	return handle(s, http.StatusOK, byID(s.svc.Credential))
 }
 
+// handleExportCredential hands the holder its device's copy of a
+// credential (issue 11); personal data, never cached.
+func (s *server) handleExportCredential() gin.HandlerFunc {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.CredentialExport, error) {
+		c.Header("Cache-Control", "no-store")
+		return s.svc.ExportCredential(c.Request.Context(), p, c.Param("id"))
+	})
+}
+
 func (s *server) handleDevices() gin.HandlerFunc {
 	return handle(s, http.StatusOK, caller(s.svc.Devices))
 }

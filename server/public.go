@@ -2,7 +2,6 @@ package server
 
 import (
 	"net/http"
-	"net/url"
 	"strconv"
 	"time"
 
@@ -206,22 +205,9 @@ func (s *server) handleToken() gin.HandlerFunc {
 		var req tokenRequest
 		switch mediaType(c) {
 		case mediaForm:
-			body, we := s.readBody(c)
-			if we != nil {
-				s.answerError(c, we)
+			form, ok := s.readForm(c, s.maxBody) // RFC 6749 §3.2: parameters must not repeat
+			if !ok {
 				return
-			}
-			form, err := url.ParseQuery(string(body))
-			if err != nil {
-				s.failCode(c, api.CodeInvalidRequest, "the form body is malformed")
-				return
-			}
-			// RFC 6749 §3.2: parameters must not repeat; others are ignored.
-			for name, v := range form {
-				if len(v) > 1 {
-					s.failCode(c, api.CodeInvalidRequest, "parameter %q is repeated", name)
-					return
-				}
 			}
 			req.GrantType, req.Assertion = form.Get("grant_type"), form.Get("assertion")
 		case mediaJSON:

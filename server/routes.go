@@ -26,6 +26,13 @@ func (s *server) routes(r router) {
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
 	r.POST("/v1/enrollments", s.limitByAddr(s.limits.enrollAddr), s.handleEnroll())
 	r.POST("/v1/token", s.limitByAddr(s.limits.tokenAddr), s.handleToken())
+	// OpenID4VP 1.0 (issue 11): what standard wallets call — the CA of the
+	// verifiers' certificates, and the request URI and response URI of
+	// each openid4vp request, under the address limit of verification.
+	r.GET("/oid4vp/ca.pem", s.handleVerifierCA())
+	r.GET("/oid4vp/requests/:token", s.limitByAddr(s.limits.verifyAddr), s.handleRequestObject())
+	r.POST("/oid4vp/requests/:token", s.limitByAddr(s.limits.verifyAddr), s.handleRequestObject())
+	r.POST("/oid4vp/responses/:token", s.limitByAddr(s.limits.verifyAddr), s.handleResponse())
 
 	// Operator (admin API key).
 	admin := r.Group("/v1/admin", s.authenticate(api.RoleAdmin))
@@ -54,6 +61,7 @@ func (s *server) routes(r router) {
 	holder := r.Group("/v1/me", s.authenticate(api.RoleHolder))
 	holder.GET("/credentials", s.handleCredentials())
 	holder.GET("/credentials/:id", s.handleCredential())
+	holder.POST("/credentials/:id/export", s.handleExportCredential())
 	holder.GET("/devices", s.handleDevices())
 	holder.DELETE("/devices/:id", s.handleRevokeDevice())
 	holder.POST("/shares", s.limitByPrincipal(s.limits.shareHolder), s.handleCreateShare())

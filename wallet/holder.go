@@ -383,6 +383,54 @@ func (s *Service) Credential(ctx context.Context, p *Principal, id string) (*api
 	return out, s.storeErr(ctx, err, "credential")
 }
 
+// ExportCredential hands the holder the SD-JWT VC bound to the calling
+// device (its copy, made again if it had to be), with every disclosure,
+// so that a standard wallet app on that device can hold and present it
+// (issue 11). The export is logged in the holder's activity. A credential
+// that is revoked, suspended or expired is not exported (422).
+func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string) (*api.CredentialExport, error) {
+	if err := p.require(api.RoleHolder); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var c *Credential
+	var sdjwt, fresh []byte
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		c, err = Credentials.Get(tx, id)
+		if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
+			return err
+		}
+		if err := credentialUsable(c, now); err != nil {
+			return err
+		}
+		sealed, err := CredentialCopies.Get(tx, c.ID, p.DeviceID)
+		if err == nil {
+			sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
+		}
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		sdjwt, fresh, err = s.freshCopy(tx, c, p.DeviceID, sdjwt, now)
+		return err
+	})
+	if err == nil {
+		err = s.store.Update(ctx, func(tx Tx) error {
+			if fresh != nil {
+				if err := CredentialCopies.Put(tx, fresh, c.ID, p.DeviceID); err != nil {
+					return err
+				}
+			}
+			return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventCredentialExported, Outcome: "ok",
+				IssuerID: c.IssuerID, CredentialID: c.ID, DeviceID: p.DeviceID})
+		})
+	}
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "credential")
+	}
+	return &api.CredentialExport{CredentialID: c.ID, Type: c.Type, SDJWT: string(sdjwt)}, nil
+}
+
 func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, error) {
 	claims, err := s.credentialClaims(c)
 	if err != nil {

@@ -72,6 +72,8 @@ type verifierRow struct {
 	Created       time.Time           `json:"created"`
 	WebhookURL    string              `json:"webhook_url,omitempty"`
 	WebhookSecret []byte              `json:"webhook_secret,omitempty"`
+	Cert          []byte              `json:"cert,omitempty"`
+	CertKey       []byte              `json:"cert_key,omitempty"`
 }
 
 // APIKeys are the API keys, found by the hash of the key (unique).
@@ -262,12 +264,12 @@ var Requests = records(Kind{Name: "requests", Key: []Column{{"id", Text}},
 	func(r *Request) *requestRow {
 		return &requestRow{ID: r.ID, VerifierID: r.VerifierID, TokenHash: r.TokenHash, HolderID: r.HolderID, DeviceID: r.DeviceID,
 			Status: r.Status, Claims: r.Claims, Purpose: r.Purpose, Items: toItemRows(r.Items), Created: r.Created,
-			ExpiresAt: r.ExpiresAt, Decided: r.Decided}
+			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: toOpenID4VPRow(r.OpenID4VP)}
 	},
 	func(r *requestRow) *Request {
 		return &Request{ID: r.ID, VerifierID: r.VerifierID, TokenHash: r.TokenHash, HolderID: r.HolderID, DeviceID: r.DeviceID,
 			Status: r.Status, Claims: r.Claims, Purpose: r.Purpose, Items: fromItemRows(r.Items), Created: r.Created,
-			ExpiresAt: r.ExpiresAt, Decided: r.Decided}
+			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: fromOpenID4VPRow(r.OpenID4VP)}
 	})
 
 type requestRow struct {
@@ -283,6 +285,39 @@ type requestRow struct {
 	Created    time.Time           `json:"created"`
 	ExpiresAt  time.Time           `json:"expires_at"`
 	Decided    *time.Time          `json:"decided,omitempty"`
+	OpenID4VP  *openID4VPRow       `json:"openid4vp,omitempty"`
+}
+
+type openID4VPRow struct {
+	ClientID     string        `json:"client_id"`
+	ResponseMode string        `json:"response_mode"`
+	Query        []byte        `json:"query"`
+	EncKey       []byte        `json:"enc_key,omitempty"`
+	Answered     []answeredRow `json:"answered,omitempty"`
+}
+
+type answeredRow struct {
+	IssuerID    string `json:"issuer_id"`
+	Kid         string `json:"kid"`
+	Type        string `json:"type"`
+	StatusList  int    `json:"status_list"`
+	StatusIndex int    `json:"status_index"`
+}
+
+func toOpenID4VPRow(o *OpenID4VP) *openID4VPRow {
+	if o == nil {
+		return nil
+	}
+	return &openID4VPRow{ClientID: o.ClientID, ResponseMode: o.ResponseMode, Query: o.Query, EncKey: o.EncKey,
+		Answered: convert(o.Answered, func(a AnsweredCredential) answeredRow { return answeredRow(a) })}
+}
+
+func fromOpenID4VPRow(r *openID4VPRow) *OpenID4VP {
+	if r == nil {
+		return nil
+	}
+	return &OpenID4VP{ClientID: r.ClientID, ResponseMode: r.ResponseMode, Query: r.Query, EncKey: r.EncKey,
+		Answered: convert(r.Answered, func(a answeredRow) AnsweredCredential { return AnsweredCredential(a) })}
 }
 
 // Presences are the holders' presence codes, keyed by the token's hash.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/openid4vp"
 	"github.com/eidwallet/eidwallet/qr"
 )
 
@@ -67,9 +68,6 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
-	if err := s.checkClaimSet(req.Claims); err != nil {
-		return nil, err
-	}
 	purpose := strings.TrimSpace(req.Purpose)
 	if purpose == "" || len(purpose) > 200 {
 		return nil, Errorf(api.CodeInvalidRequest, "purpose: 1 to 200 bytes")
@@ -80,6 +78,19 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 	}
 	if ttl <= 0 || ttl > MaxRequestTTL {
 		return nil, Errorf(api.CodeInvalidRequest, "ttl_seconds: 1 to %d", int(MaxRequestTTL/time.Second))
+	}
+	switch req.Protocol {
+	case api.ProtocolOpenID4VP:
+		return s.createOpenID4VPRequest(ctx, p, req, purpose, ttl)
+	case "":
+	default:
+		return nil, Errorf(api.CodeInvalidRequest, "protocol: empty (EIDR1:) or openid4vp")
+	}
+	if req.DCQLQuery != nil || req.ClientIDPrefix != "" || req.ResponseMode != "" {
+		return nil, Errorf(api.CodeInvalidRequest, "dcql_query, client_id_prefix and response_mode are for protocol openid4vp")
+	}
+	if err := s.checkClaimSet(req.Claims); err != nil {
+		return nil, err
 	}
 	var presenceHash []byte
 	if req.Presence != "" {
@@ -179,10 +190,16 @@ func (s *Service) RequestQR(ctx context.Context, p *Principal, id string) (strin
 		if err := mine(err, "request", func() bool { return r.VerifierID == p.Subject && len(r.TokenHash) > 0 }); err != nil {
 			return err
 		}
-		switch requestState(r, s.now()) {
-		case api.RequestExpired:
+		st := requestState(r, s.now())
+		switch {
+		case st == api.RequestExpired:
 			return Errorf(api.CodeShareExpired, "the request has expired")
-		case api.RequestCreated:
+		case r.OpenID4VP != nil && (st == api.RequestCreated || st == api.RequestDelivered):
+			// Fetched by one wallet, it can still be scanned by another
+			// until it is answered.
+			out = s.openID4VPLink(r, openid4vp.SchemeOpenID4VP)
+			return nil
+		case st == api.RequestCreated:
 			out = qr.Text(qr.Request, s.derivedToken("request", r.ID))
 			return nil
 		}
@@ -227,7 +244,9 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 	err = s.store.Update(ctx, func(tx Tx) error {
 		var err error
 		r, err = Requests.By(tx, byToken, hashSecret(token))
-		if err := mine(err, "request", func() bool { return r.HolderID == "" || r.HolderID == p.Subject }); err != nil {
+		// An OpenID4VP request is a standard wallet's to answer, never
+		// through this flow (its token is in its public link).
+		if err := mine(err, "request", func() bool { return r.OpenID4VP == nil && (r.HolderID == "" || r.HolderID == p.Subject) }); err != nil {
 			return err
 		}
 		switch requestState(r, now) {
@@ -513,18 +532,26 @@ func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (
 	})
 }
 
-// decide runs one transition to a final state, logs it on both sides and
-// wakes whoever waits for it.
+// decide runs one transition of the holder's request to a final state
+// (answer).
 func (s *Service) decide(ctx context.Context, p *Principal, id string, apply func(Tx, *Request, time.Time) error) (*api.RequestView, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
+	return s.answer(ctx, id, func(tx Tx) (*Request, error) { return holderRequest(tx, p, id) }, apply)
+}
+
+// answer runs one transition to a final state on the request load reads,
+// logs it on both sides (the holder's, when it has one: an OpenID4VP
+// answer comes from a wallet not ours), queues the webhook and wakes
+// whoever waits for it.
+func (s *Service) answer(ctx context.Context, id string, load func(Tx) (*Request, error), apply func(Tx, *Request, time.Time) error) (*api.RequestView, error) {
 	now := s.now().UTC()
 	var r *Request
 	var view *api.RequestView
 	err := s.store.Update(ctx, func(tx Tx) error {
 		var err error
-		if r, err = holderRequest(tx, p, id); err != nil {
+		if r, err = load(tx); err != nil {
 			return err
 		}
 		if err := undecided(r, now); err != nil {
@@ -542,9 +569,11 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		if r.Status == api.RequestDeclined {
 			event, result, claims = api.EventRequestDeclined, "declined", nil
 		}
-		if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: event, Outcome: r.Status,
-			VerifierID: r.VerifierID, Claims: claims}); err != nil {
-			return err
+		if r.HolderID != "" {
+			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: r.HolderID, At: now, Event: event, Outcome: r.Status,
+				VerifierID: r.VerifierID, Claims: claims}); err != nil {
+				return err
+			}
 		}
 		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: result,
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
@@ -566,7 +595,7 @@ func (s *Service) decide(ctx context.Context, p *Principal, id string, apply fun
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	s.notify(ctx, requestKey(r.ID))
-	s.log.InfoContext(ctx, "request answered", "holder_id", p.Subject, "verifier_request_id", r.ID, "status", r.Status)
+	s.log.InfoContext(ctx, "request answered", "holder_id", r.HolderID, "verifier_request_id", r.ID, "status", r.Status)
 	s.webhooks.wake()
 	return view, nil
 }
@@ -653,6 +682,17 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
 		// The verifier and the documents are read with its first Fetch.
+		if r.OpenID4VP != nil {
+			got, err := tx.Fetch(Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
+			if err != nil {
+				return err
+			}
+			if v, err = Verifiers.Fetched(got[0], verifierID); err != nil {
+				return err
+			}
+			docs, err = s.openID4VPResult(tx, r, got[1])
+			return err
+		}
 		more, err := s.stillValid(tx, r.DeviceID, r.Items, now, Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
 		if err != nil {
 			return err

@@ -72,6 +72,7 @@ type Service struct {
 	publicKeys map[string]*ecdsa.PublicKey  // issuer kid → parsed public key
 	docs       map[docKey]cachedDoc         // public documents served from memory (public.go)
 	docsGen    uint64                       // counts drops of docs
+	ca         *verifierCAKeys              // the verifier CA, once loaded (openid4vp.go)
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks

@@ -52,6 +52,11 @@ type Verifier struct {
 	// sealed WebhookSecret; empty: results by polling only.
 	WebhookURL    string
 	WebhookSecret []byte
+	// Cert is its certificate (DER) from the verifier CA, and CertKey the
+	// certificate's key, sealed: they sign its OpenID4VP request objects
+	// (openid4vp.go). Issued on first use.
+	Cert    []byte
+	CertKey []byte
 }
 
 // APIKey authenticates an issuer's, a verifier's or the operator's system.
@@ -173,6 +178,7 @@ type Request struct {
 	Created    time.Time
 	ExpiresAt  time.Time
 	Decided    *time.Time
+	OpenID4VP  *OpenID4VP // an OpenID4VP request's own fields; nil for EIDR1: and presence requests
 }
 
 // Presence is a holder's presence code (EIDP1:, 60 s, no data): staff who

@@ -1,0 +1,813 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/openid4vp"
+)
+
+// The verifier side of OpenID for Verifiable Presentations 1.0 (issue 11):
+// a request made with protocol openid4vp is a Request like an EIDR1: one —
+// the same states, long-poll, events, webhook and answer shape — that a
+// standard wallet answers instead of our app. The service hosts, for each
+// verifier, the request URI (the signed request object) and the response
+// URI (the authorization response), and checks the VP Token with the
+// SD-JWT VC verifier of package credentials.
+
+// OpenID4VP is what an openid4vp request keeps beside the common fields.
+// Its nonce (requestNonce) and state (openID4VPState) are derived from its
+// id, its request and response URIs from its token.
+type OpenID4VP struct {
+	ClientID     string // with its prefix: the aud of every KB-JWT answering it
+	ResponseMode string // direct_post or direct_post.jwt
+	Query        []byte // the DCQL query, as the request object carries it
+	EncKey       []byte // direct_post.jwt: the request's own ECDH-ES key, sealed (PKCS #8)
+	// Answered are the credentials of the answer, checked again each time
+	// it is handed out (SPEC §3.7), one per document.
+	Answered []AnsweredCredential
+}
+
+// AnsweredCredential is what can change, after an OpenID4VP answer, about
+// one presented credential of a hosted issuer: the issuer, its key, and
+// the credential's status entry.
+type AnsweredCredential struct {
+	IssuerID    string
+	Kid         string
+	Type        string
+	StatusList  int
+	StatusIndex int
+}
+
+// openID4VPState is the state of an openid4vp request (OpenID4VP 1.0 §5.2):
+// derived like its nonce, so nothing secret is stored.
+func (s *Service) openID4VPState(requestID string) string { return s.kbNonce("oid4vp-state|" + requestID) }
+
+// openID4VPURIs are the request URI and the response URI of the request
+// id.
+func (s *Service) openID4VPURIs(id string) (requestURI, responseURI string) {
+	token := s.openID4VPToken(id)
+	return s.url + "/oid4vp/requests/" + token, s.url + "/oid4vp/responses/" + token
+}
+
+// openID4VPToken is the token of an openid4vp request's URIs: derived, so
+// that only its hash is stored (SPEC §4).
+func (s *Service) openID4VPToken(id string) string { return s.derivedToken("oid4vp", id) }
+
+// openID4VPLink is the link of r, the QR a verifier shows, with scheme.
+func (s *Service) openID4VPLink(r *Request, scheme string) string {
+	requestURI, _ := s.openID4VPURIs(r.ID)
+	return openid4vp.Link(scheme, r.OpenID4VP.ClientID, requestURI, true)
+}
+
+// encKeyID is the kid of an openid4vp request's encryption key.
+const encKeyID = "response-enc"
+
+// createOpenID4VPRequest makes an OpenID4VP request for CreateRequest.
+func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req api.CreateRequestRequest, purpose string, ttl time.Duration) (*api.CreateRequestResponse, error) {
+	if req.Presence != "" {
+		return nil, Errorf(api.CodeInvalidRequest, "presence: an openid4vp request is shown as a QR, not addressed to a presence code")
+	}
+	prefix := cmpOr(req.ClientIDPrefix, openid4vp.PrefixX509SANDNS)
+	mode := cmpOr(req.ResponseMode, openid4vp.DirectPostJWT)
+	if mode != openid4vp.DirectPost && mode != openid4vp.DirectPostJWT {
+		return nil, Errorf(api.CodeInvalidRequest, "response_mode: direct_post.jwt or direct_post")
+	}
+	query, claims, err := s.openID4VPQuery(req)
+	if err != nil {
+		return nil, err
+	}
+	id, err := s.newID("req")
+	if err != nil {
+		return nil, err
+	}
+	token := s.openID4VPToken(id)
+	requestURI, responseURI := s.openID4VPURIs(id)
+	o := &OpenID4VP{ResponseMode: mode, Query: query}
+	switch prefix {
+	case openid4vp.PrefixX509SANDNS:
+		host, err := s.dnsName()
+		if err != nil {
+			return nil, err
+		}
+		o.ClientID = prefix + ":" + host
+	case openid4vp.PrefixX509Hash:
+		leaf, _, err := s.verifierCertificate(ctx, p.Subject)
+		if err != nil {
+			return nil, err
+		}
+		o.ClientID = openid4vp.X509HashClientID(leaf)
+	case openid4vp.PrefixRedirectURI:
+		o.ClientID = prefix + ":" + responseURI
+	default:
+		return nil, Errorf(api.CodeInvalidRequest, "client_id_prefix: x509_san_dns, x509_hash or redirect_uri")
+	}
+	if prefix != openid4vp.PrefixRedirectURI {
+		// Made now, outside the write below, if the verifier has none.
+		if _, _, err := s.verifierCertificate(ctx, p.Subject); err != nil {
+			return nil, err
+		}
+	}
+	if mode == openid4vp.DirectPostJWT {
+		key, err := credentials.NewEncryptionKey(s.rand)
+		if err != nil {
+			return nil, err
+		}
+		der, err := credentials.MarshalPrivateKey(key)
+		if err != nil {
+			return nil, err
+		}
+		if o.EncKey, err = s.sealBytes(der, "oid4vp-enc-key", id); err != nil {
+			return nil, err
+		}
+	}
+	now := s.now().UTC()
+	r := &Request{ID: id, VerifierID: p.Subject, Status: api.RequestCreated, Claims: claims, Purpose: purpose,
+		Created: now, ExpiresAt: now.Add(ttl), TokenHash: hashSecret(token), OpenID4VP: o}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		v, err := Verifiers.Get(tx, p.Subject)
+		if err != nil {
+			return err
+		}
+		if !registered(v, claims) {
+			return Errorf(api.CodeForbidden, "the verifier is not registered for every claim asked")
+		}
+		if err := Requests.Put(tx, r); err != nil {
+			return err
+		}
+		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(claims)})
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "verifier_request_id", id, "protocol", api.ProtocolOpenID4VP)
+	return &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id),
+		QRText: s.openID4VPLink(r, openid4vp.SchemeOpenID4VP), HAIPLink: s.openID4VPLink(r, openid4vp.SchemeHAIP),
+		ClientID: o.ClientID, RequestURI: requestURI}, nil
+}
+
+func cmpOr(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}
+
+// openID4VPQuery is the DCQL query of a request, as JSON, and the claims
+// it asks for by type (what the verifier must be registered for and the
+// logs name): given as claims, one credential query per type, named by
+// the type's id; given as a DCQL query, each query of dc+sd-jwt with the
+// vct values of known types and paths whose first element is one of
+// their claims.
+func (s *Service) openID4VPQuery(req api.CreateRequestRequest) ([]byte, map[string][]string, error) {
+	if (len(req.DCQLQuery) == 0) == (len(req.Claims) == 0) {
+		return nil, nil, Errorf(api.CodeInvalidRequest, "claims or dcql_query: one of the two")
+	}
+	if len(req.DCQLQuery) == 0 {
+		if err := s.checkClaimSet(req.Claims); err != nil {
+			return nil, nil, err
+		}
+		q := openid4vp.Query{}
+		types := make([]string, 0, len(req.Claims))
+		for typ := range req.Claims {
+			types = append(types, typ)
+		}
+		sort.Strings(types)
+		for _, typ := range types {
+			t, _ := s.types.ByID(typ)
+			cq := openid4vp.CredentialQuery{ID: typ, Format: openid4vp.FormatSDJWTVC, Meta: &openid4vp.Meta{VCTValues: []string{t.VCT}}}
+			for _, n := range req.Claims[typ] {
+				cq.Claims = append(cq.Claims, openid4vp.ClaimsQuery{Path: openid4vp.Path{n}})
+			}
+			q.Credentials = append(q.Credentials, cq)
+		}
+		b, err := json.Marshal(q, json.Deterministic(true))
+		return b, req.Claims, err
+	}
+	q, err := openid4vp.ParseQuery(req.DCQLQuery)
+	if err != nil {
+		return nil, nil, Errorf(api.CodeInvalidRequest, "%s", err)
+	}
+	claims := map[string][]string{}
+	for _, cq := range q.Credentials {
+		if cq.Format != openid4vp.FormatSDJWTVC {
+			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: format dc+sd-jwt only", cq.ID)
+		}
+		for _, vct := range cq.Meta.VCTValues {
+			t, ok := s.types.ByVCT(vct)
+			if !ok {
+				return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: unknown vct", cq.ID)
+			}
+			if claims[t.ID] == nil {
+				claims[t.ID] = []string{} // asked for, with no selectively disclosable claim
+			}
+			for _, cl := range cq.Claims {
+				name, ok := cl.Path[0].(string)
+				if !ok || !slices.ContainsFunc(t.Claims, func(c credentials.Claim) bool { return c.Name == name }) {
+					return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: a path names no claim of %s", cq.ID, t.ID)
+				}
+				if !slices.Contains(claims[t.ID], name) {
+					claims[t.ID] = append(claims[t.ID], name)
+				}
+			}
+		}
+	}
+	return req.DCQLQuery, claims, nil
+}
+
+// dnsName is the host of the public URL, the value of an x509_san_dns
+// client identifier: a DNS name, since the response URI's host must be it
+// (OpenID4VP 1.0 §5.9.3).
+func (s *Service) dnsName() (string, error) {
+	u, err := url.Parse(s.url)
+	if err != nil || u.Hostname() == "" || net.ParseIP(u.Hostname()) != nil {
+		return "", Errorf(api.CodeInvalidRequest, "client_id_prefix: x509_san_dns needs a public URL with a DNS name; use x509_hash")
+	}
+	return u.Hostname(), nil
+}
+
+// OpenID4VPRequestObject answers a wallet at the request URI of token
+// (OpenID4VP 1.0 §5.10, RFC 9101 §5.2): the request object, signed with
+// the verifier's certificate (x509_san_dns, x509_hash) or unsigned
+// (redirect_uri), with walletNonce echoed when the wallet posted one. It
+// may be fetched more than once until the request ends; the first fetch
+// makes it delivered. Unknown tokens are 404; ended requests 410 or 409.
+func (s *Service) OpenID4VPRequestObject(ctx context.Context, token, walletNonce string) (string, error) {
+	if len(walletNonce) > 256 || strings.ContainsFunc(walletNonce, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		return "", Errorf(api.CodeInvalidRequest, "wallet_nonce: up to 256 printable ASCII characters")
+	}
+	now := s.now().UTC()
+	var r *Request
+	var v *Verifier
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if r, err = openID4VPRequest(tx, token); err != nil {
+			return err
+		}
+		if err := undecided(r, now); err != nil {
+			return err
+		}
+		v, err = Verifiers.Get(tx, r.VerifierID)
+		return err
+	})
+	if err != nil {
+		return "", s.storeErr(ctx, err, "request")
+	}
+	o := r.OpenID4VP
+	_, responseURI := s.openID4VPURIs(r.ID)
+	obj := openid4vp.RequestObject{ResponseType: "vp_token", ResponseMode: o.ResponseMode, ClientID: o.ClientID,
+		ResponseURI: responseURI, Nonce: s.requestNonce(r.ID), State: s.openID4VPState(r.ID), DCQLQuery: o.Query,
+		ClientMetadata: &openid4vp.ClientMetadata{VPFormatsSupported: openid4vp.SDJWTES256},
+		Aud:            openid4vp.StaticAudience, Iat: now.Unix(), Exp: r.ExpiresAt.Unix(), WalletNonce: walletNonce}
+	if o.ResponseMode == openid4vp.DirectPostJWT {
+		key, err := s.openID4VPKey(r)
+		if err != nil {
+			return "", err
+		}
+		if obj.ClientMetadata.JWKS, err = credentials.EncryptionJWKS(&key.PublicKey, encKeyID); err != nil {
+			return "", err
+		}
+		obj.ClientMetadata.EncryptedResponseEncs = credentials.ResponseEncs
+	}
+	var jwt string
+	if prefix, _ := openid4vp.ClientIDPrefix(o.ClientID); prefix == openid4vp.PrefixRedirectURI {
+		jwt, err = credentials.UnsignedJWT(openid4vp.TypRequestObject, obj)
+	} else {
+		jwt, err = s.signRequestObject(ctx, v, o.ClientID, obj)
+	}
+	if err != nil {
+		return "", err
+	}
+	if r.Status == api.RequestCreated {
+		if err := s.markDelivered(ctx, r.ID); err != nil {
+			return "", err
+		}
+	}
+	return jwt, nil
+}
+
+// openID4VPRequest reads the openid4vp request of token: anything else is
+// not found.
+func openID4VPRequest(tx Tx, token string) (*Request, error) {
+	r, err := Requests.By(tx, byToken, hashSecret(token))
+	if err := mine(err, "request", func() bool { return r.OpenID4VP != nil }); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// markDelivered records that a wallet fetched the request, once.
+func (s *Service) markDelivered(ctx context.Context, id string) error {
+	changed := false
+	err := s.store.Update(ctx, func(tx Tx) error {
+		r, err := Requests.Get(tx, id)
+		if err != nil || r.Status != api.RequestCreated {
+			return err
+		}
+		r.Status, changed = api.RequestDelivered, true
+		return Requests.Put(tx, r)
+	})
+	if err != nil {
+		return s.storeErr(ctx, err, "request")
+	}
+	if changed {
+		s.notify(ctx, requestKey(id))
+	}
+	return nil
+}
+
+// signRequestObject signs obj with the verifier's key, its certificate and
+// the CA's in x5c. An x509_hash client identifier names one certificate:
+// if the verifier's changed since the request was made, it is refused.
+func (s *Service) signRequestObject(ctx context.Context, v *Verifier, clientID string, obj openid4vp.RequestObject) (string, error) {
+	leaf, key, err := s.verifierCertificate(ctx, v.ID)
+	if err != nil {
+		return "", err
+	}
+	if prefix, _ := openid4vp.ClientIDPrefix(clientID); prefix == openid4vp.PrefixX509Hash && openid4vp.X509HashClientID(leaf) != clientID {
+		return "", Errorf(api.CodeConflict, "the verifier's certificate changed since the request was made")
+	}
+	ca, err := s.verifierCA(ctx)
+	if err != nil {
+		return "", err
+	}
+	return credentials.SignJWTWithChain(key, openid4vp.TypRequestObject, [][]byte{leaf, ca.der}, obj)
+}
+
+// openID4VPKey unseals the request's response encryption key.
+func (s *Service) openID4VPKey(r *Request) (*ecdsa.PrivateKey, error) {
+	der, err := s.openBytes(r.OpenID4VP.EncKey, "oid4vp-enc-key", r.ID)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.ParsePrivateKey(der)
+}
+
+// OpenID4VPResponse takes the authorization response a wallet posted to
+// the response URI of token (OpenID4VP 1.0 §8.2, §8.3.1): decrypted
+// (direct_post.jwt), its state checked, then either an error (the request
+// is declined) or a VP Token, validated per §8.6 — each presentation by
+// the SD-JWT VC verifier (hosted issuers' keys and types, KB-JWT aud the
+// full client identifier, the request's nonce, a fresh iat, sd_hash), its
+// status, and the whole against the DCQL query — and the request
+// approved with the documents, which the verifier then gets as from any
+// request. A response that fails is refused with invalid_request and its
+// reason, logged in the verifier's log, and leaves the request open; one
+// to a request already answered is refused too.
+func (s *Service) OpenID4VPResponse(ctx context.Context, token string, form url.Values) (*api.OpenID4VPAnswer, error) {
+	resp, err := openid4vp.ParseForm(form)
+	if err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "%s", err)
+	}
+	now := s.now().UTC()
+	var r *Request
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if r, err = openID4VPRequest(tx, token); err != nil {
+			return err
+		}
+		if requestState(r, now) == api.RequestExpired {
+			return Errorf(api.CodeShareExpired, "the request has expired")
+		}
+		if r.Decided != nil {
+			return Errorf(api.CodeInvalidRequest, "the request was already answered")
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	docs, answered, err := s.openID4VPAnswer(ctx, r, resp, now)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Code != api.CodeStorageUnavailable {
+			s.logRefusedResponse(ctx, r, e, now)
+		}
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	load := func(tx Tx) (*Request, error) { return Requests.Get(tx, r.ID) }
+	_, err = s.answer(ctx, r.ID, load, func(tx Tx, cur *Request, _ time.Time) error {
+		if answered == nil {
+			cur.Status, cur.Items = api.RequestDeclined, nil
+			return nil
+		}
+		cur.Status, cur.Items, cur.OpenID4VP.Answered = api.RequestApproved, answered.items, answered.creds
+		return ShareDocuments.Put(tx, docs, cur.ID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &api.OpenID4VPAnswer{}, nil
+}
+
+// openID4VPAnswered is a validated VP Token: per document, the item the
+// logs name and what is checked again at hand-out.
+type openID4VPAnswered struct {
+	items []ShareItem
+	creds []AnsweredCredential
+}
+
+// openID4VPAnswer validates resp for r: the sealed documents and what was
+// answered, or nil for an error response (declined).
+func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4vp.Response, now time.Time) ([][]byte, *openID4VPAnswered, error) {
+	o := r.OpenID4VP
+	refuse := func(reason, format string, args ...any) error {
+		return &Error{Code: api.CodeInvalidRequest, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	switch {
+	case resp.Encrypted != "" && o.ResponseMode != openid4vp.DirectPostJWT:
+		return nil, nil, refuse("", "this request takes direct_post: an unencrypted response")
+	case resp.Encrypted != "":
+		key, err := s.openID4VPKey(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		plain, err := credentials.DecryptResponse(resp.Encrypted, key, encKeyID, credentials.ResponseEncs)
+		if err != nil {
+			return nil, nil, refuse(string(credentials.ReasonOf(err)), "response: %s", credentials.ReasonOf(err))
+		}
+		if resp, err = openid4vp.ParsePayload(plain); err != nil {
+			return nil, nil, refuse("", "response: %s", err)
+		}
+	case o.ResponseMode == openid4vp.DirectPostJWT && resp.Error == "":
+		// §8.3.1: only an error may come unencrypted.
+		return nil, nil, refuse("", "this request takes direct_post.jwt: the response must be encrypted")
+	}
+	if resp.State != s.openID4VPState(r.ID) {
+		return nil, nil, refuse("state_mismatch", "state is not the request's")
+	}
+	if resp.Error != "" {
+		return nil, nil, nil
+	}
+	query, err := openid4vp.ParseQuery(o.Query)
+	if err != nil {
+		return nil, nil, fmt.Errorf("request %s: stored dcql query: %w", r.ID, err)
+	}
+	trust, issuers, err := s.hostedTrust(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := make([]string, 0, len(resp.VPToken))
+	for id := range resp.VPToken {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	presented := map[string][]openid4vp.Presented{}
+	var verified []*credentials.Verified
+	var pres []string
+	for _, id := range ids {
+		for _, p := range resp.VPToken[id] {
+			// RFC 9901 §7.3 and OpenID4VP 1.0 §B.3.6: KB-JWT aud the full
+			// client identifier (§14.1.5), nonce the request's.
+			v, err := credentials.Verify(p, trust, credentials.VerifyOptions{Now: now, RequireKB: true, Audience: o.ClientID, Nonce: s.requestNonce(r.ID)})
+			if err != nil {
+				reason := credentials.ReasonOf(err)
+				return nil, nil, refuse(string(reason), "vp_token: %s: %s", id, reason)
+			}
+			presented[id] = append(presented[id], openid4vp.Presented{VCT: v.VCT, Claims: v.Claims})
+			verified, pres = append(verified, v), append(pres, p)
+		}
+	}
+	if err := query.CheckResponse(presented); err != nil {
+		return nil, nil, refuse("dcql_unsatisfied", "%s", err)
+	}
+	ans := &openID4VPAnswered{}
+	docs := make([][]byte, len(verified))
+	for i, v := range verified {
+		t, _ := s.types.ByVCT(v.VCT) // the trust store trusts known types only
+		is := issuers[v.Issuer]
+		c := AnsweredCredential{IssuerID: is.ID, Kid: v.KeyID, Type: t.ID, StatusList: -1}
+		if v.Status != nil {
+			if c.StatusList, c.StatusIndex, err = s.hostedStatusRef(is.ID, v.Status); err != nil {
+				return nil, nil, err
+			}
+		}
+		if err := checkAnswered(storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
+			if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
+				return nil, nil, refuse(e.Reason, "vp_token: %s", e.Reason)
+			}
+			return nil, nil, err
+		}
+		// What the verifier gets: the disclosed claims it asked for
+		// (SPEC §3.7: never more than the request named).
+		claims := map[string]any{}
+		for _, n := range v.Disclosed {
+			if slices.Contains(r.Claims[t.ID], n) {
+				claims[n] = v.Claims[n]
+			}
+		}
+		names := slices.Sorted(maps.Keys(claims))
+		doc := api.Document{Type: t.ID, Issuer: api.Party{ID: is.ID, Name: is.Name}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
+			Status: api.StatusValid, HolderBinding: "verified", KeyBinding: api.KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
+			Claims: claims, Presentation: pres[i]}
+		raw, err := json.Marshal(doc, AnswerOptions)
+		if err != nil {
+			return nil, nil, err
+		}
+		if docs[i], err = s.sealBytes(raw, "share-document", r.ID, strconv.Itoa(i)); err != nil {
+			return nil, nil, err
+		}
+		ans.items = append(ans.items, ShareItem{Type: t.ID, Claims: names, Kid: v.KeyID})
+		ans.creds = append(ans.creds, c)
+	}
+	return docs, ans, nil
+}
+
+// hostedTrust is the trust store of every active hosted issuer, with the
+// issuers by their issuer identifier.
+func (s *Service) hostedTrust(ctx context.Context) (*credentials.TrustStore, map[string]*Issuer, error) {
+	var all []*Issuer
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		all, err = Issuers.List(tx, "", Order{})
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	byURL := map[string]*Issuer{}
+	for _, is := range all {
+		byURL[s.IssuerURL(is.ID)] = is
+	}
+	trust, err := s.trust(all)
+	return trust, byURL, err
+}
+
+// hostedStatusRef reads a status reference of a hosted issuer's
+// credential: its list and index. A reference to another list cannot be
+// checked here and fails closed.
+func (s *Service) hostedStatusRef(issuerID string, ref *credentials.StatusRef) (list, index int, err error) {
+	prefix := s.url + "/status-lists/" + issuerID + "/"
+	n, err := strconv.Atoi(strings.TrimPrefix(ref.URI, prefix))
+	if !strings.HasPrefix(ref.URI, prefix) || err != nil || n < 0 || ref.Index < 0 || ref.Index >= StatusListSize {
+		return 0, 0, &Error{Code: api.CodeStatusUnavailable, Message: "the credential's status list is not one this service keeps"}
+	}
+	return n, ref.Index, nil
+}
+
+// checkAnswered checks again what can change about answered credentials
+// (SPEC §3.7): each issuer still active, issuing the type and publishing
+// the key, and each credential's status still valid.
+func checkAnswered(f fetcher, creds []AnsweredCredential) error {
+	var ls []Lookup
+	for _, c := range creds {
+		ls = append(ls, Issuers.Lookup("", c.IssuerID))
+		if c.StatusList >= 0 {
+			ls = append(ls, StatusLists.Lookup("", c.IssuerID, c.StatusList), StatusEntries.Lookup("", c.IssuerID, c.StatusList, c.StatusIndex))
+		}
+	}
+	got, err := f.Fetch(ls...)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		is, err := Issuers.Fetched(got[0], c.IssuerID)
+		if err != nil {
+			return err
+		}
+		if !issuerTrusts(is, c.Type, c.Kid) {
+			return failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
+		}
+		got = got[1:]
+		if c.StatusList < 0 {
+			continue
+		}
+		if _, err := StatusLists.Fetched(got[0], c.IssuerID, c.StatusList); errors.Is(err, ErrNotFound) {
+			return &Error{Code: api.CodeStatusUnavailable, Message: "the credential's status list does not exist"}
+		} else if err != nil {
+			return err
+		}
+		e, err := StatusEntries.Fetched(got[1], c.IssuerID, c.StatusList, c.StatusIndex)
+		switch {
+		case errors.Is(err, ErrNotFound):
+		case err != nil:
+			return err
+		case e.Value == 1:
+			return failed(credentials.ReasonRevoked, "the credential was revoked")
+		case e.Value == 2:
+			return failed(credentials.ReasonSuspended, "the credential is suspended")
+		default:
+			return &Error{Code: api.CodeStatusUnavailable, Message: "the credential's status is not one this service knows"}
+		}
+		got = got[2:]
+	}
+	return nil
+}
+
+// logRefusedResponse records a refused response in the verifier's log;
+// failing to is logged, never the answer.
+func (s *Service) logRefusedResponse(ctx context.Context, r *Request, e *Error, now time.Time) {
+	err := s.store.Batch(ctx, func(tx Tx) error {
+		return s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: string(e.Code), Reason: e.Reason})
+	})
+	if err != nil {
+		s.log.WarnContext(ctx, "verification log", "verifier_id", r.VerifierID, "err", err)
+	}
+	s.log.InfoContext(ctx, "openid4vp response refused", "verifier_request_id", r.ID, "error", string(e.Code), "reason", e.Reason)
+}
+
+// openID4VPResult opens the documents of an approved openid4vp request,
+// after checking again what can change (SPEC §3.7).
+func (s *Service) openID4VPResult(f fetcher, r *Request, body []byte) ([]api.Document, error) {
+	if err := checkAnswered(f, r.OpenID4VP.Answered); err != nil {
+		return nil, err
+	}
+	sealed, err := ShareDocuments.Fetched(body, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if len(sealed) != len(r.OpenID4VP.Answered) {
+		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+	}
+	docs := make([]api.Document, len(sealed))
+	for i := range sealed {
+		raw, err := s.openBytes(sealed[i], "share-document", r.ID, strconv.Itoa(i))
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = api.SealedDocument(raw)
+	}
+	return docs, nil
+}
+
+// VerifierCA is the certificate (PEM) of the CA that issues verifiers'
+// certificates: the trust anchor a wallet needs for this service's
+// x509_san_dns and x509_hash client identifiers.
+func (s *Service) VerifierCA(ctx context.Context) ([]byte, error) {
+	ca, err := s.verifierCA(ctx)
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "verifier CA")
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.der}), nil
+}
+
+// verifierCAKeys is the CA as the service holds it.
+type verifierCAKeys struct {
+	key  *ecdsa.PrivateKey
+	cert *x509.Certificate
+	der  []byte
+}
+
+const (
+	metaVerifierCAKey  = "verifier_ca_key"
+	metaVerifierCACert = "verifier_ca_cert"
+)
+
+// verifierCA loads the verifier CA, making it on first use (key sealed in
+// the store, self-signed certificate beside it); kept in memory after.
+func (s *Service) verifierCA(ctx context.Context) (*verifierCAKeys, error) {
+	s.mu.Lock()
+	ca := s.ca
+	s.mu.Unlock()
+	if ca != nil {
+		return ca, nil
+	}
+	read := func(tx Tx) (sealed, der []byte, err error) {
+		if sealed, err = Meta.Get(tx, metaVerifierCAKey); err != nil {
+			return nil, nil, err
+		}
+		der, err = Meta.Get(tx, metaVerifierCACert)
+		return sealed, der, err
+	}
+	var sealed, der []byte
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		sealed, der, err = read(tx)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		sealed, der, err = s.makeVerifierCA(ctx, read)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ad := []byte("meta|" + metaVerifierCAKey)
+	key, err := s.unsealKey(sealed, ad)
+	if err != nil {
+		return nil, fmt.Errorf("verifier CA key: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("verifier CA certificate: %w", err)
+	}
+	ca = &verifierCAKeys{key: key, cert: cert, der: der}
+	s.mu.Lock()
+	s.ca = ca
+	s.mu.Unlock()
+	return ca, nil
+}
+
+// makeVerifierCA makes the CA and stores it unless another replica did
+// first (then theirs is read back).
+func (s *Service) makeVerifierCA(ctx context.Context, read func(Tx) ([]byte, []byte, error)) (sealed, der []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	if der, err = openid4vp.NewCA(key, "eidwallet verifier CA "+s.url, s.now(), s.rand); err != nil {
+		return nil, nil, err
+	}
+	pk, err := credentials.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sealed, err = s.seal.Seal(pk, []byte("meta|"+metaVerifierCAKey)); err != nil {
+		return nil, nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		if oldSealed, oldDER, err := read(tx); err == nil {
+			sealed, der = oldSealed, oldDER
+			return nil
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		if err := Meta.Put(tx, sealed, metaVerifierCAKey); err != nil {
+			return err
+		}
+		return Meta.Put(tx, der, metaVerifierCACert)
+	})
+	return sealed, der, err
+}
+
+// verifierCertificate returns a verifier's certificate (DER) and key,
+// issuing them from the verifier CA when it has none or its certificate
+// is within 30 days of expiry.
+func (s *Service) verifierCertificate(ctx context.Context, verifierID string) ([]byte, *ecdsa.PrivateKey, error) {
+	var v *Verifier
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		v, err = Verifiers.Get(tx, verifierID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	now := s.now()
+	if len(v.Cert) > 0 {
+		cert, err := x509.ParseCertificate(v.Cert)
+		if err != nil {
+			return nil, nil, fmt.Errorf("verifier %s certificate: %w", verifierID, err)
+		}
+		if now.Add(30 * 24 * time.Hour).Before(cert.NotAfter) {
+			key, err := s.unsealKey(v.CertKey, []byte("verifier-cert-key|"+verifierID))
+			return v.Cert, key, err
+		}
+	}
+	ca, err := s.verifierCA(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	host, _ := s.dnsName() // none for a public URL on an IP address: x509_hash only
+	der, err := openid4vp.IssueLeaf(ca.cert, ca.key, &key.PublicKey, v.Name, host, now, s.rand)
+	if err != nil {
+		return nil, nil, err
+	}
+	pk, err := credentials.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	sealed, err := s.seal.Seal(pk, []byte("verifier-cert-key|"+verifierID))
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []byte
+	err = s.store.Update(ctx, func(tx Tx) error {
+		cur, err := Verifiers.Get(tx, verifierID)
+		if err != nil {
+			return err
+		}
+		if !slices.Equal(cur.Cert, v.Cert) { // another request issued one meanwhile: use it
+			out = cur.Cert
+			return nil
+		}
+		cur.Cert, cur.CertKey, out = der, sealed, der
+		return Verifiers.Put(tx, cur)
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.Equal(out, der) {
+		return s.verifierCertificate(ctx, verifierID)
+	}
+	return der, key, nil
+}
