@@ -54,7 +54,7 @@ func newBrowserHarness(t *testing.T) *harness {
 	ts := httptest.NewServer(h) // 127.0.0.1:0
 	t.Cleanup(ts.Close)
 	// The clock only dates what the test itself sends (valid_until).
-	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: &clock{t: time.Now()}, reg: reg, logs: logs, admin: admin}
+	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: &clock{t: time.Now()}, reg: reg, logs: logs, admin: admin, client: ts.Client(), public: publicURL}
 }
 
 // shareFor creates and approves a share with a lifetime, as the app would.

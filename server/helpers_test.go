@@ -6,8 +6,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
+	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -89,6 +92,8 @@ type harness struct {
 	reg     *prometheus.Registry
 	logs    *syncBuffer
 	admin   string
+	client  *http.Client // trusts the server's certificate
+	public  string       // the service's public URL
 }
 
 func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
@@ -100,11 +105,26 @@ func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
 // wrapper of the real one, for instance).
 func newHarnessOver(t *testing.T, store wallet.Store, configure ...func(*server.Config)) *harness {
 	t.Helper()
+	return startHarness(t, store, nil, configure...)
+}
+
+// startHarness is newHarnessOver, serving over TLS with cert when it is
+// not nil: then the public URL is https://localhost on the port the
+// server listens on (127.0.0.1), so that clients outside this process
+// (the Node interop wallet) reach the service at its own URL.
+func startHarness(t *testing.T, store wallet.Store, cert *tls.Certificate, configure ...func(*server.Config)) *harness {
+	t.Helper()
+	ts := httptest.NewUnstartedServer(nil)
+	t.Cleanup(ts.Close)
+	public := publicURL
+	if cert != nil {
+		public = fmt.Sprintf("https://localhost:%d", ts.Listener.Addr().(*net.TCPAddr).Port)
+	}
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	svc, _ := servicetest.New(t, wallet.Config{Store: store, PublicURL: publicURL, Now: clk.Now, Logger: logger})
+	svc, _ := servicetest.New(t, wallet.Config{Store: store, PublicURL: public, Now: clk.Now, Logger: logger})
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {
 		t.Fatalf("bootstrap admin: %q %v", admin, err)
@@ -115,9 +135,14 @@ func newHarnessOver(t *testing.T, store wallet.Store, configure ...func(*server.
 		f(&cfg)
 	}
 	h := server.New(cfg)
-	ts := httptest.NewServer(h)
-	t.Cleanup(ts.Close)
-	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: clk, reg: reg, logs: logs, admin: admin}
+	ts.Config.Handler = h
+	if cert != nil {
+		ts.TLS = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
+	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: clk, reg: reg, logs: logs, admin: admin, client: ts.Client(), public: public}
 }
 
 // request sends a raw request. body may be nil.
@@ -137,7 +162,7 @@ func (h *harness) request(method, path, bearer, contentType string, body []byte)
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := h.client.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}
