@@ -381,6 +381,9 @@ type RequestedClaim struct {
 	Type       string `json:"type"`
 	Claim      string `json:"claim"`
 	Registered bool   `json:"registered"`
+	// CredentialID is, for an OpenID4VP request, the credential that
+	// answers the claim.
+	CredentialID string `json:"credential_id,omitempty"`
 }
 
 // VerifierParty names a verifier to a citizen.
@@ -399,9 +402,23 @@ type RequestView struct {
 	Claims    []RequestedClaim `json:"claims"`
 	Created   time.Time        `json:"created"`
 	ExpiresAt time.Time        `json:"expires_at"`
+
+	// For a standard verifier's OpenID4VP request (issue 11): the
+	// protocol, its client identifier (the verifier's id above), whether
+	// its request object was signed by a certificate of a trusted CA
+	// (false: a redirect_uri client, shown as unverified), the credential
+	// queries no credential of the holder answers (then the request can
+	// only be declined), and, once approved, where the verifier asked the
+	// app to go next.
+	Protocol    string   `json:"protocol,omitempty"`
+	Verified    *bool    `json:"verified,omitempty"`
+	Unsatisfied []string `json:"unsatisfied,omitempty"`
+	RedirectURI string   `json:"redirect_uri,omitempty"`
 }
 
-// ResolveRequest is POST /v1/me/requests:resolve: the scanned EIDR1: text.
+// ResolveRequest is POST /v1/me/requests:resolve: the scanned EIDR1:
+// text, or an OpenID4VP request link (openid4vp://, haip-vp:// or
+// https://) of any standard verifier.
 type ResolveRequest struct {
 	QR string `json:"qr"`
 }

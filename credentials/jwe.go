@@ -5,11 +5,13 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -204,4 +206,112 @@ func EncryptResponse(payload []byte, pub *ecdsa.PublicKey, kid, enc string) (str
 		return "", fmt.Errorf("encrypt response: %w", err)
 	}
 	return string(out), nil
+}
+
+// VerifyJWTWithChain checks a request object signed under an X.509
+// client identifier (OpenID4VP 1.0 §5.9.3): typ, alg ES256 only, no key
+// but the x5c chain (no jwk, jku, x5u), the chain valid at now up to one
+// of roots, the signature with the leaf's key. It returns the payload,
+// undecoded, and the leaf certificate.
+func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) ([]byte, *x509.Certificate, error) {
+	if len(token) > maxJWTBytes {
+		return nil, nil, fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
+	}
+	h, rest, ok := strings.Cut(token, ".")
+	p, s, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(s, ".") {
+		return nil, nil, fail(ReasonMalformed, "jwt is not header.payload.signature")
+	}
+	hb, err := b64.DecodeString(h)
+	if err != nil {
+		return nil, nil, fail(ReasonMalformed, "jwt header is not base64url")
+	}
+	var hdr struct {
+		Alg  string         `json:"alg"`
+		Typ  string         `json:"typ"`
+		X5C  []string       `json:"x5c"`
+		JWK  jsontext.Value `json:"jwk"`
+		JKU  jsontext.Value `json:"jku"`
+		X5U  jsontext.Value `json:"x5u"`
+		Crit jsontext.Value `json:"crit"`
+	}
+	if err := unmarshalStrict(hb, &hdr); err != nil {
+		return nil, nil, err
+	}
+	switch {
+	case hdr.Alg != algES256:
+		return nil, nil, fail(ReasonUnsupportedAlg, "alg %q is not allowed", hdr.Alg)
+	case hdr.Typ != typ:
+		return nil, nil, fail(ReasonInvalidTyp, "typ %q, want %q", hdr.Typ, typ)
+	case hdr.JWK != nil || hdr.JKU != nil || hdr.X5U != nil:
+		return nil, nil, fail(ReasonUntrustedIssuer, "jwt carries a key other than its x5c chain")
+	case hdr.Crit != nil:
+		return nil, nil, fail(ReasonUnsupportedHeader, "crit header is not supported")
+	case len(hdr.X5C) == 0 || len(hdr.X5C) > 5:
+		return nil, nil, fail(ReasonUntrustedIssuer, "x5c: 1 to 5 certificates")
+	}
+	// RFC 7515 §4.1.6: standard base64 DER, the leaf first.
+	certs := make([]*x509.Certificate, len(hdr.X5C))
+	for i, c := range hdr.X5C {
+		der, err := base64.StdEncoding.DecodeString(c)
+		if err == nil {
+			certs[i], err = x509.ParseCertificate(der)
+		}
+		if err != nil {
+			return nil, nil, fail(ReasonMalformed, "x5c[%d] is not a certificate", i)
+		}
+	}
+	inter := x509.NewCertPool()
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	if _, err := certs[0].Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, nil, fail(ReasonUntrustedIssuer, "x5c does not chain to a trusted CA")
+	}
+	pub, ok := certs[0].PublicKey.(*ecdsa.PublicKey)
+	if !ok || pub.Curve != elliptic.P256() {
+		return nil, nil, fail(ReasonUnsupportedAlg, "the leaf key is not P-256")
+	}
+	jw := &compactJWS{payload: p, signingInput: token[:len(h)+1+len(p)]}
+	if jw.signature, err = b64.DecodeString(s); err != nil {
+		return nil, nil, fail(ReasonInvalidSignature, "signature is not base64url")
+	}
+	payload, err := jw.verify(pub)
+	if err != nil {
+		return nil, nil, err
+	}
+	return payload, certs[0], nil
+}
+
+// UnsignedPayload reads an unsecured JWT (alg none, RFC 7519 §6) of typ:
+// the request object of a redirect_uri client identifier, which the
+// caller must show as unverified.
+func UnsignedPayload(token, typ string) ([]byte, error) {
+	if len(token) > maxJWTBytes {
+		return nil, fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
+	}
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 || parts[2] != "" {
+		return nil, fail(ReasonMalformed, "an unsecured jwt is header.payload.")
+	}
+	hb, err := b64.DecodeString(parts[0])
+	if err != nil {
+		return nil, fail(ReasonMalformed, "jwt header is not base64url")
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+		Typ string `json:"typ"`
+	}
+	if err := unmarshalStrict(hb, &hdr); err != nil {
+		return nil, err
+	}
+	if hdr.Alg != "none" || hdr.Typ != typ {
+		return nil, fail(ReasonInvalidTyp, "an unsecured jwt of typ %q, want alg none and typ %q", hdr.Typ, typ)
+	}
+	payload, err := b64.DecodeString(parts[1])
+	if err != nil {
+		return nil, fail(ReasonMalformed, "jwt payload is not base64url")
+	}
+	return payload, nil
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"io"
 	"log/slog"
@@ -117,14 +118,21 @@ func startHarness(t *testing.T, store wallet.Store, cert *tls.Certificate, confi
 	ts := httptest.NewUnstartedServer(nil)
 	t.Cleanup(ts.Close)
 	public := publicURL
+	wcfg := wallet.Config{Store: store}
 	if cert != nil {
+		// The service talks to itself and to local peers over loopback
+		// TLS with cert: its outbound rules allow loopback, and trust cert.
 		public = fmt.Sprintf("https://localhost:%d", ts.Listener.Addr().(*net.TCPAddr).Port)
+		roots := x509.NewCertPool()
+		roots.AddCert(must(x509.ParseCertificate(cert.Certificate[0])))
+		wcfg.AllowLoopbackWebhooks, wcfg.OutboundRoots = true, roots
 	}
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
-	svc, _ := servicetest.New(t, wallet.Config{Store: store, PublicURL: public, Now: clk.Now, Logger: logger})
+	wcfg.PublicURL, wcfg.Now, wcfg.Logger = public, clk.Now, logger
+	svc, _ := servicetest.New(t, wcfg)
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {
 		t.Fatalf("bootstrap admin: %q %v", admin, err)

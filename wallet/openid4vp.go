@@ -58,7 +58,9 @@ type AnsweredCredential struct {
 
 // openID4VPState is the state of an openid4vp request (OpenID4VP 1.0 §5.2):
 // derived like its nonce, so nothing secret is stored.
-func (s *Service) openID4VPState(requestID string) string { return s.kbNonce("oid4vp-state|" + requestID) }
+func (s *Service) openID4VPState(requestID string) string {
+	return s.kbNonce("oid4vp-state|" + requestID)
+}
 
 // openID4VPURIs are the request URI and the response URI of the request
 // id.

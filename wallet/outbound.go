@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"net/http"
@@ -238,13 +239,13 @@ func refusedRule(err error) string {
 // newOutboundClient is the HTTP client of outbound requests under p: every
 // connection passes p.control, no proxy (the proxy would be the address
 // dialled, not the receiver), short timeouts, no redirects.
-func newOutboundClient(p outboundPolicy) *http.Client {
+func newOutboundClient(p outboundPolicy, roots *x509.CertPool) *http.Client {
 	d := &net.Dialer{Timeout: webhookDialTimeout, KeepAlive: 30 * time.Second, Control: p.control}
 	return &http.Client{
 		Transport: &http.Transport{
 			Proxy:                  nil,
 			DialContext:            d.DialContext,
-			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
+			TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: roots},
 			TLSHandshakeTimeout:    webhookHeaderTimeout,
 			ResponseHeaderTimeout:  webhookHeaderTimeout,
 			ExpectContinueTimeout:  time.Second,

@@ -264,12 +264,12 @@ var Requests = records(Kind{Name: "requests", Key: []Column{{"id", Text}},
 	func(r *Request) *requestRow {
 		return &requestRow{ID: r.ID, VerifierID: r.VerifierID, TokenHash: r.TokenHash, HolderID: r.HolderID, DeviceID: r.DeviceID,
 			Status: r.Status, Claims: r.Claims, Purpose: r.Purpose, Items: toItemRows(r.Items), Created: r.Created,
-			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: toOpenID4VPRow(r.OpenID4VP)}
+			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: toOpenID4VPRow(r.OpenID4VP), Remote: toRemoteRow(r.Remote)}
 	},
 	func(r *requestRow) *Request {
 		return &Request{ID: r.ID, VerifierID: r.VerifierID, TokenHash: r.TokenHash, HolderID: r.HolderID, DeviceID: r.DeviceID,
 			Status: r.Status, Claims: r.Claims, Purpose: r.Purpose, Items: fromItemRows(r.Items), Created: r.Created,
-			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: fromOpenID4VPRow(r.OpenID4VP)}
+			ExpiresAt: r.ExpiresAt, Decided: r.Decided, OpenID4VP: fromOpenID4VPRow(r.OpenID4VP), Remote: fromRemoteRow(r.Remote)}
 	})
 
 type requestRow struct {
@@ -286,6 +286,46 @@ type requestRow struct {
 	ExpiresAt  time.Time           `json:"expires_at"`
 	Decided    *time.Time          `json:"decided,omitempty"`
 	OpenID4VP  *openID4VPRow       `json:"openid4vp,omitempty"`
+	Remote     *remoteRow          `json:"remote,omitempty"`
+}
+
+type remoteRow struct {
+	ClientID     string            `json:"client_id"`
+	Verified     bool              `json:"verified"`
+	Name         string            `json:"name"`
+	ResponseURI  string            `json:"response_uri"`
+	ResponseMode string            `json:"response_mode"`
+	Nonce        string            `json:"nonce"`
+	State        string            `json:"state,omitempty"`
+	EncJWKS      []byte            `json:"enc_jwks,omitempty"`
+	Enc          string            `json:"enc,omitempty"`
+	Chosen       []remoteAnswerRow `json:"chosen,omitempty"`
+	RedirectURI  string            `json:"redirect_uri,omitempty"`
+}
+
+type remoteAnswerRow struct {
+	QueryID      string   `json:"query_id"`
+	CredentialID string   `json:"credential_id"`
+	Claims       []string `json:"claims"`
+}
+
+func toRemoteRow(r *RemoteRequest) *remoteRow {
+	if r == nil {
+		return nil
+	}
+	row := remoteRow{ClientID: r.ClientID, Verified: r.Verified, Name: r.Name, ResponseURI: r.ResponseURI, ResponseMode: r.ResponseMode,
+		Nonce: r.Nonce, State: r.State, EncJWKS: r.EncJWKS, Enc: r.Enc, RedirectURI: r.RedirectURI,
+		Chosen: convert(r.Chosen, func(a RemoteAnswer) remoteAnswerRow { return remoteAnswerRow(a) })}
+	return &row
+}
+
+func fromRemoteRow(r *remoteRow) *RemoteRequest {
+	if r == nil {
+		return nil
+	}
+	return &RemoteRequest{ClientID: r.ClientID, Verified: r.Verified, Name: r.Name, ResponseURI: r.ResponseURI, ResponseMode: r.ResponseMode,
+		Nonce: r.Nonce, State: r.State, EncJWKS: r.EncJWKS, Enc: r.Enc, RedirectURI: r.RedirectURI,
+		Chosen: convert(r.Chosen, func(a remoteAnswerRow) RemoteAnswer { return RemoteAnswer(a) })}
 }
 
 type openID4VPRow struct {

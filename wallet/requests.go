@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"slices"
 	"sort"
 	"strings"
@@ -234,9 +235,12 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
+	if isOpenID4VPLink(req.QR) {
+		return s.resolveOpenID4VP(ctx, p, req.QR)
+	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Request {
-		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet request code (EIDR1:)")
+		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet request code (EIDR1:) nor an OpenID4VP link")
 	}
 	now := s.now().UTC()
 	var view *api.RequestView
@@ -276,6 +280,9 @@ func (s *Service) ResolveRequest(ctx context.Context, p *Principal, req api.Reso
 
 // requestView is r as its holder sees it, with its verifier read in tx.
 func (s *Service) requestView(tx Tx, r *Request, now time.Time) (*api.RequestView, error) {
+	if r.Remote != nil {
+		return remoteView(r, now), nil
+	}
 	v, err := Verifiers.Get(tx, r.VerifierID)
 	if err != nil {
 		return nil, err
@@ -423,8 +430,17 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 			return err
 		}
 		// The share machinery builds each presentation, bound for the
-		// verifier with the request's nonce.
-		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, r.VerifierID, everyItem(s.requestNonce(r.ID)), req.Items, now); err != nil {
+		// verifier with the request's nonce. A standard verifier's request
+		// is answered with what its DCQL query selected (a wallet sends
+		// what the query asks or nothing, OpenID4VP 1.0 §6.4.1).
+		chosen := req.Items
+		if r.Remote != nil {
+			if chosen, err = remoteItems(r, req.Items); err != nil {
+				return err
+			}
+		}
+		aud, nonce := s.requestBinding(r)
+		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, aud, nonce, chosen, now); err != nil {
 			return err
 		}
 		for _, item := range items {
@@ -494,12 +510,22 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 	var items []ShareItem
 	var docs [][]byte
 	if err == nil {
-		items, docs, err = s.verifyItems(ctx, p, r.ID, r.VerifierID, everyItem(s.requestNonce(r.ID)), r.Items, req.KBJWTs, now)
+		aud, nonce := s.requestBinding(r)
+		items, docs, err = s.verifyItems(ctx, p, r.ID, aud, nonce, r.Items, req.KBJWTs, now)
+	}
+	// A standard verifier gets the VP Token now; the request is recorded
+	// approved once it took it.
+	var redirect string
+	if err == nil && r.Remote != nil {
+		redirect, err = s.answerRemote(ctx, r, items, docs)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	return s.decide(ctx, p, id, func(tx Tx, cur *Request, now time.Time) error {
+		if cur.Remote != nil {
+			cur.Remote.RedirectURI = redirect
+		}
 		if err := preparedOn(cur, p); err != nil {
 			return err
 		}
@@ -526,6 +552,27 @@ func preparedOn(r *Request, p *Principal) error {
 
 // DeclineRequest answers no, explicitly.
 func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (*api.RequestView, error) {
+	if err := p.require(api.RoleHolder); err != nil {
+		return nil, err
+	}
+	// A standard verifier is told (OpenID4VP 1.0 §8.5: access_denied);
+	// the decline stands even when it cannot be reached.
+	var r *Request
+	err := s.store.View(ctx, func(tx Tx) error {
+		var err error
+		if r, err = holderRequest(tx, p, id); err == nil {
+			err = undecided(r, s.now())
+		}
+		return err
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	if r.Remote != nil {
+		if _, err := s.postRemote(ctx, r.Remote, url.Values{"error": {"access_denied"}}); err != nil {
+			s.log.InfoContext(ctx, "openid4vp decline not delivered", "verifier_request_id", r.ID)
+		}
+	}
 	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
 		r.Status, r.Items = api.RequestDeclined, nil
 		return nil
@@ -570,10 +617,18 @@ func (s *Service) answer(ctx context.Context, id string, load func(Tx) (*Request
 			event, result, claims = api.EventRequestDeclined, "declined", nil
 		}
 		if r.HolderID != "" {
+			verifier := r.VerifierID
+			if r.Remote != nil {
+				verifier = r.Remote.ClientID
+			}
 			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: r.HolderID, At: now, Event: event, Outcome: r.Status,
-				VerifierID: r.VerifierID, Claims: claims}); err != nil {
+				VerifierID: verifier, Claims: claims}); err != nil {
 				return err
 			}
+		}
+		if r.Remote != nil { // a verifier elsewhere: no log nor webhook of ours
+			view = remoteView(r, now)
+			return nil
 		}
 		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: result,
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {

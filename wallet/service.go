@@ -42,6 +42,13 @@ type Config struct {
 	// over http or https: development and tests only, never private or
 	// link-local ranges.
 	AllowLoopbackWebhooks bool
+	// OutboundRoots are the CAs outbound TLS connections (webhooks,
+	// OpenID4VP request objects and responses) trust; nil: the system's.
+	OutboundRoots *x509.CertPool
+	// VerifierTrustAnchors are the CAs whose verifiers' OpenID4VP
+	// requests (x509_san_dns, x509_hash) the holder's wallet side takes,
+	// beside this service's own verifier CA.
+	VerifierTrustAnchors []*x509.Certificate
 	// Notifier wakes long-polls and event streams when what they wait
 	// for changes (nil: an in-process Hub, enough for one process on
 	// bbolt). Replicas over one database need one that reaches them all:
@@ -73,6 +80,8 @@ type Service struct {
 	docs       map[docKey]cachedDoc         // public documents served from memory (public.go)
 	docsGen    uint64                       // counts drops of docs
 	ca         *verifierCAKeys              // the verifier CA, once loaded (openid4vp.go)
+
+	verifierAnchors []*x509.Certificate // Config.VerifierTrustAnchors
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
@@ -124,7 +133,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if err := s.loadServiceKey(ctx); err != nil {
 		return nil, err
 	}
-	s.webhooks = newWebhooks(cfg.AllowLoopbackWebhooks, cfg.WebhookRetries)
+	s.webhooks = newWebhooks(cfg.AllowLoopbackWebhooks, cfg.WebhookRetries, cfg.OutboundRoots)
+	s.verifierAnchors = cfg.VerifierTrustAnchors
 	s.startDispatcher()
 	return s, nil
 }

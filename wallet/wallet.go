@@ -178,7 +178,8 @@ type Request struct {
 	Created    time.Time
 	ExpiresAt  time.Time
 	Decided    *time.Time
-	OpenID4VP  *OpenID4VP // an OpenID4VP request's own fields; nil for EIDR1: and presence requests
+	OpenID4VP  *OpenID4VP     // an OpenID4VP request's own fields; nil for EIDR1: and presence requests
+	Remote     *RemoteRequest // a standard verifier's OpenID4VP request the holder answers (no VerifierID)
 }
 
 // Presence is a holder's presence code (EIDP1:, 60 s, no data): staff who

@@ -3,6 +3,7 @@ package wallet
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -103,12 +104,12 @@ type webhooks struct {
 
 // newWebhooks delivers under the outbound policy of SPEC §6 (outbound.go),
 // waiting retries between attempts (nil: DefaultWebhookRetries).
-func newWebhooks(allowLoopback bool, retries []time.Duration) webhooks {
+func newWebhooks(allowLoopback bool, retries []time.Duration, roots *x509.CertPool) webhooks {
 	p := outboundPolicy{allowLoopback: allowLoopback}
 	if retries == nil {
 		retries = DefaultWebhookRetries()
 	}
-	return webhooks{policy: p, client: newOutboundClient(p), retries: retries, stop: make(chan struct{}),
+	return webhooks{policy: p, client: newOutboundClient(p, roots), retries: retries, stop: make(chan struct{}),
 		kick: make(chan struct{}, 1), slots: make(chan struct{}, maxInFlight)}
 }
 

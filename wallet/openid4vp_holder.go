@@ -1,0 +1,436 @@
+package wallet
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/openid4vp"
+)
+
+// The wallet side of OpenID4VP 1.0 (issue 11): a citizen answers a
+// standard verifier's request through our app. The service fetches the
+// request object under the outbound rules of SPEC §6, judges it, chooses
+// the credentials that answer its DCQL query, and then — after the same
+// prepare and approve as an EIDR1: request, the KB-JWTs bound to the
+// verifier's full client identifier and its nonce — posts the VP Token to
+// the verifier's response URI.
+
+// RemoteRequest is what a request of a verifier elsewhere keeps.
+type RemoteRequest struct {
+	ClientID     string // the verifier: the aud of the KB-JWTs
+	Verified     bool   // signed by a certificate chaining to a trust anchor
+	Name         string // the certificate's organization, or the client identifier's value
+	ResponseURI  string
+	ResponseMode string
+	Nonce        string
+	State        string
+	EncJWKS      []byte // direct_post.jwt: the verifier's client_metadata.jwks
+	Enc          string // the content encryption chosen from what it supports
+	Chosen       []RemoteAnswer
+	RedirectURI  string // the verifier's answer to the response, if any
+}
+
+// RemoteAnswer is one credential query of a remote request and the
+// holder's credential that answers it, with the claims to disclose.
+type RemoteAnswer struct {
+	QueryID      string
+	CredentialID string
+	Claims       []string
+}
+
+// Bounds of what the wallet side fetches and sends.
+const (
+	maxRequestObject = 64 << 10
+	maxVerifierReply = 16 << 10
+)
+
+// isOpenID4VPLink reports whether a scanned text is a request link rather
+// than an eidwallet code.
+func isOpenID4VPLink(text string) bool {
+	for _, p := range []string{openid4vp.SchemeOpenID4VP + "://", openid4vp.SchemeHAIP + "://", "https://"} {
+		if strings.HasPrefix(text, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// resolveOpenID4VP fetches, judges and stores a standard verifier's
+// request for the holder, and shows it: the verifier's certified name (or
+// the unverified client identifier), each claim asked with the credential
+// that answers it, and the queries nothing answers.
+func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link string) (*api.RequestView, error) {
+	lr, err := openid4vp.ParseLink(link)
+	if err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "qr: %s", err)
+	}
+	obj, leaf, walletNonce, err := s.fetchRequestObject(ctx, lr)
+	if err != nil {
+		return nil, err
+	}
+	query, err := openid4vp.CheckRequest(obj, lr, leaf, walletNonce)
+	if err != nil {
+		if obj.TransactionData != nil {
+			s.postRemote(ctx, &RemoteRequest{ResponseURI: obj.ResponseURI, State: obj.State},
+				url.Values{"error": {openid4vp.ErrInvalidTransactionData}})
+		}
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
+	}
+	now := s.now().UTC()
+	rr := &RemoteRequest{ClientID: obj.ClientID, Verified: leaf != nil, ResponseURI: obj.ResponseURI,
+		ResponseMode: obj.ResponseMode, Nonce: obj.Nonce, State: obj.State}
+	_, rr.Name = openid4vp.ClientIDPrefix(obj.ClientID)
+	if leaf != nil && len(leaf.Subject.Organization) > 0 {
+		rr.Name = leaf.Subject.Organization[0]
+	}
+	if obj.ResponseMode == openid4vp.DirectPostJWT {
+		if obj.ClientMetadata == nil || obj.ClientMetadata.JWKS == nil {
+			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: direct_post.jwt without client_metadata.jwks")
+		}
+		rr.EncJWKS, rr.Enc = obj.ClientMetadata.JWKS, "A128GCM" // §8.3: the default
+		for _, enc := range obj.ClientMetadata.EncryptedResponseEncs {
+			if enc == "A256GCM" {
+				rr.Enc = enc
+			}
+		}
+	}
+	id, err := s.newID("req")
+	if err != nil {
+		return nil, err
+	}
+	expires := now.Add(DefaultRequestTTL)
+	if obj.Exp > 0 && time.Unix(obj.Exp, 0).Before(expires) {
+		expires = time.Unix(obj.Exp, 0).UTC()
+	}
+	r := &Request{ID: id, HolderID: p.Subject, Status: api.RequestDelivered, Created: now, ExpiresAt: expires,
+		Claims: map[string][]string{}, Remote: rr}
+	var unsatisfied []string
+	err = s.store.Update(ctx, func(tx Tx) error {
+		cands, types, err := s.candidates(tx, p.Subject, now)
+		if err != nil {
+			return err
+		}
+		chosen, missing := query.Choose(cands)
+		unsatisfied = missing
+		for _, c := range chosen {
+			rr.Chosen = append(rr.Chosen, RemoteAnswer{QueryID: c.QueryID, CredentialID: c.CandidateID, Claims: c.Claims})
+			typ := types[c.CandidateID]
+			r.Claims[typ] = append(r.Claims[typ], c.Claims...)
+		}
+		if err := Requests.Put(tx, r); err != nil {
+			return err
+		}
+		return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventRequestReceived, Outcome: "ok",
+			VerifierID: rr.ClientID, Claims: requestClaimNames(r.Claims)})
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "request")
+	}
+	view := remoteView(r, now)
+	view.Unsatisfied = unsatisfied
+	return view, nil
+}
+
+// candidates are the holder's usable credentials as DCQL sees them, and
+// their types by id.
+func (s *Service) candidates(tx Tx, holderID string, now time.Time) ([]openid4vp.Candidate, map[string]string, error) {
+	creds, err := Credentials.List(tx, byHolder, Order{Desc: true}, holderID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var out []openid4vp.Candidate
+	types := map[string]string{}
+	for _, c := range creds {
+		t, ok := s.types.ByID(c.Type)
+		if !ok || credentialUsable(c, now) != nil {
+			continue
+		}
+		claims, err := s.credentialClaims(c)
+		if err != nil {
+			return nil, nil, err
+		}
+		if derived, err := t.Derive(claims, now); err == nil {
+			claims = derived
+		}
+		out = append(out, openid4vp.Candidate{ID: c.ID, Format: openid4vp.FormatSDJWTVC, VCT: t.VCT, Claims: claims})
+		types[c.ID] = c.Type
+	}
+	return out, types, nil
+}
+
+// remoteView is a remote request as its holder sees it.
+func remoteView(r *Request, now time.Time) *api.RequestView {
+	rr := r.Remote
+	verified := rr.Verified
+	view := &api.RequestView{RequestID: r.ID, Status: requestState(r, now), Protocol: api.ProtocolOpenID4VP, Verified: &verified,
+		Verifier: api.VerifierParty{ID: rr.ClientID, Name: rr.Name}, Created: r.Created, ExpiresAt: r.ExpiresAt,
+		Claims: []api.RequestedClaim{}, RedirectURI: rr.RedirectURI}
+	for _, c := range rr.Chosen {
+		for _, n := range c.Claims {
+			view.Claims = append(view.Claims, api.RequestedClaim{Claim: n, CredentialID: c.CredentialID, Registered: verified,
+				Type: typeOfAnswer(r, c)})
+		}
+	}
+	return view
+}
+
+// typeOfAnswer is the type of the credential answering c.
+func typeOfAnswer(r *Request, c RemoteAnswer) string {
+	for typ, names := range r.Claims {
+		for _, n := range c.Claims {
+			for _, m := range names {
+				if n == m {
+					return typ
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// fetchRequestObject fetches the request object of lr (§5.10: POST with a
+// fresh wallet_nonce when the link asks for it, else GET), https to a
+// public address only, size-capped, no redirects, and verifies it: an
+// X.509 chain to a trust anchor, or unsigned for a redirect_uri client.
+func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequest) (*openid4vp.WalletRequest, *x509.Certificate, string, error) {
+	if err := s.webhooks.policy.checkURL(lr.RequestURI); err != nil {
+		return nil, nil, "", Errorf(api.CodeInvalidRequest, "request_uri: %s", err)
+	}
+	method, walletNonce, body := http.MethodGet, "", io.Reader(nil)
+	if lr.Post {
+		walletNonce = s.kbNonce("wallet-nonce|" + lr.RequestURI + "|" + s.now().String())
+		form := url.Values{"wallet_nonce": {walletNonce}, "wallet_metadata": {walletMetadata}}
+		method, body = http.MethodPost, strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, lr.RequestURI, body)
+	if err != nil {
+		return nil, nil, "", Errorf(api.CodeInvalidRequest, "request_uri is not a URL")
+	}
+	req.Header.Set("Accept", openid4vp.MediaTypeRequestObject)
+	if lr.Post {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	raw, status, err := s.outbound(req, maxRequestObject)
+	if err != nil || status != http.StatusOK {
+		s.log.InfoContext(ctx, "openid4vp request object not fetched", "status", status, "err", err)
+		return nil, nil, "", failed("verifier_unreachable", "the verifier's request could not be fetched")
+	}
+	token := strings.TrimSpace(string(raw))
+	var payload []byte
+	var leaf *x509.Certificate
+	if prefix, _ := openid4vp.ClientIDPrefix(lr.ClientID); prefix == openid4vp.PrefixRedirectURI {
+		payload, err = credentials.UnsignedPayload(token, openid4vp.TypRequestObject)
+	} else {
+		var roots *x509.CertPool
+		if roots, err = s.verifierRoots(ctx); err == nil {
+			payload, leaf, err = credentials.VerifyJWTWithChain(token, openid4vp.TypRequestObject, roots, s.now())
+		}
+	}
+	if err != nil {
+		if r := credentials.ReasonOf(err); r != "" {
+			return nil, nil, "", Errorf(api.CodeInvalidRequest, "the verifier's request object: %s", r)
+		}
+		return nil, nil, "", err
+	}
+	var obj openid4vp.WalletRequest
+	if err := json.Unmarshal(payload, &obj); err != nil {
+		return nil, nil, "", Errorf(api.CodeInvalidRequest, "the verifier's request object is not a request")
+	}
+	if obj.Exp > 0 && !s.now().Before(time.Unix(obj.Exp, 0)) {
+		return nil, nil, "", Errorf(api.CodeShareExpired, "the verifier's request has expired")
+	}
+	return &obj, leaf, walletNonce, nil
+}
+
+// walletMetadata is what the wallet side tells a verifier it supports
+// (§10, §5.10).
+const walletMetadata = `{"vp_formats_supported":{"dc+sd-jwt":{"sd-jwt_alg_values":["ES256"],"kb-jwt_alg_values":["ES256"]}},` +
+	`"client_id_prefixes_supported":["x509_san_dns","x509_hash","redirect_uri"],` +
+	`"authorization_encryption_alg_values_supported":["ECDH-ES"],"authorization_encryption_enc_values_supported":["A128GCM","A256GCM"],` +
+	`"request_object_signing_alg_values_supported":["ES256"],"response_types_supported":["vp_token"]}`
+
+// verifierRoots are the CAs whose verifiers' requests the wallet side
+// takes: the operator's (Config.VerifierTrustAnchors) and this service's
+// own verifier CA.
+func (s *Service) verifierRoots(ctx context.Context) (*x509.CertPool, error) {
+	ca, err := s.verifierCA(ctx)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca.cert)
+	for _, c := range s.verifierAnchors {
+		pool.AddCert(c)
+	}
+	return pool, nil
+}
+
+// outbound sends req with the outbound client (SPEC §6) and reads at most
+// max bytes of the answer.
+func (s *Service) outbound(req *http.Request, max int64) ([]byte, int, error) {
+	resp, err := s.webhooks.client.Do(req)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("answer over %d bytes", max)
+	}
+	return b, resp.StatusCode, err
+}
+
+// postRemote posts an authorization response (§8.2) to rr's response URI:
+// state added, encrypted for direct_post.jwt (§8.3.1) unless it is an
+// error, which may go unencrypted. It returns the verifier's redirect_uri,
+// if any.
+func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.Values) (string, error) {
+	if rr.State != "" {
+		params.Set("state", rr.State)
+	}
+	form := params
+	if rr.ResponseMode == openid4vp.DirectPostJWT && params.Get("error") == "" {
+		plain := map[string]any{}
+		for k := range params {
+			plain[k] = params.Get(k)
+		}
+		if vp := params.Get("vp_token"); vp != "" {
+			plain["vp_token"] = jsontext.Value(vp) // an object in the JWE (§8.3)
+		}
+		b, err := json.Marshal(plain, json.Deterministic(true))
+		if err != nil {
+			return "", err
+		}
+		pub, kid, err := encryptionKey(rr.EncJWKS)
+		if err != nil {
+			return "", Errorf(api.CodeInvalidRequest, "the verifier's encryption key: %s", err)
+		}
+		jwe, err := credentials.EncryptResponse(b, pub, kid, rr.Enc)
+		if err != nil {
+			return "", err
+		}
+		form = url.Values{"response": {jwe}}
+	}
+	if err := s.webhooks.policy.checkURL(rr.ResponseURI); err != nil {
+		return "", Errorf(api.CodeInvalidRequest, "response_uri: %s", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rr.ResponseURI, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	raw, status, err := s.outbound(req, maxVerifierReply)
+	if err != nil {
+		s.log.InfoContext(ctx, "openid4vp response not delivered", "err", err)
+		return "", failed("verifier_unreachable", "the verifier could not be reached")
+	}
+	if status != http.StatusOK {
+		s.log.InfoContext(ctx, "openid4vp response refused by the verifier", "status", status)
+		return "", failed("verifier_refused", "the verifier refused the answer")
+	}
+	var ans api.OpenID4VPAnswer
+	_ = json.Unmarshal(raw, &ans) // §8.2: unknown members ignored; a missing body is no redirect
+	if ans.RedirectURI != "" {
+		if u, err := url.Parse(ans.RedirectURI); err != nil || u.Scheme != "https" {
+			ans.RedirectURI = "" // only an https redirect is handed to the app
+		}
+	}
+	return ans.RedirectURI, nil
+}
+
+// encryptionKey picks the verifier's key for the response (§8.3): a
+// P-256 ECDH-ES key for encryption (use absent or enc), with its kid.
+func encryptionKey(jwks []byte) (*ecdsa.PublicKey, string, error) {
+	var set struct {
+		Keys []struct {
+			Kid string `json:"kid"`
+			Use string `json:"use"`
+			Alg string `json:"alg"`
+			Crv string `json:"crv"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(jwks, &set); err != nil {
+		return nil, "", errors.New("client_metadata.jwks is not a JWKS")
+	}
+	keys, err := credentials.ParseJWKS(jwks)
+	if err != nil {
+		return nil, "", err
+	}
+	for _, k := range set.Keys {
+		if (k.Use == "" || k.Use == "enc") && k.Alg == credentials.ECDHES && k.Crv == "P-256" && keys[k.Kid] != nil {
+			return keys[k.Kid], k.Kid, nil
+		}
+	}
+	return nil, "", errors.New("no P-256 ECDH-ES key for encryption")
+}
+
+// answerRemote sends the approved presentations of r as its VP Token, one
+// per credential query, and returns the verifier's redirect_uri.
+func (s *Service) answerRemote(ctx context.Context, r *Request, items []ShareItem, docs [][]byte) (string, error) {
+	vp := map[string][]string{}
+	for i, it := range items {
+		raw, err := s.openBytes(docs[i], "share-document", r.ID, it.CredentialID)
+		if err != nil {
+			return "", err
+		}
+		var doc api.Document
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return "", fmt.Errorf("request %s: sealed document: %w", r.ID, err)
+		}
+		for _, c := range r.Remote.Chosen {
+			if c.CredentialID == it.CredentialID {
+				vp[c.QueryID] = append(vp[c.QueryID], doc.Presentation)
+			}
+		}
+	}
+	token, err := json.Marshal(vp, json.Deterministic(true))
+	if err != nil {
+		return "", err
+	}
+	return s.postRemote(ctx, r.Remote, url.Values{"vp_token": {string(token)}})
+}
+
+// requestBinding is what the KB-JWTs answering r carry: its client
+// identifier and nonce for a remote request, the verifier's id and the
+// request's nonce for ours.
+func (s *Service) requestBinding(r *Request) (aud string, nonce func(string) string) {
+	if r.Remote != nil {
+		return r.Remote.ClientID, everyItem(r.Remote.Nonce)
+	}
+	return r.VerifierID, everyItem(s.requestNonce(r.ID))
+}
+
+// remoteItems are the items answering a remote request: what its DCQL
+// query selected at resolve time. The app may name them again, not others.
+func remoteItems(r *Request, given []api.ShareRequestItem) ([]api.ShareRequestItem, error) {
+	var items []api.ShareRequestItem
+	for _, c := range r.Remote.Chosen {
+		if len(c.Claims) == 0 {
+			return nil, Errorf(api.CodeInvalidRequest, "the verifier asks for no claim this service can disclose alone")
+		}
+		items = append(items, api.ShareRequestItem{CredentialID: c.CredentialID, Claims: c.Claims})
+	}
+	if len(items) == 0 {
+		return nil, Errorf(api.CodeConflict, "no credential of yours answers this request: decline it")
+	}
+	if len(given) > 0 && !slices.EqualFunc(given, items, func(a, b api.ShareRequestItem) bool {
+		return a.CredentialID == b.CredentialID && slices.Equal(slices.Sorted(slices.Values(a.Claims)), b.Claims)
+	}) {
+		return nil, Errorf(api.CodeInvalidRequest, "items: a standard verifier's request is answered with what it asked, or declined")
+	}
+	return items, nil
+}
