@@ -50,6 +50,10 @@ type config struct {
 	// RateLimits are the limits of SPEC §6 (--limit-*), the deployment's
 	// whatever the number of replicas (shared over PostgreSQL).
 	RateLimits server.RateLimits
+	// VerifierTrustAnchors is a PEM file of the CAs whose verifiers'
+	// OpenID4VP requests citizens may answer through the wallet side
+	// (x509_san_dns, x509_hash), beside the service's own verifier CA.
+	VerifierTrustAnchors string
 	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
 	// synchronous_commit other than on or remote_apply (THREATS T31).
 	AllowUnsafeDurability bool
@@ -102,6 +106,8 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
 	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS"),
 		"development only: also allow webhooks to loopback addresses, over plain http too")
+	fs.StringVar(&c.VerifierTrustAnchors, "verifier-trust-anchors", env("VERIFIER_TRUST_ANCHORS", ""),
+		"PEM `file` of the CAs of standard verifiers whose OpenID4VP requests citizens may answer (the service's own verifier CA is always trusted)")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
 		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
 	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),

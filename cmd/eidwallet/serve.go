@@ -3,12 +3,15 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -142,9 +145,14 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
+	anchors, err := readCertificates(cfg.VerifierTrustAnchors)
+	if err != nil {
+		return fmt.Errorf("--verifier-trust-anchors: %w", err)
+	}
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
 		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks, Notifier: notifier,
+		VerifierTrustAnchors: anchors,
 	})
 	if err != nil {
 		return err
@@ -215,4 +223,34 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		return fmt.Errorf("shutdown: %w", err)
 	}
 	return nil
+}
+
+// readCertificates reads the certificates of a PEM file ("" : none).
+func readCertificates(path string) ([]*x509.Certificate, error) {
+	if path == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var certs []*x509.Certificate
+	for {
+		var block *pem.Block
+		if block, data = pem.Decode(data); block == nil {
+			break
+		}
+		if block.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(block.Bytes)
+		if err != nil {
+			return nil, err
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("no certificate in the file")
+	}
+	return certs, nil
 }
