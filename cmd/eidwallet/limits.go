@@ -20,7 +20,7 @@ import (
 func limitFlags(rl *server.RateLimits) []limitFlag {
 	return []limitFlag{
 		{"verify-per-key", "POST /v1/verify per verifier API key", &rl.VerifyPerKey},
-		{"verify-per-addr", "POST /v1/verify per client address", &rl.VerifyPerAddr},
+		{"verify-per-addr", "POST /v1/verify and the OpenID4VP request and response URIs per client address", &rl.VerifyPerAddr},
 		{"token-per-addr", "POST /v1/token per client address", &rl.TokenPerAddr},
 		{"enroll-per-addr", "POST /v1/enrollments per client address", &rl.EnrollPerAddr},
 		{"shares-per-holder", "POST /v1/me/shares per citizen", &rl.SharesPerHolder},
