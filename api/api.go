@@ -365,6 +365,33 @@ type CredentialExport struct {
 	SDJWT        string `json:"sd_jwt"`
 }
 
+// ExternalIssuerRequest is POST /v1/admin/external-issuers: an issuer
+// hosted elsewhere, trusted for the credential types named (issue 11). Its
+// keys come from its SD-JWT VC issuer metadata
+// (<host>/.well-known/jwt-vc-issuer<path of issuer>), or from jwks_uri when
+// given; never from a credential.
+type ExternalIssuerRequest struct {
+	ID      string   `json:"id"`
+	Issuer  string   `json:"issuer"`
+	JWKSURI string   `json:"jwks_uri,omitempty"`
+	Types   []string `json:"types"`
+}
+
+// ExternalIssuerView is an external issuer as the admin API shows it: its
+// key ids as last fetched, when, when next, and the last failure.
+type ExternalIssuerView struct {
+	ID        string     `json:"id"`
+	Issuer    string     `json:"issuer"`
+	JWKSURI   string     `json:"jwks_uri,omitempty"`
+	Types     []string   `json:"types"`
+	Kids      []string   `json:"kids"`
+	Fetched   time.Time  `json:"fetched"`
+	Due       time.Time  `json:"due"`
+	LastError string     `json:"last_error,omitempty"`
+	Created   time.Time  `json:"created"`
+	Retired   *time.Time `json:"retired,omitempty"`
+}
+
 // ProtocolOpenID4VP is CreateRequestRequest.Protocol for an OpenID4VP 1.0
 // request.
 const ProtocolOpenID4VP = "openid4vp"

@@ -15,6 +15,20 @@ func (s *server) handleCreateIssuer() gin.HandlerFunc {
 	return handle(s, http.StatusCreated, body(s.svc.CreateIssuer))
 }
 
+// External issuers (issue 11): trusted for some types, keys fetched from
+// their metadata.
+func (s *server) handleAddExternalIssuer() gin.HandlerFunc {
+	return handle(s, http.StatusCreated, body(s.svc.AddExternalIssuer))
+}
+
+func (s *server) handleExternalIssuers() gin.HandlerFunc {
+	return handle(s, http.StatusOK, caller(s.svc.ExternalIssuers))
+}
+
+func (s *server) handleRetireExternalIssuer() gin.HandlerFunc {
+	return handle(s, http.StatusOK, byID(s.svc.RetireExternalIssuer))
+}
+
 func (s *server) handleIssuers() gin.HandlerFunc {
 	return handle(s, http.StatusOK, caller(s.svc.Issuers))
 }

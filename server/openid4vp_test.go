@@ -50,10 +50,10 @@ func (w *world) oid4vpWallet(h *harness) *oid4vpWallet {
 // server.
 func (ow *oid4vpWallet) path(u string) string {
 	ow.h.t.Helper()
-	if !strings.HasPrefix(u, publicURL+"/") {
+	if !strings.HasPrefix(u, ow.h.public+"/") {
 		ow.h.t.Fatalf("URL %q is not the service's", u)
 	}
-	return strings.TrimPrefix(u, publicURL)
+	return strings.TrimPrefix(u, ow.h.public)
 }
 
 // resolved is a request object as the wallet verified it.

@@ -49,11 +49,13 @@ type OpenID4VP struct {
 // one presented credential of a hosted issuer: the issuer, its key, and
 // the credential's status entry.
 type AnsweredCredential struct {
-	IssuerID    string
+	IssuerID    string // a hosted issuer, or an external one (External)
+	External    bool
 	Kid         string
 	Type        string
-	StatusList  int
-	StatusIndex int
+	StatusList  int    // a hosted issuer's list (-1: none)
+	StatusIndex int    // the index in it, or in StatusURI's
+	StatusURI   string // an external issuer's status list ("" : none)
 }
 
 // openID4VPState is the state of an openid4vp request (OpenID4VP 1.0 §5.2):
@@ -461,7 +463,7 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 	if err != nil {
 		return nil, nil, fmt.Errorf("request %s: stored dcql query: %w", r.ID, err)
 	}
-	trust, issuers, err := s.hostedTrust(ctx)
+	trust, issuers, err := s.presentationTrust(ctx)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -494,13 +496,17 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 	for i, v := range verified {
 		t, _ := s.types.ByVCT(v.VCT) // the trust store trusts known types only
 		is := issuers[v.Issuer]
-		c := AnsweredCredential{IssuerID: is.ID, Kid: v.KeyID, Type: t.ID, StatusList: -1}
-		if v.Status != nil {
+		c := AnsweredCredential{IssuerID: is.ID, External: is.External, Kid: v.KeyID, Type: t.ID, StatusList: -1}
+		switch {
+		case v.Status == nil:
+		case is.External:
+			c.StatusURI, c.StatusIndex = v.Status.URI, v.Status.Index
+		default:
 			if c.StatusList, c.StatusIndex, err = s.hostedStatusRef(is.ID, v.Status); err != nil {
 				return nil, nil, err
 			}
 		}
-		if err := checkAnswered(storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
+		if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
 			if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
 				return nil, nil, refuse(e.Reason, "vp_token: %s", e.Reason)
 			}
@@ -531,24 +537,40 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 	return docs, ans, nil
 }
 
-// hostedTrust is the trust store of every active hosted issuer, with the
-// issuers by their issuer identifier.
-func (s *Service) hostedTrust(ctx context.Context) (*credentials.TrustStore, map[string]*Issuer, error) {
-	var all []*Issuer
+// trustedIssuer is an issuer a presentation may come from: hosted, or
+// external.
+type trustedIssuer struct {
+	ID, Name string
+	External bool
+}
+
+// presentationTrust is the trust store of every active hosted issuer and
+// every external one fresh enough to trust, with the issuers by their
+// issuer identifier.
+func (s *Service) presentationTrust(ctx context.Context) (*credentials.TrustStore, map[string]trustedIssuer, error) {
+	var hosted []*Issuer
+	var external []*ExternalIssuer
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		all, err = Issuers.List(tx, "", Order{})
+		if hosted, err = Issuers.List(tx, "", Order{}); err != nil {
+			return err
+		}
+		external, err = ExternalIssuers.List(tx, "", Order{})
 		return err
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	byURL := map[string]*Issuer{}
-	for _, is := range all {
-		byURL[s.IssuerURL(is.ID)] = is
+	byISS := map[string]trustedIssuer{}
+	for _, is := range hosted {
+		byISS[s.IssuerURL(is.ID)] = trustedIssuer{ID: is.ID, Name: is.Name}
 	}
-	trust, err := s.trust(all)
-	return trust, byURL, err
+	trust, err := s.trust(hosted)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.trustExternal(trust, external, byISS, s.now())
+	return trust, byISS, nil
 }
 
 // hostedStatusRef reads a status reference of a hosted issuer's
@@ -564,11 +586,17 @@ func (s *Service) hostedStatusRef(issuerID string, ref *credentials.StatusRef) (
 }
 
 // checkAnswered checks again what can change about answered credentials
-// (SPEC §3.7): each issuer still active, issuing the type and publishing
-// the key, and each credential's status still valid.
-func checkAnswered(f fetcher, creds []AnsweredCredential) error {
+// (SPEC §3.7): each issuer still trusted for the type and still
+// publishing the key, and each credential's status still valid — read
+// from the store for a hosted issuer, from its status list (cached for
+// its ttl) for an external one.
+func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []AnsweredCredential) error {
 	var ls []Lookup
 	for _, c := range creds {
+		if c.External {
+			ls = append(ls, ExternalIssuers.Lookup("", c.IssuerID))
+			continue
+		}
 		ls = append(ls, Issuers.Lookup("", c.IssuerID))
 		if c.StatusList >= 0 {
 			ls = append(ls, StatusLists.Lookup("", c.IssuerID, c.StatusList), StatusEntries.Lookup("", c.IssuerID, c.StatusList, c.StatusIndex))
@@ -578,13 +606,30 @@ func checkAnswered(f fetcher, creds []AnsweredCredential) error {
 	if err != nil {
 		return err
 	}
+	untrusted := failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
 	for _, c := range creds {
+		if c.External {
+			ei, err := ExternalIssuers.Fetched(got[0], c.IssuerID)
+			if err != nil {
+				return err
+			}
+			got = got[1:]
+			if !externalTrusts(ei, c.Type, c.Kid, s.now()) {
+				return untrusted
+			}
+			if c.StatusURI != "" {
+				if err := s.externalStatus(ctx, ei, credentials.StatusRef{URI: c.StatusURI, Index: c.StatusIndex}); err != nil {
+					return err
+				}
+			}
+			continue
+		}
 		is, err := Issuers.Fetched(got[0], c.IssuerID)
 		if err != nil {
 			return err
 		}
 		if !issuerTrusts(is, c.Type, c.Kid) {
-			return failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
+			return untrusted
 		}
 		got = got[1:]
 		if c.StatusList < 0 {
@@ -626,8 +671,8 @@ func (s *Service) logRefusedResponse(ctx context.Context, r *Request, e *Error, 
 
 // openID4VPResult opens the documents of an approved openid4vp request,
 // after checking again what can change (SPEC §3.7).
-func (s *Service) openID4VPResult(f fetcher, r *Request, body []byte) ([]api.Document, error) {
-	if err := checkAnswered(f, r.OpenID4VP.Answered); err != nil {
+func (s *Service) openID4VPResult(ctx context.Context, r *Request, body []byte) ([]api.Document, error) {
+	if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, r.OpenID4VP.Answered); err != nil {
 		return nil, err
 	}
 	sealed, err := ShareDocuments.Fetched(body, r.ID)

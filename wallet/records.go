@@ -58,6 +58,26 @@ type issuerKeyRow struct {
 	Retired *time.Time `json:"retired,omitempty"`
 }
 
+// ExternalIssuers are the issuers hosted elsewhere that the operator
+// trusts for some types (external.go), listed by id.
+var ExternalIssuers = records(Kind{Name: "external_issuers", Key: []Column{{"id", Text}}},
+	func(e *ExternalIssuer) []any { return []any{e.ID} }, nil,
+	func(e *ExternalIssuer) *externalIssuerRow { return (*externalIssuerRow)(e) },
+	func(r *externalIssuerRow) *ExternalIssuer { return (*ExternalIssuer)(r) })
+
+type externalIssuerRow struct {
+	ID        string     `json:"id"`
+	Issuer    string     `json:"issuer"`
+	JWKSURI   string     `json:"jwks_uri,omitempty"`
+	Types     []string   `json:"types"`
+	JWKS      []byte     `json:"jwks,omitempty"`
+	Fetched   time.Time  `json:"fetched"`
+	Due       time.Time  `json:"due"`
+	LastError string     `json:"last_error,omitempty"`
+	Created   time.Time  `json:"created"`
+	Retired   *time.Time `json:"retired,omitempty"`
+}
+
 // Verifiers are the registered verifiers, listed by id.
 var Verifiers = records(Kind{Name: "verifiers", Key: []Column{{"id", Text}}},
 	func(v *Verifier) []any { return []any{v.ID} }, nil,
@@ -338,10 +358,12 @@ type openID4VPRow struct {
 
 type answeredRow struct {
 	IssuerID    string `json:"issuer_id"`
+	External    bool   `json:"external,omitempty"`
 	Kid         string `json:"kid"`
 	Type        string `json:"type"`
 	StatusList  int    `json:"status_list"`
 	StatusIndex int    `json:"status_index"`
+	StatusURI   string `json:"status_uri,omitempty"`
 }
 
 func toOpenID4VPRow(o *OpenID4VP) *openID4VPRow {
@@ -507,7 +529,7 @@ type webhookDeliveryRow struct {
 // (buckets, tables) and what the contract suite runs on.
 func Kinds() []*Kind {
 	return []*Kind{
-		Issuers.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
+		Issuers.Kind(), ExternalIssuers.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
 		ShareDocuments.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),

@@ -724,6 +724,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 	var docs []api.Document
 	var r *Request
 	var v *Verifier
+	var oid4vpDocs []byte
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		r, err = Requests.Get(tx, id)
@@ -737,7 +738,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
 		// The verifier and the documents are read with its first Fetch.
-		if r.OpenID4VP != nil {
+		if r.OpenID4VP != nil { // checked after this transaction: an external status may be fetched
 			got, err := tx.Fetch(Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
 			if err != nil {
 				return err
@@ -745,8 +746,8 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 			if v, err = Verifiers.Fetched(got[0], verifierID); err != nil {
 				return err
 			}
-			docs, err = s.openID4VPResult(tx, r, got[1])
-			return err
+			oid4vpDocs = got[1]
+			return nil
 		}
 		more, err := s.stillValid(tx, r.DeviceID, r.Items, now, Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
 		if err != nil {
@@ -758,6 +759,9 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		docs, err = s.openDocuments(r.ID, r.Items, more[1])
 		return err
 	})
+	if err == nil && oid4vpDocs != nil {
+		docs, err = s.openID4VPResult(ctx, r, oid4vpDocs)
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}

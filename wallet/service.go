@@ -81,7 +81,8 @@ type Service struct {
 	docsGen    uint64                       // counts drops of docs
 	ca         *verifierCAKeys              // the verifier CA, once loaded (openid4vp.go)
 
-	verifierAnchors []*x509.Certificate // Config.VerifierTrustAnchors
+	verifierAnchors []*x509.Certificate     // Config.VerifierTrustAnchors
+	statusCache     map[string]cachedStatus // external issuers' status lists, by uri (external.go)
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
@@ -112,6 +113,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
 		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, notifier: cfg.Notifier,
 		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, docs: map[docKey]cachedDoc{},
+		statusCache: map[string]cachedStatus{},
 	}
 	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
 	if s.now == nil {

@@ -191,6 +191,7 @@ func (s *Service) startDispatcher() {
 			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
 				s.pruneRateBuckets(ctx)
 				s.sweepDeliveries(ctx)
+				s.refreshExternalIssuers(ctx)
 				pruned = now
 			}
 			wait := s.dispatchDue(ctx)
