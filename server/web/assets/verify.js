@@ -481,14 +481,23 @@ function claimList(claims) {
   return Object.entries(claims).map(([type, names]) => `${names.map(claimName).join(', ')} (${typeName(type)})`).join('; ');
 }
 
-// startRequest makes a request: an EIDR1: code to show, or, with the text
-// of a presence code the staff scanned, one sent to that citizen's app.
+// startRequest makes a request: a code to show (EIDR1: for the eidwallet
+// app, or an openid4vp:// link for any OpenID4VP 1.0 wallet, issue 11),
+// or, with the text of a presence code the staff scanned, one sent to that
+// citizen's app. A presence code comes from the eidwallet app, so that
+// request is always EIDR1: whatever the wallet choice says (the service
+// refuses presence with openid4vp).
 async function startRequest(presence) {
   if (busy) return;
   const t = template();
   const purpose = $('ask-purpose').value.trim() || t.purpose;
+  const oid4vp = !presence && $('ask-wallet').value === 'openid4vp';
   const body = { claims: t.claims, purpose, ttl_seconds: REQUEST_SECONDS };
   if (presence) body.presence = presence;
+  // client_id_prefix and response_mode are left to the service's
+  // defaults (x509_san_dns, direct_post.jwt: a signed request, §5.9.3, and
+  // an encrypted response, §8.3).
+  if (oid4vp) body.protocol = 'openid4vp';
   busy = true;
   showError('');
   go('busy-view');
@@ -511,12 +520,22 @@ async function startRequest(presence) {
     return;
   }
   busy = false;
-  request = { id: resp.request_id, status: resp.status, expiresAt: Date.parse(resp.expires_at), presence: !!presence, abort: new AbortController() };
+  request = { id: resp.request_id, status: resp.status, expiresAt: Date.parse(resp.expires_at), presence: !!presence, oid4vp, abort: new AbortController() };
   go('request-view');
-  $('request-title').textContent = presence ? 'Waiting for the citizen to answer on the phone' : 'Ask the citizen to scan this code with the app';
+  $('request-title').textContent = presence ? 'Waiting for the citizen to answer on the phone'
+    : oid4vp ? 'Ask the citizen to scan this code with their wallet' : 'Ask the citizen to scan this code with the app';
   $('request-what').textContent = `Asking for: ${claimList(t.claims)}. Purpose: ${purpose}`;
+  $('request-qr').alt = oid4vp ? 'Request code for the citizen’s wallet to scan' : 'Request code for the citizen’s app to scan';
+  $('request-text-label').textContent = oid4vp ? 'The request link as text' : 'The request code as text';
   $('request-text').value = resp.qr_text || '';
   $('request-text-box').hidden = !resp.qr_text;
+  // A wallet on this device (the staff's own phone or tablet) is invoked
+  // by the same link as a custom URL scheme (OpenID4VP 1.0 §9; openid4vp://
+  // is the scheme of §13.1.2).
+  const link = $('request-link');
+  if (oid4vp && resp.qr_text) link.href = resp.qr_text;
+  else link.removeAttribute('href');
+  $('request-link-box').hidden = !(oid4vp && resp.qr_text);
   $('request-progress').max = Math.max(1, Math.round((request.expiresAt - serverNow()) / 1000));
   $('request-status').className = 'qr-status';
   const img = $('request-qr');
@@ -537,10 +556,19 @@ async function loadRequestQR(r) {
     qrURL = URL.createObjectURL(blob);
     const img = $('request-qr');
     img.src = qrURL;
-    img.hidden = r.status !== 'created';
+    img.hidden = !scannable(r);
   } catch {
     // the text below still works
   }
+}
+
+// scannable reports whether a request's code is still worth showing. An
+// EIDR1: code is spent once the app resolved it; an OpenID4VP link stays
+// good until the request is answered, so a citizen whose first wallet
+// lacks the document can scan it with another (the service serves it as
+// long, wallet.Service.RequestQR).
+function scannable(r) {
+  return r.status === 'created' || (r.oid4vp && r.status === 'delivered');
 }
 
 function tickRequest() {
@@ -548,8 +576,9 @@ function tickRequest() {
   const left = (request.expiresAt - serverNow()) / 1000;
   $('request-progress').value = Math.max(0, left);
   const waiting = request.status === 'delivered'
-    ? 'The citizen is looking at the request…'
-    : request.presence ? 'Sent to the citizen’s app. Waiting…' : 'Waiting for the citizen to scan…';
+    ? (request.oid4vp ? 'A wallet opened the request…' : 'The citizen is looking at the request…')
+    : request.presence ? 'Sent to the citizen’s app. Waiting…'
+      : request.oid4vp ? 'Waiting for the citizen’s wallet…' : 'Waiting for the citizen to scan…';
   $('request-status').textContent = `${waiting} ${mmss(left)} left`;
 }
 
@@ -579,17 +608,26 @@ async function pollRequest(r) {
         showValid(res.result || {});
         return;
       case 'declined':
+        // An OpenID4VP wallet declines with an error response (OpenID4VP
+        // 1.0 §8.5), which need not be the citizen's choice: a wallet
+        // without a matching document says the same.
         stopRequest();
-        showInvalid({ reason: 'Declined', detail: 'The citizen declined the request on the phone.' }, 'request_declined');
+        showInvalid({
+          reason: 'Declined',
+          detail: r.oid4vp ? 'The citizen’s wallet declined the request.' : 'The citizen declined the request on the phone.',
+        }, 'request_declined');
         return;
       case 'expired':
         stopRequest();
         showInvalid({ reason: 'No answer', detail: 'The request ran out of time before the citizen answered.' }, 'request_expired');
         return;
-      default:
-        $('request-qr').hidden = res.status !== 'created';
-        $('request-text-box').hidden = res.status !== 'created' || !$('request-text').value;
+      default: {
+        const show = scannable(r) && !!$('request-text').value;
+        $('request-qr').hidden = !show || !qrURL;
+        $('request-text-box').hidden = !show;
+        $('request-link-box').hidden = !show || !r.oid4vp;
         tickRequest();
+      }
     }
   }
 }
@@ -603,6 +641,8 @@ function stopRequest() {
   qrURL = '';
   $('request-qr').removeAttribute('src');
   $('request-text').value = '';
+  $('request-link').removeAttribute('href');
+  $('request-link-box').hidden = true;
 }
 
 function showError(text) {
