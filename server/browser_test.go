@@ -157,7 +157,7 @@ func TestBrowser(t *testing.T) {
 		}
 		tb.shot("verify-scan")
 		tb.phone("verify-scan")
-		tb.checkA11y("staff scan", "sign-out", "scan-input", "scan-submit", "camera-toggle", "ask-template", "ask-purpose", "ask-start")
+		tb.checkA11y("staff scan", "sign-out", "scan-input", "scan-submit", "camera-toggle", "ask-wallet", "ask-template", "ask-purpose", "ask-start")
 
 		_, qrText := shareFor(h, w, 60, "full_name", "card_number")
 		tb.typeKeys(qrText + kb.Enter)
@@ -227,7 +227,7 @@ func TestBrowser(t *testing.T) {
 		}
 		contains(t, "camera status", tb.text("camera-status"), "Hold the citizen")
 		tb.shot("verify-camera")
-		tb.checkA11y("staff camera", "sign-out", "scan-input", "scan-submit", "camera-toggle", "ask-template", "ask-purpose", "ask-start")
+		tb.checkA11y("staff camera", "sign-out", "scan-input", "scan-submit", "camera-toggle", "ask-wallet", "ask-template", "ask-purpose", "ask-start")
 		tb.do(chromedp.Click(chromedp.ID("camera-toggle")))
 		tb.waitFor("camera off", `document.getElementById('camera-video').hidden`, 5*time.Second)
 		tb.checkClean()
