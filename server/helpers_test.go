@@ -93,8 +93,9 @@ type harness struct {
 	reg     *prometheus.Registry
 	logs    *syncBuffer
 	admin   string
-	client  *http.Client // trusts the server's certificate
-	public  string       // the service's public URL
+	client  *http.Client     // trusts the server's certificate
+	public  string           // the service's public URL
+	cert    *tls.Certificate // the TLS certificate, if it serves TLS (startHarness)
 }
 
 func newHarness(t *testing.T, configure ...func(*server.Config)) *harness {
@@ -150,7 +151,8 @@ func startHarness(t *testing.T, store wallet.Store, cert *tls.Certificate, confi
 	} else {
 		ts.Start()
 	}
-	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: clk, reg: reg, logs: logs, admin: admin, client: ts.Client(), public: public}
+	return &harness{t: t, url: ts.URL, handler: h, svc: svc, clock: clk, reg: reg, logs: logs, admin: admin, client: ts.Client(), public: public,
+		cert: cert}
 }
 
 // request sends a raw request. body may be nil.
