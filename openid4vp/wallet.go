@@ -149,6 +149,9 @@ type Candidate struct {
 	Format string
 	VCT    string
 	Claims map[string]any // the credential's claims, all of them
+	// Authorities are what the credential can show of its issuer's
+	// trust framework (§6.1.1), by type: aki, etsi_tl, openid_federation.
+	Authorities map[string][]string
 }
 
 // Chosen answers one credential query: the candidate and the claims to
@@ -212,6 +215,13 @@ func (q *Query) Choose(candidates []Candidate) ([]Chosen, []string) {
 // claims.
 func (c *CredentialQuery) answeredBy(cand Candidate) ([]string, bool) {
 	if c.Format != cand.Format || c.Format != FormatSDJWTVC || !slices.Contains(c.Meta.VCTValues, cand.VCT) {
+		return nil, false
+	}
+	// §6.1: with trusted_authorities, a credential that matches none of
+	// them is not returned.
+	if c.TrustedAuthorities != nil && !slices.ContainsFunc(c.TrustedAuthorities, func(ta TrustedAuthority) bool {
+		return slices.ContainsFunc(ta.Values, func(v string) bool { return slices.Contains(cand.Authorities[ta.Type], v) })
+	}) {
 		return nil, false
 	}
 	p := Presented{VCT: cand.VCT, Claims: cand.Claims}

@@ -468,6 +468,8 @@ func TestOpenID4VPRequestRules(t *testing.T) {
 			`{"credentials":[{"id":"c","format":"dc+sd-jwt","meta":{"vct_values":["VCT"]},"claims":[{"path":["birth_date"]}]}]}`)}, 403, "forbidden"},
 		{"dcql unknown vct", api.CreateRequestRequest{Protocol: api.ProtocolOpenID4VP, DCQLQuery: dcql(
 			`{"credentials":[{"id":"c","format":"dc+sd-jwt","meta":{"vct_values":["urn:other"]}}]}`)}, 400, "invalid_request"},
+		{"dcql trusted_authorities", api.CreateRequestRequest{Protocol: api.ProtocolOpenID4VP, DCQLQuery: dcql(
+			`{"credentials":[{"id":"c","format":"dc+sd-jwt","meta":{"vct_values":["VCT"]},"trusted_authorities":[{"type":"aki","values":["s9tIpPmhxdiuNkHMEWNpYim8S8Y"]}]}]}`)}, 400, "invalid_request"},
 		{"dcql mdoc", api.CreateRequestRequest{Protocol: api.ProtocolOpenID4VP, DCQLQuery: dcql(
 			`{"credentials":[{"id":"c","format":"mso_mdoc","meta":{}}]}`)}, 400, "invalid_request"},
 		{"dcql claim_sets to nothing", api.CreateRequestRequest{Protocol: api.ProtocolOpenID4VP, DCQLQuery: dcql(

@@ -214,6 +214,12 @@ func (s *Service) openID4VPQuery(req api.CreateRequestRequest) ([]byte, map[stri
 		if cq.Format != openid4vp.FormatSDJWTVC {
 			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: format dc+sd-jwt only", cq.ID)
 		}
+		// §6.1.1's authorities are X.509 key identifiers, ETSI trusted
+		// lists and federations; the issuers here sign with JWKS keys and
+		// belong to none, so a query that needs one could never be met.
+		if cq.TrustedAuthorities != nil {
+			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: trusted_authorities: the issuers this service trusts are named by the operator, not by a trust framework (leave it out)", cq.ID)
+		}
 		for _, vct := range cq.Meta.VCTValues {
 			t, ok := s.types.ByVCT(vct)
 			if !ok {
