@@ -90,10 +90,11 @@ func TestOpenID4VPInteropWallet(t *testing.T) {
 	h.call("POST", "/v1/me/credentials/"+w.credential.CredentialID+"/export", w.token, nil, 200, &exp)
 	anchor := readAll(t, h.request("GET", "/oid4vp/ca.pem", "", "", nil))
 
+	sdjwt := exp.SDJWT
 	run := func(t *testing.T, link, tamper string) nodeWalletAnswer {
 		t.Helper()
 		in := must(json.Marshal(map[string]any{"link": link, "trust_anchor_pem": string(anchor), "tamper": tamper,
-			"credentials": []map[string]any{{"sdjwt": exp.SDJWT, "holder_jwk": privateJWK(w.device)}}}))
+			"credentials": []map[string]any{{"sdjwt": sdjwt, "holder_jwk": privateJWK(w.device)}}}))
 		cmd := exec.Command("node", "wallet.mjs")
 		cmd.Dir = oid4vpInterop
 		cmd.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+caFile)
@@ -180,6 +181,24 @@ func TestOpenID4VPInteropWallet(t *testing.T) {
 		h.call("GET", "/v1/verifier/requests/"+req.RequestID, w.verifierKey, nil, 200, &res)
 		if res.Status != api.RequestDeclined {
 			t.Errorf("after decline: %s", res.Status)
+		}
+	})
+	// A credential of an issuer hosted elsewhere that the test runs,
+	// trusted by the operator for the type.
+	t.Run("external issuer", func(t *testing.T) {
+		ext := newExternalIssuer(t, h.cert, h.clock.Now)
+		h.call("POST", "/v1/admin/external-issuers", h.admin, api.ExternalIssuerRequest{ID: "agency", Issuer: ext.iss,
+			Types: []string{credentials.HealthInsurance}}, 201, nil)
+		sdjwt = ext.issue(h, &w.device.PublicKey, 3)
+		defer func() { sdjwt = exp.SDJWT }()
+		req := newRequest(t, openid4vp.PrefixX509SANDNS, openid4vp.DirectPostJWT)
+		if ans := run(t, req.QRText, ""); !ans.OK || ans.Status != 200 {
+			t.Fatalf("wallet: %+v", ans)
+		}
+		var res api.RequestResult
+		h.call("GET", "/v1/verifier/requests/"+req.RequestID, w.verifierKey, nil, 200, &res)
+		if res.Status != api.RequestApproved || len(res.Result.Documents) != 1 {
+			t.Fatalf("verifier: %+v", res)
 		}
 	})
 	if strings.Contains(h.logs.String(), testFullName) {
