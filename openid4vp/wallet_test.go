@@ -1,8 +1,15 @@
 package openid4vp_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/openid4vp"
 )
@@ -55,6 +62,62 @@ func TestChoose(t *testing.T) {
 			}
 			if !slices.EqualFunc(got, c.want, eq) || !slices.Equal(missing, c.missing) {
 				t.Errorf("got %+v missing %v, want %+v missing %v", got, missing, c.want, c.missing)
+			}
+		})
+	}
+}
+
+// TestCheckRequest: the rules a wallet applies to a request object (§5,
+// §5.9.3, §5.10.1): each breach refused.
+func TestCheckRequest(t *testing.T) {
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	caDER, _ := openid4vp.NewCA(caKey, "ca", now, rand.Reader)
+	ca, _ := x509.ParseCertificate(caDER)
+	leafKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leafDER, _ := openid4vp.IssueLeaf(ca, caKey, &leafKey.PublicKey, "Bank", "bank.example", now, rand.Reader)
+	leaf, _ := x509.ParseCertificate(leafDER)
+	query := jsontext.Value(`{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}]}`)
+	base := func(clientID string) *openid4vp.WalletRequest {
+		return &openid4vp.WalletRequest{RequestObject: openid4vp.RequestObject{ClientID: clientID, ResponseType: "vp_token",
+			ResponseMode: openid4vp.DirectPost, ResponseURI: "https://bank.example/response", Nonce: "n", State: "s", DCQLQuery: query,
+			WalletNonce: "wn"}}
+	}
+	san, hash := "x509_san_dns:bank.example", openid4vp.X509HashClientID(leafDER)
+	for _, c := range []struct {
+		name     string
+		clientID string
+		leaf     *x509.Certificate
+		edit     func(*openid4vp.WalletRequest)
+		ok       bool
+	}{
+		{"x509_san_dns", san, leaf, nil, true},
+		{"x509_hash", hash, leaf, nil, true},
+		{"redirect_uri unsigned", "redirect_uri:https://bank.example/response", nil, nil, true},
+		{"redirect_uri signed", "redirect_uri:https://bank.example/response", leaf, nil, false},
+		{"x509 unsigned", san, nil, nil, false},
+		{"san not in the certificate", "x509_san_dns:other.example", leaf, func(r *openid4vp.WalletRequest) { r.ResponseURI = "https://other.example/r" }, false},
+		{"response_uri on another host", san, leaf, func(r *openid4vp.WalletRequest) { r.ResponseURI = "https://evil.example/r" }, false},
+		{"hash of another certificate", openid4vp.X509HashClientID(caDER), leaf, nil, false},
+		{"client_id not the link's", san, leaf, func(r *openid4vp.WalletRequest) { r.ClientID = hash }, false},
+		{"wallet_nonce not echoed", san, leaf, func(r *openid4vp.WalletRequest) { r.WalletNonce = "" }, false},
+		{"transaction_data", san, leaf, func(r *openid4vp.WalletRequest) { r.TransactionData = jsontext.Value(`["e30"]`) }, false},
+		{"fragment response mode", san, leaf, func(r *openid4vp.WalletRequest) { r.ResponseMode = "fragment" }, false},
+		{"http response_uri", san, leaf, func(r *openid4vp.WalletRequest) { r.ResponseURI = "http://bank.example/r" }, false},
+		{"redirect_uri beside response_uri", san, leaf, func(r *openid4vp.WalletRequest) { r.RedirectURI = "https://bank.example/cb" }, false},
+		{"no nonce", san, leaf, func(r *openid4vp.WalletRequest) { r.Nonce = "" }, false},
+		{"no dcql_query", san, leaf, func(r *openid4vp.WalletRequest) { r.DCQLQuery = nil }, false},
+		{"unknown prefix", "did:example:1", leaf, nil, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			obj := base(c.clientID)
+			link := &openid4vp.LinkRequest{ClientID: c.clientID, RequestURI: "https://bank.example/request"}
+			if c.edit != nil {
+				c.edit(obj)
+			}
+			_, err := openid4vp.CheckRequest(obj, link, c.leaf, "wn")
+			if (err == nil) != c.ok {
+				t.Errorf("err %v, want ok %v", err, c.ok)
 			}
 		})
 	}
