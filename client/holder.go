@@ -177,6 +177,17 @@ func (h *Holder) Credential(ctx context.Context, id string) (*api.CredentialView
 	return &out, nil
 }
 
+// ExportCredential returns the SD-JWT VC of one of the holder's
+// credentials as issued to this device, with every disclosure, for a
+// standard wallet app (logged in the activity).
+func (h *Holder) ExportCredential(ctx context.Context, id string) (*api.CredentialExport, error) {
+	var out api.CredentialExport
+	if err := h.do(ctx, http.MethodPost, "/v1/me/credentials/"+escape(id)+"/export", nil, nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Devices lists the holder's devices; Current marks this one.
 func (h *Holder) Devices(ctx context.Context) ([]*api.DeviceView, error) {
 	var out []*api.DeviceView
@@ -442,7 +453,9 @@ func (h *Holder) RequestEvents(ctx context.Context) iter.Seq2[*api.RequestView, 
 // Resolve resolves a scanned EIDR1: code: the request is bound to this
 // citizen and shown with the verifier's registered name and category, the
 // purpose and the claims asked, each flagged Registered false when outside
-// the verifier's registration. A code is resolved once (then 409).
+// the verifier's registration. A code is resolved once (then 409). An
+// OpenID4VP link of a standard verifier resolves too (Protocol
+// "openid4vp"): PrepareRequest then takes no items.
 func (h *Holder) Resolve(ctx context.Context, qrText string) (*api.RequestView, error) {
 	var out api.RequestView
 	if err := h.do(ctx, http.MethodPost, "/v1/me/requests:resolve", nil, api.ResolveRequest{QR: qrText}, &out, h.c.maxBody); err != nil {

@@ -23,6 +23,13 @@ func (c *Client) Ready(ctx context.Context) error {
 	return c.do(ctx, "", http.MethodGet, "/readyz", nil, nil)
 }
 
+// VerifierCA fetches the certificate (PEM) of the CA that issues this
+// service's verifiers' certificates: the trust anchor of their OpenID4VP
+// request objects.
+func (c *Client) VerifierCA(ctx context.Context) ([]byte, error) {
+	return c.raw(ctx, "/oid4vp/ca.pem", "application/pem-certificate-chain")
+}
+
 // IssuerJWKS fetches an issuer's JSON Web Key Set as published (SPEC §3.5).
 func (c *Client) IssuerJWKS(ctx context.Context, issuerID string) ([]byte, error) {
 	return c.raw(ctx, "/issuers/"+escape(issuerID)+"/jwks.json", "application/json")

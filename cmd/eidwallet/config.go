@@ -54,6 +54,9 @@ type config struct {
 	// OpenID4VP requests citizens may answer through the wallet side
 	// (x509_san_dns, x509_hash), beside the service's own verifier CA.
 	VerifierTrustAnchors string
+	// OutboundCA is a PEM file of CAs trusted for outbound TLS (webhooks,
+	// OpenID4VP) beside the system's: a private PKI.
+	OutboundCA string
 	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
 	// synchronous_commit other than on or remote_apply (THREATS T31).
 	AllowUnsafeDurability bool
@@ -108,6 +111,8 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 		"development only: also allow webhooks to loopback addresses, over plain http too")
 	fs.StringVar(&c.VerifierTrustAnchors, "verifier-trust-anchors", env("VERIFIER_TRUST_ANCHORS", ""),
 		"PEM `file` of the CAs of standard verifiers whose OpenID4VP requests citizens may answer (the service's own verifier CA is always trusted)")
+	fs.StringVar(&c.OutboundCA, "outbound-ca", env("OUTBOUND_CA", ""),
+		"PEM `file` of CAs trusted for outbound TLS (webhooks, OpenID4VP) beside the system's")
 	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
 		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
 	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),

@@ -59,7 +59,7 @@ func startServer(t *testing.T, dataDir string, logs *syncBuffer, flags ...string
 		s.done <- run(ctx, args, func(string) string { return "" },
 			strings.NewReader(""), s.stdout, logs)
 	}()
-	listening := regexp.MustCompile(`listening on (http://127\.0\.0\.1:\d+)`)
+	listening := regexp.MustCompile(`listening on (https?://127\.0\.0\.1:\d+)`)
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		if m := listening.FindStringSubmatch(s.stdout.String()); m != nil {

@@ -149,10 +149,14 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("--verifier-trust-anchors: %w", err)
 	}
+	outboundRoots, err := outboundRoots(cfg.OutboundCA)
+	if err != nil {
+		return fmt.Errorf("--outbound-ca: %w", err)
+	}
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
 		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks, Notifier: notifier,
-		VerifierTrustAnchors: anchors,
+		VerifierTrustAnchors: anchors, OutboundRoots: outboundRoots,
 	})
 	if err != nil {
 		return err
@@ -253,4 +257,21 @@ func readCertificates(path string) ([]*x509.Certificate, error) {
 		return nil, errors.New("no certificate in the file")
 	}
 	return certs, nil
+}
+
+// outboundRoots is the system's CA pool with the certificates of path
+// added (nil, the system's alone, when path is "").
+func outboundRoots(path string) (*x509.CertPool, error) {
+	certs, err := readCertificates(path)
+	if err != nil || certs == nil {
+		return nil, err
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	return pool, nil
 }
