@@ -16,8 +16,10 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 )
 
-// Outbound requests (SPEC §6, THREATS T36). The service's only outbound
-// requests are webhook deliveries, to URLs an administrator set; each one
+// Outbound requests (SPEC §6, THREATS T36). The service's outbound
+// requests are webhook deliveries, to URLs an administrator set, and for
+// OpenID4VP (issue 11) the request objects and responses of the links
+// citizens scan and external issuers' metadata and status lists; each one
 // could otherwise reach what only the service can reach (the cloud metadata
 // endpoint, the private network, its own admin API on loopback). So a target
 // is checked twice:
