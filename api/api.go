@@ -392,6 +392,27 @@ type ExternalIssuerView struct {
 	Retired   *time.Time `json:"retired,omitempty"`
 }
 
+// VerifierCertificateRequest is PUT /v1/admin/verifiers/{id}/certificate:
+// a certificate the operator had issued to a verifier elsewhere (an
+// imported one, instead of the service's verifier CA), PEM: the leaf
+// first, then intermediates; and its P-256 key, PEM (PKCS #8 or SEC 1).
+type VerifierCertificateRequest struct {
+	CertificateChain string `json:"certificate_chain"`
+	PrivateKey       string `json:"private_key"`
+}
+
+// VerifierCertificateView describes a verifier's certificate.
+type VerifierCertificateView struct {
+	VerifierID string    `json:"verifier_id"`
+	Subject    string    `json:"subject"`
+	Issuer     string    `json:"issuer"`
+	DNSNames   []string  `json:"dns_names"`
+	NotAfter   time.Time `json:"not_after"`
+	Imported   bool      `json:"imported"`
+	// X509Hash is the verifier's x509_hash client identifier.
+	X509Hash string `json:"x509_hash"`
+}
+
 // ProtocolOpenID4VP is CreateRequestRequest.Protocol for an OpenID4VP 1.0
 // request.
 const ProtocolOpenID4VP = "openid4vp"

@@ -29,6 +29,12 @@ func (s *server) handleRetireExternalIssuer() gin.HandlerFunc {
 	return handle(s, http.StatusOK, byID(s.svc.RetireExternalIssuer))
 }
 
+// handleImportVerifierCertificate sets a verifier's OpenID4VP signing
+// certificate to one the operator had issued elsewhere.
+func (s *server) handleImportVerifierCertificate() gin.HandlerFunc {
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.ImportVerifierCertificate))
+}
+
 func (s *server) handleIssuers() gin.HandlerFunc {
 	return handle(s, http.StatusOK, caller(s.svc.Issuers))
 }

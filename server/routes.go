@@ -49,6 +49,7 @@ func (s *server) routes(r router) {
 	admin.GET("/verifiers", s.handleVerifiers())
 	admin.POST("/verifiers/:id/api-keys", s.handleCreateVerifierAPIKey())
 	admin.PUT("/verifiers/:id/webhook", s.handleSetVerifierWebhook())
+	admin.PUT("/verifiers/:id/certificate", s.handleImportVerifierCertificate())
 	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
 	admin.POST("/activation-codes", s.handleCreateActivationCode())
 

@@ -354,11 +354,15 @@ func (s *Service) signRequestObject(ctx context.Context, v *Verifier, clientID s
 	if prefix, _ := openid4vp.ClientIDPrefix(clientID); prefix == openid4vp.PrefixX509Hash && openid4vp.X509HashClientID(leaf) != clientID {
 		return "", Errorf(api.CodeConflict, "the verifier's certificate changed since the request was made")
 	}
-	ca, err := s.verifierCA(ctx)
-	if err != nil {
-		return "", err
+	chain := append([][]byte{leaf}, v.CertChain...)
+	if !v.CertImported {
+		ca, err := s.verifierCA(ctx)
+		if err != nil {
+			return "", err
+		}
+		chain = append(chain, ca.der)
 	}
-	return credentials.SignJWTWithChain(key, openid4vp.TypRequestObject, [][]byte{leaf, ca.der}, obj)
+	return credentials.SignJWTWithChain(key, openid4vp.TypRequestObject, chain, obj)
 }
 
 // openID4VPKey unseals the request's response encryption key.
@@ -817,9 +821,12 @@ func (s *Service) verifierCertificate(ctx context.Context, verifierID string) ([
 		if err != nil {
 			return nil, nil, fmt.Errorf("verifier %s certificate: %w", verifierID, err)
 		}
-		if now.Add(30 * 24 * time.Hour).Before(cert.NotAfter) {
+		if now.Add(30*24*time.Hour).Before(cert.NotAfter) || v.CertImported && now.Before(cert.NotAfter) {
 			key, err := s.unsealKey(v.CertKey, []byte("verifier-cert-key|"+verifierID))
 			return v.Cert, key, err
+		}
+		if v.CertImported { // the operator's to renew
+			return nil, nil, Errorf(api.CodeConflict, "the verifier's imported certificate has expired")
 		}
 	}
 	ca, err := s.verifierCA(ctx)
@@ -863,4 +870,80 @@ func (s *Service) verifierCertificate(ctx context.Context, verifierID string) ([
 		return s.verifierCertificate(ctx, verifierID)
 	}
 	return der, key, nil
+}
+
+// ImportVerifierCertificate sets a verifier's certificate to one the
+// operator had issued elsewhere: the chain's leaf must hold a P-256 key
+// matching privateKey, be valid now and, for x509_san_dns, name the
+// public URL's host. It replaces the verifier CA's, and is never renewed
+// by the service. Requests made before keep the client identifier they
+// were made with (an x509_hash one then no longer signs: 409).
+func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, verifierID string, req api.VerifierCertificateRequest) (*api.VerifierCertificateView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
+		return nil, err
+	}
+	if len(req.CertificateChain) > 64<<10 || len(req.PrivateKey) > 8<<10 {
+		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: at most 64 KiB; private_key: at most 8 KiB")
+	}
+	var chain [][]byte
+	for rest := []byte(req.CertificateChain); ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		if b.Type == "CERTIFICATE" {
+			chain = append(chain, b.Bytes)
+		}
+	}
+	if len(chain) == 0 || len(chain) > 4 {
+		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: 1 to 4 PEM certificates, the leaf first")
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: the leaf is not a certificate")
+	}
+	kb, _ := pem.Decode([]byte(req.PrivateKey))
+	if kb == nil {
+		return nil, Errorf(api.CodeInvalidRequest, "private_key: not PEM")
+	}
+	key, err := credentials.ParsePrivateKey(kb.Bytes)
+	if err != nil {
+		if ec, err2 := x509.ParseECPrivateKey(kb.Bytes); err2 == nil && ec.Curve == elliptic.P256() {
+			key, err = ec, nil
+		}
+	}
+	if err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "private_key: a P-256 key, PKCS #8 or SEC 1")
+	}
+	if pub, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || !pub.Equal(&key.PublicKey) {
+		return nil, Errorf(api.CodeInvalidRequest, "private_key: not the key of the leaf certificate")
+	}
+	if now := s.now(); now.Before(leaf.NotBefore) || !now.Before(leaf.NotAfter) {
+		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: the leaf is not valid now")
+	}
+	if host, err := s.dnsName(); err == nil && !slices.Contains(leaf.DNSNames, host) {
+		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: the leaf must name %s (the public URL's host) as a DNS SAN", host)
+	}
+	der, err := credentials.MarshalPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := s.seal.Seal(der, []byte("verifier-cert-key|"+verifierID))
+	if err != nil {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx Tx) error {
+		v, err := Verifiers.Get(tx, verifierID)
+		if err != nil {
+			return err
+		}
+		v.Cert, v.CertKey, v.CertChain, v.CertImported = chain[0], sealed, chain[1:], true
+		return Verifiers.Put(tx, v)
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "verifier")
+	}
+	s.log.InfoContext(ctx, "verifier certificate imported", "verifier_id", verifierID)
+	return &api.VerifierCertificateView{VerifierID: verifierID, Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
+		DNSNames: leaf.DNSNames, NotAfter: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
 }

@@ -94,6 +94,8 @@ type verifierRow struct {
 	WebhookSecret []byte              `json:"webhook_secret,omitempty"`
 	Cert          []byte              `json:"cert,omitempty"`
 	CertKey       []byte              `json:"cert_key,omitempty"`
+	CertChain     [][]byte            `json:"cert_chain,omitempty"`
+	CertImported  bool                `json:"cert_imported,omitempty"`
 }
 
 // APIKeys are the API keys, found by the hash of the key (unique).

@@ -57,6 +57,11 @@ type Verifier struct {
 	// (openid4vp.go). Issued on first use.
 	Cert    []byte
 	CertKey []byte
+	// CertChain are the intermediates of an imported certificate (none
+	// for the verifier CA's, whose certificate is sent instead), and
+	// CertImported says it came from the operator: never renewed here.
+	CertChain    [][]byte
+	CertImported bool
 }
 
 // APIKey authenticates an issuer's, a verifier's or the operator's system.
