@@ -422,7 +422,7 @@ class Verifier {
           this.decrypted = new TextDecoder().decode(plaintext);
           // §8.3: the JWE carries the kid of the key it was encrypted to.
           if (protectedHeader.kid !== this.encKid) fail('decryption_failed', `jwe kid ${protectedHeader.kid} is not ours`);
-          return { decrypted: true, payload: new TextDecoder().decode(plaintext) };
+          return { decrypted: true, payload: this.decrypted };
         },
         // §8.3: an unsigned, encrypted JWT; a signed one is not accepted.
         verifyJwt: async () => fail('invalid_response', 'signed responses are not accepted'),
