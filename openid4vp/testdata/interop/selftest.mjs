@@ -7,13 +7,19 @@
 //   node selftest.mjs        one line per case, then "N passed, N failed";
 //                            exits non-zero when a case fails.
 //
+// It then proves verifier.mjs (the verifier the Go tests of eidwallet's
+// wallet side stand against) with wallet.mjs as its wallet: every prefix,
+// response mode and request_uri method, status lists, each check it names,
+// each of its tampers (wallet.mjs must refuse) and its process contract.
+//
 // The PKI (a CA, a rogue CA, a leaf for localhost) is made with openssl in a
 // temporary directory; the leaf serves TLS and signs the request objects.
 
 import { execFileSync, spawn } from 'node:child_process';
-import { X509Certificate, createPrivateKey, randomBytes, sign as cryptoSign } from 'node:crypto';
+import { X509Certificate, createHash, createPrivateKey, randomBytes, sign as cryptoSign } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:https';
+import { deflateSync } from 'node:zlib';
+import { Agent, createServer, request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -25,7 +31,7 @@ import {
 import { DcqlPresentationResult, DcqlQuery } from 'dcql';
 import { SDJwtVcInstance } from '@sd-jwt/sd-jwt-vc';
 import { ES256, digest, generateSalt } from '@sd-jwt/crypto-nodejs';
-import { compactDecrypt, exportJWK, generateKeyPair } from 'jose';
+import { CompactEncrypt, compactDecrypt, exportJWK, generateKeyPair, importJWK } from 'jose';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
@@ -424,6 +430,299 @@ function check(out, tx, want) {
   return '';
 }
 
+// ---- verifier.mjs against wallet.mjs ----------------------------------------
+//
+// verifier.mjs is the verifier the Go tests of eidwallet's wallet side stand
+// against; here wallet.mjs plays that wallet. An issuer with a kid and a
+// Token Status List (served over HTTPS, encoded here by hand from Token
+// Status List §4.1 so the library's decoder is checked too) makes the
+// credentials.
+
+const STATUS_VALID = 3;
+const STATUS_REVOKED = 5;
+const STATUS_SUSPENDED = 7;
+
+// statusListJwt encodes statuses (index -> value, 2 bits each, LSB first,
+// Token Status List §4.1) as a Status List Token signed by the issuer.
+async function statusListJwt(signer, kid, uri, statuses) {
+  const bytes = Buffer.alloc(4);
+  for (const [i, v] of Object.entries(statuses)) bytes[Math.floor(i / 4)] |= v << ((i % 4) * 2);
+  const header = { alg: 'ES256', typ: 'statuslist+jwt', kid };
+  const payload = { iss: 'https://issuer.example', sub: uri, iat: nowSeconds(), ttl: 60,
+    status_list: { bits: 2, lst: b64url(deflateSync(bytes)) } };
+  const input = `${jsonPart(header)}.${jsonPart(payload)}`;
+  return `${input}.${await signer(input)}`;
+}
+
+async function makeStatusIssuer(pki) {
+  const keys = await ES256.generateKeyPair();
+  const kid = 'issuer-key-1';
+  const signer = await ES256.getSigner(keys.privateKey);
+  const server = createServer({ key: pki.leafKeyPem, cert: pki.leafPem }, async (req, res) => {
+    const uri = `https://localhost:${server.address().port}${req.url}`;
+    if (req.url !== '/status/1') { res.writeHead(404); return res.end(); }
+    res.writeHead(200, { 'Content-Type': 'application/statuslist+jwt' });
+    res.end(await statusListJwt(signer, kid, uri, { [STATUS_VALID]: 0, [STATUS_REVOKED]: 1, [STATUS_SUSPENDED]: 2 }));
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const statusUri = `https://localhost:${server.address().port}/status/1`;
+  const issuer = new SDJwtVcInstance({ signer, signAlg: 'ES256', hasher: digest, hashAlg: 'sha-256', saltGenerator: generateSalt });
+  const holder = await ES256.generateKeyPair();
+  const issue = async (idx, uri = statusUri) => ({
+    sdjwt: await issuer.issue({
+      iss: 'https://issuer.example', iat: nowSeconds(), exp: nowSeconds() + 3600, vct: PID, cnf: { jwk: holder.publicKey },
+      status: { status_list: { idx, uri } },
+      given_name: 'Erika', family_name: 'Mustermann', address: { locality: 'Koeln', postal_code: '51147' },
+    }, { _sd: ['given_name', 'family_name', 'address'], address: { _sd: ['locality', 'postal_code'] } },
+    { header: { kid } }),
+    holder_jwk: holder.privateKey,
+  });
+  const other = await ES256.generateKeyPair();
+  return {
+    jwks: { keys: [{ ...keys.publicKey, kid, alg: 'ES256', use: 'sig' }] },
+    otherJwks: { keys: [{ ...other.publicKey, kid, alg: 'ES256', use: 'sig' }] }, // same kid, another key
+    valid: await issue(STATUS_VALID),
+    revoked: await issue(STATUS_REVOKED),
+    suspended: await issue(STATUS_SUSPENDED),
+    unreachable: await issue(STATUS_VALID, 'https://localhost:1/status/1'),
+    close: () => server.close(),
+  };
+}
+
+// startVerifier runs verifier.mjs with cfg on stdin; lines[0] is its first
+// line, lines[1] its second, exit its exit code.
+function startVerifier(cfg, caPath) {
+  const child = spawn(process.execPath, [join(here, 'verifier.mjs')], {
+    env: { ...process.env, NODE_EXTRA_CA_CERTS: caPath },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  const waiters = [];
+  const lines = [0, 1].map(() => new Promise((ok) => waiters.push(ok)));
+  let buf = '';
+  let n = 0;
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      if (n < 2) waiters[n++](JSON.parse(buf.slice(0, i)));
+      buf = buf.slice(i + 1);
+    }
+  });
+  child.stderr.on('data', (d) => { stderr += d; });
+  const exit = new Promise((ok) => child.on('close', (code) => {
+    while (n < 2) waiters[n++](null);
+    ok(code);
+  }));
+  child.stdin.end(JSON.stringify(cfg));
+  return { child, lines, exit, stderr: () => stderr };
+}
+
+const vQuery = pidQuery([{ path: ['given_name'] }, { path: ['address', 'postal_code'] }]);
+// canonical sorts object members, so equal JSON values compare equal as text.
+const canonical = (v) => JSON.stringify(v, (_k, x) => (x && typeof x === 'object' && !Array.isArray(x)
+  ? Object.fromEntries(Object.entries(x).sort(([a], [b]) => (a < b ? -1 : 1))) : x));
+const vClaimsOk = (r) => canonical(r.claims) === canonical({ pid: { given_name: 'Erika', address: { postal_code: '51147' } } });
+const vAccepted = { valid: true };
+const vRejected = (error) => ({ valid: false, error, walletStatus: 400 });
+const vRefused = (errorIncludes) => ({ refused: errorIncludes });
+
+const vCases = [
+  // every way the Go wallet side will meet it: both prefixes, both modes, both request_uri methods
+  ...['x509_san_dns', 'x509_hash'].flatMap((prefix) => ['direct_post', 'direct_post.jwt'].flatMap((mode) => ['get', 'post'].map((method) => [
+    `verifier.mjs ${prefix} ${mode} request_uri ${method}`, { prefix, mode, method }, vAccepted]))),
+  ['verifier.mjs direct_post.jwt enc A256GCM', { prefix: 'x509_hash', mode: 'direct_post.jwt', method: 'get', enc: ['A256GCM'] }, vAccepted],
+  ['verifier.mjs status check: valid', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', status: 'check' }, { valid: true, statusFetches: 1 }],
+  ['verifier.mjs status check: revoked', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', status: 'check', credential: 'revoked' },
+    vRejected('credential_revoked')],
+  ['verifier.mjs status check: suspended', { prefix: 'x509_hash', mode: 'direct_post.jwt', method: 'post', status: 'check', credential: 'suspended' },
+    vRejected('credential_suspended')],
+  ['verifier.mjs status check: list unreachable', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', status: 'check', credential: 'unreachable' },
+    vRejected('status_unavailable')],
+  ['verifier.mjs status ignore: a revoked credential is not looked up', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', credential: 'revoked' },
+    { valid: true, statusFetches: 0 }],
+  ['verifier.mjs decline: access_denied', { prefix: 'x509_san_dns', mode: 'direct_post.jwt', method: 'get', walletTamper: 'decline' },
+    { valid: false, error: 'access_denied', walletStatus: 200 }],
+  ['verifier.mjs nothing matches: access_denied', { prefix: 'x509_hash', mode: 'direct_post', method: 'get',
+    query: pidQuery([{ path: ['given_name'], values: ['Somebody'] }]) }, { valid: false, error: 'access_denied', walletStatus: 200 }],
+  ['verifier.mjs issuer key of another issuer', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', jwks: 'other' }, vRejected('invalid_signature')],
+  ['verifier.mjs issuer not trusted', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', issuer: 'https://other.example' }, vRejected('untrusted_issuer')],
+
+  // what wallet.mjs can break in its response: verifier.mjs names each check
+  ...[['wrong_nonce', 'kb_nonce_mismatch'], ['no_nonce', 'kb_invalid'], ['unprefixed_aud', 'kb_aud_mismatch'],
+    ['old_iat', 'kb_iat_out_of_window'], ['bad_sd_hash', 'kb_sd_hash_mismatch'], ['bad_issuer_signature', 'invalid_signature'],
+    ['wrong_state', 'state_mismatch'], ['unknown_query_id', 'dcql_unsatisfied']]
+    .map(([t, code]) => [`verifier.mjs rejects wallet tamper ${t}`, { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', walletTamper: t }, vRejected(code)]),
+  ['verifier.mjs rejects wallet tamper wrong_enc_key', { prefix: 'x509_hash', mode: 'direct_post.jwt', method: 'get', walletTamper: 'wrong_enc_key' },
+    vRejected('decryption_failed')],
+
+  // verifier.mjs's tampers: wallet.mjs refuses and sends nothing
+  ['verifier.mjs tamper bad_signature', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'bad_signature' }, vRefused('Error during verification of jwt.')],
+  ['verifier.mjs tamper wrong_client_id (x509_san_dns)', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'wrong_client_id' }, vRefused('san dns names')],
+  ['verifier.mjs tamper wrong_client_id (x509_hash)', { prefix: 'x509_hash', mode: 'direct_post', method: 'post', tamper: 'wrong_client_id' }, vRefused('hash of the leaf')],
+  ['verifier.mjs tamper client_id_mismatch', { prefix: 'x509_hash', mode: 'direct_post', method: 'get', tamper: 'client_id_mismatch' }, vRefused('client_id')],
+  ['verifier.mjs tamper no_wallet_nonce_echo', { prefix: 'x509_san_dns', mode: 'direct_post.jwt', method: 'post', tamper: 'no_wallet_nonce_echo' }, vRefused('wallet_nonce')],
+  ['verifier.mjs tamper transaction_data', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'transaction_data' }, vRefused('transaction_data')],
+  ['verifier.mjs tamper redirect', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'post', tamper: 'redirect' }, vRefused('302')],
+  ['verifier.mjs tamper expired', { prefix: 'x509_hash', mode: 'direct_post', method: 'get', tamper: 'expired' }, vRefused("'exp' is in the past")],
+
+  // responses wallet.mjs does not make, posted by hand
+  ['verifier.mjs encrypted error response', { prefix: 'x509_hash', mode: 'direct_post.jwt', method: 'get',
+    raw: async (req, { encrypt }) => ({ response: await encrypt({ error: 'access_denied', error_description: 'no', state: req.state }) }) },
+  { raw: 200, valid: false, error: 'access_denied' }],
+  ['verifier.mjs direct_post.jwt answered in clear', { prefix: 'x509_san_dns', mode: 'direct_post.jwt', method: 'get',
+    raw: async (req) => ({ vp_token: JSON.stringify({ pid: ['x~'] }), state: req.state }) }, { raw: 400, valid: false, error: 'response_mode_mismatch' }],
+  ['verifier.mjs response as JSON, not a form', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get',
+    raw: async (req) => ({ vp_token: { pid: ['x~'] }, state: req.state }), json: true }, { raw: 400, valid: false, error: 'invalid_response' }],
+  ['verifier.mjs presentation without KB-JWT', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get',
+    raw: async (req, { sdjwt }) => ({ vp_token: JSON.stringify({ pid: [sdjwt] }), state: req.state }) }, { raw: 400, valid: false, error: 'kb_invalid' }],
+  // Appendix B.3.3: with transaction_data, the KB-JWT carries its hashes
+  ['verifier.mjs transaction_data answered with its hash', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'transaction_data',
+    raw: async (req, { present }) => ({ vp_token: JSON.stringify({ pid: [await present(req, {
+      transaction_data_hashes: req.transaction_data.map((t) => b64url(createHash('sha256').update(t).digest())) })] }), state: req.state }) },
+  { raw: 200, valid: true, error: '' }],
+  ['verifier.mjs transaction_data answered without its hash', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'transaction_data',
+    raw: async (req, { present }) => ({ vp_token: JSON.stringify({ pid: [await present(req, {})] }), state: req.state }) },
+  { raw: 400, valid: false, error: 'transaction_data_mismatch' }],
+
+  // the process contract
+  ['verifier.mjs no response: received false after timeout_seconds', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', timeout: 1 }, { noWallet: true }],
+  ['verifier.mjs config error: exit 2', { prefix: 'x509_san_dns', mode: 'direct_post', method: 'get', tamper: 'no_such_tamper' }, { configError: 'unknown tamper' }],
+];
+
+// checkVerifier returns '' when the run is what the case expects, else why not.
+function checkVerifier(c, want, first, out, second, code) {
+  if (!first?.link) return `first line ${JSON.stringify(first)}`;
+  const link = new URL(first.link);
+  if (link.protocol !== 'openid4vp:' || link.searchParams.get('client_id') !== first.client_id
+    || link.searchParams.get('request_uri') !== first.request_uri) return `link ${first.link}`;
+  if ((link.searchParams.get('request_uri_method') === 'post') !== (c.method === 'post')) return `link ${first.link} (method ${c.method})`;
+  if (!first.client_id.startsWith(`${c.prefix}:`) || !first.nonce || !first.state || !first.port) return `first line ${JSON.stringify(first)}`;
+  if (code !== 0) return `verifier exited ${code}`;
+  if (want.noWallet) {
+    return second?.received === false && second.request_fetches.length === 0 ? '' : `second line ${JSON.stringify(second)}`;
+  }
+  const fetches = second?.request_fetches ?? [];
+  if (want.refused !== undefined) {
+    if (out.ok) return `wallet did not refuse (status ${out.status} ${JSON.stringify(out.body)})`;
+    if (!out.error.includes(want.refused)) return `wallet error ${JSON.stringify(out.error)} lacks ${JSON.stringify(want.refused)}`;
+    if (second?.received !== false) return `verifier received a response: ${JSON.stringify(second)}`;
+    // the wallet did fetch the request (so it refused it), and never followed the redirect
+    if (fetches.length === 0) return 'the wallet never fetched the request object';
+    if (fetches.some((f) => f.path !== 'request')) return `the wallet followed the redirect: ${JSON.stringify(fetches)}`;
+    return '';
+  }
+  if (!out.ok) return `wallet refused: ${out.error}`;
+  if (out.status !== (want.walletStatus ?? 200)) return `wallet got ${out.status} ${JSON.stringify(out.body)}`;
+  if (out.client_id !== first.client_id) return `wallet client_id ${out.client_id}`;
+  if (!second?.received) return `second line ${JSON.stringify(second)}`;
+  if (second.valid !== want.valid) return `valid ${second.valid}: ${second.error} ${second.error_description}`;
+  if (second.error !== (want.error ?? '')) return `error ${second.error} (${second.error_description})`;
+  if (want.walletStatus === 400 && out.body?.reason !== want.error) return `wallet body ${JSON.stringify(out.body)}`;
+  // what the wallet sent and how
+  const jwt = c.mode === 'direct_post.jwt';
+  const formKeys = want.error === 'access_denied' ? ['error', 'error_description', 'state'] : jwt ? ['response'] : ['state', 'vp_token'];
+  if (JSON.stringify(second.form_keys) !== JSON.stringify(formKeys)) return `form_keys ${JSON.stringify(second.form_keys)}`;
+  if (fetches.length !== 1 || fetches[0].method !== c.method.toUpperCase()) return `request_fetches ${JSON.stringify(fetches)}`;
+  if (c.method === 'post') { // §5.10: form with wallet_metadata (JSON) and wallet_nonce, echoed in the request object
+    const f = fetches[0];
+    if (!f.content_type.startsWith('application/x-www-form-urlencoded') || !f.wallet_metadata?.vp_formats_supported) return `POST ${JSON.stringify(f)}`;
+    if (!f.wallet_nonce || second.wallet_nonce_received !== f.wallet_nonce || out.request.wallet_nonce !== f.wallet_nonce) return `wallet_nonce ${JSON.stringify(f)}`;
+  } else if (second.wallet_nonce_received !== '') return `wallet_nonce_received ${second.wallet_nonce_received}`;
+  if (jwt && want.error !== 'access_denied') {
+    const h = second.jwe_header;
+    if (h?.alg !== 'ECDH-ES' || h.enc !== (c.enc?.[0] ?? 'A128GCM') || !h.kid) return `jwe_header ${JSON.stringify(h)}`;
+  } else if (second.jwe_header !== null) return `jwe_header ${JSON.stringify(second.jwe_header)}`;
+  if (want.statusFetches !== undefined && second.status_list_fetches !== want.statusFetches) return `status_list_fetches ${second.status_list_fetches}`;
+  if (!want.valid) return '';
+  // what the verifier saw
+  if (!vClaimsOk(second)) return `claims ${JSON.stringify(second.claims)}`;
+  const kb = second.kb;
+  if (kb.aud !== first.client_id || kb.nonce !== first.nonce || !kb.sd_hash || Math.abs(kb.iat - nowSeconds()) > 60) return `kb ${JSON.stringify(kb)}`;
+  const p = second.presentations.pid;
+  if (p?.length !== 1 || p[0].vct !== PID || JSON.stringify(p[0].kb) !== JSON.stringify(kb)) return `presentations ${JSON.stringify(second.presentations)}`;
+  if (c.status === 'check' && p[0].status?.value !== 0) return `status ${JSON.stringify(p[0].status)}`;
+  return '';
+}
+
+// rawCase fetches the request object itself (GET, trusting the chain
+// verifier.mjs was given) and posts what c.raw makes of it.
+async function rawCase(pki, issuer, c, want, first, v) {
+  const agent = new Agent({ ca: pki.caPem });
+  const call = (url, init) => new Promise((ok, ko) => {
+    const r = httpsRequest(url, { ...init, agent }, (res) => {
+      let text = '';
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => ok({ status: res.statusCode, text }));
+    });
+    r.on('error', ko);
+    r.end(init.body);
+  });
+  const got = await call(first.request_uri, { method: 'GET' });
+  const req = JSON.parse(Buffer.from(got.text.split('.')[1], 'base64url'));
+  const encrypt = async (obj) => {
+    const jwk = req.client_metadata.jwks.keys[0];
+    return new CompactEncrypt(new TextEncoder().encode(JSON.stringify(obj)))
+      .setProtectedHeader({ alg: 'ECDH-ES', enc: 'A128GCM', kid: jwk.kid }).encrypt(await importJWK(jwk, 'ECDH-ES'));
+  };
+  const present = async (r, extra) => {
+    const holder = new SDJwtVcInstance({ hasher: digest, hashAlg: 'sha-256', kbSigner: await ES256.getSigner(issuer.valid.holder_jwk), kbSignAlg: 'ES256' });
+    return holder.present(issuer.valid.sdjwt, { given_name: true, address: { postal_code: true } },
+      { kb: { payload: { iat: nowSeconds(), aud: r.client_id, nonce: r.nonce, ...extra } } });
+  };
+  const body = await c.raw(req, { encrypt, present, sdjwt: issuer.valid.sdjwt });
+  const posted = await call(req.response_uri, c.json
+    ? { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) }
+    : { method: 'POST', headers: { 'Content-Type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(body).toString() });
+  const second = await v.lines[1];
+  const code = await v.exit;
+  if (code !== 0) return `verifier exited ${code}`;
+  if (posted.status !== want.raw) return `verifier answered ${posted.status} ${posted.text}`;
+  if (!second?.received || second.valid !== want.valid || second.error !== want.error) return `second line ${JSON.stringify(second)}`;
+  if (want.raw === 400 && JSON.parse(posted.text).reason !== want.error) return `answer ${posted.text}`;
+  return '';
+}
+
+async function runVerifierCase(pki, issuer, c, want) {
+  const cfg = {
+    tls_cert_pem: pki.leafPem,
+    tls_key_pem: pki.leafKeyPem,
+    port: 0,
+    client_id_prefix: c.prefix,
+    signing: { cert_chain_pem: [pki.leafPem, pki.caPem], key_pem: pki.leafKeyPem },
+    response_mode: c.mode,
+    request_uri_method: c.method,
+    dcql_query: c.query ?? vQuery,
+    issuer_jwks: c.jwks === 'other' ? issuer.otherJwks : issuer.jwks,
+    issuer: c.issuer ?? 'https://issuer.example',
+    status: c.status ?? 'ignore',
+    tamper: c.tamper ?? '',
+  };
+  if (c.enc) cfg.enc_values = c.enc;
+  if (c.timeout) cfg.timeout_seconds = c.timeout;
+  const v = startVerifier(cfg, pki.caPath);
+  try {
+    const first = await v.lines[0];
+    if (want.configError) {
+      const code = await v.exit;
+      return code === 2 && first?.error?.startsWith('config:') && first.error.includes(want.configError)
+        ? '' : `exit ${code}, first line ${JSON.stringify(first)}`;
+    }
+    if (!first?.link) return `verifier said ${JSON.stringify(first)}: ${v.stderr()}`;
+    if (c.raw) return await rawCase(pki, issuer, c, want, first, v);
+    let out = null;
+    if (!want.noWallet) {
+      out = await runWallet({ link: first.link, credentials: [issuer[c.credential ?? 'valid']], trust_anchor_pem: pki.caPem,
+        tamper: c.walletTamper ?? '' }, pki.caPath);
+      if (!out.ok) v.child.kill('SIGTERM'); // it refused: the verifier waits no longer
+    }
+    const second = await v.lines[1];
+    const why = checkVerifier(c, want, first, out, second, await v.exit);
+    return why && v.stderr() ? `${why}\n${v.stderr()}` : why;
+  } finally {
+    v.child.kill('SIGKILL');
+  }
+}
+
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'oid4vp-selftest-'));
   let failed = 0;
@@ -453,10 +752,26 @@ async function main() {
     } finally {
       verifier.close();
     }
+    const issuer = await makeStatusIssuer(pki);
+    try {
+      for (const [name, c, want] of vCases) {
+        let why;
+        try {
+          why = await runVerifierCase(pki, issuer, c, want);
+        } catch (e) {
+          why = `selftest error: ${e.stack ?? e}`;
+        }
+        if (why) failed++;
+        console.log(`${why ? 'FAIL' : 'ok  '} ${name}${why ? `: ${why}` : ''}`);
+      }
+    } finally {
+      issuer.close();
+    }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  console.log(`${cases.length - failed} passed, ${failed} failed`);
+  const total = cases.length + vCases.length;
+  console.log(`${total - failed} passed, ${failed} failed`);
   process.exitCode = failed ? 1 : 0;
 }
 
