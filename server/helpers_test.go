@@ -116,10 +116,16 @@ func newHarnessOver(t *testing.T, store wallet.Store, configure ...func(*server.
 // (the Node interop wallet) reach the service at its own URL.
 func startHarness(t *testing.T, store wallet.Store, cert *tls.Certificate, configure ...func(*server.Config)) *harness {
 	t.Helper()
+	return startHarnessWith(t, wallet.Config{Store: store}, cert, configure...)
+}
+
+// startHarnessWith is startHarness with more of the service's
+// configuration (its store among it).
+func startHarnessWith(t *testing.T, wcfg wallet.Config, cert *tls.Certificate, configure ...func(*server.Config)) *harness {
+	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	t.Cleanup(ts.Close)
 	public := publicURL
-	wcfg := wallet.Config{Store: store}
 	if cert != nil {
 		// The service talks to itself and to local peers over loopback
 		// TLS with cert: its outbound rules allow loopback, and trust cert.
@@ -133,6 +139,9 @@ func startHarness(t *testing.T, store wallet.Store, cert *tls.Certificate, confi
 	logs := &syncBuffer{}
 	logger := slog.New(server.LogHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	wcfg.PublicURL, wcfg.Now, wcfg.Logger = public, clk.Now, logger
+	if wcfg.Store == nil {
+		wcfg.Store = servicetest.Open(t)
+	}
 	svc, _ := servicetest.New(t, wcfg)
 	admin, err := svc.BootstrapAdmin(ctx)
 	if err != nil || admin == "" {
