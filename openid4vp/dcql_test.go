@@ -255,6 +255,13 @@ func TestParseQueryRefuses(t *testing.T) {
 		}},
 		// §6.1 claims: non-empty when present.
 		{"claims empty", func(q map[string]any) { delete(cred(q, 0), "claim_sets"); cred(q, 0)["claims"] = []any{} }},
+		{"the same claim twice (§6.1: verifiers MUST NOT)", func(q map[string]any) {
+			delete(cred(q, 0), "claim_sets")
+			cred(q, 0)["claims"] = []any{
+				map[string]any{"path": []any{"address", "locality"}},
+				map[string]any{"path": []any{"address", "locality"}},
+			}
+		}},
 		{"claims over MaxQueryItems", func(q map[string]any) {
 			delete(cred(q, 0), "claim_sets")
 			cred(q, 0)["claims"] = claimQueries(openid4vp.MaxQueryItems + 1)
@@ -350,6 +357,11 @@ func TestParseQueryRefusesText(t *testing.T) {
 		"duplicate path": `{"credentials":[{"id":"pid","format":"mso_mdoc","meta":{},` +
 			`"claims":[{"path":["a"],"path":["b"]}]}]}`,
 		"duplicate unknown member": `{"x":1,"x":2,"credentials":[{"id":"pid","format":"mso_mdoc","meta":{}}]}`,
+		// RFC 8259 member names are case-sensitive: these name no
+		// credentials, no id.
+		"Credentials": `{"Credentials":[{"id":"pid","format":"mso_mdoc","meta":{}}]}`,
+		"ID":          `{"credentials":[{"ID":"pid","format":"mso_mdoc","meta":{}}]}`,
+		"Meta":        `{"credentials":[{"id":"pid","format":"mso_mdoc","Meta":{}}]}`,
 		// Not a query at all.
 		"empty":         ``,
 		"truncated":     valid[:len(valid)-1],
@@ -686,6 +698,10 @@ func TestCheckResponseValues(t *testing.T) {
 		{`[-3]`, `-3`, true},
 		{`[1]`, `2`, false},
 		{`[18,21]`, `21`, true},
+		// Exactly: 2^53+1 is not the claim 2^53 (which a float64 holds
+		// exactly), though float64(2^53+1) rounds to it.
+		{`[9007199254740993]`, `9007199254740992`, false},
+		{`[9007199254740992]`, `9007199254740992`, true},
 		{`[true]`, `true`, true},
 		{`[true]`, `false`, false},
 		{`[false]`, `false`, true},
