@@ -156,8 +156,8 @@ func DecryptResponse(token string, key *ecdsa.PrivateKey, kid string, encs []str
 	}
 	// RFC 7516 §7.1: five parts; the encrypted key is empty for ECDH-ES.
 	parts := strings.Split(token, ".")
-	if len(parts) != 5 || parts[1] != "" {
-		return nil, fail(ReasonMalformed, "jwe is not a compact ECDH-ES serialization")
+	if len(parts) != 5 {
+		return nil, fail(ReasonMalformed, "jwe is not a compact serialization")
 	}
 	hb, err := b64.DecodeString(parts[0])
 	if err != nil {
@@ -176,6 +176,8 @@ func DecryptResponse(token string, key *ecdsa.PrivateKey, kid string, encs []str
 		return nil, fail(ReasonDecryptionFailed, "jwe kid is not the request's key")
 	case h.Zip != nil || h.Crit != nil:
 		return nil, fail(ReasonUnsupportedHeader, "jwe zip and crit are not supported")
+	case parts[1] != "": // RFC 7518 §4.6: direct key agreement has no encrypted key
+		return nil, fail(ReasonMalformed, "an ECDH-ES jwe with an encrypted key")
 	}
 	// The ephemeral key must be a valid P-256 point (an invalid-curve
 	// point would leak the private key bit by bit).

@@ -148,8 +148,10 @@ func (x Value) MarshalJSON() ([]byte, error) { return json.Marshal(x.v) }
 func (x Value) matches(claim any) bool {
 	switch want := x.v.(type) {
 	case int64:
+		// Exactly (§6.3): a float64 beyond 2^53 rounds, so the integer it
+		// converts back to must be want itself.
 		f, ok := claim.(float64)
-		return ok && f == math.Trunc(f) && f == float64(want)
+		return ok && f == math.Trunc(f) && f >= math.MinInt64 && f < math.MaxInt64 && int64(f) == want && f == float64(want)
 	default:
 		return claim == want
 	}
@@ -236,10 +238,17 @@ func (c *CredentialQuery) validate() error {
 		return fmt.Errorf("claims: 1 to %d when present", MaxQueryItems)
 	}
 	claimIDs := map[string]bool{}
+	paths := map[string]bool{}
 	for j, cl := range c.Claims {
 		if len(cl.Path) == 0 || len(cl.Path) > maxPathLen {
 			return fmt.Errorf("claims[%d].path: 1 to %d elements", j, maxPathLen)
 		}
+		// §6.1: a verifier must not point to the same claim twice.
+		key := fmt.Sprintf("%#v", []any(cl.Path))
+		if paths[key] {
+			return fmt.Errorf("claims[%d].path: the same claim twice", j)
+		}
+		paths[key] = true
 		if cl.Values != nil && len(cl.Values) == 0 {
 			return fmt.Errorf("claims[%d].values: non-empty when present", j)
 		}
@@ -309,8 +318,8 @@ func Select(claims map[string]any, p Path) ([]any, error) {
 				next = append(next, arr...)
 			case int:
 				arr, ok := e.([]any)
-				if !ok {
-					return nil, errors.New("path selects an element of a non-array")
+				if !ok || c < 0 {
+					return nil, errors.New("path selects an element of a non-array, or a negative index")
 				}
 				if c < len(arr) {
 					next = append(next, arr[c])
