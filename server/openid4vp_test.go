@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -504,4 +505,50 @@ func TestOpenID4VPRequestRules(t *testing.T) {
 	late := w.newOID4VPRequest(h, "", "")
 	h.clock.Advance(wallet.DefaultRequestTTL + time.Second)
 	wantError(t, h.request("GET", ow.path(must(url.Parse(late.QRText)).Query().Get("request_uri")), "", "", nil), 410, "share_expired")
+}
+
+// TestOpenID4VPImportedCertificate: an operator imports a verifier's
+// certificate from its own CA; the request objects then carry that chain,
+// which a wallet trusting that CA accepts, and the wrong key or host is
+// refused.
+func TestOpenID4VPImportedCertificate(t *testing.T) {
+	h, w := requestHarness(t)
+	now := h.clock.Now()
+	caKey := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	caDER := must(openid4vp.NewCA(caKey, "Operator CA", now, rand.Reader))
+	ca := must(x509.ParseCertificate(caDER))
+	key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+	leafDER := must(openid4vp.IssueLeaf(ca, caKey, &key.PublicKey, "Corner Pharmacy", "wallet.test", now, rand.Reader))
+	otherDER := must(openid4vp.IssueLeaf(ca, caKey, &key.PublicKey, "Corner Pharmacy", "elsewhere.test", now, rand.Reader))
+	pk := must(x509.MarshalPKCS8PrivateKey(key))
+	wrong := must(x509.MarshalPKCS8PrivateKey(must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))))
+	pemOf := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	path := "/v1/admin/verifiers/" + w.verifierID + "/certificate"
+	for _, bad := range []api.VerifierCertificateRequest{
+		{CertificateChain: pemOf("CERTIFICATE", leafDER), PrivateKey: pemOf("PRIVATE KEY", wrong)}, // another key
+		{CertificateChain: pemOf("CERTIFICATE", otherDER), PrivateKey: pemOf("PRIVATE KEY", pk)},   // another host
+		{CertificateChain: "not pem", PrivateKey: pemOf("PRIVATE KEY", pk)},                        // no certificate
+	} {
+		wantError(t, h.request("PUT", path, h.admin, "application/json", mustJSON(t, bad)), 400, "invalid_request")
+	}
+	var view api.VerifierCertificateView
+	h.call("PUT", path, h.admin, api.VerifierCertificateRequest{CertificateChain: pemOf("CERTIFICATE", leafDER) + pemOf("CERTIFICATE", caDER),
+		PrivateKey: pemOf("PRIVATE KEY", pk)}, 200, &view)
+	if !view.Imported || view.X509Hash != openid4vp.X509HashClientID(leafDER) {
+		t.Fatalf("imported: %+v", view)
+	}
+	// The request object is signed with the imported key, its chain in x5c.
+	req := w.newOID4VPRequest(h, openid4vp.PrefixX509Hash, "")
+	if req.ClientID != view.X509Hash {
+		t.Fatalf("client id %s, want the imported certificate's hash", req.ClientID)
+	}
+	raw := readAll(t, h.request("GET", strings.TrimPrefix(req.RequestURI, publicURL), "", "", nil))
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	payload, leaf, err := credentials.VerifyJWTWithChain(string(raw), openid4vp.TypRequestObject, roots, now)
+	if err != nil || !bytes.Equal(leaf.Raw, leafDER) || len(payload) == 0 {
+		t.Fatalf("the request object under the operator's CA: %v", err)
+	}
 }
