@@ -87,16 +87,13 @@ type WalletRequest struct {
 // redirect_uri request); the wallet_nonce echoed (§5.10.1); a vp_token
 // request by direct_post or direct_post.jwt to an https response URI with
 // a DCQL query and a nonce; no transaction_data (§5.1: refused until
-// supported, with ErrInvalidTransactionData).
+// supported, with ErrTransactionData).
 func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate, walletNonce string) (*Query, error) {
 	if obj.ClientID != link.ClientID {
 		return nil, errors.New("the request object's client_id is not the link's")
 	}
 	if walletNonce != "" && obj.WalletNonce != walletNonce {
 		return nil, errors.New("the request object does not echo the wallet_nonce")
-	}
-	if obj.TransactionData != nil {
-		return nil, fmt.Errorf("%s: transaction_data is not supported", ErrInvalidTransactionData)
 	}
 	if obj.ResponseType != "vp_token" {
 		return nil, errors.New("response_type must be vp_token")
@@ -140,8 +137,21 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	default:
 		return nil, fmt.Errorf("client identifier prefix %q (signed: %v) is not one this wallet takes", prefix, leaf != nil)
 	}
-	return ParseQuery(obj.DCQLQuery)
+	q, err := ParseQuery(obj.DCQLQuery)
+	if err != nil {
+		return nil, err
+	}
+	// Last, so that only an otherwise sound request is told (§5.1).
+	if obj.TransactionData != nil {
+		return nil, ErrTransactionData
+	}
+	return q, nil
 }
+
+// ErrTransactionData is CheckRequest's answer to a sound request that
+// carries transaction_data, which this wallet does not support: the
+// verifier is told invalid_transaction_data (§5.1, §8.5).
+var ErrTransactionData = errors.New(ErrInvalidTransactionData + ": transaction_data is not supported")
 
 // Candidate is one credential a wallet holds, as DCQL sees it.
 type Candidate struct {

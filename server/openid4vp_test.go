@@ -552,3 +552,22 @@ func TestOpenID4VPImportedCertificate(t *testing.T) {
 		t.Fatalf("the request object under the operator's CA: %v", err)
 	}
 }
+
+// TestOpenID4VPExportedCopyDiesWithItsDevice: a copy the holder exported
+// to a standard wallet is unusable once its device is revoked (SPEC §2),
+// like the copies the service keeps: an answer already given is no longer
+// handed out, and a new presentation is refused.
+func TestOpenID4VPExportedCopyDiesWithItsDevice(t *testing.T) {
+	h, w := requestHarness(t)
+	ow := w.oid4vpWallet(h)
+	req := w.newOID4VPRequest(h, "", "")
+	if status, body := ow.answer(ow.resolve(req.QRText), answerOpts{}); status != 200 {
+		t.Fatalf("before: %d %s", status, body)
+	}
+	h.call("DELETE", "/v1/me/devices/"+w.deviceID, w.token, nil, 204, nil)
+	wantError(t, h.request("GET", "/v1/verifier/requests/"+req.RequestID, w.verifierKey, "", nil), 422, "verification_failed")
+	status, body := ow.answer(ow.resolve(w.newOID4VPRequest(h, "", "").QRText), answerOpts{})
+	if status != 400 || !strings.Contains(string(body), "device_revoked") {
+		t.Errorf("after the device's revocation: %d %s", status, body)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -395,8 +396,19 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 	now := s.now().UTC()
 	var c *Credential
 	var sdjwt, fresh []byte
+	var thumb string
 	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
+		d, err := Devices.Get(tx, p.DeviceID)
+		if err != nil {
+			return err
+		}
+		key, err := credentials.ParsePublicJWK(d.Key)
+		if err != nil {
+			return fmt.Errorf("device %s key: %w", d.ID, err)
+		}
+		if thumb, err = credentials.Thumbprint(key); err != nil {
+			return err
+		}
 		c, err = Credentials.Get(tx, id)
 		if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
 			return err
@@ -420,6 +432,10 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 				if err := CredentialCopies.Put(tx, fresh, c.ID, p.DeviceID); err != nil {
 					return err
 				}
+			}
+			// Remembered, so that the copy dies with its device (SPEC §2).
+			if err := ExportedKeys.Put(tx, []byte(p.DeviceID), thumb); err != nil {
+				return err
 			}
 			return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventCredentialExported, Outcome: "ok",
 				IssuerID: c.IssuerID, CredentialID: c.ID, DeviceID: p.DeviceID})

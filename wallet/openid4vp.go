@@ -56,6 +56,7 @@ type AnsweredCredential struct {
 	StatusList  int    // a hosted issuer's list (-1: none)
 	StatusIndex int    // the index in it, or in StatusURI's
 	StatusURI   string // an external issuer's status list ("" : none)
+	DeviceID    string // a hosted credential's copy exported from this device ("" : none)
 }
 
 // openID4VPState is the state of an openid4vp request (OpenID4VP 1.0 §5.2):
@@ -516,6 +517,11 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 				return nil, nil, err
 			}
 		}
+		if !is.External {
+			if c.DeviceID, err = s.exportedFrom(ctx, v.Holder); err != nil {
+				return nil, nil, err
+			}
+		}
 		if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
 			if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
 				return nil, nil, refuse(e.Reason, "vp_token: %s", e.Reason)
@@ -597,7 +603,8 @@ func (s *Service) hostedStatusRef(issuerID string, ref *credentials.StatusRef) (
 
 // checkAnswered checks again what can change about answered credentials
 // (SPEC §3.7): each issuer still trusted for the type and still
-// publishing the key, and each credential's status still valid — read
+// publishing the key, the device an exported copy came from still active,
+// and each credential's status still valid — read
 // from the store for a hosted issuer, from its status list (cached for
 // its ttl) for an external one.
 func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []AnsweredCredential) error {
@@ -607,7 +614,7 @@ func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []Answered
 			ls = append(ls, ExternalIssuers.Lookup("", c.IssuerID))
 			continue
 		}
-		ls = append(ls, Issuers.Lookup("", c.IssuerID))
+		ls = append(ls, Issuers.Lookup("", c.IssuerID), Devices.Lookup("", c.DeviceID))
 		if c.StatusList >= 0 {
 			ls = append(ls, StatusLists.Lookup("", c.IssuerID, c.StatusList), StatusEntries.Lookup("", c.IssuerID, c.StatusList, c.StatusIndex))
 		}
@@ -641,7 +648,16 @@ func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []Answered
 		if !issuerTrusts(is, c.Type, c.Kid) {
 			return untrusted
 		}
-		got = got[1:]
+		if c.DeviceID != "" { // SPEC §2: a revoked device's copies are unusable, exported ones too
+			d, err := Devices.Fetched(got[1], c.DeviceID)
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			if err != nil || d.Revoked != nil {
+				return failed(api.ReasonDeviceRevoked, "the device this copy was exported from was revoked")
+			}
+		}
+		got = got[2:]
 		if c.StatusList < 0 {
 			continue
 		}
@@ -946,4 +962,26 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	s.log.InfoContext(ctx, "verifier certificate imported", "verifier_id", verifierID)
 	return &api.VerifierCertificateView{VerifierID: verifierID, Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
 		DNSNames: leaf.DNSNames, NotAfter: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
+}
+
+// exportedFrom is the device a hosted credential's copy bound to holder
+// was exported from, or "" when no copy bound to that key was exported
+// (it never left the service but in presentations made here).
+func (s *Service) exportedFrom(ctx context.Context, holder *ecdsa.PublicKey) (string, error) {
+	if holder == nil {
+		return "", nil
+	}
+	thumb, err := credentials.Thumbprint(holder)
+	if err != nil {
+		return "", err
+	}
+	got, err := s.store.Fetch(ctx, ExportedKeys.Lookup(thumb))
+	if err != nil {
+		return "", err
+	}
+	id, err := ExportedKeys.Fetched(got[0], thumb)
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return string(id), err
 }

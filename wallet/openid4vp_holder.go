@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -84,8 +85,8 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 	}
 	query, err := openid4vp.CheckRequest(obj, lr, leaf, walletNonce)
 	if err != nil {
-		if obj.TransactionData != nil {
-			s.postRemote(ctx, &RemoteRequest{ResponseURI: obj.ResponseURI, State: obj.State},
+		if errors.Is(err, openid4vp.ErrTransactionData) {
+			_, _ = s.postRemote(ctx, &RemoteRequest{ResponseURI: obj.ResponseURI, State: obj.State},
 				url.Values{"error": {openid4vp.ErrInvalidTransactionData}})
 		}
 		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
@@ -212,7 +213,11 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 	}
 	method, walletNonce, body := http.MethodGet, "", io.Reader(nil)
 	if lr.Post {
-		walletNonce = s.kbNonce("wallet-nonce|" + lr.RequestURI + "|" + s.now().String())
+		b := make([]byte, 16) // §5.10: fresh, 128 bits
+		if _, err := io.ReadFull(s.rand, b); err != nil {
+			return nil, nil, "", err
+		}
+		walletNonce = base64.RawURLEncoding.EncodeToString(b)
 		form := url.Values{"wallet_nonce": {walletNonce}, "wallet_metadata": {walletMetadata}}
 		method, body = http.MethodPost, strings.NewReader(form.Encode())
 	}

@@ -185,6 +185,12 @@ type credentialRow struct {
 // credential, keyed (credential id, device id), raw.
 var CredentialCopies = raw(Kind{Name: "credential_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}}})
 
+// ExportedKeys are the device keys whose copies left the service
+// (ExportCredential), keyed by RFC 7638 thumbprint, each the id of its
+// device: an exported copy presented after its device was revoked is
+// refused (SPEC §2).
+var ExportedKeys = raw(Kind{Name: "exported_keys", Key: []Column{{"thumbprint", Text}}})
+
 // Shares are the shares, found by token hash once approved (unique; a
 // pending share has none) and listed by holder newest first. A
 // redemption rewrites only the share record: its index values do not
@@ -366,6 +372,7 @@ type answeredRow struct {
 	StatusList  int    `json:"status_list"`
 	StatusIndex int    `json:"status_index"`
 	StatusURI   string `json:"status_uri,omitempty"`
+	DeviceID    string `json:"device_id,omitempty"`
 }
 
 func toOpenID4VPRow(o *OpenID4VP) *openID4VPRow {
@@ -533,7 +540,7 @@ func Kinds() []*Kind {
 	return []*Kind{
 		Issuers.Kind(), ExternalIssuers.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
-		ShareDocuments.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
+		ShareDocuments.Kind(), ExportedKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
 		RateBuckets.Kind(),
 		WebhookDeliveries.Kind(),
