@@ -69,20 +69,8 @@ type compactJWS struct {
 // parseJWS splits a compact JWS and checks its header: RFC 7515 §5.2 with
 // the SPEC §6 allow-list. The payload is left encoded until verify.
 func parseJWS(token, wantTyp string) (*compactJWS, error) {
-	if len(token) > maxJWTBytes {
-		return nil, fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
-	}
-	h, rest, ok := strings.Cut(token, ".")
-	p, s, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || strings.Contains(s, ".") {
-		return nil, fail(ReasonMalformed, "jwt is not header.payload.signature")
-	}
-	hb, err := b64.DecodeString(h)
-	if err != nil {
-		return nil, fail(ReasonMalformed, "jwt header is not base64url")
-	}
 	var jw compactJWS
-	if err := unmarshalStrict(hb, &jw.header); err != nil {
+	if err := splitJWS(token, &jw, &jw.header); err != nil {
 		return nil, err
 	}
 	// RFC 8725 §3.1, SPEC §6: the header's alg must be on the allow-list;
@@ -102,14 +90,32 @@ func parseJWS(token, wantTyp string) (*compactJWS, error) {
 	if wantTyp != "" && jw.header.Typ != wantTyp {
 		return nil, fail(ReasonInvalidTyp, "typ %q, want %q", jw.header.Typ, wantTyp)
 	}
-	sig, err := b64.DecodeString(s)
-	if err != nil {
-		return nil, fail(ReasonInvalidSignature, "signature is not base64url")
-	}
-	jw.payload = p
-	jw.signingInput = token[:len(h)+1+len(p)]
-	jw.signature = sig
 	return &jw, nil
+}
+
+// splitJWS splits a compact JWS of at most maxJWTBytes into jw (payload
+// left encoded) and decodes its header strictly into header.
+func splitJWS(token string, jw *compactJWS, header any) error {
+	if len(token) > maxJWTBytes {
+		return fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
+	}
+	h, rest, ok := strings.Cut(token, ".")
+	p, s, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(s, ".") {
+		return fail(ReasonMalformed, "jwt is not header.payload.signature")
+	}
+	hb, err := b64.DecodeString(h)
+	if err != nil {
+		return fail(ReasonMalformed, "jwt header is not base64url")
+	}
+	if err := unmarshalStrict(hb, header); err != nil {
+		return err
+	}
+	if jw.signature, err = b64.DecodeString(s); err != nil {
+		return fail(ReasonInvalidSignature, "signature is not base64url")
+	}
+	jw.payload, jw.signingInput = p, token[:len(h)+1+len(p)]
+	return nil
 }
 
 // verify checks the ES256 signature over the signing input (RFC 7515 §5.2

@@ -216,18 +216,6 @@ func EncryptResponse(payload []byte, pub *ecdsa.PublicKey, kid, enc string) (str
 // of roots, the signature with the leaf's key. It returns the payload,
 // undecoded, and the leaf certificate.
 func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) ([]byte, *x509.Certificate, error) {
-	if len(token) > maxJWTBytes {
-		return nil, nil, fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
-	}
-	h, rest, ok := strings.Cut(token, ".")
-	p, s, ok2 := strings.Cut(rest, ".")
-	if !ok || !ok2 || strings.Contains(s, ".") {
-		return nil, nil, fail(ReasonMalformed, "jwt is not header.payload.signature")
-	}
-	hb, err := b64.DecodeString(h)
-	if err != nil {
-		return nil, nil, fail(ReasonMalformed, "jwt header is not base64url")
-	}
 	var hdr struct {
 		Alg  string         `json:"alg"`
 		Typ  string         `json:"typ"`
@@ -237,7 +225,8 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 		X5U  jsontext.Value `json:"x5u"`
 		Crit jsontext.Value `json:"crit"`
 	}
-	if err := unmarshalStrict(hb, &hdr); err != nil {
+	var jw compactJWS
+	if err := splitJWS(token, &jw, &hdr); err != nil {
 		return nil, nil, err
 	}
 	switch {
@@ -274,10 +263,6 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 	pub, ok := certs[0].PublicKey.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
 		return nil, nil, fail(ReasonUnsupportedAlg, "the leaf key is not P-256")
-	}
-	jw := &compactJWS{payload: p, signingInput: token[:len(h)+1+len(p)]}
-	if jw.signature, err = b64.DecodeString(s); err != nil {
-		return nil, nil, fail(ReasonInvalidSignature, "signature is not base64url")
 	}
 	payload, err := jw.verify(pub)
 	if err != nil {
