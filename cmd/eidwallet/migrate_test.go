@@ -251,11 +251,11 @@ func TestMigrateCommand(t *testing.T) {
 	dsn, schema := testPostgres(t)
 	flags := []string{"--postgres-dsn", dsn, "--postgres-schema", schema}
 	code, out, errOut := runCommand(t, append([]string{"migrate", "--status"}, flags...)...)
-	if code != exitOK || !strings.Contains(out, "0001_init.sql  pending") {
+	if code != exitOK || !regexp.MustCompile(`0001_init\.sql +pending`).MatchString(out) {
 		t.Fatalf("migrate --status of a new schema: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCommand(t, append([]string{"migrate"}, flags...)...)
-	if code != exitOK || !strings.Contains(out, "0001_init.sql  applied") || strings.Contains(out, "pending") {
+	if code != exitOK || !regexp.MustCompile(`0001_init\.sql +applied`).MatchString(out) || strings.Contains(out, "pending") {
 		t.Fatalf("migrate: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCommand(t, append([]string{"migrate"}, flags...)...)
@@ -278,7 +278,7 @@ func TestMigrateCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, out, errOut = runCommand(t, append([]string{"migrate", "--status"}, flags...)...)
-	if code != exitInvalid || !strings.Contains(out, "0001_init.sql  changed") {
+	if code != exitInvalid || !regexp.MustCompile(`0001_init\.sql +changed`).MatchString(out) {
 		t.Errorf("migrate --status of a changed migration: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCommand(t, append([]string{"migrate"}, flags...)...)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -22,10 +23,12 @@ import (
 	"time"
 
 	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/openid4vp"
 )
 
 // OpenID4VP end to end through run() (issue 11): the server started as an
@@ -33,7 +36,10 @@ import (
 // Foundation's wallet (openid4vp/testdata/interop/wallet.mjs) as the
 // citizen's standard wallet: the verifier makes the request over the API,
 // the Node wallet fetches it, checks it and answers, and the verifier's
-// long-poll gets the result.
+// long-poll gets the result; then the OpenWallet Foundation's verifier
+// (verifier.mjs), its CA given as --verifier-trust-anchors, asks our
+// citizen, who resolves, prepares and approves through the client, and it
+// validates what the service posted.
 
 const oid4vpInteropDir = "../../openid4vp/testdata/interop"
 
@@ -94,8 +100,14 @@ func TestOpenID4VPThroughRun(t *testing.T) {
 	public := fmt.Sprintf("https://localhost:%d", port)
 	dataDir := t.TempDir()
 	logs := &syncBuffer{}
+	// The Node verifier's CA, which the operator trusts for the wallet side.
+	bankCA, bankLeaf, bankKey := bankCertificates(t)
+	anchors := filepath.Join(t.TempDir(), "anchors.pem")
+	if err := os.WriteFile(anchors, []byte(bankCA), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv := startServer(t, dataDir, logs, "--addr", fmt.Sprintf("127.0.0.1:%d", port), "--tls-cert", certFile, "--tls-key", keyFile,
-		"--public-url", public, "--outbound-ca", certFile)
+		"--public-url", public, "--outbound-ca", certFile, "--verifier-trust-anchors", anchors, "--dev-loopback-webhooks")
 	defer srv.stop()
 	roots := x509.NewCertPool()
 	roots.AddCert(cert)
@@ -189,6 +201,92 @@ func TestOpenID4VPThroughRun(t *testing.T) {
 	if doc.Claims["full_name"] != claimsA[credentials.HealthInsurance]["full_name"] || len(doc.Claims) != 1 || doc.KeyBinding.Aud != req.ClientID {
 		t.Errorf("document: %+v", doc)
 	}
+
+	// The other way: the Node verifier asks our citizen, through the app.
+	certPEM, _ := os.ReadFile(certFile)
+	keyPEM, _ := os.ReadFile(keyFile)
+	jwks, err := c.IssuerJWKS(ctx, "vss")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vct := ""
+	for _, ty := range credentials.BuiltinTypes() {
+		if ty.ID == credentials.HealthInsurance {
+			vct = ty.VCT
+		}
+	}
+	config, _ := json.Marshal(map[string]any{"tls_cert_pem": string(certPEM), "tls_key_pem": string(keyPEM), "port": 0,
+		"client_id_prefix": "x509_san_dns", "response_mode": "direct_post.jwt", "request_uri_method": "post",
+		"signing":     map[string]any{"cert_chain_pem": []string{bankLeaf, bankCA}, "key_pem": bankKey},
+		"dcql_query":  jsontext.Value(`{"credentials":[{"id":"card","format":"dc+sd-jwt","meta":{"vct_values":["` + vct + `"]},"claims":[{"path":["full_name"]}]}]}`),
+		"issuer_jwks": jsontext.Value(jwks), "issuer": public + "/issuers/vss", "status": "check", "timeout_seconds": 30})
+	nv := exec.Command("node", "verifier.mjs")
+	nv.Dir = oid4vpInteropDir
+	nv.Env = append(os.Environ(), "NODE_EXTRA_CA_CERTS="+certFile)
+	nv.Stdin = bytes.NewReader(config)
+	nvOut, err := nv.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nv.Stderr = os.Stderr
+	if err := nv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = nv.Process.Kill(); _ = nv.Wait() }()
+	lines := bufio.NewReader(nvOut)
+	var first struct {
+		Link string `json:"link"`
+	}
+	line, err := lines.ReadBytes('\n')
+	if err != nil || json.Unmarshal(line, &first) != nil || first.Link == "" {
+		t.Fatalf("verifier.mjs: %s %v", line, err)
+	}
+	view, err := holder.Resolve(ctx, first.Link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view.Verified == nil || !*view.Verified || view.Verifier.Name != "Example Bank" {
+		t.Fatalf("resolved: %+v", view)
+	}
+	prep, err := holder.PrepareRequest(ctx, view.RequestID, api.PrepareRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if view, err = holder.ApproveRequest(ctx, prep); err != nil || view.Status != api.RequestApproved {
+		t.Fatalf("approve: %+v %v", view, err)
+	}
+	line, err = lines.ReadBytes('\n')
+	var got struct {
+		Valid  bool                      `json:"valid"`
+		Error  string                    `json:"error"`
+		Claims map[string]map[string]any `json:"claims"`
+	}
+	if err != nil || json.Unmarshal(line, &got) != nil || !got.Valid || got.Claims["card"]["full_name"] != claimsA[credentials.HealthInsurance]["full_name"] {
+		t.Fatalf("the Node verifier: %s %v", line, err)
+	}
+}
+
+// bankCertificates are a verifier's CA, its certificate for localhost and
+// its key, PEM.
+func bankCertificates(t *testing.T) (caPEM, leafPEM, keyPEM string) {
+	t.Helper()
+	now := time.Now()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caDER, err := openid4vp.NewCA(caKey, "Bank CA", now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf, err := openid4vp.IssueLeaf(ca, caKey, &key.PublicKey, "Example Bank", "localhost", now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, _ := x509.MarshalPKCS8PrivateKey(key)
+	enc := func(typ string, der []byte) string {
+		return string(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}))
+	}
+	return enc("CERTIFICATE", caDER), enc("CERTIFICATE", leaf), enc("PRIVATE KEY", pk)
 }
 
 func must[T any](v T, err error) T {
