@@ -345,9 +345,10 @@ func TestOpenID4VPRefusals(t *testing.T) {
 		// The issuer's signature with one byte changed.
 		p := strings.SplitN(ow.sdjwt, "~", 2)
 		jws := []byte(p[0])
-		i := len(jws) - 5
-		jws[i] ^= 1
-		if jws[i] == '.' || jws[i] == '-'^1 {
+		i := len(jws) - 5 // inside the signature, not its last character
+		if jws[i] == 'A' {
+			jws[i] = 'B'
+		} else {
 			jws[i] = 'A'
 		}
 		return string(jws) + "~" + p[1]
@@ -484,9 +485,11 @@ func TestOpenID4VPRequestRules(t *testing.T) {
 
 	// The QR: a version 10 QR at level M holds 213 bytes.
 	for _, prefix := range []string{openid4vp.PrefixX509SANDNS, openid4vp.PrefixX509Hash} {
-		if req := w.newOID4VPRequest(h, prefix, ""); len(req.QRText) > 213 {
+		req := w.newOID4VPRequest(h, prefix, "")
+		if len(req.QRText) > 213 {
 			t.Errorf("%s link is %d bytes: %s", prefix, len(req.QRText), req.QRText)
 		}
+		t.Logf("%s link: %d bytes (public URL %s)", prefix, len(req.QRText), publicURL)
 	}
 	// Unknown tokens are 404; an expired request's object is 410; one
 	// answered is no longer served.
