@@ -200,6 +200,10 @@ type ShareRequest struct {
 	TTLSeconds int                `json:"ttl_seconds,omitempty"` // default 60, at most 300
 	MaxUses    int                `json:"max_uses,omitempty"`    // default 1
 	VerifierID string             `json:"verifier_id,omitempty"`
+	// Offline asks, besides the EID1: code, for a compact signed code
+	// (EIDC1:) that a counter verifies with no network (issue 12): one
+	// item, no portrait, for any verifier, valid 120 s at most.
+	Offline bool `json:"offline,omitempty"`
 }
 
 // ShareRequestItem chooses claims of one credential.
@@ -236,6 +240,10 @@ type ShareView struct {
 	ShareID    string          `json:"share_id"`
 	Status     string          `json:"status"`
 	QRText     string          `json:"qr_text,omitempty"`
+	// OfflineQRText is the EIDC1: code of an offline share, until it
+	// expires (OfflineExpiresAt).
+	OfflineQRText    string     `json:"offline_qr_text,omitempty"`
+	OfflineExpiresAt *time.Time `json:"offline_expires_at,omitempty"`
 	ExpiresAt  time.Time       `json:"expires_at"`
 	VerifierID string          `json:"verifier_id,omitempty"`
 	MaxUses    int             `json:"max_uses"`

@@ -23,6 +23,12 @@ func (c *Client) Ready(ctx context.Context) error {
 	return c.do(ctx, "", http.MethodGet, "/readyz", nil, nil)
 }
 
+// TrustBundle fetches the signed trust bundle of offline verifiers (a
+// COSE_Sign1 by the service key; package offline reads it).
+func (c *Client) TrustBundle(ctx context.Context) ([]byte, error) {
+	return c.raw(ctx, "/v1/trust-bundle", "application/cose")
+}
+
 // VerifierCA fetches the certificate (PEM) of the CA that issues this
 // service's verifiers' certificates: the trust anchor of their OpenID4VP
 // request objects.

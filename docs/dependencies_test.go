@@ -46,7 +46,8 @@ func TestDependencyRules(t *testing.T) {
 		"qr":          {},
 		"client":      {"api", "credentials"},
 		"openid4vp":   {"credentials"},
-		"wallet":      {"api", "credentials", "openid4vp", "qr"},
+		"offline":     {"credentials"},
+		"wallet":      {"api", "credentials", "offline", "openid4vp", "qr"},
 	} {
 		for _, d := range ours(pkg) {
 			if !slices.Contains(allowed, d) {
@@ -78,6 +79,8 @@ func TestDependencyRules(t *testing.T) {
 		"github.com/gin-gonic/gin":      "server",
 		"go.etcd.io/bbolt":              "bolt",
 		"github.com/jackc/pgx/v5":       "postgres",
+		"github.com/fxamacker/cbor/v2":  "offline",
+		"github.com/veraison/go-cose":   "offline",
 	}
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		f := strings.Fields(line)

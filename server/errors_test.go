@@ -159,6 +159,7 @@ func TestRoleMismatch(t *testing.T) {
 		"GET /issuers/:id/jwks.json": true, "GET /.well-known/jwt-vc-issuer/issuers/:id": true,
 		"GET /.well-known/jwks.json":      true, // the service key (SPEC §3.6)
 		"GET /trust-list":                 true, // the signed trust list (THREATS T37)
+		"GET /v1/trust-bundle":            true, // the offline verifiers' bundle (issue 12)
 		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
 		// The web pages: public files; they call the API with the user's own key.
 		// OpenID4VP (issue 11): called by standard wallets, bound by the

@@ -116,6 +116,20 @@ func (s *server) handleIssuerMetadata() gin.HandlerFunc {
 // issuer bound to its keys and the vct it may sign, for verifiers working
 // offline (THREATS T37). Cacheable like the keys it lists; the token itself
 // is valid for wallet.TrustListTTL.
+// handleTrustBundle serves the signed trust bundle of offline verifiers
+// (issue 12): a COSE_Sign1 by the service key, cacheable like the trust
+// list.
+func (s *server) handleTrustBundle() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		doc, err := s.svc.TrustBundle(c.Request.Context())
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		s.serveDocument(c, `application/cose; cose-type="cose-sign1"`, doc, wallet.PublicDocTTL)
+	}
+}
+
 func (s *server) handleTrustList() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		doc, err := s.svc.TrustList(c.Request.Context())

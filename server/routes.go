@@ -23,6 +23,7 @@ func (s *server) routes(r router) {
 	r.GET("/.well-known/jwks.json", s.handleServiceJWKS())
 	r.GET("/.well-known/jwt-vc-issuer/issuers/:id", s.handleIssuerMetadata())
 	r.GET("/trust-list", s.handleTrustList())
+	r.GET("/v1/trust-bundle", s.handleTrustBundle())
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
 	r.POST("/v1/enrollments", s.limitByAddr(s.limits.enrollAddr), s.handleEnroll())
 	r.POST("/v1/token", s.limitByAddr(s.limits.tokenAddr), s.handleToken())

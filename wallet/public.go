@@ -49,6 +49,7 @@ const (
 	docJWKS
 	docMetadata
 	docTrustList
+	docTrustBundle
 )
 
 // docKey names a cached document: its kind, the issuer it is of (none for
@@ -103,15 +104,15 @@ func (s *Service) dropDocs(drop func(docKey) bool) {
 	}
 }
 
-// dropStatusTokens forgets an issuer's cached status list tokens: a status
-// in one of them changed.
+// dropStatusTokens forgets an issuer's cached status list tokens, and the
+// trust bundle that carries them: a status in one of them changed.
 func (s *Service) dropStatusTokens(issuerID string) {
-	s.dropDocs(func(k docKey) bool { return k.kind == docStatusList && k.issuer == issuerID })
+	s.dropDocs(func(k docKey) bool { return k.kind == docStatusList && k.issuer == issuerID || k.kind == docTrustBundle })
 }
 
 // dropIssuerDocs forgets every cached document an issuer's record goes
 // into: its JWKS, its metadata, its status list tokens (their signing key
 // may have changed) and the trust list.
 func (s *Service) dropIssuerDocs(issuerID string) {
-	s.dropDocs(func(k docKey) bool { return k.issuer == issuerID || k.kind == docTrustList })
+	s.dropDocs(func(k docKey) bool { return k.issuer == issuerID || k.kind == docTrustList || k.kind == docTrustBundle })
 }

@@ -205,12 +205,12 @@ var Shares = records(Kind{Name: "shares", Key: []Column{{"id", Text}},
 	func(s *Share) *shareRow {
 		return &shareRow{ID: s.ID, HolderID: s.HolderID, DeviceID: s.DeviceID, TokenHash: s.TokenHash, Status: s.Status,
 			VerifierID: s.VerifierID, Aud: s.Aud, Items: toItemRows(s.Items), Created: s.Created, ExpiresAt: s.ExpiresAt,
-			TTL: s.TTL, MaxUses: s.MaxUses, Uses: s.Uses}
+			TTL: s.TTL, MaxUses: s.MaxUses, Uses: s.Uses, Offline: s.Offline, Compact: s.Compact, CompactExp: s.CompactExp}
 	},
 	func(r *shareRow) *Share {
 		return &Share{ID: r.ID, HolderID: r.HolderID, DeviceID: r.DeviceID, TokenHash: r.TokenHash, Status: r.Status,
 			VerifierID: r.VerifierID, Aud: r.Aud, Items: fromItemRows(r.Items), Created: r.Created, ExpiresAt: r.ExpiresAt,
-			TTL: r.TTL, MaxUses: r.MaxUses, Uses: r.Uses}
+			TTL: r.TTL, MaxUses: r.MaxUses, Uses: r.Uses, Offline: r.Offline, Compact: r.Compact, CompactExp: r.CompactExp}
 	})
 
 type shareRow struct {
@@ -227,6 +227,9 @@ type shareRow struct {
 	TTL        int            `json:"ttl_seconds"`
 	MaxUses    int            `json:"max_uses"`
 	Uses       int            `json:"uses"`
+	Offline    bool           `json:"offline,omitempty"`
+	Compact    []byte         `json:"compact,omitempty"`
+	CompactExp time.Time      `json:"compact_exp,omitzero"`
 }
 
 type shareItemRow struct {

@@ -22,6 +22,9 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
+	if isCompact(req.QR) {
+		return s.redeemCompact(ctx, p, req.QR)
+	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
 		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")

@@ -73,6 +73,7 @@ type Service struct {
 
 	serviceKey *ecdsa.PrivateKey // signs access tokens
 	serviceKid string
+	attestKey  *ecdsa.PrivateKey // signs compact shares (EIDC1:, offline.go)
 
 	mu         sync.Mutex
 	signers    map[string]*ecdsa.PrivateKey // issuer kid → unsealed key (kids are content-addressed, so entries never go stale)
@@ -163,40 +164,54 @@ func (s *Service) Types() *credentials.Registry { return s.types }
 
 const metaServiceKey = "service_key"
 
-// loadServiceKey unseals the access-token signing key, or makes it.
+// loadServiceKey unseals the access-token signing key, or makes it, and
+// the presentation-attestation key of compact shares (offline.go).
 func (s *Service) loadServiceKey(ctx context.Context) error {
-	ad := []byte("meta|" + metaServiceKey)
-	return s.store.Update(ctx, func(tx Tx) error {
-		sealed, err := Meta.Get(tx, metaServiceKey)
+	key, err := s.loadKey(ctx, metaServiceKey)
+	if err != nil {
+		return fmt.Errorf("service key: %w", err)
+	}
+	kid, err := credentials.Thumbprint(&key.PublicKey)
+	if err != nil {
+		return err
+	}
+	s.serviceKey, s.serviceKid = key, kid
+	if s.attestKey, err = s.loadKey(ctx, metaAttestationKey); err != nil {
+		return fmt.Errorf("attestation key: %w", err)
+	}
+	return nil
+}
+
+// loadKey unseals the P-256 key kept in meta under name, making it on
+// the first start (one replica's, when two start at once: the Update
+// reads it again).
+func (s *Service) loadKey(ctx context.Context, name string) (*ecdsa.PrivateKey, error) {
+	ad := []byte("meta|" + name)
+	var key *ecdsa.PrivateKey
+	err := s.store.Update(ctx, func(tx Tx) error {
+		sealed, err := Meta.Get(tx, name)
 		if errors.Is(err, ErrNotFound) {
 			key, err := ecdsa.GenerateKey(elliptic.P256(), s.rand)
 			if err != nil {
-				return fmt.Errorf("service key: %w", err)
+				return err
 			}
 			der, err := x509.MarshalPKCS8PrivateKey(key)
 			if err != nil {
-				return fmt.Errorf("service key: %w", err)
+				return err
 			}
 			if sealed, err = s.seal.Seal(der, ad); err != nil {
 				return err
 			}
-			if err := Meta.Put(tx, sealed, metaServiceKey); err != nil {
+			if err := Meta.Put(tx, sealed, name); err != nil {
 				return err
 			}
 		} else if err != nil {
-			return fmt.Errorf("read service key: %w", err)
+			return fmt.Errorf("read %s: %w", name, err)
 		}
-		key, err := s.unsealKey(sealed, ad)
-		if err != nil {
-			return fmt.Errorf("service key: %w", err)
-		}
-		kid, err := credentials.Thumbprint(&key.PublicKey)
-		if err != nil {
-			return err
-		}
-		s.serviceKey, s.serviceKid = key, kid
-		return nil
+		key, err = s.unsealKey(sealed, ad)
+		return err
 	})
+	return key, err
 }
 
 func (s *Service) unsealKey(sealed, ad []byte) (*ecdsa.PrivateKey, error) {

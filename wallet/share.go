@@ -37,13 +37,19 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 	if req.MaxUses < 0 || req.MaxUses > MaxShareUses {
 		return nil, Errorf(api.CodeInvalidRequest, "max_uses: 1 to %d", MaxShareUses)
 	}
+	if req.Offline {
+		if err := checkOffline(req); err != nil {
+			return nil, err
+		}
+	}
 	id, err := s.newID("shr")
 	if err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
 	sh := &Share{ID: id, HolderID: p.Subject, DeviceID: p.DeviceID, Status: api.SharePending, VerifierID: req.VerifierID,
-		Aud: s.VerifyEndpoint(), Created: now, ExpiresAt: now.Add(ApprovalWindow), TTL: int(ttl / time.Second), MaxUses: req.MaxUses}
+		Aud: s.VerifyEndpoint(), Created: now, ExpiresAt: now.Add(ApprovalWindow), TTL: int(ttl / time.Second), MaxUses: req.MaxUses,
+		Offline: req.Offline}
 	if req.VerifierID != "" {
 		sh.Aud = req.VerifierID
 	}
@@ -234,6 +240,19 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 		// sealed now so that a redemption needs no signature check.
 		items, docs, err = s.verifyItems(ctx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), sh.Items, req.KBJWTs, now)
 	}
+	// An offline share's compact code, minted now that the device's
+	// consent is verified (issue 12).
+	var compact []byte
+	var compactExp time.Time
+	if err == nil && sh.Offline {
+		var got [][]byte
+		if got, err = s.store.Fetch(ctx, Credentials.Lookup("", items[0].CredentialID)); err == nil {
+			var c *Credential
+			if c, err = Credentials.Fetched(got[0], items[0].CredentialID); err == nil {
+				compact, compactExp, err = s.mintCompact(sh, c, docs[0], now)
+			}
+		}
+	}
 	var view *api.ShareView
 	if err == nil {
 		err = s.store.Update(ctx, func(tx Tx) error {
@@ -251,6 +270,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			sh.TokenHash = hashSecret(s.shareToken(sh.ID))
 			sh.Status = api.ShareActive
 			sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
+			sh.Compact, sh.CompactExp = compact, compactExp
 			if err := Shares.Put(tx, sh); err != nil {
 				return err
 			}
@@ -423,6 +443,7 @@ func (s *Service) shareView(sh *Share, now time.Time) *api.ShareView {
 		MaxUses: sh.MaxUses, Uses: sh.Uses, Created: sh.Created}
 	if sh.Status == api.ShareActive && now.Before(sh.ExpiresAt) {
 		v.QRText = qr.Text(qr.Share, s.shareToken(sh.ID))
+		v.OfflineQRText, v.OfflineExpiresAt = s.compactText(sh, now)
 	}
 	if (sh.Status == api.ShareActive || sh.Status == api.SharePending) && !now.Before(sh.ExpiresAt) {
 		v.Status = api.ShareExpired

@@ -14,6 +14,15 @@ import (
 
 // activeSigner returns the issuer's active key, unsealed (cached by kid).
 func (s *Service) activeSigner(is *Issuer) (*credentials.Issuer, error) {
+	priv, err := s.activeKey(is)
+	if err != nil {
+		return nil, err
+	}
+	return credentials.NewIssuer(s.IssuerURL(is.ID), priv, s.rand)
+}
+
+// activeKey is the issuer's active private key, unsealed (cached by kid).
+func (s *Service) activeKey(is *Issuer) (*ecdsa.PrivateKey, error) {
 	for _, k := range is.Keys {
 		if !k.Active {
 			continue
@@ -33,7 +42,7 @@ func (s *Service) activeSigner(is *Issuer) (*credentials.Issuer, error) {
 			s.signers[k.Kid] = priv
 			s.mu.Unlock()
 		}
-		return credentials.NewIssuer(s.IssuerURL(is.ID), priv, s.rand)
+		return priv, nil
 	}
 	return nil, fmt.Errorf("issuer %s has no active key", is.ID)
 }

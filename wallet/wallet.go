@@ -132,6 +132,9 @@ type Share struct {
 	TTL        int // lifetime once approved
 	MaxUses    int
 	Uses       int
+	Offline    bool   // an EIDC1: code is minted at approval (offline.go)
+	Compact    []byte // that code, sealed, until CompactExpiresAt
+	CompactExp time.Time
 }
 
 // ShareItem is one credential in a share.

@@ -64,6 +64,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 			"signed trust list, issuer metadata or one issuer's JWKS", func(_ context.Context, args []string) int {
 			return verifyPresentation(args, stdin, stdout, stderr)
 		}},
+		{"verify-offline", "verify an EIDC1: code read on stdin against a saved trust bundle, with no network", func(_ context.Context, args []string) int {
+			return verifyOffline(args, stdin, stdout, stderr)
+		}},
 	}
 	var usage strings.Builder
 	usage.WriteString("usage: eidwallet <command> [flags]\n\ncommands:\n")

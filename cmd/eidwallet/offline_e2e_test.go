@@ -1,0 +1,126 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/client"
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// TestOfflineCodeThroughRun (issue 12): a citizen approves an offline
+// share; the EIDC1: code verifies with `eidwallet verify-offline` against
+// the bundle saved from GET /v1/trust-bundle, with no network; every
+// tampering, a stale bundle, a clock set back and a revocation (in a
+// bundle fetched after it) are refused; online, POST /v1/verify takes it
+// once.
+func TestOfflineCodeThroughRun(t *testing.T) {
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	logs := &syncBuffer{}
+	srv := startServer(t, dataDir, logs)
+	defer srv.stop()
+	c := client.New(srv.url)
+	adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.Admin(string(bytes.TrimSpace(adminToken)))
+	must(admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}))
+	ik := must(admin.CreateIssuerAPIKey(ctx, "mps"))
+	vv := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18", "full_name"}}}))
+	code := must(admin.CreateActivationCode(ctx, citizenA))
+	holder := c.Holder(must(client.NewDevice("phone")))
+	must(holder.Enroll(ctx, citizenA, code.Code))
+	issued := must(c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.NationalID,
+		Claims: claimsA[credentials.NationalID], ValidUntil: time.Now().AddDate(1, 0, 0)}))
+
+	// A portrait cannot go offline; an offline share is of one credential.
+	if _, err := holder.Share(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{CredentialID: issued.CredentialID,
+		Claims: []string{"portrait"}}}}); err == nil {
+		t.Error("an offline share with the portrait was accepted")
+	}
+	view := must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
+		CredentialID: issued.CredentialID, Claims: []string{"age_over_18", "full_name"}}}}))
+	if !strings.HasPrefix(view.OfflineQRText, "EIDC1:") || view.OfflineExpiresAt == nil || view.QRText == "" {
+		t.Fatalf("approved: %+v", view)
+	}
+	dir := t.TempDir()
+	save := func(name string, b []byte) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	jwks := save("service.jwks", must(c.ServiceJWKS(ctx)))
+	bundle := save("bundle.cose", must(c.TrustBundle(ctx)))
+	verify := func(bundle, text string, now time.Time) (int, offlineResult) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(ctx, []string{"verify-offline", "--bundle", bundle, "--bundle-jwks", jwks, "--now", strconv.FormatInt(now.Unix(), 10)},
+			func(string) string { return "" }, strings.NewReader(text), &out, &errOut)
+		var r offlineResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("verify-offline: %s %s (%v)", out.String(), errOut.String(), err)
+		}
+		return code, r
+	}
+	now := time.Now()
+	code2, r := verify(bundle, view.OfflineQRText, now)
+	if code2 != exitOK || !r.Valid || r.Claims["age_over_18"] != true || r.Claims["full_name"] != claimsA[credentials.NationalID]["full_name"] ||
+		len(r.Claims) != 2 || r.Type != credentials.NationalID || r.Issuer != "mps" {
+		t.Fatalf("offline: %d %+v", code2, r)
+	}
+	text := view.OfflineQRText
+	i := len(text) - 10
+	tampered := text[:i] + map[bool]string{true: "1", false: "0"}[text[i] == '0'] + text[i+1:]
+	for name, c := range map[string]struct {
+		text string
+		now  time.Time
+		want string
+	}{
+		"a character changed": {tampered, now, ""},
+		"expired":             {text, now.Add(5 * time.Minute), "expired"},
+		"the bundle too old":  {text, now.Add(25 * time.Hour), "cannot_verify_offline"},
+		"the clock set back":  {text, now.Add(-2 * time.Hour), "cannot_verify_offline"},
+		"not a code":          {"EID1:ABCDEF", now, "malformed"},
+	} {
+		code, r := verify(bundle, c.text, c.now)
+		if code != exitInvalid || r.Valid || (c.want != "" && string(r.Reason) != c.want) {
+			t.Errorf("%s: %d %+v, want %s", name, code, r, c.want)
+		}
+	}
+	// Online, once (SPEC §5: a second use is 409).
+	v := c.Verifier(vv.APIKey.Key)
+	res, err := v.Verify(ctx, text)
+	if err != nil || res.Result != "valid" || len(res.Documents) != 1 {
+		t.Fatalf("online: %+v %v", res, err)
+	}
+	if _, err := v.Verify(ctx, text); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
+		t.Errorf("a second online use: %v", err)
+	}
+	// Revoked: a bundle fetched after it refuses the code offline.
+	must(c.Issuer(ik.Key).SetStatus(ctx, issued.CredentialID, api.StatusRequest{Status: api.StatusRevoked}))
+	var fresh []byte
+	for range 50 { // the bundle is kept in memory for a while; the revocation drops it
+		fresh = must(c.TrustBundle(ctx))
+		if !bytes.Equal(fresh, must(os.ReadFile(bundle))) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, r := verify(save("bundle2.cose", fresh), text, now); code != exitInvalid || r.Reason != "credential_revoked" {
+		t.Errorf("after revocation: %d %+v", code, r)
+	}
+}

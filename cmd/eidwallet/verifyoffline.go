@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/go-json-experiment/json"
+
+	"github.com/eidwallet/eidwallet/offline"
+)
+
+const verifyOfflineUsage = `usage: eidwallet verify-offline --bundle FILE --bundle-jwks FILE [--now SECONDS] < code
+
+Reads an EIDC1: code on stdin and checks it with no network against a saved
+trust bundle (GET /v1/trust-bundle), itself checked with the service's key
+set (GET /.well-known/jwks.json): signed by an attestation key of the bundle
+that may attest its type, of an issuer of the bundle for that type, its
+credential's status valid in the bundle's list, not expired. A bundle older
+than its maximum age, or a clock before its issue time, cannot verify
+offline (exit 2, fail closed). Prints {"valid", "reason", "type", "issuer",
+"claims", "expires_at", "cti"} as JSON. A code refused here may have been
+seen elsewhere: this command keeps no seen-cti store.
+`
+
+// offlineResult is what verify-offline prints.
+type offlineResult struct {
+	Valid     bool           `json:"valid"`
+	Reason    offline.Reason `json:"reason,omitempty"`
+	Type      string         `json:"type,omitempty"`
+	Issuer    string         `json:"issuer,omitempty"`
+	Claims    map[string]any `json:"claims,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	CTI       []byte         `json:"cti,omitempty"`
+}
+
+func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("verify-offline", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, verifyOfflineUsage)
+		fs.PrintDefaults()
+	}
+	bundlePath := fs.String("bundle", "", "the trust bundle `file` (GET /v1/trust-bundle)")
+	jwksPath := fs.String("bundle-jwks", "", "JWKS `file` of the service key that signs the bundle (GET /.well-known/jwks.json)")
+	nowFlag := fs.String("now", "", "verification time in unix `seconds` (default: the clock)")
+	if err := fs.Parse(args); err != nil {
+		return exitUsage
+	}
+	usageError := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "verify-offline: "+format+"\n", args...)
+		return exitUsage
+	}
+	if fs.NArg() != 0 || *bundlePath == "" || *jwksPath == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	now := time.Now()
+	if *nowFlag != "" {
+		sec, err := strconv.ParseInt(*nowFlag, 10, 64)
+		if err != nil {
+			return usageError("--now must be unix seconds: %v", err)
+		}
+		now = time.Unix(sec, 0)
+	}
+	keys, err := readJWKSFile(*jwksPath)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	raw, err := readCapped(*bundlePath, offline.MaxBundleBytes)
+	if err != nil {
+		return usageError("%v", err)
+	}
+	var serviceKeys []*ecdsa.PublicKey
+	for _, k := range keys {
+		serviceKeys = append(serviceKeys, k)
+	}
+	print := func(r offlineResult) int {
+		out, _ := json.Marshal(r, json.Deterministic(true))
+		fmt.Fprintf(stdout, "%s\n", out)
+		if !r.Valid {
+			return exitInvalid
+		}
+		return exitOK
+	}
+	b, err := offline.ReadBundle(raw, serviceKeys, now)
+	if err != nil {
+		return print(offlineResult{Reason: offline.ReasonOf(err)})
+	}
+	in, err := io.ReadAll(io.LimitReader(stdin, offline.MaxTextBytes+2))
+	if err != nil {
+		return usageError("read stdin: %v", err)
+	}
+	s, err := b.Verify(string(bytes.TrimSpace(in)), now)
+	if err != nil {
+		return print(offlineResult{Reason: offline.ReasonOf(err)})
+	}
+	exp := s.ExpiresAt
+	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: s.CTI})
+}
+
+// readCapped reads a file of at most max bytes.
+func readCapped(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err == nil && int64(len(b)) > max {
+		err = fmt.Errorf("%s: over %d bytes", path, max)
+	}
+	return b, err
+}

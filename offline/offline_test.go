@@ -1,0 +1,162 @@
+package offline
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// TestBase45Vectors: the examples of RFC 9285 §4.3 and §4.4, and the
+// refusals of §6.
+func TestBase45Vectors(t *testing.T) {
+	for in, want := range map[string]string{"AB": "BB8", "Hello!!": "%69 VD92EX0", "base-45": "UJCLQE7W581", "ietf!": "QED8WEX0", "": ""} {
+		if got := encode45([]byte(in)); got != want {
+			t.Errorf("encode %q = %q, want %q", in, got, want)
+		}
+		if got, err := decode45(want); err != nil || string(got) != in {
+			t.Errorf("decode %q = %q %v", want, got, err)
+		}
+	}
+	for _, bad := range []string{"GGW", "A", "ab", "QED8WEX", "::", "AB\n"} {
+		if _, err := decode45(bad); err == nil {
+			t.Errorf("decode %q: accepted", bad)
+		}
+	}
+}
+
+type fixture struct {
+	attester, issuer, service *ecdsa.PrivateKey
+	now                       time.Time
+	list                      *credentials.StatusList
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	k := func() *ecdsa.PrivateKey { p, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return p }
+	l, err := credentials.NewStatusList(2, 1024)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &fixture{attester: k(), issuer: k(), service: k(), now: time.Unix(1798372800, 0), list: l}
+}
+
+func (f *fixture) share() Share {
+	return Share{Type: "national_id", IssuerID: "mps", StatusList: 1, StatusIndex: 7, Consent: true,
+		Claims: map[string]any{"age_over_18": true, "full_name": "Nguyễn Thị Minh Khai"}, IssuedAt: f.now, ExpiresAt: f.now.Add(MaxLifetime),
+		CTI: []byte("0123456789ab")}
+}
+
+func (f *fixture) bundle(t *testing.T, types ...string) *Bundle {
+	t.Helper()
+	cwt, err := SignStatusList(rand.Reader, f.issuer, StatusListURI("https://wallet.example", "mps", 1), f.list, f.now, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := SignBundle(rand.Reader, f.service, &Bundle{Issuer: "https://wallet.example", IssuedAt: f.now, MaxAge: DefaultMaxAge,
+		Issuers:     []BundleIssuer{{ID: "mps", Name: "Ministry", Keys: []*ecdsa.PublicKey{&f.issuer.PublicKey}, Types: []string{"national_id"}}},
+		Attesters:   []Attester{{Key: &f.attester.PublicKey, Types: types}},
+		StatusLists: []StatusListCWT{{IssuerID: "mps", List: 1, CWT: cwt}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBundle(raw, []*ecdsa.PublicKey{&f.service.PublicKey}, f.now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestShareRoundTrip: a minted code verifies against the bundle, with
+// its claims (diacritics kept), and each tampering is refused with its
+// reason.
+func TestShareRoundTrip(t *testing.T) {
+	f := newFixture(t)
+	b := f.bundle(t, "national_id")
+	text, err := Sign(rand.Reader, f.attester, f.share())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.ContainsFunc(strings.TrimPrefix(text, Prefix), func(r rune) bool { return !strings.ContainsRune(base45Alphabet, r) }) {
+		t.Fatalf("not QR alphanumeric: %s", text)
+	}
+	s, err := b.Verify(text, f.now.Add(10*time.Second))
+	if err != nil || s.Claims["full_name"] != "Nguyễn Thị Minh Khai" || s.Claims["age_over_18"] != true || !s.Consent ||
+		s.StatusIndex != 7 || string(s.CTI) != "0123456789ab" {
+		t.Fatalf("verify: %+v %v", s, err)
+	}
+	other := newFixture(t)
+	forged, _ := Sign(rand.Reader, other.attester, f.share())
+	flipped := []byte(text)
+	flipped[len(flipped)-4] = map[bool]byte{true: 'B', false: 'A'}[flipped[len(flipped)-4] == 'A']
+	for name, c := range map[string]struct {
+		text string
+		now  time.Time
+		want Reason
+	}{
+		"expired":           {text, f.now.Add(MaxLifetime + 2*time.Minute), ReasonExpired},
+		"from the future":   {text, f.now.Add(-5 * time.Minute), ReasonNotYetValid},
+		"unknown key":       {forged, f.now, ReasonUnknownKey},
+		"signature altered": {string(flipped), f.now, ""},
+		"not EIDC1":         {"EID1:" + strings.TrimPrefix(text, Prefix), f.now, ReasonMalformed},
+	} {
+		_, err := b.Verify(c.text, c.now)
+		if err == nil || (c.want != "" && ReasonOf(err) != c.want) {
+			t.Errorf("%s: %v, want %s", name, err, c.want)
+		}
+	}
+	// Revoked in the issuer's list: refused offline.
+	if err := f.list.Set(7, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.bundle(t, "national_id").Verify(text, f.now); ReasonOf(err) != ReasonRevoked {
+		t.Errorf("revoked: %v", err)
+	}
+	// An attester not allowed the type.
+	if _, err := f.bundle(t, "health_insurance").Verify(text, f.now); ReasonOf(err) != ReasonNotAuthorized {
+		t.Errorf("type not attested: %v", err)
+	}
+}
+
+// TestBundleAge: a bundle past its maximum age, or read with a clock
+// before its issue time, cannot verify offline (fail closed).
+func TestBundleAge(t *testing.T) {
+	f := newFixture(t)
+	raw, err := SignBundle(rand.Reader, f.service, &Bundle{Issuer: "https://wallet.example", IssuedAt: f.now, MaxAge: DefaultMaxAge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []*ecdsa.PublicKey{&f.service.PublicKey}
+	if _, err := ReadBundle(raw, keys, f.now.Add(DefaultMaxAge+time.Second)); ReasonOf(err) != ReasonStale {
+		t.Errorf("old bundle: %v", err)
+	}
+	if _, err := ReadBundle(raw, keys, f.now.Add(-time.Hour)); ReasonOf(err) != ReasonStale {
+		t.Errorf("clock set back: %v", err)
+	}
+	if _, err := ReadBundle(raw, []*ecdsa.PublicKey{&f.issuer.PublicKey}, f.now); ReasonOf(err) != ReasonUnknownKey {
+		t.Errorf("another key: %v", err)
+	}
+}
+
+// FuzzParse: any text never panics Parse, and what verifies was signed.
+func FuzzParse(f *testing.F) {
+	fx := &fixture{}
+	fx.attester, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	fx.now = time.Unix(1798372800, 0)
+	text, _ := Sign(rand.Reader, fx.attester, fx.share())
+	f.Add(text)
+	f.Add(Prefix + "QED8WEX0")
+	f.Fuzz(func(t *testing.T, s string) {
+		got, _, err := Parse(s, func([]byte) (*ecdsa.PublicKey, error) { return &fx.attester.PublicKey, nil }, fx.now, time.Minute)
+		if err == nil && got == nil {
+			t.Fatal("nil share without error")
+		}
+		if err != nil && ReasonOf(err) == "" {
+			t.Fatalf("untyped error %v", err)
+		}
+	})
+}
