@@ -260,6 +260,10 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, nil, fail(ReasonUntrustedIssuer, "x5c does not chain to a trusted CA")
 	}
+	// The leaf signs: a CA certificate, or one not for signatures, does not.
+	if certs[0].IsCA || certs[0].KeyUsage != 0 && certs[0].KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, nil, fail(ReasonUntrustedIssuer, "the x5c leaf is not a signing certificate")
+	}
 	pub, ok := certs[0].PublicKey.(*ecdsa.PublicKey)
 	if !ok || pub.Curve != elliptic.P256() {
 		return nil, nil, fail(ReasonUnsupportedAlg, "the leaf key is not P-256")

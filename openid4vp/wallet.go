@@ -109,8 +109,9 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	if obj.RedirectURI != "" || obj.Scope != "" || obj.Request != nil || obj.RequestURI != nil {
 		return nil, errors.New("redirect_uri, scope, request and request_uri have no place in this request object")
 	}
-	if obj.Nonce == "" || len(obj.Nonce) > 256 {
-		return nil, errors.New("nonce is required")
+	// §5.2: nonce and state are of URL-safe characters.
+	if !urlSafe(obj.Nonce) || obj.State != "" && !urlSafe(obj.State) {
+		return nil, errors.New("nonce (required) and state: 1 to 256 of [A-Za-z0-9._~-]")
 	}
 	if obj.DCQLQuery == nil {
 		return nil, errors.New("dcql_query is required")
@@ -203,10 +204,14 @@ func (q *Query) Choose(candidates []Candidate) ([]Chosen, []string) {
 			i := slices.IndexFunc(set.Options, func(opt []string) bool {
 				return !slices.ContainsFunc(opt, func(id string) bool { return answers[id] == nil })
 			})
+			// §6.4.2: optional sets may be left out, and are, so that
+			// nothing is sent the verifier does not need.
+			required := set.Required == nil || *set.Required
 			switch {
+			case !required:
 			case i >= 0:
 				ids = append(ids, set.Options[i]...)
-			case set.Required == nil || *set.Required:
+			default:
 				missing = append(missing, set.Options[0]...)
 			}
 		}
@@ -238,8 +243,10 @@ func (c *CredentialQuery) answeredBy(cand Candidate) ([]string, bool) {
 	pick := func(cls []ClaimsQuery) ([]string, bool) {
 		var names []string
 		for _, cl := range cls {
+			// This wallet discloses whole top-level claims; a path into one
+			// would disclose more than it selects (§6.4), so it is not met.
 			name, ok := cl.Path[0].(string)
-			if !ok || !cl.matches(p) {
+			if !ok || len(cl.Path) > 1 || !cl.matches(p) {
 				return nil, false
 			}
 			names = append(names, name)
@@ -263,4 +270,17 @@ func (c *CredentialQuery) answeredBy(cand Candidate) ([]string, bool) {
 		}
 	}
 	return nil, false
+}
+
+// urlSafe reports whether s is 1 to 256 of the characters §5.2 allows.
+func urlSafe(s string) bool {
+	if s == "" || len(s) > 256 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }

@@ -17,7 +17,7 @@ import (
 // TestChoose: what a wallet sends for a query (OpenID4VP 1.0 §6.4): the
 // first credential that answers each query, the first claim_sets option
 // it can meet, credential_sets' first option that can be met (optional
-// ones when they can), trusted_authorities honoured, and nothing at all
+// ones left out), top-level claims only, trusted_authorities honoured, and nothing at all
 // when a required part cannot be met.
 func TestChoose(t *testing.T) {
 	id := openid4vp.Candidate{ID: "crd_id", Format: openid4vp.FormatSDJWTVC, VCT: "urn:id",
@@ -41,7 +41,9 @@ func TestChoose(t *testing.T) {
 			{"id":"card","format":"dc+sd-jwt","meta":{"vct_values":["urn:id"]},"claims":[{"path":["full_name"]}]},
 			{"id":"ins","format":"dc+sd-jwt","meta":{"vct_values":["urn:hi"]},"claims":[{"path":["card_number"]}]}],
 			"credential_sets":[{"options":[["pass"],["card"]]},{"options":[["ins"]],"required":false}]}`,
-			[]openid4vp.Chosen{{QueryID: "card", CandidateID: "crd_id", Claims: []string{"full_name"}}, {QueryID: "ins", CandidateID: "crd_hi", Claims: []string{"card_number"}}}, nil},
+			[]openid4vp.Chosen{{QueryID: "card", CandidateID: "crd_id", Claims: []string{"full_name"}}}, nil}, // the optional set left out
+		{"a path into a claim", `{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:id"]},"claims":[{"path":["full_name",0]}]}]}`,
+			nil, []string{"a"}},
 		{"a required set unmet", `{"credentials":[{"id":"pass","format":"dc+sd-jwt","meta":{"vct_values":["urn:passport"]}},
 			{"id":"card","format":"dc+sd-jwt","meta":{"vct_values":["urn:id"]}}],"credential_sets":[{"options":[["pass"]]},{"options":[["card"]]}]}`,
 			nil, []string{"pass"}},

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"slices"
@@ -50,6 +51,7 @@ type RemoteRequest struct {
 type RemoteAnswer struct {
 	QueryID      string
 	CredentialID string
+	Type         string // the credential's type
 	Claims       []string
 }
 
@@ -102,11 +104,20 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 		if obj.ClientMetadata == nil || obj.ClientMetadata.JWKS == nil {
 			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: direct_post.jwt without client_metadata.jwks")
 		}
-		rr.EncJWKS, rr.Enc = obj.ClientMetadata.JWKS, "A128GCM" // §8.3: the default
-		for _, enc := range obj.ClientMetadata.EncryptedResponseEncs {
-			if enc == "A256GCM" {
+		rr.EncJWKS = obj.ClientMetadata.JWKS
+		// §5.1: A128GCM when none is listed, else one of those listed that
+		// this wallet has.
+		offered := obj.ClientMetadata.EncryptedResponseEncs
+		if offered == nil {
+			offered = []string{"A128GCM"}
+		}
+		for _, enc := range credentials.ResponseEncs {
+			if slices.Contains(offered, enc) {
 				rr.Enc = enc
 			}
+		}
+		if rr.Enc == "" {
+			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: none of its encryptions is A128GCM or A256GCM")
 		}
 	}
 	id, err := s.newID("req")
@@ -128,8 +139,8 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 		chosen, missing := query.Choose(cands)
 		unsatisfied = missing
 		for _, c := range chosen {
-			rr.Chosen = append(rr.Chosen, RemoteAnswer{QueryID: c.QueryID, CredentialID: c.CandidateID, Claims: c.Claims})
 			typ := types[c.CandidateID]
+			rr.Chosen = append(rr.Chosen, RemoteAnswer{QueryID: c.QueryID, CredentialID: c.CandidateID, Type: typ, Claims: c.Claims})
 			r.Claims[typ] = append(r.Claims[typ], c.Claims...)
 		}
 		if err := Requests.Put(tx, r); err != nil {
@@ -180,27 +191,14 @@ func remoteView(r *Request, now time.Time) *api.RequestView {
 	view := &api.RequestView{RequestID: r.ID, Status: requestState(r, now), Protocol: api.ProtocolOpenID4VP, Verified: &verified,
 		Verifier: api.VerifierParty{ID: rr.ClientID, Name: rr.Name}, Created: r.Created, ExpiresAt: r.ExpiresAt,
 		Claims: []api.RequestedClaim{}, RedirectURI: rr.RedirectURI}
+	// Registered is false: no registration of a verifier elsewhere says
+	// what it may ask for (a certificate names who it is, not that).
 	for _, c := range rr.Chosen {
 		for _, n := range c.Claims {
-			view.Claims = append(view.Claims, api.RequestedClaim{Claim: n, CredentialID: c.CredentialID, Registered: verified,
-				Type: typeOfAnswer(r, c)})
+			view.Claims = append(view.Claims, api.RequestedClaim{Claim: n, CredentialID: c.CredentialID, Type: c.Type})
 		}
 	}
 	return view
-}
-
-// typeOfAnswer is the type of the credential answering c.
-func typeOfAnswer(r *Request, c RemoteAnswer) string {
-	for typ, names := range r.Claims {
-		for _, n := range c.Claims {
-			for _, m := range names {
-				if n == m {
-					return typ
-				}
-			}
-		}
-	}
-	return ""
 }
 
 // fetchRequestObject fetches the request object of lr (§5.10: POST with a
@@ -218,7 +216,11 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 			return nil, nil, "", err
 		}
 		walletNonce = base64.RawURLEncoding.EncodeToString(b)
-		form := url.Values{"wallet_nonce": {walletNonce}, "wallet_metadata": {walletMetadata}}
+		md := walletMetadata
+		if prefix, _ := openid4vp.ClientIDPrefix(lr.ClientID); prefix == openid4vp.PrefixRedirectURI {
+			md = walletMetadataUnsigned // §5.10: no signing algorithms where requests cannot be signed
+		}
+		form := url.Values{"wallet_nonce": {walletNonce}, "wallet_metadata": {md}}
 		method, body = http.MethodPost, strings.NewReader(form.Encode())
 	}
 	req, err := http.NewRequestWithContext(ctx, method, lr.RequestURI, body)
@@ -229,9 +231,12 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 	if lr.Post {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
-	raw, status, err := s.outbound(req, maxRequestObject)
+	raw, status, mediaType, err := s.outboundTyped(req, maxRequestObject)
+	if err == nil && status == http.StatusOK && mediaType != openid4vp.MediaTypeRequestObject {
+		err = fmt.Errorf("answered %q, not %s", mediaType, openid4vp.MediaTypeRequestObject) // §5.10.1
+	}
 	if err != nil || status != http.StatusOK {
-		s.log.InfoContext(ctx, "openid4vp request object not fetched", "status", status, "err", err)
+		s.log.InfoContext(ctx, "openid4vp request object not fetched", "status", status, "err", outboundFailure(err))
 		return nil, nil, "", failed("verifier_unreachable", "the verifier's request could not be fetched")
 	}
 	token := strings.TrimSpace(string(raw))
@@ -262,11 +267,16 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 }
 
 // walletMetadata is what the wallet side tells a verifier it supports
-// (§10, §5.10).
-const walletMetadata = `{"vp_formats_supported":{"dc+sd-jwt":{"sd-jwt_alg_values":["ES256"],"kb-jwt_alg_values":["ES256"]}},` +
-	`"client_id_prefixes_supported":["x509_san_dns","x509_hash","redirect_uri"],` +
-	`"authorization_encryption_alg_values_supported":["ECDH-ES"],"authorization_encryption_enc_values_supported":["A128GCM","A256GCM"],` +
-	`"request_object_signing_alg_values_supported":["ES256"],"response_types_supported":["vp_token"]}`
+// (§10, §5.10); walletMetadataUnsigned the same without signing
+// algorithms, for a client whose requests cannot be signed.
+const (
+	walletMetadataBase = `{"vp_formats_supported":{"dc+sd-jwt":{"sd-jwt_alg_values":["ES256"],"kb-jwt_alg_values":["ES256"]}},` +
+		`"client_id_prefixes_supported":["x509_san_dns","x509_hash","redirect_uri"],` +
+		`"authorization_encryption_alg_values_supported":["ECDH-ES"],"authorization_encryption_enc_values_supported":["A128GCM","A256GCM"],` +
+		`"response_types_supported":["vp_token"]`
+	walletMetadata         = walletMetadataBase + `,"request_object_signing_alg_values_supported":["ES256"]}`
+	walletMetadataUnsigned = walletMetadataBase + `}`
+)
 
 // verifierRoots are the CAs whose verifiers' requests the wallet side
 // takes: the operator's (Config.VerifierTrustAnchors) and this service's
@@ -287,16 +297,23 @@ func (s *Service) verifierRoots(ctx context.Context) (*x509.CertPool, error) {
 // outbound sends req with the outbound client (SPEC §6) and reads at most
 // max bytes of the answer.
 func (s *Service) outbound(req *http.Request, max int64) ([]byte, int, error) {
+	b, status, _, err := s.outboundTyped(req, max)
+	return b, status, err
+}
+
+// outboundTyped is outbound with the answer's media type.
+func (s *Service) outboundTyped(req *http.Request, max int64) ([]byte, int, string, error) {
 	resp, err := s.webhooks.client.Do(req)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, "", err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
 	if err == nil && int64(len(b)) > max {
 		err = fmt.Errorf("answer over %d bytes", max)
 	}
-	return b, resp.StatusCode, err
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	return b, resp.StatusCode, mt, err
 }
 
 // postRemote posts an authorization response (§8.2) to rr's response URI:
@@ -308,7 +325,9 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 		params.Set("state", rr.State)
 	}
 	form := params
-	if rr.ResponseMode == openid4vp.DirectPostJWT && params.Get("error") == "" {
+	// Encrypted for direct_post.jwt whenever there is a key, errors too
+	// (§8.3.1 lets an error go in clear only when it cannot be).
+	if rr.ResponseMode == openid4vp.DirectPostJWT && rr.EncJWKS != nil {
 		plain := map[string]any{}
 		for k := range params {
 			plain[k] = params.Get(k)
@@ -340,7 +359,7 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	raw, status, err := s.outbound(req, maxVerifierReply)
 	if err != nil {
-		s.log.InfoContext(ctx, "openid4vp response not delivered", "err", err)
+		s.log.InfoContext(ctx, "openid4vp response not delivered", "err", outboundFailure(err))
 		return "", failed("verifier_unreachable", "the verifier could not be reached")
 	}
 	if status != http.StatusOK {
@@ -422,12 +441,20 @@ func (s *Service) requestBinding(r *Request) (aud string, nonce func(string) str
 // remoteItems are the items answering a remote request: what its DCQL
 // query selected at resolve time. The app may name them again, not others.
 func remoteItems(r *Request, given []api.ShareRequestItem) ([]api.ShareRequestItem, error) {
+	// One presentation per credential, with the claims of every query it
+	// answers (§6.1: queries may ask for the same credential; §6.4 allows
+	// the larger presentation then).
 	var items []api.ShareRequestItem
 	for _, c := range r.Remote.Chosen {
 		if len(c.Claims) == 0 {
 			return nil, Errorf(api.CodeInvalidRequest, "the verifier asks for no claim this service can disclose alone")
 		}
-		items = append(items, api.ShareRequestItem{CredentialID: c.CredentialID, Claims: c.Claims})
+		i := slices.IndexFunc(items, func(it api.ShareRequestItem) bool { return it.CredentialID == c.CredentialID })
+		if i < 0 {
+			items = append(items, api.ShareRequestItem{CredentialID: c.CredentialID})
+			i = len(items) - 1
+		}
+		items[i].Claims = slices.Compact(slices.Sorted(slices.Values(append(items[i].Claims, c.Claims...))))
 	}
 	if len(items) == 0 {
 		return nil, Errorf(api.CodeConflict, "no credential of yours answers this request: decline it")
@@ -438,4 +465,19 @@ func remoteItems(r *Request, given []api.ShareRequestItem) ([]api.ShareRequestIt
 		return nil, Errorf(api.CodeInvalidRequest, "items: a standard verifier's request is answered with what it asked, or declined")
 	}
 	return items, nil
+}
+
+// outboundFailure says why an outbound request failed without its URL,
+// which may carry a bearer token in its path (SPEC §6: no tokens in logs).
+func outboundFailure(err error) string {
+	if err == nil {
+		return ""
+	}
+	if rule := refusedRule(err); rule != "" {
+		return "refused: " + rule
+	}
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Op + ": " + ue.Err.Error()
+	}
+	return err.Error()
 }

@@ -337,6 +337,7 @@ type remoteRow struct {
 type remoteAnswerRow struct {
 	QueryID      string   `json:"query_id"`
 	CredentialID string   `json:"credential_id"`
+	Type         string   `json:"type"`
 	Claims       []string `json:"claims"`
 }
 

@@ -513,19 +513,10 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		aud, nonce := s.requestBinding(r)
 		items, docs, err = s.verifyItems(ctx, p, r.ID, aud, nonce, r.Items, req.KBJWTs, now)
 	}
-	// A standard verifier gets the VP Token now; the request is recorded
-	// approved once it took it.
-	var redirect string
-	if err == nil && r.Remote != nil {
-		redirect, err = s.answerRemote(ctx, r, items, docs)
-	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
-	return s.decide(ctx, p, id, func(tx Tx, cur *Request, now time.Time) error {
-		if cur.Remote != nil {
-			cur.Remote.RedirectURI = redirect
-		}
+	view, err := s.decide(ctx, p, id, func(tx Tx, cur *Request, now time.Time) error {
 		if err := preparedOn(cur, p); err != nil {
 			return err
 		}
@@ -539,6 +530,30 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		cur.Items, cur.Status = items, api.RequestApproved
 		return ShareDocuments.Put(tx, docs, cur.ID)
 	})
+	// A standard verifier gets the VP Token once the approval (and the
+	// activity entry naming what it discloses) is durable: one decision
+	// only ever sends, and nothing leaves that the log does not name.
+	if err != nil || r.Remote == nil {
+		return view, err
+	}
+	redirect, err := s.answerRemote(ctx, r, items, docs)
+	if err != nil {
+		return nil, err
+	}
+	if redirect != "" {
+		view.RedirectURI = redirect
+		if err := s.store.Update(ctx, func(tx Tx) error {
+			cur, err := Requests.Get(tx, r.ID)
+			if err != nil {
+				return err
+			}
+			cur.Remote.RedirectURI = redirect
+			return Requests.Put(tx, cur)
+		}); err != nil {
+			s.log.WarnContext(ctx, "openid4vp redirect_uri not recorded", "verifier_request_id", r.ID, "err", err)
+		}
+	}
+	return view, nil
 }
 
 // preparedOn reports whether r's answer was prepared on the calling
@@ -568,15 +583,18 @@ func (s *Service) DeclineRequest(ctx context.Context, p *Principal, id string) (
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
 	}
-	if r.Remote != nil {
+	view, err := s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
+		r.Status, r.Items = api.RequestDeclined, nil
+		return nil
+	})
+	// Recorded first, then the verifier told; the decline stands even
+	// when it cannot be reached.
+	if err == nil && r.Remote != nil {
 		if _, err := s.postRemote(ctx, r.Remote, url.Values{"error": {"access_denied"}}); err != nil {
 			s.log.InfoContext(ctx, "openid4vp decline not delivered", "verifier_request_id", r.ID)
 		}
 	}
-	return s.decide(ctx, p, id, func(tx Tx, r *Request, now time.Time) error {
-		r.Status, r.Items = api.RequestDeclined, nil
-		return nil
-	})
+	return view, err
 }
 
 // decide runs one transition of the holder's request to a final state
