@@ -33,4 +33,9 @@ func TestOpenID4VPClaimSets(t *testing.T) {
 	if status, body := ow.answer(newReq(), answerOpts{claims: []string{"card_number", "full_name"}}); status != 200 {
 		t.Errorf("the card number and the name: %d %s", status, body)
 	}
+	// A query with no claims could ask for a type the verifier is not
+	// registered for: refused at creation.
+	noClaims := `{"credentials":[{"id":"c","format":"dc+sd-jwt","meta":{"vct_values":["` + hi.VCT + `"]}}]}`
+	wantError(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", mustJSON(t, api.CreateRequestRequest{
+		Protocol: api.ProtocolOpenID4VP, Purpose: "p", DCQLQuery: []byte(noClaims)})), 400, "invalid_request")
 }

@@ -366,6 +366,7 @@ func TestOpenID4VPRefusals(t *testing.T) {
 		{"wrong state", answerOpts{state: "not-the-state"}, "", "state_mismatch"},
 		{"unknown dcql id", answerOpts{queryID: "other_credential"}, "", "dcql_unsatisfied"},
 		{"claims not asked", answerOpts{claims: []string{"card_number"}}, "", "dcql_unsatisfied"},
+		{"more than asked", answerOpts{claims: []string{"card_number", "full_name"}}, "", "disclosure_not_requested"},
 		{"encrypted to another key", answerOpts{encryptTo: &other.PublicKey}, "", "decryption_failed"},
 		{"bad issuer signature", answerOpts{}, badSig(), "invalid_signature"},
 	} {

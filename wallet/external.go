@@ -356,7 +356,7 @@ func (s *Service) externalStatus(ctx context.Context, ei *ExternalIssuer, ref cr
 		req.Header.Set("Accept", "application/statuslist+jwt")
 		raw, status, err := s.outbound(req, maxStatusListToken)
 		if err != nil || status != http.StatusOK {
-			s.log.InfoContext(ctx, "external status list not fetched", "external_issuer_id", ei.ID, "status", status, "err", err)
+			s.log.InfoContext(ctx, "external status list not fetched", "external_issuer_id", ei.ID, "status", status, "err", outboundFailure(err))
 			return unavailable
 		}
 		keys, err := credentials.ParseJWKS(ei.JWKS)

@@ -96,6 +96,9 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if err := Devices.Put(tx, d); err != nil {
 				return err
 			}
+			if err := putDeviceKey(tx, d); err != nil {
+				return err
+			}
 			for _, id := range resp.Bound {
 				if err := CredentialCopies.Put(tx, copies[id], id, d.ID); err != nil {
 					return err
@@ -274,7 +277,8 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 		} else if err != nil {
 			return err
 		}
-		return nil
+		// Devices enrolled before device keys were kept fill them in here.
+		return putDeviceKey(tx, dev)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "token")
@@ -434,7 +438,7 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 				}
 			}
 			// Remembered, so that the copy dies with its device (SPEC §2).
-			if err := ExportedKeys.Put(tx, []byte(p.DeviceID), thumb); err != nil {
+			if err := DeviceKeys.Put(tx, []byte(p.DeviceID), thumb); err != nil {
 				return err
 			}
 			return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventCredentialExported, Outcome: "ok",
@@ -520,4 +524,17 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 		s.log.InfoContext(ctx, "device revoked", "holder_id", p.Subject, "device_id", deviceID)
 	}
 	return s.storeErr(ctx, err, "device")
+}
+
+// putDeviceKey records d's key thumbprint → d (DeviceKeys).
+func putDeviceKey(tx Tx, d *Device) error {
+	key, err := credentials.ParsePublicJWK(d.Key)
+	if err != nil {
+		return fmt.Errorf("device %s key: %w", d.ID, err)
+	}
+	thumb, err := credentials.Thumbprint(key)
+	if err != nil {
+		return err
+	}
+	return DeviceKeys.Put(tx, []byte(d.ID), thumb)
 }

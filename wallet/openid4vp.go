@@ -50,10 +50,11 @@ type AnsweredCredential struct {
 	External    bool
 	Kid         string
 	Type        string
-	StatusList  int    // a hosted issuer's list (-1: none)
-	StatusIndex int    // the index in it, or in StatusURI's
-	StatusURI   string // an external issuer's status list ("" : none)
-	DeviceID    string // a hosted credential's copy exported from this device ("" : none)
+	StatusList  int       // a hosted issuer's list (-1: none)
+	StatusIndex int       // the index in it, or in StatusURI's
+	StatusURI   string    // an external issuer's status list ("" : none)
+	DeviceID    string    // a hosted credential's device, whose key binds it ("" : none)
+	ExpiresAt   time.Time // the credential's exp (zero: none)
 }
 
 // openID4VPState is the state of an openid4vp request (OpenID4VP 1.0 §5.2):
@@ -113,7 +114,7 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 	case openid4vp.PrefixX509Hash:
 		leaf, _, err := s.verifierCertificate(ctx, p.Subject)
 		if err != nil {
-			return nil, err
+			return nil, s.storeErr(ctx, err, "verifier certificate")
 		}
 		o.ClientID = openid4vp.X509HashClientID(leaf)
 	case openid4vp.PrefixRedirectURI:
@@ -124,7 +125,7 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 	if prefix != openid4vp.PrefixRedirectURI {
 		// Made now, outside the write below, if the verifier has none.
 		if _, _, err := s.verifierCertificate(ctx, p.Subject); err != nil {
-			return nil, err
+			return nil, s.storeErr(ctx, err, "verifier certificate")
 		}
 	}
 	if mode == openid4vp.DirectPostJWT {
@@ -195,10 +196,16 @@ func (s *Service) openID4VPQuery(req api.CreateRequestRequest) ([]byte, map[stri
 		for _, typ := range types {
 			t, _ := s.types.ByID(typ)
 			cq := openid4vp.CredentialQuery{ID: typ, Format: openid4vp.FormatSDJWTVC, Meta: &openid4vp.Meta{VCTValues: []string{t.VCT}}}
-			for _, n := range req.Claims[typ] {
+			names := slices.Compact(slices.Sorted(slices.Values(req.Claims[typ])))
+			for _, n := range names {
 				cq.Claims = append(cq.Claims, openid4vp.ClaimsQuery{Path: openid4vp.Path{n}})
 			}
 			q.Credentials = append(q.Credentials, cq)
+		}
+		// The query wallets get must itself be valid (§6: one claim once,
+		// bounded sizes).
+		if err := q.Validate(); err != nil {
+			return nil, nil, Errorf(api.CodeInvalidRequest, "claims: %s", err)
 		}
 		b, err := json.Marshal(q, json.Deterministic(true))
 		return b, req.Claims, err
@@ -215,6 +222,15 @@ func (s *Service) openID4VPQuery(req api.CreateRequestRequest) ([]byte, map[stri
 		// §6.1.1's authorities are X.509 key identifiers, ETSI trusted
 		// lists and federations; the issuers here sign with JWKS keys and
 		// belong to none, so a query that needs one could never be met.
+		// Every query names its claims, so that the verifier's registration
+		// covers what it asks (T35), and holder binding stays required
+		// (T9: without a KB-JWT nothing binds the answer to this request).
+		if len(cq.Claims) == 0 {
+			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: name the claims asked (claims)", cq.ID)
+		}
+		if cq.RequireHolderBinding != nil && !*cq.RequireHolderBinding {
+			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: require_cryptographic_holder_binding must stay true", cq.ID)
+		}
 		if cq.TrustedAuthorities != nil {
 			return nil, nil, Errorf(api.CodeInvalidRequest, "dcql_query: %s: trusted_authorities: the issuers this service trusts are named by the operator, not by a trust framework (leave it out)", cq.ID)
 		}
@@ -301,7 +317,7 @@ func (s *Service) OpenID4VPRequestObject(ctx context.Context, token, walletNonce
 		jwt, err = s.signRequestObject(ctx, v, o.ClientID, obj)
 	}
 	if err != nil {
-		return "", err
+		return "", s.storeErr(ctx, err, "request")
 	}
 	if r.Status == api.RequestCreated {
 		if err := s.markDelivered(ctx, r.ID); err != nil {
@@ -420,6 +436,9 @@ func (s *Service) OpenID4VPResponse(ctx context.Context, token string, form url.
 			return nil
 		}
 		cur.Status, cur.Items, cur.OpenID4VP.Answered = api.RequestApproved, answered.items, answered.creds
+		if answered.holderID != "" {
+			cur.HolderID = answered.holderID // so the holder's activity names the answer (SPEC §3.6)
+		}
 		return ShareDocuments.Put(tx, docs, cur.ID)
 	})
 	if err != nil {
@@ -431,8 +450,9 @@ func (s *Service) OpenID4VPResponse(ctx context.Context, token string, form url.
 // openID4VPAnswered is a validated VP Token: per document, the item the
 // logs name and what is checked again at hand-out.
 type openID4VPAnswered struct {
-	items []ShareItem
-	creds []AnsweredCredential
+	items    []ShareItem
+	creds    []AnsweredCredential
+	holderID string // the citizen whose copy was presented, if ours: the activity names it
 }
 
 // openID4VPAnswer validates resp for r: the sealed documents and what was
@@ -465,7 +485,14 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		return nil, nil, refuse("state_mismatch", "state is not the request's")
 	}
 	if resp.Error != "" {
-		return nil, nil, nil
+		// §8.5 and RFC 6749 §4.1.2.1: only a defined error declines.
+		switch resp.Error {
+		case openid4vp.ErrAccessDenied, openid4vp.ErrInvalidRequest, openid4vp.ErrInvalidClient, openid4vp.ErrVPFormatsNotSupported,
+			openid4vp.ErrInvalidRequestURI, openid4vp.ErrInvalidTransactionData, openid4vp.ErrWalletUnavailable, "unauthorized_client",
+			"unsupported_response_type", "invalid_scope", "server_error", "temporarily_unavailable":
+			return nil, nil, nil
+		}
+		return nil, nil, refuse("", "error: not an error code of OpenID4VP or RFC 6749")
 	}
 	query, err := openid4vp.ParseQuery(o.Query)
 	if err != nil {
@@ -515,10 +542,28 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 			}
 		}
 		if !is.External {
-			if c.DeviceID, err = s.exportedFrom(ctx, v.Holder); err != nil {
+			// SPEC §2: a hosted credential is presented only by a key of
+			// one of our devices, and none once that device is revoked.
+			var holderID string
+			if c.DeviceID, holderID, err = s.deviceOf(ctx, v.Holder); err != nil {
 				return nil, nil, err
 			}
+			if c.DeviceID == "" {
+				return nil, nil, refuse(api.ReasonDeviceRevoked, "vp_token: the key binding is no device of this service's")
+			}
+			if ans.holderID == "" {
+				ans.holderID = holderID
+			}
 		}
+		// What the verifier gets is what it asked (SPEC §3.7, T35): the
+		// presentation is handed out whole (sd_hash covers it), so one
+		// that discloses a claim the request did not name is refused.
+		for _, n := range v.Disclosed {
+			if !slices.Contains(r.Claims[t.ID], n) {
+				return nil, nil, refuse("disclosure_not_requested", "vp_token: a claim the request did not ask for is disclosed")
+			}
+		}
+		c.ExpiresAt = v.ExpiresAt
 		if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
 			if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
 				return nil, nil, refuse(e.Reason, "vp_token: %s", e.Reason)
@@ -622,6 +667,9 @@ func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []Answered
 	}
 	untrusted := failed(credentials.ReasonUntrustedIssuer, "the issuer or its signing key is no longer trusted")
 	for _, c := range creds {
+		if !c.ExpiresAt.IsZero() && !s.now().Before(c.ExpiresAt) {
+			return failed(credentials.ReasonExpired, "the credential has expired")
+		}
 		if c.External {
 			ei, err := ExternalIssuers.Fetched(got[0], c.IssuerID)
 			if err != nil {
@@ -683,7 +731,14 @@ func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []Answered
 // logRefusedResponse records a refused response in the verifier's log;
 // failing to is logged, never the answer.
 func (s *Service) logRefusedResponse(ctx context.Context, r *Request, e *Error, now time.Time) {
+	// Once per request and reason: anyone with the public link can post,
+	// and must not fill the verifier's log.
 	err := s.store.Batch(ctx, func(tx Tx) error {
+		if err := tx.UseOnce(s.onceKey("oid4vp-refused", r.ID, string(e.Code)+"|"+e.Reason), r.ExpiresAt.Add(clockSkew), now); errors.Is(err, ErrExists) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 		return s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: string(e.Code), Reason: e.Reason})
 	})
 	if err != nil {
@@ -716,24 +771,34 @@ func (s *Service) openID4VPResult(ctx context.Context, r *Request, body []byte) 
 	return docs, nil
 }
 
-// exportedFrom is the device a hosted credential's copy bound to holder
-// was exported from, or "" when no copy bound to that key was exported
-// (it never left the service but in presentations made here).
-func (s *Service) exportedFrom(ctx context.Context, holder *ecdsa.PublicKey) (string, error) {
+// deviceOf is the active device whose key is holder, and its holder; ""
+// when the key is no device's, or its device is revoked.
+func (s *Service) deviceOf(ctx context.Context, holder *ecdsa.PublicKey) (deviceID, holderID string, err error) {
 	if holder == nil {
-		return "", nil
+		return "", "", nil
 	}
 	thumb, err := credentials.Thumbprint(holder)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	got, err := s.store.Fetch(ctx, ExportedKeys.Lookup(thumb))
+	got, err := s.store.Fetch(ctx, DeviceKeys.Lookup(thumb))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	id, err := ExportedKeys.Fetched(got[0], thumb)
+	id, err := DeviceKeys.Fetched(got[0], thumb)
 	if errors.Is(err, ErrNotFound) {
-		return "", nil
+		return "", "", nil
+	} else if err != nil {
+		return "", "", err
 	}
-	return string(id), err
+	if got, err = s.store.Fetch(ctx, Devices.Lookup("", string(id))); err != nil {
+		return "", "", err
+	}
+	d, err := Devices.Fetched(got[0], string(id))
+	if errors.Is(err, ErrNotFound) || err == nil && d.Revoked != nil {
+		return "", "", nil
+	} else if err != nil {
+		return "", "", err
+	}
+	return d.ID, d.HolderID, nil
 }

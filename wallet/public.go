@@ -107,7 +107,9 @@ func (s *Service) dropDocs(drop func(docKey) bool) {
 // dropStatusTokens forgets an issuer's cached status list tokens, and the
 // trust bundle that carries them: a status in one of them changed.
 func (s *Service) dropStatusTokens(issuerID string) {
-	s.dropDocs(func(k docKey) bool { return k.kind == docStatusList && k.issuer == issuerID || k.kind == docTrustBundle })
+	s.dropDocs(func(k docKey) bool {
+		return k.kind == docStatusList && k.issuer == issuerID || k.kind == docTrustBundle
+	})
 }
 
 // dropIssuerDocs forgets every cached document an issuer's record goes

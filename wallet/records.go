@@ -185,11 +185,12 @@ type credentialRow struct {
 // credential, keyed (credential id, device id), raw.
 var CredentialCopies = raw(Kind{Name: "credential_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}}})
 
-// ExportedKeys are the device keys whose copies left the service
-// (ExportCredential), keyed by RFC 7638 thumbprint, each the id of its
-// device: an exported copy presented after its device was revoked is
-// refused (SPEC §2).
-var ExportedKeys = raw(Kind{Name: "exported_keys", Key: []Column{{"thumbprint", Text}}})
+// DeviceKeys map each device's key, by RFC 7638 thumbprint, to its
+// device: written at enrolment, at each token and at export, so that a
+// presentation of a hosted credential to our verifiers is taken only from
+// a key of an active device (SPEC §2: a revoked device's copies are
+// unusable, exported ones too).
+var DeviceKeys = raw(Kind{Name: "device_keys", Key: []Column{{"thumbprint", Text}}})
 
 // Shares are the shares, found by token hash once approved (unique; a
 // pending share has none) and listed by holder newest first. A
@@ -369,14 +370,15 @@ type openID4VPRow struct {
 }
 
 type answeredRow struct {
-	IssuerID    string `json:"issuer_id"`
-	External    bool   `json:"external,omitempty"`
-	Kid         string `json:"kid"`
-	Type        string `json:"type"`
-	StatusList  int    `json:"status_list"`
-	StatusIndex int    `json:"status_index"`
-	StatusURI   string `json:"status_uri,omitempty"`
-	DeviceID    string `json:"device_id,omitempty"`
+	IssuerID    string    `json:"issuer_id"`
+	External    bool      `json:"external,omitempty"`
+	Kid         string    `json:"kid"`
+	Type        string    `json:"type"`
+	StatusList  int       `json:"status_list"`
+	StatusIndex int       `json:"status_index"`
+	StatusURI   string    `json:"status_uri,omitempty"`
+	DeviceID    string    `json:"device_id,omitempty"`
+	ExpiresAt   time.Time `json:"expires_at,omitzero"`
 }
 
 func toOpenID4VPRow(o *OpenID4VP) *openID4VPRow {
@@ -544,7 +546,7 @@ func Kinds() []*Kind {
 	return []*Kind{
 		Issuers.Kind(), ExternalIssuers.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
-		ShareDocuments.Kind(), ExportedKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
+		ShareDocuments.Kind(), DeviceKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
 		RateBuckets.Kind(),
 		WebhookDeliveries.Kind(),

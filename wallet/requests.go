@@ -764,7 +764,9 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 			if v, err = Verifiers.Fetched(got[0], verifierID); err != nil {
 				return err
 			}
-			oid4vpDocs = got[1]
+			if oid4vpDocs = got[1]; oid4vpDocs == nil { // approved, so they must be there: fail closed
+				return &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+			}
 			return nil
 		}
 		more, err := s.stillValid(tx, r.DeviceID, r.Items, now, Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))

@@ -84,6 +84,7 @@ type Service struct {
 
 	verifierAnchors []*x509.Certificate     // Config.VerifierTrustAnchors
 	statusCache     map[string]cachedStatus // external issuers' status lists, by uri (external.go)
+	refreshing      atomic.Bool             // a refresh of external issuers' keys is running
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks

@@ -264,4 +264,3 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	return &api.VerifierCertificateView{VerifierID: verifierID, Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
 		DNSNames: leaf.DNSNames, NotAfter: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
 }
-

@@ -191,7 +191,15 @@ func (s *Service) startDispatcher() {
 			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
 				s.pruneRateBuckets(ctx)
 				s.sweepDeliveries(ctx)
-				s.refreshExternalIssuers(ctx)
+				// Off this loop: a slow issuer must not hold up webhooks.
+				if s.refreshing.CompareAndSwap(false, true) {
+					w.running.Add(1)
+					go func() {
+						defer w.running.Done()
+						defer s.refreshing.Store(false)
+						s.refreshExternalIssuers(ctx)
+					}()
+				}
 				pruned = now
 			}
 			wait := s.dispatchDue(ctx)
