@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/veraison/go-cose"
@@ -41,6 +42,9 @@ type Bundle struct {
 	Issuers     []BundleIssuer
 	Attesters   []Attester
 	StatusLists []StatusListCWT
+
+	mu    sync.Mutex
+	lists map[int]*credentials.StatusList // StatusLists[i] verified and inflated, on first use
 }
 
 // BundleIssuer is one hosted issuer.
@@ -243,9 +247,20 @@ func (b *Bundle) checkStatus(is *BundleIssuer, list, index int, now time.Time) e
 	if j < 0 {
 		return refuse(ReasonStatusUnknown, "the bundle has no status list %s/%d", is.ID, list)
 	}
-	l, err := ReadStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list))
-	if err != nil {
-		return err
+	b.mu.Lock()
+	l := b.lists[j]
+	b.mu.Unlock()
+	if l == nil {
+		var err error
+		if l, err = ReadStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list)); err != nil {
+			return err
+		}
+		b.mu.Lock()
+		if b.lists == nil {
+			b.lists = map[int]*credentials.StatusList{}
+		}
+		b.lists[j] = l
+		b.mu.Unlock()
 	}
 	v, err := l.Get(index)
 	if err != nil {

@@ -35,7 +35,7 @@ type fixture struct {
 	list                      *credentials.StatusList
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	k := func() *ecdsa.PrivateKey { p, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader); return p }
 	l, err := credentials.NewStatusList(2, 1024)
@@ -51,7 +51,7 @@ func (f *fixture) share() Share {
 		CTI: []byte("0123456789ab")}
 }
 
-func (f *fixture) bundle(t *testing.T, types ...string) *Bundle {
+func (f *fixture) bundle(t testing.TB, types ...string) *Bundle {
 	t.Helper()
 	cwt, err := SignStatusList(rand.Reader, f.issuer, StatusListURI("https://wallet.example", "mps", 1), f.list, f.now, 5*time.Minute)
 	if err != nil {
