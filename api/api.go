@@ -237,19 +237,19 @@ type ApproveRequest struct {
 
 // ShareView is a share as its holder sees it.
 type ShareView struct {
-	ShareID    string          `json:"share_id"`
-	Status     string          `json:"status"`
-	QRText     string          `json:"qr_text,omitempty"`
+	ShareID string `json:"share_id"`
+	Status  string `json:"status"`
+	QRText  string `json:"qr_text,omitempty"`
 	// OfflineQRText is the EIDC1: code of an offline share, until it
 	// expires (OfflineExpiresAt).
-	OfflineQRText    string     `json:"offline_qr_text,omitempty"`
-	OfflineExpiresAt *time.Time `json:"offline_expires_at,omitempty"`
-	ExpiresAt  time.Time       `json:"expires_at"`
-	VerifierID string          `json:"verifier_id,omitempty"`
-	MaxUses    int             `json:"max_uses"`
-	Uses       int             `json:"uses"`
-	Items      []ShareViewItem `json:"items,omitempty"`
-	Created    time.Time       `json:"created"`
+	OfflineQRText    string          `json:"offline_qr_text,omitempty"`
+	OfflineExpiresAt *time.Time      `json:"offline_expires_at,omitempty"`
+	ExpiresAt        time.Time       `json:"expires_at"`
+	VerifierID       string          `json:"verifier_id,omitempty"`
+	MaxUses          int             `json:"max_uses"`
+	Uses             int             `json:"uses"`
+	Items            []ShareViewItem `json:"items,omitempty"`
+	Created          time.Time       `json:"created"`
 }
 
 // ShareViewItem names what a share carries.

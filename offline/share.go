@@ -28,10 +28,6 @@ const MaxTextBytes = 4296
 // after iat (issue 12 item 1).
 const MaxLifetime = 120 * time.Second
 
-// claimShare is the private CWT claim (RFC 8392 §4: negative labels are
-// for private use) that holds the share.
-const claimShare = -70001
-
 // Share is what a compact signed share attests: the claims disclosed of
 // one credential of a hosted issuer, the credential's status entry, when,
 // and that the holder's device signed the consent (its KB-JWT was
@@ -48,7 +44,9 @@ type Share struct {
 	CTI         []byte // unique id: a verifier refuses a second scan
 }
 
-// cwtShare is the CWT of a share (RFC 8392 §3.1: exp 4, iat 6, cti 7).
+// cwtShare is the CWT of a share (RFC 8392 §3.1: exp 4, iat 6, cti 7),
+// the share itself in the private claim -70001 (RFC 8392 §4: negative
+// labels are for private use).
 type cwtShare struct {
 	Exp   int64        `cbor:"4,keyasint"`
 	Iat   int64        `cbor:"6,keyasint"`

@@ -27,7 +27,7 @@ func TestCompactSizes(t *testing.T) {
 		{"health_insurance", map[string]any{"card_number": "CT4790123998877", "full_name": "Nguyễn Thị Minh Khai", "birth_date": "1991-08-09",
 			"sex": "F", "insured_from": "2026-01-01", "insured_until": "2026-12-31", "registered_facility": "Trạm y tế Cần Thơ 7", "benefit_level": "4"}},
 		{"driver_licence", map[string]any{"licence_number": "930177665544", "full_name": "Nguyễn Thị Minh Khai", "birth_date": "1991-08-09",
-			"classes": []any{map[string]any{"class": "B", "issue_date": "2019-04-05", "expiry_date": "2029-04-05"}},
+			"classes":    []any{map[string]any{"class": "B", "issue_date": "2019-04-05", "expiry_date": "2029-04-05"}},
 			"issue_date": "2019-04-05", "expiry_date": "2029-04-05", "issuing_authority": "Sở GTVT Cần Thơ"}},
 	} {
 		text, err := Sign(rand.Reader, key, Share{Type: c.typ, IssuerID: "mps", StatusList: 1, StatusIndex: 734211, Claims: c.claims,
