@@ -18,10 +18,12 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"golang.org/x/time/rate"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/openid4vp"
+	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -121,7 +123,11 @@ func TestOpenID4VPHolderInteropVerifier(t *testing.T) {
 	leafPK := must(x509.MarshalPKCS8PrivateKey(leafKey))
 
 	cert, certPEM := localhostCert(t)
-	h := startHarnessWith(t, wallet.Config{VerifierTrustAnchors: []*x509.Certificate{ca}}, cert)
+	// Many resolves in a row: past the holder's share quota, which also
+	// covers resolving.
+	h := startHarnessWith(t, wallet.Config{VerifierTrustAnchors: []*x509.Certificate{ca}}, cert, func(c *server.Config) {
+		c.RateLimits = server.RateLimits{SharesPerHolder: server.Limit{Rate: rate.Inf}}
+	})
 	h.clock.Set(time.Now())
 	w := h.setup()
 	tlsKey := must(x509.MarshalPKCS8PrivateKey(cert.PrivateKey))

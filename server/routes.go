@@ -84,7 +84,9 @@ func (s *server) routes(r router) {
 	holder.POST("/presence", s.limitByPrincipal(s.limits.presenceHolder), s.handleCreatePresence())
 	holder.GET("/requests", s.handleHolderRequests())
 	holder.GET("/requests/events", s.handleHolderRequestEvents())
-	holder.POST(`/requests\:resolve`, s.handleResolveRequest())
+	// Resolving may fetch a standard verifier's request object: under the
+	// share quota, so one token cannot make the service a request cannon.
+	holder.POST(`/requests\:resolve`, s.limitByPrincipal(s.limits.shareHolder), s.handleResolveRequest())
 	holder.GET("/requests/:id", s.handleHolderRequest())
 	holder.POST("/requests/:id/prepare", s.handlePrepareRequest())
 	holder.POST("/requests/:id/approve", s.handleApproveRequest())

@@ -83,7 +83,7 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 	}
 	obj, leaf, walletNonce, err := s.fetchRequestObject(ctx, lr)
 	if err != nil {
-		return nil, err
+		return nil, s.storeErr(ctx, err, "request")
 	}
 	query, err := openid4vp.CheckRequest(obj, lr, leaf, walletNonce)
 	if err != nil {

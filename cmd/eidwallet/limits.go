@@ -23,7 +23,7 @@ func limitFlags(rl *server.RateLimits) []limitFlag {
 		{"verify-per-addr", "POST /v1/verify and the OpenID4VP request and response URIs per client address", &rl.VerifyPerAddr},
 		{"token-per-addr", "POST /v1/token per client address", &rl.TokenPerAddr},
 		{"enroll-per-addr", "POST /v1/enrollments per client address", &rl.EnrollPerAddr},
-		{"shares-per-holder", "POST /v1/me/shares per citizen", &rl.SharesPerHolder},
+		{"shares-per-holder", "POST /v1/me/shares and requests:resolve per citizen", &rl.SharesPerHolder},
 		{"requests-per-key", "POST /v1/verifier/requests per verifier API key", &rl.RequestsPerKey},
 		{"presence-per-holder", "POST /v1/me/presence per citizen", &rl.PresencePerHolder},
 	}
