@@ -7,6 +7,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 INTEROP  := credentials/testdata/interop
 JCS      := wallet/testdata/jcs
 OID4VP   := openid4vp/testdata/interop
+OFFLINE  := offline/testdata/interop
 
 .PHONY: run test test-race bench lint fuzz build clean interop-deps browser-check
 
@@ -20,13 +21,15 @@ run: build
 
 # interop-deps installs the independent SD-JWT VC implementation the
 # interop tests compare against, RFC 8785's reference canonicalizer for
-# the activity log hashes, and the independent OpenID4VP wallet (skipped,
-# with a note, without npm).
+# the activity log hashes, the independent OpenID4VP wallet and verifier,
+# and the independent decoder of EIDC1: codes (skipped, with a note,
+# without npm).
 interop-deps:
 	@if command -v npm >/dev/null 2>&1; then \
 		[ -d $(INTEROP)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(INTEROP); \
 		[ -d $(JCS)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(JCS); \
 		[ -d $(OID4VP)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(OID4VP); \
+		[ -d $(OFFLINE)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(OFFLINE); \
 	else echo "npm not found: interop tests will be skipped (apt-get install -y nodejs npm)"; fi
 
 # browser-check says when the browser tests, or the crash test, will be
