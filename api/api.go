@@ -421,6 +421,29 @@ type VerifierCertificateView struct {
 	X509Hash string `json:"x509_hash"`
 }
 
+// OfflineVerifications is POST /v1/verifier/offline-verifications: what
+// a counter verified with no network, uploaded when it is back online
+// (issue 12): at most 1,000 at a time.
+type OfflineVerifications struct {
+	Verifications []OfflineVerification `json:"verifications"`
+}
+
+// OfflineVerification is one code verified offline.
+type OfflineVerification struct {
+	CTI        string    `json:"cti"` // base64url, as the code carries it
+	VerifiedAt time.Time `json:"verified_at"`
+	Result     string    `json:"result"` // valid, or the offline reason
+	Type       string    `json:"type,omitempty"`
+}
+
+// OfflineUploadResult answers OfflineVerifications: how many were taken,
+// and the codes already used at another verifier (both logs and the
+// holder's activity say so).
+type OfflineUploadResult struct {
+	Accepted int      `json:"accepted"`
+	Flagged  []string `json:"flagged"`
+}
+
 // ProtocolOpenID4VP is CreateRequestRequest.Protocol for an OpenID4VP 1.0
 // request.
 const ProtocolOpenID4VP = "openid4vp"

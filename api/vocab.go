@@ -152,6 +152,9 @@ const (
 	// EventCredentialExported: the holder took its own copy of a
 	// credential, bound to one of its devices (issue 11).
 	EventCredentialExported = "credential_exported"
+	// EventCompactReused: an offline code of the holder's was used at
+	// two verifiers (issue 12); the outcome names the second.
+	EventCompactReused = "offline_code_reused"
 )
 
 // SignatureHeader carries a webhook's signature: t=<unix seconds>,
@@ -219,5 +222,7 @@ func Events() []string {
 		EventRequestReceived,
 		EventRequestApproved,
 		EventRequestDeclined,
+		EventCredentialExported,
+		EventCompactReused,
 	}
 }

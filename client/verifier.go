@@ -36,6 +36,16 @@ func (v *Verifier) Verify(ctx context.Context, qrText string) (*api.VerifyRespon
 	return &out, nil
 }
 
+// UploadOfflineVerifications sends what a counter verified with no network
+// (issue 12): the answer names the codes already used at another verifier.
+func (v *Verifier) UploadOfflineVerifications(ctx context.Context, req api.OfflineVerifications) (*api.OfflineUploadResult, error) {
+	var out api.OfflineUploadResult
+	if err := v.c.do(ctx, v.apiKey, http.MethodPost, "/v1/verifier/offline-verifications", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
 // Verifications lists the verifier's own log, newest first; limit 0 lets
 // the service choose.
 func (v *Verifier) Verifications(ctx context.Context, limit int) (*api.VerificationsResponse, error) {

@@ -98,6 +98,8 @@ func (s *server) routes(r router) {
 		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
 	verifier := r.Group("/v1/verifier", s.authenticate(api.RoleVerifier))
 	verifier.GET("/verifications", s.handleVerifications())
+	// What a counter verified offline, uploaded when back online (issue 12).
+	verifier.POST("/offline-verifications", s.limitByPrincipal(s.limits.verifyKey), s.handleOfflineVerifications())
 	// Requests (§3.4): made per API key under a limit; the answer by
 	// long-poll, server-sent events (or the verifier's webhook); the QR of
 	// a request to show.

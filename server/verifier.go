@@ -37,6 +37,11 @@ func (s *server) handleVerify() gin.HandlerFunc {
 	}
 }
 
+// handleOfflineVerifications takes a counter's offline verifications.
+func (s *server) handleOfflineVerifications() gin.HandlerFunc {
+	return handle(s, http.StatusOK, body(s.svc.UploadOfflineVerifications))
+}
+
 // maxVerificationsLimit is the largest page of the verifier's log.
 const maxVerificationsLimit = 1000
 

@@ -3,6 +3,7 @@ package wallet
 import (
 	"context"
 	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
 	"io"
 	"slices"
@@ -53,27 +54,27 @@ func checkOffline(req api.ShareRequest) error {
 
 // mintCompact makes the EIDC1: code of an approved offline share from its
 // verified document (sealed) and credential.
-func (s *Service) mintCompact(sh *Share, c *Credential, sealedDoc []byte, now time.Time) ([]byte, time.Time, error) {
+func (s *Service) mintCompact(sh *Share, c *Credential, sealedDoc []byte, now time.Time) ([]byte, *CompactCode, error) {
 	raw, err := s.openBytes(sealedDoc, "share-document", sh.ID, c.ID)
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, err
 	}
 	var doc api.Document
 	if err := json.Unmarshal(raw, &doc); err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, err
 	}
 	cti := make([]byte, compactCTIBytes)
 	if _, err := io.ReadFull(s.rand, cti); err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, err
 	}
 	exp := now.Add(min(compactLifetime, time.Duration(sh.TTL)*time.Second))
 	text, err := offline.Sign(s.rand, s.attestKey, offline.Share{Type: c.Type, IssuerID: c.IssuerID, StatusList: c.StatusList,
 		StatusIndex: c.StatusIndex, Claims: doc.Claims, Consent: true, IssuedAt: now, ExpiresAt: exp, CTI: cti})
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, nil, err
 	}
 	sealed, err := s.sealBytes([]byte(text), "share-compact", sh.ID)
-	return sealed, exp, err
+	return sealed, &CompactCode{CTIHash: s.ctiHash(cti), ShareID: sh.ID, HolderID: sh.HolderID, Expires: exp}, err
 }
 
 // compactText is the EIDC1: code of sh while it is valid, "" otherwise.
@@ -147,6 +148,9 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 			if errors.Is(err, ErrExists) {
 				return Errorf(api.CodeAlreadyRedeemed, "the code was already used")
 			}
+			return err
+		}
+		if _, err := s.sawCompact(tx, p.Subject, sh.CTI, now, true); err != nil {
 			return err
 		}
 		return s.appendVerification(tx, &api.Verification{VerifierID: p.Subject, At: now, Result: "valid", Types: []string{sh.Type},
@@ -247,4 +251,99 @@ func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, e
 	}
 	b.Attesters = []offline.Attester{{Key: &s.attestKey.PublicKey, Types: slices.Compact(slices.Sorted(slices.Values(types)))}}
 	return offline.SignBundle(s.rand, s.serviceKey, b)
+}
+
+// CompactCode is an offline code minted: whose share it is, and the first
+// verifier that used it.
+type CompactCode struct {
+	CTIHash  []byte
+	ShareID  string
+	HolderID string
+	Expires  time.Time
+	SeenBy   string
+	SeenAt   time.Time
+}
+
+// ctiHash keys a code's record: a keyed hash, so the store never holds a
+// cti a verifier could match against a scan.
+func (s *Service) ctiHash(cti []byte) []byte { return s.indexHash("cti", string(cti)) }
+
+// maxOfflineUpload caps one upload of offline verifications.
+const maxOfflineUpload = 1000
+
+// UploadOfflineVerifications takes what a counter verified with no network
+// (issue 12 item 3): each entry in the verifier's log, and each code
+// already used at another verifier flagged — in this verifier's log, the
+// first one's, and the holder's activity.
+func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, req api.OfflineVerifications) (*api.OfflineUploadResult, error) {
+	if err := p.require(api.RoleVerifier); err != nil {
+		return nil, err
+	}
+	if len(req.Verifications) == 0 || len(req.Verifications) > maxOfflineUpload {
+		return nil, Errorf(api.CodeInvalidRequest, "verifications: 1 to %d", maxOfflineUpload)
+	}
+	ctis := make([][]byte, len(req.Verifications))
+	for i, v := range req.Verifications {
+		cti, err := base64.RawURLEncoding.DecodeString(v.CTI)
+		if err != nil || len(cti) < 8 || len(cti) > 32 || v.VerifiedAt.IsZero() || v.Result == "" || len(v.Result) > 64 || len(v.Type) > 64 {
+			return nil, Errorf(api.CodeInvalidRequest, "verifications[%d]: cti (base64url, 8 to 32 bytes), verified_at and result are required", i)
+		}
+		ctis[i] = cti
+	}
+	now := s.now().UTC()
+	res := &api.OfflineUploadResult{Flagged: []string{}}
+	err := s.store.Update(ctx, func(tx Tx) error {
+		res.Accepted, res.Flagged = 0, []string{}
+		for i, v := range req.Verifications {
+			flagged, err := s.sawCompact(tx, p.Subject, ctis[i], v.VerifiedAt.UTC(), v.Result == "valid")
+			if err != nil {
+				return err
+			}
+			e := &api.Verification{VerifierID: p.Subject, At: v.VerifiedAt.UTC(), Result: v.Result, Reason: "offline"}
+			if v.Type != "" {
+				e.Types = []string{v.Type}
+			}
+			if err := s.appendVerification(tx, e); err != nil {
+				return err
+			}
+			if flagged {
+				res.Flagged = append(res.Flagged, v.CTI)
+			}
+			res.Accepted++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "offline verifications")
+	}
+	s.log.InfoContext(ctx, "offline verifications uploaded", "verifier_id", p.Subject, "accepted", res.Accepted, "flagged", len(res.Flagged), "at", now)
+	return res, nil
+}
+
+// sawCompact records that verifierID used the code cti at at; a code
+// first used by another verifier is flagged in both logs and the holder's
+// activity (reports true). A code this service did not mint is just
+// logged by the caller.
+func (s *Service) sawCompact(tx Tx, verifierID string, cti []byte, at time.Time, used bool) (bool, error) {
+	c, err := CompactCodes.Get(tx, s.ctiHash(cti))
+	if errors.Is(err, ErrNotFound) || err == nil && !used {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	switch {
+	case c.SeenBy == "":
+		c.SeenBy, c.SeenAt = verifierID, at
+		return false, CompactCodes.Put(tx, c)
+	case c.SeenBy == verifierID:
+		return false, nil // the same counter's seen-cti store refuses it; nothing crosses verifiers
+	}
+	for _, v := range []string{c.SeenBy, verifierID} {
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: v, At: at, ShareID: c.ShareID, Result: "reused",
+			Reason: "offline_code_at_two_verifiers"}); err != nil {
+			return false, err
+		}
+	}
+	return true, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: at, Event: api.EventCompactReused,
+		Outcome: "flagged", ShareID: c.ShareID, VerifierID: verifierID})
 }

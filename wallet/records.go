@@ -78,6 +78,22 @@ type externalIssuerRow struct {
 	Retired   *time.Time `json:"retired,omitempty"`
 }
 
+// CompactCodes are the offline codes minted, keyed by a keyed hash of
+// their cti (offline.go).
+var CompactCodes = records(Kind{Name: "compact_codes", Key: []Column{{"cti_hash", Bytes}}},
+	func(c *CompactCode) []any { return []any{c.CTIHash} }, nil,
+	func(c *CompactCode) *compactCodeRow { return (*compactCodeRow)(c) },
+	func(r *compactCodeRow) *CompactCode { return (*CompactCode)(r) })
+
+type compactCodeRow struct {
+	CTIHash  []byte    `json:"cti_hash"`
+	ShareID  string    `json:"share_id"`
+	HolderID string    `json:"holder_id"`
+	Expires  time.Time `json:"expires"`
+	SeenBy   string    `json:"seen_by,omitempty"`
+	SeenAt   time.Time `json:"seen_at,omitzero"`
+}
+
 // Verifiers are the registered verifiers, listed by id.
 var Verifiers = records(Kind{Name: "verifiers", Key: []Column{{"id", Text}}},
 	func(v *Verifier) []any { return []any{v.ID} }, nil,
@@ -544,7 +560,7 @@ type webhookDeliveryRow struct {
 // (buckets, tables) and what the contract suite runs on.
 func Kinds() []*Kind {
 	return []*Kind{
-		Issuers.Kind(), ExternalIssuers.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
+		Issuers.Kind(), ExternalIssuers.Kind(), CompactCodes.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
 		ShareDocuments.Kind(), DeviceKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),

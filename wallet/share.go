@@ -243,13 +243,13 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	// An offline share's compact code, minted now that the device's
 	// consent is verified (issue 12).
 	var compact []byte
-	var compactExp time.Time
+	var minted *CompactCode
 	if err == nil && sh.Offline {
 		var got [][]byte
 		if got, err = s.store.Fetch(ctx, Credentials.Lookup("", items[0].CredentialID)); err == nil {
 			var c *Credential
 			if c, err = Credentials.Fetched(got[0], items[0].CredentialID); err == nil {
-				compact, compactExp, err = s.mintCompact(sh, c, docs[0], now)
+				compact, minted, err = s.mintCompact(sh, c, docs[0], now)
 			}
 		}
 	}
@@ -270,7 +270,12 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			sh.TokenHash = hashSecret(s.shareToken(sh.ID))
 			sh.Status = api.ShareActive
 			sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
-			sh.Compact, sh.CompactExp = compact, compactExp
+			if minted != nil {
+				sh.Compact, sh.CompactExp = compact, minted.Expires
+				if err := CompactCodes.Put(tx, minted); err != nil {
+					return err
+				}
+			}
 			if err := Shares.Put(tx, sh); err != nil {
 				return err
 			}

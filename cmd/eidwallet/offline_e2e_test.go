@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -109,6 +111,28 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	}
 	if _, err := v.Verify(ctx, text); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
 		t.Errorf("a second online use: %v", err)
+	}
+	// Verified offline at a second counter, then uploaded: the code was
+	// used at the shop already, so both logs and the citizen's activity
+	// flag it.
+	vv2 := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "kiosk", Name: "Kiosk", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18"}}}))
+	kiosk := c.Verifier(vv2.APIKey.Key)
+	cti := base64.RawURLEncoding.EncodeToString(r.CTI)
+	up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+		{CTI: cti, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}}))
+	if up.Accepted != 1 || len(up.Flagged) != 1 || up.Flagged[0] != cti {
+		t.Errorf("upload: %+v", up)
+	}
+	for name, ver := range map[string]*client.Verifier{"shop": v, "kiosk": kiosk} {
+		log := must(ver.Verifications(ctx, 0))
+		if !slices.ContainsFunc(log.Entries, func(e *api.Verification) bool { return e.Result == "reused" }) {
+			t.Errorf("the %s's log does not flag the code", name)
+		}
+	}
+	act := must(holder.Activity(ctx))
+	if !slices.ContainsFunc(act.Entries, func(e *api.ActivityEntry) bool { return e.Event == api.EventCompactReused }) {
+		t.Error("the citizen's activity does not flag the code")
 	}
 	// Revoked: a bundle fetched after it refuses the code offline.
 	must(c.Issuer(ik.Key).SetStatus(ctx, issued.CredentialID, api.StatusRequest{Status: api.StatusRevoked}))
