@@ -99,7 +99,7 @@ func (h *holderCmd) commands() []command {
 			}},
 		{name: "credentials", args: "[--json]", help: "list your credentials and their claims",
 			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.credentials(ctx, asJSON) })},
-		{name: "share", args: "--credential ID|TYPE --claims CLAIM[,CLAIM...] [--credential ... --claims ...]\n        [--ttl SECONDS] [--uses N] [--verifier ID] [--json]",
+		{name: "share", args: "--credential ID|TYPE --claims CLAIM[,CLAIM...] [--credential ... --claims ...]\n        [--ttl SECONDS] [--uses N] [--verifier ID] [--offline] [--json]",
 			help: "share chosen claims: approves with the device key and\nprints the QR code, its EID1: text and when it expires",
 			setup: func(fs *flag.FlagSet) runFunc {
 				var req api.ShareRequest
@@ -109,6 +109,7 @@ func (h *holderCmd) commands() []command {
 				fs.IntVar(&req.TTLSeconds, "ttl", 60, "how long the QR code lives, in `seconds` (at most 300)")
 				fs.IntVar(&req.MaxUses, "uses", 1, "how many times it may be redeemed")
 				fs.StringVar(&req.VerifierID, "verifier", "", "only this verifier `id` may redeem it")
+				fs.BoolVar(&req.Offline, "offline", false, "also print an EIDC1: code a counter verifies with no network (one credential, no portrait)")
 				return h.timed(func(ctx context.Context, _ []string) int {
 					if len(items) == 0 {
 						return h.usage("share needs --credential and --claims")
@@ -381,6 +382,13 @@ func (h *holderCmd) share(ctx context.Context, req api.ShareRequest, asJSON bool
 	fmt.Fprintln(h.stdout, view.QRText)
 	left := time.Until(view.ExpiresAt).Round(time.Second)
 	fmt.Fprintf(h.stdout, "expires %s (in %s)\n", view.ExpiresAt.Local().Format(time.DateTime), left)
+	if view.OfflineQRText != "" {
+		if art, err := qr.Terminal(view.OfflineQRText); err == nil {
+			fmt.Fprint(h.stdout, art)
+		}
+		fmt.Fprintln(h.stdout, view.OfflineQRText)
+		fmt.Fprintf(h.stdout, "offline code expires %s\n", view.OfflineExpiresAt.Local().Format(time.DateTime))
+	}
 	h.note("share %s is active: show the code to the verifier; 'eidwallet holder cancel %s' withdraws it", view.ShareID, view.ShareID)
 	return exitOK
 }
