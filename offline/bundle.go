@@ -232,8 +232,9 @@ func (b *Bundle) Verify(text string, now time.Time) (*Share, error) {
 	if i < 0 || !slices.Contains(b.Issuers[i].Types, s.Type) {
 		return nil, refuse(ReasonNotAuthorized, "the issuer is not one of the bundle's for %s", s.Type)
 	}
+	// Fail closed: every credential of a hosted issuer has a status entry.
 	if s.StatusList < 0 {
-		return s, nil
+		return nil, refuse(ReasonStatusUnknown, "the code names no status entry")
 	}
 	if err := b.checkStatus(&b.Issuers[i], s.StatusList, s.StatusIndex, now); err != nil {
 		return nil, err

@@ -198,6 +198,11 @@ func open(raw []byte, keyFor func(kid []byte) (*ecdsa.PublicKey, error)) ([]byte
 	if _, crit := msg.Headers.Protected[cose.HeaderLabelCritical]; crit {
 		return nil, nil, nil, refuse(ReasonMalformed, "crit is not supported")
 	}
+	// Nothing unprotected: a header no signature covers could only mislead
+	// a verifier that reads it (and makes one code many texts).
+	if len(msg.Headers.Unprotected) > 0 {
+		return nil, nil, nil, refuse(ReasonMalformed, "an unprotected header")
+	}
 	kid, _ := msg.Headers.Protected[cose.HeaderLabelKeyID].([]byte)
 	if kid == nil {
 		return nil, nil, nil, refuse(ReasonUnknownKey, "no kid in the protected header")

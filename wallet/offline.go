@@ -43,6 +43,8 @@ func checkOffline(req api.ShareRequest) error {
 		return Errorf(api.CodeInvalidRequest, "offline: a share of exactly one credential")
 	case req.VerifierID != "":
 		return Errorf(api.CodeInvalidRequest, "offline: an offline code is for any verifier (no verifier_id)")
+	case req.MaxUses > 1:
+		return Errorf(api.CodeInvalidRequest, "offline: an offline share is used once (max_uses 1), by either of its codes")
 	}
 	for _, c := range req.Items[0].Claims {
 		if c == "portrait" {
@@ -91,89 +93,53 @@ func (s *Service) compactText(sh *Share, now time.Time) (string, *time.Time) {
 }
 
 // redeemCompact is POST /v1/verify of an EIDC1: code (issue 12 item 4):
-// checked as an offline verifier would, against the service's state of
-// now (its attestation key, the issuer and its types, the credential's
-// status), the verifier registered for its claims, and once: its cti is
-// used up for the code's lifetime.
+// its signature by the attestation key and its times checked, then its
+// share redeemed like an EID1: one — the same uses (one: an offline share
+// has max_uses 1), the same re-checks (the share not cancelled, the device
+// not revoked, the credential's status and validity, the issuer), the
+// same logs on both sides. A code already used at another verifier
+// (uploaded from an offline counter) is refused and flagged.
 func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) (*api.VerifyResponse, error) {
 	now := s.now().UTC()
-	sh, _, err := offline.Parse(text, func(kid []byte) (*ecdsa.PublicKey, error) {
+	code, _, err := offline.Parse(text, func(kid []byte) (*ecdsa.PublicKey, error) {
 		if string(kid) != string(offline.KeyID(&s.attestKey.PublicKey)) {
-			return nil, errors.New("not the service's attestation key")
+			return nil, &offline.Error{Reason: offline.ReasonUnknownKey, Detail: "not the service's attestation key"}
 		}
 		return &s.attestKey.PublicKey, nil
 	}, now, clockSkew)
-	if err != nil {
-		reason := string(offline.ReasonOf(err))
-		if reason == "" || reason == string(offline.ReasonUnknownKey) {
-			reason = string(credentials.ReasonUntrustedIssuer)
-		}
-		if offline.ReasonOf(err) == offline.ReasonExpired {
-			return nil, Errorf(api.CodeShareExpired, "the code has expired")
-		}
-		return nil, failed(reason, "the code does not verify")
+	switch offline.ReasonOf(err) {
+	case "":
+	case offline.ReasonMalformed:
+		return nil, Errorf(api.CodeInvalidRequest, "qr: not a well-formed EIDC1: code")
+	case offline.ReasonExpired:
+		return nil, Errorf(api.CodeShareExpired, "the code has expired")
+	case offline.ReasonUnknownKey:
+		return nil, failed(credentials.ReasonUntrustedIssuer, "the code is not signed by this service")
+	default:
+		return nil, failed(credentials.ReasonInvalidSignature, "the code does not verify")
 	}
-	claims := map[string][]string{sh.Type: {}}
-	for n := range sh.Claims {
-		claims[sh.Type] = append(claims[sh.Type], n)
-	}
-	got, err := s.store.Fetch(ctx, Verifiers.Lookup("", p.Subject), Issuers.Lookup("", sh.IssuerID))
+	hash := s.ctiHash(code.CTI)
+	got, err := s.store.Fetch(ctx, CompactCodes.Lookup("", hash))
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
 	}
-	v, err := Verifiers.Fetched(got[0], p.Subject)
-	if err != nil {
+	cc, err := CompactCodes.Fetched(got[0], hash)
+	if errors.Is(err, ErrNotFound) {
+		return nil, failed(credentials.ReasonUntrustedIssuer, "the code is not one this service minted")
+	} else if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
 	}
-	if !registered(v, claims) {
-		return nil, &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered, Message: "the code holds claims the verifier is not registered for"}
-	}
-	is, err := Issuers.Fetched(got[1], sh.IssuerID)
-	if err != nil {
-		return nil, s.storeErr(ctx, err, "share")
-	}
-	if is.Retired != nil || !slices.Contains(is.Types, sh.Type) {
-		return nil, failed(credentials.ReasonUntrustedIssuer, "the issuer no longer issues this type")
-	}
-	if sh.StatusList >= 0 {
-		if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{{IssuerID: is.ID, Type: sh.Type,
-			Kid: activeKid(is), StatusList: sh.StatusList, StatusIndex: sh.StatusIndex}}); err != nil {
+	if cc.SeenBy != "" && cc.SeenBy != p.Subject {
+		err := s.store.Update(ctx, func(tx Tx) error {
+			_, err := s.sawCompact(tx, p.Subject, hash, now, true, false)
+			return err
+		})
+		if err != nil {
 			return nil, s.storeErr(ctx, err, "share")
 		}
+		return nil, Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
 	}
-	// One-time (T13), like EID1: codes: the cti is used up until the code
-	// expires anyway.
-	err = s.store.Update(ctx, func(tx Tx) error {
-		if err := tx.UseOnce(s.onceKey("eidc1", "", string(sh.CTI)), sh.ExpiresAt.Add(clockSkew), now); err != nil {
-			if errors.Is(err, ErrExists) {
-				return Errorf(api.CodeAlreadyRedeemed, "the code was already used")
-			}
-			return err
-		}
-		if _, err := s.sawCompact(tx, p.Subject, sh.CTI, now, true); err != nil {
-			return err
-		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: p.Subject, At: now, Result: "valid", Types: []string{sh.Type},
-			Claims: requestClaimNames(claims)})
-	})
-	if err != nil {
-		return nil, s.storeErr(ctx, err, "share")
-	}
-	doc := api.Document{Type: sh.Type, Issuer: api.Party{ID: is.ID, Name: is.Name}, ExpiresAt: sh.ExpiresAt, Status: api.StatusValid,
-		HolderBinding: "attested", Claims: sh.Claims, Presentation: text}
-	return &api.VerifyResponse{Result: "valid", VerifiedAt: now, Verifier: api.Party{ID: v.ID, Name: v.Name},
-		Documents: []api.Document{doc}}, nil
-}
-
-// activeKid is a key id the issuer still publishes, for checkAnswered's
-// key rule (a compact code names no issuer key: the service attests it).
-func activeKid(is *Issuer) string {
-	for _, k := range is.Keys {
-		if k.Retired == nil {
-			return k.Kid
-		}
-	}
-	return ""
+	return s.redeemShare(ctx, p, Shares.Lookup("", cc.ShareID))
 }
 
 // isCompact reports whether a scanned text is an EIDC1: code.
@@ -285,8 +251,9 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	ctis := make([][]byte, len(req.Verifications))
 	for i, v := range req.Verifications {
 		cti, err := base64.RawURLEncoding.DecodeString(v.CTI)
-		if err != nil || len(cti) < 8 || len(cti) > 32 || v.VerifiedAt.IsZero() || v.Result == "" || len(v.Result) > 64 || len(v.Type) > 64 {
-			return nil, Errorf(api.CodeInvalidRequest, "verifications[%d]: cti (base64url, 8 to 32 bytes), verified_at and result are required", i)
+		if err != nil || len(cti) < 8 || len(cti) > 32 || v.VerifiedAt.IsZero() || v.Result == "" || len(v.Result) > 64 || len(v.Type) > 64 ||
+			v.VerifiedAt.After(s.now().Add(clockSkew)) || v.VerifiedAt.Before(s.now().Add(-7*offline.DefaultMaxAge)) {
+			return nil, Errorf(api.CodeInvalidRequest, "verifications[%d]: cti (base64url, 8 to 32 bytes), verified_at (not in the future, at most a week old) and result are required", i)
 		}
 		ctis[i] = cti
 	}
@@ -295,7 +262,7 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	err := s.store.Update(ctx, func(tx Tx) error {
 		res.Accepted, res.Flagged = 0, []string{}
 		for i, v := range req.Verifications {
-			flagged, err := s.sawCompact(tx, p.Subject, ctis[i], v.VerifiedAt.UTC(), v.Result == "valid")
+			flagged, err := s.sawCompact(tx, p.Subject, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", true)
 			if err != nil {
 				return err
 			}
@@ -320,16 +287,24 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	return res, nil
 }
 
-// sawCompact records that verifierID used the code cti at at; a code
-// first used by another verifier is flagged in both logs and the holder's
-// activity (reports true). A code this service did not mint is just
-// logged by the caller.
-func (s *Service) sawCompact(tx Tx, verifierID string, cti []byte, at time.Time, used bool) (bool, error) {
-	c, err := CompactCodes.Get(tx, s.ctiHash(cti))
+// sawCompact records that verifierID used the code whose CompactCodes
+// key is hash, at at (claimed: as an upload says, checked against the
+// code's life); a code
+// first used by another verifier is flagged, once per verifier, in both
+// logs and the holder's activity, at the service's time (reports true). A
+// code this service did not mint is just logged by the caller.
+func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time, used, claimed bool) (bool, error) {
+	c, err := CompactCodes.Get(tx, hash)
 	if errors.Is(err, ErrNotFound) || err == nil && !used {
 		return false, nil
 	} else if err != nil {
 		return false, err
+	}
+	// An upload's time is the counter's word: it must fall in the code's
+	// life (an online use is at the service's time, and an EID1: use of an
+	// offline share may come after its EIDC1: code expired).
+	if claimed && (at.Before(c.Expires.Add(-compactLifetime-clockSkew)) || at.After(c.Expires.Add(clockSkew))) {
+		return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
 	}
 	switch {
 	case c.SeenBy == "":
@@ -338,12 +313,19 @@ func (s *Service) sawCompact(tx Tx, verifierID string, cti []byte, at time.Time,
 	case c.SeenBy == verifierID:
 		return false, nil // the same counter's seen-cti store refuses it; nothing crosses verifiers
 	}
+	now := s.now().UTC()
+	err = tx.UseOnce(s.onceKey("cti-flag", verifierID, string(hash)), c.Expires.Add(offline.DefaultMaxAge), now)
+	if errors.Is(err, ErrExists) {
+		return true, nil // flagged already
+	} else if err != nil {
+		return false, err
+	}
 	for _, v := range []string{c.SeenBy, verifierID} {
-		if err := s.appendVerification(tx, &api.Verification{VerifierID: v, At: at, ShareID: c.ShareID, Result: "reused",
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: v, At: now, ShareID: c.ShareID, Result: "reused",
 			Reason: "offline_code_at_two_verifiers"}); err != nil {
 			return false, err
 		}
 	}
-	return true, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: at, Event: api.EventCompactReused,
+	return true, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventCompactReused,
 		Outcome: "flagged", ShareID: c.ShareID, VerifierID: verifierID})
 }

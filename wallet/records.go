@@ -222,12 +222,14 @@ var Shares = records(Kind{Name: "shares", Key: []Column{{"id", Text}},
 	func(s *Share) *shareRow {
 		return &shareRow{ID: s.ID, HolderID: s.HolderID, DeviceID: s.DeviceID, TokenHash: s.TokenHash, Status: s.Status,
 			VerifierID: s.VerifierID, Aud: s.Aud, Items: toItemRows(s.Items), Created: s.Created, ExpiresAt: s.ExpiresAt,
-			TTL: s.TTL, MaxUses: s.MaxUses, Uses: s.Uses, Offline: s.Offline, Compact: s.Compact, CompactExp: s.CompactExp}
+			TTL: s.TTL, MaxUses: s.MaxUses, Uses: s.Uses, Offline: s.Offline, Compact: s.Compact, CompactExp: s.CompactExp,
+			CompactCTI: s.CompactCTI}
 	},
 	func(r *shareRow) *Share {
 		return &Share{ID: r.ID, HolderID: r.HolderID, DeviceID: r.DeviceID, TokenHash: r.TokenHash, Status: r.Status,
 			VerifierID: r.VerifierID, Aud: r.Aud, Items: fromItemRows(r.Items), Created: r.Created, ExpiresAt: r.ExpiresAt,
-			TTL: r.TTL, MaxUses: r.MaxUses, Uses: r.Uses, Offline: r.Offline, Compact: r.Compact, CompactExp: r.CompactExp}
+			TTL: r.TTL, MaxUses: r.MaxUses, Uses: r.Uses, Offline: r.Offline, Compact: r.Compact, CompactExp: r.CompactExp,
+			CompactCTI: r.CompactCTI}
 	})
 
 type shareRow struct {
@@ -247,6 +249,7 @@ type shareRow struct {
 	Offline    bool           `json:"offline,omitempty"`
 	Compact    []byte         `json:"compact,omitempty"`
 	CompactExp time.Time      `json:"compact_exp,omitzero"`
+	CompactCTI []byte         `json:"compact_cti,omitempty"`
 }
 
 type shareItemRow struct {

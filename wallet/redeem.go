@@ -29,7 +29,13 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	if err != nil || kind != qr.Share {
 		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
 	}
-	hash := hashSecret(token)
+	return s.redeemShare(ctx, p, Shares.Lookup(byToken, hashSecret(token)))
+}
+
+// redeemShare redeems the share that find looks up: an EID1: code's, or
+// an EIDC1: code's (offline.go), whose uses are the share's.
+func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*api.VerifyResponse, error) {
+	var err error
 	now := s.now().UTC()
 	var (
 		sh       *Share
@@ -46,7 +52,7 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	// latest state of the rest.
 	f := storeFetch{ctx, s.store}
 	err = func() error {
-		got, err := f.Fetch(Shares.Lookup(byToken, hash), Verifiers.Lookup("", p.Subject))
+		got, err := f.Fetch(find, Verifiers.Lookup("", p.Subject))
 		if err != nil {
 			return err
 		}
@@ -176,6 +182,10 @@ func nextUse(sh *Share) *Share {
 func (s *Service) redeem(tx Tx, w *redemption) error {
 	err := tx.Apply(Write{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
 		Write{Kind: ActivityLog.Kind(), Record: w.activity}, Write{Kind: VerificationLog.Kind(), Record: w.logged})
+	if err == nil && w.share.Offline { // its EIDC1: code is used too: a later upload of it is flagged
+		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
+		return err
+	}
 	if !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) {
 		return err
 	}
@@ -194,6 +204,9 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 	if errors.Is(err, ErrExists) { // another replica took the key
 		v := *w.verification
 		err = s.appendVerification(tx, &v)
+	}
+	if err == nil && w.share.Offline {
+		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
 	}
 	return err
 }

@@ -271,7 +271,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			sh.Status = api.ShareActive
 			sh.ExpiresAt = now.Add(time.Duration(sh.TTL) * time.Second)
 			if minted != nil {
-				sh.Compact, sh.CompactExp = compact, minted.Expires
+				sh.Compact, sh.CompactExp, sh.CompactCTI = compact, minted.Expires, minted.CTIHash
 				if err := CompactCodes.Put(tx, minted); err != nil {
 					return err
 				}

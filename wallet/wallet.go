@@ -133,8 +133,9 @@ type Share struct {
 	MaxUses    int
 	Uses       int
 	Offline    bool   // an EIDC1: code is minted at approval (offline.go)
-	Compact    []byte // that code, sealed, until CompactExpiresAt
+	Compact    []byte // that code, sealed, until CompactExp
 	CompactExp time.Time
+	CompactCTI []byte // its CompactCodes key (a keyed hash of its cti)
 }
 
 // ShareItem is one credential in a share.

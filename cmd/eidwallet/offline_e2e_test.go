@@ -134,6 +134,24 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	if !slices.ContainsFunc(act.Entries, func(e *api.ActivityEntry) bool { return e.Event == api.EventCompactReused }) {
 		t.Error("the citizen's activity does not flag the code")
 	}
+	// An offline share's two codes are one use: after its EID1: code, the
+	// EIDC1: one is refused online; a cancelled share's too.
+	offlineShare := func() *api.ShareView {
+		return must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
+			CredentialID: issued.CredentialID, Claims: []string{"age_over_18"}}}}))
+	}
+	both := offlineShare()
+	must(v.Verify(ctx, both.QRText))
+	if _, err := kiosk.Verify(ctx, both.OfflineQRText); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
+		t.Errorf("EIDC1: after EID1: %v", err)
+	}
+	cancelled := offlineShare()
+	if err := holder.CancelShare(ctx, cancelled.ShareID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, cancelled.OfflineQRText); err == nil || !strings.Contains(err.Error(), "share_cancelled") {
+		t.Errorf("EIDC1: of a cancelled share: %v", err)
+	}
 	// Revoked: a bundle fetched after it refuses the code offline.
 	must(c.Issuer(ik.Key).SetStatus(ctx, issued.CredentialID, api.StatusRequest{Status: api.StatusRevoked}))
 	var fresh []byte
