@@ -233,15 +233,6 @@ func offlineProblems(tb *tab) []string {
 	return out
 }
 
-type uploadBody struct {
-	Verifications []struct {
-		CTI        string    `json:"cti"`
-		VerifiedAt time.Time `json:"verified_at"`
-		Result     string    `json:"result"`
-		Type       string    `json:"type"`
-	} `json:"verifications"`
-}
-
 func TestBrowserOffline(t *testing.T) {
 	chromiumPath(t) // skip at once, before building anything, when there is no browser
 	start := time.Now()
@@ -381,18 +372,16 @@ func TestBrowserOffline(t *testing.T) {
 		t.Errorf("browser, offline: %s", strings.Join(p, "\n"))
 	}
 
-	// Meanwhile another counter uploaded code1 too (when the service has
-	// the route): the service will flag it to this page.
+	// Meanwhile another counter uploaded code1 too: the service will flag
+	// it to this page.
 	var clinic api.VerifierView
 	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{ID: "clinic", Name: "Night Clinic", Category: "clinic",
 		Claims: map[string][]string{credentials.HealthInsurance: {"full_name", "card_number"}}}, 201, &clinic)
-	other := must(json.Marshal(map[string]any{"verifications": []map[string]any{{"cti": cti1, "verified_at": time.Now().UTC().Format(time.RFC3339),
-		"result": "valid", "type": credentials.HealthInsurance}}}))
-	resp := h.request("POST", offlineUploadPath, clinic.APIKey.Key, "application/json", other)
-	otherAnswer := readAll(t, resp)
-	endpoint := resp.StatusCode != http.StatusNotFound
-	if endpoint && resp.StatusCode != 200 {
-		t.Fatalf("the other counter's upload: %d %s", resp.StatusCode, otherAnswer)
+	var first api.OfflineUploadResult
+	h.call("POST", offlineUploadPath, clinic.APIKey.Key, api.OfflineVerifications{Verifications: []api.OfflineVerification{{
+		CTI: cti1, VerifiedAt: time.Now().UTC(), Result: "valid", Type: credentials.HealthInsurance}}}, 200, &first)
+	if first.Accepted != 1 || len(first.Flagged) != 0 {
+		t.Fatalf("the other counter's upload: %+v", first)
 	}
 
 	// The network comes back: the page sends its queue at once.
@@ -403,15 +392,15 @@ func TestBrowserOffline(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 		uploads, _ = sw.recorded()
 	}
-	if len(uploads) == 0 {
-		tb.fail("the page did not upload its queue when the network came back")
+	if len(uploads) != 1 {
+		tb.fail("the page made %d uploads when the network came back, want 1", len(uploads))
 	}
 	up := uploads[0]
 	if up.auth != "Bearer "+w.verifierKey {
 		t.Errorf("upload authorised by %q, want the counter's key", up.auth)
 	}
-	var body uploadBody
-	if err := json.Unmarshal(up.body, &body); err != nil {
+	var body api.OfflineVerifications
+	if err := json.Unmarshal(up.body, &body, json.RejectUnknownMembers(true)); err != nil {
 		t.Fatalf("upload body %s: %v", up.body, err)
 	}
 	want := map[string]string{cti1: "valid", ctiOf(h, camCode): "valid", ctiOf(h, code3): "expired"}
@@ -425,29 +414,50 @@ func TestBrowserOffline(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("uploaded %v, want %v (%s)", got, want, up.body)
 	}
-	if !endpoint {
-		// The service of this build has no such route yet: the page keeps
-		// its queue for the next try.
-		tb.waitFor("queue kept", `document.getElementById('offline-status').textContent.includes('3 offline checks to upload')`, 10*time.Second)
-		t.Logf("POST %s answers 404 on this build: the page's upload is checked, the service's side is not", offlineUploadPath)
-	} else {
-		var answer struct {
-			Accepted int      `json:"accepted"`
-			Flagged  []string `json:"flagged"`
-		}
-		if err := json.Unmarshal(up.answer, &answer); err != nil || up.status != 200 {
-			t.Fatalf("upload answered %d %s (%v)", up.status, up.answer, err)
-		}
-		if answer.Accepted != 3 || !slices.Equal(answer.Flagged, []string{cti1}) {
-			t.Errorf("upload answered %+v, want 3 accepted and %s flagged", answer, cti1)
-		}
-		tb.waitFor("queue sent", `!document.getElementById('offline-status').textContent.includes('to upload')`, 10*time.Second)
-		tb.waitFor("flag shown", `!document.getElementById('flagged-box').hidden`, 10*time.Second)
-		contains(t, "flagged", tb.text("flagged-list"), "Health insurance card")
-		tb.shot("offline-flagged")
-		tb.checkA11y("staff scan with a flag", "sign-out", "flagged-dismiss", "scan-input", "scan-submit", "camera-toggle", "ask-wallet", "ask-template", "ask-purpose", "ask-start")
-		tb.do(chromedp.Click(chromedp.ID("flagged-dismiss")))
-		tb.waitFor("flag dismissed", `document.getElementById('flagged-box').hidden`, 5*time.Second)
+	var answer api.OfflineUploadResult
+	if err := json.Unmarshal(up.answer, &answer); err != nil || up.status != 200 {
+		t.Fatalf("upload answered %d %s (%v)", up.status, up.answer, err)
+	}
+	if answer.Accepted != 3 || !slices.Equal(answer.Flagged, []string{cti1}) {
+		t.Errorf("upload answered %+v, want 3 accepted and %s flagged", answer, cti1)
+	}
+	tb.waitFor("queue sent", `!document.getElementById('offline-status').textContent.includes('to upload')`, 10*time.Second)
+	tb.waitFor("flag shown", `!document.getElementById('flagged-box').hidden`, 10*time.Second)
+	contains(t, "flagged", tb.text("flagged-list"), "Health insurance card, checked")
+	tb.shot("offline-flagged")
+	tb.phone("offline-flagged")
+	tb.checkA11y("staff scan with a flag", "sign-out", "flagged-dismiss", "scan-input", "scan-submit", "camera-toggle", "ask-wallet", "ask-template", "ask-purpose", "ask-start")
+
+	// The service's side: the counter's log has its three offline checks,
+	// both counters' logs and the holder's activity the code used twice.
+	var log api.VerificationsResponse
+	h.call("GET", "/v1/verifier/verifications", w.verifierKey, nil, 200, &log)
+	results := map[string]int{}
+	for _, e := range log.Entries {
+		results[e.Result+"/"+e.Reason]++
+	}
+	if results["valid/offline"] != 2 || results["expired/offline"] != 1 || results["reused/offline_code_at_two_verifiers"] != 1 {
+		t.Errorf("the counter's log has %v, want 2 valid and 1 expired offline, 1 reused", results)
+	}
+	var clinicLog api.VerificationsResponse
+	h.call("GET", "/v1/verifier/verifications", clinic.APIKey.Key, nil, 200, &clinicLog)
+	if !slices.ContainsFunc(clinicLog.Entries, func(e *api.Verification) bool { return e.Result == "reused" }) {
+		t.Errorf("the other counter's log does not flag the code: %+v", clinicLog.Entries)
+	}
+	var activity api.ActivityResponse
+	h.call("GET", "/v1/me/activity", w.token, nil, 200, &activity)
+	if !slices.ContainsFunc(activity.Entries, func(e *api.ActivityEntry) bool { return e.Event == api.EventCompactReused }) {
+		t.Error("the holder's activity does not say the code was used twice")
+	}
+
+	// Flags stay until staff dismiss them, a reload included.
+	tb.do(chromedp.Navigate(h.url + "/verify"))
+	tb.waitView("scan-view")
+	tb.waitFor("flag kept", `!document.getElementById('flagged-box').hidden`, 10*time.Second)
+	tb.do(chromedp.Click(chromedp.ID("flagged-dismiss")))
+	tb.waitFor("flag dismissed", `document.getElementById('flagged-box').hidden`, 5*time.Second)
+	if id := tb.activeID(); id != "scan-input" {
+		t.Errorf("focus after dismissing is %q, want scan-input", id)
 	}
 
 	// A revocation reaches the counter with the next bundle: a code minted
