@@ -331,6 +331,18 @@ func TestBrowserOffline(t *testing.T) {
 	tb.do(chromedp.Click(chromedp.ID("camera-toggle")))
 	tb.waitFor("camera off", `document.getElementById('camera-video').hidden`, 5*time.Second)
 
+	// A character changed: refused, and not queued (its cti is nobody's).
+	code2 := offlineCode(h, w, claims...)
+	i := len(code2) - 10
+	tampered := code2[:i] + map[bool]string{true: "1", false: "0"}[code2[i] == '0'] + code2[i+1:]
+	tb.typeKeys(tampered + kb.Enter)
+	waitVerdict(tb, "NOT VALID", 10*time.Second)
+	if r := tb.text("reason"); r != "Forged or damaged document" && r != "Not an e-ID code" {
+		t.Errorf("a tampered code: reason %q", r)
+	}
+	tb.typeKeys(kb.Escape)
+	tb.waitView("scan-view")
+
 	// A bundle past its maximum age (the page's clock a day on), or a clock
 	// set before the bundle was issued: cannot verify offline.
 	code3 := offlineCode(h, w, claims...)
@@ -464,7 +476,15 @@ func TestBrowserOffline(t *testing.T) {
 	// before it is refused offline.
 	codeR := offlineCode(h, w, claims...)
 	before := eval[float64](tb, trustFetchedAt)
+	oldBundle := readAll(t, h.request("GET", "/v1/trust-bundle", "", "", nil))
 	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey, api.StatusRequest{Status: "revoked"}, 200, nil)
+	// The service keeps its bundle for a while; the revocation drops it.
+	for deadline := time.Now().Add(10 * time.Second); bytes.Equal(readAll(t, h.request("GET", "/v1/trust-bundle", "", "", nil)), oldBundle); {
+		if time.Now().After(deadline) {
+			t.Fatal("the service still serves the bundle of before the revocation")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 	tb.do(chromedp.Navigate(h.url + "/verify")) // at load, online, the page renews its bundle
 	tb.waitView("scan-view")
 	for deadline := time.Now().Add(15 * time.Second); eval[float64](tb, trustFetchedAt) <= before; {
