@@ -18,8 +18,8 @@ import (
 
 // The web pages (issue 5): the staff verifier page at /verify and the
 // citizen demo wallet at /demo/wallet. Everything they load is embedded in
-// the binary and served from /assets/ (ours) and /vendor/ (jsQR, with its
-// licence); nothing comes from a CDN. The pages use only the public API,
+// the binary and served from /assets/ (ours) and /vendor/ (jsQR and
+// cbor-x, with their licences); nothing comes from a CDN. The pages use only the public API,
 // same origin, like any other client. docs/pages.md describes them.
 
 //go:embed web
@@ -28,11 +28,28 @@ var webFiles embed.FS
 // pageCSP is the Content-Security-Policy of the HTML pages: scripts and
 // styles only from our own files (no inline code, no eval), images from
 // our files, data: URIs (portraits) and blob: URLs (QR images fetched with
-// the holder's token), the camera stream, and API calls to this origin.
-// The API's own answers keep the stricter default-src 'none' of
-// securityHeaders.
+// the holder's token), the camera stream, API calls to this origin, and
+// the staff page's service worker and web app manifest from our files
+// (issue 12: the page works offline and can be installed). The API's own
+// answers keep the stricter default-src 'none' of securityHeaders.
 const pageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
+
+// The staff page's service worker (web/assets/sw.js) controls /verify,
+// above its own folder: Service-Worker-Allowed lets it (Service Workers
+// §4.2, max scope). A worker's own fetches follow the CSP of its script's
+// answer, not the page's: it may fetch from this origin and nothing else.
+const (
+	serviceWorkerPath  = "/assets/sw.js"
+	serviceWorkerScope = "/verify"
+	serviceWorkerCSP   = "default-src 'none'; connect-src 'self'"
+)
+
+// manifestPath is where the staff page's web app manifest
+// (web/manifest.webmanifest) is served: with the pages' other files, so
+// that everything a page loads comes from /assets/ or /vendor/.
+const manifestPath = "/assets/manifest.webmanifest"
 
 // pageData is what the page templates get: values a page needs that only
 // the server knows, passed in <meta> elements (no inline script).
@@ -83,6 +100,11 @@ func loadPages() (*pages, error) {
 			p.files["/"+dir+"/"+e.Name()] = &asset{body: b, contentType: contentType(e.Name()), etag: wallet.ETag(b)}
 		}
 	}
+	b, err := fs.ReadFile(webFiles, "web/manifest.webmanifest")
+	if err != nil {
+		return nil, fmt.Errorf("load page assets: %w", err)
+	}
+	p.files[manifestPath] = &asset{body: b, contentType: contentType(manifestPath), etag: wallet.ETag(b)}
 	return p, nil
 }
 
@@ -95,6 +117,8 @@ func contentType(name string) string {
 		return "text/css; charset=utf-8"
 	case ".svg":
 		return "image/svg+xml"
+	case ".webmanifest":
+		return "application/manifest+json" // Web App Manifest §1.1
 	case ".LICENSE", ".txt", ".md":
 		return "text/plain; charset=utf-8"
 	}
@@ -155,6 +179,10 @@ func (s *server) handleAsset(p *pages, dir string) gin.HandlerFunc {
 		h := c.Writer.Header()
 		h.Set("Cache-Control", "no-cache")
 		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		if "/"+dir+"/"+c.Param("file") == serviceWorkerPath {
+			h.Set("Service-Worker-Allowed", serviceWorkerScope)
+			h.Set("Content-Security-Policy", serviceWorkerCSP)
+		}
 		if notModified(c, a.etag) {
 			return
 		}

@@ -2,10 +2,16 @@
 // read a citizen's QR code (counter scanner, paste, or camera), redeem it
 // with POST /v1/verify, and show the answer large enough to read at arm's
 // length, then count down back to scanning.
+//
+// With no network (issue 12), an EIDC1: code is checked on this device
+// against the last trust bundle (offline.js), once per code at this
+// counter, and the check is queued for upload when the network returns. A
+// service worker (sw.js) keeps the page itself.
 
 import {
   $, el, api, showView, serverNow, mmss, typeName, claimName, claimText, isPortrait, ageClaims,
 } from './common.js';
+import * as offline from './offline.js';
 
 const KEY = 'eidwallet.verifier.key';      // sessionStorage only: gone when the tab closes
 const NAME = 'eidwallet.verifier.name';
@@ -84,6 +90,7 @@ async function signIn(ev) {
   $('api-key').value = '';
   showWho();
   toScan();
+  syncOffline();
 }
 
 // ---- scanning ----
@@ -93,6 +100,7 @@ function toScan() {
   stopCountdown();
   clearResult();
   go('scan-view');
+  showOfflineState();
   const input = $('scan-input');
   input.value = '';
   input.focus();
@@ -100,7 +108,11 @@ function toScan() {
 
 /** The scanned or typed text, as a scanner or a person may give it. */
 function normalise(text) {
-  return String(text || '').replace(/[\s\u200b-\u200d\ufeff]+/g, '').toUpperCase();
+  const s = String(text || '').replace(/[\u200b-\u200d\ufeff]+/g, '').replace(/^\s+/, '');
+  // A space is one of base45's characters (RFC 9285 §4): an EIDC1: code
+  // keeps its spaces and loses only line breaks and tabs.
+  if (/^EIDC1:/i.test(s)) return s.replace(/[\r\n\t]+/g, '').toUpperCase();
+  return s.replace(/\s+/g, '').toUpperCase();
 }
 
 async function check(raw, source) {
@@ -113,6 +125,10 @@ async function check(raw, source) {
   }
   if (PRESENCE_TEXT.test(text)) {
     await startRequest(text);
+    return;
+  }
+  if (offline.COMPACT_TEXT.test(text)) {
+    await checkCompact(text, source);
     return;
   }
   if (!SHARE_TEXT.test(text)) {
@@ -136,6 +152,96 @@ async function check(raw, source) {
     showInvalid(p, e.code + (e.reason ? ' / ' + e.reason : ''));
   } finally {
     busy = false;
+  }
+}
+
+// checkCompact checks an EIDC1: code: refused at once when this counter
+// checked it before; online by POST /v1/verify (one-time at the service);
+// on this device when there is no network, then queued for upload.
+async function checkCompact(text, source) {
+  busy = true;
+  go('busy-view');
+  try {
+    const peek = offline.peek(text);
+    if (peek && await offline.seen(peek.cti).catch(() => false)) {
+      showInvalid(ALREADY_HERE, 'seen_at_this_counter');
+      return;
+    }
+    if (navigator.onLine) {
+      try {
+        const resp = await api('POST', '/v1/verify', { token: apiKey(), json: { qr: text } });
+        if (peek) await offline.markSeen(peek.cti, peek.exp).catch(() => {});
+        showValid(resp);
+        if (!$('tech').textContent) $('tech').textContent = 'Compact code, checked online';
+        return;
+      } catch (e) {
+        if (e.status === 401) {
+          busy = false;
+          signedOut('The key is no longer accepted. Sign in again.');
+          return;
+        }
+        if (e.status !== 0) {
+          showInvalid(problem(e), e.code + (e.reason ? ' / ' + e.reason : ''));
+          return;
+        }
+        // No network after all: check it here.
+      }
+    }
+    await checkHere(text);
+  } finally {
+    if (source === 'camera') camera.lastText = text;
+    busy = false;
+  }
+}
+
+const ALREADY_HERE = { reason: 'Already used', detail: 'This code was scanned at this counter before. Ask the citizen to show a new code.' };
+
+// checkHere verifies an EIDC1: code on this device and queues the outcome.
+async function checkHere(text) {
+  const r = await offline.verify(text);
+  const verifiedAt = new Date(serverNow()).toISOString();
+  if (r.valid && !(await offline.markSeen(r.share.cti, r.share.exp).catch(() => false))) {
+    showInvalid(ALREADY_HERE, 'seen_at_this_counter');
+    return;
+  }
+  if (r.trusted) {
+    await offline.enqueue(apiKey(), { cti: r.share.cti, verified_at: verifiedAt, result: r.valid ? 'valid' : r.reason, type: r.share.type })
+      .catch(() => {});
+  }
+  if (r.valid) {
+    const s = r.share;
+    showValid({
+      offline: true,
+      cti: s.cti,
+      documents: [{ type: s.type, issuer: { id: s.issuer, name: s.issuerName }, claims: s.claims }],
+    });
+  } else {
+    showInvalid(offlineProblem(r.reason), 'offline / ' + r.reason);
+  }
+  showOfflineState();
+}
+
+// Plain words for the offline verifier's reasons (offline.Reason).
+function offlineProblem(reason) {
+  switch (reason) {
+    case 'cannot_verify_offline':
+    case 'status_unknown':
+      return { reason: 'Cannot verify offline', detail: 'This device has no up-to-date trust data, or its clock is wrong. Do not accept the code; connect to the network and try again.' };
+    case 'expired':
+      return { reason: 'Expired', detail: 'The code has run out of time. Ask the citizen to show a new code.' };
+    case 'not_yet_valid':
+      return { reason: 'Check the clock', detail: 'The code is dated in the future. Check the date and time of this device.' };
+    case 'credential_revoked':
+    case 'credential_suspended':
+    case 'invalid_signature':
+      return { reason: reasons[reason][0], detail: reasons[reason][1] };
+    case 'unknown_key':
+    case 'not_authorized_for_type':
+      return { reason: 'Unknown issuer', detail: 'The code is not from a trusted authority.' };
+    case 'unsupported_alg':
+      return { reason: 'Forged or damaged document', detail: 'The code is not signed in a way this page accepts.' };
+    default:
+      return { reason: 'Not an e-ID code', detail: 'The code could not be read. Scan it again.' };
   }
 }
 
@@ -244,7 +350,8 @@ function showValid(resp) {
       ' issued by ',
       el('span', { class: 'doc-issuer', text: (d.issuer && (d.issuer.name || d.issuer.id)) || 'unknown issuer' })));
   }
-  $('reason').textContent = docs.length === 1 ? 'Document checked' : `${docs.length} documents checked`;
+  $('reason').textContent = resp.offline ? 'Checked on this device (offline)'
+    : docs.length === 1 ? 'Document checked' : `${docs.length} documents checked`;
   $('name').textContent = name;
   if (portrait) {
     const img = $('portrait');
@@ -255,7 +362,7 @@ function showValid(resp) {
     $('badges').append(el('span', { class: v ? 'badge badge-yes' : 'badge badge-no', text: v ? `Over ${n}` : `UNDER ${n}` }));
   }
   for (const [k, v] of rows) $('claims').append(el('dt', { text: k }), el('dd', { text: v }));
-  $('tech').textContent = resp.share_id ? `Share ${resp.share_id}` : '';
+  $('tech').textContent = resp.offline ? `Offline check, code ${resp.cti}` : resp.share_id ? `Share ${resp.share_id}` : '';
   finishResult();
 }
 
@@ -674,11 +781,88 @@ function onPaste(ev) {
   // A pasted share code is checked at once; anything else stays in the
   // field for the person to look at.
   const text = normalise(ev.clipboardData ? ev.clipboardData.getData('text') : '');
-  if (SHARE_TEXT.test(text)) {
+  if (SHARE_TEXT.test(text) || offline.COMPACT_TEXT.test(text)) {
     ev.preventDefault();
     $('scan-input').value = text;
     check(text, 'paste');
   }
+}
+
+// ---- offline ----
+
+const SYNC_MS = 5 * 60 * 1000; // how often, while online, the trust data is renewed and the queue sent
+
+function timeText(ms) {
+  return new Date(ms).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+// showOfflineState says under the scan field whether codes can be checked
+// with no network, and what waits for upload.
+async function showOfflineState() {
+  const [st, n] = await Promise.all([
+    offline.trustState().catch(() => ({ ready: false, reason: 'none' })),
+    apiKey() ? offline.queued(apiKey()).catch(() => 0) : 0,
+  ]);
+  let text;
+  if (!st.ready) {
+    text = st.reason === 'stale' ? 'Offline checks stopped: the trust data is too old. Connect to the network.'
+      : 'Offline checks not ready yet: connect to the network once.';
+  } else {
+    text = `${navigator.onLine ? 'Online.' : 'No network: codes are checked on this device.'} Trust data from ${timeText(st.issuedAt)}, good until ${timeText(st.usableUntil)}.`;
+  }
+  if (n) text += ` ${n} offline ${n === 1 ? 'check' : 'checks'} to upload.`;
+  $('offline-status').textContent = text;
+  await showFlagged();
+}
+
+async function showFlagged() {
+  const list = await offline.flagged().catch(() => []);
+  const ul = $('flagged-list');
+  ul.replaceChildren(...list.map((f) => el('li', { text: `${typeName(f.type)}, checked ${timeText(Date.parse(f.verified_at))}` })));
+  $('flagged-box').hidden = list.length === 0;
+}
+
+let syncing = null;
+
+// syncOffline renews the trust data and sends the queue, when online.
+function syncOffline() {
+  if (!navigator.onLine) {
+    showOfflineState();
+    return Promise.resolve();
+  }
+  if (!syncing) {
+    syncing = (async () => {
+      await offline.refreshTrust();
+      await offline.pruneSeen().catch(() => {});
+      if (apiKey()) {
+        const r = await offline.upload(apiKey()).catch(() => null);
+        if (r && r.unauthorized) signedOut('The key is no longer accepted. Sign in again.');
+        if (r && r.flagged) $('announce').textContent = `${r.flagged} ${r.flagged === 1 ? 'code' : 'codes'} checked offline also used at another counter.`;
+      }
+      await showOfflineState();
+    })().finally(() => { syncing = null; });
+  }
+  return syncing;
+}
+
+function startOffline() {
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/assets/sw.js', { scope: '/verify' }).catch(() => {
+      // no worker: the page still works online, and offline while it stays open
+    });
+  }
+  window.addEventListener('online', () => syncOffline());
+  window.addEventListener('offline', () => showOfflineState());
+  setInterval(() => syncOffline(), SYNC_MS);
+  // The state line follows the clock: a bundle that grows too old while
+  // the page stays open says so.
+  setInterval(() => { if (view === 'scan-view') showOfflineState(); }, 30 * 1000);
+  $('flagged-dismiss').addEventListener('click', async () => {
+    await offline.dismissFlagged().catch(() => {});
+    await showFlagged();
+    $('scan-input').focus();
+  });
+  syncOffline();
 }
 
 function init() {
@@ -708,6 +892,7 @@ function init() {
   } else {
     signedOut('');
   }
+  startOffline();
 }
 
 init();
