@@ -35,7 +35,8 @@ import (
 
 // wantPageCSP is the Content-Security-Policy every page must carry.
 const wantPageCSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; " +
-	"media-src 'self' blob:; connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+	"media-src 'self' blob:; connect-src 'self'; worker-src 'self'; manifest-src 'self'; base-uri 'none'; " +
+	"form-action 'self'; frame-ancestors 'none'"
 
 // newBrowserHarness is the real service and handler on 127.0.0.1 with the
 // real clock: the browser signs assertions and key-binding JWTs with its

@@ -234,8 +234,12 @@ type CompactCode struct {
 // cti a verifier could match against a scan.
 func (s *Service) ctiHash(cti []byte) []byte { return s.indexHash("cti", string(cti)) }
 
-// maxOfflineUpload caps one upload of offline verifications.
-const maxOfflineUpload = 1000
+// Upload rules: at most this many at a time, and a counter's clock may be
+// this far ahead of the service's (a week behind at most).
+const (
+	maxOfflineUpload = 1000
+	uploadClockSkew  = 15 * time.Minute
+)
 
 // UploadOfflineVerifications takes what a counter verified with no network
 // (issue 12 item 3): each entry in the verifier's log, and each code
@@ -252,8 +256,8 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	for i, v := range req.Verifications {
 		cti, err := base64.RawURLEncoding.DecodeString(v.CTI)
 		if err != nil || len(cti) < 8 || len(cti) > 32 || v.VerifiedAt.IsZero() || v.Result == "" || len(v.Result) > 64 || len(v.Type) > 64 ||
-			v.VerifiedAt.After(s.now().Add(clockSkew)) || v.VerifiedAt.Before(s.now().Add(-7*offline.DefaultMaxAge)) {
-			return nil, Errorf(api.CodeInvalidRequest, "verifications[%d]: cti (base64url, 8 to 32 bytes), verified_at (not in the future, at most a week old) and result are required", i)
+			v.VerifiedAt.After(s.now().Add(uploadClockSkew)) || v.VerifiedAt.Before(s.now().Add(-7*offline.DefaultMaxAge)) {
+			return nil, Errorf(api.CodeInvalidRequest, "verifications[%d]: cti (base64url, 8 to 32 bytes), verified_at (at most 15 minutes ahead, a week old) and result are required", i)
 		}
 		ctis[i] = cti
 	}
@@ -303,7 +307,7 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 	// An upload's time is the counter's word: it must fall in the code's
 	// life (an online use is at the service's time, and an EID1: use of an
 	// offline share may come after its EIDC1: code expired).
-	if claimed && (at.Before(c.Expires.Add(-compactLifetime-clockSkew)) || at.After(c.Expires.Add(clockSkew))) {
+	if claimed && (at.Before(c.Expires.Add(-compactLifetime-uploadClockSkew)) || at.After(c.Expires.Add(uploadClockSkew))) {
 		return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
 	}
 	switch {
