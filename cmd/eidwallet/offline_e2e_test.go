@@ -27,26 +27,9 @@ import (
 // once.
 func TestOfflineCodeThroughRun(t *testing.T) {
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	logs := &syncBuffer{}
-	srv := startServer(t, dataDir, logs)
-	defer srv.stop()
-	c := client.New(srv.url)
-	adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := c.Admin(string(bytes.TrimSpace(adminToken)))
-	must(admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}))
-	ik := must(admin.CreateIssuerAPIKey(ctx, "mps"))
-	vv := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
-		Claims: map[string][]string{credentials.NationalID: {"age_over_18", "full_name"}}}))
-	code := must(admin.CreateActivationCode(ctx, citizenA))
-	holder := c.Holder(must(client.NewDevice("phone")))
-	must(holder.Enroll(ctx, citizenA, code.Code))
-	issued := must(c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.NationalID,
-		Claims: claimsA[credentials.NationalID], ValidUntil: time.Now().AddDate(1, 0, 0)}))
-
+	f := newOfflineWorld(t)
+	c, admin, holder, issued, v := f.c, f.admin, f.holder, f.issued, f.shop
+	ik := f.issuerKey
 	// A portrait cannot go offline; an offline share is of one credential.
 	if _, err := holder.Share(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{CredentialID: issued.CredentialID,
 		Claims: []string{"portrait"}}}}); err == nil {
@@ -104,7 +87,6 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 		}
 	}
 	// Online, once (SPEC §5: a second use is 409).
-	v := c.Verifier(vv.APIKey.Key)
 	res, err := v.Verify(ctx, text)
 	if err != nil || res.Result != "valid" || len(res.Documents) != 1 {
 		t.Fatalf("online: %+v %v", res, err)
@@ -153,7 +135,7 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 		t.Errorf("EIDC1: of a cancelled share: %v", err)
 	}
 	// Revoked: a bundle fetched after it refuses the code offline.
-	must(c.Issuer(ik.Key).SetStatus(ctx, issued.CredentialID, api.StatusRequest{Status: api.StatusRevoked}))
+	must(c.Issuer(ik).SetStatus(ctx, issued.CredentialID, api.StatusRequest{Status: api.StatusRevoked}))
 	var fresh []byte
 	for range 50 { // the bundle is kept in memory for a while; the revocation drops it
 		fresh = must(c.TrustBundle(ctx))
@@ -165,4 +147,40 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	if code, r := verify(save("bundle2.cose", fresh), text, now); code != exitInvalid || r.Reason != "credential_revoked" {
 		t.Errorf("after revocation: %d %+v", code, r)
 	}
+}
+
+// offlineWorld is a server started through run() with an identity-card
+// issuer, a shop registered for age_over_18 and full_name, and a citizen
+// holding a card on an enrolled device.
+type offlineWorld struct {
+	c         *client.Client
+	admin     *client.Admin
+	issuerKey string
+	holder    *client.Holder
+	issued    *api.IssueResponse
+	shop      *client.Verifier
+}
+
+func newOfflineWorld(t *testing.T) *offlineWorld {
+	t.Helper()
+	ctx := context.Background()
+	dataDir := t.TempDir()
+	srv := startServer(t, dataDir, &syncBuffer{})
+	t.Cleanup(srv.stop)
+	c := client.New(srv.url)
+	adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := c.Admin(string(bytes.TrimSpace(adminToken)))
+	must(admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}))
+	ik := must(admin.CreateIssuerAPIKey(ctx, "mps"))
+	vv := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18", "full_name"}}}))
+	code := must(admin.CreateActivationCode(ctx, citizenA))
+	holder := c.Holder(must(client.NewDevice("phone")))
+	must(holder.Enroll(ctx, citizenA, code.Code))
+	issued := must(c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.NationalID,
+		Claims: claimsA[credentials.NationalID], ValidUntil: time.Now().AddDate(1, 0, 0)}))
+	return &offlineWorld{c: c, admin: admin, issuerKey: ik.Key, holder: holder, issued: issued, shop: c.Verifier(vv.APIKey.Key)}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/veraison/go-cose"
 
 	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/offline"
 )
@@ -53,26 +52,9 @@ func TestOfflineInteropNode(t *testing.T) {
 		t.Skip("interop packages not installed: npm ci --prefix offline/testdata/interop (make interop-deps)")
 	}
 	ctx := context.Background()
-	dataDir := t.TempDir()
-	logs := &syncBuffer{}
-	srv := startServer(t, dataDir, logs)
-	defer srv.stop()
-	c := client.New(srv.url)
-	adminToken, err := os.ReadFile(filepath.Join(dataDir, "admin-token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	admin := c.Admin(string(bytes.TrimSpace(adminToken)))
-	must(admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}))
-	ik := must(admin.CreateIssuerAPIKey(ctx, "mps"))
-	must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Corner Shop", Category: "retail",
-		Claims: map[string][]string{credentials.NationalID: {"age_over_18", "full_name"}}}))
-	code := must(admin.CreateActivationCode(ctx, citizenA))
-	holder := c.Holder(must(client.NewDevice("phone")))
-	must(holder.Enroll(ctx, citizenA, code.Code))
-	issuer := c.Issuer(ik.Key)
-	issued := must(issuer.Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.NationalID,
-		Claims: claimsA[credentials.NationalID], ValidUntil: time.Now().AddDate(1, 0, 0)}))
+	f := newOfflineWorld(t)
+	c, holder, issued := f.c, f.holder, f.issued
+	issuer := c.Issuer(f.issuerKey)
 	view := must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
 		CredentialID: issued.CredentialID, Claims: []string{"age_over_18", "full_name"}}}}))
 	text := view.OfflineQRText
