@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -178,7 +179,7 @@ func (ow *oid4vpWallet) presentation(r *resolved, o answerOpts) string {
 	t := ow.h.t
 	t.Helper()
 	pres := must(credentials.Present(ow.sdjwt, cmpOrSlice(o.claims, []string{"full_name"})))
-	aud, nonce, iat := cmpOrString(o.aud, r.clientID), cmpOrString(o.nonce, r.obj.Nonce), o.iat
+	aud, nonce, iat := cmp.Or(o.aud, r.clientID), cmp.Or(o.nonce, r.obj.Nonce), o.iat
 	if iat.IsZero() {
 		iat = ow.h.clock.Now()
 	}
@@ -194,8 +195,8 @@ func (ow *oid4vpWallet) presentation(r *resolved, o answerOpts) string {
 // returns the status and body of the response URI's answer.
 func (ow *oid4vpWallet) answer(r *resolved, o answerOpts) (int, []byte) {
 	ow.h.t.Helper()
-	vp := map[string][]string{cmpOrString(o.queryID, credentials.HealthInsurance): {ow.presentation(r, o)}}
-	return ow.post(r, map[string]any{"vp_token": vp, "state": cmpOrString(o.state, r.obj.State)}, o.encryptTo)
+	vp := map[string][]string{cmp.Or(o.queryID, credentials.HealthInsurance): {ow.presentation(r, o)}}
+	return ow.post(r, map[string]any{"vp_token": vp, "state": cmp.Or(o.state, r.obj.State)}, o.encryptTo)
 }
 
 // post sends the response parameters params: encrypted for
@@ -237,13 +238,6 @@ func (ow *oid4vpWallet) post(r *resolved, params map[string]any, to *ecdsa.Publi
 	return resp.StatusCode, readAll(t, resp)
 }
 
-func cmpOrString(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
-}
-
 func cmpOrSlice(v, def []string) []string {
 	if v == nil {
 		return def
@@ -278,7 +272,7 @@ func TestOpenID4VPPresentation(t *testing.T) {
 		t.Run(c.prefix+"/"+c.mode, func(t *testing.T) {
 			req := w.newOID4VPRequest(h, c.prefix, c.mode)
 			if !strings.HasPrefix(req.QRText, "openid4vp://?") || !strings.HasPrefix(req.HAIPLink, "haip-vp://?") ||
-				!strings.HasPrefix(req.ClientID, cmpOrString(c.prefix, openid4vp.PrefixX509SANDNS)+":") {
+				!strings.HasPrefix(req.ClientID, cmp.Or(c.prefix, openid4vp.PrefixX509SANDNS)+":") {
 				t.Fatalf("created: %+v", req)
 			}
 			var res api.RequestResult
@@ -287,7 +281,7 @@ func TestOpenID4VPPresentation(t *testing.T) {
 				t.Fatalf("before the wallet: %s", res.Status)
 			}
 			r := ow.resolve(req.QRText)
-			if r.obj.ResponseMode != cmpOrString(c.mode, openid4vp.DirectPostJWT) || r.obj.Nonce != req.Nonce {
+			if r.obj.ResponseMode != cmp.Or(c.mode, openid4vp.DirectPostJWT) || r.obj.Nonce != req.Nonce {
 				t.Fatalf("request object: %+v", r.obj)
 			}
 			if q := must(openid4vp.ParseQuery(r.obj.DCQLQuery)); q.Credentials[0].ID != credentials.HealthInsurance ||

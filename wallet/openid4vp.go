@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"errors"
@@ -88,8 +89,8 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 	if req.Presence != "" {
 		return nil, Errorf(api.CodeInvalidRequest, "presence: an openid4vp request is shown as a QR, not addressed to a presence code")
 	}
-	prefix := cmpOr(req.ClientIDPrefix, openid4vp.PrefixX509SANDNS)
-	mode := cmpOr(req.ResponseMode, openid4vp.DirectPostJWT)
+	prefix := cmp.Or(req.ClientIDPrefix, openid4vp.PrefixX509SANDNS)
+	mode := cmp.Or(req.ResponseMode, openid4vp.DirectPostJWT)
 	if mode != openid4vp.DirectPost && mode != openid4vp.DirectPostJWT {
 		return nil, Errorf(api.CodeInvalidRequest, "response_mode: direct_post.jwt or direct_post")
 	}
@@ -164,13 +165,6 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 	return &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id),
 		QRText: s.openID4VPLink(r, openid4vp.SchemeOpenID4VP), HAIPLink: s.openID4VPLink(r, openid4vp.SchemeHAIP),
 		ClientID: o.ClientID, RequestURI: requestURI}, nil
-}
-
-func cmpOr(v, def string) string {
-	if v == "" {
-		return def
-	}
-	return v
 }
 
 // openID4VPQuery is the DCQL query of a request, as JSON, and the claims
