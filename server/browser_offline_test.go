@@ -122,19 +122,8 @@ func newOfflineHarness(t *testing.T) (*harness, *netSwitch) {
 // EIDC1: text.
 func offlineCode(h *harness, w *world, claims ...string) string {
 	h.t.Helper()
-	var created api.ShareCreated
-	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{Offline: true, TTLSeconds: 120,
-		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
-	var kbs []string
-	for _, ts := range created.ToSign {
-		kbj, err := credentials.SignKB(w.device, credentials.KB{Nonce: ts.Nonce, Aud: ts.Aud, IssuedAt: time.Now().Unix(), SDHash: ts.SDHash})
-		if err != nil {
-			h.t.Fatal(err)
-		}
-		kbs = append(kbs, kbj)
-	}
-	var view api.ShareView
-	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, api.ApproveRequest{KBJWTs: kbs}, 200, &view)
+	view := approvedShare(h, w, api.ShareRequest{Offline: true, TTLSeconds: 120,
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}})
 	if !strings.HasPrefix(view.OfflineQRText, offline.Prefix) {
 		h.t.Fatalf("approved offline share without an EIDC1: code: %+v", view)
 	}

@@ -61,9 +61,17 @@ func newBrowserHarness(t *testing.T) *harness {
 // shareFor creates and approves a share with a lifetime, as the app would.
 func shareFor(h *harness, w *world, ttl int, claims ...string) (id, qrText string) {
 	h.t.Helper()
+	view := approvedShare(h, w, api.ShareRequest{TTLSeconds: ttl,
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}})
+	return view.ShareID, view.QRText
+}
+
+// approvedShare creates req's share and approves it with KB-JWTs of the
+// world's device dated by the wall clock (the browser harness runs on it).
+func approvedShare(h *harness, w *world, req api.ShareRequest) api.ShareView {
+	h.t.Helper()
 	var created api.ShareCreated
-	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{TTLSeconds: ttl,
-		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: claims}}}, 201, &created)
+	h.call("POST", "/v1/me/shares", w.token, req, 201, &created)
 	var kbs []string
 	for _, ts := range created.ToSign {
 		kbj, err := credentials.SignKB(w.device, credentials.KB{Nonce: ts.Nonce, Aud: ts.Aud, IssuedAt: time.Now().Unix(), SDHash: ts.SDHash})
@@ -74,7 +82,7 @@ func shareFor(h *harness, w *world, ttl int, claims ...string) (id, qrText strin
 	}
 	var view api.ShareView
 	h.call("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, api.ApproveRequest{KBJWTs: kbs}, 200, &view)
-	return created.ShareID, view.QRText
+	return view
 }
 
 // signIn opens the staff page in tb and signs in with key.
