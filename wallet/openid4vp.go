@@ -747,22 +747,11 @@ func (s *Service) openID4VPResult(ctx context.Context, r *Request, body []byte) 
 	if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, r.OpenID4VP.Answered); err != nil {
 		return nil, err
 	}
-	sealed, err := ShareDocuments.Fetched(body, r.ID)
-	if err != nil {
-		return nil, err
+	keys := make([]string, len(r.OpenID4VP.Answered)) // sealed by position: a wallet's credentials have no id here
+	for i := range keys {
+		keys[i] = strconv.Itoa(i)
 	}
-	if len(sealed) != len(r.OpenID4VP.Answered) {
-		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
-	}
-	docs := make([]api.Document, len(sealed))
-	for i := range sealed {
-		raw, err := s.openBytes(sealed[i], "share-document", r.ID, strconv.Itoa(i))
-		if err != nil {
-			return nil, err
-		}
-		docs[i] = api.SealedDocument(raw)
-	}
-	return docs, nil
+	return s.openSealedDocuments(r.ID, keys, body)
 }
 
 // deviceOf is the active device whose key is holder, and its holder; ""

@@ -103,16 +103,26 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 // request id, one per item, from the body a Fetch of ShareDocuments
 // returned.
 func (s *Service) openDocuments(id string, items []ShareItem, body []byte) ([]api.Document, error) {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = it.CredentialID
+	}
+	return s.openSealedDocuments(id, keys, body)
+}
+
+// openSealedDocuments opens the documents of id sealed each with its key
+// in keys (the associated data beside id), exactly one per key.
+func (s *Service) openSealedDocuments(id string, keys []string, body []byte) ([]api.Document, error) {
 	sealed, err := ShareDocuments.Fetched(body, id)
 	if err != nil {
 		return nil, err
 	}
-	if len(sealed) != len(items) {
+	if len(sealed) != len(keys) {
 		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
 	}
 	docs := make([]api.Document, len(sealed))
-	for i, it := range items {
-		raw, err := s.openBytes(sealed[i], "share-document", id, it.CredentialID)
+	for i, k := range keys {
+		raw, err := s.openBytes(sealed[i], "share-document", id, k)
 		if err != nil {
 			return nil, err
 		}
