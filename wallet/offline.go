@@ -158,21 +158,34 @@ func (s *Service) TrustBundle(ctx context.Context) (Document, error) {
 }
 
 func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, error) {
-	b := &offline.Bundle{Issuer: s.url, IssuedAt: now, MaxAge: offline.DefaultMaxAge}
-	var all []*Issuer
-	lists := map[string][]int{}
+	type builtList struct {
+		id   int
+		list *credentials.StatusList
+	}
+	// One snapshot of the active issuers and their lists; the signing
+	// after it, outside the transaction.
+	var active []*Issuer
+	lists := map[string][]builtList{}
 	err := s.store.View(ctx, func(tx Tx) error {
-		var err error
-		if all, err = Issuers.List(tx, "", Order{}); err != nil {
+		all, err := Issuers.List(tx, "", Order{})
+		if err != nil {
 			return err
 		}
 		for _, is := range all {
+			if is.Retired != nil {
+				continue
+			}
+			active = append(active, is)
 			ls, err := StatusLists.List(tx, "", Order{}, is.ID)
 			if err != nil {
 				return err
 			}
 			for _, l := range ls {
-				lists[is.ID] = append(lists[is.ID], l.ID)
+				built, err := buildStatusList(tx, is.ID, l.ID)
+				if err != nil {
+					return err
+				}
+				lists[is.ID] = append(lists[is.ID], builtList{l.ID, built})
 			}
 		}
 		return nil
@@ -180,11 +193,9 @@ func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, e
 	if err != nil {
 		return nil, err
 	}
+	b := &offline.Bundle{Issuer: s.url, IssuedAt: now, MaxAge: offline.DefaultMaxAge}
 	var types []string
-	for _, is := range all {
-		if is.Retired != nil {
-			continue
-		}
+	for _, is := range active {
 		keys, err := s.issuerKeys(is)
 		if err != nil {
 			return nil, err
@@ -199,20 +210,12 @@ func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, e
 		if err != nil {
 			return nil, err
 		}
-		for _, list := range lists[is.ID] {
-			var l *credentials.StatusList
-			if err := s.store.View(ctx, func(tx Tx) error {
-				var err error
-				l, err = buildStatusList(tx, is.ID, list)
-				return err
-			}); err != nil {
-				return nil, err
-			}
-			cwt, err := offline.SignStatusList(s.rand, key, offline.StatusListURI(s.url, is.ID, list), l, now, StatusListTTL)
+		for _, l := range lists[is.ID] {
+			cwt, err := offline.SignStatusList(s.rand, key, offline.StatusListURI(s.url, is.ID, l.id), l.list, now, StatusListTTL)
 			if err != nil {
 				return nil, err
 			}
-			b.StatusLists = append(b.StatusLists, offline.StatusListCWT{IssuerID: is.ID, List: list, CWT: cwt})
+			b.StatusLists = append(b.StatusLists, offline.StatusListCWT{IssuerID: is.ID, List: l.id, CWT: cwt})
 		}
 	}
 	b.Attesters = []offline.Attester{{Key: &s.attestKey.PublicKey, Types: slices.Compact(slices.Sorted(slices.Values(types)))}}
