@@ -7,7 +7,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -299,21 +298,7 @@ func (a allowTypes) MayIssue(iss, vct string) bool { return a.vct[vct] && a.Trus
 
 // readTrustFile reads at most maxTrustFileBytes of a file, refusing a
 // larger one before anything in it is parsed.
-func readTrustFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxTrustFileBytes+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	if len(data) > maxTrustFileBytes {
-		return nil, fmt.Errorf("%s is over %d KiB", path, maxTrustFileBytes>>10)
-	}
-	return data, nil
-}
+func readTrustFile(path string) ([]byte, error) { return readCapped(path, maxTrustFileBytes) }
 
 // readJWKSFile is the P-256 keys of the JWKS file at path (see
 // readTrustFile and parseJWKS).

@@ -104,7 +104,8 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: s.CTI})
 }
 
-// readCapped reads a file of at most max bytes.
+// readCapped reads a file of at most max bytes (SPEC §6: capped before
+// it is parsed).
 func readCapped(path string, max int64) ([]byte, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -112,8 +113,11 @@ func readCapped(path string, max int64) ([]byte, error) {
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err == nil && int64(len(b)) > max {
-		err = fmt.Errorf("%s: over %d bytes", path, max)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", path, err)
 	}
-	return b, err
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s is over %d KiB", path, max>>10)
+	}
+	return b, nil
 }
