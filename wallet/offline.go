@@ -85,7 +85,7 @@ func (s *Service) compactText(sh *Share, now time.Time) (string, *time.Time) {
 		return "", nil
 	}
 	text, err := s.openBytes(sh.Compact, "share-compact", sh.ID)
-	if err != nil {
+	if err != nil { // openBytes logged it; the EID1: code still works
 		return "", nil
 	}
 	exp := sh.CompactExp
