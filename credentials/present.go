@@ -228,6 +228,31 @@ func SignedBy(sdjwt string) (string, error) {
 	return jw.header.Kid, nil
 }
 
+// StatusOf returns the status reference (Token Status List §6.2) in an
+// SD-JWT's issuer-signed JWT, nil when it has none, not verified: it is for
+// a presentation the caller has verified.
+func StatusOf(sdjwt string) (*StatusRef, error) {
+	jwt, _, _ := strings.Cut(sdjwt, "~")
+	jw, err := parseJWS(jwt, "")
+	if err != nil {
+		return nil, err
+	}
+	body, err := b64.DecodeString(jw.payload)
+	if err != nil {
+		return nil, fail(ReasonMalformed, "payload is not base64url")
+	}
+	var payload struct {
+		Status any `json:"status"`
+	}
+	if err := unmarshalStrict(body, &payload); err != nil {
+		return nil, err
+	}
+	if payload.Status == nil {
+		return nil, nil
+	}
+	return readStatus(payload.Status)
+}
+
 // DisclosableValues returns the values of the top-level claims a stored
 // SD-JWT can disclose, read from its own disclosures without verifying the
 // issuer's signature: it is for the holder's side, to see what a stored

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"sync"
 	"time"
 
@@ -38,6 +39,7 @@ type refillQueue struct {
 	mu      sync.Mutex
 	devices map[string]bool
 	kick    chan struct{}
+	locks   [64]sync.Mutex // refillCopies, by device id's hash
 }
 
 func (q *refillQueue) add(deviceID string) {
@@ -78,6 +80,12 @@ func (s *Service) runRefills(ctx context.Context) {
 			}
 		}
 	}
+}
+
+func hashString(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }
 
 // RegisterDeviceKeys adds one-time public keys to the calling device's
@@ -222,14 +230,24 @@ func (s *Service) viewCopies(ctx context.Context, deviceID string, fn func(Tx) e
 	return s.store.View(ctx, fn)
 }
 
-// copiesUsed queues a top-up of the device's batches after a write (err
-// nil) that used batch copies.
-func (s *Service) copiesUsed(deviceID string, changes []copyChange, err error) {
-	for _, ch := range changes {
-		if ch.used != nil && err == nil {
-			s.refills.add(deviceID)
-			return
-		}
+// spendValid is stillValid for an approval's write transaction, which
+// also spends the batch copies the items present (spendCopies).
+func (s *Service) spendValid(tx Tx, deviceID string, items []ShareItem, now time.Time) error {
+	if _, err := s.stillValid(tx, deviceID, items, now); err != nil {
+		return err
+	}
+	d, err := Devices.Get(tx, deviceID)
+	if err != nil {
+		return err
+	}
+	return spendCopies(tx, d, items)
+}
+
+// approved queues a top-up of the device's batches once an approval that
+// may have spent batch copies is written (err nil).
+func (s *Service) approved(deviceID string, err error) {
+	if err == nil {
+		s.refills.add(deviceID)
 	}
 }
 
@@ -247,6 +265,12 @@ type plannedCopy struct {
 // copies signed outside any, and stored in a second one. A key or index
 // claimed for a copy that is then not stored is never used again.
 func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
+	// One refill of a device at a time in this process: a share that
+	// found no copy waits for the background refill in flight, whose
+	// copies it then finds, rather than finding its keys claimed.
+	mu := &s.refills.locks[hashString(deviceID)%uint32(len(s.refills.locks))]
+	mu.Lock()
+	defer mu.Unlock()
 	now := s.now().UTC()
 	var d *Device
 	var plan []*plannedCopy

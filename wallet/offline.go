@@ -5,8 +5,10 @@ import (
 	"crypto/ecdsa"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,14 +71,39 @@ func (s *Service) mintCompact(sh *Share, c *Credential, sealedDoc []byte, now ti
 	if _, err := io.ReadFull(s.rand, cti); err != nil {
 		return nil, nil, err
 	}
+	// The status entry of the copy presented (a batch copy's own, issue
+	// 12), so that the code carries no index common to two shares.
+	list, index, err := s.presentedStatus(c, doc.Presentation)
+	if err != nil {
+		return nil, nil, err
+	}
 	exp := now.Add(min(compactLifetime, time.Duration(sh.TTL)*time.Second))
-	text, err := offline.Sign(s.rand, s.attestKey, offline.Share{Type: c.Type, IssuerID: c.IssuerID, StatusList: c.StatusList,
-		StatusIndex: c.StatusIndex, Claims: doc.Claims, Consent: true, IssuedAt: now, ExpiresAt: exp, CTI: cti})
+	text, err := offline.Sign(s.rand, s.attestKey, offline.Share{Type: c.Type, IssuerID: c.IssuerID, StatusList: list,
+		StatusIndex: index, Claims: doc.Claims, Consent: true, IssuedAt: now, ExpiresAt: exp, CTI: cti})
 	if err != nil {
 		return nil, nil, err
 	}
 	sealed, err := s.sealBytes([]byte(text), "share-compact", sh.ID)
 	return sealed, &CompactCode{CTIHash: s.ctiHash(cti), ShareID: sh.ID, HolderID: sh.HolderID, Expires: exp}, err
+}
+
+// presentedStatus is the status list and index of a verified presentation
+// of hosted credential c: its uri one of c's issuer's lists.
+func (s *Service) presentedStatus(c *Credential, presentation string) (list, index int, err error) {
+	ref, err := credentials.StatusOf(presentation)
+	if err != nil {
+		return 0, 0, err
+	}
+	if ref == nil {
+		return 0, 0, fmt.Errorf("credential %s: the presented copy has no status entry", c.ID)
+	}
+	prefix, _ := strings.CutSuffix(s.StatusListURL(c.IssuerID, 0), "0")
+	digits, ok := strings.CutPrefix(ref.URI, prefix)
+	n, err := strconv.Atoi(digits)
+	if !ok || err != nil || s.StatusListURL(c.IssuerID, n) != ref.URI {
+		return 0, 0, fmt.Errorf("credential %s: the presented copy's status list %q is not its issuer's", c.ID, ref.URI)
+	}
+	return n, ref.Index, nil
 }
 
 // compactText is the EIDC1: code of sh while it is valid, "" otherwise.

@@ -467,7 +467,6 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 			r.Items, r.DeviceID, r.Status = items, p.DeviceID, api.RequestDelivered
 			return Requests.Put(tx, r)
 		})
-		s.copiesUsed(p.DeviceID, copies, err)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -525,12 +524,13 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		if !slices.EqualFunc(cur.Items, items, func(a, b ShareItem) bool { return a.CredentialID == b.CredentialID && a.SDHash == b.SDHash }) {
 			return Errorf(api.CodeConflict, "the answer was prepared again; sign the new one")
 		}
-		if _, err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+		if err := s.spendValid(tx, p.DeviceID, items, now); err != nil {
 			return err
 		}
 		cur.Items, cur.Status = items, api.RequestApproved
 		return ShareDocuments.Put(tx, docs, cur.ID)
 	})
+	s.approved(p.DeviceID, err)
 	// A standard verifier gets the VP Token once the approval (and the
 	// activity entry naming what it discloses) is durable: one decision
 	// only ever sends, and nothing leaves that the log does not name.

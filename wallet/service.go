@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.batch < 1 || s.batch > MaxBatchSize {
 		return nil, fmt.Errorf("wallet: batch size %d: 1 to %d", s.batch, MaxBatchSize)
 	}
-	s.refills = refillQueue{devices: map[string]bool{}, kick: make(chan struct{}, 1)}
+	s.refills.devices, s.refills.kick = map[string]bool{}, make(chan struct{}, 1)
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

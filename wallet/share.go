@@ -77,7 +77,6 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			}
 			return Shares.Put(tx, sh)
 		})
-		s.copiesUsed(p.DeviceID, copies, err)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
@@ -115,24 +114,22 @@ func verifierParty(v *Verifier) api.VerifierParty {
 	return api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
 }
 
-// copyChange is what preparing an item changes in the device's copies,
-// for the caller's write transaction: its copy signed again (freshCopy),
-// or the batch copy it presents, which no other share may use (issue 12).
+// copyChange is a copy prepareItem signed again (freshCopy), for the
+// caller's write transaction.
 type copyChange struct {
 	credentialID string
 	fresh        []byte
-	used         *BatchCopy
 }
 
 // errNoCopy is a pooled device's share of a credential it holds no unused
-// batch copy of: refillCopies makes some from its free pool keys.
-var errNoCopy = Errorf(api.CodeConflict, "this device has no unused copy of the credential left: register device keys (POST /v1/me/device/keys) and try again")
+// batch copy of, even after refillCopies tried its free pool keys.
+var errNoCopy = Errorf(api.CodeConflict, "no one-time copy of this credential is ready on this device: register more device keys (POST /v1/me/device/keys) and try again")
 
-// errCopyTaken is a batch copy used by another share of the device
-// between the preparation and the write.
-var errCopyTaken = Errorf(api.CodeConflict, "a copy of the credential was used by another share at the same moment; try again")
+// errCopyTaken is a batch copy spent by another approval of the device
+// between this one's preparation and its write.
+var errCopyTaken = Errorf(api.CodeConflict, "the one-time copy of a credential was used by another share at the same moment; prepare it again")
 
-// putCopies writes what prepareItems changed in a device's copies.
+// putCopies writes the copies prepareItems signed again for a device.
 func putCopies(tx Tx, deviceID string, changes []copyChange) error {
 	for _, ch := range changes {
 		if ch.fresh != nil {
@@ -140,18 +137,41 @@ func putCopies(tx Tx, deviceID string, changes []copyChange) error {
 				return err
 			}
 		}
-		if u := ch.used; u != nil {
-			if _, err := BatchCopies.Get(tx, u.CredentialID, u.DeviceID, u.Thumbprint); errors.Is(err, ErrNotFound) {
-				return errCopyTaken
-			} else if err != nil {
-				return err
-			}
-			if err := BatchCopies.Delete(tx, u.CredentialID, u.DeviceID, u.Thumbprint); err != nil {
-				return err
-			}
+	}
+	return nil
+}
+
+// spendCopies deletes, in an approval's write transaction, the batch
+// copies its items present (issue 12): a copy is presented by one share
+// only. An item presenting the device key's copy spends nothing.
+func spendCopies(tx Tx, dev *Device, items []ShareItem) error {
+	own, err := deviceThumbprint(dev)
+	if err != nil {
+		return err
+	}
+	for _, it := range items {
+		if it.Key == "" || it.Key == own {
+			continue
+		}
+		if _, err := BatchCopies.Get(tx, it.CredentialID, dev.ID, it.Key); errors.Is(err, ErrNotFound) {
+			return errCopyTaken
+		} else if err != nil {
+			return err
+		}
+		if err := BatchCopies.Delete(tx, it.CredentialID, dev.ID, it.Key); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// deviceThumbprint is the RFC 7638 thumbprint of d's key.
+func deviceThumbprint(d *Device) (string, error) {
+	pub, err := credentials.ParsePublicJWK(d.Key)
+	if err != nil {
+		return "", fmt.Errorf("device %s key: %w", d.ID, err)
+	}
+	return credentials.Thumbprint(pub)
 }
 
 // prepareItems makes, for a share or a request, one presentation per
@@ -199,10 +219,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, dev *Device, id, aud string, 
 	var sdjwt []byte
 	var key string
 	if dev.Pool {
-		sdjwt, ch.used, err = s.batchCopy(tx, c, dev, now)
-		if ch.used != nil {
-			key = ch.used.Thumbprint
-		}
+		sdjwt, key, err = s.batchCopy(tx, c, dev, now)
 	} else {
 		sdjwt, ch.fresh, key, err = s.deviceCopy(tx, c, dev, now)
 	}
@@ -242,42 +259,39 @@ func (s *Service) deviceCopy(tx Tx, c *Credential, dev *Device, now time.Time) (
 	if sdjwt, fresh, err = s.freshCopy(tx, c, dev.ID, sdjwt, now); err != nil {
 		return nil, nil, "", err
 	}
-	pub, err := credentials.ParsePublicJWK(dev.Key)
-	if err != nil {
-		return nil, nil, "", fmt.Errorf("device %s key: %w", dev.ID, err)
-	}
-	key, err = credentials.Thumbprint(pub)
+	key, err = deviceThumbprint(dev)
 	return sdjwt, fresh, key, err
 }
 
-// batchCopy is an unused batch copy of c on a pooled device (issue 12),
-// as it should be presented today: signed again, for the same pool key
-// and status entry, when it is stale (staleCopy); the copy is deleted by
-// the caller's write, so it is never presented twice. errNoCopy when
-// there is none left.
-func (s *Service) batchCopy(tx Tx, c *Credential, dev *Device, now time.Time) ([]byte, *BatchCopy, error) {
+// batchCopy is an unused batch copy of c on a pooled device (issue 12)
+// and its pool key's thumbprint, as it should be presented today: signed
+// again, for the same key and status entry, when it is stale (staleCopy).
+// The approval spends it (spendCopies), so it is never presented twice;
+// a share abandoned before approval leaves it unused. errNoCopy when the
+// device holds none.
+func (s *Service) batchCopy(tx Tx, c *Credential, dev *Device, now time.Time) ([]byte, string, error) {
 	held, err := BatchCopies.List(tx, "", Order{Limit: 1}, c.ID, dev.ID)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	if len(held) == 0 {
-		return nil, nil, errNoCopy
+		return nil, "", errNoCopy
 	}
 	bc := held[0]
 	sdjwt, err := s.openBytes(bc.Copy, "batch-copy", c.ID, dev.ID, bc.Thumbprint)
 	if err != nil {
-		return nil, nil, err
+		return nil, "", err
 	}
 	re, err := s.staleCopy(tx, c, sdjwt, now)
 	if err != nil || re == nil {
-		return sdjwt, bc, err
+		return sdjwt, bc.Thumbprint, err
 	}
 	pub, err := credentials.ParsePublicJWK(bc.Key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("pool key %s: %w", bc.Thumbprint, err)
+		return nil, "", fmt.Errorf("pool key %s: %w", bc.Thumbprint, err)
 	}
 	fresh, err := s.signCopy(re.signer, c, re.typ, re.claims, pub, bc.List, bc.Index, now)
-	return []byte(fresh), bc, err
+	return []byte(fresh), bc.Thumbprint, err
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -346,7 +360,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 			if err != nil {
 				return err
 			}
-			if _, err := s.stillValid(tx, p.DeviceID, items, now); err != nil {
+			if err := s.spendValid(tx, p.DeviceID, items, now); err != nil {
 				return err
 			}
 			if err := ShareDocuments.Put(tx, docs, sh.ID); err != nil {
@@ -373,6 +387,7 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
 	}
+	s.approved(p.DeviceID, err)
 	s.log.InfoContext(ctx, "share approved", "holder_id", p.Subject, "share_id", shareID)
 	return view, nil
 }

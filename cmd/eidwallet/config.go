@@ -14,6 +14,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/postgres"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // config is eidwallet serve's configuration: defaults, then EIDWALLET_*
@@ -57,6 +58,9 @@ type config struct {
 	// OutboundCA is a PEM file of CAs trusted for outbound TLS (webhooks,
 	// OpenID4VP) beside the system's: a private PKI.
 	OutboundCA string
+	// BatchSize is how many one-time copies of each credential a device
+	// with a key pool holds (issue 12).
+	BatchSize int
 	// AllowUnsafeDurability accepts a PostgreSQL session with fsync off or
 	// synchronous_commit other than on or remote_apply (THREATS T31).
 	AllowUnsafeDurability bool
@@ -113,6 +117,12 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 		"PEM `file` of the CAs of standard verifiers whose OpenID4VP requests citizens may answer (the service's own verifier CA is always trusted)")
 	fs.StringVar(&c.OutboundCA, "outbound-ca", env("OUTBOUND_CA", ""),
 		"PEM `file` of CAs trusted for outbound TLS (webhooks, OpenID4VP) beside the system's")
+	batch, err := strconv.Atoi(env("BATCH_SIZE", strconv.Itoa(wallet.DefaultBatchSize)))
+	if err != nil {
+		return nil, fmt.Errorf("EIDWALLET_BATCH_SIZE %q: want a whole number", env("BATCH_SIZE", ""))
+	}
+	fs.IntVar(&c.BatchSize, "batch-size", batch,
+		fmt.Sprintf("one-time `copies` of each credential a device with a key pool holds, 1 to %d (unlinkable presentations)", wallet.MaxBatchSize))
 	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
 		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
 	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),

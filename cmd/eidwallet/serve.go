@@ -156,7 +156,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
 		Now: time.Now, Rand: rand.Reader, Logger: log, AllowLoopbackWebhooks: cfg.DevLoopbackWebhooks, Notifier: notifier,
-		VerifierTrustAnchors: anchors, OutboundRoots: outboundRoots,
+		VerifierTrustAnchors: anchors, OutboundRoots: outboundRoots, BatchSize: cfg.BatchSize,
 	})
 	if err != nil {
 		return err
