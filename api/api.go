@@ -228,6 +228,26 @@ type ToSign struct {
 	Aud          string `json:"aud"`
 	Nonce        string `json:"nonce"`
 	SDHash       string `json:"sd_hash"`
+	// KeyThumbprint is the RFC 7638 thumbprint of the key whose private
+	// key must sign this KB-JWT: the device key, or one of its pool keys
+	// (a batch copy, issue 12), spent once the item is approved.
+	KeyThumbprint string `json:"key_thumbprint"`
+}
+
+// DeviceKeysRequest is POST /v1/me/device/keys: one-time public keys
+// (P-256 JWKs) for the calling device's pool, each to be bound to one
+// batch copy of a credential.
+type DeviceKeysRequest struct {
+	Keys []RawJSON `json:"keys"`
+}
+
+// DeviceKeysView is the calling device's key pool: the answer of GET and
+// POST /v1/me/device/keys.
+type DeviceKeysView struct {
+	Free      int `json:"free"`       // registered, not yet bound to a copy
+	Copies    int `json:"copies"`     // unused batch copies held, all credentials
+	Wanted    int `json:"wanted"`     // keys the service asks the device to register now
+	BatchSize int `json:"batch_size"` // copies kept per credential
 }
 
 // ApproveRequest is POST /v1/me/shares/{id}/approve: one KB-JWT per item.

@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -32,6 +34,101 @@ type Device struct {
 	Name     string // shown in the holder's device list
 	URL      string // the service it is enrolled with (informational; "" if unknown)
 	Key      crypto.Signer
+
+	pool *keyPool // one-time keys for batch copies, by RFC 7638 thumbprint
+}
+
+// keyPool is a device's one-time keys (issue 12): each signs the KB-JWT of
+// the one batch copy bound to it, then is spent.
+type keyPool struct {
+	mu   sync.Mutex
+	keys map[string]*ecdsa.PrivateKey
+}
+
+func (d *Device) keys() *keyPool {
+	if d.pool == nil {
+		d.pool = &keyPool{keys: map[string]*ecdsa.PrivateKey{}}
+	}
+	return d.pool
+}
+
+// PoolSize is how many one-time keys the device holds.
+func (d *Device) PoolSize() int {
+	p := d.keys()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.keys)
+}
+
+// newPoolKeys makes n one-time keys, not yet in the pool, with their
+// public JWKs for POST /v1/me/device/keys.
+func newPoolKeys(n int) ([]*ecdsa.PrivateKey, []api.RawJSON, error) {
+	keys := make([]*ecdsa.PrivateKey, n)
+	jwks := make([]api.RawJSON, n)
+	for i := range n {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, nil, fmt.Errorf("pool key: %w", err)
+		}
+		pub, err := credentials.PublicJWK(&k.PublicKey)
+		if err != nil {
+			return nil, nil, err
+		}
+		if jwks[i], err = json.Marshal(pub); err != nil {
+			return nil, nil, err
+		}
+		keys[i] = k
+	}
+	return keys, jwks, nil
+}
+
+// addPoolKeys puts registered keys into the pool.
+func (d *Device) addPoolKeys(keys []*ecdsa.PrivateKey) error {
+	p := d.keys()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, k := range keys {
+		t, err := credentials.Thumbprint(&k.PublicKey)
+		if err != nil {
+			return err
+		}
+		p.keys[t] = k
+	}
+	return nil
+}
+
+// signer is the key with thumbprint t: the device key ("" or its own
+// thumbprint) or a pool key.
+func (d *Device) signer(t string) (crypto.Signer, error) {
+	if d.Key == nil {
+		return nil, errors.New("device has no key")
+	}
+	pub, err := d.PublicKey()
+	if err != nil {
+		return nil, err
+	}
+	own, err := credentials.Thumbprint(pub)
+	if err != nil {
+		return nil, err
+	}
+	if t == "" || t == own {
+		return d.Key, nil
+	}
+	p := d.keys()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if k := p.keys[t]; k != nil {
+		return k, nil
+	}
+	return nil, fmt.Errorf("the device holds no key %s (a spent or foreign pool key)", t)
+}
+
+// spend drops the pool key with thumbprint t: its copy has been presented.
+func (d *Device) spend(t string) {
+	p := d.keys()
+	p.mu.Lock()
+	delete(p.keys, t)
+	p.mu.Unlock()
 }
 
 // NewDevice makes a device with a fresh P-256 key from crypto/rand.
@@ -120,7 +217,8 @@ var ErrSDHashMismatch = errors.New("sd_hash of the presentation does not match t
 // SignKB signs the key-binding JWT of one presentation to approve (SPEC
 // §3.3 step 2; RFC 9901 §4.3): aud and nonce from the item, sd_hash
 // recomputed here over the presentation (and compared with the service's,
-// ErrSDHashMismatch if they differ), iat the given time.
+// ErrSDHashMismatch if they differ), iat the given time; signed with the
+// key item names (key_thumbprint): the device key or a pool key.
 func (d *Device) SignKB(item api.ToSign, iat time.Time) (string, error) {
 	if !strings.HasSuffix(item.Presentation, "~") {
 		return "", fmt.Errorf("credential %s: presentation is not an SD-JWT ending in ~", item.CredentialID)
@@ -132,10 +230,11 @@ func (d *Device) SignKB(item api.ToSign, iat time.Time) (string, error) {
 	if sdHash != item.SDHash {
 		return "", fmt.Errorf("credential %s: %w", item.CredentialID, ErrSDHashMismatch)
 	}
-	if d.Key == nil {
-		return "", errors.New("device has no key")
+	key, err := d.signer(item.KeyThumbprint)
+	if err != nil {
+		return "", fmt.Errorf("credential %s: %w", item.CredentialID, err)
 	}
-	return credentials.SignKB(d.Key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: iat.Unix(), SDHash: sdHash})
+	return credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: iat.Unix(), SDHash: sdHash})
 }
 
 // deviceFile is the device state on disk (mode 0600). The key is a private
@@ -148,6 +247,8 @@ type deviceFile struct {
 	URL      string      `json:"url,omitempty"`
 	Key      *privateJWK `json:"key,omitempty"`
 	KeyPEM   string      `json:"key_pem,omitempty"`
+	// Pool holds the one-time keys of batch copies (issue 12).
+	Pool []*privateJWK `json:"pool,omitempty"`
 }
 
 type privateJWK struct {
@@ -159,7 +260,7 @@ type privateJWK struct {
 	Kid string `json:"kid,omitempty"`
 }
 
-const maxDeviceFileBytes = 64 << 10
+const maxDeviceFileBytes = 1 << 20 // a full pool of one-time keys fits
 
 var b64 = base64.RawURLEncoding
 
@@ -171,28 +272,46 @@ func (d *Device) Save(path string) error {
 	if !ok || k.Curve != elliptic.P256() {
 		return errors.New("save device: only an in-memory ECDSA P-256 key can be saved")
 	}
-	raw, err := k.Bytes()
+	key, err := toPrivateJWK(k)
 	if err != nil {
 		return fmt.Errorf("save device: %w", err)
 	}
-	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
-	if err != nil {
-		return fmt.Errorf("save device: %w", err)
+	f := deviceFile{Version: 1, DeviceID: d.ID, HolderID: d.HolderID, Name: d.Name, URL: d.URL, Key: key}
+	p := d.keys()
+	p.mu.Lock()
+	for _, pk := range p.keys {
+		j, err := toPrivateJWK(pk)
+		if err != nil {
+			p.mu.Unlock()
+			return fmt.Errorf("save device: %w", err)
+		}
+		f.Pool = append(f.Pool, j)
 	}
-	kid, err := credentials.Thumbprint(&k.PublicKey)
-	if err != nil {
-		return fmt.Errorf("save device: %w", err)
-	}
-	f := deviceFile{
-		Version: 1, DeviceID: d.ID, HolderID: d.HolderID, Name: d.Name, URL: d.URL,
-		Key: &privateJWK{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(pt[1:33]), Y: b64.EncodeToString(pt[33:]), D: b64.EncodeToString(raw), Kid: kid},
-	}
+	p.mu.Unlock()
+	slices.SortFunc(f.Pool, func(a, b *privateJWK) int { return strings.Compare(a.Kid, b.Kid) })
 	b, err := json.Marshal(f, jsontext.WithIndent("  "))
 	if err != nil {
 		return fmt.Errorf("save device: %w", err)
 	}
 	b = append(b, '\n')
 	return writePrivate(path, b)
+}
+
+// toPrivateJWK is k as a private JWK, its thumbprint as kid.
+func toPrivateJWK(k *ecdsa.PrivateKey) (*privateJWK, error) {
+	raw, err := k.Bytes()
+	if err != nil {
+		return nil, err
+	}
+	pt, err := k.PublicKey.Bytes() // 0x04 || X || Y
+	if err != nil {
+		return nil, err
+	}
+	kid, err := credentials.Thumbprint(&k.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	return &privateJWK{Kty: "EC", Crv: "P-256", X: b64.EncodeToString(pt[1:33]), Y: b64.EncodeToString(pt[33:]), D: b64.EncodeToString(raw), Kid: kid}, nil
 }
 
 // writePrivate writes b to path atomically with mode 0600.
@@ -277,7 +396,14 @@ func parseDevice(b []byte) (*Device, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Device{ID: f.DeviceID, HolderID: f.HolderID, Name: f.Name, URL: f.URL, Key: key}, nil
+	d := &Device{ID: f.DeviceID, HolderID: f.HolderID, Name: f.Name, URL: f.URL, Key: key}
+	pool := make([]*ecdsa.PrivateKey, len(f.Pool))
+	for i, j := range f.Pool {
+		if pool[i], err = parsePrivateJWK(j); err != nil {
+			return nil, fmt.Errorf("pool[%d]: %w", i, err)
+		}
+	}
+	return d, d.addPoolKeys(pool)
 }
 
 func parsePrivateJWK(j *privateJWK) (*ecdsa.PrivateKey, error) {

@@ -219,21 +219,75 @@ func (h *Holder) Approve(ctx context.Context, created *api.ShareCreated) (*api.S
 	if created == nil || created.ShareID == "" || len(created.ToSign) == 0 {
 		return nil, errors.New("approve: nothing to sign")
 	}
+	var out api.ShareView
+	if err := h.approve(ctx, "/v1/me/shares/"+escape(created.ShareID)+"/approve", created.ToSign, &out); err != nil {
+		return nil, fmt.Errorf("approve share %s: %w", created.ShareID, err)
+	}
+	return &out, nil
+}
+
+// approve signs one KB-JWT per item (SignKB) and posts them to path; the
+// pool keys they were signed with are spent once the service took them.
+func (h *Holder) approve(ctx context.Context, path string, items []api.ToSign, out any) error {
 	now := h.c.now()
-	req := api.ApproveRequest{KBJWTs: make([]string, 0, len(created.ToSign))}
-	for _, item := range created.ToSign {
+	req := api.ApproveRequest{KBJWTs: make([]string, 0, len(items))}
+	for _, item := range items {
 		kb, err := h.dev.SignKB(item, now)
 		if err != nil {
-			return nil, fmt.Errorf("approve share %s: %w", created.ShareID, err)
+			return err
 		}
 		req.KBJWTs = append(req.KBJWTs, kb)
 	}
-	var out api.ShareView
-	if err := h.do(ctx, http.MethodPost, "/v1/me/shares/"+escape(created.ShareID)+"/approve", nil, req, &out, h.c.maxBody); err != nil {
+	if err := h.do(ctx, http.MethodPost, path, nil, req, out, h.c.maxBody); err != nil {
+		return err
+	}
+	for _, item := range items {
+		h.dev.spend(item.KeyThumbprint)
+	}
+	return nil
+}
+
+// KeyPool is the device's key pool as the service sees it: free keys,
+// batch copies held, keys wanted (GET /v1/me/device/keys).
+func (h *Holder) KeyPool(ctx context.Context) (*api.DeviceKeysView, error) {
+	var out api.DeviceKeysView
+	if err := h.do(ctx, http.MethodGet, "/v1/me/device/keys", nil, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
 	return &out, nil
 }
+
+// RefillKeys registers as many fresh one-time keys as the service wants
+// for the device's batch copies (issue 12), at most limit (0: no limit),
+// and keeps them in the device (save it afterwards): from the first
+// registration on, every share presents a copy of its own, bound to one of
+// them, which two verifiers cannot link. It returns the pool as the
+// service then sees it.
+func (h *Holder) RefillKeys(ctx context.Context, limit int) (*api.DeviceKeysView, error) {
+	v, err := h.KeyPool(ctx)
+	for added := 0; err == nil && v.Wanted > 0 && (limit == 0 || added < limit); {
+		n := min(v.Wanted, maxKeysPerCall)
+		if limit > 0 {
+			n = min(n, limit-added)
+		}
+		keys, jwks, err := newPoolKeys(n)
+		if err != nil {
+			return nil, err
+		}
+		var next api.DeviceKeysView
+		if err := h.do(ctx, http.MethodPost, "/v1/me/device/keys", nil, api.DeviceKeysRequest{Keys: jwks}, &next, h.c.maxBody); err != nil {
+			return nil, err
+		}
+		if err := h.dev.addPoolKeys(keys); err != nil {
+			return nil, err
+		}
+		v, added = &next, added+n
+	}
+	return v, err
+}
+
+// maxKeysPerCall is what one POST /v1/me/device/keys takes.
+const maxKeysPerCall = 64
 
 // ErrOverDisclosure is returned by CheckShare when the service prepared a
 // presentation that is not what the citizen asked for.
@@ -492,18 +546,9 @@ func (h *Holder) ApproveRequest(ctx context.Context, prepared *api.RequestPrepar
 	if prepared == nil || prepared.RequestID == "" || len(prepared.ToSign) == 0 {
 		return nil, errors.New("approve request: nothing to sign")
 	}
-	now := h.c.now()
-	req := api.ApproveRequest{KBJWTs: make([]string, 0, len(prepared.ToSign))}
-	for _, item := range prepared.ToSign {
-		kb, err := h.dev.SignKB(item, now)
-		if err != nil {
-			return nil, fmt.Errorf("approve request %s: %w", prepared.RequestID, err)
-		}
-		req.KBJWTs = append(req.KBJWTs, kb)
-	}
 	var out api.RequestView
-	if err := h.do(ctx, http.MethodPost, "/v1/me/requests/"+escape(prepared.RequestID)+"/approve", nil, req, &out, h.c.maxBody); err != nil {
-		return nil, err
+	if err := h.approve(ctx, "/v1/me/requests/"+escape(prepared.RequestID)+"/approve", prepared.ToSign, &out); err != nil {
+		return nil, fmt.Errorf("approve request %s: %w", prepared.RequestID, err)
 	}
 	return &out, nil
 }

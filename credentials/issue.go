@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"cmp"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -63,6 +64,9 @@ type IssueParams struct {
 	Holder    *ecdsa.PublicKey // bound as cnf.jwk (RFC 7800)
 	IssuedAt  time.Time
 	ExpiresAt time.Time
+	// DerivedAt is when the derived claims are computed (zero: IssuedAt),
+	// for an iat rounded back so that it does not single a copy out.
+	DerivedAt time.Time
 	Status    *StatusRef // nil: no status list entry
 }
 
@@ -81,7 +85,7 @@ func (is *Issuer) Issue(p IssueParams) (string, error) {
 	if err := p.Type.Validate(p.Claims); err != nil {
 		return "", err
 	}
-	claims, err := p.Type.Derive(p.Claims, p.IssuedAt)
+	claims, err := p.Type.Derive(p.Claims, cmp.Or(p.DerivedAt, p.IssuedAt))
 	if err != nil {
 		return "", err
 	}

@@ -42,6 +42,14 @@ func (s *server) handleRevokeDevice() gin.HandlerFunc {
 	return noContent(s, s.svc.RevokeDevice)
 }
 
+func (s *server) handleDeviceKeys() gin.HandlerFunc {
+	return handle(s, http.StatusOK, caller(s.svc.DeviceKeyPool))
+}
+
+func (s *server) handleRegisterDeviceKeys() gin.HandlerFunc {
+	return handle(s, http.StatusOK, body(s.svc.RegisterDeviceKeys))
+}
+
 // handleCreateShare prepares a share for the device to sign (SPEC §3.3
 // step 1); the per-holder quota runs before it (T24).
 func (s *server) handleCreateShare() gin.HandlerFunc {

@@ -69,6 +69,9 @@ func (s *server) routes(r router) {
 	holder.POST("/credentials/:id/export", s.handleExportCredential())
 	holder.GET("/devices", s.handleDevices())
 	holder.DELETE("/devices/:id", s.handleRevokeDevice())
+	// The calling device's pool of one-time keys for batch copies (issue 12).
+	holder.GET("/device/keys", s.handleDeviceKeys())
+	holder.POST("/device/keys", s.handleRegisterDeviceKeys())
 	holder.POST("/shares", s.limitByPrincipal(s.limits.shareHolder), s.handleCreateShare())
 	holder.GET("/shares", s.handleShares())
 	holder.GET("/shares/:id", s.handleShare())

@@ -517,6 +517,24 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 			if err := CredentialCopies.Delete(tx, c.ID, deviceID); err != nil {
 				return err
 			}
+			batch, err := BatchCopies.List(tx, "", Order{}, c.ID, deviceID)
+			if err != nil {
+				return err
+			}
+			for _, bc := range batch {
+				if err := BatchCopies.Delete(tx, c.ID, deviceID, bc.Thumbprint); err != nil {
+					return err
+				}
+			}
+		}
+		free, err := PoolKeys.List(tx, "", Order{}, deviceID)
+		if err != nil {
+			return err
+		}
+		for _, k := range free {
+			if err := PoolKeys.Delete(tx, deviceID, k.Thumbprint); err != nil {
+				return err
+			}
 		}
 		return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventDeviceRevoked, Outcome: "ok", DeviceID: deviceID})
 	})

@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"context"
+	"crypto/ecdsa"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -103,6 +104,13 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "store credentials")
 	}
+	for _, it := range items {
+		for _, d := range it.devices {
+			if it.err == nil && d.Pool {
+				s.refills.add(d.ID) // batch copies, off the request path
+			}
+		}
+	}
 	out := make([]IssueResult, len(items))
 	issued := 0
 	for i, it := range items {
@@ -152,14 +160,10 @@ func (s *Service) checkIssue(is *Issuer, req api.IssueRequest, now time.Time) (*
 // issuer's newest list. Claiming an index is creating its record, so
 // concurrent issuances rewrite nothing in common (claimIndex).
 func (s *Service) allocate(tx Tx, issuerID string, items []*pendingIssue, now time.Time) error {
-	newest, err := StatusLists.List(tx, "", Order{Desc: true, Limit: 1}, issuerID)
+	list, err := newestList(tx, issuerID)
 	if err != nil {
 		return err
 	}
-	if len(newest) == 0 {
-		return fmt.Errorf("issuer %s has no status list", issuerID)
-	}
-	list := newest[0].ID
 	for _, it := range items {
 		if it.err != nil {
 			continue
@@ -178,6 +182,19 @@ func (s *Service) allocate(tx Tx, issuerID string, items []*pendingIssue, now ti
 		it.list = list
 	}
 	return nil
+}
+
+// newestList is the issuer's newest status list, the one new indices are
+// claimed in.
+func newestList(tx Tx, issuerID string) (int, error) {
+	newest, err := StatusLists.List(tx, "", Order{Desc: true, Limit: 1}, issuerID)
+	if err != nil {
+		return 0, err
+	}
+	if len(newest) == 0 {
+		return 0, fmt.Errorf("issuer %s has no status list", issuerID)
+	}
+	return newest[0].ID, nil
 }
 
 // listFullProbes is how many taken indices in a row make a list full: at
@@ -294,14 +311,40 @@ func (s *Service) bindCopy(signer *credentials.Issuer, c *Credential, t *credent
 	if err != nil {
 		return nil, fmt.Errorf("device %s key: %w", d.ID, err)
 	}
-	sdjwt, err := signer.Issue(credentials.IssueParams{
-		Type: t, Claims: claims, Holder: pub, IssuedAt: now, ExpiresAt: c.ValidUntil,
-		Status: &credentials.StatusRef{Index: c.StatusIndex, URI: s.StatusListURL(c.IssuerID, c.StatusList)},
-	})
+	sdjwt, err := s.signCopy(signer, c, t, claims, pub, c.StatusList, c.StatusIndex, now)
 	if err != nil {
-		return nil, fmt.Errorf("sign credential %s: %w", c.ID, err)
+		return nil, err
 	}
 	return s.sealBytes([]byte(sdjwt), "credential-copy", c.ID, d.ID)
+}
+
+// signCopy signs c for holder (its cnf) with its status entry at (list,
+// index), iat and exp rounded (copyTimes), the derived claims as at now.
+func (s *Service) signCopy(signer *credentials.Issuer, c *Credential, t *credentials.Type, claims map[string]any, holder *ecdsa.PublicKey, list, index int, now time.Time) (string, error) {
+	iat, exp := copyTimes(now, c.ValidUntil)
+	sdjwt, err := signer.Issue(credentials.IssueParams{
+		Type: t, Claims: claims, Holder: holder, IssuedAt: iat, ExpiresAt: exp, DerivedAt: now,
+		Status: &credentials.StatusRef{Index: index, URI: s.StatusListURL(c.IssuerID, list)},
+	})
+	if err != nil {
+		return "", fmt.Errorf("sign credential %s: %w", c.ID, err)
+	}
+	return sdjwt, nil
+}
+
+// copyTimes are the iat and exp of a copy signed at now, rounded so that
+// they do not single a copy out (issue 12; THREATS T38): iat the start of
+// now's UTC day, exp valid_until rounded down to a whole UTC day — to the
+// hour, or the second, for a credential that ends sooner. Rounding down
+// never extends what the issuer allowed.
+func copyTimes(now, validUntil time.Time) (iat, exp time.Time) {
+	iat = now.UTC().Truncate(24 * time.Hour)
+	for _, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Second} {
+		if exp = validUntil.UTC().Truncate(unit); exp.After(now) {
+			return iat, exp
+		}
+	}
+	return iat, validUntil
 }
 
 // credentialClaims unseals the issuer's claims of a credential.
@@ -367,11 +410,27 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 	return &api.StatusResponse{CredentialID: credentialID, Status: req.Status}, nil
 }
 
-// setStatusEntry sets a credential's status list entry to v: a
-// StatusEntries record while v is not valid, none when it is.
+// setStatusEntry sets a credential's status list entries to v, its own
+// and each of its batch copies' (CopyStatuses): a StatusEntries record
+// while v is not valid, none when it is.
 func setStatusEntry(tx Tx, c *Credential, v uint8) error {
-	if v == credentials.StatusValid {
-		return StatusEntries.Delete(tx, c.IssuerID, c.StatusList, c.StatusIndex)
+	copies, err := CopyStatuses.List(tx, "", Order{}, c.ID)
+	if err != nil {
+		return err
 	}
-	return StatusEntries.Put(tx, &StatusEntry{IssuerID: c.IssuerID, List: c.StatusList, Index: c.StatusIndex, Value: v})
+	entries := []CopyStatus{{List: c.StatusList, Index: c.StatusIndex}}
+	for _, cs := range copies {
+		entries = append(entries, *cs)
+	}
+	for _, e := range entries {
+		if v == credentials.StatusValid {
+			err = StatusEntries.Delete(tx, c.IssuerID, e.List, e.Index)
+		} else {
+			err = StatusEntries.Put(tx, &StatusEntry{IssuerID: c.IssuerID, List: e.List, Index: e.Index, Value: v})
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

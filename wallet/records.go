@@ -160,6 +160,7 @@ type deviceRow struct {
 	Name     string     `json:"name"`
 	Created  time.Time  `json:"created"`
 	Revoked  *time.Time `json:"revoked,omitempty"`
+	Pool     bool       `json:"pool,omitempty"`
 }
 
 // ActivationCodes are the enrolment codes, keyed by the code's hash.
@@ -200,6 +201,55 @@ type credentialRow struct {
 // CredentialCopies are the sealed SD-JWTs each device holds of a
 // credential, keyed (credential id, device id), raw.
 var CredentialCopies = raw(Kind{Name: "credential_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}}})
+
+// PoolKeys are the one-time keys a device registered for its batch copies
+// (issue 12), keyed (device, RFC 7638 thumbprint): free until a copy is
+// bound to one, which deletes it.
+var PoolKeys = records(Kind{Name: "pool_keys", Key: []Column{{"device_id", Text}, {"thumbprint", Text}}},
+	func(k *PoolKey) []any { return []any{k.DeviceID, k.Thumbprint} }, nil,
+	func(k *PoolKey) *poolKeyRow { return (*poolKeyRow)(k) },
+	func(r *poolKeyRow) *PoolKey { return (*PoolKey)(r) })
+
+type poolKeyRow struct {
+	DeviceID   string    `json:"device_id"`
+	Thumbprint string    `json:"thumbprint"`
+	Key        []byte    `json:"key"`
+	Created    time.Time `json:"created"`
+}
+
+// BatchCopies are the unused copies of a credential on a device, keyed
+// (credential, device, thumbprint of the pool key it is bound to): each
+// signed with its own salts, key and status index; a share takes one and
+// deletes it (issue 12).
+var BatchCopies = records(Kind{Name: "batch_copies", Key: []Column{{"credential_id", Text}, {"device_id", Text}, {"thumbprint", Text}}},
+	func(c *BatchCopy) []any { return []any{c.CredentialID, c.DeviceID, c.Thumbprint} }, nil,
+	func(c *BatchCopy) *batchCopyRow { return (*batchCopyRow)(c) },
+	func(r *batchCopyRow) *BatchCopy { return (*BatchCopy)(r) })
+
+type batchCopyRow struct {
+	CredentialID string `json:"credential_id"`
+	DeviceID     string `json:"device_id"`
+	Thumbprint   string `json:"thumbprint"`
+	Key          []byte `json:"key"`
+	List         int    `json:"list"`
+	Index        int    `json:"index"`
+	Copy         []byte `json:"copy"`
+}
+
+// CopyStatuses are the status indices the batch copies of a credential
+// were given, keyed (credential, list, index): a status change of the
+// credential sets every one (issue 12), since a used copy may be checked
+// by a verifier long after.
+var CopyStatuses = records(Kind{Name: "copy_status", Key: []Column{{"credential_id", Text}, {"list", Int}, {"idx", Int}}, Immutable: true},
+	func(c *CopyStatus) []any { return []any{c.CredentialID, c.List, c.Index} }, nil,
+	func(c *CopyStatus) *copyStatusRow { return (*copyStatusRow)(c) },
+	func(r *copyStatusRow) *CopyStatus { return (*CopyStatus)(r) })
+
+type copyStatusRow struct {
+	CredentialID string `json:"credential_id"`
+	List         int    `json:"list"`
+	Index        int    `json:"index"`
+}
 
 // DeviceKeys map each device's key, by RFC 7638 thumbprint, to its
 // device: written at enrolment, at each token and at export, so that a
@@ -259,6 +309,7 @@ type shareItemRow struct {
 	Presentation []byte   `json:"presentation,omitempty"`
 	SDHash       string   `json:"sd_hash"`
 	Kid          string   `json:"kid,omitempty"`
+	Key          string   `json:"key_thumbprint,omitempty"`
 }
 
 func toItemRows(items []ShareItem) []shareItemRow {
@@ -564,7 +615,8 @@ type webhookDeliveryRow struct {
 func Kinds() []*Kind {
 	return []*Kind{
 		Issuers.Kind(), ExternalIssuers.Kind(), CompactCodes.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
-		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), Shares.Kind(),
+		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), PoolKeys.Kind(), BatchCopies.Kind(),
+		CopyStatuses.Kind(), Shares.Kind(),
 		ShareDocuments.Kind(), DeviceKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
 		RateBuckets.Kind(),

@@ -420,8 +420,8 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 	// Prepared in a read transaction, then written in a short one that
 	// checks the request is still undecided.
 	var items []ShareItem
-	var copies map[string][]byte
-	err := s.store.View(ctx, func(tx Tx) error {
+	var copies []copyChange
+	err := s.viewCopies(ctx, p.DeviceID, func(tx Tx) error {
 		r, err := holderRequest(tx, p, id)
 		if err != nil {
 			return err
@@ -467,6 +467,7 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 			r.Items, r.DeviceID, r.Status = items, p.DeviceID, api.RequestDelivered
 			return Requests.Put(tx, r)
 		})
+		s.copiesUsed(p.DeviceID, copies, err)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")

@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -54,6 +55,9 @@ type Config struct {
 	// bbolt). Replicas over one database need one that reaches them all:
 	// postgres.Notifier, or a polling Hub (NewHub(time.Second)).
 	Notifier Notifier
+	// BatchSize is how many batch copies of each credential a device with
+	// a key pool holds (issue 12; 0: DefaultBatchSize).
+	BatchSize int
 }
 
 // Service runs the flows of SPEC §3. It is safe for concurrent use.
@@ -88,6 +92,9 @@ type Service struct {
 
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
+
+	batch   int         // Config.BatchSize
+	refills refillQueue // devices whose batch copies to top up (batch.go)
 }
 
 // Timing and size rules of SPEC §3 and §4.
@@ -121,6 +128,11 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.batch = cmp.Or(cfg.BatchSize, DefaultBatchSize)
+	if s.batch < 1 || s.batch > MaxBatchSize {
+		return nil, fmt.Errorf("wallet: batch size %d: 1 to %d", s.batch, MaxBatchSize)
+	}
+	s.refills = refillQueue{devices: map[string]bool{}, kick: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

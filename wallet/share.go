@@ -56,8 +56,8 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 	resp := &api.ShareCreated{ShareID: id, Status: api.SharePending}
 	// Prepared in a read transaction (a stale copy is signed again there),
 	// then written in a short one.
-	var copies map[string][]byte
-	err = s.store.View(ctx, func(tx Tx) error {
+	var copies []copyChange
+	err = s.viewCopies(ctx, p.DeviceID, func(tx Tx) error {
 		if req.VerifierID != "" {
 			if _, err := Verifiers.Get(tx, req.VerifierID); err != nil {
 				return mine(err, "verifier", nil)
@@ -77,6 +77,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			}
 			return Shares.Put(tx, sh)
 		})
+		s.copiesUsed(p.DeviceID, copies, err)
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
@@ -114,11 +115,40 @@ func verifierParty(v *Verifier) api.VerifierParty {
 	return api.VerifierParty{ID: v.ID, Name: v.Name, Category: v.Category}
 }
 
-// putCopies stores the copies prepareItems signed again for a device.
-func putCopies(tx Tx, deviceID string, copies map[string][]byte) error {
-	for credentialID, sealed := range copies {
-		if err := CredentialCopies.Put(tx, sealed, credentialID, deviceID); err != nil {
-			return err
+// copyChange is what preparing an item changes in the device's copies,
+// for the caller's write transaction: its copy signed again (freshCopy),
+// or the batch copy it presents, which no other share may use (issue 12).
+type copyChange struct {
+	credentialID string
+	fresh        []byte
+	used         *BatchCopy
+}
+
+// errNoCopy is a pooled device's share of a credential it holds no unused
+// batch copy of: refillCopies makes some from its free pool keys.
+var errNoCopy = Errorf(api.CodeConflict, "this device has no unused copy of the credential left: register device keys (POST /v1/me/device/keys) and try again")
+
+// errCopyTaken is a batch copy used by another share of the device
+// between the preparation and the write.
+var errCopyTaken = Errorf(api.CodeConflict, "a copy of the credential was used by another share at the same moment; try again")
+
+// putCopies writes what prepareItems changed in a device's copies.
+func putCopies(tx Tx, deviceID string, changes []copyChange) error {
+	for _, ch := range changes {
+		if ch.fresh != nil {
+			if err := CredentialCopies.Put(tx, ch.fresh, ch.credentialID, deviceID); err != nil {
+				return err
+			}
+		}
+		if u := ch.used; u != nil {
+			if _, err := BatchCopies.Get(tx, u.CredentialID, u.DeviceID, u.Thumbprint); errors.Is(err, ErrNotFound) {
+				return errCopyTaken
+			} else if err != nil {
+				return err
+			}
+			if err := BatchCopies.Delete(tx, u.CredentialID, u.DeviceID, u.Thumbprint); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -126,72 +156,128 @@ func putCopies(tx Tx, deviceID string, copies map[string][]byte) error {
 
 // prepareItems makes, for a share or a request, one presentation per
 // chosen credential of the calling device, each credential once, bound for
-// aud and the nonce of each credential id. It only reads: the copies it had
-// to sign again (freshCopy) are returned, by credential id, for the
-// caller's write transaction.
-func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []api.ShareRequestItem, now time.Time) ([]ShareItem, []api.ToSign, map[string][]byte, error) {
+// aud and the nonce of each credential id. It only reads: what it changes
+// in the device's copies is returned for the caller's write transaction
+// (putCopies).
+func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(credentialID string) string, chosen []api.ShareRequestItem, now time.Time) ([]ShareItem, []api.ToSign, []copyChange, error) {
 	if len(chosen) == 0 || len(chosen) > MaxShareItems {
 		return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: 1 to %d credentials", MaxShareItems)
 	}
+	dev, err := Devices.Get(tx, p.DeviceID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	var items []ShareItem
 	var toSign []api.ToSign
-	copies := map[string][]byte{}
+	var changes []copyChange
 	for _, it := range chosen {
 		if slices.ContainsFunc(items, func(x ShareItem) bool { return x.CredentialID == it.CredentialID }) {
 			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: a credential appears twice")
 		}
-		item, ts, fresh, err := s.prepareItem(tx, p, id, aud, nonce, it, now)
+		item, ts, ch, err := s.prepareItem(tx, p, dev, id, aud, nonce, it, now)
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		if fresh != nil {
-			copies[item.CredentialID] = fresh
-		}
+		changes = append(changes, ch)
 		items, toSign = append(items, *item), append(toSign, *ts)
 	}
-	return items, toSign, copies, nil
+	return items, toSign, changes, nil
 }
 
-func (s *Service) prepareItem(tx Tx, p *Principal, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, []byte, error) {
+func (s *Service) prepareItem(tx Tx, p *Principal, dev *Device, id, aud string, nonce func(string) string, it api.ShareRequestItem, now time.Time) (*ShareItem, *api.ToSign, copyChange, error) {
+	ch := copyChange{credentialID: it.CredentialID}
 	c, err := Credentials.Get(tx, it.CredentialID)
 	if err := mine(err, "credential", func() bool { return c.HolderID == p.Subject }); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, ch, err
 	}
 	if err := credentialUsable(c, now); err != nil {
-		return nil, nil, nil, err
+		return nil, nil, ch, err
 	}
 	if len(it.Claims) == 0 {
-		return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
+		return nil, nil, ch, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
 	}
-	// The device's copy; none when the credential could not be used as the
-	// device enrolled (suspended then, valid again now): freshCopy makes it.
 	var sdjwt []byte
-	sealed, err := CredentialCopies.Get(tx, c.ID, p.DeviceID)
-	if err == nil {
-		sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, p.DeviceID)
+	var key string
+	if dev.Pool {
+		sdjwt, ch.used, err = s.batchCopy(tx, c, dev, now)
+		if ch.used != nil {
+			key = ch.used.Thumbprint
+		}
+	} else {
+		sdjwt, ch.fresh, key, err = s.deviceCopy(tx, c, dev, now)
 	}
-	if err != nil && !errors.Is(err, ErrNotFound) {
-		return nil, nil, nil, err
-	}
-	sdjwt, fresh, err := s.freshCopy(tx, c, p.DeviceID, sdjwt, now)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, ch, err
 	}
 	claims := slices.Compact(slices.Sorted(slices.Values(it.Claims)))
 	pres, err := credentials.Present(string(sdjwt), claims)
 	if err != nil {
 		var ce *credentials.ClaimError
 		if errors.As(err, &ce) {
-			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
+			return nil, nil, ch, Errorf(api.CodeInvalidRequest, "claims: %s is not a claim of this credential", ce.Claim)
 		}
-		return nil, nil, nil, err
+		return nil, nil, ch, err
 	}
 	sealedPres, err := s.sealBytes([]byte(pres), "share-item", id, c.ID)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, ch, err
 	}
-	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres)}
-	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash}, fresh, nil
+	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres), Key: key}
+	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash, KeyThumbprint: key}, ch, nil
+}
+
+// deviceCopy is the copy of c bound to the device key, as it should be
+// presented today, the copy signed again if it had to be (for the write),
+// and the device key's thumbprint. A device has none when the credential
+// could not be used as it enrolled (suspended then, valid again now):
+// freshCopy makes it.
+func (s *Service) deviceCopy(tx Tx, c *Credential, dev *Device, now time.Time) (sdjwt, fresh []byte, key string, err error) {
+	sealed, err := CredentialCopies.Get(tx, c.ID, dev.ID)
+	if err == nil {
+		sdjwt, err = s.openBytes(sealed, "credential-copy", c.ID, dev.ID)
+	}
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, nil, "", err
+	}
+	if sdjwt, fresh, err = s.freshCopy(tx, c, dev.ID, sdjwt, now); err != nil {
+		return nil, nil, "", err
+	}
+	pub, err := credentials.ParsePublicJWK(dev.Key)
+	if err != nil {
+		return nil, nil, "", fmt.Errorf("device %s key: %w", dev.ID, err)
+	}
+	key, err = credentials.Thumbprint(pub)
+	return sdjwt, fresh, key, err
+}
+
+// batchCopy is an unused batch copy of c on a pooled device (issue 12),
+// as it should be presented today: signed again, for the same pool key
+// and status entry, when it is stale (staleCopy); the copy is deleted by
+// the caller's write, so it is never presented twice. errNoCopy when
+// there is none left.
+func (s *Service) batchCopy(tx Tx, c *Credential, dev *Device, now time.Time) ([]byte, *BatchCopy, error) {
+	held, err := BatchCopies.List(tx, "", Order{Limit: 1}, c.ID, dev.ID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(held) == 0 {
+		return nil, nil, errNoCopy
+	}
+	bc := held[0]
+	sdjwt, err := s.openBytes(bc.Copy, "batch-copy", c.ID, dev.ID, bc.Thumbprint)
+	if err != nil {
+		return nil, nil, err
+	}
+	re, err := s.staleCopy(tx, c, sdjwt, now)
+	if err != nil || re == nil {
+		return sdjwt, bc, err
+	}
+	pub, err := credentials.ParsePublicJWK(bc.Key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pool key %s: %w", bc.Thumbprint, err)
+	}
+	fresh, err := s.signCopy(re.signer, c, re.typ, re.claims, pub, bc.List, bc.Index, now)
+	return []byte(fresh), bc, err
 }
 
 // credentialUsable refuses a credential that is revoked, suspended or
@@ -383,8 +469,10 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 		return nil, verificationFailed(err)
 	}
 	// RFC 9901 §7.3 step 5 verifies the KB-JWT with cnf; the copy must also
-	// be the calling device's own (THREATS T34).
-	if !v.Holder.Equal(devKey) {
+	// be the calling device's own (THREATS T34): bound to the key the
+	// service chose from the device's copies (a batch copy's pool key),
+	// or to the device key.
+	if !holderIs(v.Holder, it.Key, devKey) {
 		return nil, failed(credentials.ReasonKBInvalid, "the key binding is not the calling device's")
 	}
 	// What was prepared is what is disclosed; anything else is refused.
@@ -407,6 +495,16 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 	// keep the share record small: redemptions rewrite it.
 	it.Presentation = nil
 	return s.sealBytes(raw, "share-document", id, it.CredentialID)
+}
+
+// holderIs reports whether holder is the key of thumbprint want, or the
+// device key for an item prepared before items named their key.
+func holderIs(holder *ecdsa.PublicKey, want string, devKey *ecdsa.PublicKey) bool {
+	if want == "" {
+		return holder.Equal(devKey)
+	}
+	got, err := credentials.Thumbprint(holder)
+	return err == nil && got == want
 }
 
 // shareNonce gives each item of a share its KB-JWT nonce: derived, not
@@ -551,42 +649,69 @@ func (s *Service) ShareQR(ctx context.Context, p *Principal, shareID string) (st
 // only reads). Other copies are refreshed when they are used. A retired
 // issuer's credentials cannot be presented (SPEC §3.7).
 func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte, now time.Time) (current, resealed []byte, err error) {
-	is, err := Issuers.Get(tx, c.IssuerID)
+	re, err := s.staleCopy(tx, c, sdjwt, now)
+	if err != nil || re == nil {
+		return sdjwt, nil, err
+	}
+	dev, err := Devices.Get(tx, deviceID)
 	if err != nil {
 		return nil, nil, err
 	}
+	sealed, err := s.bindCopy(re.signer, c, re.typ, re.claims, dev, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.log.Info("credential copy re-issued", "credential_id", c.ID, "device_id", deviceID)
+	current, err = s.openBytes(sealed, "credential-copy", c.ID, deviceID)
+	return current, sealed, err
+}
+
+// resign is what a stale copy is signed again with.
+type resign struct {
+	signer *credentials.Issuer
+	typ    *credentials.Type
+	claims map[string]any
+}
+
+// staleCopy is nil when sdjwt, a copy of c, can be presented at now as it
+// is, else what to sign it again with (freshCopy). nil sdjwt is stale.
+func (s *Service) staleCopy(tx Tx, c *Credential, sdjwt []byte, now time.Time) (*resign, error) {
+	is, err := Issuers.Get(tx, c.IssuerID)
+	if err != nil {
+		return nil, err
+	}
 	if is.Retired != nil {
-		return nil, nil, failed(credentials.ReasonUntrustedIssuer, "the issuer was retired")
+		return nil, failed(credentials.ReasonUntrustedIssuer, "the issuer was retired")
 	}
 	t, ok := s.types.ByID(c.Type)
 	if !ok {
-		return nil, nil, errors.New("credential of an unknown type " + c.Type)
+		return nil, errors.New("credential of an unknown type " + c.Type)
 	}
 	stale := sdjwt == nil
 	if !stale {
 		kid, err := credentials.SignedBy(string(sdjwt))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		stale = !issuerTrusts(is, c.Type, kid)
 	}
 	if !stale && !t.HasDerived() {
-		return sdjwt, nil, nil
+		return nil, nil
 	}
 	// The claims are unsealed only when they are needed: to compute
 	// today's derived claims, or to sign the copy again.
 	claims, err := s.credentialClaims(c)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if !stale {
 		want, err := t.Derive(claims, now)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		have, err := credentials.DisclosableValues(string(sdjwt))
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		for _, cl := range t.Claims {
 			if cl.Derived && have[cl.Name] != want[cl.Name] {
@@ -595,21 +720,11 @@ func (s *Service) freshCopy(tx Tx, c *Credential, deviceID string, sdjwt []byte,
 		}
 	}
 	if !stale {
-		return sdjwt, nil, nil
+		return nil, nil
 	}
 	signer, err := s.activeSigner(is)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	dev, err := Devices.Get(tx, deviceID)
-	if err != nil {
-		return nil, nil, err
-	}
-	sealed, err := s.bindCopy(signer, c, t, claims, dev, now)
-	if err != nil {
-		return nil, nil, err
-	}
-	s.log.Info("credential copy re-issued", "credential_id", c.ID, "device_id", deviceID)
-	current, err = s.openBytes(sealed, "credential-copy", c.ID, deviceID)
-	return current, sealed, err
+	return &resign{signer: signer, typ: t, claims: claims}, nil
 }

@@ -91,6 +91,32 @@ type Device struct {
 	Name     string
 	Created  time.Time
 	Revoked  *time.Time
+	Pool     bool // it has registered pool keys: its shares use batch copies only (issue 12)
+}
+
+// PoolKey is a one-time key a device registered for a batch copy.
+type PoolKey struct {
+	DeviceID   string
+	Thumbprint string // RFC 7638
+	Key        []byte // public JWK
+	Created    time.Time
+}
+
+// BatchCopy is one unused copy of a credential on a device, bound to a
+// pool key, with its own status index (issue 12).
+type BatchCopy struct {
+	CredentialID string
+	DeviceID     string
+	Thumbprint   string // of Key
+	Key          []byte // the pool key's public JWK, its cnf
+	List, Index  int    // its status list entry
+	Copy         []byte // the SD-JWT, sealed
+}
+
+// CopyStatus is the status entry of one batch copy of a credential.
+type CopyStatus struct {
+	CredentialID string
+	List, Index  int
 }
 
 // ActivationCode is a one-time enrolment code (SPEC §3.1), kept hashed.
@@ -151,6 +177,9 @@ type ShareItem struct {
 	// Kid is the issuer key that signed the presented copy, set at
 	// approval: every redemption checks it is still trusted (SPEC §3.7).
 	Kid string
+	// Key is the RFC 7638 thumbprint of the key the KB-JWT must be signed
+	// with: the copy's cnf, the device key or one of its pool keys.
+	Key string
 }
 
 // StatusList is one Token Status List of an issuer (2 bits an entry). Its

@@ -186,6 +186,11 @@ func (s *Service) startDispatcher() {
 			<-w.stop
 			cancel()
 		}()
+		w.running.Add(1)
+		go func() {
+			defer w.running.Done()
+			s.runRefills(ctx)
+		}()
 		var pruned time.Time
 		for {
 			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
