@@ -431,7 +431,14 @@ async function startShare(ev) {
     pending = { req, created, signers };
     showConfirm();
   } catch (e) {
-    showError('share-error', describe(e, 'Sharing'));
+    if (e instanceof ApiError && e.status === 409 && poolServed) {
+      // The service holds no unused copy of a chosen document for this
+      // device (issue 12): more one-time keys, then copies, are on their way.
+      refillSoon();
+      showError('share-error', 'Sharing failed: the one-time copies of these documents are still being made. Try again in a moment.');
+    } else {
+      showError('share-error', describe(e, 'Sharing'));
+    }
   } finally {
     button.disabled = false;
   }
