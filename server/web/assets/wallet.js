@@ -4,6 +4,14 @@
 // can use to sign but never read); it signs the RFC 7523 assertion for the
 // access token and the key-binding JWTs that approve a share, exactly as
 // client/device.go does.
+//
+// Beside it the page keeps a pool of one-time device keys (issue 12, batch
+// copies; SPEC §6): the service signs several copies of each document, each
+// bound to one of them (its own salts, cnf key and status index), and
+// presents a different copy at each share, so that two verifiers cannot
+// link what they received. Pool keys are made and kept like the device key
+// (non-extractable, in IndexedDB, by RFC 7638 thumbprint), each signs one
+// share's key-binding JWT and is deleted once that share is approved.
 
 import {
   $, el, api, ApiError, showView, meta, serverNow, b64u, b64uText, fromB64u, sha256b64u,
@@ -12,7 +20,11 @@ import {
 
 const VIEWS = ['enrol-view', 'home-view', 'confirm-view', 'qr-view'];
 const DB = 'eidwallet-demo';
-const STORE = 'device';
+const DB_VERSION = 2;
+const STORE = 'device';       // 'current': the device record
+const POOL = 'pool';          // one-time keys by thumbprint: {kid, privateKey, jwk, deviceId}
+const POOL_CHUNK = 64;        // keys per POST /v1/me/device/keys (the service takes 1 to 64)
+const POOL_ROUNDS = 16;       // POSTs per refill at most, whatever the service asks
 
 let device = null;            // {privateKey, jwk, kid, deviceId, holderId, name}
 let token = '';
@@ -23,6 +35,10 @@ let share = null;             // the ShareView on screen
 let qrURL = '';
 let qrTimer = 0;
 let pollTimer = 0;
+let refilling = null;         // the pool refill under way (a promise)
+let refillAgain = false;      // a refill was asked for while one ran
+let poolServed = true;        // false once the service said it has no key pool (404)
+let poolNote = '';            // what the last failed refill said on the status line
 
 function go(name) {
   showView(VIEWS, name);
@@ -47,24 +63,40 @@ function describe(e, what) {
   return `${what} failed: ${e.message}`;
 }
 
-// ---- IndexedDB: the device record, CryptoKey included ----
+// ---- IndexedDB: the device record and the key pool, CryptoKeys included ----
 
 function db() {
   return new Promise((resolve, reject) => {
-    const r = indexedDB.open(DB, 1);
-    r.onupgradeneeded = () => r.result.createObjectStore(STORE);
-    r.onsuccess = () => resolve(r.result);
+    const r = indexedDB.open(DB, DB_VERSION);
+    // Version 1 had the device store only: an installation of then keeps
+    // its device and gains an empty pool.
+    r.onupgradeneeded = () => {
+      const d = r.result;
+      if (!d.objectStoreNames.contains(STORE)) d.createObjectStore(STORE);
+      if (!d.objectStoreNames.contains(POOL)) d.createObjectStore(POOL);
+    };
+    r.onsuccess = () => {
+      // A page of a newer version in another tab must not wait for this one.
+      r.result.onversionchange = () => r.result.close();
+      resolve(r.result);
+    };
     r.onerror = () => reject(r.error);
   });
 }
 
-async function dbDo(mode, fn) {
+/**
+ * dbDo runs fn in one transaction over the named stores (fn gets them in
+ * that order) and answers the result of the request fn returns, once the
+ * transaction is committed.
+ */
+async function dbDo(stores, mode, fn) {
+  const names = [].concat(stores);
   const d = await db();
   try {
     return await new Promise((resolve, reject) => {
-      const tx = d.transaction(STORE, mode);
-      const req = fn(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(req.result);
+      const tx = d.transaction(names, mode);
+      const req = fn(...names.map((n) => tx.objectStore(n)));
+      tx.oncomplete = () => resolve(req ? req.result : undefined);
       tx.onerror = () => reject(tx.error);
       tx.onabort = () => reject(tx.error);
     });
@@ -73,22 +105,59 @@ async function dbDo(mode, fn) {
   }
 }
 
-const loadDevice = () => dbDo('readonly', (s) => s.get('current'));
-const saveDevice = (v) => dbDo('readwrite', (s) => s.put(v, 'current'));
-const dropDevice = () => dbDo('readwrite', (s) => s.delete('current'));
+const loadDevice = () => dbDo(STORE, 'readonly', (s) => s.get('current'));
+// A device comes and goes with its pool: keys of another device are never kept.
+const saveDevice = (v) => dbDo([STORE, POOL], 'readwrite', (s, p) => { p.clear(); return s.put(v, 'current'); });
+const dropDevice = () => dbDo([STORE, POOL], 'readwrite', (s, p) => { p.clear(); return s.delete('current'); });
+const loadPoolKey = (kid) => dbDo(POOL, 'readonly', (p) => p.get(kid));
+const dropPoolKeys = (kids) => dbDo(POOL, 'readwrite', (p) => { for (const kid of kids) p.delete(kid); return null; });
+
+/**
+ * savePoolKeys keeps keys made for the device deviceId, in the same
+ * transaction as a check that it is still this browser's device (it may
+ * have been removed while the keys were made). It answers whether it kept
+ * them.
+ */
+async function savePoolKeys(deviceId, keys) {
+  let kept = false;
+  await dbDo([STORE, POOL], 'readwrite', (s, p) => {
+    const cur = s.get('current');
+    cur.onsuccess = () => {
+      if (!cur.result || cur.result.deviceId !== deviceId) return;
+      for (const k of keys) p.put(k, k.kid);
+      kept = true;
+    };
+    return null;
+  });
+  return kept;
+}
 
 // ---- JOSE with the device key ----
 
-/** A compact JWS, ES256: WebCrypto's ECDSA signature is already r||s. */
-async function signJWS(header, payload) {
+/**
+ * A compact JWS, ES256, signed with key (the device key unless given):
+ * WebCrypto's ECDSA signature is already r||s.
+ */
+async function signJWS(header, payload, key = device.privateKey) {
   const input = b64uText(JSON.stringify(header)) + '.' + b64uText(JSON.stringify(payload));
-  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, device.privateKey, new TextEncoder().encode(input));
+  const sig = await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, new TextEncoder().encode(input));
   return input + '.' + b64u(sig);
 }
 
 /** The RFC 7638 thumbprint of a P-256 public JWK. */
 function thumbprint(jwk) {
   return sha256b64u(JSON.stringify({ crv: jwk.crv, kty: jwk.kty, x: jwk.x, y: jwk.y }));
+}
+
+/**
+ * A new P-256 key pair whose private key can sign but never be exported,
+ * with its public JWK and thumbprint.
+ */
+async function newKey() {
+  const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
+  const pub = await crypto.subtle.exportKey('jwk', pair.publicKey);
+  const jwk = { kty: 'EC', crv: 'P-256', x: pub.x, y: pub.y };
+  return { privateKey: pair.privateKey, jwk, kid: await thumbprint(jwk) };
 }
 
 // ---- access token (SPEC §3.1 step 3) ----
@@ -144,14 +213,12 @@ async function enrol(ev) {
   say('Making the device key…');
   try {
     // extractable: false — the private key can sign but never be exported.
-    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']);
-    const pub = await crypto.subtle.exportKey('jwk', pair.publicKey);
-    const jwk = { kty: 'EC', crv: 'P-256', x: pub.x, y: pub.y };
+    const key = await newKey();
     say('Enrolling…');
     const r = await api('POST', '/v1/enrollments', {
-      json: { citizen_id: citizen, activation_code: code, device_key: jwk, device_name: name },
+      json: { citizen_id: citizen, activation_code: code, device_key: key.jwk, device_name: name },
     });
-    device = { privateKey: pair.privateKey, jwk, kid: await thumbprint(jwk), deviceId: r.device_id, holderId: r.holder_id, name };
+    device = { privateKey: key.privateKey, jwk: key.jwk, kid: key.kid, deviceId: r.device_id, holderId: r.holder_id, name };
     await saveDevice(device);
     $('activation-code').value = '';
     say('');
@@ -185,6 +252,104 @@ async function home() {
   }
   say('');
   renderDocuments();
+  refillSoon();
+}
+
+// ---- the pool of one-time keys (issue 12: batch copies) ----
+
+/** The pool's state for whoever watches the page: filling, ready, short, error or none. */
+function poolState(state) {
+  document.body.dataset.pool = state;
+}
+
+/**
+ * refillSoon tops the pool up in the background: the page never waits
+ * for it, and a refill asked for while one runs runs once more after it.
+ */
+function refillSoon() {
+  if (!device || !poolServed) return;
+  if (refilling) {
+    refillAgain = true;
+    return;
+  }
+  refilling = (async () => {
+    try {
+      do {
+        refillAgain = false;
+        await refill(device);
+      } while (refillAgain && device && poolServed);
+    } finally {
+      refilling = null;
+    }
+  })();
+}
+
+/** The service's word on the pool ({free, wanted, batch_size}), checked. */
+function poolAnswer(r) {
+  if (!r || !Number.isInteger(r.wanted) || r.wanted < 0 || !Number.isInteger(r.free)) {
+    throw new Error('the service answered with an unexpected key pool');
+  }
+  return r;
+}
+
+/**
+ * refill asks the service how many keys it wants of this device and makes,
+ * keeps and registers that many, at most POOL_CHUNK a call. Its failures
+ * are said quietly: shares go on without new keys (with the device's own
+ * key, or the keys still here).
+ */
+async function refill(dev) {
+  poolState('filling');
+  try {
+    let r;
+    try {
+      r = poolAnswer(await me('GET', '/v1/me/device/keys'));
+    } catch (e) {
+      if (e.status !== 404) throw e;
+      // A service without a key pool: shares use the device key.
+      poolServed = false;
+      poolState('none');
+      return;
+    }
+    for (let round = 0; r.wanted > 0 && round < POOL_ROUNDS; round++) {
+      if (device !== dev) return;
+      r = await addPoolKeys(dev, Math.min(r.wanted, POOL_CHUNK));
+      if (!r) return;
+    }
+    poolState(r.wanted > 0 ? 'short' : 'ready');
+    if (poolNote && $('status').textContent === poolNote) say('');
+    poolNote = '';
+  } catch (e) {
+    if (device !== dev) return; // removed meanwhile: nothing to say
+    poolState('error');
+    const why = describe(e, 'Adding one-time keys');
+    poolNote = why + (/[.!?]$/.test(why) ? '' : '.') + ' Sharing still works.';
+    say(poolNote);
+  }
+}
+
+/**
+ * addPoolKeys makes n keys, keeps them, then registers their public keys,
+ * and answers the service's new word on the pool (null when the device
+ * was removed meanwhile). The keys are kept before they are sent: a key
+ * the service has must never be missing here (the copy bound to it could
+ * not be shown), while one kept and never registered is never asked for.
+ * So they are dropped again only when the service answers refusing them,
+ * not when the answer is lost.
+ */
+async function addPoolKeys(dev, n) {
+  const keys = [];
+  for (let i = 0; i < n; i++) {
+    const k = await newKey();
+    keys.push({ kid: k.kid, privateKey: k.privateKey, jwk: k.jwk, deviceId: dev.deviceId });
+  }
+  if (device !== dev || !await savePoolKeys(dev.deviceId, keys)) return null;
+  try {
+    return poolAnswer(await me('POST', '/v1/me/device/keys', { json: { keys: keys.map((k) => k.jwk) } }));
+  } catch (e) {
+    if (e.status) await dropPoolKeys(keys.map((k) => k.kid)).catch(() => {});
+    throw e;
+  }
 }
 
 const order = ['full_name', 'portrait', 'birth_date'];
@@ -256,16 +421,24 @@ async function startShare(ev) {
   button.disabled = true;
   try {
     const created = await me('POST', '/v1/me/shares', { json: req });
+    let signers;
     try {
-      await checkShare(req, created);
+      signers = await checkShare(req, created);
     } catch (e) {
       cancelQuietly(created.share_id);
       throw e;
     }
-    pending = { req, created };
+    pending = { req, created, signers };
     showConfirm();
   } catch (e) {
-    showError('share-error', describe(e, 'Sharing'));
+    if (e instanceof ApiError && e.status === 409 && poolServed) {
+      // The service holds no unused copy of a chosen document for this
+      // device (issue 12): more one-time keys, then copies, are on their way.
+      refillSoon();
+      showError('share-error', 'Sharing failed: the one-time copies of these documents are still being made. Try again in a moment.');
+    } else {
+      showError('share-error', describe(e, 'Sharing'));
+    }
   } finally {
     button.disabled = false;
   }
@@ -275,9 +448,14 @@ async function startShare(ev) {
  * checkShare refuses to sign what the citizen did not ask for (as
  * client.CheckShare does): one presentation per chosen document, each
  * disclosing only chosen top-level claims, its sd_hash the hash of the
- * presentation, and bound to the chosen verifier if one was named.
+ * presentation, and bound to the chosen verifier if one was named. It
+ * answers, per item, the key that signs its KB-JWT: the one the service
+ * names (key_thumbprint), which must be the key of the presentation's cnf
+ * and one this browser holds — the device key, also when the service names
+ * none (a service without a key pool), or a one-time key of the pool.
  */
 async function checkShare(req, created) {
+  const signers = [];
   const asked = new Map(req.items.map((it) => [it.credential_id, it.claims]));
   if (!created || !Array.isArray(created.to_sign) || created.to_sign.length !== req.items.length) {
     throw new Error('the service prepared a different number of documents than chosen');
@@ -300,7 +478,26 @@ async function checkShare(req, created) {
     }
     if (await sha256b64u(p) !== item.sd_hash) throw new Error('sd_hash does not match the presentation');
     if (req.verifier_id && item.aud !== req.verifier_id) throw new Error('the presentation is not bound to the chosen verifier');
+    signers.push(await signerOf(item, payload));
   }
+  return signers;
+}
+
+/** The key that signs item's KB-JWT: {key, kid, pool} (see checkShare). */
+async function signerOf(item, payload) {
+  const kid = item.key_thumbprint === undefined || item.key_thumbprint === null ? device.kid : item.key_thumbprint;
+  if (typeof kid !== 'string' || !kid) throw new Error('the service named the signing key in an unknown form');
+  const cnf = payload.cnf && payload.cnf.jwk;
+  if (!cnf || typeof cnf !== 'object' || await thumbprint(cnf) !== kid) {
+    throw new Error('the presentation is bound to another key than the one named to sign it');
+  }
+  if (kid === device.kid) return { key: device.privateKey, kid, pool: false };
+  const k = await loadPoolKey(kid);
+  if (!k || k.deviceId !== device.deviceId || !k.privateKey) {
+    const c = credentials.find((x) => x.id === item.credential_id);
+    throw new Error(`the service chose a one-time key for the ${c ? typeName(c.type, c.type_name) : 'document'} that this browser does not hold, so it cannot sign it`);
+  }
+  return { key: k.privateKey, kid, pool: true };
 }
 
 function showConfirm() {
@@ -332,13 +529,24 @@ async function approve() {
   try {
     const iat = Math.floor(serverNow() / 1000);
     const kbs = [];
-    for (const item of pending.created.to_sign) {
+    for (const [i, item] of pending.created.to_sign.entries()) {
       kbs.push(await signJWS({ alg: 'ES256', typ: 'kb+jwt' }, {
         nonce: item.nonce, aud: item.aud, iat, sd_hash: item.sd_hash,
-      }));
+      }, pending.signers[i].key));
     }
     const view = await me('POST', `/v1/me/shares/${encodeURIComponent(pending.created.share_id)}/approve`, { json: { kb_jwts: kbs } });
+    // The one-time keys of an approved share are spent: the service never
+    // names them again. (Kept when the approval fails, to sign it again.)
+    const spent = pending.signers.filter((s) => s.pool).map((s) => s.kid);
     pending = null;
+    if (spent.length) {
+      try {
+        await dropPoolKeys(spent);
+      } catch (e) {
+        say(`The used one-time keys could not be deleted here: ${e.message}`);
+      }
+    }
+    refillSoon();
     await showQR(view);
   } catch (e) {
     showError('confirm-error', describe(e, 'Approval'));
@@ -517,11 +725,14 @@ function selectTab(which) {
 // ---- removing the device ----
 
 async function forgetLocal() {
-  await dropDevice();
+  await dropDevice(); // and the pool with it
   device = null;
   token = '';
   tokenUntil = 0;
   credentials = [];
+  poolServed = true;
+  poolNote = '';
+  delete document.body.dataset.pool;
 }
 
 async function forget() {
