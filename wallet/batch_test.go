@@ -21,7 +21,7 @@ import (
 type pool map[string]*ecdsa.PrivateKey
 
 // register makes n keys and registers them for holder's device.
-func (pl pool) register(t *testing.T, e *env, holder *wallet.Principal, n int) *api.DeviceKeysView {
+func (pl pool) register(t testing.TB, e *env, holder *wallet.Principal, n int) *api.DeviceKeysView {
 	t.Helper()
 	var req api.DeviceKeysRequest
 	for range n {
@@ -41,7 +41,7 @@ func (pl pool) register(t *testing.T, e *env, holder *wallet.Principal, n int) *
 
 // waitCopies waits, at most 10 s, for the background refill to leave n
 // batch copies on the device.
-func waitCopies(t *testing.T, e *env, holder *wallet.Principal, n int) *api.DeviceKeysView {
+func waitCopies(t testing.TB, e *env, holder *wallet.Principal, n int) *api.DeviceKeysView {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		v, err := e.svc.DeviceKeyPool(context.Background(), holder)

@@ -3,6 +3,8 @@ package wallet_test
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -138,4 +140,62 @@ func BenchmarkAnswerRequest(b *testing.B) {
 	}
 	b.ReportMetric(float64(inside.Microseconds())/float64(b.N), "approve-write-µs/op")
 	be.report(b)
+}
+
+// BenchmarkBatchRefill: a device's batch of one identity card signed
+// again, as when a pooled device has spent it (issue 12): the keys
+// registered (one write), the keys and status indices claimed, the copies
+// signed, sealed and stored (two writes); against its baseline in the same
+// run, the batch's bare SD-JWT signatures (credentials.Issue).
+func BenchmarkBatchRefill(b *testing.B) {
+	b.Run("baseline-sign", func(b *testing.B) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		issuer, err := credentials.NewIssuer("https://wallet.example/issuers/mps", key, rand.Reader)
+		if err != nil {
+			b.Fatal(err)
+		}
+		types, _ := credentials.NewRegistry(credentials.BuiltinTypes()...)
+		ty, _ := types.ByID(credentials.NationalID)
+		now := time.Now()
+		p := credentials.IssueParams{Type: ty, Holder: &key.PublicKey, IssuedAt: now, ExpiresAt: now.AddDate(5, 0, 0),
+			Claims: map[string]any{"id_number": "001090000001", "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
+				"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
+			Status: &credentials.StatusRef{Index: 7, URI: "https://wallet.example/status-lists/mps/1"}}
+		for b.Loop() {
+			for range wallet.DefaultBatchSize {
+				if _, err := issuer.Issue(p); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+	})
+	b.Run("refill", func(b *testing.B) {
+		be := newBenchEnv(b)
+		ctx := context.Background()
+		pl := pool{}
+		for b.Loop() {
+			b.StopTimer()
+			err := be.store.Update(ctx, func(tx wallet.Tx) error {
+				held, err := wallet.BatchCopies.List(tx, "", wallet.Order{}, be.cred, be.holder.DeviceID)
+				for _, c := range held {
+					if err := wallet.BatchCopies.Delete(tx, c.CredentialID, c.DeviceID, c.Thumbprint); err != nil {
+						return err
+					}
+				}
+				return err
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+			pl.register(b, be.env, be.holder, wallet.DefaultBatchSize)
+			// Waits for the background refill, or does it.
+			if err := wallet.RefillCopies(be.svc, ctx, be.holder.DeviceID); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		waitCopies(b, be.env, be.holder, wallet.DefaultBatchSize)
+		be.report(b)
+	})
 }
