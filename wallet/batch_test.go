@@ -153,6 +153,13 @@ func TestBatchCopies(t *testing.T) {
 		t.Fatal("a batch copy approved with the device key's signature")
 	}
 
+	// Nor can another device of the citizen approve it, even with the
+	// right pool key's signature (THREATS T34).
+	_, tabletDev := e.enrolDevice(t, citizen)
+	tablet := &wallet.Principal{Role: api.RoleHolder, Subject: tabletDev.HolderID, DeviceID: tabletDev.DeviceID}
+	_, err = pl.approve(e, tablet, c)
+	wantErrCode(t, err, api.CodeVerificationFailed, "a pooled share approved by another device")
+
 	// Spent down to half, with no free key: no refill; then keys come.
 	used := map[string]bool{a.ToSign[0].KeyThumbprint: true}
 	for len(used) < wallet.DefaultBatchSize/2 {

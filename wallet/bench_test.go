@@ -197,5 +197,18 @@ func BenchmarkBatchRefill(b *testing.B) {
 		b.StopTimer()
 		waitCopies(b, be.env, be.holder, wallet.DefaultBatchSize)
 		be.report(b)
+		// What a copy costs at rest (a card without a portrait).
+		err := be.store.View(ctx, func(tx wallet.Tx) error {
+			bodies, err := tx.List(wallet.BatchCopies.Kind(), "", wallet.Order{}, be.cred, be.holder.DeviceID)
+			n := 0
+			for _, body := range bodies {
+				n += len(body)
+			}
+			b.ReportMetric(float64(n)/float64(len(bodies)), "stored-bytes/copy")
+			return err
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
 	})
 }

@@ -445,6 +445,10 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 	if err != nil {
 		return nil, nil, fmt.Errorf("device %s key: %w", dev.ID, err)
 	}
+	keys, err := s.deviceKeysOf(ctx, dev, items)
+	if err != nil {
+		return nil, nil, err
+	}
 	trust, err := s.trust(slices.Collect(maps.Values(issuers)))
 	if err != nil {
 		return nil, nil, err
@@ -456,7 +460,7 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 		if err := credentialUsable(c, now); err != nil {
 			return nil, nil, err
 		}
-		if docs[i], err = s.approveItem(trust, devKey, id, aud, nonce(c.ID), &approved[i], c, issuers[c.IssuerID], kbs[i], now); err != nil {
+		if docs[i], err = s.approveItem(trust, devKey, keys, id, aud, nonce(c.ID), &approved[i], c, issuers[c.IssuerID], kbs[i], now); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -468,7 +472,7 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 // it stores: the presentation it prepared plus exactly one compact KB-JWT
 // (THREATS T32), so the disclosed claims are the item's, which both logs
 // name.
-func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, id, aud, nonce string, it *ShareItem, c *Credential, is *Issuer, kb string, now time.Time) ([]byte, error) {
+func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, keys map[string]bool, id, aud, nonce string, it *ShareItem, c *Credential, is *Issuer, kb string, now time.Time) ([]byte, error) {
 	pres, err := s.openBytes(it.Presentation, "share-item", id, it.CredentialID)
 	if err != nil {
 		return nil, err
@@ -484,10 +488,9 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 		return nil, verificationFailed(err)
 	}
 	// RFC 9901 §7.3 step 5 verifies the KB-JWT with cnf; the copy must also
-	// be the calling device's own (THREATS T34): bound to the key the
-	// service chose from the device's copies (a batch copy's pool key),
-	// or to the device key.
-	if !holderIs(v.Holder, it.Key, devKey) {
+	// be the calling device's own (THREATS T34): bound to the key the item
+	// names, the device key or one of its pool keys.
+	if !holderIs(v.Holder, it.Key, keys, devKey) {
 		return nil, failed(credentials.ReasonKBInvalid, "the key binding is not the calling device's")
 	}
 	// What was prepared is what is disclosed; anything else is refused.
@@ -512,14 +515,48 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 	return s.sealBytes(raw, "share-document", id, it.CredentialID)
 }
 
-// holderIs reports whether holder is the key of thumbprint want, or the
-// device key for an item prepared before items named their key.
-func holderIs(holder *ecdsa.PublicKey, want string, devKey *ecdsa.PublicKey) bool {
+// holderIs reports whether holder is the key of thumbprint want and want
+// is one of the calling device's keys; for an item prepared before items
+// named their key, whether it is the device key.
+func holderIs(holder *ecdsa.PublicKey, want string, keys map[string]bool, devKey *ecdsa.PublicKey) bool {
 	if want == "" {
 		return holder.Equal(devKey)
 	}
 	got, err := credentials.Thumbprint(holder)
-	return err == nil && got == want
+	return err == nil && got == want && keys[want]
+}
+
+// deviceKeysOf is the set of the keys items name that are dev's: its
+// device key, and its pool keys by DeviceKeys. A share prepared on another
+// device names that device's keys, none of which are.
+func (s *Service) deviceKeysOf(ctx context.Context, dev *Device, items []ShareItem) (map[string]bool, error) {
+	own, err := deviceThumbprint(dev)
+	if err != nil {
+		return nil, err
+	}
+	keys := map[string]bool{own: true}
+	var ls []Lookup
+	var names []string
+	for _, it := range items {
+		if it.Key != "" && it.Key != own {
+			ls, names = append(ls, DeviceKeys.Lookup(it.Key)), append(names, it.Key)
+		}
+	}
+	if len(ls) == 0 {
+		return keys, nil
+	}
+	got, err := s.store.Fetch(ctx, ls...)
+	if err != nil {
+		return nil, err
+	}
+	for i, b := range got {
+		id, err := DeviceKeys.Fetched(b, names[i])
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		keys[names[i]] = err == nil && string(id) == dev.ID
+	}
+	return keys, nil
 }
 
 // shareNonce gives each item of a share its KB-JWT nonce: derived, not

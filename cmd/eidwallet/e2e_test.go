@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -475,7 +476,13 @@ func (e *e2e) isolation(t *testing.T) {
 		{"credential", func(id string) error { _, err := e.b.Credential(e.ctx, id); return err }, [2]string{e.credsA["national_id"], "crd_aaaaaaaaaaaaaaaaaaaaaaaaaa"}},
 		{"share", func(id string) error { _, err := e.b.GetShare(e.ctx, id); return err }, [2]string{sh.ShareID, random}},
 		{"approve", func(id string) error {
-			_, err := e.b.Approve(e.ctx, &api.ShareCreated{ShareID: id, ToSign: sh.ToSign})
+			// B signs with its own device key (the client refuses to sign
+			// for a key it does not hold, A's): the service must refuse.
+			toSign := slices.Clone(sh.ToSign)
+			for i := range toSign {
+				toSign[i].KeyThumbprint = ""
+			}
+			_, err := e.b.Approve(e.ctx, &api.ShareCreated{ShareID: id, ToSign: toSign})
 			return err
 		}, [2]string{sh.ShareID, random}},
 		{"cancel", func(id string) error { return e.b.CancelShare(e.ctx, id) }, [2]string{sh.ShareID, random}},

@@ -123,6 +123,9 @@ func (h *holderCmd) commands() []command {
 					return h.share(ctx, req, *asJSON)
 				})
 			}},
+		{name: "keys", args: "[--json]",
+			help:  "register the one-time keys the service asks for: each share\nthen presents a copy of its own, which two verifiers cannot link",
+			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.keys(ctx, asJSON) })},
 		{name: "shares", args: "[--json]", help: "list your shares",
 			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.shares(ctx, asJSON) })},
 		{name: "cancel", args: "SHARE_ID", nargs: 1, help: "cancel a share that has not been used",
@@ -369,6 +372,7 @@ func (h *holderCmd) share(ctx context.Context, req api.ShareRequest, asJSON bool
 	if err != nil {
 		return h.failed(err)
 	}
+	h.saveSpent(hc)
 	if asJSON {
 		return h.printJSON(view)
 	}
@@ -391,6 +395,45 @@ func (h *holderCmd) share(ctx context.Context, req api.ShareRequest, asJSON bool
 	}
 	h.note("share %s is active: show the code to the verifier; 'eidwallet holder cancel %s' withdraws it", view.ShareID, view.ShareID)
 	return exitOK
+}
+
+// keys registers the one-time keys the service wants (batch copies,
+// issue 12) and writes them to the device file, even when a later
+// registration fails: the service knows the keys registered before it.
+func (h *holderCmd) keys(ctx context.Context, asJSON bool) int {
+	hc, code := h.holder()
+	if hc == nil {
+		return code
+	}
+	before := hc.Device().PoolSize()
+	v, err := hc.RefillKeys(ctx, 0)
+	if added := hc.Device().PoolSize() - before; added > 0 {
+		if err := hc.Device().Save(h.devicePath()); err != nil {
+			fmt.Fprintf(h.stderr, "%s: %d keys registered, but the device file could not be written: %v\n", h.name, added, err)
+			return exitInvalid
+		}
+	}
+	if err != nil {
+		return h.failed(err)
+	}
+	if asJSON {
+		return h.printJSON(v)
+	}
+	fmt.Fprintf(h.stdout, "%d one-time keys on this device (%d registered now); the service holds %d copies, %d keys free, batch size %d\n",
+		hc.Device().PoolSize(), hc.Device().PoolSize()-before, v.Copies, v.Free, v.BatchSize)
+	h.note("each share now presents a copy of its own; run 'eidwallet holder keys' again when shares say no copy is ready")
+	return exitOK
+}
+
+// saveSpent writes the device file again after an approval that spent
+// pool keys; a failure leaves spent keys in the file, which is harmless.
+func (h *holderCmd) saveSpent(hc *client.Holder) {
+	if hc.Device().PoolSize() == 0 {
+		return
+	}
+	if err := hc.Device().Save(h.devicePath()); err != nil {
+		h.note("the device file could not be updated (spent keys stay in it): %v", err)
+	}
 }
 
 func (h *holderCmd) shares(ctx context.Context, asJSON bool) int {
