@@ -278,3 +278,54 @@ func TestBatchCopyDerivedAtShareTime(t *testing.T) {
 		t.Errorf("the copy signed again is bound to %s, not its pool key %s", got, created.ToSign[0].KeyThumbprint)
 	}
 }
+
+// TestCompactCodesSwept: an offline code's record, kept to flag a code
+// used at two counters, is deleted by the background sweep once its
+// retention after expiry has passed, and not before (issue 12).
+func TestCompactCodesSwept(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	const citizen = "001090000103"
+	key, dev := e.enrolDevice(t, citizen)
+	cred := e.issue(t, citizen)
+	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	created, err := e.svc.CreateShare(ctx, holder, api.ShareRequest{Offline: true,
+		Items: []api.ShareRequestItem{{CredentialID: cred.CredentialID, Claims: []string{"age_over_18"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	share, err := (pool{created.ToSign[0].KeyThumbprint: key}).approve(e, holder, created)
+	if err != nil || share.OfflineQRText == "" {
+		t.Fatalf("offline share: %+v, %v", share, err)
+	}
+	kept := func() bool {
+		t.Helper()
+		var found bool
+		err := e.store.View(ctx, func(tx wallet.Tx) error {
+			sh, err := wallet.Shares.Get(tx, share.ShareID)
+			if err != nil {
+				return err
+			}
+			_, err = wallet.CompactCodes.Get(tx, sh.CompactCTI)
+			found = err == nil
+			if errors.Is(err, wallet.ErrNotFound) {
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return found
+	}
+	e.now = e.now.Add(wallet.CompactRetention)
+	wallet.SweepCompactCodes(e.svc, ctx)
+	if !kept() {
+		t.Fatal("the code's record was deleted within its retention")
+	}
+	e.now = e.now.Add(time.Hour)
+	wallet.SweepCompactCodes(e.svc, ctx)
+	if kept() {
+		t.Fatal("the code's record outlived its retention")
+	}
+}

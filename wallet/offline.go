@@ -169,6 +169,19 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	return s.redeemShare(ctx, p, Shares.Lookup("", cc.ShareID))
 }
 
+// CompactRetention is how long after its expiry an offline code's record
+// is kept: an offline verification uploaded later than that (a counter
+// offline for more than its bundle's 24 h and two days more) is no longer
+// checked against the codes minted, and a code used at two counters then
+// is not flagged.
+const CompactRetention = 72 * time.Hour
+
+// sweepCompactCodes deletes the records of codes past their retention.
+// A record's expiry is set when it is minted and never changes.
+func (s *Service) sweepCompactCodes(ctx context.Context) {
+	sweep(ctx, s, CompactCodes, "offline codes", s.now().UTC().Add(-CompactRetention), func(c *CompactCode) time.Time { return c.Expires })
+}
+
 // isCompact reports whether a scanned text is an EIDC1: code.
 func isCompact(text string) bool { return strings.HasPrefix(text, offline.Prefix) }
 

@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
 	"time"
@@ -66,29 +67,45 @@ type cachedDoc struct {
 }
 
 // document returns the document of key from memory, or builds it (reading
-// the store), tags it and keeps it for half of ttl. A document built while
-// a drop happens is returned but not kept: it may have been read before
-// the change the drop is for.
+// the store), tags it and keeps it for half of ttl. Requests that miss
+// together wait for one build (the trust bundle signs every status list).
+// A document built while a drop happens is returned to the requests made
+// before the drop but not kept: it may have been read before the change
+// the drop is for.
 func (s *Service) document(key docKey, ttl time.Duration, build func(now time.Time) ([]byte, error)) (Document, error) {
+	doc, gen, ok := s.cachedDoc(key)
+	if ok {
+		return doc, nil
+	}
+	// A request after a drop never joins a build begun before it.
+	v, err, _ := s.building.Do(fmt.Sprintf("%v@%d", key, gen), func() (any, error) {
+		if doc, _, ok := s.cachedDoc(key); ok { // built by a flight just ended
+			return doc, nil
+		}
+		now := s.now()
+		body, err := build(now)
+		if err != nil {
+			return Document{}, err
+		}
+		doc := Document{Body: body, ETag: ETag(body), FreshUntil: now.Add(ttl)}
+		s.mu.Lock()
+		if s.docsGen == gen {
+			s.docs[key] = cachedDoc{doc: doc, until: now.Add(ttl / 2)}
+		}
+		s.mu.Unlock()
+		return doc, nil
+	})
+	return v.(Document), err
+}
+
+// cachedDoc is the document of key kept in memory, if it is still to be
+// served, and the drop generation it was looked up in.
+func (s *Service) cachedDoc(key docKey) (Document, uint64, bool) {
 	now := s.now()
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	c, ok := s.docs[key]
-	gen := s.docsGen
-	s.mu.Unlock()
-	if ok && now.Before(c.until) {
-		return c.doc, nil
-	}
-	body, err := build(now)
-	if err != nil {
-		return Document{}, err
-	}
-	doc := Document{Body: body, ETag: ETag(body), FreshUntil: now.Add(ttl)}
-	s.mu.Lock()
-	if s.docsGen == gen {
-		s.docs[key] = cachedDoc{doc: doc, until: now.Add(ttl / 2)}
-	}
-	s.mu.Unlock()
-	return doc, nil
+	return c.doc, s.docsGen, ok && now.Before(c.until)
 }
 
 // dropDocs forgets the cached documents drop names. Other replicas keep

@@ -80,8 +80,10 @@ type externalIssuerRow struct {
 
 // CompactCodes are the offline codes minted, keyed by a keyed hash of
 // their cti (offline.go).
-var CompactCodes = records(Kind{Name: "compact_codes", Key: []Column{{"cti_hash", Bytes}}},
-	func(c *CompactCode) []any { return []any{c.CTIHash} }, nil,
+var CompactCodes = records(Kind{Name: "compact_codes", Key: []Column{{"cti_hash", Bytes}},
+	Indexes: []Index{{Name: byExpiry, Columns: []Column{{"expires", Time}}}}},
+	func(c *CompactCode) []any { return []any{c.CTIHash} },
+	func(c *CompactCode) [][]any { return [][]any{{c.Expires}} },
 	func(c *CompactCode) *compactCodeRow { return (*compactCodeRow)(c) },
 	func(r *compactCodeRow) *CompactCode { return (*CompactCode)(r) })
 

@@ -20,6 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
@@ -84,6 +86,7 @@ type Service struct {
 	publicKeys map[string]*ecdsa.PublicKey  // issuer kid → parsed public key
 	docs       map[docKey]cachedDoc         // public documents served from memory (public.go)
 	docsGen    uint64                       // counts drops of docs
+	building   singleflight.Group           // builds of docs, one per key at a time
 	ca         *verifierCAKeys              // the verifier CA, once loaded (openid4vp.go)
 
 	verifierAnchors []*x509.Certificate     // Config.VerifierTrustAnchors

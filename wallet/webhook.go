@@ -196,6 +196,7 @@ func (s *Service) startDispatcher() {
 			if now := s.now(); now.Sub(pruned) >= rateBucketPrune {
 				s.pruneRateBuckets(ctx)
 				s.sweepDeliveries(ctx)
+				s.sweepCompactCodes(ctx)
 				// Off this loop: a slow issuer must not hold up webhooks.
 				if s.refreshing.CompareAndSwap(false, true) {
 					w.running.Add(1)
@@ -463,33 +464,39 @@ func (s *Service) release(d *WebhookDelivery) {
 	})
 }
 
-// sweepDeliveries deletes the done deliveries whose retention has ended,
-// oldest first, outboxBatch at a time until a batch holds fewer. The
-// background loop calls it (startDispatcher). Only done deliveries are
-// listed by expiry, and a done one never changes again (finish is the
-// only place State is set; claim and settle write pending ones only), so
-// what the listing saw is deleted without reading it again; one another
-// replica deleted meanwhile is no error. A failure is only logged.
+// sweepDeliveries deletes the done deliveries whose retention has ended.
+// Only done deliveries are listed by expiry, and a done one never changes
+// again (finish is the only place State is set; claim and settle write
+// pending ones only), so what the listing saw is deleted without reading
+// it again.
 func (s *Service) sweepDeliveries(ctx context.Context) {
-	now := s.now().UTC()
+	sweep(ctx, s, WebhookDeliveries, "webhook outbox", s.now().UTC(), func(d *WebhookDelivery) time.Time { return d.Expires })
+}
+
+// sweep deletes the records of r listed by its byExpiry index whose
+// expiry is before cutoff, oldest first, outboxBatch at a time until a
+// batch holds fewer. The background loop calls it (startDispatcher); one
+// another replica deleted meanwhile is no error, and a failure is only
+// logged.
+func sweep[T any](ctx context.Context, s *Service, r *Records[T], what string, cutoff time.Time, expiry func(*T) time.Time) {
 	for {
-		var expired []*WebhookDelivery
+		var expired []*T
 		err := s.store.View(ctx, func(tx Tx) error {
 			var err error
-			expired, err = WebhookDeliveries.List(tx, byExpiry, Order{Limit: outboxBatch})
+			expired, err = r.List(tx, byExpiry, Order{Limit: outboxBatch})
 			return err
 		})
-		var gone []string
-		for _, d := range expired {
-			if d.Expires.After(now) {
+		var gone [][]any
+		for _, v := range expired {
+			if !expiry(v).Before(cutoff) {
 				break // listed by expiry: the rest are kept longer
 			}
-			gone = append(gone, d.ID)
+			gone = append(gone, r.key(v))
 		}
 		if err == nil && len(gone) > 0 {
 			err = s.store.Update(ctx, func(tx Tx) error {
-				for _, id := range gone {
-					if err := WebhookDeliveries.Delete(tx, id); err != nil {
+				for _, key := range gone {
+					if err := r.Delete(tx, key...); err != nil {
 						return err
 					}
 				}
@@ -498,7 +505,7 @@ func (s *Service) sweepDeliveries(ctx context.Context) {
 		}
 		if err != nil {
 			if ctx.Err() == nil {
-				s.log.ErrorContext(ctx, "webhook outbox: delete expired deliveries", "err", err)
+				s.log.ErrorContext(ctx, what+": delete expired records", "err", err)
 			}
 			return
 		}
