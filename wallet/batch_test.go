@@ -101,9 +101,7 @@ func TestBatchCopies(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	const citizen = "001090000101"
-	devKey, dev := e.enrolDevice(t, citizen)
-	cred := e.issue(t, citizen)
-	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	devKey, cred, holder := e.citizen(t, citizen)
 	ownThumb, _ := credentials.Thumbprint(&devKey.PublicKey)
 
 	// Before any key is registered the device key's copy is presented.
@@ -199,15 +197,15 @@ func TestBatchCopies(t *testing.T) {
 
 	// Revoking the device deletes its copies and free keys.
 	pl.register(t, e, holder, 3)
-	if err := e.svc.RevokeDevice(ctx, holder, dev.DeviceID); err != nil {
+	if err := e.svc.RevokeDevice(ctx, holder, holder.DeviceID); err != nil {
 		t.Fatal(err)
 	}
 	err = e.store.View(ctx, func(tx wallet.Tx) error {
-		copies, err := wallet.BatchCopies.List(tx, "", wallet.Order{}, cred.CredentialID, dev.DeviceID)
+		copies, err := wallet.BatchCopies.List(tx, "", wallet.Order{}, cred.CredentialID, holder.DeviceID)
 		if err != nil {
 			return err
 		}
-		free, err := wallet.PoolKeys.List(tx, "", wallet.Order{}, dev.DeviceID)
+		free, err := wallet.PoolKeys.List(tx, "", wallet.Order{}, holder.DeviceID)
 		if len(copies) != 0 || len(free) != 0 {
 			t.Errorf("after the device's revocation: %d copies, %d free keys", len(copies), len(free))
 		}
@@ -224,7 +222,6 @@ func TestBatchCopies(t *testing.T) {
 // exp are whole UTC days.
 func TestBatchCopyDerivedAtShareTime(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	const citizen = "001090000102"
 	_, dev := e.enrolDevice(t, citizen)
 	cred := e.issueCard(t, citizen, "2008-11-28", e.now.AddDate(5, 0, 0))
@@ -240,15 +237,7 @@ func TestBatchCopyDerivedAtShareTime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, _ := json.Marshal(res.Documents[0])
-	var doc api.Document
-	if err := json.Unmarshal(raw, &doc); err != nil {
-		t.Fatal(err)
-	}
+	doc := e.redeemedDocument(t, verifier, share.QRText)
 	if doc.Claims["age_over_18"] != true {
 		t.Errorf("on the 18th birthday: age_over_18 = %v", doc.Claims["age_over_18"])
 	}
@@ -285,10 +274,7 @@ func TestBatchCopyDerivedAtShareTime(t *testing.T) {
 func TestCompactCodesSwept(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	const citizen = "001090000103"
-	key, dev := e.enrolDevice(t, citizen)
-	cred := e.issue(t, citizen)
-	holder := &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
+	key, cred, holder := e.citizen(t, "001090000103")
 	created, err := e.svc.CreateShare(ctx, holder, api.ShareRequest{Offline: true,
 		Items: []api.ShareRequestItem{{CredentialID: cred.CredentialID, Claims: []string{"age_over_18"}}}})
 	if err != nil {

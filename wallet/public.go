@@ -1,9 +1,9 @@
 package wallet
 
 import (
-	"fmt"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"time"
 )
 

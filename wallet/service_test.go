@@ -349,15 +349,7 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	ageAtShare := func() any {
 		t.Helper()
 		share := e.approvedShare(t, key, holder, resp.CredentialID, 0, "age_over_18")
-		res, err := e.svc.Redeem(ctx, verifier, api.VerifyRequest{QR: share.QRText})
-		if err != nil {
-			t.Fatal(err)
-		}
-		raw, _ := json.Marshal(res.Documents[0])
-		var doc api.Document
-		if err := json.Unmarshal(raw, &doc); err != nil {
-			t.Fatal(err)
-		}
+		doc := e.redeemedDocument(t, verifier, share.QRText)
 		if len(doc.Claims) != 1 {
 			t.Errorf("claims %v, want age_over_18 alone", doc.Claims)
 		}
@@ -370,6 +362,31 @@ func TestAgeOverAtShareTime(t *testing.T) {
 	if got := ageAtShare(); got != true {
 		t.Errorf("on the 18th birthday: age_over_18 = %v, want true", got)
 	}
+}
+
+// redeemedDocument redeems qrText as verifier and returns its one
+// document as the verifier reads it.
+func (e *env) redeemedDocument(t *testing.T, verifier *wallet.Principal, qrText string) api.Document {
+	t.Helper()
+	res, err := e.svc.Redeem(context.Background(), verifier, api.VerifyRequest{QR: qrText})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(res.Documents[0])
+	var doc api.Document
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc
+}
+
+// citizen enrols a device for citizen and issues it an identity card:
+// the device key, the card and the device as a holder principal.
+func (e *env) citizen(t testing.TB, citizen string) (*ecdsa.PrivateKey, *api.IssueResponse, *wallet.Principal) {
+	t.Helper()
+	key, dev := e.enrolDevice(t, citizen)
+	cred := e.issue(t, citizen)
+	return key, cred, &wallet.Principal{Role: api.RoleHolder, Subject: dev.HolderID, DeviceID: dev.DeviceID}
 }
 
 // approvedShare shares claims of one credential and approves the share
