@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 // one-time keys holds, of each credential, a batch of copies, each signed
 // for one pool key with its own salts, decoys and status index, and with
 // iat and exp rounded (copyTimes). A share presents a copy no share has
-// presented before and deletes it, so two verifiers' answers have nothing
+// presented before, and its approval deletes it, so two verifiers' answers have nothing
 // in common but the disclosed claims and what every holder of the type
 // shares (issuer, type, rounded dates). The service signs new copies off
 // the request path as a batch runs low (refillCopies); a status change of
@@ -56,10 +58,7 @@ func (q *refillQueue) add(deviceID string) {
 func (q *refillQueue) take() []string {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	out := make([]string, 0, len(q.devices))
-	for id := range q.devices {
-		out = append(out, id)
-	}
+	out := slices.Collect(maps.Keys(q.devices))
 	clear(q.devices)
 	return out
 }

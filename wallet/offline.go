@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -88,7 +87,7 @@ func (s *Service) mintCompact(sh *Share, c *Credential, sealedDoc []byte, now ti
 }
 
 // presentedStatus is the status list and index of a verified presentation
-// of hosted credential c: its uri one of c's issuer's lists.
+// of hosted credential c (hostedStatusRef).
 func (s *Service) presentedStatus(c *Credential, presentation string) (list, index int, err error) {
 	ref, err := credentials.StatusOf(presentation)
 	if err != nil {
@@ -97,13 +96,7 @@ func (s *Service) presentedStatus(c *Credential, presentation string) (list, ind
 	if ref == nil {
 		return 0, 0, fmt.Errorf("credential %s: the presented copy has no status entry", c.ID)
 	}
-	prefix, _ := strings.CutSuffix(s.StatusListURL(c.IssuerID, 0), "0")
-	digits, ok := strings.CutPrefix(ref.URI, prefix)
-	n, err := strconv.Atoi(digits)
-	if !ok || err != nil || s.StatusListURL(c.IssuerID, n) != ref.URI {
-		return 0, 0, fmt.Errorf("credential %s: the presented copy's status list %q is not its issuer's", c.ID, ref.URI)
-	}
-	return n, ref.Index, nil
+	return s.hostedStatusRef(c.IssuerID, ref)
 }
 
 // compactText is the EIDC1: code of sh while it is valid, "" otherwise.
