@@ -155,6 +155,35 @@ func TestHolderCommands(t *testing.T) {
 		t.Errorf("verified claims = %v", got)
 	}
 
+	// One-time keys: the device file keeps them; shares then present
+	// batch copies bound to them, and the file drops each one spent.
+	if r := hold("keys"); !strings.Contains(r.stdout, "8 one-time keys on this device (8 registered now)") {
+		t.Fatalf("keys output:\n%s%s", r.stdout, r.stderr)
+	}
+	pooled, err := client.LoadDevice(devFile)
+	if err != nil || pooled.PoolSize() != wallet.DefaultBatchSize {
+		t.Fatalf("device file after keys: %v, %d pool keys", err, pooled.PoolSize())
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		v, err := c.Holder(pooled).KeyPool(ctx)
+		if err == nil && v.Copies == wallet.DefaultBatchSize {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch copies not made: %+v, %v", v, err)
+		}
+	}
+	var pv api.ShareView
+	if err := json.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--json").stdout), &pv); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := c.Verifier(ver.APIKey.Key).Verify(ctx, pv.QRText); err != nil || res.Documents[0].Claims["age_over_18"] != true {
+		t.Fatalf("a pooled share: %+v, %v", res, err)
+	}
+	if pooled, err = client.LoadDevice(devFile); err != nil || pooled.PoolSize() != wallet.DefaultBatchSize-1 {
+		t.Errorf("device file after a pooled share: %v, %d pool keys; want the spent one dropped", err, pooled.PoolSize())
+	}
+
 	// A second share, as JSON, then cancelled.
 	var sv api.ShareView
 	if err := json.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--verifier", ver.ID, "--json").stdout), &sv); err != nil || sv.Status != "active" {
