@@ -145,7 +145,15 @@ type IssueRequest struct {
 	Type       string         `json:"type"`
 	Claims     map[string]any `json:"claims"`
 	ValidUntil time.Time      `json:"valid_until"`
+	// IdempotencyKey makes a retry return the first answer instead of a
+	// second credential: a bulk line's own, or the Idempotency-Key
+	// header of a single issuance.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
+
+// IdempotencyKeyHeader is the header that makes issuance and share
+// creation safe to retry (draft-ietf-httpapi-idempotency-key-header).
+const IdempotencyKeyHeader = "Idempotency-Key"
 
 // IssueResponse is the answer for one issued credential.
 type IssueResponse struct {
@@ -204,6 +212,9 @@ type ShareRequest struct {
 	// (EIDC1:) that a counter verifies with no network (issue 12): one
 	// item, no portrait, for any verifier, valid 120 s at most.
 	Offline bool `json:"offline,omitempty"`
+	// IdempotencyKey, or the Idempotency-Key header: a retry returns the
+	// share first created.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
 }
 
 // ShareRequestItem chooses claims of one credential.

@@ -105,6 +105,9 @@ const (
 	CodeStatusUnavailable  Code = "status_unavailable"
 	CodeStorageUnavailable Code = "storage_unavailable"
 	CodeInternal           Code = "server_error"
+	// CodeIdempotencyReused is an Idempotency-Key sent again with another
+	// request (draft-ietf-httpapi-idempotency-key-header §2.7: 422).
+	CodeIdempotencyReused Code = "idempotency_key_reused"
 )
 
 // Reasons the service adds to those of credentials (SPEC §5, THREATS).

@@ -33,6 +33,7 @@ var statusOf = map[api.Code]int{
 	api.CodeStatusUnavailable:  http.StatusServiceUnavailable,
 	api.CodeStorageUnavailable: http.StatusServiceUnavailable,
 	api.CodeInternal:           http.StatusInternalServerError,
+	api.CodeIdempotencyReused:  http.StatusUnprocessableEntity,
 }
 
 // HTTPStatus is the status SPEC §5 gives an error code; a code not in the

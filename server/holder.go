@@ -53,7 +53,13 @@ func (s *server) handleRegisterDeviceKeys() gin.HandlerFunc {
 // handleCreateShare prepares a share for the device to sign (SPEC §3.3
 // step 1); the per-holder quota runs before it (T24).
 func (s *server) handleCreateShare() gin.HandlerFunc {
-	return handle(s, http.StatusCreated, body(s.svc.CreateShare))
+	return handle(s, http.StatusCreated, func(c *gin.Context, p *wallet.Principal, req api.ShareRequest) (*api.ShareCreated, error) {
+		var err error
+		if req.IdempotencyKey, err = idempotencyKey(c, req.IdempotencyKey); err != nil {
+			return nil, err
+		}
+		return s.svc.CreateShare(c.Request.Context(), p, req)
+	})
 }
 
 func (s *server) handleShares() gin.HandlerFunc {

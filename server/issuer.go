@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -19,7 +21,36 @@ import (
 
 // handleIssue issues one credential (SPEC §3.2).
 func (s *server) handleIssue() gin.HandlerFunc {
-	return handle(s, http.StatusCreated, body(s.svc.Issue))
+	return handle(s, http.StatusCreated, func(c *gin.Context, p *wallet.Principal, req api.IssueRequest) (*api.IssueResponse, error) {
+		var err error
+		if req.IdempotencyKey, err = idempotencyKey(c, req.IdempotencyKey); err != nil {
+			return nil, err
+		}
+		return s.svc.Issue(c.Request.Context(), p, req)
+	})
+}
+
+// idempotencyKey is the request's Idempotency-Key: the header
+// (draft-ietf-httpapi-idempotency-key-header §2) or the body's
+// idempotency_key, which must agree when both are sent.
+func idempotencyKey(c *gin.Context, inBody string) (string, error) {
+	vals := c.Request.Header.Values(api.IdempotencyKeyHeader)
+	switch {
+	case len(vals) > 1:
+		return "", wallet.Errorf(api.CodeInvalidRequest, "one %s header", api.IdempotencyKeyHeader)
+	case len(vals) == 0:
+		return inBody, nil
+	}
+	// An sf-string (RFC 8941 §3.3.3) is quoted; a bare token is taken
+	// as it is, as most clients send it.
+	key := vals[0]
+	if unq, err := strconv.Unquote(key); err == nil && strings.HasPrefix(key, `"`) {
+		key = unq
+	}
+	if inBody != "" && inBody != key {
+		return "", wallet.Errorf(api.CodeInvalidRequest, "the %s header and idempotency_key differ", api.IdempotencyKeyHeader)
+	}
+	return key, nil
 }
 
 // handleSetStatus revokes, suspends or reinstates one of the issuer's own

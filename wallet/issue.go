@@ -45,8 +45,13 @@ type pendingIssue struct {
 	index    int
 	devices  []*Device
 	cred     *Credential
-	copies   map[string][]byte // device id → sealed SD-JWT
+	copies   map[string][]byte  // device id → sealed SD-JWT
+	idem     *idempotency       // its Idempotency-Key, if any
+	answer   *api.IssueResponse // the first answer to its key: nothing to issue
 }
+
+// skip reports whether there is nothing (more) to issue for it.
+func (it *pendingIssue) skip() bool { return it.err != nil || it.answer != nil }
 
 // IssueBatch issues credentials for the calling issuer. Each item is
 // validated on its own (a bad item fails alone); the good ones are
@@ -60,18 +65,27 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	}
 	now := s.now().UTC()
 	items := make([]*pendingIssue, len(reqs))
+	for i, req := range reqs {
+		items[i] = &pendingIssue{req: req}
+		key := req.IdempotencyKey
+		req.IdempotencyKey = ""
+		items[i].idem, items[i].err = idempotencyOf("issue", p, key, req)
+	}
 	var is *Issuer
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		is, err = Issuers.Get(tx, p.Subject)
-		return err
+		if is, err = Issuers.Get(tx, p.Subject); err != nil {
+			return err
+		}
+		return s.answeredIssues(tx, items)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "issuer")
 	}
-	for i, req := range reqs {
-		items[i] = &pendingIssue{req: req}
-		items[i].typ, items[i].err = s.checkIssue(is, req, now)
+	for _, it := range items {
+		if !it.skip() {
+			it.typ, it.err = s.checkIssue(is, it.req, now)
+		}
 	}
 	signer, err := s.activeSigner(is)
 	if err != nil {
@@ -82,9 +96,16 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	}
 	s.signAll(signer, is.ID, items, now)
 	err = s.store.Update(ctx, func(tx Tx) error {
+		// A retry of a keyed line answered meanwhile stores nothing.
+		if err := s.answeredIssues(tx, items); err != nil {
+			return err
+		}
 		for _, it := range items {
-			if it.err != nil {
+			if it.skip() {
 				continue
+			}
+			if err := s.remember(tx, it.idem, s.issueResponse(is.ID, it), now); err != nil {
+				return err
 			}
 			if err := Credentials.Put(tx, it.cred); err != nil {
 				return err
@@ -106,7 +127,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	}
 	for _, it := range items {
 		for _, d := range it.devices {
-			if it.err == nil && d.Pool {
+			if !it.skip() && d.Pool {
 				s.refills.add(d.ID) // batch copies, off the request path
 			}
 		}
@@ -114,12 +135,15 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	out := make([]IssueResult, len(items))
 	issued := 0
 	for i, it := range items {
-		if it.err != nil {
+		switch {
+		case it.err != nil:
 			out[i].Err = it.err
-			continue
+		case it.answer != nil:
+			out[i].Response = it.answer
+		default:
+			out[i].Response = s.issueResponse(is.ID, it)
+			issued++
 		}
-		out[i].Response = &api.IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(is.ID, it.list)}
-		issued++
 	}
 	// One line a batch: bulk issuance runs at thousands a second.
 	if len(items) == 1 && issued == 1 {
@@ -128,6 +152,33 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 		s.log.InfoContext(ctx, "credentials issued", "issuer_id", is.ID, "issued", issued, "refused", len(items)-issued)
 	}
 	return out, nil
+}
+
+// issueResponse is the answer for an issued item.
+func (s *Service) issueResponse(issuerID string, it *pendingIssue) *api.IssueResponse {
+	return &api.IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(issuerID, it.list)}
+}
+
+// answeredIssues finds the first answers of the keyed items not yet
+// answered; an item whose key came with another request fails alone.
+func (s *Service) answeredIssues(tx Tx, items []*pendingIssue) error {
+	for _, it := range items {
+		if it.skip() || it.idem == nil {
+			continue
+		}
+		var first api.IssueResponse
+		found, err := s.answered(tx, it.idem, &first)
+		var e *Error
+		switch {
+		case errors.As(err, &e):
+			it.err = err
+		case err != nil:
+			return err
+		case found:
+			it.answer = &first
+		}
+	}
+	return nil
 }
 
 // checkIssue validates one request: the issuer's own type (SPEC §3.2: an
@@ -165,7 +216,7 @@ func (s *Service) allocate(tx Tx, issuerID string, items []*pendingIssue, now ti
 		return err
 	}
 	for _, it := range items {
-		if it.err != nil {
+		if it.skip() {
 			continue
 		}
 		h, err := s.holderFor(tx, it.req.CitizenID, now)
@@ -269,7 +320,7 @@ func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*
 		}()
 	}
 	for _, it := range items {
-		if it.err == nil {
+		if !it.skip() {
 			work <- it
 		}
 	}

@@ -253,6 +253,24 @@ type copyStatusRow struct {
 	Index        int    `json:"index"`
 }
 
+// IdempotentAnswers are the first answers to requests sent with an
+// Idempotency-Key (idempotency.go), keyed (scope, key hash), listed by
+// expiry for the sweep; never rewritten.
+var IdempotentAnswers = records(Kind{Name: "idempotency", Key: []Column{{"scope", Text}, {"key_hash", Bytes}}, Immutable: true,
+	Indexes: []Index{{Name: byExpiry, Columns: []Column{{"expires", Time}}}}},
+	func(a *IdempotentAnswer) []any { return []any{a.Scope, a.KeyHash} },
+	func(a *IdempotentAnswer) [][]any { return [][]any{{a.Expires}} },
+	func(a *IdempotentAnswer) *idempotentAnswerRow { return (*idempotentAnswerRow)(a) },
+	func(r *idempotentAnswerRow) *IdempotentAnswer { return (*IdempotentAnswer)(r) })
+
+type idempotentAnswerRow struct {
+	Scope       string    `json:"scope"`
+	KeyHash     []byte    `json:"key_hash"`
+	RequestHash []byte    `json:"request_hash"`
+	Answer      []byte    `json:"answer"`
+	Expires     time.Time `json:"expires"`
+}
+
 // DeviceKeys map each device's key, by RFC 7638 thumbprint, to its
 // device: written at enrolment, at each token and at export, so that a
 // presentation of a hosted credential to our verifiers is taken only from
@@ -618,7 +636,7 @@ func Kinds() []*Kind {
 	return []*Kind{
 		Issuers.Kind(), ExternalIssuers.Kind(), CompactCodes.Kind(), Verifiers.Kind(), APIKeys.Kind(), Holders.Kind(), Devices.Kind(),
 		ActivationCodes.Kind(), Credentials.Kind(), CredentialCopies.Kind(), PoolKeys.Kind(), BatchCopies.Kind(),
-		CopyStatuses.Kind(), Shares.Kind(),
+		CopyStatuses.Kind(), IdempotentAnswers.Kind(), Shares.Kind(),
 		ShareDocuments.Kind(), DeviceKeys.Kind(), Requests.Kind(), Presences.Kind(), StatusLists.Kind(),
 		StatusIndices.Kind(), StatusEntries.Kind(), ActivityLog.Kind(), VerificationLog.Kind(), Meta.Kind(),
 		RateBuckets.Kind(),

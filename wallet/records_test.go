@@ -18,7 +18,7 @@ func TestRowsKeepEveryField(t *testing.T) {
 		keepsEveryField(StatusEntries), keepsEveryField(ActivityLog), keepsEveryField(VerificationLog),
 		keepsEveryField(RateBuckets),
 		keepsEveryField(WebhookDeliveries), keepsEveryField(ExternalIssuers), keepsEveryField(CompactCodes),
-		keepsEveryField(PoolKeys), keepsEveryField(BatchCopies), keepsEveryField(CopyStatuses),
+		keepsEveryField(PoolKeys), keepsEveryField(BatchCopies), keepsEveryField(CopyStatuses), keepsEveryField(IdempotentAnswers),
 	} {
 		check(t)
 	}
@@ -36,7 +36,7 @@ func TestRowsKeepEveryField(t *testing.T) {
 			t.Errorf("request claims %#v: read back %#v, %v", claims, r.Claims, err)
 		}
 	}
-	if n := len(Kinds()); n != 26 {
+	if n := len(Kinds()); n != 27 {
 		t.Errorf("%d kinds: a kind added to records.go needs its line here and its table in a new postgres/migrations file", n)
 	}
 }

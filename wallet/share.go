@@ -42,6 +42,12 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			return nil, err
 		}
 	}
+	key := req.IdempotencyKey
+	req.IdempotencyKey = ""
+	idem, err := idempotencyOf("share", p, key, req)
+	if err != nil {
+		return nil, err
+	}
 	id, err := s.newID("shr")
 	if err != nil {
 		return nil, err
@@ -57,7 +63,12 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 	// Prepared in a read transaction (a stale copy is signed again there),
 	// then written in a short one.
 	var copies []copyChange
+	var first api.ShareCreated // the answer to an earlier request with idem's key
+	replayed := false
 	err = s.viewCopies(ctx, p.DeviceID, func(tx Tx) error {
+		if replayed, err = s.answered(tx, idem, &first); err != nil || replayed {
+			return err
+		}
 		if req.VerifierID != "" {
 			if _, err := Verifiers.Get(tx, req.VerifierID); err != nil {
 				return mine(err, "verifier", nil)
@@ -70,9 +81,15 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 		resp.RedeemableBy, err = redeemableBy(tx, sh)
 		return err
 	})
-	if err == nil {
+	if err == nil && !replayed {
 		err = s.store.Update(ctx, func(tx Tx) error {
+			if replayed, err = s.answered(tx, idem, &first); err != nil || replayed {
+				return err // answered meanwhile: this one is dropped
+			}
 			if err := putCopies(tx, p.DeviceID, copies); err != nil {
+				return err
+			}
+			if err := s.remember(tx, idem, resp, now); err != nil {
 				return err
 			}
 			return Shares.Put(tx, sh)
@@ -80,6 +97,9 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "share")
+	}
+	if replayed {
+		return &first, nil
 	}
 	s.log.InfoContext(ctx, "share created", "holder_id", p.Subject, "share_id", id, "items", len(sh.Items))
 	return resp, nil

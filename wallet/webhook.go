@@ -197,6 +197,7 @@ func (s *Service) startDispatcher() {
 				s.pruneRateBuckets(ctx)
 				s.sweepDeliveries(ctx)
 				s.sweepCompactCodes(ctx)
+				s.sweepIdempotentAnswers(ctx)
 				// Off this loop: a slow issuer must not hold up webhooks.
 				if s.refreshing.CompareAndSwap(false, true) {
 					w.running.Add(1)

@@ -1,0 +1,126 @@
+package server_test
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
+)
+
+// keyed sends in as JSON with an Idempotency-Key header and returns the
+// status and body.
+func (h *harness) keyed(path, bearer, key string, in any) (int, []byte) {
+	h.t.Helper()
+	body, err := json.Marshal(in)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", h.url+path, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+bearer)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set(api.IdempotencyKeyHeader, key)
+	resp, err := h.client.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp.StatusCode, readAll(h.t, resp)
+}
+
+// TestIdempotencyKeys (issue 13 item 4): an issuance, a bulk line and a
+// share creation retried with the same Idempotency-Key get the first
+// answer and make nothing twice; the same key with another request is 422
+// (draft-ietf-httpapi-idempotency-key-header §2.7); keys are the caller's
+// own.
+func TestIdempotencyKeys(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	issue := api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance, Claims: healthClaims(testFullName),
+		ValidUntil: h.clock.Now().AddDate(1, 0, 0)}
+	countCredentials := func() int {
+		var creds []api.CredentialView
+		h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)
+		return len(creds)
+	}
+	before := countCredentials()
+
+	t.Run("issuance", func(t *testing.T) {
+		st1, first := h.keyed("/v1/issuer/credentials", w.issuerKey, "issue-0001", issue)
+		st2, again := h.keyed("/v1/issuer/credentials", w.issuerKey, "issue-0001", issue)
+		if st1 != 201 || st2 != 201 || !bytes.Equal(first, again) {
+			t.Fatalf("first %d %s, retry %d %s; want the same 201 answer", st1, first, st2, again)
+		}
+		if n := countCredentials(); n != before+1 {
+			t.Errorf("%d credentials after an issuance and its retry, want %d", n, before+1)
+		}
+		other := issue
+		other.Claims = healthClaims("Someone Else")
+		if st, body := h.keyed("/v1/issuer/credentials", w.issuerKey, "issue-0001", other); st != 422 || !bytes.Contains(body, []byte(api.CodeIdempotencyReused)) {
+			t.Errorf("the key with another request: %d %s, want 422 %s", st, body, api.CodeIdempotencyReused)
+		}
+		// The header and the body must agree.
+		withKey := issue
+		withKey.IdempotencyKey = "another"
+		if st, _ := h.keyed("/v1/issuer/credentials", w.issuerKey, "issue-0001", withKey); st != 400 {
+			t.Errorf("header and body keys differ: %d, want 400", st)
+		}
+		if st, _ := h.keyed("/v1/issuer/credentials", w.issuerKey, strings.Repeat("k", 256), issue); st != 400 {
+			t.Errorf("a key of 256 characters: %d, want 400", st)
+		}
+	})
+
+	t.Run("bulk lines", func(t *testing.T) {
+		var body bytes.Buffer
+		for _, key := range []string{"bulk-1", "bulk-2"} {
+			line := issue
+			line.IdempotencyKey = key
+			b, _ := json.Marshal(line)
+			body.Write(append(b, '\n'))
+		}
+		results := func() []api.BulkResult {
+			resp := h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/x-ndjson", body.Bytes())
+			defer resp.Body.Close()
+			var out []api.BulkResult
+			sc := bufio.NewScanner(resp.Body)
+			for sc.Scan() {
+				var r api.BulkResult
+				if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, r)
+			}
+			return out
+		}
+		n := countCredentials()
+		first, again := results(), results()
+		if len(first) != 2 || len(again) != 2 || first[0].CredentialID == "" || first[0].CredentialID != again[0].CredentialID ||
+			first[1].CredentialID != again[1].CredentialID || first[0].CredentialID == first[1].CredentialID {
+			t.Fatalf("bulk then its retry: %+v / %+v", first, again)
+		}
+		if got := countCredentials(); got != n+2 {
+			t.Errorf("%d credentials after a bulk of 2 and its retry, want %d", got, n+2)
+		}
+	})
+
+	t.Run("share creation", func(t *testing.T) {
+		share := api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}
+		st1, first := h.keyed("/v1/me/shares", w.token, "share-1", share)
+		st2, again := h.keyed("/v1/me/shares", w.token, "share-1", share)
+		if st1 != 201 || st2 != 201 || !bytes.Equal(first, again) {
+			t.Fatalf("first %d %s, retry %d %s; want the same 201 answer", st1, first, st2, again)
+		}
+		var shares []api.ShareView
+		h.call("GET", "/v1/me/shares", w.token, nil, 200, &shares)
+		if len(shares) != 1 {
+			t.Errorf("%d shares after a creation and its retry, want 1", len(shares))
+		}
+		// Another caller's key is its own: the issuer's "share-1" is not the holder's.
+		if st, _ := h.keyed("/v1/issuer/credentials", w.issuerKey, "share-1", issue); st != 201 {
+			t.Errorf("another caller reusing the key: %d, want 201", st)
+		}
+	})
+}
