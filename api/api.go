@@ -59,6 +59,8 @@ type VerifierView struct {
 	Claims   map[string][]string `json:"claims"`
 	Created  time.Time           `json:"created"`
 	APIKey   *NewAPIKey          `json:"api_key,omitempty"` // only in the creation answer
+	// Origins whose pages may call the verifier routes (CORS).
+	Origins []string `json:"origins,omitempty"`
 }
 
 // NewAPIKey is an API key, shown once: only its hash is kept.
@@ -149,6 +151,13 @@ type IssueRequest struct {
 	// second credential: a bulk line's own, or the Idempotency-Key
 	// header of a single issuance.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// OriginsRequest is PUT /v1/admin/verifiers/{id}/origins: the web
+// origins (scheme://host[:port]) whose pages may call the verifier routes
+// with the verifier's keys (CORS); empty: none.
+type OriginsRequest struct {
+	Origins []string `json:"origins"`
 }
 
 // IdempotencyKeyHeader is the header that makes issuance and share

@@ -82,6 +82,12 @@ func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 // handleSetVerifierWebhook sets (or with an empty url removes) the URL a
 // verifier's request results are posted to; the answer carries the new
 // signing secret, shown once.
+// handleSetVerifierOrigins sets the web origins allowed to call the
+// verifier routes with the verifier's keys (CORS, cors.go).
+func (s *server) handleSetVerifierOrigins() gin.HandlerFunc {
+	return handle(s, http.StatusOK, byIDWithBody(s.svc.SetVerifierOrigins))
+}
+
 func (s *server) handleSetVerifierWebhook() gin.HandlerFunc {
 	return handle(s, http.StatusOK, byIDWithBody(s.svc.SetVerifierWebhook))
 }

@@ -51,6 +51,7 @@ func (s *server) routes(r router) {
 	admin.POST("/verifiers/:id/api-keys", s.handleCreateVerifierAPIKey())
 	admin.PUT("/verifiers/:id/webhook", s.handleSetVerifierWebhook())
 	admin.PUT("/verifiers/:id/certificate", s.handleImportVerifierCertificate())
+	admin.PUT("/verifiers/:id/origins", s.handleSetVerifierOrigins())
 	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
 	admin.POST("/activation-codes", s.handleCreateActivationCode())
 
@@ -97,9 +98,11 @@ func (s *server) routes(r router) {
 
 	// Relying parties (verifier API key). The address limit runs before
 	// authentication, so a flood costs no key lookups (THREATS T23).
-	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(api.RoleVerifier),
+	// Pages of the origins an operator allowed per verifier may call them
+	// (CORS, cors.go).
+	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(api.RoleVerifier), s.allowOrigin(),
 		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
-	verifier := r.Group("/v1/verifier", s.authenticate(api.RoleVerifier))
+	verifier := r.Group("/v1/verifier", s.authenticate(api.RoleVerifier), s.allowOrigin())
 	verifier.GET("/verifications", s.handleVerifications())
 	// What a counter verified offline, uploaded when back online (issue 12).
 	verifier.POST("/offline-verifications", s.limitByPrincipal(s.limits.verifyKey), s.handleOfflineVerifications())

@@ -264,6 +264,9 @@ var allowOrder = []string{http.MethodGet, http.MethodHead, http.MethodPost, http
 // order its method trees were made.
 func (s *server) handleNoMethod() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		if preflight(c) { // a CORS preflight to a verifier route (cors.go)
+			return
+		}
 		h := c.Writer.Header()
 		allowed := strings.Split(h.Get("Allow"), ", ")
 		slices.SortStableFunc(allowed, func(a, b string) int {

@@ -394,7 +394,7 @@ func (s *Service) checkClaimSet(set map[string][]string) error {
 }
 
 func verifierView(v *Verifier) *api.VerifierView {
-	return &api.VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created}
+	return &api.VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created, Origins: v.Origins}
 }
 
 // Verifiers lists the verifiers.

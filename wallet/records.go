@@ -114,6 +114,7 @@ type verifierRow struct {
 	CertKey       []byte              `json:"cert_key,omitempty"`
 	CertChain     [][]byte            `json:"cert_chain,omitempty"`
 	CertImported  bool                `json:"cert_imported,omitempty"`
+	Origins       []string            `json:"origins,omitempty"`
 }
 
 // APIKeys are the API keys, found by the hash of the key (unique).

@@ -62,6 +62,9 @@ type Verifier struct {
 	// CertImported says it came from the operator: never renewed here.
 	CertChain    [][]byte
 	CertImported bool
+	// Origins are the web origins whose pages may call the verifier
+	// routes with its keys (CORS, issue 13); none by default.
+	Origins []string
 }
 
 // APIKey authenticates an issuer's, a verifier's or the operator's system.
