@@ -71,6 +71,16 @@ type NewAPIKey struct {
 	Owner string `json:"owner"`
 }
 
+// APIKeyView is an API key as GET /v1/admin/api-keys lists it: never the
+// key itself, which the service keeps only hashed.
+type APIKeyView struct {
+	ID      string     `json:"id"`
+	Role    Role       `json:"role"`
+	Owner   string     `json:"owner"`
+	Created time.Time  `json:"created"`
+	Revoked *time.Time `json:"revoked,omitempty"`
+}
+
 // ActivationCodeRequest is POST /v1/admin/activation-codes.
 type ActivationCodeRequest struct {
 	CitizenID string `json:"citizen_id"`

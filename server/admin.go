@@ -82,6 +82,13 @@ func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 // handleSetVerifierWebhook sets (or with an empty url removes) the URL a
 // verifier's request results are posted to; the answer carries the new
 // signing secret, shown once.
+// handleAPIKeys lists the API keys, ?owner= one issuer's or verifier's.
+func (s *server) handleAPIKeys() gin.HandlerFunc {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) ([]api.APIKeyView, error) {
+		return s.svc.APIKeys(c.Request.Context(), p, c.Query("owner"))
+	})
+}
+
 // handleSetVerifierOrigins sets the web origins allowed to call the
 // verifier routes with the verifier's keys (CORS, cors.go).
 func (s *server) handleSetVerifierOrigins() gin.HandlerFunc {

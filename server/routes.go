@@ -52,6 +52,7 @@ func (s *server) routes(r router) {
 	admin.PUT("/verifiers/:id/webhook", s.handleSetVerifierWebhook())
 	admin.PUT("/verifiers/:id/certificate", s.handleImportVerifierCertificate())
 	admin.PUT("/verifiers/:id/origins", s.handleSetVerifierOrigins())
+	admin.GET("/api-keys", s.handleAPIKeys())
 	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
 	admin.POST("/activation-codes", s.handleCreateActivationCode())
 
