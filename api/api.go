@@ -60,7 +60,8 @@ type VerifierView struct {
 	Created  time.Time           `json:"created"`
 	APIKey   *NewAPIKey          `json:"api_key,omitempty"` // only in the creation answer
 	// Origins whose pages may call the verifier routes (CORS).
-	Origins []string `json:"origins,omitempty"`
+	Origins []string   `json:"origins,omitempty"`
+	Retired *time.Time `json:"retired,omitempty"`
 }
 
 // NewAPIKey is an API key, shown once: only its hash is kept.

@@ -82,6 +82,11 @@ func (s *server) handleCreateActivationCode() gin.HandlerFunc {
 // handleSetVerifierWebhook sets (or with an empty url removes) the URL a
 // verifier's request results are posted to; the answer carries the new
 // signing secret, shown once.
+// handleRetireVerifier retires a verifier and revokes its keys.
+func (s *server) handleRetireVerifier() gin.HandlerFunc {
+	return handle(s, http.StatusOK, byID(s.svc.RetireVerifier))
+}
+
 // handleAPIKeys lists the API keys, ?owner= one issuer's or verifier's.
 func (s *server) handleAPIKeys() gin.HandlerFunc {
 	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) ([]api.APIKeyView, error) {

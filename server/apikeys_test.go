@@ -32,3 +32,34 @@ func TestAPIKeysListed(t *testing.T) {
 	}
 	wantError(t, h.request("GET", "/v1/admin/api-keys", w.issuerKey, "", nil), 403, "forbidden")
 }
+
+// TestRetireVerifier (issue 13 item 4): a retired verifier's keys stop
+// working at once, it gets no new one, no share can name it and the
+// consent screen no longer lists it; its record stays, marked retired.
+func TestRetireVerifier(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	_, qrText := w.share(h, "full_name")
+	var view api.VerifierView
+	h.call("DELETE", "/v1/admin/verifiers/"+w.verifierID, h.admin, nil, 200, &view)
+	if view.Retired == nil {
+		t.Fatalf("retired verifier: %+v", view)
+	}
+	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", []byte(`{"qr":"`+qrText+`"}`)), 401, "unauthenticated")
+	h.call("POST", "/v1/admin/verifiers/"+w.verifierID+"/api-keys", h.admin, nil, 409, nil)
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{VerifierID: w.verifierID,
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 409, nil)
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
+	if len(created.RedeemableBy) != 0 {
+		t.Errorf("the consent screen lists %+v", created.RedeemableBy)
+	}
+	var all []api.VerifierView
+	h.call("GET", "/v1/admin/verifiers", h.admin, nil, 200, &all)
+	if len(all) != 1 || all[0].Retired == nil {
+		t.Errorf("verifiers after the retirement: %+v", all)
+	}
+	h.call("DELETE", "/v1/admin/verifiers/"+w.verifierID, h.admin, nil, 200, nil) // twice: no error
+	h.call("DELETE", "/v1/admin/verifiers/nope", h.admin, nil, 404, nil)
+}

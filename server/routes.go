@@ -48,6 +48,7 @@ func (s *server) routes(r router) {
 	admin.DELETE("/external-issuers/:id", s.handleRetireExternalIssuer())
 	admin.POST("/verifiers", s.handleCreateVerifier())
 	admin.GET("/verifiers", s.handleVerifiers())
+	admin.DELETE("/verifiers/:id", s.handleRetireVerifier())
 	admin.POST("/verifiers/:id/api-keys", s.handleCreateVerifierAPIKey())
 	admin.PUT("/verifiers/:id/webhook", s.handleSetVerifierWebhook())
 	admin.PUT("/verifiers/:id/certificate", s.handleImportVerifierCertificate())

@@ -281,15 +281,24 @@ func (s *Service) createOwnerKey(ctx context.Context, p *Principal, role api.Rol
 	}
 	var key *api.NewAPIKey
 	err := s.store.Update(ctx, func(tx Tx) error {
-		var err error
+		var retired *time.Time
 		if role == api.RoleIssuer {
-			_, err = Issuers.Get(tx, owner)
+			is, err := Issuers.Get(tx, owner)
+			if err != nil {
+				return err
+			}
+			retired = is.Retired
 		} else {
-			_, err = Verifiers.Get(tx, owner)
+			v, err := Verifiers.Get(tx, owner)
+			if err != nil {
+				return err
+			}
+			retired = v.Retired
 		}
-		if err != nil {
-			return err
+		if retired != nil {
+			return Errorf(api.CodeConflict, "%s %s is retired", role, owner)
 		}
+		var err error
 		key, err = s.putAPIKey(tx, role, owner)
 		return err
 	})
@@ -394,7 +403,8 @@ func (s *Service) checkClaimSet(set map[string][]string) error {
 }
 
 func verifierView(v *Verifier) *api.VerifierView {
-	return &api.VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created, Origins: v.Origins}
+	return &api.VerifierView{ID: v.ID, Name: v.Name, Category: v.Category, Claims: v.Claims, Created: v.Created, Origins: v.Origins,
+		Retired: v.Retired}
 }
 
 // Verifiers lists the verifiers.

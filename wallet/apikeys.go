@@ -27,6 +27,53 @@ func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string) ([]ap
 	return out, s.storeErr(ctx, err, "api keys")
 }
 
+// RetireVerifier retires a verifier (DELETE /v1/admin/verifiers/{id},
+// issue 13): its API keys are revoked in the same transaction, so it is
+// refused at once on every replica; it gets no new key, shares can no
+// longer name it, and its record and logs stay. Retiring twice is no
+// error.
+func (s *Service) RetireVerifier(ctx context.Context, p *Principal, verifierID string) (*api.VerifierView, error) {
+	if err := p.require(api.RoleAdmin); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	var view *api.VerifierView
+	revoked := 0
+	err := s.store.Update(ctx, func(tx Tx) error {
+		revoked = 0
+		v, err := Verifiers.Get(tx, verifierID)
+		if err != nil {
+			return err
+		}
+		if v.Retired == nil {
+			v.Retired = &now
+			if err := Verifiers.Put(tx, v); err != nil {
+				return err
+			}
+		}
+		view = verifierView(v)
+		keys, err := APIKeys.List(tx, "", Order{})
+		if err != nil {
+			return err
+		}
+		for _, k := range keys {
+			if k.Role == api.RoleVerifier && k.Owner == verifierID && k.Revoked == nil {
+				k.Revoked = &now
+				if err := APIKeys.Put(tx, k); err != nil {
+					return err
+				}
+				revoked++
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "verifier")
+	}
+	s.log.InfoContext(ctx, "verifier retired", "verifier_id", verifierID, "api_keys_revoked", revoked)
+	return view, nil
+}
+
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

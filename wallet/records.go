@@ -115,6 +115,7 @@ type verifierRow struct {
 	CertChain     [][]byte            `json:"cert_chain,omitempty"`
 	CertImported  bool                `json:"cert_imported,omitempty"`
 	Origins       []string            `json:"origins,omitempty"`
+	Retired       *time.Time          `json:"retired,omitempty"`
 }
 
 // APIKeys are the API keys, found by the hash of the key (unique).

@@ -70,8 +70,12 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			return err
 		}
 		if req.VerifierID != "" {
-			if _, err := Verifiers.Get(tx, req.VerifierID); err != nil {
+			v, err := Verifiers.Get(tx, req.VerifierID)
+			if err != nil {
 				return mine(err, "verifier", nil)
+			}
+			if v.Retired != nil {
+				return Errorf(api.CodeConflict, "verifier %s is retired", v.ID)
 			}
 		}
 		var err error
@@ -123,7 +127,7 @@ func redeemableBy(tx Tx, sh *Share) ([]api.VerifierParty, error) {
 	out := []api.VerifierParty{}
 	claims := itemClaimSet(sh.Items)
 	for _, v := range all {
-		if registered(v, claims) {
+		if v.Retired == nil && registered(v, claims) {
 			out = append(out, verifierParty(v))
 		}
 	}

@@ -65,6 +65,9 @@ type Verifier struct {
 	// Origins are the web origins whose pages may call the verifier
 	// routes with its keys (CORS, issue 13); none by default.
 	Origins []string
+	// Retired is when the operator retired it: its keys were revoked
+	// then, it gets no new one, and no share can name it.
+	Retired *time.Time
 }
 
 // APIKey authenticates an issuer's, a verifier's or the operator's system.
