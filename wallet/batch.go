@@ -239,7 +239,7 @@ func (s *Service) spendValid(tx Tx, deviceID string, items []ShareItem, now time
 	if err != nil {
 		return err
 	}
-	return spendCopies(tx, d, items)
+	return s.spendCopies(tx, d, items)
 }
 
 // approved queues a top-up of the device's batches once an approval that

@@ -96,8 +96,9 @@ type Service struct {
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
 
-	batch   int         // Config.BatchSize
-	refills refillQueue // devices whose batch copies to top up (batch.go)
+	batch        int         // Config.BatchSize
+	deviceThumbs sync.Map    // device id → its key's RFC 7638 thumbprint
+	refills      refillQueue // devices whose batch copies to top up (batch.go)
 }
 
 // Timing and size rules of SPEC §3 and §4.

@@ -168,8 +168,8 @@ func putCopies(tx Tx, deviceID string, changes []copyChange) error {
 // spendCopies deletes, in an approval's write transaction, the batch
 // copies its items present (issue 12): a copy is presented by one share
 // only. An item presenting the device key's copy spends nothing.
-func spendCopies(tx Tx, dev *Device, items []ShareItem) error {
-	own, err := deviceThumbprint(dev)
+func (s *Service) spendCopies(tx Tx, dev *Device, items []ShareItem) error {
+	own, err := s.deviceThumbprint(dev)
 	if err != nil {
 		return err
 	}
@@ -189,13 +189,21 @@ func spendCopies(tx Tx, dev *Device, items []ShareItem) error {
 	return nil
 }
 
-// deviceThumbprint is the RFC 7638 thumbprint of d's key.
-func deviceThumbprint(d *Device) (string, error) {
+// deviceThumbprint is the RFC 7638 thumbprint of d's key, kept in memory
+// once computed: a device's key never changes.
+func (s *Service) deviceThumbprint(d *Device) (string, error) {
+	if t, ok := s.deviceThumbs.Load(d.ID); ok {
+		return t.(string), nil
+	}
 	pub, err := credentials.ParsePublicJWK(d.Key)
 	if err != nil {
 		return "", fmt.Errorf("device %s key: %w", d.ID, err)
 	}
-	return credentials.Thumbprint(pub)
+	t, err := credentials.Thumbprint(pub)
+	if err == nil {
+		s.deviceThumbs.Store(d.ID, t)
+	}
+	return t, err
 }
 
 // prepareItems makes, for a share or a request, one presentation per
@@ -283,7 +291,7 @@ func (s *Service) deviceCopy(tx Tx, c *Credential, dev *Device, now time.Time) (
 	if sdjwt, fresh, err = s.freshCopy(tx, c, dev.ID, sdjwt, now); err != nil {
 		return nil, nil, "", err
 	}
-	key, err = deviceThumbprint(dev)
+	key, err = s.deviceThumbprint(dev)
 	return sdjwt, fresh, key, err
 }
 
@@ -554,7 +562,7 @@ func holderIs(holder *ecdsa.PublicKey, want string, keys map[string]bool, devKey
 // device key, and its pool keys by DeviceKeys. A share prepared on another
 // device names that device's keys, none of which are.
 func (s *Service) deviceKeysOf(ctx context.Context, dev *Device, items []ShareItem) (map[string]bool, error) {
-	own, err := deviceThumbprint(dev)
+	own, err := s.deviceThumbprint(dev)
 	if err != nil {
 		return nil, err
 	}
