@@ -110,6 +110,16 @@ const (
 	CodeIdempotencyReused Code = "idempotency_key_reused"
 )
 
+// The OAuth 2.0 token endpoint's own codes (RFC 6749 §5.2, RFC 7523 §3.1),
+// answered by POST /v1/token alone, so that OAuth libraries understand its
+// refusals; it shares invalid_request with SPEC §5. Every other route
+// answers the codes above.
+const (
+	CodeInvalidGrant         Code = "invalid_grant"          // 400: the assertion does not verify, is expired, misdirected, replayed, or names an unknown or revoked device
+	CodeUnsupportedGrantType Code = "unsupported_grant_type" // 400: a grant_type other than RFC 7523's jwt-bearer
+	CodeInvalidClient        Code = "invalid_client"         // 401: the request tried client authentication, which no client here has
+)
+
 // Reasons the service adds to those of credentials (SPEC §5, THREATS).
 const (
 	ReasonAudienceMismatch    = "audience_mismatch"     // 403: a share bound to another verifier (T14)

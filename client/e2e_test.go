@@ -373,12 +373,14 @@ func TestEndToEnd(t *testing.T) {
 	_, err = issuer.Issue(ctx, nationalID(citizen, "Nguyen Van Demo"))
 	wantCode(t, err, 401, api.CodeUnauthenticated)
 
-	// A revoked device loses its access, token refresh included.
+	// A revoked device loses its access, token refresh included: its token
+	// is refused (401), and the fresh assertion the client then sends is
+	// the token endpoint's 400 invalid_grant (RFC 7523 §3.1).
 	if err := holder.RevokeDevice(ctx, dev.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = holder.Credentials(ctx)
-	wantCode(t, err, 401, api.CodeUnauthenticated)
+	wantCode(t, err, 400, api.CodeInvalidGrant)
 }
 
 // TestBulkIssuance streams requests from an iterator and reads results as

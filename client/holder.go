@@ -22,6 +22,9 @@ import (
 // acting for its citizen. It signs device assertions for access tokens
 // (SPEC §3.1), caches the token until shortly before it expires, and
 // retries a call once with a fresh token when the service answers 401.
+// When the service no longer takes the device (revoked, or unknown to it),
+// the token endpoint refuses its assertion: an *Error with Status 400 and
+// Code api.CodeInvalidGrant (RFC 7523 §3.1), which no retry cures.
 // It is safe for concurrent use.
 type Holder struct {
 	c   *Client
@@ -42,7 +45,8 @@ func (c *Client) Holder(dev *Device) *Holder {
 func (h *Holder) Device() *Device { return h.dev }
 
 // Enroll binds the device to the citizen with a one-time activation code
-// (SPEC §3.1 step 2) and records the device and holder ids on the Device
+// (SPEC §3.1 step 2; as typed: case, hyphens and spaces do not matter, and
+// the service reads I and L as 1, O as 0) and records the device and holder ids on the Device
 // (save it afterwards). Credentials already issued to the citizen are bound
 // to the new device by the service.
 func (h *Holder) Enroll(ctx context.Context, citizenID, activationCode string) (*api.EnrollResponse, error) {

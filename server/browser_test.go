@@ -461,6 +461,25 @@ func TestBrowser(t *testing.T) {
 		wt.do(chromedp.Navigate(h.url + "/demo/wallet"))
 		wt.waitView("home-view")
 		wt.waitFor("documents after reload", `!!document.querySelector('#documents input[data-claim="full_name"]')`, 10*time.Second)
+
+		// Revoked from another device, the browser's assertion is refused
+		// (400 invalid_grant, RFC 7523 §3.1) and the page says it is no
+		// longer enrolled.
+		deviceID := eval[string](wt, `new Promise((resolve, reject) => {
+  const open = indexedDB.open('eidwallet-demo');
+  open.onerror = () => reject(open.error);
+  open.onsuccess = () => {
+    const get = open.result.transaction('device').objectStore('device').get('current');
+    get.onsuccess = () => { open.result.close(); resolve(get.result.deviceId); };
+    get.onerror = () => reject(get.error);
+  };
+})`)
+		phone := &world{citizen: citizen}
+		phone.enroll(h)
+		h.call("DELETE", "/v1/me/devices/"+deviceID, phone.token, nil, 204, nil)
+		wt.do(chromedp.Navigate(h.url + "/demo/wallet"))
+		wt.waitView("enrol-view")
+		wt.waitFor("no longer enrolled", `document.getElementById('status').textContent.includes('no longer enrolled')`, 10*time.Second)
 		wt.checkClean()
 	})
 }

@@ -13,8 +13,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// statusOf is the one table from error code to HTTP status (SPEC §5).
-// Every error answer goes through it.
+// statusOf is the one table from error code to HTTP status (SPEC §5, and
+// the three OAuth codes of the token endpoint). Every error answer goes
+// through it.
 var statusOf = map[api.Code]int{
 	api.CodeInvalidRequest:     http.StatusBadRequest,
 	api.CodeUnauthenticated:    http.StatusUnauthorized,
@@ -34,6 +35,10 @@ var statusOf = map[api.Code]int{
 	api.CodeStorageUnavailable: http.StatusServiceUnavailable,
 	api.CodeInternal:           http.StatusInternalServerError,
 	api.CodeIdempotencyReused:  http.StatusUnprocessableEntity,
+	// RFC 6749 §5.2, answered by the token endpoint alone (token.go).
+	api.CodeInvalidGrant:         http.StatusBadRequest,
+	api.CodeUnsupportedGrantType: http.StatusBadRequest,
+	api.CodeInvalidClient:        http.StatusUnauthorized,
 }
 
 // HTTPStatus is the status SPEC §5 gives an error code; a code not in the

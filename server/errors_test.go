@@ -17,7 +17,8 @@ import (
 	"github.com/go-json-experiment/json"
 )
 
-// TestHTTPStatus holds the error table to SPEC §5, code by code.
+// TestHTTPStatus holds the error table to SPEC §5 (and RFC 6749 §5.2 for
+// the token endpoint), code by code.
 func TestHTTPStatus(t *testing.T) {
 	for code, want := range map[api.Code]int{
 		api.CodeInvalidRequest:     400,
@@ -38,6 +39,10 @@ func TestHTTPStatus(t *testing.T) {
 		api.CodeStorageUnavailable: 503,
 		api.CodeInternal:           500,
 		api.Code("no_such_code"):   500,
+		// RFC 6749 §5.2: the token endpoint's own codes.
+		api.CodeInvalidGrant:         400,
+		api.CodeUnsupportedGrantType: 400,
+		api.CodeInvalidClient:        401,
 	} {
 		if got := server.HTTPStatus(code); got != want {
 			t.Errorf("HTTPStatus(%s) = %d, want %d", code, got, want)
@@ -85,13 +90,14 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	// 403 from the service: an issuer may only issue its own types (T19).
 	wantError(t, h.request("POST", "/v1/issuer/credentials", w.issuerKey, "application/json", mustJSON(t, api.IssueRequest{
 		CitizenID: w.citizen, Type: credentials.NationalID, Claims: map[string]any{}, ValidUntil: h.clock.Now().AddDate(1, 0, 0)})), 403, "forbidden")
-	// 409: an assertion jti is accepted once (T11).
+	// An assertion jti is accepted once (T11): a second use is the token
+	// endpoint's 400 invalid_grant (RFC 7523 §3.1), not SPEC §5's 409.
 	a := w.assertion(h)
 	body := []byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=" + a)
 	if resp := h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body); resp.StatusCode != 200 {
 		t.Fatalf("token: %d", resp.StatusCode)
 	}
-	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body), 409, "replay_detected")
+	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body), 400, "invalid_grant")
 }
 
 // TestUnauthenticated: no credential is 401 with a bare Bearer challenge;
@@ -215,7 +221,9 @@ func TestRoleMismatch(t *testing.T) {
 }
 
 // TestUnsupportedMediaType: JSON routes take application/json only; the
-// bulk route application/x-ndjson; the token route a form or JSON.
+// bulk route application/x-ndjson; the token route a form or JSON, and
+// answers any other body as an OAuth token endpoint does (RFC 6749 §5.2:
+// 400 invalid_request).
 func TestUnsupportedMediaType(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
@@ -226,7 +234,7 @@ func TestUnsupportedMediaType(t *testing.T) {
 	// Parameters are fine.
 	h.request("POST", "/v1/admin/issuers", h.admin, "application/json; charset=utf-8", body).Body.Close()
 	wantError(t, h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/json", []byte("{}")), 415, "unsupported_media_type")
-	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 415, "unsupported_media_type")
+	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 400, "invalid_request")
 }
 
 // TestBodyTooLarge: a body over 64 KiB is 413 before it is decoded,
@@ -247,9 +255,10 @@ func TestBodyTooLarge(t *testing.T) {
 	}
 	wantError(t, resp, 413, "payload_too_large")
 
-	// The same for the token form.
+	// The same limit for the token form, answered as the OAuth token
+	// endpoint does (RFC 6749 §5.2: 400 invalid_request).
 	form := append([]byte("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion="), bytes.Repeat([]byte("a"), 70<<10)...)
-	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", form), 413, "payload_too_large")
+	wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", form), 400, "invalid_request")
 }
 
 // TestStrictDecoding: unknown, duplicate or wrongly cased members, trailing

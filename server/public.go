@@ -11,9 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// grantJWTBearer is the grant type of RFC 7523 §2.1.
-const grantJWTBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
 type statusBody struct {
 	Status string `json:"status"`
 }
@@ -202,54 +199,6 @@ func (s *server) handleEnroll() gin.HandlerFunc {
 	return handle(s, http.StatusCreated, func(c *gin.Context, _ *wallet.Principal, req api.EnrollRequest) (*api.EnrollResponse, error) {
 		return s.svc.Enroll(c.Request.Context(), req)
 	})
-}
-
-// tokenRequest is the JSON form of the token request.
-type tokenRequest struct {
-	GrantType string `json:"grant_type"`
-	Assertion string `json:"assertion"`
-}
-
-// handleToken exchanges a device-signed assertion for an access token
-// (SPEC §3.1 step 3): the RFC 7523 §2.1 form body, or the same two members
-// as JSON. A wrong grant_type is invalid_request, SPEC §5 having no
-// unsupported_grant_type.
-func (s *server) handleToken() gin.HandlerFunc {
-	return func(c *gin.Context) {
-		var req tokenRequest
-		switch mediaType(c) {
-		case mediaForm:
-			form, ok := s.readForm(c, s.maxBody) // RFC 6749 §3.2: parameters must not repeat
-			if !ok {
-				return
-			}
-			req.GrantType, req.Assertion = form.Get("grant_type"), form.Get("assertion")
-		case mediaJSON:
-			if !s.decode(c, &req) {
-				return
-			}
-		default:
-			s.failCode(c, api.CodeUnsupportedMedia, "the request body must be %s or %s", mediaForm, mediaJSON)
-			return
-		}
-		switch {
-		case req.GrantType != grantJWTBearer:
-			s.failCode(c, api.CodeInvalidRequest, "grant_type must be %s", grantJWTBearer)
-			return
-		case req.Assertion == "":
-			s.failCode(c, api.CodeInvalidRequest, "assertion is required")
-			return
-		}
-		resp, err := s.svc.Token(c.Request.Context(), req.Assertion)
-		if err != nil {
-			s.fail(c, err)
-			return
-		}
-		// RFC 6749 §5.1: token answers are not cached.
-		c.Header("Cache-Control", "no-store")
-		c.Header("Pragma", "no-cache")
-		writeJSON(c, http.StatusOK, resp)
-	}
 }
 
 // handleNoRoute answers an unknown path 404 not_found.

@@ -2,7 +2,11 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"image/png"
+	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
@@ -123,42 +127,6 @@ func TestShareQR(t *testing.T) {
 	wantError(t, h.request("GET", "/v1/me/shares/"+created.ShareID+"/qr.svg", w.token, "", nil), 409, "conflict")
 }
 
-// TestToken covers the token endpoint's two body forms and its refusals.
-func TestToken(t *testing.T) {
-	h := newHarness(t)
-	w := h.setup()
-	const grant = "urn:ietf:params:oauth:grant-type:jwt-bearer"
-
-	var tok api.TokenResponse
-	resp, _ := h.call("POST", "/v1/token", "", map[string]string{"grant_type": grant, "assertion": w.assertion(h)}, 200, &tok)
-	if tok.TokenType != "Bearer" || tok.ExpiresIn != 600 || tok.AccessToken == "" {
-		t.Fatalf("token answer %+v", tok)
-	}
-	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
-		t.Errorf("token answer cacheable: %v", resp.Header)
-	}
-	h.call("GET", "/v1/me/devices", tok.AccessToken, nil, 200, nil)
-
-	form := func(v url.Values) []byte { return []byte(v.Encode()) }
-	for name, body := range map[string][]byte{
-		"wrong grant":       form(url.Values{"grant_type": {"password"}, "assertion": {w.assertion(h)}}),
-		"no assertion":      form(url.Values{"grant_type": {grant}}),
-		"repeated":          []byte("grant_type=" + url.QueryEscape(grant) + "&assertion=a&assertion=b"),
-		"malformed form":    []byte("grant_type=%zz"),
-		"no grant, no body": {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			wantError(t, h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body), 400, "invalid_request")
-		})
-	}
-	wantError(t, h.request("POST", "/v1/token", "", "application/json", []byte(`{"grant_type":"`+grant+`","assertion":"a","scope":"x"}`)), 400, "invalid_request")
-	// An unknown form parameter is ignored (RFC 6749 §3.2).
-	body := form(url.Values{"grant_type": {grant}, "assertion": {w.assertion(h)}, "scope": {"anything"}})
-	if resp := h.request("POST", "/v1/token", "", "application/x-www-form-urlencoded", body); resp.StatusCode != 200 {
-		t.Fatalf("extra form parameter: %d %s", resp.StatusCode, readAll(t, resp))
-	}
-}
-
 // TestProbesAndMetrics: healthz always, readyz while the store answers,
 // metrics in the Prometheus text format with request counts by route
 // pattern, the OpenAPI document as JSON.
@@ -246,5 +214,47 @@ func TestLogs(t *testing.T) {
 		if strings.Contains(logs, s) {
 			t.Errorf("the logs carry the %s", what)
 		}
+	}
+}
+
+// TestEnrolmentCodeAsTyped: an activation code enrols however the citizen
+// types it (case, spaces, hyphens, I/L for 1, O for 0); a mistyped one is
+// the very answer of an unknown one, byte for byte (THREATS T20).
+func TestEnrolmentCodeAsTyped(t *testing.T) {
+	h := newHarness(t)
+	const citizen = "001090000401"
+	enrol := func(code string) *http.Response {
+		t.Helper()
+		key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+		jwk := must(json.Marshal(must(credentials.PublicJWK(&key.PublicKey))))
+		return h.request("POST", "/v1/enrollments", "", "application/json", mustJSON(t, api.EnrollRequest{
+			CitizenID: citizen, ActivationCode: code, DeviceKey: jwk, DeviceName: "phone"}))
+	}
+	var code api.ActivationCodeResponse
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
+	typed := strings.ToLower(strings.ReplaceAll(code.Code, "-", " "))
+	typed = strings.NewReplacer("1", "l", "0", "o").Replace(typed)
+	if resp := enrol(typed); resp.StatusCode != 201 {
+		t.Fatalf("enrol with %q for %s: %d %s", typed, code.Code, resp.StatusCode, readAll(t, resp))
+	}
+
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
+	// The same code with another check symbol: a typo the check catches.
+	const check = "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U"
+	wrong := code.Code[:20] + string(check[(strings.Index(check, code.Code[20:])+1)%len(check)])
+	unknownResp := enrol("0000-0000-0000-0000-0")
+	unknown := readAll(t, unknownResp)
+	if unknownResp.StatusCode != 401 {
+		t.Fatalf("an unknown code: %d %s", unknownResp.StatusCode, unknown)
+	}
+	for name, c := range map[string]string{"mistyped": wrong, "too short": code.Code[:14], "the old format": "mfrggzdfmztwq2lknnwg23tpobyxe43u"} {
+		resp := enrol(c)
+		if body := readAll(t, resp); resp.StatusCode != 401 || !bytes.Equal(body, unknown) {
+			t.Errorf("%s code %q: %d %s, want the unknown code's 401 %s", name, c, resp.StatusCode, body, unknown)
+		}
+	}
+	// The code is still good: the refusals did not touch it.
+	if resp := enrol(code.Code); resp.StatusCode != 201 {
+		t.Fatalf("enrol with %s after the refusals: %d %s", code.Code, resp.StatusCode, readAll(t, resp))
 	}
 }

@@ -79,9 +79,15 @@ func TestRateLimitByAddress(t *testing.T) {
 		return resp
 	}
 	for i := range 2 {
-		wantError(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2."+strconv.Itoa(i)), 401, "unauthenticated")
+		wantError(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2."+strconv.Itoa(i)), 400, "invalid_grant")
 	}
-	wantRetryAfter(t, send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2.9"), 1, 10)
+	limited := send("/v1/token", "application/x-www-form-urlencoded", form, "192.0.2.9")
+	wantRetryAfter(t, limited, 1, 10)
+	// Not an OAuth error, but a token endpoint answer: never cached
+	// (RFC 6749 §5.1).
+	if limited.Header.Get("Cache-Control") != "no-store" || limited.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("the token endpoint's 429 is cacheable: %v", limited.Header)
+	}
 
 	enroll := mustJSON(t, api.EnrollRequest{CitizenID: "000000000000", ActivationCode: "nope", DeviceName: "x"})
 	wantError(t, send("/v1/enrollments", "application/json", enroll, ""), 400, "invalid_request")
@@ -112,8 +118,8 @@ func TestTrustedProxy(t *testing.T) {
 		}
 		return resp
 	}
-	wantError(t, send("198.51.100.7"), 401, "unauthenticated")
-	wantError(t, send("198.51.100.8"), 401, "unauthenticated")
+	wantError(t, send("198.51.100.7"), 400, "invalid_grant")
+	wantError(t, send("198.51.100.8"), 400, "invalid_grant")
 	// A spoofed left-most hop does not make a new client.
 	wantRetryAfter(t, send("203.0.113.1, 198.51.100.7"), 1, 10)
 }

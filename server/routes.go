@@ -26,7 +26,7 @@ func (s *server) routes(r router) {
 	r.GET("/v1/trust-bundle", s.handleTrustBundle())
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
 	r.POST("/v1/enrollments", s.limitByAddr(s.limits.enrollAddr), s.handleEnroll())
-	r.POST("/v1/token", s.limitByAddr(s.limits.tokenAddr), s.handleToken())
+	r.POST("/v1/token", tokenNoCache, s.limitByAddr(s.limits.tokenAddr), s.handleToken())
 	// OpenID4VP 1.0 (issue 11): what standard wallets call — the CA of the
 	// verifiers' certificates, and the request URI and response URI of
 	// each openid4vp request, under the address limit of verification.

@@ -426,7 +426,8 @@ func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*api.VerifierV
 var citizenPattern = regexp.MustCompile(`^[0-9]{12}$`)
 
 // CreateActivationCode makes a one-time enrolment code for a citizen, valid
-// 15 minutes, stored hashed (SPEC §3.1 step 1).
+// 15 minutes, stored hashed (SPEC §3.1 step 1): 80 random bits in grouped
+// Crockford base32 with a check symbol (activation.go).
 func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req api.ActivationCodeRequest) (*api.ActivationCodeResponse, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
@@ -434,7 +435,7 @@ func (s *Service) CreateActivationCode(ctx context.Context, p *Principal, req ap
 	if !citizenPattern.MatchString(req.CitizenID) {
 		return nil, Errorf(api.CodeInvalidRequest, "citizen_id: 12 digits")
 	}
-	code, err := s.newSecret("")
+	code, err := s.newActivationCode()
 	if err != nil {
 		return nil, err
 	}

@@ -18,7 +18,9 @@ import (
 
 // Enroll binds a new device to a citizen with a one-time activation code
 // (SPEC §3.1 step 2) and gives the device its own copy of every credential
-// already issued to the citizen.
+// already issued to the citizen. The code is read as ParseActivationCode
+// does; a code that is mistyped, unknown, another citizen's, used or
+// expired is the same CodeUnauthenticated.
 func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.EnrollResponse, error) {
 	if !citizenPattern.MatchString(req.CitizenID) || req.ActivationCode == "" {
 		return nil, Errorf(api.CodeInvalidRequest, "citizen_id (12 digits) and activation_code are required")
@@ -37,6 +39,13 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 	keyJSON, err := json.Marshal(canonical)
 	if err != nil {
 		return nil, err
+	}
+	// Any spelling a person may type finds the stored hash; a mistyped
+	// code (its check symbol wrong) is refused here, before any lookup,
+	// with the answer of an unknown one (THREATS T20).
+	var ok bool
+	if req.ActivationCode, ok = ParseActivationCode(req.ActivationCode); !ok {
+		return nil, errActivationCode
 	}
 	deviceID, err := s.newID("dev")
 	if err != nil {
@@ -122,12 +131,16 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 // changed between the signing of the new copies and their write.
 var errCredentialsChanged = Errorf(api.CodeConflict, "the citizen's credentials changed during the enrolment; try again")
 
-// activationCode finds the citizen and the activation code of req and
-// checks that the code is the citizen's, unused and unexpired; every way it
-// can be wrong is the same answer, so the endpoint tells nothing about
-// which citizens exist (THREATS T20).
+// errActivationCode is every refusal of an activation code: mistyped,
+// unknown, another citizen's, used or expired (THREATS T20).
+var errActivationCode = Errorf(api.CodeUnauthenticated, "the activation code is not valid")
+
+// activationCode finds the citizen and the activation code of req (in its
+// canonical form) and checks that the code is the citizen's, unused and
+// unexpired; every way it can be wrong is the same answer, so the endpoint
+// tells nothing about which citizens or codes exist (THREATS T20).
 func (s *Service) activationCode(tx Tx, req api.EnrollRequest, now time.Time) (*Holder, *ActivationCode, error) {
-	badCode := Errorf(api.CodeUnauthenticated, "the activation code is not valid")
+	badCode := errActivationCode
 	h, err := Holders.By(tx, byCitizen, s.citizenHash(req.CitizenID))
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, badCode
@@ -228,9 +241,14 @@ const typAccessToken = "at+jwt"
 
 // Token exchanges a device-signed assertion for an access token (SPEC §3.1
 // step 3): signature by the enrolled device key, aud the token endpoint,
-// exp at most 5 minutes after iat, jti accepted once.
+// exp at most 5 minutes after iat, jti accepted once. Every refusal of the
+// assertion is CodeInvalidGrant (RFC 7523 §3.1), a jti used before
+// included; a storage failure is CodeStorageUnavailable.
 func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenResponse, error) {
-	unauth := func(msg string) error { return Errorf(api.CodeUnauthenticated, "assertion: %s", msg) }
+	// RFC 7523 §3.1: a JWT that is not valid, or not within its time
+	// window, is invalid_grant; so is a replay and an unknown or revoked
+	// device (RFC 6749 §5.2: the grant is invalid or revoked).
+	invalid := func(msg string) error { return Errorf(api.CodeInvalidGrant, "assertion: %s", msg) }
 	var dev *Device
 	var c assertionClaims
 	err := credentials.VerifyJWT(assertion, "", func(_, iss string) (*ecdsa.PublicKey, error) {
@@ -245,7 +263,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 	}, &c)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) || credentials.ReasonOf(err) != "" {
-			return nil, unauth("not a valid assertion of an enrolled device")
+			return nil, invalid("not a valid assertion of an enrolled device")
 		}
 		return nil, s.storeErr(ctx, err, "device")
 	}
@@ -253,17 +271,17 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 	iat, exp := time.Unix(c.Iat, 0), time.Unix(c.Exp, 0)
 	switch {
 	case dev.Revoked != nil:
-		return nil, unauth("the device is revoked")
+		return nil, invalid("the device is revoked")
 	case c.Sub != "" && c.Sub != c.Iss:
-		return nil, unauth("sub must be the device id")
+		return nil, invalid("sub must be the device id")
 	case len(c.Aud) != 1 || c.Aud[0] != s.TokenEndpoint():
-		return nil, unauth("aud must be the token endpoint " + s.TokenEndpoint())
+		return nil, invalid("aud must be the token endpoint " + s.TokenEndpoint())
 	case c.Iat == 0 || c.Exp == 0 || c.Jti == "" || len(c.Jti) > 256:
-		return nil, unauth("iat, exp and jti are required")
+		return nil, invalid("iat, exp and jti are required")
 	case exp.Sub(iat) > MaxAssertionTTL || !exp.After(iat):
-		return nil, unauth("exp must be after iat and at most 5 minutes after it")
+		return nil, invalid("exp must be after iat and at most 5 minutes after it")
 	case !now.Before(exp.Add(clockSkew)) || now.Add(clockSkew).Before(iat):
-		return nil, unauth("expired or not yet valid")
+		return nil, invalid("expired or not yet valid")
 	}
 	jti, err := s.newID("at")
 	if err != nil {
@@ -273,7 +291,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 		// A jti is accepted once (THREATS T11); the record lives as long as
 		// the assertion could otherwise be replayed.
 		if err := tx.UseOnce(s.onceKey("jti", dev.ID, c.Jti), exp.Add(clockSkew), now); errors.Is(err, ErrExists) {
-			return Errorf(api.CodeReplay, "assertion jti already used")
+			return invalid("jti already used")
 		} else if err != nil {
 			return err
 		}

@@ -251,8 +251,8 @@ func (s *Service) newID(prefix string) (string, error) {
 	return prefix + "_" + idEncoding.EncodeToString(b[:]), nil
 }
 
-// newSecret returns 160 random bits for API keys and activation codes
-// (SPEC §6: 128+ bits from crypto/rand).
+// newSecret returns 160 random bits for API keys (SPEC §6: 128+ bits from
+// crypto/rand).
 func (s *Service) newSecret(prefix string) (string, error) {
 	var b [20]byte
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {

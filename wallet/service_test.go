@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,7 +238,8 @@ func (e *env) enrolDevice(t testing.TB, citizen string) (*ecdsa.PrivateKey, *api
 
 // TestTokenAssertionRules: the device assertion must be signed by the
 // enrolled key, for the token endpoint, short-lived, fresh and used once
-// (SPEC §3.1, THREATS T20, T11).
+// (SPEC §3.1, THREATS T20, T11); every refusal is invalid_grant (RFC 7523
+// §3.1).
 func TestTokenAssertionRules(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
@@ -263,23 +265,23 @@ func TestTokenAssertionRules(t *testing.T) {
 	if _, err := e.svc.Token(ctx, replayed); err != nil {
 		t.Fatal(err)
 	}
-	for name, tc := range map[string]struct {
-		tok  string
-		code api.Code
-	}{
-		"signed by another key": {assertion(other, nil), api.CodeUnauthenticated},
-		"unknown device":        {assertion(key, func(c map[string]any) { c["iss"] = "dev_unknown" }), api.CodeUnauthenticated},
-		"other audience":        {assertion(key, func(c map[string]any) { c["aud"] = "https://evil.example/v1/token" }), api.CodeUnauthenticated},
-		"lives 10 minutes":      {assertion(key, func(c map[string]any) { c["exp"] = e.now.Add(10 * time.Minute).Unix() }), api.CodeUnauthenticated},
+	// Each refusal is invalid_grant, for the reason its description gives.
+	for name, tc := range map[string]struct{ tok, why string }{
+		"signed by another key": {assertion(other, nil), "not a valid assertion of an enrolled device"},
+		"unknown device":        {assertion(key, func(c map[string]any) { c["iss"] = "dev_unknown" }), "not a valid assertion of an enrolled device"},
+		"other audience":        {assertion(key, func(c map[string]any) { c["aud"] = "https://evil.example/v1/token" }), "aud must be the token endpoint"},
+		"lives 10 minutes":      {assertion(key, func(c map[string]any) { c["exp"] = e.now.Add(10 * time.Minute).Unix() }), "at most 5 minutes"},
 		"expired": {assertion(key, func(c map[string]any) {
 			c["iat"], c["exp"] = e.now.Add(-10*time.Minute).Unix(), e.now.Add(-9*time.Minute).Unix()
-		}), api.CodeUnauthenticated},
-		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), api.CodeUnauthenticated},
-		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), api.CodeUnauthenticated},
-		"jti replayed":        {replayed, api.CodeReplay},
+		}), "expired"},
+		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), "jti are required"},
+		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), "sub must be the device id"},
+		"jti replayed":        {replayed, "jti already used"},
 	} {
-		if _, err := e.svc.Token(ctx, tc.tok); wallet.ErrorCode(err) != tc.code {
-			t.Errorf("%s: %v, want %s", name, err, tc.code)
+		_, err := e.svc.Token(ctx, tc.tok)
+		var we *wallet.Error
+		if !errors.As(err, &we) || we.Code != api.CodeInvalidGrant || !strings.Contains(we.Message, tc.why) {
+			t.Errorf("%s: %v, want %s (%s)", name, err, api.CodeInvalidGrant, tc.why)
 		}
 	}
 	// A revoked device's assertions and tokens stop working.
@@ -297,7 +299,7 @@ func TestTokenAssertionRules(t *testing.T) {
 	if _, err := e.svc.Authenticate(ctx, tok.AccessToken); wallet.ErrorCode(err) != api.CodeUnauthenticated {
 		t.Errorf("token of a revoked device: %v", err)
 	}
-	if _, err := e.svc.Token(ctx, assertion(key, nil)); wallet.ErrorCode(err) != api.CodeUnauthenticated {
+	if _, err := e.svc.Token(ctx, assertion(key, nil)); wallet.ErrorCode(err) != api.CodeInvalidGrant || !strings.Contains(err.Error(), "revoked") {
 		t.Errorf("assertion of a revoked device: %v", err)
 	}
 	// An access token expires after 10 minutes.

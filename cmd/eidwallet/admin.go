@@ -213,7 +213,8 @@ func (ad *adminCmd) commands() []command {
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 				r, err := a.CreateActivationCode(ctx, pos[0])
 				if err == nil {
-					ad.note("one-time activation code for citizen %s, valid until %s", pos[0], r.ExpiresAt.Local().Format(time.DateTime))
+					ad.note("one-time activation code for citizen %s, valid until %s; read it out as it is grouped: the citizen may type it in any case, with or without hyphens",
+						pos[0], r.ExpiresAt.Local().Format(time.DateTime))
 				}
 				return r, err
 			})},

@@ -212,6 +212,9 @@ func (e *cmdEnv) fail(err error, baseURL string) int {
 	switch {
 	case errors.As(err, &ce) && ce.Code == api.CodeUnauthenticated:
 		fmt.Fprintf(e.stderr, "hint: the service at %s did not accept the credentials\n", baseURL)
+	case errors.As(err, &ce) && ce.Code == api.CodeInvalidGrant:
+		// The token endpoint refused the device's assertion (RFC 7523 §3.1).
+		fmt.Fprintf(e.stderr, "hint: the service at %s no longer takes this device (revoked, or enrolled elsewhere); enrol again with a new activation code\n", baseURL)
 	case errors.As(err, &oe) && oe.Op == "dial":
 		fmt.Fprintf(e.stderr, "hint: is the service running at %s? (--url, EIDWALLET_URL)\n", baseURL)
 	case errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout():

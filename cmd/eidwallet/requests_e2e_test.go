@@ -504,11 +504,12 @@ func (w *reqWorld) rawApprove(h *client.Holder, id string, kbs ...string) error 
 // errorAnswer is the *client.Error of a SPEC §5 error answer read by hand.
 func errorAnswer(status int, body []byte) *client.Error {
 	var e struct {
-		Error  api.Code `json:"error"`
-		Reason string   `json:"reason"`
+		Error       api.Code `json:"error"`
+		Description string   `json:"error_description"`
+		Reason      string   `json:"reason"`
 	}
 	_ = json.Unmarshal(body, &e)
-	return &client.Error{Status: status, Code: e.Error, Reason: e.Reason}
+	return &client.Error{Status: status, Code: e.Error, Description: e.Description, Reason: e.Reason}
 }
 
 func kbFor(t *testing.T, h *client.Holder, item api.ToSign, aud, nonce string) string {

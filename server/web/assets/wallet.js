@@ -177,6 +177,15 @@ async function accessToken(fresh) {
   return token;
 }
 
+/**
+ * Whether the service no longer takes this browser's device: a holder call
+ * refused 401, or the token endpoint refusing the device's assertion with
+ * invalid_grant (RFC 7523 §3.1: a revoked or unknown device).
+ */
+function deviceRefused(e) {
+  return e instanceof ApiError && (e.status === 401 || (e.status === 400 && e.code === 'invalid_grant'));
+}
+
 /** A holder API call with the access token, retried once with a new one on 401. */
 async function me(method, path, opts = {}) {
   for (let attempt = 0; ; attempt++) {
@@ -241,7 +250,7 @@ async function home() {
   try {
     credentials = await me('GET', '/v1/me/credentials');
   } catch (e) {
-    if (e.status === 401) {
+    if (deviceRefused(e)) {
       // The device is revoked or unknown to this service.
       await forgetLocal();
       toEnrol('This browser is no longer enrolled. Enrol it again with a new activation code.');

@@ -1,0 +1,353 @@
+package wallet_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/json"
+	"errors"
+	"io"
+	"math/big"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// The test's own reading of the format (issue 13): Crockford's base32, the
+// check symbol the 80-bit number modulo 37, written with math/big and
+// encoding/base32 rather than the service's code.
+const (
+	crockford      = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	crockfordCheck = crockford + "*~$=U"
+)
+
+var codeShape = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]$`)
+
+// expectedCode is the code the service must make from 10 random bytes.
+func expectedCode(b []byte) string {
+	s := base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b)
+	check := new(big.Int).Mod(new(big.Int).SetBytes(b), big.NewInt(37)).Int64()
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + string(crockfordCheck[check])
+}
+
+// codeBytes packs 16 symbol values into the 10 bytes that write them.
+func codeBytes(symbols string) []byte {
+	n := new(big.Int)
+	for _, r := range symbols {
+		n.Lsh(n, 5).Or(n, big.NewInt(int64(strings.IndexRune(crockford, r))))
+	}
+	return n.FillBytes(make([]byte, 10))
+}
+
+// tapRand is crypto/rand that records each read, and serves the next
+// 10-byte read (the activation code's, nothing else reads 10) from next
+// when set.
+type tapRand struct {
+	mu    sync.Mutex
+	next  []byte
+	reads [][]byte
+}
+
+func (r *tapRand) Read(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(p) == 10 && r.next != nil {
+		copy(p, r.next)
+		r.next = nil
+	} else if _, err := io.ReadFull(rand.Reader, p); err != nil {
+		return 0, err
+	}
+	r.reads = append(r.reads, append([]byte(nil), p...))
+	return len(p), nil
+}
+
+func (r *tapRand) tenByteReads() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out [][]byte
+	for _, b := range r.reads {
+		if len(b) == 10 {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// failingStore is the real store until fail is set; then every
+// transaction fails, as a storage outage would.
+type failingStore struct {
+	wallet.Store
+	fail atomic.Bool
+}
+
+var errOutage = errors.New("storage outage (test)")
+
+func (s *failingStore) View(ctx context.Context, fn func(wallet.Tx) error) error {
+	if s.fail.Load() {
+		return errOutage
+	}
+	return s.Store.View(ctx, fn)
+}
+
+func (s *failingStore) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	if s.fail.Load() {
+		return errOutage
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+func (s *failingStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
+	if s.fail.Load() {
+		return nil, errOutage
+	}
+	return s.Store.Fetch(ctx, ls...)
+}
+
+func enrolRequest(t *testing.T, citizen, code string) api.EnrollRequest {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	jwk, _ := credentials.PublicJWK(&key.PublicKey)
+	raw, _ := json.Marshal(jwk)
+	return api.EnrollRequest{CitizenID: citizen, ActivationCode: code, DeviceKey: raw, DeviceName: "phone"}
+}
+
+// TestActivationCodeIsTheRandomBits: a code is exactly 80 bits of the
+// service's random reader in grouped Crockford base32 with Crockford's
+// mod-37 check symbol, and it enrols.
+func TestActivationCodeIsTheRandomBits(t *testing.T) {
+	r := &tapRand{}
+	svc, _ := servicetest.New(t, wallet.Config{Rand: r})
+	ctx := context.Background()
+	admin := &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
+	before := len(r.tenByteReads())
+	code, err := svc.CreateActivationCode(ctx, admin, api.ActivationCodeRequest{CitizenID: "001090000101"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := r.tenByteReads()[before:]
+	if len(reads) != 1 {
+		t.Fatalf("%d reads of 10 random bytes while making a code, want 1", len(reads))
+	}
+	if want := expectedCode(reads[0]); code.Code != want {
+		t.Errorf("code %s from random bytes %x, want %s", code.Code, reads[0], want)
+	}
+	if !codeShape.MatchString(code.Code) || len(code.Code) != 21 {
+		t.Errorf("code %q is not four groups of four and a check symbol", code.Code)
+	}
+	if _, err := svc.Enroll(ctx, enrolRequest(t, "001090000101", code.Code)); err != nil {
+		t.Fatalf("enrol with the code as handed out: %v", err)
+	}
+}
+
+// TestActivationCodeEntropy: codes have the shape, differ, and use every
+// symbol of the alphabet in every data position class, as 80 uniform bits
+// would.
+func TestActivationCodeEntropy(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	seen := map[string]bool{}
+	counts := map[rune]int{}
+	ones := make([]int, 80)
+	const n = 200
+	for i := range n {
+		code, err := e.svc.CreateActivationCode(ctx, e.admin, api.ActivationCodeRequest{CitizenID: "001090000200"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !codeShape.MatchString(code.Code) {
+			t.Fatalf("code %d %q: not the shape", i, code.Code)
+		}
+		if seen[code.Code] {
+			t.Fatalf("code %q made twice", code.Code)
+		}
+		seen[code.Code] = true
+		data := strings.ReplaceAll(code.Code[:19], "-", "")
+		b, err := base32.NewEncoding(crockford).WithPadding(base32.NoPadding).DecodeString(data)
+		if err != nil || len(b) != 10 {
+			t.Fatalf("code %q: data symbols are not 80 bits: %v", code.Code, err)
+		}
+		if expectedCode(b) != code.Code {
+			t.Errorf("code %q: check symbol wrong, want %s", code.Code, expectedCode(b))
+		}
+		for _, r := range data {
+			counts[r]++
+		}
+		for bit := range 80 {
+			ones[bit] += int(b[bit/8] >> (7 - bit%8) & 1)
+		}
+	}
+	// 3,200 symbols: each of the 32 expected 100 times; missing one by
+	// chance is below 1e-40.
+	for _, r := range crockford {
+		if counts[r] == 0 {
+			t.Errorf("symbol %c never drawn in %d codes", r, n)
+		}
+	}
+	// Every one of the 80 bits varies (p of a stuck bit by chance: 2^-199).
+	for bit, c := range ones {
+		if c == 0 || c == n {
+			t.Errorf("bit %d is %d in all %d codes", bit, c/n, n)
+		}
+	}
+}
+
+// TestParseActivationCode: every spelling a person may type reads as the
+// canonical code; anything else, a wrong check symbol first, does not.
+func TestParseActivationCode(t *testing.T) {
+	// A code holding 0 and 1, so the I, L and O readings show.
+	canonical := expectedCode(codeBytes("7K3Q9XWD2MZ0H1PN"))
+	data := strings.ReplaceAll(canonical[:19], "-", "")
+	check := canonical[20:]
+	if got, ok := wallet.ParseActivationCode(canonical); !ok || got != canonical {
+		t.Fatalf("ParseActivationCode(%q) = %q, %v", canonical, got, ok)
+	}
+	for name, typed := range map[string]string{
+		"lower case":            strings.ToLower(canonical),
+		"no hyphens":            data + check,
+		"spaces":                "7K3Q 9XWD 2MZ0 H1PN " + check,
+		"spaces around":         "  " + canonical + "\n",
+		"tabs and hyphens":      "7K3Q-\t9XWD--2MZ0-H1PN-" + check,
+		"mixed case, no groups": "7k3Q9xWd2mZ0h1pN" + strings.ToLower(check),
+		"O for 0":               "7K3Q-9XWD-2MZO-H1PN-" + check,
+		"o for 0":               "7K3Q-9XWD-2MZo-H1PN-" + check,
+		"I for 1":               "7K3Q-9XWD-2MZ0-HIPN-" + check,
+		"i for 1":               "7K3Q-9XWD-2MZ0-HiPN-" + check,
+		"L for 1":               "7K3Q-9XWD-2MZ0-HLPN-" + check,
+		"l for 1":               "7K3Q-9XWD-2MZ0-HlPN-" + check,
+		"a typographic dash":    "7K3Q\u20119XWD\u20132MZ0\u2010H1PN-" + check,
+		"a no-break space":      "7K3Q\u00a09XWD 2MZ0 H1PN " + check,
+	} {
+		if got, ok := wallet.ParseActivationCode(typed); !ok || got != canonical {
+			t.Errorf("%s: ParseActivationCode(%q) = %q, %v; want %s", name, typed, got, ok, canonical)
+		}
+	}
+
+	// Every other check symbol is refused.
+	for _, c := range crockfordCheck {
+		if string(c) == check {
+			continue
+		}
+		if _, ok := wallet.ParseActivationCode(canonical[:20] + string(c)); ok {
+			t.Errorf("check symbol %c accepted for %s", c, canonical)
+		}
+	}
+	// Every single wrong symbol and every swap of two different
+	// neighbours is caught by the check symbol (37 is a prime above 32).
+	for i := range data {
+		for _, c := range crockford {
+			if byte(c) == data[i] {
+				continue
+			}
+			typo := data[:i] + string(c) + data[i+1:] + check
+			if _, ok := wallet.ParseActivationCode(typo); ok {
+				t.Errorf("one wrong symbol accepted: %s", typo)
+			}
+		}
+		if i+1 < len(data) && data[i] != data[i+1] {
+			swap := data[:i] + string(data[i+1]) + string(data[i]) + data[i+2:] + check
+			if _, ok := wallet.ParseActivationCode(swap); ok {
+				t.Errorf("two neighbours swapped accepted: %s", swap)
+			}
+		}
+	}
+	for name, typed := range map[string]string{
+		"empty":               "",
+		"hyphens only":        "----",
+		"no check symbol":     data,
+		"15 symbols":          data[:15] + check,
+		"a symbol too many":   data + "0" + check,
+		"two check symbols":   data + check + check,
+		"U in the data":       "UK3Q" + data[4:] + check,
+		"* in the data":       "*K3Q" + data[4:] + check,
+		"another letter":      "7K3Q-9XWD-2MZ0-H1PN-#",
+		"a non-ASCII letter":  "7K3Q-9XWD-2MZ0-H\u0131PN-" + check, // dotless ı upper-cases to I
+		"full-width digit":    "\uff17K3Q-9XWD-2MZ0-H1PN-" + check,
+		"the old format":      "mfrggzdfmztwq2lknnwg23tpobyxe43u",
+		"very long":           strings.Repeat(" ", 100) + canonical,
+		"a code inside words": "code " + canonical,
+	} {
+		if got, ok := wallet.ParseActivationCode(typed); ok {
+			t.Errorf("%s: ParseActivationCode(%q) = %q, accepted", name, typed, got)
+		}
+	}
+}
+
+// TestEnrolWithTypedCode: any accepted spelling enrols (the stored hash is
+// of the canonical form); a mistyped code is refused before any store
+// lookup with the very answer of an unknown, used or expired one (THREATS
+// T20).
+func TestEnrolWithTypedCode(t *testing.T) {
+	r := &tapRand{}
+	store := &failingStore{Store: servicetest.Open(t)}
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	svc, _ := servicetest.New(t, wallet.Config{Store: store, Rand: r, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	admin := &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
+	newCode := func(citizen, symbols string) string {
+		t.Helper()
+		r.mu.Lock()
+		r.next = codeBytes(symbols)
+		r.mu.Unlock()
+		code, err := svc.CreateActivationCode(ctx, admin, api.ActivationCodeRequest{CitizenID: citizen})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code.Code
+	}
+	code := newCode("001090000301", "7K3Q9XWD2MZ0H1PN")
+	check := code[20:]
+	// Lower case, spaces for hyphens, O for 0 and l for 1.
+	typed := "7k3q 9xwd 2mzo hlpn " + strings.ToLower(check)
+	if _, err := svc.Enroll(ctx, enrolRequest(t, "001090000301", typed)); err != nil {
+		t.Fatalf("enrol with %q for %s: %v", typed, code, err)
+	}
+
+	refusal := func(err error) string {
+		var we *wallet.Error
+		if !errors.As(err, &we) {
+			return "not a service error: " + err.Error()
+		}
+		return string(we.Code) + " / " + we.Reason + " / " + we.Message
+	}
+	_, used := svc.Enroll(ctx, enrolRequest(t, "001090000301", code))
+	other := newCode("001090000302", "0000111122223333")
+	expiring := newCode("001090000303", "4444555566667777")
+	wrongCheck := other[:20] + string(crockfordCheck[(strings.Index(crockfordCheck, other[20:])+1)%37])
+	_, unknown := svc.Enroll(ctx, enrolRequest(t, "001090000302", expectedCode(codeBytes("ZZZZYYYYXXXXWWWW"))))
+	_, othersCode := svc.Enroll(ctx, enrolRequest(t, "001090000303", other))
+	_, mistyped := svc.Enroll(ctx, enrolRequest(t, "001090000302", wrongCheck))
+	_, tooShort := svc.Enroll(ctx, enrolRequest(t, "001090000302", other[:18]))
+	now = now.Add(wallet.ActivationCodeTTL)
+	_, expired := svc.Enroll(ctx, enrolRequest(t, "001090000303", expiring))
+	want := refusal(unknown)
+	if !strings.HasPrefix(want, string(api.CodeUnauthenticated)+" / ") {
+		t.Fatalf("unknown code: %s, want %s", want, api.CodeUnauthenticated)
+	}
+	for name, err := range map[string]error{"used": used, "another citizen's": othersCode, "mistyped": mistyped, "too short": tooShort, "expired": expired} {
+		if got := refusal(err); got != want {
+			t.Errorf("%s code: %s, want the answer of an unknown one: %s", name, got, want)
+		}
+	}
+
+	// With the store down, a well-formed code fails as storage, a
+	// mistyped one as before: it never reached the store.
+	store.fail.Store(true)
+	defer store.fail.Store(false)
+	if _, err := svc.Enroll(ctx, enrolRequest(t, "001090000302", other)); wallet.ErrorCode(err) != api.CodeStorageUnavailable {
+		t.Errorf("a well-formed code with the store down: %v, want %s", err, api.CodeStorageUnavailable)
+	}
+	_, mistyped = svc.Enroll(ctx, enrolRequest(t, "001090000302", wrongCheck))
+	if got := refusal(mistyped); got != want {
+		t.Errorf("a mistyped code with the store down: %s, want %s without a store lookup", got, want)
+	}
+}
