@@ -152,6 +152,34 @@ type DeviceView struct {
 	Current bool       `json:"current"`
 }
 
+// CredentialType is a credential type as GET /v1/types lists it: its
+// names, where its SD-JWT VC Type Metadata is (the labels of its claims in
+// each language, which are selectively disclosable), and the claims an
+// issuer sends for it as a JSON Schema (2020-12) object: properties with
+// their types and formats, required, additionalProperties false, the
+// claims the service derives marked readOnly (never sent by an issuer).
+type CredentialType struct {
+	ID          string         `json:"id"`
+	VCT         string         `json:"vct"`
+	Name        string         `json:"name"` // for developers, in English
+	Display     []TypeDisplay  `json:"display"`
+	MetadataURI string         `json:"metadata_uri,omitempty"` // none: a vct that is no URL and not served here
+	Schema      map[string]any `json:"schema"`
+}
+
+// TypeDisplay is a type's name for end users in one language (an RFC 5646
+// tag), as its type metadata's display has it.
+type TypeDisplay struct {
+	Locale      string `json:"locale"`
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+}
+
+// CredentialTypes is GET /v1/types, ordered by id.
+type CredentialTypes struct {
+	Types []CredentialType `json:"types"`
+}
+
 // IssueRequest is POST /v1/issuer/credentials and one line of the bulk form.
 type IssueRequest struct {
 	CitizenID  string         `json:"citizen_id"`

@@ -297,6 +297,15 @@ func TestEndToEnd(t *testing.T) {
 	if sl, err := c.StatusList(ctx, "mps", 1); err != nil || strings.Count(sl, ".") != 2 {
 		t.Errorf("status list = %.40q, %v", sl, err)
 	}
+	// ... and read what the credential's vct means: its labels in Vietnamese.
+	types, err := c.Types(ctx)
+	if err != nil || len(types) != 3 {
+		t.Fatalf("types = %v, %v", types, err)
+	}
+	tm, err := c.TypeMetadata(ctx, "urn:eidwallet:vct:national_id:1")
+	if err != nil || tm.VCT != "urn:eidwallet:vct:national_id:1" || tm.Claims[1].Display[0].Label != "Họ và tên" {
+		t.Errorf("type metadata = %+v, %v", tm, err)
+	}
 
 	// One use only; cancelled shares are gone.
 	_, err = verifier.Verify(ctx, share.QRText)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
 )
 
@@ -92,4 +93,25 @@ func (c *Client) raw(ctx context.Context, path, accept string) ([]byte, error) {
 		return nil, fmt.Errorf("GET %s: %w", path, err)
 	}
 	return b, nil
+}
+
+// Types lists the credential types (GET /v1/types): names in each
+// language, the URL of each one's type metadata, and the claims an issuer
+// sends as a JSON Schema object.
+func (c *Client) Types(ctx context.Context) ([]api.CredentialType, error) {
+	var out api.CredentialTypes
+	if err := c.do(ctx, "", http.MethodGet, "/v1/types", nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Types, nil
+}
+
+// TypeMetadata fetches the SD-JWT VC Type Metadata this service publishes
+// for vct (GET /vct/{vct}, draft-ietf-oauth-sd-jwt-vc-18 §4).
+func (c *Client) TypeMetadata(ctx context.Context, vct string) (*credentials.TypeMetadata, error) {
+	var out credentials.TypeMetadata
+	if err := c.do(ctx, "", http.MethodGet, "/vct/"+escape(vct), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }

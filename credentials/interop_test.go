@@ -47,6 +47,7 @@ type interopResponse struct {
 	KBHeader         map[string]any `json:"kb_header"`
 	SDHashExact      string         `json:"sd_hash_exact"`
 	IssuerThumbprint string         `json:"issuer_thumbprint"`
+	TypeMetadata     map[string]any `json:"type_metadata"` // as the library parsed the one it was given
 	// issue
 	SDJWT        string `json:"sdjwt"`
 	Presentation string `json:"presentation"`

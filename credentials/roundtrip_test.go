@@ -186,6 +186,9 @@ func TestValidateClaims(t *testing.T) {
 			c["classes"] = []any{map[string]any{"class": "B"}}
 		}, "classes[0].issue_date"},
 		{"classes not objects", dl, func(c map[string]any) { c["classes"] = []any{"B"} }, "classes"},
+		{"null for an optional claim", nid, func(c map[string]any) { c["place_of_origin"] = nil }, "place_of_origin"},
+		{"null for a required claim", nid, func(c map[string]any) { c["full_name"] = nil }, "full_name"},
+		{"257 characters", nid, func(c map[string]any) { c["full_name"] = strings.Repeat("ễ", 257) }, "full_name"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			claims := sampleClaims(tc.ty.ID)
@@ -201,6 +204,12 @@ func TestValidateClaims(t *testing.T) {
 		if err := ty.Validate(sampleClaims(ty.ID)); err != nil {
 			t.Errorf("%s sample: %v", ty.ID, err)
 		}
+	}
+	// The cap counts characters: 256 of three bytes each are a name.
+	claims := sampleClaims(credentials.NationalID)
+	claims["full_name"] = strings.Repeat("ễ", credentials.DefaultMaxClaimLen)
+	if err := nid.Validate(claims); err != nil {
+		t.Errorf("a name of %d Vietnamese letters: %v", credentials.DefaultMaxClaimLen, err)
 	}
 }
 

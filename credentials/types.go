@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Kind is the JSON type of a claim.
@@ -40,22 +41,42 @@ type Claim struct {
 	// Derived claims are computed by the service (Type.Derive), never sent
 	// by an issuer.
 	Derived bool
-	// MaxLen caps a string claim in bytes (0: DefaultMaxClaimLen).
+	// MaxLen caps a string claim in characters, Unicode code points as
+	// JSON Schema's maxLength counts them (0: DefaultMaxClaimLen).
 	MaxLen int
 	// Items describes the elements of an array of objects; each element is
 	// selectively disclosable on its own (RFC 9901 §4.2.2).
 	Items []Claim
+	// Display is the claim's label in each language the type speaks
+	// (Display.Name is the label).
+	Display []Display
 }
 
 // DefaultMaxClaimLen caps string claims that set no MaxLen of their own.
 const DefaultMaxClaimLen = 256
 
+// Display is what a type or a claim is called in one language, as SD-JWT
+// VC Type Metadata carries it (draft-ietf-oauth-sd-jwt-vc-18 §4.5 "Display
+// Metadata" for a type, §4.6.2 "Claim Display Metadata" for a claim):
+// Locale is an RFC 5646 language tag, Name the type's name or the claim's
+// label, Description an optional sentence for end users. The registry is
+// the one place these texts live; pages and clients read them from the
+// API (GET /v1/types, the type metadata documents).
+type Display struct {
+	Locale      string
+	Name        string
+	Description string
+}
+
 // Type is a credential type: its SD-JWT VC vct, display name and claims.
 type Type struct {
-	ID     string // short name used by the API, e.g. "national_id"
-	VCT    string // SD-JWT VC draft §3.2.2.1.1
-	Name   string // display name
-	Claims []Claim
+	ID   string // short name used by the API, e.g. "national_id"
+	VCT  string // draft-ietf-oauth-sd-jwt-vc-18 §2.2.2.1, the vct claim
+	Name string // the name for developers (the type metadata's name), in English
+	// Display is the type's name for end users in each language it speaks
+	// (vi and en for the built-in types).
+	Display []Display
+	Claims  []Claim
 }
 
 // Built-in type ids (SPEC §2).
@@ -69,61 +90,89 @@ const (
 var ageThresholds = [...]int{14, 16, 18, 21}
 
 // BuiltinTypes returns fresh copies of the three built-in credential types
-// (SPEC §2).
+// (SPEC §2), named and labelled in Vietnamese and English: the wording of
+// the Vietnamese documents (the chip citizen identity card, the health
+// insurance card, the driving licence) where they print one.
 func BuiltinTypes() []*Type {
-	date := func(name string, required bool) Claim {
-		return Claim{Name: name, Kind: KindString, Format: FormatDate, Required: required}
+	label := func(vi, en string) []Display {
+		return []Display{{Locale: "vi", Name: vi}, {Locale: "en", Name: en}}
 	}
-	str := func(name string, required bool) Claim {
-		return Claim{Name: name, Kind: KindString, Required: required}
+	date := func(name string, required bool, vi, en string) Claim {
+		return Claim{Name: name, Kind: KindString, Format: FormatDate, Required: required, Display: label(vi, en)}
+	}
+	str := func(name string, required bool, vi, en string) Claim {
+		return Claim{Name: name, Kind: KindString, Required: required, Display: label(vi, en)}
+	}
+	fullName := func() Claim { return str("full_name", true, "Họ và tên", "Full name") }
+	birthDate := func() Claim { return date("birth_date", true, "Ngày sinh", "Date of birth") }
+	sex := func(required bool) Claim {
+		return Claim{Name: "sex", Kind: KindString, Format: FormatSex, Required: required, Display: label("Giới tính", "Sex")}
 	}
 	nid := &Type{
 		ID: NationalID, VCT: "urn:eidwallet:vct:national_id:1", Name: "Citizen identity card",
+		Display: []Display{
+			{Locale: "vi", Name: "Căn cước công dân", Description: "Bản điện tử của thẻ căn cước công dân"},
+			{Locale: "en", Name: "Citizen identity card", Description: "The digital citizen identity card"},
+		},
 		Claims: []Claim{
-			{Name: "id_number", Kind: KindString, Format: FormatIDNumber, Required: true},
-			str("full_name", true),
-			date("birth_date", true),
-			{Name: "sex", Kind: KindString, Format: FormatSex, Required: true},
-			{Name: "nationality", Kind: KindString, Format: FormatCountry, Required: true},
-			str("place_of_origin", false),
-			str("place_of_residence", false),
-			date("issue_date", true),
-			date("expiry_date", true),
-			{Name: "portrait", Kind: KindString, Format: FormatImage, MaxLen: 24 << 10},
+			{Name: "id_number", Kind: KindString, Format: FormatIDNumber, Required: true, Display: []Display{
+				{Locale: "vi", Name: "Số định danh cá nhân", Description: "12 chữ số"},
+				{Locale: "en", Name: "Personal identification number", Description: "12 digits"},
+			}},
+			fullName(),
+			birthDate(),
+			sex(true),
+			{Name: "nationality", Kind: KindString, Format: FormatCountry, Required: true, Display: label("Quốc tịch", "Nationality")},
+			str("place_of_origin", false, "Quê quán", "Place of origin"),
+			str("place_of_residence", false, "Nơi thường trú", "Place of residence"),
+			date("issue_date", true, "Ngày cấp", "Date of issue"),
+			date("expiry_date", true, "Có giá trị đến", "Date of expiry"),
+			{Name: "portrait", Kind: KindString, Format: FormatImage, MaxLen: 24 << 10, Display: label("Ảnh chân dung", "Portrait")},
 		},
 	}
 	for _, n := range ageThresholds {
-		nid.Claims = append(nid.Claims, Claim{Name: fmt.Sprintf("age_over_%d", n), Kind: KindBoolean, Derived: true})
+		nid.Claims = append(nid.Claims, Claim{Name: fmt.Sprintf("age_over_%d", n), Kind: KindBoolean, Derived: true, Display: []Display{
+			{Locale: "vi", Name: fmt.Sprintf("Đủ %d tuổi", n), Description: "Tính từ ngày sinh vào ngày chia sẻ"},
+			{Locale: "en", Name: fmt.Sprintf("Aged %d or over", n), Description: "Derived from the date of birth on the day it is shared"},
+		}})
 	}
 	return []*Type{
 		nid,
 		{
 			ID: HealthInsurance, VCT: "urn:eidwallet:vct:health_insurance:1", Name: "Health insurance card",
+			Display: []Display{
+				{Locale: "vi", Name: "Thẻ bảo hiểm y tế", Description: "Bản điện tử của thẻ bảo hiểm y tế"},
+				{Locale: "en", Name: "Health insurance card", Description: "The digital health insurance card"},
+			},
 			Claims: []Claim{
-				str("card_number", true),
-				str("full_name", true),
-				date("birth_date", true),
-				{Name: "sex", Kind: KindString, Format: FormatSex},
-				date("insured_from", true),
-				date("insured_until", false),
-				str("registered_facility", false),
-				str("benefit_level", false),
+				str("card_number", true, "Mã số thẻ", "Card number"),
+				fullName(),
+				birthDate(),
+				sex(false),
+				date("insured_from", true, "Giá trị sử dụng từ ngày", "Covered from"),
+				date("insured_until", false, "Giá trị sử dụng đến ngày", "Covered until"),
+				str("registered_facility", false, "Nơi đăng ký khám chữa bệnh ban đầu", "Registered primary care facility"),
+				str("benefit_level", false, "Mức hưởng", "Benefit level"),
 			},
 		},
 		{
 			ID: DriverLicence, VCT: "urn:eidwallet:vct:driver_licence:1", Name: "Driving licence",
+			Display: []Display{
+				{Locale: "vi", Name: "Giấy phép lái xe", Description: "Bản điện tử của giấy phép lái xe"},
+				{Locale: "en", Name: "Driving licence", Description: "The digital driving licence"},
+			},
 			Claims: []Claim{
-				str("licence_number", true),
-				str("full_name", true),
-				date("birth_date", true),
-				{Name: "classes", Kind: KindArray, Required: true, Items: []Claim{
-					str("class", true),
-					date("issue_date", true),
-					date("expiry_date", false),
+				str("licence_number", true, "Số giấy phép", "Licence number"),
+				fullName(),
+				birthDate(),
+				{Name: "classes", Kind: KindArray, Required: true, Display: label("Hạng giấy phép", "Licence classes"), Items: []Claim{
+					str("class", true, "Hạng", "Class"),
+					date("issue_date", true, "Ngày cấp", "Date of issue"),
+					date("expiry_date", false, "Có giá trị đến", "Valid until"),
 				}},
-				date("issue_date", true),
-				date("expiry_date", false),
-				str("issuing_authority", true),
+				date("issue_date", true, "Ngày cấp", "Date of issue"),
+				date("expiry_date", false, "Có giá trị đến", "Date of expiry"),
+				str("issuing_authority", true, "Cơ quan cấp", "Issuing authority"),
 			},
 		},
 	}
@@ -168,6 +217,9 @@ func (r *Registry) Register(t *Type) error {
 	if err := checkClaimNames(t.Claims); err != nil {
 		return fmt.Errorf("credential type %s: %w", t.ID, err)
 	}
+	if err := checkDisplay(t.Display); err != nil {
+		return fmt.Errorf("credential type %s: %w", t.ID, err)
+	}
 	r.byID[t.ID] = t
 	r.byVCT[t.VCT] = t
 	return nil
@@ -180,9 +232,31 @@ func checkClaimNames(claims []Claim) error {
 			return fmt.Errorf("claim name %q is empty, repeated or reserved", c.Name)
 		}
 		seen[c.Name] = true
+		if err := checkDisplay(c.Display); err != nil {
+			return fmt.Errorf("claim %s: %w", c.Name, err)
+		}
 		if err := checkClaimNames(c.Items); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// localePattern is the shape of an RFC 5646 language tag: a primary
+// language subtag, then subtags of 1 to 8 letters or digits.
+var localePattern = regexp.MustCompile(`^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$`)
+
+// checkDisplay holds each entry to what the type metadata draft requires
+// of a display object (draft-ietf-oauth-sd-jwt-vc-18 §4.5, §4.6.2: locale
+// and name or label), with one entry a locale.
+func checkDisplay(ds []Display) error {
+	seen := map[string]bool{}
+	for _, d := range ds {
+		key := strings.ToLower(d.Locale)
+		if !localePattern.MatchString(d.Locale) || seen[key] || d.Name == "" {
+			return fmt.Errorf("display %q: want a language tag, once, and a name", d.Locale)
+		}
+		seen[key] = true
 	}
 	return nil
 }
@@ -227,8 +301,10 @@ type ClaimError struct {
 func (e *ClaimError) Error() string { return "claim " + e.Claim + ": " + e.Problem }
 
 // Validate checks issuer-supplied claims against the schema: no unknown or
-// derived claims, every required claim present, JSON types and formats.
-// Claims are as decoded by encoding/json (numbers float64).
+// derived claims, every required claim present, JSON types and formats,
+// no null (an optional claim the issuer lacks is left out). Claims are as
+// decoded by encoding/json (numbers float64). Type.Schema says the same in
+// JSON Schema.
 func (t *Type) Validate(claims map[string]any) error {
 	return validateObject("", t.Claims, claims)
 }
@@ -242,11 +318,15 @@ func validateObject(prefix string, schema []Claim, claims map[string]any) error 
 	}
 	for _, c := range schema {
 		v, ok := claims[c.Name]
-		if !ok || v == nil {
+		if !ok {
 			if c.Required {
 				return &ClaimError{Claim: prefix + c.Name, Problem: "required"}
 			}
 			continue
+		}
+		if v == nil {
+			// It would be issued as a disclosure of null.
+			return &ClaimError{Claim: prefix + c.Name, Problem: "null (leave out a claim that has no value)"}
 		}
 		if err := validateValue(prefix+c.Name, c, v); err != nil {
 			return err
@@ -255,11 +335,28 @@ func validateObject(prefix string, schema []Claim, claims map[string]any) error 
 	return nil
 }
 
+// The patterns of the string formats, written so that they mean the same
+// as ECMA-262 regular expressions, which JSON Schema's pattern is
+// (Type.Schema publishes them).
 var (
 	idNumberPattern = regexp.MustCompile(`^[0-9]{12}$`)
 	countryPattern  = regexp.MustCompile(`^[A-Z]{2,3}$`)
 	imagePattern    = regexp.MustCompile(`^data:image/(jpeg|png);base64,[A-Za-z0-9+/]+={0,2}$`)
 )
+
+// maxArrayLen is the most elements an array claim may have.
+const maxArrayLen = 64
+
+// sexValues are the ICAO 9303 sex markers FormatSex takes.
+var sexValues = []string{"M", "F", "X"}
+
+// maxLen is the most characters a string claim may have.
+func (c Claim) maxLen() int {
+	if c.MaxLen == 0 {
+		return DefaultMaxClaimLen
+	}
+	return c.MaxLen
+}
 
 func validateValue(name string, c Claim, v any) error {
 	bad := func(problem string) error { return &ClaimError{Claim: name, Problem: problem} }
@@ -269,12 +366,11 @@ func validateValue(name string, c Claim, v any) error {
 		if !ok {
 			return bad("want a string")
 		}
-		max := c.MaxLen
-		if max == 0 {
-			max = DefaultMaxClaimLen
-		}
-		if s == "" || len(s) > max {
-			return bad(fmt.Sprintf("want 1 to %d bytes", max))
+		// Characters, not bytes: a Vietnamese name takes two or three
+		// bytes a letter, and JSON Schema's maxLength counts characters
+		// (JSON Schema Validation 2020-12 §6.3.1).
+		if max := c.maxLen(); s == "" || utf8.RuneCountInString(s) > max {
+			return bad(fmt.Sprintf("want 1 to %d characters", max))
 		}
 		return validateFormat(c.Format, s, bad)
 	case KindBoolean:
@@ -287,8 +383,8 @@ func validateValue(name string, c Claim, v any) error {
 		}
 	case KindArray:
 		arr, ok := v.([]any)
-		if !ok || len(arr) == 0 || len(arr) > 64 {
-			return bad("want an array of 1 to 64 elements")
+		if !ok || len(arr) == 0 || len(arr) > maxArrayLen {
+			return bad(fmt.Sprintf("want an array of 1 to %d elements", maxArrayLen))
 		}
 		for i, el := range arr {
 			obj, ok := el.(map[string]any)
@@ -322,7 +418,7 @@ func validateFormat(f Format, s string, bad func(string) error) error {
 			return bad("want an RFC 3339 full-date (YYYY-MM-DD)")
 		}
 	case FormatSex:
-		if s != "M" && s != "F" && s != "X" {
+		if !slices.Contains(sexValues, s) {
 			return bad("want M, F or X")
 		}
 	case FormatCountry:

@@ -18,7 +18,7 @@ var answerTypes = []any{
 	api.Document{}, api.ActivityResponse{}, api.VerificationsResponse{}, api.CreateRequestResponse{},
 	api.RequestView{}, api.RequestPrepared{}, api.RequestResult{}, api.PresenceResponse{}, api.WebhookResponse{},
 	[]*api.IssuerView{}, []*api.VerifierView{}, []*api.CredentialView{}, []*api.DeviceView{}, []*api.ShareView{},
-	requestList{}, errorBody{}, statusBody{},
+	requestList{}, errorBody{}, statusBody{}, api.CredentialTypes{}, api.CredentialType{},
 }
 
 // Values for filling answers: what must be escaped for HTML and scripts,

@@ -167,6 +167,8 @@ func TestRoleMismatch(t *testing.T) {
 		"GET /trust-list":                 true, // the signed trust list (THREATS T37)
 		"GET /v1/trust-bundle":            true, // the offline verifiers' bundle (issue 12)
 		"GET /status-lists/:issuer/:list": true, "POST /v1/enrollments": true, "POST /v1/token": true,
+		// The credential types and their type metadata (issue 13).
+		"GET /v1/types": true, "GET /v1/types/:id": true, "GET /vct/:vct": true,
 		// The web pages: public files; they call the API with the user's own key.
 		// OpenID4VP (issue 11): called by standard wallets, bound by the
 		// request's token, nonce and state.

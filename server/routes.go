@@ -14,7 +14,8 @@ import (
 func (s *server) routes(r router) {
 	// Public: probes, metrics, the API description, issuer keys and status
 	// lists (SPEC §3.5), the service's own key (§3.6), the signed trust
-	// list (THREATS T37), and the two ways into the holder role (§3.1).
+	// list (THREATS T37), the credential types and their SD-JWT VC type
+	// metadata (issue 13), and the two ways into the holder role (§3.1).
 	r.GET("/healthz", s.handleHealthz())
 	r.GET("/readyz", s.handleReadyz())
 	r.GET("/metrics", s.handleMetrics())
@@ -25,6 +26,9 @@ func (s *server) routes(r router) {
 	r.GET("/trust-list", s.handleTrustList())
 	r.GET("/v1/trust-bundle", s.handleTrustBundle())
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
+	r.GET("/v1/types", s.handleTypes())
+	r.GET("/v1/types/:id", s.handleType())
+	r.GET("/vct/:vct", s.handleTypeMetadata())
 	r.POST("/v1/enrollments", s.limitByAddr(s.limits.enrollAddr), s.handleEnroll())
 	r.POST("/v1/token", tokenNoCache, s.limitByAddr(s.limits.tokenAddr), s.handleToken())
 	// OpenID4VP 1.0 (issue 11): what standard wallets call — the CA of the

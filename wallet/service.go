@@ -69,9 +69,12 @@ type Service struct {
 	seal  Sealer
 	url   string
 	types *credentials.Registry
-	now   func() time.Time
-	rand  io.Reader
-	log   *slog.Logger
+	// typeDocs are the type metadata documents, by the segment of their
+	// URL after TypeMetadataPath (types.go).
+	typeDocs map[string]Document
+	now      func() time.Time
+	rand     io.Reader
+	log      *slog.Logger
 
 	// logTick orders the verifier-log entries this process appends
 	// within one millisecond (verificationSeq).
@@ -137,6 +140,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("wallet: batch size %d: 1 to %d", s.batch, MaxBatchSize)
 	}
 	s.refills.devices, s.refills.kick = map[string]bool{}, make(chan struct{}, 1)
+	var err error
+	if s.typeDocs, err = buildTypeDocs(s.url, s.types); err != nil {
+		return nil, fmt.Errorf("wallet: %w", err)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

@@ -62,7 +62,10 @@ async function kbVerifier(data, sig, payload) {
 }
 
 // verify: {presentation, issuer_jwks, status_lists: {uri: token}, aud,
-// nonce, now, max_kb_age}. Key binding is always required.
+// nonce, now, max_kb_age, type_metadata?}. Key binding is always required.
+// With type_metadata (a Type Metadata document), the library loads it as
+// the credential's vct's metadata and parses it (SD-JWT VC Type Metadata
+// format), answering what it made of it.
 async function verify(req) {
   const sdjwt = new SDJwtVcInstance({
     hasher,
@@ -74,6 +77,12 @@ async function verify(req) {
       const token = req.status_lists?.[uri];
       if (!token) throw new Error(`no status list for ${uri}`);
       return token;
+    },
+    // So does type metadata: the document for the vct it was given for.
+    loadTypeMetadataFormat: req.type_metadata !== undefined,
+    vctFetcher: async (vct) => {
+      if (req.type_metadata?.vct !== vct) throw new Error(`no type metadata for ${vct}`);
+      return req.type_metadata;
     },
   });
   // keyBindingNonce makes the library require a KB-JWT, verify it with
@@ -101,6 +110,7 @@ async function verify(req) {
     kb_header: res.kb.header,
     sd_hash_exact: sdHashExact,
     issuer_thumbprint: issuerKey ? thumbprint(issuerKey) : '',
+    type_metadata: res.typeMetadata?.mergedTypeMetadata,
   };
 }
 
