@@ -163,12 +163,11 @@ func ctiOf(h *harness, text string) string {
 
 // setNetwork cuts the tab's network, its service worker's included
 // (DevTools network emulation, navigator.onLine with it), and the
-// switch's, or gives them back.
+// switch's, or gives them back. The switch is cut once the browser knows
+// it is offline: a request the page sent while it was still online (a
+// sync begun just before) is not one it sent into a cut network.
 func setNetwork(tb *tab, sw *netSwitch, online bool) {
 	tb.t.Helper()
-	if !online {
-		sw.cut.Store(true)
-	}
 	conditions := []*network.Conditions{}
 	if !online {
 		conditions = append(conditions, &network.Conditions{Offline: true, DownloadThroughput: -1, UploadThroughput: -1})
@@ -187,6 +186,9 @@ func setNetwork(tb *tab, sw *netSwitch, online bool) {
 		sw.cut.Store(false)
 	}
 	tb.waitFor("navigator.onLine", fmt.Sprintf("navigator.onLine === %t", online), 5*time.Second)
+	if !online {
+		sw.cut.Store(true)
+	}
 }
 
 // shiftClock moves the page's clock (Date.now, which the page's clock
