@@ -210,6 +210,24 @@ type IssueResponse struct {
 	StatusList   string `json:"status_list"` // its URI
 }
 
+// CredentialSearch is POST /v1/issuer/credentials:search: a citizen's
+// credentials from the calling issuer.
+type CredentialSearch struct {
+	CitizenID string `json:"citizen_id"`
+}
+
+// IssuedCredential is one of an issuer's own credentials as it looks it
+// up: GET /v1/issuer/credentials/{id}, or by citizen (CredentialSearch).
+type IssuedCredential struct {
+	CredentialID string    `json:"credential_id"`
+	Type         string    `json:"type"`
+	Status       string    `json:"status"`
+	IssuedAt     time.Time `json:"issued_at"`
+	ValidUntil   time.Time `json:"valid_until"`
+	StatusList   string    `json:"status_list"` // its URI
+	StatusIndex  int       `json:"status_index"`
+}
+
 // BulkResult is one line of the bulk answer: the line number and either the
 // credential or the error.
 type BulkResult struct {

@@ -53,6 +53,19 @@ func idempotencyKey(c *gin.Context, inBody string) (string, error) {
 	return key, nil
 }
 
+// handleIssuedCredential is one of the issuer's own credentials.
+func (s *server) handleIssuedCredential() gin.HandlerFunc {
+	return handle(s, http.StatusOK, byID(s.svc.IssuedCredential))
+}
+
+// handleIssuedToCitizen lists the issuer's credentials of the citizen
+// the body names.
+func (s *server) handleIssuedToCitizen() gin.HandlerFunc {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, req api.CredentialSearch) ([]*api.IssuedCredential, error) {
+		return s.svc.IssuedToCitizen(c.Request.Context(), p, req.CitizenID)
+	})
+}
+
 // handleSetStatus revokes, suspends or reinstates one of the issuer's own
 // credentials (SPEC §3.2).
 func (s *server) handleSetStatus() gin.HandlerFunc {
