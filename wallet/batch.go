@@ -178,11 +178,11 @@ func (s *Service) DeviceKeyPool(ctx context.Context, p *Principal) (*api.DeviceK
 			return err
 		}
 		for _, c := range creds {
-			held, err := BatchCopies.List(tx, "", Order{}, c.ID, p.DeviceID)
+			ready, signing, _, err := heldCopies(tx, c.ID, p.DeviceID, s.now())
 			if err != nil {
 				return err
 			}
-			v.Copies += len(held)
+			v.Copies += len(ready) + len(signing)
 		}
 		v.Free = len(free)
 		v.Wanted = min(max(0, s.batch*len(creds)-v.Copies-v.Free), MaxPoolKeys-v.Free)
@@ -250,6 +250,28 @@ func (s *Service) approved(deviceID string, err error) {
 	}
 }
 
+// claimTTL is how long a claimed copy counts as being signed: a refill
+// that has not stored it by then has died, and the next refill drops it.
+const claimTTL = time.Minute
+
+// heldCopies sorts a device's copies of a credential: those ready to be
+// presented, those being signed by a refill, and those a dead refill
+// left claimed.
+func heldCopies(tx Tx, credentialID, deviceID string, now time.Time) (ready, signing, dead []*BatchCopy, err error) {
+	all, err := BatchCopies.List(tx, "", Order{}, credentialID, deviceID)
+	for _, c := range all {
+		switch {
+		case !c.pending():
+			ready = append(ready, c)
+		case now.Sub(c.Claimed) < claimTTL:
+			signing = append(signing, c)
+		default:
+			dead = append(dead, c)
+		}
+	}
+	return ready, signing, dead, err
+}
+
 // plannedCopy is one batch copy on its way through refillCopies.
 type plannedCopy struct {
 	cred        *Credential
@@ -273,6 +295,7 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 	now := s.now().UTC()
 	var d *Device
 	var plan []*plannedCopy
+	var dead []*BatchCopy
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if d, err = Devices.Get(tx, deviceID); err != nil || d.Revoked != nil || !d.Pool {
@@ -284,12 +307,15 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 		}
 		var wants []*Credential
 		for _, c := range creds {
-			held, err := BatchCopies.List(tx, "", Order{}, c.ID, d.ID)
+			// Copies another refill is signing count as held: two
+			// refills at once (two replicas) top a batch up once.
+			ready, signing, gone, err := heldCopies(tx, c.ID, d.ID, now)
 			if err != nil {
 				return err
 			}
-			if len(held) <= s.batch/2 {
-				for range s.batch - len(held) {
+			dead = append(dead, gone...)
+			if held := len(ready) + len(signing); held <= s.batch/2 {
+				for range s.batch - held {
 					wants = append(wants, c)
 				}
 			}
@@ -303,10 +329,15 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 		}
 		return err
 	})
-	if err != nil || len(plan) == 0 {
+	if err != nil || len(plan) == 0 && len(dead) == 0 {
 		return err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
+		for _, c := range dead { // their keys are spent, their indices burnt
+			if err := BatchCopies.Delete(tx, c.CredentialID, c.DeviceID, c.Thumbprint); err != nil {
+				return err
+			}
+		}
 		claimed := plan[:0]
 		lists := map[string]int{}
 		for _, pc := range plan {
@@ -340,6 +371,10 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 			if err := CopyStatuses.Put(tx, &CopyStatus{CredentialID: c.ID, List: pc.list, Index: pc.index}); err != nil {
 				return err
 			}
+			// Claimed, to be signed: other refills count it as held.
+			if err := BatchCopies.Put(tx, pc.copy(d.ID, nil, now)); err != nil {
+				return err
+			}
 			pc.cred = c
 			claimed = append(claimed, pc)
 		}
@@ -353,13 +388,15 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 		return err
 	}
 	err = s.store.Update(ctx, func(tx Tx) error {
-		if d, err := Devices.Get(tx, d.ID); err != nil || d.Revoked != nil {
-			return err // revoked meanwhile: its copies are not stored
-		}
 		for _, pc := range plan {
-			err := BatchCopies.Put(tx, &BatchCopy{CredentialID: pc.cred.ID, DeviceID: d.ID, Thumbprint: pc.key.Thumbprint,
-				Key: pc.key.Key, List: pc.list, Index: pc.index, Copy: pc.sealed})
-			if err != nil {
+			// Gone when the device was revoked meanwhile (or a later
+			// refill took this one for dead): then it is not stored.
+			if _, err := BatchCopies.Get(tx, pc.cred.ID, d.ID, pc.key.Thumbprint); errors.Is(err, ErrNotFound) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if err := BatchCopies.Put(tx, pc.copy(d.ID, pc.sealed, now)); err != nil {
 				return err
 			}
 		}
@@ -369,6 +406,12 @@ func (s *Service) refillCopies(ctx context.Context, deviceID string) error {
 		s.log.InfoContext(ctx, "batch copies signed", "device_id", d.ID, "copies", len(plan))
 	}
 	return err
+}
+
+// copy is pc's record on device deviceID, sealed (nil: being signed).
+func (pc *plannedCopy) copy(deviceID string, sealed []byte, claimed time.Time) *BatchCopy {
+	return &BatchCopy{CredentialID: pc.cred.ID, DeviceID: deviceID, Thumbprint: pc.key.Thumbprint, Key: pc.key.Key,
+		List: pc.list, Index: pc.index, Copy: sealed, Claimed: claimed}
 }
 
 // signCopies signs and seals each planned copy, outside any transaction.

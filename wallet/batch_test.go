@@ -9,11 +9,13 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -133,11 +135,21 @@ func TestBatchCopies(t *testing.T) {
 		t.Fatalf("pool with a full batch: %+v", v)
 	}
 
-	// Two shares prepared at once name the same copy; the first approval
-	// spends it and the second is refused, to be prepared again.
-	a, b := prepare(t, e, holder, cred.CredentialID, "full_name"), prepare(t, e, holder, cred.CredentialID, "full_name")
-	if a.ToSign[0].KeyThumbprint != b.ToSign[0].KeyThumbprint || a.ToSign[0].KeyThumbprint == ownThumb {
-		t.Fatalf("two prepared shares: keys %q and %q, want one pool key", a.ToSign[0].KeyThumbprint, b.ToSign[0].KeyThumbprint)
+	// Shares prepared before an approval may name the same copy (each is
+	// one of the batch at random): the first approval spends it and the
+	// second is refused, to be prepared again.
+	a := prepare(t, e, holder, cred.CredentialID, "full_name")
+	if pl[a.ToSign[0].KeyThumbprint] == nil || a.ToSign[0].KeyThumbprint == ownThumb {
+		t.Fatalf("a pooled share names key %q, not a pool key", a.ToSign[0].KeyThumbprint)
+	}
+	var b *api.ShareCreated
+	for range 200 { // a batch of 8: the chance of no match is 1e-11
+		if b = prepare(t, e, holder, cred.CredentialID, "full_name"); b.ToSign[0].KeyThumbprint == a.ToSign[0].KeyThumbprint {
+			break
+		}
+	}
+	if b.ToSign[0].KeyThumbprint != a.ToSign[0].KeyThumbprint {
+		t.Fatal("200 prepared shares never named the first one's copy")
 	}
 	if _, err := pl.approve(e, holder, a); err != nil {
 		t.Fatal(err)
@@ -313,5 +325,140 @@ func TestCompactCodesSwept(t *testing.T) {
 	wallet.SweepCompactCodes(e.svc, ctx)
 	if kept() {
 		t.Fatal("the code's record outlived its retention")
+	}
+}
+
+// TestBatchCopiesTwoReplicas: two services over one store (two replicas
+// of a deployment; on PostgreSQL under EIDWALLET_TEST_STORE=postgres)
+// refilling one device at once sign one batch between them, never two
+// copies for one key; shares of the device made on both at once never
+// present one copy twice: of approvals racing for a copy one wins and the
+// others are refused, to be prepared again.
+func TestBatchCopiesTwoReplicas(t *testing.T) {
+	keys := servicetest.Keys(t)
+	store := servicetest.Open(t)
+	a, _ := servicetest.New(t, wallet.Config{Store: store, Keys: keys})
+	b, _ := servicetest.New(t, wallet.Config{Store: store, Keys: keys})
+	e := &env{svc: a, store: store, now: time.Now().UTC(), admin: &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}}
+	ctx := context.Background()
+	if _, err := a.CreateIssuer(ctx, e.admin, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = &wallet.Principal{Role: api.RoleIssuer, Subject: "mps"}
+	_, cred, holder := e.citizen(t, "001090000104")
+	pl := pool{}
+	pl.register(t, e, holder, 2*wallet.DefaultBatchSize)
+	var wg sync.WaitGroup
+	for _, svc := range []*wallet.Service{a, b, b} {
+		wg.Go(func() {
+			if err := wallet.RefillCopies(svc, ctx, holder.DeviceID); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	// Every refill has ended (the background one too: stored copies are
+	// all there is), and one batch was signed between them.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var ready int
+		err := store.View(ctx, func(tx wallet.Tx) error {
+			all, err := wallet.BatchCopies.List(tx, "", wallet.Order{}, cred.CredentialID, holder.DeviceID)
+			for _, c := range all {
+				if c.Copy != nil {
+					ready++
+				}
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ready == wallet.DefaultBatchSize {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d copies ready, want %d", ready, wallet.DefaultBatchSize)
+		}
+	}
+	if v := waitCopies(t, e, holder, wallet.DefaultBatchSize); v.Free != wallet.DefaultBatchSize {
+		t.Fatalf("after refills on both replicas: %+v; want one batch signed, a batch of keys free", v)
+	}
+
+	// Shares on both replicas at once.
+	var mu sync.Mutex
+	spent := map[string]int{}
+	for i := range 6 {
+		wg.Go(func() {
+			svc := []*wallet.Service{a, b}[i%2]
+			ee := &env{svc: svc, store: store, now: time.Now().UTC()}
+			created, err := svc.CreateShare(ctx, holder, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: cred.CredentialID, Claims: []string{"full_name"}}}})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_, err = pl.approve(ee, holder, created)
+			var we *wallet.Error
+			switch {
+			case err == nil:
+				mu.Lock()
+				spent[created.ToSign[0].KeyThumbprint]++
+				mu.Unlock()
+			case errors.As(err, &we) && we.Code == api.CodeConflict:
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	for key, n := range spent {
+		if n != 1 {
+			t.Errorf("copy of key %s presented by %d approved shares", key, n)
+		}
+	}
+	if len(spent) == 0 {
+		t.Error("no share approved")
+	}
+}
+
+// TestBatchCopyClaimOfADeadRefill: a copy claimed by a refill that died
+// before storing it counts as being signed for a minute, then as gone: it
+// is not counted, never presented, and the next refill deletes it.
+func TestBatchCopyClaimOfADeadRefill(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, cred, holder := e.citizen(t, "001090000105")
+	pl := pool{}
+	pl.register(t, e, holder, wallet.DefaultBatchSize)
+	waitCopies(t, e, holder, wallet.DefaultBatchSize)
+	dead := &wallet.BatchCopy{CredentialID: cred.CredentialID, DeviceID: holder.DeviceID, Thumbprint: "dead-claim",
+		Key: []byte(`{}`), Claimed: e.now}
+	if err := e.store.Update(ctx, func(tx wallet.Tx) error { return wallet.BatchCopies.Put(tx, dead) }); err != nil {
+		t.Fatal(err)
+	}
+	if v := waitCopies(t, e, holder, wallet.DefaultBatchSize+1); v.Copies != wallet.DefaultBatchSize+1 {
+		t.Fatalf("with a claim in progress: %+v", v)
+	}
+	e.now = e.now.Add(2 * time.Minute) // the claim's refill has died
+	waitCopies(t, e, holder, wallet.DefaultBatchSize)
+	for range wallet.DefaultBatchSize / 2 {
+		s := prepare(t, e, holder, cred.CredentialID, "full_name")
+		if s.ToSign[0].KeyThumbprint == dead.Thumbprint {
+			t.Fatal("a claimed copy was presented")
+		}
+		if _, err := pl.approve(e, holder, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pl.register(t, e, holder, wallet.DefaultBatchSize/2)
+	waitCopies(t, e, holder, wallet.DefaultBatchSize)
+	err := e.store.View(ctx, func(tx wallet.Tx) error {
+		_, err := wallet.BatchCopies.Get(tx, cred.CredentialID, holder.DeviceID, dead.Thumbprint)
+		if !errors.Is(err, wallet.ErrNotFound) {
+			t.Errorf("the dead claim after a refill: %v, want it deleted", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }

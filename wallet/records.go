@@ -231,13 +231,14 @@ var BatchCopies = records(Kind{Name: "batch_copies", Key: []Column{{"credential_
 	func(r *batchCopyRow) *BatchCopy { return (*BatchCopy)(r) })
 
 type batchCopyRow struct {
-	CredentialID string `json:"credential_id"`
-	DeviceID     string `json:"device_id"`
-	Thumbprint   string `json:"thumbprint"`
-	Key          []byte `json:"key"`
-	List         int    `json:"list"`
-	Index        int    `json:"index"`
-	Copy         []byte `json:"copy"`
+	CredentialID string    `json:"credential_id"`
+	DeviceID     string    `json:"device_id"`
+	Thumbprint   string    `json:"thumbprint"`
+	Key          []byte    `json:"key"`
+	List         int       `json:"list"`
+	Index        int       `json:"index"`
+	Copy         []byte    `json:"copy,omitempty"`
+	Claimed      time.Time `json:"claimed"`
 }
 
 // CopyStatuses are the status indices the batch copies of a credential

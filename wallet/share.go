@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	mrand "math/rand/v2"
 	"slices"
 	"time"
 
@@ -300,16 +301,18 @@ func (s *Service) deviceCopy(tx Tx, c *Credential, dev *Device, now time.Time) (
 // again, for the same key and status entry, when it is stale (staleCopy).
 // The approval spends it (spendCopies), so it is never presented twice;
 // a share abandoned before approval leaves it unused. errNoCopy when the
-// device holds none.
+// device holds none. The copy is one of those held at random, so that
+// shares prepared at once (on two replicas, say) seldom pick the same one
+// and have their second approval refused.
 func (s *Service) batchCopy(tx Tx, c *Credential, dev *Device, now time.Time) ([]byte, string, error) {
-	held, err := BatchCopies.List(tx, "", Order{Limit: 1}, c.ID, dev.ID)
+	held, _, _, err := heldCopies(tx, c.ID, dev.ID, now)
 	if err != nil {
 		return nil, "", err
 	}
 	if len(held) == 0 {
 		return nil, "", errNoCopy
 	}
-	bc := held[0]
+	bc := held[mrand.IntN(len(held))] // not a secret: which copy is never disclosed
 	sdjwt, err := s.openBytes(bc.Copy, "batch-copy", c.ID, dev.ID, bc.Thumbprint)
 	if err != nil {
 		return nil, "", err

@@ -113,11 +113,16 @@ type PoolKey struct {
 type BatchCopy struct {
 	CredentialID string
 	DeviceID     string
-	Thumbprint   string // of Key
-	Key          []byte // the pool key's public JWK, its cnf
-	List, Index  int    // its status list entry
-	Copy         []byte // the SD-JWT, sealed
+	Thumbprint   string    // of Key
+	Key          []byte    // the pool key's public JWK, its cnf
+	List, Index  int       // its status list entry
+	Copy         []byte    // the SD-JWT, sealed; nil while it is being signed
+	Claimed      time.Time // when its key and index were claimed
 }
+
+// pending reports whether c is still being signed: claimed, not stored
+// (heldCopies tells a refill at work from a dead one by Claimed).
+func (c *BatchCopy) pending() bool { return c.Copy == nil }
 
 // CopyStatus is the status entry of one batch copy of a credential.
 type CopyStatus struct {
