@@ -453,3 +453,50 @@ func TestCatalogues(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserLanguagesOffline is the staff page in Vietnamese with no
+// network: served by its worker, the offline outcomes in Vietnamese, and
+// the registry's names of the document and its claims read from the copy
+// the page kept (not the raw ids).
+func TestBrowserLanguagesOffline(t *testing.T) {
+	chromiumPath(t)
+	h, sw := newOfflineHarness(t)
+	w := h.setup()
+	b := newBrowserLang(t, h.url, "vi")
+	tb := b.newTab(t)
+
+	signIn(tb, w.verifierKey)
+	tb.waitFor("offline-ready", `!!navigator.serviceWorker.controller &&
+	  document.getElementById('offline-status').textContent.includes('Dữ liệu tin cậy từ')`, 15*time.Second)
+	contains(t, "offline status", tb.text("offline-status"), "Đang có mạng.", "dùng được đến")
+	tb.shot("vi-offline-ready")
+	tb.checkCatalogue("vi offline-ready")
+
+	setNetwork(tb, sw, false)
+	tb.do(chromedp.Navigate(h.url + "/verify"))
+	tb.waitView("scan-view")
+	tb.waitFor("offline status", `document.getElementById('offline-status').textContent.includes('Không có mạng')`, 10*time.Second)
+	tb.shot("vi-offline-scan")
+	tb.checkCatalogue("vi offline scan")
+
+	code := offlineCode(h, w, "full_name", "card_number")
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "HỢP LỆ", 10*time.Second)
+	contains(t, "offline result", tb.text("reason"), "Đã kiểm tra trên thiết bị này (ngoại tuyến)")
+	contains(t, "claims", tb.text("claims"), "Mã số thẻ", testCard)
+	contains(t, "documents", tb.text("documents"), "Thẻ bảo hiểm y tế", "Social Security")
+	contains(t, "tech", tb.text("tech"), "Kiểm tra ngoại tuyến, mã ")
+	tb.shot("vi-offline-valid")
+	tb.checkCatalogue("vi offline valid result")
+
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "KHÔNG HỢP LỆ", 10*time.Second)
+	contains(t, "second offline scan", tb.text("reason"), "Đã được sử dụng")
+	contains(t, "second offline scan", tb.text("name"), "tại quầy này")
+	tb.shot("vi-offline-seen")
+	tb.checkCatalogue("vi offline seen")
+	if p := offlineProblems(tb); len(p) > 0 {
+		t.Errorf("browser, offline: %s", strings.Join(p, "\n"))
+	}
+	setNetwork(tb, sw, true)
+}
