@@ -2,6 +2,8 @@
 // safely (text only, never HTML from data), and naming documents and
 // claims in plain words.
 
+import { t, dateText } from './i18n.js';
+
 /** The content of <meta name="..."> set by the server. */
 export function meta(name) {
   const m = document.querySelector(`meta[name="${name}"]`);
@@ -136,64 +138,27 @@ export function randomId() {
 
 // ---- plain words for documents and claims ----
 
-const typeNames = {
-  national_id: 'Citizen identity card',
-  health_insurance: 'Health insurance card',
-  driver_licence: 'Driving licence',
-};
-
-/** The display name of a credential type id. */
-export function typeName(id, given) {
-  return given || typeNames[id] || humanize(id);
-}
-
-const claimNames = {
-  id_number: 'ID number',
-  full_name: 'Name',
-  birth_date: 'Date of birth',
-  sex: 'Sex',
-  nationality: 'Nationality',
-  place_of_origin: 'Place of origin',
-  place_of_residence: 'Place of residence',
-  issue_date: 'Issued on',
-  expiry_date: 'Expires on',
-  portrait: 'Portrait',
-  card_number: 'Card number',
-  insured_from: 'Insured from',
-  insured_until: 'Insured until',
-  registered_facility: 'Registered facility',
-  benefit_level: 'Benefit level',
-  licence_number: 'Licence number',
-  classes: 'Vehicle classes',
-  issuing_authority: 'Issuing authority',
-};
-
-/** The display name of a claim. */
-export function claimName(name) {
-  const age = /^age_over_(\d+)$/.exec(name);
-  if (age) return `Over ${age[1]}`;
-  return claimNames[name] || humanize(name);
-}
-
-function humanize(id) {
-  const s = String(id || '').replace(/_/g, ' ');
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
+// Type and claim names come from the service's type registry, the rest
+// from the catalogues (i18n.js).
+export { typeName, claimName } from './i18n.js';
 
 /** A claim value as text (portraits are shown as images, not here). */
 export function claimText(name, value) {
-  if (typeof value === 'boolean') return value ? 'Yes' : 'No';
-  if (name === 'sex') return { M: 'Male', F: 'Female', X: 'Unspecified' }[value] || String(value);
+  if (typeof value === 'boolean') return t(value ? 'value.yes' : 'value.no');
+  if (name === 'sex' && ['M', 'F', 'X'].includes(value)) return t('value.sex.' + value);
   if (name === 'classes' && Array.isArray(value)) {
     return value.map((c) => {
       if (!c || typeof c !== 'object') return String(c);
       let s = String(c.class || '?');
-      if (c.issue_date) s += ` since ${c.issue_date}`;
-      if (c.expiry_date) s += ` until ${c.expiry_date}`;
+      if (c.issue_date) s += ' ' + t('value.class_since', { date: dateText(c.issue_date) });
+      if (c.expiry_date) s += ' ' + t('value.class_until', { date: dateText(c.expiry_date) });
       return s;
     }).join('; ');
   }
   if (value !== null && typeof value === 'object') return JSON.stringify(value);
+  // Dates in the local form; any other text exactly as issued (names keep
+  // their diacritics: no case folding, no normalisation).
+  if (typeof value === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(value)) return dateText(value);
   return String(value);
 }
 

@@ -4,18 +4,22 @@
 // answer from the cache is refreshed from the network behind it, so the
 // next load has what the service serves now. Only these files: API calls
 // (the trust bundle included, which the page keeps in IndexedDB itself)
-// always go to the network, never to this cache.
+// always go to the network, never to this cache. The type registry's
+// answers the page keeps itself (i18n.js, Cache Storage eidwallet-types-v1).
 //
 // Served as /assets/sw.js with Service-Worker-Allowed: /verify (pages.go),
 // registered with the scope /verify.
 
-const CACHE = 'eidwallet-verify-v1';
+const CACHE = 'eidwallet-verify-v2';
 const FILES = [
   '/verify',
   '/assets/app.css',
   '/assets/common.js',
   '/assets/verify.js',
   '/assets/offline.js',
+  '/assets/i18n.js',
+  '/assets/i18n-en.js',
+  '/assets/i18n-vi.js',
   '/assets/icon.svg',
   '/assets/manifest.webmanifest',
   '/vendor/cbor-x.js',

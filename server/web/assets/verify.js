@@ -12,6 +12,9 @@ import {
   $, el, api, showView, serverNow, mmss, typeName, claimName, claimText, isPortrait, ageClaims,
 } from './common.js';
 import * as offline from './offline.js';
+import {
+  t, tn, setT, setData, setNodes, dataSpan, regSpan, applyPage, loadTypes, timeText,
+} from './i18n.js';
 
 const KEY = 'eidwallet.verifier.key';      // sessionStorage only: gone when the tab closes
 const NAME = 'eidwallet.verifier.name';
@@ -40,7 +43,8 @@ function apiKey() {
 
 function showWho() {
   const name = sessionStorage.getItem(NAME);
-  $('who').textContent = name ? `Signed in: ${name}` : 'Signed in';
+  if (name) setNodes($('who'), 'v.who.named', { name: dataSpan(name) });
+  else setT($('who'), 'v.who');
   $('who').hidden = false;
   $('sign-out').hidden = false;
 }
@@ -56,7 +60,8 @@ function signedOut(message) {
   $('sign-out').hidden = true;
   $('api-key').value = '';
   const err = $('signin-error');
-  err.textContent = message || '';
+  if (message) setT(err, message);
+  else err.textContent = '';
   err.hidden = !message;
   go('signin-view');
   $('api-key').focus();
@@ -68,7 +73,7 @@ async function signIn(ev) {
   const err = $('signin-error');
   err.hidden = true;
   if (!key) {
-    err.textContent = 'Enter the API key.';
+    setT(err, 'v.signin.empty');
     err.hidden = false;
     $('api-key').focus();
     return;
@@ -77,11 +82,11 @@ async function signIn(ev) {
     // Any verifier route checks the key; the log is the cheapest one.
     await api('GET', '/v1/verifier/verifications?limit=1', { token: key });
   } catch (e) {
-    err.textContent = e.status === 401 ? 'This key was not accepted. Check it and try again.'
-      : e.status === 403 ? 'This is not a verifier key.'
-        : e.status === 429 ? `Too many attempts. Wait ${e.retryAfter || 'a few'} seconds.`
-          : e.status === 0 ? 'The service cannot be reached. Check the connection.'
-            : `Sign-in failed: ${e.message}`;
+    if (e.status === 401) setT(err, 'v.signin.refused');
+    else if (e.status === 403) setT(err, 'v.signin.not_verifier');
+    else if (e.status === 429) setT(err, 'v.signin.rate_limited', { s: e.retryAfter || '…' });
+    else if (e.status === 0) setT(err, 'v.signin.network');
+    else setT(err, 'v.signin.failed', { message: e.message });
     err.hidden = false;
     $('api-key').focus();
     return;
@@ -144,7 +149,7 @@ async function check(raw, source) {
   } catch (e) {
     if (e.status === 401) {
       busy = false;
-      signedOut('The key is no longer accepted. Sign in again.');
+      signedOut('v.signin.key_gone');
       return;
     }
     if (source === 'camera') camera.lastText = text;
@@ -172,12 +177,12 @@ async function checkCompact(text, source) {
         const resp = await api('POST', '/v1/verify', { token: apiKey(), json: { qr: text } });
         if (peek) await offline.markSeen(peek.cti, peek.exp).catch(() => {});
         showValid(resp);
-        if (!$('tech').textContent) $('tech').textContent = 'Compact code, checked online';
+        if (!$('tech').textContent) setT($('tech'), 'v.result.compact_online');
         return;
       } catch (e) {
         if (e.status === 401) {
           busy = false;
-          signedOut('The key is no longer accepted. Sign in again.');
+          signedOut('v.signin.key_gone');
           return;
         }
         if (e.status !== 0) {
@@ -194,7 +199,8 @@ async function checkCompact(text, source) {
   }
 }
 
-const ALREADY_HERE = { reason: 'Already used', detail: 'This code was scanned at this counter before. Ask the citizen to show a new code.' };
+// A refusal is {id, vars}: its words are v.why.<id> and v.why.<id>.detail.
+const ALREADY_HERE = { id: 'already_here' };
 
 // checkHere verifies an EIDC1: code on this device and queues the outcome.
 async function checkHere(text) {
@@ -226,82 +232,64 @@ function offlineProblem(reason) {
   switch (reason) {
     case 'cannot_verify_offline':
     case 'status_unknown':
-      return { reason: 'Cannot verify offline', detail: 'This device has no up-to-date trust data, or its clock is wrong. Do not accept the code; connect to the network and try again.' };
+      return { id: 'cannot_verify_offline' };
     case 'expired':
-      return { reason: 'Expired', detail: 'The code has run out of time. Ask the citizen to show a new code.' };
+      return { id: 'share_expired' };
     case 'not_yet_valid':
-      return { reason: 'Check the clock', detail: 'The code is dated in the future. Check the date and time of this device.' };
+      return { id: 'not_yet_valid' };
     case 'credential_revoked':
     case 'credential_suspended':
     case 'invalid_signature':
-      return { reason: reasons[reason][0], detail: reasons[reason][1] };
+      return { id: reason };
     case 'unknown_key':
     case 'not_authorized_for_type':
-      return { reason: 'Unknown issuer', detail: 'The code is not from a trusted authority.' };
+      return { id: 'unknown_key' };
     case 'unsupported_alg':
-      return { reason: 'Forged or damaged document', detail: 'The code is not signed in a way this page accepts.' };
+      return { id: 'unsupported_alg' };
     default:
-      return { reason: 'Not an e-ID code', detail: 'The code could not be read. Scan it again.' };
+      return { id: 'unreadable' };
   }
 }
 
 /** What is wrong with a text that is not a share code at all. */
 function localProblem(text) {
-  if (text.startsWith('EIDR1:')) {
-    return { reason: 'This is a request code', detail: 'It is shown by a shop for the citizen to scan with the app, not the other way round.' };
-  }
-  return { reason: 'Not an e-ID code', detail: 'The text read is not a citizen’s e-ID code. Scan the code on the citizen’s phone.' };
+  if (text.startsWith('EIDR1:')) return { id: 'request_code' };
+  return { id: 'not_a_code' };
 }
 
-// Plain words for the API's errors (SPEC §5) and verification reasons.
-const reasons = {
-  credential_revoked: ['Document revoked', 'The issuing authority has revoked this document.'],
-  credential_suspended: ['Document suspended', 'The issuing authority has suspended this document.'],
-  credential_expired: ['Document expired', 'The document is past its validity date.'],
-  invalid_signature: ['Forged or damaged document', 'The issuer’s signature does not match.'],
-  untrusted_issuer: ['Unknown issuer', 'The document is not from a trusted authority.'],
-  issuer_not_authorized_for_type: ['Unknown issuer', 'This authority may not issue this kind of document.'],
-  device_revoked: ['Phone removed', 'The citizen removed the phone that made this code. Ask for a new code from their current phone.'],
-};
+// The API's verification reasons (SPEC §5) with words of their own.
+const reasons = new Set([
+  'credential_revoked', 'credential_suspended', 'credential_expired', 'invalid_signature',
+  'untrusted_issuer', 'issuer_not_authorized_for_type', 'device_revoked',
+]);
 
+// Plain words for the API's errors (SPEC §5) and verification reasons.
 function problem(e) {
   switch (e.code) {
     case 'share_already_redeemed':
-      return { reason: 'Already used', detail: 'This code was scanned before. Ask the citizen to show a new code.' };
     case 'share_expired':
-      return { reason: 'Expired', detail: 'The code has run out of time. Ask the citizen to show a new code.' };
     case 'share_cancelled':
-      return { reason: 'Cancelled', detail: 'The citizen cancelled this code.' };
     case 'not_found':
-      return { reason: 'Unknown code', detail: 'This service did not issue this code, or it was misread. Scan it again.' };
+      return { id: e.code };
     case 'forbidden':
-      if (e.reason === 'audience_mismatch') {
-        return { reason: 'Made for another shop', detail: 'The citizen made this code for a different shop or office. Ask for a code made for you.' };
-      }
-      if (e.reason === 'claims_not_registered') {
-        return { reason: 'More than you may ask for', detail: 'The code holds details this shop is not registered to receive. Ask the citizen for a code with only what you need.' };
-      }
-      return { reason: 'Not allowed', detail: 'This key may not check codes.' };
+      if (e.reason === 'audience_mismatch' || e.reason === 'claims_not_registered') return { id: e.reason };
+      return { id: 'forbidden' };
     case 'rate_limited':
-      return { reason: 'Too many checks', detail: `Wait ${e.retryAfter || 'a few'} seconds, then scan again.` };
+      return { id: 'rate_limited', vars: { s: e.retryAfter || '…' } };
     case 'status_unavailable':
     case 'storage_unavailable':
     case 'server_error':
-      return { reason: 'Cannot check now', detail: 'The service could not confirm the document. Do not accept it; try again shortly.' };
-    case 'verification_failed': {
-      const r = reasons[e.reason];
-      if (r) return { reason: r[0], detail: r[1] };
-      if (String(e.reason).startsWith('kb_')) {
-        return { reason: 'Not confirmed by the citizen’s phone', detail: 'The code was not signed by the phone the document belongs to.' };
-      }
-      return { reason: 'Document check failed', detail: 'The document did not pass the checks.' };
-    }
+      return { id: 'unavailable' };
+    case 'verification_failed':
+      if (reasons.has(e.reason)) return { id: e.reason };
+      if (String(e.reason).startsWith('kb_')) return { id: 'kb' };
+      return { id: 'verification_failed' };
     case 'network':
-      return { reason: 'No connection', detail: 'The service cannot be reached. The code was not checked.' };
+      return { id: 'network' };
     case 'invalid_request':
-      return { reason: 'Not an e-ID code', detail: 'The service did not accept the text read.' };
+      return { id: 'invalid_request' };
     default:
-      return { reason: 'Cannot check', detail: e.message || 'The check failed.' };
+      return { id: 'other', vars: { message: e.message || '' } };
   }
 }
 
@@ -310,6 +298,7 @@ function problem(e) {
 function clearResult() {
   $('announce').textContent = '';
   for (const id of ['reason', 'name', 'badges', 'tech']) $(id).textContent = '';
+  $('result-view').dataset.result = '';
   $('claims').replaceChildren();
   $('documents').replaceChildren();
   const img = $('portrait');
@@ -330,7 +319,8 @@ function showValid(resp) {
   }
   const rv = $('result-view');
   rv.classList.add('ok');
-  $('verdict').textContent = 'VALID';
+  setT($('verdict'), 'v.verdict.valid');
+  $('result-view').dataset.result = 'valid';
   const docs = resp.documents || [];
   let name = '';
   let portrait = '';
@@ -343,36 +333,41 @@ function showValid(resp) {
     for (const [n, v] of ageClaims(claims)) ages.set(n, v);
     for (const [k, v] of Object.entries(claims)) {
       if (placed.has(k) || /^age_over_\d+$/.test(k)) continue;
-      rows.push([claimName(k), claimText(k, v)]);
+      rows.push([claimName(k, d.type), claimText(k, v)]);
     }
-    $('documents').append(el('li', {},
-      el('span', { class: 'doc-type', text: typeName(d.type) }),
-      ' issued by ',
-      el('span', { class: 'doc-issuer', text: (d.issuer && (d.issuer.name || d.issuer.id)) || 'unknown issuer' })));
+    const issuer = d.issuer && (d.issuer.name || d.issuer.id);
+    $('documents').append(setNodes(el('li'), issuer ? 'v.result.doc' : 'v.result.doc_unknown', {
+      type: regSpan(typeName(d.type), 'doc-type'),
+      issuer: dataSpan(issuer || '', 'doc-issuer'),
+    }));
   }
-  $('reason').textContent = resp.offline ? 'Checked on this device (offline)'
-    : docs.length === 1 ? 'Document checked' : `${docs.length} documents checked`;
-  $('name').textContent = name;
+  if (resp.offline) setT($('reason'), 'v.result.offline');
+  else setT($('reason'), docs.length === 1 ? 'v.result.checked.one' : 'v.result.checked.other', { n: docs.length });
+  setData($('name'), name);
   if (portrait) {
     const img = $('portrait');
     img.src = portrait;
     img.hidden = false;
   }
   for (const [n, v] of [...ages.entries()].sort((a, b) => a[0] - b[0])) {
-    $('badges').append(el('span', { class: v ? 'badge badge-yes' : 'badge badge-no', text: v ? `Over ${n}` : `UNDER ${n}` }));
+    $('badges').append(setT(el('span', { class: v ? 'badge badge-yes' : 'badge badge-no' }), v ? 'v.badge.over' : 'v.badge.under', { n }));
   }
-  for (const [k, v] of rows) $('claims').append(el('dt', { text: k }), el('dd', { text: v }));
-  $('tech').textContent = resp.offline ? `Offline check, code ${resp.cti}` : resp.share_id ? `Share ${resp.share_id}` : '';
+  for (const [k, v] of rows) $('claims').append(el('dt', { 'data-reg': '', text: k }), el('dd', { 'data-value': '', text: v }));
+  if (resp.offline) setT($('tech'), 'v.result.tech_offline', { code: resp.cti });
+  else if (resp.share_id) setT($('tech'), 'v.result.tech_share', { id: resp.share_id });
+  else $('tech').textContent = '';
   finishResult();
 }
 
 function showInvalid(p, code) {
   clearResult();
   $('result-view').classList.add('bad');
-  $('verdict').textContent = 'NOT VALID';
-  $('reason').textContent = p.reason;
-  $('name').textContent = p.detail;
-  $('tech').textContent = code ? `Code: ${code}` : '';
+  setT($('verdict'), 'v.verdict.invalid');
+  $('result-view').dataset.result = 'invalid';
+  setT($('reason'), `v.why.${p.id}`, p.vars);
+  setT($('name'), `v.why.${p.id}.detail`, p.vars);
+  if (code) setT($('tech'), 'v.result.tech_code', { code });
+  else $('tech').textContent = '';
   finishResult();
 }
 
@@ -380,9 +375,10 @@ function finishResult() {
   go('result-view');
   // One sentence for screen readers: the verdict, then the reason or name.
   $('announce').textContent = `${$('verdict').textContent}. ${$('reason').textContent}. ${$('name').textContent}`;
+  $('announce').dataset.t = 'v.announce'; // made of catalogue text and data
   held = false;
   $('hold').setAttribute('aria-pressed', 'false');
-  $('hold').textContent = 'Keep on screen';
+  setT($('hold'), 'v.result.hold');
   startCountdown(RESULT_SECONDS);
   $('next').focus();
 }
@@ -403,7 +399,8 @@ function startCountdown(seconds) {
 
 function renderCountdown() {
   $('countdown').value = Math.max(0, countdownLeft);
-  $('countdown-text').textContent = held ? 'Kept on screen' : `Back to scanning in ${Math.max(0, countdownLeft)} s`;
+  if (held) setT($('countdown-text'), 'v.result.held');
+  else setT($('countdown-text'), 'v.result.countdown_text', { s: Math.max(0, countdownLeft) });
 }
 
 function stopCountdown() {
@@ -414,7 +411,7 @@ function stopCountdown() {
 function toggleHold() {
   held = !held;
   $('hold').setAttribute('aria-pressed', String(held));
-  $('hold').textContent = held ? 'Resume countdown' : 'Keep on screen';
+  setT($('hold'), held ? 'v.result.resume' : 'v.result.hold');
   renderCountdown();
 }
 
@@ -436,10 +433,10 @@ async function toggleCamera() {
   }
   const status = $('camera-status');
   if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
-    status.textContent = 'The camera needs a secure (https) connection. Use the scanner or paste the code.';
+    setT(status, 'v.camera.insecure');
     return;
   }
-  status.textContent = 'Starting the camera…';
+  setT(status, 'v.camera.starting');
   try {
     camera.detect = await makeDetector();
     camera.stream = await navigator.mediaDevices.getUserMedia({
@@ -448,9 +445,8 @@ async function toggleCamera() {
     });
   } catch (e) {
     camera.stream = null;
-    status.textContent = e && e.name === 'NotAllowedError' ? 'The camera was not allowed. Use the scanner or paste the code.'
-      : e && e.name === 'NotFoundError' ? 'No camera found. Use the scanner or paste the code.'
-        : 'The camera could not be started. Use the scanner or paste the code.';
+    setT(status, e && e.name === 'NotAllowedError' ? 'v.camera.denied'
+      : e && e.name === 'NotFoundError' ? 'v.camera.none' : 'v.camera.failed');
     return;
   }
   const video = $('camera-video');
@@ -461,9 +457,9 @@ async function toggleCamera() {
   } catch {
     // autoplay of a muted stream is allowed; a failure shows as no frames
   }
-  $('camera-toggle').textContent = 'Stop the camera';
+  setT($('camera-toggle'), 'v.camera.stop');
   $('camera-toggle').setAttribute('aria-pressed', 'true');
-  status.textContent = 'Hold the citizen’s code in front of the camera.';
+  setT(status, 'v.camera.hold');
   scheduleScan();
 }
 
@@ -476,7 +472,7 @@ function stopCamera() {
   const video = $('camera-video');
   video.srcObject = null;
   video.hidden = true;
-  $('camera-toggle').textContent = 'Use the camera';
+  setT($('camera-toggle'), 'v.camera.start');
   $('camera-toggle').setAttribute('aria-pressed', 'false');
   $('camera-status').textContent = '';
 }
@@ -557,12 +553,12 @@ function loadScript(src) {
 // What the counter can ask for. The service refuses a request for claims
 // the verifier is not registered for (403), and the page says so.
 const TEMPLATES = [
-  { label: 'Over 18, with photo (identity card)', claims: { national_id: ['age_over_18', 'portrait'] }, purpose: 'Age check for an age-restricted sale' },
-  { label: 'Name and photo (identity card)', claims: { national_id: ['full_name', 'portrait'] }, purpose: 'Identity check at the counter' },
-  { label: 'Name, date of birth and photo (identity card)', claims: { national_id: ['full_name', 'birth_date', 'portrait'] }, purpose: 'Identity check' },
-  { label: 'Name and card number (health insurance card)', claims: { health_insurance: ['full_name', 'card_number'] }, purpose: 'Health insurance check' },
-  { label: 'Name and vehicle classes (driving licence)', claims: { driver_licence: ['full_name', 'classes', 'expiry_date'] }, purpose: 'Driving licence check' },
-];
+  { key: 'age18', claims: { national_id: ['age_over_18', 'portrait'] } },
+  { key: 'name_photo', claims: { national_id: ['full_name', 'portrait'] } },
+  { key: 'name_birth_photo', claims: { national_id: ['full_name', 'birth_date', 'portrait'] } },
+  { key: 'health', claims: { health_insurance: ['full_name', 'card_number'] } },
+  { key: 'licence', claims: { driver_licence: ['full_name', 'classes', 'expiry_date'] } },
+].map((x) => ({ ...x, label: t(`v.tpl.${x.key}`), purpose: t(`v.tpl.${x.key}.purpose`) }));
 const REQUEST_SECONDS = 120;
 
 let request = null; // {id, status, expiresAt, presence, abort}
@@ -575,7 +571,7 @@ function template() {
 
 function fillTemplates() {
   const sel = $('ask-template');
-  TEMPLATES.forEach((t, i) => sel.append(el('option', { value: String(i), text: t.label })));
+  TEMPLATES.forEach((x, i) => sel.append(setT(el('option', { value: String(i) }), `v.tpl.${x.key}`)));
   $('ask-purpose').value = TEMPLATES[0].purpose;
   sel.addEventListener('change', () => {
     // A purpose the staff wrote themselves is kept.
@@ -585,7 +581,9 @@ function fillTemplates() {
 }
 
 function claimList(claims) {
-  return Object.entries(claims).map(([type, names]) => `${names.map(claimName).join(', ')} (${typeName(type)})`).join('; ');
+  return Object.entries(claims).map(([type, names]) => t('v.request.claims_of', {
+    claims: names.map((n) => claimName(n, type)).join(', '), type: typeName(type),
+  })).join('; ');
 }
 
 // startRequest makes a request: a code to show (EIDR1: for the eidwallet
@@ -596,10 +594,10 @@ function claimList(claims) {
 // refuses presence with openid4vp).
 async function startRequest(presence) {
   if (busy) return;
-  const t = template();
-  const purpose = $('ask-purpose').value.trim() || t.purpose;
+  const tpl = template();
+  const purpose = $('ask-purpose').value.trim() || tpl.purpose;
   const oid4vp = !presence && $('ask-wallet').value === 'openid4vp';
-  const body = { claims: t.claims, purpose, ttl_seconds: REQUEST_SECONDS };
+  const body = { claims: tpl.claims, purpose, ttl_seconds: REQUEST_SECONDS };
   if (presence) body.presence = presence;
   // client_id_prefix and response_mode are left to the service's
   // defaults (x509_san_dns, direct_post.jwt: a signed request, §5.9.3, and
@@ -614,26 +612,25 @@ async function startRequest(presence) {
   } catch (e) {
     busy = false;
     if (e.status === 401) {
-      signedOut('The key is no longer accepted. Sign in again.');
+      signedOut('v.signin.key_gone');
       return;
     }
-    const why = e.status === 403 ? 'This counter is not registered to ask for these items. Choose another kind of check.'
-      : e.status === 404 && presence ? 'The presence code is unknown or has expired. Ask the citizen to show a new one.'
-        : e.status === 429 ? `Too many requests. Wait ${e.retryAfter || 'a few'} seconds.`
-          : e.status === 0 ? 'The service cannot be reached.'
-            : `The request could not be made: ${e.message}`;
+    const why = e.status === 403 ? ['v.ask.err.forbidden']
+      : e.status === 404 && presence ? ['v.ask.err.presence']
+        : e.status === 429 ? ['v.ask.err.rate_limited', { s: e.retryAfter || '…' }]
+          : e.status === 0 ? ['v.ask.err.network']
+            : ['v.ask.err.other', { message: e.message }];
     toScan();
-    showError(why);
+    showError(...why);
     return;
   }
   busy = false;
   request = { id: resp.request_id, status: resp.status, expiresAt: Date.parse(resp.expires_at), presence: !!presence, oid4vp, abort: new AbortController() };
   go('request-view');
-  $('request-title').textContent = presence ? 'Waiting for the citizen to answer on the phone'
-    : oid4vp ? 'Ask the citizen to scan this code with their wallet' : 'Ask the citizen to scan this code with the app';
-  $('request-what').textContent = `Asking for: ${claimList(t.claims)}. Purpose: ${purpose}`;
-  $('request-qr').alt = oid4vp ? 'Request code for the citizen’s wallet to scan' : 'Request code for the citizen’s app to scan';
-  $('request-text-label').textContent = oid4vp ? 'The request link as text' : 'The request code as text';
+  setT($('request-title'), presence ? 'v.request.title.presence' : oid4vp ? 'v.request.title.oid4vp' : 'v.request.title.app');
+  setNodes($('request-what'), 'v.request.what', { claims: regSpan(claimList(tpl.claims)), purpose: dataSpan(purpose) });
+  $('request-qr').alt = t(oid4vp ? 'v.request.alt.wallet' : 'v.request.alt.app');
+  setT($('request-text-label'), oid4vp ? 'v.request.text.link' : 'v.request.text.code');
   $('request-text').value = resp.qr_text || '';
   $('request-text-box').hidden = !resp.qr_text;
   // A wallet on this device (the staff's own phone or tablet) is invoked
@@ -683,10 +680,10 @@ function tickRequest() {
   const left = (request.expiresAt - serverNow()) / 1000;
   $('request-progress').value = Math.max(0, left);
   const waiting = request.status === 'delivered'
-    ? (request.oid4vp ? 'A wallet opened the request…' : 'The citizen is looking at the request…')
-    : request.presence ? 'Sent to the citizen’s app. Waiting…'
-      : request.oid4vp ? 'Waiting for the citizen’s wallet…' : 'Waiting for the citizen to scan…';
-  $('request-status').textContent = `${waiting} ${mmss(left)} left`;
+    ? (request.oid4vp ? 'v.request.wait.opened' : 'v.request.wait.looking')
+    : request.presence ? 'v.request.wait.sent'
+      : request.oid4vp ? 'v.request.wait.wallet' : 'v.request.wait.scan';
+  setT($('request-status'), waiting, { left: mmss(left) });
 }
 
 // pollRequest long-polls the request's state (GET ?wait=) until it is
@@ -701,7 +698,7 @@ async function pollRequest(r) {
     } catch (e) {
       if (request !== r) return;
       if (e.status === 401) {
-        signedOut('The key is no longer accepted. Sign in again.');
+        signedOut('v.signin.key_gone');
         return;
       }
       await new Promise((ok) => setTimeout(ok, 2000)); // a blip: try again
@@ -719,14 +716,11 @@ async function pollRequest(r) {
         // 1.0 §8.5), which need not be the citizen's choice: a wallet
         // without a matching document says the same.
         stopRequest();
-        showInvalid({
-          reason: 'Declined',
-          detail: r.oid4vp ? 'The citizen’s wallet declined the request.' : 'The citizen declined the request on the phone.',
-        }, 'request_declined');
+        showInvalid({ id: r.oid4vp ? 'declined_wallet' : 'declined' }, 'request_declined');
         return;
       case 'expired':
         stopRequest();
-        showInvalid({ reason: 'No answer', detail: 'The request ran out of time before the citizen answered.' }, 'request_expired');
+        showInvalid({ id: 'no_answer' }, 'request_expired');
         return;
       default: {
         const show = scannable(r) && !!$('request-text').value;
@@ -752,10 +746,11 @@ function stopRequest() {
   $('request-link-box').hidden = true;
 }
 
-function showError(text) {
+function showError(key, vars) {
   const e = $('ask-error');
-  e.textContent = text;
-  e.hidden = !text;
+  if (key) setT(e, key, vars);
+  else e.textContent = '';
+  e.hidden = !key;
 }
 
 // ---- keyboard ----
@@ -792,10 +787,6 @@ function onPaste(ev) {
 
 const SYNC_MS = 5 * 60 * 1000; // how often, while online, the trust data is renewed and the queue sent
 
-function timeText(ms) {
-  return new Date(ms).toLocaleString([], { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
-}
-
 // showOfflineState says under the scan field whether codes can be checked
 // with no network, and what waits for upload.
 async function showOfflineState() {
@@ -805,20 +796,22 @@ async function showOfflineState() {
   ]);
   let text;
   if (!st.ready) {
-    text = st.reason === 'stale' ? 'Offline checks stopped: the trust data is too old. Connect to the network.'
-      : 'Offline checks not ready yet: connect to the network once.';
+    text = t(st.reason === 'stale' ? 'v.offline.stale' : 'v.offline.not_ready');
   } else {
-    text = `${navigator.onLine ? 'Online.' : 'No network: codes are checked on this device.'} Trust data from ${timeText(st.issuedAt)}, good until ${timeText(st.usableUntil)}.`;
+    text = t(navigator.onLine ? 'v.offline.online' : 'v.offline.offline', { from: timeText(st.issuedAt), until: timeText(st.usableUntil) });
   }
-  if (n) text += ` ${n} offline ${n === 1 ? 'check' : 'checks'} to upload.`;
+  if (n) text += ' ' + tn('v.offline.queued', n);
   $('offline-status').textContent = text;
+  $('offline-status').dataset.t = 'v.offline';
   await showFlagged();
 }
 
 async function showFlagged() {
   const list = await offline.flagged().catch(() => []);
   const ul = $('flagged-list');
-  ul.replaceChildren(...list.map((f) => el('li', { text: `${typeName(f.type)}, checked ${timeText(Date.parse(f.verified_at))}` })));
+  ul.replaceChildren(...list.map((f) => setNodes(el('li'), 'v.flagged.item', {
+    type: regSpan(typeName(f.type)), at: timeText(Date.parse(f.verified_at)),
+  })));
   $('flagged-box').hidden = list.length === 0;
 }
 
@@ -836,8 +829,8 @@ function syncOffline() {
       await offline.pruneSeen().catch(() => {});
       if (apiKey()) {
         const r = await offline.upload(apiKey()).catch(() => null);
-        if (r && r.unauthorized) signedOut('The key is no longer accepted. Sign in again.');
-        if (r && r.flagged) $('announce').textContent = `${r.flagged} ${r.flagged === 1 ? 'code' : 'codes'} checked offline also used at another counter.`;
+        if (r && r.unauthorized) signedOut('v.signin.key_gone');
+        if (r && r.flagged) setT($('announce'), r.flagged === 1 ? 'v.offline.flagged.one' : 'v.offline.flagged.other', { n: r.flagged });
       }
       await showOfflineState();
     })().finally(() => { syncing = null; });
@@ -865,7 +858,9 @@ function startOffline() {
   syncOffline();
 }
 
-function init() {
+async function init() {
+  applyPage();
+  await loadTypes();
   $('signin-form').addEventListener('submit', signIn);
   $('scan-form').addEventListener('submit', (ev) => {
     ev.preventDefault();

@@ -17,6 +17,9 @@ import {
   $, el, api, ApiError, showView, meta, serverNow, b64u, b64uText, fromB64u, sha256b64u,
   randomId, typeName, claimName, claimText, isPortrait, mmss,
 } from './common.js';
+import {
+  t, setT, setNodes, dataSpan, regSpan, applyPage, loadTypes, dayText, timeText,
+} from './i18n.js';
 
 const VIEWS = ['enrol-view', 'home-view', 'confirm-view', 'qr-view'];
 const DB = 'eidwallet-demo';
@@ -45,22 +48,26 @@ function go(name) {
   document.body.dataset.view = name;
 }
 
+// say and showError take text made from the catalogue (t), with data in it.
 function say(text) {
   $('status').textContent = text || '';
+  $('status').dataset.t = 'w.status';
 }
 
 function showError(id, text) {
   const e = $(id);
   e.textContent = text || '';
+  e.dataset.t = 'w.error';
   e.hidden = !text;
 }
 
 /** A failed call in plain words, with the service's own description. */
 function describe(e, what) {
-  if (!(e instanceof ApiError)) return `${what} failed: ${e.message}`;
-  if (e.status === 0) return `${what} failed: the service cannot be reached.`;
-  if (e.status === 429) return `${what} failed: too many attempts. Wait ${e.retryAfter || 'a few'} seconds.`;
-  return `${what} failed: ${e.message}`;
+  const w = t(`w.do.${what}`);
+  if (!(e instanceof ApiError)) return t('w.failed', { what: w, message: e.message });
+  if (e.status === 0) return t('w.failed.network', { what: w });
+  if (e.status === 429) return t('w.failed.rate_limited', { what: w, s: e.retryAfter || '…' });
+  return t('w.failed', { what: w, message: e.message });
 }
 
 // ---- IndexedDB: the device record and the key pool, CryptoKeys included ----
@@ -206,24 +213,24 @@ async function enrol(ev) {
   showError('enrol-error', '');
   const citizen = $('citizen-id').value.trim();
   const code = $('activation-code').value.trim();
-  const name = $('device-name').value.trim() || 'Demo wallet (browser)';
+  const name = $('device-name').value.trim() || t('w.enrol.device.default');
   if (!/^[0-9]{12}$/.test(citizen)) {
-    showError('enrol-error', 'The personal identification number has 12 digits.');
+    showError('enrol-error', t('w.enrol.err.citizen'));
     $('citizen-id').focus();
     return;
   }
   if (!code) {
-    showError('enrol-error', 'Enter the activation code.');
+    showError('enrol-error', t('w.enrol.err.code'));
     $('activation-code').focus();
     return;
   }
   const button = $('enrol-submit');
   button.disabled = true;
-  say('Making the device key…');
+  say(t('w.enrol.making_key'));
   try {
     // extractable: false — the private key can sign but never be exported.
     const key = await newKey();
-    say('Enrolling…');
+    say(t('w.enrol.enrolling'));
     const r = await api('POST', '/v1/enrollments', {
       json: { citizen_id: citizen, activation_code: code, device_key: key.jwk, device_name: name },
     });
@@ -234,7 +241,7 @@ async function enrol(ev) {
     await home();
   } catch (e) {
     say('');
-    showError('enrol-error', e.status === 401 ? 'Enrolment failed: the activation code is not valid, used, or expired.' : describe(e, 'Enrolment'));
+    showError('enrol-error', e.status === 401 ? t('w.enrol.err.refused') : describe(e, 'enrol'));
   } finally {
     button.disabled = false;
   }
@@ -246,17 +253,17 @@ async function home() {
   stopQR();
   go('home-view');
   selectTab('docs');
-  say('Loading your documents…');
+  say(t('w.docs.loading'));
   try {
     credentials = await me('GET', '/v1/me/credentials');
   } catch (e) {
     if (deviceRefused(e)) {
       // The device is revoked or unknown to this service.
       await forgetLocal();
-      toEnrol('This browser is no longer enrolled. Enrol it again with a new activation code.');
+      toEnrol(t('w.enrol.gone'));
       return;
     }
-    say(describe(e, 'Loading documents'));
+    say(describe(e, 'load_docs'));
     return;
   }
   say('');
@@ -296,7 +303,7 @@ function refillSoon() {
 /** The service's word on the pool ({free, wanted, batch_size}), checked. */
 function poolAnswer(r) {
   if (!r || !Number.isInteger(r.wanted) || r.wanted < 0 || !Number.isInteger(r.free)) {
-    throw new Error('the service answered with an unexpected key pool');
+    throw new Error(t('w.check.pool'));
   }
   return r;
 }
@@ -331,8 +338,8 @@ async function refill(dev) {
   } catch (e) {
     if (device !== dev) return; // removed meanwhile: nothing to say
     poolState('error');
-    const why = describe(e, 'Adding one-time keys');
-    poolNote = why + (/[.!?]$/.test(why) ? '' : '.') + ' Sharing still works.';
+    const why = describe(e, 'pool');
+    poolNote = why + (/[.!?]$/.test(why) ? '' : '.') + ' ' + t('w.pool.still_works');
     say(poolNote);
   }
 }
@@ -378,26 +385,29 @@ function renderDocuments() {
   const box = $('documents');
   box.replaceChildren();
   if (!credentials.length) {
-    box.append(el('p', { text: 'No documents yet. Documents issued to you appear here.' }));
+    box.append(setT(el('p'), 'w.docs.none'));
     return;
   }
   credentials.forEach((c, i) => {
     const valid = c.status === 'valid';
-    const until = c.valid_until ? new Date(c.valid_until).toLocaleDateString() : '';
+    const until = c.valid_until ? dayText(c.valid_until) : '';
+    const state = ['valid', 'revoked', 'suspended', 'expired'].includes(c.status) ? t(`w.status.${c.status}`) : c.status;
     const fs = el('fieldset', { class: 'doc-card' },
-      el('legend', { text: typeName(c.type, c.type_name) }),
-      el('p', { class: 'doc-meta', text: `${(c.issuer && (c.issuer.name || c.issuer.id)) || ''} · ${valid ? 'valid' : c.status}${until ? ' until ' + until : ''}` }));
+      el('legend', { 'data-reg': '', text: typeName(c.type, c.type_name) }),
+      setNodes(el('p', { class: 'doc-meta' }), until ? 'w.doc.meta_until' : 'w.doc.meta', {
+        issuer: dataSpan((c.issuer && (c.issuer.name || c.issuer.id)) || ''), state, until,
+      }));
     for (const name of claimOrder(c.claims)) {
       const value = c.claims[name];
       const id = `claim-${i}-${name}`;
       const box2 = el('input', { type: 'checkbox', id, disabled: !valid });
       box2.dataset.credential = c.id;
       box2.dataset.claim = name;
-      const label = el('label', { for: id }, el('span', { class: 'claim-name', text: claimName(name) }));
+      const label = el('label', { for: id }, regSpan(claimName(name, c.type), 'claim-name'));
       if (name === 'portrait' && isPortrait(value)) {
-        label.append(el('img', { src: value, alt: 'your portrait' }));
+        label.append(el('img', { src: value, alt: t('w.doc.portrait') }));
       } else {
-        label.append(': ', claimText(name, value));
+        label.append(dataSpan(': ' + claimText(name, value)));
       }
       fs.append(el('div', { class: 'claim-row' }, box2, label));
     }
@@ -417,7 +427,7 @@ async function startShare(ev) {
     chosen.set(cb.dataset.credential, list);
   }
   if (!chosen.size) {
-    showError('share-error', 'Choose at least one item to share.');
+    showError('share-error', t('w.share.err.none'));
     return;
   }
   const req = {
@@ -444,9 +454,9 @@ async function startShare(ev) {
       // The service holds no unused copy of a chosen document for this
       // device (issue 12): more one-time keys, then copies, are on their way.
       refillSoon();
-      showError('share-error', 'Sharing failed: the one-time copies of these documents are still being made. Try again in a moment.');
+      showError('share-error', t('w.share.err.copies'));
     } else {
-      showError('share-error', describe(e, 'Sharing'));
+      showError('share-error', describe(e, 'share'));
     }
   } finally {
     button.disabled = false;
@@ -467,14 +477,14 @@ async function checkShare(req, created) {
   const signers = [];
   const asked = new Map(req.items.map((it) => [it.credential_id, it.claims]));
   if (!created || !Array.isArray(created.to_sign) || created.to_sign.length !== req.items.length) {
-    throw new Error('the service prepared a different number of documents than chosen');
+    throw new Error(t('w.check.count'));
   }
   for (const item of created.to_sign) {
     const claims = asked.get(item.credential_id);
-    if (!claims) throw new Error('the service prepared a document that was not chosen');
+    if (!claims) throw new Error(t('w.check.unchosen_doc'));
     asked.delete(item.credential_id);
     const p = item.presentation;
-    if (typeof p !== 'string' || !p.endsWith('~')) throw new Error('the presentation is not an SD-JWT');
+    if (typeof p !== 'string' || !p.endsWith('~')) throw new Error(t('w.check.not_sdjwt'));
     const parts = p.split('~');
     const payload = JSON.parse(new TextDecoder().decode(fromB64u(parts[0].split('.')[1] || '')));
     const top = new Set(Array.isArray(payload._sd) ? payload._sd : []);
@@ -482,11 +492,11 @@ async function checkShare(req, created) {
       if (!top.has(await sha256b64u(d))) continue; // nested: inside a chosen claim
       const arr = JSON.parse(new TextDecoder().decode(fromB64u(d)));
       if (!Array.isArray(arr) || arr.length !== 3 || !claims.includes(arr[1])) {
-        throw new Error(`the presentation would disclose ${Array.isArray(arr) ? arr[1] : 'something'} that was not chosen`);
+        throw new Error(t('w.check.unchosen_claim', { claim: Array.isArray(arr) ? claimName(String(arr[1])) : '?' }));
       }
     }
-    if (await sha256b64u(p) !== item.sd_hash) throw new Error('sd_hash does not match the presentation');
-    if (req.verifier_id && item.aud !== req.verifier_id) throw new Error('the presentation is not bound to the chosen verifier');
+    if (await sha256b64u(p) !== item.sd_hash) throw new Error(t('w.check.sd_hash'));
+    if (req.verifier_id && item.aud !== req.verifier_id) throw new Error(t('w.check.aud'));
     signers.push(await signerOf(item, payload));
   }
   return signers;
@@ -495,16 +505,16 @@ async function checkShare(req, created) {
 /** The key that signs item's KB-JWT: {key, kid, pool} (see checkShare). */
 async function signerOf(item, payload) {
   const kid = item.key_thumbprint === undefined || item.key_thumbprint === null ? device.kid : item.key_thumbprint;
-  if (typeof kid !== 'string' || !kid) throw new Error('the service named the signing key in an unknown form');
+  if (typeof kid !== 'string' || !kid) throw new Error(t('w.check.kid'));
   const cnf = payload.cnf && payload.cnf.jwk;
   if (!cnf || typeof cnf !== 'object' || await thumbprint(cnf) !== kid) {
-    throw new Error('the presentation is bound to another key than the one named to sign it');
+    throw new Error(t('w.check.cnf'));
   }
   if (kid === device.kid) return { key: device.privateKey, kid, pool: false };
   const k = await loadPoolKey(kid);
   if (!k || k.deviceId !== device.deviceId || !k.privateKey) {
     const c = credentials.find((x) => x.id === item.credential_id);
-    throw new Error(`the service chose a one-time key for the ${c ? typeName(c.type, c.type_name) : 'document'} that this browser does not hold, so it cannot sign it`);
+    throw new Error(t('w.check.pool_key', { type: c ? typeName(c.type, c.type_name) : t('w.document') }));
   }
   return { key: k.privateKey, kid, pool: true };
 }
@@ -514,18 +524,19 @@ function showConfirm() {
   list.replaceChildren();
   for (const it of pending.req.items) {
     const c = credentials.find((x) => x.id === it.credential_id);
-    list.append(el('li', {},
-      el('strong', { text: c ? typeName(c.type, c.type_name) : 'Document' }), ': ',
-      it.claims.map(claimName).join(', ')));
+    list.append(setNodes(el('li'), 'w.confirm.item', {
+      type: el('strong', { 'data-reg': '', text: c ? typeName(c.type, c.type_name) : t('w.document') }),
+      claims: regSpan(it.claims.map((n) => claimName(n, c && c.type)).join(', ')),
+    }));
   }
   const ttl = pending.req.ttl_seconds;
   // Who could redeem it (SPEC §3.7): the chosen verifier, or those
   // registered for every detail chosen.
   const who = (pending.created.redeemable_by || []).map((v) => v.name);
-  $('confirm-meta').textContent = `The code works once, for ${ttl >= 120 ? ttl / 60 + ' minutes' : ttl + ' seconds'}, `
-    + (pending.req.verifier_id ? `and only for the verifier “${pending.req.verifier_id}”.`
-      : who.length ? `at a verifier registered for these details: ${who.join(', ')}.`
-        : 'but no registered verifier may receive all of these details.');
+  const span = ttl >= 120 ? t('w.confirm.minutes', { n: ttl / 60 }) : t('w.confirm.seconds', { n: ttl });
+  if (pending.req.verifier_id) setNodes($('confirm-meta'), 'w.confirm.only', { span, verifier: dataSpan(pending.req.verifier_id) });
+  else if (who.length) setNodes($('confirm-meta'), 'w.confirm.registered', { span, who: dataSpan(who.join(', ')) });
+  else setT($('confirm-meta'), 'w.confirm.nobody', { span });
   showError('confirm-error', '');
   go('confirm-view');
   $('approve').focus();
@@ -552,13 +563,13 @@ async function approve() {
       try {
         await dropPoolKeys(spent);
       } catch (e) {
-        say(`The used one-time keys could not be deleted here: ${e.message}`);
+        say(t('w.pool.not_deleted', { message: e.message }));
       }
     }
     refillSoon();
     await showQR(view);
   } catch (e) {
-    showError('confirm-error', describe(e, 'Approval'));
+    showError('confirm-error', describe(e, 'approve'));
   } finally {
     button.disabled = false;
   }
@@ -593,7 +604,7 @@ async function showQR(view) {
     img.src = qrURL;
   } catch (e) {
     img.hidden = true;
-    say(describe(e, 'Loading the QR image') + ' The code text below still works.');
+    say(describe(e, 'qr') + ' ' + t('w.qr.text_works'));
   }
   const total = Math.max(1, Math.round((Date.parse(view.expires_at) - serverNow()) / 1000));
   $('qr-progress').max = total;
@@ -608,8 +619,8 @@ function tickQR() {
   const left = (Date.parse(share.expires_at) - serverNow()) / 1000;
   const status = $('qr-status');
   if (share.status === 'active' && left > 0) {
-    const uses = share.max_uses > 1 ? ` · ${share.max_uses - share.uses} uses left` : ' · one use';
-    status.textContent = `Valid for ${mmss(left)}${uses}`;
+    if (share.max_uses > 1) setT(status, 'w.qr.valid_uses', { left: mmss(left), n: share.max_uses - share.uses });
+    else setT(status, 'w.qr.valid_once', { left: mmss(left) });
     status.className = 'qr-status';
     $('qr-progress').value = Math.max(0, left);
     return;
@@ -623,8 +634,7 @@ function endQR(state) {
   qrTimer = 0;
   pollTimer = 0;
   const status = $('qr-status');
-  status.textContent = state === 'redeemed' ? 'Checked by the verifier ✓'
-    : state === 'cancelled' ? 'Cancelled' : 'Expired — make a new code';
+  setT(status, `w.qr.${state}`);
   status.className = 'qr-status ' + (state === 'redeemed' ? 'done' : 'over');
   $('qr-progress').hidden = true;
   $('qr-img').hidden = true;
@@ -664,25 +674,27 @@ async function cancelShare() {
     share.status = 'cancelled';
     tickQR();
   } catch (e) {
-    say(describe(e, 'Cancelling'));
+    say(describe(e, 'cancel'));
   }
 }
 
 // ---- activity (SPEC §3.6) ----
 
-const events = {
-  credential_issued: (e) => `Document issued${e.issuer_id ? ' by ' + e.issuer_id : ''}`,
-  credential_status_changed: (e) => `Document status changed${e.issuer_id ? ' by ' + e.issuer_id : ''}`,
-  device_enrolled: () => 'Device enrolled',
-  device_revoked: () => 'Device removed',
-  share_approved: () => 'Share approved',
-  share_cancelled: () => 'Share cancelled',
-  share_redeemed: (e) => `Shared with ${e.verifier_id || 'a verifier'}`,
-  share_refused: (e) => `Refused to ${e.verifier_id || 'a verifier'}: ${e.outcome === 'claims_not_registered' ? 'not registered for these details' : 'the share is for another verifier'}`,
-  request_received: (e) => `Request from ${e.verifier_id || 'a verifier'}`,
-  request_approved: (e) => `Request from ${e.verifier_id || 'a verifier'} approved`,
-  request_declined: (e) => `Request from ${e.verifier_id || 'a verifier'} declined`,
-};
+// Each event's words: w.ev.<event> (with {issuer} or {verifier}), or
+// w.ev.<event>.plain when the entry names nobody.
+const events = new Set([
+  'credential_issued', 'credential_status_changed', 'device_enrolled', 'device_revoked', 'share_approved',
+  'share_cancelled', 'share_redeemed', 'share_refused', 'request_received', 'request_approved', 'request_declined',
+]);
+
+/** The words of a log entry, into e (a span). */
+function eventText(span, e) {
+  if (!events.has(e.event)) return setNodes(span, 'w.ev.other', { event: dataSpan(e.event) });
+  const who = e.verifier_id || e.issuer_id;
+  const why = e.event === 'share_refused' ? t(e.outcome === 'claims_not_registered' ? 'w.ev.refused.claims' : 'w.ev.refused.audience') : '';
+  if (!who) return setT(span, `w.ev.${e.event}.plain`, { why });
+  return setNodes(span, `w.ev.${e.event}`, { who: dataSpan(who), why });
+}
 
 /** Claim names of a log entry ("national_id.full_name") in plain words, by document. */
 function sharedClaims(names) {
@@ -691,7 +703,7 @@ function sharedClaims(names) {
     const dot = n.indexOf('.');
     const type = dot > 0 ? n.slice(0, dot) : '';
     const list = byType.get(type) || [];
-    list.push(claimName(dot > 0 ? n.slice(dot + 1) : n));
+    list.push(claimName(dot > 0 ? n.slice(dot + 1) : n, type));
     byType.set(type, list);
   }
   return [...byType].map(([type, list]) => (type ? typeName(type) + ': ' : '') + list.join(', ')).join('; ');
@@ -699,25 +711,24 @@ function sharedClaims(names) {
 
 async function loadActivity() {
   const list = $('activity');
-  say('Loading the activity log…');
+  say(t('w.activity.loading'));
   let r;
   try {
     r = await me('GET', '/v1/me/activity');
   } catch (e) {
-    say(describe(e, 'Loading the activity log'));
+    say(describe(e, 'activity'));
     return;
   }
   say('');
   list.replaceChildren();
   const entries = (r && r.entries) || [];
-  if (!entries.length) list.append(el('li', { text: 'Nothing yet.' }));
+  if (!entries.length) list.append(setT(el('li'), 'w.activity.none'));
   for (const e of entries) {
-    const what = (events[e.event] || ((x) => x.event))(e);
     const li = el('li', {},
-      el('time', { class: 'when', datetime: e.at, text: new Date(e.at).toLocaleString() }),
-      el('span', { class: 'what', text: what }));
-    if (e.claims && e.claims.length) li.append(el('span', { class: 'claims-shared', text: sharedClaims(e.claims) }));
-    if (e.outcome && e.outcome !== 'ok' && e.outcome !== 'success') li.append(el('span', { text: ` (${e.outcome})` }));
+      el('time', { class: 'when', datetime: e.at, 'data-value': '', text: timeText(e.at) }),
+      eventText(el('span', { class: 'what' }), e));
+    if (e.claims && e.claims.length) li.append(el('span', { class: 'claims-shared', 'data-reg': '', text: sharedClaims(e.claims) }));
+    if (e.outcome && e.outcome !== 'ok' && e.outcome !== 'success') li.append(el('span', { 'data-value': '', text: ` (${e.outcome})` }));
     list.append(li);
   }
 }
@@ -751,7 +762,7 @@ async function forget() {
     // revoked already, or the service is gone: forget it here anyway
   }
   await forgetLocal();
-  toEnrol('This device was removed. Its copies of your documents can no longer be used.');
+  toEnrol(t('w.enrol.removed'));
 }
 
 function toEnrol(message) {
@@ -762,6 +773,9 @@ function toEnrol(message) {
 }
 
 async function init() {
+  applyPage();
+  $('device-name').value = t('w.enrol.device.default');
+  await loadTypes();
   $('enrol-form').addEventListener('submit', enrol);
   $('share-form').addEventListener('submit', startShare);
   $('approve').addEventListener('click', approve);
@@ -773,7 +787,7 @@ async function init() {
   $('forget').addEventListener('click', forget);
   if (!window.crypto || !crypto.subtle || !window.indexedDB) {
     go('enrol-view');
-    say('This browser cannot keep a device key here (WebCrypto needs https or localhost).');
+    say(t('w.no_crypto'));
     return;
   }
   try {
