@@ -134,9 +134,10 @@ type limiter struct {
 }
 
 type bucket struct {
-	key    string
-	lim    *rate.Limiter // the bucket itself, when not shared
-	leased int           // shared: tokens leased and not spent
+	key     string
+	lim     *rate.Limiter // the bucket itself, when not shared
+	leased  int           // shared: tokens leased and not spent
+	leasing chan struct{} // shared: closed when the lease in flight ends
 }
 
 func newLimiter(name string, l Limit, maxEntries int, shared SharedBuckets) *limiter {
@@ -150,24 +151,12 @@ func (l *limiter) allow(ctx context.Context, key string, now time.Time) (time.Du
 	if l.limit.Rate == rate.Inf {
 		return 0, nil
 	}
+	if l.shared != nil {
+		return l.allowShared(ctx, key)
+	}
 	l.mu.Lock()
 	b := l.bucket(key)
-	if l.shared != nil && b.leased > 0 {
-		b.leased--
-		l.mu.Unlock()
-		return 0, nil
-	}
 	l.mu.Unlock()
-	if l.shared != nil {
-		n, wait, err := l.shared.TakeTokens(ctx, l.name, key, float64(l.limit.Rate), l.limit.Burst)
-		if err != nil || n == 0 {
-			return max(wait, time.Millisecond), err
-		}
-		l.mu.Lock()
-		b.leased += n - 1 // kept for this key's next events (lost if evicted meanwhile)
-		l.mu.Unlock()
-		return 0, nil
-	}
 	r := b.lim.ReserveN(now, 1)
 	if !r.OK() {
 		return time.Minute, nil // burst < 1: never; say so plainly
@@ -177,6 +166,47 @@ func (l *limiter) allow(ctx context.Context, key string, now time.Time) (time.Du
 		return d, nil
 	}
 	return 0, nil
+}
+
+// allowShared takes one event for key from this server's lease of the
+// shared bucket, leasing more when it is spent. One lease of a key is in
+// flight at a time: the events that find none left wait for it and share
+// it, so a burst on one replica takes one sixteenth of what is left at a
+// time, not one per waiting event, and leaves the rest to the others.
+func (l *limiter) allowShared(ctx context.Context, key string) (time.Duration, error) {
+	for {
+		l.mu.Lock()
+		b := l.bucket(key)
+		if b.leased > 0 {
+			b.leased--
+			l.mu.Unlock()
+			return 0, nil
+		}
+		if w := b.leasing; w != nil {
+			l.mu.Unlock()
+			select {
+			case <-w:
+				continue
+			case <-ctx.Done():
+				return time.Millisecond, ctx.Err()
+			}
+		}
+		w := make(chan struct{})
+		b.leasing = w
+		l.mu.Unlock()
+		n, wait, err := l.shared.TakeTokens(ctx, l.name, key, float64(l.limit.Rate), l.limit.Burst)
+		l.mu.Lock()
+		b.leasing = nil
+		close(w)
+		if err == nil && n > 0 {
+			b.leased += n - 1 // kept for this key's next events (lost if evicted meanwhile)
+		}
+		l.mu.Unlock()
+		if err != nil || n == 0 {
+			return max(wait, time.Millisecond), err
+		}
+		return 0, nil
+	}
 }
 
 // bucket is key's entry, made when missing and moved to the front; l.mu

@@ -2,8 +2,12 @@ package server
 
 import (
 	"context"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
 	"slices"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +115,34 @@ func TestLimiterLeases(t *testing.T) {
 	}
 	if want := []string{"a", "b", "a", "a", "a"}; !slices.Equal(shared.calls, want) {
 		t.Errorf("TakeTokens calls %v, want %v: a lease a call for three events, then a call a refusal", shared.calls, want)
+	}
+}
+
+// TestSharedLimitBurstOnTwoReplicas: two servers' limiters on one shared
+// bucket (the service's TakeTokens over the real store), each hit by a
+// burst of concurrent events: together they let through the bucket's
+// burst, within 10 % — one lease of a key is in flight at a time on each,
+// so a burst on one does not lease, one sixteenth at a time per waiting
+// event, what the other needs (issue 10 item 3).
+func TestSharedLimitBurstOnTwoReplicas(t *testing.T) {
+	svc, _ := servicetest.New(t, wallet.Config{})
+	limit := Limit{Rate: 0.01, Burst: 100} // no refill to speak of during the test
+	replicas := []*limiter{newLimiter("burst", limit, 100, svc), newLimiter("burst", limit, 100, svc)}
+	var admitted atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 160 {
+		wg.Go(func() {
+			d, err := replicas[i%2].allow(context.Background(), "203.0.113.7", time.Now())
+			if err != nil {
+				t.Error(err)
+			}
+			if d == 0 {
+				admitted.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := admitted.Load(); n < 90 || n > 100 {
+		t.Errorf("%d of 160 events admitted by two replicas sharing a burst of 100, want 90 to 100", n)
 	}
 }
