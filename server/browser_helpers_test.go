@@ -59,8 +59,15 @@ type browser struct {
 
 // newBrowser starts Chromium with the flags this machine needs (no
 // sandbox as root, no GPU, no QUIC, no background networking, a fresh
-// profile) and a fake camera that plays y4m, if given.
+// profile) and a fake camera that plays y4m, if given, in English.
 func newBrowser(t *testing.T, base, y4m string) *browser {
+	t.Helper()
+	return startBrowser(t, base, y4m, "en-US")
+}
+
+// startBrowser is newBrowser with Chromium's user interface language set
+// to lang (navigator.languages and Accept-Language follow it).
+func startBrowser(t *testing.T, base, y4m, lang string) *browser {
 	t.Helper()
 	exe := chromiumPath(t)
 	u, err := url.Parse(base)
@@ -79,7 +86,8 @@ func newBrowser(t *testing.T, base, y4m string) *browser {
 		chromedp.Flag("disable-sync", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("lang", "en-US"),
+		chromedp.Flag("lang", lang),
+		chromedp.Flag("accept-lang", lang),
 	)
 	if y4m != "" {
 		opts = append(opts,
@@ -115,7 +123,7 @@ func newBrowser(t *testing.T, base, y4m string) *browser {
 		}
 		b.shots = append(b.shots, extra)
 	}
-	t.Logf("screenshots: %s", strings.Join(b.shots, " and "))
+	t.Logf("screenshots (%s): %s", lang, strings.Join(b.shots, " and "))
 	return b
 }
 

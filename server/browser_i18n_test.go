@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -24,55 +23,6 @@ import (
 // type and claim names, local dates, a Vietnamese name shown exactly, and
 // the catalogue rule of docs/pages.md ("Languages") enforced on every
 // state.
-
-// newBrowserLang is newBrowser with Chromium's user interface language set
-// to lang (navigator.languages and Accept-Language follow it).
-func newBrowserLang(t *testing.T, base, lang string) *browser {
-	t.Helper()
-	exe := chromiumPath(t)
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe),
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("lang", lang),
-		chromedp.Flag("accept-lang", lang),
-	)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(allocCtx)
-	t.Cleanup(func() {
-		_ = chromedp.Cancel(ctx)
-		cancel()
-		cancelAlloc()
-	})
-	if err := chromedp.Do(ctx); err != nil {
-		t.Fatalf("start %s: %v", exe, err)
-	}
-	b := &browser{t: t, ctx: ctx, base: base, host: u.Host}
-	dir := filepath.Join(t.TempDir(), "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	b.shots = append(b.shots, dir)
-	if extra := os.Getenv("EIDWALLET_SCREENSHOTS"); extra != "" {
-		if err := os.MkdirAll(extra, 0o755); err != nil {
-			t.Fatalf("EIDWALLET_SCREENSHOTS: %v", err)
-		}
-		b.shots = append(b.shots, extra)
-	}
-	t.Logf("screenshots (%s): %s", lang, strings.Join(b.shots, " and "))
-	return b
-}
 
 // catalogueScript lists what breaks the rule of docs/pages.md: every
 // visible text node sits in an element marked data-i18n or data-t (text
@@ -158,7 +108,7 @@ func TestBrowserLanguages(t *testing.T) {
 	for i, lang := range []string{"vi", "en"} {
 		words := languages[lang]
 		t.Run(lang, func(t *testing.T) {
-			b := newBrowserLang(t, h.url, lang)
+			b := startBrowser(t, h.url, "", lang)
 
 			// The staff page: sign-in, refused, scan, valid, refused result,
 			// request code, then the switch.
@@ -462,7 +412,7 @@ func TestBrowserLanguagesOffline(t *testing.T) {
 	chromiumPath(t)
 	h, sw := newOfflineHarness(t)
 	w := h.setup()
-	b := newBrowserLang(t, h.url, "vi")
+	b := startBrowser(t, h.url, "", "vi")
 	tb := b.newTab(t)
 
 	signIn(tb, w.verifierKey)
