@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 )
@@ -19,7 +18,7 @@ func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string) ([]ap
 		all, err := APIKeys.List(tx, "", Order{})
 		for _, k := range all {
 			if owner == "" || k.Owner == owner {
-				out = append(out, api.APIKeyView{ID: k.ID, Role: k.Role, Owner: k.Owner, Created: k.Created, Revoked: utcPtr(k.Revoked)})
+				out = append(out, api.APIKeyView{ID: k.ID, Role: k.Role, Owner: k.Owner, Created: k.Created, Revoked: k.Revoked})
 			}
 		}
 		return err
@@ -72,12 +71,4 @@ func (s *Service) RetireVerifier(ctx context.Context, p *Principal, verifierID s
 	}
 	s.log.InfoContext(ctx, "verifier retired", "verifier_id", verifierID, "api_keys_revoked", revoked)
 	return view, nil
-}
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

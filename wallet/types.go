@@ -87,16 +87,6 @@ func (s *Service) CredentialTypes() []api.CredentialType {
 	return out
 }
 
-// CredentialType is one credential type (GET /v1/types/{id}); a not_found
-// Error when there is none of that id.
-func (s *Service) CredentialType(id string) (api.CredentialType, error) {
-	t, ok := s.types.ByID(id)
-	if !ok {
-		return api.CredentialType{}, Errorf(api.CodeNotFound, "no such credential type")
-	}
-	return s.credentialType(t), nil
-}
-
 func (s *Service) credentialType(t *credentials.Type) api.CredentialType {
 	_, uri := typeRef(s.url, t)
 	ct := api.CredentialType{ID: t.ID, VCT: t.VCT, Name: t.Name, Display: []api.TypeDisplay{}, MetadataURI: uri, Schema: t.Schema()}
