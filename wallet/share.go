@@ -451,11 +451,15 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 		return nil, nil, Errorf(api.CodeInvalidRequest, "kb_jwts: one per item (%d)", len(items))
 	}
 	var dev *Device
+	var keys map[string]bool
 	creds := make([]*Credential, len(items))
 	issuers := map[string]*Issuer{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
 		if dev, err = Devices.Get(tx, p.DeviceID); err != nil {
+			return err
+		}
+		if keys, err = s.deviceKeysOf(tx, dev, items); err != nil {
 			return err
 		}
 		for i, it := range items {
@@ -479,10 +483,6 @@ func (s *Service) verifyItems(ctx context.Context, p *Principal, id, aud string,
 	devKey, err := credentials.ParsePublicJWK(dev.Key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("device %s key: %w", dev.ID, err)
-	}
-	keys, err := s.deviceKeysOf(ctx, dev, items)
-	if err != nil {
-		return nil, nil, err
 	}
 	trust, err := s.trust(slices.Collect(maps.Values(issuers)))
 	if err != nil {
@@ -564,32 +564,21 @@ func holderIs(holder *ecdsa.PublicKey, want string, keys map[string]bool, devKey
 // deviceKeysOf is the set of the keys items name that are dev's: its
 // device key, and its pool keys by DeviceKeys. A share prepared on another
 // device names that device's keys, none of which are.
-func (s *Service) deviceKeysOf(ctx context.Context, dev *Device, items []ShareItem) (map[string]bool, error) {
+func (s *Service) deviceKeysOf(tx Tx, dev *Device, items []ShareItem) (map[string]bool, error) {
 	own, err := s.deviceThumbprint(dev)
 	if err != nil {
 		return nil, err
 	}
 	keys := map[string]bool{own: true}
-	var ls []Lookup
-	var names []string
 	for _, it := range items {
-		if it.Key != "" && it.Key != own {
-			ls, names = append(ls, DeviceKeys.Lookup(it.Key)), append(names, it.Key)
+		if it.Key == "" || keys[it.Key] {
+			continue
 		}
-	}
-	if len(ls) == 0 {
-		return keys, nil
-	}
-	got, err := s.store.Fetch(ctx, ls...)
-	if err != nil {
-		return nil, err
-	}
-	for i, b := range got {
-		id, err := DeviceKeys.Fetched(b, names[i])
+		id, err := DeviceKeys.Get(tx, it.Key)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
-		keys[names[i]] = err == nil && string(id) == dev.ID
+		keys[it.Key] = err == nil && string(id) == dev.ID
 	}
 	return keys, nil
 }
