@@ -159,8 +159,10 @@ func TestBatchCopies(t *testing.T) {
 
 	// The device key cannot sign for a pool key's copy.
 	c := prepare(t, e, holder, cred.CredentialID, "full_name")
-	if _, err := (pool{c.ToSign[0].KeyThumbprint: devKey}).approve(e, holder, c); err == nil {
-		t.Fatal("a batch copy approved with the device key's signature")
+	_, err = (pool{c.ToSign[0].KeyThumbprint: devKey}).approve(e, holder, c)
+	var we *wallet.Error
+	if !errors.As(err, &we) || we.Code != api.CodeVerificationFailed || we.Reason != string(credentials.ReasonKBInvalid) {
+		t.Fatalf("a batch copy approved with the device key's signature: %v, want verification_failed kb_invalid", err)
 	}
 
 	// Nor can another device of the citizen approve it, even with the
