@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
 	"image"
 	"image/color"
 	"image/png"
@@ -584,4 +586,30 @@ func decodePNG(t *testing.T, b []byte) image.Image {
 		t.Fatalf("decode QR PNG: %v", err)
 	}
 	return img
+}
+
+// walletCitizen sets up what a demo-wallet run needs: an issuer issuerID
+// (named issuerName) of identity cards, a card with a portrait for a
+// citizen not enrolled yet, their activation code, and a counter verifier
+// registered for what the citizen will share (SPEC §3.7: an unbound share
+// redeems only there). It returns the code and the counter.
+func (h *harness) walletCitizen(issuerID, issuerName, citizen, name, counterID, counterName string) (string, api.VerifierView) {
+	h.t.Helper()
+	h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
+		ID: issuerID, Name: issuerName, Types: []string{credentials.NationalID}}, 201, nil)
+	var ik api.NewAPIKey
+	h.call("POST", "/v1/admin/issuers/"+issuerID+"/api-keys", h.admin, nil, 201, &ik)
+	h.call("POST", "/v1/issuer/credentials", ik.Key, api.IssueRequest{
+		CitizenID: citizen, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(1, 0, 0),
+		Claims: map[string]any{
+			"id_number": citizen, "full_name": name, "birth_date": "1990-05-06", "sex": "F",
+			"nationality": "VN", "issue_date": "2024-01-02", "expiry_date": "2034-01-02", "portrait": testPortrait(h.t),
+		}}, 201, nil)
+	var code api.ActivationCodeResponse
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
+	var counter api.VerifierView
+	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
+		ID: counterID, Name: counterName, Category: "post",
+		Claims: map[string][]string{credentials.NationalID: {"full_name", "portrait", "age_over_18"}}}, 201, &counter)
+	return code.Code, counter
 }

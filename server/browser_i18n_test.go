@@ -13,8 +13,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/credentials"
 )
 
 // The pages in Vietnamese and English (issue 13 item 1): Chromium started
@@ -194,25 +192,9 @@ func TestBrowserLanguages(t *testing.T) {
 
 			// The demo wallet of a citizen whose name has Vietnamese
 			// diacritics: enrol, documents, confirm, QR, checked, activity.
-			issuer := "mps" + lang
-			h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
-				ID: issuer, Name: "Bộ Công an", Types: []string{credentials.NationalID}}, 201, nil)
-			var ik api.NewAPIKey
-			h.call("POST", "/v1/admin/issuers/"+issuer+"/api-keys", h.admin, nil, 201, &ik)
 			citizen := "07912345678" + string(rune('0'+i))
 			const name = "Trần Thị Ánh Tuyết"
-			h.call("POST", "/v1/issuer/credentials", ik.Key, api.IssueRequest{
-				CitizenID: citizen, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(1, 0, 0),
-				Claims: map[string]any{
-					"id_number": citizen, "full_name": name, "birth_date": "1990-05-06", "sex": "F",
-					"nationality": "VN", "issue_date": "2024-01-02", "expiry_date": "2034-01-02", "portrait": testPortrait(t),
-				}}, 201, nil)
-			var code api.ActivationCodeResponse
-			h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
-			var counter api.VerifierView
-			h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
-				ID: "counter" + lang, Name: "Bưu điện Hoàn Kiếm", Category: "post",
-				Claims: map[string][]string{credentials.NationalID: {"full_name", "portrait", "age_over_18"}}}, 201, &counter)
+			code, counter := h.walletCitizen("mps"+lang, "Bộ Công an", citizen, name, "counter"+lang, "Bưu điện Hoàn Kiếm")
 
 			wt := b.newTab(t)
 			wt.do(chromedp.Navigate(h.url + "/demo/wallet"))
@@ -222,7 +204,7 @@ func TestBrowserLanguages(t *testing.T) {
 			wt.checkCatalogue(lang + " wallet enrol")
 			wt.checkA11y(lang+" wallet enrol", "citizen-id", "activation-code", "device-name", "enrol-submit")
 
-			wt.typeKeys(citizen + kb.Tab + code.Code + kb.Enter)
+			wt.typeKeys(citizen + kb.Tab + code + kb.Enter)
 			wt.waitView("home-view")
 			wt.waitFor("documents", `!!document.querySelector('#documents input[data-claim="full_name"]')`, 10*time.Second)
 			docs := wt.text("documents")

@@ -350,26 +350,10 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("demo wallet", func(t *testing.T) {
-		// The identity card of a citizen not enrolled yet, with a portrait.
-		h.call("POST", "/v1/admin/issuers", h.admin, api.CreateIssuerRequest{
-			ID: "mps", Name: "Population Registry", Types: []string{credentials.NationalID}}, 201, nil)
-		var ik api.NewAPIKey
-		h.call("POST", "/v1/admin/issuers/mps/api-keys", h.admin, nil, 201, &ik)
+		// The identity card of a citizen not enrolled yet, with a portrait,
+		// and a counter registered for what the citizen will share.
 		const citizen, name = "079123456789", "Tran Thi Browser"
-		h.call("POST", "/v1/issuer/credentials", ik.Key, api.IssueRequest{
-			CitizenID: citizen, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(1, 0, 0),
-			Claims: map[string]any{
-				"id_number": citizen, "full_name": name, "birth_date": "1990-05-06", "sex": "F",
-				"nationality": "VN", "issue_date": "2024-01-02", "expiry_date": "2034-01-02", "portrait": testPortrait(t),
-			}}, 201, nil)
-		var code api.ActivationCodeResponse
-		h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
-		// A counter registered for what the citizen will share (SPEC §3.7:
-		// an unbound share redeems only there).
-		var counter api.VerifierView
-		h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{
-			ID: "counter", Name: "Post Office Counter", Category: "post",
-			Claims: map[string][]string{credentials.NationalID: {"full_name", "portrait", "age_over_18"}}}, 201, &counter)
+		code, counter := h.walletCitizen("mps", "Population Registry", citizen, name, "counter", "Post Office Counter")
 
 		wt := b.newTab(t)
 		wt.do(chromedp.Navigate(h.url + "/demo/wallet"))
@@ -382,7 +366,7 @@ func TestBrowser(t *testing.T) {
 		wt.checkA11y("wallet enrol", "citizen-id", "activation-code", "device-name", "enrol-submit")
 
 		// Keyboard only: type, Tab, type, Enter.
-		wt.typeKeys(citizen + kb.Tab + code.Code + kb.Enter)
+		wt.typeKeys(citizen + kb.Tab + code + kb.Enter)
 		wt.waitView("home-view")
 		wt.waitFor("documents", `!!document.querySelector('#documents input[data-claim="full_name"]')`, 10*time.Second)
 
