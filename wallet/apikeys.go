@@ -36,21 +36,12 @@ func (s *Service) RetireVerifier(ctx context.Context, p *Principal, verifierID s
 		return nil, err
 	}
 	now := s.now().UTC()
-	var view *api.VerifierView
 	revoked := 0
-	err := s.store.Update(ctx, func(tx Tx) error {
+	view, err := s.changeVerifier(ctx, verifierID, func(tx Tx, v *Verifier) error {
 		revoked = 0
-		v, err := Verifiers.Get(tx, verifierID)
-		if err != nil {
-			return err
-		}
 		if v.Retired == nil {
 			v.Retired = &now
-			if err := Verifiers.Put(tx, v); err != nil {
-				return err
-			}
 		}
-		view = verifierView(v)
 		keys, err := APIKeys.List(tx, "", Order{})
 		if err != nil {
 			return err
@@ -67,8 +58,28 @@ func (s *Service) RetireVerifier(ctx context.Context, p *Principal, verifierID s
 		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err, "verifier")
+		return nil, err
 	}
 	s.log.InfoContext(ctx, "verifier retired", "verifier_id", verifierID, "api_keys_revoked", revoked)
 	return view, nil
+}
+
+// changeVerifier applies change to a verifier in one write transaction and
+// returns it as the operator sees it.
+func (s *Service) changeVerifier(ctx context.Context, verifierID string, change func(Tx, *Verifier) error) (*api.VerifierView, error) {
+	var v *Verifier
+	err := s.store.Update(ctx, func(tx Tx) error {
+		var err error
+		if v, err = Verifiers.Get(tx, verifierID); err != nil {
+			return err
+		}
+		if err := change(tx, v); err != nil {
+			return err
+		}
+		return Verifiers.Put(tx, v)
+	})
+	if err != nil {
+		return nil, s.storeErr(ctx, err, "verifier")
+	}
+	return verifierView(v), nil
 }

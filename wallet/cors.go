@@ -30,18 +30,12 @@ func (s *Service) SetVerifierOrigins(ctx context.Context, p *Principal, verifier
 		}
 	}
 	origins := slices.Compact(slices.Sorted(slices.Values(req.Origins)))
-	var view *api.VerifierView
-	err := s.store.Update(ctx, func(tx Tx) error {
-		v, err := Verifiers.Get(tx, verifierID)
-		if err != nil {
-			return err
-		}
+	view, err := s.changeVerifier(ctx, verifierID, func(_ Tx, v *Verifier) error {
 		v.Origins = origins
-		view = verifierView(v)
-		return Verifiers.Put(tx, v)
+		return nil
 	})
 	if err != nil {
-		return nil, s.storeErr(ctx, err, "verifier")
+		return nil, err
 	}
 	s.log.InfoContext(ctx, "verifier origins set", "verifier_id", verifierID, "origins", len(origins))
 	return view, nil
