@@ -235,11 +235,7 @@ func (s *Service) spendValid(tx Tx, deviceID string, items []ShareItem, now time
 	if _, err := s.stillValid(tx, deviceID, items, now); err != nil {
 		return err
 	}
-	d, err := Devices.Get(tx, deviceID)
-	if err != nil {
-		return err
-	}
-	return s.spendCopies(tx, d, items)
+	return s.spendCopies(tx, deviceID, items)
 }
 
 // approved queues a top-up of the device's batches once an approval that

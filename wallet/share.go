@@ -169,8 +169,8 @@ func putCopies(tx Tx, deviceID string, changes []copyChange) error {
 // spendCopies deletes, in an approval's write transaction, the batch
 // copies its items present (issue 12): a copy is presented by one share
 // only. An item presenting the device key's copy spends nothing.
-func (s *Service) spendCopies(tx Tx, dev *Device, items []ShareItem) error {
-	own, err := s.deviceThumbprint(dev)
+func (s *Service) spendCopies(tx Tx, deviceID string, items []ShareItem) error {
+	own, err := s.deviceThumbprintByID(tx, deviceID)
 	if err != nil {
 		return err
 	}
@@ -178,16 +178,30 @@ func (s *Service) spendCopies(tx Tx, dev *Device, items []ShareItem) error {
 		if it.Key == "" || it.Key == own {
 			continue
 		}
-		if _, err := BatchCopies.Get(tx, it.CredentialID, dev.ID, it.Key); errors.Is(err, ErrNotFound) {
+		if _, err := BatchCopies.Get(tx, it.CredentialID, deviceID, it.Key); errors.Is(err, ErrNotFound) {
 			return errCopyTaken
 		} else if err != nil {
 			return err
 		}
-		if err := BatchCopies.Delete(tx, it.CredentialID, dev.ID, it.Key); err != nil {
+		if err := BatchCopies.Delete(tx, it.CredentialID, deviceID, it.Key); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// deviceThumbprintByID is deviceThumbprint for a device known by id: from
+// memory (an approval's verification has just put it there), else from its
+// record.
+func (s *Service) deviceThumbprintByID(tx Tx, id string) (string, error) {
+	if t, ok := s.deviceThumbs.Load(id); ok {
+		return t.(string), nil
+	}
+	d, err := Devices.Get(tx, id)
+	if err != nil {
+		return "", err
+	}
+	return s.deviceThumbprint(d)
 }
 
 // deviceThumbprint is the RFC 7638 thumbprint of d's key, kept in memory
