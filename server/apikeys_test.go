@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -62,4 +65,45 @@ func TestRetireVerifier(t *testing.T) {
 	}
 	h.call("DELETE", "/v1/admin/verifiers/"+w.verifierID, h.admin, nil, 200, nil) // twice: no error
 	h.call("DELETE", "/v1/admin/verifiers/nope", h.admin, nil, 404, nil)
+}
+
+// TestRevokedKeyRefusedAfterUse: POST /v1/verify takes a key that
+// authenticated before from memory (wallet.Service.AuthenticateDeferred)
+// and confirms it in the redemption's first read; a key revoked since is
+// refused there, 401 with the invalid_token challenge, before the share is
+// looked at (it stays unredeemed), on the same-origin and the CORS path.
+func TestRevokedKeyRefusedAfterUse(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	const bank = "https://bank.example"
+	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/origins", h.admin, api.OriginsRequest{Origins: []string{bank}}, 200, nil)
+	_, first := w.share(h, "full_name")
+	h.call("POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: first}, 200, nil)
+	var keys []api.APIKeyView
+	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &keys)
+	h.call("DELETE", "/v1/admin/api-keys/"+keys[0].ID, h.admin, nil, 204, nil)
+
+	id, second := w.share(h, "full_name")
+	body, _ := json.Marshal(api.VerifyRequest{QR: second})
+	for _, origin := range []string{"", bank} {
+		req, _ := http.NewRequest("POST", h.url+"/v1/verify", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+w.verifierKey)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resp.Header.Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
+			t.Errorf("origin %q: challenge %q", origin, got)
+		}
+		wantError(t, resp, 401, "unauthenticated")
+	}
+	var view api.ShareView
+	h.call("GET", "/v1/me/shares/"+id, w.token, nil, 200, &view)
+	if view.Status != api.ShareActive || view.Uses != 0 {
+		t.Errorf("the share after the refused redemptions: %s, %d uses", view.Status, view.Uses)
+	}
 }

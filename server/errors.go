@@ -61,6 +61,10 @@ type errorBody struct {
 // bearerRealm is the challenge of every 401 (RFC 6750 §3).
 const bearerRealm = `Bearer realm="eidwallet"`
 
+// invalidToken is the challenge of a 401 to a request that sent a
+// credential (RFC 6750 §3.1).
+const invalidToken = bearerRealm + `, error="invalid_token", error_description="the credential is missing, malformed, expired or revoked"`
+
 // genericInternal is all a client learns of an internal error.
 const genericInternal = "the server could not complete the request"
 
@@ -97,7 +101,11 @@ func (s *server) answerError(c *gin.Context, we *wallet.Error) {
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")
 	if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") == "" {
-		h.Set("WWW-Authenticate", bearerRealm)
+		if c.GetHeader("Authorization") != "" { // a key refused after authentication (a deferred one revoked)
+			h.Set("WWW-Authenticate", invalidToken)
+		} else {
+			h.Set("WWW-Authenticate", bearerRealm)
+		}
 	}
 	c.Abort()
 	writeJSON(c, status, errorBody{Error: we.Code, Description: we.Message, Reason: we.Reason})

@@ -110,7 +110,7 @@ func (s *server) routes(r router) {
 	// authentication, so a flood costs no key lookups (THREATS T23).
 	// Pages of the origins an operator allowed per verifier may call them
 	// (CORS, cors.go).
-	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticate(api.RoleVerifier), s.allowOrigin(),
+	r.POST("/v1/verify", s.limitByAddr(s.limits.verifyAddr), s.authenticateDeferred(api.RoleVerifier), s.allowOrigin(),
 		s.limitByPrincipal(s.limits.verifyKey), s.handleVerify())
 	verifier := r.Group("/v1/verifier", s.authenticate(api.RoleVerifier), s.allowOrigin())
 	verifier.GET("/verifications", s.handleVerifications())

@@ -19,6 +19,15 @@ import (
 // require checks the caller's role (THREATS T19). The server checks it per
 // route too; the service does not rely on that.
 func (p *Principal) require(r api.Role) error {
+	if p != nil && p.deferred != nil {
+		return errUnauthenticated() // fail closed: nothing confirmed it
+	}
+	return p.requireDeferred(r)
+}
+
+// requireDeferred is require for the methods that confirm a deferred
+// principal themselves (Redeem).
+func (p *Principal) requireDeferred(r api.Role) error {
 	if p == nil || p.Role != r {
 		return Errorf(api.CodeForbidden, "this operation is for the %s role", r)
 	}

@@ -51,14 +51,20 @@ func IsOrigin(o string) bool {
 }
 
 // OriginAllowed reports whether a page of origin may call the verifier
-// routes with verifier p's keys.
+// routes with verifier p's keys. A deferred p is confirmed by the same
+// read.
 func (s *Service) OriginAllowed(ctx context.Context, p *Principal, origin string) (bool, error) {
-	if err := p.require(api.RoleVerifier); err != nil {
+	if err := p.requireDeferred(api.RoleVerifier); err != nil {
 		return false, err
 	}
-	got, err := s.store.Fetch(ctx, Verifiers.Lookup("", p.Subject))
+	got, err := s.store.Fetch(ctx, append([]Lookup{Verifiers.Lookup("", p.Subject)}, keyLookup(p)...)...)
 	if err != nil {
 		return false, s.storeErr(ctx, err, "verifier")
+	}
+	if p.deferred != nil {
+		if err := s.confirm(p, got[1]); err != nil {
+			return false, err
+		}
 	}
 	v, err := Verifiers.Fetched(got[0], p.Subject)
 	if err != nil {

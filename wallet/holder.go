@@ -311,12 +311,16 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 	return &api.TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int(AccessTokenTTL / time.Second)}, nil
 }
 
+// maxBearer is the longest bearer credential read (an access token is
+// well under it).
+const maxBearer = 8 << 10
+
 // Authenticate turns a bearer credential into a principal: an access token
 // (holders) or an API key (issuers, verifiers, the operator). Every failure
 // is the same 401 (THREATS T20).
 func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
-	unauth := Errorf(api.CodeUnauthenticated, "missing, invalid or expired credentials")
-	if bearer == "" || len(bearer) > 8<<10 {
+	unauth := errUnauthenticated()
+	if bearer == "" || len(bearer) > maxBearer {
 		return nil, unauth
 	}
 	if strings.Count(bearer, ".") == 2 {
@@ -334,7 +338,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		got, err := s.store.Fetch(ctx, Devices.Lookup("", c.DeviceID))
 		var dev *Device
 		if err == nil {
-			dev, err = Devices.Fetched(got[0], c.DeviceID)
+			dev, err = Devices.Read(got[0], c.DeviceID)
 		}
 		if errors.Is(err, ErrNotFound) {
 			return nil, unauth
@@ -348,10 +352,11 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		}
 		return &Principal{Role: api.RoleHolder, Subject: c.Sub, DeviceID: dev.ID}, nil
 	}
-	got, err := s.store.Fetch(ctx, APIKeys.Lookup(byHash, hashSecret(bearer)))
+	hash := hashSecret(bearer)
+	got, err := s.store.Fetch(ctx, APIKeys.Lookup(byHash, hash))
 	var k *APIKey
 	if err == nil {
-		k, err = APIKeys.Fetched(got[0])
+		k, err = APIKeys.Read(got[0])
 	}
 	if errors.Is(err, ErrNotFound) {
 		return nil, unauth
@@ -361,7 +366,9 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	if k.Revoked != nil {
 		return nil, unauth
 	}
-	return &Principal{Role: k.Role, Subject: k.Owner, KeyID: k.ID}, nil
+	p := Principal{Role: k.Role, Subject: k.Owner, KeyID: k.ID}
+	s.keyCache.put(string(hash), &deferredKey{hash: hash, body: got[0], p: p})
+	return &p, nil
 }
 
 // Credentials lists the holder's credentials with their claims, the

@@ -333,6 +333,7 @@ type shareItemRow struct {
 	SDHash       string   `json:"sd_hash"`
 	Kid          string   `json:"kid,omitempty"`
 	Key          string   `json:"key_thumbprint,omitempty"`
+	IssuerID     string   `json:"issuer_id,omitempty"`
 }
 
 func toItemRows(items []ShareItem) []shareItemRow {

@@ -290,6 +290,7 @@ type Records[T any] struct {
 	index  func(*T) [][]any // one entry per kind.Indexes; nil: not in it
 	encode func(*T) ([]byte, error)
 	decode func([]byte) (*T, error)
+	memo   bounded[*T] // Read's: decoded values by their bodies
 }
 
 // Kind returns the declaration the stores see.
@@ -360,6 +361,28 @@ func (r *Records[T]) Fetched(b []byte, values ...any) (*T, error) {
 	}
 	return r.decodeOne(b, values)
 }
+
+// Read is Fetched for a record the caller only reads, on the hot path
+// (redemption): a body decodes once and its value is shared by every
+// caller given the same bytes, so it must not be modified. The bytes are
+// always the store's latest: the memo saves the decoding, never a read.
+func (r *Records[T]) Read(b []byte, values ...any) (*T, error) {
+	if b == nil {
+		return nil, fetchedNone(&r.kind, values)
+	}
+	if v, ok := r.memo.get(string(b)); ok {
+		return v, nil
+	}
+	v, err := r.decodeOne(b, values)
+	if err == nil {
+		r.memo.put(string(b), v)
+	}
+	return v, err
+}
+
+// memoSize bounds each kind's memo: the verifiers, issuers and keys of a
+// country, and the credentials and devices redeemed lately.
+const memoSize = 1 << 13
 
 // Put stores v (see Put: ErrExists when a unique value is taken).
 func (r *Records[T]) Put(tx Tx, v *T) error {
@@ -565,7 +588,7 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 		index = func(*T) [][]any { return nil }
 	}
 	return &Records[T]{
-		kind: k, key: key, index: index,
+		kind: k, key: key, index: index, memo: bounded[*T]{max: memoSize},
 		encode: func(v *T) ([]byte, error) { return json.Marshal(to(v), rowOptions) },
 		decode: func(b []byte) (*T, error) {
 			row := new(R)

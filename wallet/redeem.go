@@ -19,10 +19,13 @@ import (
 // verified when the holder approved. A share not bound to a verifier is
 // redeemable only by a verifier registered for all of its claims (T35).
 func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyRequest) (*api.VerifyResponse, error) {
-	if err := p.require(api.RoleVerifier); err != nil {
+	if err := p.requireDeferred(api.RoleVerifier); err != nil {
 		return nil, err
 	}
 	if isCompact(req.QR) {
+		if err := s.confirmed(ctx, p); err != nil {
+			return nil, err
+		}
 		return s.redeemCompact(ctx, p, req.QR)
 	}
 	kind, token, err := qr.Parse(req.QR)
@@ -52,9 +55,14 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 	// latest state of the rest.
 	f := storeFetch{ctx, s.store}
 	err = func() error {
-		got, err := f.Fetch(find, Verifiers.Lookup("", p.Subject))
+		got, err := f.Fetch(append([]Lookup{find, Verifiers.Lookup("", p.Subject)}, keyLookup(p)...)...)
 		if err != nil {
 			return err
+		}
+		if p.deferred != nil { // the caller's key first: nothing of the share is told before
+			if err := s.confirm(p, got[2]); err != nil {
+				return err
+			}
 		}
 		if sh, err = Shares.Fetched(got[0]); err != nil {
 			return err
@@ -63,7 +71,7 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		if err := redeemable(sh, p.Subject, now); err != nil {
 			return err
 		}
-		if verifier, err = Verifiers.Fetched(got[1], p.Subject); err != nil {
+		if verifier, err = Verifiers.Read(got[1], p.Subject); err != nil {
 			return err
 		}
 		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
@@ -118,7 +126,7 @@ func (s *Service) openSealedDocuments(id string, keys []string, body []byte) ([]
 		return nil, err
 	}
 	if len(sealed) != len(keys) {
-		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+		return nil, errDamaged()
 	}
 	docs := make([]api.Document, len(sealed))
 	for i, k := range keys {
@@ -249,19 +257,26 @@ func useShare(tx Tx, w *redemption) error {
 // the approving device is still active, each credential's status and
 // validity, the key that signed each copy is still in its issuer's JWKS,
 // and the issuer is still active and still issues that type. It reads and
-// compares; it verifies no signature. It reads in two Fetches, the first
-// of them also reading more, whose bodies it returns (a redemption's
-// documents and last activity entry).
+// compares; it verifies no signature. It reads in one Fetch, which also
+// reads more, whose bodies it returns (a redemption's documents and last
+// activity entry) — two when an item does not name its issuer (a share
+// stored before items did).
 func (s *Service) stillValid(tx fetcher, deviceID string, items []ShareItem, now time.Time, more ...Lookup) ([][]byte, error) {
 	ls := []Lookup{Devices.Lookup("", deviceID)}
 	for _, it := range items {
 		ls = append(ls, Credentials.Lookup("", it.CredentialID))
 	}
+	named := !slices.ContainsFunc(items, func(it ShareItem) bool { return it.IssuerID == "" })
+	if named {
+		for _, it := range items {
+			ls = append(ls, Issuers.Lookup("", it.IssuerID))
+		}
+	}
 	got, err := tx.Fetch(append(ls, more...)...)
 	if err != nil {
 		return nil, err
 	}
-	d, err := Devices.Fetched(got[0], deviceID)
+	d, err := Devices.Read(got[0], deviceID)
 	if err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
@@ -271,20 +286,25 @@ func (s *Service) stillValid(tx fetcher, deviceID string, items []ShareItem, now
 	creds := make([]*Credential, len(items))
 	var issuers []Lookup
 	for i, it := range items {
-		if creds[i], err = Credentials.Fetched(got[1+i], it.CredentialID); err != nil {
+		if creds[i], err = Credentials.Read(got[1+i], it.CredentialID); err != nil {
 			return nil, err
+		}
+		if named && creds[i].IssuerID != it.IssuerID {
+			return nil, errDamaged()
 		}
 		if err := credentialUsable(creds[i], now); err != nil {
 			return nil, err
 		}
 		issuers = append(issuers, Issuers.Lookup("", creds[i].IssuerID))
 	}
-	gotIssuers, err := tx.Fetch(issuers...)
-	if err != nil {
-		return nil, err
+	gotIssuers := got[1+len(items):]
+	if !named {
+		if gotIssuers, err = tx.Fetch(issuers...); err != nil {
+			return nil, err
+		}
 	}
 	for i, it := range items {
-		is, err := Issuers.Fetched(gotIssuers[i], creds[i].IssuerID)
+		is, err := Issuers.Read(gotIssuers[i], creds[i].IssuerID)
 		if err != nil {
 			return nil, err
 		}

@@ -766,7 +766,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 				return err
 			}
 			if oid4vpDocs = got[1]; oid4vpDocs == nil { // approved, so they must be there: fail closed
-				return &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+				return errDamaged()
 			}
 			return nil
 		}

@@ -102,6 +102,7 @@ type Service struct {
 	batch        int         // Config.BatchSize
 	deviceThumbs sync.Map    // device id → its key's RFC 7638 thumbprint
 	refills      refillQueue // devices whose batch copies to top up (batch.go)
+	keyCache     keyCache    // API keys that authenticated (keycache.go)
 }
 
 // Timing and size rules of SPEC §3 and §4.
@@ -128,7 +129,8 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s := &Service{
 		store: cfg.Store, keys: cfg.Keys, seal: cfg.Sealer, url: strings.TrimSuffix(cfg.PublicURL, "/"),
 		types: cfg.Types, now: cfg.Now, rand: cfg.Rand, log: cfg.Logger, notifier: cfg.Notifier,
-		signers: map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, docs: map[docKey]cachedDoc{},
+		keyCache: keyCache{max: keyCacheSize},
+		signers:  map[string]*ecdsa.PrivateKey{}, publicKeys: map[string]*ecdsa.PublicKey{}, docs: map[docKey]cachedDoc{},
 		statusCache: map[string]cachedStatus{},
 	}
 	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
@@ -300,13 +302,20 @@ func (s *Service) sealBytes(b []byte, ad ...string) ([]byte, error) {
 	return s.seal.Seal(b, []byte(strings.Join(ad, "|")))
 }
 
+// errDamaged is the answer to a stored record that is not what the
+// records beside it say it must be: a storage failure, never "not found"
+// (fail closed).
+func errDamaged() error {
+	return &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+}
+
 func (s *Service) openBytes(sealed []byte, ad ...string) ([]byte, error) {
 	b, err := s.seal.Open(sealed, []byte(strings.Join(ad, "|")))
 	if err != nil {
 		// A record that does not open was tampered with or moved: fail
 		// closed and say so in the log, once (T25).
 		s.log.Error("sealed record does not open", "record", ad[0], "id", ad[1])
-		return nil, &Error{Code: api.CodeStorageUnavailable, Message: "a stored record could not be read"}
+		return nil, errDamaged()
 	}
 	return b, nil
 }

@@ -286,7 +286,7 @@ func (s *Service) prepareItem(tx Tx, p *Principal, dev *Device, id, aud string, 
 	if err != nil {
 		return nil, nil, ch, err
 	}
-	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres), Key: key}
+	item := &ShareItem{CredentialID: c.ID, Type: c.Type, Claims: claims, Presentation: sealedPres, SDHash: credentials.SDHash(pres), Key: key, IssuerID: c.IssuerID}
 	return item, &api.ToSign{CredentialID: c.ID, Presentation: pres, Aud: aud, Nonce: nonce(c.ID), SDHash: item.SDHash, KeyThumbprint: key}, ch, nil
 }
 

@@ -15,6 +15,10 @@ type Principal struct {
 	Subject  string // issuer id, verifier id, holder id, or "admin"
 	DeviceID string // holders only
 	KeyID    string // API key id, for logs and rate limits
+	// deferred is set on a principal AuthenticateDeferred took from
+	// memory: its key is not yet confirmed, and only a method that
+	// confirms it accepts it (require refuses it).
+	deferred *deferredKey
 }
 
 // Issuer is an issuing authority hosted by the service.
@@ -191,6 +195,10 @@ type ShareItem struct {
 	// Key is the RFC 7638 thumbprint of the key the KB-JWT must be signed
 	// with: the copy's cnf, the device key or one of its pool keys.
 	Key string
+	// IssuerID is the credential's issuer, set at share creation so that a
+	// redemption reads the issuer in the same round as the credential
+	// (empty in shares stored before it was: read after the credential).
+	IssuerID string
 }
 
 // StatusList is one Token Status List of an issuer (2 bits an entry). Its
