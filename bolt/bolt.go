@@ -236,6 +236,25 @@ func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 	return s.result("batch", fnErr, err)
 }
 
+// Apply is a Batch of one Tx.Apply. A refused write leaves the
+// transaction as it was (Tx.Apply checks every write before it makes
+// any), so its refusal is answered without failing, and so rolling back,
+// the group it was committed with.
+func (s *Store) Apply(ctx context.Context, ws ...wallet.Write) error {
+	var refused error
+	err := s.Batch(ctx, func(tx wallet.Tx) error {
+		refused = tx.Apply(ws...)
+		if errors.Is(refused, wallet.ErrChanged) || errors.Is(refused, wallet.ErrExists) || errors.Is(refused, wallet.ErrNotFound) {
+			return nil
+		}
+		return refused
+	})
+	if err != nil {
+		return err
+	}
+	return refused
+}
+
 // result returns fn's own error untouched, and wraps an error of bbolt's
 // (begin, commit, fsync, a panic in a batch) with what failed.
 func (s *Store) result(op string, fnErr, err error) error {

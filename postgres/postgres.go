@@ -254,21 +254,88 @@ func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 // fails on its own, or maxAttempts transactions were aborted by conflicts
 // (at READ COMMITTED only a deadlock aborts one).
 func (s *Store) write(ctx context.Context, op string, iso pgx.TxIsoLevel, fn func(wallet.Tx) error) error {
+	return retry(ctx, op, func() error {
+		return s.run(ctx, op, pgx.TxOptions{IsoLevel: iso, AccessMode: pgx.ReadWrite}, fn)
+	})
+}
+
+// retry runs attempt until it succeeds, fails but for a conflict, or
+// maxAttempts of it were aborted by conflicts.
+func retry(ctx context.Context, op string, attempt func() error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: %s: %w", op, err)
 	}
-	for attempt := 1; ; attempt++ {
-		err := s.run(ctx, op, pgx.TxOptions{IsoLevel: iso, AccessMode: pgx.ReadWrite}, fn)
+	for n := 1; ; n++ {
+		err := attempt()
 		if err == nil || !retryable(err) {
 			return err
 		}
-		if attempt == maxAttempts {
-			return fmt.Errorf("postgres: %s: gave up after %d conflicting attempts: %w", op, attempt, err)
+		if n == maxAttempts {
+			return fmt.Errorf("postgres: %s: gave up after %d conflicting attempts: %w", op, n, err)
 		}
-		if err := sleep(ctx, backoff(attempt)); err != nil {
+		if err := sleep(ctx, backoff(n)); err != nil {
 			return fmt.Errorf("postgres: %s: %w", op, err)
 		}
 	}
+}
+
+// Apply runs ws in a READ COMMITTED transaction of their own whose BEGIN,
+// writes and COMMIT go as one pipeline: one round trip, where a Batch
+// running Tx.Apply takes two and a savepoint. Each write is sent so that
+// it fails when it writes no row (refusing), so a refused one aborts the
+// transaction and nothing of it commits; which one, and why, is then
+// said as Tx.Apply says it.
+func (s *Store) Apply(ctx context.Context, ws ...wallet.Write) error {
+	if err := wallet.CheckWrites(ws); err != nil {
+		return fmt.Errorf("postgres: apply %w", err)
+	}
+	return retry(ctx, "apply", func() error { return s.applyAlone(ctx, ws) })
+}
+
+func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: apply: begin: %w", err)
+	}
+	defer conn.Release()
+	b := &pgx.Batch{}
+	b.Queue(beginSQL(pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}))
+	for _, w := range ws {
+		sql, args := s.sql.write(w, true)
+		b.Queue(sql, args...)
+	}
+	b.Queue("COMMIT")
+	br := conn.SendBatch(ctx, b)
+	var failed error
+	refused := -1
+	for i := range b.Len() {
+		if _, err := br.Exec(); err != nil && failed == nil {
+			failed = err
+			if w := i - 1; w >= 0 && w < len(ws) && isRefusal(err) {
+				refused = w
+			}
+		}
+	}
+	if err := br.Close(); err != nil && failed == nil {
+		failed = err
+	}
+	if failed == nil {
+		return nil
+	}
+	// The failed transaction stays open until rolled back: end it, so
+	// that the connection goes back to the pool clean.
+	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
+		return fmt.Errorf("postgres: apply: rollback: %w", errors.Join(failed, err))
+	}
+	if refused < 0 {
+		return fmt.Errorf("postgres: apply: %w", failed)
+	}
+	w := ws[refused]
+	if !w.Swap {
+		return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
+	}
+	t := &tx{ctx: ctx, tx: &pipelined{conn: conn}, sql: &s.sql} // no BEGIN: one read of its own
+	return t.swapRefused(w.Kind, w.Old, w.Record.Key)
 }
 
 // run runs fn in one transaction and commits it when fn returns nil.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -252,12 +253,8 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 		b.Queue("SAVEPOINT apply")
 	}
 	for _, w := range ws {
-		args := recordArgs(w.Kind, w.Record)
-		if w.Swap {
-			b.Queue(t.sql.of(statement{kind: w.Kind.Name, op: "swap"}, func() string { return swapSQL(w.Kind) }), append(args, w.Old)...)
-		} else {
-			b.Queue(t.sql.of(statement{kind: w.Kind.Name, op: "put"}, func() string { return putSQL(w.Kind) }), args...)
-		}
+		sql, args := t.sql.write(w, false)
+		b.Queue(sql, args...)
 	}
 	br, err := t.tx.SendBatch(t.ctx, b)
 	if err != nil {
@@ -290,6 +287,41 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 		return t.swapRefused(w.Kind, w.Old, w.Record.Key)
 	}
 	return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
+}
+
+// write is the statement of w (a put's or a swap's), refusing when
+// refuse, and its parameters.
+func (s *statements) write(w wallet.Write, refuse bool) (string, []any) {
+	args := recordArgs(w.Kind, w.Record)
+	op, build := "put", putSQL
+	if w.Swap {
+		op, build, args = "swap", swapSQL, append(args, w.Old)
+	}
+	if refuse {
+		op += " refusing"
+	}
+	return s.of(statement{kind: w.Kind.Name, op: op}, func() string {
+		if refuse {
+			return refusing(build(w.Kind))
+		}
+		return build(w.Kind)
+	}), args
+}
+
+// refusing makes a write statement fail when it writes no row: its
+// RETURNING rows counted in a data-modifying WITH and divided into 1, so a
+// refused write raises division_by_zero and aborts its transaction — the
+// portable way (PostgreSQL, CockroachDB, YugabyteDB; no function to
+// install) to have a refusal undo the writes pipelined with it
+// (Store.Apply).
+func refusing(sql string) string {
+	return "WITH w AS (" + sql + " RETURNING 1) SELECT 1 / count(*) FROM w"
+}
+
+// isRefusal reports whether err is a refusing statement's refusal.
+func isRefusal(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "22012" // division_by_zero
 }
 
 // swapSQL is UPDATE … SET every index column and rec WHERE the key is

@@ -39,6 +39,11 @@ func (f *failingStore) Batch(ctx context.Context, fn func(wallet.Tx) error) erro
 	return f.Store.Batch(ctx, f.wrap(fn))
 }
 
+// Apply goes through a Batch, as Fetch goes through a View.
+func (f *failingStore) Apply(ctx context.Context, ws ...wallet.Write) error {
+	return f.Batch(ctx, func(tx wallet.Tx) error { return tx.Apply(ws...) })
+}
+
 // Fetch goes through a View, so that it fails as the View and its Tx do.
 func (f *failingStore) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
 	var out [][]byte

@@ -93,7 +93,7 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		w, err = s.newRedemption(sh, body, last, p.Subject, now)
 	}
 	if err == nil {
-		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, w) })
+		err = s.commitRedemption(ctx, w)
 	}
 	if err != nil {
 		if sh != nil {
@@ -189,28 +189,52 @@ func nextUse(sh *Share) *Share {
 	return &next
 }
 
-// redeem is the check-and-set: the share is swapped for its next use only
-// if it is still the body read before, so of concurrent redemptions of a
-// one-time share exactly one succeeds (THREATS T15); the activity and
-// verification entries commit with it, all three in one Apply (on
-// PostgreSQL one round trip). When another transaction changed the
-// share or took a log key since the read, the writes are made one at a
-// time, each read and decided again; w is left as it is, since fn may
-// run again.
-func (s *Service) redeem(tx Tx, w *redemption) error {
-	err := tx.Apply(Write{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
-		Write{Kind: ActivityLog.Kind(), Record: w.activity}, Write{Kind: VerificationLog.Kind(), Record: w.logged})
-	if err == nil && w.share.Offline { // its EIDC1: code is used too: a later upload of it is flagged
+// commitRedemption is the check-and-set: the share is swapped for its
+// next use only if it is still the body read before, so of concurrent
+// redemptions of a one-time share exactly one succeeds (THREATS T15); the
+// activity and verification entries commit with it, all three in one
+// Store.Apply (on PostgreSQL one round trip, BEGIN and COMMIT included).
+// An offline share's EIDC1: code is marked used in the same transaction,
+// a Batch, so that a later upload of it is flagged.
+func (s *Service) commitRedemption(ctx context.Context, w *redemption) error {
+	if !w.share.Offline {
+		err := s.store.Apply(ctx, w.writes()...)
+		if !refused(err) {
+			return err
+		}
+		return s.store.Batch(ctx, func(tx Tx) error { return s.redeemAgain(tx, w) })
+	}
+	return s.store.Batch(ctx, func(tx Tx) error {
+		err := tx.Apply(w.writes()...)
+		if refused(err) {
+			err = s.redeemAgain(tx, w)
+		}
+		if err != nil {
+			return err
+		}
 		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
 		return err
-	}
-	if !errors.Is(err, ErrChanged) && !errors.Is(err, ErrExists) {
-		return err
-	}
+	})
+}
+
+// writes are w's three writes.
+func (w *redemption) writes() []Write {
+	return []Write{{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
+		{Kind: ActivityLog.Kind(), Record: w.activity}, {Kind: VerificationLog.Kind(), Record: w.logged}}
+}
+
+// refused reports whether the writes were refused because another
+// transaction changed the share or took a log key since the read.
+func refused(err error) bool { return errors.Is(err, ErrChanged) || errors.Is(err, ErrExists) }
+
+// redeemAgain makes w's writes one at a time after another transaction
+// changed the share or took a log key since the read, each read and
+// decided again; w is left as it is, since fn may run again.
+func (s *Service) redeemAgain(tx Tx, w *redemption) error {
 	if err := useShare(tx, w); err != nil {
 		return err
 	}
-	err = Put(tx, ActivityLog.Kind(), w.activity)
+	err := Put(tx, ActivityLog.Kind(), w.activity)
 	if errors.Is(err, ErrExists) { // another entry of the holder's came first
 		e := *w.entry
 		err = s.appendActivity(tx, &e)
@@ -222,9 +246,6 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 	if errors.Is(err, ErrExists) { // another replica took the key
 		v := *w.verification
 		err = s.appendVerification(tx, &v)
-	}
-	if err == nil && w.share.Offline {
-		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
 	}
 	return err
 }

@@ -31,6 +31,11 @@ type Store interface {
 	// Fetch is a View that runs one Tx.Fetch: on PostgreSQL one round
 	// trip, the transaction's begin and commit included.
 	Fetch(ctx context.Context, ls ...Lookup) ([][]byte, error)
+	// Apply is a Batch that runs one Tx.Apply and nothing else: on
+	// PostgreSQL one round trip, the transaction's begin and commit
+	// included (bbolt: a Batch). Its errors are Tx.Apply's, and a refused
+	// write leaves nothing written.
+	Apply(ctx context.Context, ws ...Write) error
 	// Ping reports whether the store can serve (readiness).
 	Ping(ctx context.Context) error
 	Close() error

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Open) {
 		{"CanceledContext", s.testCanceledContext},
 		{"RedeemOnce", s.testRedeemOnce},
 		{"BatchIsolatesFailures", s.testBatchIsolatesFailures},
+		{"StoreApply", s.testStoreApply},
 		{"Durability", s.testDurability},
 		{"Ping", s.testPing},
 	}
@@ -284,13 +285,18 @@ var errRedeemed = errors.New("storetest: already redeemed")
 // wrote lands once, though fn may run more than once (MaxUses 50: every
 // call succeeds).
 func (s *suite) testRedeemOnce(t *testing.T) {
-	for _, mode := range []string{"Update", "Batch", "Apply"} {
+	for _, mode := range []string{"Update", "Batch", "Apply", "Store.Apply"} {
 		for _, maxUses := range []int{1, 3, 50} {
 			t.Run(fmt.Sprintf("%s/max%d", mode, maxUses), func(t *testing.T) {
 				st := s.fresh(t)
 				run := st.Update
 				if mode != "Update" {
 					run = st.Batch
+				}
+				if mode == "Store.Apply" { // the reads in a View, the writes in a Store.Apply
+					run = func(ctx context.Context, fn func(wallet.Tx) error) error {
+						return fn(storeApply{ctx: ctx, st: st})
+					}
 				}
 				sh := newShare("s1", "h1", at(0))
 				sh.TokenHash, sh.Status, sh.MaxUses = []byte("token-1"), api.ShareActive, maxUses
@@ -319,13 +325,13 @@ func (s *suite) testRedeemOnce(t *testing.T) {
 									err = wallet.Shares.Put(tx, cur)
 								case "Batch":
 									err = wallet.Shares.Swap(tx, body, cur)
-								case "Apply":
+								case "Apply", "Store.Apply":
 									err = applyRedemption(tx, body, cur, entry)
 								}
 								if errors.Is(err, wallet.ErrChanged) && mode != "Update" {
 									continue
 								}
-								if err != nil || mode == "Apply" {
+								if err != nil || mode != "Update" && mode != "Batch" {
 									return err
 								}
 								return wallet.ActivityLog.Put(tx, entry)
@@ -377,6 +383,68 @@ func applyRedemption(tx wallet.Tx, body []byte, sh *wallet.Share, e *api.Activit
 	}
 	return tx.Apply(wallet.Write{Kind: wallet.Shares.Kind(), Record: next, Swap: true, Old: body},
 		wallet.Write{Kind: wallet.ActivityLog.Kind(), Record: entry})
+}
+
+// storeApply is a Tx whose reads are Views of their own and whose Apply
+// is the store's: how a redemption uses Store.Apply.
+type storeApply struct {
+	wallet.Tx // nil: only Fetch and Apply are used
+	ctx       context.Context
+	st        wallet.Store
+}
+
+func (a storeApply) Fetch(ls ...wallet.Lookup) ([][]byte, error) { return a.st.Fetch(a.ctx, ls...) }
+
+func (a storeApply) Apply(ws ...wallet.Write) error { return a.st.Apply(a.ctx, ws...) }
+
+// testStoreApply: Store.Apply is all or none, durable, with Tx.Apply's
+// errors: a swap from a body no longer stored is ErrChanged, of a record
+// not there ErrNotFound, and a put of a taken Immutable key ErrExists —
+// each leaving the other writes unwritten.
+func (s *suite) testStoreApply(t *testing.T) {
+	st := s.fresh(t)
+	sh := newShare("s1", "h1", at(0))
+	sh.TokenHash, sh.Status, sh.MaxUses = []byte("token-1"), api.ShareActive, 5
+	update(t, st, func(tx wallet.Tx) error { return wallet.Shares.Put(tx, sh) })
+	var body []byte
+	view(t, st, func(tx wallet.Tx) (err error) {
+		_, body, err = wallet.Shares.BodyBy(tx, "token", []byte("token-1"))
+		return err
+	})
+	writes := func(from []byte, uses int, seq uint64) []wallet.Write {
+		next := *sh
+		next.Uses = uses
+		rec, err := wallet.Shares.Record(&next)
+		noErr(t, "Record", err)
+		entry, err := wallet.ActivityLog.Record(newActivity("h1", seq))
+		noErr(t, "Record", err)
+		return []wallet.Write{{Kind: wallet.Shares.Kind(), Record: rec, Swap: true, Old: from}, {Kind: wallet.ActivityLog.Kind(), Record: entry}}
+	}
+	noErr(t, "Apply", st.Apply(t.Context(), writes(body, 1, 1)...))
+	isErr(t, "Apply from a stale body", st.Apply(t.Context(), writes(body, 2, 2)...), wallet.ErrChanged)
+	var now []byte
+	view(t, st, func(tx wallet.Tx) (err error) {
+		_, now, err = wallet.Shares.BodyBy(tx, "token", []byte("token-1"))
+		return err
+	})
+	isErr(t, "Apply of a taken activity key", st.Apply(t.Context(), writes(now, 2, 1)...), wallet.ErrExists)
+	gone := writes(now, 2, 3)
+	gone[0].Record.Key = []any{"s2"}
+	isErr(t, "Apply of a swap of no record", st.Apply(t.Context(), gone...), wallet.ErrNotFound)
+	view(t, st, func(tx wallet.Tx) error {
+		cur, err := wallet.Shares.Get(tx, "s1")
+		noErr(t, "Share", err)
+		if cur.Uses != 1 {
+			t.Errorf("share after one Apply and three refused: %d uses", cur.Uses)
+		}
+		all, err := wallet.ActivityLog.List(tx, "", wallet.Order{}, "h1")
+		noErr(t, "Activity", err)
+		if len(all) != 1 {
+			t.Errorf("activity after one Apply and three refused: %d entries", len(all))
+		}
+		return nil
+	})
+	noErr(t, "Apply after the refusals", st.Apply(t.Context(), writes(now, 2, 2)...))
 }
 
 // testBatchIsolatesFailures: in concurrent Batch calls, one fn's error
