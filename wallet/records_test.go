@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"errors"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -134,5 +136,38 @@ func TestDeclarations(t *testing.T) {
 	}
 	if _, err := ShareDocuments.decode([]byte{5, 'a'}); err == nil {
 		t.Error("documents with a length past the end: decoded")
+	}
+}
+
+// TestReadDecodesABodyOnce: Records.Read answers the value it decoded
+// for the same bytes, decodes other bytes afresh, refuses a missing body
+// as Fetched does, and keeps at most memoSize values.
+func TestReadDecodesABodyOnce(t *testing.T) {
+	rec := func(name string) []byte {
+		r, err := Verifiers.Record(&Verifier{ID: "shop", Name: name, Created: time.Unix(0, 0).UTC()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.Body
+	}
+	first, err := Verifiers.Read(rec("Shop"), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Verifiers.Read(rec("Shop"), "shop")
+	renamed, _ := Verifiers.Read(rec("Shop 2"), "shop")
+	if again != first || renamed == first || renamed.Name != "Shop 2" {
+		t.Errorf("Read: same bytes %p %p, other bytes %p %q", first, again, renamed, renamed.Name)
+	}
+	if _, err := Verifiers.Read(nil, "shop"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Read of no body: %v", err)
+	}
+	for i := range memoSize + 10 {
+		if _, err := Verifiers.Read(rec(fmt.Sprint("Shop ", i)), "shop"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(Verifiers.memo.m); n > memoSize {
+		t.Errorf("memo holds %d values, at most %d", n, memoSize)
 	}
 }
