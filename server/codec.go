@@ -6,6 +6,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -48,7 +49,11 @@ func writeJSON(c *gin.Context, status int, v any) {
 		b, _ = marshalAnswer(errorBody{Error: api.CodeInternal, Description: genericInternal})
 		status = http.StatusInternalServerError
 	}
-	c.Data(status, mediaJSON, append(b, '\n'))
+	b = append(b, '\n')
+	// Declared, so that an answer over net/http's 2 KiB buffer (a
+	// redemption's documents) goes out whole rather than chunked.
+	c.Header("Content-Length", strconv.Itoa(len(b)))
+	c.Data(status, mediaJSON, b)
 }
 
 // mediaType is the request's media type without parameters, lower case
