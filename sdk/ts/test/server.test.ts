@@ -20,7 +20,7 @@
 import { describe, test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, type Server } from "node:http";
-import { execFile } from "node:child_process";
+import { execFile, spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { promisify } from "node:util";
 import type { AddressInfo } from "node:net";
@@ -176,7 +176,10 @@ describe("against a real server", { skip: url === "" ? "EIDWALLET_URL not set (c
         });
       });
     });
-    after(() => new Promise<void>((resolve) => hooks.server.close(() => resolve())));
+    after(async () => {
+      await call("PUT", "/webhook", { url: "" });
+      await new Promise<void>((resolve) => hooks.server.close(() => resolve()));
+    });
 
     test("a verifier-shown request: its QR, events, long-poll and a signed webhook give exactly the approved claims", async () => {
       const { secret } = await call<{ secret: string }>("PUT", "/webhook", { url: hooks.url + "/raw" });
@@ -305,6 +308,29 @@ describe("against a real server", { skip: url === "" ? "EIDWALLET_URL not set (c
       );
     assert.deepEqual(await run(qr_text), { code: 0, out: `national_id from Ministry of Public Security: {"full_name":"Pham Thi Testcase"}\n` });
     assert.deepEqual(await run(qr_text), { code: 1, out: "refused: share_already_redeemed\n" });
+  });
+
+  test("examples/request.js prints the EIDR1: code, then each status until approved with the claim", async () => {
+    const script = fileURLToPath(new URL("../examples/request.js", import.meta.url));
+    const child = spawn(process.execPath, [script], { env: { ...env, EIDWALLET_URL: url, VERIFIER_KEY: key } });
+    let out = "";
+    // The citizen scans once the stream is open (its first event, created, printed).
+    const scanned = waiter<string>("EIDR1: code and created on stdout");
+    child.stdout.setEncoding("utf8").on("data", (s: string) => {
+      out += s;
+      const m = /^(EIDR1:\S+)\ncreated\n/.exec(out);
+      if (m) scanned.push(m[1]!);
+    });
+    const exited = new Promise<number | null>((resolve) => child.on("exit", resolve));
+    try {
+      await call("POST", "/scan", { qr: await scanned.wait(10_000) });
+      assert.equal(await exited, 0);
+    } finally {
+      child.kill();
+    }
+    const lines = out.trimEnd().split("\n");
+    assert.equal(lines.at(-1), `approved national_id {"age_over_18":true}`);
+    assert.ok(lines.length <= 4, out); // at most delivered between
   });
 
   test("CORS: a page of an allowed origin reads the answer; another origin is 403 and the share is not spent", async () => {
