@@ -48,6 +48,11 @@ export interface VerifyResponse {
 
 /** One entry of the verifier's own log. */
 export interface Verification {
+  /**
+   * The entry's key, increasing with time. It is above 2^53 (milliseconds
+   * shifted left by 20 bits), so a JavaScript number holds it only
+   * approximately: order entries by it, never use it as an identifier.
+   */
   seq: number;
   verifier_id: string;
   at: string;
