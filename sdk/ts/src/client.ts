@@ -24,7 +24,7 @@ export interface VerifierClientOptions {
   apiKey: string;
   /** The fetch to use (a proxy agent, a test double); the global fetch by default. */
   fetch?: typeof fetch;
-  /** Sent as User-Agent where the platform lets a page set it (Node does). */
+  /** Sent as User-Agent (Node); leave it unset in a browser, where a preflight would have to allow it. */
   userAgent?: string;
   /** The cap on one server-sent event, in characters (1 MiB by default). */
   maxEventBytes?: number;

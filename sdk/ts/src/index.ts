@@ -1,5 +1,5 @@
 // eidwallet-verifier: a typed client of the eidwallet verifier API over
-// fetch (Node 18+, browsers, Deno, Bun), with no runtime dependencies.
+// fetch (Node 18 or later, browsers), with no runtime dependencies.
 // The webhook signature check, which needs node:crypto, is the separate
 // entry "eidwallet-verifier/webhook".
 
