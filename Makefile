@@ -30,6 +30,7 @@ interop-deps:
 		[ -d $(JCS)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(JCS); \
 		[ -d $(OID4VP)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(OID4VP); \
 		[ -d $(OFFLINE)/node_modules ] || npm ci --silent --no-audit --no-fund --prefix $(OFFLINE); \
+		[ -d sdk/ts/node_modules ] || npm ci --silent --no-audit --no-fund --prefix sdk/ts; \
 	else echo "npm not found: interop tests will be skipped (apt-get install -y nodejs npm)"; fi
 
 # browser-check says when the browser tests, or the crash test, will be
