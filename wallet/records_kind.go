@@ -135,6 +135,34 @@ func (k *Kind) Index(name string) (int, error) {
 	return 0, fmt.Errorf("%s: index %q: %w", k.Name, name, errNoIndex)
 }
 
+// Position returns the columns of a position in the order of a list by
+// index (Order.After): the index's, then the key's; the key's alone for
+// "".
+func (k *Kind) Position(index string) ([]Column, error) {
+	cols, err := k.Columns(index)
+	if err != nil || index == "" {
+		return cols, err
+	}
+	return append(slices.Clip(cols), k.Key...), nil
+}
+
+// CheckPosition checks the Order.After of a list of k by index under
+// prefix: one value per column of Position(index), the first ones equal
+// to prefix (a position under another prefix is the caller's mistake).
+func (k *Kind) CheckPosition(index string, after []any, prefix []any) error {
+	cols, err := k.Position(index)
+	if err != nil {
+		return err
+	}
+	if err := CheckValues(cols, after, true); err != nil {
+		return fmt.Errorf("%s: position: %w", k.Name, err)
+	}
+	if !slices.EqualFunc(after[:len(prefix)], prefix, sameValue) {
+		return fmt.Errorf("%s: position %s not under %s: %w", k.Name, Describe(after), Describe(prefix), errBadValue)
+	}
+	return nil
+}
+
 // CheckRecord checks what a put stores: its key, and one entry per index,
 // nil or one value per column.
 func (k *Kind) CheckRecord(r Record) error {
