@@ -30,6 +30,12 @@ type Kind struct {
 	// Raw bodies are opaque bytes (sealed blobs); the others are JSON,
 	// which PostgreSQL keeps as json so that operators can read them.
 	Raw bool
+	// Reindex returns the index entries (Record.Index) of a stored body:
+	// for a store that adds an index to a kind it already keeps records
+	// of (bbolt fills it at open; a PostgreSQL migration, in SQL). Set by
+	// the declaration of a kind of records; nil for raw kinds, which have
+	// no index.
+	Reindex func(body []byte) ([][]any, error)
 }
 
 // Column is a key or index column.
@@ -417,19 +423,38 @@ func (r *Records[T]) Record(v *T) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("put %s: %w", r.kind.Name, err)
 	}
-	idx := r.index(v)
-	for i := range idx {
-		if idx[i] != nil {
-			if idx[i], err = normalize(idx[i]); err != nil {
-				return Record{}, fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
-			}
-		}
+	idx, err := r.indexOf(v)
+	if err != nil {
+		return Record{}, fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
 	}
 	body, err := r.encode(v)
 	if err != nil {
 		return Record{}, fmt.Errorf("put %s %s: encode: %w", r.kind.Name, Describe(key), err)
 	}
 	return Record{Key: key, Index: idx, Body: body}, nil
+}
+
+// indexOf is v's index entries, normalized.
+func (r *Records[T]) indexOf(v *T) ([][]any, error) {
+	idx := r.index(v)
+	for i := range idx {
+		if idx[i] != nil {
+			var err error
+			if idx[i], err = normalize(idx[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return idx, nil
+}
+
+// reindex is Kind.Reindex: the index entries of a stored body.
+func (r *Records[T]) reindex(body []byte) ([][]any, error) {
+	v, err := r.decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: decode: %w", r.kind.Name, err)
+	}
+	return r.indexOf(v)
 }
 
 // Delete removes the record with key, if any.
@@ -592,7 +617,7 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 	if index == nil {
 		index = func(*T) [][]any { return nil }
 	}
-	return &Records[T]{
+	r := &Records[T]{
 		kind: k, key: key, index: index,
 		encode: func(v *T) ([]byte, error) { return json.Marshal(to(v), rowOptions) },
 		decode: func(b []byte) (*T, error) {
@@ -603,6 +628,8 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 			return from(row), nil
 		},
 	}
+	r.kind.Reindex = r.reindex
+	return r
 }
 
 // rowOptions also skip the duplicate-name check: rows are only what this
