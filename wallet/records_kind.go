@@ -448,6 +448,27 @@ func (r *Records[T]) indexOf(v *T) ([][]any, error) {
 	return idx, nil
 }
 
+// position is v's position in the order of a list by index (of the key
+// when ""): Order.After.
+func (r *Records[T]) position(index string, v *T) ([]any, error) {
+	key, err := normalize(r.key(v))
+	if err != nil || index == "" {
+		return key, err
+	}
+	i, err := r.kind.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := r.indexOf(v)
+	if err != nil {
+		return nil, err
+	}
+	if idx[i] == nil {
+		return nil, fmt.Errorf("%s %s: not in index %s", r.kind.Name, Describe(key), index)
+	}
+	return append(slices.Clone(idx[i]), key...), nil
+}
+
 // reindex is Kind.Reindex: the index entries of a stored body.
 func (r *Records[T]) reindex(body []byte) ([][]any, error) {
 	v, err := r.decode(body)
