@@ -225,9 +225,13 @@ func listPage[T any](tx Tx, p *pager, r *Records[T], index string, desc bool, ke
 		if len(got) < want {
 			return out, "", nil
 		}
-		if after, err = r.position(index, got[len(got)-1]); err != nil {
+		pos, err := r.position(index, got[len(got)-1])
+		if err != nil {
 			return nil, "", err
 		}
+		// Past the prefix: a record's values there are the prefix's, but
+		// for an index entry a replica of an older binary left behind.
+		after = append(slices.Clip(prefix), pos[len(prefix):]...)
 		if scanned += len(got); scanned >= maxScan {
 			next, err := p.cursor(after[len(prefix):])
 			return out, next, err
