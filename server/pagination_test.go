@@ -11,7 +11,9 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -382,4 +384,32 @@ func TestCursorsAreBound(t *testing.T) {
 	if len(paged) != len(export.Entries) {
 		t.Errorf("%d entries in pages, %d in the export", len(paged), len(export.Entries))
 	}
+}
+
+// TestListStorageFailureIsNotAnEmptyPage: a list whose store fails, on its
+// first page or on one after a cursor, is 503 storage_unavailable, never
+// an empty page or the end of the list (SPEC §5).
+func TestListStorageFailureIsNotAnEmptyPage(t *testing.T) {
+	store := &failingStore{Store: servicetest.Open(t), lists: true, fails: func(l wallet.Lookup) bool {
+		return l.Kind == wallet.Shares.Kind() || l.Kind == wallet.Credentials.Kind() && l.Index == "issuer"
+	}}
+	h := newHarnessOver(t, store)
+	w := h.setup()
+	w.share(h, "full_name")
+	w.share(h, "full_name")
+	_, next := h.page(list{method: "GET", path: "/v1/me/shares", bearer: w.token, name: "shares"}, url.Values{"limit": {"1"}})
+	store.armed.Store(true)
+	for _, c := range []struct{ path, bearer string }{
+		{"/v1/me/shares", w.token},
+		{"/v1/me/shares?limit=1&cursor=" + url.QueryEscape(next), w.token},
+		{"/v1/issuer/credentials?status=valid", w.issuerKey},
+	} {
+		var e apiError
+		h.call("GET", c.path, c.bearer, nil, 503, &e)
+		if e.Error != string(api.CodeStorageUnavailable) {
+			t.Errorf("%s: %q, want storage_unavailable", c.path, e.Error)
+		}
+	}
+	store.armed.Store(false)
+	h.call("GET", "/v1/me/shares?limit=1&cursor="+url.QueryEscape(next), w.token, nil, 200, nil)
 }
