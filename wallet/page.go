@@ -229,8 +229,10 @@ func listPage[T any](tx Tx, p *pager, r *Records[T], index string, desc bool, ke
 		if err != nil {
 			return nil, "", err
 		}
-		// Past the prefix: a record's values there are the prefix's, but
-		// for an index entry a replica of an older binary left behind.
+		// The prefix, then the record's values past it: those are its
+		// index entry's, while its own values of the prefix's columns may
+		// not be (a status a replica of the binary before migration 8
+		// changed, which that entry does not show).
 		after = append(slices.Clip(prefix), pos[len(prefix):]...)
 		if scanned += len(got); scanned >= maxScan {
 			next, err := p.cursor(after[len(prefix):])
