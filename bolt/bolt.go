@@ -6,7 +6,9 @@
 // whose keys sort in the index's order, so that "by holder, newest first,
 // at most n" is a reverse cursor walk that stops after n. Nothing is
 // scanned or cached at open: opening is bbolt's mmap plus reading two meta
-// pages and the freelist, whatever the size of the file (SPEC §7).
+// pages and the freelist, whatever the size of the file (SPEC §7), but for
+// the one walk that fills an index a kind gained since the file was
+// written (backfill.go).
 package bolt
 
 import (
