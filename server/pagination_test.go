@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/url"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -412,4 +413,61 @@ func TestListStorageFailureIsNotAnEmptyPage(t *testing.T) {
 	}
 	store.armed.Store(false)
 	h.call("GET", "/v1/me/shares?limit=1&cursor="+url.QueryEscape(next), w.token, nil, 200, nil)
+}
+
+// TestOpenAPIListsArePaged: in docs/openapi.json no answer is a bare
+// array, and every answer with a next_cursor is of an operation that
+// takes limit and cursor, and the other way round (issue 13 item 4).
+func TestOpenAPIListsArePaged(t *testing.T) {
+	raw, err := os.ReadFile("../docs/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type schema struct {
+		Ref        string                    `json:"$ref"`
+		Type       string                    `json:"type"`
+		Properties map[string]jsontext.Value `json:"properties"`
+	}
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []struct {
+				Ref string `json:"$ref"`
+			} `json:"parameters"`
+			Responses map[string]struct {
+				Content map[string]struct {
+					Schema schema `json:"schema"`
+				} `json:"content"`
+			} `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Schemas map[string]schema `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	lists := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			s := op.Responses["200"].Content["application/json"].Schema
+			if s.Type == "array" {
+				t.Errorf("%s %s answers a bare array", method, path)
+			}
+			_, paged := doc.Components.Schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")].Properties["next_cursor"]
+			var params []string
+			for _, p := range op.Parameters {
+				params = append(params, p.Ref)
+			}
+			takes := slices.Contains(params, "#/components/parameters/Limit") && slices.Contains(params, "#/components/parameters/Cursor")
+			if paged != takes {
+				t.Errorf("%s %s: next_cursor in its answer %v, limit and cursor among its parameters %v", method, path, paged, takes)
+			}
+			if paged {
+				lists++
+			}
+		}
+	}
+	if lists < 12 {
+		t.Errorf("%d paged lists described, want the 12 of the API", lists)
+	}
 }
