@@ -415,11 +415,13 @@ type ActivityResponse struct {
 	Entries    []*ActivityEntry `json:"entries"`
 	ChainValid *bool            `json:"chain_valid,omitempty"`
 	Checkpoint string           `json:"checkpoint,omitempty"`
+	NextCursor string           `json:"next_cursor,omitempty"` // a page's (page.go); never an export's
 }
 
-// VerificationsResponse is GET /v1/verifier/verifications.
+// VerificationsResponse is GET /v1/verifier/verifications, newest first.
 type VerificationsResponse struct {
-	Entries []*Verification `json:"entries"`
+	Entries    []*Verification `json:"entries"`
+	NextCursor string          `json:"next_cursor,omitempty"`
 }
 
 // CreateRequestRequest is POST /v1/verifier/requests (SPEC §3.4): the

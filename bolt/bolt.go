@@ -6,7 +6,9 @@
 // whose keys sort in the index's order, so that "by holder, newest first,
 // at most n" is a reverse cursor walk that stops after n. Nothing is
 // scanned or cached at open: opening is bbolt's mmap plus reading two meta
-// pages and the freelist, whatever the size of the file (SPEC §7).
+// pages and the freelist, whatever the size of the file (SPEC §7), but for
+// the one walk that fills an index a kind gained since the file was
+// written (backfill.go).
 package bolt
 
 import (
@@ -51,6 +53,7 @@ type Option func(*config)
 type config struct {
 	timeout   time.Duration
 	batchSize int
+	fillChunk int // records per transaction filling a new index (backfill.go)
 }
 
 // WithTimeout sets how long Open waits for the file lock (DefaultTimeout
@@ -78,7 +81,7 @@ func WithBatchSize(n int) Option {
 // It fails with ErrLocked when the file stays locked for the timeout.
 // Every commit is fsynced before Update or Batch returns (THREATS T31).
 func Open(path string, opts ...Option) (*Store, error) {
-	cfg := config{timeout: DefaultTimeout, batchSize: DefaultBatchSize}
+	cfg := config{timeout: DefaultTimeout, batchSize: DefaultBatchSize, fillChunk: fillChunk}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -97,7 +100,11 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
 
-	if err := ensureBuckets(db); err != nil {
+	stale, err := ensureBuckets(db)
+	if err == nil {
+		err = fillIndexes(db, stale, cfg.fillChunk)
+	}
+	if err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
@@ -115,10 +122,11 @@ const (
 // layout (one written before record kinds) is refused, not misread.
 const format = "kinds-1"
 
-// ensureBuckets creates the buckets every Tx method assumes. A file that
-// has them all is only read: a write transaction would cost a commit and
-// an fsync at every start.
-func ensureBuckets(db *bbolt.DB) error {
+// ensureBuckets creates the buckets every Tx method assumes, and returns
+// the kinds whose indexes some records may lack entries of (backfill.go).
+// A file that has them all, its indexes full, is only read: a write
+// transaction would cost a commit and an fsync at every start.
+func ensureBuckets(db *bbolt.DB) ([]*wallet.Kind, error) {
 	names := []string{bucketFormat, bucketOnce, bucketOnceByExpiry}
 	for _, k := range wallet.Kinds() {
 		names = append(names, k.Name)
@@ -127,9 +135,11 @@ func ensureBuckets(db *bbolt.DB) error {
 		}
 	}
 	missing, empty := false, true
+	var stale []*wallet.Kind
 	err := db.View(func(btx *bbolt.Tx) error {
 		_ = btx.ForEach(func([]byte, *bbolt.Bucket) error { empty = false; return nil })
-		if f := btx.Bucket([]byte(bucketFormat)); f != nil {
+		f := btx.Bucket([]byte(bucketFormat))
+		if f != nil {
 			if v := f.Get([]byte("version")); string(v) != format {
 				return fmt.Errorf("file format %q, want %q", v, format)
 			}
@@ -141,18 +151,29 @@ func ensureBuckets(db *bbolt.DB) error {
 				missing = true
 			}
 		}
+		if !empty {
+			stale = staleKinds(f)
+		}
 		return nil
 	})
 	if err != nil || !missing {
-		return err
+		return stale, err
 	}
-	return db.Update(func(btx *bbolt.Tx) error {
+	return stale, db.Update(func(btx *bbolt.Tx) error {
 		for _, name := range names {
 			if _, err := btx.CreateBucketIfNotExists([]byte(name)); err != nil {
 				return fmt.Errorf("create bucket %s: %w", name, err)
 			}
 		}
-		return btx.Bucket([]byte(bucketFormat)).Put([]byte("version"), []byte(format))
+		f := btx.Bucket([]byte(bucketFormat))
+		if empty { // a new file: every index is full
+			for _, k := range wallet.Kinds() {
+				if err := markFilled(f, k); err != nil {
+					return err
+				}
+			}
+		}
+		return f.Put([]byte("version"), []byte(format))
 	})
 }
 

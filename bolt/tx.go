@@ -97,19 +97,27 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 	if err != nil {
 		return nil, err
 	}
-	walked := kb.recs
+	walked, unique := kb.recs, false
 	if index != "" {
 		i, _ := k.Index(index)
 		if walked, err = kb.index(i); err != nil {
 			return nil, err
 		}
+		unique = k.Indexes[i].Unique
 	}
 	p := appendValues(nil, cols, prefix)
 	c := walked.Cursor()
 	var key, v []byte
-	if o.Desc {
+	switch {
+	case o.After != nil:
+		if err := k.CheckPosition(index, o.After, prefix); err != nil {
+			return nil, fmt.Errorf("bolt: list %w", err)
+		}
+		vals := appendValues(nil, cols, o.After[:len(cols)])
+		key, v = seekAfter(c, vals, appendValues(bytes.Clone(vals), k.Key, o.After[len(cols):]), unique, o.Desc)
+	case o.Desc:
 		key, v = last(c, p)
-	} else {
+	default:
 		key, v = c.Seek(p)
 	}
 	for ; key != nil && bytes.HasPrefix(key, p) && (o.Limit <= 0 || len(out) < o.Limit); key, v = step(c, o.Desc) {
@@ -154,6 +162,35 @@ func last(c *bbolt.Cursor, prefix []byte) ([]byte, []byte) {
 		return c.Last()
 	}
 	return c.Prev()
+}
+
+// seekAfter positions c on the first entry strictly after the encoded
+// position from (before it, back), which starts with the encoded values
+// of the index's columns vals and is under the list's prefix; the caller
+// checks the prefix of what it walks to. An entry's position is its key
+// (values ‖ record key), but a unique index's key holds only the values,
+// and its record key is the entry's value: its entry sorts before from,
+// so the walk starts there.
+func seekAfter(c *bbolt.Cursor, vals, from []byte, unique, back bool) ([]byte, []byte) {
+	cmp, seek := func(k, _ []byte) int { return bytes.Compare(k, from) }, from
+	if unique {
+		cmp = func(k, v []byte) int { return bytes.Compare(append(k[:len(k):len(k)], v...), from) }
+		seek = vals
+	}
+	k, v := c.Seek(seek)
+	if !back {
+		for k != nil && cmp(k, v) <= 0 {
+			k, v = c.Next()
+		}
+		return k, v
+	}
+	if k == nil {
+		k, v = c.Last()
+	}
+	for k != nil && cmp(k, v) >= 0 {
+		k, v = c.Prev()
+	}
+	return k, v
 }
 
 func step(c *bbolt.Cursor, back bool) ([]byte, []byte) {

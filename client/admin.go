@@ -30,10 +30,24 @@ func (a *Admin) CreateIssuer(ctx context.Context, req api.CreateIssuerRequest) (
 	return &out, nil
 }
 
-// Issuers lists the issuers.
+// Issuers lists every issuer, by id, reading every page.
 func (a *Admin) Issuers(ctx context.Context) ([]*api.IssuerView, error) {
-	var out []*api.IssuerView
-	return out, a.do(ctx, http.MethodGet, "/v1/admin/issuers", nil, &out)
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]*api.IssuerView, string, error) {
+		l, err := a.IssuersPage(ctx, pg)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Issuers, l.NextCursor, nil
+	})
+}
+
+// IssuersPage reads one page of the issuers.
+func (a *Admin) IssuersPage(ctx context.Context, pg api.Page) (*api.IssuerList, error) {
+	var out api.IssuerList
+	if err := a.c.doQuery(ctx, a.token, http.MethodGet, "/v1/admin/issuers", pageQuery(nil, pg), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // RotateIssuerKey makes a new active signing key for the issuer; older keys
@@ -76,10 +90,13 @@ func (a *Admin) AddExternalIssuer(ctx context.Context, req api.ExternalIssuerReq
 	return &out, nil
 }
 
-// ExternalIssuers lists the external issuers.
+// ExternalIssuers lists every external issuer, by id, reading every page.
 func (a *Admin) ExternalIssuers(ctx context.Context) ([]*api.ExternalIssuerView, error) {
-	var out []*api.ExternalIssuerView
-	return out, a.do(ctx, http.MethodGet, "/v1/admin/external-issuers", nil, &out)
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]*api.ExternalIssuerView, string, error) {
+		var l api.ExternalIssuerList
+		err := a.c.doQuery(ctx, a.token, http.MethodGet, "/v1/admin/external-issuers", pageQuery(nil, pg), nil, &l)
+		return l.ExternalIssuers, l.NextCursor, err
+	})
 }
 
 // RetireExternalIssuer stops trusting an external issuer, for good.
@@ -111,10 +128,38 @@ func (a *Admin) CreateVerifier(ctx context.Context, req api.CreateVerifierReques
 	return &out, nil
 }
 
-// Verifiers lists the verifiers.
+// Verifiers lists every verifier, by id, reading every page.
 func (a *Admin) Verifiers(ctx context.Context) ([]*api.VerifierView, error) {
-	var out []*api.VerifierView
-	return out, a.do(ctx, http.MethodGet, "/v1/admin/verifiers", nil, &out)
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]*api.VerifierView, string, error) {
+		l, err := a.VerifiersPage(ctx, pg)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Verifiers, l.NextCursor, nil
+	})
+}
+
+// VerifiersPage reads one page of the verifiers.
+func (a *Admin) VerifiersPage(ctx context.Context, pg api.Page) (*api.VerifierList, error) {
+	var out api.VerifierList
+	if err := a.c.doQuery(ctx, a.token, http.MethodGet, "/v1/admin/verifiers", pageQuery(nil, pg), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// APIKeys lists every API key, by id (owner: one issuer's or verifier's
+// only), reading every page: never the keys themselves.
+func (a *Admin) APIKeys(ctx context.Context, owner string) ([]api.APIKeyView, error) {
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]api.APIKeyView, string, error) {
+		q := pageQuery(nil, pg)
+		if owner != "" {
+			q.Set("owner", owner)
+		}
+		var l api.APIKeyList
+		err := a.c.doQuery(ctx, a.token, http.MethodGet, "/v1/admin/api-keys", q, nil, &l)
+		return l.APIKeys, l.NextCursor, err
+	})
 }
 
 // CreateVerifierAPIKey makes another API key for a verifier (one per staff

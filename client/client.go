@@ -188,10 +188,16 @@ func (c *Client) send(req *http.Request, method, path string) (*http.Response, e
 
 // do runs a JSON call and decodes the answer into out (nil: discard it).
 func (c *Client) do(ctx context.Context, bearer, method, path string, in, out any) error {
+	return c.doQuery(ctx, bearer, method, path, nil, in, out)
+}
+
+// doQuery is do with query parameters.
+func (c *Client) doQuery(ctx context.Context, bearer, method, path string, query url.Values, in, out any) error {
 	cl, err := jsonCall(method, path, in)
 	if err != nil {
 		return err
 	}
+	cl.query = query
 	resp, err := c.roundTrip(ctx, cl, bearer)
 	if err != nil {
 		return err

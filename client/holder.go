@@ -166,10 +166,25 @@ func (h *Holder) do(ctx context.Context, method, path string, query url.Values, 
 	return h.c.decode(resp, cl, out, limit)
 }
 
-// Credentials lists the holder's credentials with their claims.
+// Credentials lists the holder's credentials with their claims, in
+// issuance order, reading every page.
 func (h *Holder) Credentials(ctx context.Context) ([]*api.CredentialView, error) {
-	var out []*api.CredentialView
-	return out, h.do(ctx, http.MethodGet, "/v1/me/credentials", nil, nil, &out, h.c.maxBody)
+	return walk(ctx, credentialWalk, func(ctx context.Context, pg api.Page) ([]*api.CredentialView, string, error) {
+		l, err := h.CredentialsPage(ctx, pg)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Credentials, l.NextCursor, nil
+	})
+}
+
+// CredentialsPage reads one page of the holder's credentials.
+func (h *Holder) CredentialsPage(ctx context.Context, pg api.Page) (*api.CredentialList, error) {
+	var out api.CredentialList
+	if err := h.do(ctx, http.MethodGet, "/v1/me/credentials", pageQuery(nil, pg), nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // Credential returns one of the holder's credentials.
@@ -192,10 +207,14 @@ func (h *Holder) ExportCredential(ctx context.Context, id string) (*api.Credenti
 	return &out, nil
 }
 
-// Devices lists the holder's devices; Current marks this one.
+// Devices lists the holder's devices, oldest first, reading every page;
+// Current marks this one.
 func (h *Holder) Devices(ctx context.Context) ([]*api.DeviceView, error) {
-	var out []*api.DeviceView
-	return out, h.do(ctx, http.MethodGet, "/v1/me/devices", nil, nil, &out, h.c.maxBody)
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]*api.DeviceView, string, error) {
+		var l api.DeviceList
+		err := h.do(ctx, http.MethodGet, "/v1/me/devices", pageQuery(nil, pg), nil, &l, h.c.maxBody)
+		return l.Devices, l.NextCursor, err
+	})
 }
 
 // RevokeDevice revokes one of the holder's devices: its credential copies
@@ -365,10 +384,24 @@ func (h *Holder) ShareAndApprove(ctx context.Context, req api.ShareRequest) (*ap
 	return view, nil
 }
 
-// Shares lists the holder's shares.
+// Shares lists the holder's shares, newest first, reading every page.
 func (h *Holder) Shares(ctx context.Context) ([]*api.ShareView, error) {
-	var out []*api.ShareView
-	return out, h.do(ctx, http.MethodGet, "/v1/me/shares", nil, nil, &out, h.c.maxBody)
+	return walk(ctx, walkSize, func(ctx context.Context, pg api.Page) ([]*api.ShareView, string, error) {
+		l, err := h.SharesPage(ctx, pg)
+		if err != nil {
+			return nil, "", err
+		}
+		return l.Shares, l.NextCursor, nil
+	})
+}
+
+// SharesPage reads one page of the holder's shares.
+func (h *Holder) SharesPage(ctx context.Context, pg api.Page) (*api.ShareList, error) {
+	var out api.ShareList
+	if err := h.do(ctx, http.MethodGet, "/v1/me/shares", pageQuery(nil, pg), nil, &out, h.c.maxBody); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // GetShare returns one of the holder's shares.
@@ -413,10 +446,16 @@ func (h *Holder) qr(ctx context.Context, id, ext, accept string, size int) ([]by
 	return b, nil
 }
 
-// Activity lists the holder's activity log, newest first (SPEC §3.6).
+// Activity lists the newest page of the holder's activity log (SPEC
+// §3.6); ActivityPage reads on from its NextCursor.
 func (h *Holder) Activity(ctx context.Context) (*api.ActivityResponse, error) {
+	return h.ActivityPage(ctx, api.Page{})
+}
+
+// ActivityPage reads one page of the holder's activity log, newest first.
+func (h *Holder) ActivityPage(ctx context.Context, pg api.Page) (*api.ActivityResponse, error) {
 	var out api.ActivityResponse
-	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", nil, nil, &out, h.c.maxBody); err != nil {
+	if err := h.do(ctx, http.MethodGet, "/v1/me/activity", pageQuery(nil, pg), nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -446,26 +485,32 @@ func (h *Holder) Presence(ctx context.Context) (*api.PresenceResponse, error) {
 	return &out, nil
 }
 
-// requestList is the answer of GET /v1/me/requests.
-type requestList struct {
-	Requests []*api.RequestView `json:"requests"`
+// Requests lists the requests waiting for the citizen's answer, newest
+// first: the first page, of up to api.MaxLimit (RequestsPage reads on).
+// With wait (rounded up to seconds, at most api.MaxWait) it long-polls:
+// when none is waiting it returns as soon as one arrives, or after wait
+// with none. While any is waiting it returns at once; use RequestEvents
+// to hear of each new one.
+func (h *Holder) Requests(ctx context.Context, wait time.Duration) ([]*api.RequestView, error) {
+	l, err := h.RequestsPage(ctx, wait, api.Page{Limit: api.MaxLimit})
+	if err != nil {
+		return nil, err
+	}
+	return l.Requests, nil
 }
 
-// Requests lists the requests waiting for the citizen's answer. With wait
-// (rounded up to seconds, at most api.MaxWait) it long-polls: when none
-// is waiting it returns as soon as one arrives, or after wait with none.
-// While any is waiting it returns at once; use RequestEvents to hear of
-// each new one.
-func (h *Holder) Requests(ctx context.Context, wait time.Duration) ([]*api.RequestView, error) {
-	var q url.Values
+// RequestsPage reads one page of the requests waiting for the citizen's
+// answer, long-polling with wait as Requests does.
+func (h *Holder) RequestsPage(ctx context.Context, wait time.Duration, pg api.Page) (*api.RequestList, error) {
+	q := pageQuery(nil, pg)
 	if wait > 0 {
-		q = url.Values{"wait": {waitSeconds(wait)}}
+		q.Set("wait", waitSeconds(wait))
 	}
-	var out requestList
+	var out api.RequestList
 	if err := h.do(ctx, http.MethodGet, "/v1/me/requests", q, nil, &out, h.c.maxBody); err != nil {
 		return nil, err
 	}
-	return out.Requests, nil
+	return &out, nil
 }
 
 // maxSeenRequests bounds what RequestEvents remembers to skip repeats.

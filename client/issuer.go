@@ -9,6 +9,7 @@ import (
 	"io"
 	"iter"
 	"net/http"
+	"net/url"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -30,6 +31,39 @@ func (c *Client) Issuer(apiKey string) *Issuer { return &Issuer{c: c, apiKey: ap
 func (is *Issuer) Issue(ctx context.Context, req api.IssueRequest) (*api.IssueResponse, error) {
 	var out api.IssueResponse
 	if err := is.c.do(ctx, is.apiKey, http.MethodPost, "/v1/issuer/credentials", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Credential looks up one of the issuer's own credentials (no claims).
+func (is *Issuer) Credential(ctx context.Context, id string) (*api.IssuedCredential, error) {
+	var out api.IssuedCredential
+	if err := is.c.do(ctx, is.apiKey, http.MethodGet, "/v1/issuer/credentials/"+escape(id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Credentials reads one page of the issuer's own credentials of a status
+// (api.StatusValid, api.StatusRevoked, api.StatusSuspended), newest
+// first; read on from its NextCursor.
+func (is *Issuer) Credentials(ctx context.Context, status string, pg api.Page) (*api.IssuedCredentialList, error) {
+	var out api.IssuedCredentialList
+	q := pageQuery(url.Values{"status": {status}}, pg)
+	if err := is.c.doQuery(ctx, is.apiKey, http.MethodGet, "/v1/issuer/credentials", q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// CitizenCredentials reads one page of the issuer's own credentials of a
+// citizen, in issuance order; the number goes in the body, never the URL.
+func (is *Issuer) CitizenCredentials(ctx context.Context, citizenID string, pg api.Page) (*api.IssuedCredentialList, error) {
+	var out api.IssuedCredentialList
+	err := is.c.doQuery(ctx, is.apiKey, http.MethodPost, "/v1/issuer/credentials:search", pageQuery(nil, pg),
+		api.CredentialSearch{CitizenID: citizenID}, &out)
+	if err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -46,22 +46,18 @@ func (v *Verifier) UploadOfflineVerifications(ctx context.Context, req api.Offli
 	return &out, nil
 }
 
-// Verifications lists the verifier's own log, newest first; limit 0 lets
-// the service choose.
+// Verifications lists the newest page of the verifier's own log, of limit
+// entries (0: the service's default); VerificationsPage reads on from its
+// NextCursor.
 func (v *Verifier) Verifications(ctx context.Context, limit int) (*api.VerificationsResponse, error) {
-	cl, err := jsonCall(http.MethodGet, "/v1/verifier/verifications", nil)
-	if err != nil {
-		return nil, err
-	}
-	if limit > 0 {
-		cl.query = url.Values{"limit": {strconv.Itoa(limit)}}
-	}
-	resp, err := v.c.roundTrip(ctx, cl, v.apiKey)
-	if err != nil {
-		return nil, err
-	}
+	return v.VerificationsPage(ctx, api.Page{Limit: limit})
+}
+
+// VerificationsPage reads one page of the verifier's own log, newest
+// first.
+func (v *Verifier) VerificationsPage(ctx context.Context, pg api.Page) (*api.VerificationsResponse, error) {
 	var out api.VerificationsResponse
-	if err := v.c.decode(resp, cl, &out, v.c.maxBody); err != nil {
+	if err := v.c.doQuery(ctx, v.apiKey, http.MethodGet, "/v1/verifier/verifications", pageQuery(nil, pg), nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -65,12 +65,22 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 	if wallet.CheckValues(cols, prefix, false) != nil {
 		return out, nil // nothing can be stored under it
 	}
-	sql := t.listSQL(k, index, cols, len(prefix), o.Desc)
+	args := append([]any(nil), prefix...)
+	if o.After != nil {
+		if err := k.CheckPosition(index, o.After, prefix); err != nil {
+			return nil, fmt.Errorf("postgres: list %w", err)
+		}
+		if len(o.After) == len(prefix) {
+			return out, nil // the whole position is the prefix: nothing after it
+		}
+		args = append(args, o.After[len(prefix):]...)
+	}
+	sql := t.listSQL(k, index, cols, len(prefix), o.Desc, o.After != nil)
 	var limit any // NULL: no limit
 	if o.Limit > 0 {
 		limit = o.Limit
 	}
-	rows, err := t.tx.Query(t.ctx, sql, append(append([]any(nil), prefix...), limit)...)
+	rows, err := t.tx.Query(t.ctx, sql, append(args, limit)...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: list %s %s: %w", k.Name, wallet.Describe(prefix), t.fail(err))
 	}
@@ -89,9 +99,11 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 }
 
 // listSQL is the SELECT of a List by index (whose columns are cols) with
-// n columns of prefix: parameters the prefix, then the limit.
-func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc bool) string {
-	return t.sql.of(statement{kind: k.Name, op: "list", index: index, prefix: n, desc: desc}, func() string {
+// n columns of prefix: parameters the prefix, with after the rest of the
+// position (Order.After past the prefix), then the limit.
+func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after bool) string {
+	st := statement{kind: k.Name, op: "list", index: index, prefix: n, desc: desc, after: after}
+	return t.sql.of(st, func() string {
 		order := cols[n:]
 		if index != "" {
 			order = append(append([]wallet.Column(nil), order...), k.Key...)
@@ -100,18 +112,30 @@ func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, 
 		if desc {
 			dir = " DESC"
 		}
-		by := make([]string, len(order))
+		by, row, params := make([]string, len(order)), make([]string, len(order)), make([]string, len(order))
 		for i, c := range order {
-			by[i] = c.Name
+			row[i] = c.Name
 			if c.Type == wallet.Text && t.sql.collateC {
-				by[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
+				row[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
 			}
-			by[i] += dir
+			by[i] = row[i] + dir
+			params[i] = fmt.Sprintf("$%d", n+1+i)
 		}
 		// A record not in the index has NULL there: not listed.
 		where := cols[0].Name + " IS NOT NULL"
 		if n > 0 {
 			where = equal(cols[:n], 1)
+		}
+		if after {
+			// A row comparison on the index's columns past the prefix:
+			// an index condition (a leading part of it when a text column
+			// is compared COLLATE "C"), so a page costs its own rows.
+			op := ">"
+			if desc {
+				op = "<"
+			}
+			where += fmt.Sprintf(" AND (%s) %s (%s)", strings.Join(row, ", "), op, strings.Join(params, ", "))
+			n += len(order)
 		}
 		if len(by) == 0 { // the whole key: one record at most
 			return fmt.Sprintf("SELECT rec FROM %s WHERE %s LIMIT $%d", k.Name, where, n+1)
@@ -134,7 +158,7 @@ func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 		if wallet.CheckValues(cols, l.Prefix, false) != nil {
 			continue // nothing can be stored under it
 		}
-		b.Queue(t.listSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc), append(slices.Clone(l.Prefix), 1)...)
+		b.Queue(t.listSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc, false), append(slices.Clone(l.Prefix), 1)...)
 		queued = append(queued, i)
 	}
 	if len(queued) == 0 {
@@ -431,7 +455,7 @@ type statements struct {
 type statement struct {
 	kind, op, index string
 	prefix          int
-	desc            bool
+	desc, after     bool
 }
 
 func (s *statements) of(st statement, build func() string) string {

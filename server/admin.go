@@ -22,7 +22,7 @@ func (s *server) handleAddExternalIssuer() gin.HandlerFunc {
 }
 
 func (s *server) handleExternalIssuers() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.ExternalIssuers))
+	return handle(s, http.StatusOK, paged(s.svc.ExternalIssuers))
 }
 
 func (s *server) handleRetireExternalIssuer() gin.HandlerFunc {
@@ -36,7 +36,7 @@ func (s *server) handleImportVerifierCertificate() gin.HandlerFunc {
 }
 
 func (s *server) handleIssuers() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.Issuers))
+	return handle(s, http.StatusOK, paged(s.svc.Issuers))
 }
 
 // handleRotateIssuerKey makes a new active key (201: a key was created);
@@ -64,7 +64,7 @@ func (s *server) handleCreateVerifier() gin.HandlerFunc {
 }
 
 func (s *server) handleVerifiers() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.Verifiers))
+	return handle(s, http.StatusOK, paged(s.svc.Verifiers))
 }
 
 func (s *server) handleCreateVerifierAPIKey() gin.HandlerFunc {
@@ -89,8 +89,12 @@ func (s *server) handleRetireVerifier() gin.HandlerFunc {
 
 // handleAPIKeys lists the API keys, ?owner= one issuer's or verifier's.
 func (s *server) handleAPIKeys() gin.HandlerFunc {
-	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) ([]api.APIKeyView, error) {
-		return s.svc.APIKeys(c.Request.Context(), p, c.Query("owner"))
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.APIKeyList, error) {
+		pg, err := pageQuery(c)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.APIKeys(c.Request.Context(), p, c.Query("owner"), pg)
 	})
 }
 

@@ -16,21 +16,22 @@ import (
 func TestAPIKeysListed(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
-	var all []api.APIKeyView
-	_, raw := h.call("GET", "/v1/admin/api-keys", h.admin, nil, 200, &all)
+	var list api.APIKeyList
+	_, raw := h.call("GET", "/v1/admin/api-keys", h.admin, nil, 200, &list)
+	all := list.APIKeys
 	for _, secret := range []string{w.issuerKey, w.verifierKey, h.admin} {
 		if bytes.Contains(raw, []byte(secret)) {
 			t.Fatal("the listing holds an API key")
 		}
 	}
-	var mine []api.APIKeyView
-	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &mine)
+	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &list)
+	mine := list.APIKeys
 	if len(mine) != 1 || mine[0].Role != api.RoleVerifier || mine[0].Owner != w.verifierID || mine[0].Revoked != nil || len(all) < 2 {
 		t.Fatalf("verifier's keys %+v of %d", mine, len(all))
 	}
 	h.call("DELETE", "/v1/admin/api-keys/"+mine[0].ID, h.admin, nil, 204, nil)
-	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &mine)
-	if mine[0].Revoked == nil {
+	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &list)
+	if mine = list.APIKeys; mine[0].Revoked == nil {
 		t.Errorf("a revoked key listed as %+v", mine[0])
 	}
 	wantError(t, h.request("GET", "/v1/admin/api-keys", w.issuerKey, "", nil), 403, "forbidden")
@@ -58,9 +59,9 @@ func TestRetireVerifier(t *testing.T) {
 	if len(created.RedeemableBy) != 0 {
 		t.Errorf("the consent screen lists %+v", created.RedeemableBy)
 	}
-	var all []api.VerifierView
-	h.call("GET", "/v1/admin/verifiers", h.admin, nil, 200, &all)
-	if len(all) != 1 || all[0].Retired == nil {
+	var list api.VerifierList
+	h.call("GET", "/v1/admin/verifiers", h.admin, nil, 200, &list)
+	if all := list.Verifiers; len(all) != 1 || all[0].Retired == nil {
 		t.Errorf("verifiers after the retirement: %+v", all)
 	}
 	h.call("DELETE", "/v1/admin/verifiers/"+w.verifierID, h.admin, nil, 200, nil) // twice: no error

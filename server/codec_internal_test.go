@@ -17,8 +17,8 @@ var answerTypes = []any{
 	api.StatusResponse{}, api.CredentialView{}, api.ShareCreated{}, api.ShareView{}, api.VerifyResponse{},
 	api.Document{}, api.ActivityResponse{}, api.VerificationsResponse{}, api.CreateRequestResponse{},
 	api.RequestView{}, api.RequestPrepared{}, api.RequestResult{}, api.PresenceResponse{}, api.WebhookResponse{},
-	[]*api.IssuerView{}, []*api.VerifierView{}, []*api.CredentialView{}, []*api.DeviceView{}, []*api.ShareView{},
-	requestList{}, errorBody{}, statusBody{}, api.CredentialTypes{}, api.CredentialType{},
+	api.IssuerList{}, api.VerifierList{}, api.ExternalIssuerList{}, api.APIKeyList{}, api.CredentialList{}, api.DeviceList{},
+	api.ShareList{}, api.RequestList{}, api.IssuedCredentialList{}, errorBody{}, statusBody{}, api.CredentialTypes{}, api.CredentialType{},
 }
 
 // Values for filling answers: what must be escaped for HTML and scripts,

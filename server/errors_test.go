@@ -76,7 +76,7 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	wantError(t, verify(qrText), 410, "share_expired")
 	// 409: the active key cannot be retired.
 	var iv api.IssuerView
-	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &[]api.IssuerView{})
+	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &api.IssuerList{})
 	h.call("POST", "/v1/admin/issuers/vss/keys", h.admin, nil, 201, &iv)
 	wantError(t, h.request("DELETE", "/v1/admin/issuers/vss/keys/"+iv.Keys[len(iv.Keys)-1].Kid, h.admin, "", nil), 409, "conflict")
 	// 422 with a reason: sharing a revoked credential.
@@ -289,10 +289,10 @@ func TestStrictDecoding(t *testing.T) {
 			}
 		})
 	}
-	var issuers []api.IssuerView
+	var issuers api.IssuerList
 	h.call("GET", "/v1/admin/issuers", h.admin, nil, 200, &issuers)
-	if len(issuers) != 0 {
-		t.Fatalf("a refused request created %+v", issuers)
+	if len(issuers.Issuers) != 0 {
+		t.Fatalf("a refused request created %+v", issuers.Issuers)
 	}
 }
 

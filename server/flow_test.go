@@ -14,9 +14,9 @@ func TestFlow(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
 
-	var creds []api.CredentialView
-	h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)
-	if len(creds) != 1 || creds[0].ID != w.credential.CredentialID || creds[0].Claims["full_name"] != testFullName {
+	var list api.CredentialList
+	h.call("GET", "/v1/me/credentials", w.token, nil, 200, &list)
+	if creds := list.Credentials; len(creds) != 1 || creds[0].ID != w.credential.CredentialID || creds[0].Claims["full_name"] != testFullName {
 		t.Fatalf("credentials: %+v", creds)
 	}
 	var one api.CredentialView

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -70,6 +71,38 @@ func caller[Out any](f func(context.Context, *wallet.Principal) (Out, error)) ca
 	return func(c *gin.Context, p *wallet.Principal, _ noBody) (Out, error) {
 		return f(c.Request.Context(), p)
 	}
+}
+
+// paged fits a list method taking the caller and the page the query asks
+// for (pageQuery).
+func paged[Out any](f func(context.Context, *wallet.Principal, api.Page) (Out, error)) call[noBody, Out] {
+	return func(c *gin.Context, p *wallet.Principal, _ noBody) (Out, error) {
+		pg, err := pageQuery(c)
+		if err != nil {
+			var zero Out
+			return zero, err
+		}
+		return f(c.Request.Context(), p, pg)
+	}
+}
+
+// pageQuery reads the parameters every list takes (api/page.go): limit,
+// an integer from 1 to api.MaxLimit, and cursor, a next_cursor (empty: the
+// first page). A cursor over api.MaxCursor characters is refused here,
+// unread; the service checks what the cursor says.
+func pageQuery(c *gin.Context) (api.Page, error) {
+	var pg api.Page
+	if v, ok := c.GetQuery("limit"); ok {
+		n, err := strconv.Atoi(v)
+		if len(v) > 4 || err != nil || n < 1 || n > api.MaxLimit {
+			return pg, invalid("limit must be an integer from 1 to %d", api.MaxLimit)
+		}
+		pg.Limit = n
+	}
+	if pg.Cursor = c.Query("cursor"); len(pg.Cursor) > api.MaxCursor {
+		return pg, invalid("cursor: longer than any cursor (%d characters)", api.MaxCursor)
+	}
+	return pg, nil
 }
 
 // byID fits a method taking the path's :id.

@@ -18,7 +18,7 @@ import (
 // one (THREATS T18).
 
 func (s *server) handleCredentials() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.Credentials))
+	return handle(s, http.StatusOK, paged(s.svc.Credentials))
 }
 
 func (s *server) handleCredential() gin.HandlerFunc {
@@ -35,7 +35,7 @@ func (s *server) handleExportCredential() gin.HandlerFunc {
 }
 
 func (s *server) handleDevices() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.Devices))
+	return handle(s, http.StatusOK, paged(s.svc.Devices))
 }
 
 func (s *server) handleRevokeDevice() gin.HandlerFunc {
@@ -63,7 +63,7 @@ func (s *server) handleCreateShare() gin.HandlerFunc {
 }
 
 func (s *server) handleShares() gin.HandlerFunc {
-	return handle(s, http.StatusOK, caller(s.svc.Shares))
+	return handle(s, http.StatusOK, paged(s.svc.Shares))
 }
 
 func (s *server) handleShare() gin.HandlerFunc {
@@ -125,7 +125,11 @@ func (s *server) handleActivity() gin.HandlerFunc {
 		if !ok {
 			return nil, invalid("export must be 1, 0, true or false")
 		}
-		return s.svc.Activity(c.Request.Context(), p, export)
+		pg, err := pageQuery(c)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.Activity(c.Request.Context(), p, export, pg)
 	})
 }
 
@@ -142,25 +146,26 @@ func boolQuery(c *gin.Context, name string) (value, ok bool) {
 
 // Requests started by a verifier (SPEC §3.4), the holder's side.
 
-// requestList is the answer of GET /v1/me/requests.
-type requestList struct {
-	Requests []*api.RequestView `json:"requests"`
-}
-
 // handleCreatePresence makes a presence code (EIDP1:, 60 s, no data) for
 // staff to scan; the per-holder quota runs before it.
 func (s *server) handleCreatePresence() gin.HandlerFunc {
 	return handle(s, http.StatusCreated, caller(s.svc.CreatePresence))
 }
 
-// handleHolderRequests lists the requests waiting for the holder's answer;
-// with ?wait=N (seconds, at most 60) it long-polls: when none is waiting
-// it answers as soon as one arrives, or after N seconds with none.
+// handleHolderRequests lists a page of the requests waiting for the
+// holder's answer; with ?wait=N (seconds, at most 60) it long-polls: when
+// none is waiting it answers as soon as one arrives, or after N seconds
+// with none.
 func (s *server) handleHolderRequests() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		wait, ok := waitQuery(c)
 		if !ok {
 			s.badWait(c)
+			return
+		}
+		pg, err := pageQuery(c)
+		if err != nil {
+			s.fail(c, err)
 			return
 		}
 		p := principalOf(c)
@@ -170,15 +175,15 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
 			defer cancel()
 		}
-		views, err := s.svc.HolderRequests(ctx, p, wait)
+		list, err := s.svc.HolderRequests(ctx, p, wait, pg)
 		if cutShort(c, ctx, err) {
-			views, err = s.svc.HolderRequests(c.Request.Context(), p, 0)
+			list, err = s.svc.HolderRequests(c.Request.Context(), p, 0, pg)
 		}
 		if err != nil {
 			s.fail(c, err)
 			return
 		}
-		writeJSON(c, http.StatusOK, requestList{Requests: views})
+		writeJSON(c, http.StatusOK, list)
 	}
 }
 
@@ -195,7 +200,7 @@ func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 		defer cancel()
 		// The first look answers a failure as JSON, before the stream
 		// begins.
-		views, err := s.svc.HolderRequests(ctx, p, 0)
+		views, err := s.pendingRequests(ctx, p, 0)
 		if err != nil {
 			s.fail(c, err)
 			return
@@ -227,9 +232,9 @@ func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 				case <-ctx.Done():
 					return
 				}
-				views, err = s.svc.HolderRequests(ctx, p, 0)
+				views, err = s.pendingRequests(ctx, p, 0)
 			} else {
-				views, err = s.svc.HolderRequests(ctx, p, s.heartbeat)
+				views, err = s.pendingRequests(ctx, p, s.heartbeat)
 			}
 			if err != nil {
 				if ctx.Err() == nil {
@@ -242,6 +247,16 @@ func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 			}
 		}
 	}
+}
+
+// pendingRequests is the events' list of the requests waiting for the
+// holder: the first page, of the most a page holds (newest first).
+func (s *server) pendingRequests(ctx context.Context, p *wallet.Principal, wait time.Duration) ([]*api.RequestView, error) {
+	list, err := s.svc.HolderRequests(ctx, p, wait, api.Page{Limit: api.MaxLimit})
+	if err != nil {
+		return nil, err
+	}
+	return list.Requests, nil
 }
 
 // handleResolveRequest binds a scanned EIDR1: request to the holder and

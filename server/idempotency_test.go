@@ -42,9 +42,9 @@ func TestIdempotencyKeys(t *testing.T) {
 	issue := api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance, Claims: healthClaims(testFullName),
 		ValidUntil: h.clock.Now().AddDate(1, 0, 0)}
 	countCredentials := func() int {
-		var creds []api.CredentialView
+		var creds api.CredentialList
 		h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)
-		return len(creds)
+		return len(creds.Credentials)
 	}
 	before := countCredentials()
 
@@ -113,10 +113,10 @@ func TestIdempotencyKeys(t *testing.T) {
 		if st1 != 201 || st2 != 201 || !bytes.Equal(first, again) {
 			t.Fatalf("first %d %s, retry %d %s; want the same 201 answer", st1, first, st2, again)
 		}
-		var shares []api.ShareView
+		var shares api.ShareList
 		h.call("GET", "/v1/me/shares", w.token, nil, 200, &shares)
-		if len(shares) != 1 {
-			t.Errorf("%d shares after a creation and its retry, want 1", len(shares))
+		if len(shares.Shares) != 1 {
+			t.Errorf("%d shares after a creation and its retry, want 1", len(shares.Shares))
 		}
 		// Another caller's key is its own: the issuer's "share-1" is not the holder's.
 		if st, _ := h.keyed("/v1/issuer/credentials", w.issuerKey, "share-1", issue); st != 201 {

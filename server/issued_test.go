@@ -22,13 +22,13 @@ func TestIssuerLooksUpItsCredentials(t *testing.T) {
 		t.Fatalf("looked up %+v, issued %+v", one, w.credential)
 	}
 	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey, api.StatusRequest{Status: api.StatusSuspended}, 200, nil)
-	var found []api.IssuedCredential
+	var found api.IssuedCredentialList
 	h.call("POST", "/v1/issuer/credentials:search", w.issuerKey, api.CredentialSearch{CitizenID: w.citizen}, 200, &found)
-	if len(found) != 1 || found[0].CredentialID != w.credential.CredentialID || found[0].Status != api.StatusSuspended {
-		t.Fatalf("a citizen's credentials: %+v", found)
+	if f := found.Credentials; len(f) != 1 || f[0].CredentialID != w.credential.CredentialID || f[0].Status != api.StatusSuspended {
+		t.Fatalf("a citizen's credentials: %+v", f)
 	}
 	h.call("POST", "/v1/issuer/credentials:search", w.issuerKey, api.CredentialSearch{CitizenID: "999999999999"}, 200, &found)
-	if len(found) != 0 {
+	if len(found.Credentials) != 0 || found.NextCursor != "" {
 		t.Errorf("an unknown citizen: %+v", found)
 	}
 	h.call("POST", "/v1/issuer/credentials:search", w.issuerKey, api.CredentialSearch{CitizenID: "12"}, 400, nil)
@@ -43,7 +43,7 @@ func TestIssuerLooksUpItsCredentials(t *testing.T) {
 		t.Errorf("another issuer's credential %+v, an unknown one %+v", other, unknown)
 	}
 	h.call("POST", "/v1/issuer/credentials:search", ik.Key, api.CredentialSearch{CitizenID: w.citizen}, 200, &found)
-	if len(found) != 0 {
+	if len(found.Credentials) != 0 {
 		t.Errorf("another issuer's search: %+v", found)
 	}
 	wantError(t, h.request("GET", "/v1/issuer/credentials/"+w.credential.CredentialID, w.verifierKey, "", nil), 403, "forbidden")

@@ -58,11 +58,28 @@ func (s *server) handleIssuedCredential() gin.HandlerFunc {
 	return handle(s, http.StatusOK, byID(s.svc.IssuedCredential))
 }
 
-// handleIssuedToCitizen lists the issuer's credentials of the citizen
-// the body names.
+// handleIssuedToCitizen lists a page of the issuer's credentials of the
+// citizen the body names; the page's limit and cursor are in the query,
+// as every list's.
 func (s *server) handleIssuedToCitizen() gin.HandlerFunc {
-	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, req api.CredentialSearch) ([]*api.IssuedCredential, error) {
-		return s.svc.IssuedToCitizen(c.Request.Context(), p, req.CitizenID)
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, req api.CredentialSearch) (*api.IssuedCredentialList, error) {
+		pg, err := pageQuery(c)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.IssuedToCitizen(c.Request.Context(), p, req.CitizenID, pg)
+	})
+}
+
+// handleIssuedCredentials lists a page of the issuer's credentials of
+// the status ?status= names, newest first.
+func (s *server) handleIssuedCredentials() gin.HandlerFunc {
+	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.IssuedCredentialList, error) {
+		pg, err := pageQuery(c)
+		if err != nil {
+			return nil, err
+		}
+		return s.svc.IssuedCredentials(c.Request.Context(), p, c.Query("status"), pg)
 	})
 }
 

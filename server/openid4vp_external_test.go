@@ -100,10 +100,10 @@ func TestOpenID4VPExternalIssuer(t *testing.T) {
 	if kid := must(credentials.Thumbprint(&ext.key.PublicKey)); len(view.Kids) != 1 || view.Kids[0] != kid || view.Issuer != ext.iss {
 		t.Fatalf("added: %+v", view)
 	}
-	var list []api.ExternalIssuerView
+	var list api.ExternalIssuerList
 	h.call("GET", "/v1/admin/external-issuers", h.admin, nil, 200, &list)
-	if len(list) != 1 || list[0].ID != "agency" {
-		t.Errorf("list: %+v", list)
+	if l := list.ExternalIssuers; len(l) != 1 || l[0].ID != "agency" {
+		t.Errorf("list: %+v", l)
 	}
 	status, body, req := present()
 	if status != 200 {

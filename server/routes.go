@@ -66,6 +66,7 @@ func (s *server) routes(r router) {
 	// takes `\:` as a plain ':' and matches it after its first request.
 	issuer := r.Group("/v1/issuer", s.authenticate(api.RoleIssuer))
 	issuer.POST("/credentials", s.handleIssue())
+	issuer.GET("/credentials", s.handleIssuedCredentials())
 	// A citizen's credentials, the number in the body: a query string
 	// would carry it into proxies' logs.
 	issuer.POST(`/credentials\:search`, s.handleIssuedToCitizen())

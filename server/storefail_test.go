@@ -21,6 +21,7 @@ var errDisk = errors.New("read eidwallet.db: input/output error")
 type failingStore struct {
 	wallet.Store
 	fails func(wallet.Lookup) bool
+	lists bool // fails names lists too (as the lookup of their prefix)
 	armed atomic.Bool
 }
 
@@ -75,6 +76,13 @@ func (t failingTx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 		}
 	}
 	return t.Tx.Fetch(ls...)
+}
+
+func (t failingTx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) ([][]byte, error) {
+	if t.f.lists && t.f.armed.Load() && t.f.fails(wallet.Lookup{Kind: k, Index: index, Prefix: prefix}) {
+		return nil, errDisk
+	}
+	return t.Tx.List(k, index, o, prefix...)
 }
 
 // TestStorageFailureIsNeverNotFound: a store that fails under a request is

@@ -3,11 +3,9 @@ package server
 import (
 	"context"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
-	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 )
 
@@ -42,23 +40,10 @@ func (s *server) handleOfflineVerifications() gin.HandlerFunc {
 	return handle(s, http.StatusOK, body(s.svc.UploadOfflineVerifications))
 }
 
-// maxVerificationsLimit is the largest page of the verifier's log.
-const maxVerificationsLimit = 1000
-
-// handleVerifications lists the verifier's own log, newest first,
-// ?limit=N (1 to 1000, default 100).
+// handleVerifications lists a page of the verifier's own log, newest
+// first.
 func (s *server) handleVerifications() gin.HandlerFunc {
-	return handle(s, http.StatusOK, func(c *gin.Context, p *wallet.Principal, _ noBody) (*api.VerificationsResponse, error) {
-		limit := 0 // the service's default
-		if v, ok := c.GetQuery("limit"); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil || n < 1 || n > maxVerificationsLimit {
-				return nil, invalid("limit must be an integer from 1 to %d", maxVerificationsLimit)
-			}
-			limit = n
-		}
-		return s.svc.Verifications(c.Request.Context(), p, limit)
-	})
+	return handle(s, http.StatusOK, paged(s.svc.Verifications))
 }
 
 // Requests started by the verifier (SPEC §3.4), the verifier's side. The

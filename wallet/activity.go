@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -150,37 +149,50 @@ func chainBreak(entries []*api.ActivityEntry) int {
 	return -1
 }
 
-// Activity lists the holder's log newest first; with export, the whole
-// chain oldest first, whether it checks out and, when it does, a checkpoint
-// signed with the service key over its count and head (SPEC §3.6). The
-// service signs no checkpoint over a chain it finds broken: that store was
-// altered, and the export says so with chain_valid false.
-func (s *Service) Activity(ctx context.Context, p *Principal, export bool) (*api.ActivityResponse, error) {
+// Activity lists a page of the holder's log, newest first; with export,
+// the whole chain oldest first, whether it checks out and, when it does, a
+// checkpoint signed with the service key over its count and head (SPEC
+// §3.6). The service signs no checkpoint over a chain it finds broken:
+// that store was altered, and the export says so with chain_valid false.
+// An export is one document, never paged: it takes no limit or cursor. A
+// page's entries carry their hash and prev as the export's do, so pages
+// link up, but only the export's checkpoint vouches for the whole chain.
+func (s *Service) Activity(ctx context.Context, p *Principal, export bool, pg api.Page) (*api.ActivityResponse, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	limit := 200
 	if export {
-		limit = 0
+		if pg != (api.Page{}) {
+			return nil, Errorf(api.CodeInvalidRequest, "export is the whole chain: it takes no limit or cursor")
+		}
+		return s.exportActivity(ctx, p)
 	}
+	pgr, err := s.pager(pg, "activity", p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	resp := &api.ActivityResponse{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		resp.Entries, resp.NextCursor, err = listPage(tx, pgr, ActivityLog, "", true, nil, p.Subject)
+		return err
+	})
+	return resp, s.storeErr(ctx, err, "activity")
+}
+
+// exportActivity is the export of the holder's whole chain (Activity).
+func (s *Service) exportActivity(ctx context.Context, p *Principal) (*api.ActivityResponse, error) {
 	var entries []*api.ActivityEntry
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
-		entries, err = ActivityLog.List(tx, "", Order{Desc: true, Limit: limit}, p.Subject)
+		entries, err = ActivityLog.List(tx, "", Order{}, p.Subject)
 		return err
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "activity")
 	}
-	if entries == nil {
-		entries = []*api.ActivityEntry{}
-	}
 	resp := &api.ActivityResponse{Entries: entries}
-	if !export {
-		return resp, nil
-	}
-	slices.Reverse(entries) // oldest first, the order the chain is checked in
-	broken := chainBreak(entries)
+	broken := chainBreak(entries) // oldest first, the order the chain is checked in
 	ok := broken < 0
 	resp.ChainValid = &ok
 	if !ok {
@@ -220,18 +232,19 @@ func (s *Service) verificationSeq(at time.Time) uint64 {
 	return uint64(at.UnixMilli())<<20 | s.logTick.Add(1)&(1<<20-1)
 }
 
-// Verifications lists the calling verifier's log, newest first.
-func (s *Service) Verifications(ctx context.Context, p *Principal, limit int) (*api.VerificationsResponse, error) {
+// Verifications lists a page of the calling verifier's log, newest first.
+func (s *Service) Verifications(ctx context.Context, p *Principal, pg api.Page) (*api.VerificationsResponse, error) {
 	if err := p.require(api.RoleVerifier); err != nil {
 		return nil, err
 	}
-	if limit <= 0 || limit > 1000 {
-		limit = 100
+	pgr, err := s.pager(pg, "verifications", p.Subject)
+	if err != nil {
+		return nil, err
 	}
-	resp := &api.VerificationsResponse{Entries: []*api.Verification{}}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := VerificationLog.List(tx, "", Order{Desc: true, Limit: limit}, p.Subject)
-		resp.Entries = append(resp.Entries, all...)
+	resp := &api.VerificationsResponse{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		var err error
+		resp.Entries, resp.NextCursor, err = listPage(tx, pgr, VerificationLog, "", true, nil, p.Subject)
 		return err
 	})
 	return resp, s.storeErr(ctx, err, "verifications")

@@ -174,7 +174,7 @@ func TestActivityTimesUTCMilliseconds(t *testing.T) {
 	e.now = time.Date(2026, 11, 27, 19, 0, 5, 123_456_789, time.FixedZone("ICT", 7*3600))
 	r := e.issue(t, "001090000005")
 	p := e.holderOf(t, r.CredentialID)
-	got, err := e.svc.Activity(context.Background(), p, true)
+	got, err := e.svc.Activity(context.Background(), p, true, api.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +256,7 @@ func TestActivityCheckpoint(t *testing.T) {
 	}
 
 	t.Run("empty log", func(t *testing.T) {
-		resp, err := e.svc.Activity(ctx, &wallet.Principal{Role: api.RoleHolder, Subject: "hld_nobody"}, true)
+		resp, err := e.svc.Activity(ctx, &wallet.Principal{Role: api.RoleHolder, Subject: "hld_nobody"}, true, api.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -267,14 +267,14 @@ func TestActivityCheckpoint(t *testing.T) {
 	e.issue(t, "001090000006")
 	p := e.holderOf(t, r.CredentialID)
 	t.Run("count and head", func(t *testing.T) {
-		resp, err := e.svc.Activity(ctx, p, true)
+		resp, err := e.svc.Activity(ctx, p, true, api.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if cp := check(t, resp, p.Subject); cp.Count != 2 {
 			t.Errorf("count %d, want 2", cp.Count)
 		}
-		list, err := e.svc.Activity(ctx, p, false)
+		list, err := e.svc.Activity(ctx, p, false, api.Page{})
 		if err != nil || list.Checkpoint != "" || list.ChainValid != nil {
 			t.Errorf("the plain listing carries a checkpoint %q or a verdict %v (%v)", list.Checkpoint, list.ChainValid, err)
 		}
@@ -288,7 +288,7 @@ func TestActivityCheckpoint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, err := e.svc.Activity(ctx, p, true)
+		resp, err := e.svc.Activity(ctx, p, true, api.Page{})
 		if err != nil {
 			t.Fatal(err)
 		}

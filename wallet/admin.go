@@ -168,17 +168,19 @@ func (s *Service) issuerView(is *Issuer) *api.IssuerView {
 	return v
 }
 
-// Issuers lists the issuers.
-func (s *Service) Issuers(ctx context.Context, p *Principal) ([]*api.IssuerView, error) {
+// Issuers lists a page of the issuers, by id.
+func (s *Service) Issuers(ctx context.Context, p *Principal, pg api.Page) (*api.IssuerList, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	out := []*api.IssuerView{}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := Issuers.List(tx, "", Order{})
-		for _, is := range all {
-			out = append(out, s.issuerView(is))
-		}
+	pgr, err := s.pager(pg, "issuers")
+	if err != nil {
+		return nil, err
+	}
+	out := &api.IssuerList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, Issuers, "", false, nil)
+		out.Issuers, out.NextCursor = convert(all, s.issuerView), next
 		return err
 	})
 	return out, s.storeErr(ctx, err, "list issuers")
@@ -416,17 +418,19 @@ func verifierView(v *Verifier) *api.VerifierView {
 		Retired: v.Retired}
 }
 
-// Verifiers lists the verifiers.
-func (s *Service) Verifiers(ctx context.Context, p *Principal) ([]*api.VerifierView, error) {
+// Verifiers lists a page of the verifiers, by id.
+func (s *Service) Verifiers(ctx context.Context, p *Principal, pg api.Page) (*api.VerifierList, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	out := []*api.VerifierView{}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := Verifiers.List(tx, "", Order{})
-		for _, v := range all {
-			out = append(out, verifierView(v))
-		}
+	pgr, err := s.pager(pg, "verifiers")
+	if err != nil {
+		return nil, err
+	}
+	out := &api.VerifierList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, Verifiers, "", false, nil)
+		out.Verifiers, out.NextCursor = convert(all, verifierView), next
 		return err
 	})
 	return out, s.storeErr(ctx, err, "list verifiers")

@@ -6,21 +6,28 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 )
 
-// APIKeys lists the API keys (GET /v1/admin/api-keys, issue 13): id,
-// role, owner, when made and revoked — never the key, which is kept only
-// hashed (SPEC §6). owner, when set, keeps one issuer's or verifier's.
-func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string) ([]api.APIKeyView, error) {
+// APIKeys lists a page of the API keys by id (GET /v1/admin/api-keys,
+// issue 13): id, role, owner, when made and revoked — never the key, which
+// is kept only hashed (SPEC §6). owner, when set, keeps one issuer's or
+// verifier's: the keys are few, so the page reads past the others.
+func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string, pg api.Page) (*api.APIKeyList, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	out := []api.APIKeyView{}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := APIKeys.List(tx, "", Order{})
-		for _, k := range all {
-			if owner == "" || k.Owner == owner {
-				out = append(out, api.APIKeyView{ID: k.ID, Role: k.Role, Owner: k.Owner, Created: k.Created, Revoked: k.Revoked})
-			}
-		}
+	pgr, err := s.pager(pg, "api_keys", owner)
+	if err != nil {
+		return nil, err
+	}
+	var keep sift[APIKey]
+	if owner != "" {
+		keep = func(k *APIKey) (bool, bool) { return k.Owner == owner, true }
+	}
+	out := &api.APIKeyList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, APIKeys, "", false, keep)
+		out.APIKeys, out.NextCursor = convert(all, func(k *APIKey) api.APIKeyView {
+			return api.APIKeyView{ID: k.ID, Role: k.Role, Owner: k.Owner, Created: k.Created, Revoked: k.Revoked}
+		}), next
 		return err
 	})
 	return out, s.storeErr(ctx, err, "api keys")

@@ -106,20 +106,21 @@ func (s *Service) AddExternalIssuer(ctx context.Context, p *Principal, req api.E
 	return externalView(ei), nil
 }
 
-// ExternalIssuers lists the external issuers.
-func (s *Service) ExternalIssuers(ctx context.Context, p *Principal) ([]*api.ExternalIssuerView, error) {
+// ExternalIssuers lists a page of the external issuers, by id.
+func (s *Service) ExternalIssuers(ctx context.Context, p *Principal, pg api.Page) (*api.ExternalIssuerList, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	var out []*api.ExternalIssuerView
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := ExternalIssuers.List(tx, "", Order{})
-		out = convert(all, externalView)
+	pgr, err := s.pager(pg, "external_issuers")
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ExternalIssuerList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, ExternalIssuers, "", false, nil)
+		out.ExternalIssuers, out.NextCursor = convert(all, externalView), next
 		return err
 	})
-	if out == nil {
-		out = []*api.ExternalIssuerView{}
-	}
 	return out, s.storeErr(ctx, err, "external issuers")
 }
 

@@ -371,24 +371,29 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 	return &p, nil
 }
 
-// Credentials lists the holder's credentials with their claims, the
-// derived ones computed for today.
-func (s *Service) Credentials(ctx context.Context, p *Principal) ([]*api.CredentialView, error) {
+// Credentials lists a page of the holder's credentials, in issuance
+// order, with their claims, the derived ones computed for today.
+func (s *Service) Credentials(ctx context.Context, p *Principal, pg api.Page) (*api.CredentialList, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*api.CredentialView{}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := Credentials.List(tx, byHolder, Order{}, p.Subject)
+	pgr, err := s.pager(pg, "credentials", p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.CredentialList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, Credentials, byHolder, false, nil, p.Subject)
 		if err != nil {
 			return err
 		}
+		out.Credentials, out.NextCursor = []*api.CredentialView{}, next
 		for _, c := range all {
 			v, err := s.credentialView(tx, c)
 			if err != nil {
 				return err
 			}
-			out = append(out, v)
+			out.Credentials = append(out.Credentials, v)
 		}
 		return nil
 	})
@@ -499,17 +504,21 @@ func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, err
 	return v, nil
 }
 
-// Devices lists the holder's devices.
-func (s *Service) Devices(ctx context.Context, p *Principal) ([]*api.DeviceView, error) {
+// Devices lists a page of the holder's devices, oldest first.
+func (s *Service) Devices(ctx context.Context, p *Principal, pg api.Page) (*api.DeviceList, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*api.DeviceView{}
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := Devices.List(tx, byHolder, Order{}, p.Subject)
-		for _, d := range all {
-			out = append(out, &api.DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID})
-		}
+	pgr, err := s.pager(pg, "devices", p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.DeviceList{}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, Devices, byHolder, false, nil, p.Subject)
+		out.Devices, out.NextCursor = convert(all, func(d *Device) *api.DeviceView {
+			return &api.DeviceView{ID: d.ID, Name: d.Name, Created: d.Created, Revoked: d.Revoked, Current: d.ID == p.DeviceID}
+		}), next
 		return err
 	})
 	return out, s.storeErr(ctx, err, "devices")

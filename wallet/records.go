@@ -26,6 +26,7 @@ const (
 	byTAT     = "tat"
 	byDue     = "due"
 	byExpiry  = "expiry"
+	byIssuer  = "issuer"
 )
 
 // Issuers are the hosted issuers, listed by id.
@@ -181,11 +182,18 @@ type activationCodeRow struct {
 }
 
 // Credentials are the issued credentials, listed by holder in issuance
-// order (a credential has no other creation time).
+// order (a credential has no other creation time), and by issuer and
+// status in issuance order for the issuer's own list (issue 13 item 4;
+// its time column is issued_at again: a column belongs to one index).
 var Credentials = records(Kind{Name: "credentials", Key: []Column{{"id", Text}},
-	Indexes: []Index{{Name: byHolder, Columns: []Column{{"holder_id", Text}, {"issued_at", Time}}}}},
+	Indexes: []Index{
+		{Name: byHolder, Columns: []Column{{"holder_id", Text}, {"issued_at", Time}}},
+		{Name: byIssuer, Columns: []Column{{"issuer_id", Text}, {"status", Text}, {"issued", Time}}},
+	}},
 	func(c *Credential) []any { return []any{c.ID} },
-	func(c *Credential) [][]any { return [][]any{{c.HolderID, c.IssuedAt}} },
+	func(c *Credential) [][]any {
+		return [][]any{{c.HolderID, c.IssuedAt}, {c.IssuerID, c.Status, c.IssuedAt}}
+	},
 	func(c *Credential) *credentialRow { return (*credentialRow)(c) },
 	func(r *credentialRow) *Credential { return (*Credential)(r) })
 

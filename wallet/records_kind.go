@@ -30,6 +30,12 @@ type Kind struct {
 	// Raw bodies are opaque bytes (sealed blobs); the others are JSON,
 	// which PostgreSQL keeps as json so that operators can read them.
 	Raw bool
+	// Reindex returns the index entries (Record.Index) of a stored body:
+	// for a store that adds an index to a kind it already keeps records
+	// of (bbolt fills it at open; a PostgreSQL migration, in SQL). Set by
+	// the declaration of a kind of records; nil for raw kinds, which have
+	// no index.
+	Reindex func(body []byte) ([][]any, error)
 }
 
 // Column is a key or index column.
@@ -133,6 +139,34 @@ func (k *Kind) Index(name string) (int, error) {
 		}
 	}
 	return 0, fmt.Errorf("%s: index %q: %w", k.Name, name, errNoIndex)
+}
+
+// Position returns the columns of a position in the order of a list by
+// index (Order.After): the index's, then the key's; the key's alone for
+// "".
+func (k *Kind) Position(index string) ([]Column, error) {
+	cols, err := k.Columns(index)
+	if err != nil || index == "" {
+		return cols, err
+	}
+	return append(slices.Clip(cols), k.Key...), nil
+}
+
+// CheckPosition checks the Order.After of a list of k by index under
+// prefix: one value per column of Position(index), the first ones equal
+// to prefix (a position under another prefix is the caller's mistake).
+func (k *Kind) CheckPosition(index string, after []any, prefix []any) error {
+	cols, err := k.Position(index)
+	if err != nil {
+		return err
+	}
+	if err := CheckValues(cols, after, true); err != nil {
+		return fmt.Errorf("%s: position: %w", k.Name, err)
+	}
+	if !slices.EqualFunc(after[:len(prefix)], prefix, sameValue) {
+		return fmt.Errorf("%s: position %s not under %s: %w", k.Name, Describe(after), Describe(prefix), errBadValue)
+	}
+	return nil
 }
 
 // CheckRecord checks what a put stores: its key, and one entry per index,
@@ -412,19 +446,59 @@ func (r *Records[T]) Record(v *T) (Record, error) {
 	if err != nil {
 		return Record{}, fmt.Errorf("put %s: %w", r.kind.Name, err)
 	}
-	idx := r.index(v)
-	for i := range idx {
-		if idx[i] != nil {
-			if idx[i], err = normalize(idx[i]); err != nil {
-				return Record{}, fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
-			}
-		}
+	idx, err := r.indexOf(v)
+	if err != nil {
+		return Record{}, fmt.Errorf("put %s %s: %w", r.kind.Name, Describe(key), err)
 	}
 	body, err := r.encode(v)
 	if err != nil {
 		return Record{}, fmt.Errorf("put %s %s: encode: %w", r.kind.Name, Describe(key), err)
 	}
 	return Record{Key: key, Index: idx, Body: body}, nil
+}
+
+// indexOf is v's index entries, normalized.
+func (r *Records[T]) indexOf(v *T) ([][]any, error) {
+	idx := r.index(v)
+	for i := range idx {
+		if idx[i] != nil {
+			var err error
+			if idx[i], err = normalize(idx[i]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return idx, nil
+}
+
+// position is v's position in the order of a list by index (of the key
+// when ""): Order.After.
+func (r *Records[T]) position(index string, v *T) ([]any, error) {
+	key, err := normalize(r.key(v))
+	if err != nil || index == "" {
+		return key, err
+	}
+	i, err := r.kind.Index(index)
+	if err != nil {
+		return nil, err
+	}
+	idx, err := r.indexOf(v)
+	if err != nil {
+		return nil, err
+	}
+	if idx[i] == nil {
+		return nil, fmt.Errorf("%s %s: not in index %s", r.kind.Name, Describe(key), index)
+	}
+	return append(slices.Clone(idx[i]), key...), nil
+}
+
+// reindex is Kind.Reindex: the index entries of a stored body.
+func (r *Records[T]) reindex(body []byte) ([][]any, error) {
+	v, err := r.decode(body)
+	if err != nil {
+		return nil, fmt.Errorf("%s: decode: %w", r.kind.Name, err)
+	}
+	return r.indexOf(v)
 }
 
 // Delete removes the record with key, if any.
@@ -587,7 +661,7 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 	if index == nil {
 		index = func(*T) [][]any { return nil }
 	}
-	return &Records[T]{
+	r := &Records[T]{
 		kind: k, key: key, index: index, memo: bounded[*T]{max: memoSize},
 		encode: func(v *T) ([]byte, error) { return json.Marshal(to(v), rowOptions) },
 		decode: func(b []byte) (*T, error) {
@@ -598,6 +672,8 @@ func records[T, R any](k Kind, key func(*T) []any, index func(*T) [][]any, to fu
 			return from(row), nil
 		},
 	}
+	r.kind.Reindex = r.reindex
+	return r
 }
 
 // rowOptions also skip the duplicate-name check: rows are only what this

@@ -313,8 +313,16 @@ func viewRequest(r *Request, v *Verifier, now time.Time) *api.RequestView {
 // or after wait (at most MaxWait); requests the app has already seen do
 // not end the wait, so an app can poll in a loop (ask with no wait once at
 // start to see those).
-func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration) ([]*api.RequestView, error) {
+//
+// It is a page of them, newest first (pg: limit and cursor); a request
+// lives at most MaxRequestTTL, so the list reads only the holder's
+// requests made since then.
+func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Duration, pg api.Page) (*api.RequestList, error) {
 	if err := p.require(api.RoleHolder); err != nil {
+		return nil, err
+	}
+	pgr, err := s.pager(pg, "requests", p.Subject)
+	if err != nil {
 		return nil, err
 	}
 	deadline := time.NewTimer(min(max(wait, 0), api.MaxWait))
@@ -323,7 +331,7 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 		// Watch before looking, so that a request arriving in between is
 		// not missed.
 		changed, stop := s.notifier.Watch(holderKey(p.Subject))
-		views, fresh, err := s.pendingRequests(ctx, p)
+		views, fresh, err := s.pendingRequests(ctx, p, pgr)
 		if err != nil || fresh || wait <= 0 {
 			stop()
 			return views, err
@@ -340,23 +348,27 @@ func (s *Service) HolderRequests(ctx context.Context, p *Principal, wait time.Du
 	}
 }
 
-// pendingRequests lists the holder's undecided requests and reports
-// whether any of them was delivered by this call.
-func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.RequestView, bool, error) {
+// pendingRequests lists a page of the holder's undecided requests and
+// reports whether any of them was delivered by this call.
+func (s *Service) pendingRequests(ctx context.Context, p *Principal, pgr *pager) (*api.RequestList, bool, error) {
 	now := s.now().UTC()
-	var views []*api.RequestView
+	// Every request expires within MaxRequestTTL of its creation, so one
+	// made before now minus that is no longer pending, nor is any older.
+	pending := func(r *Request) (bool, bool) {
+		st := requestState(r, now)
+		return st == api.RequestCreated || st == api.RequestDelivered, r.Created.After(now.Add(-MaxRequestTTL))
+	}
+	views := &api.RequestList{}
 	var undelivered []string
 	err := s.store.View(ctx, func(tx Tx) error {
-		views, undelivered = []*api.RequestView{}, nil
-		all, err := Requests.List(tx, byHolder, Order{Desc: true, Limit: 50}, p.Subject)
+		views.Requests, undelivered = []*api.RequestView{}, nil
+		all, next, err := listPage(tx, pgr, Requests, byHolder, true, pending, p.Subject)
 		if err != nil {
 			return err
 		}
+		views.NextCursor = next
 		for _, r := range all {
 			st := requestState(r, now)
-			if st != api.RequestCreated && st != api.RequestDelivered {
-				continue
-			}
 			if st == api.RequestCreated {
 				undelivered = append(undelivered, r.ID)
 			}
@@ -365,7 +377,7 @@ func (s *Service) pendingRequests(ctx context.Context, p *Principal) ([]*api.Req
 				return err
 			}
 			v.Status = api.RequestDelivered
-			views = append(views, v)
+			views.Requests = append(views.Requests, v)
 		}
 		return nil
 	})

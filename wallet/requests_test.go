@@ -134,7 +134,7 @@ func TestRequestByVerifierQR(t *testing.T) {
 	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText}); func() api.Code { c, _ := code(err); return c }() != api.CodeConflict {
 		t.Errorf("resolve after approval: %v", err)
 	}
-	act, _ := r.svc.Activity(ctx, r.holder, false)
+	act, _ := r.svc.Activity(ctx, r.holder, false, api.Page{})
 	events := map[string]bool{}
 	for _, en := range act.Entries {
 		events[en.Event] = true
@@ -142,7 +142,7 @@ func TestRequestByVerifierQR(t *testing.T) {
 	if !events[api.EventRequestReceived] || !events[api.EventRequestApproved] {
 		t.Errorf("holder log: %v", events)
 	}
-	vlog, _ := r.svc.Verifications(ctx, r.verifier, 10)
+	vlog, _ := r.svc.Verifications(ctx, r.verifier, api.Page{Limit: 10})
 	if len(vlog.Entries) < 2 || vlog.Entries[0].Result != "approved" {
 		t.Errorf("verifier log: %+v", vlog.Entries)
 	}
@@ -249,11 +249,12 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 	}
 	waiting := make(chan []*api.RequestView, 1)
 	go func() {
-		views, err := r.svc.HolderRequests(ctx, r.holder, 30*time.Second)
+		list, err := r.svc.HolderRequests(ctx, r.holder, 30*time.Second, api.Page{})
 		if err != nil {
 			t.Error(err)
+			list = &api.RequestList{}
 		}
-		waiting <- views
+		waiting <- list.Requests
 	}()
 	time.Sleep(50 * time.Millisecond) // let the long-poll start waiting
 	created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{Presence: pr.QRText,
@@ -281,9 +282,9 @@ func TestRequestByPresenceDeclined(t *testing.T) {
 	}
 	// A request already seen does not end a later long-poll.
 	start := time.Now()
-	again, err := r.svc.HolderRequests(ctx, r.holder, 200*time.Millisecond)
-	if err != nil || len(again) != 1 || time.Since(start) < 150*time.Millisecond {
-		t.Errorf("second long-poll: %d requests after %v (%v)", len(again), time.Since(start), err)
+	again, err := r.svc.HolderRequests(ctx, r.holder, 200*time.Millisecond, api.Page{})
+	if err != nil || len(again.Requests) != 1 || time.Since(start) < 150*time.Millisecond {
+		t.Errorf("second long-poll: %+v after %v (%v)", again, time.Since(start), err)
 	}
 	if _, err := r.svc.DeclineRequest(ctx, r.holder, created.RequestID); err != nil {
 		t.Fatal(err)

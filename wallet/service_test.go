@@ -122,7 +122,7 @@ func TestActivityChainDetectsEdit(t *testing.T) {
 	if _, err := e.svc.SetStatus(ctx, e.issuer, r.CredentialID, api.StatusRequest{Status: "suspended"}); err != nil {
 		t.Fatal(err)
 	}
-	got, err := e.svc.Activity(ctx, p, true)
+	got, err := e.svc.Activity(ctx, p, true, api.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -441,7 +441,7 @@ func TestOneHoldersRedemptionsAtOnce(t *testing.T) {
 			t.Errorf("redemption %d: %v", i, err)
 		}
 	}
-	act, err := e.svc.Activity(ctx, holder, true)
+	act, err := e.svc.Activity(ctx, holder, true, api.Page{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,7 @@ func TestOneHoldersRedemptionsAtOnce(t *testing.T) {
 			redeemed[en.ShareID]++
 		}
 	}
-	log, err := e.svc.Verifications(ctx, verifier, 100)
+	log, err := e.svc.Verifications(ctx, verifier, api.Page{Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -664,18 +664,20 @@ func (s *Service) Share(ctx context.Context, p *Principal, shareID string) (*api
 	return v, s.storeErr(ctx, err, "share")
 }
 
-// Shares lists the holder's shares, newest first.
-func (s *Service) Shares(ctx context.Context, p *Principal) ([]*api.ShareView, error) {
+// Shares lists a page of the holder's shares, newest first.
+func (s *Service) Shares(ctx context.Context, p *Principal, pg api.Page) (*api.ShareList, error) {
 	if err := p.require(api.RoleHolder); err != nil {
 		return nil, err
 	}
-	out := []*api.ShareView{}
+	pgr, err := s.pager(pg, "shares", p.Subject)
+	if err != nil {
+		return nil, err
+	}
+	out := &api.ShareList{}
 	now := s.now()
-	err := s.store.View(ctx, func(tx Tx) error {
-		all, err := Shares.List(tx, byHolder, Order{Desc: true}, p.Subject)
-		for _, sh := range all {
-			out = append(out, s.shareView(sh, now))
-		}
+	err = s.store.View(ctx, func(tx Tx) error {
+		all, next, err := listPage(tx, pgr, Shares, byHolder, true, nil, p.Subject)
+		out.Shares, out.NextCursor = convert(all, func(sh *Share) *api.ShareView { return s.shareView(sh, now) }), next
 		return err
 	})
 	return out, s.storeErr(ctx, err, "shares")

@@ -55,7 +55,10 @@ type Tx interface {
 	// List returns the bodies of k's records whose first columns of index
 	// (of the key when index is "") equal prefix, in the order of the
 	// index's columns then the key's (o.Desc: reversed), at most o.Limit
-	// (0: all). A record not in the index is not listed.
+	// (0: all). A record not in the index is not listed. With o.After,
+	// only the records strictly after that position in this order
+	// (before it, o.Desc) are listed: keyset pagination. A position
+	// that does not fit the columns (CheckPosition) is an error.
 	List(k *Kind, index string, o Order, prefix ...any) ([][]byte, error)
 	// Fetch runs lookups together, on PostgreSQL in one round trip, and
 	// returns one body per lookup in their order: the record List(l.Kind,
@@ -108,10 +111,16 @@ type Write struct {
 	Old    []byte
 }
 
-// Order is the direction and length of a List.
+// Order is the direction, start and length of a List.
 type Order struct {
 	Desc  bool // last first
 	Limit int  // at most this many; 0: all
+	// After is a position in the list's order: the values of every
+	// column of the index, then of the key (of the key alone when listing
+	// by key), as a record's Record.Index entry and Record.Key give them.
+	// nil: from the first (last, Desc). The position need not be a
+	// record's, nor under the prefix.
+	After []any
 }
 
 // Record is what a put stores.

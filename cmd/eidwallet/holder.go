@@ -166,12 +166,20 @@ func (h *holderCmd) commands() []command {
 			}},
 		{name: "request decline", args: "REQUEST_ID", nargs: 1, help: "say no",
 			setup: h.withJSON(func(ctx context.Context, pos []string, asJSON bool) int { return h.declineRequest(ctx, pos[0], asJSON) })},
-		{name: "activity", args: "[--export] [--json]",
-			help: "your activity log; --export prints the whole hash chain\nas JSON, as the service signed it, and checks every hash\nand the service's signed checkpoint (exit 1 if either fails)",
+		{name: "activity", args: "[--export] [--limit N] [--cursor C] [--json]",
+			help: "your activity log, a page at a time, newest first (--cursor:\nthe next page); --export prints the whole hash chain\nas JSON, as the service signed it, and checks every hash\nand the service's signed checkpoint (exit 1 if either fails)",
 			setup: func(fs *flag.FlagSet) runFunc {
 				asJSON := jsonFlag(fs)
 				export := fs.Bool("export", false, "the whole hash chain, oldest first, checked here")
-				return h.timed(func(ctx context.Context, _ []string) int { return h.activity(ctx, *export, *asJSON) })
+				var pg api.Page
+				fs.IntVar(&pg.Limit, "limit", 0, "entries a page (1 to 1000; default the service's, 100)")
+				fs.StringVar(&pg.Cursor, "cursor", "", "the next page: the cursor the page before printed")
+				return h.timed(func(ctx context.Context, _ []string) int {
+					if *export && pg != (api.Page{}) {
+						return h.usage("--export is the whole chain: no --limit or --cursor")
+					}
+					return h.activity(ctx, *export, pg, *asJSON)
+				})
 			}},
 		{name: "devices", args: "[--json]", help: "list your devices",
 			setup: h.withJSON(func(ctx context.Context, _ []string, asJSON bool) int { return h.devices(ctx, asJSON) })},
@@ -478,7 +486,7 @@ func (h *holderCmd) cancel(ctx context.Context, id string) int {
 	return exitOK
 }
 
-func (h *holderCmd) activity(ctx context.Context, export, asJSON bool) int {
+func (h *holderCmd) activity(ctx context.Context, export bool, pg api.Page, asJSON bool) int {
 	hc, code := h.holder()
 	if hc == nil {
 		return code
@@ -517,12 +525,15 @@ func (h *holderCmd) activity(ctx context.Context, export, asJSON bool) int {
 		}
 		return exitOK
 	}
-	res, err := hc.Activity(ctx)
+	res, err := hc.ActivityPage(ctx, pg)
 	if err != nil {
 		return h.failed(err)
 	}
 	if asJSON {
 		return h.printJSON(res)
+	}
+	if res.NextCursor != "" {
+		defer h.note("older entries: --cursor %s", res.NextCursor)
 	}
 	if len(res.Entries) == 0 {
 		h.note("no activity")

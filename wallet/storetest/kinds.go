@@ -195,6 +195,102 @@ func checkModel(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]
 	same(t, "Store.Fetch", got, wantFetched)
 }
 
+// checkAfter compares the store's keyset pages with the model: for every
+// list by key and by index, under every prefix the records have, both
+// ways, with and without a limit, a list after a position (Order.After)
+// holds the records strictly after it in the list's order (before it,
+// Desc), ties in the index values broken by key. The positions are those
+// of the records and of records not stored (a deleted one's, one with a
+// unique value another record holds under another key).
+func checkAfter(t *testing.T, st wallet.Store, k *wallet.Kind, model map[string]rec) {
+	t.Helper()
+	var stored, all []rec // the model's records; and a few more for their positions
+	for _, r := range model {
+		stored = append(stored, r)
+	}
+	all = slices.Clone(stored)
+	for n := 6; n < 9; n++ {
+		all = append(all, sample(k, n, 1, false), sample(k, n, 1, true))
+	}
+	view(t, st, func(tx wallet.Tx) error {
+		indexes := append([]wallet.Index{{Columns: k.Key}}, k.Indexes...)
+		for i, ix := range indexes {
+			pos := func(r rec) []any {
+				if i == 0 {
+					return r.key
+				}
+				if r.idx[i-1] == nil {
+					return nil
+				}
+				return append(slices.Clone(r.idx[i-1]), r.key...)
+			}
+			var positions [][]any
+			for _, r := range all {
+				if p := pos(r); p != nil {
+					positions = append(positions, p)
+				}
+			}
+			var in []rec // the stored records in this index
+			for _, r := range stored {
+				if pos(r) != nil {
+					in = append(in, r)
+				}
+			}
+			slices.SortFunc(in, func(a, b rec) int { return compareValues(pos(a), pos(b)) })
+			seen := map[string]bool{}
+			for _, p := range positions {
+				for n := range len(ix.Columns) + 1 {
+					prefix := p[:n]
+					if seen[fmt.Sprint(i, prefix)] {
+						continue
+					}
+					seen[fmt.Sprint(i, prefix)] = true
+					for _, after := range positions {
+						if compareValues(after[:n], prefix) != 0 {
+							continue
+						}
+						for _, o := range []wallet.Order{{After: after}, {Desc: true, Limit: 2, After: after}} {
+							var want [][]byte
+							for _, r := range in {
+								c := compareValues(pos(r), after)
+								if compareValues(pos(r)[:n], prefix) == 0 && (c > 0 && !o.Desc || c < 0 && o.Desc) {
+									want = append(want, r.body)
+								}
+							}
+							if o.Desc {
+								slices.Reverse(want)
+							}
+							if o.Limit > 0 && len(want) > o.Limit {
+								want = want[:o.Limit]
+							}
+							got, err := tx.List(k, ix.Name, o, prefix...)
+							what := fmt.Sprintf("List(%q, desc %v limit %d after %s, %s)", ix.Name, o.Desc, o.Limit, wallet.Describe(after), wallet.Describe(prefix))
+							noErr(t, what, err)
+							if want == nil {
+								want = [][]byte{}
+							}
+							same(t, what, got, want)
+						}
+					}
+				}
+			}
+			// A position not under the prefix, or not of the list's
+			// columns, is the caller's mistake.
+			if len(in) > 0 {
+				p := pos(in[0])
+				other := value(ix.Columns[0], 8)
+				if compareValues([]any{other}, p[:1]) != 0 {
+					_, err := tx.List(k, ix.Name, wallet.Order{After: p}, other)
+					plain(t, fmt.Sprintf("List(%q) after a position under another prefix", ix.Name), err)
+				}
+				_, err := tx.List(k, ix.Name, wallet.Order{After: p[:len(p)-1]})
+				plain(t, fmt.Sprintf("List(%q) after a short position", ix.Name), err)
+			}
+		}
+		return nil
+	})
+}
+
 func keyOf(r rec) string { return fmt.Sprint(r.key...) }
 
 // testKinds runs the primitives on every declared kind.
@@ -230,6 +326,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 		return nil
 	})
 	checkModel(t, st, k, model)
+	checkAfter(t, st, k, model)
 
 	// A put of a taken key replaces the record and moves its index
 	// entries; an Immutable kind refuses it and keeps the record.
@@ -364,6 +461,7 @@ func (s *suite) testKind(t *testing.T, k *wallet.Kind) {
 	noErr(t, "Close", st.Close())
 	st = s.open(t, dir)
 	checkModel(t, st, k, model)
+	checkAfter(t, st, k, model)
 	for i, ix := range k.Indexes {
 		if ix.Unique {
 			refused(i, ix)

@@ -206,6 +206,23 @@ async function me(method, path, opts = {}) {
   }
 }
 
+// allPages reads every page of one of the holder's lists (issue 13: each
+// page is an object with its items under the list's name and
+// next_cursor while more follow), limit items a page.
+async function allPages(path, name, limit) {
+  const out = [];
+  let cursor = '';
+  for (let pages = 0; pages < 1000; pages++) {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (cursor) q.set('cursor', cursor);
+    const page = await me('GET', `${path}?${q}`);
+    out.push(...((page && page[name]) || []));
+    if (!page || !page.next_cursor || page.next_cursor === cursor) break;
+    cursor = page.next_cursor;
+  }
+  return out;
+}
+
 // ---- enrolment (SPEC §3.1 step 2) ----
 
 async function enrol(ev) {
@@ -255,7 +272,7 @@ async function home() {
   selectTab('docs');
   say(t('w.docs.loading'));
   try {
-    credentials = await me('GET', '/v1/me/credentials');
+    credentials = await allPages('/v1/me/credentials', 'credentials', 20);
   } catch (e) {
     if (deviceRefused(e)) {
       // The device is revoked or unknown to this service.
@@ -714,7 +731,7 @@ async function loadActivity() {
   say(t('w.activity.loading'));
   let r;
   try {
-    r = await me('GET', '/v1/me/activity');
+    r = await me('GET', '/v1/me/activity?limit=200'); // the newest page
   } catch (e) {
     say(describe(e, 'activity'));
     return;
