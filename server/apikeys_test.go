@@ -80,9 +80,9 @@ func TestRevokedKeyRefusedAfterUse(t *testing.T) {
 	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/origins", h.admin, api.OriginsRequest{Origins: []string{bank}}, 200, nil)
 	_, first := w.share(h, "full_name")
 	h.call("POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: first}, 200, nil)
-	var keys []api.APIKeyView
+	var keys api.APIKeyList
 	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &keys)
-	h.call("DELETE", "/v1/admin/api-keys/"+keys[0].ID, h.admin, nil, 204, nil)
+	h.call("DELETE", "/v1/admin/api-keys/"+keys.APIKeys[0].ID, h.admin, nil, 204, nil)
 
 	id, second := w.share(h, "full_name")
 	body, _ := json.Marshal(api.VerifyRequest{QR: second})
