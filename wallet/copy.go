@@ -3,8 +3,8 @@ package wallet
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
