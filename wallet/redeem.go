@@ -27,7 +27,9 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
-		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		err := Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		s.tallyFailure(verification(ctx, api.FlowShare, nil, "").by(p.Subject), err) // usage.go
+		return nil, err
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup(byToken, hashSecret(token)))
 }
@@ -81,15 +83,19 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		return err
 	}()
 	var w *redemption
+	counted := redemptionUsage(ctx, p.Subject, find, sh, verifier) // usage.go
 	if err == nil {
 		w, err = s.newRedemption(sh, body, last, p.Subject, now)
 	}
 	if err == nil {
+		w.counted = counted.valid()
 		err = s.store.Batch(ctx, func(tx Tx) error { return s.redeem(tx, w) })
 	}
 	if err != nil {
 		if sh != nil {
-			s.logFailedVerification(ctx, p.Subject, sh, err, now)
+			s.logFailedVerification(ctx, p.Subject, sh, err, now, counted)
+		} else {
+			s.tallyFailure(counted, err)
 		}
 		return nil, s.storeErr(ctx, err, "share")
 	}
@@ -146,6 +152,7 @@ type redemption struct {
 	activity     Record
 	verification *api.Verification // the verifier's entry, and as stored:
 	logged       Record
+	counted      usage // its count in the usage statistics (usage.go)
 }
 
 func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry, verifierID string, now time.Time) (*redemption, error) {
@@ -191,7 +198,7 @@ func nextUse(sh *Share) *Share {
 // run again.
 func (s *Service) redeem(tx Tx, w *redemption) error {
 	err := tx.Apply(Write{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
-		Write{Kind: ActivityLog.Kind(), Record: w.activity}, Write{Kind: VerificationLog.Kind(), Record: w.logged})
+		Write{Kind: ActivityLog.Kind(), Record: w.activity}, Write{Kind: VerificationLog.Kind(), Record: w.logged}, s.counted(w.counted))
 	if err == nil && w.share.Offline { // its EIDC1: code is used too: a later upload of it is flagged
 		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
 		return err
@@ -214,6 +221,9 @@ func (s *Service) redeem(tx Tx, w *redemption) error {
 	if errors.Is(err, ErrExists) { // another replica took the key
 		v := *w.verification
 		err = s.appendVerification(tx, &v)
+	}
+	if err == nil {
+		err = s.count(tx, w.counted)
 	}
 	if err == nil && w.share.Offline {
 		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
@@ -352,12 +362,15 @@ func itemTypes(items []ShareItem) []string {
 // logFailedVerification records a refused redemption in the verifier's own
 // log, and a share refused to this verifier (403: another verifier's, or
 // claims it is not registered for) in the holder's activity too, claim
-// names only; failing to do so is logged, never turned into the answer.
-func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time) {
+// names only, and counts it (u, failed with cause); failing to do so is
+// logged, never turned into the answer, and the count is tallied.
+func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time, u usage) {
 	var e *Error
 	if !errors.As(cause, &e) || e.Code == api.CodeStorageUnavailable {
+		s.tallyFailure(u, cause)
 		return
 	}
+	u = u.failed(cause)
 	err := s.store.Batch(ctx, func(tx Tx) error {
 		if e.Code == api.CodeForbidden {
 			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRefused, Outcome: e.Reason,
@@ -365,10 +378,14 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 				return err
 			}
 		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
-			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)})
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
+			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)}); err != nil {
+			return err
+		}
+		return s.countRefusal(tx, u)
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "verification log", "verifier_id", verifierID, "err", err)
+		s.tally(u)
 	}
 }
