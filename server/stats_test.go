@@ -13,6 +13,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/offline"
 	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
@@ -381,4 +382,15 @@ func TestStatsParameters(t *testing.T) {
 	if resp := h.request("HEAD", "/v1/admin/stats", h.admin, "", nil); resp.StatusCode != 200 {
 		t.Errorf("HEAD: %d", resp.StatusCode)
 	}
+}
+
+// TestStatsStorageFailure: a store that cannot be read is 503
+// storage_unavailable, never an empty answer (SPEC §5, THREATS T42).
+func TestStatsStorageFailure(t *testing.T) {
+	store := &failingStore{Store: servicetest.Open(t)}
+	h := newHarnessOver(t, store)
+	store.armed.Store(true)
+	wantError(t, h.request("GET", "/v1/admin/stats", h.admin, "", nil), 503, "storage_unavailable")
+	store.armed.Store(false)
+	h.stats("")
 }
