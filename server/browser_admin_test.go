@@ -102,6 +102,17 @@ func TestBrowserAdmin(t *testing.T) {
 			}
 			tb.shot(lang + "-admin-stats")
 			tb.checkCatalogue(lang + " admin statistics")
+			// Labels and contrast (the charts' text too); not the tab walk of
+			// checkA11y, whose model of one stop per control does not fit a
+			// date input (day, month, year and its picker are stops of their
+			// own, as the browser makes them).
+			r := eval[a11yResult](tb, a11yScript)
+			if r.Checked == 0 {
+				t.Error("the contrast check found no text")
+			}
+			for _, p := range r.Problems {
+				t.Errorf("%s admin statistics: %s", lang, p)
+			}
 
 			// The numbers, one click away.
 			tb.do(chromedp.Click(chromedp.CSS(`#chart-types summary`)))
