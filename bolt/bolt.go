@@ -128,7 +128,7 @@ const format = "kinds-1"
 // transaction would cost a commit and an fsync at every start.
 func ensureBuckets(db *bbolt.DB) ([]*wallet.Kind, error) {
 	names := []string{bucketFormat, bucketOnce, bucketOnceByExpiry}
-	for _, k := range wallet.Kinds() {
+	for _, k := range append(wallet.Kinds(), wallet.CounterKinds()...) {
 		names = append(names, k.Name)
 		for _, ix := range k.Indexes {
 			names = append(names, indexBucket(k, ix))

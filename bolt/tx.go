@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -253,6 +254,9 @@ func (t *tx) plan(w wallet.Write) (*put, error) {
 		return nil, err
 	}
 	stored := kb.recs.Get(p.rk)
+	if w.Add != 0 {
+		return p, p.add(stored, w.Add)
+	}
 	if stored == nil && w.Swap {
 		return nil, notFound(k, r.Key)
 	}
@@ -283,6 +287,65 @@ func (t *tx) plan(w wallet.Write) (*put, error) {
 		}
 	}
 	return p, nil
+}
+
+// add makes p the counter stored (nil: none yet) plus n: a read-modify-
+// write, which bbolt's single writer makes safe. A counter's value is a
+// record's with no index entry and the count as its body, 8 bytes
+// big-endian.
+func (p *put) add(stored []byte, n int64) error {
+	var was int64
+	if stored != nil {
+		_, body, err := split(stored)
+		if err != nil || len(body) != 8 {
+			return fmt.Errorf("bolt: add %s %s: stored: %w", p.kb.Name, wallet.Describe(p.key), errCorrupt)
+		}
+		was = int64(binary.BigEndian.Uint64(body))
+	}
+	sum := was + n
+	if (n > 0) != (sum > was) {
+		return fmt.Errorf("bolt: add %s %s: overflow", p.kb.Name, wallet.Describe(p.key))
+	}
+	p.body = binary.BigEndian.AppendUint64(nil, uint64(sum))
+	return nil
+}
+
+// Counts walks the counter bucket of k from the first key at or after
+// from to the last before to.
+func (t *tx) Counts(k *wallet.Kind, from, to any) ([]wallet.Count, error) {
+	out := []wallet.Count{}
+	if ok, err := wallet.CheckCounts(k, from, to); err != nil {
+		return nil, fmt.Errorf("bolt: %w", err)
+	} else if !ok {
+		return out, nil
+	}
+	kb, err := t.kind(k)
+	if err != nil {
+		return nil, err
+	}
+	var end []byte
+	if to != nil {
+		end = appendValue(nil, k.Key[0].Type, to)
+	}
+	c := kb.recs.Cursor()
+	rk, v := c.First()
+	if from != nil {
+		rk, v = c.Seek(appendValue(nil, k.Key[0].Type, from))
+	}
+	for ; rk != nil && (end == nil || bytes.Compare(rk, end) < 0); rk, v = c.Next() {
+		key, rest, err := decodeValues(k.Key, rk)
+		_, body, serr := split(v)
+		if err != nil || len(rest) > 0 || serr != nil || len(body) != 8 {
+			return nil, fmt.Errorf("bolt: counts %s: key %x: %w", k.Name, rk, errCorrupt)
+		}
+		for i, v := range key {
+			if tm, ok := v.(time.Time); ok {
+				key[i] = tm.UTC()
+			}
+		}
+		out = append(out, wallet.Count{Key: key, N: int64(binary.BigEndian.Uint64(body))})
+	}
+	return out, nil
 }
 
 // overlaps refuses two writes of one Apply that the checks of each alone

@@ -338,7 +338,7 @@ func readStatus(ctx context.Context, pool *pgxpool.Pool, schema string, known []
 // SELECTs sent as one batch rather than a round trip each. The pool's
 // search_path is the store's schema.
 func checkKinds(ctx context.Context, pool *pgxpool.Pool) error {
-	kinds := wallet.Kinds()
+	kinds := append(wallet.Kinds(), wallet.CounterKinds()...)
 	sqls := make([]string, len(kinds))
 	b := &pgx.Batch{}
 	for i, k := range kinds {
@@ -346,7 +346,11 @@ func checkKinds(ctx context.Context, pool *pgxpool.Pool) error {
 		for _, ix := range k.Indexes {
 			cols += ", " + names(ix.Columns)
 		}
-		sqls[i] = fmt.Sprintf("SELECT %s, rec FROM %s LIMIT 0", cols, k.Name)
+		body := "rec"
+		if k.Counter {
+			body = "shard, n"
+		}
+		sqls[i] = fmt.Sprintf("SELECT %s, %s FROM %s LIMIT 0", cols, body, k.Name)
 		b.Queue(sqls[i])
 	}
 	br := pool.SendBatch(ctx, b)

@@ -298,10 +298,11 @@ func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
 		return fmt.Errorf("postgres: apply: begin: %w", err)
 	}
 	defer conn.Release()
+	t := &tx{ctx: ctx, tx: &pipelined{conn: conn}, sql: &s.sql} // its statements sent below, as one batch
 	b := &pgx.Batch{}
 	b.Queue(beginSQL(pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}))
 	for _, w := range ws {
-		sql, args := s.sql.write(w, true)
+		sql, args := t.write(w, true)
 		b.Queue(sql, args...)
 	}
 	b.Queue("COMMIT")
@@ -334,8 +335,7 @@ func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
 	if !w.Swap {
 		return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
 	}
-	t := &tx{ctx: ctx, tx: &pipelined{conn: conn}, sql: &s.sql} // no BEGIN: one read of its own
-	return t.swapRefused(w.Kind, w.Old, w.Record.Key)
+	return t.swapRefused(w.Kind, w.Old, w.Record.Key) // no BEGIN: one read of its own
 }
 
 // run runs fn in one transaction and commits it when fn returns nil.

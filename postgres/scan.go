@@ -20,6 +20,9 @@ func (t *tx) Scan(k *wallet.Kind, fn func(wallet.Record) error) error {
 		cols = append(cols, ix.Columns...)
 	}
 	sql := fmt.Sprintf("SELECT %s, rec FROM %s ORDER BY %s", names(cols), k.Name, names(k.Key))
+	if k.Counter { // each key once, its shards summed: the total as 8 bytes big-endian
+		sql = fmt.Sprintf("SELECT %s, int8send(sum(n)::bigint) FROM %s GROUP BY %[1]s ORDER BY %[1]s", names(k.Key), k.Name)
+	}
 	rows, err := t.tx.Query(t.ctx, sql)
 	if err != nil {
 		return fmt.Errorf("postgres: scan %s: %w", k.Name, t.fail(err))

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,11 @@ type tx struct {
 	// failed is the first error a statement returned: from then on
 	// PostgreSQL refuses every statement and the commit (see Store.run).
 	failed error
+	// shard is 1 + the counter shard this transaction adds to (0: none
+	// chosen yet): one per transaction, so that two transactions adding
+	// to the same counters in the same order take their rows' locks in
+	// that order, and never deadlock over them.
+	shard int
 }
 
 var _ wallet.Tx = (*tx)(nil)
@@ -277,7 +283,7 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 		b.Queue("SAVEPOINT apply")
 	}
 	for _, w := range ws {
-		sql, args := t.sql.write(w, false)
+		sql, args := t.write(w, false)
 		b.Queue(sql, args...)
 	}
 	br, err := t.tx.SendBatch(t.ctx, b)
@@ -313,9 +319,14 @@ func (t *tx) Apply(ws ...wallet.Write) error {
 	return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
 }
 
-// write is the statement of w (a put's or a swap's), refusing when
-// refuse, and its parameters.
-func (s *statements) write(w wallet.Write, refuse bool) (string, []any) {
+// write is the statement of w (an add's, a put's or a swap's), a put or
+// swap refusing when refuse (an add always writes its row), and its
+// parameters.
+func (t *tx) write(w wallet.Write, refuse bool) (string, []any) {
+	if w.Add != 0 {
+		return t.sql.of(statement{kind: w.Kind.Name, op: "add"}, func() string { return addSQL(w.Kind) }),
+			append(slices.Clone(w.Record.Key), t.counterShard(), w.Add)
+	}
 	args := recordArgs(w.Kind, w.Record)
 	op, build := "put", putSQL
 	if w.Swap {
@@ -324,7 +335,7 @@ func (s *statements) write(w wallet.Write, refuse bool) (string, []any) {
 	if refuse {
 		op += " refusing"
 	}
-	return s.of(statement{kind: w.Kind.Name, op: op}, func() string {
+	return t.sql.of(statement{kind: w.Kind.Name, op: op}, func() string {
 		if refuse {
 			return refusing(build(w.Kind))
 		}
@@ -346,6 +357,112 @@ func refusing(sql string) string {
 func isRefusal(err error) bool {
 	var pgErr *pgconn.PgError
 	return errors.As(err, &pgErr) && pgErr.Code == "22012" // division_by_zero
+}
+
+// CounterShards is how many rows a counter's key is spread over: an add
+// goes to the row of its transaction's shard, chosen at random, so
+// that concurrent adds to one key (every replica's redemptions of one
+// hour, type and flow) wait on one another only when they pick the same
+// row, each row's lock held from its statement to its commit. Counts sums
+// the rows. Changing it needs no migration: rows of any shard are summed.
+const CounterShards = 16
+
+// counterShard is the shard of this transaction's adds.
+func (t *tx) counterShard() int {
+	if t.shard == 0 {
+		t.shard = 1 + rand.N(CounterShards)
+	}
+	return t.shard - 1
+}
+
+// addSQL is the upsert of an add: the key's row of a shard created with
+// n, or n added to it. Parameters: the key, the shard, n.
+func addSQL(k *wallet.Kind) string {
+	vals := make([]string, 0, len(k.Key)+2)
+	for i, c := range k.Key {
+		vals = append(vals, fmt.Sprintf("$%d::%s", i+1, sqlType(c.Type)))
+	}
+	n := len(k.Key)
+	vals = append(vals, fmt.Sprintf("$%d::smallint", n+1), fmt.Sprintf("$%d::bigint", n+2))
+	return fmt.Sprintf("INSERT INTO %s (%s, shard, n) VALUES (%s) ON CONFLICT (%s, shard) DO UPDATE SET n = %s.n + excluded.n",
+		k.Name, names(k.Key), strings.Join(vals, ", "), names(k.Key), k.Name)
+}
+
+// Counts sums each key's shard rows with its first column in [from, to).
+func (t *tx) Counts(k *wallet.Kind, from, to any) ([]wallet.Count, error) {
+	out := []wallet.Count{}
+	if ok, err := wallet.CheckCounts(k, from, to); err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
+	} else if !ok {
+		return out, nil
+	}
+	var args []any
+	op := "counts"
+	for _, v := range []struct {
+		op  string
+		val any
+	}{{"-from", from}, {"-to", to}} {
+		if v.val != nil {
+			op += v.op
+			args = append(args, v.val)
+		}
+	}
+	sql := t.sql.of(statement{kind: k.Name, op: op}, func() string {
+		first := k.Key[0]
+		var where []string
+		if from != nil {
+			where = append(where, fmt.Sprintf("%s >= $1::%s", first.Name, sqlType(first.Type)))
+		}
+		if to != nil {
+			where = append(where, fmt.Sprintf("%s < $%d::%s", first.Name, len(where)+1, sqlType(first.Type)))
+		}
+		cond := ""
+		if len(where) > 0 {
+			cond = " WHERE " + strings.Join(where, " AND ")
+		}
+		by := make([]string, len(k.Key))
+		for i, c := range k.Key {
+			by[i] = c.Name
+			if c.Type == wallet.Text && t.sql.collateC {
+				by[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
+			}
+		}
+		return fmt.Sprintf("SELECT %s, sum(n)::bigint FROM %s%s GROUP BY %s ORDER BY %s",
+			names(k.Key), k.Name, cond, names(k.Key), strings.Join(by, ", "))
+	})
+	rows, err := t.tx.Query(t.ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: counts %s: %w", k.Name, t.fail(err))
+	}
+	defer rows.Close()
+	vals := make([]columnValue, len(k.Key))
+	dest := make([]any, len(k.Key)+1)
+	for i, c := range k.Key {
+		vals[i] = newColumnValue(c.Type)
+		dest[i] = vals[i].dest
+	}
+	for rows.Next() {
+		var c wallet.Count
+		dest[len(k.Key)] = &c.N
+		if err := rows.Scan(dest...); err != nil {
+			return nil, fmt.Errorf("postgres: counts %s: %w", k.Name, err)
+		}
+		for i := range k.Key {
+			v, ok := vals[i].get()
+			if !ok {
+				return nil, fmt.Errorf("postgres: counts %s: NULL in key column %s", k.Name, k.Key[i].Name)
+			}
+			if tm, isTime := v.(time.Time); isTime {
+				v = tm.UTC()
+			}
+			c.Key = append(c.Key, v)
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: counts %s: %w", k.Name, t.fail(err))
+	}
+	return out, nil
 }
 
 // swapSQL is UPDATE … SET every index column and rec WHERE the key is

@@ -366,8 +366,9 @@ func TestCatalogues(t *testing.T) {
 	// setT(…, '…')): each must be in the catalogues. Keys made at run time
 	// (v.why.<id>, w.ev.<event>) are checked by the browser test, where a
 	// missing one is a console error.
-	used := regexp.MustCompile(`['"]((?:v|w|lang|claim|value)\.[a-z0-9_.]*[a-z0-9_])['"]|:((?:v|w|lang)\.[a-z0-9_.]+)`)
-	for _, f := range []string{"verify.html", "wallet.html", "assets/verify.js", "assets/wallet.js", "assets/common.js", "assets/i18n.js"} {
+	used := regexp.MustCompile(`['"]((?:v|w|a|lang|claim|value)\.[a-z0-9_.]*[a-z0-9_])['"]|:((?:v|w|a|lang)\.[a-z0-9_.]+)`)
+	for _, f := range []string{"verify.html", "wallet.html", "admin.html", "assets/verify.js", "assets/wallet.js", "assets/admin.js",
+		"assets/common.js", "assets/i18n.js"} {
 		b, err := os.ReadFile(filepath.Join("web", f))
 		if err != nil {
 			t.Fatal(err)

@@ -571,7 +571,7 @@ func TestPages(t *testing.T) {
 	h := newHarness(t)
 	inline := regexp.MustCompile(`(?i)<script(?:\s[^>]*)?>\s*[^<\s]|<style|\sstyle=|\son[a-z]+=|javascript:`)
 	refs := regexp.MustCompile(`(?i)\s(?:src|href)="([^"]*)"`)
-	for _, path := range []string{"/verify", "/demo/wallet"} {
+	for _, path := range []string{"/verify", "/demo/wallet", "/admin"} {
 		resp := h.request("GET", path, "", "", nil)
 		body := string(readAll(t, resp))
 		if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/html; charset=utf-8" {

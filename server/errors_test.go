@@ -174,7 +174,7 @@ func TestRoleMismatch(t *testing.T) {
 		// request's token, nonce and state.
 		"GET /oid4vp/ca.pem": true, "GET /oid4vp/requests/:token": true, "POST /oid4vp/requests/:token": true,
 		"POST /oid4vp/responses/:token": true,
-		"GET /verify":                   true, "GET /demo/wallet": true, "GET /assets/:file": true, "GET /vendor/:file": true,
+		"GET /verify":                   true, "GET /demo/wallet": true, "GET /admin": true, "GET /assets/:file": true, "GET /vendor/:file": true,
 	}
 	roleOf := func(path string) api.Role {
 		switch {

@@ -60,14 +60,18 @@ var incomingRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
 // requestID tags each request with an id, kept from a proxy's X-Request-Id
 // when it is plain enough, else 128 random bits; it is echoed in the
-// answer and in every log line of the request.
+// answer and in every log line of the request. The request's arrival time
+// goes with it: the service measures a verification's latency from it
+// (wallet.WithReceived).
 func (s *server) requestID() gin.HandlerFunc {
 	return func(c *gin.Context) {
+		arrived := s.now()
 		id := c.GetHeader("X-Request-Id")
 		if !incomingRequestID.MatchString(id) {
 			id = rand.Text()
 		}
-		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+		ctx := wallet.WithReceived(context.WithValue(c.Request.Context(), requestIDKey{}, id), arrived)
+		c.Request = c.Request.WithContext(ctx)
 		c.Header("X-Request-Id", id)
 		c.Next()
 	}

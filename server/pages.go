@@ -16,8 +16,9 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// The web pages (issue 5): the staff verifier page at /verify and the
-// citizen demo wallet at /demo/wallet. Everything they load is embedded in
+// The web pages (issue 5): the staff verifier page at /verify, the
+// citizen demo wallet at /demo/wallet and the operator's usage statistics
+// at /admin (issue 13). Everything they load is embedded in
 // the binary and served from /assets/ (ours) and /vendor/ (jsQR and
 // cbor-x, with their licences); nothing comes from a CDN. The pages use only the public API,
 // same origin, like any other client. docs/pages.md describes them.
@@ -139,6 +140,7 @@ func (s *server) pageRoutes(r router) {
 	}
 	r.GET("/verify", s.handlePage(p, "verify.html", "camera=(self)"))
 	r.GET("/demo/wallet", s.handlePage(p, "wallet.html", "camera=()"))
+	r.GET("/admin", s.handlePage(p, "admin.html", "camera=()"))
 	r.GET("/assets/:file", s.handleAsset(p, "assets"))
 	r.GET("/vendor/:file", s.handleAsset(p, "vendor"))
 }

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
@@ -17,7 +18,7 @@ import (
 // value (which could hold anything) is not echoed.
 func TestRecoverPanics(t *testing.T) {
 	var logs bytes.Buffer
-	s := &server{log: slog.New(LogHandler(slog.NewJSONHandler(&logs, nil))), metrics: newMetrics(prometheus.NewRegistry())}
+	s := &server{log: slog.New(LogHandler(slog.NewJSONHandler(&logs, nil))), metrics: newMetrics(prometheus.NewRegistry()), now: time.Now}
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())

@@ -60,6 +60,9 @@ func (s *server) routes(r router) {
 	admin.GET("/api-keys", s.handleAPIKeys())
 	admin.DELETE("/api-keys/:id", s.handleRevokeAPIKey())
 	admin.POST("/activation-codes", s.handleCreateActivationCode())
+	// Usage statistics for the agency (issue 13): aggregates only, small
+	// counts suppressed (stats.go).
+	admin.GET("/stats", s.handleStats())
 
 	// Issuing authorities (issuer API key). The bulk route has a literal
 	// colon inside its last segment (AIP-136 custom-method style); gin

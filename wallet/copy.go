@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -22,7 +23,9 @@ import (
 // service never scans; the Tx of bolt and of postgres implement it.
 type Scanner interface {
 	// Scan calls fn with every record of k; fn owns the record. An error
-	// from fn stops the scan and is returned as it is.
+	// from fn stops the scan and is returned as it is. A Counter kind's
+	// records are its keys, each once, with its total as the body (8
+	// bytes, big-endian).
 	Scan(k *Kind, fn func(Record) error) error
 	// ScanOnce calls fn with every recorded one-time key and its expiry.
 	ScanOnce(fn func(key string, expires time.Time) error) error
@@ -60,8 +63,17 @@ func Copy(ctx context.Context, dst, src Store, now time.Time) (*Copied, error) {
 		if err != nil {
 			return err
 		}
-		for _, k := range Kinds() {
+		for _, k := range allKinds() {
 			w := &batchWriter[Record]{ctx: ctx, dst: dst, put: func(tx Tx, r Record) error { return Put(tx, k, r) }}
+			if k.Counter {
+				w.put = func(tx Tx, r Record) error {
+					n, err := counted(r)
+					if err != nil {
+						return err
+					}
+					return tx.Apply(Added(k, n, r.Key...))
+				}
+			}
 			err := sc.Scan(k, func(r Record) error {
 				out.Records[k.Name]++
 				return w.add(r)
@@ -133,6 +145,17 @@ func (w *batchWriter[T]) flush() error {
 	return err
 }
 
+// allKinds are the record kinds and the counter kinds: what a copy copies.
+func allKinds() []*Kind { return append(Kinds(), CounterKinds()...) }
+
+// counted is the total of a counter a Scan gave.
+func counted(r Record) (int64, error) {
+	if len(r.Body) != 8 {
+		return 0, fmt.Errorf("counter %s: a total of %d bytes", Describe(r.Key), len(r.Body))
+	}
+	return int64(binary.BigEndian.Uint64(r.Body)), nil
+}
+
 func scanner(tx Tx) (Scanner, error) {
 	sc, ok := tx.(Scanner)
 	if !ok {
@@ -152,7 +175,7 @@ func checkEmpty(ctx context.Context, s Store) error {
 			return err
 		}
 		stop := func(Record) error { return errStop }
-		for _, k := range Kinds() {
+		for _, k := range allKinds() {
 			if err := sc.Scan(k, stop); errors.Is(err, errStop) {
 				return fmt.Errorf("%w: it holds %s", ErrNotEmpty, k.Name)
 			} else if err != nil {
@@ -224,11 +247,18 @@ func CheckCopy(ctx context.Context, dst, src Store, keys *Keys, sample int) (*Co
 		return nil, fmt.Errorf("count the copy: %w", err)
 	}
 	steps := map[string]int{}
-	for _, k := range Kinds() {
+	for _, k := range allKinds() {
 		s, d := srcCounts[k.Name], dstCounts[k.Name]
 		rep.Counts = append(rep.Counts, KindCount{Kind: k.Name, Source: s, Copy: d})
 		if s != d {
 			rep.problem("%s: %d records in the source, %d in the copy", k.Name, s, d)
+		}
+		if k.Counter {
+			// Counters are not sampled (no Get): their totals compare.
+			if s, d := srcCounts[totalOf(k)], dstCounts[totalOf(k)]; s != d {
+				rep.problem("%s: a total of %d in the source, %d in the copy", k.Name, s, d)
+			}
+			continue
 		}
 		steps[k.Name] = max(1, s/sample)
 	}
@@ -260,7 +290,8 @@ func CheckCopy(ctx context.Context, dst, src Store, keys *Keys, sample int) (*Co
 	return rep, nil
 }
 
-// countRecords counts every kind's records.
+// countRecords counts every kind's records, and under totalOf a counter
+// kind's total.
 func countRecords(ctx context.Context, s Store) (map[string]int, error) {
 	counts := map[string]int{}
 	err := s.View(ctx, func(tx Tx) error {
@@ -268,9 +299,17 @@ func countRecords(ctx context.Context, s Store) (map[string]int, error) {
 		if err != nil {
 			return err
 		}
-		for _, k := range Kinds() {
+		for _, k := range allKinds() {
 			n := 0
-			if err := sc.Scan(k, func(Record) error { n++; return nil }); err != nil {
+			if err := sc.Scan(k, func(r Record) error {
+				n++
+				if k.Counter {
+					v, err := counted(r)
+					counts[totalOf(k)] += int(v)
+					return err
+				}
+				return nil
+			}); err != nil {
 				return err
 			}
 			counts[k.Name] = n
@@ -279,6 +318,9 @@ func countRecords(ctx context.Context, s Store) (map[string]int, error) {
 	})
 	return counts, err
 }
+
+// totalOf is where countRecords puts the total of counter kind k.
+func totalOf(k *Kind) string { return k.Name + " total" }
 
 // sampleRecords takes every steps[kind]-th record of each kind, the first
 // included. They are gathered before any is looked at: a PostgreSQL

@@ -25,8 +25,14 @@ func chain(holder string, n int, at time.Time) []*api.ActivityEntry {
 	return out
 }
 
+// counterKey is a key of the usage counters at the hour of at.
+func counterKey(at time.Time, i int) []any {
+	return []any{at.Truncate(time.Hour), "verification", "national_id", "bank", "share", "valid", "-", int64(1000 * (i + 1))}
+}
+
 // Copy carries records whole, index entries and absent entries included,
-// and the live one-time keys; CheckCopy then finds nothing wrong.
+// the live one-time keys and the counters' totals; CheckCopy then finds
+// nothing wrong.
 func TestCopyKeepsRecordsWhole(t *testing.T) {
 	src, dst := servicetest.Open(t), servicetest.Open(t)
 	now := time.Now().UTC().Truncate(time.Millisecond)
@@ -66,6 +72,11 @@ func TestCopyKeepsRecordsWhole(t *testing.T) {
 		if err := tx.UseOnce("jti|live", now.Add(time.Hour), now); err != nil {
 			return err
 		}
+		for i, n := range []int64{3, 4, 5} { // two keys, one added to twice
+			if err := tx.Apply(wallet.Added(wallet.UsageCounters, n, counterKey(now, i%2)...)); err != nil {
+				return err
+			}
+		}
 		return tx.UseOnce("jti|dead", now.Add(-time.Hour), now.Add(-2*time.Hour))
 	})
 	if err != nil {
@@ -75,8 +86,9 @@ func TestCopyKeepsRecordsWhole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if copied.Records["shares"] != 2 || copied.Records["activity"] != 3 || copied.Records["credential_copies"] != 1 || copied.OnceKeys != 1 {
-		t.Errorf("copied %+v, want 2 shares, 3 entries, 1 copy, 1 live one-time key", copied)
+	if copied.Records["shares"] != 2 || copied.Records["activity"] != 3 || copied.Records["credential_copies"] != 1 || copied.OnceKeys != 1 ||
+		copied.Records["usage_counters"] != 2 {
+		t.Errorf("copied %+v, want 2 shares, 3 entries, 1 copy, 1 live one-time key, 2 counters", copied)
 	}
 	rep, err := wallet.CheckCopy(t.Context(), dst, src, keys, 10)
 	if err != nil {
@@ -93,6 +105,10 @@ func TestCopyKeepsRecordsWhole(t *testing.T) {
 		list, err := wallet.Shares.List(tx, "holder", wallet.Order{Desc: true}, "h1")
 		if err != nil || len(list) != 2 || list[0].ID != "s2" {
 			t.Errorf("shares by holder in the copy: %d, %v", len(list), err)
+		}
+		counts, err := tx.Counts(wallet.UsageCounters, nil, nil)
+		if err != nil || len(counts) != 2 || counts[0].N != 8 || counts[1].N != 4 {
+			t.Errorf("counters in the copy: %v, %v; want 8 and 4", counts, err)
 		}
 		return nil
 	})

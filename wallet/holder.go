@@ -113,7 +113,10 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 					return err
 				}
 			}
-			return s.appendActivity(tx, &api.ActivityEntry{HolderID: h.ID, At: now, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID})
+			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: h.ID, At: now, Event: api.EventDeviceEnrolled, Outcome: "ok", DeviceID: d.ID}); err != nil {
+				return err
+			}
+			return s.count(tx, usage{event: eventEnrolment}) // usage.go
 		})
 		if !errors.Is(err, errCredentialsChanged) || attempt == 3 {
 			break

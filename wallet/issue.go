@@ -100,6 +100,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 		if err := s.answeredIssues(tx, items); err != nil {
 			return err
 		}
+		issued := map[counterKey]int64{} // by type (usage.go)
 		for _, it := range items {
 			if it.skip() {
 				continue
@@ -119,8 +120,9 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 				Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
 				return err
 			}
+			issued[usage{event: eventIssuance, types: it.cred.Type}.key(now)]++
 		}
-		return nil
+		return s.countAll(tx, issued)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "store credentials")
@@ -443,6 +445,7 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 		}
 		// Only what changed is written: the credential record (its index
 		// values stay) and its one status list entry.
+		was := c.Status
 		c.Status = req.Status
 		if err := setStatusEntry(tx, c, v); err != nil {
 			return err
@@ -450,8 +453,14 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 		if err := Credentials.Put(tx, c); err != nil {
 			return err
 		}
-		return s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventCredentialStatus,
-			Outcome: req.Status, IssuerID: c.IssuerID, CredentialID: c.ID})
+		if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventCredentialStatus,
+			Outcome: req.Status, IssuerID: c.IssuerID, CredentialID: c.ID}); err != nil {
+			return err
+		}
+		if event := statusEvent(was, req.Status); event != "" {
+			return s.count(tx, usage{event: event, types: c.Type}) // usage.go
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "credential")

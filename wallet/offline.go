@@ -121,6 +121,13 @@ func (s *Service) compactText(sh *Share, now time.Time) (string, *time.Time) {
 // (uploaded from an offline counter) is refused and flagged.
 func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) (*api.VerifyResponse, error) {
 	now := s.now().UTC()
+	// Refused before its share is read, a code writes nothing: its
+	// count is tallied in memory (usage.go).
+	u := verification(ctx, api.FlowOffline, nil, "").by(p.Subject)
+	refused := func(err error) (*api.VerifyResponse, error) {
+		s.tallyFailure(u, err)
+		return nil, err
+	}
 	code, _, err := offline.Parse(text, func(kid []byte) (*ecdsa.PublicKey, error) {
 		if string(kid) != string(offline.KeyID(&s.attestKey.PublicKey)) {
 			return nil, &offline.Error{Reason: offline.ReasonUnknownKey, Detail: "not the service's attestation key"}
@@ -130,34 +137,38 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	switch offline.ReasonOf(err) {
 	case "":
 	case offline.ReasonMalformed:
-		return nil, Errorf(api.CodeInvalidRequest, "qr: not a well-formed EIDC1: code")
+		return refused(Errorf(api.CodeInvalidRequest, "qr: not a well-formed EIDC1: code"))
 	case offline.ReasonExpired:
-		return nil, Errorf(api.CodeShareExpired, "the code has expired")
+		return refused(Errorf(api.CodeShareExpired, "the code has expired"))
 	case offline.ReasonUnknownKey:
-		return nil, failed(credentials.ReasonUntrustedIssuer, "the code is not signed by this service")
+		return refused(failed(credentials.ReasonUntrustedIssuer, "the code is not signed by this service"))
 	default:
-		return nil, failed(credentials.ReasonInvalidSignature, "the code does not verify")
+		return refused(failed(credentials.ReasonInvalidSignature, "the code does not verify"))
 	}
+	u.types = typesOf([]string{code.Type})
 	hash := s.ctiHash(code.CTI)
 	got, err := s.store.Fetch(ctx, CompactCodes.Lookup("", hash))
 	if err != nil {
-		return nil, s.storeErr(ctx, err, "share")
+		return refused(s.storeErr(ctx, err, "share"))
 	}
 	cc, err := CompactCodes.Fetched(got[0], hash)
 	if errors.Is(err, ErrNotFound) {
-		return nil, failed(credentials.ReasonUntrustedIssuer, "the code is not one this service minted")
+		return refused(failed(credentials.ReasonUntrustedIssuer, "the code is not one this service minted"))
 	} else if err != nil {
-		return nil, s.storeErr(ctx, err, "share")
+		return refused(s.storeErr(ctx, err, "share"))
 	}
 	if cc.SeenBy != "" && cc.SeenBy != p.Subject {
+		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
 		err := s.store.Update(ctx, func(tx Tx) error {
-			_, err := s.sawCompact(tx, p.Subject, hash, now, true, false)
-			return err
+			if _, err := s.sawCompact(tx, p.Subject, hash, now, true, false); err != nil {
+				return err
+			}
+			return s.countRefusal(tx, u.failed(used))
 		})
 		if err != nil {
-			return nil, s.storeErr(ctx, err, "share")
+			return refused(s.storeErr(ctx, err, "share"))
 		}
-		return nil, Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
+		return nil, used
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup("", cc.ShareID))
 }
@@ -301,7 +312,13 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	res := &api.OfflineUploadResult{Flagged: []string{}}
 	err := s.store.Update(ctx, func(tx Tx) error {
 		res.Accepted, res.Flagged = 0, []string{}
+		verifier, err := Verifiers.Get(tx, p.Subject)
+		if err != nil {
+			return err
+		}
+		counts := map[counterKey]int64{} // one add a key (usage.go)
 		for i, v := range req.Verifications {
+			counts[s.uploaded(v, verifier.Category).key(v.VerifiedAt)]++ // in the hour it was verified
 			flagged, err := s.sawCompact(tx, p.Subject, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", true)
 			if err != nil {
 				return err
@@ -318,7 +335,7 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 			}
 			res.Accepted++
 		}
-		return nil
+		return s.countAll(tx, counts)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "offline verifications")

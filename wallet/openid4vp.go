@@ -722,18 +722,21 @@ func (s *Service) checkAnswered(ctx context.Context, f fetcher, creds []Answered
 	return nil
 }
 
-// logRefusedResponse records a refused response in the verifier's log;
-// failing to is logged, never the answer.
+// logRefusedResponse records a refused response in the verifier's log,
+// and counts it (usage.go); failing to is logged, never the answer.
 func (s *Service) logRefusedResponse(ctx context.Context, r *Request, e *Error, now time.Time) {
 	// Once per request and reason: anyone with the public link can post,
-	// and must not fill the verifier's log.
+	// and must not fill the verifier's log, nor the statistics.
 	err := s.store.Batch(ctx, func(tx Tx) error {
 		if err := tx.UseOnce(s.onceKey("oid4vp-refused", r.ID, string(e.Code)+"|"+e.Reason), r.ExpiresAt.Add(clockSkew), now); errors.Is(err, ErrExists) {
 			return nil
 		} else if err != nil {
 			return err
 		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: string(e.Code), Reason: e.Reason})
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: string(e.Code), Reason: e.Reason}); err != nil {
+			return err
+		}
+		return s.countRefusal(tx, requestUsage(ctx, r).failed(e))
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "verification log", "verifier_id", r.VerifierID, "err", err)

@@ -656,6 +656,21 @@ func Kinds() []*Kind {
 	}
 }
 
+// UsageCounters are the agency's usage statistics (usage.go): per UTC
+// hour, how many events of each kind with each combination of
+// dimensions, a "-" where a dimension does not apply, and the latency
+// bucket of a verification (its upper bound in microseconds; 0: not
+// measured, -1: beyond the last bound). Aggregates only: no holder,
+// device, credential, verifier or share id is a column.
+var UsageCounters = &Kind{Name: "usage_counters", Counter: true, Key: []Column{
+	{"hour", Time}, {"event", Text}, {"type", Text}, {"category", Text}, {"flow", Text},
+	{"outcome", Text}, {"reason", Text}, {"latency_us", Int},
+}}
+
+// CounterKinds lists every declared Counter kind: what a store prepares
+// beside the record kinds (a bucket; a table with a shard column).
+func CounterKinds() []*Kind { return []*Kind{UsageCounters} }
+
 // optional is an index entry of one value that a record may lack: none
 // for an empty value.
 func optional(b []byte) []any {

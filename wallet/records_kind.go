@@ -36,6 +36,10 @@ type Kind struct {
 	// the declaration of a kind of records; nil for raw kinds, which have
 	// no index.
 	Reindex func(body []byte) ([][]any, error)
+	// Counter kinds hold an int64 per key instead of a record: written
+	// only by adds (Write.Add), read only by Tx.Counts; no index, no
+	// body. They are listed apart from the records (CounterKinds).
+	Counter bool
 }
 
 // Column is a key or index column.
@@ -193,6 +197,9 @@ func (k *Kind) CheckRecord(r Record) error {
 // none written twice.
 func CheckWrites(ws []Write) error {
 	for i, w := range ws {
+		if err := checkAdd(w); err != nil {
+			return err
+		}
 		if err := w.Kind.CheckRecord(w.Record); err != nil {
 			return err
 		}
@@ -203,6 +210,33 @@ func CheckWrites(ws []Write) error {
 		}
 	}
 	return nil
+}
+
+// checkAdd holds that a Counter kind is written by adds only, and an add
+// is of a Counter kind, of a key alone, and not 0.
+func checkAdd(w Write) error {
+	switch {
+	case w.Kind.Counter && (w.Add == 0 || w.Swap || w.Record.Index != nil || w.Record.Body != nil):
+		return fmt.Errorf("%s: a counter is written by a non-zero add of a key alone", w.Kind.Name)
+	case !w.Kind.Counter && w.Add != 0:
+		return fmt.Errorf("%s: add to a kind that is not a counter", w.Kind.Name)
+	}
+	return nil
+}
+
+// CheckCounts is the rule for a Counts read of k: a Counter kind (else
+// an error), and bounds that are nil or values of its first key column
+// (else ok is false: nothing is stored between them).
+func CheckCounts(k *Kind, from, to any) (ok bool, err error) {
+	if !k.Counter {
+		return false, fmt.Errorf("%s: counts of a kind that is not a counter", k.Name)
+	}
+	for _, v := range []any{from, to} {
+		if v != nil && CheckValue(k.Key[0], v) != nil {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // sameValue reports whether two checked values of one column are equal.
@@ -263,6 +297,10 @@ func (k *Kind) validate() error {
 	}
 	if err := cols("key", k.Key); err != nil {
 		return err
+	}
+	if k.Counter && (len(k.Indexes) > 0 || k.Immutable || k.Raw || seen["shard"] || seen["n"]) {
+		// shard and n are the columns PostgreSQL adds to a counter's key.
+		return fmt.Errorf("kind %s: a counter has a key only, with no column shard or n", k.Name)
 	}
 	for _, ix := range k.Indexes {
 		if !identifier(ix.Name) {

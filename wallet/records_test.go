@@ -115,8 +115,13 @@ func fill(v reflect.Value, n int) {
 // request no holder.
 func TestDeclarations(t *testing.T) {
 	for _, k := range Kinds() {
-		if err := k.validate(); err != nil {
-			t.Error(err)
+		if err := k.validate(); err != nil || k.Counter {
+			t.Errorf("record kind %s: %v (counter %v)", k.Name, err, k.Counter)
+		}
+	}
+	for _, k := range CounterKinds() {
+		if err := k.validate(); err != nil || !k.Counter {
+			t.Errorf("counter kind %s: %v (counter %v)", k.Name, err, k.Counter)
 		}
 	}
 	if got := Shares.index(&Share{ID: "s1", HolderID: "h1"}); len(got) != 2 || got[0] != nil || got[1] == nil {

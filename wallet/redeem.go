@@ -30,7 +30,9 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
-		return nil, Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		err := Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		s.tallyFailure(verification(ctx, api.FlowShare, nil, "").by(p.Subject), err) // usage.go
+		return nil, err
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup(byToken, hashSecret(token)))
 }
@@ -89,15 +91,19 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		return err
 	}()
 	var w *redemption
+	counted := redemptionUsage(ctx, p.Subject, find, sh, verifier) // usage.go
 	if err == nil {
 		w, err = s.newRedemption(sh, body, last, p.Subject, now)
 	}
 	if err == nil {
+		w.count = s.counted(counted.valid())
 		err = s.commitRedemption(ctx, w)
 	}
 	if err != nil {
 		if sh != nil {
-			s.logFailedVerification(ctx, p.Subject, sh, err, now)
+			s.logFailedVerification(ctx, p.Subject, sh, err, now, counted)
+		} else {
+			s.tallyFailure(counted, err)
 		}
 		return nil, s.storeErr(ctx, err, "share")
 	}
@@ -154,6 +160,7 @@ type redemption struct {
 	activity     Record
 	verification *api.Verification // the verifier's entry, and as stored:
 	logged       Record
+	count        Write // its count in the usage statistics (usage.go)
 }
 
 func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry, verifierID string, now time.Time) (*redemption, error) {
@@ -192,8 +199,9 @@ func nextUse(sh *Share) *Share {
 // commitRedemption is the check-and-set: the share is swapped for its
 // next use only if it is still the body read before, so of concurrent
 // redemptions of a one-time share exactly one succeeds (THREATS T15); the
-// activity and verification entries commit with it, all three in one
-// Store.Apply (on PostgreSQL one round trip, BEGIN and COMMIT included).
+// activity and verification entries and the usage count commit with it,
+// in one Store.Apply (on PostgreSQL one round trip, BEGIN and COMMIT
+// included).
 // An offline share's EIDC1: code is marked used in the same transaction,
 // a Batch, so that a later upload of it is flagged.
 func (s *Service) commitRedemption(ctx context.Context, w *redemption) error {
@@ -217,10 +225,11 @@ func (s *Service) commitRedemption(ctx context.Context, w *redemption) error {
 	})
 }
 
-// writes are w's three writes.
+// writes are w's writes: the share's next use, the two log entries and
+// the count.
 func (w *redemption) writes() []Write {
 	return []Write{{Kind: Shares.Kind(), Record: w.next, Swap: true, Old: w.body},
-		{Kind: ActivityLog.Kind(), Record: w.activity}, {Kind: VerificationLog.Kind(), Record: w.logged}}
+		{Kind: ActivityLog.Kind(), Record: w.activity}, {Kind: VerificationLog.Kind(), Record: w.logged}, w.count}
 }
 
 // refused reports whether the writes were refused because another
@@ -246,6 +255,9 @@ func (s *Service) redeemAgain(tx Tx, w *redemption) error {
 	if errors.Is(err, ErrExists) { // another replica took the key
 		v := *w.verification
 		err = s.appendVerification(tx, &v)
+	}
+	if err == nil {
+		err = tx.Apply(w.count)
 	}
 	return err
 }
@@ -393,12 +405,15 @@ func itemTypes(items []ShareItem) []string {
 // logFailedVerification records a refused redemption in the verifier's own
 // log, and a share refused to this verifier (403: another verifier's, or
 // claims it is not registered for) in the holder's activity too, claim
-// names only; failing to do so is logged, never turned into the answer.
-func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time) {
+// names only, and counts it (u, failed with cause); failing to do so is
+// logged, never turned into the answer, and the count is tallied.
+func (s *Service) logFailedVerification(ctx context.Context, verifierID string, sh *Share, cause error, now time.Time, u usage) {
 	var e *Error
 	if !errors.As(cause, &e) || e.Code == api.CodeStorageUnavailable {
+		s.tallyFailure(u, cause)
 		return
 	}
+	u = u.failed(cause)
 	err := s.store.Batch(ctx, func(tx Tx) error {
 		if e.Code == api.CodeForbidden {
 			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRefused, Outcome: e.Reason,
@@ -406,10 +421,14 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 				return err
 			}
 		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
-			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)})
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
+			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)}); err != nil {
+			return err
+		}
+		return s.countRefusal(tx, u)
 	})
 	if err != nil {
 		s.log.WarnContext(ctx, "verification log", "verifier_id", verifierID, "err", err)
+		s.tally(u)
 	}
 }

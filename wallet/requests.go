@@ -526,6 +526,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		items, docs, err = s.verifyItems(ctx, p, r.ID, aud, nonce, r.Items, req.KBJWTs, now)
 	}
 	if err != nil {
+		s.tallyRefusedAnswer(ctx, r, err)
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	view, err := s.decide(ctx, p, id, func(tx Tx, cur *Request, now time.Time) error {
@@ -543,6 +544,7 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		return ShareDocuments.Put(tx, docs, cur.ID)
 	})
 	s.approved(p.DeviceID, err)
+	s.tallyRefusedAnswer(ctx, r, err)
 	// A standard verifier gets the VP Token once the approval (and the
 	// activity entry naming what it discloses) is durable: one decision
 	// only ever sends, and nothing leaves that the log does not name.
@@ -567,6 +569,16 @@ func (s *Service) ApproveRequest(ctx context.Context, p *Principal, id string, r
 		}
 	}
 	return view, nil
+}
+
+// tallyRefusedAnswer counts an approval of r that failed a check
+// (verification_failed: a KB-JWT, or what changed since the
+// preparation), which wrote nothing; any other refusal is the app's
+// misstep, not a verification.
+func (s *Service) tallyRefusedAnswer(ctx context.Context, r *Request, err error) {
+	if r != nil && ErrorCode(err) == api.CodeVerificationFailed {
+		s.tally(requestUsage(ctx, r).failed(err))
+	}
 }
 
 // preparedOn reports whether r's answer was prepared on the calling
@@ -657,9 +669,13 @@ func (s *Service) answer(ctx context.Context, id string, load func(Tx) (*Request
 				return err
 			}
 		}
+		counted := requestUsage(ctx, r).valid() // usage.go
+		if r.Status == api.RequestDeclined {
+			counted = counted.failedWith(api.RequestDeclined)
+		}
 		if r.Remote != nil { // a verifier elsewhere: no log nor webhook of ours
 			view = remoteView(r, now)
-			return nil
+			return s.count(tx, counted)
 		}
 		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: result,
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
@@ -675,7 +691,8 @@ func (s *Service) answer(ctx context.Context, id string, load func(Tx) (*Request
 			return err
 		}
 		view = viewRequest(r, v, now)
-		return nil
+		counted.category = dimension(v.Category)
+		return s.count(tx, counted)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")

@@ -60,6 +60,10 @@ type Config struct {
 	// BatchSize is how many batch copies of each credential a device with
 	// a key pool holds (issue 12; 0: DefaultBatchSize).
 	BatchSize int
+	// StatsThreshold is the least count the usage statistics show (0:
+	// DefaultStatsThreshold). Tests lower it to read exact counts; a
+	// deployment keeps the default.
+	StatsThreshold int
 }
 
 // Service runs the flows of SPEC §3. It is safe for concurrent use.
@@ -99,6 +103,8 @@ type Service struct {
 	notifier Notifier // wakes long-polls and event streams
 	webhooks webhooks
 
+	usage        tally       // refusals counted in memory until written (usage.go)
+	threshold    int         // Config.StatsThreshold
 	batch        int         // Config.BatchSize
 	deviceThumbs sync.Map    // device id → its key's RFC 7638 thumbprint
 	refills      refillQueue // devices whose batch copies to top up (batch.go)
@@ -136,6 +142,10 @@ func New(ctx context.Context, cfg Config) (*Service, error) {
 	s.logTick.Store(mrand.Uint64()) // apart from other replicas' ticks
 	if s.now == nil {
 		s.now = time.Now
+	}
+	s.threshold = cmp.Or(cfg.StatsThreshold, DefaultStatsThreshold)
+	if s.threshold < 1 {
+		return nil, fmt.Errorf("wallet: stats threshold %d: at least 1", s.threshold)
 	}
 	s.batch = cmp.Or(cfg.BatchSize, DefaultBatchSize)
 	if s.batch < 1 || s.batch > MaxBatchSize {

@@ -90,6 +90,18 @@ type Tx interface {
 	// already recorded and not expired at now (jti and nonce replay, T11,
 	// T12). Keys expired before now are pruned a few at a time.
 	UseOnce(key string, expires time.Time, now time.Time) error
+	// Counts returns the counters of k, a Counter kind, whose first key
+	// column is at or after from and before to (nil: unbounded on that
+	// side), in key order, each with the sum of every add to its key
+	// that committed (Write.Add), its times in UTC. A bound no put
+	// accepts finds nothing.
+	Counts(k *Kind, from, to any) ([]Count, error)
+}
+
+// Count is one counter of a Counts read: its key and its total.
+type Count struct {
+	Key []any
+	N   int64
 }
 
 // Lookup is one read of a Fetch: the first record of Kind, in the order
@@ -103,12 +115,23 @@ type Lookup struct {
 }
 
 // Write is one write of an Apply: a put of Record, or with Swap a swap
-// from Old.
+// from Old; for a Counter kind, an add of Add to the counter at
+// Record.Key (Added makes one).
 type Write struct {
 	Kind   *Kind
 	Record Record
 	Swap   bool
 	Old    []byte
+	// Add is what an add adds (not 0). An add is never refused for what
+	// is stored: the counter starts at 0, and concurrent adds to one key
+	// all count, at any isolation level, without one hot row to wait on
+	// (PostgreSQL spreads a key over shard rows that reads sum).
+	Add int64
+}
+
+// Added is the write that adds n to the counter of k at key.
+func Added(k *Kind, n int64, key ...any) Write {
+	return Write{Kind: k, Record: Record{Key: key}, Add: n}
 }
 
 // Order is the direction, start and length of a List.

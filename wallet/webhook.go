@@ -186,10 +186,14 @@ func (s *Service) startDispatcher() {
 			<-w.stop
 			cancel()
 		}()
-		w.running.Add(1)
+		w.running.Add(2)
 		go func() {
 			defer w.running.Done()
 			s.runRefills(ctx)
+		}()
+		go func() {
+			defer w.running.Done()
+			s.runTally(ctx) // usage.go
 		}()
 		var pruned time.Time
 		for {

@@ -1,7 +1,7 @@
 // Package storetest is the contract suite of wallet.Store: every store
 // (bolt, postgres) runs it against its real database, so the service can
 // rely on one behaviour (CONVENTIONS §9). It checks the Tx primitives once
-// on every kind wallet declares (kinds.go), the domain's declarations once
+// on every kind wallet declares (kinds.go), the counters (counters.go), the domain's declarations once
 // through its typed records (records.go), and the transactions.
 //
 // A store's test calls Run with a function that opens the storage kept
@@ -54,6 +54,7 @@ func Run(t *testing.T, open Open) {
 		{"Values", s.testValues},
 		{"ValuesOutliveTheirTransaction", s.testValuesOutliveTheirTransaction},
 		{"UseOnce", s.testUseOnce},
+		{"Counters", s.testCounters},
 		{"Records", s.testRecords},
 		{"Rollback", s.testRollback},
 		{"View", s.testView},

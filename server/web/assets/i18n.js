@@ -49,6 +49,11 @@ export function t(key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
 }
 
+/** Whether the catalogue has a text for key (a key made from data). */
+export function has(key) {
+  return typeof cat[key] === 'string';
+}
+
 /** t of key.one when n is 1, else key.other, with n among the vars. */
 export function tn(key, n, vars = {}) {
   return t(`${key}.${n === 1 ? 'one' : 'other'}`, { ...vars, n });
