@@ -90,7 +90,8 @@ func TestNotifierAcrossStores(t *testing.T) {
 // each reads the state again), reconnects, and hears notifications again.
 func TestNotifierReconnects(t *testing.T) {
 	a, b := notifiers(t)
-	untilHeard(t, a, b, "warm-up")
+	untilHeard(t, a, b, "warm-up") // both listen before both are cut
+	untilHeard(t, b, a, "warm-up")
 	waiting, stop := b.Watch("request|r1")
 	defer stop()
 	conn, err := pgx.Connect(t.Context(), testDSN(t))

@@ -81,10 +81,14 @@ export class VerifierClient {
     return this.#json<VerifyResponse>("POST", "/v1/verify", { qr }, opts);
   }
 
-  /** The verifier's own log, newest first (GET /v1/verifier/verifications); limit 1 to 1000, the service's default 100. */
-  async verifications(opts: CallOptions & { limit?: number } = {}): Promise<VerificationsResponse> {
+  /**
+   * A page of the verifier's own log, newest first (GET /v1/verifier/verifications);
+   * limit 1 to 1000, the service's default 100; cursor: the next_cursor of the page before.
+   */
+  async verifications(opts: CallOptions & { limit?: number; cursor?: string } = {}): Promise<VerificationsResponse> {
     const q = new URLSearchParams();
     if (opts.limit !== undefined) q.set("limit", String(opts.limit));
+    if (opts.cursor !== undefined) q.set("cursor", opts.cursor);
     return this.#json<VerificationsResponse>("GET", "/v1/verifier/verifications", undefined, opts, q);
   }
 

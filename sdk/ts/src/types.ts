@@ -64,9 +64,10 @@ export interface Verification {
   claims?: string[];
 }
 
-/** GET /v1/verifier/verifications, newest first. */
+/** GET /v1/verifier/verifications, newest first: one page; next_cursor while more may follow. */
 export interface VerificationsResponse {
   entries: Verification[];
+  next_cursor?: string;
 }
 
 /** A request's state: created → delivered → approved | declined, or expired. */

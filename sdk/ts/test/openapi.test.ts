@@ -71,7 +71,7 @@ const covered: {
     types: "optional",
     claims: "optional",
   },
-  VerificationsResponse: { entries: "required" },
+  VerificationsResponse: { entries: "required", next_cursor: "optional" },
   CreateRequestRequest: {
     claims: "optional",
     purpose: "required",

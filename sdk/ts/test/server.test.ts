@@ -123,7 +123,12 @@ describe("against a real server", { skip: url === "" ? "EIDWALLET_URL not set (c
       ["share_already_redeemed", []],
       ["valid", ["national_id.age_over_18", "national_id.full_name"]],
     ]);
-    assert.equal((await v.verifications({ limit: 1 })).entries.length, 1);
+    const first = await v.verifications({ limit: 1 });
+    assert.equal(first.entries.length, 1);
+    assert.ok(first.next_cursor, "a page of one of a longer log has a next_cursor");
+    const second = await v.verifications({ limit: 1, cursor: first.next_cursor });
+    assert.equal(second.entries.length, 1);
+    assert.notDeepEqual(second.entries[0], first.entries[0], "the next page goes on after the first");
     const bad = await refusal(() => v.verifications({ limit: 0 }));
     assert.equal(bad.status, 400);
     assert.equal(bad.code, "invalid_request");
