@@ -110,52 +110,66 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after bool) string {
 	st := statement{kind: k.Name, op: "list", index: index, prefix: n, desc: desc, after: after}
 	return t.sql.of(st, func() string {
-		order := cols[n:]
-		if index != "" {
-			order = append(append([]wallet.Column(nil), order...), k.Key...)
-		}
-		dir := ""
-		if desc {
-			dir = " DESC"
-		}
-		by, row, params := make([]string, len(order)), make([]string, len(order)), make([]string, len(order))
-		for i, c := range order {
-			row[i] = c.Name
-			if c.Type == wallet.Text && t.sql.collateC {
-				row[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
-			}
-			by[i] = row[i] + dir
-			params[i] = fmt.Sprintf("$%d", n+1+i)
-		}
-		// A record not in the index has NULL there: not listed.
-		where := cols[0].Name + " IS NOT NULL"
-		if n > 0 {
-			where = equal(cols[:n], 1)
-		}
-		if after {
-			// A row comparison on the index's columns past the prefix:
-			// an index condition (a leading part of it when a text column
-			// is compared COLLATE "C"), so a page costs its own rows.
-			op := ">"
-			if desc {
-				op = "<"
-			}
-			where += fmt.Sprintf(" AND (%s) %s (%s)", strings.Join(row, ", "), op, strings.Join(params, ", "))
-			n += len(order)
-		}
-		if len(by) == 0 { // the whole key: one record at most
-			return fmt.Sprintf("SELECT rec FROM %s WHERE %s LIMIT $%d", k.Name, where, n+1)
-		}
-		return fmt.Sprintf("SELECT rec FROM %s WHERE %s ORDER BY %s LIMIT $%d", k.Name, where, strings.Join(by, ", "), n+1)
+		return selectSQL(k, index, cols, n, desc, after, t.sql.collateC, "rec", 1, "")
 	})
 }
 
-// Fetch sends the lists of one record of every lookup as one pipeline:
-// one round trip, whatever their number.
+// selectSQL is the SELECT of what of k's rows whose first n columns of
+// index (cols) equal the parameters from $first on, in the index's order
+// then the key's, after the position in the next parameters when after;
+// limited to limit, or to the last parameter when limit is "".
+func selectSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after, collateC bool, what string, first int, limit string) string {
+	order := cols[n:]
+	if index != "" {
+		order = append(append([]wallet.Column(nil), order...), k.Key...)
+	}
+	dir := ""
+	if desc {
+		dir = " DESC"
+	}
+	by, row, params := make([]string, len(order)), make([]string, len(order)), make([]string, len(order))
+	for i, c := range order {
+		row[i] = c.Name
+		if c.Type == wallet.Text && collateC {
+			row[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
+		}
+		by[i] = row[i] + dir
+		params[i] = fmt.Sprintf("$%d", first+n+i)
+	}
+	// A record not in the index has NULL there: not listed.
+	where := cols[0].Name + " IS NOT NULL"
+	if n > 0 {
+		where = equal(cols[:n], first)
+	}
+	if after {
+		// A row comparison on the index's columns past the prefix:
+		// an index condition (a leading part of it when a text column
+		// is compared COLLATE "C"), so a page costs its own rows.
+		op := ">"
+		if desc {
+			op = "<"
+		}
+		where += fmt.Sprintf(" AND (%s) %s (%s)", strings.Join(row, ", "), op, strings.Join(params, ", "))
+		n += len(order)
+	}
+	if limit == "" {
+		limit = fmt.Sprintf("$%d", first+n)
+	}
+	if len(by) == 0 { // the whole key: one record at most
+		return fmt.Sprintf("SELECT %s FROM %s WHERE %s LIMIT %s", what, k.Name, where, limit)
+	}
+	return fmt.Sprintf("SELECT %s FROM %s WHERE %s ORDER BY %s LIMIT %s", what, k.Name, where, strings.Join(by, ", "), limit)
+}
+
+// Fetch sends the lists of one record of every lookup as one statement,
+// a UNION ALL of them, each row tagged with its lookup: one round trip and
+// one statement to plan and run, whatever their number. A raw kind's
+// body comes in a column of its own (bytea), the others' in json's.
 func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 	out := make([][]byte, len(ls))
-	b := &pgx.Batch{}
 	var queued []int // the lookups sent, in order
+	var args []any
+	var sig strings.Builder // what the statement is made of: its cache key
 	for i, l := range ls {
 		cols, err := l.Kind.Columns(l.Index)
 		if err != nil {
@@ -164,30 +178,48 @@ func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 		if wallet.CheckValues(cols, l.Prefix, false) != nil {
 			continue // nothing can be stored under it
 		}
-		b.Queue(t.listSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc, false), append(slices.Clone(l.Prefix), 1)...)
+		fmt.Fprintf(&sig, "%s/%s/%d/%t;", l.Kind.Name, l.Index, len(l.Prefix), l.Desc)
 		queued = append(queued, i)
+		args = append(args, l.Prefix...)
 	}
 	if len(queued) == 0 {
 		return out, nil
 	}
-	br, err := t.tx.SendBatch(t.ctx, b)
+	sql := t.sql.of(statement{op: "fetch", index: sig.String()}, func() string {
+		parts := make([]string, len(queued))
+		first := 1
+		for j, i := range queued {
+			l := ls[i]
+			cols, _ := l.Kind.Columns(l.Index)
+			what := fmt.Sprintf("%d AS i, rec AS doc, NULL::bytea AS raw", j)
+			if l.Kind.Raw {
+				what = fmt.Sprintf("%d AS i, NULL::json AS doc, rec AS raw", j)
+			}
+			parts[j] = "(" + selectSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc, false, t.sql.collateC, what, first, "1") + ")"
+			first += len(l.Prefix)
+		}
+		return strings.Join(parts, " UNION ALL ")
+	})
+	rows, err := t.tx.Query(t.ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: fetch: %w", t.fail(err))
 	}
-	for _, i := range queued {
-		var body []byte
-		err := br.QueryRow().Scan(&body)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue
+	defer rows.Close()
+	for rows.Next() {
+		var j int
+		var doc, raw []byte
+		if err := rows.Scan(&j, &doc, &raw); err != nil {
+			return nil, fmt.Errorf("postgres: fetch: %w", t.fail(err))
 		}
-		if err != nil {
-			_ = br.Close()
-			l := ls[i]
-			return nil, fmt.Errorf("postgres: fetch %s %s: %w", l.Kind.Name, wallet.Describe(l.Prefix), t.fail(err))
+		if j < 0 || j >= len(queued) {
+			return nil, fmt.Errorf("postgres: fetch: a row of no lookup (%d)", j)
 		}
-		out[i] = body
+		if doc == nil {
+			doc = raw
+		}
+		out[queued[j]] = doc
 	}
-	if err := br.Close(); err != nil {
+	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: fetch: %w", t.fail(err))
 	}
 	return out, nil
