@@ -3,6 +3,8 @@ package client
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 )
@@ -194,6 +196,48 @@ func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*ap
 func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) (*api.WebhookResponse, error) {
 	var out api.WebhookResponse
 	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", api.WebhookRequest{URL: url}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// SetVerifierOrigins sets the https origins whose web pages may call the
+// verifier routes with the verifier's keys (CORS; at most 16, none by
+// default; an empty list removes them all).
+func (a *Admin) SetVerifierOrigins(ctx context.Context, verifierID string, origins []string) (*api.VerifierView, error) {
+	var out api.VerifierView
+	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/origins", api.OriginsRequest{Origins: origins}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// RetireVerifier retires a verifier: its keys stop working at once, no
+// share can name it, its record stays.
+func (a *Admin) RetireVerifier(ctx context.Context, verifierID string) (*api.VerifierView, error) {
+	var out api.VerifierView
+	if err := a.do(ctx, http.MethodDelete, "/v1/admin/verifiers/"+escape(verifierID), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// Stats reads the usage statistics (aggregates only, small counts
+// suppressed) of q: by "day" or "hour", From and To on its boundaries in
+// UTC; zero times and "" ask the service's defaults.
+func (a *Admin) Stats(ctx context.Context, q api.StatsQuery) (*api.Stats, error) {
+	v := url.Values{}
+	if !q.From.IsZero() {
+		v.Set("from", q.From.UTC().Format(time.RFC3339))
+	}
+	if !q.To.IsZero() {
+		v.Set("to", q.To.UTC().Format(time.RFC3339))
+	}
+	if q.By != "" {
+		v.Set("by", q.By)
+	}
+	var out api.Stats
+	if err := a.c.doQuery(ctx, a.token, http.MethodGet, "/v1/admin/stats", v, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
