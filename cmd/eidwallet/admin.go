@@ -201,6 +201,46 @@ func (ad *adminCmd) commands() []command {
 					return r, err
 				})
 			}},
+		{name: "verifiers origins", args: "VERIFIER_ID [ORIGIN ...]", nargs: -1,
+			help: "set the https origins whose web pages may call the\n" +
+				"verifier routes with its keys (CORS); none removes them",
+			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+				return a.SetVerifierOrigins(ctx, pos[0], append([]string{}, pos[1:]...))
+			})},
+		{name: "verifiers retire", args: "VERIFIER_ID", nargs: 1,
+			help: "retire a verifier: its keys stop working at once",
+			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+				v, err := a.RetireVerifier(ctx, pos[0])
+				if err == nil {
+					ad.note("verifier %s retired: its API keys no longer work", pos[0])
+				}
+				return v, err
+			})},
+		{name: "stats", args: "[--from TIME] [--to TIME] [--by day|hour]",
+			help: "usage statistics: aggregates only, counts under 10 hidden\n" +
+				"(TIME: RFC 3339 in UTC on a day's or hour's boundary)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var from, to, by string
+				fs.StringVar(&from, "from", "", "first bucket, RFC 3339 UTC (default: the service's)")
+				fs.StringVar(&to, "to", "", "end of the last bucket, excluded")
+				fs.StringVar(&by, "by", "", "bucket size: day or hour (default day)")
+				return ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+					q := api.StatsQuery{By: by}
+					for _, f := range []struct {
+						name, val string
+						t         *time.Time
+					}{{"--from", from, &q.From}, {"--to", to, &q.To}} {
+						if f.val == "" {
+							continue
+						}
+						var err error
+						if *f.t, err = time.Parse(time.RFC3339, f.val); err != nil {
+							return nil, badUsage(fmt.Sprintf("%s: not an RFC 3339 time: %q", f.name, f.val))
+						}
+					}
+					return a.Stats(ctx, q)
+				})
+			}},
 		{name: "api-keys revoke", args: "KEY_ID", nargs: 1, help: "revoke an issuer or verifier API key",
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 				if err := a.RevokeAPIKey(ctx, pos[0]); err != nil {

@@ -259,6 +259,27 @@ func TestAdminCommands(t *testing.T) {
 	}
 	var revoked map[string]any
 	adminJSON(t, env, &revoked, "api-keys", "revoke", vk.ID)
+	var origins api.VerifierView
+	adminJSON(t, env, &origins, "verifiers", "origins", "pharmacy-1", "https://pharmacy.example")
+	if len(origins.Origins) != 1 || origins.Origins[0] != "https://pharmacy.example" {
+		t.Fatalf("origins = %+v", origins.Origins)
+	}
+	if r := runCmd(t, adminCommand, env, "", "verifiers", "origins"); r.code != exitUsage || !strings.Contains(r.stderr, "at least 1 argument") {
+		t.Errorf("origins without a verifier: exit %d, %s", r.code, r.stderr)
+	}
+	var stats api.Stats
+	adminJSON(t, env, &stats, "stats", "--by", "hour", "--from", time.Now().UTC().Truncate(time.Hour).Format(time.RFC3339))
+	if stats.By != "hour" {
+		t.Fatalf("stats = %+v", stats)
+	}
+	if r := runCmd(t, adminCommand, env, "", "stats", "--from", "yesterday"); r.code != exitUsage || !strings.Contains(r.stderr, "not an RFC 3339 time") {
+		t.Errorf("stats --from yesterday: exit %d, %s", r.code, r.stderr)
+	}
+	var retired api.VerifierView
+	adminJSON(t, env, &retired, "verifiers", "retire", "pharmacy-1")
+	if retired.Retired == nil {
+		t.Fatalf("retired = %+v", retired)
+	}
 	var ac api.ActivationCodeResponse
 	adminJSON(t, env, &ac, "activation-code", "001090000001")
 	if ac.Code == "" || !ac.ExpiresAt.After(time.Now()) {

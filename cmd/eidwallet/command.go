@@ -33,7 +33,7 @@ type command struct {
 	alias string // another name it answers to, not shown
 	args  string // after the name in the usage text; later lines indented as printed
 	help  string // its description in the usage text, lines separated by "\n"
-	nargs int    // the positional arguments it takes
+	nargs int    // the positional arguments it takes; -n: at least n
 	// run runs a command without flags of its own; setup, for one with
 	// flags, registers them and returns what runs it.
 	run   runFunc
@@ -119,7 +119,10 @@ func (d *dispatcher) run(ctx context.Context, args []string) int {
 	if err != nil {
 		return d.parseExit(err)
 	}
-	if len(pos) != cmd.nargs {
+	switch {
+	case cmd.nargs < 0 && len(pos) < -cmd.nargs:
+		return d.usage("%s takes at least %d argument(s), got %d", cmd.name, -cmd.nargs, len(pos))
+	case cmd.nargs >= 0 && len(pos) != cmd.nargs:
 		return d.usage("%s takes %d argument(s), got %d", cmd.name, cmd.nargs, len(pos))
 	}
 	return run(ctx, pos)
