@@ -503,3 +503,51 @@ func TestDamagedDocumentConsumesNoUse(t *testing.T) {
 		t.Errorf("the refused redemption consumed the share: %+v %v", got, err)
 	}
 }
+
+// TestRedeemReadsTheIssuerOfAnOlderShare: a share's items name their
+// credential's issuer, so a redemption reads it with the credentials; a
+// share stored before they did is still checked against its issuer, read
+// after the credential (a retired issuer refuses it), and an item naming
+// another issuer than its credential's is a damaged record (503).
+func TestRedeemReadsTheIssuerOfAnOlderShare(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	shop := e.ageShop(t)
+	key, cred, holder := e.citizen(t, "001090000321")
+	rewrite := func(id, issuer string) {
+		t.Helper()
+		err := e.store.Update(ctx, func(tx wallet.Tx) error {
+			sh, err := wallet.Shares.Get(tx, id)
+			if err != nil {
+				return err
+			}
+			if sh.Items[0].IssuerID != "mps" {
+				t.Errorf("the share's item names issuer %q, want mps", sh.Items[0].IssuerID)
+			}
+			sh.Items[0].IssuerID = issuer
+			return wallet.Shares.Put(tx, sh)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	older := e.approvedShare(t, key, holder, cred.CredentialID, 300, "age_over_18")
+	rewrite(older.ShareID, "")
+	e.redeemedDocument(t, shop, older.QRText)
+
+	damaged := e.approvedShare(t, key, holder, cred.CredentialID, 300, "age_over_18")
+	rewrite(damaged.ShareID, "vss")
+	if _, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: damaged.QRText}); wallet.ErrorCode(err) != api.CodeStorageUnavailable {
+		t.Errorf("an item naming another issuer: %v, want storage_unavailable", err)
+	}
+
+	retired := e.approvedShare(t, key, holder, cred.CredentialID, 300, "age_over_18")
+	rewrite(retired.ShareID, "")
+	if _, err := e.svc.RetireIssuer(ctx, e.admin, "mps"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: retired.QRText})
+	if we := (*wallet.Error)(nil); !errors.As(err, &we) || we.Reason != "untrusted_issuer" {
+		t.Errorf("an older share of a retired issuer: %v, want untrusted_issuer", err)
+	}
+}
