@@ -24,11 +24,11 @@ type querier interface {
 // transaction that sends nothing costs none. COMMIT and ROLLBACK are
 // sent only after a BEGIN was.
 type pipelined struct {
-	conn  *pgxpool.Conn
-	begin string // BEGIN …, until the first statement takes it
-	// commit: the transaction is one batch, sent with its COMMIT after
-	// it (Store.Fetch).
-	commit bool
+	conn *pgxpool.Conn
+	// begin is the BEGIN …, until the first statement takes it; "" once
+	// it went, or from the start for statements that need none (a Fetch's
+	// one statement, Store.Apply's own batch), which never call end.
+	begin string
 }
 
 var _ querier = (*pipelined)(nil)
@@ -56,9 +56,8 @@ func (p *pipelined) first(ctx context.Context, sql string, args []any) (pgx.Batc
 	return p.SendBatch(ctx, b)
 }
 
-// SendBatch sends b, after the BEGIN when it has not gone yet (and before
-// the COMMIT of a one-batch transaction), as one round trip; the BEGIN's
-// result is read.
+// SendBatch sends b, after the BEGIN when it has not gone yet, as one
+// round trip; the BEGIN's result is read.
 func (p *pipelined) SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResults, error) {
 	if p.begin == "" {
 		return p.conn.SendBatch(ctx, b), nil
@@ -66,9 +65,6 @@ func (p *pipelined) SendBatch(ctx context.Context, b *pgx.Batch) (pgx.BatchResul
 	withBegin := &pgx.Batch{}
 	withBegin.Queue(p.begin)
 	withBegin.QueuedQueries = append(withBegin.QueuedQueries, b.QueuedQueries...)
-	if p.commit {
-		withBegin.Queue("COMMIT")
-	}
 	p.begin = ""
 	br := p.conn.SendBatch(ctx, withBegin)
 	if _, err := br.Exec(); err != nil {

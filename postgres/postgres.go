@@ -108,8 +108,9 @@ func AllowUnsafeDurability() Option { return func(c *config) { c.allowUnsafe = t
 // string; pool settings such as pool_max_conns go in it too), checks that
 // its commits are durable, applies the migrations this binary has and the
 // database lacks (migrate.go), and returns the store. The pool sets
-// search_path to the schema on every connection; a connection pooler in
-// front of PostgreSQL must pass that startup parameter on.
+// search_path to the schema and default_transaction_isolation to read
+// committed on every connection; a connection pooler in front of
+// PostgreSQL must pass those startup parameters on.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, pool, err := connect(ctx, dsn, opts)
 	if err != nil {
@@ -160,6 +161,9 @@ func connect(ctx context.Context, dsn string, opts []Option) (*config, *pgxpool.
 		poolCfg.MaxConns = int32(max(defaultMaxConns, 4*runtime.NumCPU()))
 	}
 	poolCfg.ConnConfig.RuntimeParams["search_path"] = pgx.Identifier{cfg.schema}.Sanitize()
+	// What a statement sent without a BEGIN runs at (a Fetch, Store.Apply's
+	// batch): every transaction the store begins names its own level.
+	poolCfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: open: %w", err)
@@ -216,8 +220,8 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	return s.run(ctx, "view", pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
-// Fetch runs ls in a read-only transaction on one snapshot, its BEGIN,
-// its statements and its COMMIT sent as one pipeline.
+// Fetch runs ls as one statement (tx.Fetch), which PostgreSQL runs on
+// one snapshot by itself: no BEGIN or COMMIT to send.
 func (s *Store) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: fetch: %w", err)
@@ -227,8 +231,7 @@ func (s *Store) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error
 		return nil, fmt.Errorf("postgres: fetch: begin: %w", err)
 	}
 	defer conn.Release()
-	p := &pipelined{conn: conn, begin: beginSQL(pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}), commit: true}
-	return (&tx{ctx: ctx, tx: p, sql: &s.sql}).Fetch(ls...)
+	return (&tx{ctx: ctx, tx: &pipelined{conn: conn}, sql: &s.sql}).Fetch(ls...)
 }
 
 // Update runs fn in a serializable transaction and commits it. When
@@ -279,12 +282,13 @@ func retry(ctx context.Context, op string, attempt func() error) error {
 	}
 }
 
-// Apply runs ws in a READ COMMITTED transaction of their own whose BEGIN,
-// writes and COMMIT go as one pipeline: one round trip, where a Batch
-// running Tx.Apply takes two and a savepoint. Each write is sent so that
-// it fails when it writes no row (refusing), so a refused one aborts the
-// transaction and nothing of it commits; which one, and why, is then
-// said as Tx.Apply says it.
+// Apply sends ws as one batch with no BEGIN, which PostgreSQL runs as one
+// implicit transaction (at the sessions' READ COMMITTED, see connect),
+// committed when the batch ends: one round trip, where a Batch running
+// Tx.Apply takes two and a savepoint. Each write is sent so that it fails
+// when it writes no row (refusing), so a refused one aborts the
+// transaction and nothing of it commits; which one, and why, is then said
+// as Tx.Apply says it.
 func (s *Store) Apply(ctx context.Context, ws ...wallet.Write) error {
 	if err := wallet.CheckWrites(ws); err != nil {
 		return fmt.Errorf("postgres: apply %w", err)
@@ -300,20 +304,18 @@ func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
 	defer conn.Release()
 	t := &tx{ctx: ctx, tx: &pipelined{conn: conn}, sql: &s.sql} // its statements sent below, as one batch
 	b := &pgx.Batch{}
-	b.Queue(beginSQL(pgx.TxOptions{IsoLevel: pgx.ReadCommitted, AccessMode: pgx.ReadWrite}))
 	for _, w := range ws {
 		sql, args := t.write(w, true)
 		b.Queue(sql, args...)
 	}
-	b.Queue("COMMIT")
 	br := conn.SendBatch(ctx, b)
 	var failed error
 	refused := -1
 	for i := range b.Len() {
 		if _, err := br.Exec(); err != nil && failed == nil {
 			failed = err
-			if w := i - 1; w >= 0 && w < len(ws) && isRefusal(err) {
-				refused = w
+			if isRefusal(err) {
+				refused = i
 			}
 		}
 	}
@@ -323,11 +325,6 @@ func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
 	if failed == nil {
 		return nil
 	}
-	// The failed transaction stays open until rolled back: end it, so
-	// that the connection goes back to the pool clean.
-	if _, err := conn.Exec(ctx, "ROLLBACK"); err != nil {
-		return fmt.Errorf("postgres: apply: rollback: %w", errors.Join(failed, err))
-	}
 	if refused < 0 {
 		return fmt.Errorf("postgres: apply: %w", failed)
 	}
@@ -335,7 +332,7 @@ func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
 	if !w.Swap {
 		return fmt.Errorf("postgres: put %s %s: %w", w.Kind.Name, wallet.Describe(w.Record.Key), wallet.ErrExists)
 	}
-	return t.swapRefused(w.Kind, w.Old, w.Record.Key) // no BEGIN: one read of its own
+	return t.swapRefused(w.Kind, w.Old, w.Record.Key) // one read of its own: the batch has ended
 }
 
 // run runs fn in one transaction and commits it when fn returns nil.
