@@ -33,7 +33,7 @@ import (
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
-// SPEC §7: verify (redeem) throughput ≥ 50% of a bare handler that does one
+// SPEC §7: verify (redeem) throughput ≥ 80% of a bare handler that does one
 // ES256 verification and answers JSON, measured side by side over loopback
 // with the same client concurrency; every redemption durable before its
 // reply; p99 recorded. Run both:
