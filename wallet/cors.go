@@ -57,14 +57,9 @@ func (s *Service) OriginAllowed(ctx context.Context, p *Principal, origin string
 	if err := p.requireDeferred(api.RoleVerifier); err != nil {
 		return false, err
 	}
-	got, err := s.store.Fetch(ctx, append([]Lookup{Verifiers.Lookup("", p.Subject)}, keyLookup(p)...)...)
+	got, err := s.fetchAs(storeFetch{ctx, s.store}, p, Verifiers.Lookup("", p.Subject))
 	if err != nil {
 		return false, s.storeErr(ctx, err, "verifier")
-	}
-	if p.deferred != nil {
-		if err := s.confirm(p, got[1]); err != nil {
-			return false, err
-		}
 	}
 	v, err := Verifiers.Fetched(got[0], p.Subject)
 	if err != nil {

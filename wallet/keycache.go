@@ -45,22 +45,32 @@ func (s *Service) AuthenticateDeferred(ctx context.Context, bearer string) (*Pri
 	return s.Authenticate(ctx, bearer)
 }
 
-// keyLookup is the read that confirms p: its key's record, when p is
-// deferred; none else.
-func keyLookup(p *Principal) []Lookup {
-	if p.deferred == nil {
-		return nil
+// fetchAs reads ls with f as p: for a deferred p, its key's record is read
+// in the same Fetch and confirmed before any of the rest is used, so
+// nothing is told to a key that no longer authenticates. It returns the
+// bodies of ls.
+func (s *Service) fetchAs(f fetcher, p *Principal, ls ...Lookup) ([][]byte, error) {
+	k := p.deferred
+	if k == nil {
+		return f.Fetch(ls...)
 	}
-	return []Lookup{APIKeys.Lookup(byHash, p.deferred.hash)}
+	got, err := f.Fetch(append(ls[:len(ls):len(ls)], APIKeys.Lookup(byHash, k.hash))...)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.confirm(p, got[len(ls)]); err != nil {
+		return nil, err
+	}
+	return got[:len(ls)], nil
 }
 
-// confirm checks a deferred p against its key's record as just read
-// (body, from keyLookup's lookup): unchanged, or still the same active
-// key of the same owner and role. Anything else is the 401 Authenticate
-// would answer now, and the key is forgotten.
+// confirm checks a deferred p against its key's record as just read:
+// unchanged, or still the same active key of the same owner and role.
+// Anything else is the 401 Authenticate would answer now, and the key is
+// forgotten.
 func (s *Service) confirm(p *Principal, body []byte) error {
 	k := p.deferred
-	if k == nil || (body != nil && bytes.Equal(body, k.body)) {
+	if body != nil && bytes.Equal(body, k.body) {
 		return nil
 	}
 	s.keyCache.drop(string(k.hash))
@@ -71,18 +81,19 @@ func (s *Service) confirm(p *Principal, body []byte) error {
 	return err
 }
 
-// confirmed confirms a deferred p with a read of its own (the paths that
-// read nothing first).
-func (s *Service) confirmed(ctx context.Context, p *Principal) error {
-	ls := keyLookup(p)
-	if ls == nil {
-		return nil
+// confirmed is p confirmed by a read of its own (the paths that read
+// nothing first), no longer deferred: what it is passed on to reads the
+// key no more.
+func (s *Service) confirmed(ctx context.Context, p *Principal) (*Principal, error) {
+	if p.deferred == nil {
+		return p, nil
 	}
-	got, err := s.store.Fetch(ctx, ls...)
-	if err != nil {
-		return s.storeErr(ctx, err, "api key")
+	if _, err := s.fetchAs(storeFetch{ctx, s.store}, p); err != nil {
+		return nil, s.storeErr(ctx, err, "api key")
 	}
-	return s.confirm(p, got[0])
+	c := *p
+	c.deferred = nil
+	return &c, nil
 }
 
 // errUnauthenticated is every failed authentication (THREATS T20).

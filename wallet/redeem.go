@@ -23,10 +23,11 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		return nil, err
 	}
 	if isCompact(req.QR) {
-		if err := s.confirmed(ctx, p); err != nil {
+		c, err := s.confirmed(ctx, p)
+		if err != nil {
 			return nil, err
 		}
-		return s.redeemCompact(ctx, p, req.QR)
+		return s.redeemCompact(ctx, c, req.QR)
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
@@ -49,22 +50,17 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		docs     []api.Document     // opened before the share is used: a damaged one consumes nothing
 		last     *api.ActivityEntry // the holder's, to chain the redemption's after
 	)
-	// Read-only checks first, outside the single writer: the share exists,
-	// this verifier may redeem it, and what it holds is still valid. The
-	// reads go in three Fetches of the store, each one round trip on
-	// PostgreSQL and a snapshot of its own: no one snapshot is needed,
-	// since the swap checks the share again and stillValid wants the
-	// latest state of the rest.
+	// Read-only checks first, outside the single writer: the caller's key
+	// (a deferred one, fetchAs), the share exists, this verifier may redeem
+	// it, and what it holds is still valid. The reads go in two Fetches of
+	// the store, each one round trip on PostgreSQL and a snapshot of its
+	// own: no one snapshot is needed, since the swap checks the share again
+	// and stillValid wants the latest state of the rest.
 	f := storeFetch{ctx, s.store}
 	err = func() error {
-		got, err := f.Fetch(append([]Lookup{find, Verifiers.Lookup("", p.Subject)}, keyLookup(p)...)...)
+		got, err := s.fetchAs(f, p, find, Verifiers.Lookup("", p.Subject))
 		if err != nil {
 			return err
-		}
-		if p.deferred != nil { // the caller's key first: nothing of the share is told before
-			if err := s.confirm(p, got[2]); err != nil {
-				return err
-			}
 		}
 		if sh, err = Shares.Fetched(got[0]); err != nil {
 			return err
