@@ -112,7 +112,7 @@ function query() {
   return q;
 }
 
-/** Whether the form's period is one the service takes; else says why. */
+/** Whether the form's period is one the service takes. */
 function rangeOK() {
   const by = $('range-by').value === 'hour' ? 'hour' : 'day';
   const from = dateMs($('range-from').value);
@@ -120,20 +120,27 @@ function rangeOK() {
   return !Number.isNaN(from) && !Number.isNaN(to) && from <= to && (to - from) / DAY + 1 <= MAX_DAYS[by];
 }
 
-async function load(ev) {
-  if (ev) ev.preventDefault();
+/** The query of the form's period, the error cleared; null, and why said, when the service would refuse it. */
+function checkedQuery() {
   const err = $('stats-error');
   err.hidden = true;
   if (!rangeOK()) {
     setT(err, 'a.range.bad');
     err.hidden = false;
-    return;
+    return null;
   }
+  return query();
+}
+
+async function load(ev) {
+  if (ev) ev.preventDefault();
+  const q = checkedQuery();
+  if (!q) return;
   if (loading) loading.abort();
   loading = new AbortController();
   setT($('stats-status'), 'a.loading');
   try {
-    show(await api('GET', '/v1/admin/stats?' + query().toString(), { token: token(), signal: loading.signal }));
+    show(await api('GET', '/v1/admin/stats?' + q.toString(), { token: token(), signal: loading.signal }));
   } catch (e) {
     if (e.code === 'aborted') return;
     fail(e);
@@ -157,14 +164,8 @@ function fail(e) {
 
 /** The CSV of the same period, fetched with the token and saved. */
 async function downloadCSV() {
-  const err = $('stats-error');
-  err.hidden = true;
-  if (!rangeOK()) {
-    setT(err, 'a.range.bad');
-    err.hidden = false;
-    return;
-  }
-  const q = query();
+  const q = checkedQuery();
+  if (!q) return;
   q.set('format', 'csv');
   try {
     const resp = await api('GET', '/v1/admin/stats?' + q.toString(), { token: token(), raw: true });
