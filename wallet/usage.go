@@ -271,10 +271,7 @@ func (u usage) valid() usage {
 
 // failed is u refused with err's reason: its code's reason if it has one,
 // else its code.
-func (u usage) failed(err error) usage {
-	u.outcome, u.reason = api.OutcomeFailed, failureReason(err)
-	return u
-}
+func (u usage) failed(err error) usage { return u.failedWith(failureReason(err)) }
 
 // failedWith is u refused for reason.
 func (u usage) failedWith(reason string) usage {
