@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -178,7 +179,7 @@ func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 		if wallet.CheckValues(cols, l.Prefix, false) != nil {
 			continue // nothing can be stored under it
 		}
-		fmt.Fprintf(&sig, "%s/%s/%d/%t;", l.Kind.Name, l.Index, len(l.Prefix), l.Desc)
+		sig.WriteString(l.Kind.Name + "/" + l.Index + "/" + strconv.Itoa(len(l.Prefix)) + "/" + strconv.FormatBool(l.Desc) + ";")
 		queued = append(queued, i)
 		args = append(args, l.Prefix...)
 	}
