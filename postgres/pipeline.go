@@ -19,10 +19,9 @@ type querier interface {
 }
 
 // pipelined is a transaction on one pooled connection whose BEGIN goes
-// out with its first statement, as one pipeline (one round trip): a
-// redemption's three transactions save three round trips, and a
-// transaction that sends nothing costs none. COMMIT and ROLLBACK are
-// sent only after a BEGIN was.
+// out with its first statement, as one pipeline (one round trip), so a
+// transaction saves a round trip and one that sends nothing costs none.
+// COMMIT and ROLLBACK are sent only after a BEGIN was.
 type pipelined struct {
 	conn *pgxpool.Conn
 	// begin is the BEGIN …, until the first statement takes it; "" once

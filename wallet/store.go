@@ -28,13 +28,13 @@ type Store interface {
 	// reads again and decides again after ErrChanged or ErrExists. fn may
 	// run more than once, so it must only touch the store.
 	Batch(ctx context.Context, fn func(Tx) error) error
-	// Fetch is a View that runs one Tx.Fetch: on PostgreSQL one round
-	// trip, the transaction's begin and commit included.
+	// Fetch is a View that runs one Tx.Fetch: on PostgreSQL one statement
+	// in one round trip, with no transaction to begin or commit.
 	Fetch(ctx context.Context, ls ...Lookup) ([][]byte, error)
 	// Apply is a Batch that runs one Tx.Apply and nothing else: on
-	// PostgreSQL one round trip, the transaction's begin and commit
-	// included (bbolt: a Batch). Its errors are Tx.Apply's, and a refused
-	// write leaves nothing written.
+	// PostgreSQL one round trip, an implicit transaction (bbolt: a Batch,
+	// whose group a refusal does not roll back). Its errors are
+	// Tx.Apply's, and a refused write leaves nothing written.
 	Apply(ctx context.Context, ws ...Write) error
 	// Ping reports whether the store can serve (readiness).
 	Ping(ctx context.Context) error
