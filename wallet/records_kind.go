@@ -23,6 +23,9 @@ import (
 type Kind struct {
 	Name    string
 	Key     []Column
+	// Indexes are by position: bbolt keeps a record's entries in its
+	// kind's order and fills an index added last (bolt/backfill.go), so a
+	// new index goes after the others and none is removed or reordered.
 	Indexes []Index
 	// Immutable kinds are written once: a put of a taken key is ErrExists
 	// (log entries, claimed status indices).
