@@ -21,8 +21,8 @@ import (
 // table per kind, a column per key and index column, an index per index,
 // from postgres/migrations).
 type Kind struct {
-	Name    string
-	Key     []Column
+	Name string
+	Key  []Column
 	// Indexes are by position: bbolt keeps a record's entries in its
 	// kind's order and fills an index added last (bolt/backfill.go), so a
 	// new index goes after the others and none is removed or reordered.
