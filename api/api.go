@@ -11,6 +11,11 @@ import (
 	"time"
 )
 
+// TimeLayout is the one form of a time in an answer: RFC 3339 in UTC with
+// exactly three fractional digits, "2026-03-01T08:30:00.000Z". Requests
+// may give any RFC 3339 time.
+const TimeLayout = "2006-01-02T15:04:05.000Z"
+
 // Requests and answers of the API (SPEC §3). The server decodes requests
 // into these types (unknown members refused) and encodes answers from them;
 // the client package uses the same types. Service methods that list return
@@ -18,34 +23,34 @@ import (
 
 // CreateIssuerRequest is POST /v1/admin/issuers.
 type CreateIssuerRequest struct {
-	ID    string   `json:"id"`
+	ID    string   `json:"issuer_id"`
 	Name  string   `json:"name"`
 	Types []string `json:"types"`
 }
 
 // IssuerView is an issuer as the admin API shows it (no private keys).
 type IssuerView struct {
-	ID      string     `json:"id"`
+	ID      string     `json:"issuer_id"`
 	Name    string     `json:"name"`
 	Types   []string   `json:"types"`
 	Iss     string     `json:"iss"` // the iss of its credentials
 	JWKSURI string     `json:"jwks_uri"`
 	Keys    []KeyView  `json:"keys"`
-	Created time.Time  `json:"created"`
-	Retired *time.Time `json:"retired,omitempty"`
+	Created time.Time  `json:"created_at"`
+	Retired *time.Time `json:"retired_at,omitempty"`
 }
 
 // KeyView is one issuer key.
 type KeyView struct {
 	Kid     string     `json:"kid"`
 	Active  bool       `json:"active"`
-	Created time.Time  `json:"created"`
-	Retired *time.Time `json:"retired,omitempty"`
+	Created time.Time  `json:"created_at"`
+	Retired *time.Time `json:"retired_at,omitempty"`
 }
 
 // CreateVerifierRequest is POST /v1/admin/verifiers.
 type CreateVerifierRequest struct {
-	ID       string              `json:"id,omitempty"` // optional slug; generated when empty
+	ID       string              `json:"verifier_id,omitempty"` // optional slug; generated when empty
 	Name     string              `json:"name"`
 	Category string              `json:"category"`
 	Claims   map[string][]string `json:"claims"` // credential type id → claim names
@@ -53,20 +58,20 @@ type CreateVerifierRequest struct {
 
 // VerifierView is a verifier as the admin API shows it.
 type VerifierView struct {
-	ID       string              `json:"id"`
+	ID       string              `json:"verifier_id"`
 	Name     string              `json:"name"`
 	Category string              `json:"category"`
 	Claims   map[string][]string `json:"claims"`
-	Created  time.Time           `json:"created"`
+	Created  time.Time           `json:"created_at"`
 	APIKey   *NewAPIKey          `json:"api_key,omitempty"` // only in the creation answer
 	// Origins whose pages may call the verifier routes (CORS).
 	Origins []string   `json:"origins,omitempty"`
-	Retired *time.Time `json:"retired,omitempty"`
+	Retired *time.Time `json:"retired_at,omitempty"`
 }
 
 // NewAPIKey is an API key, shown once: only its hash is kept.
 type NewAPIKey struct {
-	ID    string `json:"id"`
+	ID    string `json:"key_id"`
 	Key   string `json:"key"`
 	Role  Role   `json:"role"`
 	Owner string `json:"owner"`
@@ -75,11 +80,11 @@ type NewAPIKey struct {
 // APIKeyView is an API key as GET /v1/admin/api-keys lists it: never the
 // key itself, which the service keeps only hashed.
 type APIKeyView struct {
-	ID      string     `json:"id"`
+	ID      string     `json:"key_id"`
 	Role    Role       `json:"role"`
 	Owner   string     `json:"owner"`
-	Created time.Time  `json:"created"`
-	Revoked *time.Time `json:"revoked,omitempty"`
+	Created time.Time  `json:"created_at"`
+	Revoked *time.Time `json:"revoked_at,omitempty"`
 }
 
 // ActivationCodeRequest is POST /v1/admin/activation-codes.
@@ -145,10 +150,10 @@ type TokenResponse struct {
 
 // DeviceView is one of the holder's devices.
 type DeviceView struct {
-	ID      string     `json:"id"`
+	ID      string     `json:"device_id"`
 	Name    string     `json:"name"`
-	Created time.Time  `json:"created"`
-	Revoked *time.Time `json:"revoked,omitempty"`
+	Created time.Time  `json:"created_at"`
+	Revoked *time.Time `json:"revoked_at,omitempty"`
 	Current bool       `json:"current"`
 }
 
@@ -159,7 +164,7 @@ type DeviceView struct {
 // their types and formats, required, additionalProperties false, the
 // claims the service derives marked readOnly (never sent by an issuer).
 type CredentialType struct {
-	ID          string         `json:"id"`
+	ID          string         `json:"type"`
 	VCT         string         `json:"vct"`
 	Name        string         `json:"name"` // for developers, in English
 	Display     []TypeDisplay  `json:"display"`
@@ -182,14 +187,27 @@ type CredentialTypes struct {
 
 // IssueRequest is POST /v1/issuer/credentials and one line of the bulk form.
 type IssueRequest struct {
-	CitizenID  string         `json:"citizen_id"`
-	Type       string         `json:"type"`
-	Claims     map[string]any `json:"claims"`
-	ValidUntil time.Time      `json:"valid_until"`
+	CitizenID string         `json:"citizen_id"`
+	Type      string         `json:"type"`
+	Claims    map[string]any `json:"claims"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	// ValidUntil is expires_at under the name SPEC §3.2 gives it, still
+	// accepted in a request (one of the two, not both); no answer carries
+	// it.
+	ValidUntil *time.Time `json:"valid_until,omitempty"`
 	// IdempotencyKey makes a retry return the first answer instead of a
 	// second credential: a bulk line's own, or the Idempotency-Key
 	// header of a single issuance.
 	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Expiry is when the credential r asks for expires: expires_at, or
+// valid_until when that is the one given.
+func (r *IssueRequest) Expiry() time.Time {
+	if r.ValidUntil != nil {
+		return *r.ValidUntil
+	}
+	return r.ExpiresAt
 }
 
 // OriginsRequest is PUT /v1/admin/verifiers/{id}/origins: the web
@@ -223,7 +241,7 @@ type IssuedCredential struct {
 	Type         string    `json:"type"`
 	Status       string    `json:"status"`
 	IssuedAt     time.Time `json:"issued_at"`
-	ValidUntil   time.Time `json:"valid_until"`
+	ExpiresAt    time.Time `json:"expires_at"`
 	StatusList   string    `json:"status_list"` // its URI
 	StatusIndex  int       `json:"status_index"`
 }
@@ -252,14 +270,14 @@ type StatusResponse struct {
 
 // CredentialView is a credential as its holder sees it.
 type CredentialView struct {
-	ID         string         `json:"id"`
-	Type       string         `json:"type"`
-	TypeName   string         `json:"type_name"`
-	Issuer     Party          `json:"issuer"`
-	Status     string         `json:"status"`
-	IssuedAt   time.Time      `json:"issued_at"`
-	ValidUntil time.Time      `json:"valid_until"`
-	Claims     map[string]any `json:"claims"`
+	ID        string         `json:"credential_id"`
+	Type      string         `json:"type"`
+	TypeName  string         `json:"type_name"`
+	Issuer    Party          `json:"issuer"`
+	Status    string         `json:"status"`
+	IssuedAt  time.Time      `json:"issued_at"`
+	ExpiresAt time.Time      `json:"expires_at"`
+	Claims    map[string]any `json:"claims"`
 }
 
 // Party names an issuer or a verifier.
@@ -346,7 +364,7 @@ type ShareView struct {
 	MaxUses          int             `json:"max_uses"`
 	Uses             int             `json:"uses"`
 	Items            []ShareViewItem `json:"items,omitempty"`
-	Created          time.Time       `json:"created"`
+	Created          time.Time       `json:"created_at"`
 }
 
 // ShareViewItem names what a share carries.
@@ -392,13 +410,19 @@ type Document struct {
 // sealed at approval, without decoding and encoding it again.
 func SealedDocument(raw []byte) Document { return Document{raw: raw} }
 
-// MarshalJSON writes the stored JSON of a redeemed document unchanged.
+// MarshalJSON writes the stored JSON of a redeemed document unchanged,
+// and any other document with its times in TimeLayout (after its other
+// members: encoding/json lists the outer struct's fields last).
 func (d Document) MarshalJSON() ([]byte, error) {
 	if d.raw != nil {
 		return d.raw, nil
 	}
 	type plain Document
-	return json.Marshal(plain(d))
+	return json.Marshal(struct {
+		plain
+		IssuedAt  string `json:"issued_at"`
+		ExpiresAt string `json:"expires_at"`
+	}{plain(d), d.IssuedAt.UTC().Format(TimeLayout), d.ExpiresAt.UTC().Format(TimeLayout)})
 }
 
 // KeyBinding is the audience and nonce the holder's KB-JWT was bound to.
@@ -478,7 +502,7 @@ type CredentialExport struct {
 // (<host>/.well-known/jwt-vc-issuer<path of issuer>), or from jwks_uri when
 // given; never from a credential.
 type ExternalIssuerRequest struct {
-	ID      string   `json:"id"`
+	ID      string   `json:"issuer_id"`
 	Issuer  string   `json:"issuer"`
 	JWKSURI string   `json:"jwks_uri,omitempty"`
 	Types   []string `json:"types"`
@@ -487,16 +511,16 @@ type ExternalIssuerRequest struct {
 // ExternalIssuerView is an external issuer as the admin API shows it: its
 // key ids as last fetched, when, when next, and the last failure.
 type ExternalIssuerView struct {
-	ID        string     `json:"id"`
+	ID        string     `json:"issuer_id"`
 	Issuer    string     `json:"issuer"`
 	JWKSURI   string     `json:"jwks_uri,omitempty"`
 	Types     []string   `json:"types"`
 	Kids      []string   `json:"kids"`
-	Fetched   time.Time  `json:"fetched"`
-	Due       time.Time  `json:"due"`
+	Fetched   time.Time  `json:"fetched_at"`
+	Due       time.Time  `json:"due_at"`
 	LastError string     `json:"last_error,omitempty"`
-	Created   time.Time  `json:"created"`
-	Retired   *time.Time `json:"retired,omitempty"`
+	Created   time.Time  `json:"created_at"`
+	Retired   *time.Time `json:"retired_at,omitempty"`
 }
 
 // VerifierCertificateRequest is PUT /v1/admin/verifiers/{id}/certificate:
@@ -514,7 +538,7 @@ type VerifierCertificateView struct {
 	Subject    string    `json:"subject"`
 	Issuer     string    `json:"issuer"`
 	DNSNames   []string  `json:"dns_names"`
-	NotAfter   time.Time `json:"not_after"`
+	ExpiresAt  time.Time `json:"expires_at"`
 	Imported   bool      `json:"imported"`
 	// X509Hash is the verifier's x509_hash client identifier.
 	X509Hash string `json:"x509_hash"`
@@ -578,7 +602,7 @@ type RequestView struct {
 	Verifier  VerifierParty    `json:"verifier"`
 	Purpose   string           `json:"purpose"`
 	Claims    []RequestedClaim `json:"claims"`
-	Created   time.Time        `json:"created"`
+	Created   time.Time        `json:"created_at"`
 	ExpiresAt time.Time        `json:"expires_at"`
 
 	// For a standard verifier's OpenID4VP request (issue 11): the

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -157,12 +158,31 @@ func checkChain(entries []map[string]any) error {
 		if err != nil {
 			return fmt.Errorf("entry %d: %w", i+1, err)
 		}
+		if got != hash && legacyAt(without) {
+			got, _ = canonicalSHA256(without)
+		}
 		if hash == "" || got != hash {
 			return fmt.Errorf("entry %d: hash %q, recomputed %q", i+1, hash, got)
 		}
 		prev = hash
 	}
 	return nil
+}
+
+// legacyAt rewrites the at of entry m in the form entries appended before
+// every answer wrote times in api.TimeLayout were hashed in: RFC 3339 in
+// UTC with the trailing fractional zeros dropped (docs/security.md, "The
+// hash rule"). It reports whether that changed at; an at not in
+// api.TimeLayout, the one form exports write, is left as it is.
+func legacyAt(m map[string]any) bool {
+	at, _ := m["at"].(string)
+	t, err := time.Parse(api.TimeLayout, at)
+	if err != nil || t.Format(api.TimeLayout) != at {
+		return false
+	}
+	legacy := t.UTC().Format(time.RFC3339Nano)
+	m["at"] = legacy
+	return legacy != at
 }
 
 // canonicalSHA256 is the lower-case hex SHA-256 of the RFC 8785 form of v.

@@ -58,7 +58,7 @@ const citizen = "001090000001"
 
 func nationalID(citizenID, name string) api.IssueRequest {
 	return api.IssueRequest{
-		CitizenID: citizenID, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(10, 0, 0),
+		CitizenID: citizenID, Type: credentials.NationalID, ExpiresAt: time.Now().AddDate(10, 0, 0),
 		Claims: map[string]any{
 			"id_number": citizenID, "full_name": name, "birth_date": "1990-01-01", "sex": "M",
 			"nationality": "VNM", "issue_date": "2021-05-01", "expiry_date": "2036-01-01",

@@ -41,7 +41,7 @@ func TestBrowserAdmin(t *testing.T) {
 	w.verify(h, "not a code", 400)
 	for i := range 11 {
 		h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{CitizenID: fmt.Sprintf("0791000000%02d", i),
-			Type: credentials.HealthInsurance, Claims: healthClaims(testFullName), ValidUntil: h.clock.Now().AddDate(1, 0, 0)}, 201, nil)
+			Type: credentials.HealthInsurance, Claims: healthClaims(testFullName), ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}, 201, nil)
 	}
 
 	for _, lang := range []string{"vi", "en"} {

@@ -600,7 +600,7 @@ func (h *harness) walletCitizen(issuerID, issuerName, citizen, name, counterID, 
 	var ik api.NewAPIKey
 	h.call("POST", "/v1/admin/issuers/"+issuerID+"/api-keys", h.admin, nil, 201, &ik)
 	h.call("POST", "/v1/issuer/credentials", ik.Key, api.IssueRequest{
-		CitizenID: citizen, Type: credentials.NationalID, ValidUntil: time.Now().AddDate(1, 0, 0),
+		CitizenID: citizen, Type: credentials.NationalID, ExpiresAt: time.Now().AddDate(1, 0, 0),
 		Claims: map[string]any{
 			"id_number": citizen, "full_name": name, "birth_date": "1990-05-06", "sex": "F",
 			"nationality": "VN", "issue_date": "2024-01-02", "expiry_date": "2034-01-02", "portrait": testPortrait(h.t),

@@ -23,7 +23,7 @@ import (
 func issueLine(t *testing.T, h *harness, citizen string) []byte {
 	t.Helper()
 	return mustJSON(t, api.IssueRequest{CitizenID: citizen, Type: credentials.HealthInsurance,
-		Claims: healthClaims("Bulk Person"), ValidUntil: h.clock.Now().AddDate(2, 0, 0)})
+		Claims: healthClaims("Bulk Person"), ExpiresAt: h.clock.Now().AddDate(2, 0, 0)})
 }
 
 // TestBulk: one result per line, in order, numbered as the body counts

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	stdjson "encoding/json" // the oracle: the bytes answers have always had
 	"fmt"
 	"reflect"
@@ -19,6 +20,7 @@ var answerTypes = []any{
 	api.RequestView{}, api.RequestPrepared{}, api.RequestResult{}, api.PresenceResponse{}, api.WebhookResponse{},
 	api.IssuerList{}, api.VerifierList{}, api.ExternalIssuerList{}, api.APIKeyList{}, api.CredentialList{}, api.DeviceList{},
 	api.ShareList{}, api.RequestList{}, api.IssuedCredentialList{}, errorBody{}, statusBody{}, api.CredentialTypes{}, api.CredentialType{},
+	api.VerifierCertificateView{}, api.OfflineUploadResult{}, api.DeviceKeysView{},
 }
 
 // Values for filling answers: what must be escaped for HTML and scripts,
@@ -30,14 +32,28 @@ var (
 		map[string]any{}, map[string]any{"b": 1.0, "a": map[string]any{"z": "<", "Z": []any{"é"}, "é": 2.0, "e": 3.0}}}
 )
 
+// sampleTimes are the times fillSample sets: zero, with nanoseconds, and
+// whole seconds in another zone.
+var sampleTimes = []time.Time{{}, time.Date(2026, 12, 1, 21, 35, 4, 123456789, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5400))}
+
+// inTimeLayout is b, encoding/json's bytes of a value filled by fillSample,
+// with each of sampleTimes rewritten in api.TimeLayout, the one form
+// answers write times in (UTC, three fractional digits).
+func inTimeLayout(b []byte) []byte {
+	for _, tm := range sampleTimes {
+		v1, _ := stdjson.Marshal(tm)
+		b = bytes.ReplaceAll(b, v1, []byte(`"`+tm.UTC().Format(api.TimeLayout)+`"`))
+	}
+	return b
+}
+
 // fillSample sets every exported field of v from seed k, nil, empty and full in
 // turn.
 func fillSample(v reflect.Value, k, depth int) {
 	switch v.Kind() {
 	case reflect.Struct:
 		if v.Type() == reflect.TypeFor[time.Time]() {
-			times := []time.Time{{}, time.Date(2026, 12, 1, 21, 35, 4, 123456789, time.UTC), time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("", 5400))}
-			v.Set(reflect.ValueOf(times[k%len(times)]))
+			v.Set(reflect.ValueOf(sampleTimes[k%len(sampleTimes)]))
 			return
 		}
 		for i := range v.NumField() {
@@ -96,8 +112,9 @@ func fillSample(v reflect.Value, k, depth int) {
 // empty and full values, encodes to the bytes encoding/json gives it, the
 // bytes clients and the sealed documents were made with (HTML characters
 // and U+2028/U+2029 escaped, map members sorted, nil slices null,
-// omitempty as v1's). A field added to an answer with an omitempty that
-// v2 reads otherwise (a number, a bool) fails here.
+// omitempty as v1's), but for its times, each in api.TimeLayout. A field
+// added to an answer with an omitempty that v2 reads otherwise (a number,
+// a bool) fails here.
 func TestAnswersKeepEncodingJSONBytes(t *testing.T) {
 	for _, proto := range answerTypes {
 		for k := range 24 {
@@ -109,6 +126,7 @@ func TestAnswersKeepEncodingJSONBytes(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%T %d: encoding/json: %v", proto, k, err)
 			}
+			want = inTimeLayout(want)
 			got, err := marshalAnswer(p.Interface())
 			if err != nil || string(got) != string(want) {
 				t.Errorf("%T %d:\ngot  %s (%v)\nwant %s", proto, k, got, err, want)
@@ -126,6 +144,7 @@ func TestSealedDocumentsUnchanged(t *testing.T) {
 	} {
 		v := api.VerifyResponse{Documents: []api.Document{api.SealedDocument([]byte(raw))}}
 		want, _ := stdjson.Marshal(v)
+		want = inTimeLayout(want)
 		got, err := marshalAnswer(v)
 		if err != nil || string(got) != string(want) {
 			t.Errorf("sealed %s:\ngot  %s (%v)\nwant %s", raw, got, err, want)

@@ -89,7 +89,7 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	}
 	// 403 from the service: an issuer may only issue its own types (T19).
 	wantError(t, h.request("POST", "/v1/issuer/credentials", w.issuerKey, "application/json", mustJSON(t, api.IssueRequest{
-		CitizenID: w.citizen, Type: credentials.NationalID, Claims: map[string]any{}, ValidUntil: h.clock.Now().AddDate(1, 0, 0)})), 403, "forbidden")
+		CitizenID: w.citizen, Type: credentials.NationalID, Claims: map[string]any{}, ExpiresAt: h.clock.Now().AddDate(1, 0, 0)})), 403, "forbidden")
 	// An assertion jti is accepted once (T11): a second use is the token
 	// endpoint's 400 invalid_grant (RFC 7523 §3.1), not SPEC §5's 409.
 	a := w.assertion(h)
@@ -243,7 +243,7 @@ func TestUnsupportedMediaType(t *testing.T) {
 // whether its length is announced or not (SPEC §5, T22).
 func TestBodyTooLarge(t *testing.T) {
 	h := newHarness(t)
-	big := append([]byte(`{"id":"mot","name":"`), bytes.Repeat([]byte("a"), 70<<10)...)
+	big := append([]byte(`{"issuer_id":"mot","name":"`), bytes.Repeat([]byte("a"), 70<<10)...)
 	big = append(big, `","types":["driver_licence"]}`...)
 	wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, "application/json", big), 413, "payload_too_large")
 
@@ -269,14 +269,14 @@ func TestBodyTooLarge(t *testing.T) {
 func TestStrictDecoding(t *testing.T) {
 	h := newHarness(t)
 	for name, tc := range map[string]struct{ body, mention string }{
-		"unknown field":   {`{"id":"mot","name":"Traffic","types":["driver_licence"],"admin":true}`, "admin"},
-		"duplicate field": {`{"id":"mot","id":"evil","name":"Traffic","types":["driver_licence"]}`, "id"},
+		"unknown field":   {`{"issuer_id":"mot","name":"Traffic","types":["driver_licence"],"admin":true}`, "admin"},
+		"duplicate field": {`{"issuer_id":"mot","issuer_id":"evil","name":"Traffic","types":["driver_licence"]}`, "issuer_id"},
 		"case variant":    {`{"ID":"mot","name":"Traffic","types":["driver_licence"]}`, "ID"},
-		"trailing data":   {`{"id":"mot","name":"Traffic","types":["driver_licence"]} {}`, ""},
-		"trailing junk":   {`{"id":"mot","name":"Traffic","types":["driver_licence"]}x`, ""},
-		"wrong type":      {`{"id":"mot","name":"Traffic","types":"driver_licence"}`, "types"},
+		"trailing data":   {`{"issuer_id":"mot","name":"Traffic","types":["driver_licence"]} {}`, ""},
+		"trailing junk":   {`{"issuer_id":"mot","name":"Traffic","types":["driver_licence"]}x`, ""},
+		"wrong type":      {`{"issuer_id":"mot","name":"Traffic","types":"driver_licence"}`, "types"},
 		"not an object":   {`["mot"]`, ""},
-		"malformed":       {`{"id":"mot",`, ""},
+		"malformed":       {`{"issuer_id":"mot",`, ""},
 		"empty":           {``, ""},
 	} {
 		t.Run(name, func(t *testing.T) {

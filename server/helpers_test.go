@@ -301,7 +301,7 @@ func (h *harness) setup() *world {
 	w.enroll(h)
 	h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{
 		CitizenID: w.citizen, Type: credentials.HealthInsurance, Claims: healthClaims(testFullName),
-		ValidUntil: h.clock.Now().AddDate(1, 0, 0)}, 201, &w.credential)
+		ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}, 201, &w.credential)
 	return w
 }
 

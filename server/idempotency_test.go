@@ -40,7 +40,7 @@ func TestIdempotencyKeys(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
 	issue := api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance, Claims: healthClaims(testFullName),
-		ValidUntil: h.clock.Now().AddDate(1, 0, 0)}
+		ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}
 	countCredentials := func() int {
 		var creds api.CredentialList
 		h.call("GET", "/v1/me/credentials", w.token, nil, 200, &creds)

@@ -141,7 +141,7 @@ func pagedWorld(t *testing.T) (*harness, *world) {
 			h.clock.Advance(time.Second)
 		}
 		h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance,
-			Claims: healthClaims(testFullName), ValidUntil: h.clock.Now().AddDate(1, 0, 0)}, 201, nil)
+			Claims: healthClaims(testFullName), ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}, 201, nil)
 	}
 	for range 2 {
 		other := &world{citizen: w.citizen}
@@ -198,7 +198,7 @@ func TestListsArePaged(t *testing.T) {
 	}
 
 	// Orders: by id; newest first; the owner's keys only.
-	issuers := ids(t, h.walk(admin("/v1/admin/issuers", "issuers"), 2), "id")
+	issuers := ids(t, h.walk(admin("/v1/admin/issuers", "issuers"), 2), "issuer_id")
 	if !slices.Equal(issuers, []string{"iss-a", "iss-b", "iss-c", "iss-d", "vss"}) {
 		t.Errorf("issuers %v, want by id", issuers)
 	}

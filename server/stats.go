@@ -171,7 +171,7 @@ func statsCSV(st *api.Stats) ([]byte, error) {
 	}
 	_ = w.Write([]string{"bucket", "event", "dimension", "value", "n", "suppressed"})
 	for _, b := range st.Buckets {
-		counts(b.Start.UTC().Format(time.RFC3339), b)
+		counts(b.Start.UTC().Format(api.TimeLayout), b)
 	}
 	counts("total", st.Totals)
 	w.Flush()

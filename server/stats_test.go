@@ -134,7 +134,7 @@ func TestStatsCountEveryFlow(t *testing.T) {
 	var second, third api.IssueResponse
 	for _, out := range []*api.IssueResponse{&second, &third} {
 		h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{CitizenID: w.citizen, Type: hi,
-			Claims: healthClaims(testFullName), ValidUntil: h.clock.Now().AddDate(1, 0, 0)}, 201, out)
+			Claims: healthClaims(testFullName), ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}, 201, out)
 	}
 	status := func(id, st string) {
 		h.call("POST", "/v1/issuer/credentials/"+id+"/status", w.issuerKey, api.StatusRequest{Status: st}, 200, nil)
@@ -260,7 +260,7 @@ func TestStatsCountEveryFlow(t *testing.T) {
 		if !slices.Equal(rows[0], []string{"bucket", "event", "dimension", "value", "n", "suppressed"}) {
 			t.Fatalf("csv header %v", rows[0])
 		}
-		start := h.clock.Now().UTC().Truncate(time.Hour).Format(time.RFC3339)
+		start := h.clock.Now().UTC().Truncate(time.Hour).Format(api.TimeLayout)
 		for _, want := range [][]string{
 			{start, "verification", "total", "", "13", "false"},
 			{start, "verification", "flow", "offline", "3", "false"},

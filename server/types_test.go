@@ -44,7 +44,7 @@ func (h *harness) typeIssuer(types []api.CredentialType) string {
 // status and, for an error, its description.
 func (h *harness) issueClaims(key, typ string, claims map[string]any) (int, string) {
 	h.t.Helper()
-	body := must(json.Marshal(api.IssueRequest{CitizenID: testCitizen, Type: typ, Claims: claims, ValidUntil: h.clock.Now().AddDate(1, 0, 0)}))
+	body := must(json.Marshal(api.IssueRequest{CitizenID: testCitizen, Type: typ, Claims: claims, ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}))
 	resp := h.request("POST", "/v1/issuer/credentials", key, "application/json", body)
 	raw := readAll(h.t, resp)
 	var e apiError

@@ -14,8 +14,8 @@ import (
 )
 
 // ActivityTimePrecision is the precision of an entry's at: appended entries
-// are truncated to it, so at is RFC 3339 in UTC with at most three
-// fractional digits (SPEC §3.6, docs/security.md).
+// are truncated to it, so that at, written like every time in
+// api.TimeLayout, is the instant hashed (SPEC §3.6, docs/security.md).
 const ActivityTimePrecision = time.Millisecond
 
 // appendActivity chains e after the holder's last entry and appends it in
@@ -91,7 +91,12 @@ const maxAppendAttempts = 16
 // the hash independent of member order, whitespace and string escaping, so
 // a reader recomputes it from the export with any JSON library.
 func CanonicalEntry(e *api.ActivityEntry) ([]byte, error) {
-	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e}, AnswerOptions)
+	return canonicalEntry(e, AnswerOptions)
+}
+
+// canonicalEntry is CanonicalEntry with the entry encoded with opts.
+func canonicalEntry(e *api.ActivityEntry, opts json.Options) ([]byte, error) {
+	b, err := json.Marshal(entryWithoutHash{ActivityEntry: e}, opts)
 	if err != nil {
 		return nil, fmt.Errorf("encode activity entry: %w", err)
 	}
@@ -121,8 +126,10 @@ func EntryHash(e *api.ActivityEntry) string {
 	return h
 }
 
-func entryHash(e *api.ActivityEntry) (string, error) {
-	b, err := CanonicalEntry(e)
+func entryHash(e *api.ActivityEntry) (string, error) { return entryHashWith(e, AnswerOptions) }
+
+func entryHashWith(e *api.ActivityEntry, opts json.Options) (string, error) {
+	b, err := canonicalEntry(e, opts)
 	if err != nil {
 		return "", err
 	}
@@ -130,9 +137,26 @@ func entryHash(e *api.ActivityEntry) (string, error) {
 	return hex.EncodeToString(h[:]), nil
 }
 
+// entryChecks reports whether e's hash recomputes: over its canonical
+// form, or, for an entry appended before answers wrote every time in
+// api.TimeLayout, over the form it was hashed in then, at written with
+// its trailing fractional zeros dropped (legacyAnswerOptions). Both are
+// the same entry, the same instant in the same member: accepting either
+// lets no entry be altered without breaking its hash.
+func entryChecks(e *api.ActivityEntry) bool {
+	if e.Hash == "" {
+		return false
+	}
+	if EntryHash(e) == e.Hash {
+		return true
+	}
+	h, err := entryHashWith(e, legacyAnswerOptions)
+	return err == nil && h == e.Hash
+}
+
 // CheckChain reports whether entries, oldest first, form an unbroken chain
 // from the first entry of a log: seq 1, 2, 3, …, each prev the hash of the
-// entry before ("" for the first) and each hash recomputed.
+// entry before ("" for the first) and each hash recomputed (entryChecks).
 func CheckChain(entries []*api.ActivityEntry) bool {
 	return chainBreak(entries) < 0
 }
@@ -141,7 +165,7 @@ func CheckChain(entries []*api.ActivityEntry) bool {
 func chainBreak(entries []*api.ActivityEntry) int {
 	prev := ""
 	for i, e := range entries {
-		if e.Seq != uint64(i+1) || e.Prev != prev || e.Hash == "" || EntryHash(e) != e.Hash {
+		if e.Seq != uint64(i+1) || e.Prev != prev || !entryChecks(e) {
 			return i
 		}
 		prev = e.Hash

@@ -18,7 +18,11 @@ import (
 	"testing"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -44,7 +48,7 @@ var hexHash = regexp.MustCompile(`^[0-9a-f]{64}$`)
 // exported is the entry as GET /v1/me/activity?export=1 carries it.
 func exported(t *testing.T, e *api.ActivityEntry) []byte {
 	t.Helper()
-	b, err := json.Marshal(e)
+	b, err := jsonv2.Marshal(e, wallet.AnswerOptions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -168,7 +172,7 @@ func TestEntryJSONForm(t *testing.T) {
 
 // TestActivityTimesUTCMilliseconds: whatever the clock's zone and
 // precision, an appended entry's at is UTC truncated to the millisecond,
-// and exported as RFC 3339 with "Z" and at most three fractional digits.
+// and exported in api.TimeLayout (RFC 3339, "Z", three fractional digits).
 func TestActivityTimesUTCMilliseconds(t *testing.T) {
 	e := newEnv(t)
 	e.now = time.Date(2026, 11, 27, 19, 0, 5, 123_456_789, time.FixedZone("ICT", 7*3600))
@@ -185,6 +189,66 @@ func TestActivityTimesUTCMilliseconds(t *testing.T) {
 	if b := exported(t, got.Entries[0]); !bytes.Contains(b, []byte(`"at":"2026-11-27T12:00:05.123Z"`)) {
 		t.Errorf("exported entry %s, want at 2026-11-27T12:00:05.123Z", b)
 	}
+}
+
+// TestChainChecksEntriesHashedBeforeTimeLayout: an entry appended before
+// answers wrote every time in api.TimeLayout was hashed with at as
+// encoding/json writes a time (trailing fractional zeros dropped). A chain
+// of such an entry and a newer one checks, in the service (CheckChain) and
+// for any reader of the export (client.CheckActivityExport); an edit of
+// the old entry still breaks it, in both.
+func TestChainChecksEntriesHashedBeforeTimeLayout(t *testing.T) {
+	old := &api.ActivityEntry{Seq: 1, HolderID: "hld_x", At: time.Date(2026, 11, 27, 12, 0, 5, 250_000_000, time.UTC),
+		Event: api.EventShareRedeemed, Outcome: "ok", ShareID: "shr_y"}
+	old.Hash = legacyHash(t, old)
+	if old.Hash == wallet.EntryHash(old) {
+		t.Fatal("the two forms hash alike: this test would prove nothing")
+	}
+	next := &api.ActivityEntry{Seq: 2, HolderID: "hld_x", At: old.At.Add(time.Second), Event: api.EventShareRedeemed, Outcome: "ok",
+		ShareID: "shr_z", Prev: old.Hash}
+	next.Hash = wallet.EntryHash(next)
+	readerChecks := func(entries ...*api.ActivityEntry) bool {
+		export, err := jsonv2.Marshal(api.ActivityResponse{Entries: entries}, wallet.AnswerOptions)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chk, err := client.CheckActivityExport(export, nil, "https://wallet.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return chk.Chain == nil
+	}
+	if !wallet.CheckChain([]*api.ActivityEntry{old, next}) || !readerChecks(old, next) {
+		t.Error("a chain whose first entry was hashed in the earlier form does not check")
+	}
+	edited := *old
+	edited.Outcome = "refused"
+	if wallet.CheckChain([]*api.ActivityEntry{&edited, next}) || readerChecks(&edited, next) {
+		t.Error("an edited entry of the earlier form still checks")
+	}
+}
+
+// legacyHash is e's hash as it was computed before api.TimeLayout: over
+// the canonical form of e as encoding/json writes it.
+func legacyHash(t *testing.T, e *api.ActivityEntry) string {
+	t.Helper()
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "hash")
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	v := jsontext.Value(b)
+	if err := v.Canonicalize(); err != nil {
+		t.Fatal(err)
+	}
+	return sha256Hex(v)
 }
 
 // TestEntryHashDocExample: the worked example in docs/security.md is the

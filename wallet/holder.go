@@ -489,7 +489,7 @@ func (s *Service) credentialView(tx Tx, c *Credential) (*api.CredentialView, err
 	if err != nil {
 		return nil, err
 	}
-	v := &api.CredentialView{ID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt, ValidUntil: c.ValidUntil, Claims: claims,
+	v := &api.CredentialView{ID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt, ExpiresAt: c.ValidUntil, Claims: claims,
 		Issuer: api.Party{ID: c.IssuerID}}
 	if t, ok := s.types.ByID(c.Type); ok {
 		v.TypeName = t.Name

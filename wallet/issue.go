@@ -17,7 +17,7 @@ import (
 	"github.com/go-json-experiment/json"
 )
 
-// MaxValidity bounds valid_until.
+// MaxValidity bounds a credential's expires_at.
 const MaxValidity = 30 * 365 * 24 * time.Hour
 
 // IssueResult is the outcome of one credential of a batch.
@@ -202,8 +202,11 @@ func (s *Service) checkIssue(is *Issuer, req api.IssueRequest, now time.Time) (*
 	if err := t.Validate(req.Claims); err != nil {
 		return nil, Errorf(api.CodeInvalidRequest, "%v", err)
 	}
-	if !req.ValidUntil.After(now) || req.ValidUntil.Sub(now) > MaxValidity {
-		return nil, Errorf(api.CodeInvalidRequest, "valid_until: in the future, at most 30 years ahead")
+	if req.ValidUntil != nil && !req.ExpiresAt.IsZero() {
+		return nil, Errorf(api.CodeInvalidRequest, "expires_at and valid_until are one field: give one")
+	}
+	if exp := req.Expiry(); !exp.After(now) || exp.Sub(now) > MaxValidity {
+		return nil, Errorf(api.CodeInvalidRequest, "expires_at: in the future, at most 30 years ahead")
 	}
 	return t, nil
 }
@@ -338,7 +341,7 @@ func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, i
 	c := &Credential{
 		ID: id, HolderID: it.holderID, IssuerID: issuerID, Type: it.typ.ID,
 		StatusList: it.list, StatusIndex: it.index, Status: api.StatusValid,
-		IssuedAt: now, ValidUntil: it.req.ValidUntil.UTC(),
+		IssuedAt: now, ValidUntil: it.req.Expiry().UTC(),
 	}
 	claims, err := json.Marshal(it.req.Claims)
 	if err != nil {

@@ -94,5 +94,5 @@ func (s *Service) IssuedCredentials(ctx context.Context, p *Principal, status st
 
 func (s *Service) issuedView(c *Credential) *api.IssuedCredential {
 	return &api.IssuedCredential{CredentialID: c.ID, Type: c.Type, Status: c.Status, IssuedAt: c.IssuedAt.UTC(),
-		ValidUntil: c.ValidUntil.UTC(), StatusList: s.StatusListURL(c.IssuerID, c.StatusList), StatusIndex: c.StatusIndex}
+		ExpiresAt: c.ValidUntil.UTC(), StatusList: s.StatusListURL(c.IssuerID, c.StatusList), StatusIndex: c.StatusIndex}
 }

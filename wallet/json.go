@@ -1,6 +1,9 @@
 package wallet
 
 import (
+	"time"
+
+	"github.com/eidwallet/eidwallet/api"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -9,9 +12,10 @@ import (
 // proposed encoding/json/v2); only package api, which imports the standard
 // library alone, uses encoding/json.
 
-// AnswerOptions encode what clients receive as encoding/json did, so the
-// bytes clients, tests and stored documents have always seen stay the
-// same: <, > and & escaped (\u003c, \u003e, \u0026) and U+2028, U+2029
+// AnswerOptions encode what clients receive: every time in the one form
+// of api.TimeLayout (UTC, milliseconds), and the rest as encoding/json
+// did, so the bytes clients, tests and stored documents have always seen
+// stay the same: <, > and & escaped (\u003c, \u003e, \u0026) and U+2028, U+2029
 // too, so an answer pasted into HTML or a script stays inert; invalid
 // UTF-8 replaced by U+FFFD rather than failing; object members of maps
 // (claims) sorted; nil slices and maps as null; escapes already in raw
@@ -22,6 +26,15 @@ import (
 // values and the documents encoded with them, never untrusted input, so
 // the encoder's duplicate-name check (a set of names per object) is off.
 var AnswerOptions = json.JoinOptions(
+	legacyAnswerOptions,
+	json.WithMarshalers(json.MarshalToFunc(encodeTime)),
+)
+
+// legacyAnswerOptions are AnswerOptions with times in Go's RFC 3339 form
+// (as many fractional digits as needed, none when whole), as answers
+// wrote them before api.TimeLayout: the form the activity entries
+// appended before it were hashed in (activity.go).
+var legacyAnswerOptions = json.JoinOptions(
 	jsontext.AllowDuplicateNames(true),
 	jsontext.EscapeForHTML(true),
 	jsontext.EscapeForJS(true),
@@ -31,3 +44,11 @@ var AnswerOptions = json.JoinOptions(
 	json.FormatNilSliceAsNull(true),
 	json.FormatNilMapAsNull(true),
 )
+
+// encodeTime writes t in api.TimeLayout.
+func encodeTime(enc *jsontext.Encoder, t time.Time) error {
+	var buf [len(api.TimeLayout) + 2]byte
+	b := append(buf[:0], '"')
+	b = append(t.UTC().AppendFormat(b, api.TimeLayout), '"')
+	return enc.WriteValue(b)
+}

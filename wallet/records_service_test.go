@@ -42,7 +42,7 @@ func TestStatusListOpensWhenFull(t *testing.T) {
 	var lists []string
 	for i := range 3 {
 		resp, err := svc.Issue(ctx, issuer, api.IssueRequest{
-			CitizenID: "00109000000" + string(rune('1'+i)), Type: "national_id", ValidUntil: now.AddDate(5, 0, 0),
+			CitizenID: "00109000000" + string(rune('1'+i)), Type: "national_id", ExpiresAt: now.AddDate(5, 0, 0),
 			Claims: map[string]any{"id_number": "001090000001", "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
 				"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
 		})

@@ -62,7 +62,7 @@ func (e *env) ageShop(t testing.TB) *wallet.Principal {
 func (e *env) issueCard(t testing.TB, citizen, birth string, until time.Time) *api.IssueResponse {
 	t.Helper()
 	resp, err := e.svc.Issue(context.Background(), e.issuer, api.IssueRequest{
-		CitizenID: citizen, Type: "national_id", ValidUntil: until,
+		CitizenID: citizen, Type: "national_id", ExpiresAt: until,
 		Claims: map[string]any{"id_number": citizen, "full_name": "Le Thi Demo", "birth_date": birth,
 			"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"},
 	})

@@ -262,5 +262,5 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	}
 	s.log.InfoContext(ctx, "verifier certificate imported", "verifier_id", verifierID)
 	return &api.VerifierCertificateView{VerifierID: verifierID, Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
-		DNSNames: leaf.DNSNames, NotAfter: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
+		DNSNames: leaf.DNSNames, ExpiresAt: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
 }

@@ -43,7 +43,7 @@ func TestActivityExportChecksIndependently(t *testing.T) {
 	key, err := admin.CreateIssuerAPIKey(ctx, "mps")
 	e.must(err)
 	cred, err := c.Issuer(key.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
-		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
+		Claims: claimsA["national_id"], ExpiresAt: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	e.admin = admin
 	holder := e.enrol(citizenA, "A's phone")

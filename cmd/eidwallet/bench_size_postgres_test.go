@@ -130,7 +130,7 @@ func addTemplates(b *testing.B, r *redeemBench) {
 	for range 2 {
 		claims := maps.Clone(claimsA["national_id"])
 		claims["id_number"] = citizen
-		issued, err := issuer.Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ValidUntil: time.Now().AddDate(1, 0, 0)})
+		issued, err := issuer.Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -62,7 +62,7 @@ func fill(b *testing.B, st *benchStack, n int) {
 			id := fmt.Sprintf("0020%08d", i)
 			claims := maps.Clone(claimsA["national_id"])
 			claims["id_number"] = id
-			if !yield(api.IssueRequest{CitizenID: id, Type: "national_id", Claims: claims, ValidUntil: until}) {
+			if !yield(api.IssueRequest{CitizenID: id, Type: "national_id", Claims: claims, ExpiresAt: until}) {
 				return
 			}
 		}

@@ -252,7 +252,7 @@ func newRedeemBench(b *testing.B, st *benchStack) *redeemBench {
 		holder := st.enrolled(b, citizen)
 		claims := maps.Clone(claimsA["national_id"])
 		claims["id_number"] = citizen
-		issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ValidUntil: time.Now().AddDate(1, 0, 0)})
+		issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id", Claims: claims, ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -367,7 +367,7 @@ func bulkIssue(b *testing.B, st *benchStack) {
 		for i := range b.N {
 			claims := maps.Clone(claimsA["national_id"])
 			claims["id_number"] = ids[i%citizens]
-			if !yield(api.IssueRequest{CitizenID: ids[i%citizens], Type: "national_id", Claims: claims, ValidUntil: until}) {
+			if !yield(api.IssueRequest{CitizenID: ids[i%citizens], Type: "national_id", Claims: claims, ExpiresAt: until}) {
 				return
 			}
 		}

@@ -210,7 +210,7 @@ func (w *crashWorld) setup(ctx context.Context, url string) {
 		if credential {
 			must("issue", func() error {
 				r, err := cn.issuer.Issue(ctx, api.IssueRequest{CitizenID: citizen, Type: "national_id",
-					Claims: claimsFor(citizen), ValidUntil: time.Now().AddDate(1, 0, 0)})
+					Claims: claimsFor(citizen), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 				if err == nil {
 					h.credID = r.CredentialID
 				}
@@ -279,7 +279,7 @@ func (w *crashWorld) issueOp(ctx context.Context, cn *crashConn) {
 	var r *api.IssueResponse
 	err := w.write("issue", func() (err error) {
 		r, err = cn.issuer.Issue(ctx, api.IssueRequest{CitizenID: w.issuee.citizen, Type: "national_id",
-			Claims: claimsFor(w.issuee.citizen), ValidUntil: time.Now().AddDate(1, 0, 0)})
+			Claims: claimsFor(w.issuee.citizen), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		return err
 	})
 	w.unexpected("issue", err)

@@ -392,7 +392,7 @@ func seedDemo(ctx context.Context, c *client.Client, adminToken, devicePath stri
 			"classes":    []any{map[string]any{"class": "A1", "issue_date": "2018-05-02"}, map[string]any{"class": "B", "issue_date": "2020-07-15", "expiry_date": "2030-07-15"}},
 			"issue_date": "2020-07-15", "expiry_date": "2030-07-15", "issuing_authority": "Da Nang Department of Transport (demo)"}},
 	} {
-		req.CitizenID, req.ValidUntil = demoCitizen, until
+		req.CitizenID, req.ExpiresAt = demoCitizen, until
 		if _, err := c.Issuer(state.IssuerKeys[issuer]).Issue(ctx, req); err != nil {
 			return nil, fmt.Errorf("issue demo %s: %w", req.Type, err)
 		}

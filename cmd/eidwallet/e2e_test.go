@@ -247,13 +247,13 @@ func (e *e2e) setup() {
 	// device at enrolment (SPEC §3.2).
 	e.issuedA = map[string]*api.IssueResponse{}
 	r, err := e.issuers["national_id"].Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
-		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
+		Claims: claimsA["national_id"], ExpiresAt: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	e.issuedA["national_id"] = r
 	e.a = e.enrol(citizenA, "A's phone")
 	e.b = e.enrol(citizenB, "B's phone")
 	for _, typ := range []string{"health_insurance", "driver_licence"} {
-		r, err := e.issuers[typ].Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ValidUntil: time.Now().AddDate(1, 0, 0)})
+		r, err := e.issuers[typ].Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		e.must(err)
 		e.issuedA[typ] = r
 	}
@@ -262,7 +262,7 @@ func (e *e2e) setup() {
 		bClaims[k] = v
 	}
 	bClaims["id_number"], bClaims["full_name"] = citizenB, "Vo Van Other"
-	_, err = e.issuers["national_id"].Issue(ctx, api.IssueRequest{CitizenID: citizenB, Type: "national_id", Claims: bClaims, ValidUntil: time.Now().AddDate(5, 0, 0)})
+	_, err = e.issuers["national_id"].Issue(ctx, api.IssueRequest{CitizenID: citizenB, Type: "national_id", Claims: bClaims, ExpiresAt: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 
 	creds, err := e.a.Credentials(ctx)

@@ -295,7 +295,7 @@ func (h *holderCmd) credentials(ctx context.Context, asJSON bool) int {
 		if i > 0 {
 			fmt.Fprintln(h.stdout)
 		}
-		fmt.Fprintf(h.stdout, "%s  %s (%s) from %s, %s, valid until %s\n", c.ID, c.TypeName, c.Type, partyName(c.Issuer), c.Status, c.ValidUntil.Format(time.DateOnly))
+		fmt.Fprintf(h.stdout, "%s  %s (%s) from %s, %s, valid until %s\n", c.ID, c.TypeName, c.Type, partyName(c.Issuer), c.Status, c.ExpiresAt.Format(time.DateOnly))
 		names := slices.Sorted(func(yield func(string) bool) {
 			for k := range c.Claims {
 				if !yield(k) {

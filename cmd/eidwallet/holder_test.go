@@ -89,7 +89,7 @@ func TestHolderCommands(t *testing.T) {
 
 	c := client.New(st.url)
 	cred, err := c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{
-		CitizenID: citizenID, Type: "national_id", ValidUntil: time.Now().AddDate(10, 0, 0),
+		CitizenID: citizenID, Type: "national_id", ExpiresAt: time.Now().AddDate(10, 0, 0),
 		Claims: map[string]any{"id_number": citizenID, "full_name": "Nguyen Van Demo", "birth_date": "1990-01-01", "sex": "M",
 			"nationality": "VNM", "issue_date": "2021-05-01", "expiry_date": "2036-01-01",
 			"portrait": "data:image/png;base64,iVBORw0KGgo="},

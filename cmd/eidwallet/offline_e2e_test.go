@@ -181,6 +181,6 @@ func newOfflineWorld(t *testing.T) *offlineWorld {
 	holder := c.Holder(must(client.NewDevice("phone")))
 	must(holder.Enroll(ctx, citizenA, code.Code))
 	issued := must(c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.NationalID,
-		Claims: claimsA[credentials.NationalID], ValidUntil: time.Now().AddDate(1, 0, 0)}))
+		Claims: claimsA[credentials.NationalID], ExpiresAt: time.Now().AddDate(1, 0, 0)}))
 	return &offlineWorld{c: c, admin: admin, issuerKey: ik.Key, holder: holder, issued: issued, shop: c.Verifier(vv.APIKey.Key)}
 }

@@ -144,7 +144,7 @@ func TestOpenID4VPThroughRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	issued, err := c.Issuer(ik.Key).Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: credentials.HealthInsurance,
-		Claims: claimsA[credentials.HealthInsurance], ValidUntil: time.Now().AddDate(1, 0, 0)})
+		Claims: claimsA[credentials.HealthInsurance], ExpiresAt: time.Now().AddDate(1, 0, 0)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func newPromise(t *testing.T) *promise {
 	p.bank = p.verifier("bank", map[string][]string{"national_id": {"full_name", "id_number", "age_over_18", "birth_date"},
 		"health_insurance": {"card_number"}})
 	r, err := e.issuers["national_id"].Issue(e.ctx, api.IssueRequest{CitizenID: citizenA, Type: "national_id",
-		Claims: claimsA["national_id"], ValidUntil: time.Now().AddDate(5, 0, 0)})
+		Claims: claimsA["national_id"], ExpiresAt: time.Now().AddDate(5, 0, 0)})
 	e.must(err)
 	p.nationalID = r.CredentialID
 	p.phone, p.tablet = e.enrol(citizenA, "phone"), e.enrol(citizenA, "tablet")
@@ -346,7 +346,7 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 
 	t.Run("a retired issuer", func(t *testing.T) {
 		card, err := p.issuers["health_insurance"].Issue(p.ctx, api.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
-			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
+			Claims: claimsA["health_insurance"], ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		p.must(err)
 		sh, err := p.phone.ShareAndApprove(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
 		p.must(err)
@@ -358,7 +358,7 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 		_, err = p.phone.Share(p.ctx, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: card.CredentialID, Claims: []string{"card_number"}}}})
 		wantStatus(t, err, http.StatusUnprocessableEntity, api.CodeVerificationFailed, string(credentials.ReasonUntrustedIssuer))
 		_, err = p.issuers["health_insurance"].Issue(p.ctx, api.IssueRequest{CitizenID: citizenA, Type: "health_insurance",
-			Claims: claimsA["health_insurance"], ValidUntil: time.Now().AddDate(1, 0, 0)})
+			Claims: claimsA["health_insurance"], ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, "")
 		jwks, err := p.c.IssuerJWKS(p.ctx, "vss")
 		p.must(err)
@@ -379,7 +379,7 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 			if status == "expired" {
 				until = time.Now().Add(1500 * time.Millisecond)
 			}
-			r, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: until})
+			r, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ExpiresAt: until})
 			p.must(err)
 			if status != "expired" {
 				_, err = nid.SetStatus(p.ctx, r.CredentialID, api.StatusRequest{Status: status})
@@ -387,7 +387,7 @@ func TestEveryRevocationTakesEffectAtOnce(t *testing.T) {
 			}
 			want = append(want, api.SkippedCredential{CredentialID: r.CredentialID, Type: "national_id", Reason: "credential_" + status})
 		}
-		valid, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ValidUntil: time.Now().AddDate(1, 0, 0)})
+		valid, err := nid.Issue(p.ctx, api.IssueRequest{CitizenID: citizenC, Type: "national_id", Claims: claimsC(), ExpiresAt: time.Now().AddDate(1, 0, 0)})
 		p.must(err)
 		time.Sleep(1600 * time.Millisecond)
 		code, err := p.admin.CreateActivationCode(p.ctx, citizenC)

@@ -76,7 +76,7 @@ func newReqWorld(t *testing.T, c *client.Client, adminToken string) *reqWorld {
 	}
 	cards := map[string]string{}
 	for _, cz := range []struct{ id, name string }{{reqCitizenA, reqNameA}, {reqCitizenB, "Le Van Other"}, {reqCitizenC, "Do Thi Presence"}} {
-		r, err := issuer.Issue(w.ctx, api.IssueRequest{CitizenID: cz.id, Type: "national_id", ValidUntil: time.Now().AddDate(5, 0, 0),
+		r, err := issuer.Issue(w.ctx, api.IssueRequest{CitizenID: cz.id, Type: "national_id", ExpiresAt: time.Now().AddDate(5, 0, 0),
 			Claims: map[string]any{"id_number": cz.id, "full_name": cz.name, "birth_date": "1990-02-03", "sex": "F",
 				"nationality": "VN", "issue_date": "2022-01-01", "expiry_date": "2037-01-01"}})
 		w.must(err)

@@ -75,7 +75,7 @@ func newKitWorld(t *testing.T, flags ...string) *kitWorld {
 	w.holder = c.Holder(must(client.NewDevice("phone")))
 	must(w.holder.Enroll(ctx, citizenA, code.Code))
 	for typ, is := range issuers {
-		r := must(is.Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ValidUntil: time.Now().AddDate(1, 0, 0)}))
+		r := must(is.Issue(ctx, api.IssueRequest{CitizenID: citizenA, Type: typ, Claims: claimsA[typ], ExpiresAt: time.Now().AddDate(1, 0, 0)}))
 		w.creds[typ] = r.CredentialID
 	}
 	return w

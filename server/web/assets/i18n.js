@@ -230,7 +230,7 @@ export async function loadTypes() {
       } catch {
         // names of the type only; claims fall back to their ids
       }
-      out[ty.id] = { names, claims };
+      out[ty.type] = { names, claims };
     }));
     types = out;
   } catch {

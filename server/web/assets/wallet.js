@@ -407,7 +407,7 @@ function renderDocuments() {
   }
   credentials.forEach((c, i) => {
     const valid = c.status === 'valid';
-    const until = c.valid_until ? dayText(c.valid_until) : '';
+    const until = c.expires_at ? dayText(c.expires_at) : '';
     const state = ['valid', 'revoked', 'suspended', 'expired'].includes(c.status) ? t(`w.status.${c.status}`) : c.status;
     const fs = el('fieldset', { class: 'doc-card' },
       el('legend', { 'data-reg': '', text: typeName(c.type, c.type_name) }),
@@ -418,7 +418,7 @@ function renderDocuments() {
       const value = c.claims[name];
       const id = `claim-${i}-${name}`;
       const box2 = el('input', { type: 'checkbox', id, disabled: !valid });
-      box2.dataset.credential = c.id;
+      box2.dataset.credential = c.credential_id;
       box2.dataset.claim = name;
       const label = el('label', { for: id }, regSpan(claimName(name, c.type), 'claim-name'));
       if (name === 'portrait' && isPortrait(value)) {
@@ -530,7 +530,7 @@ async function signerOf(item, payload) {
   if (kid === device.kid) return { key: device.privateKey, kid, pool: false };
   const k = await loadPoolKey(kid);
   if (!k || k.deviceId !== device.deviceId || !k.privateKey) {
-    const c = credentials.find((x) => x.id === item.credential_id);
+    const c = credentials.find((x) => x.credential_id === item.credential_id);
     throw new Error(t('w.check.pool_key', { type: c ? typeName(c.type, c.type_name) : t('w.document') }));
   }
   return { key: k.privateKey, kid, pool: true };
@@ -540,7 +540,7 @@ function showConfirm() {
   const list = $('confirm-list');
   list.replaceChildren();
   for (const it of pending.req.items) {
-    const c = credentials.find((x) => x.id === it.credential_id);
+    const c = credentials.find((x) => x.credential_id === it.credential_id);
     list.append(setNodes(el('li'), 'w.confirm.item', {
       type: el('strong', { 'data-reg': '', text: c ? typeName(c.type, c.type_name) : t('w.document') }),
       claims: regSpan(it.claims.map((n) => claimName(n, c && c.type)).join(', ')),
