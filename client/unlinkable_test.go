@@ -103,7 +103,7 @@ func TestUnlinkablePresentations(t *testing.T) {
 	jwt := issuerJWT(t, doc.Presentation)
 	common := map[string]bool{}
 	for _, v := range []any{doc.Type, doc.Issuer.ID, doc.Issuer.Name, doc.Status, doc.HolderBinding, doc.KeyBinding.Aud,
-		doc.IssuedAt.Format(time.RFC3339), doc.ExpiresAt.Format(time.RFC3339), answers[0].Result,
+		doc.IssuedAt.UTC().Format(api.TimeLayout), doc.ExpiresAt.UTC().Format(api.TimeLayout), answers[0].Result,
 		jwt.header["alg"], jwt.header["typ"], jwt.header["kid"], jwt.payload["iss"], jwt.payload["vct"], jwt.payload["_sd_alg"],
 		jwt.payload["iat"], jwt.payload["exp"], "EC", "P-256", "kb+jwt", "ES256", "age_over_18", true,
 		jwt.payload["status"].(map[string]any)["status_list"].(map[string]any)["uri"]} {

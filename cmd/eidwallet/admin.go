@@ -247,7 +247,7 @@ func (ad *adminCmd) commands() []command {
 					return nil, err
 				}
 				ad.note("API key %s revoked", pos[0])
-				return map[string]any{"id": pos[0], "revoked": true}, nil
+				return map[string]any{"key_id": pos[0], "revoked": true}, nil
 			})},
 		{name: "activation-code", args: "CITIZEN_ID", nargs: 1, help: "make a one-time enrolment code (valid 15 minutes)",
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {

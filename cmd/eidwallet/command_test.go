@@ -11,7 +11,8 @@ import (
 
 // TestPrintJSONKeepsEncodingJSONBytes: results print as encoding/json's
 // MarshalIndent printed them (scripts read them): HTML characters and
-// U+2028 escaped, map members sorted, nil slices null, empty ones [].
+// U+2028 escaped, map members sorted, nil slices null, empty ones [];
+// times, as in every answer, in api.TimeLayout.
 func TestPrintJSONKeepsEncodingJSONBytes(t *testing.T) {
 	retired := time.Date(2026, 12, 1, 21, 35, 4, 123456789, time.UTC)
 	for _, v := range []any{
@@ -19,12 +20,16 @@ func TestPrintJSONKeepsEncodingJSONBytes(t *testing.T) {
 		[]*api.IssuerView{{ID: "mps", Keys: []api.KeyView{{Kid: "k1", Retired: &retired}}}, {ID: "vss"}},
 		&api.ActivityResponse{},
 		&api.CredentialView{Claims: map[string]any{"n": 1.5e21, "m": map[string]any{"z": nil, "a": []any{true, "<"}}}},
-		map[string]any{"id": "key_1", "revoked": true},
+		map[string]any{"key_id": "key_1", "revoked": true},
 		[]*api.RequestView{},
 	} {
 		want, err := stdjson.MarshalIndent(v, "", "  ")
 		if err != nil {
 			t.Fatal(err)
+		}
+		for _, tm := range []time.Time{{}, retired} { // but times, in api.TimeLayout
+			v1, _ := stdjson.Marshal(tm)
+			want = bytes.ReplaceAll(want, v1, []byte(`"`+tm.Format(api.TimeLayout)+`"`))
 		}
 		var out bytes.Buffer
 		e := &cmdEnv{name: "test", stdout: &out, stderr: &out}
