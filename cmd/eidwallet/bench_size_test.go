@@ -2,16 +2,20 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
+	"errors"
 	"fmt"
 	"iter"
 	"maps"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 // BenchmarkRedeemStoreSize redeems, over HTTP as BenchmarkRedeemHTTP does,
@@ -22,7 +26,8 @@ import (
 // filled through the bulk route with citizens who have not enrolled, so
 // filling costs no signatures; the redemptions are of the shares of the
 // enrolled citizens of redeemBench, 32 clients, each durable before its
-// reply.
+// reply. Beyond maxBulkFill credentials the store is grown by copying
+// (cloneFill).
 //
 //	EIDWALLET_BENCH_LARGE_STORE=1000000 go test -run '^$' -bench RedeemStoreSize -benchtime 8000x -timeout 60m ./cmd/eidwallet/
 func BenchmarkRedeemStoreSize(b *testing.B) {
@@ -30,8 +35,13 @@ func BenchmarkRedeemStoreSize(b *testing.B) {
 	for _, n := range []int{10_000, large} {
 		// Filled here, once: a sub-benchmark's function runs more than
 		// once (first with b.N = 1).
-		st := newBenchStack(b, servicetest.OpenBolt(b))
-		fill(b, st, n)
+		store := servicetest.OpenBolt(b)
+		st := newBenchStack(b, store)
+		bulk := min(n, maxBulkFill)
+		fill(b, st, bulk)
+		if n > bulk {
+			cloneFill(b, st, store, n-bulk)
+		}
 		r := newRedeemBench(b, st)
 		b.Run(fmt.Sprintf("credentials=%d", n), func(b *testing.B) { r.run(b, 32) })
 	}
@@ -80,4 +90,92 @@ func fill(b *testing.B, st *benchStack, n int) {
 	if issued != n {
 		b.Fatalf("filled %d of %d", issued, n)
 	}
+}
+
+// maxBulkFill is the most credentials a size benchmark issues through the
+// bulk route (about 1,500 a second here); the rest are copies.
+const maxBulkFill = 100_000
+
+// cloneFill grows the store by n credentials, each a copy, under new ids,
+// of what the bulk route wrote for one issued to a citizen who has not
+// enrolled: the holder, the credential, its status index and the holder's
+// activity entry, 20,000 credentials a transaction. Nothing redeemed reads
+// the copies: they make every bucket and index as big as that many
+// issuances would (the 10,000,000 measurement, where the bulk route alone
+// would fill for two hours). Their status indices are in lists of their
+// own, past the issuer's.
+func cloneFill(b *testing.B, st *benchStack, store wallet.Store, n int) {
+	b.Helper()
+	ctx := context.Background()
+	claims := maps.Clone(claimsA["national_id"])
+	claims["id_number"] = "003000000000"
+	issued, err := st.client.Issuer(st.issuerKey.Key).Issue(ctx, api.IssueRequest{CitizenID: "003000000000", Type: "national_id",
+		Claims: claims, ExpiresAt: time.Now().AddDate(1, 0, 0)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var (
+		cred   *wallet.Credential
+		holder *wallet.Holder
+		entry  *api.ActivityEntry
+	)
+	err = store.View(ctx, func(tx wallet.Tx) error {
+		var err error
+		if cred, err = wallet.Credentials.Get(tx, issued.CredentialID); err != nil {
+			return err
+		}
+		if holder, err = wallet.Holders.Get(tx, cred.HolderID); err != nil {
+			return err
+		}
+		entries, err := wallet.ActivityLog.List(tx, "", wallet.Order{Limit: 1}, holder.ID)
+		if err == nil && len(entries) == 0 {
+			err = errors.New("the template holder has no activity entry")
+		}
+		if err == nil {
+			entry = entries[0]
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	newID := func(prefix string) string {
+		return prefix + "_" + strings.ToLower(rand.Text())[:26]
+	}
+	start := time.Now()
+	const perTx, listBase = 20_000, 1_000_000
+	for done := 0; done < n; done += perTx {
+		err := store.Update(ctx, func(tx wallet.Tx) error {
+			for i := done; i < min(done+perTx, n); i++ {
+				h, c, e := *holder, *cred, *entry
+				var hash [32]byte // as a keyed hash of a citizen id is
+				rand.Read(hash[:])
+				h.ID, h.CitizenHash = newID("hld"), hash[:]
+				c.ID, c.HolderID = newID("crd"), h.ID
+				c.StatusList, c.StatusIndex = listBase+i/wallet.StatusListSize, i%wallet.StatusListSize
+				e.HolderID, e.CredentialID = h.ID, c.ID
+				e.Hash = wallet.EntryHash(&e)
+				if err := wallet.Holders.Put(tx, &h); err != nil {
+					return err
+				}
+				if err := wallet.Credentials.Put(tx, &c); err != nil {
+					return err
+				}
+				if err := wallet.StatusIndices.Put(tx, nil, c.IssuerID, c.StatusList, c.StatusIndex); err != nil {
+					return err
+				}
+				if err := wallet.ActivityLog.Put(tx, &e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if done%1_000_000 == 0 {
+			b.Logf("cloneFill: %d of %d copies, %s", done, n, time.Since(start).Round(time.Second))
+		}
+	}
+	b.Logf("cloneFill: %d copies in %s", n, time.Since(start).Round(time.Second))
 }
