@@ -71,6 +71,7 @@ type Store struct {
 	pool    *pgxpool.Pool
 	sql     statements
 	applied []Migration
+	group   applyGroup // concurrent Applies committed together (group.go)
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -288,12 +289,13 @@ func retry(ctx context.Context, op string, attempt func() error) error {
 // Tx.Apply takes two and a savepoint. Each write is sent so that it fails
 // when it writes no row (refusing), so a refused one aborts the
 // transaction and nothing of it commits; which one, and why, is then said
-// as Tx.Apply says it.
+// as Tx.Apply says it. Concurrent calls share their batch, round trip and
+// commit (applyGroup, group.go).
 func (s *Store) Apply(ctx context.Context, ws ...wallet.Write) error {
 	if err := wallet.CheckWrites(ws); err != nil {
 		return fmt.Errorf("postgres: apply %w", err)
 	}
-	return retry(ctx, "apply", func() error { return s.applyAlone(ctx, ws) })
+	return s.group.apply(s, ctx, ws)
 }
 
 func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {

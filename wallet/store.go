@@ -32,9 +32,10 @@ type Store interface {
 	// in one round trip, with no transaction to begin or commit.
 	Fetch(ctx context.Context, ls ...Lookup) ([][]byte, error)
 	// Apply is a Batch that runs one Tx.Apply and nothing else: on
-	// PostgreSQL one round trip, an implicit transaction (bbolt: a Batch,
-	// whose group a refusal does not roll back). Its errors are
-	// Tx.Apply's, and a refused write leaves nothing written.
+	// PostgreSQL one round trip, an implicit transaction, shared by
+	// concurrent calls (bbolt: a Batch). A refusal in a shared commit
+	// rolls back no other call's writes. Its errors are Tx.Apply's, and a
+	// refused write leaves nothing written.
 	Apply(ctx context.Context, ws ...Write) error
 	// Ping reports whether the store can serve (readiness).
 	Ping(ctx context.Context) error

@@ -62,6 +62,7 @@ func Run(t *testing.T, open Open) {
 		{"RedeemOnce", s.testRedeemOnce},
 		{"BatchIsolatesFailures", s.testBatchIsolatesFailures},
 		{"StoreApply", s.testStoreApply},
+		{"ConcurrentApplies", s.testConcurrentApplies},
 		{"Durability", s.testDurability},
 		{"Ping", s.testPing},
 	}
@@ -446,6 +447,120 @@ func (s *suite) testStoreApply(t *testing.T) {
 		return nil
 	})
 	noErr(t, "Apply after the refusals", st.Apply(t.Context(), writes(now, 2, 2)...))
+}
+
+// testConcurrentApplies: concurrent Store.Apply calls, which a store
+// may commit together (PostgreSQL's group, bolt's Batch), each get their
+// own answer: a call with a refused write gets its refusal and writes
+// nothing, the others commit whole; of the calls swapping one share from
+// one body exactly one commits; and every committed call's add counts
+// once. Which calls meet in a group is up to the scheduler, so it runs
+// a few times.
+func (s *suite) testConcurrentApplies(t *testing.T) {
+	for range 6 {
+		s.concurrentApplies(t)
+	}
+}
+
+func (s *suite) concurrentApplies(t *testing.T) {
+	st := s.fresh(t)
+	const n = 64
+	shares := make([][]byte, n+1) // bodies as stored; the last is the one all "hot" calls swap
+	update(t, st, func(tx wallet.Tx) error {
+		for i := range shares {
+			sh := newShare(fmt.Sprintf("s%d", i), fmt.Sprintf("h%d", i), at(0))
+			sh.TokenHash, sh.Status, sh.MaxUses = fmt.Appendf(nil, "token-%d", i), api.ShareActive, 5
+			rec, err := wallet.Shares.Record(sh)
+			if err != nil {
+				return err
+			}
+			shares[i] = rec.Body
+			if err := wallet.Put(tx, wallet.Shares.Kind(), rec); err != nil {
+				return err
+			}
+		}
+		return wallet.ActivityLog.Put(tx, newActivity("taken", 1))
+	})
+	counter := []any{at(0), "verification", "national_id", "bank", "share", "valid", "-", int64(1000)}
+	// call i swaps share i (i%4 == 2: the hot share) and appends an entry
+	// to h<i>'s activity; i%4 == 3 also puts the taken entry, refused.
+	call := func(i int) []wallet.Write {
+		sh := i
+		if i%4 == 2 {
+			sh = n
+		}
+		cur, err := wallet.Shares.Fetched(shares[sh])
+		noErr(t, "Fetched", err)
+		cur.Uses++
+		next, err := wallet.Shares.Record(cur)
+		noErr(t, "Record", err)
+		entry, err := wallet.ActivityLog.Record(newActivity(fmt.Sprintf("h%d", i), 1))
+		noErr(t, "Record", err)
+		ws := []wallet.Write{{Kind: wallet.Shares.Kind(), Record: next, Swap: true, Old: shares[sh]},
+			{Kind: wallet.ActivityLog.Kind(), Record: entry}, wallet.Added(wallet.UsageCounters, 1, counter...)}
+		if i%4 == 3 {
+			taken, err := wallet.ActivityLog.Record(newActivity("taken", 1))
+			noErr(t, "Record", err)
+			ws = append(ws, wallet.Write{Kind: wallet.ActivityLog.Kind(), Record: taken})
+		}
+		return ws
+	}
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	start := make(chan struct{}) // all at once, so that they meet in groups
+	for i := range n {
+		ws := call(i)
+		wg.Go(func() {
+			<-start
+			errs[i] = st.Apply(t.Context(), ws...)
+		})
+	}
+	close(start)
+	wg.Wait()
+	committed, hot := 0, 0
+	for i, err := range errs {
+		switch {
+		case i%4 == 3:
+			isErr(t, fmt.Sprintf("Apply %d (a taken key)", i), err, wallet.ErrExists)
+		case i%4 == 2 && err == nil:
+			hot++
+			committed++
+		case i%4 == 2:
+			isErr(t, fmt.Sprintf("Apply %d (the hot share)", i), err, wallet.ErrChanged)
+		default:
+			check(t, fmt.Sprintf("Apply %d", i), err)
+			committed++
+		}
+	}
+	if hot != 1 {
+		t.Errorf("%d concurrent swaps of one share from one body committed, want 1", hot)
+	}
+	view(t, st, func(tx wallet.Tx) error {
+		for i := range n {
+			cur, err := wallet.Shares.Get(tx, fmt.Sprintf("s%d", i))
+			noErr(t, "Share", err)
+			entries, err := wallet.ActivityLog.List(tx, "", wallet.Order{}, fmt.Sprintf("h%d", i))
+			noErr(t, "Activity", err)
+			want := 1 // uses, and entries
+			if i%4 == 3 || i%4 == 2 && errs[i] != nil {
+				want = 0
+			}
+			if i%4 == 2 {
+				if cur.Uses != 0 {
+					t.Errorf("share %d, which no call swapped: %d uses", i, cur.Uses)
+				}
+			} else if cur.Uses != want {
+				t.Errorf("share %d after Apply %d (%v): %d uses, want %d", i, i, errs[i], cur.Uses, want)
+			}
+			if len(entries) != want {
+				t.Errorf("activity of h%d after Apply %d (%v): %d entries, want %d", i, i, errs[i], len(entries), want)
+			}
+		}
+		counts, err := tx.Counts(wallet.UsageCounters, nil, nil)
+		noErr(t, "Counts", err)
+		same(t, "Counts after concurrent applies", counts, []wallet.Count{{Key: counter, N: int64(committed)}})
+		return nil
+	})
 }
 
 // testBatchIsolatesFailures: in concurrent Batch calls, one fn's error
