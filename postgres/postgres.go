@@ -71,7 +71,10 @@ type Store struct {
 	pool    *pgxpool.Pool
 	sql     statements
 	applied []Migration
-	group   applyGroup // concurrent Applies committed together (group.go)
+	// Concurrent Applies and Fetches, each kind a round trip together
+	// (group.go).
+	applies group[*applyCall]
+	fetches group[*fetchCall]
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -134,6 +137,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	st := &Store{pool: pool, applied: applied}
+	st.applies = group[*applyCall]{max: maxApplyGroup, run: st.commitApplies}
+	st.fetches = group[*fetchCall]{max: maxFetchGroup, run: st.fetchTogether}
 	st.sql.collateC = !bytewise // textorder.go
 	return st, nil
 }
@@ -222,11 +227,17 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 }
 
 // Fetch runs ls as one statement (tx.Fetch), which PostgreSQL runs on
-// one snapshot by itself: no BEGIN or COMMIT to send.
+// one snapshot by itself: no BEGIN or COMMIT to send. Concurrent calls
+// share one round trip (fetchCall, group.go).
 func (s *Store) Fetch(ctx context.Context, ls ...wallet.Lookup) ([][]byte, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: fetch: %w", err)
 	}
+	return s.fetch(ctx, ls)
+}
+
+// fetchAlone is one Fetch's own statement (tx.Fetch).
+func (s *Store) fetchAlone(ctx context.Context, ls []wallet.Lookup) ([][]byte, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: fetch: begin: %w", err)
@@ -295,10 +306,10 @@ func (s *Store) Apply(ctx context.Context, ws ...wallet.Write) error {
 	if err := wallet.CheckWrites(ws); err != nil {
 		return fmt.Errorf("postgres: apply %w", err)
 	}
-	return s.group.apply(s, ctx, ws)
+	return s.apply(ctx, ws)
 }
 
-func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
+func (s *Store) applyOnce(ctx context.Context, ws []wallet.Write) error {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("postgres: apply: begin: %w", err)

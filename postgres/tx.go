@@ -111,15 +111,16 @@ func (t *tx) List(k *wallet.Kind, index string, o wallet.Order, prefix ...any) (
 func (t *tx) listSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after bool) string {
 	st := statement{kind: k.Name, op: "list", index: index, prefix: n, desc: desc, after: after}
 	return t.sql.of(st, func() string {
-		return selectSQL(k, index, cols, n, desc, after, t.sql.collateC, "rec", 1, "")
+		return selectSQL(k, index, cols, n, desc, after, t.sql.collateC, "rec", dollar(1), "")
 	})
 }
 
 // selectSQL is the SELECT of what of k's rows whose first n columns of
-// index (cols) equal the parameters from $first on, in the index's order
-// then the key's, after the position in the next parameters when after;
-// limited to limit, or to the last parameter when limit is "".
-func selectSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after, collateC bool, what string, first int, limit string) string {
+// index (cols) equal the parameters param(0) to param(n-1), in the
+// index's order then the key's, after the position in the next
+// parameters when after; limited to limit, or to the last parameter when
+// limit is "".
+func selectSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, after, collateC bool, what string, param func(int) string, limit string) string {
 	order := cols[n:]
 	if index != "" {
 		order = append(append([]wallet.Column(nil), order...), k.Key...)
@@ -135,12 +136,12 @@ func selectSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, 
 			row[i] += ` COLLATE "C"` // bytewise, as bbolt (textorder.go)
 		}
 		by[i] = row[i] + dir
-		params[i] = fmt.Sprintf("$%d", first+n+i)
+		params[i] = param(n + i)
 	}
 	// A record not in the index has NULL there: not listed.
 	where := cols[0].Name + " IS NOT NULL"
 	if n > 0 {
-		where = equal(cols[:n], first)
+		where = equalTo(cols[:n], param)
 	}
 	if after {
 		// A row comparison on the index's columns past the prefix:
@@ -154,7 +155,7 @@ func selectSQL(k *wallet.Kind, index string, cols []wallet.Column, n int, desc, 
 		n += len(order)
 	}
 	if limit == "" {
-		limit = fmt.Sprintf("$%d", first+n)
+		limit = param(n)
 	}
 	if len(by) == 0 { // the whole key: one record at most
 		return fmt.Sprintf("SELECT %s FROM %s WHERE %s LIMIT %s", what, k.Name, where, limit)
@@ -196,7 +197,7 @@ func (t *tx) Fetch(ls ...wallet.Lookup) ([][]byte, error) {
 			if l.Kind.Raw {
 				what = fmt.Sprintf("%d AS i, NULL::json AS doc, rec AS raw", j)
 			}
-			parts[j] = "(" + selectSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc, false, t.sql.collateC, what, first, "1") + ")"
+			parts[j] = "(" + selectSQL(l.Kind, l.Index, cols, len(l.Prefix), l.Desc, false, t.sql.collateC, what, dollar(first), "1") + ")"
 			first += len(l.Prefix)
 		}
 		return strings.Join(parts, " UNION ALL ")
@@ -617,12 +618,21 @@ func (s *statements) of(st statement, build func() string) string {
 }
 
 // equal is "c1 = $from AND c2 = $from+1 …".
-func equal(cols []wallet.Column, from int) string {
+func equal(cols []wallet.Column, from int) string { return equalTo(cols, dollar(from)) }
+
+// equalTo is "c1 = param(0) AND c2 = param(1) …".
+func equalTo(cols []wallet.Column, param func(int) string) string {
 	parts := make([]string, len(cols))
 	for i, c := range cols {
-		parts[i] = fmt.Sprintf("%s = $%d", c.Name, from+i)
+		parts[i] = c.Name + " = " + param(i)
 	}
 	return strings.Join(parts, " AND ")
+}
+
+// dollar names the parameters from $first on: dollar(first)(i) is
+// $(first+i).
+func dollar(first int) func(int) string {
+	return func(i int) string { return "$" + strconv.Itoa(first+i) }
 }
 
 func names(cols []wallet.Column) string {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Open) {
 		{"BatchIsolatesFailures", s.testBatchIsolatesFailures},
 		{"StoreApply", s.testStoreApply},
 		{"ConcurrentApplies", s.testConcurrentApplies},
+		{"ConcurrentFetches", s.testConcurrentFetches},
 		{"Durability", s.testDurability},
 		{"Ping", s.testPing},
 	}
@@ -457,8 +458,8 @@ func (s *suite) testStoreApply(t *testing.T) {
 // once. Which calls meet in a group is up to the scheduler, so it runs
 // a few times.
 func (s *suite) testConcurrentApplies(t *testing.T) {
-	for range 6 {
-		s.concurrentApplies(t)
+	for i := range 6 {
+		t.Run(fmt.Sprint(i), s.concurrentApplies) // each store closed before the next opens
 	}
 }
 
@@ -561,6 +562,85 @@ func (s *suite) concurrentApplies(t *testing.T) {
 		same(t, "Counts after concurrent applies", counts, []wallet.Count{{Key: counter, N: int64(committed)}})
 		return nil
 	})
+}
+
+// testConcurrentFetches: concurrent Store.Fetch calls, which a store may
+// send together (PostgreSQL), each get exactly what the same Fetch alone
+// gets: each lookup's first record in its order (the last with Desc),
+// nil for none and for a value no put accepts, raw bodies as they are;
+// and a call with a lookup of an index its kind lacks gets its error,
+// the others their bodies.
+func (s *suite) testConcurrentFetches(t *testing.T) {
+	st := s.fresh(t)
+	const n = 64
+	update(t, st, func(tx wallet.Tx) error {
+		for i := range n {
+			sh := newShare(fmt.Sprintf("s%d", i), fmt.Sprintf("h%d", i), at(0))
+			sh.TokenHash, sh.Status = fmt.Appendf(nil, "token-%d", i), api.ShareActive
+			if err := wallet.Shares.Put(tx, sh); err != nil {
+				return err
+			}
+			for seq := range uint64(i%3 + 1) {
+				if err := wallet.ActivityLog.Put(tx, newActivity(fmt.Sprintf("h%d", i), seq+1)); err != nil {
+					return err
+				}
+			}
+			if err := wallet.ShareDocuments.Put(tx, [][]byte{fmt.Appendf(nil, "doc-%d", i)}, sh.ID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	lookups := func(i int) []wallet.Lookup {
+		holder := fmt.Sprintf("h%d", i%(n+4)) // some have no records
+		ls := []wallet.Lookup{
+			wallet.Shares.Lookup("token", fmt.Appendf(nil, "token-%d", i)),
+			{Kind: wallet.ActivityLog.Kind(), Prefix: []any{holder}, Desc: i%2 == 0},
+			wallet.ShareDocuments.Lookup(fmt.Sprintf("s%d", (i*7)%(n+8))),
+			wallet.Shares.Lookup("", int64(i)), // a value no put accepts
+		}
+		if i%5 == 0 {
+			ls = append(ls, wallet.Shares.Lookup("", fmt.Sprintf("s%d", i+1)))
+		}
+		return ls
+	}
+	want := make([][][]byte, n)
+	for i := range n {
+		var err error
+		want[i], err = st.Fetch(t.Context(), lookups(i)...)
+		noErr(t, fmt.Sprintf("Fetch %d alone", i), err)
+		if want[i][0] == nil || want[i][3] != nil {
+			t.Fatalf("Fetch %d alone: %q", i, want[i])
+		}
+	}
+	for round := range 4 {
+		got := make([][][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := range n {
+			ls := lookups(i)
+			if i%9 == 4 {
+				ls = append(ls, wallet.Lookup{Kind: wallet.Shares.Kind(), Index: "no such index"})
+			}
+			wg.Go(func() {
+				<-start
+				got[i], errs[i] = st.Fetch(t.Context(), ls...)
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i := range n {
+			if i%9 == 4 {
+				if errs[i] == nil {
+					t.Errorf("round %d: Fetch %d of an index the kind lacks: no error", round, i)
+				}
+				continue
+			}
+			noErr(t, fmt.Sprintf("round %d: Fetch %d", round, i), errs[i])
+			same(t, fmt.Sprintf("round %d: Fetch %d", round, i), got[i], want[i])
+		}
+	}
 }
 
 // testBatchIsolatesFailures: in concurrent Batch calls, one fn's error
