@@ -314,6 +314,8 @@ type ShareCreated struct {
 	Status       string          `json:"status"`
 	ToSign       []ToSign        `json:"to_sign"`
 	RedeemableBy []VerifierParty `json:"redeemable_by"`
+	// RedeemableByCount is how many could: RedeemableBy names at most 50.
+	RedeemableByCount int `json:"redeemable_by_count"`
 }
 
 // ToSign is one presentation awaiting the holder's KB-JWT.

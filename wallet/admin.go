@@ -378,6 +378,9 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req api.Crea
 		if err := Verifiers.Put(tx, v); err != nil {
 			return err
 		}
+		if err := s.touchVerifiers(tx); err != nil { // directory.go
+			return err
+		}
 		var err error
 		key, err = s.putAPIKey(tx, api.RoleVerifier, v.ID)
 		return err

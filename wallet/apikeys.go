@@ -83,6 +83,9 @@ func (s *Service) changeVerifier(ctx context.Context, verifierID string, change 
 		if err := change(tx, v); err != nil {
 			return err
 		}
+		if err := s.touchVerifiers(tx); err != nil { // directory.go
+			return err
+		}
 		return Verifiers.Put(tx, v)
 	})
 	if err != nil {

@@ -157,10 +157,13 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 }
 
 // registered reports whether v may ask for every claim of set.
-func registered(v *Verifier, set map[string][]string) bool {
+func registered(v *Verifier, set map[string][]string) bool { return covers(v.Claims, set) }
+
+// covers reports whether claims holds every claim of set.
+func covers(claims, set map[string][]string) bool {
 	for typ, names := range set {
 		for _, n := range names {
-			if !slices.Contains(v.Claims[typ], n) {
+			if !slices.Contains(claims[typ], n) {
 				return false
 			}
 		}

@@ -108,6 +108,7 @@ type Service struct {
 	batch        int         // Config.BatchSize
 	deviceThumbs sync.Map    // device id → its key's RFC 7638 thumbprint
 	refills      refillQueue // devices whose batch copies to top up (batch.go)
+	directory    directory   // who could redeem an unbound share (directory.go)
 	keyCache     keyCache    // API keys that authenticated (keycache.go)
 }
 

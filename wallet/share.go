@@ -83,7 +83,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 		if sh.Items, resp.ToSign, copies, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
 			return err
 		}
-		resp.RedeemableBy, err = redeemableBy(tx, sh)
+		resp.RedeemableBy, resp.RedeemableByCount, err = s.redeemableBy(tx, sh, now)
 		return err
 	})
 	if err == nil && !replayed {
@@ -111,28 +111,19 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 }
 
 // redeemableBy lists, for the consent screen, the verifiers that could
-// redeem sh (SPEC §3.7): the one it is bound to, or else every verifier
-// registered for all of its claims.
-func redeemableBy(tx Tx, sh *Share) ([]api.VerifierParty, error) {
+// redeem sh (SPEC §3.7), and how many there are: the one it is bound to,
+// or else the active verifiers registered for all of its claims, at most
+// maxRedeemableBy of them named (directory.go).
+func (s *Service) redeemableBy(tx Tx, sh *Share, now time.Time) ([]api.VerifierParty, int, error) {
 	if sh.VerifierID != "" {
 		v, err := Verifiers.Get(tx, sh.VerifierID)
 		if err != nil {
-			return nil, err
+			return nil, 0, err
 		}
-		return []api.VerifierParty{verifierParty(v)}, nil
+		return []api.VerifierParty{verifierParty(v)}, 1, nil
 	}
-	all, err := Verifiers.List(tx, "", Order{})
-	if err != nil {
-		return nil, err
-	}
-	out := []api.VerifierParty{}
-	claims := itemClaimSet(sh.Items)
-	for _, v := range all {
-		if v.Retired == nil && registered(v, claims) {
-			out = append(out, verifierParty(v))
-		}
-	}
-	return out, nil
+	r, err := s.redeemers(tx, itemClaimSet(sh.Items), now)
+	return r.first, r.total, err
 }
 
 func verifierParty(v *Verifier) api.VerifierParty {

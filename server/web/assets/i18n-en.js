@@ -271,6 +271,8 @@ export default {
   'w.confirm.seconds': '{n} seconds',
   'w.confirm.only': 'The code works once, for {span}, and only for the verifier “{verifier}”.',
   'w.confirm.registered': 'The code works once, for {span}, at a verifier registered for these details: {who}.',
+  'w.confirm.more.one': 'The code works once, for {span}, at a verifier registered for these details: {who} and one more.',
+  'w.confirm.more.other': 'The code works once, for {span}, at a verifier registered for these details: {who} and {n} more.',
   'w.confirm.nobody': 'The code works once, for {span}, but no registered verifier may receive all of these details.',
   'w.confirm.approve': 'Approve and sign',
   'w.confirm.decline': 'Cancel',

@@ -270,6 +270,8 @@ export default {
   'w.confirm.seconds': '{n} giây',
   'w.confirm.only': 'Mã dùng được một lần, trong {span}, và chỉ cho bên xác minh “{verifier}”.',
   'w.confirm.registered': 'Mã dùng được một lần, trong {span}, tại bên xác minh đã đăng ký nhận các thông tin này: {who}.',
+  'w.confirm.more.one': 'Mã dùng được một lần, trong {span}, tại bên xác minh đã đăng ký nhận các thông tin này: {who} và một bên khác.',
+  'w.confirm.more.other': 'Mã dùng được một lần, trong {span}, tại bên xác minh đã đăng ký nhận các thông tin này: {who} và {n} bên khác.',
   'w.confirm.nobody': 'Mã dùng được một lần, trong {span}, nhưng không bên xác minh đã đăng ký nào được nhận tất cả các thông tin này.',
   'w.confirm.approve': 'Đồng ý và ký',
   'w.confirm.decline': 'Hủy',

@@ -548,11 +548,15 @@ function showConfirm() {
   }
   const ttl = pending.req.ttl_seconds;
   // Who could redeem it (SPEC §3.7): the chosen verifier, or those
-  // registered for every detail chosen.
+  // registered for every detail chosen (the service names at most 50, and
+  // counts them all).
   const who = (pending.created.redeemable_by || []).map((v) => v.name);
+  const more = (pending.created.redeemable_by_count || 0) - who.length;
   const span = ttl >= 120 ? t('w.confirm.minutes', { n: ttl / 60 }) : t('w.confirm.seconds', { n: ttl });
   if (pending.req.verifier_id) setNodes($('confirm-meta'), 'w.confirm.only', { span, verifier: dataSpan(pending.req.verifier_id) });
-  else if (who.length) setNodes($('confirm-meta'), 'w.confirm.registered', { span, who: dataSpan(who.join(', ')) });
+  else if (who.length && more > 0) {
+    setNodes($('confirm-meta'), `w.confirm.more.${more === 1 ? 'one' : 'other'}`, { span, who: dataSpan(who.join(', ')), n: more });
+  } else if (who.length) setNodes($('confirm-meta'), 'w.confirm.registered', { span, who: dataSpan(who.join(', ')) });
   else setT($('confirm-meta'), 'w.confirm.nobody', { span });
   showError('confirm-error', '');
   go('confirm-view');
