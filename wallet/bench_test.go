@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -211,4 +212,33 @@ func BenchmarkBatchRefill(b *testing.B) {
 			b.Fatal(err)
 		}
 	})
+}
+
+// BenchmarkCreateShareVerifiers: an unbound share's creation beside 10 and
+// 5,000 registered verifiers (a city's, a country's), each registered for
+// the share's claims: the consent screen's redeemable_by comes from the
+// directory of verifiers (directory.go), so the cost should not grow with
+// their number.
+func BenchmarkCreateShareVerifiers(b *testing.B) {
+	for _, n := range []int{10, 5000} {
+		b.Run(fmt.Sprintf("verifiers=%d", n), func(b *testing.B) {
+			be := newBenchEnv(b)
+			ctx := context.Background()
+			for i := range n - 1 {
+				if _, err := be.svc.CreateVerifier(ctx, be.admin, api.CreateVerifierRequest{Name: fmt.Sprintf("Shop %d", i), Category: "retail",
+					Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+					b.Fatal(err)
+				}
+			}
+			for b.Loop() {
+				created, err := be.svc.CreateShare(ctx, be.holder, api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: be.cred, Claims: []string{"age_over_18"}}}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if created.RedeemableByCount != n {
+					b.Fatalf("redeemable by %d, want %d", created.RedeemableByCount, n)
+				}
+			}
+		})
+	}
 }
