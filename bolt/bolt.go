@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/internal/failpoint"
+	"github.com/eidwallet/eidwallet/internal/group"
 	"github.com/eidwallet/eidwallet/wallet"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -42,7 +43,7 @@ var ErrLocked = errors.New("database file is in use by another process")
 type Store struct {
 	db    *bbolt.DB
 	path  string
-	group groupCommit
+	group group.Group[*groupCall] // concurrent Batches, committed together (group.go)
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -108,7 +109,9 @@ func Open(path string, opts ...Option) (*Store, error) {
 		_ = db.Close()
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
-	return &Store{db: db, path: path, group: groupCommit{max: cfg.batchSize}}, nil
+	st := &Store{db: db, path: path}
+	st.group = group.Group[*groupCall]{Max: cfg.batchSize, Run: func(calls []*groupCall) { commitGroup(db, calls) }}
+	return st, nil
 }
 
 // Buckets beside those of the record kinds.
@@ -240,7 +243,7 @@ func commit(db *bbolt.DB, fn func(*bbolt.Tx) error) error {
 }
 
 // Batch runs fn in a transaction shared with other concurrent Batch calls:
-// one commit and one fsync for all of them (see groupCommit). If one fn
+// one commit and one fsync for all of them (group.go). If one fn
 // fails, it is run again alone so that it cannot undo the others; fn may
 // therefore run more than once.
 func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
@@ -250,7 +253,7 @@ func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 	// fnErr is written by the committing goroutine and read here after
 	// the result arrives over the call's channel.
 	var fnErr error
-	err := s.group.do(s.db, func(btx *bbolt.Tx) error {
+	err := s.batch(func(btx *bbolt.Tx) error {
 		fnErr = fn(&tx{btx: btx})
 		return fnErr
 	})

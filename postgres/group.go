@@ -8,7 +8,6 @@ import (
 	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -16,49 +15,11 @@ import (
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
-// group runs concurrent calls of one kind (Store.Apply's, Store.Fetch's)
-// together, as bolt's groupCommit does its Batches: a call that finds no
-// group in flight starts one at once; calls arriving while it is in
-// flight queue and go together in the next, as one round trip. One group
-// is in flight at a time, so groups grow with the load (a dozen calls at
-// 32 concurrent redemptions) and nothing waits on a timer: a lone call
-// goes at once, alone.
-type group[C any] struct {
-	max     int       // most calls in one group
-	run     func([]C) // answers every call of a group
-	mu      sync.Mutex
-	pending []C
-	running bool // a goroutine is running groups
-}
-
-// add queues c; its caller then waits for run to answer it.
-func (g *group[C]) add(c C) {
-	g.mu.Lock()
-	g.pending = append(g.pending, c)
-	start := !g.running
-	g.running = true
-	g.mu.Unlock()
-	if start {
-		go g.loop()
-	}
-}
-
-// loop runs queued calls, a group at a time, until none is left.
-func (g *group[C]) loop() {
-	for {
-		g.mu.Lock()
-		n := min(len(g.pending), g.max)
-		if n == 0 {
-			g.running = false
-			g.mu.Unlock()
-			return
-		}
-		calls := g.pending[:n:n]
-		g.pending = g.pending[n:]
-		g.mu.Unlock()
-		g.run(calls)
-	}
-}
+// Concurrent Store.Apply calls of a replica go to the database together,
+// and so do concurrent Store.Fetch calls (internal/group): one group of
+// each kind in flight at a time, so groups grow with the load (a dozen
+// calls at 32 concurrent redemptions) and a lone call goes at once,
+// alone.
 
 // groupTimeout bounds a group's round trip, which no one caller's
 // context can cancel: the group is theirs together.
@@ -99,7 +60,7 @@ var errAlone = errors.New("postgres: apply: run alone")
 // or failed; then, if it must, runs them alone.
 func (s *Store) apply(ctx context.Context, ws []wallet.Write) error {
 	c := &applyCall{ctx: ctx, ws: ws, done: make(chan error, 1)}
-	s.applies.add(c)
+	s.applies.Add(c)
 	if err := <-c.done; !errors.Is(err, errAlone) {
 		return err
 	}
@@ -198,7 +159,7 @@ const maxFetchGroup = 32
 // fetch queues ls and waits for their bodies.
 func (s *Store) fetch(ctx context.Context, ls []wallet.Lookup) ([][]byte, error) {
 	c := &fetchCall{ctx: ctx, ls: ls, out: make([][]byte, len(ls)), done: make(chan error, 1)}
-	s.fetches.add(c)
+	s.fetches.Add(c)
 	err := <-c.done
 	return c.out, err
 }

@@ -39,6 +39,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/eidwallet/eidwallet/internal/group"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -73,8 +74,8 @@ type Store struct {
 	applied []Migration
 	// Concurrent Applies and Fetches, each kind a round trip together
 	// (group.go).
-	applies group[*applyCall]
-	fetches group[*fetchCall]
+	applies group.Group[*applyCall]
+	fetches group.Group[*fetchCall]
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -137,8 +138,8 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	st := &Store{pool: pool, applied: applied}
-	st.applies = group[*applyCall]{max: maxApplyGroup, run: st.commitApplies}
-	st.fetches = group[*fetchCall]{max: maxFetchGroup, run: st.fetchTogether}
+	st.applies = group.Group[*applyCall]{Max: maxApplyGroup, Run: st.commitApplies}
+	st.fetches = group.Group[*fetchCall]{Max: maxFetchGroup, Run: st.fetchTogether}
 	st.sql.collateC = !bytewise // textorder.go
 	return st, nil
 }
