@@ -592,12 +592,15 @@ func (s *suite) testConcurrentFetches(t *testing.T) {
 		return nil
 	})
 	lookups := func(i int) []wallet.Lookup {
-		holder := fmt.Sprintf("h%d", i%(n+4)) // some have no records
+		holder := fmt.Sprintf("h%d", (i*5)%(n+8)) // some have no records
 		ls := []wallet.Lookup{
 			wallet.Shares.Lookup("token", fmt.Appendf(nil, "token-%d", i)),
 			{Kind: wallet.ActivityLog.Kind(), Prefix: []any{holder}, Desc: i%2 == 0},
 			wallet.ShareDocuments.Lookup(fmt.Sprintf("s%d", (i*7)%(n+8))),
 			wallet.Shares.Lookup("", int64(i)), // a value no put accepts
+			// Int and Time prefixes: the holder's second entry, a share by holder and creation
+			wallet.ActivityLog.Lookup("", holder, int64(2)),
+			wallet.Shares.Lookup("holder", holder, at(0)),
 		}
 		if i%5 == 0 {
 			ls = append(ls, wallet.Shares.Lookup("", fmt.Sprintf("s%d", i+1)))
@@ -611,6 +614,17 @@ func (s *suite) testConcurrentFetches(t *testing.T) {
 		noErr(t, fmt.Sprintf("Fetch %d alone", i), err)
 		if want[i][0] == nil || want[i][3] != nil {
 			t.Fatalf("Fetch %d alone: %q", i, want[i])
+		}
+	}
+	for j, what := range map[int]string{1: "last or first entry", 2: "documents", 4: "second entry", 5: "share by holder and time"} {
+		found := 0
+		for i := range n {
+			if want[i][j] != nil {
+				found++
+			}
+		}
+		if found == 0 || found == n {
+			t.Fatalf("lookup %d (%s) found in %d of %d calls: the test wants some of each", j, what, found, n)
 		}
 	}
 	for round := range 4 {
