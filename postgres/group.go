@@ -22,7 +22,8 @@ import (
 // alone.
 
 // groupTimeout bounds a group's round trip, which no one caller's
-// context can cancel: the group is theirs together.
+// context can cancel (the group is theirs together), and a lone call's,
+// which holds up the calls queued behind it.
 const groupTimeout = 30 * time.Second
 
 // groupContext is the context of a group's round trip: the first call's
@@ -98,9 +99,11 @@ func (s *Store) commitApplies(calls []*applyCall) {
 		}
 		grouped = append(grouped, c)
 	}
-	if len(grouped) == 1 { // its own context, as alone
+	if len(grouped) == 1 { // its own context, as alone, and no longer than a group
 		c := grouped[0]
-		c.done <- s.applyAlone(c.ctx, c.ws)
+		ctx, cancel := context.WithTimeout(c.ctx, groupTimeout)
+		defer cancel()
+		c.done <- s.applyAlone(ctx, c.ws)
 		return
 	}
 	for _, id := range slices.Sorted(maps.Keys(adds)) {
@@ -174,10 +177,12 @@ type fetchShape struct {
 
 // fetchTogether answers calls with one round trip.
 func (s *Store) fetchTogether(calls []*fetchCall) {
-	if len(calls) == 1 {
+	if len(calls) == 1 { // its own context, as alone, and no longer than a group
 		c := calls[0]
+		ctx, cancel := context.WithTimeout(c.ctx, groupTimeout)
+		defer cancel()
 		var err error
-		c.out, err = s.fetchAlone(c.ctx, c.ls)
+		c.out, err = s.fetchAlone(ctx, c.ls)
 		c.done <- err
 		return
 	}
