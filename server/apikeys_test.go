@@ -34,6 +34,30 @@ func TestAPIKeysListed(t *testing.T) {
 	if mine = list.APIKeys; mine[0].Revoked == nil {
 		t.Errorf("a revoked key listed as %+v", mine[0])
 	}
+	// One owner's keys, page by page (the owner index), none of another's.
+	for range 4 {
+		h.call("POST", "/v1/admin/verifiers/"+w.verifierID+"/api-keys", h.admin, nil, 201, nil)
+	}
+	var paged []api.APIKeyView
+	for cursor := ""; ; {
+		list = api.APIKeyList{} // a last page has no next_cursor
+		h.call("GET", "/v1/admin/api-keys?limit=2&owner="+w.verifierID+"&cursor="+cursor, h.admin, nil, 200, &list)
+		if len(list.APIKeys) > 2 {
+			t.Fatalf("a page of %d, limit 2", len(list.APIKeys))
+		}
+		paged = append(paged, list.APIKeys...)
+		if cursor = list.NextCursor; cursor == "" {
+			break
+		}
+	}
+	if len(paged) != 5 {
+		t.Errorf("the verifier's keys page by page: %d, want 5 (%+v)", len(paged), paged)
+	}
+	for i, k := range paged {
+		if k.Owner != w.verifierID || i > 0 && paged[i-1].ID >= k.ID {
+			t.Errorf("key %d of the verifier's pages: %+v", i, k)
+		}
+	}
 	wantError(t, h.request("GET", "/v1/admin/api-keys", w.issuerKey, "", nil), 403, "forbidden")
 }
 

@@ -8,8 +8,9 @@ import (
 
 // APIKeys lists a page of the API keys by id (GET /v1/admin/api-keys,
 // issue 13): id, role, owner, when made and revoked — never the key, which
-// is kept only hashed (SPEC §6). owner, when set, keeps one issuer's or
-// verifier's: the keys are few, so the page reads past the others.
+// is kept only hashed (SPEC §6). owner, when set, lists one issuer's or
+// verifier's, by the owner index, in the same order (a cursor of either
+// list is a key id).
 func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string, pg api.Page) (*api.APIKeyList, error) {
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
@@ -18,13 +19,13 @@ func (s *Service) APIKeys(ctx context.Context, p *Principal, owner string, pg ap
 	if err != nil {
 		return nil, err
 	}
-	var keep sift[APIKey]
+	index, prefix := "", []any(nil)
 	if owner != "" {
-		keep = func(k *APIKey) (bool, bool) { return k.Owner == owner, true }
+		index, prefix = byOwner, []any{owner}
 	}
 	out := &api.APIKeyList{}
 	err = s.store.View(ctx, func(tx Tx) error {
-		all, next, err := listPage(tx, pgr, APIKeys, "", false, keep)
+		all, next, err := listPage(tx, pgr, APIKeys, index, false, nil, prefix...)
 		out.APIKeys, out.NextCursor = convert(all, func(k *APIKey) api.APIKeyView {
 			return api.APIKeyView{ID: k.ID, Role: k.Role, Owner: k.Owner, Created: k.Created, Revoked: k.Revoked}
 		}), next
@@ -49,12 +50,12 @@ func (s *Service) RetireVerifier(ctx context.Context, p *Principal, verifierID s
 		if v.Retired == nil {
 			v.Retired = &now
 		}
-		keys, err := APIKeys.List(tx, "", Order{})
+		keys, err := APIKeys.List(tx, byOwner, Order{}, verifierID)
 		if err != nil {
 			return err
 		}
 		for _, k := range keys {
-			if k.Role == api.RoleVerifier && k.Owner == verifierID && k.Revoked == nil {
+			if k.Role == api.RoleVerifier && k.Revoked == nil {
 				k.Revoked = &now
 				if err := APIKeys.Put(tx, k); err != nil {
 					return err

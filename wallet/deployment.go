@@ -97,13 +97,13 @@ func ResetAdminKey(ctx context.Context, store Store, rand io.Reader, now func() 
 	s := &Service{store: store, rand: rand, now: now, log: slog.New(slog.DiscardHandler)}
 	err = store.Update(ctx, func(tx Tx) error {
 		key, revoked = nil, 0 // fn may run again (Store.Update)
-		keys, err := APIKeys.List(tx, "", Order{})
+		keys, err := APIKeys.List(tx, byOwner, Order{}, bootstrapOwner)
 		if err != nil {
 			return err
 		}
 		at := now().UTC()
 		for _, k := range keys {
-			if k.Role != api.RoleAdmin || k.Owner != bootstrapOwner || k.Revoked != nil {
+			if k.Role != api.RoleAdmin || k.Revoked != nil {
 				continue
 			}
 			k.Revoked = &at

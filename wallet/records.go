@@ -27,6 +27,7 @@ const (
 	byDue     = "due"
 	byExpiry  = "expiry"
 	byIssuer  = "issuer"
+	byOwner   = "owner"
 )
 
 // Issuers are the hosted issuers, listed by id.
@@ -121,9 +122,9 @@ type verifierRow struct {
 
 // APIKeys are the API keys, found by the hash of the key (unique).
 var APIKeys = records(Kind{Name: "api_keys", Key: []Column{{"id", Text}},
-	Indexes: []Index{{Name: byHash, Columns: []Column{{"hash", Bytes}}, Unique: true}}},
+	Indexes: []Index{{Name: byHash, Columns: []Column{{"hash", Bytes}}, Unique: true}, {Name: byOwner, Columns: []Column{{"owner", Text}}}}},
 	func(k *APIKey) []any { return []any{k.ID} },
-	func(k *APIKey) [][]any { return [][]any{{k.Hash}} },
+	func(k *APIKey) [][]any { return [][]any{{k.Hash}, {k.Owner}} },
 	func(k *APIKey) *apiKeyRow { return (*apiKeyRow)(k) },
 	func(r *apiKeyRow) *APIKey { return (*APIKey)(r) })
 
