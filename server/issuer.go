@@ -110,11 +110,13 @@ type bulkLine struct {
 // every line of the body, and come in line order.
 //
 // A reader goroutine decodes lines into a channel of batch size; the
-// handler takes what is ready (at least one line, at most a batch), issues
-// it with one IssueBatch call, writes and flushes its results, and goes
-// on. While a batch is being issued the next one fills, so a fast client
-// gets full batches and a slow one prompt answers; at most two batches are
-// held whatever the length of the stream (SPEC §7: memory flat).
+// handler takes what is ready (at least one line, at most a batch) and
+// issues it with one IssueBatch call, while the batch before it, if any,
+// finishes; it writes and flushes each batch's results as soon as they and
+// those before them are done. While batches are being issued the next one
+// fills, so a fast client gets full batches and a slow one prompt answers;
+// at most three batches are held whatever the length of the stream (SPEC
+// §7: memory flat).
 //
 // Clients must read results while they send: the answer is
 // flow-controlled like the request. If the body breaks off (the client
@@ -156,14 +158,48 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 		if err := rc.Flush(); err != nil {
 			return
 		}
-		batch := make([]bulkLine, 0, s.batchSize)
+		// answer writes a batch's results and flushes them; false when the
+		// client is gone. gin's Flush reports no error; a client that went
+		// away shows in the context (net/http cancels it on a read or write
+		// error).
+		answer := func(results []api.BulkResult) bool {
+			for _, r := range results {
+				if writeLine(c.Writer, r) != nil {
+					return false
+				}
+			}
+			return rc.Flush() == nil && ctx.Err() == nil
+		}
+		// Two batches are issued at once: while one commits (the single
+		// writer and its fsync) the next is signed on the other cores. The
+		// results go out in line order; the handler never returns with a
+		// batch in flight, since that batch uses c.
+		var issuing chan []api.BulkResult // the batch issued before, nil when none
+		defer func() {
+			if issuing != nil {
+				<-issuing
+			}
+		}()
 		for {
-			first, ok := <-lines
-			if !ok {
+			var first bulkLine
+			var more bool
+			select {
+			case res := <-issuing: // a nil channel never delivers
+				issuing = nil
+				if !answer(res) {
+					return
+				}
+				continue
+			case first, more = <-lines:
+			}
+			if !more {
+				if issuing != nil {
+					answer(<-issuing)
+					issuing = nil
+				}
 				return
 			}
-			batch = append(batch[:0], first)
-			batch = fill(batch, lines, s.batchSize)
+			batch := fill(append(make([]bulkLine, 0, s.batchSize), first), lines, s.batchSize)
 			s.extendDeadlines(rc) // progress: another idle period to issue and answer
 
 			var broken *bulkLine
@@ -174,21 +210,20 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 					break
 				}
 			}
-			for _, r := range s.issueBulk(c, batch) {
-				if err := writeLine(c.Writer, r); err != nil {
-					return
-				}
+			next := make(chan []api.BulkResult, 1)
+			go func() { next <- s.issueBulk(c, batch) }()
+			prev := issuing
+			issuing = next
+			if prev != nil && !answer(<-prev) {
+				return
 			}
 			if broken != nil {
+				answer(<-issuing)
+				issuing = nil
 				s.log.InfoContext(ctx, "bulk stream ended early", "line", broken.n, "err", broken.readErr)
 				_ = writeLine(c.Writer, api.BulkResult{Line: broken.n, Error: api.CodeInvalidRequest,
 					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
 				_ = rc.Flush()
-				return
-			}
-			// gin's Flush reports no error; a client that went away shows
-			// in the context (net/http cancels it on a read or write error).
-			if err := rc.Flush(); err != nil || ctx.Err() != nil {
 				return
 			}
 		}
