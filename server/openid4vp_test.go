@@ -568,4 +568,17 @@ func TestOpenID4VPExportedCopyDiesWithItsDevice(t *testing.T) {
 	if status != 400 || !strings.Contains(string(body), "device_revoked") {
 		t.Errorf("after the device's revocation: %d %s", status, body)
 	}
+	// A public key is no secret (verifiers see it as cnf.jwk): another
+	// citizen enrolling the revoked device's key is refused, and the copy
+	// stays dead.
+	var code api.ActivationCodeResponse
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: "100000000777"}, 201, &code)
+	jwk, _ := credentials.PublicJWK(&w.device.PublicKey)
+	jwkJSON, _ := json.Marshal(jwk)
+	wantError(t, h.request("POST", "/v1/enrollments", "", "application/json", mustJSON(t, api.EnrollRequest{
+		CitizenID: "100000000777", ActivationCode: code.Code, DeviceKey: jwkJSON, DeviceName: "not mine"})), 409, "conflict")
+	status, body = ow.answer(ow.resolve(w.newOID4VPRequest(h, "", "").QRText), answerOpts{})
+	if status != 400 || !strings.Contains(string(body), "device_revoked") {
+		t.Errorf("after another citizen tried the revoked device's key: %d %s", status, body)
+	}
 }

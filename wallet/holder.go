@@ -105,7 +105,7 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if err := Devices.Put(tx, d); err != nil {
 				return err
 			}
-			if err := putDeviceKey(tx, d); err != nil {
+			if err := enrolDeviceKey(tx, d); err != nil {
 				return err
 			}
 			for _, id := range resp.Bound {
@@ -432,18 +432,11 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 	}
 	now := s.now().UTC()
 	var c *Credential
+	var d *Device
 	var sdjwt, fresh []byte
-	var thumb string
 	err := s.store.View(ctx, func(tx Tx) error {
-		d, err := Devices.Get(tx, p.DeviceID)
-		if err != nil {
-			return err
-		}
-		key, err := credentials.ParsePublicJWK(d.Key)
-		if err != nil {
-			return fmt.Errorf("device %s key: %w", d.ID, err)
-		}
-		if thumb, err = credentials.Thumbprint(key); err != nil {
+		var err error
+		if d, err = Devices.Get(tx, p.DeviceID); err != nil {
 			return err
 		}
 		c, err = Credentials.Get(tx, id)
@@ -471,7 +464,7 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 				}
 			}
 			// Remembered, so that the copy dies with its device (SPEC §2).
-			if err := DeviceKeys.Put(tx, []byte(p.DeviceID), thumb); err != nil {
+			if err := putDeviceKey(tx, d); err != nil {
 				return err
 			}
 			return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventCredentialExported, Outcome: "ok",
@@ -581,15 +574,48 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 	return s.storeErr(ctx, err, "device")
 }
 
-// putDeviceKey records d's key thumbprint → d (DeviceKeys).
+// putDeviceKey records d's key thumbprint → d (DeviceKeys), when d has
+// just proved it holds the key (a device assertion, an export by its
+// token): a device enrolled before keys were recorded is filled in, and an
+// entry a device enrolled with the same key before enrolDeviceKey refused
+// that is taken back. It writes only when the entry differs.
 func putDeviceKey(tx Tx, d *Device) error {
-	key, err := credentials.ParsePublicJWK(d.Key)
-	if err != nil {
-		return fmt.Errorf("device %s key: %w", d.ID, err)
-	}
-	thumb, err := credentials.Thumbprint(key)
+	thumb, err := deviceThumbprint(d)
 	if err != nil {
 		return err
 	}
+	if id, err := DeviceKeys.Get(tx, thumb); err == nil && string(id) == d.ID {
+		return nil
+	} else if err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
 	return DeviceKeys.Put(tx, []byte(d.ID), thumb)
+}
+
+// enrolDeviceKey records the key of d, a device being enrolled. A key
+// names one device, ever (as pool keys do, batch.go): enrolment proves
+// no possession of the key, and a public key is no secret (verifiers see
+// it as cnf.jwk), so a key another device has, active or revoked, is
+// refused — else a second citizen could take over the entry by which a
+// revoked device's exported copies are refused (SPEC §2, THREATS T33).
+func enrolDeviceKey(tx Tx, d *Device) error {
+	thumb, err := deviceThumbprint(d)
+	if err != nil {
+		return err
+	}
+	if _, err := DeviceKeys.Get(tx, thumb); err == nil {
+		return Errorf(api.CodeConflict, "device_key: the key of another device")
+	} else if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	return DeviceKeys.Put(tx, []byte(d.ID), thumb)
+}
+
+// deviceThumbprint is the RFC 7638 thumbprint of d's key.
+func deviceThumbprint(d *Device) (string, error) {
+	key, err := credentials.ParsePublicJWK(d.Key)
+	if err != nil {
+		return "", fmt.Errorf("device %s key: %w", d.ID, err)
+	}
+	return credentials.Thumbprint(key)
 }
