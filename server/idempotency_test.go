@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -73,6 +74,32 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 	})
 
+	t.Run("concurrent retries", func(t *testing.T) {
+		// Retries in flight at once (on PostgreSQL their transactions
+		// overlap): one credential, every retry its answer.
+		n := countCredentials()
+		var wg sync.WaitGroup
+		answers := make([][]byte, 6)
+		for i := range answers {
+			wg.Go(func() {
+				st, body := h.keyed("/v1/issuer/credentials", w.issuerKey, "issue-together", issue)
+				if st != 201 {
+					t.Errorf("retry %d: %d %s", i, st, body)
+				}
+				answers[i] = body
+			})
+		}
+		wg.Wait()
+		for i := range answers {
+			if !bytes.Equal(answers[i], answers[0]) {
+				t.Errorf("retry %d answered %s, retry 0 %s", i, answers[i], answers[0])
+			}
+		}
+		if c := countCredentials(); c != n+1 {
+			t.Errorf("%d credentials after 6 concurrent retries of one, want %d", c, n+1)
+		}
+	})
+
 	t.Run("bulk lines", func(t *testing.T) {
 		var body bytes.Buffer
 		for _, key := range []string{"bulk-1", "bulk-2"} {
@@ -103,6 +130,39 @@ func TestIdempotencyKeys(t *testing.T) {
 		}
 		if got := countCredentials(); got != n+2 {
 			t.Errorf("%d credentials after a bulk of 2 and its retry, want %d", got, n+2)
+		}
+	})
+
+	t.Run("one key twice in one bulk body", func(t *testing.T) {
+		// The retry of a line inside the same batch gets the line's answer;
+		// the key with another request fails alone; the other lines issue.
+		keyed := issue
+		keyed.IdempotencyKey = "bulk-twice"
+		other := keyed
+		other.Claims = healthClaims("Someone Else")
+		var body bytes.Buffer
+		for _, line := range []api.IssueRequest{issue, keyed, keyed, other} {
+			b, _ := json.Marshal(line)
+			body.Write(append(b, '\n'))
+		}
+		n := countCredentials()
+		resp := h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/x-ndjson", body.Bytes())
+		defer resp.Body.Close()
+		var got []api.BulkResult
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var r api.BulkResult
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, r)
+		}
+		if len(got) != 4 || got[0].CredentialID == "" || got[1].CredentialID == "" || got[1].CredentialID != got[2].CredentialID ||
+			got[0].CredentialID == got[1].CredentialID || got[3].Error != api.CodeIdempotencyReused {
+			t.Fatalf("a key twice in one body: %+v", got)
+		}
+		if c := countCredentials(); c != n+2 {
+			t.Errorf("%d credentials after lines of which two are one, want %d", c, n+2)
 		}
 	})
 

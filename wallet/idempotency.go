@@ -67,6 +67,10 @@ func idempotencyOf(op string, p *Principal, key string, req any) (*idempotency, 
 
 func (id *idempotency) ad() string { return id.scope + "|" + hex.EncodeToString(id.keyHash) }
 
+func errIdempotencyReused() error {
+	return Errorf(api.CodeIdempotencyReused, "this Idempotency-Key was used with another request")
+}
+
 // answered reads, into out, the first answer given under id; false when
 // there is none. The same key with another request is refused.
 func (s *Service) answered(tx Tx, id *idempotency, out any) (bool, error) {
@@ -80,7 +84,7 @@ func (s *Service) answered(tx Tx, id *idempotency, out any) (bool, error) {
 		return false, err
 	}
 	if !bytes.Equal(a.RequestHash, id.reqHash) {
-		return false, Errorf(api.CodeIdempotencyReused, "this Idempotency-Key was used with another request")
+		return false, errIdempotencyReused()
 	}
 	raw, err := s.openBytes(a.Answer, "idempotent-answer", id.ad())
 	if err != nil {

@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"encoding/binary"
@@ -48,10 +49,11 @@ type pendingIssue struct {
 	copies   map[string][]byte  // device id → sealed SD-JWT
 	idem     *idempotency       // its Idempotency-Key, if any
 	answer   *api.IssueResponse // the first answer to its key: nothing to issue
+	twin     int                // 1 + the index of an earlier item of the batch with its key and request, 0 if none
 }
 
 // skip reports whether there is nothing (more) to issue for it.
-func (it *pendingIssue) skip() bool { return it.err != nil || it.answer != nil }
+func (it *pendingIssue) skip() bool { return it.err != nil || it.answer != nil || it.twin > 0 }
 
 // IssueBatch issues credentials for the calling issuer. Each item is
 // validated on its own (a bad item fails alone); the good ones are
@@ -71,6 +73,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 		req.IdempotencyKey = ""
 		items[i].idem, items[i].err = idempotencyOf("issue", p, key, req)
 	}
+	twins(items)
 	var is *Issuer
 	err := s.store.View(ctx, func(tx Tx) error {
 		var err error
@@ -95,35 +98,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 		return nil, s.storeErr(ctx, err, "allocate status")
 	}
 	s.signAll(signer, is.ID, items, now)
-	err = s.store.Update(ctx, func(tx Tx) error {
-		// A retry of a keyed line answered meanwhile stores nothing.
-		if err := s.answeredIssues(tx, items); err != nil {
-			return err
-		}
-		issued := map[counterKey]int64{} // by type (usage.go)
-		for _, it := range items {
-			if it.skip() {
-				continue
-			}
-			if err := s.remember(tx, it.idem, s.issueResponse(is.ID, it), now); err != nil {
-				return err
-			}
-			if err := Credentials.Put(tx, it.cred); err != nil {
-				return err
-			}
-			for deviceID, sealed := range it.copies {
-				if err := CredentialCopies.Put(tx, sealed, it.cred.ID, deviceID); err != nil {
-					return err
-				}
-			}
-			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: it.holderID, At: now, Event: api.EventCredentialIssued,
-				Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
-				return err
-			}
-			issued[usage{event: eventIssuance, types: it.cred.Type}.key(now)]++
-		}
-		return s.countAll(tx, issued)
-	})
+	err = s.storeIssued(ctx, is, items, now)
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "store credentials")
 	}
@@ -138,6 +113,8 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	issued := 0
 	for i, it := range items {
 		switch {
+		case it.twin > 0:
+			out[i] = out[it.twin-1]
 		case it.err != nil:
 			out[i].Err = it.err
 		case it.answer != nil:
@@ -156,9 +133,73 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	return out, nil
 }
 
+// storeIssued stores the signed items with their activity entries and
+// first answers in one transaction. A key answered by a concurrent call
+// between the first check and this one (ErrExists from its put, on a
+// store whose transactions overlap) is read again: that item then stores
+// nothing and gets the answer given.
+func (s *Service) storeIssued(ctx context.Context, is *Issuer, items []*pendingIssue, now time.Time) error {
+	for attempt := 1; ; attempt++ {
+		err := s.store.Update(ctx, func(tx Tx) error {
+			// A retry of a keyed line answered meanwhile stores nothing.
+			if err := s.answeredIssues(tx, items); err != nil {
+				return err
+			}
+			issued := map[counterKey]int64{} // by type (usage.go)
+			for _, it := range items {
+				if it.skip() {
+					continue
+				}
+				if err := s.remember(tx, it.idem, s.issueResponse(is.ID, it), now); err != nil {
+					return err
+				}
+				if err := Credentials.Put(tx, it.cred); err != nil {
+					return err
+				}
+				for deviceID, sealed := range it.copies {
+					if err := CredentialCopies.Put(tx, sealed, it.cred.ID, deviceID); err != nil {
+						return err
+					}
+				}
+				if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: it.holderID, At: now, Event: api.EventCredentialIssued,
+					Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
+					return err
+				}
+				issued[usage{event: eventIssuance, types: it.cred.Type}.key(now)]++
+			}
+			return s.countAll(tx, issued)
+		})
+		if !errors.Is(err, ErrExists) || attempt == 3 {
+			return err
+		}
+	}
+}
+
 // issueResponse is the answer for an issued item.
 func (s *Service) issueResponse(issuerID string, it *pendingIssue) *api.IssueResponse {
 	return &api.IssueResponse{CredentialID: it.cred.ID, StatusIndex: it.index, StatusList: s.StatusListURL(issuerID, it.list)}
+}
+
+// twins marks the items whose Idempotency-Key an earlier item of the
+// batch has: with the same request it is that item's retry and gets its
+// answer, never a second credential; with another it fails alone, as
+// with a key answered before the batch.
+func twins(items []*pendingIssue) {
+	first := map[string]int{}
+	for i, it := range items {
+		if it.err != nil || it.idem == nil {
+			continue
+		}
+		j, seen := first[string(it.idem.keyHash)]
+		switch {
+		case !seen:
+			first[string(it.idem.keyHash)] = i
+		case bytes.Equal(items[j].idem.reqHash, it.idem.reqHash):
+			it.twin = j + 1
+		default:
+			it.err = errIdempotencyReused()
+		}
+	}
 }
 
 // answeredIssues finds the first answers of the keyed items not yet
