@@ -13,7 +13,8 @@ import (
 
 // TimeLayout is the one form of a time in an answer: RFC 3339 in UTC with
 // exactly three fractional digits, "2026-03-01T08:30:00.000Z". Requests
-// may give any RFC 3339 time.
+// may give any RFC 3339 time with upper-case T and Z (RFC 3339 §5.6 lets
+// a specification require them).
 const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // Requests and answers of the API (SPEC §3). The server decodes requests
