@@ -46,7 +46,7 @@ const (
 	ReasonKBSDHashMismatch Reason = "kb_sd_hash_mismatch"  // T10
 	ReasonKBNonceMismatch  Reason = "kb_nonce_mismatch"    // T11
 	ReasonKBAudMismatch    Reason = "kb_aud_mismatch"      // T11
-	ReasonKBIatOutOfWindow Reason = "kb_iat_out_of_window" // T11
+	ReasonKBIatOutOfWindow Reason = "kb_iat_out_of_window" // T11: iat outside the window, or the KB-JWT's exp passed or nbf ahead
 
 	// Encrypted responses (OpenID4VP 1.0 §8.3).
 	ReasonDecryptionFailed Reason = "decryption_failed" // not encrypted to the request's key, or tampered with

@@ -63,6 +63,7 @@ type compactJWS struct {
 	header       header
 	payload      string // base64url, decoded only after the signature is checked
 	signingInput string
+	rawSignature string // base64url as received, decoded by decodeSignature
 	signature    []byte
 }
 
@@ -90,11 +91,18 @@ func parseJWS(token, wantTyp string) (*compactJWS, error) {
 	if wantTyp != "" && jw.header.Typ != wantTyp {
 		return nil, fail(ReasonInvalidTyp, "typ %q, want %q", jw.header.Typ, wantTyp)
 	}
+	if err := jw.decodeSignature(); err != nil {
+		return nil, err
+	}
 	return &jw, nil
 }
 
 // splitJWS splits a compact JWS of at most maxJWTBytes into jw (payload
-// left encoded) and decodes its header strictly into header.
+// and signature left encoded) and decodes its header strictly into header.
+// Nothing of the signature is looked at here, so the caller's alg check
+// comes first whatever the signature is: alg none, whose signature is empty
+// (RFC 7519 §6.1), is refused as unsupported_alg (THREATS T2). The caller
+// then checks the rest of the header and calls decodeSignature.
 func splitJWS(token string, jw *compactJWS, header any) error {
 	if len(token) > maxJWTBytes {
 		return fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
@@ -111,11 +119,38 @@ func splitJWS(token string, jw *compactJWS, header any) error {
 	if err := unmarshalStrict(hb, header); err != nil {
 		return err
 	}
-	if jw.signature, err = b64.DecodeString(s); err != nil {
+	jw.payload, jw.rawSignature, jw.signingInput = p, s, token[:len(h)+1+len(p)]
+	return nil
+}
+
+// decodeSignature decodes the signature part, after the header checks.
+func (jw *compactJWS) decodeSignature() error {
+	sig, err := b64.DecodeString(jw.rawSignature)
+	if err != nil {
 		return fail(ReasonInvalidSignature, "signature is not base64url")
 	}
-	jw.payload, jw.signingInput = p, token[:len(h)+1+len(p)]
+	jw.signature = sig
 	return nil
+}
+
+// headerAlg reads the alg of a compact JWS's header (its first base64url
+// part) and nothing else of the token; an absent alg reads as "", and ok is
+// false when that part is not base64url JSON with alg, if any, a string. It
+// lets a shape check that refuses an empty signature give alg its own
+// answer first (THREATS T2).
+func headerAlg(token string) (alg string, ok bool) {
+	h, _, _ := strings.Cut(token, ".")
+	hb, err := b64.DecodeString(h)
+	if err != nil {
+		return "", false
+	}
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if err := unmarshalStrict(hb, &hdr); err != nil {
+		return "", false
+	}
+	return hdr.Alg, true
 }
 
 // verify checks the ES256 signature over the signing input (RFC 7515 §5.2

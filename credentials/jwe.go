@@ -241,6 +241,9 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 	case len(hdr.X5C) == 0 || len(hdr.X5C) > 5:
 		return nil, nil, fail(ReasonUntrustedIssuer, "x5c: 1 to 5 certificates")
 	}
+	if err := jw.decodeSignature(); err != nil {
+		return nil, nil, err
+	}
 	// RFC 7515 §4.1.6: standard base64 DER, the leaf first.
 	certs := make([]*x509.Certificate, len(hdr.X5C))
 	for i, c := range hdr.X5C {

@@ -184,13 +184,25 @@ func Bind(presentation string, holder crypto.Signer, aud, nonce string, iat time
 // presentation is what the caller itself prepared (the issuer-signed JWT
 // and the chosen disclosures, ending in "~"), kb must be exactly one
 // compact JWS (RFC 7515 §7.1: three base64url parts, no "~"), so nothing
-// the holder sends can add a disclosure (THREATS T32). The KB-JWT itself is
-// checked by Verify.
+// the holder sends can add a disclosure (THREATS T32). A header alg other
+// than ES256 is refused as ReasonUnsupportedAlg, any other kb that is not
+// one compact JWS as ReasonKBInvalid. The KB-JWT itself is checked by
+// Verify.
 func Attach(presentation, kb string) (string, error) {
 	if !strings.HasSuffix(presentation, "~") {
 		return "", errors.New("attach: presentation must end in ~")
 	}
-	if len(kb) > maxJWTBytes || !compactJWSShape(kb) {
+	if len(kb) > maxJWTBytes {
+		return "", fail(ReasonKBInvalid, "kb-jwt is not one compact JWS")
+	}
+	// SPEC §6, THREATS T2: the header's alg is read before the shape is
+	// checked, so alg none, whose signature is empty (RFC 7519 §6.1) and
+	// would fail the shape, is refused as what it is. Any kb gets past here
+	// only with an ES256 header or none readable, and then faces the shape.
+	if alg, ok := headerAlg(kb); ok && alg != algES256 {
+		return "", fail(ReasonUnsupportedAlg, "kb-jwt alg %q is not allowed", alg)
+	}
+	if !compactJWSShape(kb) {
 		return "", fail(ReasonKBInvalid, "kb-jwt is not one compact JWS")
 	}
 	return presentation + kb, nil

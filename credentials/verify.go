@@ -7,6 +7,9 @@ import (
 	"math"
 	"slices"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Trust answers which keys may sign credentials (SPEC §6: keys only from the
@@ -286,7 +289,30 @@ func numericDate(payload map[string]any, name string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	f, ok := x.(float64)
-	if !ok || f < 0 || f > 1e11 {
+	if !ok {
+		return time.Time{}, fail(ReasonMalformed, "%s is not a NumericDate", name)
+	}
+	return numericTime(f, name)
+}
+
+// rawNumericDate reads an optional NumericDate claim (RFC 7519 §2) kept as
+// raw JSON: absent (nil) is the zero time; present, it must be a JSON
+// number, so a string or null is refused.
+func rawNumericDate(raw jsontext.Value, name string) (time.Time, error) {
+	if raw == nil {
+		return time.Time{}, nil
+	}
+	var f float64
+	if raw.Kind() != '0' || json.Unmarshal(raw, &f) != nil {
+		return time.Time{}, fail(ReasonMalformed, "%s is not a NumericDate", name)
+	}
+	return numericTime(f, name)
+}
+
+// numericTime is the instant of NumericDate f, which must lie between 1970
+// and year 5138 (1e11 seconds), so it converts without overflow.
+func numericTime(f float64, name string) (time.Time, error) {
+	if f < 0 || f > 1e11 {
 		return time.Time{}, fail(ReasonMalformed, "%s is not a NumericDate", name)
 	}
 	sec, frac := math.Modf(f)
@@ -331,6 +357,10 @@ func (v *Verified) readBinding(payload map[string]any, p *parts, opts VerifyOpti
 		Aud    *string  `json:"aud"`
 		Iat    *float64 `json:"iat"`
 		SDHash *string  `json:"sd_hash"`
+		// Raw, so that a present but non-numeric value (null included)
+		// is told from an absent one.
+		Exp jsontext.Value `json:"exp"`
+		Nbf jsontext.Value `json:"nbf"`
 	}
 	if err := unmarshalStrict(body, &kb); err != nil {
 		return kbErr(err)
@@ -338,10 +368,28 @@ func (v *Verified) readBinding(payload map[string]any, p *parts, opts VerifyOpti
 	if kb.Nonce == nil || kb.Aud == nil || kb.Iat == nil || kb.SDHash == nil {
 		return fail(ReasonKBInvalid, "kb-jwt lacks nonce, aud, iat or sd_hash")
 	}
+	exp, err := rawNumericDate(kb.Exp, "exp")
+	if err != nil {
+		return kbErr(err)
+	}
+	nbf, err := rawNumericDate(kb.Nbf, "nbf")
+	if err != nil {
+		return kbErr(err)
+	}
 	iat := time.Unix(int64(*kb.Iat), 0)
 	// §7.3 step 5: iat within the acceptable window.
 	if opts.Now.Add(opts.Skew).Before(iat) || iat.Before(opts.Now.Add(-opts.MaxKBAge-opts.Skew)) {
 		return fail(ReasonKBIatOutOfWindow, "kb-jwt iat outside the accepted window")
+	}
+	// §7.3 step 5: the KB-JWT is "a valid JWT in all other respects, per
+	// [RFC7519]": RFC 7519 §4.1.4, the current time is before exp, and
+	// §4.1.5, not before nbf, with the leeway used for iat. Both are
+	// optional; the reason is the key binding's own time window (T11).
+	if !exp.IsZero() && !opts.Now.Before(exp.Add(opts.Skew)) {
+		return fail(ReasonKBIatOutOfWindow, "kb-jwt expired (exp)")
+	}
+	if !nbf.IsZero() && opts.Now.Add(opts.Skew).Before(nbf) {
+		return fail(ReasonKBIatOutOfWindow, "kb-jwt not yet valid (nbf)")
 	}
 	// §7.3 step 5: nonce and aud as expected.
 	if (opts.RequireKB || opts.Nonce != "") && *kb.Nonce != opts.Nonce {

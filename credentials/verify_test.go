@@ -195,6 +195,138 @@ func TestVerifyRejects(t *testing.T) {
 	}
 }
 
+// TestKBExpAndNbf: a KB-JWT's exp and nbf, when present, are NumericDates
+// checked against the verifier's clock with the iat leeway (RFC 9901 §7.3
+// step 5, RFC 7519 §4.1.4, §4.1.5), on the verification path (Verify) and
+// on the approval path (Attach, then Verify). reason "" means accepted.
+func TestKBExpAndNbf(t *testing.T) {
+	f := newFixture(t)
+	valid := f.present(t, f.issue(t, credentials.NationalID), "full_name")
+	pres := valid[:strings.LastIndexByte(valid, '~')+1]
+	kbPayload := map[string]any{"aud": testAud, "nonce": testNonce, "iat": f.now.Unix(), "sd_hash": credentials.SDHash(pres)}
+	at := func(d time.Duration) int64 { return f.now.Add(d).Unix() }
+	cases := []struct {
+		name   string
+		claims []any
+		reason credentials.Reason
+	}{
+		{name: "exp an hour ago", claims: []any{"exp", at(-time.Hour)}, reason: credentials.ReasonKBIatOutOfWindow},
+		{name: "exp two minutes ago", claims: []any{"exp", at(-2 * time.Minute)}, reason: credentials.ReasonKBIatOutOfWindow},
+		{name: "exp 1970", claims: []any{"exp", 0}, reason: credentials.ReasonKBIatOutOfWindow},
+		{name: "exp 30 s ago, within the leeway", claims: []any{"exp", at(-30 * time.Second)}},
+		{name: "exp in five minutes", claims: []any{"exp", at(5 * time.Minute)}},
+		{name: "exp fractional, in five minutes", claims: []any{"exp", float64(at(5*time.Minute)) + 0.5}},
+		{name: "nbf in an hour", claims: []any{"nbf", at(time.Hour)}, reason: credentials.ReasonKBIatOutOfWindow},
+		{name: "nbf 30 s ahead, within the leeway", claims: []any{"nbf", at(30 * time.Second)}},
+		{name: "nbf a minute ago, exp in five", claims: []any{"nbf", at(-time.Minute), "exp", at(5 * time.Minute)}},
+		{name: "nbf in an hour, exp in two", claims: []any{"nbf", at(time.Hour), "exp", at(2 * time.Hour)}, reason: credentials.ReasonKBIatOutOfWindow},
+		{name: "exp a string", claims: []any{"exp", fmt.Sprint(at(5 * time.Minute))}, reason: credentials.ReasonKBInvalid},
+		{name: "nbf a string", claims: []any{"nbf", fmt.Sprint(at(-time.Minute))}, reason: credentials.ReasonKBInvalid},
+		{name: "exp null", claims: []any{"exp", nil}, reason: credentials.ReasonKBInvalid},
+		{name: "exp an object", claims: []any{"exp", map[string]any{}}, reason: credentials.ReasonKBInvalid},
+		{name: "exp negative", claims: []any{"exp", -1}, reason: credentials.ReasonKBInvalid},
+	}
+	for _, tc := range cases {
+		kb := signRaw(t, f.holderKey, `{"alg":"ES256","typ":"kb+jwt"}`, mustJSON(t, with(kbPayload, tc.claims...)))
+		check := func(t *testing.T, v *credentials.Verified, err error) {
+			t.Helper()
+			if got := credentials.ReasonOf(err); got != tc.reason {
+				t.Fatalf("reason %q (%v), want %q", got, err, tc.reason)
+			}
+			if tc.reason == "" && (v.KB == nil || v.KB.Nonce != testNonce) {
+				t.Fatalf("accepted without its key binding: %+v", v.KB)
+			}
+		}
+		t.Run(tc.name+"/verify", func(t *testing.T) {
+			v, err := credentials.Verify(pres+kb, f.trust, f.opts())
+			check(t, v, err)
+		})
+		t.Run(tc.name+"/approve", func(t *testing.T) {
+			full, err := credentials.Attach(pres, kb)
+			if err != nil {
+				t.Fatalf("Attach: %v", err)
+			}
+			v, err := credentials.Verify(full, f.trust, f.opts())
+			check(t, v, err)
+		})
+	}
+}
+
+// TestAlgNoneWithEmptySignature: alg none comes with an empty signature
+// (RFC 7519 §6.1); it is refused as unsupported_alg, not as a shape or
+// signature error, in the issuer-signed JWT and in the KB-JWT, on every
+// path that reads them (THREATS T2).
+func TestAlgNoneWithEmptySignature(t *testing.T) {
+	f := newFixture(t)
+	sdjwt := f.issue(t, credentials.NationalID)
+	valid := f.present(t, sdjwt, "full_name")
+	hdr, payload, discs, _ := sdParts(t, valid)
+	pres := valid[:strings.LastIndexByte(valid, '~')+1]
+	kbPayload := map[string]any{"aud": testAud, "nonce": testNonce, "iat": f.now.Unix(), "sd_hash": credentials.SDHash(pres)}
+	noneJWT := noneToken(t, hdr, payload)
+	if !strings.HasSuffix(noneJWT, ".") || !strings.HasSuffix(noneKB(t, kbPayload), ".") {
+		t.Fatal("the alg none tokens do not end in an empty signature")
+	}
+	noneSDJWT := noneJWT + "~" + strings.Join(discs, "~") + "~"
+	// An alg none KB-JWT whose signature part is not even base64url: the
+	// alg is still read first.
+	noneKBJunkSig := noneKB(t, kbPayload) + "*"
+	cases := map[string]func() error{
+		"issuer jwt, Verify": func() error {
+			_, err := credentials.Verify(noneSDJWT, f.trust, f.opts())
+			return err
+		},
+		"issuer jwt, Verify without key binding": func() error {
+			opts := f.opts()
+			noKB(&opts)
+			_, err := credentials.Verify(noneSDJWT, f.trust, opts)
+			return err
+		},
+		"issuer jwt, Verify with a valid kb-jwt": func() error {
+			_, err := credentials.Verify(noneSDJWT+valid[len(pres):], f.trust, f.opts())
+			return err
+		},
+		"issuer jwt, signature not base64url": func() error {
+			_, err := credentials.Verify(noneJWT+"*~"+strings.Join(discs, "~")+"~", f.trust, f.opts())
+			return err
+		},
+		"issuer jwt, ProfilePlain": func() error {
+			opts := f.opts()
+			noKB(&opts)
+			opts.Profile = credentials.ProfilePlain
+			_, err := credentials.Verify(noneSDJWT, f.trust, opts)
+			return err
+		},
+		"issuer jwt, Present": func() error {
+			_, err := credentials.Present(noneSDJWT, []string{"full_name"})
+			return err
+		},
+		"kb-jwt, Verify": func() error {
+			_, err := credentials.Verify(pres+noneKB(t, kbPayload), f.trust, f.opts())
+			return err
+		},
+		"kb-jwt, Attach": func() error {
+			_, err := credentials.Attach(pres, noneKB(t, kbPayload))
+			return err
+		},
+		"kb-jwt, signature not base64url, Verify": func() error {
+			_, err := credentials.Verify(pres+noneKBJunkSig, f.trust, f.opts())
+			return err
+		},
+		"kb-jwt, signature not base64url, Attach": func() error {
+			_, err := credentials.Attach(pres, noneKBJunkSig)
+			return err
+		},
+	}
+	for name, run := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := credentials.ReasonOf(run()); got != credentials.ReasonUnsupportedAlg {
+				t.Fatalf("reason %q, want %q", got, credentials.ReasonUnsupportedAlg)
+			}
+		})
+	}
+}
+
 var allVerifyReasons = []credentials.Reason{
 	credentials.ReasonMalformed, credentials.ReasonTooLarge, credentials.ReasonTooManyDisclosures,
 	credentials.ReasonTooDeep, credentials.ReasonDuplicateKey, credentials.ReasonInvalidSignature,
