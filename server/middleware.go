@@ -95,10 +95,16 @@ func (s *server) observe() gin.HandlerFunc {
 			slog.String("method", method),
 			slog.String("route", route),
 		}
-		// The path of a matched route holds only ids; an unmatched one is
-		// whatever the client typed, which may be anything, so it is left out.
+		// The path of a matched route holds ids, but for the :token of the
+		// OpenID4VP request and response URIs, a secret kept only hashed
+		// (SPEC §6, THREATS T28): there the route stands for the path. An
+		// unmatched path is whatever the client typed, which may be
+		// anything, so it is left out.
 		if c.FullPath() != "" {
 			path := c.Request.URL.Path
+			if c.Param("token") != "" {
+				path = c.FullPath()
+			}
 			if len(path) > 256 {
 				path = path[:256]
 			}

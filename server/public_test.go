@@ -187,6 +187,9 @@ func TestLogs(t *testing.T) {
 	var vr api.VerifyResponse
 	h.call("POST", "/v1/verify", w.verifierKey, api.VerifyRequest{QR: qrText}, 200, &vr)
 	h.call("GET", "/v1/me/activity?export=1", w.token, nil, 200, nil)
+	const uriToken = "LOGGEDNOWHERE7QX2ZKD5MWJ3A" // the secret of an OpenID4VP request or response URI
+	h.request("GET", "/oid4vp/requests/"+uriToken, "", "", nil)
+	h.request("POST", "/oid4vp/responses/"+uriToken, "", "application/x-www-form-urlencoded", []byte("error=access_denied"))
 	logs := h.logs.String()
 
 	found := false
@@ -208,7 +211,7 @@ func TestLogs(t *testing.T) {
 	secrets := map[string]string{
 		"access token": w.token, "issuer key": w.issuerKey, "verifier key": w.verifierKey, "admin key": h.admin,
 		"full name": testFullName, "card number": testCard, "citizen id": testCitizen, "qr token": strings.TrimPrefix(qrText, "EID1:"),
-		"nonce": vr.Documents[0].KeyBinding.Nonce, "jwt": "eyJ", "query": "export=1",
+		"nonce": vr.Documents[0].KeyBinding.Nonce, "jwt": "eyJ", "query": "export=1", "request uri token": uriToken,
 	}
 	for what, s := range secrets {
 		if strings.Contains(logs, s) {
