@@ -659,7 +659,7 @@ type PresenceResponse struct {
 
 // WebhookRequest is PUT /v1/admin/verifiers/{id}/webhook.
 type WebhookRequest struct {
-	URL string `json:"url"` // https to a public unicast address (loopback only in development mode); "" removes it
+	URL *string `json:"url"` // required: https to a public unicast address (loopback only in development mode); "" removes it
 }
 
 // WebhookResponse carries the new signing secret, shown once.

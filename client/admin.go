@@ -195,7 +195,7 @@ func (a *Admin) CreateActivationCode(ctx context.Context, citizenID string) (*ap
 // once: the receiver checks each delivery with it (api.VerifyWebhook).
 func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) (*api.WebhookResponse, error) {
 	var out api.WebhookResponse
-	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", api.WebhookRequest{URL: url}, &out); err != nil {
+	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/webhook", api.WebhookRequest{URL: &url}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -205,6 +205,9 @@ func (a *Admin) SetVerifierWebhook(ctx context.Context, verifierID, url string) 
 // verifier routes with the verifier's keys (CORS; at most 16, none by
 // default; an empty list removes them all).
 func (a *Admin) SetVerifierOrigins(ctx context.Context, verifierID string, origins []string) (*api.VerifierView, error) {
+	if origins == nil {
+		origins = []string{} // the member is required; [] removes them
+	}
 	var out api.VerifierView
 	if err := a.do(ctx, http.MethodPut, "/v1/admin/verifiers/"+escape(verifierID)+"/origins", api.OriginsRequest{Origins: origins}, &out); err != nil {
 		return nil, err

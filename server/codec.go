@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +125,11 @@ func unmarshalStrict(data []byte, v any, what string) *wallet.Error {
 	// v2's defaults refuse duplicate names, invalid UTF-8 and trailing
 	// data, and match names case-sensitively; unknown members are refused
 	// on top.
+	// Every request body is an object: null, which would decode as
+	// nothing given, is refused too.
+	if string(bytes.TrimSpace(data)) == "null" {
+		return &wallet.Error{Code: api.CodeInvalidRequest, Message: what + " must be a JSON object of the documented shape"}
+	}
 	err := json.Unmarshal(data, v, json.RejectUnknownMembers(true))
 	if err == nil {
 		return nil

@@ -63,6 +63,18 @@ func TestCORSVerifierRoutes(t *testing.T) {
 	if len(view.Origins) != 1 || view.Origins[0] != bank {
 		t.Fatalf("verifier after setting origins: %+v", view)
 	}
+	// The member is required ([] removes them): a body without it, or
+	// null, is refused and leaves them as they are (SPEC §5).
+	for _, body := range []string{`{}`, `null`, `{"origins":null}`} {
+		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/origins", h.admin, "application/json", []byte(body)), 400, "invalid_request")
+	}
+	var list api.VerifierList
+	h.call("GET", "/v1/admin/verifiers", h.admin, nil, 200, &list)
+	for _, v := range list.Verifiers {
+		if v.ID == w.verifierID && (len(v.Origins) != 1 || v.Origins[0] != bank) {
+			t.Fatalf("the origins after bodies without them: %+v", v)
+		}
+	}
 
 	// Allowed: the answer names the origin; the share is redeemed.
 	if resp := verifications(bank); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != bank {

@@ -304,13 +304,18 @@ func TestRequestRoutes(t *testing.T) {
 
 	// The webhook route.
 	for _, u := range []string{"http://example.com/hook", "ftp://127.0.0.1/", "not a url"} {
-		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: u})), 400, "invalid_request")
+		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: &u})), 400, "invalid_request")
 	}
-	wantError(t, h.request("PUT", "/v1/admin/verifiers/nobody/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: "https://hooks.example/x"})), 404, "not_found")
+	wantError(t, h.request("PUT", "/v1/admin/verifiers/nobody/webhook", h.admin, "application/json", mustJSON(t, api.WebhookRequest{URL: new("https://hooks.example/x")})), 404, "not_found")
 	var wh api.WebhookResponse
-	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, api.WebhookRequest{URL: "https://hooks.example/x"}, 200, &wh)
+	h.call("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, api.WebhookRequest{URL: new("https://hooks.example/x")}, 200, &wh)
 	if wh.URL != "https://hooks.example/x" || !strings.HasPrefix(wh.Secret, "whsec_") {
 		t.Errorf("webhook: %+v", wh)
+	}
+	// url is required ("" removes it): a body without it, or null, is
+	// refused, not taken for a removal (SPEC §5).
+	for _, body := range []string{`{}`, `null`, `{"url":null}`} {
+		wantError(t, h.request("PUT", "/v1/admin/verifiers/"+w.verifierID+"/webhook", h.admin, "application/json", []byte(body)), 400, "invalid_request")
 	}
 	if strings.Contains(h.logs.String(), wh.Secret) {
 		t.Error("the webhook secret is in the logs")

@@ -21,6 +21,9 @@ func (s *Service) SetVerifierOrigins(ctx context.Context, p *Principal, verifier
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
+	if req.Origins == nil {
+		return nil, Errorf(api.CodeInvalidRequest, "origins is required ([] removes them)")
+	}
 	if len(req.Origins) > maxOrigins {
 		return nil, Errorf(api.CodeInvalidRequest, "origins: at most %d", maxOrigins)
 	}

@@ -70,7 +70,7 @@ func TestWebhookURLPolicy(t *testing.T) {
 	ctx := context.Background()
 	set := func(t *testing.T, svc *wallet.Service, admin *wallet.Principal, u string) error {
 		t.Helper()
-		_, err := svc.SetVerifierWebhook(ctx, admin, "shop", api.WebhookRequest{URL: u})
+		_, err := svc.SetVerifierWebhook(ctx, admin, "shop", api.WebhookRequest{URL: &u})
 		return err
 	}
 	wantRefused := func(t *testing.T, err error, rule string) {

@@ -65,7 +65,7 @@ func TestWebhookOutboxDeadReplica(t *testing.T) {
 	defer recv.Close()
 	defer close(release)
 	r := newReqEnv(t, wallet.Config{Keys: keys, Now: time.Now, AllowLoopbackWebhooks: true})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new(recv.URL + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	r.decline(t)
@@ -114,7 +114,7 @@ func TestWebhookOutboxOneAttemptEach(t *testing.T) {
 	defer recv.Close()
 	r := newReqEnv(t, wallet.Config{Keys: keys, Now: time.Now, AllowLoopbackWebhooks: true})
 	b := r.replica(t, keys, time.Now)
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new(recv.URL + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	// Half the requests are decided on each replica, together: each
@@ -164,7 +164,7 @@ func TestWebhookOutboxSweepsDone(t *testing.T) {
 	}))
 	defer recv.Close()
 	r := newReqEnv(t, wallet.Config{Keys: keys, Now: time.Now, AllowLoopbackWebhooks: true})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new(recv.URL + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	const n = 33

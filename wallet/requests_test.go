@@ -332,7 +332,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	r := newReqEnv(t, wallet.Config{WebhookRetries: retries, Now: time.Now, AllowLoopbackWebhooks: true}) // receivers on 127.0.0.1
 	r.now = time.Now()
 	ctx := context.Background()
-	wh, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"})
+	wh, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: new(recv.URL + "/hook")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +374,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 		http.Redirect(w, req, elsewhere.URL, http.StatusTemporaryRedirect)
 	}))
 	defer redirecting.Close()
-	if _, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: redirecting.URL}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: &redirecting.URL}); err != nil {
 		t.Fatal(err)
 	}
 	answer()
@@ -382,7 +382,7 @@ func TestWebhookSignedAndRetried(t *testing.T) {
 	if n := followed.Load(); n != 0 {
 		t.Errorf("the webhook followed a redirect %d times", n)
 	}
-	wh, err = r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: recv.URL + "/hook"})
+	wh, err = r.svc.SetVerifierWebhook(ctx, r.admin, "shop", api.WebhookRequest{URL: new(recv.URL + "/hook")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -128,10 +128,14 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 	if err := p.require(api.RoleAdmin); err != nil {
 		return nil, err
 	}
-	resp := &api.WebhookResponse{URL: req.URL}
+	if req.URL == nil {
+		return nil, Errorf(api.CodeInvalidRequest, `url is required ("" removes the webhook)`)
+	}
+	url := *req.URL
+	resp := &api.WebhookResponse{URL: url}
 	var sealed []byte
-	if req.URL != "" {
-		if err := s.webhooks.policy.checkURL(req.URL); err != nil {
+	if url != "" {
+		if err := s.webhooks.policy.checkURL(url); err != nil {
 			return nil, err
 		}
 		secret, err := s.newSecret("whsec_")
@@ -148,13 +152,13 @@ func (s *Service) SetVerifierWebhook(ctx context.Context, p *Principal, verifier
 		if err != nil {
 			return err
 		}
-		v.WebhookURL, v.WebhookSecret = req.URL, sealed
+		v.WebhookURL, v.WebhookSecret = url, sealed
 		return Verifiers.Put(tx, v)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "verifier")
 	}
-	s.log.InfoContext(ctx, "verifier webhook set", "verifier_id", verifierID, "enabled", req.URL != "")
+	s.log.InfoContext(ctx, "verifier webhook set", "verifier_id", verifierID, "enabled", url != "")
 	return resp, nil
 }
 

@@ -122,7 +122,7 @@ func TestWebhookDialChecksResolvedAddress(t *testing.T) {
 	serveCounting(t, target, func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
 	r, logs := webhookEnv(t, false, 10*time.Millisecond)
 	u := "https://localhost:" + target.port() + "/hooks/tok-s3cr3t?key=k3y-9"
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: u}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: &u}); err != nil {
 		t.Fatalf("a DNS name is judged at dial, not when set: %v", err)
 	}
 	r.decline(t)
@@ -151,7 +151,7 @@ func TestWebhookRedirectNotFollowed(t *testing.T) {
 	serveCounting(t, redirecting, func(w http.ResponseWriter, req *http.Request) {
 		http.Redirect(w, req, "http://127.0.0.1:"+elsewhere.port()+"/stolen", http.StatusTemporaryRedirect)
 	})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + redirecting.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new("http://127.0.0.1:" + redirecting.port() + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	r.decline(t)
@@ -181,7 +181,7 @@ func TestWebhookResponseReadCapped(t *testing.T) {
 			}
 		}
 	})
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + endless.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new("http://127.0.0.1:" + endless.port() + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()
@@ -201,7 +201,7 @@ func TestWebhookTimeout(t *testing.T) {
 	release := make(chan struct{})
 	serveCounting(t, silent, func(http.ResponseWriter, *http.Request) { <-release })
 	t.Cleanup(func() { close(release) })
-	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: "http://127.0.0.1:" + silent.port() + "/hook"}); err != nil {
+	if _, err := r.svc.SetVerifierWebhook(context.Background(), r.admin, "shop", api.WebhookRequest{URL: new("http://127.0.0.1:" + silent.port() + "/hook")}); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

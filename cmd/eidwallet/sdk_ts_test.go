@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -183,7 +184,10 @@ func (w *kitWorld) harness() string {
 		if err := json.Unmarshal(body, &in); err != nil {
 			return nil, err
 		}
-		return w.admin.SetVerifierWebhook(ctx, "bank", in.URL)
+		if in.URL == nil {
+			return nil, errors.New("url is required")
+		}
+		return w.admin.SetVerifierWebhook(ctx, "bank", *in.URL)
 	})
 	route("PUT /origins", func(ctx context.Context, body []byte) (any, error) {
 		// The client package has no call for it: the operator's HTTP route.
