@@ -70,6 +70,16 @@ func TestServiceErrorsThroughHandlers(t *testing.T) {
 	h.call("DELETE", "/v1/me/shares/"+id, w.token, nil, 204, nil)
 	wantError(t, verify(qrText), 410, "share_cancelled")
 	wantError(t, h.request("GET", "/v1/me/shares/"+id+"/qr.png", w.token, "", nil), 410, "share_cancelled")
+	// 410: approving a share cancelled before its approval; 409 replay for
+	// one approved already.
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
+	h.call("DELETE", "/v1/me/shares/"+created.ShareID, w.token, nil, 204, nil)
+	wantError(t, h.request("POST", "/v1/me/shares/"+created.ShareID+"/approve", w.token, "application/json",
+		mustJSON(t, api.ApproveRequest{KBJWTs: []string{"x"}})), 410, "share_cancelled")
+	wantError(t, h.request("POST", "/v1/me/shares/"+id+"/approve", w.token, "application/json",
+		mustJSON(t, api.ApproveRequest{KBJWTs: []string{"x"}})), 410, "share_cancelled")
 	// 410: an expired share (T16).
 	_, qrText = w.share(h, "full_name")
 	h.clock.Advance(2 * wallet.DefaultShareTTL)

@@ -434,9 +434,13 @@ func (s *Service) ApproveShare(ctx context.Context, p *Principal, shareID string
 
 // pending is the share state machine before an approval.
 func pending(sh *Share, now time.Time) error {
-	if sh.Status != api.SharePending {
+	switch sh.Status {
+	case api.SharePending:
+	case api.ShareCancelled: // SPEC §5: 410 share_cancelled
+		return Errorf(api.CodeShareCancelled, "the share was cancelled")
+	default:
 		// The nonces of this share were consumed by its first approval.
-		return Errorf(api.CodeReplay, "the share was already approved or cancelled")
+		return Errorf(api.CodeReplay, "the share was already approved")
 	}
 	if !now.Before(sh.ExpiresAt) {
 		return Errorf(api.CodeShareExpired, "the share was not approved in time")
