@@ -2,6 +2,9 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"io"
 	"net/http"
 	"regexp"
@@ -491,5 +494,41 @@ func TestSetStatusOfAnotherIssuersCredential(t *testing.T) {
 	h.call("GET", "/v1/me/credentials/"+w.credential.CredentialID, w.token, nil, 200, &view)
 	if view.Status != api.StatusValid {
 		t.Errorf("credential status %q after another issuer's attempt, want %s", view.Status, api.StatusValid)
+	}
+}
+
+// TestLengthsCountCharacters: the documented maxLength of a text member
+// counts characters, as JSON Schema does, not bytes: a Vietnamese letter
+// is two or three bytes, and a name, category, purpose, status reason or
+// device name of that many such letters is taken, one more is 400.
+func TestLengthsCountCharacters(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	text := func(n int) string { return strings.Repeat("ư", n) } // two bytes each
+	h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{ID: "nha-thuoc", Name: text(200), Category: text(64),
+		Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}}, 201, nil)
+	for _, bad := range []api.CreateVerifierRequest{{ID: "qua-dai", Name: text(201), Category: "pharmacy"}, {ID: "qua-dai", Name: "Shop", Category: text(65)}} {
+		bad.Claims = map[string][]string{credentials.HealthInsurance: {"full_name"}}
+		wantError(t, h.request("POST", "/v1/admin/verifiers", h.admin, "application/json", mustJSON(t, bad)), 400, "invalid_request")
+	}
+	asked := func(purpose string) api.CreateRequestRequest {
+		return api.CreateRequestRequest{Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: purpose}
+	}
+	h.call("POST", "/v1/verifier/requests", w.verifierKey, asked(text(200)), 201, nil)
+	wantError(t, h.request("POST", "/v1/verifier/requests", w.verifierKey, "application/json", mustJSON(t, asked(text(201)))), 400, "invalid_request")
+	status := "/v1/issuer/credentials/" + w.credential.CredentialID + "/status"
+	h.call("POST", status, w.issuerKey, api.StatusRequest{Status: "suspended", Reason: text(200)}, 200, nil)
+	wantError(t, h.request("POST", status, w.issuerKey, "application/json", mustJSON(t, api.StatusRequest{Status: "valid", Reason: text(201)})), 400, "invalid_request")
+	var code api.ActivationCodeResponse
+	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: w.citizen}, 201, &code)
+	enrol := func(name string) *http.Response {
+		key := must(ecdsa.GenerateKey(elliptic.P256(), rand.Reader))
+		jwk := must(json.Marshal(must(credentials.PublicJWK(&key.PublicKey))))
+		return h.request("POST", "/v1/enrollments", "", "application/json", mustJSON(t, api.EnrollRequest{
+			CitizenID: w.citizen, ActivationCode: code.Code, DeviceKey: jwk, DeviceName: name}))
+	}
+	wantError(t, enrol(text(101)), 400, "invalid_request")
+	if resp := enrol(text(100)); resp.StatusCode != 201 {
+		t.Errorf("a device name of 100 two-byte letters: %d %s", resp.StatusCode, readAll(t, resp))
 	}
 }

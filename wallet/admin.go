@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -118,9 +119,14 @@ func (s *Service) CreateIssuer(ctx context.Context, p *Principal, req api.Create
 	return s.issuerView(is), nil
 }
 
-func checkName(name string) error {
-	if strings.TrimSpace(name) == "" || len(name) > 200 {
-		return Errorf(api.CodeInvalidRequest, "name: 1 to 200 bytes")
+func checkName(name string) error { return checkText("name", name, 200) }
+
+// checkText checks a required text member: not blank, valid UTF-8, at
+// most max characters — characters, not bytes, as the OpenAPI's
+// maxLength counts them (a Vietnamese letter is two or three bytes).
+func checkText(member, v string, max int) error {
+	if strings.TrimSpace(v) == "" || !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return Errorf(api.CodeInvalidRequest, "%s: 1 to %d characters", member, max)
 	}
 	return nil
 }
@@ -354,8 +360,8 @@ func (s *Service) CreateVerifier(ctx context.Context, p *Principal, req api.Crea
 	if err := checkName(req.Name); err != nil {
 		return nil, err
 	}
-	if req.Category == "" || len(req.Category) > 64 {
-		return nil, Errorf(api.CodeInvalidRequest, "category: 1 to 64 bytes")
+	if err := checkText("category", req.Category, 64); err != nil {
+		return nil, err
 	}
 	if err := s.checkClaimSet(req.Claims); err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -25,8 +24,8 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 	if !citizenPattern.MatchString(req.CitizenID) || req.ActivationCode == "" {
 		return nil, Errorf(api.CodeInvalidRequest, "citizen_id (12 digits) and activation_code are required")
 	}
-	if req.DeviceName == "" || len(req.DeviceName) > 100 || !utf8.ValidString(req.DeviceName) {
-		return nil, Errorf(api.CodeInvalidRequest, "device_name: 1 to 100 bytes of UTF-8")
+	if err := checkText("device_name", req.DeviceName, 100); err != nil {
+		return nil, err
 	}
 	pub, err := credentials.ParsePublicJWK(req.DeviceKey)
 	if err != nil {

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -469,8 +470,8 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 	if !ok {
 		return nil, Errorf(api.CodeInvalidRequest, "status: valid, revoked or suspended")
 	}
-	if len(req.Reason) > 200 {
-		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 bytes")
+	if utf8.RuneCountInString(req.Reason) > 200 {
+		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 characters")
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {

@@ -70,8 +70,8 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 		return nil, err
 	}
 	purpose := strings.TrimSpace(req.Purpose)
-	if purpose == "" || len(purpose) > 200 {
-		return nil, Errorf(api.CodeInvalidRequest, "purpose: 1 to 200 bytes")
+	if err := checkText("purpose", purpose, 200); err != nil {
+		return nil, err
 	}
 	ttl := DefaultRequestTTL
 	if req.TTLSeconds != 0 {

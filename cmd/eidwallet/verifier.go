@@ -74,7 +74,7 @@ func (vc *verifierCmd) commands() []command {
 				req := api.CreateRequestRequest{Claims: map[string][]string{}}
 				var wait, asJSON bool
 				claimSetFlag(fs, req.Claims, "claims to ask for, as `TYPE:CLAIM,CLAIM`; repeat for more types")
-				fs.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 bytes)")
+				fs.StringVar(&req.Purpose, "purpose", "", "why you ask, shown to the citizen (`text`, at most 200 characters)")
 				fs.IntVar(&req.TTLSeconds, "ttl", 120, "how long the request lives, in `seconds` (at most 600)")
 				fs.StringVar(&req.Presence, "presence", "", "the `EIDP1:` text of the citizen's presence code: send the request to their app")
 				fs.BoolVar(&wait, "wait", false, "wait for the answer and print it as JSON")
