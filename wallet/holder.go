@@ -274,7 +274,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 	switch {
 	case dev.Revoked != nil:
 		return nil, invalid("the device is revoked")
-	case c.Sub != "" && c.Sub != c.Iss:
+	case c.Sub != c.Iss: // RFC 7523 §3 item 2: sub is required; here the device itself
 		return nil, invalid("sub must be the device id")
 	case len(c.Aud) != 1 || c.Aud[0] != s.TokenEndpoint():
 		return nil, invalid("aud must be the token endpoint " + s.TokenEndpoint())

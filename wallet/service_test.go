@@ -276,6 +276,7 @@ func TestTokenAssertionRules(t *testing.T) {
 		}), "expired"},
 		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), "jti are required"},
 		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), "sub must be the device id"},
+		"no sub":              {assertion(key, func(c map[string]any) { delete(c, "sub") }), "sub must be the device id"},
 		"jti replayed":        {replayed, "jti already used"},
 	} {
 		_, err := e.svc.Token(ctx, tc.tok)
