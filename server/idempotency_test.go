@@ -32,6 +32,24 @@ func (h *harness) keyed(path, bearer, key string, in any) (int, []byte) {
 	return resp.StatusCode, readAll(h.t, resp)
 }
 
+// bulk posts body to the bulk issuance route with issuerKey and returns
+// its result lines.
+func (h *harness) bulk(issuerKey string, body []byte) []api.BulkResult {
+	h.t.Helper()
+	resp := h.request("POST", "/v1/issuer/credentials:bulk", issuerKey, "application/x-ndjson", body)
+	defer resp.Body.Close()
+	var out []api.BulkResult
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		var r api.BulkResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			h.t.Fatal(err)
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
 // TestIdempotencyKeys (issue 13 item 4): an issuance, a bulk line and a
 // share creation retried with the same Idempotency-Key get the first
 // answer and make nothing twice; the same key with another request is 422
@@ -108,20 +126,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			b, _ := json.Marshal(line)
 			body.Write(append(b, '\n'))
 		}
-		results := func() []api.BulkResult {
-			resp := h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/x-ndjson", body.Bytes())
-			defer resp.Body.Close()
-			var out []api.BulkResult
-			sc := bufio.NewScanner(resp.Body)
-			for sc.Scan() {
-				var r api.BulkResult
-				if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-					t.Fatal(err)
-				}
-				out = append(out, r)
-			}
-			return out
-		}
+		results := func() []api.BulkResult { return h.bulk(w.issuerKey, body.Bytes()) }
 		n := countCredentials()
 		first, again := results(), results()
 		if len(first) != 2 || len(again) != 2 || first[0].CredentialID == "" || first[0].CredentialID != again[0].CredentialID ||
@@ -146,17 +151,7 @@ func TestIdempotencyKeys(t *testing.T) {
 			body.Write(append(b, '\n'))
 		}
 		n := countCredentials()
-		resp := h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/x-ndjson", body.Bytes())
-		defer resp.Body.Close()
-		var got []api.BulkResult
-		sc := bufio.NewScanner(resp.Body)
-		for sc.Scan() {
-			var r api.BulkResult
-			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
-				t.Fatal(err)
-			}
-			got = append(got, r)
-		}
+		got := h.bulk(w.issuerKey, body.Bytes())
 		if len(got) != 4 || got[0].CredentialID == "" || got[1].CredentialID == "" || got[1].CredentialID != got[2].CredentialID ||
 			got[0].CredentialID == got[1].CredentialID || got[3].Error != api.CodeIdempotencyReused {
 			t.Fatalf("a key twice in one body: %+v", got)
