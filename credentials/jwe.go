@@ -191,16 +191,47 @@ func DecryptResponse(token string, key *ecdsa.PrivateKey, kid string, encs []str
 	return plain, nil
 }
 
-// EncryptResponse encrypts payload to the verifier key pub (kid) with
-// ECDH-ES and enc, as a wallet answering with direct_post.jwt does
-// (OpenID4VP 1.0 §8.3).
+// ResponseEncryptionKey picks, from a verifier's client_metadata.jwks,
+// the key a direct_post.jwt response is encrypted to (OpenID4VP 1.0
+// §8.3): the first P-256 public key for ECDH-ES ("The alg parameter MUST
+// be present in the JWKs") whose use, if any, is enc. It returns the key
+// and its kid, which may be absent ("").
+func ResponseEncryptionKey(jwks []byte) (*ecdsa.PublicKey, string, error) {
+	if len(jwks) > 1<<20 {
+		return nil, "", errors.New("jwks over 1 MiB")
+	}
+	set, err := jwk.Parse(jwks)
+	if err != nil {
+		return nil, "", fmt.Errorf("parse jwks: %w", err)
+	}
+	for i := range set.Len() {
+		k, _ := set.Key(i)
+		if _, private := k.(jwk.ECDSAPrivateKey); private {
+			return nil, "", errors.New("jwks holds a private key")
+		}
+		if k.KeyType() != jwa.EC || k.Algorithm().String() != ECDHES || (k.KeyUsage() != "" && k.KeyUsage() != "enc") {
+			continue
+		}
+		if pub, err := ecPublicKey(k); err == nil {
+			return pub, k.KeyID(), nil
+		}
+	}
+	return nil, "", errors.New("no P-256 ECDH-ES key for encryption")
+}
+
+// EncryptResponse encrypts payload to the verifier key pub with ECDH-ES
+// and enc, as a wallet answering with direct_post.jwt does (OpenID4VP 1.0
+// §8.3); the JWE names kid when the key has one ("If the selected public
+// key contains a kid parameter, the JWE MUST include the same value").
 func EncryptResponse(payload []byte, pub *ecdsa.PublicKey, kid, enc string) (string, error) {
 	if !slices.Contains(ResponseEncs, enc) {
 		return "", fmt.Errorf("enc %q is not supported", enc)
 	}
 	hdr := jwe.NewHeaders()
-	if err := hdr.Set(jwe.KeyIDKey, kid); err != nil {
-		return "", err
+	if kid != "" {
+		if err := hdr.Set(jwe.KeyIDKey, kid); err != nil {
+			return "", err
+		}
 	}
 	out, err := jwe.Encrypt(payload, jwe.WithKey(jwa.ECDH_ES, pub), jwe.WithContentEncryption(jwa.ContentEncryptionAlgorithm(enc)),
 		jwe.WithProtectedHeaders(hdr), jwe.WithCompact())

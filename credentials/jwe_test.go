@@ -576,3 +576,57 @@ func FuzzDecryptResponse(f *testing.F) {
 		}
 	})
 }
+
+// TestResponseEncryptionKey (OpenID4VP 1.0 §8.3): the wallet encrypts to a
+// P-256 ECDH-ES key of the verifier's JWKS; alg must be there, use may be
+// absent or enc, and kid is optional: a key without one is used, and the
+// JWE then names none.
+func TestResponseEncryptionKey(t *testing.T) {
+	key := newKey(t)
+	jwkOf := func(members string) string {
+		x := base64.RawURLEncoding.EncodeToString(key.X.FillBytes(make([]byte, 32)))
+		y := base64.RawURLEncoding.EncodeToString(key.Y.FillBytes(make([]byte, 32)))
+		return `{"kty":"EC","crv":"P-256","x":"` + x + `","y":"` + y + `"` + members + `}`
+	}
+	other := newKey(t)
+	sig, _ := credentials.EncryptionJWKS(&other.PublicKey, "sig-key")
+	sig = jsontext.Value(strings.Replace(string(sig), `"use":"enc"`, `"use":"sig"`, 1))
+	for name, c := range map[string]struct {
+		jwks, kid string
+		ok        bool
+	}{
+		"no kid":          {`{"keys":[` + jwkOf(`,"alg":"ECDH-ES"`) + `]}`, "", true},
+		"kid and use enc": {`{"keys":[` + jwkOf(`,"alg":"ECDH-ES","use":"enc","kid":"k1"`) + `]}`, "k1", true},
+		"a sig key first": {`{"keys":[` + strings.TrimSuffix(strings.TrimPrefix(string(sig), `{"keys":[`), `]}`) + `,` + jwkOf(`,"alg":"ECDH-ES","kid":"k2"`) + `]}`, "k2", true},
+		"no alg":          {`{"keys":[` + jwkOf(`,"kid":"k3"`) + `]}`, "", false},
+		"another alg":     {`{"keys":[` + jwkOf(`,"alg":"ECDH-ES+A128KW"`) + `]}`, "", false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			pub, kid, err := credentials.ResponseEncryptionKey([]byte(c.jwks))
+			if !c.ok {
+				if err == nil {
+					t.Fatalf("picked a key from %s", c.jwks)
+				}
+				return
+			}
+			if err != nil || kid != c.kid || !pub.Equal(&key.PublicKey) {
+				t.Fatalf("key %v, kid %q, %v; want kid %q", pub, kid, err, c.kid)
+			}
+			token, err := credentials.EncryptResponse([]byte(`{"state":"s"}`), pub, kid, "A128GCM")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg, err := jwe.Parse([]byte(token))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := msg.ProtectedHeaders().KeyID(); got != kid {
+				t.Errorf("the JWE names kid %q, want %q", got, kid)
+			}
+			plain, err := jwe.Decrypt([]byte(token), jwe.WithKey(jwa.ECDH_ES, key))
+			if err != nil || string(plain) != `{"state":"s"}` {
+				t.Errorf("decrypted %q, %v", plain, err)
+			}
+		})
+	}
+}

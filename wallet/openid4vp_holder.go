@@ -2,7 +2,6 @@ package wallet
 
 import (
 	"context"
-	"crypto/ecdsa"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -103,6 +102,11 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 	if obj.ResponseMode == openid4vp.DirectPostJWT {
 		if obj.ClientMetadata == nil || obj.ClientMetadata.JWKS == nil {
 			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: direct_post.jwt without client_metadata.jwks")
+		}
+		// The key is checked now, so that an approval is never recorded
+		// for an answer that cannot be encrypted.
+		if _, _, err := credentials.ResponseEncryptionKey(obj.ClientMetadata.JWKS); err != nil {
+			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: client_metadata.jwks: %s", err)
 		}
 		rr.EncJWKS = obj.ClientMetadata.JWKS
 		// §5.1: A128GCM when none is listed, else one of those listed that
@@ -339,7 +343,7 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 		if err != nil {
 			return "", err
 		}
-		pub, kid, err := encryptionKey(rr.EncJWKS)
+		pub, kid, err := credentials.ResponseEncryptionKey(rr.EncJWKS)
 		if err != nil {
 			return "", Errorf(api.CodeInvalidRequest, "the verifier's encryption key: %s", err)
 		}
@@ -374,32 +378,6 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 		}
 	}
 	return ans.RedirectURI, nil
-}
-
-// encryptionKey picks the verifier's key for the response (§8.3): a
-// P-256 ECDH-ES key for encryption (use absent or enc), with its kid.
-func encryptionKey(jwks []byte) (*ecdsa.PublicKey, string, error) {
-	var set struct {
-		Keys []struct {
-			Kid string `json:"kid"`
-			Use string `json:"use"`
-			Alg string `json:"alg"`
-			Crv string `json:"crv"`
-		} `json:"keys"`
-	}
-	if err := json.Unmarshal(jwks, &set); err != nil {
-		return nil, "", errors.New("client_metadata.jwks is not a JWKS")
-	}
-	keys, err := credentials.ParseJWKS(jwks)
-	if err != nil {
-		return nil, "", err
-	}
-	for _, k := range set.Keys {
-		if (k.Use == "" || k.Use == "enc") && k.Alg == credentials.ECDHES && k.Crv == "P-256" && keys[k.Kid] != nil {
-			return keys[k.Kid], k.Kid, nil
-		}
-	}
-	return nil, "", errors.New("no P-256 ECDH-ES key for encryption")
 }
 
 // answerRemote sends the approved presentations of r as its VP Token, one
