@@ -482,7 +482,8 @@ type CreateRequestResponse struct {
 	// verifier can check the presentations on its own.
 	Nonce string `json:"nonce"`
 	// For openid4vp: QRText is the openid4vp:// link, HAIPLink the same
-	// request as haip-vp://, ClientID the client identifier every KB-JWT
+	// request as haip-vp:// when HAIP allows it (x509_hash, direct_post.jwt),
+	// ClientID the client identifier every KB-JWT
 	// answering it has as aud, RequestURI where wallets fetch the signed
 	// request object.
 	HAIPLink   string `json:"haip_link,omitempty"`

@@ -55,11 +55,11 @@ func TestBrowserOpenID4VP(t *testing.T) {
 		tb.phone("verify-oid4vp-qr")
 		tb.checkA11y("staff OpenID4VP request", "sign-out", "request-text", "request-link", "request-stop")
 
-		// The page asked with the defaults: x509_san_dns, direct_post.jwt.
+		// The page asked with the defaults: x509_hash, direct_post.jwt.
 		h.clock.Set(time.Now()) // the wallet dates its checks and KB-JWT by this clock
 		r := ow.resolve(link)
-		if p, _ := openid4vp.ClientIDPrefix(r.clientID); p != openid4vp.PrefixX509SANDNS || r.obj.ResponseMode != openid4vp.DirectPostJWT {
-			t.Errorf("request of prefix %q, mode %q; want the defaults %s, %s", p, r.obj.ResponseMode, openid4vp.PrefixX509SANDNS, openid4vp.DirectPostJWT)
+		if p, _ := openid4vp.ClientIDPrefix(r.clientID); p != openid4vp.PrefixX509Hash || r.obj.ResponseMode != openid4vp.DirectPostJWT {
+			t.Errorf("request of prefix %q, mode %q; want the defaults %s, %s", p, r.obj.ResponseMode, openid4vp.PrefixX509Hash, openid4vp.DirectPostJWT)
 		}
 		if q := must(openid4vp.ParseQuery(r.obj.DCQLQuery)); len(q.Credentials) != 1 || q.Credentials[0].ID != credentials.HealthInsurance || len(q.Credentials[0].Claims) != 2 {
 			t.Errorf("dcql_query %s, want the template's two health insurance claims", r.obj.DCQLQuery)

@@ -116,7 +116,8 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 		}
 		return &r
 	}
-	// The chain: the leaf, then the CA, which must be the service's.
+	// The chain: the leaf alone, issued by the service's CA, which is the
+	// wallet's trust anchor and so not in x5c (HAIP 1.0 §5).
 	var caPEM []byte
 	resp = ow.h.request("GET", "/oid4vp/ca.pem", "", "", nil)
 	if caPEM = readAll(t, resp); resp.StatusCode != 200 {
@@ -125,14 +126,12 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 	block, _ := pem.Decode(caPEM)
 	roots := x509.NewCertPool()
 	roots.AddCert(must(x509.ParseCertificate(block.Bytes)))
-	if hdr.Alg != "ES256" || len(hdr.X5C) != 2 {
+	if hdr.Alg != "ES256" || len(hdr.X5C) != 1 {
 		t.Fatalf("header %+v", hdr)
 	}
 	leafDER := must(base64.StdEncoding.DecodeString(hdr.X5C[0]))
 	r.leaf = must(x509.ParseCertificate(leafDER))
-	inter := x509.NewCertPool()
-	inter.AddCert(must(x509.ParseCertificate(must(base64.StdEncoding.DecodeString(hdr.X5C[1])))))
-	if _, err := r.leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: ow.h.clock.Now(),
+	if _, err := r.leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: ow.h.clock.Now(),
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		t.Fatalf("x5c chain: %v", err)
 	}
@@ -267,12 +266,15 @@ func TestOpenID4VPPresentation(t *testing.T) {
 		{openid4vp.PrefixX509Hash, openid4vp.DirectPostJWT},
 		{openid4vp.PrefixX509SANDNS, openid4vp.DirectPost},
 		{openid4vp.PrefixRedirectURI, openid4vp.DirectPost},
-		{"", ""}, // the defaults: x509_san_dns, direct_post.jwt
+		{"", ""}, // the defaults: x509_hash, direct_post.jwt (HAIP 1.0 §5)
 	} {
 		t.Run(c.prefix+"/"+c.mode, func(t *testing.T) {
 			req := w.newOID4VPRequest(h, c.prefix, c.mode)
-			if !strings.HasPrefix(req.QRText, "openid4vp://?") || !strings.HasPrefix(req.HAIPLink, "haip-vp://?") ||
-				!strings.HasPrefix(req.ClientID, cmp.Or(c.prefix, openid4vp.PrefixX509SANDNS)+":") {
+			// A haip-vp:// link only where HAIP allows the request: x509_hash,
+			// an encrypted response.
+			haip := cmp.Or(c.prefix, openid4vp.PrefixX509Hash) == openid4vp.PrefixX509Hash && cmp.Or(c.mode, openid4vp.DirectPostJWT) == openid4vp.DirectPostJWT
+			if !strings.HasPrefix(req.QRText, "openid4vp://?") || strings.HasPrefix(req.HAIPLink, "haip-vp://?") != haip ||
+				!strings.HasPrefix(req.ClientID, cmp.Or(c.prefix, openid4vp.PrefixX509Hash)+":") {
 				t.Fatalf("created: %+v", req)
 			}
 			var res api.RequestResult

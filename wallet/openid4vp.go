@@ -89,7 +89,8 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 	if req.Presence != "" {
 		return nil, Errorf(api.CodeInvalidRequest, "presence: an openid4vp request is shown as a QR, not addressed to a presence code")
 	}
-	prefix := cmp.Or(req.ClientIDPrefix, openid4vp.PrefixX509SANDNS)
+	// HAIP 1.0 §5: "the Verifier MUST use ... x509_hash" for signed requests.
+	prefix := cmp.Or(req.ClientIDPrefix, openid4vp.PrefixX509Hash)
 	mode := cmp.Or(req.ResponseMode, openid4vp.DirectPostJWT)
 	if mode != openid4vp.DirectPost && mode != openid4vp.DirectPostJWT {
 		return nil, Errorf(api.CodeInvalidRequest, "response_mode: direct_post.jwt or direct_post")
@@ -162,9 +163,14 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	s.log.InfoContext(ctx, "request created", "verifier_id", p.Subject, "verifier_request_id", id, "protocol", api.ProtocolOpenID4VP)
-	return &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id),
-		QRText: s.openID4VPLink(r, openid4vp.SchemeOpenID4VP), HAIPLink: s.openID4VPLink(r, openid4vp.SchemeHAIP),
-		ClientID: o.ClientID, RequestURI: requestURI}, nil
+	resp := &api.CreateRequestResponse{RequestID: id, Status: api.RequestCreated, ExpiresAt: r.ExpiresAt, Nonce: s.requestNonce(id),
+		QRText: s.openID4VPLink(r, openid4vp.SchemeOpenID4VP), ClientID: o.ClientID, RequestURI: requestURI}
+	// HAIP 1.0 §5: a haip-vp:// link only for a request HAIP allows — the
+	// x509_hash prefix and an encrypted response (direct_post.jwt).
+	if prefix == openid4vp.PrefixX509Hash && mode == openid4vp.DirectPostJWT {
+		resp.HAIPLink = s.openID4VPLink(r, openid4vp.SchemeHAIP)
+	}
+	return resp, nil
 }
 
 // openID4VPQuery is the DCQL query of a request, as JSON, and the claims
@@ -362,14 +368,11 @@ func (s *Service) signRequestObject(ctx context.Context, v *Verifier, clientID s
 	if prefix, _ := openid4vp.ClientIDPrefix(clientID); prefix == openid4vp.PrefixX509Hash && openid4vp.X509HashClientID(leaf) != clientID {
 		return "", Errorf(api.CodeConflict, "the verifier's certificate changed since the request was made")
 	}
+	// HAIP 1.0 §5: "The X.509 certificate of the trust anchor MUST NOT be
+	// included in the x5c JOSE header": the service's CA, a wallet's
+	// anchor (GET /oid4vp/ca.pem), is left out; an imported chain is as
+	// given, without its root.
 	chain := append([][]byte{leaf}, v.CertChain...)
-	if !v.CertImported {
-		ca, err := s.verifierCA(ctx)
-		if err != nil {
-			return "", err
-		}
-		chain = append(chain, ca.der)
-	}
 	return credentials.SignJWTWithChain(key, openid4vp.TypRequestObject, chain, obj)
 }
 

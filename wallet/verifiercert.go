@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -240,6 +241,13 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	}
 	if host, err := s.dnsName(); err == nil && !slices.Contains(leaf.DNSNames, host) {
 		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: the leaf must name %s (the public URL's host) as a DNS SAN", host)
+	}
+	// HAIP 1.0 §5: the trust anchor is never sent in x5c, so a root at
+	// the end of the chain (self-signed) is not kept.
+	if n := len(chain); n > 1 {
+		if root, err := x509.ParseCertificate(chain[n-1]); err == nil && bytes.Equal(root.RawSubject, root.RawIssuer) && root.CheckSignatureFrom(root) == nil {
+			chain = chain[:n-1]
+		}
 	}
 	der, err := credentials.MarshalPrivateKey(key)
 	if err != nil {

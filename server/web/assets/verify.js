@@ -600,8 +600,8 @@ async function startRequest(presence) {
   const body = { claims: tpl.claims, purpose, ttl_seconds: REQUEST_SECONDS };
   if (presence) body.presence = presence;
   // client_id_prefix and response_mode are left to the service's
-  // defaults (x509_san_dns, direct_post.jwt: a signed request, §5.9.3, and
-  // an encrypted response, §8.3).
+  // defaults (x509_hash, direct_post.jwt: a signed request, §5.9.3, and
+  // an encrypted response, §8.3, as HAIP 1.0 §5 asks).
   if (oid4vp) body.protocol = 'openid4vp';
   busy = true;
   showError('');
