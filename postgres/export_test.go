@@ -1,6 +1,10 @@
 package postgres
 
-import "context"
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
 
 // TextOrderBytewise is textOrderBytewise on the store's pool.
 func (s *Store) TextOrderBytewise(ctx context.Context) (bool, error) {
@@ -14,3 +18,19 @@ func (s *Store) OrderTextCollateC() { s.sql.collateC = true }
 
 // MaxConns is the size of the store's pool.
 func (s *Store) MaxConns() int { return int(s.pool.Config().MaxConns) }
+
+// SessionSetting is the value of setting in a session of the store's pool.
+func (s *Store) SessionSetting(ctx context.Context, setting string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, "SELECT current_setting($1)", setting).Scan(&v)
+	return v, err
+}
+
+// StartupParam is the value the pool's connections send for name at
+// their start ("" if none).
+func (s *Store) StartupParam(name string) string { return s.pool.Config().ConnConfig.RuntimeParams[name] }
+
+// CheckConn runs the check the pool runs on each new connection.
+func (s *Store) CheckConn(ctx context.Context, conn *pgx.Conn) error {
+	return s.pool.Config().AfterConnect(ctx, conn)
+}

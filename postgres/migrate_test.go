@@ -219,6 +219,46 @@ func TestUnsafeDurabilityRefused(t *testing.T) {
 	}
 }
 
+// TestDurabilityHeldWhileServing: the check of THREATS T31 holds past the
+// start. The pool's sessions have synchronous_commit pinned on, so that an
+// ALTER ROLE, an ALTER DATABASE or a reloaded postgresql.conf made later
+// cannot turn it off under them; a DSN that sets it keeps its own; and a
+// new connection that would lose commits is refused, as the first one is.
+func TestDurabilityHeldWhileServing(t *testing.T) {
+	dsn := testDSN(t)
+	open := func(dsn string) *postgres.Store {
+		schema := schemaFor(t.TempDir())
+		t.Cleanup(func() { dropSchema(t, dsn, schema) })
+		s, err := postgres.Open(t.Context(), dsn, postgres.WithSchema(schema))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	// A startup parameter outranks the role's, the database's and the
+	// server's settings (PostgreSQL's order of setting sources).
+	s := open(dsn)
+	if p := s.StartupParam("synchronous_commit"); p != "on" {
+		t.Errorf("the sessions' startup synchronous_commit: %q, want it pinned on", p)
+	}
+	if v, err := s.SessionSetting(t.Context(), "synchronous_commit"); err != nil || v != "on" {
+		t.Errorf("a session's synchronous_commit: %q, %v", v, err)
+	}
+	own := open(withOptions(t, dsn, "-c synchronous_commit=remote_apply"))
+	if v, err := own.SessionSetting(t.Context(), "synchronous_commit"); err != nil || v != "remote_apply" || own.StartupParam("synchronous_commit") != "" {
+		t.Errorf("with the DSN's remote_apply: %q, %v, pinned %q", v, err, own.StartupParam("synchronous_commit"))
+	}
+	conn, err := pgx.Connect(t.Context(), withOptions(t, dsn, "-c synchronous_commit=off"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	if err := s.CheckConn(t.Context(), conn); !errors.Is(err, postgres.ErrUnsafeDurability) {
+		t.Errorf("a new connection with synchronous_commit off: %v, want ErrUnsafeDurability", err)
+	}
+}
+
 // withOptions adds a startup options parameter to a postgres:// DSN.
 func withOptions(t *testing.T, dsn, options string) string {
 	t.Helper()

@@ -76,6 +76,7 @@ type Store struct {
 	// (group.go).
 	applies group.Group[*applyCall]
 	fetches group.Group[*fetchCall]
+	durable bool // Ping checks the durability settings again (checkDurability)
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -113,8 +114,9 @@ func AllowUnsafeDurability() Option { return func(c *config) { c.allowUnsafe = t
 // string; pool settings such as pool_max_conns go in it too), checks that
 // its commits are durable, applies the migrations this binary has and the
 // database lacks (migrate.go), and returns the store. The pool sets
-// search_path to the schema and default_transaction_isolation to read
-// committed on every connection; a connection pooler in front of
+// search_path to the schema, default_transaction_isolation to read
+// committed and synchronous_commit to on (unless the DSN sets it) on every
+// connection, and checks each new one's durability; a connection pooler in front of
 // PostgreSQL must pass those startup parameters on.
 func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	cfg, pool, err := connect(ctx, dsn, opts)
@@ -137,7 +139,7 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
-	st := &Store{pool: pool, applied: applied}
+	st := &Store{pool: pool, applied: applied, durable: !cfg.allowUnsafe}
 	st.applies = group.Group[*applyCall]{Max: maxApplyGroup, Run: st.commitApplies}
 	st.fetches = group.Group[*fetchCall]{Max: maxFetchGroup, Run: st.fetchTogether}
 	st.sql.collateC = !bytewise // textorder.go
@@ -171,6 +173,19 @@ func connect(ctx context.Context, dsn string, opts []Option) (*config, *pgxpool.
 	// What a statement sent without a BEGIN runs at (a Fetch, Store.Apply's
 	// batch): every transaction the store begins names its own level.
 	poolCfg.ConnConfig.RuntimeParams["default_transaction_isolation"] = "read committed"
+	if !cfg.allowUnsafe {
+		// THREATS T31 for as long as the service runs, not only at its
+		// start: synchronous_commit is pinned for the pool's sessions (a
+		// startup parameter outranks what the role, the database or a
+		// reloaded postgresql.conf set later), unless the DSN sets it
+		// itself; and every new connection is checked as Open checks the
+		// first, so a session that would lose commits is never used.
+		params := poolCfg.ConnConfig.RuntimeParams
+		if _, set := params["synchronous_commit"]; !set && !strings.Contains(params["options"], "synchronous_commit") {
+			params["synchronous_commit"] = "on"
+		}
+		poolCfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error { return checkDurability(ctx, conn) }
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, poolCfg)
 	if err != nil {
 		return nil, nil, fmt.Errorf("postgres: open: %w", err)
@@ -188,9 +203,11 @@ func connect(ctx context.Context, dsn string, opts []Option) (*config, *pgxpool.
 // (options=-c synchronous_commit=off), counts. A database that reports
 // neither (not PostgreSQL) is refused too: durability not shown is not
 // assumed.
-func checkDurability(ctx context.Context, pool *pgxpool.Pool) error {
+func checkDurability(ctx context.Context, db interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}) error {
 	var fsync, syncCommit *string
-	err := pool.QueryRow(ctx, "SELECT current_setting('fsync', true), current_setting('synchronous_commit', true)").
+	err := db.QueryRow(ctx, "SELECT current_setting('fsync', true), current_setting('synchronous_commit', true)").
 		Scan(&fsync, &syncCommit)
 	if err != nil {
 		return fmt.Errorf("read durability settings: %w", err)
@@ -417,12 +434,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Ping reports whether the store can serve: a round trip to the database.
+// Ping reports whether the store can serve: a round trip to the database,
+// which checks its durability settings again (fsync is the server's, and
+// a reload can turn it off under running sessions).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
-	if err := s.pool.Ping(ctx); err != nil {
+	err := s.pool.Ping(ctx)
+	if err == nil && s.durable {
+		err = checkDurability(ctx, s.pool)
+	}
+	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
 	return nil
