@@ -6,6 +6,18 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 )
 
+// notRetired refuses v's key, as a revoked one, when v is retired: its
+// keys are revoked with it (RetireVerifier), but one made by an older
+// binary during a rolling upgrade may have been missed (operations.md),
+// so the paths that disclose to a verifier or ask for a disclosure —
+// redemption, requests — check the verifier itself too.
+func notRetired(v *Verifier) error {
+	if v.Retired != nil {
+		return errUnauthenticated()
+	}
+	return nil
+}
+
 // APIKeys lists a page of the API keys by id (GET /v1/admin/api-keys,
 // issue 13): id, role, owner, when made and revoked — never the key, which
 // is kept only hashed (SPEC §6). owner, when set, lists one issuer's or

@@ -151,6 +151,9 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 		if err != nil {
 			return err
 		}
+		if err := notRetired(v); err != nil {
+			return err
+		}
 		if !registered(v, claims) {
 			return Errorf(api.CodeForbidden, "the verifier is not registered for every claim asked")
 		}

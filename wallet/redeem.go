@@ -72,6 +72,9 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		if verifier, err = Verifiers.Read(got[1], p.Subject); err != nil {
 			return err
 		}
+		if err := notRetired(verifier); err != nil {
+			return err
+		}
 		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
 			return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
 				Message: "the share holds claims the verifier is not registered for"}

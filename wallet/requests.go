@@ -119,6 +119,9 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 		if err != nil {
 			return err
 		}
+		if err := notRetired(v); err != nil {
+			return err
+		}
 		// Issue 4: a request the verifier is not registered for is refused.
 		if !registered(v, req.Claims) {
 			return Errorf(api.CodeForbidden, "the verifier is not registered for every claim asked")

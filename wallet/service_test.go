@@ -552,3 +552,54 @@ func TestRedeemReadsTheIssuerOfAnOlderShare(t *testing.T) {
 		t.Errorf("an older share of a retired issuer: %v, want untrusted_issuer", err)
 	}
 }
+
+// TestRetiredVerifierRefused: a verifier's retirement revokes its keys,
+// but a key it missed (one made by an older binary during a rolling
+// upgrade, whose record lacks the owner column: operations.md) still
+// redeems nothing and asks for nothing — the verifier itself is checked,
+// as a revoked key would be (401), and the share is not consumed.
+func TestRetiredVerifierRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	shop := e.ageShop(t)
+	key, cred, holder := e.citizen(t, "001090000001")
+	share := e.approvedShare(t, key, holder, cred.CredentialID, 0, "age_over_18")
+	// Retired, its keys as they were: what a missed key looks like.
+	if err := e.store.Update(ctx, func(tx wallet.Tx) error {
+		v, err := wallet.Verifiers.Get(tx, shop.Subject)
+		if err != nil {
+			return err
+		}
+		v.Retired = &e.now
+		return wallet.Verifiers.Put(tx, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := func(what string, err error) {
+		t.Helper()
+		if wallet.ErrorCode(err) != api.CodeUnauthenticated {
+			t.Errorf("%s by the retired verifier: %v, want %s", what, err, api.CodeUnauthenticated)
+		}
+	}
+	_, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: share.QRText})
+	want("a redemption", err)
+	ask := api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "Age check"}
+	_, err = e.svc.CreateRequest(ctx, shop, ask)
+	want("a request", err)
+	ask.Protocol = api.ProtocolOpenID4VP
+	_, err = e.svc.CreateRequest(ctx, shop, ask)
+	want("an OpenID4VP request", err)
+	if err := e.store.Update(ctx, func(tx wallet.Tx) error {
+		v, err := wallet.Verifiers.Get(tx, shop.Subject)
+		if err != nil {
+			return err
+		}
+		v.Retired = nil
+		return wallet.Verifiers.Put(tx, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: share.QRText}); err != nil {
+		t.Errorf("the share after the refusals: %v, want it unconsumed", err)
+	}
+}
