@@ -165,7 +165,7 @@ func ParseQuery(data []byte) (*Query, error) {
 	}
 	var q Query
 	if err := json.Unmarshal(data, &q); err != nil {
-		return nil, fmt.Errorf("dcql_query: %w", err)
+		return nil, fmt.Errorf("dcql_query: %s", jsonFault(err))
 	}
 	if err := q.Validate(); err != nil {
 		return nil, err

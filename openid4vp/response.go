@@ -79,7 +79,7 @@ func ParsePayload(plain []byte) (*Response, error) {
 	}
 	var p responsePayload
 	if err := json.Unmarshal(plain, &p); err != nil {
-		return nil, fmt.Errorf("response payload: %w", err)
+		return nil, fmt.Errorf("response payload: %s", jsonFault(err))
 	}
 	return p.response()
 }
@@ -98,7 +98,7 @@ func (p *responsePayload) response() (*Response, error) {
 		return nil, errors.New("vp_token is missing")
 	}
 	if err := json.Unmarshal(p.VPToken, &r.VPToken); err != nil {
-		return nil, fmt.Errorf("vp_token: not an object of arrays of presentations: %w", err)
+		return nil, fmt.Errorf("vp_token: not an object of arrays of presentations: %s", jsonFault(err))
 	}
 	if len(r.VPToken) == 0 || len(r.VPToken) > MaxQueryItems {
 		return nil, fmt.Errorf("vp_token: 1 to %d entries", MaxQueryItems)
@@ -109,4 +109,23 @@ func (p *responsePayload) response() (*Response, error) {
 		}
 	}
 	return r, nil
+}
+
+// jsonFault says what is wrong with a JSON text the other party sent, in
+// words fit to send back: where (a JSON pointer), never the decoder's Go
+// types (SPEC §5: internal details never reach a client).
+func jsonFault(err error) string {
+	var se *json.SemanticError
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fmt.Sprintf("member %q given twice", string(syn.JSONPointer))
+	case errors.As(err, &syn):
+		return "not valid JSON"
+	case errors.As(err, &se) && errors.Is(se.Err, json.ErrUnknownName):
+		return fmt.Sprintf("unknown member %q", string(se.JSONPointer))
+	case errors.As(err, &se) && se.JSONPointer != "":
+		return fmt.Sprintf("member %q has the wrong type or value", string(se.JSONPointer))
+	}
+	return "not of the expected shape"
 }

@@ -237,3 +237,27 @@ func TestParsePayloadRefuses(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRefusalsSayNoGoTypes: what is wrong with a wallet's response or
+// a DCQL query is said in its own terms, a JSON pointer at most, never in
+// the decoder's (Go types), which go back to the other party (SPEC §5:
+// internal details never reach a client).
+func TestParseRefusalsSayNoGoTypes(t *testing.T) {
+	var errs []error
+	_, err := openid4vp.ParseForm(form("vp_token", `{"card":"not an array"}`, "state", "s"))
+	errs = append(errs, err)
+	_, err = openid4vp.ParsePayload([]byte(`{"state":1}`))
+	errs = append(errs, err)
+	_, err = openid4vp.ParseQuery([]byte(`{"credentials":[{"id":"c","format":1}]}`))
+	errs = append(errs, err)
+	for i, err := range errs {
+		if err == nil {
+			t.Fatalf("case %d: accepted", i)
+		}
+		for _, word := range []string{"Go ", "[]string", "unmarshal", "float64", "int64"} {
+			if strings.Contains(err.Error(), word) {
+				t.Errorf("case %d: %q says %q", i, err, word)
+			}
+		}
+	}
+}
