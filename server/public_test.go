@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"image/png"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
 	"strings"
@@ -14,7 +15,10 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/qr"
+	"github.com/eidwallet/eidwallet/server"
+	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -259,5 +263,25 @@ func TestEnrolmentCodeAsTyped(t *testing.T) {
 	// The code is still good: the refusals did not touch it.
 	if resp := enrol(code.Code); resp.StatusCode != 201 {
 		t.Fatalf("enrol with %s after the refusals: %d %s", code.Code, resp.StatusCode, readAll(t, resp))
+	}
+}
+
+// TestIssuerMetadataUnderAPublicPath (SD-JWT VC §5.1): with a public URL
+// of a path, iss is under that path, and its metadata is where a verifier
+// looks for it: the well-known string between the host and iss's path.
+func TestIssuerMetadataUnderAPublicPath(t *testing.T) {
+	svc, _ := servicetest.New(t, wallet.Config{PublicURL: "https://wallet.example/eid"})
+	admin := &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
+	if _, err := svc.CreateIssuer(t.Context(), admin, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{credentials.NationalID}}); err != nil {
+		t.Fatal(err)
+	}
+	handler := server.New(server.Config{Service: svc})
+	rec := httptest.NewRecorder()
+	handler.ServeHTTP(rec, httptest.NewRequest("GET", "/.well-known/jwt-vc-issuer/eid/issuers/mps", nil))
+	var meta struct {
+		Issuer string `json:"issuer"`
+	}
+	if rec.Code != 200 || json.Unmarshal(rec.Body.Bytes(), &meta) != nil || meta.Issuer != "https://wallet.example/eid/issuers/mps" {
+		t.Fatalf("metadata: %d %s", rec.Code, rec.Body)
 	}
 }

@@ -1,6 +1,9 @@
 package server
 
 import (
+	"net/url"
+	"strings"
+
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/qr"
 )
@@ -23,6 +26,13 @@ func (s *server) routes(r router) {
 	r.GET("/issuers/:id/jwks.json", s.handleJWKS())
 	r.GET("/.well-known/jwks.json", s.handleServiceJWKS())
 	r.GET("/.well-known/jwt-vc-issuer/issuers/:id", s.handleIssuerMetadata())
+	if p := publicPath(s.svc.PublicURL()); p != "" {
+		// SD-JWT VC §5.1: the well-known string goes between the host and
+		// the path of iss, so with a public URL of a path (a proxy's
+		// prefix) the metadata is asked for at the host's root with that
+		// path after the well-known string.
+		r.GET("/.well-known/jwt-vc-issuer"+p+"/issuers/:id", s.handleIssuerMetadata())
+	}
 	r.GET("/trust-list", s.handleTrustList())
 	r.GET("/v1/trust-bundle", s.handleTrustBundle())
 	r.GET("/status-lists/:issuer/:list", s.handleStatusList())
@@ -128,4 +138,21 @@ func (s *server) routes(r router) {
 	verifier.GET("/requests/:id/events", s.handleVerifierRequestEvents())
 	verifier.GET("/requests/:id/qr.png", s.handleQR("image/png", qr.PNG, s.svc.RequestQR))
 	verifier.GET("/requests/:id/qr.svg", s.handleQR("image/svg+xml", qr.SVG, s.svc.RequestQR))
+}
+
+// publicPath is the path of the public URL u without its trailing slash,
+// when it has one made only of letters, digits and "/._-" (a route then);
+// "" otherwise.
+func publicPath(u string) string {
+	parsed, err := url.Parse(u)
+	if err != nil {
+		return ""
+	}
+	p := strings.TrimSuffix(parsed.Path, "/")
+	if p == "" || strings.Contains(p, "//") || strings.ContainsFunc(p, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("/._-", r))
+	}) {
+		return ""
+	}
+	return p
 }
