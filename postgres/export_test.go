@@ -28,7 +28,9 @@ func (s *Store) SessionSetting(ctx context.Context, setting string) (string, err
 
 // StartupParam is the value the pool's connections send for name at
 // their start ("" if none).
-func (s *Store) StartupParam(name string) string { return s.pool.Config().ConnConfig.RuntimeParams[name] }
+func (s *Store) StartupParam(name string) string {
+	return s.pool.Config().ConnConfig.RuntimeParams[name]
+}
 
 // CheckConn runs the check the pool runs on each new connection.
 func (s *Store) CheckConn(ctx context.Context, conn *pgx.Conn) error {
