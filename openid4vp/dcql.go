@@ -80,6 +80,9 @@ type ClaimsQuery struct {
 // member), nil (every element of an array) or a non-negative index.
 type Path []any
 
+// key is p as a map key: two pointers to the same claim have the same.
+func (p Path) key() string { return fmt.Sprintf("%#v", []any(p)) }
+
 // UnmarshalJSON reads a path, refusing anything but strings, null and
 // non-negative integers (§7).
 func (p *Path) UnmarshalJSON(b []byte) error {
@@ -159,7 +162,14 @@ func (x Value) matches(claim any) bool {
 
 // ParseQuery reads and validates a DCQL query: size first, then strict
 // JSON (duplicate names refused), then Validate.
-func ParseQuery(data []byte) (*Query, error) {
+func ParseQuery(data []byte) (*Query, error) { return parseQuery(data, false) }
+
+// parseQuery is ParseQuery; a wallet reading a verifier's query passes
+// asWallet, and a claims query pointing to a claim an earlier one of its
+// credential query points to is then dropped, not refused (§6.1:
+// "Wallets SHOULD ignore such duplicate claim queries") — unless
+// claim_sets name it, which the query cannot mean without it.
+func parseQuery(data []byte, asWallet bool) (*Query, error) {
 	if len(data) > MaxQueryBytes {
 		return nil, fmt.Errorf("dcql_query over %d bytes", MaxQueryBytes)
 	}
@@ -167,10 +177,28 @@ func ParseQuery(data []byte) (*Query, error) {
 	if err := json.Unmarshal(data, &q); err != nil {
 		return nil, fmt.Errorf("dcql_query: %s", jsonFault(err))
 	}
+	if asWallet {
+		for i := range q.Credentials {
+			q.Credentials[i].dropDuplicateClaims()
+		}
+	}
 	if err := q.Validate(); err != nil {
 		return nil, err
 	}
 	return &q, nil
+}
+
+// dropDuplicateClaims drops the claims queries of c whose path an earlier
+// one has, but those claim_sets name.
+func (c *CredentialQuery) dropDuplicateClaims() {
+	seen := map[string]bool{}
+	c.Claims = slices.DeleteFunc(c.Claims, func(cl ClaimsQuery) bool {
+		key := cl.Path.key()
+		named := cl.ID != "" && slices.ContainsFunc(c.ClaimSets, func(set []string) bool { return slices.Contains(set, cl.ID) })
+		drop := seen[key] && !named
+		seen[key] = true
+		return drop
+	})
 }
 
 // validID is the identifier rule of §6.1 and §6.3: non-empty,
@@ -244,7 +272,7 @@ func (c *CredentialQuery) validate() error {
 			return fmt.Errorf("claims[%d].path: 1 to %d elements", j, maxPathLen)
 		}
 		// §6.1: a verifier must not point to the same claim twice.
-		key := fmt.Sprintf("%#v", []any(cl.Path))
+		key := cl.Path.key()
 		if paths[key] {
 			return fmt.Errorf("claims[%d].path: the same claim twice", j)
 		}

@@ -138,7 +138,7 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	default:
 		return nil, fmt.Errorf("client identifier prefix %q (signed: %v) is not one this wallet takes", prefix, leaf != nil)
 	}
-	q, err := ParseQuery(obj.DCQLQuery)
+	q, err := parseQuery(obj.DCQLQuery, true)
 	if err != nil {
 		return nil, err
 	}

@@ -110,6 +110,14 @@ func TestCheckRequest(t *testing.T) {
 		{"no nonce", san, leaf, func(r *openid4vp.WalletRequest) { r.Nonce = "" }, false},
 		{"no dcql_query", san, leaf, func(r *openid4vp.WalletRequest) { r.DCQLQuery = nil }, false},
 		{"unknown prefix", "did:example:1", leaf, nil, false},
+		// §6.1: "Wallets SHOULD ignore such duplicate claim queries".
+		{"a claim asked twice", san, leaf, func(r *openid4vp.WalletRequest) {
+			r.DCQLQuery = jsontext.Value(`{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]},"claims":[{"path":["n"]},{"path":["n"]}]}]}`)
+		}, true},
+		// ... but not one claim_sets name: without it they mean nothing.
+		{"a claim asked twice, named by claim_sets", san, leaf, func(r *openid4vp.WalletRequest) {
+			r.DCQLQuery = jsontext.Value(`{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]},"claims":[{"id":"x","path":["n"]},{"id":"y","path":["n"]}],"claim_sets":[["y"]]}]}`)
+		}, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			obj := base(c.clientID)
@@ -117,9 +125,12 @@ func TestCheckRequest(t *testing.T) {
 			if c.edit != nil {
 				c.edit(obj)
 			}
-			_, err := openid4vp.CheckRequest(obj, link, c.leaf, "wn")
+			q, err := openid4vp.CheckRequest(obj, link, c.leaf, "wn")
 			if (err == nil) != c.ok {
 				t.Errorf("err %v, want ok %v", err, c.ok)
+			}
+			if c.name == "a claim asked twice" && err == nil && len(q.Credentials[0].Claims) != 1 {
+				t.Errorf("claims %+v, want the duplicate dropped", q.Credentials[0].Claims)
 			}
 		})
 	}
