@@ -70,6 +70,7 @@ type RequestObject struct {
 	State          string          `json:"state"`
 	DCQLQuery      jsontext.Value  `json:"dcql_query"`
 	ClientMetadata *ClientMetadata `json:"client_metadata,omitempty"`
+	Iss            string          `json:"iss,omitempty"` // RFC 9101 §4: the client_id, in a signed request
 	Aud            string          `json:"aud"`
 	Iat            int64           `json:"iat"`
 	Exp            int64           `json:"exp"`

@@ -111,8 +111,8 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 	}
 	prefix, value := openid4vp.ClientIDPrefix(r.clientID)
 	if prefix == openid4vp.PrefixRedirectURI {
-		if hdr.Alg != "none" || parts[2] != "" || value != r.obj.ResponseURI {
-			t.Fatalf("redirect_uri request: alg %s, client id value %s, response_uri %s", hdr.Alg, value, r.obj.ResponseURI)
+		if hdr.Alg != "none" || parts[2] != "" || value != r.obj.ResponseURI || r.obj.Iss != "" {
+			t.Fatalf("redirect_uri request: alg %s, client id value %s, response_uri %s, iss %q", hdr.Alg, value, r.obj.ResponseURI, r.obj.Iss)
 		}
 		return &r
 	}
@@ -126,8 +126,8 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 	block, _ := pem.Decode(caPEM)
 	roots := x509.NewCertPool()
 	roots.AddCert(must(x509.ParseCertificate(block.Bytes)))
-	if hdr.Alg != "ES256" || len(hdr.X5C) != 1 {
-		t.Fatalf("header %+v", hdr)
+	if hdr.Alg != "ES256" || len(hdr.X5C) != 1 || r.obj.Iss != r.clientID { // RFC 9101 §4: iss the client_id
+		t.Fatalf("header %+v, iss %q", hdr, r.obj.Iss)
 	}
 	leafDER := must(base64.StdEncoding.DecodeString(hdr.X5C[0]))
 	r.leaf = must(x509.ParseCertificate(leafDER))

@@ -303,6 +303,9 @@ func (s *Service) OpenID4VPRequestObject(ctx context.Context, token, walletNonce
 		ResponseURI: responseURI, Nonce: s.requestNonce(r.ID), State: s.openID4VPState(r.ID), DCQLQuery: o.Query,
 		ClientMetadata: &openid4vp.ClientMetadata{VPFormatsSupported: openid4vp.SDJWTES256},
 		Aud:            openid4vp.StaticAudience, Iat: now.Unix(), Exp: r.ExpiresAt.Unix(), WalletNonce: walletNonce}
+	if prefix, _ := openid4vp.ClientIDPrefix(o.ClientID); prefix != openid4vp.PrefixRedirectURI {
+		obj.Iss = o.ClientID // RFC 9101 §4: a signed request object SHOULD carry iss, the client_id
+	}
 	if o.ResponseMode == openid4vp.DirectPostJWT {
 		key, err := s.openID4VPKey(r)
 		if err != nil {
