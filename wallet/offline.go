@@ -277,6 +277,18 @@ type CompactCode struct {
 	SeenAt   time.Time
 }
 
+// spendShare marks the share id used up, if it is still active.
+func spendShare(tx Tx, id string) error {
+	sh, err := Shares.Get(tx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	} else if err != nil || sh.Status != api.ShareActive {
+		return err
+	}
+	sh.Uses, sh.Status = sh.MaxUses, api.ShareRedeemed
+	return Shares.Put(tx, sh)
+}
+
 // ctiHash keys a code's record: a keyed hash, so the store never holds a
 // cti a verifier could match against a scan.
 func (s *Service) ctiHash(cti []byte) []byte { return s.indexHash("cti", string(cti)) }
@@ -366,6 +378,14 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 	switch {
 	case c.SeenBy == "":
 		c.SeenBy, c.SeenAt = verifierID, at
+		if claimed {
+			// An upload is the share's one use, spent at that counter: its
+			// EID1: code redeems nothing after it either (T39: an offline
+			// share's max_uses 1 is spent by either of its two codes).
+			if err := spendShare(tx, c.ShareID); err != nil {
+				return false, err
+			}
+		}
 		return false, CompactCodes.Put(tx, c)
 	case c.SeenBy == verifierID:
 		return false, nil // the same counter's seen-cti store refuses it; nothing crosses verifiers

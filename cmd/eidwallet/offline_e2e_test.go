@@ -127,6 +127,18 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	if _, err := kiosk.Verify(ctx, both.OfflineQRText); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
 		t.Errorf("EIDC1: after EID1: %v", err)
 	}
+	// ... and the other way round, when the EIDC1: code was used offline
+	// at one counter and uploaded: the EID1: code then redeems nothing, at
+	// any verifier.
+	counted := offlineShare()
+	_, seen := verify(bundle, counted.OfflineQRText, now)
+	must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+		{CTI: base64.RawURLEncoding.EncodeToString(seen.CTI), VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}}))
+	for name, ver := range map[string]*client.Verifier{"shop": v, "kiosk": kiosk} {
+		if _, err := ver.Verify(ctx, counted.QRText); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
+			t.Errorf("EID1: at the %s after its EIDC1: code was uploaded: %v", name, err)
+		}
+	}
 	cancelled := offlineShare()
 	if err := holder.CancelShare(ctx, cancelled.ShareID); err != nil {
 		t.Fatal(err)
