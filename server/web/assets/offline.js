@@ -206,7 +206,10 @@ async function open(raw, keys, notFound, what) {
   if (!Array.isArray(v) || v.length !== 4 || !isBytes(v[0]) || !isMap(v[1]) || !isBytes(v[2]) || !isBytes(v[3])) {
     refuse('malformed', `${what} is not a tagged COSE_Sign1 with a payload`);
   }
-  const [protectedBytes, , payload, signature] = v;
+  const [protectedBytes, unprotected, payload, signature] = v;
+  // Nothing unprotected, as offline/share.go: a header no signature covers
+  // could only mislead, and makes one code many texts.
+  if (unprotected.size > 0) refuse('malformed', `${what}: an unprotected header`);
   const ph = protectedBytes.length ? decodeCBOR(protectedBytes, 'malformed', `${what}'s header`) : new Map();
   if (!isMap(ph)) refuse('malformed', `${what}'s protected header is not a map`);
   // Only the protected header counts (RFC 9052 §3.1: alg is protected).
@@ -530,12 +533,13 @@ export async function verify(text) {
     const claims = jsonOf(s.claims);
     if (!key.types.includes(s.type)) refuse('not_authorized_for_type', `the attestation key may not attest ${s.type}`);
     if (!is || !is.types.includes(s.type)) refuse('not_authorized_for_type', `the issuer is not one of the bundle's for ${s.type}`);
-    if (s.status !== undefined) {
-      const v = await statusOf(b, is, s.status[0], s.status[1]);
-      if (v === 1) refuse('credential_revoked', 'the credential is revoked');
-      if (v === 2) refuse('credential_suspended', 'the credential is suspended');
-      if (v !== 0) refuse('status_unknown', `status value ${v}`);
-    }
+    // Fail closed, as offline/bundle.go: every credential of a hosted
+    // issuer has a status entry.
+    if (s.status === undefined) refuse('status_unknown', 'the code names no status entry');
+    const v = await statusOf(b, is, s.status[0], s.status[1]);
+    if (v === 1) refuse('credential_revoked', 'the credential is revoked');
+    if (v === 2) refuse('credential_suspended', 'the credential is suspended');
+    if (v !== 0) refuse('status_unknown', `status value ${v}`);
     out.share.claims = claims;
     out.valid = true;
   } catch (e) {
