@@ -88,6 +88,56 @@ func (d *drains) of(r *http.Request) <-chan struct{} {
 	return ch
 }
 
+// How many long-polls and event streams may be open at once: each holds a
+// connection, a goroutine and its buffers (≈ 32 KiB), so one token opening
+// thousands would hold the server's memory (THREATS T22). A holder's app
+// needs one or two; a verifier API key one per request it waits on at its
+// counters. Beyond, 429 rate_limited: poll without wait, or use the
+// verifier's webhook.
+const (
+	maxWaitsPerHolder = 8
+	maxWaitsPerKey    = 256
+	maxWaits          = 4096 // the process's
+)
+
+// waits counts the long-polls and event streams open, per principal and
+// in all.
+type waits struct {
+	mu    sync.Mutex
+	by    map[string]int
+	total int
+}
+
+// enterWait takes a place for a long-poll or event stream of c's
+// principal, or answers 429 and returns false. leave gives it back.
+func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
+	p := principalOf(c)
+	key, most := "key|"+p.KeyID, maxWaitsPerKey
+	if p.Role == api.RoleHolder {
+		key, most = "holder|"+p.Subject, maxWaitsPerHolder
+	}
+	w := &s.waits
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.by[key] >= most || w.total >= maxWaits {
+		s.rateLimited(c, time.Second)
+		return nil, false
+	}
+	if w.by == nil {
+		w.by = map[string]int{}
+	}
+	w.by[key]++
+	w.total++
+	return func() {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if w.by[key]--; w.by[key] == 0 {
+			delete(w.by, key)
+		}
+		w.total--
+	}, true
+}
+
 // waitContext is the context of a long-poll or an event stream: the
 // request's, ended also after limit and when the server shuts down.
 //

@@ -171,6 +171,11 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 		p := principalOf(c)
 		ctx := c.Request.Context()
 		if wait > 0 {
+			leave, ok := s.enterWait(c)
+			if !ok {
+				return
+			}
+			defer leave()
 			var cancel context.CancelFunc
 			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
 			defer cancel()
@@ -196,6 +201,11 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principalOf(c)
+		leave, ok := s.enterWait(c)
+		if !ok {
+			return
+		}
+		defer leave()
 		ctx, cancel := s.waitContext(c, s.streamMax)
 		defer cancel()
 		// The first look answers a failure as JSON, before the stream

@@ -138,3 +138,50 @@ func TestShareQuota(t *testing.T) {
 	// Reading is not limited.
 	h.call("GET", "/v1/me/shares", w.token, nil, 200, nil)
 }
+
+// TestWaitsBounded: one holder holds at most 8 long-polls and event
+// streams at once (THREATS T22: each holds memory); the next is 429 with
+// Retry-After, and a place given back is taken again. Another holder is
+// not affected.
+func TestWaitsBounded(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	for range 8 {
+		resp := h.request("GET", "/v1/me/requests/events", w.token, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", len(open), resp.StatusCode)
+		}
+		open = append(open, resp)
+	}
+	wantRetryAfter(t, h.request("GET", "/v1/me/requests?wait=30", w.token, "", nil), 1, 1)
+	wantRetryAfter(t, h.request("GET", "/v1/me/requests/events", w.token, "", nil), 1, 1)
+	// Without wait, a long-poll takes no place.
+	h.call("GET", "/v1/me/requests", w.token, nil, 200, nil)
+	other := &world{citizen: "001090000777"}
+	other.enroll(h)
+	resp := h.request("GET", "/v1/me/requests/events", other.token, "", nil)
+	if resp.StatusCode != 200 {
+		t.Errorf("another holder's stream: %d", resp.StatusCode)
+	}
+	open = append(open, resp)
+	open[0].Body.Close()
+	open = open[1:]
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		resp := h.request("GET", "/v1/me/requests/events", w.token, "", nil)
+		if resp.StatusCode == 200 {
+			open = append(open, resp)
+			break
+		}
+		resp.Body.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("a place given back is not taken again: %d", resp.StatusCode)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -106,6 +106,7 @@ type server struct {
 	streamMax time.Duration
 	heartbeat time.Duration
 	drains    drains // long-polls and streams end when their http.Server shuts down
+	waits     waits  // long-polls and streams open at once, bounded
 	limits    *limiters
 	proxies   []netip.Prefix
 	metrics   *metrics

@@ -82,6 +82,11 @@ func (s *server) handleVerifierRequest() gin.HandlerFunc {
 		p, id := principalOf(c), c.Param("id")
 		ctx := c.Request.Context()
 		if wait > 0 {
+			leave, ok := s.enterWait(c)
+			if !ok {
+				return
+			}
+			defer leave()
 			var cancel context.CancelFunc
 			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
 			defer cancel()
@@ -107,6 +112,11 @@ func (s *server) handleVerifierRequest() gin.HandlerFunc {
 func (s *server) handleVerifierRequestEvents() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, id := principalOf(c), c.Param("id")
+		leave, ok := s.enterWait(c)
+		if !ok {
+			return
+		}
+		defer leave()
 		ctx, cancel := s.waitContext(c, s.streamMax)
 		defer cancel()
 		// Unknown or someone else's request: a JSON 404, not a stream.
