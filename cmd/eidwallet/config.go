@@ -140,6 +140,14 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 		fs.Usage()
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	// A DSN with no store named means PostgreSQL: the embedded store
+	// beside it would be a new, empty file (a reset admin token nothing
+	// reads). A DSN beside --store bolt is refused (Validate).
+	storeNamed := env("STORE", "") != ""
+	fs.Visit(func(f *flag.Flag) { storeNamed = storeNamed || f.Name == "store" })
+	if c.PostgresDSN != "" && !storeNamed {
+		c.Store = "postgres"
+	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
@@ -164,6 +172,9 @@ func (c *config) Validate() error {
 	}
 	switch c.Store {
 	case "bolt":
+		if c.PostgresDSN != "" {
+			errs = append(errs, errors.New("--postgres-dsn with --store bolt: give one store (a DSN alone means postgres)"))
+		}
 	case "postgres":
 		if c.PostgresDSN == "" {
 			errs = append(errs, errors.New("--store postgres needs --postgres-dsn (EIDWALLET_POSTGRES_DSN)"))

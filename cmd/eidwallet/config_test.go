@@ -20,18 +20,40 @@ func TestServeConfig(t *testing.T) {
 		t.Errorf("config: %+v", c)
 	}
 	for args, want := range map[string]string{
-		"--store postgres":              "--postgres-dsn",
-		"--store mongo":                 "want bolt or postgres",
-		"--log-format xml":              "json or text",
-		"--tls-cert c.pem":              "go together",
-		"--addr nonsense":               "--addr",
-		"--public-url ftp://x":          "http or https",
-		"--trusted-proxies 10.0.0.0/33": "--trusted-proxies",
-		"--data-dir d extra":            "unexpected argument",
+		"--store postgres":                              "--postgres-dsn",
+		"--store mongo":                                 "want bolt or postgres",
+		"--log-format xml":                              "json or text",
+		"--tls-cert c.pem":                              "go together",
+		"--addr nonsense":                               "--addr",
+		"--public-url ftp://x":                          "http or https",
+		"--trusted-proxies 10.0.0.0/33":                 "--trusted-proxies",
+		"--data-dir d extra":                            "unexpected argument",
+		"--store bolt --postgres-dsn postgres://db/eid": "give one store",
 	} {
 		_, err := parseServeConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error naming %q", args, err, want)
+		}
+	}
+}
+
+// TestDSNMeansPostgres: a DSN with no store named, by flag or variable,
+// opens PostgreSQL — never a new, empty embedded store beside it (an
+// admin token reset nothing reads).
+func TestDSNMeansPostgres(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+	}{
+		{[]string{"--postgres-dsn", "postgres://db/eid"}, nil},
+		{nil, map[string]string{"EIDWALLET_POSTGRES_DSN": "postgres://db/eid"}},
+	} {
+		cfg, err := parseServeConfig(c.args, func(k string) string { return c.env[k] }, io.Discard)
+		if err != nil {
+			t.Fatalf("%v %v: %v", c.args, c.env, err)
+		}
+		if cfg.Store != "postgres" {
+			t.Errorf("%v %v: store %q, want postgres", c.args, c.env, cfg.Store)
 		}
 	}
 }
@@ -108,5 +130,26 @@ func TestLimitConfig(t *testing.T) {
 		return map[string]string{"EIDWALLET_LIMIT_PRESENCE_PER_HOLDER": "often"}[k]
 	}, io.Discard); err == nil || !strings.Contains(err.Error(), "EIDWALLET_LIMIT_PRESENCE_PER_HOLDER") {
 		t.Errorf("EIDWALLET_LIMIT_PRESENCE_PER_HOLDER=often: %v", err)
+	}
+}
+
+// TestOperatorCommandsSayWhatTheyCannot: public-url refuses the embedded
+// store, which records no URL (a value set there would bind nothing), and
+// -h is not a failure of any command.
+func TestOperatorCommandsSayWhatTheyCannot(t *testing.T) {
+	for _, action := range []string{"show", "set"} {
+		args := []string{"public-url", action}
+		if action == "set" {
+			args = append(args, "https://new.example")
+		}
+		code, _, errOut := runCommand(t, append(args, "--data-dir", t.TempDir())...)
+		if code != exitUsage || !strings.Contains(errOut, "embedded store records no public URL") {
+			t.Errorf("public-url %s on the embedded store: exit %d, %s", action, code, errOut)
+		}
+	}
+	for _, cmd := range []string{"serve", "verify-presentation", "verify-offline", "migrate", "admin-token"} {
+		if code, out, errOut := runCommand(t, cmd, "-h"); code != exitOK || out+errOut == "" || strings.Contains(errOut, "help requested") {
+			t.Errorf("%s -h: exit %d, %s%s", cmd, code, out, errOut)
+		}
 	}
 }

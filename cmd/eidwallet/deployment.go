@@ -112,6 +112,11 @@ func publicURLCommand(ctx context.Context, args []string, getenv func(string) st
 		return exitUsage
 	}
 	cfg, err := parseConfig("public-url "+action, publicURLUsage, args, getenv, stderr, nil)
+	if err == nil && cfg.Store != "postgres" {
+		// Only replicas must agree on it; a server on the embedded store
+		// uses the --public-url it starts with, and records none.
+		err = errors.New("the embedded store records no public URL: start the server with the --public-url it should use (the command is for PostgreSQL, --postgres-dsn)")
+	}
 	if code, done := configExit("public-url "+action, err, stderr); done {
 		return code
 	}

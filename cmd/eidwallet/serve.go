@@ -29,9 +29,8 @@ import (
 // gracefully: in-flight requests finish, the store closes cleanly.
 func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	cfg, err := parseServeConfig(args, getenv, stderr)
-	if err != nil {
-		fmt.Fprintf(stderr, "eidwallet serve: %v\n", err)
-		return exitUsage
+	if code, done := configExit("serve", err, stderr); done {
+		return code
 	}
 	log := newLogger(cfg.LogFormat, stderr)
 	if err := runServer(ctx, cfg, log, stdout); err != nil {

@@ -110,6 +110,9 @@ func verifyPresentation(args []string, stdin io.Reader, stdout, stderr io.Writer
 	requireKB := fs.Bool("require-kb", false, "require key binding (then --nonce and --aud are compared even when empty)")
 	profile := fs.String("profile", "vc", "`vc` (SD-JWT VC) or plain (RFC 9901 only, generic SD-JWTs)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
+			return exitOK
+		}
 		return exitUsage
 	}
 	if fs.NArg() != 0 {

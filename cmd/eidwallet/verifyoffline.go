@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -23,8 +24,9 @@ set (GET /.well-known/jwks.json): signed by an attestation key of the bundle
 that may attest its type, of an issuer of the bundle for that type, its
 credential's status valid in the bundle's list, not expired. A bundle older
 than its maximum age, or a clock before its issue time, cannot verify
-offline (exit 2, fail closed). Prints {"valid", "reason", "type", "issuer",
-"claims", "expires_at", "cti"} as JSON. A code refused here may have been
+offline (reason cannot_verify_offline: fail closed). Prints {"valid",
+"reason", "type", "issuer", "claims", "expires_at", "cti"} as JSON; exit 0
+valid, 1 refused, 2 a bad command line or a file that cannot be read. A code refused here may have been
 seen elsewhere: this command keeps no seen-cti store.
 `
 
@@ -50,6 +52,9 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	jwksPath := fs.String("bundle-jwks", "", "JWKS `file` of the service key that signs the bundle (GET /.well-known/jwks.json)")
 	nowFlag := fs.String("now", "", "verification time in unix `seconds` (default: the clock)")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
+			return exitOK
+		}
 		return exitUsage
 	}
 	usageError := func(format string, args ...any) int {
