@@ -175,6 +175,25 @@ func TestOpenID4VPHolderInteropVerifier(t *testing.T) {
 			}
 		})
 	}
+	// OpenID4VP 1.0 §6.4.1: a query of no claims is answered with the
+	// claims no holder can withhold only — a presentation of none.
+	t.Run("no claims asked", func(t *testing.T) {
+		cfg := config(openid4vp.PrefixX509Hash, openid4vp.DirectPostJWT, "post", "")
+		cfg["dcql_query"] = jsontext.Value(`{"credentials":[{"id":"card","format":"dc+sd-jwt","meta":{"vct_values":["` + hi.VCT + `"]}}]}`)
+		nv := startNodeVerifier(t, caFile, cfg)
+		var view api.RequestView
+		h.call("POST", `/v1/me/requests:resolve`, w.token, api.ResolveRequest{QR: nv.first.Link}, 200, &view)
+		var prep api.RequestPrepared
+		h.call("POST", "/v1/me/requests/"+view.RequestID+"/prepare", w.token, api.PrepareRequest{}, 200, &prep)
+		if len(prep.ToSign) != 1 || strings.Count(prep.ToSign[0].Presentation, "~") != 1 {
+			t.Fatalf("prepared: %+v", prep)
+		}
+		h.call("POST", "/v1/me/requests/"+view.RequestID+"/approve", w.token, api.ApproveRequest{KBJWTs: w.signToSign(h, prep.ToSign)}, 200, &view)
+		res := nv.result(t, false)
+		if !res.Valid || res.Claims["card"]["full_name"] != nil || res.KB["nonce"] != nv.first.Nonce {
+			t.Fatalf("the Node verifier: %+v", res)
+		}
+	})
 	t.Run("decline", func(t *testing.T) {
 		nv := startNodeVerifier(t, caFile, config(openid4vp.PrefixX509SANDNS, openid4vp.DirectPostJWT, "post", ""))
 		var view api.RequestView

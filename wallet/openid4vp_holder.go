@@ -423,10 +423,11 @@ func remoteItems(r *Request, given []api.ShareRequestItem) ([]api.ShareRequestIt
 	// answers (§6.1: queries may ask for the same credential; §6.4 allows
 	// the larger presentation then).
 	var items []api.ShareRequestItem
+	// A query of no claims is answered with a presentation of none: the
+	// claims no holder can withhold only (iss, vct, cnf, status, the
+	// validity; §6.4.1: "the Wallet MUST return only the claims that are
+	// mandatory to present").
 	for _, c := range r.Remote.Chosen {
-		if len(c.Claims) == 0 {
-			return nil, Errorf(api.CodeInvalidRequest, "the verifier asks for no claim this service can disclose alone")
-		}
 		i := slices.IndexFunc(items, func(it api.ShareRequestItem) bool { return it.CredentialID == c.CredentialID })
 		if i < 0 {
 			items = append(items, api.ShareRequestItem{CredentialID: c.CredentialID})

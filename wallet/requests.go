@@ -456,6 +456,8 @@ func (s *Service) PrepareRequest(ctx context.Context, p *Principal, id string, r
 			if chosen, err = remoteItems(r, req.Items); err != nil {
 				return err
 			}
+		} else if err := claimsChosen(chosen); err != nil {
+			return err
 		}
 		aud, nonce := s.requestBinding(r)
 		if items, resp.ToSign, copies, err = s.prepareItems(tx, p, r.ID, aud, nonce, chosen, now); err != nil {

@@ -79,6 +79,9 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 				return Errorf(api.CodeConflict, "verifier %s is retired", v.ID)
 			}
 		}
+		if err := claimsChosen(req.Items); err != nil {
+			return err
+		}
 		var err error
 		if sh.Items, resp.ToSign, copies, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
 			return err
@@ -212,6 +215,16 @@ func (s *Service) deviceThumbprint(d *Device) (string, error) {
 	return t, err
 }
 
+// claimsChosen refuses an item of a share, or of an answer to one of our
+// verifiers' requests, that discloses no claim. (A standard verifier may
+// ask for none: OpenID4VP 1.0 §6.4.1, the mandatory claims only.)
+func claimsChosen(items []api.ShareRequestItem) error {
+	if slices.ContainsFunc(items, func(it api.ShareRequestItem) bool { return len(it.Claims) == 0 }) {
+		return Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
+	}
+	return nil
+}
+
 // prepareItems makes, for a share or a request, one presentation per
 // chosen credential of the calling device, each credential once, bound for
 // aud and the nonce of each credential id. It only reads: what it changes
@@ -250,9 +263,6 @@ func (s *Service) prepareItem(tx Tx, p *Principal, dev *Device, id, aud string, 
 	}
 	if err := credentialUsable(c, now); err != nil {
 		return nil, nil, ch, err
-	}
-	if len(it.Claims) == 0 {
-		return nil, nil, ch, Errorf(api.CodeInvalidRequest, "items: choose at least one claim")
 	}
 	var sdjwt []byte
 	var key string
