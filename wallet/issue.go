@@ -111,13 +111,14 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 		}
 	}
 	out := make([]IssueResult, len(items))
-	issued := 0
+	issued, refused := 0, 0
 	for i, it := range items {
 		switch {
 		case it.twin > 0:
 			out[i] = out[it.twin-1]
 		case it.err != nil:
 			out[i].Err = it.err
+			refused++
 		case it.answer != nil:
 			out[i].Response = it.answer
 		default:
@@ -129,7 +130,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	if len(items) == 1 && issued == 1 {
 		s.log.InfoContext(ctx, "credential issued", "issuer_id", is.ID, "credential_id", items[0].cred.ID, "type", items[0].cred.Type, "holder_id", items[0].holderID)
 	} else {
-		s.log.InfoContext(ctx, "credentials issued", "issuer_id", is.ID, "issued", issued, "refused", len(items)-issued)
+		s.log.InfoContext(ctx, "credentials issued", "issuer_id", is.ID, "issued", issued, "refused", refused, "answered_again", len(items)-issued-refused)
 	}
 	return out, nil
 }
