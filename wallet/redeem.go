@@ -16,8 +16,9 @@ import (
 // before the answer (THREATS T13, T15, T31); concurrent redemptions share
 // their commits. Just before it, everything that can change after the
 // approval is checked again (SPEC §3.7, stillValid); the signatures were
-// verified when the holder approved. A share not bound to a verifier is
-// redeemable only by a verifier registered for all of its claims (T35).
+// verified when the holder approved. A share is redeemable only by a
+// verifier registered for all of its claims, one made for a verifier too
+// (T35).
 func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyRequest) (*api.VerifyResponse, error) {
 	if err := p.requireDeferred(api.RoleVerifier); err != nil {
 		return nil, err
@@ -36,6 +37,13 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 		return nil, err
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup(byToken, hashSecret(token)))
+}
+
+// errNotRegistered refuses a share holding claims its verifier is not
+// registered for (T35): 403, the share not consumed.
+func errNotRegistered() error {
+	return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
+		Message: "the share holds claims the verifier is not registered for"}
 }
 
 // redeemShare redeems the share that find looks up: an EID1: code's, or
@@ -75,9 +83,8 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		if err := notRetired(verifier); err != nil {
 			return err
 		}
-		if sh.VerifierID == "" && !registered(verifier, itemClaimSet(sh.Items)) {
-			return &Error{Code: api.CodeForbidden, Reason: api.ReasonClaimsNotRegistered,
-				Message: "the share holds claims the verifier is not registered for"}
+		if !registered(verifier, itemClaimSet(sh.Items)) {
+			return errNotRegistered()
 		}
 		more, err := s.stillValid(f, sh.DeviceID, sh.Items, now, ShareDocuments.Lookup(sh.ID), lastActivityLookup(sh.HolderID))
 		if err != nil {

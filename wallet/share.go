@@ -70,6 +70,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 		if replayed, err = s.answered(tx, idem, &first); err != nil || replayed {
 			return err
 		}
+		var bound *Verifier
 		if req.VerifierID != "" {
 			v, err := Verifiers.Get(tx, req.VerifierID)
 			if err != nil {
@@ -78,6 +79,7 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 			if v.Retired != nil {
 				return Errorf(api.CodeConflict, "verifier %s is retired", v.ID)
 			}
+			bound = v
 		}
 		if err := claimsChosen(req.Items); err != nil {
 			return err
@@ -85,6 +87,12 @@ func (s *Service) CreateShare(ctx context.Context, p *Principal, req api.ShareRe
 		var err error
 		if sh.Items, resp.ToSign, copies, err = s.prepareItems(tx, p, sh.ID, sh.Aud, s.shareNonce(sh.ID), req.Items, now); err != nil {
 			return err
+		}
+		// T35: a verifier collects no more than it is registered for, on a
+		// share made for it too (the citizen's choice of verifier does not
+		// widen its registration).
+		if bound != nil && !registered(bound, itemClaimSet(sh.Items)) {
+			return errNotRegistered()
 		}
 		resp.RedeemableBy, resp.RedeemableByCount, err = s.redeemableBy(tx, sh, now)
 		return err

@@ -207,6 +207,10 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		if ids := partyIDs(only18.RedeemableBy); !slices.Equal(ids, []string{"bank", "pharmacy"}) {
 			t.Errorf("redeemable_by = %v, want [bank pharmacy]", ids)
 		}
+		// Made for the pharmacy, the share does not widen its registration:
+		// refused when it is made, before anything is signed.
+		_, err = p.phone.Share(p.ctx, api.ShareRequest{VerifierID: "pharmacy", Items: p.idItem("age_over_18", "id_number")})
+		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonClaimsNotRegistered)
 	})
 
 	// Item 8 (SPEC §6): nonces and jti are single-use values kept only as
