@@ -202,7 +202,8 @@ func ResponseEncryptionKey(jwks []byte) (*ecdsa.PublicKey, string, error) {
 	}
 	set, err := jwk.Parse(jwks)
 	if err != nil {
-		return nil, "", fmt.Errorf("parse jwks: %w", err)
+		// The library's words name Go types: not for the other party.
+		return nil, "", errors.New("not a JWKS of public keys")
 	}
 	for i := range set.Len() {
 		k, _ := set.Key(i)

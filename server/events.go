@@ -91,11 +91,11 @@ func (d *drains) of(r *http.Request) <-chan struct{} {
 // How many long-polls and event streams may be open at once: each holds a
 // connection, a goroutine and its buffers (≈ 32 KiB), so one token opening
 // thousands would hold the server's memory (THREATS T22). A holder's app
-// needs one or two; a verifier API key one per request it waits on at its
+// needs one or two on a device; a verifier API key one per request it waits on at its
 // counters. Beyond, 429 rate_limited: poll without wait, or use the
 // verifier's webhook.
 const (
-	maxWaitsPerHolder = 8
+	maxWaitsPerDevice = 8
 	maxWaitsPerKey    = 256
 	maxWaits          = 4096 // the process's
 )
@@ -114,20 +114,25 @@ func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 	p := principalOf(c)
 	key, most := "key|"+p.KeyID, maxWaitsPerKey
 	if p.Role == api.RoleHolder {
-		key, most = "holder|"+p.Subject, maxWaitsPerHolder
+		// A device's: a phone that dropped off the network leaves its
+		// half-open streams to time out without holding its other devices'.
+		key, most = "device|"+p.DeviceID, maxWaitsPerDevice
 	}
 	w := &s.waits
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.by[key] >= most || w.total >= maxWaits {
+	full := w.by[key] >= most || w.total >= maxWaits
+	if !full {
+		if w.by == nil {
+			w.by = map[string]int{}
+		}
+		w.by[key]++
+		w.total++
+	}
+	w.mu.Unlock()
+	if full {
 		s.rateLimited(c, time.Second)
 		return nil, false
 	}
-	if w.by == nil {
-		w.by = map[string]int{}
-	}
-	w.by[key]++
-	w.total++
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()

@@ -174,19 +174,27 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 		// writer and its fsync) the next is signed on the other cores. The
 		// results go out in line order; the handler never returns with a
 		// batch in flight, since that batch uses c.
-		var issuing chan []api.BulkResult // the batch issued before, nil when none
+		var issuing chan batchDone // the batch issued before, nil when none
 		defer func() {
 			if issuing != nil {
 				<-issuing
 			}
 		}()
+		// done is a batch's results; a panic while issuing it is raised
+		// again here, on the handler's goroutine, for recoverPanics.
+		done := func(b batchDone) []api.BulkResult {
+			if b.panicked != nil {
+				panic(b.panicked)
+			}
+			return b.results
+		}
 		for {
 			var first bulkLine
 			var more bool
 			select {
-			case res := <-issuing: // a nil channel never delivers
+			case b := <-issuing: // a nil channel never delivers
 				issuing = nil
-				if !answer(res) {
+				if !answer(done(b)) {
 					return
 				}
 				continue
@@ -194,8 +202,9 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 			if !more {
 				if issuing != nil {
-					answer(<-issuing)
+					b := <-issuing
 					issuing = nil
+					answer(done(b))
 				}
 				return
 			}
@@ -210,16 +219,24 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 					break
 				}
 			}
-			next := make(chan []api.BulkResult, 1)
-			go func() { next <- s.issueBulk(c, batch) }()
+			next := make(chan batchDone, 1)
+			go func() {
+				var b batchDone
+				defer func() {
+					b.panicked = recover()
+					next <- b
+				}()
+				b.results = s.issueBulk(c, batch)
+			}()
 			prev := issuing
 			issuing = next
-			if prev != nil && !answer(<-prev) {
+			if prev != nil && !answer(done(<-prev)) {
 				return
 			}
 			if broken != nil {
-				answer(<-issuing)
+				b := <-issuing
 				issuing = nil
+				answer(done(b))
 				s.log.InfoContext(ctx, "bulk stream ended early", "line", broken.n, "err", broken.readErr)
 				_ = writeLine(c.Writer, api.BulkResult{Line: broken.n, Error: api.CodeInvalidRequest,
 					ErrorDescription: "the stream ended early: the request body could not be read past this line"})
@@ -228,6 +245,13 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 		}
 	}
+}
+
+// batchDone is what issuing a batch of a bulk stream came to: its results,
+// or the panic that cut it short.
+type batchDone struct {
+	results  []api.BulkResult
+	panicked any
 }
 
 // writeLine writes r as one line of the bulk answer.

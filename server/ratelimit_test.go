@@ -139,7 +139,7 @@ func TestShareQuota(t *testing.T) {
 	h.call("GET", "/v1/me/shares", w.token, nil, 200, nil)
 }
 
-// TestWaitsBounded: one holder holds at most 8 long-polls and event
+// TestWaitsBounded: one holder's device holds at most 8 long-polls and event
 // streams at once (THREATS T22: each holds memory); the next is 429 with
 // Retry-After, and a place given back is taken again. Another holder is
 // not affected.

@@ -9,8 +9,9 @@ import (
 // notRetired refuses v's key, as a revoked one, when v is retired: its
 // keys are revoked with it (RetireVerifier), but one made by an older
 // binary during a rolling upgrade may have been missed (operations.md),
-// so the paths that disclose to a verifier or ask for a disclosure —
-// redemption, requests — check the verifier itself too.
+// so the paths that disclose to a verifier, ask for a disclosure or spend
+// a share — redemption, requests and their results (webhooks too),
+// offline uploads — check the verifier itself too.
 func notRetired(v *Verifier) error {
 	if v.Retired != nil {
 		return errUnauthenticated()

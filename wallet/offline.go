@@ -328,6 +328,9 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 		if err != nil {
 			return err
 		}
+		if err := notRetired(verifier); err != nil {
+			return err
+		}
 		counts := map[counterKey]int64{} // one add a key (usage.go)
 		for i, v := range req.Verifications {
 			counts[s.uploaded(v, verifier.Category).key(v.VerifiedAt)]++ // in the hour it was verified

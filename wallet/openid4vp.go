@@ -378,7 +378,7 @@ func (s *Service) signRequestObject(ctx context.Context, v *Verifier, clientID s
 	// included in the x5c JOSE header": the service's CA, a wallet's
 	// anchor (GET /oid4vp/ca.pem), is left out; an imported chain is as
 	// given, without its root.
-	chain := append([][]byte{leaf}, v.CertChain...)
+	chain := withoutRoot(append([][]byte{leaf}, v.CertChain...))
 	return credentials.SignJWTWithChain(key, openid4vp.TypRequestObject, chain, obj)
 }
 

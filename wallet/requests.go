@@ -802,6 +802,9 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 			if v, err = Verifiers.Fetched(got[0], verifierID); err != nil {
 				return err
 			}
+			if err := notRetired(v); err != nil {
+				return err
+			}
 			if oid4vpDocs = got[1]; oid4vpDocs == nil { // approved, so they must be there: fail closed
 				return errDamaged()
 			}
@@ -812,6 +815,9 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 			return err
 		}
 		if v, err = Verifiers.Fetched(more[0], verifierID); err != nil {
+			return err
+		}
+		if err := notRetired(v); err != nil {
 			return err
 		}
 		docs, err = s.openDocuments(r.ID, r.Items, more[1])

@@ -426,3 +426,44 @@ func TestIssuerMetadataBytesStable(t *testing.T) {
 		}
 	}
 }
+
+// TestRetiredVerifierGetsNoAnswer: an approved request's documents are not
+// handed to a verifier retired since (a key its retirement missed, or its
+// webhook): the result is refused as a revoked key is, 401.
+func TestRetiredVerifierGetsNoAnswer(t *testing.T) {
+	r := newReqEnv(t, wallet.Config{})
+	ctx := context.Background()
+	created, err := r.svc.CreateRequest(ctx, r.verifier, api.CreateRequestRequest{
+		Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: "Age check"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.svc.ResolveRequest(ctx, r.holder, api.ResolveRequest{QR: created.QRText}); err != nil {
+		t.Fatal(err)
+	}
+	prep, err := r.svc.PrepareRequest(ctx, r.holder, created.RequestID, api.PrepareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: r.credID, Claims: []string{"age_over_18"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := prep.ToSign[0]
+	if _, err := r.svc.ApproveRequest(ctx, r.holder, created.RequestID, api.ApproveRequest{KBJWTs: []string{r.kb(t, item, item.Aud, item.Nonce)}}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 0, ""); err != nil || len(res.Result.Documents) != 1 {
+		t.Fatalf("before the retirement: %+v, %v", res, err)
+	}
+	if err := r.store.Update(ctx, func(tx wallet.Tx) error {
+		v, err := wallet.Verifiers.Get(tx, r.verifier.Subject)
+		if err != nil {
+			return err
+		}
+		v.Retired = &r.now
+		return wallet.Verifiers.Put(tx, v)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 0, ""); wallet.ErrorCode(err) != api.CodeUnauthenticated {
+		t.Errorf("after the retirement: %+v, %v; want %s", res, err, api.CodeUnauthenticated)
+	}
+}

@@ -242,13 +242,6 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	if host, err := s.dnsName(); err == nil && !slices.Contains(leaf.DNSNames, host) {
 		return nil, Errorf(api.CodeInvalidRequest, "certificate_chain: the leaf must name %s (the public URL's host) as a DNS SAN", host)
 	}
-	// HAIP 1.0 §5: the trust anchor is never sent in x5c, so a root at
-	// the end of the chain (self-signed) is not kept.
-	if n := len(chain); n > 1 {
-		if root, err := x509.ParseCertificate(chain[n-1]); err == nil && bytes.Equal(root.RawSubject, root.RawIssuer) && root.CheckSignatureFrom(root) == nil {
-			chain = chain[:n-1]
-		}
-	}
 	der, err := credentials.MarshalPrivateKey(key)
 	if err != nil {
 		return nil, err
@@ -271,4 +264,15 @@ func (s *Service) ImportVerifierCertificate(ctx context.Context, p *Principal, v
 	s.log.InfoContext(ctx, "verifier certificate imported", "verifier_id", verifierID)
 	return &api.VerifierCertificateView{VerifierID: verifierID, Subject: leaf.Subject.String(), Issuer: leaf.Issuer.String(),
 		DNSNames: leaf.DNSNames, ExpiresAt: leaf.NotAfter, Imported: true, X509Hash: openid4vp.X509HashClientID(chain[0])}, nil
+}
+
+// withoutRoot is chain (DER, the leaf first) without a self-signed root at
+// its end: HAIP 1.0 §5, the trust anchor is never sent in x5c.
+func withoutRoot(chain [][]byte) [][]byte {
+	if n := len(chain); n > 1 {
+		if root, err := x509.ParseCertificate(chain[n-1]); err == nil && bytes.Equal(root.RawSubject, root.RawIssuer) && root.CheckSignatureFrom(root) == nil {
+			return chain[:n-1]
+		}
+	}
+	return chain
 }
