@@ -453,16 +453,7 @@ func TestRetiredVerifierGetsNoAnswer(t *testing.T) {
 	if res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 0, ""); err != nil || len(res.Result.Documents) != 1 {
 		t.Fatalf("before the retirement: %+v, %v", res, err)
 	}
-	if err := r.store.Update(ctx, func(tx wallet.Tx) error {
-		v, err := wallet.Verifiers.Get(tx, r.verifier.Subject)
-		if err != nil {
-			return err
-		}
-		v.Retired = &r.now
-		return wallet.Verifiers.Put(tx, v)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setRetired(t, r.store, r.verifier.Subject, &r.now)
 	if res, err := r.svc.VerifierRequest(ctx, r.verifier, created.RequestID, 0, ""); wallet.ErrorCode(err) != api.CodeUnauthenticated {
 		t.Errorf("after the retirement: %+v, %v; want %s", res, err, api.CodeUnauthenticated)
 	}

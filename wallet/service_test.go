@@ -565,16 +565,7 @@ func TestRetiredVerifierRefused(t *testing.T) {
 	key, cred, holder := e.citizen(t, "001090000001")
 	share := e.approvedShare(t, key, holder, cred.CredentialID, 0, "age_over_18")
 	// Retired, its keys as they were: what a missed key looks like.
-	if err := e.store.Update(ctx, func(tx wallet.Tx) error {
-		v, err := wallet.Verifiers.Get(tx, shop.Subject)
-		if err != nil {
-			return err
-		}
-		v.Retired = &e.now
-		return wallet.Verifiers.Put(tx, v)
-	}); err != nil {
-		t.Fatal(err)
-	}
+	setRetired(t, e.store, shop.Subject, &e.now)
 	want := func(what string, err error) {
 		t.Helper()
 		if wallet.ErrorCode(err) != api.CodeUnauthenticated {
@@ -589,17 +580,24 @@ func TestRetiredVerifierRefused(t *testing.T) {
 	ask.Protocol = api.ProtocolOpenID4VP
 	_, err = e.svc.CreateRequest(ctx, shop, ask)
 	want("an OpenID4VP request", err)
-	if err := e.store.Update(ctx, func(tx wallet.Tx) error {
-		v, err := wallet.Verifiers.Get(tx, shop.Subject)
+	setRetired(t, e.store, shop.Subject, nil)
+	if _, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: share.QRText}); err != nil {
+		t.Errorf("the share after the refusals: %v, want it unconsumed", err)
+	}
+}
+
+// setRetired sets the verifier record's retirement to at (nil: active)
+// and nothing else: its keys stay as they are.
+func setRetired(t *testing.T, store wallet.Store, verifierID string, at *time.Time) {
+	t.Helper()
+	if err := store.Update(context.Background(), func(tx wallet.Tx) error {
+		v, err := wallet.Verifiers.Get(tx, verifierID)
 		if err != nil {
 			return err
 		}
-		v.Retired = nil
+		v.Retired = at
 		return wallet.Verifiers.Put(tx, v)
 	}); err != nil {
 		t.Fatal(err)
-	}
-	if _, err := e.svc.Redeem(ctx, shop, api.VerifyRequest{QR: share.QRText}); err != nil {
-		t.Errorf("the share after the refusals: %v, want it unconsumed", err)
 	}
 }
