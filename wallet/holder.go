@@ -5,7 +5,6 @@ import (
 	"crypto/ecdsa"
 	"crypto/subtle"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -104,7 +103,7 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if err := Devices.Put(tx, d); err != nil {
 				return err
 			}
-			if err := enrolDeviceKey(tx, d); err != nil {
+			if err := s.enrolDeviceKey(tx, d); err != nil {
 				return err
 			}
 			for _, id := range resp.Bound {
@@ -298,7 +297,7 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 			return err
 		}
 		// Devices enrolled before device keys were kept fill them in here.
-		return putDeviceKey(tx, dev)
+		return s.putDeviceKey(tx, dev)
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "token")
@@ -463,7 +462,7 @@ func (s *Service) ExportCredential(ctx context.Context, p *Principal, id string)
 				}
 			}
 			// Remembered, so that the copy dies with its device (SPEC §2).
-			if err := putDeviceKey(tx, d); err != nil {
+			if err := s.putDeviceKey(tx, d); err != nil {
 				return err
 			}
 			return s.appendActivity(tx, &api.ActivityEntry{HolderID: p.Subject, At: now, Event: api.EventCredentialExported, Outcome: "ok",
@@ -578,8 +577,8 @@ func (s *Service) RevokeDevice(ctx context.Context, p *Principal, deviceID strin
 // token): a device enrolled before keys were recorded is filled in, and an
 // entry a device enrolled with the same key before enrolDeviceKey refused
 // that is taken back. It writes only when the entry differs.
-func putDeviceKey(tx Tx, d *Device) error {
-	thumb, err := deviceThumbprint(d)
+func (s *Service) putDeviceKey(tx Tx, d *Device) error {
+	thumb, err := s.deviceThumbprint(d)
 	if err != nil {
 		return err
 	}
@@ -597,8 +596,8 @@ func putDeviceKey(tx Tx, d *Device) error {
 // it as cnf.jwk), so a key another device has, active or revoked, is
 // refused — else a second citizen could take over the entry by which a
 // revoked device's exported copies are refused (SPEC §2, THREATS T33).
-func enrolDeviceKey(tx Tx, d *Device) error {
-	thumb, err := deviceThumbprint(d)
+func (s *Service) enrolDeviceKey(tx Tx, d *Device) error {
+	thumb, err := s.deviceThumbprint(d)
 	if err != nil {
 		return err
 	}
@@ -608,13 +607,4 @@ func enrolDeviceKey(tx Tx, d *Device) error {
 		return err
 	}
 	return DeviceKeys.Put(tx, []byte(d.ID), thumb)
-}
-
-// deviceThumbprint is the RFC 7638 thumbprint of d's key.
-func deviceThumbprint(d *Device) (string, error) {
-	key, err := credentials.ParsePublicJWK(d.Key)
-	if err != nil {
-		return "", fmt.Errorf("device %s key: %w", d.ID, err)
-	}
-	return credentials.Thumbprint(key)
 }
