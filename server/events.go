@@ -109,7 +109,8 @@ type waits struct {
 }
 
 // enterWait takes a place for a long-poll or event stream of c's
-// principal, or answers 429 and returns false. leave gives it back.
+// principal (waitContext), or answers 429 and returns false. leave gives
+// it back.
 func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 	p := principalOf(c)
 	key, most := "key|"+p.KeyID, maxWaitsPerKey
@@ -144,13 +145,20 @@ func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 }
 
 // waitContext is the context of a long-poll or an event stream: the
-// request's, ended also after limit and when the server shuts down.
+// request's, ended also after limit and when the server shuts down. It
+// takes one of the principal's places for waits first (enterWait): when
+// there is none, it has answered 429 and ok is false. done ends the
+// context and gives the place back.
 //
 // It moves the connection's read and write deadlines past limit: with an
 // http.Server ReadTimeout (30 s in eidwallet serve) net/http's background
 // read of an HTTP/1.1 connection fails at the read deadline and cancels
 // the request's context mid-wait, and a WriteTimeout would cut the answer.
-func (s *server) waitContext(c *gin.Context, limit time.Duration) (context.Context, context.CancelFunc) {
+func (s *server) waitContext(c *gin.Context, limit time.Duration) (ctx context.Context, done func(), ok bool) {
+	leave, ok := s.enterWait(c)
+	if !ok {
+		return nil, nil, false
+	}
 	rc := http.NewResponseController(c.Writer)
 	deadline := time.Now().Add(limit + 10*time.Second)
 	_ = rc.SetReadDeadline(deadline) // not every writer can; httptest's can
@@ -165,7 +173,7 @@ func (s *server) waitContext(c *gin.Context, limit time.Duration) (context.Conte
 			}
 		}()
 	}
-	return ctx, cancel
+	return ctx, func() { cancel(); leave() }, true
 }
 
 // cutShort reports whether a wait under ctx ended early for the server's

@@ -171,14 +171,12 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 		p := principalOf(c)
 		ctx := c.Request.Context()
 		if wait > 0 {
-			leave, ok := s.enterWait(c)
-			if !ok {
+			var done func()
+			var ok bool
+			if ctx, done, ok = s.waitContext(c, wait+5*time.Second); !ok { // the service ends the wait; this is the backstop
 				return
 			}
-			defer leave()
-			var cancel context.CancelFunc
-			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
-			defer cancel()
+			defer done()
 		}
 		list, err := s.svc.HolderRequests(ctx, p, wait, pg)
 		if cutShort(c, ctx, err) {
@@ -201,13 +199,11 @@ func (s *server) handleHolderRequests() gin.HandlerFunc {
 func (s *server) handleHolderRequestEvents() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p := principalOf(c)
-		leave, ok := s.enterWait(c)
+		ctx, done, ok := s.waitContext(c, s.streamMax)
 		if !ok {
 			return
 		}
-		defer leave()
-		ctx, cancel := s.waitContext(c, s.streamMax)
-		defer cancel()
+		defer done()
 		// The first look answers a failure as JSON, before the stream
 		// begins.
 		views, err := s.pendingRequests(ctx, p, 0)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"net/http"
 	"time"
 
@@ -82,14 +81,12 @@ func (s *server) handleVerifierRequest() gin.HandlerFunc {
 		p, id := principalOf(c), c.Param("id")
 		ctx := c.Request.Context()
 		if wait > 0 {
-			leave, ok := s.enterWait(c)
-			if !ok {
+			var done func()
+			var ok bool
+			if ctx, done, ok = s.waitContext(c, wait+5*time.Second); !ok { // the service ends the wait; this is the backstop
 				return
 			}
-			defer leave()
-			var cancel context.CancelFunc
-			ctx, cancel = s.waitContext(c, wait+5*time.Second) // the service ends the wait; this is the backstop
-			defer cancel()
+			defer done()
 		}
 		res, err := s.svc.VerifierRequest(ctx, p, id, wait, since)
 		if cutShort(c, ctx, err) {
@@ -112,13 +109,11 @@ func (s *server) handleVerifierRequest() gin.HandlerFunc {
 func (s *server) handleVerifierRequestEvents() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		p, id := principalOf(c), c.Param("id")
-		leave, ok := s.enterWait(c)
+		ctx, done, ok := s.waitContext(c, s.streamMax)
 		if !ok {
 			return
 		}
-		defer leave()
-		ctx, cancel := s.waitContext(c, s.streamMax)
-		defer cancel()
+		defer done()
 		// Unknown or someone else's request: a JSON 404, not a stream.
 		res, err := s.svc.VerifierRequest(ctx, p, id, 0, "")
 		if err != nil {
