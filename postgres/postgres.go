@@ -434,16 +434,18 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Ping reports whether the store can serve: a round trip to the database,
-// which checks its durability settings again (fsync is the server's, and
-// a reload can turn it off under running sessions).
+// Ping reports whether the store can serve: one round trip to the
+// database, which is the durability check again (fsync is the server's,
+// and a reload can turn it off under running sessions).
 func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
-	err := s.pool.Ping(ctx)
-	if err == nil && s.durable {
+	var err error
+	if s.durable {
 		err = checkDurability(ctx, s.pool)
+	} else {
+		err = s.pool.Ping(ctx)
 	}
 	if err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
