@@ -252,6 +252,26 @@ func unmarshalStrict(data []byte, out any) error {
 	return nil
 }
 
+// JSONFault says what is wrong with what, a JSON text another party sent
+// that json.Unmarshal refused with err, in words fit to send back: where
+// (a JSON pointer), never the value nor the decoder's Go types (SPEC §5:
+// internal details never reach a client).
+func JSONFault(err error, what string) string {
+	var se *json.SemanticError
+	var syn *jsontext.SyntacticError
+	switch {
+	case errors.As(err, &se) && errors.Is(se.Err, json.ErrUnknownName):
+		return fmt.Sprintf("unknown field %q", string(se.JSONPointer))
+	case errors.As(err, &se) && se.JSONPointer != "":
+		return fmt.Sprintf("field %q: invalid value", string(se.JSONPointer))
+	case errors.As(err, &se):
+		return what + " must be a JSON object of the documented shape"
+	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
+		return fmt.Sprintf("duplicate field %q", string(syn.JSONPointer))
+	}
+	return what + " is not valid JSON"
+}
+
 // Thumbprint is the RFC 7638 JWK thumbprint (SHA-256, base64url) of a P-256
 // public key: the kid of every key this service signs with (SPEC §1).
 func Thumbprint(pub *ecdsa.PublicKey) (string, error) {

@@ -14,6 +14,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/eidwallet/eidwallet/credentials"
 )
 
 // FormatSDJWTVC is the credential format identifier of IETF SD-JWT VC
@@ -175,7 +177,7 @@ func parseQuery(data []byte, asWallet bool) (*Query, error) {
 	}
 	var q Query
 	if err := json.Unmarshal(data, &q); err != nil {
-		return nil, fmt.Errorf("dcql_query: %s", jsonFault(err))
+		return nil, fmt.Errorf("dcql_query: %s", credentials.JSONFault(err, "dcql_query"))
 	}
 	if asWallet {
 		for i := range q.Credentials {

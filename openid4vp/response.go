@@ -7,6 +7,8 @@ import (
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/eidwallet/eidwallet/credentials"
 )
 
 // OAuth error codes of an authorization error response (RFC 6749 §4.1.2.1,
@@ -79,7 +81,7 @@ func ParsePayload(plain []byte) (*Response, error) {
 	}
 	var p responsePayload
 	if err := json.Unmarshal(plain, &p); err != nil {
-		return nil, fmt.Errorf("response payload: %s", jsonFault(err))
+		return nil, errors.New(credentials.JSONFault(err, "the response payload"))
 	}
 	return p.response()
 }
@@ -98,7 +100,7 @@ func (p *responsePayload) response() (*Response, error) {
 		return nil, errors.New("vp_token is missing")
 	}
 	if err := json.Unmarshal(p.VPToken, &r.VPToken); err != nil {
-		return nil, fmt.Errorf("vp_token: not an object of arrays of presentations: %s", jsonFault(err))
+		return nil, fmt.Errorf("vp_token, an object of arrays of presentations: %s", credentials.JSONFault(err, "vp_token"))
 	}
 	if len(r.VPToken) == 0 || len(r.VPToken) > MaxQueryItems {
 		return nil, fmt.Errorf("vp_token: 1 to %d entries", MaxQueryItems)
@@ -109,23 +111,4 @@ func (p *responsePayload) response() (*Response, error) {
 		}
 	}
 	return r, nil
-}
-
-// jsonFault says what is wrong with a JSON text the other party sent, in
-// words fit to send back: where (a JSON pointer), never the decoder's Go
-// types (SPEC §5: internal details never reach a client).
-func jsonFault(err error) string {
-	var se *json.SemanticError
-	var syn *jsontext.SyntacticError
-	switch {
-	case errors.As(err, &syn) && errors.Is(syn.Err, jsontext.ErrDuplicateName):
-		return fmt.Sprintf("member %q given twice", string(syn.JSONPointer))
-	case errors.As(err, &syn):
-		return "not valid JSON"
-	case errors.As(err, &se) && errors.Is(se.Err, json.ErrUnknownName):
-		return fmt.Sprintf("unknown member %q", string(se.JSONPointer))
-	case errors.As(err, &se) && se.JSONPointer != "":
-		return fmt.Sprintf("member %q has the wrong type or value", string(se.JSONPointer))
-	}
-	return "not of the expected shape"
 }

@@ -10,10 +10,10 @@ import (
 	"strconv"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/wallet"
 	"github.com/gin-gonic/gin"
 	"github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // JSON in and out of the server goes through github.com/go-json-experiment/json
@@ -122,36 +122,16 @@ func (s *server) decodeJSON(c *gin.Context, v any) *wallet.Error {
 // was wrong in words safe to return: the JSON pointer of the offending
 // member, never its value, and no Go type names.
 func unmarshalStrict(data []byte, v any, what string) *wallet.Error {
-	// v2's defaults refuse duplicate names, invalid UTF-8 and trailing
-	// data, and match names case-sensitively; unknown members are refused
-	// on top.
 	// Every request body is an object: null, which would decode as
 	// nothing given, is refused too.
 	if string(bytes.TrimSpace(data)) == "null" {
 		return &wallet.Error{Code: api.CodeInvalidRequest, Message: what + " must be a JSON object of the documented shape"}
 	}
-	err := json.Unmarshal(data, v, json.RejectUnknownMembers(true))
-	if err == nil {
-		return nil
+	// v2's defaults refuse duplicate names, invalid UTF-8 and trailing
+	// data, and match names case-sensitively; unknown members are refused
+	// on top.
+	if err := json.Unmarshal(data, v, json.RejectUnknownMembers(true)); err != nil {
+		return &wallet.Error{Code: api.CodeInvalidRequest, Message: credentials.JSONFault(err, what)}
 	}
-	msg := what + " is not valid JSON"
-	var se *json.SemanticError
-	var syn *jsontext.SyntacticError
-	switch {
-	case errors.As(err, &se):
-		where := string(se.JSONPointer)
-		switch {
-		case errors.Is(se.Err, json.ErrUnknownName):
-			msg = fmt.Sprintf("unknown field %q", where)
-		case where != "":
-			msg = fmt.Sprintf("field %q: invalid value", where)
-		default:
-			msg = what + " must be a JSON object of the documented shape"
-		}
-	case errors.As(err, &syn):
-		if errors.Is(syn.Err, jsontext.ErrDuplicateName) {
-			msg = fmt.Sprintf("duplicate field %q", string(syn.JSONPointer))
-		}
-	}
-	return &wallet.Error{Code: api.CodeInvalidRequest, Message: msg}
+	return nil
 }
