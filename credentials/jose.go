@@ -133,26 +133,6 @@ func (jw *compactJWS) decodeSignature() error {
 	return nil
 }
 
-// headerAlg reads the alg of a compact JWS's header (its first base64url
-// part) and nothing else of the token; an absent alg reads as "", and ok is
-// false when that part is not base64url JSON with alg, if any, a string. It
-// lets a shape check that refuses an empty signature give alg its own
-// answer first (THREATS T2).
-func headerAlg(token string) (alg string, ok bool) {
-	h, _, _ := strings.Cut(token, ".")
-	hb, err := b64.DecodeString(h)
-	if err != nil {
-		return "", false
-	}
-	var hdr struct {
-		Alg string `json:"alg"`
-	}
-	if err := unmarshalStrict(hb, &hdr); err != nil {
-		return "", false
-	}
-	return hdr.Alg, true
-}
-
 // verify checks the ES256 signature over the signing input (RFC 7515 §5.2
 // step 8) and only then decodes the payload.
 func (jw *compactJWS) verify(key *ecdsa.PublicKey) ([]byte, error) {

@@ -199,8 +199,12 @@ func Attach(presentation, kb string) (string, error) {
 	// checked, so alg none, whose signature is empty (RFC 7519 §6.1) and
 	// would fail the shape, is refused as what it is. Any kb gets past here
 	// only with an ES256 header or none readable, and then faces the shape.
-	if alg, ok := headerAlg(kb); ok && alg != algES256 {
-		return "", fail(ReasonUnsupportedAlg, "kb-jwt alg %q is not allowed", alg)
+	var jw compactJWS
+	var hdr struct {
+		Alg string `json:"alg"`
+	}
+	if splitJWS(kb, &jw, &hdr) == nil && hdr.Alg != algES256 {
+		return "", fail(ReasonUnsupportedAlg, "kb-jwt alg %q is not allowed", hdr.Alg)
 	}
 	if !compactJWSShape(kb) {
 		return "", fail(ReasonKBInvalid, "kb-jwt is not one compact JWS")
