@@ -123,11 +123,11 @@ func Open(ctx context.Context, dsn string, opts ...Option) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !cfg.allowUnsafe {
-		if err := checkDurability(ctx, pool); err != nil {
-			pool.Close()
-			return nil, fmt.Errorf("postgres: open: %w", err)
-		}
+	// The first connection is checked as every one is (AfterConnect): a
+	// session that would lose commits refuses the start here.
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: open: %w", err)
 	}
 	applied, err := migrate(ctx, pool, cfg.schema, !cfg.noMigrate)
 	if err != nil {
