@@ -180,6 +180,59 @@ func TestBulkStreamsFlat(t *testing.T) {
 	}
 }
 
+// TestBulkAnswersWhatItHas: a client that sends a few lines and waits for
+// their answers before it sends more gets every answer, whether or not a
+// batch is in flight when a line comes (with one in flight the handler
+// waits for a full batch only until that one is done).
+func TestBulkAnswersWhatItHas(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	line := append(issueLine(t, h, w.citizen), '\n')
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	send := func(n int) { go pw.Write(bytes.Repeat(line, n)) } // the pipe blocks until the body is read
+	send(1)
+	results := make(chan api.BulkResult)
+	go func() {
+		defer close(results)
+		req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", pr)
+		req.Header.Set("Authorization", "Bearer "+w.issuerKey)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer resp.Body.Close()
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			var r api.BulkResult
+			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+				t.Error(err)
+				return
+			}
+			results <- r
+		}
+	}()
+	next := 1
+	for round := 1; round <= 4; round++ { // 1, 2, 3, then 4 lines sent before their answers are read
+		for range round {
+			select {
+			case r, ok := <-results:
+				if !ok || r.Line != next || r.Error != "" {
+					t.Fatalf("result %+v (open %t), want line %d issued", r, ok, next)
+				}
+				next++
+			case <-time.After(20 * time.Second):
+				t.Fatalf("no answer to line %d, sent in round %d", next, round)
+			}
+		}
+		if round < 4 {
+			send(round + 1)
+		}
+	}
+}
+
 // TestBulkBrokenBody: when the body breaks off (here the client stops
 // sending, short of its Content-Length, past the idle timeout), the
 // complete lines before the break are issued and answered, then one result

@@ -109,14 +109,15 @@ type bulkLine struct {
 // without a result; results carry the line number they answer, counting
 // every line of the body, and come in line order.
 //
-// A reader goroutine decodes lines into a channel of batch size; the
-// handler takes what is ready (at least one line, at most a batch) and
-// issues it with one IssueBatch call, while the batch before it, if any,
-// finishes; it writes and flushes each batch's results as soon as they and
-// those before them are done. While batches are being issued the next one
-// fills, so a fast client gets full batches and a slow one prompt answers;
-// at most three batches are held whatever the length of the stream (SPEC
-// §7: memory flat).
+// A reader goroutine decodes lines into a channel of batch size. With no
+// batch in flight the handler issues what is ready (at least one line, at
+// most a batch) with one IssueBatch call at once; with one in flight it
+// waits for a full batch, or for the one in flight to finish, and issues
+// it beside that one. It writes and flushes each batch's results as soon
+// as they and those before them are done. So a fast client gets full
+// batches, two at a time (one signed while the other commits), and a slow
+// one prompt answers; at most three batches are held whatever the length
+// of the stream (SPEC §7: memory flat).
 //
 // Clients must read results while they send: the answer is
 // flow-controlled like the request. If the body breaks off (the client
@@ -208,7 +209,15 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				}
 				return
 			}
-			batch := fill(append(make([]bulkLine, 0, s.batchSize), first), lines, s.batchSize)
+			batch := append(make([]bulkLine, 0, s.batchSize), first)
+			if issuing == nil {
+				batch = fill(batch, lines, s.batchSize)
+			} else if b, finished := fillWhile(&batch, lines, s.batchSize, issuing); finished {
+				issuing = nil
+				if !answer(done(b)) {
+					return
+				}
+			}
 			s.extendDeadlines(rc) // progress: another idle period to issue and answer
 
 			var broken *bulkLine
@@ -279,6 +288,25 @@ func fill(batch []bulkLine, lines <-chan bulkLine, size int) []bulkLine {
 		}
 	}
 	return batch
+}
+
+// fillWhile appends lines to *batch until it holds size or the lines end,
+// while busy, the batch in flight, is not done; once it is, what is
+// waiting is added without blocking and busy's result returned, finished.
+func fillWhile(batch *[]bulkLine, lines <-chan bulkLine, size int, busy <-chan batchDone) (b batchDone, finished bool) {
+	for len(*batch) < size {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				return b, false
+			}
+			*batch = append(*batch, l)
+		case b = <-busy:
+			*batch = fill(*batch, lines, size)
+			return b, true
+		}
+	}
+	return b, false
 }
 
 // extendDeadlines gives a bulk stream another idle period to read and

@@ -354,8 +354,14 @@ func activeDevices(tx Tx, holderID string) ([]*Device, error) {
 }
 
 // signAll builds the sealed credential of every good item, one worker a
-// core: signing dominates issuance.
+// core: signing dominates issuance. One batch is signed at a time: it
+// takes every core already, and two signed at once would only finish
+// together, late, leaving the single writer idle meanwhile; one at a time,
+// each batch commits while the next is signed (a bulk stream has two in
+// flight, server/issuer.go).
 func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*pendingIssue, now time.Time) {
+	s.signing.Lock()
+	defer s.signing.Unlock()
 	work := make(chan *pendingIssue)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
@@ -377,7 +383,7 @@ func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*
 }
 
 func (s *Service) buildCredential(signer *credentials.Issuer, issuerID string, it *pendingIssue, now time.Time) error {
-	id, err := s.newID("crd")
+	id, err := s.newOrderedID("crd")
 	if err != nil {
 		return err
 	}
