@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -35,4 +36,12 @@ func (s *Store) StartupParam(name string) string {
 // CheckConn runs the check the pool runs on each new connection.
 func (s *Store) CheckConn(ctx context.Context, conn *pgx.Conn) error {
 	return s.pool.Config().AfterConnect(ctx, conn)
+}
+
+// SetTimeouts sets the bound of every store operation (groupTimeout and
+// opTimeout) and Ping's, and returns what restores them.
+func SetTimeouts(op, ping time.Duration) (restore func()) {
+	g, o, p := groupTimeout, opTimeout, pingTimeout
+	groupTimeout, opTimeout, pingTimeout = op, op, ping
+	return func() { groupTimeout, opTimeout, pingTimeout = g, o, p }
 }

@@ -23,8 +23,9 @@ import (
 
 // groupTimeout bounds a group's round trip, which no one caller's
 // context can cancel (the group is theirs together), and a lone call's,
-// which holds up the calls queued behind it.
-const groupTimeout = 30 * time.Second
+// which holds up the calls queued behind it. It bounds every other store
+// operation too (opTimeout). A variable only for the tests.
+var groupTimeout = 30 * time.Second
 
 // groupContext is the context of a group's round trip: the first call's
 // values, no caller's cancellation, groupTimeout.
@@ -70,6 +71,8 @@ func (s *Store) apply(ctx context.Context, ws []wallet.Write) error {
 
 // applyAlone is Apply's one batch, tried again after a deadlock.
 func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	return retry(ctx, "apply", func() error { return s.applyOnce(ctx, ws) })
 }
 

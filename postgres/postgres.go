@@ -235,12 +235,26 @@ func checkDurability(ctx context.Context, db interface {
 // up to date).
 func (s *Store) Applied() []Migration { return s.applied }
 
+// A database that stops answering with connections open (a network
+// partition, a primary gone behind a virtual address) never closes them,
+// so a wait on it is bounded here, not left to the caller's context, which
+// a request often does not bound: each store operation (View, Update,
+// Batch, with their retries; Apply and Fetch by groupTimeout) fails after
+// opTimeout, and Ping after pingTimeout, as storage unavailable (503),
+// never hanging (THREATS T42). Variables only for the tests.
+var (
+	opTimeout   = groupTimeout
+	pingTimeout = 5 * time.Second // a readiness probe is answered before a balancer's own timeout
+)
+
 // View runs fn in a read-only transaction on one snapshot. Errors from fn
 // come back as they are, so the service sees its own errors unwrapped.
 func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: view: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	return s.run(ctx, "view", pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
 
@@ -287,6 +301,8 @@ func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 // fails on its own, or maxAttempts transactions were aborted by conflicts
 // (at READ COMMITTED only a deadlock aborts one).
 func (s *Store) write(ctx context.Context, op string, iso pgx.TxIsoLevel, fn func(wallet.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
 	return retry(ctx, op, func() error {
 		return s.run(ctx, op, pgx.TxOptions{IsoLevel: iso, AccessMode: pgx.ReadWrite}, fn)
 	})
@@ -441,6 +457,8 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: ping: %w", err)
 	}
+	ctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
 	var err error
 	if s.durable {
 		err = checkDurability(ctx, s.pool)
