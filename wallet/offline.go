@@ -160,7 +160,7 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	if cc.SeenBy != "" && cc.SeenBy != p.Subject {
 		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
 		err := s.store.Update(ctx, func(tx Tx) error {
-			if _, err := s.sawCompact(tx, p.Subject, hash, now, true, false); err != nil {
+			if _, err := s.sawCompact(tx, p.Subject, hash, now, true, nil); err != nil {
 				return err
 			}
 			return s.countRefusal(tx, u.failed(used))
@@ -277,16 +277,40 @@ type CompactCode struct {
 	SeenAt   time.Time
 }
 
-// spendShare marks the share id used up, if it is still active.
-func spendShare(tx Tx, id string) error {
-	sh, err := Shares.Get(tx, id)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	} else if err != nil || sh.Status != api.ShareActive {
-		return err
+// usedOffline records the first use of code c, uploaded by a counter that
+// verified it with no network. It is the share's one use, spent at that
+// counter (T39: an offline share's max_uses 1 is spent by either of its
+// two codes), and it goes in the holder's log with the counter and the
+// claims, and in the counter's with the share, as a redemption does (SPEC
+// §3.3 step 5, §3.7). A counter not registered for the share's claims
+// (T35) saw what it may not collect: that use spends nothing and leaves
+// the code unused, and it is flagged (reports true), in the holder's log
+// as a refusal and in the counter's as forbidden.
+func (s *Service) usedOffline(tx Tx, c *CompactCode, up *upload, at time.Time) (bool, error) {
+	sh, err := Shares.Get(tx, c.ShareID)
+	if err != nil {
+		return false, err // a share outlives its codes' upload window
 	}
-	sh.Uses, sh.Status = sh.MaxUses, api.ShareRedeemed
-	return Shares.Put(tx, sh)
+	now, names := s.now().UTC(), itemClaimNames(sh.Items)
+	up.entry.ShareID, up.entry.Types, up.entry.Claims = sh.ID, itemTypes(sh.Items), names
+	if !registered(up.verifier, itemClaimSet(sh.Items)) {
+		up.entry.ShareID, up.entry.Types, up.entry.Claims = "", nil, nil // as for any share it is not for
+		up.entry.Result, up.entry.Reason = string(api.CodeForbidden), api.ReasonClaimsNotRegistered
+		return true, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventShareRefused,
+			Outcome: api.ReasonClaimsNotRegistered, ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: names})
+	}
+	if sh.Status == api.ShareActive {
+		sh.Uses, sh.Status = sh.MaxUses, api.ShareRedeemed
+		if err := Shares.Put(tx, sh); err != nil {
+			return false, err
+		}
+	}
+	c.SeenBy, c.SeenAt = up.verifier.ID, at
+	if err := CompactCodes.Put(tx, c); err != nil {
+		return false, err
+	}
+	return false, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventShareRedeemed,
+		Outcome: "ok", ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: names})
 }
 
 // ctiHash keys a code's record: a keyed hash, so the store never holds a
@@ -296,7 +320,7 @@ func (s *Service) ctiHash(cti []byte) []byte { return s.indexHash("cti", string(
 // Upload rules: at most this many at a time, and a counter's clock may be
 // this far ahead of the service's (a week behind at most).
 const (
-	maxOfflineUpload = 1000
+	maxOfflineUpload = 500 // what fits in a 64 KiB body (SPEC §5)
 	uploadClockSkew  = 15 * time.Minute
 )
 
@@ -334,13 +358,13 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 		counts := map[counterKey]int64{} // one add a key (usage.go)
 		for i, v := range req.Verifications {
 			counts[s.uploaded(v, verifier.Category).key(v.VerifiedAt)]++ // in the hour it was verified
-			flagged, err := s.sawCompact(tx, p.Subject, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", true)
-			if err != nil {
-				return err
-			}
 			e := &api.Verification{VerifierID: p.Subject, At: v.VerifiedAt.UTC(), Result: v.Result, Reason: "offline"}
 			if v.Type != "" {
 				e.Types = []string{v.Type}
+			}
+			flagged, err := s.sawCompact(tx, p.Subject, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", &upload{verifier, e})
+			if err != nil {
+				return err
 			}
 			if err := s.appendVerification(tx, e); err != nil {
 				return err
@@ -359,13 +383,21 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 	return res, nil
 }
 
+// upload is an offline use a counter uploaded: its verifier, and the entry
+// for its log that the caller writes (sawCompact completes it).
+type upload struct {
+	verifier *Verifier
+	entry    *api.Verification
+}
+
 // sawCompact records that verifierID used the code whose CompactCodes
-// key is hash, at at (claimed: as an upload says, checked against the
-// code's life); a code
+// key is hash, at at (up, for a use uploaded by a counter: at is as it
+// says, checked against the code's life; nil for a use online); a code
 // first used by another verifier is flagged, once per verifier, in both
 // logs and the holder's activity, at the service's time (reports true). A
 // code this service did not mint is just logged by the caller.
-func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time, used, claimed bool) (bool, error) {
+func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time, used bool, up *upload) (bool, error) {
+	claimed := up != nil
 	c, err := CompactCodes.Get(tx, hash)
 	if errors.Is(err, ErrNotFound) || err == nil && !used {
 		return false, nil
@@ -379,16 +411,10 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 		return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
 	}
 	switch {
+	case c.SeenBy == "" && claimed:
+		return s.usedOffline(tx, c, up, at)
 	case c.SeenBy == "":
 		c.SeenBy, c.SeenAt = verifierID, at
-		if claimed {
-			// An upload is the share's one use, spent at that counter: its
-			// EID1: code redeems nothing after it either (T39: an offline
-			// share's max_uses 1 is spent by either of its two codes).
-			if err := spendShare(tx, c.ShareID); err != nil {
-				return false, err
-			}
-		}
 		return false, CompactCodes.Put(tx, c)
 	case c.SeenBy == verifierID:
 		return false, nil // the same counter's seen-cti store refuses it; nothing crosses verifiers

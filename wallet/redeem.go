@@ -226,7 +226,7 @@ func (s *Service) commitRedemption(ctx context.Context, w *redemption) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, false)
+		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, nil)
 		return err
 	})
 }
@@ -427,8 +427,13 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 				return err
 			}
 		}
-		if err := s.appendVerification(tx, &api.Verification{VerifierID: verifierID, At: now, ShareID: sh.ID,
-			Result: string(e.Code), Reason: e.Reason, Types: itemTypes(sh.Items)}); err != nil {
+		// A verifier the share is not for (403) learns nothing of it from
+		// its own log either: not its id, not the kinds of document.
+		logged := &api.Verification{VerifierID: verifierID, At: now, Result: string(e.Code), Reason: e.Reason}
+		if e.Code != api.CodeForbidden {
+			logged.ShareID, logged.Types = sh.ID, itemTypes(sh.Items)
+		}
+		if err := s.appendVerification(tx, logged); err != nil {
 			return err
 		}
 		return s.countRefusal(tx, u)

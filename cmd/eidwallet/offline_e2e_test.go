@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/base64"
 	"os"
 	"path/filepath"
 	"slices"
@@ -100,7 +99,7 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	vv2 := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "kiosk", Name: "Kiosk", Category: "retail",
 		Claims: map[string][]string{credentials.NationalID: {"age_over_18"}}}))
 	kiosk := c.Verifier(vv2.APIKey.Key)
-	cti := base64.RawURLEncoding.EncodeToString(r.CTI)
+	cti := r.CTI // as verify-offline prints it: what the upload takes
 	up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
 		{CTI: cti, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}}))
 	if up.Accepted != 1 || len(up.Flagged) != 1 || up.Flagged[0] != cti {
@@ -130,14 +129,53 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	// ... and the other way round, when the EIDC1: code was used offline
 	// at one counter and uploaded: the EID1: code then redeems nothing, at
 	// any verifier.
+	// The upload is the disclosure at that counter: the citizen's log and
+	// the counter's name the share, the counter and the claims (SPEC §3.3
+	// step 5, §3.7), as a redemption's do.
 	counted := offlineShare()
 	_, seen := verify(bundle, counted.OfflineQRText, now)
-	must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
-		{CTI: base64.RawURLEncoding.EncodeToString(seen.CTI), VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}}))
+	if up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+		{CTI: seen.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); up.Accepted != 1 || len(up.Flagged) != 0 {
+		t.Errorf("upload of a first use: %+v", up)
+	}
 	for name, ver := range map[string]*client.Verifier{"shop": v, "kiosk": kiosk} {
 		if _, err := ver.Verify(ctx, counted.QRText); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
 			t.Errorf("EID1: at the %s after its EIDC1: code was uploaded: %v", name, err)
 		}
+	}
+	if !slices.ContainsFunc(must(holder.Activity(ctx)).Entries, func(e *api.ActivityEntry) bool {
+		return e.Event == api.EventShareRedeemed && e.ShareID == counted.ShareID && e.VerifierID == "kiosk" && slices.Equal(e.Claims, []string{credentials.NationalID + ".age_over_18"})
+	}) {
+		t.Error("the citizen's activity has no redemption of the uploaded code naming the kiosk and the claim")
+	}
+	if !slices.ContainsFunc(must(kiosk.Verifications(ctx, 0)).Entries, func(e *api.Verification) bool {
+		return e.Result == "valid" && e.ShareID == counted.ShareID && slices.Equal(e.Claims, []string{credentials.NationalID + ".age_over_18"})
+	}) {
+		t.Error("the kiosk's log has no entry of the uploaded use naming the share and the claim")
+	}
+	// A counter not registered for what the code holds (the kiosk, for
+	// the full name) saw what it may not collect (T35): its upload is
+	// flagged, in the citizen's log as a refusal; it spends nothing, and
+	// tells that counter nothing of the share.
+	named := must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
+		CredentialID: issued.CredentialID, Claims: []string{"full_name"}}}}))
+	_, seenNamed := verify(bundle, named.OfflineQRText, now)
+	if up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+		{CTI: seenNamed.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); up.Accepted != 1 || !slices.Equal(up.Flagged, []string{seenNamed.CTI}) {
+		t.Errorf("upload by a counter not registered for the code's claims: %+v", up)
+	}
+	if !slices.ContainsFunc(must(holder.Activity(ctx)).Entries, func(e *api.ActivityEntry) bool {
+		return e.Event == api.EventShareRefused && e.Outcome == api.ReasonClaimsNotRegistered && e.ShareID == named.ShareID && e.VerifierID == "kiosk"
+	}) {
+		t.Error("the citizen's activity does not show the unregistered counter's use")
+	}
+	for _, e := range must(kiosk.Verifications(ctx, 0)).Entries {
+		if e.Reason == api.ReasonClaimsNotRegistered && (e.ShareID != "" || len(e.Types) > 0 || len(e.Claims) > 0 || e.Result != string(api.CodeForbidden)) {
+			t.Errorf("the unregistered counter's log entry tells of the share: %+v", e)
+		}
+	}
+	if _, err := v.Verify(ctx, named.QRText); err != nil {
+		t.Errorf("the share an unregistered counter uploaded is spent: %v", err)
 	}
 	cancelled := offlineShare()
 	if err := holder.CancelShare(ctx, cancelled.ShareID); err != nil {

@@ -198,6 +198,15 @@ func TestApprovedIsExactlyWhatTheVerifierGets(t *testing.T) {
 		if !refused {
 			t.Errorf("the holder's activity does not record the refused attempt: %+v", p.activity(p.phone))
 		}
+		// The pharmacy's own log tells it nothing of what it was refused:
+		// not the share, not the kinds of document.
+		log, err := p.pharmacy.Verifications(p.ctx, 0)
+		p.must(err)
+		for _, e := range log.Entries {
+			if e.Reason == api.ReasonClaimsNotRegistered && (e.ShareID != "" || len(e.Types) > 0 || len(e.Claims) > 0) {
+				t.Errorf("the refused verifier's log tells of the share: %+v", e)
+			}
+		}
 		// Not consumed: the bank, registered for both, redeems it.
 		if _, err := p.bank.Verify(p.ctx, view.QRText); err != nil {
 			t.Fatalf("bank after the pharmacy's refused attempt: %v", err)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/base64"
 	"bytes"
 	"crypto/ecdsa"
 	"errors"
@@ -25,9 +26,11 @@ that may attest its type, of an issuer of the bundle for that type, its
 credential's status valid in the bundle's list, not expired. A bundle older
 than its maximum age, or a clock before its issue time, cannot verify
 offline (reason cannot_verify_offline: fail closed). Prints {"valid",
-"reason", "type", "issuer", "claims", "expires_at", "cti"} as JSON; exit 0
-valid, 1 refused, 2 a bad command line or a file that cannot be read. A code refused here may have been
-seen elsewhere: this command keeps no seen-cti store.
+"reason", "type", "issuer", "claims", "expires_at", "cti"} as JSON (cti in
+base64url, as POST /v1/verifier/offline-verifications takes it); exit 0
+valid, 1 refused, 2 a bad command line or a file that cannot be read. A
+code refused here may have been seen elsewhere: this command keeps no
+seen-cti store.
 `
 
 // offlineResult is what verify-offline prints.
@@ -38,7 +41,7 @@ type offlineResult struct {
 	Issuer    string         `json:"issuer,omitempty"`
 	Claims    map[string]any `json:"claims,omitempty"`
 	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
-	CTI       []byte         `json:"cti,omitempty"`
+	CTI       string         `json:"cti,omitempty"` // base64url, as POST /v1/verifier/offline-verifications takes it
 }
 
 func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -106,7 +109,7 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return print(offlineResult{Reason: offline.ReasonOf(err)})
 	}
 	exp := s.ExpiresAt
-	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: s.CTI})
+	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: base64.RawURLEncoding.EncodeToString(s.CTI)})
 }
 
 // readCapped reads a file of at most max bytes (SPEC §6: capped before
