@@ -1,9 +1,9 @@
 package main
 
 import (
-	"encoding/base64"
 	"bytes"
 	"crypto/ecdsa"
+	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
