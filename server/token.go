@@ -45,9 +45,9 @@ type tokenRequest struct {
 	Assertion string `json:"assertion"`
 }
 
-// clientAuthParams are the body parameters of client authentication
-// (RFC 6749 §2.3.1, RFC 7521 §4.2).
-var clientAuthParams = []string{"client_secret", "client_assertion", "client_assertion_type"}
+// clientAuthParams are the body parameters of client authentication, by
+// mechanism: a password (RFC 6749 §2.3.1), an assertion (RFC 7521 §4.2).
+var clientAuthParams = [][]string{{"client_secret"}, {"client_assertion", "client_assertion_type"}}
 
 // tokenParams are the parameters a repetition of which is named in the
 // answer; any other name is not echoed.
@@ -89,7 +89,7 @@ func (s *server) readTokenRequest(c *gin.Context) (tokenRequest, *wallet.Error) 
 	malformed := func(we *wallet.Error) *wallet.Error {
 		return &wallet.Error{Code: api.CodeInvalidRequest, Message: we.Message}
 	}
-	bodyAuth := false
+	mechanisms := 0 // of client authentication the request tried
 	switch mediaType(c) {
 	case mediaForm:
 		body, we := s.readBody(c)
@@ -111,8 +111,10 @@ func (s *server) readTokenRequest(c *gin.Context) (tokenRequest, *wallet.Error) 
 		}
 		// RFC 6749 §3.2: a parameter without a value is treated as omitted.
 		req.GrantType, req.Assertion = form.Get("grant_type"), form.Get("assertion")
-		for _, p := range clientAuthParams {
-			bodyAuth = bodyAuth || form.Get(p) != ""
+		for _, params := range clientAuthParams {
+			if slices.ContainsFunc(params, func(p string) bool { return form.Get(p) != "" }) {
+				mechanisms++
+			}
 		}
 	case mediaJSON:
 		if we := s.decodeJSON(c, &req); we != nil {
@@ -121,11 +123,13 @@ func (s *server) readTokenRequest(c *gin.Context) (tokenRequest, *wallet.Error) 
 	default:
 		return req, wallet.Errorf(api.CodeInvalidRequest, "the request body must be %s or %s", mediaForm, mediaJSON)
 	}
-	headerAuth := c.GetHeader("Authorization") != ""
+	if c.GetHeader("Authorization") != "" {
+		mechanisms++
+	}
 	switch {
-	case headerAuth && bodyAuth:
+	case mechanisms > 1: // RFC 6749 §2.3: "MUST NOT use more than one authentication method in each request"
 		return req, wallet.Errorf(api.CodeInvalidRequest, "more than one mechanism of client authentication")
-	case headerAuth || bodyAuth:
+	case mechanisms == 1:
 		return req, wallet.Errorf(api.CodeInvalidClient, "client authentication failed: no client is registered here; "+
 			"send the device assertion as the %s grant without client credentials", grantJWTBearer)
 	case req.GrantType == "":

@@ -140,6 +140,10 @@ func TestTokenErrors(t *testing.T) {
 		{"client_assertion in the body", formCT, "", form("grant_type", grantJWTBearer, "assertion", good(),
 			"client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer", "client_assertion", good()), 401, api.CodeInvalidClient, `Basic realm="eidwallet"`},
 		{"an odd scheme", formCT, "N\"o pe", form("grant_type", grantJWTBearer, "assertion", good()), 401, api.CodeInvalidClient, `Basic realm="eidwallet"`},
+		// RFC 6749 §2.3: more than one method of client authentication in
+		// one request is invalid_request, both in the body as well.
+		{"a client_secret and a client_assertion in the body", formCT, "", form("grant_type", grantJWTBearer, "assertion", good(),
+			"client_assertion", "y", "client_secret", "z"), 400, api.CodeInvalidRequest, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := must(http.NewRequest("POST", h.url+"/v1/token", bytes.NewReader(tc.body)))

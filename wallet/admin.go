@@ -203,6 +203,9 @@ func (s *Service) RotateIssuerKey(ctx context.Context, p *Principal, issuerID st
 		return nil, err
 	}
 	v, err := s.changeIssuer(ctx, issuerID, func(is *Issuer) error {
+		if is.Retired != nil { // it signs nothing more: a key would be published for nothing
+			return Errorf(api.CodeConflict, "issuer %s is retired", is.ID)
+		}
 		for i := range is.Keys {
 			is.Keys[i].Active = false
 		}

@@ -309,7 +309,7 @@ func (s *Service) outbound(req *http.Request, max int64) ([]byte, int, error) {
 func (s *Service) outboundTyped(req *http.Request, max int64) ([]byte, int, string, error) {
 	resp, err := s.webhooks.client.Do(req)
 	if err != nil {
-		return nil, 0, "", err
+		return nil, 0, "", &unreachable{err}
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))

@@ -230,6 +230,29 @@ func (p outboundPolicy) control(network, address string, _ syscall.RawConn) erro
 	return nil
 }
 
+// unreachable is an outbound request that got no answer, said as a client
+// may read it (SPEC §5: internal details never reach a client): refused by
+// the policy, no answer in time, a name that does not resolve, or the host
+// not reached — never the resolver's or a socket's address, nor Go's
+// words. It wraps the error, for errors.Is and the log.
+type unreachable struct{ err error }
+
+func (u *unreachable) Error() string {
+	_, dns := errors.AsType[*net.DNSError](u.err)
+	switch rule := refusedRule(u.err); {
+	case rule != "":
+		return "the address is refused: " + rule
+	case isTimeout(u.err):
+		return "no answer in time"
+	case dns:
+		return "the host name does not resolve"
+	default:
+		return "the host cannot be reached"
+	}
+}
+
+func (u *unreachable) Unwrap() error { return u.err }
+
 // refusedRule is the rule of a connection the policy refused, or "".
 func refusedRule(err error) string {
 	if e, ok := errors.AsType[*refusedAddrError](err); ok {

@@ -551,6 +551,10 @@ func TestRedeemReadsTheIssuerOfAnOlderShare(t *testing.T) {
 	if we := (*wallet.Error)(nil); !errors.As(err, &we) || we.Reason != "untrusted_issuer" {
 		t.Errorf("an older share of a retired issuer: %v, want untrusted_issuer", err)
 	}
+	// A retired issuer signs nothing more: it gets no new signing key.
+	if _, err := e.svc.RotateIssuerKey(ctx, e.admin, "mps"); wallet.ErrorCode(err) != api.CodeConflict {
+		t.Errorf("a new key for a retired issuer: %v, want conflict", err)
+	}
 }
 
 // TestRetiredVerifierRefused: a verifier's retirement revokes its keys,
