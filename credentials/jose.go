@@ -29,7 +29,24 @@ const (
 
 // b64 is base64url without padding (RFC 7515 §2). Strict rejects non-zero
 // trailing bits, so every value has exactly one encoding.
-var b64 = base64.RawURLEncoding.Strict()
+var b64 = base64url{base64.RawURLEncoding.Strict()}
+
+// base64url is the encoding of every JWS part (RFC 7515 §7.1) and every
+// disclosure (RFC 9901 §4.2) this package reads. encoding/base64 skips CR
+// and LF when decoding, even under Strict, so a line break inserted into a
+// signature or a disclosure would leave it valid; RFC 7515 §2 allows no line
+// breaks, whitespace or other additional characters, so DecodeString
+// refuses them.
+type base64url struct{ enc *base64.Encoding }
+
+func (e base64url) EncodeToString(b []byte) string { return e.enc.EncodeToString(b) }
+
+func (e base64url) DecodeString(s string) ([]byte, error) {
+	if strings.ContainsAny(s, "\r\n") {
+		return nil, errors.New("base64url with a line break")
+	}
+	return e.enc.DecodeString(s)
+}
 
 // es256Verifier is jwx's ES256 signature check. Verification goes through
 // it directly on the signing input we split ourselves, so each JWS is parsed
@@ -67,11 +84,18 @@ type compactJWS struct {
 	signature    []byte
 }
 
-// parseJWS splits a compact JWS and checks its header: RFC 7515 §5.2 with
-// the SPEC §6 allow-list. The payload is left encoded until verify.
+// parseJWS splits a compact JWS of at most maxJWTBytes and checks its
+// header: RFC 7515 §5.2 with the SPEC §6 allow-list. The payload is left
+// encoded until verify.
 func parseJWS(token, wantTyp string) (*compactJWS, error) {
+	return parseJWSUpTo(token, wantTyp, maxJWTBytes)
+}
+
+// parseJWSUpTo is parseJWS with a size cap of the caller's, for a JWT that
+// is not part of an SD-JWT and may be larger (a Status List Token).
+func parseJWSUpTo(token, wantTyp string, maxBytes int) (*compactJWS, error) {
 	var jw compactJWS
-	if err := splitJWS(token, &jw, &jw.header); err != nil {
+	if err := splitJWS(token, maxBytes, &jw, &jw.header); err != nil {
 		return nil, err
 	}
 	// RFC 8725 §3.1, SPEC §6: the header's alg must be on the allow-list;
@@ -97,15 +121,15 @@ func parseJWS(token, wantTyp string) (*compactJWS, error) {
 	return &jw, nil
 }
 
-// splitJWS splits a compact JWS of at most maxJWTBytes into jw (payload
-// and signature left encoded) and decodes its header strictly into header.
+// splitJWS splits a compact JWS of at most maxBytes into jw (payload and
+// signature left encoded) and decodes its header strictly into header.
 // Nothing of the signature is looked at here, so the caller's alg check
 // comes first whatever the signature is: alg none, whose signature is empty
 // (RFC 7519 §6.1), is refused as unsupported_alg (THREATS T2). The caller
 // then checks the rest of the header and calls decodeSignature.
-func splitJWS(token string, jw *compactJWS, header any) error {
-	if len(token) > maxJWTBytes {
-		return fail(ReasonTooLarge, "jwt over %d bytes", maxJWTBytes)
+func splitJWS(token string, maxBytes int, jw *compactJWS, header any) error {
+	if len(token) > maxBytes {
+		return fail(ReasonTooLarge, "jwt over %d bytes", maxBytes)
 	}
 	h, rest, ok := strings.Cut(token, ".")
 	p, s, ok2 := strings.Cut(rest, ".")

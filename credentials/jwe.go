@@ -258,7 +258,7 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 		Crit jsontext.Value `json:"crit"`
 	}
 	var jw compactJWS
-	if err := splitJWS(token, &jw, &hdr); err != nil {
+	if err := splitJWS(token, maxJWTBytes, &jw, &hdr); err != nil {
 		return nil, nil, err
 	}
 	switch {

@@ -203,7 +203,7 @@ func Attach(presentation, kb string) (string, error) {
 	var hdr struct {
 		Alg string `json:"alg"`
 	}
-	if splitJWS(kb, &jw, &hdr) == nil && hdr.Alg != algES256 {
+	if splitJWS(kb, maxJWTBytes, &jw, &hdr) == nil && hdr.Alg != algES256 {
 		return "", fail(ReasonUnsupportedAlg, "kb-jwt alg %q is not allowed", hdr.Alg)
 	}
 	if !compactJWSShape(kb) {

@@ -22,13 +22,14 @@ const (
 )
 
 // validityClaim reports the SD-JWT VC claims that must never be
-// selectively disclosed (SD-JWT VC draft §3.2.2.2). A verifier refuses
-// exactly these, so credentials from issuers that disclose iat (which the
-// draft allows) still verify; this issuer never discloses iat either
-// (SPEC §2), see issuerReserved.
+// selectively disclosed (draft-ietf-oauth-sd-jwt-vc-18 §2.2.2.3 "Registered
+// JWT Claims": they "MUST NOT be included in the Disclosures"), as a whole
+// or in part. A verifier refuses exactly these, so credentials from issuers
+// that disclose iat (which the draft allows) still verify; this issuer never
+// discloses iat either (SPEC §2), see issuerReserved.
 func validityClaim(name string) bool {
 	switch name {
-	case "iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status":
+	case "iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "aka_vcts", "status":
 		return true
 	}
 	return false
@@ -91,6 +92,9 @@ type disclosure struct {
 
 // decodeDisclosure decodes [salt, name, value] or [salt, value].
 func decodeDisclosure(raw string) (*disclosure, error) {
+	// RFC 9901 §4.2.1: base64url, which b64 holds to RFC 7515 §2 (no line
+	// breaks); the digest is over raw as received, so a line break the
+	// decoder skipped would still match it.
 	js, err := b64.DecodeString(raw)
 	if err != nil {
 		return nil, fail(ReasonInvalidDisclosure, "disclosure is not base64url")
@@ -132,7 +136,7 @@ type processor struct {
 	// 9901 §7.1 step 3 rejects a digest "encountered more than once",
 	// decoys included (THREATS T6).
 	seen     map[string]bool
-	reserved func(string) bool // names never to be disclosed at the top level (nil: none)
+	reserved func(string) bool // top-level names never to be disclosed, in whole or in part (nil: none)
 	// disclosed lists the top-level claims that came from disclosures.
 	disclosed []string
 }
@@ -167,6 +171,14 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 	for k, v := range obj {
 		if k == sdKey {
 			continue
+		}
+		// SD-JWT VC draft-18 §2.2.2.3: no part of these claims may be
+		// disclosed either, or cnf.jwk would be the holder's to choose and
+		// status.status_list the holder's to withhold (THREATS T8).
+		if top && p.reserved != nil && p.reserved(k) {
+			if err := noDigests(k, v, depth+1); err != nil {
+				return nil, err
+			}
 		}
 		nv, err := p.value(v, depth+1)
 		if err != nil {
@@ -203,7 +215,7 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 		if _, exists := obj[d.name]; exists {
 			return nil, fail(ReasonClaimNameCollision, "disclosed claim name already present")
 		}
-		// SD-JWT VC draft §3.2.2.2 (THREATS T8).
+		// SD-JWT VC draft-18 §2.2.2.3 (THREATS T8).
 		if top && p.reserved != nil && p.reserved(d.name) {
 			return nil, fail(ReasonSDValidityClaim, "claim %s must not be selectively disclosed", d.name)
 		}
@@ -218,6 +230,39 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 		}
 	}
 	return obj, nil
+}
+
+// noDigests refuses an _sd member or an array-element digest anywhere in v,
+// the value of the claim name that must not be selectively disclosed: a
+// digest there is refused whether or not its disclosure was sent, since a
+// withheld one would look like a decoy.
+func noDigests(name string, v any, depth int) error {
+	if depth > MaxDepth {
+		return fail(ReasonTooDeep, "json nested deeper than %d", MaxDepth)
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if _, has := x[sdKey]; has {
+			return fail(ReasonSDValidityClaim, "claim %s must not be selectively disclosed in part", name)
+		}
+		for _, el := range x {
+			if err := noDigests(name, el, depth+1); err != nil {
+				return err
+			}
+		}
+	case []any:
+		for _, el := range x {
+			if obj, ok := el.(map[string]any); ok && len(obj) == 1 {
+				if _, isRef := obj[arrayKey]; isRef {
+					return fail(ReasonSDValidityClaim, "claim %s must not be selectively disclosed in part", name)
+				}
+			}
+			if err := noDigests(name, el, depth+1); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // array processes one JSON array: RFC 9901 §7.1 step 3.d.

@@ -5,6 +5,13 @@ import (
 	"time"
 )
 
+// MaxStatusListTokenBytes caps a Status List Token before it is parsed.
+// Token Status List §4 and §8.3 set no size limit, and a realistic list
+// (2^20 entries at 2 bits, a few percent of them set) is tens of kilobytes
+// compressed, more than the MaxSDJWTBytes every other JWT is held to; 1 MiB
+// is what this service reads when it fetches a list.
+const MaxStatusListTokenBytes = 1 << 20
+
 // StatusListToken is a Status List Token in JWT form (Token Status List
 // §5.1 "Status List Token in JWT Format").
 type StatusListToken struct {
@@ -52,12 +59,15 @@ func SignStatusList(signer crypto.Signer, kid string, tok StatusListToken) (stri
 // VerifyStatusList checks a Status List Token against the trust store and
 // the URI the credential referenced (Token Status List §8.3 "Validation
 // Rules"): typ, ES256 by a trusted key of the issuer, sub equal to uri, iat
-// present, exp not passed. The list inflates to at most maxEntries entries
+// present, exp not passed. The token is at most MaxStatusListTokenBytes;
+// the list inflates to at most maxEntries entries
 // (< 1: DefaultMaxStatusEntries). Every failure is ReasonStatusInvalid, so a
 // caller can fail closed on one reason (SPEC §3.5).
 func VerifyStatusList(token string, trust Trust, uri string, now time.Time, maxEntries int) (*StatusListToken, error) {
 	invalid := func(err error) error { return fail(ReasonStatusInvalid, "%v", err) }
-	jw, err := parseJWS(token, TypStatusList)
+	// Token Status List §4, §8.3: no size limit, so the token has a cap of
+	// its own rather than the SD-JWT one (maxJWTBytes).
+	jw, err := parseJWSUpTo(token, TypStatusList, MaxStatusListTokenBytes)
 	if err != nil {
 		return nil, invalid(err)
 	}

@@ -2,6 +2,7 @@ package credentials_test
 
 import (
 	"crypto/ecdsa"
+	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,53 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 		if err := check(); credentials.ReasonOf(err) != credentials.ReasonStatusInvalid {
 			t.Errorf("%s: %v, want %s", name, err, credentials.ReasonStatusInvalid)
 		}
+	}
+}
+
+// TestStatusListTokenRealisticSize: Token Status List §4 and §8.3 set no
+// size limit, so a list of 2^20 entries at 2 bits with about 4% of them set
+// at random, a token larger than an SD-JWT may be, verifies; the token has
+// its own cap (MaxStatusListTokenBytes), and the SD-JWT one still holds for
+// every other JWT.
+func TestStatusListTokenRealisticSize(t *testing.T) {
+	f := newFixture(t)
+	list, err := credentials.NewStatusList(2, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rnd := rand.New(rand.NewPCG(1, 2))
+	set := map[int]uint8{}
+	for len(set) < list.Len()/25 {
+		idx, v := rnd.IntN(list.Len()), uint8(1+rnd.IntN(3))
+		set[idx] = v
+		if err := list.Set(idx, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	uri := "https://wallet.example/status-lists/mps/1"
+	tok, err := credentials.SignStatusList(f.issuerKey, f.kid, credentials.StatusListToken{
+		Issuer: testIss, Subject: uri, IssuedAt: f.now, TTL: 5 * time.Minute, List: list,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tok) <= credentials.MaxSDJWTBytes {
+		t.Fatalf("token is %d bytes, want over %d for this test to mean anything", len(tok), credentials.MaxSDJWTBytes)
+	}
+	got, err := credentials.VerifyStatusList(tok, f.trust, uri, f.now, 0)
+	if err != nil {
+		t.Fatalf("verify a %d-byte status list token: %v", len(tok), err)
+	}
+	for idx, want := range set {
+		if v, err := got.List.Get(idx); err != nil || v != want {
+			t.Fatalf("entry %d = %d %v, want %d", idx, v, err, want)
+		}
+	}
+	huge := tok[:strings.LastIndexByte(tok, '.')] + "." + strings.Repeat("A", credentials.MaxStatusListTokenBytes)
+	if _, err := credentials.VerifyStatusList(huge, f.trust, uri, f.now, 0); credentials.ReasonOf(err) != credentials.ReasonStatusInvalid {
+		t.Errorf("token over MaxStatusListTokenBytes: %v, want %s", err, credentials.ReasonStatusInvalid)
+	}
+	if _, err := credentials.VerifyTrustList(tok, map[string]*ecdsa.PublicKey{f.kid: &f.issuerKey.PublicKey}, f.now); credentials.ReasonOf(err) != credentials.ReasonTooLarge {
+		t.Errorf("the same token as a trust list: %v, want %s", err, credentials.ReasonTooLarge)
 	}
 }

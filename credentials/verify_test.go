@@ -158,6 +158,32 @@ func TestVerifyRejects(t *testing.T) {
 			addSD(p, dg)
 			return []string{raw}
 		}), reason: credentials.ReasonSDValidityClaim},
+		// SD-JWT VC draft-18 §2.2.2.3: no part of cnf or status either.
+		{name: "cnf.jwk disclosed", token: forge(func(h, p map[string]any) []string {
+			raw, dg := disclosure(t, "jwk", p["cnf"].(map[string]any)["jwk"])
+			p["cnf"] = map[string]any{"_sd": []any{dg}}
+			return []string{raw}
+		}), reason: credentials.ReasonSDValidityClaim},
+		{name: "status.status_list disclosed", token: forge(func(h, p map[string]any) []string {
+			raw, dg := disclosure(t, "status_list", p["status"].(map[string]any)["status_list"])
+			p["status"] = map[string]any{"_sd": []any{dg}}
+			return []string{raw}
+		}), reason: credentials.ReasonSDValidityClaim},
+		{name: "array element disclosed inside cnf", token: forge(func(h, p map[string]any) []string {
+			raw, dg := disclosure(t, nil, "x")
+			p["cnf"].(map[string]any)["extra"] = []any{map[string]any{"...": dg}}
+			return []string{raw}
+		}), reason: credentials.ReasonSDValidityClaim},
+		// RFC 7515 §2, §7.1, RFC 9901 §4.2: base64url has no line breaks,
+		// which encoding/base64 would skip.
+		{name: "issuer jwt signature with CRLF", token: lineBreak(jwt, "\r\n") + pres[len(jwt):], opts: noKB, reason: credentials.ReasonInvalidSignature},
+		{name: "kb-jwt signature with LF", token: pres + lineBreak(valid[len(pres):], "\n"), reason: credentials.ReasonKBInvalid},
+		{name: "disclosure with LF", token: forge(func(h, p map[string]any) []string {
+			raw, _ := disclosure(t, "nickname", "Minh")
+			raw = raw[:8] + "\n" + raw[8:]
+			addSD(p, credentials.Digest(raw))
+			return []string{raw}
+		}), reason: credentials.ReasonInvalidDisclosure},
 		// T9–T11: key binding.
 		{name: "key binding stripped", token: pres, reason: credentials.ReasonKBRequired},
 		{name: "kb without cnf", token: forge(func(h, p map[string]any) []string { delete(p, "cnf"); return nil }), reason: credentials.ReasonMissingHolderKey},
@@ -325,6 +351,13 @@ func TestAlgNoneWithEmptySignature(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lineBreak inserts br into the signature part of a compact JWS, which
+// still decodes to the same bytes if line breaks are skipped.
+func lineBreak(jws, br string) string {
+	i := strings.LastIndexByte(jws, '.') + 10
+	return jws[:i] + br + jws[i:]
 }
 
 var allVerifyReasons = []credentials.Reason{

@@ -44,7 +44,14 @@ type Bundle struct {
 	StatusLists []StatusListCWT
 
 	mu    sync.Mutex
-	lists map[int]*credentials.StatusList // StatusLists[i] verified and inflated, on first use
+	lists map[int]readList // StatusLists[i] verified and inflated, on first use
+}
+
+// readList is a status list read from the bundle and its CWT's exp (zero:
+// none), checked again at each use since the list outlives one clock.
+type readList struct {
+	list *credentials.StatusList
+	exp  time.Time
 }
 
 // BundleIssuer is one hosted issuer.
@@ -249,21 +256,23 @@ func (b *Bundle) checkStatus(is *BundleIssuer, list, index int, now time.Time) e
 		return refuse(ReasonStatusUnknown, "the bundle has no status list %s/%d", is.ID, list)
 	}
 	b.mu.Lock()
-	l := b.lists[j]
+	l, ok := b.lists[j]
 	b.mu.Unlock()
-	if l == nil {
+	if !ok {
 		var err error
-		if l, err = ReadStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list)); err != nil {
+		if l.list, l.exp, err = readStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list), now); err != nil {
 			return err
 		}
 		b.mu.Lock()
 		if b.lists == nil {
-			b.lists = map[int]*credentials.StatusList{}
+			b.lists = map[int]readList{}
 		}
 		b.lists[j] = l
 		b.mu.Unlock()
+	} else if expired(l.exp, now) {
+		return refuse(ReasonStatusUnknown, "the status list has expired")
 	}
-	v, err := l.Get(index)
+	v, err := l.list.Get(index)
 	if err != nil {
 		return refuse(ReasonStatusUnknown, "status index out of range")
 	}
@@ -322,10 +331,18 @@ func SignStatusList(random io.Reader, signer crypto.Signer, uri string, l *crede
 	return sign1(random, signer, pub, TypStatusListCWT, payload)
 }
 
-// ReadStatusList checks a Token Status List CWT: typ, signed by one of
-// keys, sub equal to uri; its list inflated within the bounds of
-// credentials.DecodeStatusList.
-func ReadStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string) (*credentials.StatusList, error) {
+// ReadStatusList checks a Token Status List CWT at now: typ, signed by one
+// of keys, sub equal to uri, iat present, exp (when present) not passed, ttl
+// (when present) positive; its list inflated within the bounds of
+// credentials.DecodeStatusList. Every refusal is ReasonStatusUnknown.
+func ReadStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string, now time.Time) (*credentials.StatusList, error) {
+	l, _, err := readStatusList(raw, keys, uri, now)
+	return l, err
+}
+
+// readStatusList is ReadStatusList, returning the CWT's exp as well (zero
+// when it has none).
+func readStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string, now time.Time) (*credentials.StatusList, time.Time, error) {
 	_, payload, typ, err := open(raw, func(kid []byte) (*ecdsa.PublicKey, error) {
 		for _, k := range keys {
 			if bytes.Equal(KeyID(k), kid) {
@@ -335,20 +352,42 @@ func ReadStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string) (*credentia
 		return nil, refuse(ReasonStatusUnknown, "the status list is not signed by its issuer's key")
 	})
 	if err != nil {
-		return nil, err
+		return nil, time.Time{}, err
 	}
 	if typ != TypStatusListCWT {
-		return nil, refuse(ReasonStatusUnknown, "status list typ is not %s", TypStatusListCWT)
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list typ is not %s", TypStatusListCWT)
 	}
 	var c statusListClaims
 	if err := decMode.Unmarshal(payload, &c); err != nil || c.Sub != uri {
-		return nil, refuse(ReasonStatusUnknown, "status list sub is not its uri")
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list sub is not its uri")
+	}
+	var exp time.Time
+	if c.Exp != 0 {
+		exp = time.Unix(c.Exp, 0)
+	}
+	// Token Status List §8.3: step 3.b, iat is required (§5.2); step 4.c,
+	// an exp, when present, must not have passed; step 4 checks ttl by
+	// §5.2, a positive number. Step 4.b (iat against a freshness policy)
+	// is the bundle's maximum age, checked by ReadBundle; step 4.d (ttl)
+	// tells a cache when to fetch again, which an offline verifier cannot
+	// do, so the bundle's maximum age stands for it too.
+	switch {
+	case c.Iat == 0:
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list has no iat")
+	case expired(exp, now):
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "the status list has expired")
+	case c.TTL < 0:
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list ttl is negative")
 	}
 	// The JWT form's decoder, which caps what the list may inflate to,
 	// takes the same compressed bytes in base64url.
 	l, err := credentials.DecodeStatusList(c.StatusList.Bits, base64.RawURLEncoding.EncodeToString(c.StatusList.Lst), 0)
 	if err != nil {
-		return nil, refuse(ReasonStatusUnknown, "status list: %v", err)
+		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list: %v", err)
 	}
-	return l, nil
+	return l, exp, nil
 }
+
+// expired reports whether a status list with exp (zero: none) has expired
+// at now: from exp on, as the JWT form (credentials.VerifyStatusList).
+func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }

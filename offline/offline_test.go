@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,81 @@ func TestShareRoundTrip(t *testing.T) {
 	// An attester not allowed the type.
 	if _, err := f.bundle(t, "health_insurance").Verify(text, f.now); ReasonOf(err) != ReasonNotAuthorized {
 		t.Errorf("type not attested: %v", err)
+	}
+}
+
+// TestStatusListExpiry: Token Status List §8.3 step 4.c, a status list
+// CWT whose exp has passed is refused, on its first use and once it has
+// been read into the bundle; one without exp, as the service signs them,
+// still reads. Step 3.b (iat required) and §5.2 (ttl positive) too.
+func TestStatusListExpiry(t *testing.T) {
+	f := newFixture(t)
+	uri := StatusListURI("https://wallet.example", "mps", 1)
+	keys := []*ecdsa.PublicKey{&f.issuer.PublicKey}
+	cwt := func(c statusListClaims) []byte {
+		t.Helper()
+		enc, err := f.list.Encode()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Sub, c.StatusList.Bits = uri, f.list.Bits()
+		if c.StatusList.Lst, err = base64.RawURLEncoding.DecodeString(enc); err != nil {
+			t.Fatal(err)
+		}
+		payload, err := encMode.Marshal(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, err := sign1(rand.Reader, f.issuer, &f.issuer.PublicKey, TypStatusListCWT, payload)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	unix := func(d time.Duration) int64 { return f.now.Add(d).Unix() }
+	month := 30 * 24 * time.Hour
+	signed, err := SignStatusList(rand.Reader, f.issuer, uri, f.list, f.now, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, c := range map[string]struct {
+		cwt  []byte
+		want Reason
+	}{
+		"no exp, as the service signs it": {signed, ""},
+		"exp in an hour":                  {cwt(statusListClaims{Iat: unix(-time.Hour), Exp: unix(time.Hour)}), ""},
+		"exp 30 days ago":                 {cwt(statusListClaims{Iat: unix(-2 * month), Exp: unix(-month)}), ReasonStatusUnknown},
+		"exp now":                         {cwt(statusListClaims{Iat: unix(-time.Hour), Exp: unix(0)}), ReasonStatusUnknown},
+		"no iat":                          {cwt(statusListClaims{Exp: unix(time.Hour)}), ReasonStatusUnknown},
+		"negative ttl":                    {cwt(statusListClaims{Iat: unix(-time.Hour), TTL: -1}), ReasonStatusUnknown},
+	} {
+		l, err := ReadStatusList(c.cwt, keys, uri, f.now)
+		if ReasonOf(err) != c.want || (c.want == "" && (err != nil || l.Len() != f.list.Len())) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+
+	// Read into the bundle while valid, then used after its exp.
+	raw, err := SignBundle(rand.Reader, f.service, &Bundle{Issuer: "https://wallet.example", IssuedAt: f.now, MaxAge: DefaultMaxAge,
+		Issuers:     []BundleIssuer{{ID: "mps", Name: "Ministry", Keys: keys, Types: []string{"national_id"}}},
+		Attesters:   []Attester{{Key: &f.attester.PublicKey, Types: []string{"national_id"}}},
+		StatusLists: []StatusListCWT{{IssuerID: "mps", List: 1, CWT: cwt(statusListClaims{Iat: unix(0), Exp: unix(30 * time.Second)})}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ReadBundle(raw, []*ecdsa.PublicKey{&f.service.PublicKey}, f.now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, err := Sign(rand.Reader, f.attester, f.share())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Verify(text, f.now.Add(10*time.Second)); err != nil {
+		t.Fatalf("before the list's exp: %v", err)
+	}
+	if _, err := b.Verify(text, f.now.Add(time.Minute)); ReasonOf(err) != ReasonStatusUnknown {
+		t.Errorf("after the list's exp: %v, want %s", err, ReasonStatusUnknown)
 	}
 }
 
