@@ -81,6 +81,15 @@ func TestBulk(t *testing.T) {
 	}
 }
 
+// postBulk sends body, read as it goes, to the bulk route as the issuer
+// key, and returns the answer as soon as it begins.
+func postBulk(h *harness, key string, body io.Reader) (*http.Response, error) {
+	req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", body)
+	req.Header.Set("Authorization", "Bearer "+key)
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	return http.DefaultClient.Do(req)
+}
+
 // TestBulkStreamsFlat sends 20,000 lines through a pipe and reads results
 // as they come. It shows the answer streams (the first results arrive
 // while most of the body is still unsent: the writer waits for them) and
@@ -139,10 +148,7 @@ func TestBulkStreamsFlat(t *testing.T) {
 		}
 	}()
 
-	req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", pr)
-	req.Header.Set("Authorization", "Bearer "+w.issuerKey)
-	req.Header.Set("Content-Type", "application/x-ndjson")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := postBulk(h, w.issuerKey, pr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,10 +201,7 @@ func TestBulkAnswersWhatItHas(t *testing.T) {
 	results := make(chan api.BulkResult)
 	go func() {
 		defer close(results)
-		req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", pr)
-		req.Header.Set("Authorization", "Bearer "+w.issuerKey)
-		req.Header.Set("Content-Type", "application/x-ndjson")
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := postBulk(h, w.issuerKey, pr)
 		if err != nil {
 			t.Error(err)
 			return
