@@ -71,7 +71,7 @@ func (s *Store) apply(ctx context.Context, ws []wallet.Write) error {
 
 // applyAlone is Apply's one batch, tried again after a deadlock.
 func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := bounded(ctx, opTimeout)
 	defer cancel()
 	return retry(ctx, "apply", func() error { return s.applyOnce(ctx, ws) })
 }

@@ -101,8 +101,9 @@ func (p *stallProxy) resume() {
 // with its connections open, every store operation, called with a context
 // that has no deadline, fails within its bound as a deadline (answered 503
 // storage_unavailable), never hanging the request (THREATS T42): Ping,
-// View, Update, Batch, Fetch and Apply. Once the database answers again,
-// so does the store.
+// View, Update, Batch, Fetch and Apply; but for one marked
+// wallet.Unbounded, which waits. Once the database answers again, so does
+// the store.
 func TestStalledDatabaseAnswersInTime(t *testing.T) {
 	dsn := testDSN(t)
 	const op, ping = 2 * time.Second, time.Second
@@ -121,7 +122,13 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 	t.Cleanup(func() { dropSchema(t, dsn, schema) })
 	defer s.Close()
 
-	nothing := func(wallet.Tx) error { return nil }
+	read := func(tx wallet.Tx) error { // one statement: a transaction of none never reaches the database
+		_, err := wallet.Issuers.Get(tx, "mps")
+		if errors.Is(err, wallet.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
 	count := wallet.Added(wallet.UsageCounters, 1, time.Date(2026, 12, 3, 14, 0, 0, 0, time.UTC), "issuance", "national_id", "-", "-", "ok", "-", int64(0))
 	ops := []struct {
 		name  string
@@ -129,9 +136,9 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 		call  func(ctx context.Context) error
 	}{
 		{"Ping", ping, s.Ping},
-		{"View", op, func(ctx context.Context) error { return s.View(ctx, nothing) }},
-		{"Update", op, func(ctx context.Context) error { return s.Update(ctx, nothing) }},
-		{"Batch", op, func(ctx context.Context) error { return s.Batch(ctx, nothing) }},
+		{"View", op, func(ctx context.Context) error { return s.View(ctx, read) }},
+		{"Update", op, func(ctx context.Context) error { return s.Update(ctx, read) }},
+		{"Batch", op, func(ctx context.Context) error { return s.Batch(ctx, read) }},
 		{"Fetch", op, func(ctx context.Context) error { _, err := s.Fetch(ctx, wallet.Issuers.Lookup("", "mps")); return err }},
 		{"Apply", op, func(ctx context.Context) error { return s.Apply(ctx, count) }},
 	}
@@ -161,7 +168,25 @@ func TestStalledDatabaseAnswersInTime(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// A copy of the whole store (wallet.Unbounded) waits as long as it
+	// takes: the same stall does not cut it, and it ends once the
+	// database answers again.
+	long := make(chan error, 1)
+	go func() { long <- s.View(wallet.Unbounded(context.Background()), read) }()
+	select {
+	case err := <-long:
+		t.Fatalf("an unbounded View ended during the stall: %v", err)
+	case <-time.After(op + time.Second):
+	}
 	p.resume()
+	select {
+	case err := <-long:
+		if err != nil {
+			t.Errorf("the unbounded View, once the database answers: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Error("the unbounded View did not end once the database answered")
+	}
 
 	deadline := time.Now().Add(10 * time.Second)
 	for {

@@ -11,6 +11,20 @@ import (
 //
 // Every write is durable when Update or Batch returns nil: the service
 // answers only after that (SPEC §3.3 step 4, THREATS T31).
+// Unbounded marks ctx for store operations that take as long as they
+// take: a copy of a whole store in one transaction (Copy, CheckCopy:
+// migrate-store). Without it a store may bound each operation's wait on
+// its database (postgres: 30 s), so that a database that stops answering
+// fails a request instead of hanging it.
+func Unbounded(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unboundedKey{}, true)
+}
+
+// IsUnbounded reports whether ctx was marked by Unbounded.
+func IsUnbounded(ctx context.Context) bool { return ctx.Value(unboundedKey{}) != nil }
+
+type unboundedKey struct{}
+
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

@@ -172,6 +172,7 @@ func migrateStoreCommand(ctx context.Context, args []string, getenv func(string)
 	defer dest.Close()
 
 	began := time.Now()
+	ctx = wallet.Unbounded(ctx) // one transaction over the whole store, however long
 	copied, err := wallet.Copy(ctx, dest, source, began)
 	if err != nil {
 		return fail(fmt.Errorf("copy %s to %s: %w", src, dst, err))
