@@ -3,9 +3,12 @@ package openid4vp
 import (
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"net/url"
 	"strings"
+	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -71,11 +74,55 @@ type RequestObject struct {
 	DCQLQuery      jsontext.Value  `json:"dcql_query"`
 	ClientMetadata *ClientMetadata `json:"client_metadata,omitempty"`
 	Iss            string          `json:"iss,omitempty"` // RFC 9101 §4: the client_id, in a signed request
-	Aud            string          `json:"aud"`
+	Aud            Audience        `json:"aud"`
 	Iat            int64           `json:"iat"`
+	Nbf            int64           `json:"nbf,omitempty"`
 	Exp            int64           `json:"exp"`
 	WalletNonce    string          `json:"wallet_nonce,omitempty"`
 }
+
+// Audience is a JWT's aud: one string or an array of them (RFC 7519
+// §4.1.3), written as a string when it is one.
+type Audience []string
+
+func (a Audience) MarshalJSON() ([]byte, error) {
+	if len(a) == 1 {
+		return json.Marshal(a[0])
+	}
+	return json.Marshal([]string(a))
+}
+
+func (a *Audience) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := json.Unmarshal(b, &one); err == nil {
+		*a = Audience{one}
+		return nil
+	}
+	var many []string
+	if err := json.Unmarshal(b, &many); err != nil {
+		return errors.New("aud is neither a string nor an array of strings")
+	}
+	*a = many
+	return nil
+}
+
+// CheckTimes applies RFC 7519 §4.1.4 and §4.1.5 to a request object at
+// now, with leeway either way: not expired (exp), not yet valid (nbf), or
+// issued in the future (iat).
+func (o *RequestObject) CheckTimes(now time.Time, leeway time.Duration) error {
+	switch {
+	case o.Exp != 0 && !now.Before(time.Unix(o.Exp, 0).Add(leeway)):
+		return ErrRequestExpired
+	case o.Nbf != 0 && now.Add(leeway).Before(time.Unix(o.Nbf, 0)):
+		return errors.New("the request object is not valid yet (nbf)")
+	case o.Iat != 0 && now.Add(leeway).Before(time.Unix(o.Iat, 0)):
+		return errors.New("the request object is issued in the future (iat)")
+	}
+	return nil
+}
+
+// ErrRequestExpired is a request object past its exp.
+var ErrRequestExpired = errors.New("the request object has expired")
 
 // ClientMetadata is the verifier metadata a request carries (§5.1, §11).
 type ClientMetadata struct {

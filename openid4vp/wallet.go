@@ -95,6 +95,12 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	if walletNonce != "" && obj.WalletNonce != walletNonce {
 		return nil, errors.New("the request object does not echo the wallet_nonce")
 	}
+	// RFC 7519 §4.1.3 with §5.8: this wallet's metadata is static (it
+	// names no issuer), so an aud, when there is one, must name
+	// StaticAudience; a request object for another wallet is refused.
+	if len(obj.Aud) > 0 && !slices.Contains(obj.Aud, StaticAudience) {
+		return nil, errors.New("the request object's aud does not name this wallet (" + StaticAudience + ")")
+	}
 	if obj.ResponseType != "vp_token" {
 		return nil, errors.New("response_type must be vp_token")
 	}

@@ -5,10 +5,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/x509"
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/eidwallet/eidwallet/openid4vp"
@@ -110,6 +113,12 @@ func TestCheckRequest(t *testing.T) {
 		{"no nonce", san, leaf, func(r *openid4vp.WalletRequest) { r.Nonce = "" }, false},
 		{"no dcql_query", san, leaf, func(r *openid4vp.WalletRequest) { r.DCQLQuery = nil }, false},
 		{"unknown prefix", "did:example:1", leaf, nil, false},
+		// RFC 7519 §4.1.3 with §5.8: an aud, one or several, names this wallet.
+		{"aud this wallet's", san, leaf, func(r *openid4vp.WalletRequest) { r.Aud = openid4vp.Audience{openid4vp.StaticAudience} }, true},
+		{"aud an array naming this wallet", san, leaf, func(r *openid4vp.WalletRequest) {
+			r.Aud = openid4vp.Audience{"https://other-wallet.example", openid4vp.StaticAudience}
+		}, true},
+		{"aud another wallet", san, leaf, func(r *openid4vp.WalletRequest) { r.Aud = openid4vp.Audience{"https://other-wallet.example/issuer"} }, false},
 		// §6.1: "Wallets SHOULD ignore such duplicate claim queries".
 		{"a claim asked twice", san, leaf, func(r *openid4vp.WalletRequest) {
 			r.DCQLQuery = jsontext.Value(`{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]},"claims":[{"path":["n"]},{"path":["n"]}]}]}`)
@@ -133,5 +142,51 @@ func TestCheckRequest(t *testing.T) {
 				t.Errorf("claims %+v, want the duplicate dropped", q.Credentials[0].Claims)
 			}
 		})
+	}
+}
+
+// TestRequestObjectTimesAndAud: a request object's aud reads as a string
+// or an array and is written as a string when it is one (RFC 7519 §4.1.3);
+// exp, nbf and iat are held to RFC 7519 §4.1.4–6 with the leeway.
+func TestRequestObjectTimesAndAud(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want openid4vp.Audience
+	}{{`{"aud":"https://self-issued.me/v2"}`, openid4vp.Audience{openid4vp.StaticAudience}},
+		{`{"aud":["a","https://self-issued.me/v2"]}`, openid4vp.Audience{"a", openid4vp.StaticAudience}}} {
+		var o openid4vp.RequestObject
+		if err := json.Unmarshal([]byte(c.in), &o); err != nil || !slices.Equal(o.Aud, c.want) {
+			t.Errorf("%s: aud %v (%v), want %v", c.in, o.Aud, err, c.want)
+		}
+	}
+	var o openid4vp.RequestObject
+	if err := json.Unmarshal([]byte(`{"aud":7}`), &o); err == nil {
+		t.Error("an aud of a number was read")
+	}
+	b, _ := json.Marshal(openid4vp.RequestObject{Aud: openid4vp.Audience{openid4vp.StaticAudience}})
+	if !strings.Contains(string(b), `"aud":"https://self-issued.me/v2"`) {
+		t.Errorf("one aud written as %s, want a string", b)
+	}
+	now, leeway := time.Unix(1_800_000_000, 0), time.Minute
+	at := func(d time.Duration) int64 { return now.Add(d).Unix() }
+	for _, c := range []struct {
+		name string
+		obj  openid4vp.RequestObject
+		ok   bool
+	}{
+		{"no times", openid4vp.RequestObject{}, true},
+		{"valid", openid4vp.RequestObject{Iat: at(-time.Minute), Nbf: at(-time.Minute), Exp: at(5 * time.Minute)}, true},
+		{"within the leeway", openid4vp.RequestObject{Iat: at(30 * time.Second), Nbf: at(30 * time.Second), Exp: at(-30 * time.Second)}, true},
+		{"expired", openid4vp.RequestObject{Exp: at(-2 * time.Minute)}, false},
+		{"exp before 1970", openid4vp.RequestObject{Exp: -1}, false},
+		{"not valid yet", openid4vp.RequestObject{Nbf: at(365 * 24 * time.Hour)}, false},
+		{"issued in the future", openid4vp.RequestObject{Iat: at(365 * 24 * time.Hour)}, false},
+	} {
+		if err := c.obj.CheckTimes(now, leeway); (err == nil) != c.ok {
+			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+	if err := (&openid4vp.RequestObject{Exp: at(-time.Hour)}).CheckTimes(now, leeway); !errors.Is(err, openid4vp.ErrRequestExpired) {
+		t.Errorf("expired: %v, want ErrRequestExpired", err)
 	}
 }

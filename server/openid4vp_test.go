@@ -106,7 +106,7 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 		t.Fatal(err)
 	}
 	if hdr.Typ != openid4vp.TypRequestObject || r.obj.ClientID != r.clientID || r.obj.WalletNonce != nonce ||
-		r.obj.Aud != openid4vp.StaticAudience || r.obj.ResponseType != "vp_token" || len(r.obj.Nonce) < 22 || r.obj.State == "" {
+		!slices.Equal(r.obj.Aud, openid4vp.Audience{openid4vp.StaticAudience}) || r.obj.ResponseType != "vp_token" || len(r.obj.Nonce) < 22 || r.obj.State == "" {
 		t.Fatalf("request object: header %+v payload %+v", hdr, r.obj)
 	}
 	prefix, value := openid4vp.ClientIDPrefix(r.clientID)

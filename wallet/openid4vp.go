@@ -302,7 +302,7 @@ func (s *Service) OpenID4VPRequestObject(ctx context.Context, token, walletNonce
 	obj := openid4vp.RequestObject{ResponseType: "vp_token", ResponseMode: o.ResponseMode, ClientID: o.ClientID,
 		ResponseURI: responseURI, Nonce: s.requestNonce(r.ID), State: s.openID4VPState(r.ID), DCQLQuery: o.Query,
 		ClientMetadata: &openid4vp.ClientMetadata{VPFormatsSupported: openid4vp.SDJWTES256},
-		Aud:            openid4vp.StaticAudience, Iat: now.Unix(), Exp: r.ExpiresAt.Unix(), WalletNonce: walletNonce}
+		Aud:            openid4vp.Audience{openid4vp.StaticAudience}, Iat: now.Unix(), Exp: r.ExpiresAt.Unix(), WalletNonce: walletNonce}
 	if prefix, _ := openid4vp.ClientIDPrefix(o.ClientID); prefix != openid4vp.PrefixRedirectURI {
 		obj.Iss = o.ClientID // RFC 9101 §4: a signed request object SHOULD carry iss, the client_id
 	}

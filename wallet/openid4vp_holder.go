@@ -85,45 +85,22 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	query, err := openid4vp.CheckRequest(obj, lr, leaf, walletNonce)
+	if err != nil && !errors.Is(err, openid4vp.ErrTransactionData) {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
+	}
+	rr, rerr := remoteRequest(obj, leaf, s.webhooks.policy)
 	if err != nil {
-		if errors.Is(err, openid4vp.ErrTransactionData) {
-			_, _ = s.postRemote(ctx, &RemoteRequest{ResponseURI: obj.ResponseURI, State: obj.State},
-				url.Values{"error": {openid4vp.ErrInvalidTransactionData}})
+		// §5.1: transaction data this wallet cannot process is told to the
+		// verifier, as every error is, encrypted when it can be (§8.3.1).
+		if rerr == nil {
+			_, _ = s.postRemote(ctx, rr, url.Values{"error": {openid4vp.ErrInvalidTransactionData}})
 		}
 		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
 	}
+	if rerr != nil {
+		return nil, rerr
+	}
 	now := s.now().UTC()
-	rr := &RemoteRequest{ClientID: obj.ClientID, Verified: leaf != nil, ResponseURI: obj.ResponseURI,
-		ResponseMode: obj.ResponseMode, Nonce: obj.Nonce, State: obj.State}
-	_, rr.Name = openid4vp.ClientIDPrefix(obj.ClientID)
-	if leaf != nil && len(leaf.Subject.Organization) > 0 {
-		rr.Name = leaf.Subject.Organization[0]
-	}
-	if obj.ResponseMode == openid4vp.DirectPostJWT {
-		if obj.ClientMetadata == nil || obj.ClientMetadata.JWKS == nil {
-			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: direct_post.jwt without client_metadata.jwks")
-		}
-		// The key is checked now, so that an approval is never recorded
-		// for an answer that cannot be encrypted.
-		if _, _, err := credentials.ResponseEncryptionKey(obj.ClientMetadata.JWKS); err != nil {
-			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: client_metadata.jwks: %s", err)
-		}
-		rr.EncJWKS = obj.ClientMetadata.JWKS
-		// §5.1: A128GCM when none is listed, else one of those listed that
-		// this wallet has.
-		offered := obj.ClientMetadata.EncryptedResponseEncs
-		if offered == nil {
-			offered = []string{"A128GCM"}
-		}
-		for _, enc := range credentials.ResponseEncs {
-			if slices.Contains(offered, enc) {
-				rr.Enc = enc
-			}
-		}
-		if rr.Enc == "" {
-			return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: none of its encryptions is A128GCM or A256GCM")
-		}
-	}
 	id, err := s.newID("req")
 	if err != nil {
 		return nil, err
@@ -264,10 +241,54 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 	if err := json.Unmarshal(payload, &obj); err != nil {
 		return nil, nil, "", Errorf(api.CodeInvalidRequest, "the verifier's request object is not a request")
 	}
-	if obj.Exp > 0 && !s.now().Before(time.Unix(obj.Exp, 0)) {
+	if err := obj.CheckTimes(s.now(), credentials.DefaultSkew); errors.Is(err, openid4vp.ErrRequestExpired) {
 		return nil, nil, "", Errorf(api.CodeShareExpired, "the verifier's request has expired")
+	} else if err != nil {
+		return nil, nil, "", Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
 	}
 	return &obj, leaf, walletNonce, nil
+}
+
+// remoteRequest is what of obj the service keeps to answer it, checked
+// now, before any approval can be recorded: the response URI against the
+// outbound policy (a verifier's answer must be deliverable, or the log would
+// name a disclosure that never happened), and for direct_post.jwt an
+// encryption key and encryption this wallet has.
+func remoteRequest(obj *openid4vp.WalletRequest, leaf *x509.Certificate, policy outboundPolicy) (*RemoteRequest, error) {
+	if err := policy.checkURL(obj.ResponseURI); err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: response_uri: %s", err)
+	}
+	rr := &RemoteRequest{ClientID: obj.ClientID, Verified: leaf != nil, ResponseURI: obj.ResponseURI,
+		ResponseMode: obj.ResponseMode, Nonce: obj.Nonce, State: obj.State}
+	_, rr.Name = openid4vp.ClientIDPrefix(obj.ClientID)
+	if leaf != nil && len(leaf.Subject.Organization) > 0 {
+		rr.Name = leaf.Subject.Organization[0]
+	}
+	if obj.ResponseMode != openid4vp.DirectPostJWT {
+		return rr, nil
+	}
+	if obj.ClientMetadata == nil || obj.ClientMetadata.JWKS == nil {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: direct_post.jwt without client_metadata.jwks")
+	}
+	if _, _, err := credentials.ResponseEncryptionKey(obj.ClientMetadata.JWKS); err != nil {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: client_metadata.jwks: %s", err)
+	}
+	rr.EncJWKS = obj.ClientMetadata.JWKS
+	// §5.1: A128GCM when none is listed, else one of those listed that
+	// this wallet has.
+	offered := obj.ClientMetadata.EncryptedResponseEncs
+	if offered == nil {
+		offered = []string{"A128GCM"}
+	}
+	for _, enc := range credentials.ResponseEncs {
+		if slices.Contains(offered, enc) {
+			rr.Enc = enc
+		}
+	}
+	if rr.Enc == "" {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: none of its encryptions is A128GCM or A256GCM")
+	}
+	return rr, nil
 }
 
 // walletMetadata is what the wallet side tells a verifier it supports
@@ -362,13 +383,16 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	raw, status, err := s.outbound(req, maxVerifierReply)
-	if err != nil {
+	switch {
+	case err != nil && status == 0:
 		s.log.InfoContext(ctx, "openid4vp response not delivered", "err", outboundFailure(err))
 		return "", failed("verifier_unreachable", "the verifier could not be reached")
-	}
-	if status != http.StatusOK {
+	case status != http.StatusOK:
 		s.log.InfoContext(ctx, "openid4vp response refused by the verifier", "status", status)
 		return "", failed("verifier_refused", "the verifier refused the answer")
+	case err != nil: // taken (200), its reply over the cap or cut short: delivered, no redirect
+		s.log.InfoContext(ctx, "openid4vp reply unread", "err", outboundFailure(err))
+		return "", nil
 	}
 	var ans api.OpenID4VPAnswer
 	_ = json.Unmarshal(raw, &ans) // §8.2: unknown members ignored; a missing body is no redirect

@@ -7,6 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/openid4vp"
 )
 
 // TestUnreachableSaysNoInternals: an outbound request that got no answer
@@ -41,5 +44,24 @@ func TestUnreachableSaysNoInternals(t *testing.T) {
 	}
 	if !errors.Is(&unreachable{dial(context.DeadlineExceeded)}, context.DeadlineExceeded) {
 		t.Error("a deadline is not wrapped")
+	}
+}
+
+// TestRemoteRequestChecksItsResponseURI: a verifier's response URI that
+// the outbound policy refuses is refused when the request is resolved,
+// before the citizen can approve it, so that no approval is recorded for
+// an answer that cannot be delivered.
+func TestRemoteRequestChecksItsResponseURI(t *testing.T) {
+	obj := &openid4vp.WalletRequest{RequestObject: openid4vp.RequestObject{ClientID: "redirect_uri:https://verifier.example/r",
+		ResponseMode: openid4vp.DirectPost, Nonce: "n", State: "s"}}
+	for _, uri := range []string{"https://10.1.2.3/resp", "https://169.254.169.254/resp", "https://[::1]/resp", "http://verifier.example/resp"} {
+		obj.ResponseURI = uri
+		if _, err := remoteRequest(obj, nil, outboundPolicy{}); ErrorCode(err) != api.CodeInvalidRequest {
+			t.Errorf("response_uri %s: %v, want invalid_request", uri, err)
+		}
+	}
+	obj.ResponseURI = "https://verifier.example/resp"
+	if rr, err := remoteRequest(obj, nil, outboundPolicy{}); err != nil || rr.ResponseURI != obj.ResponseURI {
+		t.Errorf("a public https response_uri: %+v %v", rr, err)
 	}
 }
