@@ -86,14 +86,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout: cfg.timeout,
-		// The hashmap freelist stays fast as a large file fragments; the
-		// array one degrades (bbolt's own advice, etcd's default). The
-		// freelist is still written at every commit, so open never has to
-		// rebuild it by scanning the file.
-		FreelistType: bbolt.FreelistMapType,
-	})
+	db, err := openDB(path, cfg.timeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("bolt: open %q: %w (waited %s for the lock)", path, ErrLocked, cfg.timeout)
 	}
@@ -113,6 +106,30 @@ func Open(path string, opts ...Option) (*Store, error) {
 	st.group = group.Group[*groupCall]{Max: cfg.batchSize, Run: func(calls []*groupCall) { commitGroup(db, calls) }}
 	return st, nil
 }
+
+// openDB opens the bbolt file at path. bbolt panics on some damaged files
+// (a torn copy's freelist, a truncated file): that is an error here, so a
+// damaged store is said as one, not as a crash.
+func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, p)
+		}
+	}()
+	return bbolt.Open(path, 0o600, &bbolt.Options{
+		Timeout: timeout,
+		// The hashmap freelist stays fast as a large file fragments; the
+		// array one degrades (bbolt's own advice, etcd's default). The
+		// freelist is still written at every commit, so open never has to
+		// rebuild it by scanning the file.
+		FreelistType: bbolt.FreelistMapType,
+	})
+}
+
+// ErrDamaged is a store file that cannot be read as a bbolt file: torn
+// (copied while it was written), truncated or overwritten. Restore a good
+// copy (operations.md, "Backups").
+var ErrDamaged = errors.New("the store file is damaged")
 
 // Buckets beside those of the record kinds.
 const (

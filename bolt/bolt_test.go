@@ -1,6 +1,7 @@
 package bolt_test
 
 import (
+	"encoding/binary"
 	"errors"
 	"os"
 	"path/filepath"
@@ -142,5 +143,40 @@ func TestUseOncePrunes(t *testing.T) {
 	// if nothing were pruned.
 	if late := size(); late > early+4<<20 {
 		t.Errorf("file grew from %d to %d bytes over rounds of expired keys", early, late)
+	}
+}
+
+// TestDamagedFileIsAnError: a file bbolt would panic on (here its freelist
+// pages overwritten with a leaf's page type, as in a copy torn while it was
+// written) fails Open with ErrDamaged, and the process goes on.
+func TestDamagedFileIsAnError(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Each meta page (pages 0 and 1): a 16-byte page header, then magic,
+	// version, page size and flags (4 bytes each), the root bucket (16),
+	// then the freelist's page id (8, little-endian).
+	var meta [64]byte
+	for page := range 2 {
+		if _, err := f.ReadAt(meta[:], int64(page)*4096); err != nil {
+			t.Fatal(err)
+		}
+		pageSize := int64(binary.LittleEndian.Uint32(meta[24:28]))
+		freelist := int64(binary.LittleEndian.Uint64(meta[48:56]))
+		// The freelist page's flags, after its 8-byte id: a leaf's (0x02).
+		if _, err := f.WriteAt([]byte{0x02, 0x00}, freelist*pageSize+8); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.Close()
+	if _, err := bolt.Open(path); !errors.Is(err, bolt.ErrDamaged) {
+		t.Fatalf("open of a damaged file: %v, want ErrDamaged", err)
 	}
 }

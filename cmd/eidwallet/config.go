@@ -84,8 +84,20 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 // and variables. extra registers a command's own flags.
 func parseConfig(name, usage string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (*config, error) {
 	env := func(name, def string) string { return envOr(getenv, name, def) }
-	// envBool is a switch set by EIDWALLET_<name>=1 or =true.
-	envBool := func(name string) bool { v := env(name, ""); return v == "1" || v == "true" }
+	// envBool is a switch set by EIDWALLET_<name>=true or =1 (false or 0
+	// to unset it); anything else is an error, not silently false.
+	var envErr error
+	envBool := func(name string) bool {
+		v := env(name, "")
+		if v == "" {
+			return false
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil && envErr == nil {
+			envErr = fmt.Errorf("EIDWALLET_%s %q: want true or false (1 or 0)", name, v)
+		}
+		return b
+	}
 	c := &config{}
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -135,6 +147,9 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
+	}
+	if envErr != nil {
+		return nil, envErr
 	}
 	if fs.NArg() != 0 {
 		fs.Usage()
@@ -201,6 +216,12 @@ func (c *config) Validate() error {
 func writeSecretFile(path string, data []byte) error {
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
+		return err
+	}
+	// The mode of OpenFile is a new file's only: a file that was there
+	// keeps its own, so it is set before the secret goes in (T27).
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
 		return err
 	}
 	if _, err := f.Write(data); err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -34,6 +36,39 @@ func TestServeConfig(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want an error naming %q", args, err, want)
 		}
+	}
+}
+
+// TestEnvSwitches: a switch variable is true or false (1 or 0); any other
+// value is refused with its name, never read as false (EIDWALLET_NO_MIGRATE=yes
+// once applied every migration).
+func TestEnvSwitches(t *testing.T) {
+	for v, want := range map[string]bool{"1": true, "true": true, "TRUE": true, "0": false, "false": false, "": false} {
+		c, err := parseServeConfig(nil, func(k string) string { return map[string]string{"EIDWALLET_NO_MIGRATE": v}[k] }, io.Discard)
+		if err != nil || c.NoMigrate != want {
+			t.Errorf("EIDWALLET_NO_MIGRATE=%q: %v (%v), want %v", v, c, err, want)
+		}
+	}
+	for _, v := range []string{"yes", "on", "y"} {
+		_, err := parseServeConfig(nil, func(k string) string { return map[string]string{"EIDWALLET_DEMO": v}[k] }, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), "EIDWALLET_DEMO") {
+			t.Errorf("EIDWALLET_DEMO=%q: %v, want an error naming it", v, err)
+		}
+	}
+}
+
+// TestSecretFileMode: a secret written over a file that was there is
+// 0600 whatever that file's mode was (T27).
+func TestSecretFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "admin-token")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeSecretFile(path, []byte("new")); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
 }
 
