@@ -334,6 +334,19 @@ func TestBrowserOffline(t *testing.T) {
 	}
 	tb.typeKeys(kb.Escape)
 	tb.waitView("scan-view")
+	// A few hundred characters of CBOR value sharing (tags 28, 29) under
+	// a generic object (tag 27), unsigned: decoded as is, it grows to
+	// gigabytes and holds the page for a minute. Refused at once, before
+	// any decoding (offline.js wellFormed).
+	bombAt := time.Now()
+	tb.typeKeys(offline.Prefix + base45(sharingBomb(28)) + kb.Enter)
+	waitVerdict(tb, "NOT VALID", 10*time.Second)
+	if r := tb.text("reason"); r != "Not an e-ID code" && r != "Forged or damaged document" {
+		t.Errorf("a CBOR bomb: reason %q", r)
+	}
+	t.Logf("a CBOR bomb refused in %v", time.Since(bombAt).Round(time.Millisecond))
+	tb.typeKeys(kb.Escape)
+	tb.waitView("scan-view")
 
 	// A bundle past its maximum age (the page's clock a day on), or a clock
 	// set before the bundle was issued: cannot verify offline.
@@ -495,4 +508,30 @@ func TestBrowserOffline(t *testing.T) {
 		t.Errorf("browser: %s", strings.Join(p, "\n"))
 	}
 	t.Logf("the offline run took %v", time.Since(start).Round(time.Millisecond))
+}
+
+// sharingBomb is CBOR of tag 27 ["Error", [x0 … xn]], x0 = 28([]) and
+// x_k = 28([29(k-1), 29(k-1)]): each level shares the one below twice, so
+// what it stands for doubles with each.
+func sharingBomb(n int) []byte {
+	b := []byte{0xd8, 27, 0x82, 0x65, 'E', 'r', 'r', 'o', 'r', 0x98, byte(n + 1), 0xd8, 28, 0x80}
+	for k := 1; k <= n; k++ {
+		b = append(b, 0xd8, 28, 0x82, 0xd8, 29, 0x18, byte(k-1), 0xd8, 29, 0x18, byte(k-1))
+	}
+	return b
+}
+
+// base45 is RFC 9285's encoding, for codes the tests make up.
+func base45(b []byte) string {
+	const alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
+	var out []byte
+	for i := 0; i < len(b); i += 2 {
+		if i+1 < len(b) {
+			n := int(b[i])<<8 | int(b[i+1])
+			out = append(out, alphabet[n%45], alphabet[n/45%45], alphabet[n/2025])
+		} else {
+			out = append(out, alphabet[int(b[i])%45], alphabet[int(b[i])/45])
+		}
+	}
+	return string(out)
 }

@@ -113,7 +113,41 @@ export function decode45(s) {
 
 let decoder = null;
 
+// wellFormed walks the CBOR item at b[i] (RFC 8949 §3) without building
+// it and returns the offset after it, or -1 for what no code or bundle of
+// this service holds: a tag other than COSE_Sign1's 18 (cbor-x acts on
+// some, and its value sharing, tags 28 and 29, lets a few hundred bytes
+// expand into gigabytes before any signature is checked), an indefinite
+// or reserved length, nesting deeper than 32, a length past the end.
+function wellFormed(b, i, depth) {
+  if (depth > 32 || i >= b.length) return -1;
+  const major = b[i] >> 5;
+  const ai = b[i] & 31;
+  i++;
+  let n = ai;
+  if (ai >= 24) {
+    if (ai > 27) return -1; // reserved, or indefinite (31)
+    const size = 1 << (ai - 24);
+    if (i + size > b.length) return -1;
+    n = 0;
+    for (let k = 0; k < size; k++) n = n * 256 + b[i + k];
+    i += size;
+  }
+  switch (major) {
+    case 2: case 3: return n <= b.length - i ? i + n : -1;
+    case 4: case 5:
+      for (let k = 0; k < (major === 5 ? 2 * n : n); k++) {
+        i = wellFormed(b, i, depth + 1);
+        if (i < 0) return -1;
+      }
+      return i;
+    case 6: return n === 18 ? wellFormed(b, i, depth + 1) : -1;
+    default: return i; // integers, simple values, floats
+  }
+}
+
 function decodeCBOR(bytes, reason, what) {
+  if (wellFormed(bytes, 0, 0) !== bytes.length) refuse(reason, `${what} is not CBOR of this service's`);
   if (!decoder) {
     const C = globalThis.CBOR;
     if (!C || !C.Decoder) refuse('cannot_verify_offline', 'the CBOR decoder did not load');

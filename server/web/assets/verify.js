@@ -860,8 +860,11 @@ function startOffline() {
 
 async function init() {
   applyPage();
-  await loadTypes();
+  // Sign-in works before the types have loaded: a form the browser
+  // submitted itself would put the key in the URL. The key's input has no
+  // name either, so that even then it would not.
   $('signin-form').addEventListener('submit', signIn);
+  await loadTypes();
   $('scan-form').addEventListener('submit', (ev) => {
     ev.preventDefault();
     check($('scan-input').value, 'typed');
