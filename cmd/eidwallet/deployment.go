@@ -166,9 +166,18 @@ func configExit(name string, err error, stderr io.Writer) (code int, done bool) 
 // openOperatorStore opens the store cfg names for an operator command,
 // with a hint when a running service holds the embedded store's file.
 func openOperatorStore(ctx context.Context, cfg *config) (wallet.Store, error) {
-	store, err := openStore(ctx, cfg)
-	if errors.Is(err, bolt.ErrLocked) {
+	// An operator command acts on the deployment's store as it is: it never
+	// makes or migrates a schema, so a mistyped schema or DSN is refused,
+	// not answered from a new, empty store nothing else reads.
+	c := *cfg
+	c.NoMigrate = true
+	store, err := openStore(ctx, &c)
+	switch {
+	case errors.Is(err, bolt.ErrLocked):
 		return nil, fmt.Errorf("%w\nhint: the embedded store is one process's file: stop eidwallet serve on %s first", err, cfg.DataDir)
+	case err != nil && cfg.Store == "postgres":
+		return nil, fmt.Errorf("%w\nhint: schema %q of that database holds no store this binary can use as it is: "+
+			"check --postgres-dsn and --postgres-schema, or run eidwallet migrate first", err, cfg.PostgresSchema)
 	}
 	return store, err
 }

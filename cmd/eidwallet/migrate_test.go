@@ -224,6 +224,26 @@ func TestReplicasBootstrap(t *testing.T) {
 	if code != exitOK || strings.TrimSpace(out) != public {
 		t.Errorf("public-url show: exit %d, %q, want %q", code, out, public)
 	}
+	// A mistyped schema: an operator command refuses it, and makes
+	// nothing there (a token "reset" in a new, empty store would revoke
+	// nothing the replicas read).
+	typo := schema + "_typo"
+	for _, cmd := range [][]string{{"admin-token", "reset", "--out", "-"}, {"public-url", "show"}} {
+		code, out, errOut = runCommand(t, append(cmd, "--store", "postgres", "--postgres-dsn", dsn, "--postgres-schema", typo)...)
+		if code == exitOK || !strings.Contains(errOut, "--postgres-schema") {
+			t.Errorf("%v on a schema with no store: exit %d\n%s\n%s", cmd, code, out, errOut)
+		}
+	}
+	t.Cleanup(func() { _ = postgres.DropSchema(context.Background(), dsn, typo) })
+	conn, err := pgx.Connect(t.Context(), dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var made bool
+	if err := conn.QueryRow(t.Context(), "SELECT EXISTS (SELECT 1 FROM information_schema.schemata WHERE schema_name = $1)", typo).Scan(&made); err != nil || made {
+		t.Errorf("the mistyped schema was made (%v)", err)
+	}
 }
 
 // A replica whose PostgreSQL session would acknowledge commits it can lose
