@@ -11,6 +11,7 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/openid4vp"
 	"github.com/go-json-experiment/json"
 )
 
@@ -202,29 +203,12 @@ func (s *Service) holderCopies(creds []*Credential, issuers map[string]*Issuer, 
 
 // assertionClaims is the device's signed assertion (RFC 7523 §3).
 type assertionClaims struct {
-	Iss string   `json:"iss"`
-	Sub string   `json:"sub"`
-	Aud audience `json:"aud"`
-	Iat int64    `json:"iat"`
-	Exp int64    `json:"exp"`
-	Jti string   `json:"jti"`
-}
-
-// audience is a JWT aud: one string or an array (RFC 7519 §4.1.3).
-type audience []string
-
-func (a *audience) UnmarshalJSON(b []byte) error {
-	var one string
-	if err := json.Unmarshal(b, &one); err == nil {
-		*a = audience{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*a = many
-	return nil
+	Iss string             `json:"iss"`
+	Sub string             `json:"sub"`
+	Aud openid4vp.Audience `json:"aud"` // one string or an array (RFC 7519 §4.1.3)
+	Iat int64              `json:"iat"`
+	Exp int64              `json:"exp"`
+	Jti string             `json:"jti"`
 }
 
 // accessClaims is the service's access token (RFC 9068 shape, typ at+jwt).
