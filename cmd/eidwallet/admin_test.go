@@ -144,6 +144,9 @@ func TestParseInterspersed(t *testing.T) {
 		{[]string{"mps", "--url", "u"}, []string{"mps"}, "u"},
 		{[]string{"mps", "--url=u", "kid"}, []string{"mps", "kid"}, "u"},
 		{[]string{"mps", "--", "--url", "u"}, []string{"mps", "--url", "u"}, ""},
+		// A key id may begin with "-" (base64url): an argument, not a flag.
+		{[]string{"mps", "-_Xxc0JwsKFaoyFUVEaBbeCDZD_kS_8_1KTB3dSL6D8"}, []string{"mps", "-_Xxc0JwsKFaoyFUVEaBbeCDZD_kS_8_1KTB3dSL6D8"}, ""},
+		{[]string{"mps", "-Ab3", "--url", "-u"}, []string{"mps", "-Ab3"}, "-u"},
 		{nil, nil, ""},
 	}
 	for _, tt := range tests {
@@ -158,6 +161,17 @@ func TestParseInterspersed(t *testing.T) {
 		if !reflect.DeepEqual(pos, tt.wantPos) || *u != tt.wantURL {
 			t.Errorf("%q: positional %q url %q, want %q %q", tt.args, pos, *u, tt.wantPos, tt.wantURL)
 		}
+	}
+}
+
+// TestParseInterspersedRefusesUnknownFlags: a word written as a flag that
+// is none is still refused (a typo is not taken as an argument).
+func TestParseInterspersedRefusesUnknownFlags(t *testing.T) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.String("url", "", "")
+	if _, err := parseInterspersed(fs, []string{"mps", "--urll", "u"}); err == nil {
+		t.Error("--urll was taken")
 	}
 }
 

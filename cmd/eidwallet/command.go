@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
 	"strings"
 	"time"
 
@@ -249,24 +250,41 @@ func jsonText(v any) (string, error) {
 
 // parseInterspersed parses fs over args allowing flags after positional
 // arguments ("issuers rotate-key mps --url ..."), and returns the
-// positional ones. Everything after "--" is positional.
+// positional ones, in order. A word is a flag only if it looks like one
+// (flagLike): a key id may begin with "-" (base64url), and is then an
+// argument, not a flag to refuse. Everything after "--" is positional.
 func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, err
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--":
+			pos = append(pos, args[i+1:]...)
+			i = len(args)
+		case flagLike.MatchString(a):
+			flags = append(flags, a)
+			name, _, inline := strings.Cut(strings.TrimLeft(a, "-"), "=")
+			if f := fs.Lookup(name); f != nil && !inline && !isBoolFlag(f) && i+1 < len(args) {
+				i++
+				flags = append(flags, args[i]) // its value, whatever it looks like
+			}
+		default:
+			pos = append(pos, a)
 		}
-		consumed := len(args) - fs.NArg()
-		rest := fs.Args()
-		if consumed > 0 && args[consumed-1] == "--" {
-			return append(pos, rest...), nil
-		}
-		if len(rest) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, rest[0])
-		args = rest[1:]
 	}
+	if err := fs.Parse(flags); err != nil {
+		return nil, err
+	}
+	return pos, nil
+}
+
+// flagLike is how a flag is written: one or two dashes, a name of
+// lower-case letters, digits and dashes, and perhaps =value.
+var flagLike = regexp.MustCompile(`^--?[a-z][a-z0-9-]*(=.*)?$`)
+
+func isBoolFlag(f *flag.Flag) bool {
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 // parseTop parses a command's leading flags and returns its subcommand
