@@ -203,6 +203,21 @@ func (s *Service) Types() *credentials.Registry { return s.types }
 
 const metaServiceKey = "service_key"
 
+// Sealed reports whether store already holds records sealed with a
+// master key (the service key, made at the first start): a start that
+// finds no key file must then not make a new one, which would open none
+// of them.
+func Sealed(ctx context.Context, store Store) (bool, error) {
+	err := store.View(ctx, func(tx Tx) error {
+		_, err := Meta.Get(tx, metaServiceKey)
+		return err
+	})
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // loadServiceKey unseals the access-token signing key, or makes it, and
 // the presentation-attestation key of compact shares (offline.go).
 func (s *Service) loadServiceKey(ctx context.Context) error {

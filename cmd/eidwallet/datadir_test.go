@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -145,4 +146,24 @@ func TestServeRefusesUnsafeMasterKeyDir(t *testing.T) {
 		srv := startServer(t, filepath.Join(t.TempDir(), "data"), &syncBuffer{}, "--master-key", filepath.Join(keyDir, "master.key"))
 		srv.stop()
 	})
+}
+
+// TestServeRefusesAMissingMasterKey: once a store holds records sealed
+// with a master key, a start that finds the key file gone refuses, saying
+// so, and makes no new key (which would open none of them and, backed up,
+// be mistaken for the real one).
+func TestServeRefusesAMissingMasterKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	startServer(t, dir, &syncBuffer{}).stop()
+	key := filepath.Join(dir, "master.key")
+	if err := os.Remove(key); err != nil {
+		t.Fatal(err)
+	}
+	code, _, errOut := runCommand(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir)
+	if code == exitOK || !strings.Contains(errOut, "master key") || !strings.Contains(errOut, "missing") {
+		t.Errorf("a start without its master key: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(key); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a new master key was made: %v", err)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -90,6 +91,22 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
+	store, err := openStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	// A master key is made on the first start only: a store that holds
+	// records sealed with one and a key file gone is the operator's to
+	// restore, not a new key's to paper over.
+	if _, err := os.Stat(cfg.MasterKeyFile); errors.Is(err, fs.ErrNotExist) {
+		if sealed, err := wallet.Sealed(ctx, store); err != nil {
+			return err
+		} else if sealed {
+			return fmt.Errorf("the master key %s is missing, and the store already holds records sealed with one: "+
+				"restore that key file (from where it is backed up) or give it with --master-key; a new key would open none of them", cfg.MasterKeyFile)
+		}
+	}
 	master, created, err := wallet.LoadOrCreateMasterKey(cfg.MasterKeyFile, rand.Reader)
 	if err != nil {
 		return err
@@ -101,11 +118,6 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	defer store.Close()
 	notifier, stopNotifier := newNotifier(cfg, store, log)
 	defer stopNotifier()
 	if ps, ok := store.(*postgres.Store); ok {
