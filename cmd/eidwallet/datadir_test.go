@@ -167,3 +167,30 @@ func TestServeRefusesAMissingMasterKey(t *testing.T) {
 		t.Errorf("a new master key was made: %v", err)
 	}
 }
+
+// TestServeChecksTLSFilesFirst: a TLS key file group or others may read
+// (THREATS T27), or a certificate that does not load, stops the start
+// before anything listens or is written.
+func TestServeChecksTLSFilesFirst(t *testing.T) {
+	certFile, keyFile, _ := tlsFiles(t)
+	for _, c := range []struct {
+		name, cert string
+		keyMode    os.FileMode
+		want       string
+	}{
+		{"a readable key", certFile, 0o644, "accessible to group or others"},
+		{"a missing cert", filepath.Join(t.TempDir(), "none.pem"), 0o600, "--tls-cert"},
+	} {
+		if err := os.Chmod(keyFile, c.keyMode); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(t.TempDir(), "data")
+		code, out, errOut := runCommand(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--tls-cert", c.cert, "--tls-key", keyFile)
+		if code == exitOK || !strings.Contains(errOut, c.want) || strings.Contains(out, "listening") {
+			t.Errorf("%s: exit %d\n%s\n%s", c.name, code, out, errOut)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "admin-token")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: an admin token was written (%v)", c.name, err)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -89,6 +91,10 @@ func newNotifier(cfg *config, store wallet.Store, log *slog.Logger) (n wallet.No
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
+		return err
+	}
+	tlsCert, err := loadTLS(cfg)
+	if err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg)
@@ -207,8 +213,9 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	}
 	errc := make(chan error, 1)
 	go func() {
-		if cfg.TLSCert != "" {
-			errc <- srv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+		if tlsCert != nil {
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*tlsCert}}
+			errc <- srv.ServeTLS(ln, "", "")
 		} else {
 			errc <- srv.Serve(ln)
 		}
@@ -285,4 +292,28 @@ func outboundRoots(path string) (*x509.CertPool, error) {
 		pool.AddCert(c)
 	}
 	return pool, nil
+}
+
+// loadTLS reads the TLS certificate and key of cfg (nil when it has none)
+// before anything else starts, so that a missing, broken or exposed file
+// stops the start instead of being found after "listening" is printed. A
+// key file group or others may read is refused (THREATS T27).
+func loadTLS(cfg *config) (*tls.Certificate, error) {
+	if cfg.TLSCert == "" {
+		return nil, nil
+	}
+	if runtime.GOOS != "windows" {
+		st, err := os.Stat(cfg.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-key: %w", err)
+		}
+		if st.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("--tls-key %s is accessible to group or others (mode %04o); run chmod 600 %s", cfg.TLSKey, st.Mode().Perm(), cfg.TLSKey)
+		}
+	}
+	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
+	}
+	return &cert, nil
 }
