@@ -467,6 +467,23 @@ func TestBrowserOffline(t *testing.T) {
 		t.Error("the holder's activity does not say the code was used twice")
 	}
 
+	// Flags are the verifier's: another signed in on this browser sees
+	// none of them, and cannot dismiss them.
+	switchTo := func(key string) {
+		tb.do(chromedp.Click(chromedp.ID("sign-out")))
+		tb.waitView("signin-view")
+		tb.do(chromedp.Focus(chromedp.ID("api-key")))
+		tb.typeKeys(key + kb.Enter)
+		tb.waitView("scan-view")
+		tb.waitFor("offline state shown", `document.getElementById('offline-status').textContent.includes('Trust data from')`, 10*time.Second)
+	}
+	switchTo(clinic.APIKey.Key)
+	time.Sleep(time.Second) // the flags are listed after the state line
+	if !eval[bool](tb, `document.getElementById('flagged-box').hidden`) {
+		t.Errorf("another verifier sees the flags: %q", tb.text("flagged-list"))
+	}
+	switchTo(w.verifierKey)
+
 	// Flags stay until staff dismiss them, a reload included.
 	tb.do(chromedp.Navigate(h.url + "/verify"))
 	tb.waitView("scan-view")

@@ -313,7 +313,7 @@ function db() {
         d.createObjectStore('trust'); // 'current': {bundle, jwks, fetched_at}
         d.createObjectStore('seen', { keyPath: 'cti' }); // {cti, exp, at}
         d.createObjectStore('queue', { keyPath: 'cti' }); // {cti, verified_at, result, type, key}
-        d.createObjectStore('flagged', { keyPath: 'cti' }); // {cti, type, verified_at}
+        d.createObjectStore('flagged', { keyPath: 'cti' }); // {cti, type, verified_at, key: keyTag}
       };
       r.onsuccess = () => resolve(r.result);
       r.onerror = () => reject(r.error);
@@ -649,14 +649,29 @@ export async function queued(apiKey) {
   return (await all('queue', (x) => x.key === key)).length;
 }
 
-/** flagged is the list of codes the service saw at another counter. */
-export function flagged() {
-  return all('flagged').then((xs) => xs.sort((a, b) => String(a.verified_at).localeCompare(String(b.verified_at))));
+/**
+ * flagged is the list of codes the service saw at another counter, of
+ * those apiKey uploaded: another verifier signed in on this browser later
+ * sees none of them (nor which documents were checked here).
+ */
+export async function flagged(apiKey) {
+  const key = await keyTag(apiKey);
+  const xs = await all('flagged', (x) => x.key === key);
+  return xs.sort((a, b) => String(a.verified_at).localeCompare(String(b.verified_at)));
 }
 
-/** dismissFlagged forgets the flags once staff have read them. */
-export function dismissFlagged() {
-  return run(['flagged'], 'readwrite', (t) => { t.objectStore('flagged').clear(); });
+/** dismissFlagged forgets apiKey's flags once staff have read them. */
+export async function dismissFlagged(apiKey) {
+  const key = await keyTag(apiKey);
+  return run(['flagged'], 'readwrite', (t) => {
+    const req = t.objectStore('flagged').openCursor();
+    req.onsuccess = () => {
+      const c = req.result;
+      if (!c) return;
+      if (c.value.key === key) c.delete();
+      c.continue();
+    };
+  });
 }
 
 let uploading = null;
@@ -705,7 +720,7 @@ async function uploadQueue(apiKey) {
     await run(['queue', 'flagged'], 'readwrite', (t) => {
       for (const x of batch) {
         t.objectStore('queue').delete(x.cti);
-        if (marks.has(x.cti)) t.objectStore('flagged').put({ cti: x.cti, type: x.type, verified_at: x.verified_at });
+        if (marks.has(x.cti)) t.objectStore('flagged').put({ cti: x.cti, type: x.type, verified_at: x.verified_at, key });
       }
     });
     out.sent += batch.length;

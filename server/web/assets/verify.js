@@ -58,6 +58,7 @@ function signedOut(message) {
   stopRequest();
   $('who').hidden = true;
   $('sign-out').hidden = true;
+  $('flagged-box').hidden = true; // the next verifier's are its own (offline.flagged)
   $('api-key').value = '';
   const err = $('signin-error');
   if (message) setT(err, message);
@@ -807,7 +808,7 @@ async function showOfflineState() {
 }
 
 async function showFlagged() {
-  const list = await offline.flagged().catch(() => []);
+  const list = apiKey() ? await offline.flagged(apiKey()).catch(() => []) : [];
   const ul = $('flagged-list');
   ul.replaceChildren(...list.map((f) => setNodes(el('li'), 'v.flagged.item', {
     type: regSpan(typeName(f.type)), at: timeText(Date.parse(f.verified_at)),
@@ -851,7 +852,7 @@ function startOffline() {
   // the page stays open says so.
   setInterval(() => { if (view === 'scan-view') showOfflineState(); }, 30 * 1000);
   $('flagged-dismiss').addEventListener('click', async () => {
-    await offline.dismissFlagged().catch(() => {});
+    await offline.dismissFlagged(apiKey()).catch(() => {});
     await showFlagged();
     $('scan-input').focus();
   });
