@@ -3,6 +3,7 @@ package server_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -81,10 +82,10 @@ func TestBulk(t *testing.T) {
 	}
 }
 
-// postBulk sends body, read as it goes, to the bulk route as the issuer
-// key, and returns the answer as soon as it begins.
-func postBulk(h *harness, key string, body io.Reader) (*http.Response, error) {
-	req, _ := http.NewRequest("POST", h.url+"/v1/issuer/credentials:bulk", body)
+// postBulk sends body, read as it goes, to the bulk route of the service
+// at base as the issuer key, and returns the answer as soon as it begins.
+func postBulk(base, key string, body io.Reader) (*http.Response, error) {
+	req, _ := http.NewRequest("POST", base+"/v1/issuer/credentials:bulk", body)
 	req.Header.Set("Authorization", "Bearer "+key)
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	return http.DefaultClient.Do(req)
@@ -148,7 +149,7 @@ func TestBulkStreamsFlat(t *testing.T) {
 		}
 	}()
 
-	resp, err := postBulk(h, w.issuerKey, pr)
+	resp, err := postBulk(h.url, w.issuerKey, pr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +202,7 @@ func TestBulkAnswersWhatItHas(t *testing.T) {
 	results := make(chan api.BulkResult)
 	go func() {
 		defer close(results)
-		resp, err := postBulk(h, w.issuerKey, pr)
+		resp, err := postBulk(h.url, w.issuerKey, pr)
 		if err != nil {
 			t.Error(err)
 			return
@@ -268,5 +269,60 @@ func TestBulkBrokenBody(t *testing.T) {
 	if len(got) != 3 || got[0].IssueResponse == nil || got[1].IssueResponse == nil ||
 		got[2].Line != 3 || got[2].Error != api.CodeInvalidRequest {
 		t.Fatalf("results:\n%s", body)
+	}
+}
+
+// TestBulkEndsAtShutdown: a stream open when the server shuts down ends
+// promptly, as if its body had: what was taken is answered, in order, and
+// one last result (503 storage_unavailable) names the first line not
+// issued, to be sent again; shutdown then completes.
+func TestBulkEndsAtShutdown(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	h.logs.Discard()
+	srv, url := serveWithTimeouts(t, h, time.Minute)
+	line := append(issueLine(t, h, w.citizen), '\n')
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go func() { // an endless body
+		for {
+			if _, err := pw.Write(line); err != nil {
+				return
+			}
+		}
+	}()
+	resp, err := postBulk(url, w.issuerKey, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	var got []api.BulkResult
+	shut := make(chan error, 1)
+	for sc.Scan() {
+		var r api.BulkResult
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+		if len(got) == 1 {
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				shut <- srv.Shutdown(ctx)
+			}()
+		}
+	}
+	if err := <-shut; err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	last := got[len(got)-1]
+	if last.Error != api.CodeStorageUnavailable || !strings.Contains(last.ErrorDescription, "shutting down") || last.Line != len(got) {
+		t.Fatalf("the stream's last result %+v after %d, want storage_unavailable naming line %d", last, len(got)-1, len(got))
+	}
+	for i, r := range got[:len(got)-1] {
+		if r.Line != i+1 || r.Error != "" {
+			t.Fatalf("result %d: %+v, want line %d issued", i, r, i+1)
+		}
 	}
 }

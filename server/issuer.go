@@ -189,6 +189,12 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 			return b.results
 		}
+		// At shutdown (http.Server.Shutdown waits for handlers but does
+		// not cancel them) the stream ends as if the body had: the batches
+		// read are issued and answered, and one last result names the
+		// first line not read, to be sent again (to another replica).
+		drain := s.drains.of(c.Request)
+		next := 1 // the first line no batch has taken
 		for {
 			var first bulkLine
 			var more bool
@@ -200,12 +206,22 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				}
 				continue
 			case first, more = <-lines:
+			case <-drain:
 			}
+			more = more && !isClosed(drain) // a line read as shutdown began is one not issued
 			if !more {
 				if issuing != nil {
 					b := <-issuing
 					issuing = nil
-					answer(done(b))
+					if !answer(done(b)) {
+						return
+					}
+				}
+				if isClosed(drain) {
+					s.log.InfoContext(ctx, "bulk stream ended by shutdown", "line", next)
+					_ = writeLine(c.Writer, api.BulkResult{Line: next, Error: api.CodeStorageUnavailable,
+						ErrorDescription: "the service is shutting down: this line and those after it were not issued; send them again"})
+					_ = rc.Flush()
 				}
 				return
 			}
@@ -220,6 +236,7 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 			}
 			s.extendDeadlines(rc) // progress: another idle period to issue and answer
 
+			next = batch[len(batch)-1].n + 1
 			var broken *bulkLine
 			for i := range batch {
 				if batch[i].readErr != nil {
@@ -288,6 +305,16 @@ func fill(batch []bulkLine, lines <-chan bulkLine, size int) []bulkLine {
 		}
 	}
 	return batch
+}
+
+// isClosed reports whether ch is closed (false for nil).
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }
 
 // fillWhile appends lines to *batch until it holds size or the lines end,
