@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/eidwallet/eidwallet/internal/failpoint"
@@ -85,6 +86,12 @@ func Open(path string, opts ...Option) (*Store, error) {
 	cfg := config{timeout: DefaultTimeout, batchSize: DefaultBatchSize, fillChunk: fillChunk}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	// bbolt makes a new store of an empty file: one that is there and
+	// empty was truncated (or its first start cut off before anything was
+	// written), and is not taken for a first start over what it held.
+	if fi, err := os.Stat(path); err == nil && fi.Size() == 0 {
+		return nil, fmt.Errorf("bolt: open %q: %w: the file is empty (restore a copy; or remove it to start a new store)", path, ErrDamaged)
 	}
 	db, err := openDB(path, cfg.timeout)
 	if errors.Is(err, bolterrors.ErrTimeout) {

@@ -180,3 +180,18 @@ func TestDamagedFileIsAnError(t *testing.T) {
 		t.Fatalf("open of a damaged file: %v, want ErrDamaged", err)
 	}
 }
+
+// TestEmptyFileIsNotAFirstStart: a store file that is there and empty
+// (truncated) is refused as damaged, not made a new store over.
+func TestEmptyFileIsNotAFirstStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	if err := os.WriteFile(path, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bolt.Open(path); !errors.Is(err, bolt.ErrDamaged) {
+		t.Fatalf("open of an empty file: %v, want ErrDamaged", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
+		t.Errorf("the empty file was written to: %v %v", fi, err)
+	}
+}
