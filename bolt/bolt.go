@@ -15,6 +15,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -334,6 +335,22 @@ func (s *Store) Ping(ctx context.Context) error {
 }
 
 // Close closes the file, waiting for running transactions. Closing twice
+// Backup writes a copy of the whole store file as it is at one moment
+// (one read transaction: bbolt's Tx.WriteTo), while the store goes on
+// serving; sized is told the copy's length first. The copy is a store
+// file: opened by Open, it holds every record as stored, sealed.
+func (s *Store) Backup(w io.Writer, sized func(int64)) error {
+	err := s.db.View(func(btx *bbolt.Tx) error {
+		sized(btx.Size())
+		_, err := btx.WriteTo(w)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("bolt: backup: %w", err)
+	}
+	return nil
+}
+
 // is harmless.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {

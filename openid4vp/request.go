@@ -93,6 +93,10 @@ func (a Audience) MarshalJSON() ([]byte, error) {
 }
 
 func (a *Audience) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" { // as absent
+		*a = nil
+		return nil
+	}
 	var one string
 	if err := json.Unmarshal(b, &one); err == nil {
 		*a = Audience{one}

@@ -159,6 +159,10 @@ func TestRequestObjectTimesAndAud(t *testing.T) {
 			t.Errorf("%s: aud %v (%v), want %v", c.in, o.Aud, err, c.want)
 		}
 	}
+	var null openid4vp.RequestObject
+	if err := json.Unmarshal([]byte(`{"aud":null}`), &null); err != nil || null.Aud != nil {
+		t.Errorf("aud null: %v (%v), want none", null.Aud, err)
+	}
 	var o openid4vp.RequestObject
 	if err := json.Unmarshal([]byte(`{"aud":7}`), &o); err == nil {
 		t.Error("an aud of a number was read")

@@ -326,3 +326,41 @@ func TestBulkEndsAtShutdown(t *testing.T) {
 		}
 	}
 }
+
+// TestBulkEndsAtShutdownWhileTheClientWaits: a client that sent its lines
+// and waits for their answers before it sends more does not hold shutdown
+// up: the stream ends at once with the line to send next.
+func TestBulkEndsAtShutdownWhileTheClientWaits(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	h.logs.Discard()
+	srv, url := serveWithTimeouts(t, h, time.Minute)
+	line := append(issueLine(t, h, w.citizen), '\n')
+	pr, pw := io.Pipe()
+	defer pw.Close()
+	go pw.Write(bytes.Repeat(line, 2)) // and nothing more until answered
+	resp, err := postBulk(url, w.issuerKey, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for n := 1; n <= 2; n++ {
+		if !sc.Scan() {
+			t.Fatalf("no answer to line %d: %v", n, sc.Err())
+		}
+	}
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %v", d)
+	}
+	var last api.BulkResult
+	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &last) != nil || last.Line != 3 || last.Error != api.CodeStorageUnavailable {
+		t.Errorf("the stream's last result %+v, want storage_unavailable naming line 3", last)
+	}
+}

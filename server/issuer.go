@@ -194,7 +194,8 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 		// read are issued and answered, and one last result names the
 		// first line not read, to be sent again (to another replica).
 		drain := s.drains.of(c.Request)
-		next := 1 // the first line no batch has taken
+		next := 1    // the first line no batch has taken
+		cut := false // by shutdown, not by the body's end
 		for {
 			var first bulkLine
 			var more bool
@@ -207,8 +208,11 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				continue
 			case first, more = <-lines:
 			case <-drain:
+				more, cut = false, true
 			}
-			more = more && !isClosed(drain) // a line read as shutdown began is one not issued
+			if more && isClosed(drain) { // a line read as shutdown began is one not issued
+				more, cut = false, true
+			}
 			if !more {
 				if issuing != nil {
 					b := <-issuing
@@ -217,7 +221,10 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 						return
 					}
 				}
-				if isClosed(drain) {
+				if cut {
+					// The reader may wait on a client that sends once it has
+					// its answers: its read ends now, not at the idle timeout.
+					_ = rc.SetReadDeadline(time.Now())
 					s.log.InfoContext(ctx, "bulk stream ended by shutdown", "line", next)
 					_ = writeLine(c.Writer, api.BulkResult{Line: next, Error: api.CodeStorageUnavailable,
 						ErrorDescription: "the service is shutting down: this line and those after it were not issued; send them again"})

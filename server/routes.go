@@ -73,6 +73,8 @@ func (s *server) routes(r router) {
 	// Usage statistics for the agency (issue 13): aggregates only, small
 	// counts suppressed (stats.go).
 	admin.GET("/stats", s.handleStats())
+	// A copy of the embedded store while it serves (operations.md).
+	admin.GET("/backup", s.handleBackup())
 
 	// Issuing authorities (issuer API key). The bulk route has a literal
 	// colon inside its last segment (AIP-136 custom-method style); gin

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/x509"
 	"errors"
+	"io"
 	"regexp"
 	"slices"
 	"strings"
@@ -493,4 +494,35 @@ func (s *Service) holderFor(tx Tx, citizenID string, now time.Time) (*Holder, er
 	}
 	h = &Holder{ID: id, CitizenHash: ch, Created: now}
 	return h, Holders.Put(tx, h)
+}
+
+// Backuper is a store that writes a consistent copy of itself while it
+// serves: the embedded one (bolt). PostgreSQL is backed up by its own
+// tools.
+type Backuper interface {
+	Backup(w io.Writer, sized func(int64)) error
+}
+
+// Backup writes a copy of the whole store as it is at one moment, the
+// service serving meanwhile (operations.md, "Backups"): the embedded
+// store's file, every record as stored, sealed (the master key is not in
+// it). sized is told its length before it is written.
+func (s *Service) Backup(ctx context.Context, p *Principal, w io.Writer, sized func(int64)) error {
+	if err := p.require(api.RoleAdmin); err != nil {
+		return err
+	}
+	b, ok := s.store.(Backuper)
+	if !ok {
+		return Errorf(api.CodeConflict, "this store is backed up with its database's own tools (PostgreSQL: a base backup and the WAL archive), not through the service")
+	}
+	var n int64 = -1
+	err := b.Backup(w, func(size int64) { n = size; sized(size) })
+	switch {
+	case err != nil && n < 0: // nothing written: the store's failure
+		return s.storeErr(ctx, err, "backup")
+	case err != nil: // cut short while written (the client went away)
+		return err
+	}
+	s.log.InfoContext(ctx, "store backed up", "bytes", n)
+	return nil
 }

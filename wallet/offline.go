@@ -206,10 +206,12 @@ func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, e
 		id   int
 		list *credentials.StatusList
 	}
-	// One snapshot of the active issuers and their lists; the signing
-	// after it, outside the transaction.
+	// The active issuers and their lists, then each list built in a read
+	// of its own (each is signed on its own too): a country's hundreds of
+	// lists in one transaction would outlast a store's bound on one (30 s
+	// on PostgreSQL). The signing comes after, outside any transaction.
 	var active []*Issuer
-	lists := map[string][]builtList{}
+	ids := map[string][]int{}
 	err := s.store.View(ctx, func(tx Tx) error {
 		all, err := Issuers.List(tx, "", Order{})
 		if err != nil {
@@ -225,17 +227,23 @@ func (s *Service) signTrustBundle(ctx context.Context, now time.Time) ([]byte, e
 				return err
 			}
 			for _, l := range ls {
-				built, err := buildStatusList(tx, is.ID, l.ID)
-				if err != nil {
-					return err
-				}
-				lists[is.ID] = append(lists[is.ID], builtList{l.ID, built})
+				ids[is.ID] = append(ids[is.ID], l.ID)
 			}
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, err
+	}
+	lists := map[string][]builtList{}
+	for _, is := range active {
+		for _, id := range ids[is.ID] {
+			var built *credentials.StatusList
+			if err := s.store.View(ctx, func(tx Tx) (err error) { built, err = buildStatusList(tx, is.ID, id); return err }); err != nil {
+				return nil, err
+			}
+			lists[is.ID] = append(lists[is.ID], builtList{id, built})
+		}
 	}
 	b := &offline.Bundle{Issuer: s.url, IssuedAt: now, MaxAge: offline.DefaultMaxAge}
 	var types []string
@@ -278,39 +286,45 @@ type CompactCode struct {
 }
 
 // usedOffline records the first use of code c, uploaded by a counter that
-// verified it with no network. It is the share's one use, spent at that
-// counter (T39: an offline share's max_uses 1 is spent by either of its
-// two codes), and it goes in the holder's log with the counter and the
-// claims, and in the counter's with the share, as a redemption does (SPEC
-// §3.3 step 5, §3.7). A counter not registered for the share's claims
-// (T35) saw what it may not collect: that use spends nothing and leaves
-// the code unused, and it is flagged (reports true), in the holder's log
-// as a refusal and in the counter's as forbidden.
-func (s *Service) usedOffline(tx Tx, c *CompactCode, up *upload, at time.Time) (bool, error) {
-	sh, err := Shares.Get(tx, c.ShareID)
-	if err != nil {
-		return false, err // a share outlives its codes' upload window
-	}
-	now, names := s.now().UTC(), itemClaimNames(sh.Items)
+// verified it with no network and is registered for its share's claims.
+// It is the share's one use, spent at that counter (T39: an offline
+// share's max_uses 1 is spent by either of its two codes), and it goes in
+// the holder's log with the counter and the claims, and in the counter's
+// with the share, as a redemption does (SPEC §3.3 step 5, §3.7).
+func (s *Service) usedOffline(tx Tx, c *CompactCode, sh *Share, up *upload, at time.Time) error {
+	names := itemClaimNames(sh.Items)
 	up.entry.ShareID, up.entry.Types, up.entry.Claims = sh.ID, itemTypes(sh.Items), names
-	if !registered(up.verifier, itemClaimSet(sh.Items)) {
-		up.entry.ShareID, up.entry.Types, up.entry.Claims = "", nil, nil // as for any share it is not for
-		up.entry.Result, up.entry.Reason = string(api.CodeForbidden), api.ReasonClaimsNotRegistered
-		return true, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventShareRefused,
-			Outcome: api.ReasonClaimsNotRegistered, ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: names})
-	}
 	if sh.Status == api.ShareActive {
 		sh.Uses, sh.Status = sh.MaxUses, api.ShareRedeemed
 		if err := Shares.Put(tx, sh); err != nil {
-			return false, err
+			return err
 		}
 	}
 	c.SeenBy, c.SeenAt = up.verifier.ID, at
 	if err := CompactCodes.Put(tx, c); err != nil {
-		return false, err
+		return err
 	}
-	return false, s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventShareRedeemed,
+	return s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: s.now().UTC(), Event: api.EventShareRedeemed,
 		Outcome: "ok", ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: names})
+}
+
+// refusedOffline records an upload of code c by a counter not registered
+// for its share's claims (T35): it saw what it may not collect, and its
+// use counts for nothing. The share is not spent, the code not used, no
+// other counter's use is flagged for it; the counter's log has it as
+// forbidden, without the share or its claims (as any share it is not for
+// says), and the holder's, once, as a refusal naming the counter.
+func (s *Service) refusedOffline(tx Tx, c *CompactCode, sh *Share, up *upload, hash []byte) error {
+	up.entry.Result, up.entry.Reason, up.entry.Types = string(api.CodeForbidden), api.ReasonClaimsNotRegistered, nil
+	now := s.now().UTC()
+	err := tx.UseOnce(s.onceKey("cti-refused", up.verifier.ID, string(hash)), c.Expires.Add(offline.DefaultMaxAge), now)
+	if errors.Is(err, ErrExists) {
+		return nil // an upload sent again
+	} else if err != nil {
+		return err
+	}
+	return s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: now, Event: api.EventShareRefused,
+		Outcome: api.ReasonClaimsNotRegistered, ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: itemClaimNames(sh.Items)})
 }
 
 // ctiHash keys a code's record: a keyed hash, so the store never holds a
@@ -410,9 +424,19 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 	if claimed && (at.Before(c.Expires.Add(-compactLifetime-uploadClockSkew)) || at.After(c.Expires.Add(uploadClockSkew))) {
 		return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
 	}
+	if claimed {
+		sh, err := Shares.Get(tx, c.ShareID)
+		if err != nil {
+			return false, err // a share outlives its codes' upload window
+		}
+		switch {
+		case !registered(up.verifier, itemClaimSet(sh.Items)):
+			return false, s.refusedOffline(tx, c, sh, up, hash)
+		case c.SeenBy == "":
+			return false, s.usedOffline(tx, c, sh, up, at)
+		}
+	}
 	switch {
-	case c.SeenBy == "" && claimed:
-		return s.usedOffline(tx, c, up, at)
 	case c.SeenBy == "":
 		c.SeenBy, c.SeenAt = verifierID, at
 		return false, CompactCodes.Put(tx, c)

@@ -5,12 +5,6 @@ import (
 	"time"
 )
 
-// Store is the persistence the service needs (CONVENTIONS: the domain owns
-// its storage contract). Implementations live in bolt/ and postgres/ and
-// pass the same contract suite, wallet/storetest.
-//
-// Every write is durable when Update or Batch returns nil: the service
-// answers only after that (SPEC §3.3 step 4, THREATS T31).
 // Unbounded marks ctx for store operations that take as long as they
 // take: a copy of a whole store in one transaction (Copy, CheckCopy:
 // migrate-store). Without it a store may bound each operation's wait on
@@ -25,6 +19,12 @@ func IsUnbounded(ctx context.Context) bool { return ctx.Value(unboundedKey{}) !=
 
 type unboundedKey struct{}
 
+// Store is the persistence the service needs (CONVENTIONS: the domain owns
+// its storage contract). Implementations live in bolt/ and postgres/ and
+// pass the same contract suite, wallet/storetest.
+//
+// Every write is durable when Update or Batch returns nil: the service
+// answers only after that (SPEC §3.3 step 4, THREATS T31).
 type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(Tx) error) error

@@ -67,6 +67,12 @@ type adminCmd struct {
 // call is what runs an admin command: f with the admin token, within the
 // timeout, its result printed as JSON.
 func (ad *adminCmd) call(f func(ctx context.Context, a *client.Admin, pos []string) (any, error)) runFunc {
+	return ad.callWithin(true, f)
+}
+
+// callWithin is call, within the timeout only when bounded (a backup takes
+// as long as the store's size).
+func (ad *adminCmd) callWithin(bounded bool, f func(ctx context.Context, a *client.Admin, pos []string) (any, error)) runFunc {
 	return func(ctx context.Context, pos []string) int {
 		token, err := ad.o.adminToken(ad.getenv)
 		if err != nil {
@@ -74,8 +80,11 @@ func (ad *adminCmd) call(f func(ctx context.Context, a *client.Admin, pos []stri
 			return exitUsage
 		}
 		c := client.New(ad.o.serviceURL(ad.getenv, ""))
-		ctx, cancel := context.WithTimeout(ctx, ad.o.timeout)
-		defer cancel()
+		if bounded {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, ad.o.timeout)
+			defer cancel()
+		}
 		out, err := f(ctx, c.Admin(token), pos)
 		if err != nil {
 			return ad.fail(err, c.BaseURL())
@@ -241,6 +250,24 @@ func (ad *adminCmd) commands() []command {
 					return a.Stats(ctx, q)
 				})
 			}},
+		{name: "backup", args: "--out FILE",
+			help: "copy the embedded store as it is now, while it serves\n" +
+				"(the master key is not in it: back that up apart)",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var out string
+				fs.StringVar(&out, "out", "", "the `file` to write (0600; made whole or not at all)")
+				return ad.callWithin(false, func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
+					if out == "" {
+						return nil, badUsage("--out FILE is required")
+					}
+					n, err := backupTo(ctx, a, out)
+					if err != nil {
+						return nil, err
+					}
+					ad.note("the store is copied to %s (%d bytes); its master key is not in it", out, n)
+					return map[string]any{"file": out, "bytes": n}, nil
+				})
+			}},
 		{name: "api-keys revoke", args: "KEY_ID", nargs: 1, help: "revoke an issuer or verifier API key",
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 				if err := a.RevokeAPIKey(ctx, pos[0]); err != nil {
@@ -315,4 +342,31 @@ func readSecretFile(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("admin token: %s is empty", path)
+}
+
+// backupTo downloads the store's copy into path: written to path.partial
+// (0600), fsynced, then renamed, so that a copy cut short never stands
+// where a whole one is expected.
+func backupTo(ctx context.Context, a *client.Admin, path string) (int64, error) {
+	tmp := path + ".partial"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp) // gone once renamed; a leftover of a failure otherwise
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return 0, err
+	}
+	n, err := a.Backup(ctx, f)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return n, err
+	}
+	return n, os.Rename(tmp, path)
 }

@@ -97,7 +97,7 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	// used at the shop already, so both logs and the citizen's activity
 	// flag it.
 	vv2 := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "kiosk", Name: "Kiosk", Category: "retail",
-		Claims: map[string][]string{credentials.NationalID: {"age_over_18"}}}))
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18", "full_name"}}}))
 	kiosk := c.Verifier(vv2.APIKey.Key)
 	cti := r.CTI // as verify-offline prints it: what the upload takes
 	up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
@@ -153,29 +153,50 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	}) {
 		t.Error("the kiosk's log has no entry of the uploaded use naming the share and the claim")
 	}
-	// A counter not registered for what the code holds (the kiosk, for
-	// the full name) saw what it may not collect (T35): its upload is
-	// flagged, in the citizen's log as a refusal; it spends nothing, and
-	// tells that counter nothing of the share.
+	// A counter not registered for what the code holds (a stall, for the
+	// full name) saw what it may not collect (T35): its use counts for
+	// nothing (not a reuse to flag, nothing spent), is in the citizen's log
+	// once as a refusal, sent again or not, and tells that counter nothing
+	// of the share.
+	vv3 := must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "stall", Name: "Stall", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18"}}}))
+	stall := c.Verifier(vv3.APIKey.Key)
 	named := must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
 		CredentialID: issued.CredentialID, Claims: []string{"full_name"}}}}))
 	_, seenNamed := verify(bundle, named.OfflineQRText, now)
-	if up := must(kiosk.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
-		{CTI: seenNamed.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); up.Accepted != 1 || !slices.Equal(up.Flagged, []string{seenNamed.CTI}) {
-		t.Errorf("upload by a counter not registered for the code's claims: %+v", up)
+	for range 2 { // the second, an upload sent again
+		if up := must(stall.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+			{CTI: seenNamed.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); up.Accepted != 1 || len(up.Flagged) != 0 {
+			t.Errorf("upload by a counter not registered for the code's claims: %+v", up)
+		}
 	}
-	if !slices.ContainsFunc(must(holder.Activity(ctx)).Entries, func(e *api.ActivityEntry) bool {
-		return e.Event == api.EventShareRefused && e.Outcome == api.ReasonClaimsNotRegistered && e.ShareID == named.ShareID && e.VerifierID == "kiosk"
-	}) {
-		t.Error("the citizen's activity does not show the unregistered counter's use")
+	refusals := 0
+	for _, e := range must(holder.Activity(ctx)).Entries {
+		if e.Event == api.EventShareRefused && e.Outcome == api.ReasonClaimsNotRegistered && e.ShareID == named.ShareID && e.VerifierID == "stall" {
+			refusals++
+		}
 	}
-	for _, e := range must(kiosk.Verifications(ctx, 0)).Entries {
+	if refusals != 1 {
+		t.Errorf("the citizen's activity shows the unregistered counter's use %d times, want once", refusals)
+	}
+	for _, e := range must(stall.Verifications(ctx, 0)).Entries {
 		if e.Reason == api.ReasonClaimsNotRegistered && (e.ShareID != "" || len(e.Types) > 0 || len(e.Claims) > 0 || e.Result != string(api.CodeForbidden)) {
 			t.Errorf("the unregistered counter's log entry tells of the share: %+v", e)
 		}
 	}
 	if _, err := v.Verify(ctx, named.QRText); err != nil {
 		t.Errorf("the share an unregistered counter uploaded is spent: %v", err)
+	}
+	// Its upload after the shop's use is no reuse either: the stall
+	// learns nothing of the share from being flagged.
+	if up := must(stall.UploadOfflineVerifications(ctx, api.OfflineVerifications{Verifications: []api.OfflineVerification{
+		{CTI: seenNamed.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); len(up.Flagged) != 0 {
+		t.Errorf("the unregistered counter's upload after a use is flagged: %+v", up)
+	}
+	for _, e := range must(stall.Verifications(ctx, 0)).Entries {
+		if e.ShareID != "" {
+			t.Errorf("the unregistered counter's log names a share: %+v", e)
+		}
 	}
 	cancelled := offlineShare()
 	if err := holder.CancelShare(ctx, cancelled.ShareID); err != nil {

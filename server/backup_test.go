@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/bolt"
+	"github.com/eidwallet/eidwallet/credentials"
+	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/wallet"
+)
+
+// TestBackupWhileServing: GET /v1/admin/backup gives the embedded store as
+// it is at one moment while issuances go on: a store file of the length it
+// announces, which opens and holds every credential acknowledged before
+// the copy began. Only the admin may take it; on PostgreSQL it is 409 (its
+// own tools back it up).
+func TestBackupWhileServing(t *testing.T) {
+	h := newHarnessOver(t, servicetest.OpenBolt(t))
+	w := h.setup()
+	h.logs.Discard()
+	issue := func() string {
+		var r api.IssueResponse
+		h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance,
+			Claims: healthClaims("Backup Person"), ExpiresAt: h.clock.Now().AddDate(2, 0, 0)}, 201, &r)
+		return r.CredentialID
+	}
+	var before []string
+	for range 5 {
+		before = append(before, issue())
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // the service goes on issuing during the copy
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				issue()
+			}
+		}
+	}()
+	resp := h.request("GET", "/v1/admin/backup", h.admin, "", nil)
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	close(stop)
+	wg.Wait()
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/octet-stream" ||
+		resp.Header.Get("Content-Length") != strconv.Itoa(len(body)) {
+		t.Fatalf("backup: %d %q, Content-Length %q for %d bytes (%v)", resp.StatusCode, resp.Header.Get("Content-Type"),
+			resp.Header.Get("Content-Length"), len(body), err)
+	}
+	path := filepath.Join(t.TempDir(), "eidwallet.db")
+	if err := os.WriteFile(path, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	copied, err := bolt.Open(path)
+	if err != nil {
+		t.Fatalf("the copy does not open: %v", err)
+	}
+	defer copied.Close()
+	err = copied.View(t.Context(), func(tx wallet.Tx) error {
+		for _, id := range before {
+			if _, err := wallet.Credentials.Get(tx, id); err != nil {
+				t.Errorf("credential %s, acknowledged before the copy: %v", id, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantError(t, h.request("GET", "/v1/admin/backup", w.verifierKey, "", nil), 403, "forbidden")
+	if dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN"); dsn != "" {
+		ph := newHarnessOver(t, servicetest.OpenPostgres(t, dsn))
+		wantError(t, ph.request("GET", "/v1/admin/backup", ph.admin, "", nil), 409, "conflict")
+	}
+}
