@@ -277,25 +277,13 @@ func TestBulkBrokenBody(t *testing.T) {
 // one last result (503 storage_unavailable) names the first line not
 // issued, to be sent again; shutdown then completes.
 func TestBulkEndsAtShutdown(t *testing.T) {
-	h := newHarness(t)
-	w := h.setup()
-	h.logs.Discard()
-	srv, url := serveWithTimeouts(t, h, time.Minute)
-	line := append(issueLine(t, h, w.citizen), '\n')
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go func() { // an endless body
-		for {
+	srv, resp := bulkToShutDown(t, func(pw *io.PipeWriter, line []byte) {
+		for { // an endless body
 			if _, err := pw.Write(line); err != nil {
 				return
 			}
 		}
-	}()
-	resp, err := postBulk(url, w.issuerKey, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	})
 	sc := bufio.NewScanner(resp.Body)
 	var got []api.BulkResult
 	shut := make(chan error, 1)
@@ -331,19 +319,9 @@ func TestBulkEndsAtShutdown(t *testing.T) {
 // and waits for their answers before it sends more does not hold shutdown
 // up: the stream ends at once with the line to send next.
 func TestBulkEndsAtShutdownWhileTheClientWaits(t *testing.T) {
-	h := newHarness(t)
-	w := h.setup()
-	h.logs.Discard()
-	srv, url := serveWithTimeouts(t, h, time.Minute)
-	line := append(issueLine(t, h, w.citizen), '\n')
-	pr, pw := io.Pipe()
-	defer pw.Close()
-	go pw.Write(bytes.Repeat(line, 2)) // and nothing more until answered
-	resp, err := postBulk(url, w.issuerKey, pr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	srv, resp := bulkToShutDown(t, func(pw *io.PipeWriter, line []byte) {
+		_, _ = pw.Write(bytes.Repeat(line, 2)) // and nothing more until answered
+	})
 	sc := bufio.NewScanner(resp.Body)
 	for n := 1; n <= 2; n++ {
 		if !sc.Scan() {
@@ -363,4 +341,24 @@ func TestBulkEndsAtShutdownWhileTheClientWaits(t *testing.T) {
 	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &last) != nil || last.Line != 3 || last.Error != api.CodeStorageUnavailable {
 		t.Errorf("the stream's last result %+v, want storage_unavailable naming line 3", last)
 	}
+}
+
+// bulkToShutDown starts a bulk stream, its body written by feed (from a
+// goroutine of its own), on a server of its own that the test shuts down.
+func bulkToShutDown(t *testing.T, feed func(pw *io.PipeWriter, line []byte)) (*http.Server, *http.Response) {
+	t.Helper()
+	h := newHarness(t)
+	w := h.setup()
+	h.logs.Discard()
+	srv, url := serveWithTimeouts(t, h, time.Minute)
+	line := append(issueLine(t, h, w.citizen), '\n')
+	pr, pw := io.Pipe()
+	t.Cleanup(func() { pw.Close() })
+	go feed(pw, line)
+	resp, err := postBulk(url, w.issuerKey, pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return srv, resp
 }
