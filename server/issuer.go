@@ -142,11 +142,20 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 
 		lines := make(chan bulkLine, s.batchSize)
 		stop := make(chan struct{})
+		cut := false // by shutdown, not by the body's end
 		go s.readBulk(c.Request.Body, lines, stop)
 		defer func() {
 			// The body must not be touched after the handler returns:
-			// wait for the reader, discarding what it still sends.
+			// wait for the reader, discarding what it still sends. At
+			// shutdown a reader still waiting on a client that sends only
+			// once answered is woken by a read deadline; not at once, since
+			// a read cut with the body's data unread ends the connection
+			// with it, before the client has read its answers.
 			close(stop)
+			if cut {
+				wake := time.AfterFunc(time.Second, func() { _ = rc.SetReadDeadline(time.Now()) })
+				defer wake.Stop()
+			}
 			for range lines {
 			}
 		}()
@@ -194,8 +203,7 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 		// read are issued and answered, and one last result names the
 		// first line not read, to be sent again (to another replica).
 		drain := s.drains.of(c.Request)
-		next := 1    // the first line no batch has taken
-		cut := false // by shutdown, not by the body's end
+		next := 1 // the first line no batch has taken
 		for {
 			var first bulkLine
 			var more bool
@@ -222,9 +230,6 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 					}
 				}
 				if cut {
-					// The reader may wait on a client that sends once it has
-					// its answers: its read ends now, not at the idle timeout.
-					_ = rc.SetReadDeadline(time.Now())
 					s.log.InfoContext(ctx, "bulk stream ended by shutdown", "line", next)
 					_ = writeLine(c.Writer, api.BulkResult{Line: next, Error: api.CodeStorageUnavailable,
 						ErrorDescription: "the service is shutting down: this line and those after it were not issued; send them again"})
