@@ -182,7 +182,10 @@ func TestBulkStreamsFlat(t *testing.T) {
 	if after > before+16*mib {
 		t.Errorf("heap grew from %d to %d bytes over the stream", before, after)
 	}
-	if peak > before+32*mib {
+	// Three full batches at most (two issuing, one filling: ~25 MiB with
+	// the collector's headroom here, more on a loaded machine), against
+	// well over 100 MiB for the 20,000 lines and results held at once.
+	if peak > before+48*mib {
 		t.Errorf("heap peaked at %d bytes (from %d)", peak, before)
 	}
 }
