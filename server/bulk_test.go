@@ -184,7 +184,8 @@ func TestBulkStreamsFlat(t *testing.T) {
 	}
 	// Three full batches at most (two issuing, one filling: ~25 MiB with
 	// the collector's headroom here, more on a loaded machine), against
-	// well over 100 MiB for the 20,000 lines and results held at once.
+	// 20,000 lines with their signed, sealed copies (several KiB each)
+	// held at once.
 	if peak > before+48*mib {
 		t.Errorf("heap peaked at %d bytes (from %d)", peak, before)
 	}
