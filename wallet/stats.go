@@ -73,16 +73,18 @@ func (s *Service) Stats(ctx context.Context, p *Principal, q api.StatsQuery) (*a
 	if err := s.flushUsage(ctx); err != nil {
 		return nil, s.storeErr(ctx, err, "usage counts")
 	}
-	var t *statsTable
-	err = s.store.View(ctx, func(tx Tx) error {
-		t = newStatsTable(int(q.To.Sub(q.From) / size))
-		// A day at a time, summed as it is read: memory holds the
-		// answer, never the counters of the whole range.
-		for from := q.From; from.Before(q.To); from = from.Add(24 * time.Hour) {
-			to := from.Add(24 * time.Hour)
-			if to.After(q.To) {
-				to = q.To
-			}
+	t := newStatsTable(int(q.To.Sub(q.From) / size))
+	// A day at a time, summed as it is read: memory holds the answer,
+	// never the counters of the whole range; and each day is a read of its
+	// own, since a year of a country's counters in one would outlast a
+	// store's bound on one (30 s on PostgreSQL). Counts only grow, so no
+	// one snapshot is needed.
+	for from := q.From; err == nil && from.Before(q.To); from = from.Add(24 * time.Hour) {
+		to := from.Add(24 * time.Hour)
+		if to.After(q.To) {
+			to = q.To
+		}
+		err = s.store.View(ctx, func(tx Tx) error {
 			counts, err := tx.Counts(UsageCounters, from, to)
 			if err != nil {
 				return err
@@ -94,9 +96,9 @@ func (s *Service) Stats(ctx context.Context, p *Principal, q api.StatsQuery) (*a
 				}
 				t.add(int(hour.Sub(q.From)/size), c)
 			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "usage counts")
 	}
