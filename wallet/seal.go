@@ -157,7 +157,7 @@ func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created boo
 	if !errors.Is(err, fs.ErrExist) {
 		return nil, false, fmt.Errorf("create master key %s: %w", path, err)
 	}
-	if err := checkPrivate(path); err != nil {
+	if err := CheckPrivate(path); err != nil {
 		return nil, false, err
 	}
 	key, err = os.ReadFile(path)
@@ -170,9 +170,10 @@ func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created boo
 	return key, false, nil
 }
 
-// checkPrivate refuses a secret file that group or others can read, or
-// that another user owns.
-func checkPrivate(path string) error {
+// CheckPrivate refuses a secret file that group or others can read, or
+// that another user owns (root counts as this user): the master key's
+// rule, and the TLS key's (THREATS T27).
+func CheckPrivate(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
 		return fmt.Errorf("stat %s: %w", path, err)

@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"runtime"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -296,20 +295,14 @@ func outboundRoots(path string) (*x509.CertPool, error) {
 
 // loadTLS reads the TLS certificate and key of cfg (nil when it has none)
 // before anything else starts, so that a missing, broken or exposed file
-// stops the start instead of being found after "listening" is printed. A
-// key file group or others may read is refused (THREATS T27).
+// stops the start instead of being found after "listening" is printed. The
+// key file is held to the master key's rule (wallet.CheckPrivate).
 func loadTLS(cfg *config) (*tls.Certificate, error) {
 	if cfg.TLSCert == "" {
 		return nil, nil
 	}
-	if runtime.GOOS != "windows" {
-		st, err := os.Stat(cfg.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("--tls-key: %w", err)
-		}
-		if st.Mode().Perm()&0o077 != 0 {
-			return nil, fmt.Errorf("--tls-key %s is accessible to group or others (mode %04o); run chmod 600 %s", cfg.TLSKey, st.Mode().Perm(), cfg.TLSKey)
-		}
+	if err := wallet.CheckPrivate(cfg.TLSKey); err != nil {
+		return nil, fmt.Errorf("--tls-key: %w", err)
 	}
 	cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
 	if err != nil {
