@@ -123,8 +123,12 @@ func Sign(random io.Reader, signer crypto.Signer, s Share) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return Prefix + encode45(raw), nil
+	return Text(raw), nil
 }
+
+// Text is the EIDC1: text of the COSE_Sign1 bytes raw: Prefix, then
+// base45 (RFC 9285).
+func Text(raw []byte) string { return Prefix + encode45(raw) }
 
 // sign1 is a tagged COSE_Sign1 ES256 of payload with kid (and typ, when
 // not empty) in the protected header.
