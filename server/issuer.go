@@ -237,12 +237,10 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				}
 				return
 			}
-			batch := append(make([]bulkLine, 0, s.batchSize), first)
-			if issuing == nil {
-				batch = fill(batch, lines, s.batchSize)
-			} else if b, finished := fillWhile(&batch, lines, s.batchSize, issuing); finished {
+			batch, finished := fill(append(make([]bulkLine, 0, s.batchSize), first), lines, s.batchSize, issuing)
+			if finished != nil {
 				issuing = nil
-				if !answer(done(b)) {
+				if !answer(done(*finished)) {
 					return
 				}
 			}
@@ -302,21 +300,34 @@ func writeLine(w io.Writer, r api.BulkResult) error {
 	return err
 }
 
-// fill appends to batch the lines already waiting, up to size, without
-// blocking.
-func fill(batch []bulkLine, lines <-chan bulkLine, size int) []bulkLine {
+// fill appends lines to batch until it holds size or the lines end. With
+// busy nil it takes only those already waiting; with busy, the batch in
+// flight, it waits for more until that one is done, then takes those
+// waiting and returns its result as finished.
+func fill(batch []bulkLine, lines <-chan bulkLine, size int, busy <-chan batchDone) (_ []bulkLine, finished *batchDone) {
 	for len(batch) < size {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return batch
+		var l bulkLine
+		var ok bool
+		if busy == nil {
+			select {
+			case l, ok = <-lines:
+			default:
+				return batch, nil
 			}
-			batch = append(batch, l)
-		default:
-			return batch
+		} else {
+			select {
+			case l, ok = <-lines:
+			case b := <-busy:
+				batch, _ = fill(batch, lines, size, nil)
+				return batch, &b
+			}
 		}
+		if !ok {
+			return batch, nil
+		}
+		batch = append(batch, l)
 	}
-	return batch
+	return batch, nil
 }
 
 // isClosed reports whether ch is closed (false for nil).
@@ -327,25 +338,6 @@ func isClosed(ch <-chan struct{}) bool {
 	default:
 		return false
 	}
-}
-
-// fillWhile appends lines to *batch until it holds size or the lines end,
-// while busy, the batch in flight, is not done; once it is, what is
-// waiting is added without blocking and busy's result returned, finished.
-func fillWhile(batch *[]bulkLine, lines <-chan bulkLine, size int, busy <-chan batchDone) (b batchDone, finished bool) {
-	for len(*batch) < size {
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return b, false
-			}
-			*batch = append(*batch, l)
-		case b = <-busy:
-			*batch = fill(*batch, lines, size)
-			return b, true
-		}
-	}
-	return b, false
 }
 
 // extendDeadlines gives a bulk stream another idle period to read and
