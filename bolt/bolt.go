@@ -334,7 +334,6 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close closes the file, waiting for running transactions. Closing twice
 // Backup writes a copy of the whole store file as it is at one moment
 // (one read transaction: bbolt's Tx.WriteTo), while the store goes on
 // serving; sized is told the copy's length first. The copy is a store
@@ -351,6 +350,7 @@ func (s *Store) Backup(w io.Writer, sized func(int64)) error {
 	return nil
 }
 
+// Close closes the file, waiting for running transactions. Closing twice
 // is harmless.
 func (s *Store) Close() error {
 	if err := s.db.Close(); err != nil {

@@ -164,11 +164,14 @@ func TestDamagedFileIsAnError(t *testing.T) {
 	// version, page size and flags (4 bytes each), the root bucket (16),
 	// then the freelist's page id (8, little-endian).
 	var meta [64]byte
-	for page := range 2 {
-		if _, err := f.ReadAt(meta[:], int64(page)*4096); err != nil {
+	if _, err := f.ReadAt(meta[:], 0); err != nil {
+		t.Fatal(err)
+	}
+	pageSize := int64(binary.LittleEndian.Uint32(meta[24:28])) // the OS's when the file was made
+	for page := range int64(2) {
+		if _, err := f.ReadAt(meta[:], page*pageSize); err != nil {
 			t.Fatal(err)
 		}
-		pageSize := int64(binary.LittleEndian.Uint32(meta[24:28]))
 		freelist := int64(binary.LittleEndian.Uint64(meta[48:56]))
 		// The freelist page's flags, after its 8-byte id: a leaf's (0x02).
 		if _, err := f.WriteAt([]byte{0x02, 0x00}, freelist*pageSize+8); err != nil {
