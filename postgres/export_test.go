@@ -38,10 +38,10 @@ func (s *Store) CheckConn(ctx context.Context, conn *pgx.Conn) error {
 	return s.pool.Config().AfterConnect(ctx, conn)
 }
 
-// SetTimeouts sets the bound of every store operation (groupTimeout and
-// opTimeout) and Ping's, and returns what restores them.
+// SetTimeouts sets the bound of every store operation (opTimeout) and
+// Ping's, and returns what restores them.
 func SetTimeouts(op, ping time.Duration) (restore func()) {
-	g, o, p := groupTimeout, opTimeout, pingTimeout
-	groupTimeout, opTimeout, pingTimeout = op, op, ping
-	return func() { groupTimeout, opTimeout, pingTimeout = g, o, p }
+	o, p := opTimeout, pingTimeout
+	opTimeout, pingTimeout = op, ping
+	return func() { opTimeout, pingTimeout = o, p }
 }

@@ -21,16 +21,14 @@ import (
 // calls at 32 concurrent redemptions) and a lone call goes at once,
 // alone.
 
-// groupTimeout bounds a group's round trip, which no one caller's
-// context can cancel (the group is theirs together), and a lone call's,
-// which holds up the calls queued behind it. It bounds every other store
-// operation too (opTimeout). A variable only for the tests.
-var groupTimeout = 30 * time.Second
+// A group's round trip is bounded by opTimeout (postgres.go) too: no one
+// caller's context can cancel it (the group is theirs together), and a
+// lone call holds up the calls queued behind it.
 
 // groupContext is the context of a group's round trip: the first call's
-// values, no caller's cancellation, groupTimeout.
+// values, no caller's cancellation, opTimeout.
 func groupContext(first context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.WithoutCancel(first), groupTimeout)
+	return context.WithTimeout(context.WithoutCancel(first), opTimeout)
 }
 
 // An applyCall is one Store.Apply in a group. Its writes go in the
@@ -71,7 +69,7 @@ func (s *Store) apply(ctx context.Context, ws []wallet.Write) error {
 
 // applyAlone is Apply's one batch, tried again after a deadlock.
 func (s *Store) applyAlone(ctx context.Context, ws []wallet.Write) error {
-	ctx, cancel := bounded(ctx, opTimeout)
+	ctx, cancel := bounded(ctx)
 	defer cancel()
 	return retry(ctx, "apply", func() error { return s.applyOnce(ctx, ws) })
 }
@@ -104,9 +102,7 @@ func (s *Store) commitApplies(calls []*applyCall) {
 	}
 	if len(grouped) == 1 { // its own context, as alone, and no longer than a group
 		c := grouped[0]
-		ctx, cancel := context.WithTimeout(c.ctx, groupTimeout)
-		defer cancel()
-		c.done <- s.applyAlone(ctx, c.ws)
+		c.done <- s.applyAlone(c.ctx, c.ws) // bounded there
 		return
 	}
 	for _, id := range slices.Sorted(maps.Keys(adds)) {
@@ -182,7 +178,7 @@ type fetchShape struct {
 func (s *Store) fetchTogether(calls []*fetchCall) {
 	if len(calls) == 1 { // its own context, as alone, and no longer than a group
 		c := calls[0]
-		ctx, cancel := context.WithTimeout(c.ctx, groupTimeout)
+		ctx, cancel := bounded(c.ctx)
 		defer cancel()
 		var err error
 		c.out, err = s.fetchAlone(ctx, c.ls)

@@ -81,7 +81,7 @@ func (n *Notifier) Channel() string { return n.channel }
 // key at once and tells the other processes through pg_notify.
 func (n *Notifier) Notify(ctx context.Context, key string) error {
 	_ = n.hub.Notify(ctx, key)
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := bounded(ctx)
 	defer cancel()
 	if _, err := n.store.pool.Exec(ctx, "SELECT pg_notify($1, $2)", n.channel, key); err != nil {
 		return fmt.Errorf("postgres: notify: %w", err)

@@ -239,22 +239,23 @@ func (s *Store) Applied() []Migration { return s.applied }
 // partition, a primary gone behind a virtual address) never closes them,
 // so a wait on it is bounded here, not left to the caller's context, which
 // a request often does not bound: each store operation (View, Update,
-// Batch, with their retries; Apply and Fetch by groupTimeout) fails after
-// opTimeout, and Ping after pingTimeout, as storage unavailable (503),
-// never hanging (THREATS T42); but for a context marked wallet.Unbounded
-// (a copy of the whole store). Variables only for the tests.
+// Batch, with their retries; Apply and Fetch, grouped or alone) fails
+// after opTimeout, and Ping after pingTimeout, as storage unavailable
+// (503), never hanging (THREATS T42); but for a context marked
+// wallet.Unbounded (a copy of the whole store). Variables only for the
+// tests.
 var (
-	opTimeout   = groupTimeout
+	opTimeout   = 30 * time.Second
 	pingTimeout = 5 * time.Second // a readiness probe is answered before a balancer's own timeout
 )
 
-// bounded is ctx with a deadline d from now, unless the caller marked it
-// wallet.Unbounded.
-func bounded(ctx context.Context, d time.Duration) (context.Context, context.CancelFunc) {
+// bounded is ctx with a deadline opTimeout from now, unless the caller
+// marked it wallet.Unbounded.
+func bounded(ctx context.Context) (context.Context, context.CancelFunc) {
 	if wallet.IsUnbounded(ctx) {
 		return ctx, func() {}
 	}
-	return context.WithTimeout(ctx, d)
+	return context.WithTimeout(ctx, opTimeout)
 }
 
 // View runs fn in a read-only transaction on one snapshot. Errors from fn
@@ -263,7 +264,7 @@ func (s *Store) View(ctx context.Context, fn func(wallet.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("postgres: view: %w", err)
 	}
-	ctx, cancel := bounded(ctx, opTimeout)
+	ctx, cancel := bounded(ctx)
 	defer cancel()
 	return s.run(ctx, "view", pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
 }
@@ -311,7 +312,7 @@ func (s *Store) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
 // fails on its own, or maxAttempts transactions were aborted by conflicts
 // (at READ COMMITTED only a deadlock aborts one).
 func (s *Store) write(ctx context.Context, op string, iso pgx.TxIsoLevel, fn func(wallet.Tx) error) error {
-	ctx, cancel := bounded(ctx, opTimeout)
+	ctx, cancel := bounded(ctx)
 	defer cancel()
 	return retry(ctx, op, func() error {
 		return s.run(ctx, op, pgx.TxOptions{IsoLevel: iso, AccessMode: pgx.ReadWrite}, fn)
