@@ -344,20 +344,16 @@ func readSecretFile(path string) (string, error) {
 	return "", fmt.Errorf("admin token: %s is empty", path)
 }
 
-// backupTo downloads the store's copy into path: written to path.partial
-// (0600), fsynced, then renamed, so that a copy cut short never stands
-// where a whole one is expected.
+// backupTo downloads the store's copy into path: written to a temporary
+// file beside it (0600), fsynced, then renamed, so that a copy cut short
+// never stands where a whole one is expected, and two backups to one path
+// do not write into each other's.
 func backupTo(ctx context.Context, a *client.Admin, path string) (int64, error) {
-	tmp := path + ".partial"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial") // 0600
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(tmp) // gone once renamed; a leftover of a failure otherwise
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return 0, err
-	}
+	defer os.Remove(f.Name()) // gone once renamed; a failure's leftover otherwise
 	n, err := a.Backup(ctx, f)
 	if err == nil {
 		err = f.Sync()
@@ -368,5 +364,5 @@ func backupTo(ctx context.Context, a *client.Admin, path string) (int64, error) 
 	if err != nil {
 		return n, err
 	}
-	return n, os.Rename(tmp, path)
+	return n, os.Rename(f.Name(), path)
 }

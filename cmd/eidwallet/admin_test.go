@@ -344,8 +344,8 @@ func TestAdminBackup(t *testing.T) {
 	if err != nil || res.File != out || fi.Size() != res.Bytes || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("backup: %+v, file %v (%v)", res, fi, err)
 	}
-	if _, err := os.Stat(out + ".partial"); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("a partial file is left: %v", err)
+	if left, _ := os.ReadDir(filepath.Dir(out)); len(left) != 1 {
+		t.Errorf("files beside the copy: %v, want none (no partial file left)", left)
 	}
 	copied, err := bolt.Open(out)
 	if err != nil {
