@@ -216,9 +216,8 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 				continue
 			case first, more = <-lines:
 			case <-drain:
-				more, cut = false, true
 			}
-			if more && isClosed(drain) { // a line read as shutdown began is one not issued
+			if isClosed(drain) { // shutdown: a line read as it began is one not issued
 				more, cut = false, true
 			}
 			if !more {
@@ -255,17 +254,17 @@ func (s *server) handleIssueBulk() gin.HandlerFunc {
 					break
 				}
 			}
-			next := make(chan batchDone, 1)
+			inFlight := make(chan batchDone, 1)
 			go func() {
 				var b batchDone
 				defer func() {
 					b.panicked = recover()
-					next <- b
+					inFlight <- b
 				}()
 				b.results = s.issueBulk(c, batch)
 			}()
 			prev := issuing
-			issuing = next
+			issuing = inFlight
 			if prev != nil && !answer(done(<-prev)) {
 				return
 			}
