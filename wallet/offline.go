@@ -286,12 +286,13 @@ type CompactCode struct {
 }
 
 // usedOffline records the first use of code c, uploaded by a counter that
-// verified it with no network and is registered for its share's claims.
+// verified it with no network and is registered for its share's claims
+// (sawCompact then marks the code used by it).
 // It is the share's one use, spent at that counter (T39: an offline
 // share's max_uses 1 is spent by either of its two codes), and it goes in
 // the holder's log with the counter and the claims, and in the counter's
 // with the share, as a redemption does (SPEC §3.3 step 5, §3.7).
-func (s *Service) usedOffline(tx Tx, c *CompactCode, sh *Share, up *upload, at time.Time) error {
+func (s *Service) usedOffline(tx Tx, c *CompactCode, sh *Share, up *upload) error {
 	names := itemClaimNames(sh.Items)
 	up.entry.ShareID, up.entry.Types, up.entry.Claims = sh.ID, itemTypes(sh.Items), names
 	if sh.Status == api.ShareActive {
@@ -299,10 +300,6 @@ func (s *Service) usedOffline(tx Tx, c *CompactCode, sh *Share, up *upload, at t
 		if err := Shares.Put(tx, sh); err != nil {
 			return err
 		}
-	}
-	c.SeenBy, c.SeenAt = up.verifier.ID, at
-	if err := CompactCodes.Put(tx, c); err != nil {
-		return err
 	}
 	return s.appendActivity(tx, &api.ActivityEntry{HolderID: c.HolderID, At: s.now().UTC(), Event: api.EventShareRedeemed,
 		Outcome: "ok", ShareID: sh.ID, VerifierID: up.verifier.ID, Claims: names})
@@ -411,7 +408,6 @@ type upload struct {
 // logs and the holder's activity, at the service's time (reports true). A
 // code this service did not mint is just logged by the caller.
 func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time, used bool, up *upload) (bool, error) {
-	claimed := up != nil
 	c, err := CompactCodes.Get(tx, hash)
 	if errors.Is(err, ErrNotFound) || err == nil && !used {
 		return false, nil
@@ -421,10 +417,10 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 	// An upload's time is the counter's word: it must fall in the code's
 	// life (an online use is at the service's time, and an EID1: use of an
 	// offline share may come after its EIDC1: code expired).
-	if claimed && (at.Before(c.Expires.Add(-compactLifetime-uploadClockSkew)) || at.After(c.Expires.Add(uploadClockSkew))) {
-		return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
-	}
-	if claimed {
+	if up != nil {
+		if at.Before(c.Expires.Add(-compactLifetime-uploadClockSkew)) || at.After(c.Expires.Add(uploadClockSkew)) {
+			return false, Errorf(api.CodeInvalidRequest, "verified_at: outside the code's life")
+		}
 		sh, err := Shares.Get(tx, c.ShareID)
 		if err != nil {
 			return false, err // a share outlives its codes' upload window
@@ -433,7 +429,9 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 		case !registered(up.verifier, itemClaimSet(sh.Items)):
 			return false, s.refusedOffline(tx, c, sh, up, hash)
 		case c.SeenBy == "":
-			return false, s.usedOffline(tx, c, sh, up, at)
+			if err := s.usedOffline(tx, c, sh, up); err != nil {
+				return false, err
+			}
 		}
 	}
 	switch {
