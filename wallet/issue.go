@@ -358,10 +358,12 @@ func activeDevices(tx Tx, holderID string) ([]*Device, error) {
 // takes every core already, and two signed at once would only finish
 // together, late, leaving the single writer idle meanwhile; one at a time,
 // each batch commits while the next is signed (a bulk stream has two in
-// flight, server/issuer.go).
+// flight, server/issuer.go). A single issuance does not wait for that.
 func (s *Service) signAll(signer *credentials.Issuer, issuerID string, items []*pendingIssue, now time.Time) {
-	s.signing.Lock()
-	defer s.signing.Unlock()
+	if len(items) > 1 {
+		s.signing.Lock()
+		defer s.signing.Unlock()
+	}
 	work := make(chan *pendingIssue)
 	var wg sync.WaitGroup
 	for range runtime.GOMAXPROCS(0) {
