@@ -793,16 +793,20 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		}
 		// An answer is a redemption too: checked again against what can
 		// change after the approval each time it is handed out (SPEC §3.7).
-		// The verifier and the documents are read with its first Fetch.
+		// The verifier and the documents are read with its first Fetch;
+		// a retired verifier gets nothing.
+		asker := func(body []byte) (err error) {
+			if v, err = Verifiers.Fetched(body, verifierID); err != nil {
+				return err
+			}
+			return notRetired(v)
+		}
 		if r.OpenID4VP != nil { // checked after this transaction: an external status may be fetched
 			got, err := tx.Fetch(Verifiers.Lookup("", verifierID), ShareDocuments.Lookup(r.ID))
 			if err != nil {
 				return err
 			}
-			if v, err = Verifiers.Fetched(got[0], verifierID); err != nil {
-				return err
-			}
-			if err := notRetired(v); err != nil {
+			if err := asker(got[0]); err != nil {
 				return err
 			}
 			if oid4vpDocs = got[1]; oid4vpDocs == nil { // approved, so they must be there: fail closed
@@ -814,10 +818,7 @@ func (s *Service) requestResult(ctx context.Context, verifierID, id string) (*ap
 		if err != nil {
 			return err
 		}
-		if v, err = Verifiers.Fetched(more[0], verifierID); err != nil {
-			return err
-		}
-		if err := notRetired(v); err != nil {
+		if err := asker(more[0]); err != nil {
 			return err
 		}
 		docs, err = s.openDocuments(r.ID, r.Items, more[1])
