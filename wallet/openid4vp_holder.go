@@ -334,7 +334,10 @@ func (s *Service) outboundTyped(req *http.Request, max int64) ([]byte, int, stri
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
-	if err == nil && int64(len(b)) > max {
+	switch {
+	case err != nil: // the connection broke mid-answer: said as safely as a failed request
+		err = &unreachable{err}
+	case int64(len(b)) > max:
 		err = fmt.Errorf("answer over %d bytes", max)
 	}
 	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

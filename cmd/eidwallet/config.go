@@ -87,10 +87,10 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	// envBool is a switch set by EIDWALLET_<name>=true or =1 (false or 0
 	// to unset it); anything else is an error, not silently false.
 	var envErr error
-	envBool := func(name string) bool {
+	envBool := func(name string, def bool) bool {
 		v := env(name, "")
 		if v == "" {
-			return false
+			return def
 		}
 		b, err := strconv.ParseBool(v)
 		if err != nil && envErr == nil {
@@ -110,11 +110,7 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	fs.StringVar(&c.Store, "store", env("STORE", "bolt"), "store: bolt (embedded) or postgres")
 	fs.StringVar(&c.PostgresDSN, "postgres-dsn", env("POSTGRES_DSN", ""), "PostgreSQL `DSN` (store postgres)")
 	fs.StringVar(&c.PostgresSchema, "postgres-schema", env("POSTGRES_SCHEMA", postgres.DefaultSchema), "PostgreSQL `schema` of the store's tables (store postgres)")
-	pgNotify, err := strconv.ParseBool(env("PG_NOTIFY", "true"))
-	if err != nil {
-		return nil, fmt.Errorf("EIDWALLET_PG_NOTIFY %q: want true or false", env("PG_NOTIFY", ""))
-	}
-	fs.BoolVar(&c.PGNotify, "pg-notify", pgNotify,
+	fs.BoolVar(&c.PGNotify, "pg-notify", envBool("PG_NOTIFY", true),
 		"store postgres: replicas hear each other's changes by LISTEN/NOTIFY; false: waiters poll the store every second")
 	fs.StringVar(&c.PublicURL, "public-url", env("PUBLIC_URL", ""), "`URL` clients reach the service at (default http://<addr>)")
 	fs.StringVar(&c.MasterKeyFile, "master-key", env("MASTER_KEY", ""), "master key `file`, made on first start (default <data-dir>/master.key)")
@@ -122,8 +118,8 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	fs.StringVar(&c.TLSCert, "tls-cert", env("TLS_CERT", ""), "TLS certificate `file` (with --tls-key)")
 	fs.StringVar(&c.TLSKey, "tls-key", env("TLS_KEY", ""), "TLS key `file` (with --tls-cert)")
 	proxies := fs.String("trusted-proxies", env("TRUSTED_PROXIES", ""), "comma-separated `CIDRs` of reverse proxies whose X-Forwarded-For is believed")
-	fs.BoolVar(&c.Demo, "demo", envBool("DEMO"), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
-	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS"),
+	fs.BoolVar(&c.Demo, "demo", envBool("DEMO", false), "load demo issuers, a demo citizen and a demo verifier, and print a live QR")
+	fs.BoolVar(&c.DevLoopbackWebhooks, "dev-loopback-webhooks", envBool("DEV_LOOPBACK_WEBHOOKS", false),
 		"development only: also allow webhooks to loopback addresses, over plain http too")
 	fs.StringVar(&c.VerifierTrustAnchors, "verifier-trust-anchors", env("VERIFIER_TRUST_ANCHORS", ""),
 		"PEM `file` of the CAs of standard verifiers whose OpenID4VP requests citizens may answer (the service's own verifier CA is always trusted)")
@@ -135,9 +131,9 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	}
 	fs.IntVar(&c.BatchSize, "batch-size", batch,
 		fmt.Sprintf("one-time `copies` of each credential a device with a key pool holds, 1 to %d (unlinkable presentations)", wallet.MaxBatchSize))
-	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE"),
+	fs.BoolVar(&c.NoMigrate, "no-migrate", envBool("NO_MIGRATE", false),
 		"apply no PostgreSQL migration at start; refuse to start if one is missing (run eidwallet migrate)")
-	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY"),
+	fs.BoolVar(&c.AllowUnsafeDurability, "allow-unsafe-durability", envBool("ALLOW_UNSAFE_DURABILITY", false),
 		"start on PostgreSQL with fsync off or synchronous_commit other than on or remote_apply (never in production)")
 	if err := registerLimits(fs, &c.RateLimits, env); err != nil {
 		return nil, err
