@@ -468,7 +468,8 @@ func TestBrowserOffline(t *testing.T) {
 	}
 
 	// Flags are the verifier's: another signed in on this browser sees
-	// none of them, and cannot dismiss them.
+	// none of them (nothing to dismiss), and they are still there for the
+	// first when it signs in again.
 	switchTo := func(key string) {
 		tb.do(chromedp.Click(chromedp.ID("sign-out")))
 		tb.waitView("signin-view")
