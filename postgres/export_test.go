@@ -27,6 +27,14 @@ func (s *Store) SessionSetting(ctx context.Context, setting string) (string, err
 	return v, err
 }
 
+// SettingSource is where a session of the store's pool took setting from
+// (pg_settings.source: "client" for a startup parameter).
+func (s *Store) SettingSource(ctx context.Context, setting string) (string, error) {
+	var v string
+	err := s.pool.QueryRow(ctx, "SELECT source FROM pg_settings WHERE name = $1", setting).Scan(&v)
+	return v, err
+}
+
 // StartupParam is the value the pool's connections send for name at
 // their start ("" if none).
 func (s *Store) StartupParam(name string) string {

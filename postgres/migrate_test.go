@@ -245,6 +245,11 @@ func TestDurabilityHeldWhileServing(t *testing.T) {
 	if v, err := s.SessionSetting(t.Context(), "synchronous_commit"); err != nil || v != "on" {
 		t.Errorf("a session's synchronous_commit: %q, %v", v, err)
 	}
+	// "on" is also the server's default: the session must have it from its
+	// startup parameter, which no role, database or reload outranks.
+	if src, err := s.SettingSource(t.Context(), "synchronous_commit"); err != nil || src != "client" {
+		t.Errorf("a session's synchronous_commit comes from %q (%v), want the startup parameter (client)", src, err)
+	}
 	own := open(withOptions(t, dsn, "-c synchronous_commit=remote_apply"))
 	if v, err := own.SessionSetting(t.Context(), "synchronous_commit"); err != nil || v != "remote_apply" || own.StartupParam("synchronous_commit") != "" {
 		t.Errorf("with the DSN's remote_apply: %q, %v, pinned %q", v, err, own.StartupParam("synchronous_commit"))
