@@ -260,7 +260,7 @@ func (b *Bundle) checkStatus(is *BundleIssuer, list, index int, now time.Time) e
 	b.mu.Unlock()
 	if !ok {
 		var err error
-		if l.list, l.exp, err = readStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list), now); err != nil {
+		if l, err = readStatusList(b.StatusLists[j].CWT, is.Keys, StatusListURI(b.Issuer, is.ID, list)); err != nil {
 			return err
 		}
 		b.mu.Lock()
@@ -269,8 +269,9 @@ func (b *Bundle) checkStatus(is *BundleIssuer, list, index int, now time.Time) e
 		}
 		b.lists[j] = l
 		b.mu.Unlock()
-	} else if expired(l.exp, now) {
-		return refuse(ReasonStatusUnknown, "the status list has expired")
+	}
+	if err := l.at(now); err != nil {
+		return err
 	}
 	v, err := l.list.Get(index)
 	if err != nil {
@@ -336,13 +337,26 @@ func SignStatusList(random io.Reader, signer crypto.Signer, uri string, l *crede
 // (when present) positive; its list inflated within the bounds of
 // credentials.DecodeStatusList. Every refusal is ReasonStatusUnknown.
 func ReadStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string, now time.Time) (*credentials.StatusList, error) {
-	l, _, err := readStatusList(raw, keys, uri, now)
-	return l, err
+	l, err := readStatusList(raw, keys, uri)
+	if err == nil {
+		err = l.at(now)
+	}
+	return l.list, err
 }
 
-// readStatusList is ReadStatusList, returning the CWT's exp as well (zero
-// when it has none).
-func readStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string, now time.Time) (*credentials.StatusList, time.Time, error) {
+// at refuses l at now once its CWT's exp has passed (Token Status List
+// §8.3 step 4.c; from exp on, as the JWT form, credentials.VerifyStatusList):
+// checked at each use, since a list read once outlives one clock.
+func (l readList) at(now time.Time) error {
+	if !l.exp.IsZero() && !now.Before(l.exp) {
+		return refuse(ReasonStatusUnknown, "the status list has expired")
+	}
+	return nil
+}
+
+// readStatusList is ReadStatusList but for the time: the list and its
+// CWT's exp (zero when it has none).
+func readStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string) (readList, error) {
 	_, payload, typ, err := open(raw, func(kid []byte) (*ecdsa.PublicKey, error) {
 		for _, k := range keys {
 			if bytes.Equal(KeyID(k), kid) {
@@ -352,42 +366,36 @@ func readStatusList(raw []byte, keys []*ecdsa.PublicKey, uri string, now time.Ti
 		return nil, refuse(ReasonStatusUnknown, "the status list is not signed by its issuer's key")
 	})
 	if err != nil {
-		return nil, time.Time{}, err
+		return readList{}, err
 	}
 	if typ != TypStatusListCWT {
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list typ is not %s", TypStatusListCWT)
+		return readList{}, refuse(ReasonStatusUnknown, "status list typ is not %s", TypStatusListCWT)
 	}
 	var c statusListClaims
 	if err := decMode.Unmarshal(payload, &c); err != nil || c.Sub != uri {
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list sub is not its uri")
+		return readList{}, refuse(ReasonStatusUnknown, "status list sub is not its uri")
 	}
 	var exp time.Time
 	if c.Exp != 0 {
 		exp = time.Unix(c.Exp, 0)
 	}
 	// Token Status List §8.3: step 3.b, iat is required (§5.2); step 4.c,
-	// an exp, when present, must not have passed; step 4 checks ttl by
-	// §5.2, a positive number. Step 4.b (iat against a freshness policy)
+	// an exp, when present, must not have passed (at, at each use); step
+	// 4 checks ttl by §5.2, a positive number. Step 4.b (iat against a freshness policy)
 	// is the bundle's maximum age, checked by ReadBundle; step 4.d (ttl)
 	// tells a cache when to fetch again, which an offline verifier cannot
 	// do, so the bundle's maximum age stands for it too.
 	switch {
 	case c.Iat == 0:
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list has no iat")
-	case expired(exp, now):
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "the status list has expired")
+		return readList{}, refuse(ReasonStatusUnknown, "status list has no iat")
 	case c.TTL < 0:
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list ttl is negative")
+		return readList{}, refuse(ReasonStatusUnknown, "status list ttl is negative")
 	}
 	// The JWT form's decoder, which caps what the list may inflate to,
 	// takes the same compressed bytes in base64url.
 	l, err := credentials.DecodeStatusList(c.StatusList.Bits, base64.RawURLEncoding.EncodeToString(c.StatusList.Lst), 0)
 	if err != nil {
-		return nil, time.Time{}, refuse(ReasonStatusUnknown, "status list: %v", err)
+		return readList{}, refuse(ReasonStatusUnknown, "status list: %v", err)
 	}
-	return l, exp, nil
+	return readList{l, exp}, nil
 }
-
-// expired reports whether a status list with exp (zero: none) has expired
-// at now: from exp on, as the JWT form (credentials.VerifyStatusList).
-func expired(exp, now time.Time) bool { return !exp.IsZero() && !now.Before(exp) }
