@@ -125,17 +125,28 @@ func DeriveKeys(master []byte) (*Keys, error) {
 	return &k, nil
 }
 
-// LoadOrCreateMasterKey reads the 32-byte master key at path, or makes one
-// from rand (mode 0600) when the file does not exist. It refuses, and the
+// ErrNoMasterKey is a master key file that is not there where one may not
+// be made (LoadOrCreateMasterKey).
+var ErrNoMasterKey = errors.New("the master key file is missing")
+
+// LoadOrCreateMasterKey reads the 32-byte master key at path, or, when the
+// file does not exist and mayCreate, makes one from rand (mode 0600);
+// without mayCreate a missing file is ErrNoMasterKey. It refuses, and the
 // operator must fix (THREATS T27): a key file readable by group or others
 // or owned by another user, and a key directory that group or others may
 // write (where the key could be swapped for one an attacker knows, or
 // planted before the first start) or that another user owns. Root counts
 // as the service's own user for ownership, as it can replace anything
 // anyway (OpenSSH's StrictModes rule).
-func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created bool, err error) {
+func LoadOrCreateMasterKey(path string, rand io.Reader, mayCreate bool) (key []byte, created bool, err error) {
 	if err := checkKeyDir(filepath.Dir(path)); err != nil {
 		return nil, false, err
+	}
+	if !mayCreate {
+		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+			return nil, false, fmt.Errorf("%w: %s", ErrNoMasterKey, path)
+		}
+		return readMasterKey(path)
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
@@ -157,10 +168,15 @@ func LoadOrCreateMasterKey(path string, rand io.Reader) (key []byte, created boo
 	if !errors.Is(err, fs.ErrExist) {
 		return nil, false, fmt.Errorf("create master key %s: %w", path, err)
 	}
+	return readMasterKey(path)
+}
+
+// readMasterKey reads the master key file at path, a private one.
+func readMasterKey(path string) ([]byte, bool, error) {
 	if err := CheckPrivate(path); err != nil {
 		return nil, false, err
 	}
-	key, err = os.ReadFile(path)
+	key, err := os.ReadFile(path)
 	if err != nil {
 		return nil, false, fmt.Errorf("read master key %s: %w", path, err)
 	}

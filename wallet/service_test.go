@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -172,7 +173,7 @@ func TestStatusIndicesRandomAndUnique(t *testing.T) {
 // key file readable by others is refused (THREATS T27).
 func TestMasterKeyFile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "master.key")
-	k1, created, err := wallet.LoadOrCreateMasterKey(path, rand.Reader)
+	k1, created, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, true)
 	if err != nil || !created {
 		t.Fatalf("create: %v %v", created, err)
 	}
@@ -180,13 +181,26 @@ func TestMasterKeyFile(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %o, want 600", st.Mode().Perm())
 	}
-	k2, created, err := wallet.LoadOrCreateMasterKey(path, rand.Reader)
+	k2, created, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, true)
 	if err != nil || created || string(k1) != string(k2) {
 		t.Fatalf("reload: created %v, err %v, same %v", created, err, string(k1) == string(k2))
 	}
+	k3, created, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, false)
+	if err != nil || created || string(k1) != string(k3) {
+		t.Fatalf("read where none may be made: created %v, err %v", created, err)
+	}
 	os.Chmod(path, 0o644)
-	if _, _, err := wallet.LoadOrCreateMasterKey(path, rand.Reader); err == nil {
+	if _, _, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, true); err == nil {
 		t.Error("a world-readable master key was accepted")
+	}
+	// Where none may be made (a store sealed with one), a missing file is
+	// ErrNoMasterKey and stays missing.
+	gone := filepath.Join(t.TempDir(), "master.key")
+	if _, _, err := wallet.LoadOrCreateMasterKey(gone, rand.Reader, false); !errors.Is(err, wallet.ErrNoMasterKey) {
+		t.Errorf("a missing key where none may be made: %v, want ErrNoMasterKey", err)
+	}
+	if _, err := os.Stat(gone); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a key was made: %v", err)
 	}
 }
 

@@ -267,10 +267,7 @@ func loadMasterKeys(path string) (*wallet.Keys, error) {
 	if path == "" {
 		return nil, errors.New("the master key is needed to check the copy: give --master-key")
 	}
-	if _, err := os.Stat(path); err != nil {
-		return nil, fmt.Errorf("master key: %w", err)
-	}
-	master, _, err := wallet.LoadOrCreateMasterKey(path, rand.Reader)
+	master, _, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, false)
 	if err != nil {
 		return nil, err
 	}

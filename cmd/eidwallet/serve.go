@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -104,15 +103,15 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	// A master key is made on the first start only: a store that holds
 	// records sealed with one and a key file gone is the operator's to
 	// restore, not a new key's to paper over.
-	if _, err := os.Stat(cfg.MasterKeyFile); errors.Is(err, fs.ErrNotExist) {
-		if sealed, err := wallet.Sealed(ctx, store); err != nil {
-			return err
-		} else if sealed {
-			return fmt.Errorf("the master key %s is missing, and the store already holds records sealed with one: "+
-				"restore that key file (from where it is backed up) or give it with --master-key; a new key would open none of them", cfg.MasterKeyFile)
-		}
+	sealed, err := wallet.Sealed(ctx, store)
+	if err != nil {
+		return err
 	}
-	master, created, err := wallet.LoadOrCreateMasterKey(cfg.MasterKeyFile, rand.Reader)
+	master, created, err := wallet.LoadOrCreateMasterKey(cfg.MasterKeyFile, rand.Reader, !sealed)
+	if errors.Is(err, wallet.ErrNoMasterKey) {
+		return fmt.Errorf("%w, and the store already holds records sealed with one: "+
+			"restore that key file (from where it is backed up) or give it with --master-key; a new key would open none of them", err)
+	}
 	if err != nil {
 		return err
 	}
