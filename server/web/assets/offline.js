@@ -341,6 +341,17 @@ async function run(stores, mode, fn) {
 const all = (store, filter) => run([store], 'readonly', (t, set) => { set(t.objectStore(store).getAll()); })
   .then((xs) => (filter ? xs.filter(filter) : xs));
 
+// deleteWhere deletes the records of store that drop says.
+const deleteWhere = (store, drop) => run([store], 'readwrite', (t) => {
+  const r = t.objectStore(store).openCursor();
+  r.onsuccess = () => {
+    const c = r.result;
+    if (!c) return;
+    if (drop(c.value)) c.delete();
+    c.continue();
+  };
+});
+
 // keyTag is how queued items name the API key that checked them (its
 // SHA-256, never the key): a queue is uploaded only under the key of the
 // counter that filled it.
@@ -620,16 +631,7 @@ export async function markSeen(cti, exp) {
 /** pruneSeen forgets ctis of codes long expired: they cannot verify again. */
 export async function pruneSeen() {
   const cutoff = nowSeconds() - SKEW - KEEP_SEEN;
-  await run(['seen'], 'readwrite', (t) => {
-    const store = t.objectStore('seen');
-    const r = store.openCursor();
-    r.onsuccess = () => {
-      const c = r.result;
-      if (!c) return;
-      if (!(c.value.exp > cutoff)) c.delete();
-      c.continue();
-    };
-  });
+  await deleteWhere('seen', (x) => !(x.exp > cutoff));
 }
 
 // ---- the queue of offline checks ----
@@ -663,15 +665,8 @@ export async function flagged(apiKey) {
 /** dismissFlagged forgets apiKey's flags once staff have read them. */
 export async function dismissFlagged(apiKey) {
   const key = await keyTag(apiKey);
-  return run(['flagged'], 'readwrite', (t) => {
-    const req = t.objectStore('flagged').openCursor();
-    req.onsuccess = () => {
-      const c = req.result;
-      if (!c) return;
-      if (c.value.key === key) c.delete();
-      c.continue();
-    };
-  });
+  // Flags kept before they named their key are nobody's to see: they go too.
+  return deleteWhere('flagged', (x) => x.key === key || x.key === undefined);
 }
 
 let uploading = null;
