@@ -544,3 +544,67 @@ func TestHolderToken(t *testing.T) {
 		t.Errorf("%d token requests at 9m45s, want 2", n)
 	}
 }
+
+// TestShareCancelAfterExpiry: a share item without a credential id is a
+// bad request (SPEC §5, 400), not a credential not found; and cancelling
+// a share that has expired changes nothing (SPEC §3.3 step 3 cancels a
+// live share): it stays expired to its holder and at the counter (410
+// share_expired), and the holder's log gains no cancellation.
+func TestShareCancelAfterExpiry(t *testing.T) {
+	st := newStack(t)
+	ctx := context.Background()
+	c := client.New(st.url, client.WithClock(st.now))
+	admin := c.Admin(st.adminToken)
+	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{credentials.NationalID}}); err != nil {
+		t.Fatal(err)
+	}
+	ik, err := admin.CreateIssuerAPIKey(ctx, "mps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ver, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"full_name"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued, err := c.Issuer(ik.Key).Issue(ctx, nationalID(citizen, "Nguyen Van Demo"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := admin.CreateActivationCode(ctx, citizen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, _ := client.NewDevice("phone")
+	h := c.Holder(dev)
+	if _, err := h.Enroll(ctx, citizen, code.Code); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = h.Share(ctx, api.ShareRequest{Items: []api.ShareRequestItem{{Claims: []string{"full_name"}}}})
+	wantCode(t, err, 400, api.CodeInvalidRequest)
+
+	sh, err := h.ShareAndApprove(ctx, api.ShareRequest{TTLSeconds: 60,
+		Items: []api.ShareRequestItem{{CredentialID: issued.CredentialID, Claims: []string{"full_name"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.skew.Store(int64(2 * time.Minute))
+	if err := h.CancelShare(ctx, sh.ShareID); err != nil {
+		t.Fatalf("cancel of an expired share: %v", err)
+	}
+	if v, err := h.GetShare(ctx, sh.ShareID); err != nil || v.Status != api.ShareExpired {
+		t.Errorf("share after the cancel = %+v, %v; want expired", v, err)
+	}
+	_, err = c.Verifier(ver.APIKey.Key).Verify(ctx, sh.QRText)
+	wantCode(t, err, 410, api.CodeShareExpired)
+	act, err := h.Activity(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range act.Entries {
+		if e.Event == api.EventShareCancelled {
+			t.Errorf("the holder's log has a cancellation of an expired share: %+v", e)
+		}
+	}
+}

@@ -28,7 +28,8 @@ type statusListClaims struct {
 	Sub        string `json:"sub"`
 	Iat        int64  `json:"iat"`
 	Exp        int64  `json:"exp,omitzero"`
-	TTL        int64  `json:"ttl,omitzero"`
+	Nbf        int64  `json:"nbf,omitzero"` // never signed here; checked when another issuer sets it
+	TTL        *int64 `json:"ttl,omitempty"`
 	StatusList struct {
 		Bits int    `json:"bits"`
 		Lst  string `json:"lst"`
@@ -43,7 +44,9 @@ func SignStatusList(signer crypto.Signer, kid string, tok StatusListToken) (stri
 	if !tok.ExpiresAt.IsZero() {
 		c.Exp = tok.ExpiresAt.Unix()
 	}
-	c.TTL = int64(tok.TTL / time.Second)
+	if ttl := int64(tok.TTL / time.Second); ttl > 0 {
+		c.TTL = &ttl
+	}
 	lst, err := tok.List.Encode()
 	if err != nil {
 		return "", err
@@ -59,7 +62,8 @@ func SignStatusList(signer crypto.Signer, kid string, tok StatusListToken) (stri
 // VerifyStatusList checks a Status List Token against the trust store and
 // the URI the credential referenced (Token Status List §8.3 "Validation
 // Rules"): typ, ES256 by a trusted key of the issuer, sub equal to uri, iat
-// present, exp not passed. The token is at most MaxStatusListTokenBytes;
+// present, exp not passed, nbf reached (RFC 7519 §4.1.5, within
+// DefaultSkew), a ttl present positive (§5.1). The token is at most MaxStatusListTokenBytes;
 // the list inflates to at most maxEntries entries
 // (< 1: DefaultMaxStatusEntries). Every failure is ReasonStatusInvalid, so a
 // caller can fail closed on one reason (SPEC §3.5).
@@ -92,14 +96,19 @@ func VerifyStatusList(token string, trust Trust, uri string, now time.Time, maxE
 		return nil, fail(ReasonStatusInvalid, "status list has no iat")
 	case c.Exp != 0 && !now.Before(time.Unix(c.Exp, 0)):
 		return nil, fail(ReasonStatusInvalid, "status list expired")
-	case c.TTL < 0:
-		return nil, fail(ReasonStatusInvalid, "negative ttl")
+	case c.Nbf != 0 && now.Add(DefaultSkew).Before(time.Unix(c.Nbf, 0)):
+		return nil, fail(ReasonStatusInvalid, "status list not yet valid (nbf)")
+	case c.TTL != nil && *c.TTL <= 0: // §5.1: "MUST be a positive number"
+		return nil, fail(ReasonStatusInvalid, "ttl not positive")
 	}
 	list, err := DecodeStatusList(c.StatusList.Bits, c.StatusList.Lst, maxEntries)
 	if err != nil {
 		return nil, err
 	}
-	tok := &StatusListToken{Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), TTL: time.Duration(c.TTL) * time.Second, List: list}
+	tok := &StatusListToken{Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), List: list}
+	if c.TTL != nil {
+		tok.TTL = time.Duration(*c.TTL) * time.Second
+	}
 	if c.Exp != 0 {
 		tok.ExpiresAt = time.Unix(c.Exp, 0)
 	}

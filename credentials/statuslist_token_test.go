@@ -2,6 +2,7 @@ package credentials_test
 
 import (
 	"crypto/ecdsa"
+	"maps"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -52,6 +53,25 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 		}
 	}
 
+	// Tokens another issuer could sign: nbf still ahead (RFC 7519
+	// §4.1.5, past the skew) and a ttl that is not positive (§5.1).
+	lst, err := list.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(extra map[string]any) string {
+		claims := map[string]any{"iss": testIss, "sub": uri, "iat": f.now.Unix(), "status_list": map[string]any{"bits": 2, "lst": lst}}
+		maps.Copy(claims, extra)
+		tok, err := credentials.SignJWT(f.issuerKey, credentials.TypStatusList, f.kid, claims)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	if _, err := credentials.VerifyStatusList(signed(map[string]any{"nbf": f.now.Add(30 * time.Second).Unix(), "ttl": 1}), f.trust, uri, f.now, 0); err != nil {
+		t.Errorf("nbf within the skew, ttl 1: %v", err)
+	}
+
 	attacker := newKey(t)
 	other := credentials.NewTrustStore()
 	other.AddIssuer(testIss, map[string]*ecdsa.PublicKey{thumb(t, attacker): &attacker.PublicKey})
@@ -75,6 +95,18 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 		"a credential, not a status list": func() error {
 			sdjwt := f.issue(t, credentials.NationalID)
 			_, err := credentials.VerifyStatusList(sdjwt[:strings.IndexByte(sdjwt, '~')], f.trust, uri, f.now, 0)
+			return err
+		},
+		"nbf ahead": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"nbf": f.now.Add(time.Hour).Unix()}), f.trust, uri, f.now, 0)
+			return err
+		},
+		"ttl zero": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"ttl": 0}), f.trust, uri, f.now, 0)
+			return err
+		},
+		"ttl negative": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"ttl": -5}), f.trust, uri, f.now, 0)
 			return err
 		},
 		"over the entry bound": func() error {

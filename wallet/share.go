@@ -250,6 +250,9 @@ func (s *Service) prepareItems(tx Tx, p *Principal, id, aud string, nonce func(c
 	var toSign []api.ToSign
 	var changes []copyChange
 	for _, it := range chosen {
+		if it.CredentialID == "" {
+			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: credential_id is required")
+		}
 		if slices.ContainsFunc(items, func(x ShareItem) bool { return x.CredentialID == it.CredentialID }) {
 			return nil, nil, nil, Errorf(api.CodeInvalidRequest, "items: a credential appears twice")
 		}
@@ -707,11 +710,13 @@ func (s *Service) CancelShare(ctx context.Context, p *Principal, shareID string)
 		if err := mine(err, "share", func() bool { return sh.HolderID == p.Subject }); err != nil {
 			return err
 		}
-		switch sh.Status {
-		case api.ShareCancelled:
+		switch {
+		case sh.Status == api.ShareCancelled:
 			return nil
-		case api.ShareRedeemed:
+		case sh.Status == api.ShareRedeemed:
 			return Errorf(api.CodeConflict, "the share was already redeemed")
+		case !now.Before(sh.ExpiresAt):
+			return nil // expired: it stays so (shareView), and its history is not rewritten
 		}
 		sh.Status = api.ShareCancelled
 		if err := Shares.Put(tx, sh); err != nil {
