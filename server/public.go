@@ -142,7 +142,8 @@ func (s *server) handleTrustList() gin.HandlerFunc {
 // HTTP caches until its ttl has passed since it was built: the token's
 // ttl is the time a relying party may keep it (Token Status List §5.1),
 // so the HTTP lifetime counts from its iat and a status change reaches a
-// relying party that honours ttl within twice the ttl.
+// relying party that honours ttl within twice the ttl. It is gzipped for
+// a client that accepts it.
 func (s *server) handleStatusList() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		list, ok := positiveInt(c.Param("list"))
@@ -154,6 +155,11 @@ func (s *server) handleStatusList() gin.HandlerFunc {
 		if err != nil {
 			s.fail(c, err)
 			return
+		}
+		c.Header("Vary", "Accept-Encoding")
+		if acceptsGzip(c.GetHeader("Accept-Encoding")) { // Token Status List §8.2 (gzip.go)
+			c.Header("Content-Encoding", "gzip")
+			doc.Body, doc.ETag = s.gzipped.of(doc.ETag, doc.Body), gzipETag(doc.ETag)
 		}
 		s.serveDocument(c, "application/statuslist+jwt", doc, wallet.StatusListTTL)
 	}

@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
 	"image/png"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -76,6 +78,7 @@ func TestStatusListRoute(t *testing.T) {
 		}
 	}
 	check(credentials.StatusValid)
+	gzipped(t, h.url+u.Path)
 	h.call("POST", "/v1/issuer/credentials/"+w.credential.CredentialID+"/status", w.issuerKey,
 		api.StatusRequest{Status: "revoked", Reason: "card lost"}, 200, nil)
 	check(credentials.StatusInvalid)
@@ -90,6 +93,55 @@ func TestStatusListRoute(t *testing.T) {
 		t.Errorf("an error answer is cacheable: %q", cc)
 	}
 	wantError(t, resp, 404, "not_found")
+}
+
+// gzipped checks that the status list token at url is gzipped for a
+// client that accepts it (Token Status List §8.2, RFC 9110 §12.5.3), with
+// an ETag of its own, and sent as it is to one that does not.
+func gzipped(t *testing.T, url string) {
+	t.Helper()
+	get := func(acceptEncoding, ifNoneMatch string) (*http.Response, []byte) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Accept-Encoding", acceptEncoding) // set: the transport then leaves the body as sent
+		if ifNoneMatch != "" {
+			req.Header.Set("If-None-Match", ifNoneMatch)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp, readAll(t, resp)
+	}
+	plain, token := get("identity", "")
+	if plain.Header.Get("Content-Encoding") != "" || !strings.Contains(plain.Header.Get("Vary"), "Accept-Encoding") {
+		t.Errorf("identity: Content-Encoding %q, Vary %q", plain.Header.Get("Content-Encoding"), plain.Header.Get("Vary"))
+	}
+	for _, ae := range []string{"gzip", "br;q=1.0, gzip;q=0.5", "*", "x-gzip"} {
+		resp, body := get(ae, "")
+		if resp.Header.Get("Content-Encoding") != "gzip" {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want gzip", ae, resp.Header.Get("Content-Encoding"))
+			continue
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := io.ReadAll(zr); err != nil || string(got) != string(token) {
+			t.Errorf("Accept-Encoding %q: the gzip body is not the token (%v)", ae, err)
+		}
+		etag := resp.Header.Get("ETag")
+		if etag == plain.Header.Get("ETag") || etag == "" {
+			t.Errorf("gzip ETag %q, identity %q: one representation each", etag, plain.Header.Get("ETag"))
+		}
+		if again, _ := get(ae, etag); again.StatusCode != http.StatusNotModified {
+			t.Errorf("If-None-Match of the gzip ETag: %d, want 304", again.StatusCode)
+		}
+	}
+	for _, ae := range []string{"gzip;q=0", "gzip;q=0, *", "br", "*;q=0"} {
+		if resp, _ := get(ae, ""); resp.Header.Get("Content-Encoding") != "" {
+			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want none", ae, resp.Header.Get("Content-Encoding"))
+		}
+	}
 }
 
 // TestShareQR renders an approved share as PNG and SVG of the asked size.

@@ -112,6 +112,7 @@ type server struct {
 	metrics   *metrics
 	gatherer  prometheus.Gatherer
 	openapi   []byte
+	gzipped   gzipCache // status list tokens, gzipped (gzip.go)
 }
 
 // New returns the HTTP API over cfg.Service. It panics when cfg has no
