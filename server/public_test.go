@@ -300,13 +300,14 @@ func TestEnrolmentCodeAsTyped(t *testing.T) {
 	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
 	// The same code with another check symbol: a typo the check catches.
 	const check = "0123456789ABCDEFGHJKMNPQRSTVWXYZ*~$=U"
-	wrong := code.Code[:20] + string(check[(strings.Index(check, code.Code[20:])+1)%len(check)])
-	unknownResp := enrol("0000-0000-0000-0000-0")
+	last := len(code.Code) - 1
+	wrong := code.Code[:last] + string(check[(strings.Index(check, code.Code[last:])+1)%len(check)])
+	unknownResp := enrol("0000-0000-0000-0000-0000-0000-000")
 	unknown := readAll(t, unknownResp)
 	if unknownResp.StatusCode != 401 {
 		t.Fatalf("an unknown code: %d %s", unknownResp.StatusCode, unknown)
 	}
-	for name, c := range map[string]string{"mistyped": wrong, "too short": code.Code[:14], "the old format": "mfrggzdfmztwq2lknnwg23tpobyxe43u"} {
+	for name, c := range map[string]string{"mistyped": wrong, "too short": code.Code[:28], "the 80-bit format": "7K3Q-9XWD-2MZA-H4PN-T", "the old format": "mfrggzdfmztwq2lknnwg23tpobyxe43u"} {
 		resp := enrol(c)
 		if body := readAll(t, resp); resp.StatusCode != 401 || !bytes.Equal(body, unknown) {
 			t.Errorf("%s code %q: %d %s, want the unknown code's 401 %s", name, c, resp.StatusCode, body, unknown)

@@ -8,16 +8,12 @@ import (
 )
 
 // An activation code (SPEC §3.1 step 1) is read out by staff and typed by
-// the citizen, so it is short and forgiving: 80 random bits from the
-// service's crypto/rand reader, written as 16 symbols of Douglas
-// Crockford's base32 (digits and letters without I, L, O and U) in four
-// groups of four, then Crockford's check symbol — the 80-bit number
-// modulo 37 — as a fifth group: 7K3Q-9XWD-2MZA-H4PN-T.
-//
-// 80 bits rather than the 128 of other secrets (SPEC §6), because a code
-// is single use, lives 15 minutes, must be guessed together with the
-// citizen it was made for, and every guess goes through the enrolment
-// rate limit per client address (docs/security.md, T20).
+// the citizen, so it is written to be forgiving: 130 random bits from the
+// service's crypto/rand reader (SPEC §6: activation codes are 128+ bits),
+// written as 26 symbols of Douglas Crockford's base32 (digits and letters
+// without I, L, O and U), then Crockford's check symbol — the 130-bit
+// number modulo 37 — all in groups of four, the last of three:
+// 7K3Q-9XWD-2MZA-H4PN-T8RE-5JCV-GB6.
 //
 // Reading it back (ParseActivationCode) follows Crockford: case does not
 // matter, hyphens and spaces are ignored, I and L are read as 1 and O as
@@ -26,8 +22,8 @@ import (
 // refused before any store lookup, with the same answer as an unknown one
 // (THREATS T20).
 const (
-	activationBits    = 80
-	activationSymbols = activationBits / 5 // 16
+	activationBits    = 130
+	activationSymbols = activationBits / 5 // 26
 	activationGroup   = 4
 )
 
@@ -40,12 +36,12 @@ const (
 
 // newActivationCode returns a fresh code in its canonical form.
 func (s *Service) newActivationCode() (string, error) {
-	var b [activationBits / 8]byte
+	var b [(activationBits + 7) / 8]byte // the last 6 bits unused
 	if _, err := io.ReadFull(s.rand, b[:]); err != nil {
 		return "", fmt.Errorf("random activation code: %w", err)
 	}
 	var digits [activationSymbols]byte
-	// The 80 bits big-endian, five at a time, most significant first.
+	// The 130 bits big-endian, five at a time, most significant first.
 	for i := range digits {
 		var v byte
 		for bit := i * 5; bit < i*5+5; bit++ {
@@ -56,18 +52,21 @@ func (s *Service) newActivationCode() (string, error) {
 	return formatActivationCode(digits[:]), nil
 }
 
-// formatActivationCode writes 16 symbol values and their check symbol in
+// formatActivationCode writes 26 symbol values and their check symbol in
 // groups: the canonical form, the one that is hashed and stored.
 func formatActivationCode(digits []byte) string {
+	symbols := make([]byte, 0, len(digits)+1)
+	for _, d := range digits {
+		symbols = append(symbols, crockford[d])
+	}
+	symbols = append(symbols, crockfordCheck[checkValue(digits)])
 	var sb strings.Builder
-	for i, d := range digits {
+	for i, c := range symbols {
 		if i > 0 && i%activationGroup == 0 {
 			sb.WriteByte('-')
 		}
-		sb.WriteByte(crockford[d])
+		sb.WriteByte(c)
 	}
-	sb.WriteByte('-')
-	sb.WriteByte(crockfordCheck[checkValue(digits)])
 	return sb.String()
 }
 
@@ -82,9 +81,9 @@ func checkValue(digits []byte) int {
 
 // ParseActivationCode reads an activation code as a person may have typed
 // it and returns its canonical form (the one CreateActivationCode hands
-// out), or false when it is not 16 symbols and a matching check symbol.
+// out), or false when it is not 26 symbols and a matching check symbol.
 func ParseActivationCode(typed string) (string, bool) {
-	if len(typed) > 64 {
+	if len(typed) > 128 {
 		return "", false
 	}
 	var digits []byte

@@ -24,33 +24,43 @@ import (
 )
 
 // The test's own reading of the format (issue 13): Crockford's base32, the
-// check symbol the 80-bit number modulo 37, written with math/big and
+// check symbol the 130-bit number modulo 37, written with math/big and
 // encoding/base32 rather than the service's code.
 const (
 	crockford      = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 	crockfordCheck = crockford + "*~$=U"
 )
 
-var codeShape = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}-[0-9A-HJKMNP-TV-Z*~$=U]$`)
+var codeShape = regexp.MustCompile(`^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){5}-[0-9A-HJKMNP-TV-Z]{2}[0-9A-HJKMNP-TV-Z*~$=U]$`)
 
-// expectedCode is the code the service must make from 10 random bytes.
+// codeRandBytes is how many random bytes a code is made of: 130 bits
+// (SPEC §6: 128+), the last 6 bits of the 17 bytes unused.
+const codeRandBytes = 17
+
+// expectedCode is the code the service must make from 17 random bytes.
 func expectedCode(b []byte) string {
-	s := base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b)
-	check := new(big.Int).Mod(new(big.Int).SetBytes(b), big.NewInt(37)).Int64()
-	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + string(crockfordCheck[check])
+	s := base32.NewEncoding(crockford).WithPadding(base32.NoPadding).EncodeToString(b)[:26]
+	n := new(big.Int).Rsh(new(big.Int).SetBytes(b), 6)
+	s += string(crockfordCheck[new(big.Int).Mod(n, big.NewInt(37)).Int64()])
+	return s[0:4] + "-" + s[4:8] + "-" + s[8:12] + "-" + s[12:16] + "-" + s[16:20] + "-" + s[20:24] + "-" + s[24:27]
 }
 
-// codeBytes packs 16 symbol values into the 10 bytes that write them.
+// codeBytes packs 26 symbol values into the 17 bytes that write them.
 func codeBytes(symbols string) []byte {
 	n := new(big.Int)
 	for _, r := range symbols {
 		n.Lsh(n, 5).Or(n, big.NewInt(int64(strings.IndexRune(crockford, r))))
 	}
-	return n.FillBytes(make([]byte, 10))
+	return n.Lsh(n, 6).FillBytes(make([]byte, codeRandBytes))
 }
 
+// codeData is the 26 data symbols of a canonical code, and checkOf its
+// check symbol.
+func codeData(code string) string { return strings.ReplaceAll(code, "-", "")[:26] }
+func checkOf(code string) string  { return code[len(code)-1:] }
+
 // tapRand is crypto/rand that records each read, and serves the next
-// 10-byte read (the activation code's, nothing else reads 10) from next
+// 17-byte read (the activation code's, nothing else reads 17) from next
 // when set.
 type tapRand struct {
 	mu    sync.Mutex
@@ -61,7 +71,7 @@ type tapRand struct {
 func (r *tapRand) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if len(p) == 10 && r.next != nil {
+	if len(p) == codeRandBytes && r.next != nil {
 		copy(p, r.next)
 		r.next = nil
 	} else if _, err := io.ReadFull(rand.Reader, p); err != nil {
@@ -71,12 +81,12 @@ func (r *tapRand) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func (r *tapRand) tenByteReads() [][]byte {
+func (r *tapRand) codeReads() [][]byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out [][]byte
 	for _, b := range r.reads {
-		if len(b) == 10 {
+		if len(b) == codeRandBytes {
 			out = append(out, b)
 		}
 	}
@@ -121,7 +131,7 @@ func enrolRequest(t *testing.T, citizen, code string) api.EnrollRequest {
 	return api.EnrollRequest{CitizenID: citizen, ActivationCode: code, DeviceKey: raw, DeviceName: "phone"}
 }
 
-// TestActivationCodeIsTheRandomBits: a code is exactly 80 bits of the
+// TestActivationCodeIsTheRandomBits: a code is exactly 130 bits of the
 // service's random reader in grouped Crockford base32 with Crockford's
 // mod-37 check symbol, and it enrols.
 func TestActivationCodeIsTheRandomBits(t *testing.T) {
@@ -129,20 +139,20 @@ func TestActivationCodeIsTheRandomBits(t *testing.T) {
 	svc, _ := servicetest.New(t, wallet.Config{Rand: r})
 	ctx := context.Background()
 	admin := &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
-	before := len(r.tenByteReads())
+	before := len(r.codeReads())
 	code, err := svc.CreateActivationCode(ctx, admin, api.ActivationCodeRequest{CitizenID: "001090000101"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	reads := r.tenByteReads()[before:]
+	reads := r.codeReads()[before:]
 	if len(reads) != 1 {
-		t.Fatalf("%d reads of 10 random bytes while making a code, want 1", len(reads))
+		t.Fatalf("%d reads of %d random bytes while making a code, want 1", len(reads), codeRandBytes)
 	}
 	if want := expectedCode(reads[0]); code.Code != want {
 		t.Errorf("code %s from random bytes %x, want %s", code.Code, reads[0], want)
 	}
-	if !codeShape.MatchString(code.Code) || len(code.Code) != 21 {
-		t.Errorf("code %q is not four groups of four and a check symbol", code.Code)
+	if !codeShape.MatchString(code.Code) || len(code.Code) != 33 {
+		t.Errorf("code %q is not six groups of four and one of two and the check symbol", code.Code)
 	}
 	if _, err := svc.Enroll(ctx, enrolRequest(t, "001090000101", code.Code)); err != nil {
 		t.Fatalf("enrol with the code as handed out: %v", err)
@@ -150,14 +160,14 @@ func TestActivationCodeIsTheRandomBits(t *testing.T) {
 }
 
 // TestActivationCodeEntropy: codes have the shape, differ, and use every
-// symbol of the alphabet in every data position class, as 80 uniform bits
+// symbol of the alphabet in every data position class, as 130 uniform bits
 // would.
 func TestActivationCodeEntropy(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	seen := map[string]bool{}
 	counts := map[rune]int{}
-	ones := make([]int, 80)
+	ones := make([]int, 130)
 	const n = 200
 	for i := range n {
 		code, err := e.svc.CreateActivationCode(ctx, e.admin, api.ActivationCodeRequest{CitizenID: "001090000200"})
@@ -171,10 +181,10 @@ func TestActivationCodeEntropy(t *testing.T) {
 			t.Fatalf("code %q made twice", code.Code)
 		}
 		seen[code.Code] = true
-		data := strings.ReplaceAll(code.Code[:19], "-", "")
-		b, err := base32.NewEncoding(crockford).WithPadding(base32.NoPadding).DecodeString(data)
-		if err != nil || len(b) != 10 {
-			t.Fatalf("code %q: data symbols are not 80 bits: %v", code.Code, err)
+		data := codeData(code.Code)
+		b := codeBytes(data)
+		if strings.ContainsFunc(data, func(r rune) bool { return !strings.ContainsRune(crockford, r) }) {
+			t.Fatalf("code %q: data symbols are not base32", code.Code)
 		}
 		if expectedCode(b) != code.Code {
 			t.Errorf("code %q: check symbol wrong, want %s", code.Code, expectedCode(b))
@@ -182,18 +192,18 @@ func TestActivationCodeEntropy(t *testing.T) {
 		for _, r := range data {
 			counts[r]++
 		}
-		for bit := range 80 {
+		for bit := range 130 {
 			ones[bit] += int(b[bit/8] >> (7 - bit%8) & 1)
 		}
 	}
-	// 3,200 symbols: each of the 32 expected 100 times; missing one by
-	// chance is below 1e-40.
+	// 5,200 symbols: each of the 32 expected 162 times; missing one by
+	// chance is below 1e-70.
 	for _, r := range crockford {
 		if counts[r] == 0 {
 			t.Errorf("symbol %c never drawn in %d codes", r, n)
 		}
 	}
-	// Every one of the 80 bits varies (p of a stuck bit by chance: 2^-199).
+	// Every one of the 130 bits varies (p of a stuck bit by chance: 2^-192).
 	for bit, c := range ones {
 		if c == 0 || c == n {
 			t.Errorf("bit %d is %d in all %d codes", bit, c/n, n)
@@ -205,27 +215,27 @@ func TestActivationCodeEntropy(t *testing.T) {
 // canonical code; anything else, a wrong check symbol first, does not.
 func TestParseActivationCode(t *testing.T) {
 	// A code holding 0 and 1, so the I, L and O readings show.
-	canonical := expectedCode(codeBytes("7K3Q9XWD2MZ0H1PN"))
-	data := strings.ReplaceAll(canonical[:19], "-", "")
-	check := canonical[20:]
+	canonical := expectedCode(codeBytes("7K3Q9XWD2MZ0H1PNT8RE5JCVGB"))
+	data, check := codeData(canonical), checkOf(canonical)
+	const rest = "T8RE 5JCV GB" // the groups after the fourth
 	if got, ok := wallet.ParseActivationCode(canonical); !ok || got != canonical {
 		t.Fatalf("ParseActivationCode(%q) = %q, %v", canonical, got, ok)
 	}
 	for name, typed := range map[string]string{
 		"lower case":            strings.ToLower(canonical),
 		"no hyphens":            data + check,
-		"spaces":                "7K3Q 9XWD 2MZ0 H1PN " + check,
+		"spaces":                "7K3Q 9XWD 2MZ0 H1PN " + rest + check,
 		"spaces around":         "  " + canonical + "\n",
-		"tabs and hyphens":      "7K3Q-\t9XWD--2MZ0-H1PN-" + check,
-		"mixed case, no groups": "7k3Q9xWd2mZ0h1pN" + strings.ToLower(check),
-		"O for 0":               "7K3Q-9XWD-2MZO-H1PN-" + check,
-		"o for 0":               "7K3Q-9XWD-2MZo-H1PN-" + check,
-		"I for 1":               "7K3Q-9XWD-2MZ0-HIPN-" + check,
-		"i for 1":               "7K3Q-9XWD-2MZ0-HiPN-" + check,
-		"L for 1":               "7K3Q-9XWD-2MZ0-HLPN-" + check,
-		"l for 1":               "7K3Q-9XWD-2MZ0-HlPN-" + check,
-		"a typographic dash":    "7K3Q\u20119XWD\u20132MZ0\u2010H1PN-" + check,
-		"a no-break space":      "7K3Q\u00a09XWD 2MZ0 H1PN " + check,
+		"tabs and hyphens":      "7K3Q-\t9XWD--2MZ0-H1PN-" + rest + check,
+		"mixed case, no groups": "7k3Q9xWd2mZ0h1pNt8Re5jCvGb" + strings.ToLower(check),
+		"O for 0":               "7K3Q-9XWD-2MZO-H1PN-" + rest + check,
+		"o for 0":               "7K3Q-9XWD-2MZo-H1PN-" + rest + check,
+		"I for 1":               "7K3Q-9XWD-2MZ0-HIPN-" + rest + check,
+		"i for 1":               "7K3Q-9XWD-2MZ0-HiPN-" + rest + check,
+		"L for 1":               "7K3Q-9XWD-2MZ0-HLPN-" + rest + check,
+		"l for 1":               "7K3Q-9XWD-2MZ0-HlPN-" + rest + check,
+		"a typographic dash":    "7K3Q\u20119XWD\u20132MZ0\u2010H1PN-" + rest + check,
+		"a no-break space":      "7K3Q\u00a09XWD 2MZ0 H1PN " + rest + check,
 	} {
 		if got, ok := wallet.ParseActivationCode(typed); !ok || got != canonical {
 			t.Errorf("%s: ParseActivationCode(%q) = %q, %v; want %s", name, typed, got, ok, canonical)
@@ -237,7 +247,7 @@ func TestParseActivationCode(t *testing.T) {
 		if string(c) == check {
 			continue
 		}
-		if _, ok := wallet.ParseActivationCode(canonical[:20] + string(c)); ok {
+		if _, ok := wallet.ParseActivationCode(canonical[:len(canonical)-1] + string(c)); ok {
 			t.Errorf("check symbol %c accepted for %s", c, canonical)
 		}
 	}
@@ -264,16 +274,17 @@ func TestParseActivationCode(t *testing.T) {
 		"empty":               "",
 		"hyphens only":        "----",
 		"no check symbol":     data,
-		"15 symbols":          data[:15] + check,
+		"25 symbols":          data[:25] + check,
+		"the 80-bit format":   "7K3Q-9XWD-2MZA-H4PN-T",
 		"a symbol too many":   data + "0" + check,
 		"two check symbols":   data + check + check,
 		"U in the data":       "UK3Q" + data[4:] + check,
 		"* in the data":       "*K3Q" + data[4:] + check,
-		"another letter":      "7K3Q-9XWD-2MZ0-H1PN-#",
-		"a non-ASCII letter":  "7K3Q-9XWD-2MZ0-H\u0131PN-" + check, // dotless ı upper-cases to I
-		"full-width digit":    "\uff17K3Q-9XWD-2MZ0-H1PN-" + check,
+		"another letter":      "7K3Q-9XWD-2MZ0-H1PN-" + rest + "#",
+		"a non-ASCII letter":  "7K3Q-9XWD-2MZ0-H\u0131PN-" + rest + check, // dotless ı upper-cases to I
+		"full-width digit":    "\uff17K3Q-9XWD-2MZ0-H1PN-" + rest + check,
 		"the old format":      "mfrggzdfmztwq2lknnwg23tpobyxe43u",
-		"very long":           strings.Repeat(" ", 100) + canonical,
+		"very long":           strings.Repeat(" ", 200) + canonical,
 		"a code inside words": "code " + canonical,
 	} {
 		if got, ok := wallet.ParseActivationCode(typed); ok {
@@ -304,10 +315,9 @@ func TestEnrolWithTypedCode(t *testing.T) {
 		}
 		return code.Code
 	}
-	code := newCode("001090000301", "7K3Q9XWD2MZ0H1PN")
-	check := code[20:]
+	code := newCode("001090000301", "7K3Q9XWD2MZ0H1PNT8RE5JCVGB")
 	// Lower case, spaces for hyphens, O for 0 and l for 1.
-	typed := "7k3q 9xwd 2mzo hlpn " + strings.ToLower(check)
+	typed := "7k3q 9xwd 2mzo hlpn t8re 5jcv gb" + strings.ToLower(checkOf(code))
 	if _, err := svc.Enroll(ctx, enrolRequest(t, "001090000301", typed)); err != nil {
 		t.Fatalf("enrol with %q for %s: %v", typed, code, err)
 	}
@@ -320,13 +330,13 @@ func TestEnrolWithTypedCode(t *testing.T) {
 		return string(we.Code) + " / " + we.Reason + " / " + we.Message
 	}
 	_, used := svc.Enroll(ctx, enrolRequest(t, "001090000301", code))
-	other := newCode("001090000302", "0000111122223333")
-	expiring := newCode("001090000303", "4444555566667777")
-	wrongCheck := other[:20] + string(crockfordCheck[(strings.Index(crockfordCheck, other[20:])+1)%37])
-	_, unknown := svc.Enroll(ctx, enrolRequest(t, "001090000302", expectedCode(codeBytes("ZZZZYYYYXXXXWWWW"))))
+	other := newCode("001090000302", "00001111222233334444555566")
+	expiring := newCode("001090000303", "44445555666677778888999900")
+	wrongCheck := other[:len(other)-1] + string(crockfordCheck[(strings.Index(crockfordCheck, checkOf(other))+1)%37])
+	_, unknown := svc.Enroll(ctx, enrolRequest(t, "001090000302", expectedCode(codeBytes("ZZZZYYYYXXXXWWWWVVVVTTTTSS"))))
 	_, othersCode := svc.Enroll(ctx, enrolRequest(t, "001090000303", other))
 	_, mistyped := svc.Enroll(ctx, enrolRequest(t, "001090000302", wrongCheck))
-	_, tooShort := svc.Enroll(ctx, enrolRequest(t, "001090000302", other[:18]))
+	_, tooShort := svc.Enroll(ctx, enrolRequest(t, "001090000302", other[:30]))
 	now = now.Add(wallet.ActivationCodeTTL)
 	_, expired := svc.Enroll(ctx, enrolRequest(t, "001090000303", expiring))
 	want := refusal(unknown)

@@ -92,7 +92,7 @@ func (h *holderCmd) commands() []command {
 				var citizen, code, devName string
 				var force bool
 				fs.StringVar(&citizen, "citizen", "", "your personal identification `number` (12 digits)")
-				fs.StringVar(&code, "code", "", "one-time activation `code` from the identity authority, like 7K3Q-9XWD-2MZA-H4PN-T;\ncase, spaces and hyphens do not matter (- reads stdin)")
+				fs.StringVar(&code, "code", "", "one-time activation `code` from the identity authority, like 7K3Q-9XWD-2MZA-H4PN-T8RE-5JCV-GBP;\ncase, spaces and hyphens do not matter (- reads stdin)")
 				fs.StringVar(&devName, "name", "eidwallet CLI", "device `name` shown in your device list")
 				fs.BoolVar(&force, "force", false, "replace an existing device file (that device stays enrolled until revoked)")
 				return h.timed(func(ctx context.Context, _ []string) int { return h.enrol(ctx, citizen, code, devName, force) })
