@@ -14,8 +14,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -64,18 +62,6 @@ func load(b *testing.B, clients int, url string, bearer func(i int) string, body
 	var mu sync.Mutex
 	var lat []time.Duration
 	cpu0 := processCPU()
-	if f := os.Getenv("LOADPROF"); f != "" {
-		pf, _ := os.Create(fmt.Sprintf("%s.%d", f, clients))
-		pprof.StartCPUProfile(pf)
-		writeHeap := func(name string) {
-			hf, _ := os.Create(fmt.Sprintf("%s.%d.%s", f, clients, name))
-			pprof.Lookup("allocs").WriteTo(hf, 0)
-			hf.Close()
-		}
-		runtime.MemProfileRate = 4096
-		writeHeap("before")
-		defer func() { pprof.StopCPUProfile(); pf.Close(); writeHeap("after") }()
-	}
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for range clients {
