@@ -87,7 +87,7 @@ func jsonFlag(fs *flag.FlagSet) *bool {
 func (h *holderCmd) commands() []command {
 	return []command{
 		{name: "enrol", alias: "enroll", args: "--citizen ID --code CODE [--name NAME] [--force]",
-			help: "make a device key, enrol it with a one-time activation\ncode (--code - reads it from stdin) and write the device file",
+			help: "make a device key, enrol it with a one-time activation\ncode (--code - reads it from stdin), register one-time keys\n(see 'keys') and write the device file",
 			setup: func(fs *flag.FlagSet) runFunc {
 				var citizen, code, devName string
 				var force bool
@@ -272,7 +272,18 @@ func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force
 		return exitInvalid
 	}
 	h.note("enrolled device %s (%q) for holder %s; the device file %s holds its private key: keep it private", res.DeviceID, name, res.HolderID, path)
-	return h.printJSON(map[string]string{"holder_id": res.HolderID, "device_id": res.DeviceID, "device_file": path, "url": h.c.BaseURL()})
+	// One-time keys from the start, so that no two shares present the same
+	// copy (SPEC §6: presentations unlinkable beyond the claims disclosed).
+	if _, err := h.c.Holder(dev).RefillKeys(ctx, 0); err == nil {
+		err = dev.Save(path)
+	} else if dev.PoolSize() > 0 {
+		_ = dev.Save(path) // the keys registered before the failure
+	}
+	if err != nil {
+		h.note("the one-time keys could not all be registered (%v): run 'eidwallet holder keys', or two verifiers could link your shares", err)
+	}
+	return h.printJSON(map[string]any{"holder_id": res.HolderID, "device_id": res.DeviceID, "device_file": path, "url": h.c.BaseURL(),
+		"one_time_keys": dev.PoolSize()})
 }
 
 func (h *holderCmd) credentials(ctx context.Context, asJSON bool) int {

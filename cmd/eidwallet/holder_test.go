@@ -108,9 +108,17 @@ func TestHolderCommands(t *testing.T) {
 	if r.code != exitOK {
 		t.Fatalf("enrol: exit %d\n%s", r.code, r.stderr)
 	}
-	var enr map[string]string
-	if err := json.Unmarshal([]byte(r.stdout), &enr); err != nil || enr["device_id"] == "" || enr["device_file"] != devFile {
+	var enr struct {
+		DeviceID    string `json:"device_id"`
+		DeviceFile  string `json:"device_file"`
+		OneTimeKeys int    `json:"one_time_keys"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &enr); err != nil || enr.DeviceID == "" || enr.DeviceFile != devFile {
 		t.Fatalf("enrol output %q: %v", r.stdout, err)
+	}
+	// One-time keys from the start (SPEC §6): every share a copy of its own.
+	if enrolled, err := client.LoadDevice(devFile); err != nil || enr.OneTimeKeys != wallet.DefaultBatchSize || enrolled.PoolSize() != wallet.DefaultBatchSize {
+		t.Fatalf("device file after enrol: %v, %d pool keys (%d said); want %d", err, enrolled.PoolSize(), enr.OneTimeKeys, wallet.DefaultBatchSize)
 	}
 	if fi, err := os.Stat(devFile); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("device file: %v, %v", fi, err)
@@ -159,23 +167,19 @@ func TestHolderCommands(t *testing.T) {
 	}
 
 	// One-time keys: the device file keeps them; shares then present
-	// batch copies bound to them, and the file drops each one spent.
-	if r := hold("keys"); !strings.Contains(r.stdout, "8 one-time keys on this device (8 registered now)") {
+	// batch copies bound to them, and the file drops each one spent. The
+	// share above spent one; 'keys' registers what the service asks for.
+	pooled, err := client.LoadDevice(devFile)
+	if err != nil || pooled.PoolSize() != wallet.DefaultBatchSize-1 {
+		t.Fatalf("device file after the first share: %v, %d pool keys; want the spent one dropped", err, pooled.PoolSize())
+	}
+	if r := hold("keys"); !strings.Contains(r.stdout, " one-time keys on this device (") {
 		t.Fatalf("keys output:\n%s%s", r.stdout, r.stderr)
 	}
-	pooled, err := client.LoadDevice(devFile)
-	if err != nil || pooled.PoolSize() != wallet.DefaultBatchSize {
-		t.Fatalf("device file after keys: %v, %d pool keys", err, pooled.PoolSize())
+	if pooled, err = client.LoadDevice(devFile); err != nil {
+		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		v, err := c.Holder(pooled).KeyPool(ctx)
-		if err == nil && v.Copies == wallet.DefaultBatchSize {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("batch copies not made: %+v, %v", v, err)
-		}
-	}
+	keys := pooled.PoolSize()
 	var pv api.ShareView
 	if err := json.Unmarshal([]byte(hold("share", "--credential", cred.CredentialID, "--claims", "age_over_18", "--json").stdout), &pv); err != nil {
 		t.Fatal(err)
@@ -183,8 +187,8 @@ func TestHolderCommands(t *testing.T) {
 	if res, err := c.Verifier(ver.APIKey.Key).Verify(ctx, pv.QRText); err != nil || res.Documents[0].Claims["age_over_18"] != true {
 		t.Fatalf("a pooled share: %+v, %v", res, err)
 	}
-	if pooled, err = client.LoadDevice(devFile); err != nil || pooled.PoolSize() != wallet.DefaultBatchSize-1 {
-		t.Errorf("device file after a pooled share: %v, %d pool keys; want the spent one dropped", err, pooled.PoolSize())
+	if pooled, err = client.LoadDevice(devFile); err != nil || pooled.PoolSize() != keys-1 {
+		t.Errorf("device file after a pooled share: %v, %d pool keys; want the spent one of %d dropped", err, pooled.PoolSize(), keys)
 	}
 
 	// A second share, as JSON, then cancelled.
@@ -230,7 +234,7 @@ func TestHolderCommands(t *testing.T) {
 	}
 
 	// Revoking this device ends its access.
-	if r := hold("revoke-device", enr["device_id"]); !strings.Contains(r.stderr, "no longer works") {
+	if r := hold("revoke-device", enr.DeviceID); !strings.Contains(r.stderr, "no longer works") {
 		t.Errorf("revoke-device: %s", r.stderr)
 	}
 	if r := runCmd(t, holderCommand, env, "", "credentials"); r.code != exitInvalid || !strings.Contains(r.stderr, "400 invalid_grant") || !strings.Contains(r.stderr, "no longer takes this device") {
