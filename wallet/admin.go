@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -124,12 +125,28 @@ func checkName(name string) error { return checkText("name", name, 200) }
 
 // checkText checks a required text member: not blank, valid UTF-8, at
 // most max characters — characters, not bytes, as the OpenAPI's
-// maxLength counts them (a Vietnamese letter is two or three bytes).
+// maxLength counts them (a Vietnamese letter is two or three bytes) — and
+// none of them a control or format character (displayText).
 func checkText(member, v string, max int) error {
 	if strings.TrimSpace(v) == "" || !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
 		return Errorf(api.CodeInvalidRequest, "%s: 1 to %d characters", member, max)
 	}
+	if !displayText(v) {
+		return Errorf(api.CodeInvalidRequest, "%s: no control or format characters (line breaks, escapes, bidi overrides)", member)
+	}
 	return nil
+}
+
+// displayText reports whether v, which someone typed and others will read
+// (a verifier's name and purpose on a citizen's consent screen, a device
+// name), holds no control character (Unicode Cc: escape sequences, line
+// breaks that forge another line) and no format character (Cf: bidi
+// overrides that reorder it) but the joiners scripts and emoji need
+// (U+200C, U+200D).
+func displayText(v string) bool {
+	return !strings.ContainsFunc(v, func(r rune) bool {
+		return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d')
+	})
 }
 
 func (s *Service) newStatusList(issuerID string, id int, now time.Time) *StatusList {

@@ -479,8 +479,8 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 	if !ok {
 		return nil, Errorf(api.CodeInvalidRequest, "status: valid, revoked or suspended")
 	}
-	if utf8.RuneCountInString(req.Reason) > 200 {
-		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 characters")
+	if utf8.RuneCountInString(req.Reason) > 200 || !utf8.ValidString(req.Reason) || !displayText(req.Reason) {
+		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 characters, no control or format characters")
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {

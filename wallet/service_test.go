@@ -619,3 +619,36 @@ func setRetired(t *testing.T, store wallet.Store, verifierID string, at *time.Ti
 		t.Fatal(err)
 	}
 }
+
+// TestTextRefusesControlCharacters: what one party types and another
+// reads — a verifier's name and category, a request's purpose shown on
+// the citizen's consent screen, a device name, a revocation reason —
+// holds no control character (an escape sequence or a line break that
+// forges another line of the screen) and no format character (a bidi
+// override that reorders it), while any script, emoji joiners included,
+// is taken.
+func TestTextRefusesControlCharacters(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	shop := e.ageShop(t)
+	card := e.issue(t, "001090000001")
+	for _, bad := range []string{
+		"Shop\x1b[1A\r\x1b[2K  from Ministry of Public Security", // ANSI: back a line, over it
+		"Shop\nfrom Ministry of Public Security",
+		"Shop\x00", "Sh\top", "Sh\u0085op",
+		"Shop \u202eytiruceS cilbuP", "\u2066Shop\u2069", "Shop\u200f", "Shop\ufeff", "Shop\u00ad",
+	} {
+		_, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: "other", Name: bad, Category: "retail",
+			Claims: map[string][]string{"national_id": {"age_over_18"}}})
+		wantErrCode(t, err, api.CodeInvalidRequest, fmt.Sprintf("verifier name %q", bad))
+		_, err = e.svc.CreateRequest(ctx, shop, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: bad})
+		wantErrCode(t, err, api.CodeInvalidRequest, fmt.Sprintf("purpose %q", bad))
+		_, err = e.svc.SetStatus(ctx, e.issuer, card.CredentialID, api.StatusRequest{Status: "suspended", Reason: bad})
+		wantErrCode(t, err, api.CodeInvalidRequest, fmt.Sprintf("reason %q", bad))
+	}
+	for _, good := range []string{"Nhà thuốc Hòa Bình", "Shop 👩‍⚕️", "میخواهم", "Аптека №1"} {
+		if _, err := e.svc.CreateRequest(ctx, shop, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: good}); err != nil {
+			t.Errorf("purpose %q: %v", good, err)
+		}
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
@@ -330,9 +332,9 @@ func claimText(v any) string {
 	case string:
 		if strings.HasPrefix(x, "data:") {
 			mt, _, _ := strings.Cut(strings.TrimPrefix(x, "data:"), ";")
-			return fmt.Sprintf("[%s, %d bytes]", mt, len(x))
+			return fmt.Sprintf("[%s, %d bytes]", shown(mt), len(x))
 		}
-		return x
+		return shown(x)
 	default:
 		b, err := jsonText(v)
 		if err != nil {
@@ -344,9 +346,35 @@ func claimText(v any) string {
 
 func partyName(p api.Party) string {
 	if p.Name != "" && p.ID != "" {
-		return p.Name + " (" + p.ID + ")"
+		return shown(p.Name) + " (" + shown(p.ID) + ")"
 	}
-	return p.Name + p.ID
+	return shown(p.Name + p.ID)
+}
+
+// shown is text someone else wrote (a verifier's name and purpose, an
+// issuer's claim), as it may be printed on the citizen's terminal: each
+// control or format character written as \u{…}, so that no escape
+// sequence, line break or bidi override in it moves the cursor, forges a
+// line of the screen or reorders what is shown. The service refuses such
+// characters where it takes text in (wallet.displayText); a standard
+// verifier's request, or a record stored before, may still hold them.
+func shown(s string) string {
+	if !strings.ContainsFunc(s, hidden) {
+		return s
+	}
+	var b strings.Builder
+	for _, r := range s {
+		if hidden(r) {
+			fmt.Fprintf(&b, "\\u{%X}", r)
+		} else {
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+func hidden(r rune) bool {
+	return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d') || r == utf8.RuneError
 }
 
 // resolveItems turns a type given as --credential into the id of the one
@@ -678,8 +706,11 @@ func nonNilList[T any](list []T) []T {
 // and each claim, flagged when the verifier is not registered for it.
 func (h *holderCmd) printRequest(v *api.RequestView) {
 	fmt.Fprintf(h.stdout, "request %s  %s, expires %s\n", v.RequestID, v.Status, v.ExpiresAt.Local().Format(time.DateTime))
-	fmt.Fprintf(h.stdout, "  from     %s (%s, verifier %s)\n", v.Verifier.Name, v.Verifier.Category, v.Verifier.ID)
-	fmt.Fprintf(h.stdout, "  purpose  %s\n", v.Purpose)
+	fmt.Fprintf(h.stdout, "  from     %s (%s, verifier %s)\n", shown(v.Verifier.Name), shown(v.Verifier.Category), shown(v.Verifier.ID))
+	if v.Verified != nil && !*v.Verified {
+		fmt.Fprintf(h.stdout, "  NOT VERIFIED: its request is not signed by a trusted verifier; the name is only what it says\n")
+	}
+	fmt.Fprintf(h.stdout, "  purpose  %s\n", shown(v.Purpose))
 	tw := tabwriter.NewWriter(h.stdout, 0, 4, 2, ' ', 0)
 	for i, c := range v.Claims {
 		label := ""
@@ -690,7 +721,7 @@ func (h *holderCmd) printRequest(v *api.RequestView) {
 		if !c.Registered {
 			mark = "\tNOT REGISTERED: this verifier may not ask for it"
 		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", label, c.Type, c.Claim, mark)
+		fmt.Fprintf(tw, "  %s\t%s\t%s%s\n", label, shown(c.Type), shown(c.Claim), mark)
 	}
 	tw.Flush()
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -239,5 +241,32 @@ func TestHolderCommands(t *testing.T) {
 	}
 	if r := runCmd(t, holderCommand, env, "", "credentials"); r.code != exitInvalid || !strings.Contains(r.stderr, "400 invalid_grant") || !strings.Contains(r.stderr, "no longer takes this device") {
 		t.Errorf("after revocation: exit %d\n%s", r.code, r.stderr)
+	}
+}
+
+// TestRequestShownAsIs: a verifier's request is printed with every control
+// and format character of its texts written out (\u{…}), so an escape
+// sequence cannot rewrite the line that names the verifier, and an
+// unsigned OpenID4VP request is marked as such (SPEC §3.4: the citizen
+// sees the verifier's verified name).
+func TestRequestShownAsIs(t *testing.T) {
+	var out bytes.Buffer
+	h := &holderCmd{cmdEnv: &cmdEnv{name: "eidwallet holder", stdout: &out, stderr: io.Discard}}
+	unsigned := false
+	h.printRequest(&api.RequestView{RequestID: "req_1", Status: "pending",
+		Verifier: api.VerifierParty{ID: "https://shop.example", Name: "Shop\x1b[1A\r\x1b[2K  from Ministry", Category: "retail\u202e"},
+		Purpose:  "Age check\nfrom Ministry of Public Security", Verified: &unsigned,
+		Claims: []api.RequestedClaim{{Type: "national_id", Claim: "age_over_18", Registered: true}}})
+	got := out.String()
+	for _, want := range []string{`Shop\u{1B}[1A\u{D}\u{1B}[2K  from Ministry`, `retail\u{202E}`, `Age check\u{A}from Ministry`, "NOT VERIFIED"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("printed request lacks %q:\n%s", want, got)
+		}
+	}
+	if strings.ContainsAny(got, "\x1b\r\u202e") || strings.Count(got, "\n") != 5 {
+		t.Errorf("a control character reached the terminal:\n%q", got)
+	}
+	if s := shown("Nhà thuốc 👩‍⚕️"); s != "Nhà thuốc 👩‍⚕️" {
+		t.Errorf("shown changed plain text: %q", s)
 	}
 }
