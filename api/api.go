@@ -550,7 +550,7 @@ type VerifierCertificateView struct {
 
 // OfflineVerifications is POST /v1/verifier/offline-verifications: what
 // a counter verified with no network, uploaded when it is back online
-// (issue 12): at most 1,000 at a time.
+// (issue 12): at most 500 at a time (what fits in 64 KiB).
 type OfflineVerifications struct {
 	Verifications []OfflineVerification `json:"verifications"`
 }
