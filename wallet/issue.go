@@ -10,6 +10,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -148,6 +149,7 @@ func (s *Service) storeIssued(ctx context.Context, is *Issuer, items []*pendingI
 				return err
 			}
 			issued := map[counterKey]int64{} // by type (usage.go)
+			var entries []*api.ActivityEntry
 			for _, it := range items {
 				if it.skip() {
 					continue
@@ -163,11 +165,20 @@ func (s *Service) storeIssued(ctx context.Context, is *Issuer, items []*pendingI
 						return err
 					}
 				}
-				if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: it.holderID, At: now, Event: api.EventCredentialIssued,
-					Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID}); err != nil {
+				entries = append(entries, &api.ActivityEntry{HolderID: it.holderID, At: now, Event: api.EventCredentialIssued,
+					Outcome: "ok", IssuerID: is.ID, CredentialID: it.cred.ID})
+				issued[usage{event: eventIssuance, types: it.cred.Type}.key(now)]++
+			}
+			// The holders' logs in holder order (a holder's entries in line
+			// order): two batches naming the same citizens then take their
+			// rows in the same order, and on PostgreSQL never wait on each
+			// other in a cycle (a deadlock, aborted and tried again until
+			// the operation's time runs out).
+			slices.SortStableFunc(entries, func(a, b *api.ActivityEntry) int { return strings.Compare(a.HolderID, b.HolderID) })
+			for _, e := range entries {
+				if err := s.appendActivity(tx, e); err != nil {
 					return err
 				}
-				issued[usage{event: eventIssuance, types: it.cred.Type}.key(now)]++
 			}
 			return s.countAll(tx, issued)
 		})

@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -650,5 +652,153 @@ func TestTextRefusesControlCharacters(t *testing.T) {
 		if _, err := e.svc.CreateRequest(ctx, shop, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: good}); err != nil {
 			t.Errorf("purpose %q: %v", good, err)
 		}
+	}
+}
+
+// TestRedemptionsOfOneCitizenAcrossReplicas: one citizen's shares redeemed
+// at many counters at once, through two services over one store (two
+// replicas on PostgreSQL), all succeed: every redemption appends to the
+// one holder's activity log, and an append that loses its key to another
+// replica's takes the next, however often that happens (a 503 here was
+// a storage failure that was none, SPEC §5).
+func TestRedemptionsOfOneCitizenAcrossReplicas(t *testing.T) {
+	keys := servicetest.Keys(t)
+	store := servicetest.Open(t)
+	now := time.Now().UTC()
+	a, _ := servicetest.New(t, wallet.Config{Store: store, Keys: keys, Now: func() time.Time { return now }})
+	b, _ := servicetest.New(t, wallet.Config{Store: store, Keys: keys, Now: func() time.Time { return now }})
+	e := &env{svc: a, store: store, now: now, admin: &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}}
+	ctx := context.Background()
+	if _, err := a.CreateIssuer(ctx, e.admin, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = &wallet.Principal{Role: api.RoleIssuer, Subject: "mps"}
+	shop := e.ageShop(t)
+	key, cred, holder := e.citizen(t, "001090000105")
+	const shares, uses = 40, 5
+	var qrs []string
+	for range shares {
+		created, err := a.CreateShare(ctx, holder, api.ShareRequest{MaxUses: uses, TTLSeconds: 300,
+			Items: []api.ShareRequestItem{{CredentialID: cred.CredentialID, Claims: []string{"age_over_18"}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		item := created.ToSign[0]
+		kb, err := credentials.SignKB(key, credentials.KB{Aud: item.Aud, Nonce: item.Nonce, IssuedAt: now.Unix(), SDHash: item.SDHash})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sh, err := a.ApproveShare(ctx, holder, created.ShareID, api.ApproveRequest{KBJWTs: []string{kb}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range uses {
+			qrs = append(qrs, sh.QRText)
+		}
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 32 {
+		svc := []*wallet.Service{a, b}[i%2]
+		wg.Go(func() {
+			for n := int(next.Add(1)) - 1; n < len(qrs); n = int(next.Add(1)) - 1 {
+				if _, err := svc.Redeem(ctx, shop, api.VerifyRequest{QR: qrs[n]}); err != nil {
+					t.Errorf("redemption %d: %v", n, err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	act, err := a.Activity(ctx, holder, true, api.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	redeemed := 0
+	for _, en := range act.Entries {
+		if en.Event == api.EventShareRedeemed {
+			redeemed++
+		}
+	}
+	if redeemed != len(qrs) || act.ChainValid == nil || !*act.ChainValid {
+		t.Errorf("the holder's log has %d redemptions of %d, chain valid %v", redeemed, len(qrs), act.ChainValid)
+	}
+}
+
+// activityOrder is a store that records, for each Update, the holders
+// whose activity logs it appends to, in the order it does.
+type activityOrder struct {
+	wallet.Store
+	mu      sync.Mutex
+	updates [][]string
+}
+
+func (s *activityOrder) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	var holders []string
+	err := s.Store.Update(ctx, func(tx wallet.Tx) error {
+		holders = holders[:0]
+		return fn(&activityOrderTx{Tx: tx, holders: &holders})
+	})
+	s.mu.Lock()
+	s.updates = append(s.updates, slices.Clone(holders))
+	s.mu.Unlock()
+	return err
+}
+
+type activityOrderTx struct {
+	wallet.Tx
+	holders *[]string
+}
+
+func (t *activityOrderTx) Apply(ws ...wallet.Write) error {
+	for _, w := range ws {
+		if w.Kind == wallet.ActivityLog.Kind() {
+			*t.holders = append(*t.holders, w.Record.Key[0].(string))
+		}
+	}
+	return t.Tx.Apply(ws...)
+}
+
+// TestBulkAppendsInHolderOrder: a bulk batch appends to its citizens'
+// activity logs in holder order, whatever the order of its lines, so that
+// two batches naming the same citizens take those rows in the same order
+// and never wait on each other in a cycle (on PostgreSQL a deadlock, tried
+// again until the operation's time ran out: bulk streams failing 503).
+func TestBulkAppendsInHolderOrder(t *testing.T) {
+	store := &activityOrder{Store: servicetest.Open(t)}
+	svc, _ := servicetest.New(t, wallet.Config{Store: store})
+	e := &env{svc: svc, store: store, now: time.Now().UTC(), admin: &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}}
+	ctx := context.Background()
+	if _, err := svc.CreateIssuer(ctx, e.admin, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{"national_id"}}); err != nil {
+		t.Fatal(err)
+	}
+	e.issuer = &wallet.Principal{Role: api.RoleIssuer, Subject: "mps"}
+	var reqs []api.IssueRequest
+	for _, n := range []int{7, 3, 5, 1, 3, 8, 2, 7, 6, 4} {
+		citizen := fmt.Sprintf("00109000020%d", n)
+		reqs = append(reqs, api.IssueRequest{CitizenID: citizen, Type: "national_id", ExpiresAt: e.now.AddDate(1, 0, 0),
+			Claims: map[string]any{"id_number": citizen, "full_name": "Nguyen Van A", "birth_date": "1990-01-01", "sex": "M",
+				"nationality": "VNM", "issue_date": "2021-05-01", "expiry_date": "2036-01-01"}})
+	}
+	store.mu.Lock()
+	store.updates = nil
+	store.mu.Unlock()
+	res, err := svc.IssueBatch(ctx, e.issuer, reqs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range res {
+		if r.Err != nil {
+			t.Fatalf("line %d: %v", i, r.Err)
+		}
+	}
+	appended := 0
+	for _, holders := range store.updates {
+		appended += len(holders)
+		if !slices.IsSorted(holders) {
+			t.Errorf("a transaction appends to the holders' logs out of holder order: %v", holders)
+		}
+	}
+	if appended < len(reqs) {
+		t.Errorf("%d activity appends recorded for %d issued credentials", appended, len(reqs))
 	}
 }
