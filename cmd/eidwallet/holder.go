@@ -276,10 +276,11 @@ func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force
 	h.note("enrolled device %s (%q) for holder %s; the device file %s holds its private key: keep it private", res.DeviceID, name, res.HolderID, path)
 	// One-time keys from the start, so that no two shares present the same
 	// copy (SPEC §6: presentations unlinkable beyond the claims disclosed).
-	if _, err := h.c.Holder(dev).RefillKeys(ctx, 0); err == nil {
-		err = dev.Save(path)
-	} else if dev.PoolSize() > 0 {
-		_ = dev.Save(path) // the keys registered before the failure
+	_, err = h.c.Holder(dev).RefillKeys(ctx, 0)
+	if dev.PoolSize() > 0 { // those registered, a failure after some too
+		if serr := dev.Save(path); err == nil {
+			err = serr
+		}
 	}
 	if err != nil {
 		h.note("the one-time keys could not all be registered (%v): run 'eidwallet holder keys', or two verifiers could link your shares", err)
