@@ -13,7 +13,7 @@ import (
 // written as 26 symbols of Douglas Crockford's base32 (digits and letters
 // without I, L, O and U), then Crockford's check symbol — the 130-bit
 // number modulo 37 — all in groups of four, the last of three:
-// 7K3Q-9XWD-2MZA-H4PN-T8RE-5JCV-GB6.
+// 7K3Q-9XWD-2MZA-H4PN-T8RE-5JCV-GBP.
 //
 // Reading it back (ParseActivationCode) follows Crockford: case does not
 // matter, hyphens and spaces are ignored, I and L are read as 1 and O as

@@ -143,10 +143,13 @@ func checkText(member, v string, max int) error {
 // breaks that forge another line) and no format character (Cf: bidi
 // overrides that reorder it) but the joiners scripts and emoji need
 // (U+200C, U+200D).
-func displayText(v string) bool {
-	return !strings.ContainsFunc(v, func(r rune) bool {
-		return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d')
-	})
+func displayText(v string) bool { return !strings.ContainsFunc(v, HiddenRune) }
+
+// HiddenRune reports whether r is a control or format character, one a
+// reader does not see but a terminal or a bidi algorithm obeys (the
+// joiners U+200C and U+200D excepted).
+func HiddenRune(r rune) bool {
+	return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d')
 }
 
 func (s *Service) newStatusList(issuerID string, id int, now time.Time) *StatusList {

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -374,9 +373,7 @@ func shown(s string) string {
 	return b.String()
 }
 
-func hidden(r rune) bool {
-	return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d') || r == utf8.RuneError
-}
+func hidden(r rune) bool { return wallet.HiddenRune(r) || r == utf8.RuneError }
 
 // resolveItems turns a type given as --credential into the id of the one
 // credential of that type the holder has.
