@@ -18,6 +18,7 @@ import (
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/client"
 	"github.com/eidwallet/eidwallet/qr"
+	"github.com/eidwallet/eidwallet/wallet"
 )
 
 const holderHead = `usage: eidwallet holder [connection flags] <command> [flags] [args]
