@@ -160,7 +160,7 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	if cc.SeenBy != "" && cc.SeenBy != p.Subject {
 		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
 		err := s.store.Update(ctx, func(tx Tx) error {
-			if _, err := s.sawCompact(tx, p.Subject, hash, now, true, nil); err != nil {
+			if _, err := s.sawCompact(tx, p.Subject, p.KeyID, hash, now, true, nil); err != nil {
 				return err
 			}
 			return s.countRefusal(tx, u.failed(used))
@@ -281,7 +281,8 @@ type CompactCode struct {
 	ShareID  string
 	HolderID string
 	Expires  time.Time
-	SeenBy   string
+	SeenBy   string // the verifier of its first use
+	SeenKey  string // and the API key, the counter, it used (none before counters were told apart)
 	SeenAt   time.Time
 }
 
@@ -373,7 +374,7 @@ func (s *Service) UploadOfflineVerifications(ctx context.Context, p *Principal, 
 			if v.Type != "" {
 				e.Types = []string{v.Type}
 			}
-			flagged, err := s.sawCompact(tx, p.Subject, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", &upload{verifier, e})
+			flagged, err := s.sawCompact(tx, p.Subject, p.KeyID, s.ctiHash(ctis[i]), v.VerifiedAt.UTC(), v.Result == "valid", &upload{verifier, e})
 			if err != nil {
 				return err
 			}
@@ -401,13 +402,17 @@ type upload struct {
 	entry    *api.Verification
 }
 
-// sawCompact records that verifierID used the code whose CompactCodes
-// key is hash, at at (up, for a use uploaded by a counter: at is as it
-// says, checked against the code's life; nil for a use online); a code
-// first used by another verifier is flagged, once per verifier, in both
-// logs and the holder's activity, at the service's time (reports true). A
-// code this service did not mint is just logged by the caller.
-func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time, used bool, up *upload) (bool, error) {
+// sawCompact records that the counter keyID of verifierID (its API key:
+// each staff device has its own) used the code whose CompactCodes key is
+// hash, at at (up, for a use uploaded by a counter: at is as it says,
+// checked against the code's life; nil for a use online); a code first
+// used at another counter is flagged (THREATS T39), once per counter, in
+// the logs of both verifiers (one, when both counters are its) and in the
+// holder's activity, at the service's time (reports true). The same
+// counter using it again is its own seen-cti store's to refuse (an upload
+// sent again is no reuse). A code this service did not mint is just
+// logged by the caller.
+func (s *Service) sawCompact(tx Tx, verifierID, keyID string, hash []byte, at time.Time, used bool, up *upload) (bool, error) {
 	c, err := CompactCodes.Get(tx, hash)
 	if errors.Is(err, ErrNotFound) || err == nil && !used {
 		return false, nil
@@ -436,21 +441,25 @@ func (s *Service) sawCompact(tx Tx, verifierID string, hash []byte, at time.Time
 	}
 	switch {
 	case c.SeenBy == "":
-		c.SeenBy, c.SeenAt = verifierID, at
+		c.SeenBy, c.SeenKey, c.SeenAt = verifierID, keyID, at
 		return false, CompactCodes.Put(tx, c)
-	case c.SeenBy == verifierID:
-		return false, nil // the same counter's seen-cti store refuses it; nothing crosses verifiers
+	case c.SeenBy == verifierID && (c.SeenKey == keyID || c.SeenKey == ""):
+		return false, nil
 	}
 	now := s.now().UTC()
-	err = tx.UseOnce(s.onceKey("cti-flag", verifierID, string(hash)), c.Expires.Add(offline.DefaultMaxAge), now)
+	err = tx.UseOnce(s.onceKey("cti-flag", verifierID+"/"+keyID, string(hash)), c.Expires.Add(offline.DefaultMaxAge), now)
 	if errors.Is(err, ErrExists) {
 		return true, nil // flagged already
 	} else if err != nil {
 		return false, err
 	}
-	for _, v := range []string{c.SeenBy, verifierID} {
+	logs, reason := []string{c.SeenBy, verifierID}, "offline_code_at_two_verifiers"
+	if c.SeenBy == verifierID {
+		logs, reason = logs[:1], "offline_code_at_two_counters"
+	}
+	for _, v := range logs {
 		if err := s.appendVerification(tx, &api.Verification{VerifierID: v, At: now, ShareID: c.ShareID, Result: "reused",
-			Reason: "offline_code_at_two_verifiers"}); err != nil {
+			Reason: reason}); err != nil {
 			return false, err
 		}
 	}

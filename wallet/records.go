@@ -95,6 +95,7 @@ type compactCodeRow struct {
 	HolderID string    `json:"holder_id"`
 	Expires  time.Time `json:"expires"`
 	SeenBy   string    `json:"seen_by,omitempty"`
+	SeenKey  string    `json:"seen_key,omitempty"`
 	SeenAt   time.Time `json:"seen_at,omitzero"`
 }
 

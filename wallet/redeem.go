@@ -102,6 +102,9 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 		w, err = s.newRedemption(sh, body, last, p.Subject, now)
 	}
 	if err == nil {
+		w.keyID = p.KeyID
+	}
+	if err == nil {
 		w.count = s.counted(counted.valid())
 		err = s.commitRedemption(ctx, w)
 	}
@@ -160,6 +163,7 @@ type redemption struct {
 	share        *Share // as read
 	body         []byte // share as stored
 	verifierID   string
+	keyID        string // the verifier's API key: the counter (sawCompact)
 	now          time.Time
 	next         Record             // the share after this use
 	entry        *api.ActivityEntry // the holder's entry, and as stored:
@@ -226,7 +230,7 @@ func (s *Service) commitRedemption(ctx context.Context, w *redemption) error {
 		if err != nil {
 			return err
 		}
-		_, err = s.sawCompact(tx, w.verifierID, w.share.CompactCTI, w.now, true, nil)
+		_, err = s.sawCompact(tx, w.verifierID, w.keyID, w.share.CompactCTI, w.now, true, nil)
 		return err
 	})
 }

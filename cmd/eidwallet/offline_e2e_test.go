@@ -138,6 +138,28 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 		{CTI: seen.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}})); up.Accepted != 1 || len(up.Flagged) != 0 {
 		t.Errorf("upload of a first use: %+v", up)
 	}
+	// The same upload sent again by that counter is no reuse; the same code
+	// used at another counter of the kiosk (a second till, its own API
+	// key) is (THREATS T39), flagged once in the kiosk's log.
+	again := api.OfflineVerifications{Verifications: []api.OfflineVerification{{CTI: seen.CTI, VerifiedAt: now, Result: "valid", Type: credentials.NationalID}}}
+	if up := must(kiosk.UploadOfflineVerifications(ctx, again)); up.Accepted != 1 || len(up.Flagged) != 0 {
+		t.Errorf("the same counter's upload sent again: %+v", up)
+	}
+	till2 := c.Verifier(must(admin.CreateVerifierAPIKey(ctx, "kiosk")).Key)
+	for range 2 {
+		if up := must(till2.UploadOfflineVerifications(ctx, again)); up.Accepted != 1 || len(up.Flagged) != 1 || up.Flagged[0] != seen.CTI {
+			t.Errorf("the code used at a second till of the kiosk: %+v", up)
+		}
+	}
+	twoTills := 0
+	for _, e := range must(kiosk.Verifications(ctx, 0)).Entries {
+		if e.Result == "reused" && e.Reason == "offline_code_at_two_counters" && e.ShareID == counted.ShareID {
+			twoTills++
+		}
+	}
+	if twoTills != 1 {
+		t.Errorf("the kiosk's log flags the second till's use %d times, want once", twoTills)
+	}
 	for name, ver := range map[string]*client.Verifier{"shop": v, "kiosk": kiosk} {
 		if _, err := ver.Verify(ctx, counted.QRText); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
 			t.Errorf("EID1: at the %s after its EIDC1: code was uploaded: %v", name, err)
