@@ -75,7 +75,7 @@ func (s *server) allowOrigin() gin.HandlerFunc {
 		default:
 			h := c.Writer.Header()
 			h.Set("Access-Control-Allow-Origin", origin)
-			h.Set("Access-Control-Expose-Headers", "Retry-After, ETag")
+			h.Set("Access-Control-Expose-Headers", "Retry-After, ETag, X-Request-Id") // the id a bank's page quotes to support (integrate.md)
 			c.Next()
 		}
 	}

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/eidwallet/eidwallet/api"
@@ -77,8 +78,10 @@ func TestCORSVerifierRoutes(t *testing.T) {
 	}
 
 	// Allowed: the answer names the origin; the share is redeemed.
-	if resp := verifications(bank); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != bank {
-		t.Errorf("the allowed origin: %d, ACAO %q", resp.StatusCode, resp.Header.Get("Access-Control-Allow-Origin"))
+	if resp := verifications(bank); resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != bank ||
+		!strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+		t.Errorf("the allowed origin: %d, ACAO %q, exposed %q (the page reads X-Request-Id, Retry-After)", resp.StatusCode,
+			resp.Header.Get("Access-Control-Allow-Origin"), resp.Header.Get("Access-Control-Expose-Headers"))
 	}
 	req, _ = http.NewRequest("POST", h.url+"/v1/verify", bytesReader(body))
 	req.Header.Set("Authorization", "Bearer "+w.verifierKey)

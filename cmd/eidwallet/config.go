@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -159,6 +160,19 @@ func parseConfig(name, usage string, args []string, getenv func(string) string, 
 	if c.PostgresDSN != "" && !storeNamed {
 		c.Store = "postgres"
 	}
+	// Settings of the PostgreSQL store beside the embedded one mean a DSN
+	// went missing (a misspelt EIDWALLET_POSTGRES_DSN, say): starting on a
+	// new, empty bbolt file instead would hide it.
+	if c.Store == "bolt" {
+		for _, name := range []string{"postgres-schema", "pg-notify", "no-migrate", "allow-unsafe-durability"} {
+			v := strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
+			set := env(v, "") != ""
+			fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+			if set {
+				return nil, fmt.Errorf("--%s (EIDWALLET_%s) is a setting of --store postgres, and no PostgreSQL DSN is given: set --postgres-dsn (EIDWALLET_POSTGRES_DSN), or leave it out for the embedded store", name, v)
+			}
+		}
+	}
 	if c.MasterKeyFile == "" {
 		c.MasterKeyFile = filepath.Join(c.DataDir, "master.key")
 	}
@@ -199,8 +213,21 @@ func (c *config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
 	}
-	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
-		errs = append(errs, fmt.Errorf("--public-url %q: want an http or https URL", c.PublicURL))
+	if c.PublicURL != "" {
+		// It goes into every iss, status list uri and aud: a base URL only.
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
+			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.PublicURL, "#") {
+			errs = append(errs, fmt.Errorf("--public-url %q: want an http or https URL, with no user, query or fragment", c.PublicURL))
+		}
+	}
+	if c.BatchSize < 1 || c.BatchSize > wallet.MaxBatchSize {
+		errs = append(errs, fmt.Errorf("--batch-size %d: 1 to %d", c.BatchSize, wallet.MaxBatchSize))
+	}
+	if _, port, err := net.SplitHostPort(c.Addr); err == nil {
+		if n, err := strconv.Atoi(port); err == nil && (n < 0 || n > 65535) {
+			errs = append(errs, fmt.Errorf("--addr %q: the port is 0 to 65535", c.Addr))
+		}
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir is required"))

@@ -31,6 +31,17 @@ func TestServeConfig(t *testing.T) {
 		"--trusted-proxies 10.0.0.0/33":                 "--trusted-proxies",
 		"--data-dir d extra":                            "unexpected argument",
 		"--store bolt --postgres-dsn postgres://db/eid": "give one store",
+		"--public-url https://x.example/?a=b":           "no user, query or fragment",
+		"--public-url https://x.example/#top":           "no user, query or fragment",
+		"--public-url https://me@x.example":             "no user, query or fragment",
+		"--public-url https://":                         "http or https",
+		"--batch-size 0":                                "--batch-size 0: 1 to 64",
+		"--batch-size 65":                               "--batch-size 65: 1 to 64",
+		"--addr 127.0.0.1:99999":                        "the port is 0 to 65535",
+		"--postgres-schema eid2":                        "a setting of --store postgres",
+		"--no-migrate":                                  "a setting of --store postgres",
+		"--pg-notify=false":                             "a setting of --store postgres",
+		"--allow-unsafe-durability":                     "a setting of --store postgres",
 	} {
 		_, err := parseServeConfig(strings.Fields(args), func(string) string { return "" }, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), want) {
@@ -44,7 +55,9 @@ func TestServeConfig(t *testing.T) {
 // once applied every migration).
 func TestEnvSwitches(t *testing.T) {
 	for v, want := range map[string]bool{"1": true, "true": true, "TRUE": true, "0": false, "false": false, "": false} {
-		c, err := parseServeConfig(nil, func(k string) string { return map[string]string{"EIDWALLET_NO_MIGRATE": v}[k] }, io.Discard)
+		c, err := parseServeConfig(nil, func(k string) string {
+			return map[string]string{"EIDWALLET_NO_MIGRATE": v, "EIDWALLET_POSTGRES_DSN": "postgres://db/eid"}[k]
+		}, io.Discard)
 		if err != nil || c.NoMigrate != want {
 			t.Errorf("EIDWALLET_NO_MIGRATE=%q: %v (%v), want %v", v, c, err, want)
 		}
@@ -110,8 +123,11 @@ func TestPGNotifyConfig(t *testing.T) {
 		{[]string{"--pg-notify"}, "false", true},
 	} {
 		cfg, err := parseServeConfig(c.args, func(k string) string {
-			if k == "EIDWALLET_PG_NOTIFY" {
+			switch k {
+			case "EIDWALLET_PG_NOTIFY":
 				return c.env
+			case "EIDWALLET_POSTGRES_DSN":
+				return "postgres://db/eid"
 			}
 			return ""
 		}, io.Discard)

@@ -183,7 +183,7 @@ export class VerifierClient {
 
   /**
    * Sends what a counter verified with no network
-   * (POST /v1/verifier/offline-verifications, 1 to 1,000 at a time): the
+   * (POST /v1/verifier/offline-verifications, 1 to 500 at a time): the
    * answer names the codes already used at another verifier.
    */
   async uploadOfflineVerifications(req: OfflineVerifications, opts: CallOptions = {}): Promise<OfflineUploadResult> {
