@@ -187,7 +187,9 @@ func ReadBundle(raw []byte, serviceKeys []*ecdsa.PublicKey, now time.Time) (*Bun
 		return nil, refuse(ReasonMalformed, "the bundle has no maximum age")
 	case now.Before(b.IssuedAt.Add(-time.Minute)):
 		return nil, refuse(ReasonStale, "the clock is before the bundle was issued")
-	case now.Sub(b.IssuedAt) > b.MaxAge:
+	case now.Sub(b.IssuedAt) > min(b.MaxAge, DefaultMaxAge):
+		// Its own maximum age, and never more than a day (T40): a bundle
+		// signed to last for years is still a day's.
 		return nil, refuse(ReasonStale, "the bundle is older than its maximum age")
 	}
 	for _, ic := range c.Issuers {
@@ -234,6 +236,11 @@ func (b *Bundle) Verify(text string, now time.Time) (*Share, error) {
 	}
 	if !slices.Contains(attester.Types, s.Type) {
 		return nil, refuse(ReasonNotAuthorized, "the attestation key may not attest %s", s.Type)
+	}
+	// The service attests a code only once the holder's device signed the
+	// share; one that does not say so is no share of the holder's.
+	if !s.Consent {
+		return nil, refuse(ReasonMalformed, "the code does not say the holder's device consented")
 	}
 	i := slices.IndexFunc(b.Issuers, func(is BundleIssuer) bool { return is.ID == s.IssuerID })
 	if i < 0 || !slices.Contains(b.Issuers[i].Types, s.Type) {

@@ -92,6 +92,9 @@ func TestShareRoundTrip(t *testing.T) {
 	}
 	other := newFixture(t)
 	forged, _ := Sign(rand.Reader, other.attester, f.share())
+	unconsented := f.share()
+	unconsented.Consent = false
+	noConsent, _ := Sign(rand.Reader, f.attester, unconsented)
 	flipped := []byte(text)
 	flipped[len(flipped)-4] = map[bool]byte{true: 'B', false: 'A'}[flipped[len(flipped)-4] == 'A']
 	for name, c := range map[string]struct {
@@ -104,6 +107,7 @@ func TestShareRoundTrip(t *testing.T) {
 		"unknown key":       {forged, f.now, ReasonUnknownKey},
 		"signature altered": {string(flipped), f.now, ""},
 		"not EIDC1":         {"EID1:" + strings.TrimPrefix(text, Prefix), f.now, ReasonMalformed},
+		"no consent":        {noConsent, f.now, ReasonMalformed},
 	} {
 		_, err := b.Verify(c.text, c.now)
 		if err == nil || (c.want != "" && ReasonOf(err) != c.want) {
@@ -215,6 +219,17 @@ func TestBundleAge(t *testing.T) {
 	}
 	if _, err := ReadBundle(raw, []*ecdsa.PublicKey{&f.issuer.PublicKey}, f.now); ReasonOf(err) != ReasonUnknownKey {
 		t.Errorf("another key: %v", err)
+	}
+	// A bundle that says it lasts ten years is still a day's (T40).
+	long, err := SignBundle(rand.Reader, f.service, &Bundle{Issuer: "https://wallet.example", IssuedAt: f.now, MaxAge: 10 * 365 * DefaultMaxAge})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ReadBundle(long, keys, f.now.Add(DefaultMaxAge-time.Minute)); err != nil {
+		t.Errorf("a long-lived bundle within the day: %v", err)
+	}
+	if _, err := ReadBundle(long, keys, f.now.Add(DefaultMaxAge+time.Second)); ReasonOf(err) != ReasonStale {
+		t.Errorf("a bundle signed for ten years, a day on: %v", err)
 	}
 }
 

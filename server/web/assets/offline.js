@@ -292,11 +292,16 @@ async function readBundle(raw, keys) {
   return b;
 }
 
+// MAX_BUNDLE_AGE is the longest a bundle is used, in seconds, whatever it
+// says (offline.DefaultMaxAge).
+const MAX_BUNDLE_AGE = 24 * 3600;
+
 // usable refuses a bundle that is too old at now, or a clock before it was
 // issued (a clock set back cannot make an old bundle new).
 function usable(b, now) {
   if (now < b.iat - SKEW) refuse('cannot_verify_offline', 'the clock is before the bundle was issued');
-  if (now - b.iat > b.maxAge) refuse('cannot_verify_offline', 'the bundle is older than its maximum age');
+  // Its own maximum age, and never more than a day (T40, offline/bundle.go).
+  if (now - b.iat > Math.min(b.maxAge, MAX_BUNDLE_AGE)) refuse('cannot_verify_offline', 'the bundle is older than its maximum age');
 }
 
 // ---- IndexedDB: the trust data, the cti seen, the queue, the flags ----
@@ -577,6 +582,7 @@ export async function verify(text) {
     if (now + SKEW < s.iat) refuse('not_yet_valid', 'the code is from the future');
     const claims = jsonOf(s.claims);
     if (!key.types.includes(s.type)) refuse('not_authorized_for_type', `the attestation key may not attest ${s.type}`);
+    if (!s.consent) refuse('malformed', "the code does not say the holder's device consented");
     if (!is || !is.types.includes(s.type)) refuse('not_authorized_for_type', `the issuer is not one of the bundle's for ${s.type}`);
     // Fail closed, as offline/bundle.go: every credential of a hosted
     // issuer has a status entry.
