@@ -356,6 +356,11 @@ func TestBrowserKeyPool(t *testing.T) {
 		if gone.DeviceID != "" || gone.Count != 0 {
 			t.Errorf("after removal: device %q, %d pool keys left", gone.DeviceID, gone.Count)
 		}
+		// ... and leaves nothing of the citizen's in the page.
+		left := eval[string](wt, `['documents', 'activity', 'confirm-list'].map((id) => document.getElementById(id).textContent).join('')`)
+		if strings.TrimSpace(left) != "" {
+			t.Errorf("after removal the page still holds %q", left)
+		}
 		wt.checkClean()
 	})
 }

@@ -1,4 +1,4 @@
-import { EidwalletError, errorFromResponse } from "./errors.js";
+import { EidwalletError, errorFromResponse, readUpTo } from "./errors.js";
 import { readEvents, type StreamState, DEFAULT_MAX_EVENT } from "./sse.js";
 import {
   isFinalStatus,
@@ -178,7 +178,7 @@ export class VerifierClient {
     if (opts.size !== undefined) q.set("size", String(opts.size));
     const accept = format === "png" ? "image/png" : "image/svg+xml";
     const resp = await this.#send("GET", `/v1/verifier/requests/${encodeURIComponent(id)}/qr.${format}`, undefined, opts, q, accept);
-    return new Uint8Array(await resp.arrayBuffer());
+    return this.#body(resp, accept);
   }
 
   /**
@@ -192,7 +192,28 @@ export class VerifierClient {
 
   async #json<T>(method: string, path: string, body: unknown, opts: CallOptions, query?: URLSearchParams): Promise<T> {
     const resp = await this.#send(method, path, body, opts, query, "application/json");
-    return (await resp.json()) as T;
+    const bytes = await this.#body(resp, "application/json");
+    try {
+      return JSON.parse(new TextDecoder().decode(bytes)) as T;
+    } catch {
+      throw notTheService(resp, "its JSON does not parse");
+    }
+  }
+
+  /**
+   * The body of a 2xx answer of media type want, at most maxAnswerBytes;
+   * anything else is no answer of the service's (a proxy's page, say) and
+   * is thrown as an EidwalletError of that status and an empty code.
+   */
+  async #body(resp: Response, want: string): Promise<Uint8Array> {
+    const type = (resp.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+    if (type !== want) {
+      await resp.body?.cancel().catch(() => undefined);
+      throw notTheService(resp, `it is ${type || "of no media type"}, not ${want}`);
+    }
+    const { bytes, over } = await readUpTo(resp, maxAnswerBytes);
+    if (over) throw notTheService(resp, `it is larger than ${maxAnswerBytes} bytes`);
+    return bytes;
   }
 
   /** Sends one call and returns a 2xx answer; any other is thrown as EidwalletError. */
@@ -206,7 +227,9 @@ export class VerifierClient {
   ): Promise<Response> {
     const headers: Record<string, string> = { Authorization: `Bearer ${this.#apiKey}`, Accept: accept };
     if (this.#userAgent) headers["User-Agent"] = this.#userAgent;
-    const init: RequestInit = { method, headers };
+    // No redirect is followed: the code and the key go to the service
+    // configured, or nowhere.
+    const init: RequestInit = { method, headers, redirect: "error" };
     if (body !== undefined) {
       headers["Content-Type"] = "application/json";
       init.body = JSON.stringify(body);
@@ -217,6 +240,19 @@ export class VerifierClient {
     if (resp.status < 200 || resp.status > 299) throw await errorFromResponse(resp);
     return resp;
   }
+}
+
+/** The most of a successful answer the kit reads (as the Go client). */
+const maxAnswerBytes = 1 << 20;
+
+/** A 2xx answer that is not one of the service's. */
+function notTheService(resp: Response, why: string): EidwalletError {
+  return new EidwalletError({
+    status: resp.status,
+    code: "",
+    description: `the answer is not the service's: ${why}`,
+    requestId: resp.headers.get("X-Request-Id") ?? undefined,
+  });
 }
 
 /** The error event of a stream that failed on the service's side. */

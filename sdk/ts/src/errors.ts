@@ -45,15 +45,50 @@ export class EidwalletError extends Error {
 /** The largest part of an error body that is read. */
 const maxErrorBytes = 64 << 10;
 
+/**
+ * Reads at most max bytes of resp's body and cancels the rest: over says
+ * there was more. A proxy's page, or a body that never ends, costs no
+ * more than max.
+ */
+export async function readUpTo(resp: Response, max: number): Promise<{ bytes: Uint8Array; over: boolean }> {
+  const reader = resp.body?.getReader();
+  if (!reader) return { bytes: new Uint8Array(0), over: false };
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (n + value.length > max) {
+      chunks.push(value.subarray(0, max - n));
+      n = max;
+      await reader.cancel().catch(() => undefined);
+      return { bytes: concat(chunks, n), over: true };
+    }
+    chunks.push(value);
+    n += value.length;
+  }
+  return { bytes: concat(chunks, n), over: false };
+}
+
+function concat(chunks: Uint8Array[], n: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
 /** Reads a non-2xx answer into an EidwalletError. */
 export async function errorFromResponse(resp: Response, now: Date = new Date()): Promise<EidwalletError> {
   let text = "";
   try {
-    text = await resp.text();
+    text = new TextDecoder().decode((await readUpTo(resp, maxErrorBytes)).bytes);
   } catch {
     // a body that cannot be read leaves the status to speak
   }
-  return errorFromBody(resp.status, text.slice(0, maxErrorBytes), {
+  return errorFromBody(resp.status, text, {
     retryAfter: resp.headers.get("Retry-After"),
     requestId: resp.headers.get("X-Request-Id"),
     now,

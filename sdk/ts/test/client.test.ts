@@ -84,3 +84,38 @@ test("getRequest sends wait in whole seconds, at most 60, and since; verify send
   assert.equal(f.calls[2]?.init.body, `{"qr":"EID1:ABC"}`);
   assert.equal((f.calls[2]?.init.headers as Record<string, string>)["Content-Type"], "application/json");
 });
+
+test("an answer that is not the service's is an EidwalletError: a proxy's page, a body past the cap, an endless error body; no redirect is followed", async () => {
+  // An error body that never ends: the kit reads 64 KiB of it and stops.
+  let pulled = 0;
+  const endless = () =>
+    new ReadableStream<Uint8Array>({
+      pull(c) {
+        pulled += 16 << 10;
+        c.enqueue(new Uint8Array(16 << 10).fill(0x3c));
+      },
+    });
+  const calls: RequestInit[] = [];
+  const answers: (() => Response)[] = [
+    () => new Response(endless(), { status: 500, headers: { "Content-Type": "text/html" } }),
+    () => new Response("<html>Welcome to nginx</html>", { status: 200, headers: { "Content-Type": "text/html" } }),
+    () => new Response(endless(), { status: 200, headers: { "Content-Type": "application/json" } }),
+    () => new Response("{not json", { status: 200, headers: { "Content-Type": "application/json" } }),
+    () => new Response("<html></html>", { status: 200, headers: { "Content-Type": "text/html" } }),
+  ];
+  const f = (async (_input: string | URL | Request, init?: RequestInit) => {
+    calls.push(init ?? {});
+    const a = answers.shift();
+    assert.ok(a, "an unexpected call");
+    return a();
+  }) as typeof fetch;
+  const v = new VerifierClient({ baseUrl: "http://wallet.test", apiKey: "k", fetch: f });
+  await assert.rejects(v.verify("EID1:X"), (e: unknown) => e instanceof EidwalletError && e.status === 500);
+  assert.ok(pulled <= (64 << 10) + (32 << 10), `read ${pulled} bytes of an endless error body`);
+  for (const why of ["not application/json", "larger than", "does not parse"]) {
+    await assert.rejects(v.verify("EID1:X"), (e: unknown) => e instanceof EidwalletError && e.code === "" && e.description.includes(why));
+  }
+  assert.ok(pulled <= (64 << 10) + (1 << 20) + (128 << 10), `read ${pulled} bytes in all`);
+  await assert.rejects(v.requestQR("req_1", "png"), (e: unknown) => e instanceof EidwalletError && e.description.includes("not image/png"));
+  assert.ok(calls.every((c) => c.redirect === "error"), "a call follows redirects");
+});

@@ -65,8 +65,9 @@ export function serverNow() {
 
 /**
  * api calls the service. opts: token (bearer), json (body), form
- * (URLSearchParams body), signal (an AbortSignal), raw (answer the
- * Response itself when it is a success). It answers the decoded JSON (or null for 204)
+ * (URLSearchParams body), signal (an AbortSignal; without one, and but for
+ * raw, the call gives up after API_TIMEOUT_MS as no connection), raw (answer
+ * the Response itself when it is a success). It answers the decoded JSON (or null for 204)
  * and throws ApiError for anything else.
  */
 export async function api(method, path, opts = {}) {
@@ -80,13 +81,18 @@ export async function api(method, path, opts = {}) {
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
     body = opts.form.toString();
   }
+  // A call the caller cannot cancel gives up after API_TIMEOUT_MS, as no
+  // connection (a staff screen never waits on "Checking…" for ever); a
+  // raw answer (a download) is its caller's to bound.
+  const signal = opts.signal || (opts.raw ? undefined : AbortSignal.timeout(API_TIMEOUT_MS));
+  const failed = (e) => new ApiError(0, e && e.name === 'AbortError' ? { error: 'aborted', error_description: 'cancelled' } : null);
   let resp;
   try {
     resp = await fetch(path, {
-      method, headers, body, cache: 'no-store', credentials: 'omit', redirect: 'error', signal: opts.signal,
+      method, headers, body, cache: 'no-store', credentials: 'omit', redirect: 'error', signal,
     });
   } catch (e) {
-    throw new ApiError(0, e && e.name === 'AbortError' ? { error: 'aborted', error_description: 'cancelled' } : null);
+    throw failed(e);
   }
   const date = Date.parse(resp.headers.get('Date') || '');
   // The header has whole seconds: an offset under 2 s is only that.
@@ -96,14 +102,31 @@ export async function api(method, path, opts = {}) {
   }
   if (opts.raw && resp.ok) return resp;
   let data = null;
-  const text = await resp.text();
+  let text;
+  try {
+    text = await resp.text();
+  } catch (e) {
+    throw failed(e);
+  }
   if (text) {
     try { data = JSON.parse(text); } catch { data = null; }
   }
   if (!resp.ok) {
-    throw new ApiError(resp.status, data, Number(resp.headers.get('Retry-After')) || 0);
+    throw new ApiError(resp.status, data, retryAfterSeconds(resp.headers.get('Retry-After')));
   }
   return data;
+}
+
+/** How long an API call waits for its answer when the caller gives no signal. */
+export const API_TIMEOUT_MS = 15000;
+
+// retryAfterSeconds reads Retry-After, seconds or an HTTP-date (RFC 9110
+// §10.2.3), as whole seconds from now; 0 when there is none.
+function retryAfterSeconds(v) {
+  if (!v) return 0;
+  if (/^\d+$/.test(v)) return Number(v);
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? 0 : Math.max(0, Math.ceil((at - serverNow()) / 1000));
 }
 
 // ---- base64url and JOSE, for the demo wallet's device signatures ----

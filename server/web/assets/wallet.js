@@ -774,6 +774,12 @@ async function forgetLocal() {
   poolServed = true;
   poolNote = '';
   delete document.body.dataset.pool;
+  // Nothing of the citizen's stays in the page: documents, activity, the
+  // last share's items and code.
+  for (const id of ['documents', 'activity', 'confirm-list', 'confirm-meta']) $(id).replaceChildren();
+  $('qr-img').removeAttribute('src');
+  $('qr-text').value = '';
+  $('citizen-id').value = '';
 }
 
 async function forget() {
