@@ -183,6 +183,11 @@ func migrateStoreCommand(ctx context.Context, args []string, getenv func(string)
 		return fail(err)
 	}
 	printCopyReport(stdout, rep, copied)
+	if !slices.ContainsFunc(rep.Counts, func(c wallet.KindCount) bool { return c.Source > 0 }) {
+		// A drill on an empty restore must not pass: a misspelt schema,
+		// made by 'eidwallet migrate', holds tables and nothing else.
+		rep.Problems = append(rep.Problems, fmt.Sprintf("the source %s holds no records at all: is it the store (check --postgres-schema, or the directory)?", src))
+	}
 	if len(rep.Problems) > 0 {
 		fmt.Fprintf(stdout, "\nThe copy does NOT check out:\n")
 		for _, p := range rep.Problems {

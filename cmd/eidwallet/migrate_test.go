@@ -142,6 +142,17 @@ func TestMigrateStoreOfADemoDataDir(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(out+errOut, "not empty") {
 		t.Errorf("migrate-store into a store that is not empty: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// A restore drill on a schema that holds a store and no record (a
+	// misspelt one, made by 'eidwallet migrate') does not pass.
+	_, empty := testPostgres(t)
+	if code, out, errOut := runCommand(t, "migrate", "--postgres-dsn", dsn, "--postgres-schema", empty); code != exitOK {
+		t.Fatalf("migrate of an empty schema: exit %d\n%s\n%s", code, out, errOut)
+	}
+	code, out, errOut = runCommand(t, "migrate-store", "--from", "postgres:"+dsn, "--postgres-schema", empty,
+		"--to", "bolt:"+t.TempDir(), "--master-key", filepath.Join(boltDir, "master.key"))
+	if code != exitInvalid || !strings.Contains(out, "does NOT check out") || !strings.Contains(out, "holds no records at all") {
+		t.Errorf("migrate-store of an empty store: exit %d\n%s\n%s", code, out, errOut)
+	}
 	// The check opens sealed records: with another master key it fails.
 	otherKey := filepath.Join(t.TempDir(), "other.key")
 	if err := os.WriteFile(otherKey, make([]byte, 32), 0o600); err != nil {
