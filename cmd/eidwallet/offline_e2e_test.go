@@ -66,6 +66,35 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 		len(r.Claims) != 2 || r.Type != credentials.NationalID || r.Issuer != "mps" {
 		t.Fatalf("offline: %d %+v", code2, r)
 	}
+	// With --seen, the counter's seen-cti store: the second scan of a code
+	// is refused (THREATS T39), another code still goes, and the file is
+	// the counter's secret's kind (0600).
+	seenFile := filepath.Join(dir, "seen")
+	scan := func(text string) (int, offlineResult) {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		code := run(ctx, []string{"verify-offline", "--bundle", bundle, "--bundle-jwks", jwks, "--seen", seenFile},
+			func(string) string { return "" }, strings.NewReader(text), &out, &errOut)
+		var r offlineResult
+		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
+			t.Fatalf("verify-offline --seen: %s %s (%v)", out.String(), errOut.String(), err)
+		}
+		return code, r
+	}
+	if code, r := scan(view.OfflineQRText); code != exitOK || !r.Valid {
+		t.Errorf("first scan with --seen: %d %+v", code, r)
+	}
+	if code, r := scan(view.OfflineQRText); code != exitInvalid || r.Valid || r.Reason != "already_used" {
+		t.Errorf("second scan with --seen: %d %+v, want already_used", code, r)
+	}
+	other := must(holder.ShareAndApprove(ctx, api.ShareRequest{Offline: true, Items: []api.ShareRequestItem{{
+		CredentialID: issued.CredentialID, Claims: []string{"age_over_18"}}}}))
+	if code, r := scan(other.OfflineQRText); code != exitOK || !r.Valid {
+		t.Errorf("another code with --seen: %d %+v", code, r)
+	}
+	if fi, err := os.Stat(seenFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("the seen-cti file: %v, %v", fi, err)
+	}
 	text := view.OfflineQRText
 	i := len(text) - 10
 	tampered := text[:i] + map[bool]string{true: "1", false: "0"}[text[i] == '0'] + text[i+1:]

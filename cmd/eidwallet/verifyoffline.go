@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-json-experiment/json"
@@ -17,7 +18,7 @@ import (
 	"github.com/eidwallet/eidwallet/offline"
 )
 
-const verifyOfflineUsage = `usage: eidwallet verify-offline --bundle FILE --bundle-jwks FILE [--now SECONDS] < code
+const verifyOfflineUsage = `usage: eidwallet verify-offline --bundle FILE --bundle-jwks FILE [--seen FILE] [--now SECONDS] < code
 
 Reads an EIDC1: code on stdin and checks it with no network against a saved
 trust bundle (GET /v1/trust-bundle), itself checked with the service's key
@@ -28,9 +29,12 @@ than its maximum age, or a clock before its issue time, cannot verify
 offline (reason cannot_verify_offline: fail closed). Prints {"valid",
 "reason", "type", "issuer", "claims", "expires_at", "cti"} as JSON (cti in
 base64url, as POST /v1/verifier/offline-verifications takes it); exit 0
-valid, 1 refused, 2 a bad command line or a file that cannot be read. A
-code refused here may have been seen elsewhere: this command keeps no
-seen-cti store.
+valid, 1 refused, 2 a bad command line or a file that cannot be read.
+With --seen, the counter's seen-cti store (THREATS T39): a code whose cti
+the file holds is refused (reason already_used), and a valid one's is
+added; the file is made if missing (0600), and a cti is kept until ten
+minutes after its code expired. Without it nothing stops a second scan at
+this counter.
 `
 
 // offlineResult is what verify-offline prints.
@@ -54,6 +58,7 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 	bundlePath := fs.String("bundle", "", "the trust bundle `file` (GET /v1/trust-bundle)")
 	jwksPath := fs.String("bundle-jwks", "", "JWKS `file` of the service key that signs the bundle (GET /.well-known/jwks.json)")
 	nowFlag := fs.String("now", "", "verification time in unix `seconds` (default: the clock)")
+	seenPath := fs.String("seen", "", "this counter's seen-cti `file`: a code seen before is refused")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) { // -h: the usage is printed
 			return exitOK
@@ -109,7 +114,57 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 		return print(offlineResult{Reason: offline.ReasonOf(err)})
 	}
 	exp := s.ExpiresAt
-	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: base64.RawURLEncoding.EncodeToString(s.CTI)})
+	cti := base64.RawURLEncoding.EncodeToString(s.CTI)
+	if *seenPath != "" {
+		fresh, err := markSeen(*seenPath, cti, exp, now)
+		if err != nil {
+			fmt.Fprintf(stderr, "verify-offline: the seen-cti store: %v\n", err)
+			return exitUsage // fail closed: a code that cannot be recorded is not accepted
+		}
+		if !fresh {
+			return print(offlineResult{Reason: reasonAlreadyUsed, CTI: cti})
+		}
+	}
+	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: cti})
+}
+
+// reasonAlreadyUsed refuses a code this counter's seen-cti store holds.
+const reasonAlreadyUsed offline.Reason = "already_used"
+
+// keepSeen is how long a cti is kept after its code expired (a clock that
+// drifts cannot make a seen code new), as the staff page keeps it.
+const keepSeen = 10 * time.Minute
+
+// markSeen records cti, of a code valid until exp, in the seen-cti file at
+// path, and reports whether it was not there: one line per cti, "cti
+// unix-expiry", those expired longer than keepSeen dropped as it is
+// written again (atomically, 0600).
+func markSeen(path, cti string, exp, now time.Time) (bool, error) {
+	old, err := readCapped(path, 16<<20)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return false, err
+	}
+	var kept []string
+	for _, line := range strings.Split(string(old), "\n") {
+		c, e, ok := strings.Cut(strings.TrimSpace(line), " ")
+		if !ok {
+			continue
+		}
+		sec, err := strconv.ParseInt(e, 10, 64)
+		if err != nil || now.After(time.Unix(sec, 0).Add(keepSeen)) {
+			continue
+		}
+		if c == cti {
+			return false, nil
+		}
+		kept = append(kept, line)
+	}
+	kept = append(kept, cti+" "+strconv.FormatInt(exp.Unix(), 10))
+	tmp := path + ".partial"
+	if err := writeSecretFile(tmp, []byte(strings.Join(kept, "\n")+"\n")); err != nil {
+		return false, err
+	}
+	return true, os.Rename(tmp, path)
 }
 
 // readCapped reads a file of at most max bytes (SPEC §6: capped before
