@@ -12,6 +12,10 @@ import (
 )
 
 func main() {
+	if err := unknownVariable(os.Environ()); err != nil { // environ.go
+		fmt.Fprintf(os.Stderr, "eidwallet: %v\n", err)
+		os.Exit(exitUsage)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
 	stop()
