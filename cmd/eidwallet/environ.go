@@ -5,6 +5,8 @@ import (
 	"io"
 	"slices"
 	"strings"
+
+	"github.com/eidwallet/eidwallet/internal/failpoint"
 )
 
 // Every setting of serve is also an EIDWALLET_ variable, and the tools
@@ -18,6 +20,7 @@ import (
 // the binary with theirs set).
 var otherVariables = []string{
 	"URL", "ADMIN_TOKEN", "DEVICE", "VERIFIER_KEY", "VERIFIER_ID", "ISSUER_API_KEY", "DATA",
+	strings.TrimPrefix(failpoint.EnvVar, "EIDWALLET_"), // the crash harness's (a -tags failpoints build)
 	"CHROMIUM", "SCREENSHOTS", "QR", "QR_CANCELLED", "QR_EXPIRED", "QR_OTHER_VERIFIER", "QR_REVOKED", "QR_UNREGISTERED",
 }
 
