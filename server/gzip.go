@@ -56,12 +56,15 @@ func acceptsGzip(field string) bool {
 	for _, item := range strings.Split(field, ",") {
 		coding, params, _ := strings.Cut(item, ";")
 		q := 1.0
-		if v, ok := strings.CutPrefix(strings.ReplaceAll(strings.TrimSpace(params), " ", ""), "q="); ok {
-			f, err := strconv.ParseFloat(v, 64)
-			if err != nil {
-				f = 0
+		for _, p := range strings.Split(params, ";") {
+			name, v, _ := strings.Cut(p, "=")
+			if strings.EqualFold(strings.TrimSpace(name), "q") {
+				f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+				if err != nil {
+					f = 0
+				}
+				q = f
 			}
-			q = f
 		}
 		switch strings.ToLower(strings.TrimSpace(coding)) {
 		case "gzip", "x-gzip":

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -137,7 +138,7 @@ func gzipped(t *testing.T, url string) {
 			t.Errorf("If-None-Match of the gzip ETag: %d, want 304", again.StatusCode)
 		}
 	}
-	for _, ae := range []string{"gzip;q=0", "gzip;q=0, *", "br", "*;q=0"} {
+	for _, ae := range []string{"gzip;q=0", "gzip;Q=0", "gzip;x=1;q=0", "gzip; q=0.0", "gzip;q=0, *", "br", "*;q=0"} {
 		if resp, _ := get(ae, ""); resp.Header.Get("Content-Encoding") != "" {
 			t.Errorf("Accept-Encoding %q: Content-Encoding %q, want none", ae, resp.Header.Get("Content-Encoding"))
 		}
@@ -291,6 +292,20 @@ func TestEnrolmentCodeAsTyped(t *testing.T) {
 	}
 	var code api.ActivationCodeResponse
 	h.call("POST", "/v1/admin/activation-codes", h.admin, api.ActivationCodeRequest{CitizenID: citizen}, 201, &code)
+	// The code as the OpenAPI describes it: a client that validates takes it.
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Properties map[string]struct {
+					Pattern string `json:"pattern"`
+				} `json:"properties"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	h.call("GET", "/openapi.json", "", nil, 200, &doc)
+	if p := doc.Components.Schemas["ActivationCodeResponse"].Properties["code"].Pattern; p == "" || !regexp.MustCompile(p).MatchString(code.Code) {
+		t.Errorf("the code %s does not match the OpenAPI's pattern %q", code.Code, p)
+	}
 	typed := strings.ToLower(strings.ReplaceAll(code.Code, "-", " "))
 	typed = strings.NewReplacer("1", "l", "0", "o").Replace(typed)
 	if resp := enrol(typed); resp.StatusCode != 201 {

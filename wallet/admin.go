@@ -145,11 +145,12 @@ func checkText(member, v string, max int) error {
 // (U+200C, U+200D).
 func displayText(v string) bool { return !strings.ContainsFunc(v, HiddenRune) }
 
-// HiddenRune reports whether r is a control or format character, one a
-// reader does not see but a terminal or a bidi algorithm obeys (the
-// joiners U+200C and U+200D excepted).
+// HiddenRune reports whether r is a control or format character, or a
+// line or paragraph separator (U+2028, U+2029): one a reader does not see
+// but a terminal, a renderer or a bidi algorithm obeys (the joiners U+200C
+// and U+200D excepted).
 func HiddenRune(r rune) bool {
-	return unicode.Is(unicode.Cc, r) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d')
+	return unicode.In(r, unicode.Cc, unicode.Zl, unicode.Zp) || (unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d')
 }
 
 func (s *Service) newStatusList(issuerID string, id int, now time.Time) *StatusList {

@@ -157,8 +157,8 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	} else if err != nil {
 		return refused(s.storeErr(ctx, err, "share"))
 	}
-	if cc.SeenBy != "" && cc.SeenBy != p.Subject {
-		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another verifier")
+	if cc.SeenBy != "" && !cc.seenAt(p.Subject, p.KeyID) {
+		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another counter")
 		err := s.store.Update(ctx, func(tx Tx) error {
 			if _, err := s.sawCompact(tx, p.Subject, p.KeyID, hash, now, true, nil); err != nil {
 				return err
@@ -284,6 +284,13 @@ type CompactCode struct {
 	SeenBy   string // the verifier of its first use
 	SeenKey  string // and the API key, the counter, it used (none before counters were told apart)
 	SeenAt   time.Time
+}
+
+// seenAt reports whether c was first used at the counter keyID of
+// verifierID (a code seen before counters were told apart counts as any of
+// its verifier's).
+func (c *CompactCode) seenAt(verifierID, keyID string) bool {
+	return c.SeenBy == verifierID && (c.SeenKey == keyID || c.SeenKey == "")
 }
 
 // usedOffline records the first use of code c, uploaded by a counter that
@@ -443,7 +450,7 @@ func (s *Service) sawCompact(tx Tx, verifierID, keyID string, hash []byte, at ti
 	case c.SeenBy == "":
 		c.SeenBy, c.SeenKey, c.SeenAt = verifierID, keyID, at
 		return false, CompactCodes.Put(tx, c)
-	case c.SeenBy == verifierID && (c.SeenKey == keyID || c.SeenKey == ""):
+	case c.seenAt(verifierID, keyID):
 		return false, nil
 	}
 	now := s.now().UTC()

@@ -99,10 +99,7 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 	var w *redemption
 	counted := redemptionUsage(ctx, p.Subject, find, sh, verifier) // usage.go
 	if err == nil {
-		w, err = s.newRedemption(sh, body, last, p.Subject, now)
-	}
-	if err == nil {
-		w.keyID = p.KeyID
+		w, err = s.newRedemption(sh, body, last, p, now)
 	}
 	if err == nil {
 		w.count = s.counted(counted.valid())
@@ -173,8 +170,9 @@ type redemption struct {
 	count        Write // its count in the usage statistics (usage.go)
 }
 
-func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry, verifierID string, now time.Time) (*redemption, error) {
-	w := &redemption{share: sh, body: body, verifierID: verifierID, now: now}
+func (s *Service) newRedemption(sh *Share, body []byte, last *api.ActivityEntry, p *Principal, now time.Time) (*redemption, error) {
+	verifierID := p.Subject
+	w := &redemption{share: sh, body: body, verifierID: verifierID, keyID: p.KeyID, now: now}
 	names := itemClaimNames(sh.Items)
 	w.entry = &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRedeemed, Outcome: "ok",
 		ShareID: sh.ID, VerifierID: verifierID, Claims: names}

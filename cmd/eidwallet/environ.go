@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -27,6 +28,11 @@ var otherVariables = []string{
 // testPrefixes are whole families of the tests' variables.
 var testPrefixes = []string{"TEST_", "BENCH_"}
 
+// serviceLinks are the variables Kubernetes (and Docker links) set in every
+// pod for a Service named eidwallet: EIDWALLET_SERVICE_HOST,
+// EIDWALLET_PORT, EIDWALLET_PORT_8080_TCP_ADDR, …; none is a setting.
+var serviceLinks = regexp.MustCompile(`^(SERVICE_(HOST|PORT)(_[A-Z0-9_]+)?|PORT(_[0-9]+_(TCP|UDP|SCTP)(_[A-Z]+)?)?)$`)
+
 // knownVariables lists every EIDWALLET_ variable some command reads, the
 // names after the prefix: serve's, found by reading its configuration
 // with an environment that records what is asked, and the others.
@@ -46,7 +52,8 @@ func unknownVariable(environ []string) error {
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		name, ok := strings.CutPrefix(k, "EIDWALLET_")
-		if !ok || slices.Contains(known, name) || slices.ContainsFunc(testPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+		if !ok || slices.Contains(known, name) || serviceLinks.MatchString(name) ||
+			slices.ContainsFunc(testPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
 			continue
 		}
 		hint := ""

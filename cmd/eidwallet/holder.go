@@ -278,8 +278,9 @@ func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force
 	// copy (SPEC §6: presentations unlinkable beyond the claims disclosed).
 	_, err = h.c.Holder(dev).RefillKeys(ctx, 0)
 	if dev.PoolSize() > 0 { // those registered, a failure after some too
-		if serr := dev.Save(path); err == nil {
-			err = serr
+		if err := dev.Save(path); err != nil {
+			fmt.Fprintf(h.stderr, "%s: %d one-time keys registered, but the device file could not be written: %v\n", h.name, dev.PoolSize(), err)
+			return exitInvalid
 		}
 	}
 	if err != nil {
@@ -587,7 +588,8 @@ func (h *holderCmd) activity(ctx context.Context, export bool, pg api.Page, asJS
 		if who == "" {
 			who = a.DeviceID
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Local().Format(time.DateTime), a.Event, orDash(a.Outcome), orDash(who), orDash(strings.Join(a.Claims, ",")))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.At.Local().Format(time.DateTime), a.Event, orDash(shown(a.Outcome)), orDash(shown(who)),
+			orDash(shown(strings.Join(a.Claims, ","))))
 	}
 	tw.Flush()
 	return exitOK
@@ -615,7 +617,7 @@ func (h *holderCmd) devices(ctx context.Context, asJSON bool) int {
 		if d.Current {
 			state += " (this device)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, d.Name, d.Created.Local().Format(time.DateTime), state)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.ID, shown(d.Name), d.Created.Local().Format(time.DateTime), state)
 	}
 	tw.Flush()
 	return exitOK

@@ -66,7 +66,7 @@ export function serverNow() {
 /**
  * api calls the service. opts: token (bearer), json (body), form
  * (URLSearchParams body), signal (an AbortSignal; without one, and but for
- * raw, the call gives up after API_TIMEOUT_MS as no connection), raw (answer
+ * raw, the call gives up after API_TIMEOUT_MS, code timeout), raw (answer
  * the Response itself when it is a success). It answers the decoded JSON (or null for 204)
  * and throws ApiError for anything else.
  */
@@ -81,11 +81,17 @@ export async function api(method, path, opts = {}) {
     headers['Content-Type'] = 'application/x-www-form-urlencoded';
     body = opts.form.toString();
   }
-  // A call the caller cannot cancel gives up after API_TIMEOUT_MS, as no
-  // connection (a staff screen never waits on "Checking…" for ever); a
-  // raw answer (a download) is its caller's to bound.
+  // A call the caller cannot cancel gives up after API_TIMEOUT_MS (a staff
+  // screen never waits on "Checking…" for ever), past the service's own
+  // bound on a store operation (30 s); a raw answer (a download) is its
+  // caller's to bound.
   const signal = opts.signal || (opts.raw ? undefined : AbortSignal.timeout(API_TIMEOUT_MS));
-  const failed = (e) => new ApiError(0, e && e.name === 'AbortError' ? { error: 'aborted', error_description: 'cancelled' } : null);
+  const failed = (e) => {
+    if (e && e.name === 'AbortError') return new ApiError(0, { error: 'aborted', error_description: 'cancelled' });
+    // No answer in time is not no connection: the service may have done it.
+    if (e && e.name === 'TimeoutError') return new ApiError(0, { error: 'timeout', error_description: 'no answer in time' });
+    return new ApiError(0, null);
+  };
   let resp;
   try {
     resp = await fetch(path, {
@@ -118,7 +124,7 @@ export async function api(method, path, opts = {}) {
 }
 
 /** How long an API call waits for its answer when the caller gives no signal. */
-export const API_TIMEOUT_MS = 15000;
+export const API_TIMEOUT_MS = 35000;
 
 // retryAfterSeconds reads Retry-After, seconds or an HTTP-date (RFC 9110
 // §10.2.3), as whole seconds from now; 0 when there is none.

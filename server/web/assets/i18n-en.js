@@ -167,6 +167,8 @@ export default {
   'v.why.kb.detail': 'The code was not signed by the phone the document belongs to.',
   'v.why.verification_failed': 'Document check failed',
   'v.why.verification_failed.detail': 'The document did not pass the checks.',
+  'v.why.timeout': 'No answer',
+  'v.why.timeout.detail': 'The service did not answer in time. Do not accept. It may still have used the code: scan it again to see.',
   'v.why.network': 'No connection',
   'v.why.network.detail': 'The service cannot be reached. The code was not checked.',
   'v.why.invalid_request': 'Not an e-ID code',

@@ -166,6 +166,8 @@ export default {
   'v.why.kb.detail': 'Mã không được ký bởi điện thoại gắn với giấy tờ.',
   'v.why.verification_failed': 'Kiểm tra giấy tờ không đạt',
   'v.why.verification_failed.detail': 'Giấy tờ không vượt qua các bước kiểm tra.',
+  'v.why.timeout': 'Không có phản hồi',
+  'v.why.timeout.detail': 'Hệ thống không phản hồi kịp thời. Không chấp nhận. Mã có thể đã được dùng: hãy quét lại để kiểm tra.',
   'v.why.network': 'Không có kết nối',
   'v.why.network.detail': 'Không kết nối được với hệ thống. Mã chưa được kiểm tra.',
   'v.why.invalid_request': 'Không phải mã định danh điện tử',

@@ -186,7 +186,7 @@ async function checkCompact(text, source) {
           signedOut('v.signin.key_gone');
           return;
         }
-        if (e.status !== 0) {
+        if (e.status !== 0 || e.code === 'timeout') {
           showInvalid(problem(e), e.code + (e.reason ? ' / ' + e.reason : ''));
           return;
         }
@@ -287,6 +287,8 @@ function problem(e) {
       return { id: 'verification_failed' };
     case 'network':
       return { id: 'network' };
+    case 'timeout':
+      return { id: 'timeout' };
     case 'invalid_request':
       return { id: 'invalid_request' };
     default:
