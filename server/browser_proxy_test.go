@@ -1,0 +1,86 @@
+package server_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp/kb"
+)
+
+// regexpWait is the wait a Retry-After date 30 s ahead gives, counted
+// down from when the page read it.
+var regexpWait = regexp.MustCompile(`Wait (2[0-9]|30) seconds`)
+
+// TestBrowserProxyAnswers: the staff page behind a reverse proxy that
+// answers for the service (docs/pages.md): a 502 page of the proxy's is
+// "Cannot check now — do not accept", not a bare HTTP status, and a 429
+// whose Retry-After is an HTTP-date says how many seconds to wait.
+func TestBrowserProxyAnswers(t *testing.T) {
+	chromiumPath(t)
+	h := newBrowserHarness(t)
+	w := h.setup()
+	target, _ := url.Parse(h.url)
+	upstream := httputil.NewSingleHostReverseProxy(target)
+	var mode atomic.Int32 // 0 through, 1 a 502 page, 2 a 429 with a date
+	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/v1/verify" {
+			switch mode.Load() {
+			case 1:
+				rw.Header().Set("Content-Type", "text/html")
+				rw.WriteHeader(http.StatusBadGateway)
+				_, _ = rw.Write([]byte("<html><body><h1>502 Bad Gateway</h1><hr>nginx</body></html>"))
+				return
+			case 2:
+				rw.Header().Set("Retry-After", time.Now().Add(30*time.Second).UTC().Format(http.TimeFormat))
+				rw.Header().Set("Content-Type", "text/html")
+				rw.WriteHeader(http.StatusTooManyRequests)
+				_, _ = rw.Write([]byte("<html>slow down</html>"))
+				return
+			}
+		}
+		upstream.ServeHTTP(rw, r)
+	}))
+	t.Cleanup(proxy.Close)
+
+	b := newBrowser(t, proxy.URL, "")
+	tb := b.newTab(t)
+	signIn(tb, w.verifierKey)
+	_, code := shareFor(h, w, 300, "full_name")
+
+	mode.Store(1)
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "NOT VALID", 10*time.Second)
+	contains(t, "a proxy's 502", tb.text("reason"), "Cannot check now")
+	contains(t, "a proxy's 502", tb.text("name"), "Do not accept")
+	for _, p := range tb.takeProblems() { // the browser logs the 502 it was sent, and nothing else
+		if !strings.Contains(p, "status of 502") {
+			t.Errorf("browser: %s", p)
+		}
+	}
+	tb.typeKeys(kb.Escape)
+	tb.waitView("scan-view")
+
+	mode.Store(2)
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "NOT VALID", 10*time.Second)
+	contains(t, "a proxy's 429", tb.text("reason"), "Too many checks")
+	contains(t, "a proxy's 429", tb.text("name"), "seconds")
+	if got := tb.text("name"); !regexpWait.MatchString(got) {
+		t.Errorf("a 429 with a date: %q, want a wait of 25 to 30 seconds", got)
+	}
+	tb.typeKeys(kb.Escape)
+	tb.waitView("scan-view")
+
+	// Through again: the share was never spent by the refusals.
+	mode.Store(0)
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "VALID", 10*time.Second)
+	tb.checkClean()
+}
