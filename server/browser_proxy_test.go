@@ -20,15 +20,17 @@ var regexpWait = regexp.MustCompile(`Wait (2[0-9]|30) seconds`)
 
 // TestBrowserProxyAnswers: the staff page behind a reverse proxy that
 // answers for the service (docs/pages.md): a 502 page of the proxy's is
-// "Cannot check now — do not accept", not a bare HTTP status, and a 429
-// whose Retry-After is an HTTP-date says how many seconds to wait.
+// "Cannot check now — do not accept", not a bare HTTP status; a 429 whose
+// Retry-After is an HTTP-date says how many seconds to wait; and no answer
+// at all ends, after 35 s, in "No answer — do not accept", not on
+// "Checking…" for ever.
 func TestBrowserProxyAnswers(t *testing.T) {
 	chromiumPath(t)
 	h := newBrowserHarness(t)
 	w := h.setup()
 	target, _ := url.Parse(h.url)
 	upstream := httputil.NewSingleHostReverseProxy(target)
-	var mode atomic.Int32 // 0 through, 1 a 502 page, 2 a 429 with a date
+	var mode atomic.Int32 // 0 through, 1 a 502 page, 2 a 429 with a date, 3 no answer
 	proxy := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && r.URL.Path == "/v1/verify" {
 			switch mode.Load() {
@@ -42,6 +44,12 @@ func TestBrowserProxyAnswers(t *testing.T) {
 				rw.Header().Set("Content-Type", "text/html")
 				rw.WriteHeader(http.StatusTooManyRequests)
 				_, _ = rw.Write([]byte("<html>slow down</html>"))
+				return
+			case 3: // held until the page gives up
+				select {
+				case <-r.Context().Done():
+				case <-time.After(time.Minute):
+				}
 				return
 			}
 		}
@@ -75,6 +83,16 @@ func TestBrowserProxyAnswers(t *testing.T) {
 	if got := tb.text("name"); !regexpWait.MatchString(got) {
 		t.Errorf("a 429 with a date: %q, want a wait of 25 to 30 seconds", got)
 	}
+	tb.typeKeys(kb.Escape)
+	tb.waitView("scan-view")
+
+	// No answer: after 35 s (past the service's 30 s store bound) the page
+	// gives up and says the code may have been used, not "not checked".
+	mode.Store(3)
+	tb.typeKeys(code + kb.Enter)
+	waitVerdict(tb, "NOT VALID", 45*time.Second)
+	contains(t, "no answer", tb.text("reason"), "No answer")
+	contains(t, "no answer", tb.text("name"), "Do not accept", "may still have used the code")
 	tb.typeKeys(kb.Escape)
 	tb.waitView("scan-view")
 
