@@ -156,15 +156,17 @@ func migrateStoreCommand(ctx context.Context, args []string, getenv func(string)
 			keyFile = filepath.Join(s.dir, "master.key")
 		}
 	}
-	keys, err := loadMasterKeys(keyFile)
-	if err != nil {
-		return fail(err)
-	}
+	// The source first: a misspelt one is said as such, not as the master
+	// key missing beside it.
 	source, err := src.open(ctx, *schema, false, true)
 	if err != nil {
 		return fail(fmt.Errorf("open the source %s: %w", src, err))
 	}
 	defer source.Close()
+	keys, err := loadMasterKeys(keyFile)
+	if err != nil {
+		return fail(err)
+	}
 	dest, err := dst.open(ctx, *schema, true, *unsafe)
 	if err != nil {
 		return fail(fmt.Errorf("open the destination %s: %w", dst, err))

@@ -317,3 +317,13 @@ func TestMigrateCommand(t *testing.T) {
 		t.Errorf("migrate of a changed migration: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestMigrateStoreNamesAMissingSource: a misspelt source directory is said
+// as a missing store, not as the master key missing beside it.
+func TestMigrateStoreNamesAMissingSource(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "d1x")
+	code, out, errOut := runCommand(t, "migrate-store", "--from", "bolt:"+missing, "--to", "bolt:"+t.TempDir())
+	if code == exitOK || !strings.Contains(errOut, "no store") || strings.Contains(errOut, "master key") {
+		t.Errorf("migrate-store from a missing directory: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
