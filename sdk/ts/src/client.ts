@@ -120,12 +120,23 @@ export class VerifierClient {
 
   /**
    * Long-polls until the request is approved, declined or expired, and
-   * returns that state. Cancel it with signal; a request expires by itself
-   * (its ttl_seconds, at most 600 s), so the loop ends.
+   * returns that state. A 429 or 503 on the way is waited out (its
+   * Retry-After) and asked again. Cancel it with signal; a request expires
+   * by itself (its ttl_seconds, at most 600 s), so the loop ends.
    */
   async waitForRequest(id: string, opts: CallOptions = {}): Promise<RequestResult> {
     for (;;) {
-      const res = await this.getRequest(id, { ...opts, wait: MAX_WAIT_SECONDS });
+      let res: RequestResult;
+      try {
+        res = await this.getRequest(id, { ...opts, wait: MAX_WAIT_SECONDS });
+      } catch (err) {
+        // Too many calls, or the service unavailable a while: the loop is
+        // the kit's, so it waits and asks again; anything else ends it.
+        const pause = transient(err);
+        if (pause === undefined) throw err;
+        await sleep(pause, opts.signal);
+        continue;
+      }
       if (isFinalStatus(res.status)) return res;
     }
   }
@@ -135,15 +146,26 @@ export class VerifierClient {
    * (GET /v1/verifier/requests/{id}/events): yields its state at once and
    * at each change of status, and ends after a final one. A stream the
    * server ends (after about four minutes) is opened again, and a status
-   * already yielded is not repeated. An error answer when opening (401,
-   * 404, …) or an error event throws EidwalletError (status 0 for the
-   * event); stopping the loop (break) closes the stream.
+   * already yielded is not repeated; a 429 or 503 when opening it again is
+   * waited out (its Retry-After). An error answer when first opening (401,
+   * 404, …), any other one later, or an error event throws EidwalletError
+   * (status 0 for the event); stopping the loop (break) closes the stream.
    */
   async *requestEvents(id: string, opts: CallOptions = {}): AsyncGenerator<RequestResult> {
     const path = `/v1/verifier/requests/${encodeURIComponent(id)}/events`;
     let last: RequestStatus | undefined;
-    for (;;) {
-      const resp = await this.#send("GET", path, undefined, opts, undefined, "text/event-stream");
+    for (let opened = false; ; opened = true) {
+      let resp: Response;
+      try {
+        resp = await this.#send("GET", path, undefined, opts, undefined, "text/event-stream");
+      } catch (err) {
+        // Opening it again, the kit waits out a 429 or 503 and tries again;
+        // the first opening's answer is the caller's.
+        const pause = opened ? transient(err) : undefined;
+        if (pause === undefined) throw err;
+        await sleep(pause, opts.signal);
+        continue;
+      }
       const type = (resp.headers.get("Content-Type") ?? "").split(";")[0]?.trim();
       if (type !== "text/event-stream" || !resp.body) {
         await resp.body?.cancel();
@@ -240,6 +262,16 @@ export class VerifierClient {
     if (resp.status < 200 || resp.status > 299) throw await errorFromResponse(resp);
     return resp;
   }
+}
+
+/**
+ * How long to wait before asking again after err, when it is an answer
+ * that says to (429 rate_limited, 503 status or storage unavailable): its
+ * Retry-After, or a second; undefined for any other error.
+ */
+function transient(err: unknown): number | undefined {
+  if (!(err instanceof EidwalletError) || (err.status !== 429 && err.status !== 503)) return undefined;
+  return Math.min(Math.max((err.retryAfter ?? 1) * 1000, 100), maxReconnectMs);
 }
 
 /** The most of a successful answer the kit reads (as the Go client). */

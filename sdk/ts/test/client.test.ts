@@ -119,3 +119,41 @@ test("an answer that is not the service's is an EidwalletError: a proxy's page, 
   await assert.rejects(v.requestQR("req_1", "png"), (e: unknown) => e instanceof EidwalletError && e.description.includes("not image/png"));
   assert.ok(calls.every((c) => c.redirect === "error"), "a call follows redirects");
 });
+
+test("a 429 or 503 while waiting is waited out: waitForRequest asks again, requestEvents opens again; the first opening's 429 is the caller's", async () => {
+  const result = (s: RequestStatus) => JSON.stringify({ request_id: "req_1", status: s, expires_at: "x", nonce: "n" });
+  const answers: Answer[] = [
+    { status: 503, body: `{"error":"storage_unavailable","error_description":"later"}` },
+    { status: 429, body: `{"error":"rate_limited","error_description":"slow"}` },
+    { body: result("approved") },
+  ];
+  const calls: RequestInit[] = [];
+  const f = (async (_input: string | URL | Request, init?: RequestInit) => {
+    calls.push(init ?? {});
+    const a = answers.shift();
+    assert.ok(a, "an unexpected call");
+    return new Response(a.body, { status: a.status ?? 200, headers: { "Content-Type": a.type ?? "application/json", "Retry-After": "0" } });
+  }) as typeof fetch;
+  const v = new VerifierClient({ baseUrl: "http://wallet.test", apiKey: "k", fetch: f });
+  assert.equal((await v.waitForRequest("req_1")).status, "approved");
+  assert.equal(calls.length, 3);
+
+  answers.push(
+    { type: sse, body: "retry: 10\n\n" + status("created") },
+    { status: 429, body: `{"error":"rate_limited","error_description":"slow"}` },
+    { type: sse, body: status("approved") },
+  );
+  const seen: string[] = [];
+  for await (const r of v.requestEvents("req_1")) seen.push(r.status);
+  assert.deepEqual(seen, ["created", "approved"]);
+
+  answers.push({ status: 429, body: `{"error":"rate_limited","error_description":"slow"}` });
+  await assert.rejects(
+    (async () => {
+      for await (const r of v.requestEvents("req_1")) seen.push(r.status);
+    })(),
+    (e: unknown) => e instanceof EidwalletError && e.status === 429,
+  );
+  answers.push({ status: 404, body: `{"error":"not_found","error_description":"no"}` });
+  await assert.rejects(v.waitForRequest("req_1"), (e: unknown) => e instanceof EidwalletError && e.status === 404);
+});
