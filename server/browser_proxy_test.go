@@ -62,39 +62,32 @@ func TestBrowserProxyAnswers(t *testing.T) {
 	signIn(tb, w.verifierKey)
 	_, code := shareFor(h, w, 300, "full_name")
 
-	mode.Store(1)
-	tb.typeKeys(code + kb.Enter)
-	waitVerdict(tb, "NOT VALID", 10*time.Second)
-	contains(t, "a proxy's 502", tb.text("reason"), "Cannot check now")
-	contains(t, "a proxy's 502", tb.text("name"), "Do not accept")
+	// refused scans the code with the proxy in mode m and waits for the
+	// refusal, its reason and its words, then goes back to scanning.
+	refused := func(m int32, wait time.Duration, what, reason string, detail ...string) string {
+		t.Helper()
+		mode.Store(m)
+		tb.typeKeys(code + kb.Enter)
+		waitVerdict(tb, "NOT VALID", wait)
+		contains(t, what, tb.text("reason"), reason)
+		contains(t, what, tb.text("name"), detail...)
+		got := tb.text("name")
+		tb.typeKeys(kb.Escape)
+		tb.waitView("scan-view")
+		return got
+	}
+	refused(1, 10*time.Second, "a proxy's 502", "Cannot check now", "Do not accept")
 	for _, p := range tb.takeProblems() { // the browser logs the 502 it was sent, and nothing else
 		if !strings.Contains(p, "status of 502") {
 			t.Errorf("browser: %s", p)
 		}
 	}
-	tb.typeKeys(kb.Escape)
-	tb.waitView("scan-view")
-
-	mode.Store(2)
-	tb.typeKeys(code + kb.Enter)
-	waitVerdict(tb, "NOT VALID", 10*time.Second)
-	contains(t, "a proxy's 429", tb.text("reason"), "Too many checks")
-	contains(t, "a proxy's 429", tb.text("name"), "seconds")
-	if got := tb.text("name"); !regexpWait.MatchString(got) {
-		t.Errorf("a 429 with a date: %q, want a wait of 25 to 30 seconds", got)
+	if got := refused(2, 10*time.Second, "a proxy's 429", "Too many checks"); !regexpWait.MatchString(got) {
+		t.Errorf("a 429 with a date 30 s ahead: %q, want a wait of 20 to 30 seconds", got)
 	}
-	tb.typeKeys(kb.Escape)
-	tb.waitView("scan-view")
-
 	// No answer: after 35 s (past the service's 30 s store bound) the page
 	// gives up and says the code may have been used, not "not checked".
-	mode.Store(3)
-	tb.typeKeys(code + kb.Enter)
-	waitVerdict(tb, "NOT VALID", 45*time.Second)
-	contains(t, "no answer", tb.text("reason"), "No answer")
-	contains(t, "no answer", tb.text("name"), "Do not accept", "may still have used the code")
-	tb.typeKeys(kb.Escape)
-	tb.waitView("scan-view")
+	refused(3, 45*time.Second, "no answer", "No answer", "Do not accept", "may still have used the code")
 
 	// Through again: the share was never spent by the refusals.
 	mode.Store(0)
