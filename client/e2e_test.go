@@ -66,6 +66,41 @@ func nationalID(citizenID, name string) api.IssueRequest {
 	}
 }
 
+// mpsIssuer registers the issuer mps for identity cards and returns it
+// with an API key of its own.
+func mpsIssuer(t *testing.T, c *client.Client, admin *client.Admin) *client.Issuer {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := admin.CreateIssuerAPIKey(ctx, "mps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Issuer(key.Key)
+}
+
+// enrolled is the citizen's holder on a new device named name, enrolled
+// with an activation code the operator made.
+func enrolled(t *testing.T, c *client.Client, admin *client.Admin, name string) *client.Holder {
+	t.Helper()
+	ctx := context.Background()
+	code, err := admin.CreateActivationCode(ctx, citizen)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dev, err := client.NewDevice(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := c.Holder(dev)
+	if _, err := h.Enroll(ctx, citizen, code.Code); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
 // countingTransport counts token requests and can garble the bearer of the
 // next holder call, as a revoked or stale token would look to the server.
 type countingTransport struct {
@@ -506,15 +541,7 @@ func TestHolderToken(t *testing.T) {
 	ctx := context.Background()
 	ct := &countingTransport{}
 	c := client.New(st.url, client.WithHTTPClient(&http.Client{Transport: ct}), client.WithClock(st.now))
-	code, err := c.Admin(st.adminToken).CreateActivationCode(ctx, citizen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, _ := client.NewDevice("phone")
-	h := c.Holder(dev)
-	if _, err := h.Enroll(ctx, citizen, code.Code); err != nil {
-		t.Fatal(err)
-	}
+	h := enrolled(t, c, c.Admin(st.adminToken), "phone")
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() {
@@ -555,31 +582,17 @@ func TestShareCancelAfterExpiry(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(st.url, client.WithClock(st.now))
 	admin := c.Admin(st.adminToken)
-	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "MPS", Types: []string{credentials.NationalID}}); err != nil {
-		t.Fatal(err)
-	}
-	ik, err := admin.CreateIssuerAPIKey(ctx, "mps")
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := mpsIssuer(t, c, admin)
 	ver, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "shop", Name: "Shop", Category: "retail",
 		Claims: map[string][]string{credentials.NationalID: {"full_name"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	issued, err := c.Issuer(ik.Key).Issue(ctx, nationalID(citizen, "Nguyen Van Demo"))
+	issued, err := issuer.Issue(ctx, nationalID(citizen, "Nguyen Van Demo"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, err := admin.CreateActivationCode(ctx, citizen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, _ := client.NewDevice("phone")
-	h := c.Holder(dev)
-	if _, err := h.Enroll(ctx, citizen, code.Code); err != nil {
-		t.Fatal(err)
-	}
+	h := enrolled(t, c, admin, "phone")
 
 	_, err = h.Share(ctx, api.ShareRequest{Items: []api.ShareRequestItem{{Claims: []string{"full_name"}}}})
 	wantCode(t, err, 400, api.CodeInvalidRequest)

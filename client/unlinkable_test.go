@@ -29,13 +29,7 @@ func TestUnlinkablePresentations(t *testing.T) {
 	ctx := context.Background()
 	c := client.New(st.url)
 	admin := c.Admin(st.adminToken)
-	if _, err := admin.CreateIssuer(ctx, api.CreateIssuerRequest{ID: "mps", Name: "Ministry of Public Security", Types: []string{credentials.NationalID}}); err != nil {
-		t.Fatal(err)
-	}
-	issuerKey, err := admin.CreateIssuerAPIKey(ctx, "mps")
-	if err != nil {
-		t.Fatal(err)
-	}
+	issuer := mpsIssuer(t, c, admin)
 	var verifiers []*client.Verifier
 	for _, id := range []string{"shop-a", "shop-b"} {
 		v, err := admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: id, Name: "Shop " + id, Category: "shop",
@@ -45,19 +39,8 @@ func TestUnlinkablePresentations(t *testing.T) {
 		}
 		verifiers = append(verifiers, c.Verifier(v.APIKey.Key))
 	}
-	code, err := admin.CreateActivationCode(ctx, citizen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dev, err := client.NewDevice("Pooled phone")
-	if err != nil {
-		t.Fatal(err)
-	}
-	holder := c.Holder(dev)
-	if _, err := holder.Enroll(ctx, citizen, code.Code); err != nil {
-		t.Fatal(err)
-	}
-	cred, err := c.Issuer(issuerKey.Key).Issue(ctx, nationalID(citizen, "Trần Thị Ẩn Danh"))
+	holder := enrolled(t, c, admin, "Pooled phone")
+	cred, err := issuer.Issue(ctx, nationalID(citizen, "Trần Thị Ẩn Danh"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,8 +48,8 @@ func TestUnlinkablePresentations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pool.BatchSize != wallet.DefaultBatchSize || pool.Free+pool.Copies != pool.BatchSize || dev.PoolSize() != pool.BatchSize {
-		t.Fatalf("pool after refill = %+v, device holds %d keys; want a batch of %d", pool, dev.PoolSize(), wallet.DefaultBatchSize)
+	if pool.BatchSize != wallet.DefaultBatchSize || pool.Free+pool.Copies != pool.BatchSize || holder.Device().PoolSize() != pool.BatchSize {
+		t.Fatalf("pool after refill = %+v, device holds %d keys; want a batch of %d", pool, holder.Device().PoolSize(), wallet.DefaultBatchSize)
 	}
 	waitCopies(t, holder, pool.BatchSize)
 
@@ -94,8 +77,8 @@ func TestUnlinkablePresentations(t *testing.T) {
 		}
 		answers = append(answers, got)
 	}
-	if keys[0] == keys[1] || dev.PoolSize() != pool.BatchSize-2 {
-		t.Errorf("shares signed with keys %q; the device holds %d keys, want the two spent", keys, dev.PoolSize())
+	if keys[0] == keys[1] || holder.Device().PoolSize() != pool.BatchSize-2 {
+		t.Errorf("shares signed with keys %q; the device holds %d keys, want the two spent", keys, holder.Device().PoolSize())
 	}
 
 	// What every holder of the type shares, read from the first answer.
@@ -125,7 +108,7 @@ func TestUnlinkablePresentations(t *testing.T) {
 	}
 
 	// A revocation sets the entries of both copies.
-	if _, err := c.Issuer(issuerKey.Key).SetStatus(ctx, cred.CredentialID, api.StatusRequest{Status: api.StatusRevoked}); err != nil {
+	if _, err := issuer.SetStatus(ctx, cred.CredentialID, api.StatusRequest{Status: api.StatusRevoked}); err != nil {
 		t.Fatal(err)
 	}
 	for i, ans := range answers {
