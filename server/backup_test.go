@@ -11,7 +11,6 @@ import (
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/bolt"
-	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
 	"github.com/eidwallet/eidwallet/wallet"
 )
@@ -25,11 +24,7 @@ func TestBackupWhileServing(t *testing.T) {
 	h := newHarnessOver(t, servicetest.OpenBolt(t))
 	w := h.setup()
 	h.logs.Discard()
-	body, err := json.Marshal(api.IssueRequest{CitizenID: w.citizen, Type: credentials.HealthInsurance,
-		Claims: healthClaims("Backup Person"), ExpiresAt: h.clock.Now().AddDate(2, 0, 0)})
-	if err != nil {
-		t.Fatal(err)
-	}
+	body := issueLine(t, h, w.citizen)
 	// issue issues a credential and returns its id ("" after reporting a
 	// failure: it runs on a goroutine of its own too, where t.Fatal may not).
 	issue := func() string {

@@ -305,6 +305,9 @@ func TestBulkEndsAtShutdown(t *testing.T) {
 			}()
 		}
 	}
+	if len(got) == 0 { // no result: nothing started the shutdown
+		t.Fatalf("the stream ended with no result: %v", sc.Err())
+	}
 	if err := <-shut; err != nil {
 		t.Fatalf("shutdown: %v", err)
 	}

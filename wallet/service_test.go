@@ -660,9 +660,25 @@ func TestTextRefusesControlCharacters(t *testing.T) {
 		_, err = e.svc.SetStatus(ctx, e.issuer, card.CredentialID, api.StatusRequest{Status: "suspended", Reason: bad})
 		wantErrCode(t, err, api.CodeInvalidRequest, fmt.Sprintf("reason %q", bad))
 	}
-	for _, good := range []string{"Nhà thuốc Hòa Bình", "Shop 👩‍⚕️", "میخواهم", "Аптека №1"} {
+	for i, good := range []string{"Nhà thuốc Hòa Bình", "Shop 👩‍⚕️", "میخواهم", "Аптека №1"} {
 		if _, err := e.svc.CreateRequest(ctx, shop, api.CreateRequestRequest{Claims: map[string][]string{"national_id": {"age_over_18"}}, Purpose: good}); err != nil {
 			t.Errorf("purpose %q: %v", good, err)
+		}
+		if _, err := e.svc.CreateVerifier(ctx, e.admin, api.CreateVerifierRequest{ID: fmt.Sprintf("good-%d", i), Name: good, Category: good,
+			Claims: map[string][]string{"national_id": {"age_over_18"}}}); err != nil {
+			t.Errorf("verifier name and category %q: %v", good, err)
+		}
+		code, err := e.svc.CreateActivationCode(ctx, e.admin, api.ActivationCodeRequest{CitizenID: "001090000003"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enrol := enrolRequest(t, "001090000003", code.Code)
+		enrol.DeviceName = good
+		if _, err := e.svc.Enroll(ctx, enrol); err != nil {
+			t.Errorf("device name %q: %v", good, err)
+		}
+		if _, err := e.svc.SetStatus(ctx, e.issuer, card.CredentialID, api.StatusRequest{Status: "valid", Reason: good}); err != nil {
+			t.Errorf("reason %q: %v", good, err)
 		}
 	}
 }

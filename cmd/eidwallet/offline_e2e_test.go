@@ -49,11 +49,11 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	}
 	jwks := save("service.jwks", must(c.ServiceJWKS(ctx)))
 	bundle := save("bundle.cose", must(c.TrustBundle(ctx)))
-	verify := func(bundle, text string, now time.Time) (int, offlineResult) {
+	verify := func(bundle, text string, now time.Time, extra ...string) (int, offlineResult) {
 		t.Helper()
 		var out, errOut bytes.Buffer
-		code := run(ctx, []string{"verify-offline", "--bundle", bundle, "--bundle-jwks", jwks, "--now", strconv.FormatInt(now.Unix(), 10)},
-			func(string) string { return "" }, strings.NewReader(text), &out, &errOut)
+		args := append([]string{"verify-offline", "--bundle", bundle, "--bundle-jwks", jwks, "--now", strconv.FormatInt(now.Unix(), 10)}, extra...)
+		code := run(ctx, args, func(string) string { return "" }, strings.NewReader(text), &out, &errOut)
 		var r offlineResult
 		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
 			t.Fatalf("verify-offline: %s %s (%v)", out.String(), errOut.String(), err)
@@ -72,14 +72,7 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	seenFile := filepath.Join(dir, "seen")
 	scan := func(text string) (int, offlineResult) {
 		t.Helper()
-		var out, errOut bytes.Buffer
-		code := run(ctx, []string{"verify-offline", "--bundle", bundle, "--bundle-jwks", jwks, "--seen", seenFile},
-			func(string) string { return "" }, strings.NewReader(text), &out, &errOut)
-		var r offlineResult
-		if err := json.Unmarshal(out.Bytes(), &r); err != nil {
-			t.Fatalf("verify-offline --seen: %s %s (%v)", out.String(), errOut.String(), err)
-		}
-		return code, r
+		return verify(bundle, text, now, "--seen", seenFile)
 	}
 	if code, r := scan(view.OfflineQRText); code != exitOK || !r.Valid {
 		t.Errorf("first scan with --seen: %d %+v", code, r)
