@@ -165,6 +165,7 @@ const (
 	ReasonSuspended        Reason = "credential_suspended"
 	ReasonStatusUnknown    Reason = "status_unknown"
 	ReasonStale            Reason = "cannot_verify_offline" // the bundle is too old, or the clock before it
+	ReasonAlreadyUsed      Reason = "already_used"          // the code is in the counter's seen-cti store (a verifier's, THREATS T39)
 )
 
 // Error is a refusal with its reason.

@@ -217,7 +217,7 @@ func (c *config) Validate() error {
 		// It goes into every iss, status list uri and aud: a base URL only.
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil ||
-			u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.Contains(c.PublicURL, "#") {
+			u.RawQuery != "" || u.ForceQuery || strings.Contains(c.PublicURL, "#") {
 			errs = append(errs, fmt.Errorf("--public-url %q: want an http or https URL, with no user, query or fragment", c.PublicURL))
 		}
 	}
@@ -235,25 +235,27 @@ func (c *config) Validate() error {
 	return errors.Join(errs...)
 }
 
-// writeSecretFile writes a secret with mode 0600 (THREATS T27).
+// writeSecretFile writes a secret with mode 0600 (THREATS T27), whole or
+// not at all: into a new file beside path (made 0600, whatever was there),
+// synced, then renamed over it, so a crash or a second writer never
+// leaves a torn or a world-readable one.
 func writeSecretFile(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
 	}
-	// The mode of OpenFile is a new file's only: a file that was there
-	// keeps its own, so it is set before the secret goes in (T27).
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return err
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
 	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+	if err == nil {
+		err = os.Rename(f.Name(), path)
 	}
-	return f.Close()
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/eidwallet/eidwallet/internal/failpoint"
 )
@@ -48,16 +49,16 @@ func knownVariables() []string {
 // unknownVariable returns an error naming the first EIDWALLET_ variable of
 // environ (KEY=value entries) that no command reads, or nil.
 func unknownVariable(environ []string) error {
-	known := knownVariables()
+	known := sync.OnceValue(knownVariables) // serve's flags are built only when there is a name to judge
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		name, ok := strings.CutPrefix(k, "EIDWALLET_")
-		if !ok || slices.Contains(known, name) || serviceLinks.MatchString(name) ||
-			slices.ContainsFunc(testPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) {
+		if !ok || serviceLinks.MatchString(name) || slices.ContainsFunc(testPrefixes, func(p string) bool { return strings.HasPrefix(name, p) }) ||
+			slices.Contains(known(), name) {
 			continue
 		}
 		hint := ""
-		if near := nearest(name, known); near != "" {
+		if near := nearest(name, known()); near != "" {
 			hint = fmt.Sprintf(" (did you mean EIDWALLET_%s?)", near)
 		}
 		return fmt.Errorf("%s is no variable of eidwallet%s: unset it, or see 'eidwallet serve -h' for the settings", k, hint)

@@ -122,14 +122,11 @@ func verifyOffline(args []string, stdin io.Reader, stdout, stderr io.Writer) int
 			return exitUsage // fail closed: a code that cannot be recorded is not accepted
 		}
 		if !fresh {
-			return print(offlineResult{Reason: reasonAlreadyUsed, CTI: cti})
+			return print(offlineResult{Reason: offline.ReasonAlreadyUsed, CTI: cti})
 		}
 	}
 	return print(offlineResult{Valid: true, Type: s.Type, Issuer: s.IssuerID, Claims: s.Claims, ExpiresAt: &exp, CTI: cti})
 }
-
-// reasonAlreadyUsed refuses a code this counter's seen-cti store holds.
-const reasonAlreadyUsed offline.Reason = "already_used"
 
 // keepSeen is how long a cti is kept after its code expired (a clock that
 // drifts cannot make a seen code new), as the staff page keeps it.
@@ -138,7 +135,7 @@ const keepSeen = 10 * time.Minute
 // markSeen records cti, of a code valid until exp, in the seen-cti file at
 // path, and reports whether it was not there: one line per cti, "cti
 // unix-expiry", those expired longer than keepSeen dropped as it is
-// written again (atomically, 0600).
+// written again (writeSecretFile: whole, 0600).
 func markSeen(path, cti string, exp, now time.Time) (bool, error) {
 	old, err := readCapped(path, 16<<20)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -160,11 +157,7 @@ func markSeen(path, cti string, exp, now time.Time) (bool, error) {
 		kept = append(kept, line)
 	}
 	kept = append(kept, cti+" "+strconv.FormatInt(exp.Unix(), 10))
-	tmp := path + ".partial"
-	if err := writeSecretFile(tmp, []byte(strings.Join(kept, "\n")+"\n")); err != nil {
-		return false, err
-	}
-	return true, os.Rename(tmp, path)
+	return true, writeSecretFile(path, []byte(strings.Join(kept, "\n")+"\n"))
 }
 
 // readCapped reads a file of at most max bytes (SPEC §6: capped before
