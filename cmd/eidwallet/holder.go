@@ -276,12 +276,9 @@ func (h *holderCmd) enrol(ctx context.Context, citizen, code, name string, force
 	h.note("enrolled device %s (%q) for holder %s; the device file %s holds its private key: keep it private", res.DeviceID, name, res.HolderID, path)
 	// One-time keys from the start, so that no two shares present the same
 	// copy (SPEC §6: presentations unlinkable beyond the claims disclosed).
-	_, err = h.c.Holder(dev).RefillKeys(ctx, 0)
-	if dev.PoolSize() > 0 { // those registered, a failure after some too
-		if err := dev.Save(path); err != nil {
-			fmt.Fprintf(h.stderr, "%s: %d one-time keys registered, but the device file could not be written: %v\n", h.name, dev.PoolSize(), err)
-			return exitInvalid
-		}
+	_, saved, err := h.refillKeys(ctx, h.c.Holder(dev), path)
+	if !saved {
+		return exitInvalid
 	}
 	if err != nil {
 		h.note("the one-time keys could not all be registered (%v): run 'eidwallet holder keys', or two verifiers could link your shares", err)
@@ -444,6 +441,22 @@ func (h *holderCmd) share(ctx context.Context, req api.ShareRequest, asJSON bool
 	return exitOK
 }
 
+// refillKeys registers the one-time keys the service wants for hc's
+// device and writes the device file at path when it gained any, a failure
+// after some registrations too (the service knows those keys); saved is
+// false, said on stderr, when the file could not be written.
+func (h *holderCmd) refillKeys(ctx context.Context, hc *client.Holder, path string) (v *api.DeviceKeysView, saved bool, err error) {
+	before := hc.Device().PoolSize()
+	v, err = hc.RefillKeys(ctx, 0)
+	if added := hc.Device().PoolSize() - before; added > 0 {
+		if serr := hc.Device().Save(path); serr != nil {
+			fmt.Fprintf(h.stderr, "%s: %d one-time keys registered, but the device file could not be written: %v\n", h.name, added, serr)
+			return v, false, err
+		}
+	}
+	return v, true, err
+}
+
 // keys registers the one-time keys the service wants (batch copies,
 // issue 12) and writes them to the device file, even when a later
 // registration fails: the service knows the keys registered before it.
@@ -453,12 +466,9 @@ func (h *holderCmd) keys(ctx context.Context, asJSON bool) int {
 		return code
 	}
 	before := hc.Device().PoolSize()
-	v, err := hc.RefillKeys(ctx, 0)
-	if added := hc.Device().PoolSize() - before; added > 0 {
-		if err := hc.Device().Save(h.devicePath()); err != nil {
-			fmt.Fprintf(h.stderr, "%s: %d keys registered, but the device file could not be written: %v\n", h.name, added, err)
-			return exitInvalid
-		}
+	v, saved, err := h.refillKeys(ctx, hc, h.devicePath())
+	if !saved {
+		return exitInvalid
 	}
 	if err != nil {
 		return h.failed(err)
