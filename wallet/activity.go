@@ -87,6 +87,12 @@ func chainAfter(e, last *api.ActivityEntry) error {
 // stops a storm; the operation's own time (30 s) comes first.
 const maxAppendAttempts = 256
 
+// maxVerificationAttempts bounds the same for a verifier's log, whose
+// keys are times and a counter of this process (verificationSeq): another
+// replica takes one only in the same millisecond, and the next tick is
+// another key.
+const maxVerificationAttempts = 16
+
 // CanonicalEntry is the RFC 8785 (JCS) form of the entry's JSON without its
 // hash member: the bytes EntryHash hashes. The JSON is the entry exactly as
 // answers encode it (the struct tags of ActivityEntry): seq, holder_id, at,
@@ -242,7 +248,7 @@ func (s *Service) appendVerification(tx Tx, v *api.Verification) error {
 	for attempt := 1; ; attempt++ {
 		v.Seq = s.verificationSeq(v.At)
 		err := VerificationLog.Put(tx, v)
-		if !errors.Is(err, ErrExists) || attempt == maxAppendAttempts {
+		if !errors.Is(err, ErrExists) || attempt == maxVerificationAttempts {
 			return err
 		}
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -490,8 +489,10 @@ func (s *Service) SetStatus(ctx context.Context, p *Principal, credentialID stri
 	if !ok {
 		return nil, Errorf(api.CodeInvalidRequest, "status: valid, revoked or suspended")
 	}
-	if utf8.RuneCountInString(req.Reason) > 200 || !utf8.ValidString(req.Reason) || !displayText(req.Reason) {
-		return nil, Errorf(api.CodeInvalidRequest, "reason: at most 200 characters, no control or format characters")
+	if strings.TrimSpace(req.Reason) != "" { // optional, and then as any text others read
+		if err := checkText("reason", req.Reason, 200); err != nil {
+			return nil, err
+		}
 	}
 	now := s.now().UTC()
 	err := s.store.Update(ctx, func(tx Tx) error {

@@ -143,10 +143,11 @@ func LoadOrCreateMasterKey(path string, rand io.Reader, mayCreate bool) (key []b
 		return nil, false, err
 	}
 	if !mayCreate {
-		if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		key, created, err := readMasterKey(path)
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, false, fmt.Errorf("%w: %s", ErrNoMasterKey, path)
 		}
-		return readMasterKey(path)
+		return key, created, err
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err == nil {
