@@ -166,7 +166,7 @@ export class VerifierClient {
         await sleep(pause, opts.signal);
         continue;
       }
-      const type = (resp.headers.get("Content-Type") ?? "").split(";")[0]?.trim();
+      const type = mediaType(resp);
       if (type !== "text/event-stream" || !resp.body) {
         await resp.body?.cancel();
         throw new Error(`GET ${path}: the answer is ${JSON.stringify(type)}, not an event stream`);
@@ -228,7 +228,7 @@ export class VerifierClient {
    * is thrown as an EidwalletError of that status and an empty code.
    */
   async #body(resp: Response, want: string): Promise<Uint8Array> {
-    const type = (resp.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase();
+    const type = mediaType(resp);
     if (type !== want) {
       await resp.body?.cancel().catch(() => undefined);
       throw notTheService(resp, `it is ${type || "of no media type"}, not ${want}`);
@@ -272,6 +272,11 @@ export class VerifierClient {
 function transient(err: unknown): number | undefined {
   if (!(err instanceof EidwalletError) || (err.status !== 429 && err.status !== 503)) return undefined;
   return Math.min(Math.max((err.retryAfter ?? 1) * 1000, 100), maxReconnectMs);
+}
+
+/** The media type of resp, lower case, without parameters ("" for none). */
+function mediaType(resp: Response): string {
+  return (resp.headers.get("Content-Type") ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
 }
 
 /** The most of a successful answer the kit reads (as the Go client). */

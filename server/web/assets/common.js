@@ -47,7 +47,9 @@ export class ApiError extends Error {
   constructor(status, body, retryAfter) {
     super((body && body.error_description) || (status ? `HTTP ${status}` : 'network error'));
     this.status = status;
-    this.code = (body && body.error) || (status ? 'http_' + status : 'network');
+    // An answer without our error body (a proxy's page) is still said by
+    // its status: too many requests, or the service not available.
+    this.code = (body && body.error) || (status === 429 ? 'rate_limited' : status >= 500 ? 'server_error' : status ? 'http_' + status : 'network');
     this.reason = (body && body.reason) || '';
     this.retryAfter = retryAfter || 0;
   }

@@ -271,6 +271,9 @@ async function readBundle(raw, keys) {
   const b = { iss: m.get(1), iat: m.get(6), maxAge: m.get(-70002), issuers: [], attesters: [], statusLists: [], lists: new Map() };
   if (typeof b.iss !== 'string' || !isInt(b.iat)) refuse('malformed', 'the bundle has no iss or iat');
   if (!isInt(b.maxAge) || b.maxAge <= 0) refuse('malformed', 'the bundle has no maximum age');
+  // Its own maximum age, and never more than a day (T40, offline/bundle.go):
+  // what is checked and what the page shows as "usable until" alike.
+  b.maxAge = Math.min(b.maxAge, MAX_BUNDLE_AGE);
   for (const is of m.get(-70003) ?? []) {
     if (!isMap(is) || typeof is.get(1) !== 'string' || !Array.isArray(is.get(3)) || !strings(is.get(4))) {
       refuse('malformed', 'a bundle issuer is not {1 id, 2 name, 3 keys, 4 types}');
@@ -300,8 +303,7 @@ const MAX_BUNDLE_AGE = 24 * 3600;
 // issued (a clock set back cannot make an old bundle new).
 function usable(b, now) {
   if (now < b.iat - SKEW) refuse('cannot_verify_offline', 'the clock is before the bundle was issued');
-  // Its own maximum age, and never more than a day (T40, offline/bundle.go).
-  if (now - b.iat > Math.min(b.maxAge, MAX_BUNDLE_AGE)) refuse('cannot_verify_offline', 'the bundle is older than its maximum age');
+  if (now - b.iat > b.maxAge) refuse('cannot_verify_offline', 'the bundle is older than its maximum age');
 }
 
 // ---- IndexedDB: the trust data, the cti seen, the queue, the flags ----

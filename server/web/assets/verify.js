@@ -292,9 +292,6 @@ function problem(e) {
     case 'invalid_request':
       return { id: 'invalid_request' };
     default:
-      // A proxy's answer in front of the service (no error body of ours).
-      if (e.status === 429) return { id: 'rate_limited', vars: { s: e.retryAfter || '…' } };
-      if (e.status >= 500) return { id: 'unavailable' };
       return { id: 'other', vars: { message: e.message || '' } };
   }
 }
