@@ -123,6 +123,10 @@ func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
 		if p := recover(); p != nil {
 			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, p)
 		}
+		// Both meta pages unreadable: overwritten or torn, not a store.
+		if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
+			err = fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
 	}()
 	return bbolt.Open(path, 0o600, &bbolt.Options{
 		Timeout: timeout,

@@ -184,6 +184,28 @@ func TestDamagedFileIsAnError(t *testing.T) {
 	}
 }
 
+// TestOverwrittenHeaderIsDamaged: a file whose two meta pages were
+// overwritten (bbolt's ErrInvalid, no panic) is refused as damaged too.
+func TestOverwrittenHeaderIsDamaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteAt(make([]byte, 2*os.Getpagesize()), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := bolt.Open(path); !errors.Is(err, bolt.ErrDamaged) {
+		t.Fatalf("open of a file with its header overwritten: %v, want ErrDamaged", err)
+	}
+}
+
 // TestEmptyFileIsNotAFirstStart: a store file that is there and empty
 // (truncated) is refused as damaged, not made a new store over.
 func TestEmptyFileIsNotAFirstStart(t *testing.T) {
