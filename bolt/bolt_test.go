@@ -150,16 +150,7 @@ func TestUseOncePrunes(t *testing.T) {
 // pages overwritten with a leaf's page type, as in a copy torn while it was
 // written) fails Open with ErrDamaged, and the process goes on.
 func TestDamagedFileIsAnError(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "wallet.db")
-	s, err := bolt.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	f, err := os.OpenFile(path, os.O_RDWR, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
+	path, f := storeToDamage(t)
 	// Each meta page (pages 0 and 1): a 16-byte page header, then magic,
 	// version, page size and flags (4 bytes each), the root bucket (16),
 	// then the freelist's page id (8, little-endian).
@@ -187,6 +178,20 @@ func TestDamagedFileIsAnError(t *testing.T) {
 // TestOverwrittenHeaderIsDamaged: a file whose two meta pages were
 // overwritten (bbolt's ErrInvalid, no panic) is refused as damaged too.
 func TestOverwrittenHeaderIsDamaged(t *testing.T) {
+	path, f := storeToDamage(t)
+	if _, err := f.WriteAt(make([]byte, 2*os.Getpagesize()), 0); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if _, err := bolt.Open(path); !errors.Is(err, bolt.ErrDamaged) {
+		t.Fatalf("open of a file with its header overwritten: %v, want ErrDamaged", err)
+	}
+}
+
+// storeToDamage makes a store file and closes it, and opens the file for
+// a test to write over; the test closes it.
+func storeToDamage(t *testing.T) (string, *os.File) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "wallet.db")
 	s, err := bolt.Open(path)
 	if err != nil {
@@ -197,13 +202,7 @@ func TestOverwrittenHeaderIsDamaged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.WriteAt(make([]byte, 2*os.Getpagesize()), 0); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
-	if _, err := bolt.Open(path); !errors.Is(err, bolt.ErrDamaged) {
-		t.Fatalf("open of a file with its header overwritten: %v, want ErrDamaged", err)
-	}
+	return path, f
 }
 
 // TestEmptyFileIsNotAFirstStart: a store file that is there and empty
