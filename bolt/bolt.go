@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/eidwallet/eidwallet/internal/failpoint"
@@ -342,13 +343,36 @@ func (s *Store) Ping(ctx context.Context) error {
 // (one read transaction: bbolt's Tx.WriteTo), while the store goes on
 // serving; sized is told the copy's length first. The copy is a store
 // file: opened by Open, it holds every record as stored, sealed.
+//
+// The transaction copies into a spool file beside the store (unlinked
+// at once, so that nothing is left of it after a crash), and w is written
+// from that after it ends: a reader as slow as it likes, or one that
+// stops reading, holds no transaction. One held would keep bbolt from
+// growing its mapping when the file grows, and so stop every write until
+// the reader finished.
 func (s *Store) Backup(w io.Writer, sized func(int64)) error {
-	err := s.db.View(func(btx *bbolt.Tx) error {
-		sized(btx.Size())
-		_, err := btx.WriteTo(w)
+	spool, err := os.CreateTemp(filepath.Dir(s.path), "."+filepath.Base(s.path)+".backup-*") // 0600, as the store
+	if err != nil {
+		return fmt.Errorf("bolt: backup: %w", err)
+	}
+	defer spool.Close()
+	if os.Remove(spool.Name()) != nil { // a system that keeps an open file's name: removed once closed
+		defer os.Remove(spool.Name())
+	}
+	var n int64
+	err = s.db.View(func(btx *bbolt.Tx) error {
+		var err error
+		n, err = btx.WriteTo(spool)
 		return err
 	})
+	if err == nil {
+		_, err = spool.Seek(0, io.SeekStart)
+	}
 	if err != nil {
+		return fmt.Errorf("bolt: backup: %w", err)
+	}
+	sized(n)
+	if _, err := io.Copy(w, io.LimitReader(spool, n)); err != nil {
 		return fmt.Errorf("bolt: backup: %w", err)
 	}
 	return nil

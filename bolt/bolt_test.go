@@ -3,6 +3,7 @@ package bolt_test
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -217,5 +218,81 @@ func TestEmptyFileIsNotAFirstStart(t *testing.T) {
 	}
 	if fi, err := os.Stat(path); err != nil || fi.Size() != 0 {
 		t.Errorf("the empty file was written to: %v %v", fi, err)
+	}
+}
+
+// blockedWriter is a backup's reader that stops reading: its first Write
+// says so on started and waits for release.
+type blockedWriter struct {
+	started, release chan struct{}
+	n                int
+}
+
+func (w *blockedWriter) Write(p []byte) (int, error) {
+	if w.n == 0 {
+		close(w.started)
+		<-w.release
+	}
+	w.n += len(p)
+	return len(p), nil
+}
+
+// TestBackupHoldsNoTransactionWhileSent: while a backup's reader stops
+// reading, the store goes on committing, growing the file well past its
+// mapping (which a read transaction held open would block), and leaves
+// no spool file behind; the copy is the store as it was.
+func TestBackupHoldsNoTransactionWhileSent(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	put := func(name string, size int) error {
+		return s.Update(ctx, func(tx wallet.Tx) error {
+			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{name}, Body: make([]byte, size)})
+		})
+	}
+	if err := put("before", 100); err != nil {
+		t.Fatal(err)
+	}
+	w := &blockedWriter{started: make(chan struct{}), release: make(chan struct{})}
+	var size int64
+	backedUp := make(chan error, 1)
+	go func() { backedUp <- s.Backup(w, func(n int64) { size = n }) }()
+	<-w.started
+	if left, _ := os.ReadDir(dir); len(left) != 1 {
+		t.Errorf("the data dir holds %d entries while the backup is sent, want the store alone (the spool unlinked)", len(left))
+	}
+	grown := make(chan error, 1)
+	go func() {
+		for i := range 32 {
+			if err := put(fmt.Sprintf("after-%d", i), 1<<20); err != nil {
+				grown <- err
+				return
+			}
+		}
+		grown <- nil
+	}()
+	select {
+	case err := <-grown:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(time.Minute):
+		close(w.release) // so that the store can close
+		t.Fatal("32 MiB of commits did not end in a minute while a backup's reader stood still")
+	}
+	close(w.release)
+	if err := <-backedUp; err != nil {
+		t.Fatal(err)
+	}
+	if int64(w.n) != size {
+		t.Errorf("backup wrote %d bytes, told %d", w.n, size)
+	}
+	if fi, _ := os.Stat(path); fi.Size() < 32<<20 || size >= 32<<20 {
+		t.Errorf("store %d bytes, copy %d: want the store grown past 32 MiB, the copy from before", fi.Size(), size)
 	}
 }
