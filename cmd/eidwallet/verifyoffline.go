@@ -33,8 +33,10 @@ valid, 1 refused, 2 a bad command line or a file that cannot be read.
 With --seen, the counter's seen-cti store (THREATS T39): a code whose cti
 the file holds is refused (reason already_used), and a valid one's is
 added; the file is made if missing (0600), and a cti is kept until ten
-minutes after its code expired. Without it nothing stops a second scan at
-this counter.
+minutes after its code expired. Runs at once may share the file: each
+takes FILE.lock (made beside it) while it reads and writes, so of two
+scans of one code one is refused. Without it nothing stops a second scan
+at this counter.
 `
 
 // offlineResult is what verify-offline prints.
@@ -135,8 +137,20 @@ const keepSeen = 10 * time.Minute
 // markSeen records cti, of a code valid until exp, in the seen-cti file at
 // path, and reports whether it was not there: one line per cti, "cti
 // unix-expiry", those expired longer than keepSeen dropped as it is
-// written again (writeSecretFile: whole, 0600).
+// written again (writeSecretFile: whole, 0600). The read, the check and
+// the write are one step under an exclusive lock of path+".lock" (a
+// file never replaced, as path is), so that of two scans of one code at
+// once, by two processes, one is refused, and neither drops the other's
+// line (THREATS T39).
 func markSeen(path, cti string, exp, now time.Time) (bool, error) {
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return false, err
+	}
+	defer lock.Close() // and the lock with it
+	if err := lockFile(lock); err != nil {
+		return false, fmt.Errorf("lock %s: %w", lock.Name(), err)
+	}
 	old, err := readCapped(path, 16<<20)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return false, err
