@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -263,6 +264,13 @@ func remoteRequest(obj *openid4vp.WalletRequest, leaf *x509.Certificate, policy 
 	_, rr.Name = openid4vp.ClientIDPrefix(obj.ClientID)
 	if leaf != nil && len(leaf.Subject.Organization) > 0 {
 		rr.Name = leaf.Subject.Organization[0]
+	}
+	// The verifier's identifier and name are shown on the citizen's
+	// consent screen and kept in the activity log: text others read,
+	// held to the rule of our own verifiers' names (displayText), so
+	// that no line break or bidi override forges what the citizen reads.
+	if !utf8.ValidString(rr.ClientID+rr.Name) || !displayText(rr.ClientID) || !displayText(rr.Name) {
+		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: its client identifier or name holds control or format characters")
 	}
 	if obj.ResponseMode != openid4vp.DirectPostJWT {
 		return rr, nil

@@ -2,6 +2,8 @@ package wallet
 
 import (
 	"context"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"net"
 	"net/url"
@@ -63,5 +65,38 @@ func TestRemoteRequestChecksItsResponseURI(t *testing.T) {
 	obj.ResponseURI = "https://verifier.example/resp"
 	if rr, err := remoteRequest(obj, nil, outboundPolicy{}); err != nil || rr.ResponseURI != obj.ResponseURI {
 		t.Errorf("a public https response_uri: %+v %v", rr, err)
+	}
+}
+
+// TestRemoteRequestRefusesHiddenText: a verifier elsewhere whose client
+// identifier or certificate's organization holds a line break, a line
+// separator or a bidi override is refused when the request is resolved,
+// as one of our own verifiers' names would be: the citizen reads both on
+// the consent screen.
+func TestRemoteRequestRefusesHiddenText(t *testing.T) {
+	for _, c := range []struct {
+		clientID, org string
+	}{
+		{"redirect_uri:https://verifier.example/r\u2028\u2028National Police", ""},
+		{"redirect_uri:https://verifier.example/r\u202e", ""},
+		{"redirect_uri:https://verifier.example/r\n", ""},
+		{"x509_san_dns:verifier.example", "Shop\u2029Police — verified"},
+		{"x509_san_dns:verifier.example", "Shop\x1b[2J"},
+	} {
+		obj := &openid4vp.WalletRequest{RequestObject: openid4vp.RequestObject{ClientID: c.clientID,
+			ResponseURI: "https://verifier.example/r", ResponseMode: openid4vp.DirectPost, Nonce: "n"}}
+		var leaf *x509.Certificate
+		if c.org != "" {
+			leaf = &x509.Certificate{Subject: pkix.Name{Organization: []string{c.org}}}
+		}
+		if _, err := remoteRequest(obj, leaf, outboundPolicy{}); ErrorCode(err) != api.CodeInvalidRequest {
+			t.Errorf("client_id %q, organization %q: %v, want invalid_request", c.clientID, c.org, err)
+		}
+	}
+	obj := &openid4vp.WalletRequest{RequestObject: openid4vp.RequestObject{ClientID: "x509_san_dns:verifier.example",
+		ResponseURI: "https://verifier.example/r", ResponseMode: openid4vp.DirectPost, Nonce: "n"}}
+	leaf := &x509.Certificate{Subject: pkix.Name{Organization: []string{"Apotheke Zürich\u200d"}}}
+	if rr, err := remoteRequest(obj, leaf, outboundPolicy{}); err != nil || rr.Name != "Apotheke Zürich\u200d" {
+		t.Errorf("a plain organization: %+v %v", rr, err)
 	}
 }
