@@ -173,6 +173,13 @@ func (s *server) securityHeaders() gin.HandlerFunc {
 		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
 			h.Set("Cache-Control", "no-store")
 		}
+		// RFC 6797 §7.1: served over TLS, the host tells browsers to come
+		// back over TLS only, so that no later visit to the staff page, where
+		// a verifier key is typed, goes out in the clear; §7.2: never over
+		// plain HTTP (a proxy that ends TLS sets it itself, operations.md).
+		if c.Request.TLS != nil {
+			h.Set("Strict-Transport-Security", "max-age=31536000")
+		}
 		c.Next()
 	}
 }

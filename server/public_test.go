@@ -214,22 +214,34 @@ func TestProbesAndMetrics(t *testing.T) {
 }
 
 // TestSecurityHeaders: every answer has nosniff, a strict CSP and a
-// request id; /v1/ answers are no-store.
+// request id; /v1/ answers are no-store; over TLS, and only over TLS,
+// Strict-Transport-Security (RFC 6797 §7.1, §7.2), the staff page too.
 func TestSecurityHeaders(t *testing.T) {
-	h := newHarness(t)
-	w := h.setup()
-	for _, c := range []struct{ path, bearer string }{
-		{"/healthz", ""}, {"/v1/me/credentials", w.token}, {"/v1/me/credentials", ""}, {"/nope", ""}, {"/issuers/vss/jwks.json", ""},
-	} {
-		resp := h.request("GET", c.path, c.bearer, "", nil)
-		resp.Body.Close()
-		if resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
-			!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
-			len(resp.Header.Get("X-Request-Id")) < 16 {
-			t.Errorf("%s: headers %v", c.path, resp.Header)
-		}
-		if strings.HasPrefix(c.path, "/v1/") && resp.Header.Get("Cache-Control") != "no-store" {
-			t.Errorf("%s: Cache-Control %q", c.path, resp.Header.Get("Cache-Control"))
+	plain := newHarness(t)
+	cert, _ := localhostCert(t)
+	overTLS := startHarness(t, servicetest.Open(t), cert)
+	for _, h := range []*harness{plain, overTLS} {
+		w := h.setup()
+		for _, c := range []struct{ path, bearer string }{
+			{"/healthz", ""}, {"/v1/me/credentials", w.token}, {"/v1/me/credentials", ""}, {"/nope", ""}, {"/issuers/vss/jwks.json", ""}, {"/verify", ""},
+		} {
+			resp := h.request("GET", c.path, c.bearer, "", nil)
+			resp.Body.Close()
+			if resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+				!strings.HasPrefix(resp.Header.Get("Content-Security-Policy"), "default-src 'none'") ||
+				len(resp.Header.Get("X-Request-Id")) < 16 {
+				t.Errorf("%s: headers %v", c.path, resp.Header)
+			}
+			if strings.HasPrefix(c.path, "/v1/") && resp.Header.Get("Cache-Control") != "no-store" {
+				t.Errorf("%s: Cache-Control %q", c.path, resp.Header.Get("Cache-Control"))
+			}
+			want := ""
+			if h == overTLS {
+				want = "max-age=31536000"
+			}
+			if got := resp.Header.Get("Strict-Transport-Security"); got != want {
+				t.Errorf("%s (TLS %v): Strict-Transport-Security %q, want %q", c.path, resp.TLS != nil, got, want)
+			}
 		}
 	}
 }
