@@ -23,6 +23,18 @@ func TestBase45Vectors(t *testing.T) {
 			t.Errorf("decode %q = %q %v", want, got, err)
 		}
 	}
+	// Space is in the alphabet but never last (RFC 9285 §4), so a
+	// scanned code's surrounding whitespace can be trimmed (Parse).
+	for n := range 2000 {
+		b := make([]byte, n%7+1)
+		for i := range b {
+			b[i] = byte(n*31 + i*97)
+		}
+		b[len(b)-1] = byte(n)
+		if e := encode45(b); strings.HasSuffix(e, " ") {
+			t.Fatalf("encode %x = %q ends in a space", b, e)
+		}
+	}
 	for _, bad := range []string{"GGW", "A", "ab", "QED8WEX", "::", "AB\n"} {
 		if _, err := decode45(bad); err == nil {
 			t.Errorf("decode %q: accepted", bad)
@@ -89,6 +101,12 @@ func TestShareRoundTrip(t *testing.T) {
 	if err != nil || s.Claims["full_name"] != "Nguyễn Thị Minh Khai" || s.Claims["age_over_18"] != true || !s.Consent ||
 		s.StatusIndex != 7 || string(s.CTI) != "0123456789ab" {
 		t.Fatalf("verify: %+v %v", s, err)
+	}
+	// As a counter scanner types it: an Enter after it, blanks around.
+	for _, scanned := range []string{text + "\r\n", " " + text + "\n", "\t" + text + " "} {
+		if _, err := b.Verify(scanned, f.now.Add(10*time.Second)); err != nil {
+			t.Errorf("verify %q: %v", scanned[:3]+"…"+scanned[len(scanned)-3:], err)
+		}
 	}
 	other := newFixture(t)
 	forged, _ := Sign(rand.Reader, other.attester, f.share())

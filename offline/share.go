@@ -234,6 +234,11 @@ func Parse(text string, keyFor func(kid []byte) (*ecdsa.PublicKey, error), now t
 	if len(text) > MaxTextBytes {
 		return nil, nil, refuse(ReasonMalformed, "over %d characters", MaxTextBytes)
 	}
+	// Surrounding ASCII whitespace is forgiven, as for EID1: codes: a
+	// counter scanner types an Enter after the code. Space is a base45
+	// character, but never a code's last (RFC 9285 §4: the last of three
+	// is at most 65535/2025 = 32, of two at most 255/45 = 5; space is 36).
+	text = strings.Trim(text, " \t\r\n")
 	body, ok := strings.CutPrefix(text, Prefix)
 	if !ok {
 		return nil, nil, refuse(ReasonMalformed, "not an EIDC1: code")

@@ -394,3 +394,14 @@ func TestStatsStorageFailure(t *testing.T) {
 	store.armed.Store(false)
 	h.stats("")
 }
+
+// TestVerifyForgivesScannerBlanks: both kinds of code, as a counter's
+// keyboard-wedge scanner types them (an Enter after, a blank before), are
+// redeemed as the code itself would be (qr.Parse, offline.Parse).
+func TestVerifyForgivesScannerBlanks(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	_, code := w.share(h, "full_name")
+	w.verify(h, " "+code+"\r\n", 200)
+	w.verify(h, "\t"+w.offlineShare(h, "full_name")+"\r\n", 200)
+}

@@ -187,7 +187,9 @@ func (s *Service) sweepCompactCodes(ctx context.Context) {
 }
 
 // isCompact reports whether a scanned text is an EIDC1: code.
-func isCompact(text string) bool { return strings.HasPrefix(text, offline.Prefix) }
+func isCompact(text string) bool {
+	return strings.HasPrefix(strings.TrimLeft(text, " \t\r\n"), offline.Prefix) // offline.Parse forgives it too
+}
 
 // TrustBundle is the signed trust bundle of offline verifiers (issue 12
 // item 2): every hosted issuer's keys and types, the attestation key and
