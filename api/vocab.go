@@ -77,7 +77,8 @@ type Verification struct {
 	VerifierID string    `json:"verifier_id"`
 	At         time.Time `json:"at"`
 	ShareID    string    `json:"share_id,omitempty"`
-	Result     string    `json:"result"` // valid or the error code
+	RequestID  string    `json:"request_id,omitempty"` // a request's entries: made, answered, refused
+	Result     string    `json:"result"`               // valid or the error code
 	Reason     string    `json:"reason,omitempty"`
 	Types      []string  `json:"types,omitempty"`
 	Claims     []string  `json:"claims,omitempty"`

@@ -261,6 +261,7 @@ func (w *world) newOID4VPRequest(h *harness, prefix, mode string) api.CreateRequ
 func TestOpenID4VPPresentation(t *testing.T) {
 	h, w := requestHarness(t)
 	ow := w.oid4vpWallet(h)
+	asked := map[string]bool{} // the requests made, by id
 	for _, c := range []struct{ prefix, mode string }{
 		{openid4vp.PrefixX509SANDNS, openid4vp.DirectPostJWT},
 		{openid4vp.PrefixX509Hash, openid4vp.DirectPostJWT},
@@ -270,6 +271,7 @@ func TestOpenID4VPPresentation(t *testing.T) {
 	} {
 		t.Run(c.prefix+"/"+c.mode, func(t *testing.T) {
 			req := w.newOID4VPRequest(h, c.prefix, c.mode)
+			asked[req.RequestID] = true
 			// A haip-vp:// link only where HAIP allows the request: x509_hash,
 			// an encrypted response.
 			haip := cmp.Or(c.prefix, openid4vp.PrefixX509Hash) == openid4vp.PrefixX509Hash && cmp.Or(c.mode, openid4vp.DirectPostJWT) == openid4vp.DirectPostJWT
@@ -317,12 +319,13 @@ func TestOpenID4VPPresentation(t *testing.T) {
 	h.call("GET", "/v1/verifier/verifications", w.verifierKey, nil, 200, &log)
 	approved := 0
 	for _, e := range log.Entries {
-		if e.Result == "approved" && slices.Equal(e.Claims, []string{credentials.HealthInsurance + ".full_name"}) {
+		if e.Result == "approved" && slices.Equal(e.Claims, []string{credentials.HealthInsurance + ".full_name"}) && asked[e.RequestID] {
 			approved++
+			delete(asked, e.RequestID)
 		}
 	}
 	if approved != 5 {
-		t.Errorf("verifier log: %d approvals named, want 5", approved)
+		t.Errorf("verifier log: %d approvals named, each with its request, want 5", approved)
 	}
 }
 

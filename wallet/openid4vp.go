@@ -160,7 +160,7 @@ func (s *Service) createOpenID4VPRequest(ctx context.Context, p *Principal, req 
 		if err := Requests.Put(tx, r); err != nil {
 			return err
 		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(claims)})
+		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, RequestID: r.ID, Result: "requested", Claims: requestClaimNames(claims)})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -742,7 +742,7 @@ func (s *Service) logRefusedResponse(ctx context.Context, r *Request, e *Error, 
 		} else if err != nil {
 			return err
 		}
-		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: string(e.Code), Reason: e.Reason}); err != nil {
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, RequestID: r.ID, Result: string(e.Code), Reason: e.Reason}); err != nil {
 			return err
 		}
 		return s.countRefusal(tx, requestUsage(ctx, r).failed(e))

@@ -586,6 +586,7 @@ type verificationRow struct {
 	VerifierID string    `json:"verifier_id"`
 	At         time.Time `json:"at"`
 	ShareID    string    `json:"share_id,omitempty"`
+	RequestID  string    `json:"request_id,omitempty"`
 	Result     string    `json:"result"`
 	Reason     string    `json:"reason,omitempty"`
 	Types      []string  `json:"types,omitempty"`

@@ -147,7 +147,7 @@ func (s *Service) CreateRequest(ctx context.Context, p *Principal, req api.Creat
 		if err := Requests.Put(tx, r); err != nil {
 			return err
 		}
-		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, Result: "requested", Claims: requestClaimNames(r.Claims)})
+		return s.appendVerification(tx, &api.Verification{VerifierID: v.ID, At: now, RequestID: r.ID, Result: "requested", Claims: requestClaimNames(r.Claims)})
 	})
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "request")
@@ -685,7 +685,7 @@ func (s *Service) answer(ctx context.Context, id string, load func(Tx) (*Request
 			view = remoteView(r, now)
 			return s.count(tx, counted)
 		}
-		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, Result: result,
+		if err := s.appendVerification(tx, &api.Verification{VerifierID: r.VerifierID, At: now, RequestID: r.ID, Result: result,
 			Claims: claims, Types: itemTypes(r.Items)}); err != nil {
 			return err
 		}

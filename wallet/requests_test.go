@@ -143,7 +143,10 @@ func TestRequestByVerifierQR(t *testing.T) {
 		t.Errorf("holder log: %v", events)
 	}
 	vlog, _ := r.svc.Verifications(ctx, r.verifier, api.Page{Limit: 10})
-	if len(vlog.Entries) < 2 || vlog.Entries[0].Result != "approved" {
+	// Newest first: the approval, then the request it answered, both
+	// naming the request, so the verifier can tie them to it.
+	if len(vlog.Entries) < 2 || vlog.Entries[0].Result != "approved" || vlog.Entries[0].RequestID != created.RequestID ||
+		vlog.Entries[1].Result != "requested" || vlog.Entries[1].RequestID != created.RequestID {
 		t.Errorf("verifier log: %+v", vlog.Entries)
 	}
 }

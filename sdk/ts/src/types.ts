@@ -57,6 +57,8 @@ export interface Verification {
   verifier_id: string;
   at: string;
   share_id?: string;
+  /** The request of a requested, approved, declined or refused-response entry. */
+  request_id?: string;
   /** valid, or the error code of the refused redemption. */
   result: string;
   reason?: string;

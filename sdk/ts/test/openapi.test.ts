@@ -66,6 +66,7 @@ const covered: {
     verifier_id: "required",
     at: "required",
     share_id: "optional",
+    request_id: "optional",
     result: "required",
     reason: "optional",
     types: "optional",
