@@ -193,7 +193,7 @@ func readMasterKey(path string) ([]byte, bool, error) {
 func CheckPrivate(path string) error {
 	st, err := os.Stat(path)
 	if err != nil {
-		return fmt.Errorf("stat %s: %w", path, err)
+		return err // names path
 	}
 	if st.Mode().Perm()&0o077 != 0 {
 		return fmt.Errorf("%s is accessible to group or others (mode %04o); run chmod 600 %s", path, st.Mode().Perm(), path)

@@ -19,7 +19,7 @@ import (
 // so a figure is the deployment's, whatever the number of replicas.
 func limitFlags(rl *server.RateLimits) []limitFlag {
 	return []limitFlag{
-		{"verify-per-key", "POST /v1/verify per verifier API key", &rl.VerifyPerKey},
+		{"verify-per-key", "POST /v1/verify and /v1/verifier/offline-verifications per verifier API key", &rl.VerifyPerKey},
 		{"verify-per-addr", "POST /v1/verify and the OpenID4VP request and response URIs per client address", &rl.VerifyPerAddr},
 		{"token-per-addr", "POST /v1/token per client address", &rl.TokenPerAddr},
 		{"enroll-per-addr", "POST /v1/enrollments per client address", &rl.EnrollPerAddr},

@@ -88,11 +88,13 @@ func newNotifier(cfg *config, store wallet.Store, log *slog.Logger) (n wallet.No
 }
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
-	if err := prepareDataDir(cfg.DataDir, log); err != nil {
-		return err
-	}
+	// What the command line names is read before any file is written
+	// (operations.md): the TLS files, then the data dir made or tightened.
 	tlsCert, err := loadTLS(cfg)
 	if err != nil {
+		return err
+	}
+	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
 	store, err := openStore(ctx, cfg)
