@@ -5,7 +5,9 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"fmt"
+	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,6 +49,24 @@ func TestVerifyRejects(t *testing.T) {
 		}
 		p["_sd"] = sd
 	}
+	// T30: a listener where tokens point, to see that nothing connects.
+	lookout, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lookout.Close()
+	var connected atomic.Int32
+	go func() {
+		for {
+			c, err := lookout.Accept()
+			if err != nil {
+				return
+			}
+			connected.Add(1)
+			c.Close()
+		}
+	}()
+	here := "http://" + lookout.Addr().String()
 	attacker := newKey(t)
 	insurerKey := newKey(t)
 	insurer := "https://wallet.example/issuers/vss"
@@ -91,7 +111,9 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "ES384 in header", token: forge(func(h, p map[string]any) []string { h["alg"] = "ES384"; return nil }), reason: credentials.ReasonUnsupportedAlg},
 		// T3: keys from the token, unknown kid, wrong owner.
 		{name: "embedded jwk", token: rebind(resign(t, attacker, withHeader(hdr, "jwk", jwkOf(t, attacker), "kid", thumb(t, attacker)), payload, discs)), reason: credentials.ReasonUntrustedIssuer},
-		{name: "jku to 127.0.0.1", token: forge(func(h, p map[string]any) []string { h["jku"] = "http://127.0.0.1:1/jwks"; return nil }), reason: credentials.ReasonUntrustedIssuer},
+		{name: "jku to 127.0.0.1", token: forge(func(h, p map[string]any) []string { h["jku"] = here + "/jwks"; return nil }), reason: credentials.ReasonUntrustedIssuer},
+		{name: "x5u to 127.0.0.1", token: forge(func(h, p map[string]any) []string { h["x5u"] = here + "/cert"; return nil }), reason: credentials.ReasonUntrustedIssuer},
+		{name: "iss at 127.0.0.1", token: rebind(resign(t, attacker, withHeader(hdr, "kid", thumb(t, attacker)), with(payload, "iss", here), discs)), reason: credentials.ReasonUntrustedIssuer},
 		{name: "x5c", token: forge(func(h, p map[string]any) []string { h["x5c"] = []any{"MIIB"}; return nil }), reason: credentials.ReasonUntrustedIssuer},
 		{name: "unknown kid", token: rebind(resign(t, attacker, withHeader(hdr, "kid", thumb(t, attacker)), payload, discs)), reason: credentials.ReasonUntrustedIssuer},
 		{name: "insurer key claims mps as iss", token: rebind(resign(t, insurerKey, withHeader(hdr, "kid", insurerKid), payload, discs)), reason: credentials.ReasonUntrustedIssuer},
@@ -211,6 +233,9 @@ func TestVerifyRejects(t *testing.T) {
 			}
 		})
 		seen[tc.reason] = true
+	}
+	if n := connected.Load(); n != 0 {
+		t.Errorf("T30: %d connections to where the tokens' jku, x5u and iss pointed, want none", n)
 	}
 	// Every verification reason has a test; the status reasons are covered
 	// by the status list tests.
