@@ -185,3 +185,26 @@ func TestWaitsBounded(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestWaitsBoundedPerKey: one verifier API key holds at most 256
+// long-polls and event streams at once (a counter's waits on its
+// requests); the next is 429 with Retry-After.
+func TestWaitsBoundedPerKey(t *testing.T) {
+	h, w := requestHarness(t)
+	req := w.newRequest(h, "full_name")
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	for range 256 {
+		resp := h.request("GET", "/v1/verifier/requests/"+req.RequestID+"/events", w.verifierKey, "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", len(open), resp.StatusCode)
+		}
+		open = append(open, resp)
+	}
+	wantRetryAfter(t, h.request("GET", "/v1/verifier/requests/"+req.RequestID+"/events", w.verifierKey, "", nil), 1, 1)
+	wantRetryAfter(t, h.request("GET", "/v1/verifier/requests/"+req.RequestID+"?wait=30", w.verifierKey, "", nil), 1, 1)
+}
