@@ -5,10 +5,12 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/big"
 	"os"
 	"path/filepath"
 	"slices"
@@ -281,6 +283,12 @@ func TestTokenAssertionRules(t *testing.T) {
 	if _, err := e.svc.Token(ctx, replayed); err != nil {
 		t.Fatal(err)
 	}
+	// THREATS T12: the replay with s replaced by n−s, another valid
+	// signature of the same bytes, has the same jti: refused as well.
+	i := strings.LastIndexByte(replayed, '.')
+	sig, _ := base64.RawURLEncoding.DecodeString(replayed[i+1:])
+	new(big.Int).Sub(elliptic.P256().Params().N, new(big.Int).SetBytes(sig[32:])).FillBytes(sig[32:])
+	mauled := replayed[:i+1] + base64.RawURLEncoding.EncodeToString(sig)
 	// Each refusal is invalid_grant, for the reason its description gives.
 	for name, tc := range map[string]struct{ tok, why string }{
 		"signed by another key": {assertion(other, nil), "not a valid assertion of an enrolled device"},
@@ -294,6 +302,7 @@ func TestTokenAssertionRules(t *testing.T) {
 		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), "sub must be the device id"},
 		"no sub":              {assertion(key, func(c map[string]any) { delete(c, "sub") }), "sub must be the device id"},
 		"jti replayed":        {replayed, "jti already used"},
+		"jti replayed, n−s":   {mauled, "jti already used"},
 	} {
 		_, err := e.svc.Token(ctx, tc.tok)
 		var we *wallet.Error
