@@ -17,11 +17,13 @@
 // writer; PostgreSQL fails the losers of a conflict with a serialization
 // failure, and Update runs fn again on a fresh transaction, up to
 // maxAttempts times: on PostgreSQL, Update's fn may run more than once,
-// as Batch's may on every store. Batch, the redemption's transaction, is
-// READ COMMITTED: its check-and-set is a Swap (a conditional UPDATE) or
-// the insert of a key, which PostgreSQL decides on the committed row, so
-// of 50 concurrent redemptions of a one-time share exactly one commits
-// (THREATS T15) and none is aborted to get there. Every commit is durable
+// as Batch's may on every store. Batch, the redemption's and issuance's
+// transaction, is READ COMMITTED: its check-and-set is a Swap (a
+// conditional UPDATE) or the insert of a key or unique value, which
+// PostgreSQL decides on the committed row, so of 50 concurrent redemptions
+// of a one-time share exactly one commits (THREATS T15) and none is
+// aborted to get there; a unique value a concurrent insert took first
+// runs fn again (retryable). Every commit is durable
 // before Update returns: Open refuses fsync off and synchronous_commit
 // other than on or remote_apply (THREATS T31).
 package postgres
@@ -435,9 +437,16 @@ func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(
 
 // retryable reports whether err is PostgreSQL aborting a transaction that
 // would succeed if run again: serialization_failure or deadlock_detected.
+// retryable reports whether err is a conflict that running fn again
+// resolves: a serialization failure or a deadlock, or at READ COMMITTED
+// (Batch) a unique violation. A put's guard refuses a unique value
+// another row holds, but not one a concurrent transaction is inserting
+// and has not committed: the insert then waits for it and fails with
+// 23505. Run again, the guard sees the committed row (under SERIALIZABLE
+// PostgreSQL reports such a race as 40001).
 func retryable(err error) bool {
 	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01")
+	return errors.As(err, &pgErr) && (pgErr.Code == "40001" || pgErr.Code == "40P01" || pgErr.Code == "23505")
 }
 
 // backoff is the pause before attempt+1: exponential from 1 ms to at most

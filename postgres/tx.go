@@ -30,9 +30,11 @@ import (
 // ErrExists when it wrote no row. Under SERIALIZABLE a concurrent
 // transaction that takes the same key makes that statement, or the
 // commit, fail with a serialization failure instead, and Update runs fn
-// again; Batch, at READ COMMITTED, puts only new keys of Immutable kinds
-// (log entries), whose conflicts ON CONFLICT decides after waiting for the
-// other writer, and changes records by swaps. Values wallet.CheckValue
+// again; Batch, at READ COMMITTED, puts new keys of Immutable kinds (log
+// entries, status indices), whose conflicts ON CONFLICT decides after
+// waiting for the other writer, new records (a holder) whose unique value
+// a concurrent insert may take first (23505: fn runs again), and changes
+// records by swaps. Values wallet.CheckValue
 // refuses never reach PostgreSQL, so a lookup by an id from a URL cannot
 // abort the transaction either.
 type tx struct {

@@ -514,7 +514,11 @@ func (s *Service) holderFor(tx Tx, citizenID string, now time.Time) (*Holder, er
 		return nil, err
 	}
 	h = &Holder{ID: id, CitizenHash: ch, Created: now}
-	return h, Holders.Put(tx, h)
+	err = Holders.Put(tx, h)
+	if errors.Is(err, ErrExists) { // made since the read by a concurrent Batch (READ COMMITTED)
+		return Holders.By(tx, byCitizen, ch)
+	}
+	return h, err
 }
 
 // Backuper is a store that writes a consistent copy of itself while it

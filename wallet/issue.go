@@ -95,7 +95,13 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 	if err != nil {
 		return nil, s.storeErr(ctx, err, "issuer key")
 	}
-	if err := s.store.Update(ctx, func(tx Tx) error { return s.allocate(tx, is.ID, items, now) }); err != nil {
+	// Both transactions are Batches (on PostgreSQL READ COMMITTED): every
+	// decision in them is a key or unique value taken by a put that is
+	// refused when taken (a status index, a new holder, a log entry, an
+	// idempotent answer), then decided again. As SERIALIZABLE Updates, a
+	// batch of 256 lines read so much that any single issuance committing
+	// beside it failed it again and again, until it gave up.
+	if err := s.store.Batch(ctx, func(tx Tx) error { return s.allocate(tx, is.ID, items, now) }); err != nil {
 		return nil, s.storeErr(ctx, err, "allocate status")
 	}
 	s.signAll(signer, is.ID, items, now)
@@ -142,7 +148,7 @@ func (s *Service) IssueBatch(ctx context.Context, p *Principal, reqs []api.Issue
 // nothing and gets the answer given.
 func (s *Service) storeIssued(ctx context.Context, is *Issuer, items []*pendingIssue, now time.Time) error {
 	for attempt := 1; ; attempt++ {
-		err := s.store.Update(ctx, func(tx Tx) error {
+		err := s.store.Batch(ctx, func(tx Tx) error {
 			// A retry of a keyed line answered meanwhile stores nothing.
 			if err := s.answeredIssues(tx, items); err != nil {
 				return err

@@ -763,7 +763,7 @@ func TestRedemptionsOfOneCitizenAcrossReplicas(t *testing.T) {
 	}
 }
 
-// activityOrder is a store that records, for each Update, the holders
+// activityOrder is a store that records, for each Update and Batch, the holders
 // whose activity logs it appends to, in the order it does.
 type activityOrder struct {
 	wallet.Store
@@ -772,8 +772,16 @@ type activityOrder struct {
 }
 
 func (s *activityOrder) Update(ctx context.Context, fn func(wallet.Tx) error) error {
+	return s.record(s.Store.Update, ctx, fn)
+}
+
+func (s *activityOrder) Batch(ctx context.Context, fn func(wallet.Tx) error) error {
+	return s.record(s.Store.Batch, ctx, fn)
+}
+
+func (s *activityOrder) record(run func(context.Context, func(wallet.Tx) error) error, ctx context.Context, fn func(wallet.Tx) error) error {
 	var holders []string
-	err := s.Store.Update(ctx, func(tx wallet.Tx) error {
+	err := run(ctx, func(tx wallet.Tx) error {
 		holders = holders[:0]
 		return fn(&activityOrderTx{Tx: tx, holders: &holders})
 	})
@@ -839,5 +847,82 @@ func TestBulkAppendsInHolderOrder(t *testing.T) {
 	}
 	if appended < len(reqs) {
 		t.Errorf("%d activity appends recorded for %d issued credentials", appended, len(reqs))
+	}
+}
+
+// TestBulkBesideSingleIssuance: bulk batches of 256 lines issue every
+// line while single issuances of the same issuer commit beside them, and
+// two batches naming the same new citizens at once make each citizen one
+// holder. On PostgreSQL, as SERIALIZABLE transactions, such a batch read
+// so much that each single issuance committing beside it failed it, until
+// it gave up (503 storage_unavailable, the store healthy).
+func TestBulkBesideSingleIssuance(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	line := func(citizen string) api.IssueRequest {
+		return api.IssueRequest{CitizenID: citizen, Type: "national_id", ExpiresAt: e.now.AddDate(5, 0, 0),
+			Claims: map[string]any{"id_number": citizen, "full_name": "Le Thi Demo", "birth_date": "1990-01-01",
+				"sex": "F", "nationality": "VN", "issue_date": "2024-01-01", "expiry_date": "2034-01-01"}}
+	}
+	batch := func(from int) []api.IssueRequest {
+		reqs := make([]api.IssueRequest, 256)
+		for i := range reqs {
+			reqs[i] = line(fmt.Sprintf("0021%08d", from+i))
+		}
+		return reqs
+	}
+	stop := make(chan struct{})
+	var singles sync.WaitGroup
+	var single atomic.Int64
+	for w := range 2 {
+		singles.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := e.svc.Issue(ctx, e.issuer, line(fmt.Sprintf("0031%02d%06d", w, n))); err != nil {
+					t.Errorf("a single issuance: %v", err)
+					return
+				}
+				single.Add(1)
+			}
+		})
+	}
+	var batches sync.WaitGroup
+	var results [4][]wallet.IssueResult
+	for b := range 4 {
+		batches.Go(func() {
+			// Batches 0 and 1 name the same citizens, as do 2 and 3.
+			res, err := e.svc.IssueBatch(ctx, e.issuer, batch(b/2*1000))
+			if err != nil {
+				t.Errorf("batch %d: %v", b, err)
+				return
+			}
+			results[b] = res
+			for i, r := range res {
+				if r.Err != nil {
+					t.Errorf("batch %d line %d: %v", b, i, r.Err)
+					return
+				}
+			}
+		})
+	}
+	batches.Wait()
+	close(stop)
+	singles.Wait()
+	t.Logf("%d single issuances beside the batches", single.Load())
+	if t.Failed() {
+		return
+	}
+	// Each citizen of two batches at once is one holder.
+	for _, b := range []int{0, 2} {
+		for _, i := range []int{0, 100, 255} {
+			one, other := e.holderOf(t, results[b][i].Response.CredentialID), e.holderOf(t, results[b+1][i].Response.CredentialID)
+			if one.Subject != other.Subject {
+				t.Errorf("batches %d and %d, line %d: holders %s and %s for one citizen", b, b+1, i, one.Subject, other.Subject)
+			}
+		}
 	}
 }

@@ -33,14 +33,16 @@ type Store interface {
 	// than once (PostgreSQL retries serialization failures), so fn sets,
 	// rather than accumulates, what it hands out.
 	Update(ctx context.Context, fn func(Tx) error) error
-	// Batch is for small independent check-and-set transactions on the
-	// hot path (redemptions): they may be committed together, sharing one
-	// fsync (bbolt), and each read may see the latest committed state
-	// rather than one snapshot (PostgreSQL runs Batch at READ COMMITTED,
-	// so that no serialization failure aborts it). fn's check-and-set is
-	// therefore a Swap, a UseOnce or a put of an Immutable kind, and fn
-	// reads again and decides again after ErrChanged or ErrExists. fn may
-	// run more than once, so it must only touch the store.
+	// Batch is for independent check-and-set transactions: the hot path's
+	// (redemptions) and issuance's, whose bulk batches read too much to
+	// be serializable beside single issuances. They may be committed
+	// together, sharing one fsync (bbolt), and each read may see the
+	// latest committed state rather than one snapshot (PostgreSQL runs
+	// Batch at READ COMMITTED, so that no serialization failure aborts
+	// it). fn's check-and-set is therefore a Swap, a UseOnce, a put of an
+	// Immutable kind or of a unique index value, and fn reads again and
+	// decides again after ErrChanged or ErrExists. fn may run more than
+	// once, so it must only touch the store.
 	Batch(ctx context.Context, fn func(Tx) error) error
 	// Fetch is a View that runs one Tx.Fetch: on PostgreSQL one statement
 	// in one round trip, with no transaction to begin or commit.
