@@ -437,6 +437,21 @@ func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(
 
 // retryable reports whether err is PostgreSQL aborting a transaction that
 // would succeed if run again: serialization_failure or deadlock_detected.
+// Unreachable reports whether err, Open's, says the database gave no
+// session at all: no answer on the network (refused, timed out, no route,
+// no such host) or not yet taking connections (starting up, shutting
+// down). It is false when the database answered and refused this service
+// (its password, database name, durability settings, migrations): those
+// need the operator, not time.
+func Unreachable(err error) bool {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code == "57P03" || pgErr.Code == "57P01" // cannot_connect_now, admin_shutdown
+	}
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ce)
+}
+
 // retryable reports whether err is a conflict that running fn again
 // resolves: a serialization failure or a deadlock, or at READ COMMITTED
 // (Batch) a unique violation. A put's guard refuses a unique value

@@ -3,7 +3,10 @@ package main
 import (
 	"context"
 	"errors"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -219,6 +222,10 @@ func TestReplicas(t *testing.T) {
 	t.Run("a webhook pending on a replica killed with SIGKILL is delivered by the other", func(t *testing.T) {
 		p := newPair(t, bin)
 		p.webhookSurvivesKill(t)
+	})
+
+	t.Run("a replica started before its database is reachable waits for it; one refused starts no more", func(t *testing.T) {
+		waitsForDatabase(t, newDeployment(t, bin))
 	})
 }
 
@@ -456,5 +463,69 @@ func (p *pair) limitsShared(t *testing.T) {
 	wg.Wait()
 	if n := passed.Load(); n < 36 || n > 40 {
 		t.Errorf("%d of 100 redemptions passed a limit of 40 over two replicas, want 36 to 40", n)
+	}
+}
+
+// waitsForDatabase starts a replica whose DSN names a port nothing
+// listens on yet, and 2 s later opens there a relay to the database, as a
+// database coming up after its replicas: the replica listens once it can
+// reach it, having said that it waits. A DSN the database refuses (a
+// wrong password) ends the start at once.
+func waitsForDatabase(t *testing.T, d *deployment) {
+	real, err := url.Parse(d.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	later := probe.Addr().String()
+	probe.Close()
+	relayed := *real
+	relayed.Host = later
+	go func() {
+		time.Sleep(2 * time.Second)
+		ln, err := net.Listen("tcp", later)
+		if err != nil {
+			t.Errorf("relay: %v", err)
+			return
+		}
+		t.Cleanup(func() { ln.Close() })
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				db, err := net.Dial("tcp", real.Host)
+				if err != nil {
+					return
+				}
+				defer db.Close()
+				go io.Copy(db, c)
+				io.Copy(c, db)
+			}()
+		}
+	}()
+	d.dsn = relayed.String()
+	start := time.Now()
+	r := d.start("late")
+	if waited := time.Since(start); waited < 2*time.Second || !strings.Contains(r.logs.String(), "postgres unreachable; trying again") {
+		t.Errorf("listening after %s, logs:\n%s", waited, r.logs.String())
+	}
+	if _, err := r.client().Admin(r.adminToken(t)).Issuers(context.Background()); err != nil {
+		t.Errorf("served after the wait: %v", err)
+	}
+
+	refused := *real
+	refused.User = url.UserPassword(real.User.Username(), "not-the-password")
+	cmd := exec.Command(d.bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", t.TempDir(), "--store", "postgres",
+		"--postgres-dsn", refused.String(), "--postgres-schema", d.schema, "--master-key", d.keyFile, "--public-url", replicaPublicURL)
+	start = time.Now()
+	out, err := cmd.CombinedOutput()
+	if err == nil || time.Since(start) > 10*time.Second || strings.Contains(string(out), "trying again") {
+		t.Errorf("refused by the database: exit %v after %s:\n%s", err, time.Since(start), out)
 	}
 }

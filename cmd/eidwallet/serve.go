@@ -70,6 +70,32 @@ func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 	return s, nil
 }
 
+// storeWait is how long serve waits at start for a PostgreSQL it cannot
+// reach (down, restarting, not yet up beside it), so that a replica
+// started during an outage comes up when the database does, as running
+// replicas ride one out. A database that answers and refuses (password,
+// database name, durability) stops the start at once.
+const storeWait = 2 * time.Minute
+
+// openServedStore is openStore for serve: on PostgreSQL it tries again,
+// every second at first and every 10 at most, while the database is
+// unreachable, for up to storeWait, saying so in the log.
+func openServedStore(ctx context.Context, cfg *config, log *slog.Logger) (wallet.Store, error) {
+	deadline := time.Now().Add(storeWait)
+	for pause := time.Second; ; pause = min(2*pause, 10*time.Second) {
+		store, err := openStore(ctx, cfg)
+		if err == nil || !postgres.Unreachable(err) || time.Now().Add(pause).After(deadline) {
+			return store, err
+		}
+		log.Warn("postgres unreachable; trying again", "in", pause.String(), "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w (stopped while waiting for PostgreSQL)", err)
+		case <-time.After(pause):
+		}
+	}
+}
+
 // newNotifier is what lets each replica's waiters hear of the others'
 // changes: LISTEN/NOTIFY over PostgreSQL, or polling every second when
 // cfg turns it off; nil for bbolt (the service's in-process hub). stop
@@ -97,7 +123,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
-	store, err := openStore(ctx, cfg)
+	store, err := openServedStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
