@@ -435,8 +435,6 @@ func (s *Store) run(ctx context.Context, op string, opts pgx.TxOptions, fn func(
 	return nil
 }
 
-// retryable reports whether err is PostgreSQL aborting a transaction that
-// would succeed if run again: serialization_failure or deadlock_detected.
 // Unreachable reports whether err, Open's, says the database gave no
 // session at all: no answer on the network (refused, timed out, no route,
 // no such host) or not yet taking connections (starting up, shutting
