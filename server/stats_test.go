@@ -405,3 +405,24 @@ func TestVerifyForgivesScannerBlanks(t *testing.T) {
 	w.verify(h, " "+code+"\r\n", 200)
 	w.verify(h, "\t"+w.offlineShare(h, "full_name")+"\r\n", 200)
 }
+
+// TestPendingShareHasNoCode: THREATS T17, a share used before its
+// approval. A pending share carries no code to scan: its creation answers
+// none, its QR image is 409 until the holder approves, and its view holds
+// no qr_text.
+func TestPendingShareHasNoCode(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	var created api.ShareCreated
+	h.call("POST", "/v1/me/shares", w.token, api.ShareRequest{
+		Items: []api.ShareRequestItem{{CredentialID: w.credential.CredentialID, Claims: []string{"full_name"}}}}, 201, &created)
+	if created.Status != api.SharePending {
+		t.Fatalf("created %+v", created)
+	}
+	wantError(t, h.request("GET", "/v1/me/shares/"+created.ShareID+"/qr.png", w.token, "", nil), 409, "conflict")
+	var view api.ShareView
+	h.call("GET", "/v1/me/shares/"+created.ShareID, w.token, nil, 200, &view)
+	if view.QRText != "" || view.Status != api.SharePending {
+		t.Errorf("a pending share's view: %+v", view)
+	}
+}
