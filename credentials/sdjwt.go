@@ -139,6 +139,11 @@ type processor struct {
 	reserved func(string) bool // top-level names never to be disclosed, in whole or in part (nil: none)
 	// disclosed lists the top-level claims that came from disclosures.
 	disclosed []string
+	// within names the top-level claims a disclosure below the top level
+	// (an object's property, an array's element) was used inside; under
+	// is the top-level claim being processed.
+	within map[string]bool
+	under  string
 }
 
 func newProcessor(raws []string, reserved func(string) bool) (*processor, error) {
@@ -146,6 +151,7 @@ func newProcessor(raws []string, reserved func(string) bool) (*processor, error)
 		byDigest: make(map[string]*disclosure, len(raws)),
 		seen:     make(map[string]bool, len(raws)+8),
 		reserved: reserved,
+		within:   map[string]bool{},
 	}
 	for _, raw := range raws {
 		dg := digest(raw)
@@ -179,6 +185,9 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 			if err := noDigests(k, v, depth+1); err != nil {
 				return nil, err
 			}
+		}
+		if top {
+			p.under = k
 		}
 		nv, err := p.value(v, depth+1)
 		if err != nil {
@@ -220,6 +229,11 @@ func (p *processor) object(obj map[string]any, depth int, top bool) (map[string]
 			return nil, fail(ReasonSDValidityClaim, "claim %s must not be selectively disclosed", d.name)
 		}
 		d.used = true
+		if top {
+			p.under = d.name
+		} else {
+			p.within[p.under] = true
+		}
 		v, err := p.value(d.value, depth+1)
 		if err != nil {
 			return nil, err
@@ -290,6 +304,7 @@ func (p *processor) array(arr []any, depth int) ([]any, error) {
 					return nil, fail(ReasonInvalidDisclosure, "object-property disclosure referenced from an array")
 				}
 				d.used = true
+				p.within[p.under] = true
 				v, err := p.value(d.value, depth+1)
 				if err != nil {
 					return nil, err

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -119,6 +120,11 @@ func TestRFC9901Section5IssuedSDJWT(t *testing.T) {
 	if nat := got.Claims["nationalities"]; !reflect.DeepEqual(nat, []any{"US", "DE"}) {
 		t.Errorf("nationalities = %v", nat)
 	}
+	// Its two elements are disclosures inside a plain claim: revealed, but
+	// not a disclosed top-level claim.
+	if !slices.Equal(got.DisclosedWithin, []string{"nationalities"}) || slices.Contains(got.Disclosed, "nationalities") {
+		t.Errorf("disclosed %v, within %v; want nationalities within only", got.Disclosed, got.DisclosedWithin)
+	}
 	// The same SD-JWT without key binding fails when binding is required,
 	// and fails the SD-JWT VC profile for its typ (example+sd-jwt).
 	for name, opts := range map[string]credentials.VerifyOptions{
@@ -161,6 +167,9 @@ func TestRFC9901Section5Present(t *testing.T) {
 	}
 	if n := got.Claims["nationalities"].([]any); len(n) != 0 {
 		t.Errorf("undisclosed array elements leaked: %v", n)
+	}
+	if len(got.DisclosedWithin) != 0 {
+		t.Errorf("parts of claims revealed: %v, want none", got.DisclosedWithin)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"errors"
+	"maps"
 	"math"
 	"slices"
 	"time"
@@ -125,9 +126,14 @@ type Verified struct {
 	// Disclosed lists the names of the top-level claims that came from
 	// disclosures, i.e. what the holder chose to reveal.
 	Disclosed []string
-	Holder    *ecdsa.PublicKey // cnf.jwk; nil when absent
-	Status    *StatusRef       // nil when the credential has none
-	KB        *KB              // nil when no KB-JWT was presented
+	// DisclosedWithin lists the top-level claims, plain or disclosed,
+	// inside which the holder revealed a part: a disclosure of an
+	// object's property or an array's element below the top level. What
+	// the holder revealed is Disclosed and these together.
+	DisclosedWithin []string
+	Holder          *ecdsa.PublicKey // cnf.jwk; nil when absent
+	Status          *StatusRef       // nil when the credential has none
+	KB              *KB              // nil when no KB-JWT was presented
 }
 
 // Verify checks an SD-JWT or SD-JWT+KB: RFC 9901 §7.1 (issuer-signed JWT and
@@ -194,6 +200,7 @@ func Verify(sdjwt string, trust Trust, opts VerifyOptions) (*Verified, error) {
 	}
 	v.Disclosed = proc.disclosed
 	slices.Sort(v.Disclosed)
+	v.DisclosedWithin = slices.Sorted(maps.Keys(proc.within))
 	v.Claims = payload
 	// RFC 9901 §7.1 step 5 and RFC 7519 §4.1.4, §4.1.5: validity.
 	if err := v.readValidity(payload, opts); err != nil {

@@ -4,7 +4,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
+	"encoding/base64"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -156,5 +158,56 @@ func TestOpenID4VPExternalIssuer(t *testing.T) {
 			t.Errorf("%+v: %d", in, resp.StatusCode)
 		}
 		resp.Body.Close()
+	}
+}
+
+// TestOpenID4VPNestedDisclosureNotRequested: SPEC §3.7, T35. A credential
+// of an external issuer holds a selectively disclosable part inside a
+// plain claim (medical.diagnosis); a wallet answering a request for
+// full_name alone that adds that part's disclosure is refused
+// (disclosure_not_requested), the verifier given nothing: the
+// presentation is handed over whole, so it may reveal no more than the
+// request named.
+func TestOpenID4VPNestedDisclosureNotRequested(t *testing.T) {
+	h, w := tlsWorld(t)
+	ext := newExternalIssuer(t, h.cert, h.clock.Now)
+	h.call("POST", "/v1/admin/external-issuers", h.admin, api.ExternalIssuerRequest{ID: "agency", Issuer: ext.iss,
+		Types: []string{credentials.HealthInsurance}}, 201, nil)
+	disclosure := func(salt, name, value string) (string, string) {
+		d := base64.RawURLEncoding.EncodeToString(must(json.Marshal([]string{salt, name, value})))
+		sum := sha256.Sum256([]byte(d))
+		return d, base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	name, nameDigest := disclosure("c2FsdHNhbHRzYWx0c2FsdA", "full_name", "Tran Van Ngoai")
+	secret, secretDigest := disclosure("b3RoZXJzYWx0b3RoZXJzYWx0", "diagnosis", "private")
+	hi, _ := h.svc.Types().ByID(credentials.HealthInsurance)
+	now := h.clock.Now()
+	jwt := must(credentials.SignJWT(ext.key, "dc+sd-jwt", must(credentials.Thumbprint(&ext.key.PublicKey)), map[string]any{
+		"iss": ext.iss, "vct": hi.VCT, "iat": now.Unix(), "exp": now.AddDate(1, 0, 0).Unix(),
+		"cnf":     map[string]any{"jwk": must(credentials.PublicJWK(&w.device.PublicKey))},
+		"status":  map[string]any{"status_list": map[string]any{"idx": 9, "uri": ext.statusURI()}},
+		"_sd_alg": "sha-256", "_sd": []string{nameDigest},
+		"medical": map[string]any{"_sd": []string{secretDigest}},
+	}))
+	ow := w.oid4vpWallet(h)
+	req := w.newOID4VPRequest(h, openid4vp.PrefixX509Hash, "") // health_insurance full_name
+	r := ow.resolve(req.QRText)
+	for _, c := range []struct {
+		disclosures string
+		status      int
+	}{
+		{name + "~" + secret + "~", 400}, // the part not asked for
+		{name + "~", 200},                // what was asked, on the same request
+	} {
+		vp := must(credentials.Bind(jwt+"~"+c.disclosures, w.device, r.clientID, r.obj.Nonce, h.clock.Now()))
+		status, body := ow.post(r, map[string]any{"vp_token": map[string][]string{credentials.HealthInsurance: {vp}}, "state": r.obj.State}, nil)
+		if status != c.status || status == 400 && !strings.Contains(string(body), "disclosure_not_requested") {
+			t.Fatalf("%d disclosures: %d %s, want %d", strings.Count(c.disclosures, "~"), status, body, c.status)
+		}
+	}
+	var res api.RequestResult
+	h.call("GET", "/v1/verifier/requests/"+req.RequestID, w.verifierKey, nil, 200, &res)
+	if res.Result == nil || len(res.Result.Documents) != 1 || strings.Contains(res.Result.Documents[0].Presentation, secret) {
+		t.Fatalf("the verifier's result: %+v", res.Result)
 	}
 }

@@ -560,8 +560,10 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		}
 		// What the verifier gets is what it asked (SPEC §3.7, T35): the
 		// presentation is handed out whole (sd_hash covers it), so one
-		// that discloses a claim the request did not name is refused.
-		for _, n := range v.Disclosed {
+		// that discloses a claim the request did not name, or a part of
+		// one (a nested property or array element), is refused.
+		revealed := slices.Concat(v.Disclosed, v.DisclosedWithin)
+		for _, n := range revealed {
 			if !slices.Contains(r.Claims[t.ID], n) {
 				return nil, nil, refuse("disclosure_not_requested", "vp_token: a claim the request did not ask for is disclosed")
 			}
@@ -576,10 +578,8 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		// What the verifier gets: the disclosed claims it asked for
 		// (SPEC §3.7: never more than the request named).
 		claims := map[string]any{}
-		for _, n := range v.Disclosed {
-			if slices.Contains(r.Claims[t.ID], n) {
-				claims[n] = v.Claims[n]
-			}
+		for _, n := range revealed {
+			claims[n] = v.Claims[n]
 		}
 		names := slices.Sorted(maps.Keys(claims))
 		doc := api.Document{Type: t.ID, Issuer: api.Party{ID: is.ID, Name: is.Name}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),

@@ -558,8 +558,10 @@ func (s *Service) approveItem(trust credentials.Trust, devKey *ecdsa.PublicKey, 
 	if !holderIs(v.Holder, it.Key, keys, devKey) {
 		return nil, failed(credentials.ReasonKBInvalid, "the key binding is not the calling device's")
 	}
-	// What was prepared is what is disclosed; anything else is refused.
-	if !slices.Equal(slices.Sorted(slices.Values(v.Disclosed)), it.Claims) {
+	// What was prepared is what is disclosed, a part of a claim (a nested
+	// disclosure) only inside one prepared; anything else is refused.
+	if !slices.Equal(slices.Sorted(slices.Values(v.Disclosed)), it.Claims) ||
+		slices.ContainsFunc(v.DisclosedWithin, func(n string) bool { return !slices.Contains(it.Claims, n) }) {
 		return nil, failed(credentials.ReasonInvalidDisclosure, "the presentation discloses other claims than prepared")
 	}
 	disclosed := make(map[string]any, len(it.Claims))
