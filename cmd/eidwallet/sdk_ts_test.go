@@ -610,7 +610,10 @@ func TestIntegrateGuide(t *testing.T) {
 		if want := id + ` approved [{"age_over_18":true}]`; got != want {
 			t.Fatalf("the receiver printed %q, want %q", got, want)
 		}
-		body := []byte(`{"request_id":"` + id + `","status":"declined","expires_at":"2026-12-02T10:00:00Z","nonce":"n"}`)
+		// A result no delivery brought before, signed: handled once, even
+		// sent again under another Webhook-Id (the header is not signed).
+		other := id + "x"
+		body := []byte(`{"request_id":"` + other + `","status":"declined","expires_at":"2026-12-02T10:00:00Z","nonce":"n"}`)
 		sig := api.SignWebhook([]byte(secret), time.Now(), body)
 		for _, c := range []struct {
 			what string
@@ -618,7 +621,8 @@ func TestIntegrateGuide(t *testing.T) {
 			sig  string
 			want int
 		}{
-			{"signed with the secret, another id", body, sig, http.StatusNoContent},
+			{"signed with the secret", body, sig, http.StatusNoContent},
+			{"the same again, another id", body, sig, http.StatusNoContent},
 			{"tampered", bytes.Replace(body, []byte("declined"), []byte("approved"), 1), sig, http.StatusBadRequest},
 			{"signed with another secret", body, api.SignWebhook([]byte("whsec_guess"), time.Now(), body), http.StatusBadRequest},
 			{"signed an hour ago", body, api.SignWebhook([]byte(secret), time.Now().Add(-time.Hour), body), http.StatusBadRequest},
@@ -635,17 +639,17 @@ func TestIntegrateGuide(t *testing.T) {
 				t.Errorf("%s: %d, want %d", c.what, resp.StatusCode, c.want)
 			}
 		}
-		if got, want := out.next(t, 5*time.Second), id+" declined []"; got != want {
+		if got, want := out.next(t, 5*time.Second), other+" declined []"; got != want {
 			t.Errorf("after the signed test delivery the receiver printed %q, want %q", got, want)
 		}
 		// A line of another request is an earlier subtest's delivery, sent
-		// again now that a receiver listens; one of this request is a
-		// refused delivery handled.
+		// again now that a receiver listens; one of the test's result is a
+		// replay or a refused delivery handled.
 		for quiet := time.After(200 * time.Millisecond); ; {
 			select {
 			case line := <-out.lines:
-				if strings.HasPrefix(line, id+" ") {
-					t.Errorf("a refused delivery was handled: %q", line)
+				if strings.HasPrefix(line, other+" ") || strings.HasPrefix(line, id+" ") {
+					t.Errorf("a replayed or refused delivery was handled: %q", line)
 				}
 				continue
 			case <-quiet:

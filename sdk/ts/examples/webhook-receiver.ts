@@ -2,11 +2,11 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import { pathToFileURL } from "node:url";
 import type { RequestResult } from "eidwallet-verifier";
-import { parseWebhook, SIGNATURE_HEADER, WEBHOOK_ID_HEADER, WebhookSignatureError } from "eidwallet-verifier/webhook";
+import { parseWebhook, SIGNATURE_HEADER, WebhookSignatureError } from "eidwallet-verifier/webhook";
 
 /** A request listener that checks each delivery and hands its result to onResult once. */
 export function webhookHandler(secret: string, onResult: (r: RequestResult) => void) {
-  const seen = new Set<string>(); // delivery ids already handled: keep them in your database
+  const seen = new Set<string>(); // request ids already handled: keep them in your database
   return (req: IncomingMessage, res: ServerResponse) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -25,7 +25,9 @@ export function webhookHandler(secret: string, onResult: (r: RequestResult) => v
         res.writeHead(400).end();
         return;
       }
-      const id = String(req.headers[WEBHOOK_ID_HEADER.toLowerCase()] ?? "");
+      // One delivery per decided request: its request_id, which the signature
+      // covers (the Webhook-Id header is not), says whether it is new.
+      const id = result.request_id;
       if (!seen.has(id)) {
         seen.add(id);
         onResult(result);
