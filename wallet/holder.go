@@ -208,6 +208,7 @@ type assertionClaims struct {
 	Aud openid4vp.Audience `json:"aud"` // one string or an array (RFC 7519 §4.1.3)
 	Iat int64              `json:"iat"`
 	Exp int64              `json:"exp"`
+	Nbf *int64             `json:"nbf"` // optional (RFC 7523 §3 item 5)
 	Jti string             `json:"jti"`
 }
 
@@ -267,6 +268,9 @@ func (s *Service) Token(ctx context.Context, assertion string) (*api.TokenRespon
 		return nil, invalid("exp must be after iat and at most 5 minutes after it")
 	case !now.Before(exp.Add(clockSkew)) || now.Add(clockSkew).Before(iat):
 		return nil, invalid("expired or not yet valid")
+	// RFC 7523 §3 item 5, RFC 7519 §4.1.5: not accepted before nbf.
+	case c.Nbf != nil && now.Add(clockSkew).Before(time.Unix(*c.Nbf, 0)):
+		return nil, invalid("not valid before its nbf")
 	}
 	jti, err := s.newID("at")
 	if err != nil {

@@ -278,6 +278,9 @@ func TestTokenAssertionRules(t *testing.T) {
 	if _, err := e.svc.Token(ctx, assertion(key, nil)); err != nil {
 		t.Fatalf("a good assertion: %v", err)
 	}
+	if _, err := e.svc.Token(ctx, assertion(key, func(c map[string]any) { c["nbf"] = e.now.Add(-time.Minute).Unix() })); err != nil {
+		t.Fatalf("a good assertion with an nbf passed: %v", err)
+	}
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	replayed := assertion(key, nil)
 	if _, err := e.svc.Token(ctx, replayed); err != nil {
@@ -299,6 +302,7 @@ func TestTokenAssertionRules(t *testing.T) {
 			c["iat"], c["exp"] = e.now.Add(-10*time.Minute).Unix(), e.now.Add(-9*time.Minute).Unix()
 		}), "expired"},
 		"no jti":              {assertion(key, func(c map[string]any) { delete(c, "jti") }), "jti are required"},
+		"nbf ahead":           {assertion(key, func(c map[string]any) { c["nbf"] = e.now.Add(time.Hour).Unix() }), "not valid before its nbf"},
 		"sub is someone else": {assertion(key, func(c map[string]any) { c["sub"] = "dev_other" }), "sub must be the device id"},
 		"no sub":              {assertion(key, func(c map[string]any) { delete(c, "sub") }), "sub must be the device id"},
 		"jti replayed":        {replayed, "jti already used"},
