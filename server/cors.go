@@ -92,11 +92,16 @@ func (s *server) ownOrigin() string {
 
 // sameOrigin reports whether a request with Origin origin comes from a
 // page of the service itself: the browser says so (Sec-Fetch-Site, which
-// a page cannot set), or the origin names the host the request was sent to.
+// a page cannot set), or the origin is the scheme and host the request
+// was sent to (an origin is scheme, host and port: a plain-http page on
+// the service's host is another origin than its https pages).
 func sameOrigin(r *http.Request, origin string) bool {
 	if r.Header.Get("Sec-Fetch-Site") == "same-origin" {
 		return true
 	}
-	_, host, ok := strings.Cut(origin, "://")
-	return ok && host == r.Host
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return origin == scheme+"://"+r.Host
 }

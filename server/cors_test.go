@@ -94,10 +94,18 @@ func TestCORSVerifierRoutes(t *testing.T) {
 	if resp := verifications("https://evil.example"); resp.StatusCode != 403 {
 		t.Errorf("another origin: %d, want 403", resp.StatusCode)
 	}
-	// The service's own pages (same origin) need no entry.
+	// The service's own pages (same origin) need no entry: the browser
+	// says so, or the origin is the one the request was sent to; on the
+	// service's host under another scheme, or any scheme, it is another.
 	if resp := send("GET", "/v1/verifier/verifications", "https://evil.example",
 		map[string]string{"Authorization": "Bearer " + w.verifierKey, "Sec-Fetch-Site": "same-origin"}); resp.StatusCode != 200 {
 		t.Errorf("a same-origin page: %d, want 200", resp.StatusCode)
+	}
+	host := strings.TrimPrefix(h.url, "http://")
+	for origin, want := range map[string]int{"http://" + host: 200, "https://" + host: 403, "x://" + host: 403} {
+		if resp := verifications(origin); resp.StatusCode != want {
+			t.Errorf("origin %s on a plain-http server: %d, want %d", origin, resp.StatusCode, want)
+		}
 	}
 
 	// Preflights: the verifier routes, https origins, GET and POST.
