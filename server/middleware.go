@@ -340,7 +340,7 @@ func (s *server) clientAddr(r *http.Request) netip.Addr {
 	}
 	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
 	for i := len(hops) - 1; i >= 0; i-- {
-		a, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		a, err := forwardedAddr(strings.TrimSpace(hops[i]))
 		if err != nil {
 			return addr // a garbled hop: stop at what we know
 		}
@@ -350,6 +350,17 @@ func (s *server) clientAddr(r *http.Request) netip.Addr {
 		}
 	}
 	return addr
+}
+
+// forwardedAddr is the address of an X-Forwarded-For hop: an address, or
+// an address and port as some proxies write it (1.2.3.4:5555, [::1]:5555),
+// the port dropped; otherwise an error.
+func forwardedAddr(hop string) (netip.Addr, error) {
+	if a, err := netip.ParseAddr(hop); err == nil {
+		return a, nil
+	}
+	ap, err := netip.ParseAddrPort(hop)
+	return ap.Addr(), err
 }
 
 func (s *server) trusted(a netip.Addr) bool {

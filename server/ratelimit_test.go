@@ -122,6 +122,11 @@ func TestTrustedProxy(t *testing.T) {
 	wantError(t, send("198.51.100.8"), 400, "invalid_grant")
 	// A spoofed left-most hop does not make a new client.
 	wantRetryAfter(t, send("203.0.113.1, 198.51.100.7"), 1, 10)
+	// A hop written with its port, as some proxies do, is its address:
+	// other clients, each its own bucket, not the proxy's one for all.
+	wantError(t, send("198.51.100.9:5555"), 400, "invalid_grant")
+	wantError(t, send("[2001:db8::1]:5555"), 400, "invalid_grant")
+	wantRetryAfter(t, send("198.51.100.9"), 1, 10)
 }
 
 // TestShareQuota: a holder's share creations are limited (THREATS T24).
