@@ -349,6 +349,16 @@ func readSecretFile(path string) (string, error) {
 // never stands where a whole one is expected, and two backups to one path
 // do not write into each other's.
 func backupTo(ctx context.Context, a *client.Admin, path string) (int64, error) {
+	// A running store's own file (bbolt holds its lock) is never written
+	// over: renamed over it, the copy would stand where the server no
+	// longer writes, and every later write would be lost at its restart.
+	if f, err := os.Open(path); err == nil {
+		busy := inUse(f)
+		f.Close()
+		if busy {
+			return 0, badUsage(fmt.Sprintf("--out %s: the file is in use (a running store's?): write the copy elsewhere", path))
+		}
+	}
 	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*.partial") // 0600
 	if err != nil {
 		return 0, err

@@ -355,4 +355,18 @@ func TestAdminBackup(t *testing.T) {
 	if r := runCmd(t, adminCommand, env, "", "backup"); r.code != exitUsage {
 		t.Errorf("backup without --out: exit %d\n%s", r.code, r.stderr)
 	}
+	// Over a running store's own file (bbolt holds its lock): refused, the
+	// file left as it is (renamed over, the server would go on writing to
+	// the old one).
+	live := filepath.Join(t.TempDir(), "eidwallet.db")
+	running, err := bolt.Open(live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Close()
+	before, _ := os.Stat(live)
+	r := runCmd(t, adminCommand, env, "", "backup", "--out", live)
+	if after, _ := os.Stat(live); r.code != exitUsage || !strings.Contains(r.stderr, "in use") || !os.SameFile(before, after) {
+		t.Errorf("backup over the live store: exit %d, the same file %v\n%s", r.code, os.SameFile(before, after), r.stderr)
+	}
 }
