@@ -18,6 +18,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"time"
 
 	"github.com/eidwallet/eidwallet/internal/failpoint"
@@ -103,12 +104,20 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
 
-	stale, err := ensureBuckets(db)
-	if err == nil {
-		err = fillIndexes(db, stale, cfg.fillChunk)
-	}
+	// The first reads of the tree: a damaged page panics in bbolt.
+	err = damagedOnPanic(func() error {
+		stale, err := ensureBuckets(db)
+		if err == nil {
+			err = fillIndexes(db, stale, cfg.fillChunk)
+		}
+		return err
+	})
 	if err != nil {
-		_ = db.Close()
+		// After a panic a transaction may still hold the mapping, and
+		// Close would wait for it: the file is left to the process's end.
+		if !errors.Is(err, errPanicked) {
+			_ = db.Close()
+		}
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
 	st := &Store{db: db, path: path}
@@ -118,25 +127,60 @@ func Open(path string, opts ...Option) (*Store, error) {
 
 // openDB opens the bbolt file at path. bbolt panics on some damaged files
 // (a torn copy's freelist, a truncated file): that is an error here, so a
-// damaged store is said as one, not as a crash.
+// damaged store is said as one, not as a crash. A file shorter than the
+// pages its meta page counts is refused before any request could read
+// past its end.
 func openDB(path string, timeout time.Duration) (db *bbolt.DB, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			db, err = nil, fmt.Errorf("%w: %v", ErrDamaged, p)
-		}
+	err = damagedOnPanic(func() error {
+		var err error
+		db, err = bbolt.Open(path, 0o600, &bbolt.Options{
+			Timeout: timeout,
+			// The hashmap freelist stays fast as a large file fragments;
+			// the array one degrades (bbolt's own advice, etcd's default).
+			// The freelist is still written at every commit, so open never
+			// has to rebuild it by scanning the file.
+			FreelistType: bbolt.FreelistMapType,
+		})
 		// Both meta pages unreadable: overwritten or torn, not a store.
 		if errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) || errors.Is(err, bolterrors.ErrVersionMismatch) {
-			err = fmt.Errorf("%w: %w", ErrDamaged, err)
+			return fmt.Errorf("%w: %w", ErrDamaged, err)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	fi, err := os.Stat(path)
+	if err == nil {
+		err = db.View(func(tx *bbolt.Tx) error {
+			if tx.Size() > fi.Size() {
+				return fmt.Errorf("%w: the file is %d bytes, its pages %d (cut short: restore a whole copy)", ErrDamaged, fi.Size(), tx.Size())
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// errPanicked marks the ErrDamaged of a panic in bbolt.
+var errPanicked = errors.New("bbolt panicked")
+
+// damagedOnPanic runs fn, which reads the file through bbolt, and makes a
+// panic in it (a damaged page, or with SetPanicOnFault a page past the
+// end of a truncated file, which would otherwise kill the process with
+// SIGBUS) an ErrDamaged.
+func damagedOnPanic(fn func() error) (err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%w: %w: %v", ErrDamaged, errPanicked, p)
 		}
 	}()
-	return bbolt.Open(path, 0o600, &bbolt.Options{
-		Timeout: timeout,
-		// The hashmap freelist stays fast as a large file fragments; the
-		// array one degrades (bbolt's own advice, etcd's default). The
-		// freelist is still written at every commit, so open never has to
-		// rebuild it by scanning the file.
-		FreelistType: bbolt.FreelistMapType,
-	})
+	return fn()
 }
 
 // ErrDamaged is a store file that cannot be read as a bbolt file: torn

@@ -296,3 +296,41 @@ func TestBackupHoldsNoTransactionWhileSent(t *testing.T) {
 		t.Errorf("store %d bytes, copy %d: want the store grown past 32 MiB, the copy from before", fi.Size(), size)
 	}
 }
+
+// TestTruncatedFileIsDamaged: a store file cut short (a copy whose
+// download stopped) is refused as damaged, not opened to fault on its
+// missing pages, at once or in a later request.
+func TestTruncatedFileIsDamaged(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "wallet.db")
+	s, err := bolt.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 16 {
+		if err := s.Update(t.Context(), func(tx wallet.Tx) error {
+			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{fmt.Sprintf("r%d", i)}, Body: make([]byte, 1<<20)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := int64(len(whole))
+	// Cut short below the pages the meta page counts (the end beyond them
+	// is space bbolt grew ahead, unused).
+	for _, size := range []int64{n / 2, n / 3, 5 << 20, 64 << 10} {
+		cut := filepath.Join(t.TempDir(), "wallet.db")
+		if err := os.WriteFile(cut, whole[:size], 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := bolt.Open(cut); !errors.Is(err, bolt.ErrDamaged) {
+			if err == nil {
+				s.Close()
+			}
+			t.Errorf("open of the file cut to %d of %d bytes: %v, want ErrDamaged", size, n, err)
+		}
+	}
+}
