@@ -132,3 +132,20 @@ func TestRevokedKeyRefusedAfterUse(t *testing.T) {
 		t.Errorf("the share after the refused redemptions: %s, %d uses", view.Status, view.Uses)
 	}
 }
+
+// TestAdminKeyNotRevoked: the admin's own key is not revoked through the
+// API (409), which would leave the service with no admin; it is replaced
+// with eidwallet admin-token reset. The admin goes on.
+func TestAdminKeyNotRevoked(t *testing.T) {
+	h := newHarness(t)
+	var list api.APIKeyList
+	h.call("GET", "/v1/admin/api-keys?owner=admin", h.admin, nil, 200, &list)
+	if len(list.APIKeys) != 1 || list.APIKeys[0].Role != api.RoleAdmin {
+		t.Fatalf("the admin's keys: %+v", list.APIKeys)
+	}
+	wantError(t, h.request("DELETE", "/v1/admin/api-keys/"+list.APIKeys[0].ID, h.admin, "", nil), 409, "conflict")
+	h.call("GET", "/v1/admin/api-keys?owner=admin", h.admin, nil, 200, &list)
+	if list.APIKeys[0].Revoked != nil {
+		t.Errorf("the admin key listed as %+v", list.APIKeys[0])
+	}
+}

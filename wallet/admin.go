@@ -361,6 +361,12 @@ func (s *Service) RevokeAPIKey(ctx context.Context, p *Principal, keyID string) 
 		if err != nil {
 			return err
 		}
+		// The admin key is replaced (eidwallet admin-token reset), never
+		// only revoked: that would leave the service with no admin, and on
+		// bbolt the reset needs the server stopped.
+		if k.Role == api.RoleAdmin {
+			return Errorf(api.CodeConflict, "an admin key is not revoked here: replace it with eidwallet admin-token reset")
+		}
 		if k.Revoked == nil {
 			now := s.now().UTC()
 			k.Revoked = &now

@@ -268,7 +268,7 @@ func (ad *adminCmd) commands() []command {
 					return map[string]any{"file": out, "bytes": n}, nil
 				})
 			}},
-		{name: "api-keys revoke", args: "KEY_ID", nargs: 1, help: "revoke an issuer or verifier API key",
+		{name: "api-keys revoke", args: "KEY_ID", nargs: 1, help: "revoke an issuer or verifier API key (the admin key: admin-token reset)",
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 				if err := a.RevokeAPIKey(ctx, pos[0]); err != nil {
 					return nil, err
