@@ -1,6 +1,7 @@
 package server
 
 import (
+	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -14,10 +15,12 @@ import (
 // the copy began ends the connection without the rest.
 func (s *server) handleBackup() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		rc := http.NewResponseController(c.Writer)
-		_ = rc.SetWriteDeadline(time.Time{}) // a city's store is gigabytes
+		// A city's store is gigabytes: no deadline for the whole copy, but
+		// each write has the bulk streams' idle time to go out, so that a
+		// reader that stops reading is cut, its spool file with it.
+		out := idleWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), idle: s.bulkIdle}
 		started := false
-		err := s.svc.Backup(c.Request.Context(), principalOf(c), c.Writer, func(size int64) {
+		err := s.svc.Backup(c.Request.Context(), principalOf(c), out, func(size int64) {
 			h := c.Writer.Header()
 			h.Set("Content-Type", "application/octet-stream")
 			h.Set("Content-Length", strconv.FormatInt(size, 10))
@@ -32,4 +35,16 @@ func (s *server) handleBackup() gin.HandlerFunc {
 			s.fail(c, err)
 		}
 	}
+}
+
+// idleWriter writes to w, giving each write idle to go out.
+type idleWriter struct {
+	w    io.Writer
+	rc   *http.ResponseController
+	idle time.Duration
+}
+
+func (w idleWriter) Write(p []byte) (int, error) {
+	_ = w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	return w.w.Write(p)
 }

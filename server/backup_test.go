@@ -1,17 +1,24 @@
 package server_test
 
 import (
+	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/bolt"
 	"github.com/eidwallet/eidwallet/internal/servicetest"
+	"github.com/eidwallet/eidwallet/server"
 	"github.com/eidwallet/eidwallet/wallet"
 )
 
@@ -88,5 +95,37 @@ func TestBackupWhileServing(t *testing.T) {
 	if dsn := os.Getenv("EIDWALLET_TEST_POSTGRES_DSN"); dsn != "" {
 		ph := newHarnessOver(t, servicetest.OpenPostgres(t, dsn))
 		wantError(t, ph.request("GET", "/v1/admin/backup", ph.admin, "", nil), 409, "conflict")
+	}
+}
+
+// TestBackupReaderThatStops: a backup download whose reader stops reading
+// is cut once a write has waited the idle time (the bulk streams'), so a
+// hung backup script does not hold a copy of the store, and the request,
+// for ever.
+func TestBackupReaderThatStops(t *testing.T) {
+	store := servicetest.OpenBolt(t)
+	h := newHarnessOver(t, store, func(c *server.Config) { c.BulkIdleTimeout = 300 * time.Millisecond })
+	// A store larger than what the sockets' buffers hold between them.
+	for i := range 32 {
+		if err := store.Update(t.Context(), func(tx wallet.Tx) error {
+			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{"filler-" + strconv.Itoa(i)}, Body: make([]byte, 1<<20)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /v1/admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", h.admin)
+	time.Sleep(2 * time.Second) // well past the idle time, reading nothing
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := io.Copy(io.Discard, resp.Body)
+	if resp.StatusCode != 200 || n >= resp.ContentLength {
+		t.Errorf("a reader that stopped for 2 s got %d: %d of %d bytes, want the copy cut short", resp.StatusCode, n, resp.ContentLength)
 	}
 }
