@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -192,5 +193,26 @@ func TestServeChecksTLSFilesFirst(t *testing.T) {
 		if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
 			t.Errorf("%s: the data dir was made, or anything in it (%v)", c.name, err)
 		}
+	}
+}
+
+// TestServeRefusesBeforeWriting: a start refused for its address (in use)
+// or its master key's directory (missing) writes nothing: no data dir for
+// the first, no store file for the second (operations.md).
+func TestServeRefusesBeforeWriting(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := filepath.Join(t.TempDir(), "data")
+	code, _, errOut := runCommand(t, "serve", "--addr", taken.Addr().String(), "--data-dir", dir)
+	if _, err := os.Stat(dir); code == exitOK || !strings.Contains(errOut, "listen") || !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("address in use: exit %d, data dir %v\n%s", code, err, errOut)
+	}
+	dir = t.TempDir()
+	code, _, errOut = runCommand(t, "serve", "--addr", "127.0.0.1:0", "--data-dir", dir, "--master-key", filepath.Join(dir, "none", "master.key"))
+	if left, _ := os.ReadDir(dir); code == exitOK || !strings.Contains(errOut, "does not exist") || len(left) != 0 {
+		t.Errorf("master key directory missing: exit %d, data dir holds %v\n%s", code, left, errOut)
 	}
 }

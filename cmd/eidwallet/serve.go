@@ -70,6 +70,12 @@ func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 	return s, nil
 }
 
+// isDir reports whether path is a directory.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
+}
+
 // storeWait is how long serve waits at start for a PostgreSQL it cannot
 // reach (down, restarting, not yet up beside it), so that a replica
 // started during an outage comes up when the database does, as running
@@ -114,14 +120,32 @@ func newNotifier(cfg *config, store wallet.Store, log *slog.Logger) (n wallet.No
 }
 
 func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Writer) error {
-	// What the command line names is read before any file is written
-	// (operations.md): the TLS files, then the data dir made or tightened.
+	// What the command line names is read, and the address taken, before
+	// any file is written (operations.md): the TLS and certificate files,
+	// the listener, then the data dir made or tightened, and the master
+	// key's directory checked before the store is opened or made.
 	tlsCert, err := loadTLS(cfg)
 	if err != nil {
 		return err
 	}
+	anchors, err := readCertificates(cfg.VerifierTrustAnchors)
+	if err != nil {
+		return fmt.Errorf("--verifier-trust-anchors: %w", err)
+	}
+	outboundRoots, err := outboundRoots(cfg.OutboundCA)
+	if err != nil {
+		return fmt.Errorf("--outbound-ca: %w", err)
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
+	}
+	defer ln.Close()
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
+	}
+	if dir := filepath.Dir(cfg.MasterKeyFile); !isDir(dir) {
+		return fmt.Errorf("--master-key %s: its directory %s does not exist", cfg.MasterKeyFile, dir)
 	}
 	store, err := openServedStore(ctx, cfg, log)
 	if err != nil {
@@ -158,11 +182,6 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		}
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
-	}
-	defer ln.Close()
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"
@@ -187,14 +206,6 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	types, err := credentials.NewRegistry(credentials.BuiltinTypes()...)
 	if err != nil {
 		return err
-	}
-	anchors, err := readCertificates(cfg.VerifierTrustAnchors)
-	if err != nil {
-		return fmt.Errorf("--verifier-trust-anchors: %w", err)
-	}
-	outboundRoots, err := outboundRoots(cfg.OutboundCA)
-	if err != nil {
-		return fmt.Errorf("--outbound-ca: %w", err)
 	}
 	svc, err := wallet.New(ctx, wallet.Config{
 		Store: store, Keys: keys, PublicURL: publicURL, Types: types,
