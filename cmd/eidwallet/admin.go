@@ -268,6 +268,12 @@ func (ad *adminCmd) commands() []command {
 					return map[string]any{"file": out, "bytes": n}, nil
 				})
 			}},
+		{name: "api-keys list", args: "[--owner ID]", help: "list API keys (ids, owners, revocations; never the keys), all or one owner's",
+			setup: func(fs *flag.FlagSet) runFunc {
+				var owner string
+				fs.StringVar(&owner, "owner", "", "only the keys of this issuer or verifier (`ID`; admin: the admin's)")
+				return ad.call(func(ctx context.Context, a *client.Admin, _ []string) (any, error) { return a.APIKeys(ctx, owner) })
+			}},
 		{name: "api-keys revoke", args: "KEY_ID", nargs: 1, help: "revoke an issuer or verifier API key (the admin key: admin-token reset)",
 			run: ad.call(func(ctx context.Context, a *client.Admin, pos []string) (any, error) {
 				if err := a.RevokeAPIKey(ctx, pos[0]); err != nil {

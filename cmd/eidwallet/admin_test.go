@@ -276,6 +276,18 @@ func TestAdminCommands(t *testing.T) {
 	}
 	var revoked map[string]any
 	adminJSON(t, env, &revoked, "api-keys", "revoke", vk.ID)
+	// The verifier's keys by id, the one revoked marked so; never a key.
+	var keys []api.APIKeyView
+	listed := runCmd(t, adminCommand, env, "", "api-keys", "list", "--owner", "pharmacy-1")
+	if err := json.Unmarshal([]byte(listed.stdout), &keys); err != nil || listed.code != exitOK ||
+		len(keys) != 2 || strings.Contains(listed.stdout, vk.Key) || strings.Contains(listed.stdout, ver.APIKey.Key) {
+		t.Fatalf("the verifier's keys: %+v", keys)
+	}
+	for _, k := range keys {
+		if k.Owner != "pharmacy-1" || k.Role != api.RoleVerifier || (k.ID == vk.ID) != (k.Revoked != nil) {
+			t.Errorf("key %+v (revoked: %s)", k, vk.ID)
+		}
+	}
 	var origins api.VerifierView
 	adminJSON(t, env, &origins, "verifiers", "origins", "pharmacy-1", "https://pharmacy.example")
 	if len(origins.Origins) != 1 || origins.Origins[0] != "https://pharmacy.example" {
