@@ -260,6 +260,9 @@ func (ad *adminCmd) commands() []command {
 					if out == "" {
 						return nil, badUsage("--out FILE is required")
 					}
+					if out == "-" { // stdout has the JSON answer, and a copy is made whole or not at all
+						return nil, badUsage("--out -: give a file; the copy is written to one whole or not at all")
+					}
 					n, err := backupTo(ctx, a, out)
 					if err != nil {
 						return nil, err

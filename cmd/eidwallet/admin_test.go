@@ -364,8 +364,13 @@ func TestAdminBackup(t *testing.T) {
 		t.Fatalf("the copy does not open: %v", err)
 	}
 	copied.Close()
-	if r := runCmd(t, adminCommand, env, "", "backup"); r.code != exitUsage {
-		t.Errorf("backup without --out: exit %d\n%s", r.code, r.stderr)
+	for _, args := range [][]string{{"backup"}, {"backup", "--out", "-"}} {
+		if r := runCmd(t, adminCommand, env, "", args...); r.code != exitUsage {
+			t.Errorf("%q: exit %d\n%s", args, r.code, r.stderr)
+		}
+	}
+	if _, err := os.Stat("-"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a file named - was written (%v)", err)
 	}
 	// Over a running store's own file (bbolt holds its lock): refused, the
 	// file left as it is (renamed over, the server would go on writing to
