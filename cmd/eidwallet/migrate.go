@@ -275,6 +275,10 @@ func loadMasterKeys(path string) (*wallet.Keys, error) {
 		return nil, errors.New("the master key is needed to check the copy: give --master-key")
 	}
 	master, _, err := wallet.LoadOrCreateMasterKey(path, rand.Reader, false)
+	if errors.Is(err, wallet.ErrNoMasterKey) {
+		// A copy restored alone: its key is backed up apart (operations.md).
+		return nil, fmt.Errorf("%w: give the store's master key with --master-key FILE", err)
+	}
 	if err != nil {
 		return nil, err
 	}

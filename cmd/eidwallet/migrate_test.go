@@ -162,6 +162,16 @@ func TestMigrateStoreOfADemoDataDir(t *testing.T) {
 	if code != exitInvalid || !strings.Contains(out, "does NOT check out") || !strings.Contains(out, "does not open with this master key") {
 		t.Errorf("migrate-store checked with another master key: exit %d\n%s\n%s", code, out, errOut)
 	}
+	// A copy restored without its key beside it: the command says how to
+	// give it.
+	alone := t.TempDir()
+	if b, err := os.ReadFile(filepath.Join(boltDir, "eidwallet.db")); err != nil || os.WriteFile(filepath.Join(alone, "eidwallet.db"), b, 0o600) != nil {
+		t.Fatalf("copy the store: %v", err)
+	}
+	code, _, errOut = runCommand(t, "migrate-store", "--from", "bolt:"+alone, "--to", "bolt:"+t.TempDir())
+	if code == exitOK || !strings.Contains(errOut, "--master-key") {
+		t.Errorf("migrate-store of a copy without its key: exit %d\n%s", code, errOut)
+	}
 }
 
 // Bootstrap of a fresh replicated deployment: two replicas started
