@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -17,8 +19,21 @@ func (s *server) handleBackup() gin.HandlerFunc {
 	return func(c *gin.Context) {
 		// A city's store is gigabytes: no deadline for the whole copy, but
 		// each write has the bulk streams' idle time to go out, so that a
-		// reader that stops reading is cut, its spool file with it.
-		out := idleWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), idle: s.bulkIdle}
+		// reader that stops reading is cut, its spool file with it. At
+		// shutdown (which waits for handlers, and does not cancel them)
+		// the copy is cut at once.
+		out := &idleWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), idle: s.bulkIdle}
+		if drain := s.drains.of(c.Request); drain != nil {
+			done := make(chan struct{})
+			defer close(done)
+			go func() {
+				select {
+				case <-drain:
+					out.cut()
+				case <-done:
+				}
+			}()
+		}
 		started := false
 		err := s.svc.Backup(c.Request.Context(), principalOf(c), out, func(size int64) {
 			h := c.Writer.Header()
@@ -37,14 +52,27 @@ func (s *server) handleBackup() gin.HandlerFunc {
 	}
 }
 
-// idleWriter writes to w, giving each write idle to go out.
+// idleWriter writes to w, giving each write idle to go out, until cut.
 type idleWriter struct {
-	w    io.Writer
-	rc   *http.ResponseController
-	idle time.Duration
+	w     io.Writer
+	rc    *http.ResponseController
+	idle  time.Duration
+	ended atomic.Bool
 }
 
-func (w idleWriter) Write(p []byte) (int, error) {
+var errShutdown = errors.New("the server is shutting down")
+
+func (w *idleWriter) Write(p []byte) (int, error) {
 	_ = w.rc.SetWriteDeadline(time.Now().Add(w.idle))
+	if w.ended.Load() { // cut before or while the deadline was set
+		w.cut()
+		return 0, errShutdown
+	}
 	return w.w.Write(p)
+}
+
+// cut ends the writes: the one waiting now, and every later one.
+func (w *idleWriter) cut() {
+	w.ended.Store(true)
+	_ = w.rc.SetWriteDeadline(time.Now())
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -127,5 +128,36 @@ func TestBackupReaderThatStops(t *testing.T) {
 	n, _ := io.Copy(io.Discard, resp.Body)
 	if resp.StatusCode != 200 || n >= resp.ContentLength {
 		t.Errorf("a reader that stopped for 2 s got %d: %d of %d bytes, want the copy cut short", resp.StatusCode, n, resp.ContentLength)
+	}
+}
+
+// TestBackupEndsAtShutdown: a backup download under way (its reader slow)
+// does not hold the server's shutdown: the copy is cut when it begins.
+func TestBackupEndsAtShutdown(t *testing.T) {
+	store := servicetest.OpenBolt(t)
+	h := newHarnessOver(t, store)
+	srv, url := serveWithTimeouts(t, h, time.Minute)
+	for i := range 32 {
+		if err := store.Update(t.Context(), func(tx wallet.Tx) error {
+			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{"filler-" + strconv.Itoa(i)}, Body: make([]byte, 1<<20)})
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "GET /v1/admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", h.admin)
+	time.Sleep(300 * time.Millisecond) // the copy is being sent, its reader not reading
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %s", d)
 	}
 }
