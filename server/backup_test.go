@@ -106,14 +106,7 @@ func TestBackupWhileServing(t *testing.T) {
 func TestBackupReaderThatStops(t *testing.T) {
 	store := servicetest.OpenBolt(t)
 	h := newHarnessOver(t, store, func(c *server.Config) { c.BulkIdleTimeout = 300 * time.Millisecond })
-	// A store larger than what the sockets' buffers hold between them.
-	for i := range 32 {
-		if err := store.Update(t.Context(), func(tx wallet.Tx) error {
-			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{"filler-" + strconv.Itoa(i)}, Body: make([]byte, 1<<20)})
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill(t, store, 32)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -137,13 +130,7 @@ func TestBackupEndsAtShutdown(t *testing.T) {
 	store := servicetest.OpenBolt(t)
 	h := newHarnessOver(t, store)
 	srv, url := serveWithTimeouts(t, h, time.Minute)
-	for i := range 32 {
-		if err := store.Update(t.Context(), func(tx wallet.Tx) error {
-			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{"filler-" + strconv.Itoa(i)}, Body: make([]byte, 1<<20)})
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill(t, store, 32)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
 	if err != nil {
 		t.Fatal(err)
@@ -159,5 +146,18 @@ func TestBackupEndsAtShutdown(t *testing.T) {
 	}
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown took %s", d)
+	}
+}
+
+// fill puts n MiB of records into store: larger than what two sockets'
+// buffers hold between them.
+func fill(t *testing.T, store wallet.Store, n int) {
+	t.Helper()
+	for i := range n {
+		if err := store.Update(t.Context(), func(tx wallet.Tx) error {
+			return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{"filler-" + strconv.Itoa(i)}, Body: make([]byte, 1<<20)})
+		}); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
