@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net/http"
@@ -23,19 +24,11 @@ func (s *server) handleBackup() gin.HandlerFunc {
 		// shutdown (which waits for handlers, and does not cancel them)
 		// the copy is cut at once.
 		out := &idleWriter{w: c.Writer, rc: http.NewResponseController(c.Writer), idle: s.bulkIdle}
-		if drain := s.drains.of(c.Request); drain != nil {
-			done := make(chan struct{})
-			defer close(done)
-			go func() {
-				select {
-				case <-drain:
-					out.cut()
-				case <-done:
-				}
-			}()
-		}
+		ctx, cancel := s.drainContext(c.Request)
+		defer cancel()
+		defer context.AfterFunc(ctx, out.cut)()
 		started := false
-		err := s.svc.Backup(c.Request.Context(), principalOf(c), out, func(size int64) {
+		err := s.svc.Backup(ctx, principalOf(c), out, func(size int64) {
 			h := c.Writer.Header()
 			h.Set("Content-Type", "application/octet-stream")
 			h.Set("Content-Length", strconv.FormatInt(size, 10))
@@ -60,13 +53,12 @@ type idleWriter struct {
 	ended atomic.Bool
 }
 
-var errShutdown = errors.New("the server is shutting down")
+var errCut = errors.New("the copy is cut: the server is shutting down")
 
 func (w *idleWriter) Write(p []byte) (int, error) {
 	_ = w.rc.SetWriteDeadline(time.Now().Add(w.idle))
-	if w.ended.Load() { // cut before or while the deadline was set
-		w.cut()
-		return 0, errShutdown
+	if w.ended.Load() { // cut before this write's deadline was set, which undid the cut's
+		return 0, errCut
 	}
 	return w.w.Write(p)
 }

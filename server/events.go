@@ -163,8 +163,17 @@ func (s *server) waitContext(c *gin.Context, limit time.Duration) (ctx context.C
 	deadline := time.Now().Add(limit + 10*time.Second)
 	_ = rc.SetReadDeadline(deadline) // not every writer can; httptest's can
 	_ = rc.SetWriteDeadline(deadline)
-	ctx, cancel := context.WithTimeout(c.Request.Context(), limit)
-	if drain := s.drains.of(c.Request); drain != nil {
+	drained, stop := s.drainContext(c.Request)
+	ctx, cancel := context.WithTimeout(drained, limit)
+	return ctx, func() { cancel(); stop(); leave() }, true
+}
+
+// drainContext is r's context, canceled too when r's http.Server begins
+// to shut down (Shutdown waits for handlers but does not cancel them), so
+// that a request that may last (a wait, a backup) ends then.
+func (s *server) drainContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	if drain := s.drains.of(r); drain != nil {
 		go func() {
 			select {
 			case <-drain:
@@ -173,7 +182,7 @@ func (s *server) waitContext(c *gin.Context, limit time.Duration) (ctx context.C
 			}
 		}()
 	}
-	return ctx, func() { cancel(); leave() }, true
+	return ctx, cancel
 }
 
 // cutShort reports whether a wait under ctx ended early for the server's
