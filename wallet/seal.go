@@ -139,7 +139,7 @@ var ErrNoMasterKey = errors.New("the master key file is missing")
 // as the service's own user for ownership, as it can replace anything
 // anyway (OpenSSH's StrictModes rule).
 func LoadOrCreateMasterKey(path string, rand io.Reader, mayCreate bool) (key []byte, created bool, err error) {
-	if err := checkKeyDir(filepath.Dir(path)); err != nil {
+	if err := CheckKeyDir(filepath.Dir(path)); err != nil {
 		return nil, false, err
 	}
 	if !mayCreate {
@@ -201,11 +201,11 @@ func CheckPrivate(path string) error {
 	return checkOwner(path, st)
 }
 
-// checkKeyDir refuses a directory for a secret file that group or others
+// CheckKeyDir refuses a directory for a secret file that group or others
 // may write (the sticky bit does not help: anyone may still plant a file
 // before the first start), or that another user owns. Windows has ACLs,
 // not these mode bits: there nothing is checked.
-func checkKeyDir(dir string) error {
+func CheckKeyDir(dir string) error {
 	if runtime.GOOS == "windows" {
 		return nil
 	}

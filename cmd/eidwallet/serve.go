@@ -70,12 +70,6 @@ func openStore(ctx context.Context, cfg *config) (wallet.Store, error) {
 	return s, nil
 }
 
-// isDir reports whether path is a directory.
-func isDir(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.IsDir()
-}
-
 // storeWait is how long serve waits at start for a PostgreSQL it cannot
 // reach (down, restarting, not yet up beside it), so that a replica
 // started during an outage comes up when the database does, as running
@@ -144,8 +138,8 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
-	if dir := filepath.Dir(cfg.MasterKeyFile); !isDir(dir) {
-		return fmt.Errorf("--master-key %s: its directory %s does not exist", cfg.MasterKeyFile, dir)
+	if err := wallet.CheckKeyDir(filepath.Dir(cfg.MasterKeyFile)); err != nil {
+		return fmt.Errorf("--master-key %s: %w", cfg.MasterKeyFile, err)
 	}
 	store, err := openServedStore(ctx, cfg, log)
 	if err != nil {
