@@ -894,6 +894,14 @@ func TestBulkBesideSingleIssuance(t *testing.T) {
 			}
 		})
 	}
+	// The batches start once single issuance is under way.
+	for deadline := time.Now().Add(10 * time.Second); single.Load() == 0; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) || t.Failed() {
+			close(stop)
+			singles.Wait()
+			t.Fatal("no single issuance in 10 s")
+		}
+	}
 	var batches sync.WaitGroup
 	var results [4][]wallet.IssueResult
 	for b := range 4 {
