@@ -107,20 +107,10 @@ func TestBackupReaderThatStops(t *testing.T) {
 	store := servicetest.OpenBolt(t)
 	h := newHarnessOver(t, store, func(c *server.Config) { c.BulkIdleTimeout = 300 * time.Millisecond })
 	fill(t, store, 32)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(h.url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /v1/admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", h.admin)
+	conn := askBackup(t, h.url, h.admin)
 	time.Sleep(2 * time.Second) // well past the idle time, reading nothing
-	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	n, _ := io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != 200 || n >= resp.ContentLength {
-		t.Errorf("a reader that stopped for 2 s got %d: %d of %d bytes, want the copy cut short", resp.StatusCode, n, resp.ContentLength)
+	if n, length := readBackup(t, conn); n >= length {
+		t.Errorf("a reader that stopped for 2 s got %d of %d bytes, want the copy cut short", n, length)
 	}
 }
 
@@ -131,12 +121,7 @@ func TestBackupEndsAtShutdown(t *testing.T) {
 	h := newHarnessOver(t, store)
 	srv, url := serveWithTimeouts(t, h, time.Minute)
 	fill(t, store, 32)
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	fmt.Fprintf(conn, "GET /v1/admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", h.admin)
+	conn := askBackup(t, url, h.admin)
 	time.Sleep(300 * time.Millisecond) // the copy is being sent, its reader not reading
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
@@ -147,6 +132,37 @@ func TestBackupEndsAtShutdown(t *testing.T) {
 	if d := time.Since(start); d > 3*time.Second {
 		t.Errorf("shutdown took %s", d)
 	}
+	if n, length := readBackup(t, conn); n >= length {
+		t.Errorf("the copy under way at shutdown: %d of %d bytes, want it cut short", n, length)
+	}
+}
+
+// askBackup sends GET /v1/admin/backup on a connection of its own, and
+// reads nothing of the answer.
+func askBackup(t *testing.T, url, admin string) net.Conn {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	fmt.Fprintf(conn, "GET /v1/admin/backup HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n\r\n", admin)
+	return conn
+}
+
+// readBackup reads the 200 answer to askBackup: the bytes that came, and
+// the length it announced.
+func readBackup(t *testing.T, conn net.Conn) (n, length int64) {
+	t.Helper()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("backup: %d", resp.StatusCode)
+	}
+	n, _ = io.Copy(io.Discard, resp.Body)
+	return n, resp.ContentLength
 }
 
 // fill puts n MiB of records into store: larger than what two sockets'
