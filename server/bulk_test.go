@@ -335,15 +335,7 @@ func TestBulkEndsAtShutdownWhileTheClientWaits(t *testing.T) {
 			t.Fatalf("no answer to line %d: %v", n, sc.Err())
 		}
 	}
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(ctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("shutdown took %v", d)
-	}
+	shutDownPromptly(t, srv)
 	var last api.BulkResult
 	if !sc.Scan() || json.Unmarshal(sc.Bytes(), &last) != nil || last.Line != 3 || last.Error != api.CodeStorageUnavailable {
 		t.Errorf("the stream's last result %+v, want storage_unavailable naming line 3", last)

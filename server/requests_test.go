@@ -357,6 +357,22 @@ func serveWithTimeouts(t *testing.T, h *harness, timeout time.Duration) (*http.S
 	return srv, "http://" + ln.Addr().String()
 }
 
+// shutDownPromptly shuts srv down, as SIGTERM does, and fails unless
+// that ends within 3 s (of the 10 it is given): what a request still
+// under way must not hold up.
+func shutDownPromptly(t *testing.T, srv *http.Server) {
+	t.Helper()
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("shutdown took %s", d)
+	}
+}
+
 // get sends a GET; on failure it reports (from any goroutine) and
 // returns nil.
 func get(t *testing.T, ctx context.Context, url, bearer string) *http.Response {
@@ -432,15 +448,7 @@ func TestWaitsEndAtShutdown(t *testing.T) {
 	go func() { ended <- sseLines(t, stream, nil) }()
 	time.Sleep(200 * time.Millisecond) // the long-polls are waiting
 
-	start := time.Now()
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		t.Fatalf("shutdown: %v", err)
-	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("shutdown took %s", d)
-	}
+	shutDownPromptly(t, srv)
 	for name, ch := range map[string]chan *http.Response{"holder": polled, "verifier": verifierPolled} {
 		select {
 		case resp := <-ch:
