@@ -45,9 +45,10 @@ var ErrLocked = errors.New("database file is in use by another process")
 // Store is a wallet.Store in one bbolt file. It is safe for concurrent use:
 // bbolt runs any number of readers beside one writer.
 type Store struct {
-	db    *bbolt.DB
-	path  string
-	group group.Group[*groupCall] // concurrent Batches, committed together (group.go)
+	db     *bbolt.DB
+	path   string
+	group  group.Group[*groupCall] // concurrent Batches, committed together (group.go)
+	writer writerCounts
 }
 
 var _ wallet.Store = (*Store)(nil)
@@ -121,7 +122,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
 	st := &Store{db: db, path: path}
-	st.group = group.Group[*groupCall]{Max: cfg.batchSize, Run: func(calls []*groupCall) { commitGroup(db, calls) }}
+	st.group = group.Group[*groupCall]{Max: cfg.batchSize, Run: st.commitGroup}
 	return st, nil
 }
 
@@ -289,19 +290,23 @@ func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
 		return fmt.Errorf("bolt: update: %w", err)
 	}
 	var fnErr error
-	err := commit(s.db, func(btx *bbolt.Tx) error {
+	err := s.commit(1, func(btx *bbolt.Tx) error {
 		fnErr = fn(&tx{btx: btx})
 		return fnErr
 	})
 	return s.result("update", fnErr, err)
 }
 
-// commit runs fn in a read-write transaction of db and commits it, fsynced.
-// Update and every group commit go through it. The failpoint calls vanish
-// from the default build; a -tags failpoints build can die just before or
-// just after the commit (the crash harness, THREATS T31).
-func commit(db *bbolt.DB, fn func(*bbolt.Tx) error) error {
-	err := db.Update(func(btx *bbolt.Tx) error {
+// commit runs fn, which makes writes writes (Update and Batch calls), in
+// a read-write transaction and commits it, fsynced; the time it holds the
+// single writer is counted (WriterStats). Update and every group commit go
+// through it. The failpoint calls vanish from the default build; a -tags
+// failpoints build can die just before or just after the commit (the
+// crash harness, THREATS T31).
+func (s *Store) commit(writes int, fn func(*bbolt.Tx) error) error {
+	var start time.Time // once the writer is held: bbolt takes it before fn
+	err := s.db.Update(func(btx *bbolt.Tx) error {
+		start = time.Now()
 		if err := fn(btx); err != nil {
 			return err
 		}
@@ -310,6 +315,9 @@ func commit(db *bbolt.DB, fn func(*bbolt.Tx) error) error {
 		}
 		return nil
 	})
+	if !start.IsZero() {
+		s.writer.count(time.Since(start), writes, err == nil)
+	}
 	if failpoint.Enabled && err == nil {
 		failpoint.Inject(failpoint.AfterCommit)
 	}

@@ -334,3 +334,51 @@ func TestTruncatedFileIsDamaged(t *testing.T) {
 		}
 	}
 }
+
+// TestWriterStats: the writer's counts say what it did. Concurrent
+// Batches share commits (more writes than commits), every committed write
+// is counted once, and a rolled-back Update counts its time held but no
+// commit and no write.
+func TestWriterStats(t *testing.T) {
+	s, err := bolt.Open(filepath.Join(t.TempDir(), "wallet.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := t.Context()
+	const n = 64
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	for i := range n {
+		go func() {
+			<-start
+			errs <- s.Batch(ctx, func(tx wallet.Tx) error {
+				return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{fmt.Sprintf("r%d", i)}, Body: []byte("x")})
+			})
+		}()
+	}
+	close(start)
+	for range n {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := s.WriterStats()
+	if st.Writes != n || st.Commits < 1 || st.Commits > n || st.Busy <= 0 {
+		t.Fatalf("after %d concurrent batches: %+v", n, st)
+	}
+	t.Logf("%d batches in %d commits, writer held %s", n, st.Commits, st.Busy)
+
+	refused := errors.New("refused")
+	err = s.Update(ctx, func(tx wallet.Tx) error {
+		time.Sleep(20 * time.Millisecond) // holding the writer
+		return refused
+	})
+	if !errors.Is(err, refused) {
+		t.Fatalf("Update: %v", err)
+	}
+	after := s.WriterStats()
+	if after.Commits != st.Commits || after.Writes != st.Writes || after.Busy-st.Busy < 20*time.Millisecond {
+		t.Errorf("a rolled-back Update of 20ms: %+v, then %+v", st, after)
+	}
+}

@@ -2,6 +2,8 @@ package bolt
 
 import (
 	"fmt"
+	"sync/atomic"
+	"time"
 
 	"go.etcd.io/bbolt"
 )
@@ -26,10 +28,10 @@ func (s *Store) batch(fn func(*bbolt.Tx) error) error {
 // commitGroup runs calls in one read-write transaction. When one fails the
 // transaction is rolled back, the failing call is answered by running it
 // alone, and the rest are tried again together.
-func commitGroup(db *bbolt.DB, calls []*groupCall) {
+func (s *Store) commitGroup(calls []*groupCall) {
 	for len(calls) > 0 {
 		failed := -1
-		err := commit(db, func(btx *bbolt.Tx) error {
+		err := s.commit(len(calls), func(btx *bbolt.Tx) error {
 			for i, c := range calls {
 				if err := safeCall(c.fn, btx); err != nil {
 					failed = i
@@ -46,7 +48,7 @@ func commitGroup(db *bbolt.DB, calls []*groupCall) {
 		}
 		solo := calls[failed]
 		calls = append(calls[:failed:failed], calls[failed+1:]...)
-		solo.done <- commit(db, func(btx *bbolt.Tx) error { return safeCall(solo.fn, btx) })
+		solo.done <- s.commit(1, func(btx *bbolt.Tx) error { return safeCall(solo.fn, btx) })
 	}
 }
 
@@ -59,4 +61,31 @@ func safeCall(fn func(*bbolt.Tx) error, btx *bbolt.Tx) (err error) {
 		}
 	}()
 	return fn(btx)
+}
+
+// WriterStats is what the store's single writer has done since Open: the
+// transactions it committed (each one fsync), the writes they carried
+// (Update and Batch calls: more writes than commits is fsyncs shared), and
+// the time it was held, rolled-back transactions included. Busy growing
+// at nearly a second a second means writes queue for it: the limit of
+// one machine (docs/performance.md), where replicas over PostgreSQL take
+// over.
+type WriterStats struct {
+	Commits, Writes int64
+	Busy            time.Duration
+}
+
+// WriterStats returns the writer's counts so far.
+func (s *Store) WriterStats() WriterStats {
+	return WriterStats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load(), Busy: time.Duration(s.writer.busy.Load())}
+}
+
+type writerCounts struct{ commits, writes, busy atomic.Int64 }
+
+func (c *writerCounts) count(held time.Duration, writes int, committed bool) {
+	c.busy.Add(int64(held))
+	if committed {
+		c.commits.Add(1)
+		c.writes.Add(int64(writes))
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"image/png"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -137,6 +138,7 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("roles", e.roles)
 	t.Run("50 concurrent redemptions", e.concurrentRedemptions)
 	t.Run("activity chain", e.activityChain)
+	t.Run("metrics count the store's writer", func(t *testing.T) { e.writerMetrics(t, srv.url) })
 
 	before, err := e.holderA().Credentials(e.ctx)
 	if err != nil {
@@ -579,6 +581,43 @@ func (e *e2e) concurrentRedemptions(t *testing.T) {
 		_, err := e.s1.Verify(e.ctx, sh.QRText)
 		return err
 	})
+}
+
+// writerMetrics: /metrics counts the embedded store's single writer, and
+// a redemption is one more write in it.
+func (e *e2e) writerMetrics(t *testing.T, url string) {
+	names := []string{"eidwallet_store_commits_total", "eidwallet_store_writes_total", "eidwallet_store_writer_busy_seconds_total"}
+	scrape := func() []float64 {
+		t.Helper()
+		resp, err := http.Get(url + "/metrics")
+		e.must(err)
+		defer resp.Body.Close()
+		body, err := io.ReadAll(resp.Body)
+		e.must(err)
+		v := make([]float64, len(names))
+		for i, name := range names {
+			m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindSubmatch(body)
+			if m == nil {
+				t.Fatalf("/metrics has no %s", name)
+			}
+			if v[i], err = strconv.ParseFloat(string(m[1]), 64); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return v
+	}
+	before := scrape()
+	if before[0] <= 0 || before[1] < before[0] || before[2] <= 0 {
+		t.Fatalf("commits, writes, busy seconds: %v", before)
+	}
+	sh := e.share(api.ShareRequest{Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
+	mid := scrape()
+	_, err := e.s1.Verify(e.ctx, sh.QRText)
+	e.must(err)
+	after := scrape()
+	if after[0] <= mid[0] || after[1] <= mid[1] || after[2] <= mid[2] {
+		t.Errorf("a redemption: commits, writes, busy seconds %v, then %v", mid, after)
+	}
 }
 
 // redeemedOnce runs n concurrent redemptions of one share (redeem(i) is

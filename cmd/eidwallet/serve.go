@@ -227,6 +227,9 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if bs, ok := store.(*bolt.Store); ok {
+		reg.MustRegister(writerMetrics(bs)...)
+	}
 	var shared server.SharedBuckets
 	if cfg.Store == "postgres" {
 		shared = svc // every replica takes from the same buckets
@@ -341,4 +344,21 @@ func loadTLS(cfg *config) (*tls.Certificate, error) {
 		return nil, fmt.Errorf("--tls-cert, --tls-key: %w", err)
 	}
 	return &cert, nil
+}
+
+// writerMetrics are the embedded store's single writer at each scrape
+// (bolt.WriterStats): commits, the writes they carried, and the time it
+// was held, whose rate near 1 says writes queue for it.
+func writerMetrics(bs *bolt.Store) []prometheus.Collector {
+	counter := func(name, help string, v func(bolt.WriterStats) float64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 { return v(bs.WriterStats()) })
+	}
+	return []prometheus.Collector{
+		counter("eidwallet_store_commits_total", "Write transactions the embedded store committed, each one fsync.",
+			func(st bolt.WriterStats) float64 { return float64(st.Commits) }),
+		counter("eidwallet_store_writes_total", "Writes the embedded store's commits carried: more than commits is fsyncs shared.",
+			func(st bolt.WriterStats) float64 { return float64(st.Writes) }),
+		counter("eidwallet_store_writer_busy_seconds_total", "Time the embedded store's single writer was held, fsync included: a rate near 1 means writes queue for it.",
+			func(st bolt.WriterStats) float64 { return st.Busy.Seconds() }),
+	}
 }
