@@ -122,6 +122,7 @@ func Open(path string, opts ...Option) (*Store, error) {
 		return nil, fmt.Errorf("bolt: open %q: %w", path, err)
 	}
 	st := &Store{db: db, path: path}
+	st.writer.opened = db.Stats().TxStats
 	st.group = group.Group[*groupCall]{Max: cfg.batchSize, Run: st.commitGroup}
 	return st, nil
 }

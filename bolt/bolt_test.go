@@ -364,7 +364,7 @@ func TestWriterStats(t *testing.T) {
 		}
 	}
 	st := s.WriterStats()
-	if st.Writes != n || st.Commits < 1 || st.Commits > n || st.Busy <= 0 {
+	if st.Writes != n || st.Commits < 1 || st.Commits > n || st.Busy <= 0 || st.Written <= 0 || st.Written > st.Busy {
 		t.Fatalf("after %d concurrent batches: %+v", n, st)
 	}
 	t.Logf("%d batches in %d commits, writer held %s", n, st.Commits, st.Busy)

@@ -73,14 +73,20 @@ func safeCall(fn func(*bbolt.Tx) error, btx *bbolt.Tx) (err error) {
 type WriterStats struct {
 	Commits, Writes int64
 	Busy            time.Duration
+	Written         time.Duration // of Busy, writing the pages out and fsyncing them (bbolt's TxStats.WriteTime)
 }
 
 // WriterStats returns the writer's counts so far.
 func (s *Store) WriterStats() WriterStats {
-	return WriterStats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load(), Busy: time.Duration(s.writer.busy.Load())}
+	tx := s.db.Stats().TxStats
+	return WriterStats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load(), Busy: time.Duration(s.writer.busy.Load()),
+		Written: tx.GetWriteTime() - s.writer.opened.GetWriteTime()}
 }
 
-type writerCounts struct{ commits, writes, busy atomic.Int64 }
+type writerCounts struct {
+	commits, writes, busy atomic.Int64
+	opened                bbolt.TxStats // bbolt's at the end of Open, which wrote its buckets and indexes
+}
 
 func (c *writerCounts) count(held time.Duration, writes int, committed bool) {
 	c.busy.Add(int64(held))

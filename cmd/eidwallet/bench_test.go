@@ -292,11 +292,14 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 		b.ReportMetric(float64((postgresCPU()-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
 	}
 	if bs != nil {
-		// The single writer's share of the run, and the redemptions a
-		// commit carried: near 100 % the writer is the limit, not the CPU.
+		// The single writer's share of the run, the redemptions a commit
+		// carried, and how much of the writer's time went to writing the
+		// pages out and fsyncing them: near 100 % busy, the writer is the
+		// limit, not the CPU.
 		w := bs.WriterStats()
 		b.ReportMetric(100*float64(w.Busy-w0.Busy)/float64(time.Since(start)), "writer-busy-%")
 		b.ReportMetric(float64(w.Writes-w0.Writes)/float64(max(w.Commits-w0.Commits, 1)), "writes/commit")
+		b.ReportMetric(100*float64(w.Written-w0.Written)/float64(max(w.Busy-w0.Busy, 1)), "written-%-of-busy")
 	}
 }
 
