@@ -198,6 +198,7 @@ type CopyReport struct {
 	ActivityEntries int
 	Verifiers       int // verification logs checked, one per verifier
 	Verifications   int
+	Newest          time.Time      // of every activity and verification entry: the recovery point of a restored copy
 	Compared        int            // sampled records found alike in both stores, by key and by index
 	Opened          map[string]int // sealed values opened with the master key, by what they are
 	Problems        []string
@@ -428,6 +429,9 @@ func checkLogs(tx Tx, rep *CopyReport, counts map[string]int) error {
 		if at := chainBreak(entries); at >= 0 {
 			rep.problem("activity of holder %s: the chain breaks at entry %d", id, at+1)
 		}
+		for _, e := range entries {
+			rep.Newest = latest(rep.Newest, e.At)
+		}
 		rep.Holders++
 		rep.ActivityEntries += len(entries)
 	}
@@ -448,6 +452,7 @@ func checkLogs(tx Tx, rep *CopyReport, counts map[string]int) error {
 		// key: it names this verifier, and the seqs rise as the keys do.
 		// compareSamples sees only some entries; this sees them all.
 		for i, v := range log {
+			rep.Newest = latest(rep.Newest, v.At)
 			if v.VerifierID != id || i > 0 && v.Seq <= log[i-1].Seq {
 				rep.problem("verification log of %s: entry %d is %s #%d, out of place", id, i+1, v.VerifierID, v.Seq)
 				break
@@ -460,6 +465,13 @@ func checkLogs(tx Tx, rep *CopyReport, counts map[string]int) error {
 		rep.problem("verifications: %d entries, %d in the verifiers' logs", n, rep.Verifications)
 	}
 	return nil
+}
+
+func latest(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // openSealed opens the sealed values of the sampled records of the copy

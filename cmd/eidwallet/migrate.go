@@ -211,6 +211,11 @@ func printCopyReport(w io.Writer, rep *wallet.CopyReport, copied *wallet.Copied)
 	tw.Flush()
 	fmt.Fprintf(w, "Checked in the copy: %d activity chains (%d entries), %d verifier logs (%d entries), "+
 		"%d sampled records alike by key and index.\n", rep.Holders, rep.ActivityEntries, rep.Verifiers, rep.Verifications, rep.Compared)
+	if rep.Newest.IsZero() {
+		fmt.Fprintln(w, "Newest log entry: none (no activity or verification entry).")
+	} else {
+		fmt.Fprintf(w, "Newest log entry (the recovery point): %s.\n", rep.Newest.UTC().Format(time.RFC3339))
+	}
 	var opened []string
 	for _, what := range slices.Sorted(maps.Keys(rep.Opened)) {
 		opened = append(opened, fmt.Sprintf("%s: %d", what, rep.Opened[what]))

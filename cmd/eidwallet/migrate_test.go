@@ -129,6 +129,7 @@ func TestMigrateStoreOfADemoDataDir(t *testing.T) {
 	replica := startServer(t, t.TempDir(), logs, "--demo", "--addr", addr, "--store", "postgres",
 		"--postgres-dsn", dsn, "--postgres-schema", schema, "--master-key", filepath.Join(boltDir, "master.key"))
 	qrText, key := waitDemo(t, replica, logs)
+	redeemed := time.Now().UTC().Truncate(time.Second)
 	verifyDemo(t, replica.url, qrText, key)
 	replica.stop()
 
@@ -137,6 +138,15 @@ func TestMigrateStoreOfADemoDataDir(t *testing.T) {
 		"--to", "bolt:"+back, "--master-key", filepath.Join(boltDir, "master.key"))
 	if code != exitOK || !strings.Contains(out, "The copy checks out") {
 		t.Fatalf("migrate-store postgres → bolt: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The recovery point a drill records: the redemption just made is the
+	// newest entry.
+	m := regexp.MustCompile(`Newest log entry \(the recovery point\): (\S+)\.`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("migrate-store printed no recovery point:\n%s", out)
+	}
+	if newest, err := time.Parse(time.RFC3339, m[1]); err != nil || newest.Before(redeemed) || newest.After(time.Now()) {
+		t.Errorf("recovery point %s (%v), want the redemption at %s", m[1], err, redeemed.Format(time.RFC3339))
 	}
 	code, out, errOut = runCommand(t, "migrate-store", "--from", "bolt:"+boltDir, "--to", "bolt:"+back)
 	if code != exitInvalid || !strings.Contains(out+errOut, "not empty") {
