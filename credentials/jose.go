@@ -112,13 +112,26 @@ func parseJWSUpTo(token, wantTyp string, maxBytes int) (*compactJWS, error) {
 	if jw.header.Crit != nil {
 		return nil, fail(ReasonUnsupportedHeader, "crit header is not supported")
 	}
-	if wantTyp != "" && jw.header.Typ != wantTyp {
+	if wantTyp != "" && !typIs(jw.header.Typ, wantTyp) {
 		return nil, fail(ReasonInvalidTyp, "typ %q, want %q", jw.header.Typ, wantTyp)
 	}
 	if err := jw.decodeSignature(); err != nil {
 		return nil, err
 	}
 	return &jw, nil
+}
+
+// typIs reports whether a typ header names the media type want, which has
+// no "/" (every typ this package expects): RFC 7515 §4.1.9, a recipient
+// "MUST treat it as if 'application/' were prepended to any 'typ' value
+// not containing a '/'", and media types compare without regard to case
+// (RFC 2045 §5.1). So application/dc+sd-jwt and DC+SD-JWT are dc+sd-jwt.
+func typIs(typ, want string) bool {
+	const prefix = "application/"
+	if len(typ) > len(prefix) && strings.EqualFold(typ[:len(prefix)], prefix) {
+		typ = typ[len(prefix):]
+	}
+	return strings.EqualFold(typ, want)
 }
 
 // splitJWS splits a compact JWS of at most maxBytes into jw (payload and
@@ -216,7 +229,7 @@ func VerifyJWT(token, typ string, key func(kid, iss string) (*ecdsa.PublicKey, e
 	if err != nil {
 		return err
 	}
-	if typ == "" && jw.header.Typ != "" && jw.header.Typ != "JWT" {
+	if typ == "" && jw.header.Typ != "" && !typIs(jw.header.Typ, "JWT") {
 		return fail(ReasonInvalidTyp, "typ %q is not JWT", jw.header.Typ)
 	}
 	body, err := b64.DecodeString(jw.payload)

@@ -264,7 +264,7 @@ func VerifyJWTWithChain(token, typ string, roots *x509.CertPool, now time.Time) 
 	switch {
 	case hdr.Alg != algES256:
 		return nil, nil, fail(ReasonUnsupportedAlg, "alg %q is not allowed", hdr.Alg)
-	case hdr.Typ != typ:
+	case !typIs(hdr.Typ, typ):
 		return nil, nil, fail(ReasonInvalidTyp, "typ %q, want %q", hdr.Typ, typ)
 	case hdr.JWK != nil || hdr.JKU != nil || hdr.X5U != nil:
 		return nil, nil, fail(ReasonUntrustedIssuer, "jwt carries a key other than its x5c chain")
@@ -332,7 +332,7 @@ func UnsignedPayload(token, typ string) ([]byte, error) {
 	if err := unmarshalStrict(hb, &hdr); err != nil {
 		return nil, err
 	}
-	if hdr.Alg != "none" || hdr.Typ != typ {
+	if hdr.Alg != "none" || !typIs(hdr.Typ, typ) {
 		return nil, fail(ReasonInvalidTyp, "an unsecured jwt of typ %q, want alg none and typ %q", hdr.Typ, typ)
 	}
 	payload, err := b64.DecodeString(parts[1])

@@ -1,8 +1,11 @@
 package credentials
 
 import (
+	"cmp"
 	"crypto"
 	"time"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // MaxStatusListTokenBytes caps a Status List Token before it is parsed.
@@ -23,17 +26,32 @@ type StatusListToken struct {
 	List      *StatusList
 }
 
+// statusListClaims are the claims this service signs.
 type statusListClaims struct {
-	Iss        string `json:"iss,omitempty"`
-	Sub        string `json:"sub"`
-	Iat        int64  `json:"iat"`
-	Exp        int64  `json:"exp,omitzero"`
-	Nbf        int64  `json:"nbf,omitzero"` // never signed here; checked when another issuer sets it
-	TTL        *int64 `json:"ttl,omitempty"`
-	StatusList struct {
-		Bits int    `json:"bits"`
-		Lst  string `json:"lst"`
-	} `json:"status_list"`
+	Iss        string         `json:"iss,omitempty"`
+	Sub        string         `json:"sub"`
+	Iat        int64          `json:"iat"`
+	Exp        int64          `json:"exp,omitzero"`
+	TTL        *int64         `json:"ttl,omitempty"`
+	StatusList statusListJSON `json:"status_list"`
+}
+
+// statusListRead are the claims read from any Status List Token, whose
+// NumericDates may be non-integers (RFC 7519 §2) and whose ttl is "a
+// positive number" (Token Status List §5.1), not only an integer.
+type statusListRead struct {
+	Iss        string         `json:"iss"`
+	Sub        string         `json:"sub"`
+	Iat        jsontext.Value `json:"iat"` // NumericDates, absent: nil
+	Exp        jsontext.Value `json:"exp"`
+	Nbf        jsontext.Value `json:"nbf"`
+	TTL        *float64       `json:"ttl"`
+	StatusList statusListJSON `json:"status_list"`
+}
+
+type statusListJSON struct {
+	Bits int    `json:"bits"`
+	Lst  string `json:"lst"`
 }
 
 // SignStatusList signs a Status List Token: typ statuslist+jwt, ES256, kid
@@ -83,37 +101,53 @@ func VerifyStatusList(token string, trust Trust, uri string, now time.Time, maxE
 	if err != nil {
 		return nil, invalid(err)
 	}
-	var c statusListClaims
+	var c statusListRead
 	if err := unmarshalStrict(body, &c); err != nil {
 		return nil, invalid(err)
 	}
+	iat, err := rawNumericDate(c.Iat, "iat")
+	if err != nil {
+		return nil, invalid(err)
+	}
+	exp, err := rawNumericDate(c.Exp, "exp")
+	if err != nil {
+		return nil, invalid(err)
+	}
+	nbf, err := rawNumericDate(c.Nbf, "nbf")
+	if err != nil {
+		return nil, invalid(err)
+	}
 	switch {
-	case keyIss != "" && c.Iss != keyIss:
+	// §5.1 does not require iss (a draft removed the rule that it match
+	// the Referenced Token's): the key's issuer is who signed it. An iss
+	// that names another issuer is refused.
+	case keyIss != "" && c.Iss != "" && c.Iss != keyIss:
 		return nil, fail(ReasonStatusInvalid, "status list signed by another issuer's key")
 	case c.Sub != uri:
 		return nil, fail(ReasonStatusInvalid, "status list sub is not the referenced uri")
-	case c.Iat == 0:
+	case iat.IsZero():
 		return nil, fail(ReasonStatusInvalid, "status list has no iat")
-	case c.Exp != 0 && !now.Before(time.Unix(c.Exp, 0)):
+	case !exp.IsZero() && !now.Before(exp):
 		return nil, fail(ReasonStatusInvalid, "status list expired")
-	case c.Nbf != 0 && now.Add(DefaultSkew).Before(time.Unix(c.Nbf, 0)):
+	case !nbf.IsZero() && now.Add(DefaultSkew).Before(nbf):
 		return nil, fail(ReasonStatusInvalid, "status list not yet valid (nbf)")
-	case c.TTL != nil && *c.TTL <= 0: // §5.1: "MUST be a positive number"
-		return nil, fail(ReasonStatusInvalid, "ttl not positive")
+	case c.TTL != nil && !(*c.TTL > 0 && *c.TTL <= maxTTLSeconds): // §5.1: "MUST be a positive number"
+		return nil, fail(ReasonStatusInvalid, "ttl not a positive number of seconds")
 	}
 	list, err := DecodeStatusList(c.StatusList.Bits, c.StatusList.Lst, maxEntries)
 	if err != nil {
 		return nil, err
 	}
-	tok := &StatusListToken{Issuer: c.Iss, Subject: c.Sub, IssuedAt: time.Unix(c.Iat, 0), List: list}
+	tok := &StatusListToken{Issuer: cmp.Or(c.Iss, keyIss), Subject: c.Sub, IssuedAt: iat, ExpiresAt: exp, List: list}
 	if c.TTL != nil {
-		tok.TTL = time.Duration(*c.TTL) * time.Second
-	}
-	if c.Exp != 0 {
-		tok.ExpiresAt = time.Unix(c.Exp, 0)
+		tok.TTL = time.Duration(*c.TTL * float64(time.Second))
 	}
 	return tok, nil
 }
+
+// maxTTLSeconds bounds a ttl read (a year), so that it converts to a
+// time.Duration; callers cap how long they cache a list anyway.
+const maxTTLSeconds = 365 * 24 * 3600
 
 // CheckStatus looks up ref in a verified list and returns nil when the
 // credential is valid, ReasonRevoked, ReasonSuspended, or

@@ -62,6 +62,7 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 	signed := func(extra map[string]any) string {
 		claims := map[string]any{"iss": testIss, "sub": uri, "iat": f.now.Unix(), "status_list": map[string]any{"bits": 2, "lst": lst}}
 		maps.Copy(claims, extra)
+		maps.DeleteFunc(claims, func(_ string, v any) bool { return v == nil }) // nil: no such claim
 		tok, err := credentials.SignJWT(f.issuerKey, credentials.TypStatusList, f.kid, claims)
 		if err != nil {
 			t.Fatal(err)
@@ -70,6 +71,15 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 	}
 	if _, err := credentials.VerifyStatusList(signed(map[string]any{"nbf": f.now.Add(30 * time.Second).Unix(), "ttl": 1}), f.trust, uri, f.now, 0); err != nil {
 		t.Errorf("nbf within the skew, ttl 1: %v", err)
+	}
+	// §5.1 does not require iss: the key's issuer stands for it. And
+	// NumericDates and ttl may be non-integers (RFC 7519 §2, §5.1 "a
+	// positive number").
+	noIss := signed(map[string]any{"iss": nil, "ttl": 90.5, "iat": float64(f.now.Unix()) + 0.25, "exp": float64(f.now.Add(time.Hour).Unix()) + 0.5})
+	if got, err := credentials.VerifyStatusList(noIss, f.trust, uri, f.now, 0); err != nil {
+		t.Errorf("no iss, non-integer iat, exp and ttl: %v", err)
+	} else if got.Issuer != testIss || got.TTL != 90500*time.Millisecond || !got.ExpiresAt.Equal(f.now.Add(time.Hour).Truncate(time.Second).Add(500*time.Millisecond)) {
+		t.Errorf("no iss, non-integer iat, exp and ttl: %+v", got)
 	}
 
 	attacker := newKey(t)
@@ -103,6 +113,18 @@ func TestStatusListTokenRoundTrip(t *testing.T) {
 		},
 		"ttl zero": func() error {
 			_, err := credentials.VerifyStatusList(signed(map[string]any{"ttl": 0}), f.trust, uri, f.now, 0)
+			return err
+		},
+		"iss of another issuer": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"iss": "https://other.example"}), f.trust, uri, f.now, 0)
+			return err
+		},
+		"iat not a number": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"iat": "1700000000"}), f.trust, uri, f.now, 0)
+			return err
+		},
+		"ttl over a year": func() error {
+			_, err := credentials.VerifyStatusList(signed(map[string]any{"ttl": 1e12}), f.trust, uri, f.now, 0)
 			return err
 		},
 		"ttl negative": func() error {

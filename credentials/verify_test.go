@@ -17,7 +17,9 @@ import (
 )
 
 // TestVerifyRejects makes one tampered token per reason code from a valid
-// one (THREATS T1–T12, T22) and checks the reason Verify gives.
+// one (THREATS T1–T12, T22) and checks the reason Verify gives; beside
+// them, the typ spellings RFC 7515 §4.1.9 makes equal, which must verify
+// (no reason).
 func TestVerifyRejects(t *testing.T) {
 	f := newFixture(t)
 	sdjwt := f.issue(t, credentials.NationalID)
@@ -121,6 +123,12 @@ func TestVerifyRejects(t *testing.T) {
 		{name: "insurer signs a national_id", token: rebind(resign(t, insurerKey, withHeader(hdr, "kid", insurerKid), with(payload, "iss", insurer), discs)), reason: credentials.ReasonIssuerNotAuthorized},
 		// Header and profile rules.
 		{name: "typ JWT", token: forge(func(h, p map[string]any) []string { h["typ"] = "JWT"; return nil }), reason: credentials.ReasonInvalidTyp},
+		// RFC 7515 §4.1.9: "application/" is implied, media types ignore
+		// case; another type is still refused.
+		{name: "typ application/dc+sd-jwt", token: forge(func(h, p map[string]any) []string { h["typ"] = "application/dc+sd-jwt"; return nil })},
+		{name: "typ DC+SD-JWT", token: forge(func(h, p map[string]any) []string { h["typ"] = "DC+SD-JWT"; return nil })},
+		{name: "typ text/dc+sd-jwt", token: forge(func(h, p map[string]any) []string { h["typ"] = "text/dc+sd-jwt"; return nil }), reason: credentials.ReasonInvalidTyp},
+		{name: "kb typ application/kb+jwt", token: bindRaw(t, f.holderKey, `{"alg":"ES256","typ":"application/kb+jwt"}`, pres, kbPayload())},
 		{name: "crit", token: forge(func(h, p map[string]any) []string { h["crit"] = []any{"x"}; h["x"] = 1; return nil }), reason: credentials.ReasonUnsupportedHeader},
 		{name: "no vct", token: forge(func(h, p map[string]any) []string { delete(p, "vct"); return nil }), reason: credentials.ReasonMissingClaim},
 		{name: "no iss", token: forge(func(h, p map[string]any) []string { delete(p, "iss"); return nil }), reason: credentials.ReasonUntrustedIssuer},
