@@ -159,6 +159,16 @@ func TestOpenID4VPExternalIssuer(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
+	// The refusal names the field and the rule once, in the outbound
+	// client's words, not the webhooks'.
+	var e struct {
+		Description string `json:"error_description"`
+	}
+	h.call("POST", "/v1/admin/external-issuers", h.admin,
+		api.ExternalIssuerRequest{ID: "x6", Issuer: "https://10.1.2.3/agency", Types: []string{credentials.HealthInsurance}}, 400, &e)
+	if want := "issuer: url: the host is a private-use address (RFC 1918); the service connects only to public unicast addresses"; e.Description != want {
+		t.Errorf("a private address: %q, want %q", e.Description, want)
+	}
 }
 
 // TestOpenID4VPNestedDisclosureNotRequested: SPEC §3.7, T35. A credential

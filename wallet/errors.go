@@ -24,6 +24,16 @@ func (e *Error) Error() string {
 	return fmt.Sprintf("%s: %s", e.Code, e.Message)
 }
 
+// inField is err, a refusal of field's value, with the field named first
+// in its message ("issuer: url: …"); any other error is left as it is.
+func inField(field string, err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &Error{Code: e.Code, Reason: e.Reason, Message: field + ": " + e.Message}
+	}
+	return err
+}
+
 // Errorf returns an *Error with a formatted message.
 func Errorf(code api.Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}

@@ -65,11 +65,11 @@ func (s *Service) AddExternalIssuer(ctx context.Context, p *Principal, req api.E
 		return nil, Errorf(api.CodeInvalidRequest, "id must be 2 to 32 lower-case letters, digits or -, starting with a letter")
 	}
 	if err := s.webhooks.policy.checkURL(req.Issuer); err != nil {
-		return nil, Errorf(api.CodeInvalidRequest, "issuer: %s", err)
+		return nil, inField("issuer", err)
 	}
 	if req.JWKSURI != "" {
 		if err := s.webhooks.policy.checkURL(req.JWKSURI); err != nil {
-			return nil, Errorf(api.CodeInvalidRequest, "jwks_uri: %s", err)
+			return nil, inField("jwks_uri", err)
 		}
 	}
 	if len(req.Types) == 0 {

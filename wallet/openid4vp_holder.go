@@ -189,7 +189,7 @@ func remoteView(r *Request, now time.Time) *api.RequestView {
 // X.509 chain to a trust anchor, or unsigned for a redirect_uri client.
 func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequest) (*openid4vp.WalletRequest, *x509.Certificate, string, error) {
 	if err := s.webhooks.policy.checkURL(lr.RequestURI); err != nil {
-		return nil, nil, "", Errorf(api.CodeInvalidRequest, "request_uri: %s", err)
+		return nil, nil, "", inField("request_uri", err)
 	}
 	method, walletNonce, body := http.MethodGet, "", io.Reader(nil)
 	if lr.Post {
@@ -257,7 +257,7 @@ func (s *Service) fetchRequestObject(ctx context.Context, lr *openid4vp.LinkRequ
 // encryption key and encryption this wallet has.
 func remoteRequest(obj *openid4vp.WalletRequest, leaf *x509.Certificate, policy outboundPolicy) (*RemoteRequest, error) {
 	if err := policy.checkURL(obj.ResponseURI); err != nil {
-		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: response_uri: %s", err)
+		return nil, inField("the verifier's request: response_uri", err)
 	}
 	rr := &RemoteRequest{ClientID: obj.ClientID, Verified: leaf != nil, ResponseURI: obj.ResponseURI,
 		ResponseMode: obj.ResponseMode, Nonce: obj.Nonce, State: obj.State}
@@ -386,7 +386,7 @@ func (s *Service) postRemote(ctx context.Context, rr *RemoteRequest, params url.
 		form = url.Values{"response": {jwe}}
 	}
 	if err := s.webhooks.policy.checkURL(rr.ResponseURI); err != nil {
-		return "", Errorf(api.CodeInvalidRequest, "response_uri: %s", err)
+		return "", inField("response_uri", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, rr.ResponseURI, strings.NewReader(form.Encode()))
 	if err != nil {

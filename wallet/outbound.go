@@ -163,7 +163,7 @@ func (p outboundPolicy) checkURL(raw string) error {
 	host, loopback := u.Hostname(), false
 	if a, err := netip.ParseAddr(host); err == nil {
 		if rule := p.refusedBy(a); rule != "" {
-			return bad("the host is " + rule + "; webhooks go only to public unicast addresses")
+			return bad("the host is " + rule + "; the service connects only to public unicast addresses")
 		}
 		loopback = a.Unmap().IsLoopback()
 	} else if msg := checkHostName(host); msg != "" {
