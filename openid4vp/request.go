@@ -76,7 +76,7 @@ type RequestObject struct {
 	Iss            string          `json:"iss,omitempty"` // RFC 9101 §4: the client_id, in a signed request
 	Aud            Audience        `json:"aud"`
 	Iat            int64           `json:"iat"`
-	Nbf            int64           `json:"nbf,omitempty"`
+	Nbf            int64           `json:"nbf,omitzero"`
 	Exp            int64           `json:"exp"`
 	WalletNonce    string          `json:"wallet_nonce,omitempty"`
 }

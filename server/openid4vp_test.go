@@ -105,6 +105,11 @@ func (ow *oid4vpWallet) resolve(link string) *resolved {
 	if err := json.Unmarshal(must(base64.RawURLEncoding.DecodeString(parts[1])), &r.obj); err != nil {
 		t.Fatal(err)
 	}
+	// A time the service does not set is absent (RFC 9101 §4, RFC 7519
+	// §4.1.5): "nbf": 0 would say "since 1970".
+	if strings.Contains(string(must(base64.RawURLEncoding.DecodeString(parts[1]))), `"nbf"`) {
+		t.Errorf("request object carries an nbf the service never set")
+	}
 	if hdr.Typ != openid4vp.TypRequestObject || r.obj.ClientID != r.clientID || r.obj.WalletNonce != nonce ||
 		!slices.Equal(r.obj.Aud, openid4vp.Audience{openid4vp.StaticAudience}) || r.obj.ResponseType != "vp_token" || len(r.obj.Nonce) < 22 || r.obj.State == "" {
 		t.Fatalf("request object: header %+v payload %+v", hdr, r.obj)
