@@ -334,6 +334,28 @@ func TestOpenID4VPPresentation(t *testing.T) {
 	}
 }
 
+// TestOpenID4VPDiscardsFailedPresentation: OpenID4VP 1.0 §8.6, a
+// presentation that fails a check of its own is discarded, not the whole
+// response. Beside a valid presentation, one bound to another nonce
+// leaves the request approved with the valid one's document only.
+func TestOpenID4VPDiscardsFailedPresentation(t *testing.T) {
+	h, w := requestHarness(t)
+	ow := w.oid4vpWallet(h)
+	req := w.newOID4VPRequest(h, "", "")
+	r := ow.resolve(req.QRText)
+	good := ow.presentation(r, answerOpts{})
+	replayed := ow.presentation(r, answerOpts{nonce: "not-the-nonce-of-the-request"})
+	vp := map[string][]string{credentials.HealthInsurance: {replayed, good}}
+	if status, body := ow.post(r, map[string]any{"vp_token": vp, "state": r.obj.State}, nil); status != 200 {
+		t.Fatalf("a response with one failed presentation: %d %s", status, body)
+	}
+	var res api.RequestResult
+	h.call("GET", "/v1/verifier/requests/"+req.RequestID+"?wait=5", w.verifierKey, nil, 200, &res)
+	if res.Status != api.RequestApproved || res.Result == nil || len(res.Result.Documents) != 1 || res.Result.Documents[0].Presentation != good {
+		t.Fatalf("result: %+v, want the valid presentation's document alone", res)
+	}
+}
+
 // TestOpenID4VPRefusals are the checks of the OpenID Foundation verifier
 // conformance plan, each with its exact answer; none of them ends the
 // request, which the right answer then still approves once, and a replay
@@ -369,7 +391,9 @@ func TestOpenID4VPRefusals(t *testing.T) {
 		{"bad sd_hash", answerOpts{tamperSDHash: true}, "", "kb_sd_hash_mismatch"},
 		{"wrong state", answerOpts{state: "not-the-state"}, "", "state_mismatch"},
 		{"unknown dcql id", answerOpts{queryID: "other_credential"}, "", "dcql_unsatisfied"},
-		{"claims not asked", answerOpts{claims: []string{"card_number"}}, "", "dcql_unsatisfied"},
+		// card_number is disclosed and was not asked: that presentation is
+		// discarded (§8.6), and nothing is left to satisfy the query.
+		{"claims not asked", answerOpts{claims: []string{"card_number"}}, "", "disclosure_not_requested"},
 		{"more than asked", answerOpts{claims: []string{"card_number", "full_name"}}, "", "disclosure_not_requested"},
 		{"encrypted to another key", answerOpts{encryptTo: &other.PublicKey}, "", "decryption_failed"},
 		{"bad issuer signature", answerOpts{}, badSig(), "invalid_signature"},

@@ -510,81 +510,52 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		ids = append(ids, id)
 	}
 	sort.Strings(ids)
+	// §8.6: a presentation that fails a check of its own is discarded;
+	// the response is refused when what is left does not satisfy the
+	// query, then with the first discarded one's reason. A storage
+	// failure is never a discard: it ends the answer (fail closed).
 	presented := map[string][]openid4vp.Presented{}
-	var verified []*credentials.Verified
-	var pres []string
+	var kept []*answeredPresentation
+	var discarded error
 	for _, id := range ids {
 		for _, p := range resp.VPToken[id] {
-			// RFC 9901 §7.3 and OpenID4VP 1.0 §B.3.6: KB-JWT aud the full
-			// client identifier (§14.1.5), nonce the request's.
-			v, err := credentials.Verify(p, trust, credentials.VerifyOptions{Now: now, RequireKB: true, Audience: o.ClientID, Nonce: s.requestNonce(r.ID)})
-			if err != nil {
-				reason := credentials.ReasonOf(err)
-				return nil, nil, refuse(string(reason), "vp_token: %s: %s", id, reason)
+			a, err := s.checkPresentation(ctx, r, trust, issuers, p, now)
+			if e, ok := errors.AsType[*Error](err); ok && (e.Code == api.CodeInvalidRequest || e.Code == api.CodeVerificationFailed) {
+				if discarded == nil {
+					discarded = refuse(e.Reason, "vp_token: %s: %s", id, cmp.Or(e.Reason, e.Message))
+				}
+				continue
 			}
-			presented[id] = append(presented[id], openid4vp.Presented{VCT: v.VCT, Claims: v.Claims})
-			verified, pres = append(verified, v), append(pres, p)
+			if err != nil {
+				return nil, nil, err
+			}
+			presented[id] = append(presented[id], openid4vp.Presented{VCT: a.v.VCT, Claims: a.v.Claims})
+			kept = append(kept, a)
 		}
 	}
 	if err := query.CheckResponse(presented); err != nil {
+		if discarded != nil {
+			return nil, nil, discarded
+		}
 		return nil, nil, refuse("dcql_unsatisfied", "%s", err)
 	}
 	ans := &openID4VPAnswered{}
-	docs := make([][]byte, len(verified))
-	for i, v := range verified {
-		t, _ := s.types.ByVCT(v.VCT) // the trust store trusts known types only
-		is := issuers[v.Issuer]
-		c := AnsweredCredential{IssuerID: is.ID, External: is.External, Kid: v.KeyID, Type: t.ID, StatusList: -1}
-		switch {
-		case v.Status == nil:
-		case is.External:
-			c.StatusURI, c.StatusIndex = v.Status.URI, v.Status.Index
-		default:
-			if c.StatusList, c.StatusIndex, err = s.hostedStatusRef(is.ID, v.Status); err != nil {
-				return nil, nil, err
-			}
-		}
-		if !is.External {
-			// SPEC §2: a hosted credential is presented only by a key of
-			// one of our devices, and none once that device is revoked.
-			var holderID string
-			if c.DeviceID, holderID, err = s.deviceOf(ctx, v.Holder); err != nil {
-				return nil, nil, err
-			}
-			if c.DeviceID == "" {
-				return nil, nil, refuse(api.ReasonDeviceRevoked, "vp_token: the key binding is no device of this service's")
-			}
-			if ans.holderID == "" {
-				ans.holderID = holderID
-			}
-		}
-		// What the verifier gets is what it asked (SPEC §3.7, T35): the
-		// presentation is handed out whole (sd_hash covers it), so one
-		// that discloses a claim the request did not name, or a part of
-		// one (a nested property or array element), is refused.
-		revealed := slices.Concat(v.Disclosed, v.DisclosedWithin)
-		for _, n := range revealed {
-			if !slices.Contains(r.Claims[t.ID], n) {
-				return nil, nil, refuse("disclosure_not_requested", "vp_token: a claim the request did not ask for is disclosed")
-			}
-		}
-		c.ExpiresAt = v.ExpiresAt
-		if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{c}); err != nil {
-			if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
-				return nil, nil, refuse(e.Reason, "vp_token: %s", e.Reason)
-			}
-			return nil, nil, err
+	docs := make([][]byte, len(kept))
+	for i, a := range kept {
+		v := a.v
+		if !a.c.External && ans.holderID == "" {
+			ans.holderID = a.holderID
 		}
 		// What the verifier gets: the disclosed claims it asked for
 		// (SPEC §3.7: never more than the request named).
 		claims := map[string]any{}
-		for _, n := range revealed {
+		for _, n := range a.revealed {
 			claims[n] = v.Claims[n]
 		}
 		names := slices.Sorted(maps.Keys(claims))
-		doc := api.Document{Type: t.ID, Issuer: api.Party{ID: is.ID, Name: is.Name}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
+		doc := api.Document{Type: a.c.Type, Issuer: api.Party{ID: a.c.IssuerID, Name: a.issuerName}, IssuedAt: v.IssuedAt.UTC(), ExpiresAt: v.ExpiresAt.UTC(),
 			Status: api.StatusValid, HolderBinding: "verified", KeyBinding: api.KeyBinding{Aud: v.KB.Aud, Nonce: v.KB.Nonce},
-			Claims: claims, Presentation: pres[i]}
+			Claims: claims, Presentation: a.presentation}
 		raw, err := json.Marshal(doc, AnswerOptions)
 		if err != nil {
 			return nil, nil, err
@@ -592,10 +563,81 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		if docs[i], err = s.sealBytes(raw, "share-document", r.ID, strconv.Itoa(i)); err != nil {
 			return nil, nil, err
 		}
-		ans.items = append(ans.items, ShareItem{Type: t.ID, Claims: names, Kid: v.KeyID})
-		ans.creds = append(ans.creds, c)
+		ans.items = append(ans.items, ShareItem{Type: a.c.Type, Claims: names, Kid: v.KeyID})
+		ans.creds = append(ans.creds, a.c)
 	}
 	return docs, ans, nil
+}
+
+// answeredPresentation is one presentation of a VP Token that passed
+// every check of its own (checkPresentation).
+type answeredPresentation struct {
+	presentation string
+	v            *credentials.Verified
+	c            AnsweredCredential
+	issuerName   string
+	holderID     string   // the citizen whose device presented it, for a hosted credential
+	revealed     []string // the claims it discloses, each one the request asked for
+}
+
+// checkPresentation runs the checks of OpenID4VP 1.0 §8.6 step 2 on one
+// presentation p of r's response: RFC 9901 §7.3 with the KB-JWT's aud the
+// full client identifier (§14.1.5) and its nonce the request's; a hosted
+// credential presented by a key of one of our active devices (SPEC §2);
+// no disclosure the request did not name (SPEC §3.7, T35); status and
+// validity (checkAnswered). A failed check is an *Error of code
+// invalid_request with the reason; anything else is a failure to check.
+func (s *Service) checkPresentation(ctx context.Context, r *Request, trust *credentials.TrustStore, issuers map[string]trustedIssuer,
+	p string, now time.Time) (*answeredPresentation, error) {
+	refuse := func(reason, format string, args ...any) error {
+		return &Error{Code: api.CodeInvalidRequest, Reason: reason, Message: fmt.Sprintf(format, args...)}
+	}
+	o := r.OpenID4VP
+	v, err := credentials.Verify(p, trust, credentials.VerifyOptions{Now: now, RequireKB: true, Audience: o.ClientID, Nonce: s.requestNonce(r.ID)})
+	if err != nil {
+		reason := credentials.ReasonOf(err)
+		return nil, refuse(string(reason), "%s", reason)
+	}
+	t, _ := s.types.ByVCT(v.VCT) // the trust store trusts known types only
+	is := issuers[v.Issuer]
+	a := &answeredPresentation{presentation: p, v: v, issuerName: is.Name,
+		c: AnsweredCredential{IssuerID: is.ID, External: is.External, Kid: v.KeyID, Type: t.ID, StatusList: -1, ExpiresAt: v.ExpiresAt}}
+	switch {
+	case v.Status == nil:
+	case is.External:
+		a.c.StatusURI, a.c.StatusIndex = v.Status.URI, v.Status.Index
+	default:
+		if a.c.StatusList, a.c.StatusIndex, err = s.hostedStatusRef(is.ID, v.Status); err != nil {
+			return nil, err
+		}
+	}
+	if !is.External {
+		// SPEC §2: a hosted credential is presented only by a key of one
+		// of our devices, and none once that device is revoked.
+		if a.c.DeviceID, a.holderID, err = s.deviceOf(ctx, v.Holder); err != nil {
+			return nil, err
+		}
+		if a.c.DeviceID == "" {
+			return nil, refuse(api.ReasonDeviceRevoked, "the key binding is no device of this service's")
+		}
+	}
+	// What the verifier gets is what it asked (SPEC §3.7, T35): the
+	// presentation is handed out whole (sd_hash covers it), so one that
+	// discloses a claim the request did not name, or a part of one (a
+	// nested property or array element), is refused.
+	a.revealed = slices.Concat(v.Disclosed, v.DisclosedWithin)
+	for _, n := range a.revealed {
+		if !slices.Contains(r.Claims[t.ID], n) {
+			return nil, refuse("disclosure_not_requested", "a claim the request did not ask for is disclosed")
+		}
+	}
+	if err := s.checkAnswered(ctx, storeFetch{ctx, s.store}, []AnsweredCredential{a.c}); err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Code == api.CodeVerificationFailed {
+			return nil, refuse(e.Reason, "%s", e.Reason)
+		}
+		return nil, err
+	}
+	return a, nil
 }
 
 // trustedIssuer is an issuer a presentation may come from: hosted, or
