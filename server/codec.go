@@ -74,13 +74,31 @@ func mediaType(c *gin.Context) string {
 // readBody reads a whole request body of at most s.maxBody bytes. A larger
 // body is refused before it is read (Content-Length) or as soon as it goes
 // over (chunked), so nothing past the limit is buffered (SPEC §5, T22).
-func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) { return readBodyUpTo(c, s.maxBody) }
+func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) { return s.readBodyUpTo(c, s.maxBody) }
 
-// readBodyUpTo reads the request body if it is at most max bytes.
-func readBodyUpTo(c *gin.Context, max int64) ([]byte, *wallet.Error) {
+// readBodyUpTo reads the request body if it is at most max bytes, within
+// the bound on bodies being read at once (bodies.go).
+func (s *server) readBodyUpTo(c *gin.Context, max int64) ([]byte, *wallet.Error) {
 	tooLarge := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", max)}
-	if c.Request.ContentLength > max {
+	n := c.Request.ContentLength
+	if n > max {
 		return nil, tooLarge
+	}
+	if n < 0 { // chunked: as much as the cap
+		n = max
+	}
+	if n > 0 {
+		leave, ok := s.bodies.enter(addrKey(s.clientAddr(c.Request)), n)
+		if !ok {
+			s.metrics.rateLimited.WithLabelValues("bodies").Inc()
+			// The body is not read: the connection closes after the answer,
+			// which then goes out at once (net/http would first wait to
+			// read the rest of a small body).
+			c.Header("Connection", "close")
+			c.Header("Retry-After", "1")
+			return nil, &wallet.Error{Code: api.CodeRateLimited, Message: "too many request bodies being sent at once; retry after 1 s"}
+		}
+		defer leave()
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
 	if err != nil {

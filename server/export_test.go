@@ -22,3 +22,9 @@ func httptestRequest(remote string) *http.Request {
 	r.RemoteAddr = remote
 	return r
 }
+
+// The bounds on request bodies being read at once (bodies.go).
+const (
+	MaxBodyBytesInFlight = maxBodyBytesInFlight
+	MaxBodyBytesPerAddr  = maxBodyBytesPerAddr
+)

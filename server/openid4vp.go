@@ -83,7 +83,7 @@ func (s *server) readForm(c *gin.Context, max int64) (url.Values, bool) {
 		s.failCode(c, api.CodeUnsupportedMedia, "the request body must be %s", mediaForm)
 		return nil, false
 	}
-	body, we := readBodyUpTo(c, max)
+	body, we := s.readBodyUpTo(c, max)
 	if we != nil {
 		s.answerError(c, we)
 		return nil, false

@@ -105,8 +105,9 @@ type server struct {
 	bulkIdle  time.Duration
 	streamMax time.Duration
 	heartbeat time.Duration
-	drains    drains // long-polls and streams end when their http.Server shuts down
-	waits     waits  // long-polls and streams open at once, bounded
+	drains    drains     // long-polls and streams end when their http.Server shuts down
+	waits     waits      // long-polls and streams open at once, bounded
+	bodies    *bodyReads // request bodies being read at once, bounded (bodies.go)
 	limits    *limiters
 	proxies   []netip.Prefix
 	metrics   *metrics
@@ -132,6 +133,7 @@ func New(cfg Config) http.Handler {
 		streamMax: cfg.StreamMaxDuration,
 		heartbeat: cfg.StreamHeartbeat,
 		proxies:   cfg.TrustedProxies,
+		bodies:    newBodyReads(),
 		openapi:   bytes.Clone(cfg.OpenAPI),
 	}
 	if s.log == nil {
