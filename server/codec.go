@@ -74,7 +74,9 @@ func mediaType(c *gin.Context) string {
 // readBody reads a whole request body of at most s.maxBody bytes. A larger
 // body is refused before it is read (Content-Length) or as soon as it goes
 // over (chunked), so nothing past the limit is buffered (SPEC §5, T22).
-func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) { return s.readBodyUpTo(c, s.maxBody) }
+func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
+	return s.readBodyUpTo(c, s.maxBody)
+}
 
 // readBodyUpTo reads the request body if it is at most max bytes, within
 // the bound on bodies being read at once (bodies.go).
