@@ -94,9 +94,21 @@ func (s *server) clientError(c *gin.Context, err error) *wallet.Error {
 	return &wallet.Error{Code: api.CodeInternal, Message: genericInternal}
 }
 
+// statusClientClosed is what the request log and the metrics record for a
+// request whose client went away before its answer (nginx's 499).
+const statusClientClosed = 499
+
 // answerError writes an error answer and aborts the chain. Error answers
 // are never cached; every 401 carries a Bearer challenge.
 func (s *server) answerError(c *gin.Context, we *wallet.Error) {
+	if errors.Is(c.Request.Context().Err(), context.Canceled) {
+		// The client went away (a long-poll it gave up on): nobody reads
+		// an answer, and a 503 would count as a storage failure in the
+		// request log and the metrics. They say 499, "client closed
+		// request" as proxies write it.
+		c.AbortWithStatus(statusClientClosed)
+		return
+	}
 	status := HTTPStatus(we.Code)
 	h := c.Writer.Header()
 	h.Set("Cache-Control", "no-store")

@@ -471,3 +471,34 @@ func TestWaitsEndAtShutdown(t *testing.T) {
 		t.Error("the event stream is still open after shutdown")
 	}
 }
+
+// TestWaitClientGoneIsNoStorageFailure: a long-poll whose client gives up
+// is recorded as 499 (client closed request) in the metrics, never as 503
+// storage_unavailable, which SPEC §5 keeps for a storage failure.
+func TestWaitClientGoneIsNoStorageFailure(t *testing.T) {
+	h, w := requestHarness(t)
+	r := w.newRequest(h, "full_name")
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, "GET", h.url+"/v1/verifier/requests/"+r.RequestID+"?wait=30&since=created", nil)
+	req.Header.Set("Authorization", "Bearer "+w.verifierKey)
+	if resp, err := h.client.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the long-poll answered %d before its client gave up", resp.StatusCode)
+	}
+	route := `route="/v1/verifier/requests/:id"`
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m := h.metric("eidwallet_http_requests_total")
+		if strings.Contains(m, `code="503"`) {
+			t.Fatalf("a client gone counted as a storage failure:\n%s", m)
+		}
+		if strings.Contains(m, `code="499",method="GET",`+route) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no 499 for the long-poll given up:\n%s", m)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
