@@ -74,17 +74,19 @@ func (s *Service) redeemShare(ctx context.Context, p *Principal, find Lookup) (*
 			return err
 		}
 		body = got[0]
-		if err := redeemable(sh, p.Subject, now); err != nil {
-			return err
-		}
 		if verifier, err = Verifiers.Read(got[1], p.Subject); err != nil {
 			return err
 		}
 		if err := notRetired(verifier); err != nil {
 			return err
 		}
-		if !registered(verifier, itemClaimSet(sh.Items)) {
-			return errNotRegistered()
+		// Who may redeem it comes before its state: a verifier it is not
+		// for learns nothing of it (T14, T35), not even that it was used.
+		if err := redeemableBy(sh, verifier); err != nil {
+			return err
+		}
+		if err := redeemable(sh, now); err != nil {
+			return err
 		}
 		more, err := s.stillValid(f, sh.DeviceID, sh.Items, now, ShareDocuments.Lookup(sh.ID), lastActivityLookup(sh.HolderID))
 		if err != nil {
@@ -284,7 +286,7 @@ func useShare(tx Tx, w *redemption) error {
 		if sh, body, err = Shares.BodyBy(tx, byToken, w.share.TokenHash); err != nil {
 			return err
 		}
-		if err := redeemable(sh, w.verifierID, w.now); err != nil {
+		if err := redeemable(sh, w.now); err != nil { // who may redeem it does not change
 			return err
 		}
 		if next, err = Shares.Record(nextUse(sh)); err != nil {
@@ -379,10 +381,23 @@ func issuerTrusts(is *Issuer, typ, kid string) bool {
 	return slices.ContainsFunc(is.Keys, func(k IssuerKey) bool { return k.Kid == kid && k.Retired == nil })
 }
 
-// redeemable is the share state machine at redemption (THREATS T13, T14,
-// T16, T17). A share bound to another verifier is refused without being
-// consumed.
-func redeemable(sh *Share, verifierID string, now time.Time) error {
+// redeemableBy checks that verifier may redeem sh: the one it was made
+// for, if any (T14: a share bound to another verifier is refused, 403
+// audience_mismatch), and registered for all of its claims (T35: 403
+// claims_not_registered). Neither consumes the share.
+func redeemableBy(sh *Share, verifier *Verifier) error {
+	if sh.VerifierID != "" && sh.VerifierID != verifier.ID {
+		return &Error{Code: api.CodeForbidden, Reason: api.ReasonAudienceMismatch, Message: "the share is for another verifier"}
+	}
+	if !registered(verifier, itemClaimSet(sh.Items)) {
+		return errNotRegistered()
+	}
+	return nil
+}
+
+// redeemable is the share state machine at redemption (THREATS T13, T16,
+// T17), checked after redeemableBy.
+func redeemable(sh *Share, now time.Time) error {
 	switch sh.Status {
 	case api.ShareCancelled:
 		return Errorf(api.CodeShareCancelled, "the share was cancelled")
@@ -394,9 +409,6 @@ func redeemable(sh *Share, verifierID string, now time.Time) error {
 	}
 	if !now.Before(sh.ExpiresAt) {
 		return Errorf(api.CodeShareExpired, "the share has expired")
-	}
-	if sh.VerifierID != "" && sh.VerifierID != verifierID {
-		return &Error{Code: api.CodeForbidden, Reason: api.ReasonAudienceMismatch, Message: "the share is for another verifier"}
 	}
 	return nil
 }
@@ -423,6 +435,16 @@ func (s *Service) logFailedVerification(ctx context.Context, verifierID string, 
 	}
 	u = u.failed(cause)
 	err := s.store.Batch(ctx, func(tx Tx) error {
+		// Once per share, verifier and answer: a verifier holding a code
+		// it may not redeem must not fill the citizen's activity (kept
+		// for good), nor its own log and the statistics, by scanning it
+		// again and again. A day past the share's end, once more.
+		once := s.onceKey("share-refused", verifierID+"/"+sh.ID, string(e.Code)+"|"+e.Reason)
+		if err := tx.UseOnce(once, latest(sh.ExpiresAt, now).Add(24*time.Hour), now); errors.Is(err, ErrExists) {
+			return nil
+		} else if err != nil {
+			return err
+		}
 		if e.Code == api.CodeForbidden {
 			if err := s.appendActivity(tx, &api.ActivityEntry{HolderID: sh.HolderID, At: now, Event: api.EventShareRefused, Outcome: e.Reason,
 				ShareID: sh.ID, VerifierID: verifierID, Claims: itemClaimNames(sh.Items)}); err != nil {

@@ -447,17 +447,41 @@ func (e *e2e) revoked(t *testing.T) {
 }
 
 // verifierBound: a share for S1 scanned at S2 is refused without being
-// consumed, then S1 redeems it (THREATS T14).
+// consumed, then S1 redeems it (THREATS T14). S2 scanning it again, even
+// once it is used, learns nothing more (still 403, not that it was used),
+// and its attempts are written once: one share_refused entry in A's
+// activity, one entry in S2's log.
 func (e *e2e) verifierBound(t *testing.T) {
 	sh := e.share(api.ShareRequest{VerifierID: e.s1ID, Items: []api.ShareRequestItem{{CredentialID: e.credsA["national_id"], Claims: []string{"age_over_18"}}}})
-	_, err := e.s2.Verify(e.ctx, sh.QRText)
-	wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonAudienceMismatch)
+	logged := func() (refused, entries int) {
+		t.Helper()
+		act, err := e.holderA().ExportActivity(e.ctx)
+		e.must(err)
+		for _, a := range act.Entries {
+			if a.Event == api.EventShareRefused && a.ShareID == sh.ShareID {
+				refused++
+			}
+		}
+		log, err := e.s2.Verifications(e.ctx, 1000)
+		e.must(err)
+		return refused, len(log.Entries)
+	}
+	_, before := logged()
+	for range 3 {
+		_, err := e.s2.Verify(e.ctx, sh.QRText)
+		wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonAudienceMismatch)
+	}
 	res, err := e.s1.Verify(e.ctx, sh.QRText)
 	if err != nil {
 		t.Fatalf("S1 after S2's attempt: %v", err)
 	}
 	if aud := res.Documents[0].KeyBinding.Aud; aud != e.s1ID {
 		t.Errorf("kb aud = %q, want the verifier id", aud)
+	}
+	_, err = e.s2.Verify(e.ctx, sh.QRText)
+	wantStatus(t, err, http.StatusForbidden, api.CodeForbidden, api.ReasonAudienceMismatch)
+	if refused, after := logged(); refused != 1 || after != before+1 {
+		t.Errorf("4 refused scans: %d share_refused entries, %d new entries in S2's log; want 1 and 1", refused, after-before)
 	}
 }
 
