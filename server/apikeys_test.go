@@ -96,7 +96,8 @@ func TestRetireVerifier(t *testing.T) {
 // authenticated before from memory (wallet.Service.AuthenticateDeferred)
 // and confirms it in the redemption's first read; a key revoked since is
 // refused there, 401 with the invalid_token challenge, before the share is
-// looked at (it stays unredeemed), on the same-origin and the CORS path.
+// looked at (it stays unredeemed), on the same-origin and the CORS path,
+// and for a code that is no share code too.
 func TestRevokedKeyRefusedAfterUse(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
@@ -107,6 +108,10 @@ func TestRevokedKeyRefusedAfterUse(t *testing.T) {
 	var keys api.APIKeyList
 	h.call("GET", "/v1/admin/api-keys?owner="+w.verifierID, h.admin, nil, 200, &keys)
 	h.call("DELETE", "/v1/admin/api-keys/"+keys.APIKeys[0].ID, h.admin, nil, 204, nil)
+	// A code that is no share code is refused for the key first: 401, not
+	// 400 (the key would stay in memory, and its garbage count as its
+	// verifier's).
+	wantError(t, h.request("POST", "/v1/verify", w.verifierKey, "application/json", []byte(`{"qr":"nope"}`)), 401, "unauthenticated")
 
 	id, second := w.share(h, "full_name")
 	body, _ := json.Marshal(api.VerifyRequest{QR: second})

@@ -32,8 +32,14 @@ func (s *Service) Redeem(ctx context.Context, p *Principal, req api.VerifyReques
 	}
 	kind, token, err := qr.Parse(req.QR)
 	if err != nil || kind != qr.Share {
-		err := Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
-		s.tallyFailure(verification(ctx, api.FlowShare, nil, "").by(p.Subject), err) // usage.go
+		// The key is confirmed first, as on every other path: a revoked
+		// one is 401, its garbage never counted as its verifier's (T20).
+		c, err := s.confirmed(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		err = Errorf(api.CodeInvalidRequest, "qr: not an eidwallet share code (EID1:)")
+		s.tallyFailure(verification(ctx, api.FlowShare, nil, "").by(c.Subject), err) // usage.go
 		return nil, err
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup(byToken, hashSecret(token)))
