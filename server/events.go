@@ -92,12 +92,15 @@ func (d *drains) of(r *http.Request) <-chan struct{} {
 // connection, a goroutine and its buffers (≈ 32 KiB), so one token opening
 // thousands would hold the server's memory (THREATS T22). A holder's app
 // needs one or two on a device; a verifier API key one per request it waits on at its
-// counters. Beyond, 429 rate_limited: poll without wait, or use the
-// verifier's webhook.
+// counters, and a verifier with many keys at most maxWaitsPerVerifier in
+// all, so that no one verifier takes the process's places from the others
+// and from the citizens. Beyond, 429 rate_limited: poll without wait, or
+// use the verifier's webhook.
 const (
-	maxWaitsPerDevice = 8
-	maxWaitsPerKey    = 256
-	maxWaits          = 4096 // the process's
+	maxWaitsPerDevice   = 8
+	maxWaitsPerKey      = 256
+	maxWaitsPerVerifier = 1024
+	maxWaits            = 4096 // the process's
 )
 
 // waits counts the long-polls and event streams open, per principal and
@@ -113,20 +116,26 @@ type waits struct {
 // it back.
 func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 	p := principalOf(c)
-	key, most := "key|"+p.KeyID, maxWaitsPerKey
+	// Each wait counts against every place named here, at most most[i].
+	keys, most := []string{"key|" + p.KeyID, "verifier|" + p.Subject}, []int{maxWaitsPerKey, maxWaitsPerVerifier}
 	if p.Role == api.RoleHolder {
 		// A device's: a phone that dropped off the network leaves its
 		// half-open streams to time out without holding its other devices'.
-		key, most = "device|"+p.DeviceID, maxWaitsPerDevice
+		keys, most = []string{"device|" + p.DeviceID}, []int{maxWaitsPerDevice}
 	}
 	w := &s.waits
 	w.mu.Lock()
-	full := w.by[key] >= most || w.total >= maxWaits
+	full := w.total >= maxWaits
+	for i, k := range keys {
+		full = full || w.by[k] >= most[i]
+	}
 	if !full {
 		if w.by == nil {
 			w.by = map[string]int{}
 		}
-		w.by[key]++
+		for _, k := range keys {
+			w.by[k]++
+		}
 		w.total++
 	}
 	w.mu.Unlock()
@@ -137,8 +146,10 @@ func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 	return func() {
 		w.mu.Lock()
 		defer w.mu.Unlock()
-		if w.by[key]--; w.by[key] == 0 {
-			delete(w.by, key)
+		for _, k := range keys {
+			if w.by[k]--; w.by[k] == 0 {
+				delete(w.by, k)
+			}
 		}
 		w.total--
 	}, true

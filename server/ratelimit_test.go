@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/eidwallet/eidwallet/api"
+	"github.com/eidwallet/eidwallet/credentials"
 	"github.com/eidwallet/eidwallet/server"
 	"golang.org/x/time/rate"
 )
@@ -212,4 +213,43 @@ func TestWaitsBoundedPerKey(t *testing.T) {
 	}
 	wantRetryAfter(t, h.request("GET", "/v1/verifier/requests/"+req.RequestID+"/events", w.verifierKey, "", nil), 1, 1)
 	wantRetryAfter(t, h.request("GET", "/v1/verifier/requests/"+req.RequestID+"?wait=30", w.verifierKey, "", nil), 1, 1)
+}
+
+// TestWaitsBoundedPerVerifier: all the keys of one verifier hold at most
+// 1024 long-polls and event streams at once, so that one verifier cannot
+// take the process's 4096 places from the others; the next, on a fresh
+// key of its own, is 429, and another verifier's wait is still served.
+func TestWaitsBoundedPerVerifier(t *testing.T) {
+	h, w := requestHarness(t)
+	req := w.newRequest(h, "full_name")
+	keys := []string{w.verifierKey}
+	for range 4 {
+		var k api.NewAPIKey
+		h.call("POST", "/v1/admin/verifiers/"+w.verifierID+"/api-keys", h.admin, nil, 201, &k)
+		keys = append(keys, k.Key)
+	}
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	events := "/v1/verifier/requests/" + req.RequestID + "/events"
+	for i := range 1024 {
+		resp := h.request("GET", events, keys[i/256], "", nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("stream %d: %d", i, resp.StatusCode)
+		}
+		open = append(open, resp)
+	}
+	wantRetryAfter(t, h.request("GET", events, keys[4], "", nil), 1, 1)
+	clinic := h.otherVerifier()
+	var other api.CreateRequestResponse
+	h.call("POST", "/v1/verifier/requests", clinic, api.CreateRequestRequest{
+		Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "Check-in"}, 201, &other)
+	resp := h.request("GET", "/v1/verifier/requests/"+other.RequestID+"/events", clinic, "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("another verifier's stream: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
 }
