@@ -484,8 +484,45 @@ func waitsForDatabase(t *testing.T, d *deployment) {
 	probe.Close()
 	relayed := *real
 	relayed.Host = later
+	// While it waits, the replica's address answers as a process up and
+	// not ready: /healthz 200, /readyz and the API 503 with Retry-After
+	// (operations.md). The database comes once that is seen, or after 5 s.
+	addr := freeAddr(t)
+	probed := make(chan struct{})
 	go func() {
-		time.Sleep(2 * time.Second)
+		defer close(probed)
+		get := func(path string) (int, string) {
+			resp, err := http.Get("http://" + addr + path)
+			if err != nil {
+				return 0, err.Error()
+			}
+			defer resp.Body.Close()
+			body, _ := io.ReadAll(resp.Body)
+			return resp.StatusCode, resp.Header.Get("Retry-After") + " " + string(body)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if code, _ := get("/healthz"); code == http.StatusOK {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Errorf("no /healthz 200 while waiting for the database")
+				return
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, path := range []string{"/readyz", "/v1/admin/issuers"} {
+			if code, got := get(path); code != http.StatusServiceUnavailable || !strings.Contains(got, "5 ") || !strings.Contains(got, `"storage_unavailable"`) {
+				t.Errorf("%s while waiting for the database: %d %s", path, code, got)
+			}
+		}
+	}()
+	go func() {
+		select {
+		case <-probed:
+		case <-time.After(5 * time.Second):
+		}
+		time.Sleep(time.Second)
 		ln, err := net.Listen("tcp", later)
 		if err != nil {
 			t.Errorf("relay: %v", err)
@@ -510,9 +547,11 @@ func waitsForDatabase(t *testing.T, d *deployment) {
 		}
 	}()
 	d.dsn = relayed.String()
+	d.flags = append(d.flags, "--addr", addr)
 	start := time.Now()
 	r := d.start("late")
-	if waited := time.Since(start); waited < 2*time.Second || !strings.Contains(r.logs.String(), "postgres unreachable; trying again") {
+	<-probed
+	if waited := time.Since(start); waited < time.Second || !strings.Contains(r.logs.String(), "postgres unreachable; trying again") {
 		t.Errorf("listening after %s, logs:\n%s", waited, r.logs.String())
 	}
 	if _, err := r.client().Admin(r.adminToken(t)).Issuers(context.Background()); err != nil {

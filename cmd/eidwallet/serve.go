@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -134,7 +135,36 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	if err != nil {
 		return fmt.Errorf("listen %s: %w", cfg.Addr, err)
 	}
-	defer ln.Close()
+	// The address answers from now on: as a process up and not ready
+	// (server.Starting) until the service is, so that nothing is misled
+	// while a replica waits for its database (operations.md).
+	var ready atomic.Pointer[http.Handler]
+	starting := server.Starting()
+	srv := &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if h := ready.Load(); h != nil {
+				(*h).ServeHTTP(w, r)
+				return
+			}
+			starting.ServeHTTP(w, r)
+		}),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      5 * time.Minute, // bulk issuance streams
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() {
+		if tlsCert != nil {
+			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*tlsCert}}
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
+	defer srv.Close() // a start that fails; after Shutdown, nothing more
 	if err := prepareDataDir(cfg.DataDir, log); err != nil {
 		return err
 	}
@@ -236,24 +266,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	}
 	handler := server.New(server.Config{Service: svc, Logger: log, Registerer: reg, Gatherer: reg, TrustedProxies: cfg.TrustedProxies,
 		RateLimits: cfg.RateLimits, SharedLimits: shared})
-	srv := &http.Server{
-		Handler:           handler,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      5 * time.Minute, // bulk issuance streams
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	errc := make(chan error, 1)
-	go func() {
-		if tlsCert != nil {
-			srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*tlsCert}}
-			errc <- srv.ServeTLS(ln, "", "")
-		} else {
-			errc <- srv.Serve(ln)
-		}
-	}()
+	ready.Store(&handler)
 	log.Info("listening", "addr", ln.Addr().String(), "public_url", publicURL, "store", cfg.Store)
 	fmt.Fprintf(stdout, "eidwallet is listening on %s\n", localURL)
 
