@@ -11,6 +11,7 @@ import (
 	"io"
 	"math/big"
 	"regexp"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -359,5 +360,51 @@ func TestEnrolWithTypedCode(t *testing.T) {
 	_, mistyped = svc.Enroll(ctx, enrolRequest(t, "001090000302", wrongCheck))
 	if got := refusal(mistyped); got != want {
 		t.Errorf("a mistyped code with the store down: %s, want %s without a store lookup", got, want)
+	}
+}
+
+// TestEnrolSentAgain: an enrolment sent again by the same device, its
+// answer lost (a dropped connection, a replica killed after the commit),
+// gets the first answer again while the code's time lasts, so the app
+// learns its device id; nothing is enrolled twice. The same code with
+// another key, or once that device is revoked, or once the code's time is
+// past, is the answer of a used code (T20).
+func TestEnrolSentAgain(t *testing.T) {
+	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	svc, _ := servicetest.New(t, wallet.Config{Now: func() time.Time { return now }})
+	ctx := context.Background()
+	admin := &wallet.Principal{Role: api.RoleAdmin, Subject: "admin"}
+	const citizen = "001090000401"
+	code, err := svc.CreateActivationCode(ctx, admin, api.ActivationCodeRequest{CitizenID: citizen})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := enrolRequest(t, citizen, code.Code)
+	first, err := svc.Enroll(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := svc.Enroll(ctx, req)
+	if err != nil || !reflect.DeepEqual(again, first) {
+		t.Fatalf("sent again: %+v, %v; want the first answer %+v", again, err, first)
+	}
+	phone := &wallet.Principal{Role: api.RoleHolder, Subject: first.HolderID, DeviceID: first.DeviceID}
+	if devices, err := svc.Devices(ctx, phone, api.Page{}); err != nil || len(devices.Devices) != 1 {
+		t.Fatalf("devices after the enrolment sent twice: %+v, %v; want one", devices, err)
+	}
+	if _, err := svc.Enroll(ctx, enrolRequest(t, citizen, code.Code)); wallet.ErrorCode(err) != api.CodeUnauthenticated {
+		t.Errorf("the used code with another key: %v, want %s", err, api.CodeUnauthenticated)
+	}
+	later := now
+	now = now.Add(wallet.ActivationCodeTTL)
+	if _, err := svc.Enroll(ctx, req); wallet.ErrorCode(err) != api.CodeUnauthenticated {
+		t.Errorf("sent again once the code's time is past: %v, want %s", err, api.CodeUnauthenticated)
+	}
+	now = later
+	if err := svc.RevokeDevice(ctx, phone, first.DeviceID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Enroll(ctx, req); wallet.ErrorCode(err) != api.CodeUnauthenticated {
+		t.Errorf("sent again once the device is revoked: %v, want %s", err, api.CodeUnauthenticated)
 	}
 }

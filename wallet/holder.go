@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/subtle"
@@ -59,9 +60,14 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 		var h *Holder
 		var creds []*Credential
 		issuers := map[string]*Issuer{}
+		var again *api.EnrollResponse // the answer of this same enrolment, made before
 		err = s.store.View(ctx, func(tx Tx) error {
+			var code *ActivationCode
 			var err error
-			if h, _, err = s.activationCode(tx, req, now); err != nil {
+			if h, code, err = s.activationCode(tx, req, keyJSON, now); err != nil || code.Used {
+				if err == nil {
+					again, err = s.enrolledAgain(tx, code)
+				}
 				return err
 			}
 			if creds, err = Credentials.List(tx, byHolder, Order{}, h.ID); err != nil {
@@ -76,7 +82,8 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			}
 			return nil
 		})
-		if err != nil {
+		if err != nil || again != nil {
+			resp = again
 			break
 		}
 		d := &Device{ID: deviceID, HolderID: h.ID, Key: keyJSON, Name: req.DeviceName, Created: now}
@@ -85,10 +92,17 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 		if copies, resp.Bound, resp.Skipped, err = s.holderCopies(creds, issuers, d, now); err != nil {
 			break
 		}
+		answer, err := json.Marshal(resp)
+		if err != nil {
+			return nil, err
+		}
 		err = s.store.Update(ctx, func(tx Tx) error {
-			h, code, err := s.activationCode(tx, req, now)
+			h, code, err := s.activationCode(tx, req, keyJSON, now)
 			if err != nil {
 				return err
+			}
+			if code.Used { // this same enrolment, sent twice at once, committed first
+				return errCredentialsChanged
 			}
 			current, err := Credentials.List(tx, byHolder, Order{}, h.ID)
 			if err != nil {
@@ -97,7 +111,7 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 			if !slices.EqualFunc(current, creds, func(a, b *Credential) bool { return a.ID == b.ID && a.Status == b.Status }) {
 				return errCredentialsChanged
 			}
-			code.Used = true
+			code.Used, code.DeviceKey, code.Answer = true, keyJSON, answer
 			if err := ActivationCodes.Put(tx, code); err != nil {
 				return err
 			}
@@ -138,10 +152,13 @@ var errCredentialsChanged = Errorf(api.CodeConflict, "the citizen's credentials 
 var errActivationCode = Errorf(api.CodeUnauthenticated, "the activation code is not valid")
 
 // activationCode finds the citizen and the activation code of req (in its
-// canonical form) and checks that the code is the citizen's, unused and
-// unexpired; every way it can be wrong is the same answer, so the endpoint
-// tells nothing about which citizens or codes exist (THREATS T20).
-func (s *Service) activationCode(tx Tx, req api.EnrollRequest, now time.Time) (*Holder, *ActivationCode, error) {
+// canonical form) and checks that the code is the citizen's, unexpired,
+// and unused, or used by this same enrolment (deviceKey, the canonical
+// JWK of req's key): then the code is returned as it is, Used, for its
+// answer to be given again. Every way it can be wrong is the same answer,
+// so the endpoint tells nothing about which citizens or codes exist
+// (THREATS T20).
+func (s *Service) activationCode(tx Tx, req api.EnrollRequest, deviceKey []byte, now time.Time) (*Holder, *ActivationCode, error) {
 	badCode := errActivationCode
 	h, err := Holders.By(tx, byCitizen, s.citizenHash(req.CitizenID))
 	if errors.Is(err, ErrNotFound) {
@@ -155,10 +172,30 @@ func (s *Service) activationCode(tx Tx, req api.EnrollRequest, now time.Time) (*
 	} else if err != nil {
 		return nil, nil, err
 	}
-	if subtle.ConstantTimeCompare([]byte(code.HolderID), []byte(h.ID)) != 1 || code.Used || !now.Before(code.Expires) {
+	if subtle.ConstantTimeCompare([]byte(code.HolderID), []byte(h.ID)) != 1 || !now.Before(code.Expires) ||
+		code.Used && (code.Answer == nil || !bytes.Equal(code.DeviceKey, deviceKey)) {
 		return nil, nil, badCode
 	}
 	return h, code, nil
+}
+
+// enrolledAgain is the answer of the enrolment that used code, sent again
+// by the same device (its answer lost: a dropped connection, a replica
+// killed after the commit), while the code's time lasts and the device
+// is not revoked; the app learns its device id and can go on.
+func (s *Service) enrolledAgain(tx Tx, code *ActivationCode) (*api.EnrollResponse, error) {
+	var resp api.EnrollResponse
+	if err := json.Unmarshal(code.Answer, &resp); err != nil {
+		return nil, errDamaged()
+	}
+	d, err := Devices.Get(tx, resp.DeviceID)
+	if errors.Is(err, ErrNotFound) || err == nil && d.Revoked != nil {
+		return nil, errActivationCode
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &resp, nil
 }
 
 // holderCopies signs, bound to device d, a copy of each of creds that can

@@ -177,10 +177,12 @@ var ActivationCodes = records(Kind{Name: "activation_codes", Key: []Column{{"has
 	func(r *activationCodeRow) *ActivationCode { return (*ActivationCode)(r) })
 
 type activationCodeRow struct {
-	Hash     []byte    `json:"hash"`
-	HolderID string    `json:"holder_id"`
-	Expires  time.Time `json:"expires"`
-	Used     bool      `json:"used"`
+	Hash      []byte    `json:"hash"`
+	HolderID  string    `json:"holder_id"`
+	Expires   time.Time `json:"expires"`
+	Used      bool      `json:"used"`
+	DeviceKey []byte    `json:"device_key,omitempty"`
+	Answer    []byte    `json:"answer,omitempty"`
 }
 
 // Credentials are the issued credentials, listed by holder in issuance

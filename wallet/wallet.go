@@ -140,6 +140,10 @@ type ActivationCode struct {
 	HolderID string
 	Expires  time.Time
 	Used     bool
+	// Once used: the enrolled device's key and the answer given, so that
+	// the same enrolment sent again (its answer lost) gets it again.
+	DeviceKey []byte
+	Answer    []byte
 }
 
 // Credential is one issued document. Its claims are sealed with its id and
