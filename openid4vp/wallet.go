@@ -111,9 +111,8 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	if err != nil || ru.Scheme != "https" || ru.Host == "" {
 		return nil, errors.New("response_uri must be an https URL")
 	}
-	// §8.2: with direct_post, redirect_uri must not be there.
-	if obj.RedirectURI != "" || obj.Scope != "" || obj.Request != nil || obj.RequestURI != nil {
-		return nil, errors.New("redirect_uri, scope, request and request_uri have no place in this request object")
+	if obj.Scope != "" || obj.Request != nil || obj.RequestURI != nil {
+		return nil, errors.New("scope, request and request_uri have no place in this request object")
 	}
 	// §5.2: nonce and state are of URL-safe characters.
 	if !urlSafe(obj.Nonce) || obj.State != "" && !urlSafe(obj.State) {
@@ -148,17 +147,37 @@ func CheckRequest(obj *WalletRequest, link *LinkRequest, leaf *x509.Certificate,
 	if err != nil {
 		return nil, err
 	}
-	// Last, so that only an otherwise sound request is told (§5.1).
-	if obj.TransactionData != nil {
+	// Last, so that only an otherwise sound request is told (ToTell).
+	switch {
+	case obj.RedirectURI != "": // §8.2: with direct_post, redirect_uri must not be there
+		return nil, ErrRedirectURI
+	case obj.TransactionData != nil:
 		return nil, ErrTransactionData
 	}
 	return q, nil
 }
 
-// ErrTransactionData is CheckRequest's answer to a sound request that
-// carries transaction_data, which this wallet does not support: the
-// verifier is told invalid_transaction_data (§5.1, §8.5).
-var ErrTransactionData = errors.New(ErrInvalidTransactionData + ": transaction_data is not supported")
+// The refusals of an otherwise sound request that the verifier is told
+// (ToTell): redirect_uri with direct_post, which "MUST return an
+// invalid_request Authorization Response error" (§8.2), and
+// transaction_data, which this wallet does not support (§5.1, §8.5).
+var (
+	ErrRedirectURI     = errors.New(ErrInvalidRequest + ": redirect_uri has no place with direct_post")
+	ErrTransactionData = errors.New(ErrInvalidTransactionData + ": transaction_data is not supported")
+)
+
+// ToTell is the error code a verifier is sent for a request CheckRequest
+// refused with err (§8.5), or "" when the refusal is not for it to hear:
+// a request that is not sound may name any response URI.
+func ToTell(err error) string {
+	switch {
+	case errors.Is(err, ErrRedirectURI):
+		return ErrInvalidRequest
+	case errors.Is(err, ErrTransactionData):
+		return ErrInvalidTransactionData
+	}
+	return ""
+}
 
 // Candidate is one credential a wallet holds, as DCQL sees it.
 type Candidate struct {

@@ -141,7 +141,23 @@ func TestCheckRequest(t *testing.T) {
 			if c.name == "a claim asked twice" && err == nil && len(q.Credentials[0].Claims) != 1 {
 				t.Errorf("claims %+v, want the duplicate dropped", q.Credentials[0].Claims)
 			}
+			// Only an otherwise sound request's refusal is for the verifier
+			// to hear (§8.5): redirect_uri with direct_post is
+			// invalid_request (§8.2), transaction_data
+			// invalid_transaction_data (§5.1).
+			tell := map[string]string{"redirect_uri beside response_uri": openid4vp.ErrInvalidRequest,
+				"transaction_data": openid4vp.ErrInvalidTransactionData}[c.name]
+			if got := openid4vp.ToTell(err); got != tell {
+				t.Errorf("told %q, want %q", got, tell)
+			}
 		})
+	}
+	// Unsound besides (the response_uri on another host than the
+	// certificate's), a redirect_uri is told nothing.
+	obj := base(san)
+	obj.RedirectURI, obj.ResponseURI = "https://bank.example/cb", "https://evil.example/r"
+	if _, err := openid4vp.CheckRequest(obj, &openid4vp.LinkRequest{ClientID: san, RequestURI: "https://bank.example/request"}, leaf, "wn"); err == nil || openid4vp.ToTell(err) != "" {
+		t.Errorf("an unsound request with redirect_uri: %v, told %q", err, openid4vp.ToTell(err))
 	}
 }
 

@@ -86,15 +86,17 @@ func (s *Service) resolveOpenID4VP(ctx context.Context, p *Principal, link strin
 		return nil, s.storeErr(ctx, err, "request")
 	}
 	query, err := openid4vp.CheckRequest(obj, lr, leaf, walletNonce)
-	if err != nil && !errors.Is(err, openid4vp.ErrTransactionData) {
+	tell := openid4vp.ToTell(err)
+	if err != nil && tell == "" {
 		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
 	}
 	rr, rerr := remoteRequest(obj, leaf, s.webhooks.policy)
 	if err != nil {
-		// §5.1: transaction data this wallet cannot process is told to the
-		// verifier, as every error is, encrypted when it can be (§8.3.1).
+		// §8.2, §5.1: a sound request this wallet cannot answer is told
+		// to the verifier, as every error is, encrypted when it can be
+		// (§8.3.1).
 		if rerr == nil {
-			_, _ = s.postRemote(ctx, rr, url.Values{"error": {openid4vp.ErrInvalidTransactionData}})
+			_, _ = s.postRemote(ctx, rr, url.Values{"error": {tell}})
 		}
 		return nil, Errorf(api.CodeInvalidRequest, "the verifier's request: %s", err)
 	}
