@@ -8,6 +8,7 @@ import (
 	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/eidwallet/eidwallet/api"
 	"github.com/eidwallet/eidwallet/credentials"
@@ -58,14 +59,19 @@ func writeJSON(c *gin.Context, status int, v any) {
 }
 
 // mediaType is the request's media type without parameters, lower case
-// ("" when absent or unparsable).
+// ("" when absent or unparsable, or when it names a charset other than
+// UTF-8: every body this API reads is UTF-8, RFC 8259 §8.1, and one said
+// to be another is refused rather than misread).
 func mediaType(c *gin.Context) string {
 	ct := c.GetHeader("Content-Type")
 	if ct == "" {
 		return ""
 	}
-	mt, _, err := mime.ParseMediaType(ct)
+	mt, params, err := mime.ParseMediaType(ct)
 	if err != nil {
+		return ""
+	}
+	if cs, ok := params["charset"]; ok && !strings.EqualFold(cs, "utf-8") {
 		return ""
 	}
 	return mt

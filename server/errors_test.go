@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -246,8 +247,19 @@ func TestUnsupportedMediaType(t *testing.T) {
 	for _, ct := range []string{"", "text/plain", "application/x-www-form-urlencoded", "application/jsonx", "multipart/form-data"} {
 		wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, ct, body), 415, "unsupported_media_type")
 	}
-	// Parameters are fine.
-	h.request("POST", "/v1/admin/issuers", h.admin, "application/json; charset=utf-8", body).Body.Close()
+	// Parameters are fine, but a charset other than UTF-8 (RFC 8259 §8.1):
+	// such a body would be misread.
+	for _, ct := range []string{"application/json; charset=utf-16", "application/json; charset=ISO-8859-1"} {
+		wantError(t, h.request("POST", "/v1/admin/issuers", h.admin, ct, body), 415, "unsupported_media_type")
+	}
+	for i, ct := range []string{"application/json; charset=utf-8", "Application/JSON;charset=UTF-8"} {
+		in := mustJSON(t, api.CreateIssuerRequest{ID: fmt.Sprintf("mot%d", i), Name: "Traffic", Types: []string{credentials.DriverLicence}})
+		if resp := h.request("POST", "/v1/admin/issuers", h.admin, ct, in); resp.StatusCode != 201 {
+			t.Errorf("%s: %d %s", ct, resp.StatusCode, readAll(t, resp))
+		} else {
+			resp.Body.Close()
+		}
+	}
 	wantError(t, h.request("POST", "/v1/issuer/credentials:bulk", w.issuerKey, "application/json", []byte("{}")), 415, "unsupported_media_type")
 	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 400, "invalid_request")
 }
