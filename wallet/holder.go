@@ -92,9 +92,9 @@ func (s *Service) Enroll(ctx context.Context, req api.EnrollRequest) (*api.Enrol
 		if copies, resp.Bound, resp.Skipped, err = s.holderCopies(creds, issuers, d, now); err != nil {
 			break
 		}
-		answer, err := json.Marshal(resp)
-		if err != nil {
-			return nil, err
+		var answer []byte
+		if answer, err = json.Marshal(resp); err != nil {
+			break
 		}
 		err = s.store.Update(ctx, func(tx Tx) error {
 			h, code, err := s.activationCode(tx, req, keyJSON, now)
