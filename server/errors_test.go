@@ -264,6 +264,22 @@ func TestUnsupportedMediaType(t *testing.T) {
 	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 400, "invalid_request")
 }
 
+// TestRepeatedQueryParameter: a query naming a parameter twice is 400
+// invalid_request on every route, before anything is read; once each, the
+// same query is answered.
+func TestRepeatedQueryParameter(t *testing.T) {
+	h := newHarness(t)
+	w := h.setup()
+	for _, c := range []struct{ path, bearer string }{
+		{"/v1/me/shares?limit=1&limit=2", w.token},
+		{"/v1/admin/issuers?cursor=a&cursor=b", h.admin},
+		{"/status-lists/vss/1?x=1&x=1", ""},
+	} {
+		wantError(t, h.request("GET", c.path, c.bearer, "", nil), 400, "invalid_request")
+	}
+	h.call("GET", "/v1/me/shares?limit=1", w.token, nil, 200, nil)
+}
+
 // TestBodyTooLarge: a body over 64 KiB is 413 before it is decoded,
 // whether its length is announced or not (SPEC §5, T22).
 func TestBodyTooLarge(t *testing.T) {

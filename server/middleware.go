@@ -442,3 +442,21 @@ func hasRequestID(r slog.Record) bool {
 	})
 	return found
 }
+
+// queryOnce refuses a query that names a parameter more than once
+// (limit=1&limit=2), 400 invalid_request, before any route reads it: a
+// route reads one value, and which one it took would be a guess the
+// client cannot see (the strict JSON rule: a repeated member is 400).
+func (s *server) queryOnce() gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if c.Request.URL.RawQuery != "" {
+			for name, vs := range c.Request.URL.Query() {
+				if len(vs) > 1 {
+					s.failCode(c, api.CodeInvalidRequest, "query parameter %q is repeated", name)
+					return
+				}
+			}
+		}
+		c.Next()
+	}
+}

@@ -202,7 +202,7 @@ func New(cfg Config) http.Handler {
 	_ = e.SetTrustedProxies(nil)
 	e.ForwardedByClientIP = false
 
-	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders())
+	e.Use(s.requestID(), s.observe(), s.recoverPanics(), s.securityHeaders(), s.queryOnce())
 	e.NoRoute(s.handleNoRoute())
 	e.NoMethod(s.handleNoMethod())
 	rt := router{&e.RouterGroup}
