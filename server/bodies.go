@@ -1,59 +1,84 @@
 package server
 
 import (
+	"errors"
+	"io"
 	"sync"
-
-	"golang.org/x/sync/semaphore"
 )
 
 // Request bodies being read at once (THREATS T22). A body is read whole
 // before it is parsed, and one that comes slowly holds what has come of it
 // until the server's ReadTimeout (30 s in eidwallet serve): without a
-// bound, thousands of half-sent bodies, each under its route's cap, would
-// hold the server's memory. Each read takes its size (Content-Length, else
-// the route's cap) from maxBodyBytesInFlight, and the reads of one client
-// address (IPv6 per /64) at most maxBodyBytesPerAddr of it, so that one
-// address cannot take it all (64 JSON bodies of 64 KiB, or 8 OpenID4VP
-// responses of 512 KiB); past either, 429 rate_limited with Retry-After,
-// nothing read. A body of a client on a working network is read in
-// milliseconds: the bounds are met by bodies that do not come.
+// bound, thousands of bodies sent all but their last byte, each under its
+// route's cap, would hold the server's memory. The bytes read of bodies
+// not yet done count against maxBodyBytesInFlight, and those of one client
+// address (IPv6 per /64) against maxBodyBytesPerAddr, so that one address
+// cannot take it all (64 JSON bodies of 64 KiB, or 8 OpenID4VP responses
+// of 512 KiB); a read past either fails, answered 429 rate_limited with
+// Retry-After. A body of a client on a working network is read in
+// milliseconds and counts only what it holds: the bounds are met by bodies
+// that do not finish.
 const (
 	maxBodyBytesInFlight = 32 << 20
 	maxBodyBytesPerAddr  = 4 << 20
 )
 
-// bodyReads counts the bytes of the bodies being read, in all and per
+// bodyReads counts the bytes held by the bodies being read, in all and per
 // client address.
 type bodyReads struct {
-	bytes *semaphore.Weighted
 	mu    sync.Mutex
+	total int64
 	by    map[string]int64
 }
 
-func newBodyReads() *bodyReads {
-	return &bodyReads{bytes: semaphore.NewWeighted(maxBodyBytesInFlight), by: map[string]int64{}}
+// errBodiesFull is a read past the bound on bodies being read at once.
+var errBodiesFull = errors.New("too many request bodies being sent at once")
+
+// take counts n more bytes read for addr, or reports false when that
+// would go past a bound.
+func (b *bodyReads) take(addr string, n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.total+n > maxBodyBytesInFlight || b.by[addr]+n > maxBodyBytesPerAddr {
+		return false
+	}
+	if b.by == nil {
+		b.by = map[string]int64{}
+	}
+	b.total += n
+	b.by[addr] += n
+	return true
 }
 
-// enter takes the place of a read of n bytes by the client at addr, or
-// reports false when there is none; leave gives it back.
-func (b *bodyReads) enter(addr string, n int64) (leave func(), ok bool) {
+// give gives back the n bytes addr's body took, once it is done.
+func (b *bodyReads) give(addr string, n int64) {
+	if n == 0 {
+		return
+	}
 	b.mu.Lock()
-	if b.by[addr]+n > maxBodyBytesPerAddr {
-		b.mu.Unlock()
-		return nil, false
+	defer b.mu.Unlock()
+	b.total -= n
+	if b.by[addr] -= n; b.by[addr] == 0 {
+		delete(b.by, addr)
 	}
-	b.by[addr] += n
-	b.mu.Unlock()
-	out := func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		if b.by[addr] -= n; b.by[addr] == 0 {
-			delete(b.by, addr)
+}
+
+// countedBody is a request body whose bytes are taken from the bound as
+// they are read: a read past it fails with errBodiesFull.
+type countedBody struct {
+	r    io.Reader
+	b    *bodyReads
+	addr string
+	held int64
+}
+
+func (c *countedBody) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		if !c.b.take(c.addr, int64(n)) {
+			return 0, errBodiesFull
 		}
+		c.held += int64(n)
 	}
-	if !b.bytes.TryAcquire(n) {
-		out()
-		return nil, false
-	}
-	return func() { b.bytes.Release(n); out() }, true
+	return n, err
 }

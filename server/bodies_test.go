@@ -14,13 +14,14 @@ import (
 	"github.com/eidwallet/eidwallet/server"
 )
 
-// TestBodiesBeingReadAreBounded (THREATS T22): bodies that are declared
-// and do not come hold places of their own, not the server's memory. The
-// reads of one address hold at most MaxBodyBytesPerAddr bytes at once,
-// and all of them together at most MaxBodyBytesInFlight; the next is 429 with
-// Retry-After at once, read no further, and a place given back is taken
-// again. The route is the one nobody authenticates to: a wallet's
-// OpenID4VP response, whose cap is the largest (512 KiB).
+// TestBodiesBeingReadAreBounded (THREATS T22): bodies sent all but their
+// last byte hold the server's memory only up to a bound. Those of one
+// address hold at most MaxBodyBytesPerAddr bytes at once, and all of them
+// together at most MaxBodyBytesInFlight; a body read past that is 429 with
+// Retry-After at once, read no further, while another address is served,
+// and bytes given back are taken again. The route is the one nobody
+// authenticates to: a wallet's OpenID4VP response, whose cap is the
+// largest (512 KiB).
 func TestBodiesBeingReadAreBounded(t *testing.T) {
 	h := newHarness(t, func(c *server.Config) {
 		c.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
@@ -35,14 +36,17 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 			c.Close()
 		}
 	})
-	send := func(client string, length int) net.Conn {
+	// send opens a connection from client (X-Forwarded-For) that sends a
+	// response's headers, declaring length bytes, and the first sent of
+	// them, then nothing more.
+	send := func(client string, length, sent int) net.Conn {
 		t.Helper()
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintf(c, "POST /oid4vp/responses/AAAAAAAAAAAAAAAAAAAAAAAAAA HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: %s\r\n"+
-			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\nstate=", addr, client, length)
+			"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\nstate=%s", addr, client, length, strings.Repeat("x", sent-len("state=")))
 		open = append(open, c)
 		return c
 	}
@@ -65,8 +69,7 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 		open = nil
 		deadline := time.Now().Add(10 * time.Second)
 		for {
-			c := send(client, len("state=x"))
-			c.Write([]byte("x"))
+			c := send(client, len("state=x"), len("state=x"))
 			if answer(c).StatusCode != http.StatusTooManyRequests {
 				return
 			}
@@ -89,32 +92,29 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 		}
 	}
 
-	full := int64(openid4vp.MaxResponseBytes)
+	full := openid4vp.MaxResponseBytes
 	perAddr := int(server.MaxBodyBytesPerAddr / full)
 	for range perAddr {
-		send("198.51.100.1", int(full))
+		send("198.51.100.1", full, full-1)
 	}
 	stalled(perAddr)
-	wantRetryAfter(t, answer(send("198.51.100.1", 1000)), 1, 1)
+	wantRetryAfter(t, answer(send("198.51.100.1", 1000, 1000)), 1, 1)
 	// Another address is not held back by that one.
-	other := send("198.51.100.2", len("state=x"))
-	other.Write([]byte("x"))
-	if resp := answer(other); resp.StatusCode == http.StatusTooManyRequests {
+	if resp := answer(send("198.51.100.2", len("state=x"), len("state=x"))); resp.StatusCode == http.StatusTooManyRequests {
 		t.Fatalf("another address: %d", resp.StatusCode)
 	}
 	release("198.51.100.1")
 
-	// The bytes of all addresses: full bodies' worth declared from as
-	// many addresses as the budget takes, then one more is refused.
+	// The bytes of all addresses: bodies sent but for their last byte from
+	// as many addresses as the whole bound takes, then one more is refused.
 	addrs := int(server.MaxBodyBytesInFlight / server.MaxBodyBytesPerAddr)
 	for i := range addrs {
 		for range perAddr {
-			send(fmt.Sprintf("203.0.113.%d", i+1), int(full))
+			send(fmt.Sprintf("203.0.113.%d", i+1), full, full-1)
 		}
 	}
 	stalled(addrs * perAddr)
-	late := send("192.0.2.77", int(full))
-	wantRetryAfter(t, answer(late), 1, 1)
+	wantRetryAfter(t, answer(send("192.0.2.77", 1000, 1000)), 1, 1)
 
 	// Closing the stalled connections gives their places back.
 	release("192.0.2.77")

@@ -88,35 +88,29 @@ func (s *server) readBody(c *gin.Context) ([]byte, *wallet.Error) {
 // the bound on bodies being read at once (bodies.go).
 func (s *server) readBodyUpTo(c *gin.Context, max int64) ([]byte, *wallet.Error) {
 	tooLarge := &wallet.Error{Code: api.CodeTooLarge, Message: fmt.Sprintf("the request body is over %d bytes", max)}
-	n := c.Request.ContentLength
-	if n > max {
+	if c.Request.ContentLength > max {
 		return nil, tooLarge
 	}
-	if n < 0 { // chunked: as much as the cap
-		n = max
-	}
-	if n > 0 {
-		leave, ok := s.bodies.enter(addrKey(s.clientAddr(c.Request)), n)
-		if !ok {
+	body := &countedBody{r: http.MaxBytesReader(c.Writer, c.Request.Body, max), b: s.bodies, addr: addrKey(s.clientAddr(c.Request))}
+	defer func() { s.bodies.give(body.addr, body.held) }()
+	raw, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return nil, tooLarge
+		case errors.Is(err, errBodiesFull):
 			s.metrics.rateLimited.WithLabelValues("bodies").Inc()
-			// The body is not read: the connection closes after the answer,
-			// which then goes out at once (net/http would first wait to
-			// read the rest of a small body).
+			// The rest of the body is not read: the connection closes
+			// after the answer, which then goes out at once (net/http
+			// would first wait to read the rest of a small body).
 			c.Header("Connection", "close")
 			c.Header("Retry-After", "1")
 			return nil, &wallet.Error{Code: api.CodeRateLimited, Message: "too many request bodies being sent at once; retry after 1 s"}
 		}
-		defer leave()
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, max))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge
-		}
 		return nil, &wallet.Error{Code: api.CodeInvalidRequest, Message: "the request body could not be read"}
 	}
-	return body, nil
+	return raw, nil
 }
 
 // decode reads a JSON request body into v (see decodeJSON). On failure it

@@ -133,7 +133,7 @@ func New(cfg Config) http.Handler {
 		streamMax: cfg.StreamMaxDuration,
 		heartbeat: cfg.StreamHeartbeat,
 		proxies:   cfg.TrustedProxies,
-		bodies:    newBodyReads(),
+		bodies:    &bodyReads{},
 		openapi:   bytes.Clone(cfg.OpenAPI),
 	}
 	if s.log == nil {
