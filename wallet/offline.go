@@ -157,7 +157,7 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 	} else if err != nil {
 		return refused(s.storeErr(ctx, err, "share"))
 	}
-	if cc.SeenBy != "" && !cc.seenAt(p.Subject, p.KeyID) {
+	if cc.SeenBy != "" && !cc.seenAt(p.Subject, p.KeyID) && s.mayRedeem(ctx, p, cc.ShareID) {
 		used := Errorf(api.CodeAlreadyRedeemed, "the code was already used at another counter")
 		err := s.store.Update(ctx, func(tx Tx) error {
 			if _, err := s.sawCompact(tx, p.Subject, p.KeyID, hash, now, true, nil); err != nil {
@@ -171,6 +171,24 @@ func (s *Service) redeemCompact(ctx context.Context, p *Principal, text string) 
 		return nil, used
 	}
 	return s.redeemShare(ctx, p, Shares.Lookup("", cc.ShareID))
+}
+
+// mayRedeem reports whether p's verifier may redeem the share shareID
+// (redeemableBy). When it may not, or that cannot be read, the code goes
+// the way of any redemption, which refuses it (403, once in the logs) or
+// fails closed: a verifier a code is not for learns nothing of its use at
+// another counter (T14, T35), and flags nothing.
+func (s *Service) mayRedeem(ctx context.Context, p *Principal, shareID string) bool {
+	got, err := s.fetchAs(storeFetch{ctx, s.store}, p, Shares.Lookup("", shareID), Verifiers.Lookup("", p.Subject))
+	if err != nil {
+		return false
+	}
+	sh, err := Shares.Fetched(got[0])
+	if err != nil {
+		return false
+	}
+	v, err := Verifiers.Read(got[1], p.Subject)
+	return err == nil && redeemableBy(sh, v) == nil
 }
 
 // CompactRetention is how long after its expiry an offline code's record

@@ -115,6 +115,16 @@ func TestOfflineCodeThroughRun(t *testing.T) {
 	if _, err := v.Verify(ctx, text); err == nil || !strings.Contains(err.Error(), "share_already_redeemed") {
 		t.Errorf("a second online use: %v", err)
 	}
+	// A counter not registered for its claims learns nothing of that use
+	// (T14, T35): still 403, and nothing is flagged.
+	narrow := c.Verifier(must(admin.CreateVerifier(ctx, api.CreateVerifierRequest{ID: "bar", Name: "Bar", Category: "retail",
+		Claims: map[string][]string{credentials.NationalID: {"age_over_18"}}})).APIKey.Key)
+	if _, err := narrow.Verify(ctx, text); err == nil || !strings.Contains(err.Error(), "claims_not_registered") {
+		t.Errorf("a counter not registered for the code's claims, after its use: %v", err)
+	}
+	if log := must(narrow.Verifications(ctx, 0)); slices.ContainsFunc(log.Entries, func(e *api.Verification) bool { return e.Result == "reused" || e.ShareID != "" }) {
+		t.Errorf("the unregistered counter's log: %+v", log.Entries)
+	}
 	// Verified offline at a second counter, then uploaded: the code was
 	// used at the shop already, so both logs and the citizen's activity
 	// flag it.
