@@ -305,9 +305,15 @@ func (s *Store) Update(ctx context.Context, fn func(wallet.Tx) error) error {
 // failpoints build can die just before or just after the commit (the
 // crash harness, THREATS T31).
 func (s *Store) commit(writes int, fn func(*bbolt.Tx) error) error {
-	var start time.Time // once the writer is held: bbolt takes it before fn
+	ran := false
 	err := s.db.Update(func(btx *bbolt.Tx) error {
-		start = time.Now()
+		// The time fn holds the writer; bbolt times its commit itself
+		// (WriterStats). Timed here, inside the transaction, and not
+		// around Update: once bbolt lets the writer go, the next holder
+		// may run before this goroutine does again.
+		start := time.Now()
+		defer func() { s.writer.ran.Add(int64(time.Since(start))) }()
+		ran = true
 		if err := fn(btx); err != nil {
 			return err
 		}
@@ -316,8 +322,8 @@ func (s *Store) commit(writes int, fn func(*bbolt.Tx) error) error {
 		}
 		return nil
 	})
-	if !start.IsZero() {
-		s.writer.count(time.Since(start), writes, err == nil)
+	if ran {
+		s.writer.count(writes, err == nil)
 	}
 	if failpoint.Enabled && err == nil {
 		failpoint.Inject(failpoint.AfterCommit)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -381,4 +382,34 @@ func TestWriterStats(t *testing.T) {
 	if after.Commits != st.Commits || after.Writes != st.Writes || after.Busy-st.Busy < 20*time.Millisecond {
 		t.Errorf("a rolled-back Update of 20ms: %+v, then %+v", st, after)
 	}
+
+	// One writer: however many wait for it, Updates and Batches alike, it
+	// is held no longer than the time that passed.
+	began, before := time.Now(), s.WriterStats()
+	var wg sync.WaitGroup
+	for i := range 48 {
+		wg.Go(func() {
+			for j := 0; time.Since(began) < 300*time.Millisecond; j++ {
+				put := func(tx wallet.Tx) error {
+					return wallet.Put(tx, wallet.Meta.Kind(), wallet.Record{Key: []any{fmt.Sprintf("c%d-%d", i, j)}, Body: []byte("x")})
+				}
+				var err error
+				if i%4 == 0 {
+					err = s.Update(ctx, put)
+				} else {
+					err = s.Batch(ctx, put)
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed, busy := time.Since(began), s.WriterStats().Busy-before.Busy
+	if busy <= 0 || busy > elapsed {
+		t.Errorf("48 writers for %s: the writer held %s", elapsed, busy)
+	}
+	t.Logf("48 writers for %s: the writer held %s", elapsed, busy)
 }

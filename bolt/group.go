@@ -66,10 +66,12 @@ func safeCall(fn func(*bbolt.Tx) error, btx *bbolt.Tx) (err error) {
 // WriterStats is what the store's single writer has done since Open: the
 // transactions it committed (each one fsync), the writes they carried
 // (Update and Batch calls: more writes than commits is fsyncs shared), and
-// the time it was held, rolled-back transactions included. Busy growing
-// at nearly a second a second means writes queue for it: the limit of
-// one machine (docs/performance.md), where replicas over PostgreSQL take
-// over.
+// the time it was held, rolled-back transactions included: the
+// transactions' own work, and bbolt's commit of them (spilling the tree,
+// writing the pages out and fsyncing, as bbolt's TxStats count them).
+// Busy growing at nearly a second a second means writes queue for it:
+// the limit of one machine (docs/performance.md), where replicas over
+// PostgreSQL take over.
 type WriterStats struct {
 	Commits, Writes int64
 	Busy            time.Duration
@@ -78,18 +80,18 @@ type WriterStats struct {
 
 // WriterStats returns the writer's counts so far.
 func (s *Store) WriterStats() WriterStats {
-	tx := s.db.Stats().TxStats
-	return WriterStats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load(), Busy: time.Duration(s.writer.busy.Load()),
-		Written: tx.GetWriteTime() - s.writer.opened.GetWriteTime()}
+	tx, at := s.db.Stats().TxStats, &s.writer.opened
+	committing := tx.GetSpillTime() + tx.GetRebalanceTime() + tx.GetWriteTime() - at.GetSpillTime() - at.GetRebalanceTime() - at.GetWriteTime()
+	return WriterStats{Commits: s.writer.commits.Load(), Writes: s.writer.writes.Load(),
+		Busy: time.Duration(s.writer.ran.Load()) + committing, Written: tx.GetWriteTime() - at.GetWriteTime()}
 }
 
 type writerCounts struct {
-	commits, writes, busy atomic.Int64
-	opened                bbolt.TxStats // bbolt's at the end of Open, which wrote its buckets and indexes
+	commits, writes, ran atomic.Int64
+	opened               bbolt.TxStats // bbolt's at the end of Open, which wrote its buckets and indexes
 }
 
-func (c *writerCounts) count(held time.Duration, writes int, committed bool) {
-	c.busy.Add(int64(held))
+func (c *writerCounts) count(writes int, committed bool) {
 	if committed {
 		c.commits.Add(1)
 		c.writes.Add(int64(writes))
