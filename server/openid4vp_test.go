@@ -356,6 +356,38 @@ func TestOpenID4VPDiscardsFailedPresentation(t *testing.T) {
 	}
 }
 
+// TestOpenID4VPOneCitizenAResponse: a VP Token is one citizen's answer
+// (SPEC §3.3, §3.6). Presentations bound to the devices of two citizens,
+// one under each of two credential queries, are refused (holder_mismatch)
+// and the verifier given nothing: else one citizen's activity would be
+// charged with the other's disclosure, and the other's would say nothing.
+func TestOpenID4VPOneCitizenAResponse(t *testing.T) {
+	h, w := requestHarness(t)
+	other := &world{issuerID: w.issuerID, issuerKey: w.issuerKey, verifierID: w.verifierID, verifierKey: w.verifierKey, citizen: "098765432109"}
+	other.enroll(h)
+	h.call("POST", "/v1/issuer/credentials", w.issuerKey, api.IssueRequest{CitizenID: other.citizen, Type: credentials.HealthInsurance,
+		Claims: healthClaims("Someone Else"), ExpiresAt: h.clock.Now().AddDate(1, 0, 0)}, 201, &other.credential)
+	mine, theirs := w.oid4vpWallet(h), other.oid4vpWallet(h)
+	vct := `{"vct_values":["urn:eidwallet:vct:health_insurance:1"]}`
+	query := `{"credentials":[{"id":"a","format":"dc+sd-jwt","meta":` + vct + `,"claims":[{"path":["full_name"]}]},` +
+		`{"id":"b","format":"dc+sd-jwt","meta":` + vct + `,"claims":[{"path":["full_name"]}]}]}`
+	var req api.CreateRequestResponse
+	h.call("POST", "/v1/verifier/requests", w.verifierKey, api.CreateRequestRequest{Protocol: api.ProtocolOpenID4VP,
+		DCQLQuery: []byte(query), Purpose: "Two cards"}, 201, &req)
+	r := mine.resolve(req.QRText)
+	vp := map[string][]string{"a": {mine.presentation(r, answerOpts{})}, "b": {theirs.presentation(r, answerOpts{})}}
+	status, body := mine.post(r, map[string]any{"vp_token": vp, "state": r.obj.State}, nil)
+	var e apiError
+	if err := json.Unmarshal(body, &e); err != nil || status != 400 || e.Reason != "holder_mismatch" {
+		t.Fatalf("presentations of two citizens: %d %s, want 400 holder_mismatch", status, body)
+	}
+	var res api.RequestResult
+	h.call("GET", "/v1/verifier/requests/"+req.RequestID, w.verifierKey, nil, 200, &res)
+	if res.Status == api.RequestApproved || res.Result != nil && len(res.Result.Documents) > 0 {
+		t.Fatalf("the verifier was given %+v", res)
+	}
+}
+
 // TestOpenID4VPRefusals are the checks of the OpenID Foundation verifier
 // conformance plan, each with its exact answer; none of them ends the
 // request, which the right answer then still approves once, and a replay

@@ -540,12 +540,22 @@ func (s *Service) openID4VPAnswer(ctx context.Context, r *Request, resp *openid4
 		return nil, nil, refuse("dcql_unsatisfied", "%s", err)
 	}
 	ans := &openID4VPAnswered{}
+	for _, a := range kept {
+		// One response is one citizen's answer (SPEC §3.3, §3.6): its
+		// activity records what was disclosed. Presentations bound to the
+		// devices of two citizens are not one wallet's answer, and would
+		// charge one citizen's log with the other's disclosure.
+		switch {
+		case a.c.External:
+		case ans.holderID == "":
+			ans.holderID = a.holderID
+		case a.holderID != ans.holderID:
+			return nil, nil, refuse("holder_mismatch", "vp_token: presentations bound to the devices of two citizens")
+		}
+	}
 	docs := make([][]byte, len(kept))
 	for i, a := range kept {
 		v := a.v
-		if !a.c.External && ans.holderID == "" {
-			ans.holderID = a.holderID
-		}
 		// What the verifier gets: the disclosed claims it asked for
 		// (SPEC §3.7: never more than the request named).
 		claims := map[string]any{}
