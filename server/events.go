@@ -93,14 +93,16 @@ func (d *drains) of(r *http.Request) <-chan struct{} {
 // thousands would hold the server's memory (THREATS T22). A holder's app
 // needs one or two on a device; a verifier API key one per request it waits on at its
 // counters, and a verifier with many keys at most maxWaitsPerVerifier in
-// all, so that no one verifier takes the process's places from the others
-// and from the citizens. Beyond, 429 rate_limited: poll without wait, or
-// use the verifier's webhook.
+// all, so that no one verifier takes the process's places from the others;
+// and all verifiers together leave citizensWaits of them to the citizens'
+// devices. Beyond, 429 rate_limited: poll without wait, or use the
+// verifier's webhook.
 const (
 	maxWaitsPerDevice   = 8
 	maxWaitsPerKey      = 256
 	maxWaitsPerVerifier = 1024
 	maxWaits            = 4096 // the process's
+	citizensWaits       = 1024 // of maxWaits, never taken by verifiers
 )
 
 // waits counts the long-polls and event streams open, per principal and
@@ -117,7 +119,7 @@ type waits struct {
 func (s *server) enterWait(c *gin.Context) (leave func(), ok bool) {
 	p := principalOf(c)
 	// Each wait counts against every place named here, at most most[i].
-	keys, most := []string{"key|" + p.KeyID, "verifier|" + p.Subject}, []int{maxWaitsPerKey, maxWaitsPerVerifier}
+	keys, most := []string{"key|" + p.KeyID, "verifier|" + p.Subject, "verifiers"}, []int{maxWaitsPerKey, maxWaitsPerVerifier, maxWaits - citizensWaits}
 	if p.Role == api.RoleHolder {
 		// A device's: a phone that dropped off the network leaves its
 		// half-open streams to time out without holding its other devices'.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -250,6 +251,52 @@ func TestWaitsBoundedPerVerifier(t *testing.T) {
 	resp := h.request("GET", "/v1/verifier/requests/"+other.RequestID+"/events", clinic, "", nil)
 	if resp.StatusCode != 200 {
 		t.Fatalf("another verifier's stream: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+}
+
+// TestWaitsLeaveCitizensTheirPlaces: verifiers together hold at most 3072
+// of the server's 4096 long-polls and streams; with three verifiers at
+// their 1024 each, a fourth verifier's wait is 429 and a citizen's device
+// is still served.
+func TestWaitsLeaveCitizensTheirPlaces(t *testing.T) {
+	h, w := requestHarness(t)
+	var open []*http.Response
+	defer func() {
+		for _, r := range open {
+			r.Body.Close()
+		}
+	}()
+	verifier := func(id string) (key, events string) {
+		var v api.VerifierView
+		h.call("POST", "/v1/admin/verifiers", h.admin, api.CreateVerifierRequest{ID: id, Name: "Shop", Category: "retail",
+			Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}}, 201, &v)
+		var r api.CreateRequestResponse
+		h.call("POST", "/v1/verifier/requests", v.APIKey.Key, api.CreateRequestRequest{
+			Claims: map[string][]string{credentials.HealthInsurance: {"full_name"}}, Purpose: "Check"}, 201, &r)
+		return v.APIKey.Key, "/v1/verifier/requests/" + r.RequestID + "/events"
+	}
+	for i := range 3 {
+		first, events := verifier(fmt.Sprintf("shop-%d", i))
+		keys := []string{first}
+		for range 3 {
+			var k api.NewAPIKey
+			h.call("POST", fmt.Sprintf("/v1/admin/verifiers/shop-%d/api-keys", i), h.admin, nil, 201, &k)
+			keys = append(keys, k.Key)
+		}
+		for j := range 1024 {
+			resp := h.request("GET", events, keys[j/256], "", nil)
+			if resp.StatusCode != 200 {
+				t.Fatalf("verifier %d, stream %d: %d", i, j, resp.StatusCode)
+			}
+			open = append(open, resp)
+		}
+	}
+	key, events := verifier("shop-3")
+	wantRetryAfter(t, h.request("GET", events, key, "", nil), 1, 1)
+	resp := h.request("GET", "/v1/me/requests?wait=1", w.token, "", nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("a citizen's long-poll beside the verifiers' 3072: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
 }
