@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"io"
+	"net/netip"
 	"sync"
 )
 
@@ -11,17 +12,30 @@ import (
 // until the server's ReadTimeout (30 s in eidwallet serve): without a
 // bound, thousands of bodies sent all but their last byte, each under its
 // route's cap, would hold the server's memory. The bytes read of bodies
-// not yet done count against maxBodyBytesInFlight, and those of one client
-// address (IPv6 per /64) against maxBodyBytesPerAddr, so that one address
-// cannot take it all (64 JSON bodies of 64 KiB, or 8 OpenID4VP responses
-// of 512 KiB); a read past either fails, answered 429 rate_limited with
-// Retry-After. A body of a client on a working network is read in
-// milliseconds and counts only what it holds: the bounds are met by bodies
-// that do not finish.
+// not yet done count against maxBodyBytesPerAddr for their client's
+// address (IPv6 per /56: a site's prefix, of which a /64 is one of 256),
+// and against maxBodyBytesInFlight in all; a read past either fails,
+// answered 429 rate_limited with Retry-After. The bound per address is
+// the one an attacker meets: 16 JSON bodies of 64 KiB, or 2 OpenID4VP
+// responses of 512 KiB, held unfinished at once. The bound in all keeps
+// the memory of many addresses' (128 of them) and is high enough that
+// filling it takes that many. A body of a client on a working network is
+// read in milliseconds and counts only while it is read: the bounds are
+// met by bodies that do not finish.
 const (
-	maxBodyBytesInFlight = 32 << 20
-	maxBodyBytesPerAddr  = 4 << 20
+	maxBodyBytesPerAddr  = 1 << 20
+	maxBodyBytesInFlight = 128 << 20
 )
+
+// bodyAddrKey is the key of a's body reads: an IPv4 address, or an IPv6
+// /56, so that one site's many /64s are one client here.
+func bodyAddrKey(a netip.Addr) string {
+	if a.IsValid() && a.Is6() && !a.Is4In6() {
+		p, _ := a.Prefix(56)
+		return p.String()
+	}
+	return addrKey(a)
+}
 
 // bodyReads counts the bytes held by the bodies being read, in all and per
 // client address.

@@ -79,13 +79,17 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	// stalled waits until the server holds every body it was sent, so
-	// that the next request finds their places taken.
+	// stalled waits until the server holds the bodies it was sent, so that
+	// the next request finds the bound taken, and checks that none of the
+	// last n was answered.
 	stalled := func(n int) {
 		t.Helper()
-		time.Sleep(200 * time.Millisecond)
-		for _, c := range open[len(open)-n:] {
+		time.Sleep(300 * time.Millisecond)
+		last := open[len(open)-n:]
+		for _, c := range last {
 			c.SetReadDeadline(time.Now().Add(50 * time.Millisecond))
+		}
+		for _, c := range last {
 			if _, err := c.Read(make([]byte, 1)); err == nil {
 				t.Fatal("a stalled body was answered")
 			}
@@ -104,6 +108,13 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 		t.Fatalf("another address: %d", resp.StatusCode)
 	}
 	release("198.51.100.1")
+	// An IPv6 site is one client: its /64s share its /56's bound.
+	for i := range perAddr {
+		send(fmt.Sprintf("2001:db8:0:%x::1", i+1), full, full-1)
+	}
+	stalled(perAddr)
+	wantRetryAfter(t, answer(send("2001:db8:0:ff::7", 1000, 1000)), 1, 1)
+	release("2001:db8:1::1")
 
 	// The bytes of all addresses: bodies sent but for their last byte from
 	// as many addresses as the whole bound takes, then one more is refused.

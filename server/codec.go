@@ -91,7 +91,7 @@ func (s *server) readBodyUpTo(c *gin.Context, max int64) ([]byte, *wallet.Error)
 	if c.Request.ContentLength > max {
 		return nil, tooLarge
 	}
-	body := &countedBody{r: http.MaxBytesReader(c.Writer, c.Request.Body, max), b: s.bodies, addr: addrKey(s.clientAddr(c.Request))}
+	body := &countedBody{r: http.MaxBytesReader(c.Writer, c.Request.Body, max), b: s.bodies, addr: bodyAddrKey(s.clientAddr(c.Request))}
 	defer func() { s.bodies.give(body.addr, body.held) }()
 	raw, err := io.ReadAll(body)
 	if err != nil {
