@@ -154,6 +154,11 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+		// Over TLS, HTTP/2 buffers what a client sends ahead of the
+		// handler, up to its flow-control windows, even for a request
+		// whose body is never read (a long-poll's): 64 KiB a connection,
+		// not 1 MiB, so that held streams cannot hold the memory (T22).
+		HTTP2: &http.HTTP2Config{MaxReceiveBufferPerConnection: 64 << 10, MaxReceiveBufferPerStream: 64 << 10},
 	}
 	errc := make(chan error, 1)
 	go func() {
