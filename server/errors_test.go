@@ -264,9 +264,9 @@ func TestUnsupportedMediaType(t *testing.T) {
 	wantError(t, h.request("POST", "/v1/token", "", "text/plain", []byte("grant_type=x")), 400, "invalid_request")
 }
 
-// TestRepeatedQueryParameter: a query naming a parameter twice is 400
-// invalid_request on every route, before anything is read; once each, the
-// same query is answered.
+// TestRepeatedQueryParameter: a query naming a parameter twice, or that
+// does not parse, is 400 invalid_request on every route, before anything
+// is read; once each, the same query is answered.
 func TestRepeatedQueryParameter(t *testing.T) {
 	h := newHarness(t)
 	w := h.setup()
@@ -274,6 +274,8 @@ func TestRepeatedQueryParameter(t *testing.T) {
 		{"/v1/me/shares?limit=1&limit=2", w.token},
 		{"/v1/admin/issuers?cursor=a&cursor=b", h.admin},
 		{"/status-lists/vss/1?x=1&x=1", ""},
+		{"/v1/me/shares?limit=1;limit=2", w.token}, // Query would drop both silently
+		{"/v1/me/shares?limit=1&cursor=%zz", w.token},
 	} {
 		wantError(t, h.request("GET", c.path, c.bearer, "", nil), 400, "invalid_request")
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"runtime/debug"
 	"strconv"
@@ -444,13 +445,20 @@ func hasRequestID(r slog.Record) bool {
 }
 
 // queryOnce refuses a query that names a parameter more than once
-// (limit=1&limit=2), 400 invalid_request, before any route reads it: a
-// route reads one value, and which one it took would be a guess the
-// client cannot see (the strict JSON rule: a repeated member is 400).
+// (limit=1&limit=2), or that does not parse (limit=1;limit=2, a bad %
+// escape), 400 invalid_request, before any route reads it: a route reads
+// one value, and which one it took, or that it took none, would be a
+// guess the client cannot see (the strict JSON rule: a repeated member is
+// 400).
 func (s *server) queryOnce() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.URL.RawQuery != "" {
-			for name, vs := range c.Request.URL.Query() {
+		if raw := c.Request.URL.RawQuery; raw != "" {
+			q, err := url.ParseQuery(raw)
+			if err != nil { // a bad escape or a ';', which Query would drop silently
+				s.failCode(c, api.CodeInvalidRequest, "the query is malformed")
+				return
+			}
+			for name, vs := range q {
 				if len(vs) > 1 {
 					s.failCode(c, api.CodeInvalidRequest, "query parameter %q is repeated", name)
 					return

@@ -21,7 +21,7 @@ func Starting() http.Handler {
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "default-src 'none'")
-		if r.URL.Path == "/healthz" {
+		if r.URL.Path == "/healthz" && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
 			body, _ := json.Marshal(statusBody{Status: "ok"})
 			w.WriteHeader(http.StatusOK)
 			_, _ = w.Write(body)

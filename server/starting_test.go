@@ -21,6 +21,9 @@ func TestStarting(t *testing.T) {
 	if body := readAll(t, resp); resp.StatusCode != 200 || string(body) != `{"status":"ok"}` {
 		t.Errorf("/healthz: %d %s", resp.StatusCode, body)
 	}
+	if resp, err := http.Post(ts.URL+"/healthz", "text/plain", nil); err != nil || resp.StatusCode != 503 {
+		t.Errorf("POST /healthz: %v %v, want 503 (only GET and HEAD are the probe)", resp, err)
+	}
 	for _, path := range []string{"/readyz", "/v1/verify", "/"} {
 		resp, err := http.Get(ts.URL + path)
 		if err != nil {

@@ -87,6 +87,9 @@ func (s *server) readTokenRequest(c *gin.Context) (tokenRequest, *wallet.Error) 
 	// RFC 6749 §5.2: a body that cannot be read as a token request is
 	// "otherwise malformed" — its size or media type included.
 	malformed := func(we *wallet.Error) *wallet.Error {
+		if we.Code == api.CodeRateLimited { // the bound on bodies being read: try again
+			return we
+		}
 		return &wallet.Error{Code: api.CodeInvalidRequest, Message: we.Message}
 	}
 	mechanisms := 0 // of client authentication the request tried
