@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -64,8 +66,8 @@ type demoRecord struct {
 // check and prints the live QR with the command that verifies it. The
 // replica that loads the data is one that holds the admin token (the
 // first start writes it); the others wait for it.
-func runDemo(ctx context.Context, localURL, publicURL string, store wallet.Store, keys *wallet.Keys, dataDir, tokenPath string, stdout io.Writer) error {
-	c := demoClient(localURL, publicURL)
+func runDemo(ctx context.Context, localURL, publicURL string, own *tls.Certificate, store wallet.Store, keys *wallet.Keys, dataDir, tokenPath string, stdout io.Writer) error {
+	c := demoClient(localURL, publicURL, own)
 	baseURL := c.BaseURL()
 	statePath := filepath.Join(dataDir, "demo.json")
 	devicePath := filepath.Join(dataDir, "demo-device.json")
@@ -151,19 +153,32 @@ The demo keys are in %s; %s.
 // every assertion's aud, connecting to the server's own address: behind a
 // load balancer, the demo of each replica runs on that replica. When the
 // schemes differ (TLS ends at the balancer), it talks to the local URL.
-func demoClient(localURL, publicURL string) *client.Client {
+// Served over TLS, it trusts the server's own certificate (own) beside the
+// system's roots, so that the demo loads under a self-signed one too.
+func demoClient(localURL, publicURL string, own *tls.Certificate) *client.Client {
+	tr := http.DefaultTransport.(*http.Transport).Clone()
+	tr.Proxy = nil
+	if own != nil {
+		roots, err := x509.SystemCertPool()
+		if err != nil {
+			roots = x509.NewCertPool()
+		}
+		if leaf, err := x509.ParseCertificate(own.Certificate[0]); err == nil {
+			roots.AddCert(leaf)
+		}
+		tr.TLSClientConfig = &tls.Config{RootCAs: roots}
+	}
+	hc := &http.Client{Transport: tr}
 	local, errL := url.Parse(localURL)
 	public, errP := url.Parse(publicURL)
 	if errL != nil || errP != nil || local.Scheme != public.Scheme || local.Host == public.Host {
-		return client.New(localURL)
+		return client.New(localURL, client.WithHTTPClient(hc))
 	}
 	dialer := &net.Dialer{Timeout: 10 * time.Second}
-	tr := http.DefaultTransport.(*http.Transport).Clone()
-	tr.Proxy = nil
 	tr.DialContext = func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return dialer.DialContext(ctx, network, local.Host)
 	}
-	return client.New(publicURL, client.WithHTTPClient(&http.Client{Transport: tr}))
+	return client.New(publicURL, client.WithHTTPClient(hc))
 }
 
 // tokenNote says where the admin token is.

@@ -347,3 +347,16 @@ func TestMigrateStoreNamesAMissingSource(t *testing.T) {
 		t.Errorf("migrate-store from a missing directory: exit %d\n%s\n%s", code, out, errOut)
 	}
 }
+
+// TestDemoOverTLS: `serve --demo --tls-cert` loads its demo data with a
+// certificate no system root signs (a self-signed one, as for a trial):
+// the demo loader trusts the server's own certificate.
+func TestDemoOverTLS(t *testing.T) {
+	certFile, keyFile, _ := tlsFiles(t)
+	logs := &syncBuffer{}
+	srv := startServer(t, t.TempDir(), logs, "--demo", "--tls-cert", certFile, "--tls-key", keyFile)
+	defer srv.stop()
+	if qrText, key := waitDemo(t, srv, logs); qrText == "" || key == "" {
+		t.Fatal("no demo over TLS")
+	}
+}

@@ -276,7 +276,7 @@ func runServer(ctx context.Context, cfg *config, log *slog.Logger, stdout io.Wri
 	fmt.Fprintf(stdout, "eidwallet is listening on %s\n", localURL)
 
 	if cfg.Demo {
-		if err := runDemo(ctx, localURL, publicURL, store, keys, cfg.DataDir, tokenPath, stdout); err != nil {
+		if err := runDemo(ctx, localURL, publicURL, tlsCert, store, keys, cfg.DataDir, tokenPath, stdout); err != nil {
 			log.Error("demo data", "err", err)
 			fmt.Fprintf(stdout, "demo data could not be loaded: %v\n", err)
 		}
