@@ -103,6 +103,17 @@ func TestBodiesBeingReadAreBounded(t *testing.T) {
 	}
 	stalled(perAddr)
 	wantRetryAfter(t, answer(send("198.51.100.1", 1000, 1000)), 1, 1)
+	// The token endpoint too, as the rate limit it is (RFC 6749 §5.2 would
+	// make any other unreadable body invalid_request).
+	tok, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	open = append(open, tok)
+	form := strings.Repeat("x", 1000)
+	fmt.Fprintf(tok, "POST /v1/token HTTP/1.1\r\nHost: %s\r\nX-Forwarded-For: 198.51.100.1\r\n"+
+		"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: %d\r\n\r\n%s", addr, len(form), form)
+	wantRetryAfter(t, answer(tok), 1, 1)
 	// Another address is not held back by that one.
 	if resp := answer(send("198.51.100.2", len("state=x"), len("state=x"))); resp.StatusCode == http.StatusTooManyRequests {
 		t.Fatalf("another address: %d", resp.StatusCode)
