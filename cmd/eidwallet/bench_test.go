@@ -157,6 +157,17 @@ func BenchmarkRedeemHTTP(b *testing.B) {
 	forEachConcurrency(b, r.run)
 }
 
+// BenchmarkRedeemHTTPBesideShares is BenchmarkRedeemHTTP at 32 clients
+// while 8 citizens' apps create and approve shares, as at counters where
+// each share redeemed was made just before: an approval commits on its own
+// (Store.Update) beside the redemptions' group commits, and both wait for
+// the one writer.
+func BenchmarkRedeemHTTPBesideShares(b *testing.B) {
+	r := newRedeemBench(b, newBenchStack(b, servicetest.OpenBolt(b)))
+	r.sharing = 8
+	b.Run("clients=32", func(b *testing.B) { r.run(b, 32) })
+}
+
 // BenchmarkRedeemHTTPPostgres is BenchmarkRedeemHTTP on PostgreSQL (a
 // fresh schema in the database of EIDWALLET_TEST_POSTGRES_DSN; the pool
 // size is the DSN's pool_max_conns), reporting too the CPU the database's
@@ -235,6 +246,7 @@ type redeemBench struct {
 	verifierKeys []string
 	verifiers    int
 	dbCPU        bool // report the CPU of the postgres processes during the redemptions
+	sharing      int  // citizens' apps creating and approving shares during the redemptions
 }
 
 func newRedeemBench(b *testing.B, st *benchStack) *redeemBench {
@@ -285,9 +297,13 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 	if bs != nil {
 		w0 = bs.WriterStats()
 	}
+	stopSharing := r.share()
 	start := time.Now()
 	load(b, clients, r.st.client.BaseURL()+"/v1/verify", func(i int) string { return r.verifierKeys[i%r.verifiers] },
 		func(i int) []byte { return bodies[i%len(bodies)] }, http.StatusOK)
+	if shares := stopSharing(); r.sharing > 0 {
+		b.ReportMetric(float64(shares)/time.Since(start).Seconds(), "shares/s")
+	}
 	if db0 > 0 {
 		b.ReportMetric(float64((postgresCPU()-db0).Microseconds())/float64(b.N), "db-cpu-µs/op")
 	}
@@ -301,6 +317,27 @@ func (r *redeemBench) run(b *testing.B, clients int) {
 		b.ReportMetric(float64(w.Writes-w0.Writes)/float64(max(w.Commits-w0.Commits, 1)), "writes/commit")
 		b.ReportMetric(100*float64(w.Written-w0.Written)/float64(max(w.Busy-w0.Busy, 1)), "written-%-of-busy")
 	}
+}
+
+// share starts r.sharing apps creating and approving one-use shares of
+// the citizens in turn, until stop, which returns how many they made.
+func (r *redeemBench) share() (stop func() int64) {
+	var made atomic.Int64
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for a := range r.sharing {
+		wg.Go(func() {
+			for i := a; ctx.Err() == nil; i += r.sharing {
+				c := i % benchCitizens
+				_, err := r.holders[c].ShareAndApprove(ctx, api.ShareRequest{MaxUses: 1,
+					Items: []api.ShareRequestItem{{CredentialID: r.credentials[c], Claims: []string{"full_name"}}}})
+				if err == nil {
+					made.Add(1)
+				}
+			}
+		})
+	}
+	return func() int64 { cancel(); wg.Wait(); return made.Load() }
 }
 
 // enrolled is citizen's holder, enrolled with a fresh device.
